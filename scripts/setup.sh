@@ -1,0 +1,30 @@
+#!/usr/bin/env bash
+# Installs what a fresh Debian machine is missing, fetches DuckDB, configures and builds dux
+# into build/. Safe to re-run: every step is skipped when already done, builds are incremental.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+PACKAGES=(cmake g++ make pkg-config openssl nodejs npm
+  libprotobuf-dev protobuf-compiler libgtest-dev libgmock-dev libcli11-dev libfmt-dev
+  nlohmann-json3-dev hyperfine)
+
+missing=()
+for p in "${PACKAGES[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+# node and npm may come from outside Debian (e.g. a preinstalled node); accept any working npm.
+if command -v npm >/dev/null 2>&1; then
+  missing=("${missing[@]/nodejs}"); missing=("${missing[@]/npm}")
+fi
+want=()
+for p in "${missing[@]}"; do [[ -n "$p" ]] && want+=("$p"); done
+if ((${#want[@]})); then
+  echo "setup: installing ${want[*]}"
+  SUDO=""; [[ "$(id -u)" != 0 ]] && SUDO="sudo"
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${want[@]}" >/dev/null
+fi
+
+scripts/fetch_duckdb.sh build/_deps/duckdb
+cmake -S . -B build -DCMAKE_BUILD_TYPE="${DUX_BUILD_TYPE:-RelWithDebInfo}" >/dev/null
+cmake --build build -j2

@@ -1,0 +1,337 @@
+// The pipeline IR: a source, an ordered list of verbs and an optional sink, as plain data.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <utility>
+#include <variant>
+#include <vector>
+
+#include "dux/pipeline/value.h"
+
+namespace dux::pipeline {
+
+/// Where something was written in the pipeline language; line 0 means "built from C++".
+struct Location {
+  int line = 0;
+  int column = 0;
+  bool known() const { return line > 0; }
+  /// " (line 2, col 10)" or "" when unknown.
+  std::string Suffix() const;
+  bool operator==(const Location&) const = default;
+};
+
+/// A DuckDB SQL expression exactly as the user wrote it.
+struct Expr {
+  std::string sql;
+  Location loc;
+  bool operator==(const Expr& o) const { return sql == o.sql; }
+};
+
+struct NamedExpr {
+  std::string name;
+  Expr expr;
+  bool operator==(const NamedExpr&) const = default;
+};
+
+class Pipeline;
+/// Nested pipelines (join right sides, concat frames) are complete, immutable pipelines.
+using PipelinePtr = std::shared_ptr<const Pipeline>;
+
+// ---- sources ---------------------------------------------------------------------------
+
+struct ParquetSource {
+  std::string path;  ///< a path or glob
+  bool hive_partitioning = false;
+  bool union_by_name = false;
+  bool operator==(const ParquetSource&) const = default;
+};
+
+struct CsvSource {
+  std::string path;
+  std::optional<std::string> delimiter;
+  std::optional<bool> header;
+  std::optional<int64_t> skip;
+  std::optional<std::string> nullstr;
+  std::vector<std::pair<std::string, std::string>> types;  ///< column -> DuckDB type
+  std::vector<std::string> columns;                        ///< names for every column
+  bool operator==(const CsvSource&) const = default;
+};
+
+struct NdjsonSource {
+  std::string path;
+  bool operator==(const NdjsonSource&) const = default;
+};
+
+struct QuerySource {
+  std::string sql;
+  bool operator==(const QuerySource&) const = default;
+};
+
+struct ValuesSource {
+  std::vector<std::string> columns;
+  std::vector<std::vector<Value>> rows;  ///< each row has one value per column
+  std::vector<std::pair<std::string, std::string>> types;  ///< optional column -> type casts
+  bool operator==(const ValuesSource&) const = default;
+};
+
+using SourceBody = std::variant<ParquetSource, CsvSource, NdjsonSource, QuerySource, ValuesSource>;
+
+struct Source {
+  SourceBody body;
+  Location loc;
+  /// The language name of the source, e.g. "from_parquet".
+  const char* Name() const;
+  bool operator==(const Source& o) const { return body == o.body; }
+};
+
+// ---- verbs -----------------------------------------------------------------------------
+
+struct FilterOp {
+  Expr predicate;
+  bool operator==(const FilterOp&) const = default;
+};
+/// Adds or replaces columns, one after the other (later ones see earlier ones).
+struct MutateOp {
+  std::vector<NamedExpr> columns;
+  bool operator==(const MutateOp&) const = default;
+};
+struct SelectOp {
+  std::vector<std::string> columns;
+  bool operator==(const SelectOp&) const = default;
+};
+struct DiscardOp {
+  std::vector<std::string> columns;
+  bool operator==(const DiscardOp&) const = default;
+};
+struct RenameOp {
+  std::vector<std::pair<std::string, std::string>> renames;  ///< old -> new
+  bool operator==(const RenameOp&) const = default;
+};
+/// Drops rows with a NULL in any of `columns` (all columns when empty).
+struct DropNilOp {
+  std::vector<std::string> columns;
+  bool operator==(const DropNilOp&) const = default;
+};
+struct GroupByOp {
+  std::vector<std::string> columns;
+  bool operator==(const GroupByOp&) const = default;
+};
+struct UngroupOp {
+  bool operator==(const UngroupOp&) const = default;
+};
+struct SummariseOp {
+  std::vector<NamedExpr> aggregates;
+  bool operator==(const SummariseOp&) const = default;
+};
+
+enum class NullOrder { kDefault, kFirst, kLast };
+struct SortKey {
+  Expr expr;
+  bool descending = false;
+  NullOrder nulls = NullOrder::kDefault;  ///< kDefault is DuckDB's: NULLS LAST
+  bool operator==(const SortKey&) const = default;
+};
+struct SortByOp {
+  std::vector<SortKey> keys;
+  bool operator==(const SortByOp&) const = default;
+};
+struct HeadOp {
+  int64_t n = 0;
+  bool operator==(const HeadOp&) const = default;
+};
+struct SliceOp {
+  int64_t offset = 0;
+  int64_t length = 0;
+  bool operator==(const SliceOp&) const = default;
+};
+/// Distinct rows over all columns, or distinct combinations of `columns` (only those kept).
+struct DistinctOp {
+  std::vector<std::string> columns;
+  bool operator==(const DistinctOp&) const = default;
+};
+
+enum class JoinHow { kInner, kLeft, kRight, kFull, kCross, kSemi, kAnti };
+const char* JoinHowName(JoinHow how);
+
+struct JoinKey {
+  std::string left;
+  std::string right;
+  bool operator==(const JoinKey&) const = default;
+};
+
+/// Joins the right pipeline; `on` empty means every column name both sides share.
+struct JoinOp {
+  PipelinePtr right;
+  JoinHow how = JoinHow::kInner;
+  std::vector<JoinKey> on;
+  std::string suffix = "_right";
+  bool operator==(const JoinOp& o) const;
+};
+
+enum class AsofCompare { kGreaterEqual, kGreater, kLessEqual, kLess };
+const char* AsofCompareSql(AsofCompare c);
+
+/// For each left row, the right row whose `by` column is nearest under `compare`
+/// (left.by >= right.by for kGreaterEqual), among rows with equal `on` keys.
+struct AsofJoinOp {
+  PipelinePtr right;
+  JoinKey by;
+  AsofCompare compare = AsofCompare::kGreaterEqual;
+  std::vector<JoinKey> on;
+  bool left = false;  ///< keep left rows without a match
+  std::string suffix = "_right";
+  bool operator==(const AsofJoinOp& o) const;
+};
+
+/// Appends the rows of other pipelines, matching columns by name.
+struct ConcatRowsOp {
+  std::vector<PipelinePtr> others;
+  bool operator==(const ConcatRowsOp& o) const;
+};
+
+struct PivotWiderOp {
+  std::string names_from;
+  std::vector<std::string> values_from;
+  bool operator==(const PivotWiderOp&) const = default;
+};
+
+struct PivotLongerOp {
+  std::vector<std::string> columns;
+  std::string names_to = "name";
+  std::string values_to = "value";
+  bool operator==(const PivotLongerOp&) const = default;
+};
+
+using OpBody = std::variant<FilterOp, MutateOp, SelectOp, DiscardOp, RenameOp, DropNilOp,
+                            GroupByOp, UngroupOp, SummariseOp, SortByOp, HeadOp, SliceOp,
+                            DistinctOp, JoinOp, AsofJoinOp, ConcatRowsOp, PivotWiderOp,
+                            PivotLongerOp>;
+
+struct Op {
+  OpBody body;
+  Location loc;
+  /// The verb's name as written in the language, e.g. "summarise".
+  const char* Verb() const;
+  bool operator==(const Op& o) const { return body == o.body; }
+};
+
+// ---- sinks -----------------------------------------------------------------------------
+
+struct ToParquetSink {
+  std::string path;
+  std::string compression;  ///< empty: DuckDB's default (snappy)
+  std::optional<int64_t> row_group_size;
+  std::vector<std::string> partition_by;
+  bool operator==(const ToParquetSink&) const = default;
+};
+struct ToCsvSink {
+  std::string path;
+  std::string delimiter = ",";
+  bool header = true;
+  bool operator==(const ToCsvSink&) const = default;
+};
+struct ToNdjsonSink {
+  std::string path;
+  bool operator==(const ToNdjsonSink&) const = default;
+};
+/// Inserts by column name into `table` ("t", "schema.t" or "attached_db.schema.t");
+/// `create` creates it from the pipeline's schema first (an error if it exists).
+struct InsertIntoSink {
+  std::string table;
+  bool create = false;
+  bool operator==(const InsertIntoSink&) const = default;
+};
+
+using SinkBody = std::variant<ToParquetSink, ToCsvSink, ToNdjsonSink, InsertIntoSink>;
+
+struct Sink {
+  SinkBody body;
+  Location loc;
+  const char* Verb() const;
+  bool operator==(const Sink& o) const { return body == o.body; }
+};
+
+// ---- pipeline --------------------------------------------------------------------------
+
+/// A source, verbs in order, and an optional sink. A value type: copying copies the verbs
+/// and shares nested pipelines (which are immutable). The builder methods append a verb and
+/// return *this so calls chain; they never fail, validation happens at compile time.
+class Pipeline {
+ public:
+  explicit Pipeline(Source source) : source_(std::move(source)) {}
+
+  static Pipeline FromParquet(std::string path, bool hive_partitioning = false,
+                              bool union_by_name = false);
+  static Pipeline FromCsv(CsvSource csv);
+  static Pipeline FromCsv(std::string path);
+  static Pipeline FromNdjson(std::string path);
+  static Pipeline FromQuery(std::string sql);
+  static Pipeline FromValues(std::vector<std::string> columns,
+                             std::vector<std::vector<Value>> rows,
+                             std::vector<std::pair<std::string, std::string>> types = {});
+
+  Pipeline& Filter(std::string predicate);
+  Pipeline& Mutate(std::vector<std::pair<std::string, std::string>> columns);
+  Pipeline& Select(std::vector<std::string> columns);
+  Pipeline& Discard(std::vector<std::string> columns);
+  Pipeline& Rename(std::vector<std::pair<std::string, std::string>> renames);
+  Pipeline& DropNil(std::vector<std::string> columns = {});
+  Pipeline& GroupBy(std::vector<std::string> columns);
+  Pipeline& Ungroup();
+  Pipeline& Summarise(std::vector<std::pair<std::string, std::string>> aggregates);
+  Pipeline& SortBy(std::vector<SortKey> keys);
+  Pipeline& Head(int64_t n);
+  Pipeline& Slice(int64_t offset, int64_t length);
+  Pipeline& Distinct(std::vector<std::string> columns = {});
+  Pipeline& Join(Pipeline right, JoinHow how = JoinHow::kInner, std::vector<JoinKey> on = {},
+                 std::string suffix = "_right");
+  Pipeline& AsofJoin(Pipeline right, JoinKey by, AsofCompare compare,
+                     std::vector<JoinKey> on = {}, bool left = false,
+                     std::string suffix = "_right");
+  Pipeline& ConcatRows(std::vector<Pipeline> others);
+  Pipeline& PivotWider(std::string names_from, std::vector<std::string> values_from);
+  Pipeline& PivotLonger(std::vector<std::string> columns, std::string names_to = "name",
+                        std::string values_to = "value");
+
+  Pipeline& ToParquet(ToParquetSink sink);
+  Pipeline& ToCsv(ToCsvSink sink);
+  Pipeline& ToNdjson(std::string path);
+  Pipeline& InsertInto(std::string table, bool create = false);
+
+  /// Appends an already built verb (used by the language parser and the protobuf mapping).
+  Pipeline& Append(Op op);
+  void SetSink(Sink sink) { sink_ = std::move(sink); }
+
+  const Source& source() const { return source_; }
+  const std::vector<Op>& ops() const { return ops_; }
+  const std::optional<Sink>& sink() const { return sink_; }
+
+  bool operator==(const Pipeline& o) const {
+    return source_ == o.source_ && ops_ == o.ops_ && sink_ == o.sink_;
+  }
+
+ private:
+  Source source_;
+  std::vector<Op> ops_;
+  std::optional<Sink> sink_;
+};
+
+/// Makes a database file available under `alias` for insert_into and queries.
+struct Attachment {
+  std::string alias;
+  std::string path;
+  bool read_only = false;
+  bool operator==(const Attachment&) const = default;
+};
+
+/// What a pipeline-language text holds: attach statements, then one pipeline.
+struct Script {
+  std::vector<Attachment> attachments;
+  Pipeline pipeline;
+};
+
+}  // namespace dux::pipeline
