@@ -39,6 +39,8 @@ std::string Location::Suffix() const {
   return fmt::format(" (line {}, col {})", line, column);
 }
 
+bool SameColumnName(const std::string& a, const std::string& b) { return EqualsIgnoreCase(a, b); }
+
 std::optional<size_t> Schema::Find(const std::string& name) const {
   for (size_t i = 0; i < columns.size(); ++i) {
     if (columns[i].name == name) return i;

@@ -13,6 +13,9 @@ struct Column {
   bool operator==(const Column&) const = default;
 };
 
+/// Whether two column names denote the same DuckDB column (case-insensitive).
+bool SameColumnName(const std::string& a, const std::string& b);
+
 struct Schema {
   std::vector<Column> columns;
 

@@ -1,0 +1,224 @@
+#include "dux/exec/connection.h"
+
+#include <fmt/format.h>
+
+#include <cstring>
+
+#include "dux/sql/quote.h"
+
+namespace dux::exec {
+
+using pipeline::Schema;
+using pipeline::Value;
+
+std::string CleanDuckDbError(const char* message) {
+  std::string m = message ? message : "unknown DuckDB error";
+  size_t line = m.find("\n\nLINE ");
+  if (line == std::string::npos) line = m.find("\nLINE ");
+  if (line != std::string::npos) m.resize(line);
+  std::string out;
+  for (char c : m) {
+    if (c == '\n') {
+      if (!out.empty() && out.back() != ' ') out += ' ';
+    } else {
+      out += c;
+    }
+  }
+  while (!out.empty() && out.back() == ' ') out.pop_back();
+  return out;
+}
+
+Result<Database> Database::Open(const std::string& path,
+                                const std::map<std::string, std::string>& options) {
+  ConfigHandle config;
+  if (duckdb_create_config(config.out()) == DuckDBError) {
+    return Status::Internal("cannot create a DuckDB config");
+  }
+  for (const auto& [name, value] : options) {
+    if (duckdb_set_config(config.get(), name.c_str(), value.c_str()) == DuckDBError) {
+      return Status::InvalidArgument("unknown or invalid DuckDB setting " + name + "=" + value);
+    }
+  }
+  Database db;
+  char* error = nullptr;
+  if (duckdb_open_ext(path.empty() ? nullptr : path.c_str(), db.db_.out(), config.get(),
+                      &error) == DuckDBError) {
+    std::string message = CleanDuckDbError(error);
+    duckdb_free(error);
+    return Status::IOError("cannot open database \"" + path + "\": " + message);
+  }
+  return db;
+}
+
+Result<Connection> Connection::Open(const Database& db) {
+  Connection c;
+  if (duckdb_connect(db.get(), c.con_.out()) == DuckDBError) {
+    return Status::Internal("cannot connect to DuckDB");
+  }
+  return c;
+}
+
+Result<ResultHandle> Connection::Run(const std::string& sql) {
+  PreparedHandle prepared;
+  if (duckdb_prepare(con_.get(), sql.c_str(), prepared.out()) == DuckDBError) {
+    return Status::InvalidArgument(CleanDuckDbError(duckdb_prepare_error(prepared.get())));
+  }
+  ResultHandle result;
+  if (duckdb_execute_prepared(prepared.get(), result.out()) == DuckDBError) {
+    duckdb_error_type type = duckdb_result_error_type(result.get());
+    std::string message = CleanDuckDbError(duckdb_result_error(result.get()));
+    if (type == DUCKDB_ERROR_INTERRUPT) return Status(StatusCode::kCancelled, message);
+    if (type == DUCKDB_ERROR_IO || type == DUCKDB_ERROR_HTTP) return Status::IOError(message);
+    if (type == DUCKDB_ERROR_OUT_OF_MEMORY) {
+      return Status(StatusCode::kResourceExhausted, message);
+    }
+    if (type == DUCKDB_ERROR_INTERNAL || type == DUCKDB_ERROR_FATAL) {
+      return Status::Internal(message);
+    }
+    return Status::InvalidArgument(message);
+  }
+  return result;
+}
+
+Result<int64_t> Connection::Execute(const std::string& sql) {
+  DUX_ASSIGN_OR_RETURN(ResultHandle result, Run(sql));
+  duckdb_statement_type type = duckdb_result_statement_type(*result.get());
+  if (type == DUCKDB_STATEMENT_TYPE_SELECT) return 0;
+  return static_cast<int64_t>(duckdb_rows_changed(result.get()));
+}
+
+Result<sql::TextRows> Connection::QueryText(const std::string& sql) {
+  DUX_ASSIGN_OR_RETURN(ResultHandle result, Run(sql));
+  idx_t num_columns = duckdb_column_count(result.get());
+  for (idx_t c = 0; c < num_columns; ++c) {
+    if (duckdb_column_type(result.get(), c) != DUCKDB_TYPE_VARCHAR) {
+      return Status::Internal("QueryText needs VARCHAR columns: " + sql);
+    }
+  }
+  sql::TextRows rows;
+  for (;;) {
+    DataChunkHandle chunk(duckdb_fetch_chunk(*result.get()));
+    if (!chunk) break;
+    idx_t n = duckdb_data_chunk_get_size(chunk.get());
+    if (n == 0) break;
+    size_t first = rows.size();
+    rows.resize(first + n, std::vector<std::optional<std::string>>(num_columns));
+    for (idx_t c = 0; c < num_columns; ++c) {
+      duckdb_vector vector = duckdb_data_chunk_get_vector(chunk.get(), c);
+      auto* data = static_cast<duckdb_string_t*>(duckdb_vector_get_data(vector));
+      uint64_t* validity = duckdb_vector_get_validity(vector);
+      for (idx_t r = 0; r < n; ++r) {
+        if (validity && !duckdb_validity_row_is_valid(validity, r)) continue;
+        rows[first + r][c] = std::string(duckdb_string_t_data(&data[r]),
+                                         duckdb_string_t_length(data[r]));
+      }
+    }
+  }
+  return rows;
+}
+
+Result<Schema> Connection::Describe(const std::string& select_sql) {
+  DUX_ASSIGN_OR_RETURN(sql::TextRows rows,
+                       QueryText("SELECT column_name, column_type FROM (DESCRIBE " + select_sql +
+                                 "\n)"));
+  Schema schema;
+  for (auto& row : rows) schema.columns.push_back({row[0].value_or(""), row[1].value_or("")});
+  return schema;
+}
+
+namespace {
+
+// Types read straight from vectors; every other type is cast to VARCHAR by the query.
+enum class Native { kNone, kBool, kI8, kI16, kI32, kI64, kU8, kU16, kU32, kU64, kF32, kF64,
+                    kString, kBlob };
+
+Native NativeKind(const std::string& type) {
+  static const std::map<std::string, Native> kKinds = {
+      {"BOOLEAN", Native::kBool},   {"TINYINT", Native::kI8},    {"SMALLINT", Native::kI16},
+      {"INTEGER", Native::kI32},    {"BIGINT", Native::kI64},    {"UTINYINT", Native::kU8},
+      {"USMALLINT", Native::kU16},  {"UINTEGER", Native::kU32},  {"UBIGINT", Native::kU64},
+      {"FLOAT", Native::kF32},      {"DOUBLE", Native::kF64},    {"VARCHAR", Native::kString},
+      {"BLOB", Native::kBlob}};
+  auto it = kKinds.find(type);
+  return it == kKinds.end() ? Native::kNone : it->second;
+}
+
+Value ReadCell(Native kind, const std::string& type, void* data, idx_t r) {
+  switch (kind) {
+    case Native::kBool: return Value::Bool(static_cast<bool*>(data)[r]);
+    case Native::kI8: return Value::Int(static_cast<int8_t*>(data)[r]);
+    case Native::kI16: return Value::Int(static_cast<int16_t*>(data)[r]);
+    case Native::kI32: return Value::Int(static_cast<int32_t*>(data)[r]);
+    case Native::kI64: return Value::Int(static_cast<int64_t*>(data)[r]);
+    case Native::kU8: return Value::UInt(static_cast<uint8_t*>(data)[r]);
+    case Native::kU16: return Value::UInt(static_cast<uint16_t*>(data)[r]);
+    case Native::kU32: return Value::UInt(static_cast<uint32_t*>(data)[r]);
+    case Native::kU64: return Value::UInt(static_cast<uint64_t*>(data)[r]);
+    case Native::kF32: return Value::Double(static_cast<float*>(data)[r]);
+    case Native::kF64: return Value::Double(static_cast<double*>(data)[r]);
+    case Native::kString:
+    case Native::kBlob:
+    case Native::kNone: {
+      auto* s = &static_cast<duckdb_string_t*>(data)[r];
+      std::string bytes(duckdb_string_t_data(s), duckdb_string_t_length(*s));
+      if (kind == Native::kString) return Value::String(std::move(bytes));
+      if (kind == Native::kBlob) return Value::Blob(std::move(bytes));
+      return Value::Typed(type, std::move(bytes));
+    }
+  }
+  return Value();
+}
+
+}  // namespace
+
+Result<Table> Connection::Query(const std::string& select_sql) {
+  DUX_ASSIGN_OR_RETURN(Schema schema, Describe(select_sql));
+  return Query(select_sql, schema);
+}
+
+Result<Table> Connection::Query(const std::string& select_sql, const Schema& schema) {
+  std::vector<Native> kinds;
+  bool all_native = true;
+  std::string wrapped = "SELECT ";
+  for (size_t i = 0; i < schema.columns.size(); ++i) {
+    const auto& c = schema.columns[i];
+    kinds.push_back(NativeKind(c.type));
+    std::string name = sql::QuoteIdentifier(c.name);
+    if (i) wrapped += ", ";
+    if (kinds.back() == Native::kNone) {
+      all_native = false;
+      wrapped += "CAST(" + name + " AS VARCHAR) AS " + name;
+    } else {
+      wrapped += name;
+    }
+  }
+  wrapped += " FROM (" + select_sql + "\n) AS \"q\"";
+  DUX_ASSIGN_OR_RETURN(ResultHandle result, Run(all_native ? select_sql : wrapped));
+  if (duckdb_column_count(result.get()) != schema.columns.size()) {
+    return Status::Internal("result columns differ from the described schema");
+  }
+  Table table;
+  table.schema = schema;
+  for (;;) {
+    DataChunkHandle chunk(duckdb_fetch_chunk(*result.get()));
+    if (!chunk) break;
+    idx_t n = duckdb_data_chunk_get_size(chunk.get());
+    if (n == 0) break;
+    size_t first = table.rows.size();
+    table.rows.resize(first + n, std::vector<Value>(kinds.size()));
+    for (size_t c = 0; c < kinds.size(); ++c) {
+      duckdb_vector vector = duckdb_data_chunk_get_vector(chunk.get(), c);
+      void* data = duckdb_vector_get_data(vector);
+      uint64_t* validity = duckdb_vector_get_validity(vector);
+      for (idx_t r = 0; r < n; ++r) {
+        if (validity && !duckdb_validity_row_is_valid(validity, r)) continue;
+        table.rows[first + r][c] = ReadCell(kinds[c], schema.columns[c].type, data, r);
+      }
+    }
+  }
+  return table;
+}
+
+void Connection::Interrupt() { duckdb_interrupt(con_.get()); }
+
+}  // namespace dux::exec

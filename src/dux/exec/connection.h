@@ -1,0 +1,57 @@
+// Database and Connection: an embedded DuckDB and the statements run on it.
+#pragma once
+
+#include <map>
+#include <memory>
+#include <string>
+
+#include "dux/common/status.h"
+#include "dux/exec/handles.h"
+#include "dux/exec/table.h"
+#include "dux/sql/binder.h"
+
+namespace dux::exec {
+
+/// An open DuckDB database (in memory for an empty path). Thread-safe, as DuckDB's database
+/// is; connections made from it must not outlive it.
+class Database {
+ public:
+  /// `options` are DuckDB settings (threads, memory_limit, temp_directory, ...).
+  static Result<Database> Open(const std::string& path = "",
+                               const std::map<std::string, std::string>& options = {});
+  duckdb_database get() const { return db_.get(); }
+
+ private:
+  DatabaseHandle db_;
+};
+
+/// One DuckDB connection. Every statement goes through a prepared statement, so a text
+/// holds exactly one statement and nothing can be appended after it. Not thread-safe: one
+/// thread at a time. Errors are DuckDB's message on one line (the "LINE 1:" echo removed).
+class Connection : public sql::Binder {
+ public:
+  static Result<Connection> Open(const Database& db);
+
+  /// Runs one statement; returns the rows it changed or wrote (0 for queries).
+  Result<int64_t> Execute(const std::string& sql);
+  /// Runs a query and holds its result; `schema` as returned by Describe for the same text.
+  Result<Table> Query(const std::string& select_sql, const pipeline::Schema& schema);
+  Result<Table> Query(const std::string& select_sql);
+
+  Result<pipeline::Schema> Describe(const std::string& select_sql) override;
+  /// Columns must be VARCHAR (cast them in the query).
+  Result<sql::TextRows> QueryText(const std::string& sql) override;
+
+  /// Stops the statement running on this connection (from another thread).
+  void Interrupt();
+  duckdb_connection get() const { return con_.get(); }
+
+ private:
+  Result<ResultHandle> Run(const std::string& sql);
+  ConnectionHandle con_;
+};
+
+/// DuckDB's message made one line: the "LINE n:" context dropped, newlines joined.
+std::string CleanDuckDbError(const char* message);
+
+}  // namespace dux::exec

@@ -1,0 +1,75 @@
+#include "dux/exec/connection.h"
+
+#include <gtest/gtest.h>
+
+namespace dux::exec {
+namespace {
+
+using pipeline::Value;
+
+class ConnectionTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    auto db = Database::Open();
+    ASSERT_TRUE(db.ok()) << db.status().ToString();
+    db_ = std::move(db).value();
+    auto con = Connection::Open(db_);
+    ASSERT_TRUE(con.ok());
+    con_ = std::make_unique<Connection>(std::move(con).value());
+  }
+  Database db_;
+  std::unique_ptr<Connection> con_;
+};
+
+TEST_F(ConnectionTest, ReadsNativeAndTypedColumns) {
+  auto t = con_->Query(
+      "SELECT 1::TINYINT AS a, 2.5::DOUBLE AS b, 'x' AS c, NULL::INTEGER AS d, "
+      "DATE '2024-01-31' AS e, [1, 2] AS f, 18446744073709551615::UBIGINT AS g");
+  ASSERT_TRUE(t.ok()) << t.status().ToString();
+  ASSERT_EQ(t->NumRows(), 1u);
+  const auto& row = t->rows[0];
+  EXPECT_EQ(row[0], Value::Int(1));
+  EXPECT_EQ(row[1], Value::Double(2.5));
+  EXPECT_EQ(row[2], Value::String("x"));
+  EXPECT_TRUE(row[3].is_null());
+  EXPECT_EQ(row[4], Value::Typed("DATE", "2024-01-31"));
+  EXPECT_EQ(row[5], Value::Typed("INTEGER[]", "[1, 2]"));
+  EXPECT_EQ(row[6], Value::UInt(UINT64_MAX));
+  EXPECT_EQ(t->schema.columns[5].type, "INTEGER[]");
+}
+
+TEST_F(ConnectionTest, ReadsManyChunks) {
+  auto t = con_->Query("SELECT range AS i FROM range(5000)");
+  ASSERT_TRUE(t.ok());
+  ASSERT_EQ(t->NumRows(), 5000u);
+  EXPECT_EQ(t->rows[4999][0], Value::Int(4999));
+}
+
+TEST_F(ConnectionTest, RefusesASecondStatement) {
+  ASSERT_TRUE(con_->Execute("CREATE TABLE t AS SELECT 1 AS x").ok());
+  auto r = con_->Execute("SELECT 1; DROP TABLE t");
+  EXPECT_FALSE(r.ok());
+  EXPECT_TRUE(con_->Query("SELECT * FROM t").ok());
+}
+
+TEST_F(ConnectionTest, ErrorsAreOneLine) {
+  auto r = con_->Query("SELECT nope FROM range(3)");
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.status().message().find('\n'), std::string::npos);
+  EXPECT_NE(r.status().message().find("nope"), std::string::npos);
+}
+
+TEST_F(ConnectionTest, FormatsLikeDuckDbBoxes) {
+  auto t = con_->Query("SELECT 'EU' AS region, 100 AS total");
+  ASSERT_TRUE(t.ok());
+  EXPECT_EQ(t->Format(),
+            "┌─────────┬───────┐\n"
+            "│ region  │ total │\n"
+            "│ varchar │ int32 │\n"
+            "├─────────┼───────┤\n"
+            "│ EU      │   100 │\n"
+            "└─────────┴───────┘\n");
+}
+
+}  // namespace
+}  // namespace dux::exec

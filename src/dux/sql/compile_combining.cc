@@ -1,0 +1,172 @@
+// Verbs that combine frames: join, asof_join, concat_rows. The other frames are complete
+// pipelines compiled into the same WITH list, with all their verbs.
+#include <fmt/format.h>
+
+#include <algorithm>
+
+#include "dux/sql/compiler_internal.h"
+#include "dux/sql/quote.h"
+
+namespace dux::sql::internal {
+
+using namespace pipeline;  // NOLINT: the IR structs
+
+namespace {
+
+std::string JoinList(const std::vector<std::string>& parts, const char* sep = ", ") {
+  return fmt::format("{}", fmt::join(parts, sep));
+}
+
+bool Contains(const std::vector<std::string>& names, const std::string& name) {
+  for (const auto& n : names) {
+    if (SameColumnName(n, name)) return true;
+  }
+  return false;
+}
+
+// Resolves join keys on both sides; no keys means every shared column name.
+Result<std::vector<JoinKey>> ResolveKeys(const std::vector<JoinKey>& on, const Frame& left,
+                                         const Frame& right, const Op& op) {
+  std::vector<JoinKey> keys;
+  if (on.empty()) {
+    for (const auto& c : left.schema.columns) {
+      if (auto r = right.schema.Find(c.name)) keys.push_back({c.name, right.schema.columns[*r].name});
+    }
+    if (keys.empty()) {
+      return VerbError(op.Verb(), op.loc, "the two sides share no column; give on:");
+    }
+    return keys;
+  }
+  for (const JoinKey& k : on) {
+    auto l = left.schema.Find(k.left);
+    if (!l) return VerbError(op.Verb(), op.loc, "unknown left key column " + QuoteIdentifier(k.left));
+    auto r = right.schema.Find(k.right);
+    if (!r) {
+      return VerbError(op.Verb(), op.loc, "unknown right key column " + QuoteIdentifier(k.right));
+    }
+    keys.push_back({left.schema.columns[*l].name, right.schema.columns[*r].name});
+  }
+  return keys;
+}
+
+// Appends the right side's columns (except `skip`) to `select`, adding `suffix` to names
+// that clash with names already taken.
+Status AddRightColumns(const Frame& right, const std::vector<std::string>& skip,
+                       const std::string& suffix, const Op& op, std::vector<std::string>* taken,
+                       std::vector<std::string>* select) {
+  for (const auto& c : right.schema.columns) {
+    if (std::find(skip.begin(), skip.end(), c.name) != skip.end()) continue;
+    std::string name = c.name;
+    if (Contains(*taken, name)) {
+      name += suffix;
+      if (Contains(*taken, name)) {
+        return VerbError(op.Verb(), op.loc,
+                         "column " + QuoteIdentifier(name) + " exists on both sides even with "
+                         "the suffix; rename one side or give another suffix:");
+      }
+    }
+    taken->push_back(name);
+    select->push_back("r." + QuoteIdentifier(c.name) +
+                      (name == c.name ? "" : " AS " + QuoteIdentifier(name)));
+  }
+  return Status::OK();
+}
+
+std::string KeyCondition(const std::vector<JoinKey>& keys) {
+  std::vector<std::string> parts;
+  for (const auto& k : keys) {
+    parts.push_back("l." + QuoteIdentifier(k.left) + " = r." + QuoteIdentifier(k.right));
+  }
+  return JoinList(parts, " AND ");
+}
+
+Result<Frame> Join(CompileContext& ctx, const JoinOp& j, const Op& op, const Frame& in) {
+  DUX_ASSIGN_OR_RETURN(Frame right, ctx.CompilePipeline(*j.right));
+  const char* verb = op.Verb();
+  std::string from = " FROM " + in.relation + " AS l ";
+  std::string right_rel = " " + right.relation + " AS r";
+  Frame like = in;
+  like.ordered = false;
+
+  if (j.how == JoinHow::kCross) {
+    if (!j.on.empty()) return VerbError(verb, op.loc, "a cross join takes no on:");
+    std::vector<std::string> taken, select = {"l.*"};
+    for (const auto& c : in.schema.columns) taken.push_back(c.name);
+    DUX_RETURN_NOT_OK(AddRightColumns(right, {}, j.suffix, op, &taken, &select));
+    return ctx.AddCte("SELECT " + JoinList(select) + from + "CROSS JOIN" + right_rel, like, verb,
+                      op.loc);
+  }
+  DUX_ASSIGN_OR_RETURN(auto keys, ResolveKeys(j.on, in, right, op));
+  std::string on = " ON " + KeyCondition(keys);
+  if (j.how == JoinHow::kSemi || j.how == JoinHow::kAnti) {
+    std::string kind = j.how == JoinHow::kSemi ? "SEMI JOIN" : "ANTI JOIN";
+    return ctx.AddCte("SELECT l.*" + from + kind + right_rel + on, like, verb, op.loc);
+  }
+  // Key columns appear once, under the left name; a right or full join takes the key from
+  // whichever side has it.
+  bool coalesce = j.how == JoinHow::kRight || j.how == JoinHow::kFull;
+  std::vector<std::string> taken, select, right_keys;
+  for (const auto& c : in.schema.columns) {
+    taken.push_back(c.name);
+    const JoinKey* key = nullptr;
+    for (const auto& k : keys) {
+      if (k.left == c.name) key = &k;
+    }
+    std::string col = "l." + QuoteIdentifier(c.name);
+    if (key && coalesce) {
+      col = "COALESCE(" + col + ", r." + QuoteIdentifier(key->right) + ") AS " +
+            QuoteIdentifier(c.name);
+    }
+    select.push_back(col);
+  }
+  for (const auto& k : keys) right_keys.push_back(k.right);
+  DUX_RETURN_NOT_OK(AddRightColumns(right, right_keys, j.suffix, op, &taken, &select));
+  const char* kind = j.how == JoinHow::kInner  ? "INNER JOIN"
+                     : j.how == JoinHow::kLeft ? "LEFT JOIN"
+                     : j.how == JoinHow::kRight ? "RIGHT JOIN"
+                                                : "FULL JOIN";
+  return ctx.AddCte("SELECT " + JoinList(select) + from + kind + right_rel + on, like, verb,
+                    op.loc);
+}
+
+Result<Frame> AsofJoin(CompileContext& ctx, const AsofJoinOp& j, const Op& op, const Frame& in) {
+  DUX_ASSIGN_OR_RETURN(Frame right, ctx.CompilePipeline(*j.right));
+  const char* verb = op.Verb();
+  std::vector<JoinKey> keys;
+  if (!j.on.empty()) {
+    DUX_ASSIGN_OR_RETURN(keys, ResolveKeys(j.on, in, right, op));
+  }
+  DUX_ASSIGN_OR_RETURN(auto by, ResolveKeys({j.by}, in, right, op));
+  std::string condition = keys.empty() ? "" : KeyCondition(keys) + " AND ";
+  condition += "l." + QuoteIdentifier(by[0].left) + " " + AsofCompareSql(j.compare) + " r." +
+               QuoteIdentifier(by[0].right);
+  std::vector<std::string> taken, select = {"l.*"}, right_keys;
+  for (const auto& c : in.schema.columns) taken.push_back(c.name);
+  for (const auto& k : keys) right_keys.push_back(k.right);
+  DUX_RETURN_NOT_OK(AddRightColumns(right, right_keys, j.suffix, op, &taken, &select));
+  Frame like = in;
+  like.ordered = false;
+  return ctx.AddCte("SELECT " + JoinList(select) + " FROM " + in.relation + " AS l " +
+                        (j.left ? "ASOF LEFT JOIN " : "ASOF JOIN ") + right.relation +
+                        " AS r ON " + condition,
+                    like, verb, op.loc);
+}
+
+}  // namespace
+
+Result<Frame> CompileCombining(CompileContext& ctx, const Op& op, const Frame& in) {
+  if (auto* j = std::get_if<JoinOp>(&op.body)) return Join(ctx, *j, op, in);
+  if (auto* a = std::get_if<AsofJoinOp>(&op.body)) return AsofJoin(ctx, *a, op, in);
+  const auto& c = std::get<ConcatRowsOp>(op.body);
+  if (c.others.empty()) return VerbError(op.Verb(), op.loc, "needs at least one other frame");
+  std::string body = "SELECT * FROM " + in.relation;
+  for (const auto& other : c.others) {
+    DUX_ASSIGN_OR_RETURN(Frame f, ctx.CompilePipeline(*other));
+    body += " UNION ALL BY NAME SELECT * FROM " + f.relation;
+  }
+  Frame like = in;
+  like.ordered = false;
+  return ctx.AddCte(body, like, op.Verb(), op.loc);
+}
+
+}  // namespace dux::sql::internal

@@ -1,0 +1,67 @@
+// Order and cardinality: sort_by, head, slice, distinct.
+#include <fmt/format.h>
+
+#include <algorithm>
+
+#include "dux/sql/compiler_internal.h"
+#include "dux/sql/quote.h"
+
+namespace dux::sql::internal {
+
+using namespace pipeline;  // NOLINT: the IR structs
+
+Result<Frame> CompileOrdering(CompileContext& ctx, const Op& op, const Frame& in) {
+  const char* verb = op.Verb();
+  if (auto* s = std::get_if<SortByOp>(&op.body)) {
+    if (s->keys.empty()) return VerbError(verb, op.loc, "needs at least one key");
+    std::vector<std::string> keys;
+    Frame ungrouped = in;  // sort_by orders the whole frame; groups do not partition it
+    ungrouped.groups.clear();
+    for (const SortKey& k : s->keys) {
+      DUX_ASSIGN_OR_RETURN(std::string e, PrepareExpression(ctx, k.expr, ungrouped, verb));
+      e += k.descending ? " DESC" : " ASC";
+      if (k.nulls == NullOrder::kFirst) e += " NULLS FIRST";
+      if (k.nulls == NullOrder::kLast) e += " NULLS LAST";
+      keys.push_back(e);
+    }
+    DUX_ASSIGN_OR_RETURN(
+        Frame out, ctx.AddCte("SELECT * FROM " + in.relation + " ORDER BY " +
+                                  fmt::format("{}", fmt::join(keys, ", ")),
+                              in, verb, op.loc));
+    out.ordered = true;
+    return out;
+  }
+  if (auto* h = std::get_if<HeadOp>(&op.body)) {
+    if (h->n < 0) return VerbError(verb, op.loc, fmt::format("n must be >= 0, got {}", h->n));
+    return ctx.AddCte(fmt::format("SELECT * FROM {} LIMIT {}", in.relation, h->n), in, verb,
+                      op.loc);
+  }
+  if (auto* s = std::get_if<SliceOp>(&op.body)) {
+    if (s->offset < 0 || s->length < 0) {
+      return VerbError(verb, op.loc,
+                       fmt::format("offset and length must be >= 0, got {} and {}", s->offset,
+                                   s->length));
+    }
+    return ctx.AddCte(
+        fmt::format("SELECT * FROM {} LIMIT {} OFFSET {}", in.relation, s->length, s->offset),
+        in, verb, op.loc);
+  }
+  const auto& d = std::get<DistinctOp>(op.body);
+  std::string select = "*";
+  Frame like = in;
+  if (!d.columns.empty()) {
+    DUX_ASSIGN_OR_RETURN(auto cols, ResolveColumns(d.columns, in.schema, verb, op.loc));
+    select = QuoteIdentifiers(cols);
+    std::vector<std::string> kept;
+    for (const auto& g : in.groups) {
+      if (std::find(cols.begin(), cols.end(), g) != cols.end()) kept.push_back(g);
+    }
+    like.groups = kept;
+  }
+  DUX_ASSIGN_OR_RETURN(Frame out, ctx.AddCte("SELECT DISTINCT " + select + " FROM " + in.relation,
+                                             like, verb, op.loc));
+  out.ordered = false;
+  return out;
+}
+
+}  // namespace dux::sql::internal

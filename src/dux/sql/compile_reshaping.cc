@@ -1,0 +1,90 @@
+// Reshaping: pivot_wider and pivot_longer.
+#include <fmt/format.h>
+
+#include <algorithm>
+
+#include "dux/sql/compiler_internal.h"
+#include "dux/sql/quote.h"
+
+namespace dux::sql::internal {
+
+using namespace pipeline;  // NOLINT: the IR structs
+
+namespace {
+
+std::string WithPrefix(CompileContext& ctx) {
+  std::string sql = "WITH ";
+  for (size_t i = 0; i < ctx.ctes().size(); ++i) {
+    sql += (i ? ", " : "") + ctx.ctes()[i].name + " AS (" + ctx.ctes()[i].body + ")";
+  }
+  return sql + " ";
+}
+
+// The new columns of pivot_wider come from the data: DuckDB's dynamic PIVOT cannot sit in a
+// CTE, so the distinct names are read first (a query at compile time) and listed with IN.
+// Rows whose name is NULL are dropped, as no column can be named NULL.
+Result<Frame> PivotWider(CompileContext& ctx, const PivotWiderOp& p, const Op& op,
+                         const Frame& in) {
+  const char* verb = op.Verb();
+  if (p.values_from.empty()) return VerbError(verb, op.loc, "needs values_from:");
+  DUX_ASSIGN_OR_RETURN(auto names, ResolveColumns({p.names_from}, in.schema, verb, op.loc));
+  DUX_ASSIGN_OR_RETURN(auto values, ResolveColumns(p.values_from, in.schema, verb, op.loc));
+  std::vector<std::string> ids;
+  for (const auto& c : in.schema.columns) {
+    if (c.name != names[0] && std::find(values.begin(), values.end(), c.name) == values.end()) {
+      ids.push_back(c.name);
+    }
+  }
+  auto distinct = ctx.binder()->QueryText(
+      WithPrefix(ctx) + "SELECT DISTINCT CAST(" + QuoteIdentifier(names[0]) +
+      " AS VARCHAR) AS n FROM " + in.relation + " WHERE " + QuoteIdentifier(names[0]) +
+      " IS NOT NULL ORDER BY n");
+  if (!distinct.ok()) return Attribute(distinct.status(), verb, op.loc);
+  Frame like = in;
+  like.groups.clear();
+  like.ordered = false;
+  if (distinct->empty()) {
+    if (ids.empty()) return VerbError(verb, op.loc, "no names to pivot and no id columns");
+    return ctx.AddCte("SELECT DISTINCT " + QuoteIdentifiers(ids) + " FROM " + in.relation, like,
+                      verb, op.loc);
+  }
+  std::vector<std::string> in_list;
+  for (const auto& row : *distinct) in_list.push_back(QuoteString(*row[0]));
+  std::vector<std::string> usings;
+  for (const auto& v : values) {
+    usings.push_back("first(" + QuoteIdentifier(v) + ")" +
+                     (values.size() > 1 ? " AS " + QuoteIdentifier(v) : ""));
+  }
+  std::string body = "PIVOT " + in.relation + " ON " + QuoteIdentifier(names[0]) + " IN (" +
+                     fmt::format("{}", fmt::join(in_list, ", ")) + ") USING " +
+                     fmt::format("{}", fmt::join(usings, ", "));
+  if (!ids.empty()) body += " GROUP BY " + QuoteIdentifiers(ids);
+  return ctx.AddCte(body, like, verb, op.loc);
+}
+
+// NULL values are kept (INCLUDE NULLS), as in tidyr's pivot_longer.
+Result<Frame> PivotLonger(CompileContext& ctx, const PivotLongerOp& p, const Op& op,
+                          const Frame& in) {
+  const char* verb = op.Verb();
+  if (p.columns.empty()) return VerbError(verb, op.loc, "needs at least one column");
+  DUX_ASSIGN_OR_RETURN(auto cols, ResolveColumns(p.columns, in.schema, verb, op.loc));
+  if (p.names_to.empty() || p.values_to.empty() || SameColumnName(p.names_to, p.values_to)) {
+    return VerbError(verb, op.loc, "names_to and values_to must be two different names");
+  }
+  Frame like = in;
+  like.groups.clear();
+  like.ordered = false;
+  return ctx.AddCte("FROM " + in.relation + " UNPIVOT INCLUDE NULLS (" +
+                        QuoteIdentifier(p.values_to) + " FOR " + QuoteIdentifier(p.names_to) +
+                        " IN (" + QuoteIdentifiers(cols) + "))",
+                    like, verb, op.loc);
+}
+
+}  // namespace
+
+Result<Frame> CompileReshaping(CompileContext& ctx, const Op& op, const Frame& in) {
+  if (auto* w = std::get_if<PivotWiderOp>(&op.body)) return PivotWider(ctx, *w, op, in);
+  return PivotLonger(ctx, std::get<PivotLongerOp>(op.body), op, in);
+}
+
+}  // namespace dux::sql::internal

@@ -1,0 +1,105 @@
+// Sources: each becomes the first CTE of its pipeline.
+#include <fmt/format.h>
+
+#include "dux/sql/compiler_internal.h"
+#include "dux/sql/quote.h"
+
+namespace dux::sql::internal {
+
+using namespace pipeline;  // NOLINT: the IR structs
+
+namespace {
+
+std::string Bool(bool b) { return b ? "true" : "false"; }
+
+Result<std::string> ValuesSql(const ValuesSource& v, const Location& loc) {
+  if (v.columns.empty()) return VerbError("from_values", loc, "needs at least one column");
+  std::vector<std::string> type_of(v.columns.size());
+  for (const auto& [name, type] : v.types) {
+    size_t i = 0;
+    while (i < v.columns.size() && v.columns[i] != name) ++i;
+    if (i == v.columns.size()) {
+      return VerbError("from_values", loc, "types: unknown column " + QuoteIdentifier(name));
+    }
+    Status s = CheckTypeName(type);
+    if (!s.ok()) return VerbError("from_values", loc, s.message());
+    type_of[i] = type;
+  }
+  std::vector<std::string> select;
+  for (size_t i = 0; i < v.columns.size(); ++i) {
+    std::string col = QuoteIdentifier(v.columns[i]);
+    if (v.rows.empty() && type_of[i].empty()) {
+      return VerbError("from_values", loc,
+                       "column " + col + " has no rows; give its type with types:");
+    }
+    std::string ref = v.rows.empty() ? "NULL" : fmt::format("\"c{}\"", i);
+    select.push_back(type_of[i].empty() ? ref + " AS " + col
+                                        : "CAST(" + ref + " AS " + type_of[i] + ") AS " + col);
+  }
+  std::string sql = "SELECT " + fmt::format("{}", fmt::join(select, ", "));
+  if (v.rows.empty()) return sql + " LIMIT 0";
+  std::string rows;
+  for (size_t r = 0; r < v.rows.size(); ++r) {
+    if (v.rows[r].size() != v.columns.size()) {
+      return VerbError("from_values", loc,
+                       fmt::format("row {} has {} values for {} columns", r + 1,
+                                   v.rows[r].size(), v.columns.size()));
+    }
+    rows += r ? ", (" : "(";
+    for (size_t c = 0; c < v.rows[r].size(); ++c) {
+      auto literal = RenderLiteral(v.rows[r][c]);
+      if (!literal.ok()) return VerbError("from_values", loc, literal.status().message());
+      rows += (c ? ", " : "") + *literal;
+    }
+    rows += ")";
+  }
+  std::vector<std::string> aliases;
+  for (size_t i = 0; i < v.columns.size(); ++i) aliases.push_back(fmt::format("\"c{}\"", i));
+  return sql + " FROM (VALUES " + rows + ") AS \"values\"(" +
+         fmt::format("{}", fmt::join(aliases, ", ")) + ")";
+}
+
+std::string CsvSql(const CsvSource& csv) {
+  std::string args = QuoteString(csv.path);
+  if (csv.delimiter) args += ", delim = " + QuoteString(*csv.delimiter);
+  if (csv.header) args += ", header = " + Bool(*csv.header);
+  if (csv.skip) args += fmt::format(", skip = {}", *csv.skip);
+  if (csv.nullstr) args += ", nullstr = " + QuoteString(*csv.nullstr);
+  if (!csv.columns.empty()) {
+    std::string names;
+    for (const auto& n : csv.columns) names += (names.empty() ? "" : ", ") + QuoteString(n);
+    args += ", names = [" + names + "]";
+  }
+  if (!csv.types.empty()) {
+    std::string types;
+    for (const auto& [n, t] : csv.types) {
+      types += (types.empty() ? "" : ", ") + QuoteString(n) + ": " + QuoteString(t);
+    }
+    args += ", types = {" + types + "}";
+  }
+  return "SELECT * FROM read_csv(" + args + ")";
+}
+
+}  // namespace
+
+Result<Frame> CompileSource(CompileContext& ctx, const Source& source) {
+  const char* verb = source.Name();
+  std::string body;
+  if (auto* p = std::get_if<ParquetSource>(&source.body)) {
+    body = "SELECT * FROM read_parquet(" + QuoteString(p->path) +
+           ", hive_partitioning = " + Bool(p->hive_partitioning) +
+           ", union_by_name = " + Bool(p->union_by_name) + ")";
+  } else if (auto* c = std::get_if<CsvSource>(&source.body)) {
+    body = CsvSql(*c);
+  } else if (auto* n = std::get_if<NdjsonSource>(&source.body)) {
+    body = "SELECT * FROM read_json(" + QuoteString(n->path) +
+           ", format = 'newline_delimited')";
+  } else if (auto* q = std::get_if<QuerySource>(&source.body)) {
+    body = "SELECT * FROM (" + q->sql + "\n)";
+  } else {
+    DUX_ASSIGN_OR_RETURN(body, ValuesSql(std::get<ValuesSource>(source.body), source.loc));
+  }
+  return ctx.AddCte(body, Frame{}, verb, source.loc);
+}
+
+}  // namespace dux::sql::internal

@@ -1,0 +1,178 @@
+#include "dux/sql/compiler.h"
+
+#include <fmt/format.h>
+
+#include <regex>
+
+#include "dux/sql/compiler_internal.h"
+#include "dux/sql/quote.h"
+
+namespace dux::sql {
+
+using pipeline::Location;
+using pipeline::Op;
+using pipeline::Pipeline;
+using pipeline::Schema;
+
+std::string CompiledQuery::Sql() const {
+  std::string sql = "WITH\n";
+  for (size_t i = 0; i < ctes.size(); ++i) {
+    sql += "  " + ctes[i].name + " AS (" + ctes[i].body + ")";
+    sql += (i + 1 < ctes.size()) ? ",\n" : "\n";
+  }
+  return sql + "SELECT * FROM " + output;
+}
+
+Result<CompiledQuery> Compiler::Compile(const Pipeline& pipeline) {
+  internal::CompileContext ctx(binder_);
+  DUX_ASSIGN_OR_RETURN(internal::Frame frame, ctx.CompilePipeline(pipeline));
+  CompiledQuery out;
+  out.ctes = ctx.ctes();
+  out.output = frame.relation;
+  out.schema = std::move(frame.schema);
+  out.ordered = frame.ordered;
+  return out;
+}
+
+namespace internal {
+
+namespace {
+
+size_t EditDistance(const std::string& a, const std::string& b) {
+  std::vector<size_t> row(b.size() + 1);
+  for (size_t j = 0; j <= b.size(); ++j) row[j] = j;
+  for (size_t i = 1; i <= a.size(); ++i) {
+    size_t diagonal = row[0];
+    row[0] = i;
+    for (size_t j = 1; j <= b.size(); ++j) {
+      size_t up = row[j];
+      bool same = std::tolower(static_cast<unsigned char>(a[i - 1])) ==
+                  std::tolower(static_cast<unsigned char>(b[j - 1]));
+      row[j] = std::min({row[j] + 1, row[j - 1] + 1, diagonal + (same ? 0 : 1)});
+      diagonal = up;
+    }
+  }
+  return row[b.size()];
+}
+
+std::string UnknownColumn(const std::string& name, const Schema& schema) {
+  std::string best;
+  size_t best_distance = 3;
+  for (const auto& c : schema.columns) {
+    size_t d = EditDistance(name, c.name);
+    if (d < best_distance) {
+      best_distance = d;
+      best = c.name;
+    }
+  }
+  std::string message = "unknown column " + QuoteIdentifier(name);
+  if (!best.empty()) message += "; did you mean " + QuoteIdentifier(best) + "?";
+  return message;
+}
+
+}  // namespace
+
+Status VerbError(const char* verb, const Location& loc, const std::string& message) {
+  return Status::InvalidArgument(std::string(verb) + ": " + message + loc.Suffix());
+}
+
+Status Attribute(const Status& status, const char* verb, const Location& loc) {
+  if (status.ok()) return status;
+  static const std::regex kErrorKind(R"(^[A-Za-z ]+ Error: )");
+  static const std::regex kCteName(R"("?__dux_\d+"?\.)");
+  static const std::regex kUnknownColumn(
+      R"re(Referenced column "((?:[^"]|"")*)" not found[^"]*(?:Candidate bindings: "([^"]*)")?)re");
+  std::string message = std::regex_replace(status.message(), kErrorKind, "");
+  message = std::regex_replace(message, kCteName, "");
+  std::smatch m;
+  if (std::regex_search(message, m, kUnknownColumn)) {
+    message = "unknown column " + QuoteIdentifier(m[1].str());
+    if (m[2].matched) message += "; did you mean " + QuoteIdentifier(m[2].str()) + "?";
+  }
+  return Status(status.code(), std::string(verb) + ": " + message + loc.Suffix());
+}
+
+Result<std::vector<std::string>> ResolveColumns(const std::vector<std::string>& names,
+                                                const Schema& schema, const char* verb,
+                                                const Location& loc) {
+  std::vector<std::string> out;
+  for (const auto& name : names) {
+    auto index = schema.Find(name);
+    if (!index) return VerbError(verb, loc, UnknownColumn(name, schema));
+    for (const auto& seen : out) {
+      if (seen == schema.columns[*index].name) {
+        return VerbError(verb, loc, "column " + QuoteIdentifier(name) + " given twice");
+      }
+    }
+    out.push_back(schema.columns[*index].name);
+  }
+  return out;
+}
+
+Result<std::string> PrepareExpression(CompileContext& ctx, const pipeline::Expr& expr,
+                                      const Frame& frame, const char* verb, bool* has_window) {
+  auto info = ctx.analyzer().Analyze(expr.sql);
+  if (!info.ok()) return Attribute(info.status(), verb, expr.loc);
+  bool grouped = !frame.groups.empty();
+  if (!info->aggregates.empty() && !grouped) {
+    return VerbError(verb, expr.loc,
+                     "aggregate " + info->aggregates[0] +
+                         "() is not allowed here; use summarise, or group_by first for "
+                         "per-group values");
+  }
+  if (has_window) *has_window = info->has_window || (grouped && !info->aggregates.empty());
+  if (grouped && (info->has_window || !info->aggregates.empty())) {
+    std::vector<std::string> keys;
+    for (const auto& g : frame.groups) keys.push_back(g);
+    auto windowed = ctx.analyzer().Windowed(expr.sql, keys);
+    if (!windowed.ok()) return Attribute(windowed.status(), verb, expr.loc);
+    return Parenthesize(*windowed);
+  }
+  return Parenthesize(expr.sql);
+}
+
+Result<Frame> CompileContext::AddCte(const std::string& body, const Frame& like, const char* verb,
+                                     const Location& loc) {
+  Cte cte{QuoteIdentifier(fmt::format("__dux_{}", ctes_.size())), body};
+  std::string sql = "WITH ";
+  for (const auto& c : ctes_) sql += c.name + " AS (" + c.body + "), ";
+  sql += cte.name + " AS (" + cte.body + ") SELECT * FROM " + cte.name;
+  auto schema = binder_->Describe(sql);
+  if (!schema.ok()) return Attribute(schema.status(), verb, loc);
+  ctes_.push_back(std::move(cte));
+  Frame frame = like;
+  frame.relation = ctes_.back().name;
+  frame.schema = std::move(schema).value();
+  return frame;
+}
+
+Result<Frame> CompileContext::CompilePipeline(const Pipeline& pipeline) {
+  DUX_ASSIGN_OR_RETURN(Frame frame, CompileSource(*this, pipeline.source()));
+  for (const Op& op : pipeline.ops()) {
+    using namespace pipeline;  // NOLINT: the verb structs, for the dispatch below
+    const OpBody& b = op.body;
+    Result<Frame> next = Status::Internal("verb not dispatched");
+    if (std::holds_alternative<FilterOp>(b) || std::holds_alternative<MutateOp>(b) ||
+        std::holds_alternative<SelectOp>(b) || std::holds_alternative<DiscardOp>(b) ||
+        std::holds_alternative<RenameOp>(b) || std::holds_alternative<DropNilOp>(b)) {
+      next = CompileRowwise(*this, op, frame);
+    } else if (std::holds_alternative<GroupByOp>(b) || std::holds_alternative<UngroupOp>(b) ||
+               std::holds_alternative<SummariseOp>(b)) {
+      next = CompileGrouping(*this, op, frame);
+    } else if (std::holds_alternative<SortByOp>(b) || std::holds_alternative<HeadOp>(b) ||
+               std::holds_alternative<SliceOp>(b) || std::holds_alternative<DistinctOp>(b)) {
+      next = CompileOrdering(*this, op, frame);
+    } else if (std::holds_alternative<JoinOp>(b) || std::holds_alternative<AsofJoinOp>(b) ||
+               std::holds_alternative<ConcatRowsOp>(b)) {
+      next = CompileCombining(*this, op, frame);
+    } else {
+      next = CompileReshaping(*this, op, frame);
+    }
+    if (!next.ok()) return next.status();
+    frame = std::move(next).value();
+  }
+  return frame;
+}
+
+}  // namespace internal
+}  // namespace dux::sql

@@ -1,0 +1,53 @@
+// The SQL compiler: a pipeline becomes one DuckDB query with one CTE per verb, bound verb by
+// verb so that every mistake is reported with the verb (and line and column) that made it.
+#pragma once
+
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "dux/common/status.h"
+#include "dux/pipeline/pipeline.h"
+#include "dux/pipeline/schema.h"
+#include "dux/sql/binder.h"
+
+namespace dux::sql {
+
+struct Cte {
+  std::string name;  ///< quoted
+  std::string body;  ///< a SELECT statement
+};
+
+/// A compiled (and fully bound) pipeline, without its sink.
+struct CompiledQuery {
+  std::vector<Cte> ctes;
+  std::string output;        ///< quoted name of the CTE holding the result
+  pipeline::Schema schema;   ///< the result's columns
+  bool ordered = false;      ///< row order is defined by a sort_by that nothing undid
+
+  /// `WITH ... SELECT * FROM output` on one line per CTE.
+  std::string Sql() const;
+};
+
+/// Compiles pipelines against a Binder (a DuckDB connection that sees the same files and
+/// tables the query will). Not thread-safe; one Compiler per compile is fine.
+class Compiler {
+ public:
+  explicit Compiler(Binder* binder) : binder_(binder) {}
+
+  /// Compiles and binds `pipeline` (its sink is ignored; see SinkStatement). Errors are
+  /// InvalidArgument for mistakes in the pipeline, prefixed with the verb and suffixed with
+  /// the position when known: `filter: unknown column "amount" (line 2, col 10)`.
+  Result<CompiledQuery> Compile(const pipeline::Pipeline& pipeline);
+
+ private:
+  Binder* binder_;
+};
+
+/// The statement that writes `select_sql` (columns `schema`) to `target` for a file sink
+/// (COPY ... TO), or into the table for insert_into (INSERT ... BY NAME or CREATE TABLE AS).
+/// `target` replaces the sink's path: writers write to a temporary name first.
+Result<std::string> SinkStatement(const pipeline::Sink& sink, const std::string& select_sql,
+                                  const pipeline::Schema& schema, const std::string& target);
+
+}  // namespace dux::sql

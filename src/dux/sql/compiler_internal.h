@@ -1,0 +1,76 @@
+// Private to sql/: the state threaded through compiling one pipeline, and the per-verb
+// compile functions (compile_*.cc), one family of verbs per file.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "dux/common/status.h"
+#include "dux/pipeline/pipeline.h"
+#include "dux/sql/binder.h"
+#include "dux/sql/compiler.h"
+#include "dux/sql/expression.h"
+
+namespace dux::sql::internal {
+
+/// The relation after some verbs: a CTE, its columns, the group state and whether the
+/// row order is defined.
+struct Frame {
+  std::string relation;  ///< quoted CTE name
+  pipeline::Schema schema;
+  std::vector<std::string> groups;  ///< group columns, as named in schema
+  bool ordered = false;
+};
+
+/// Shared by a pipeline and its nested pipelines, so that all CTEs land in one WITH list.
+class CompileContext {
+ public:
+  explicit CompileContext(Binder* binder) : binder_(binder), analyzer_(binder) {}
+
+  Binder* binder() { return binder_; }
+  ExpressionAnalyzer& analyzer() { return analyzer_; }
+  const std::vector<Cte>& ctes() const { return ctes_; }
+
+  /// Adds a CTE with `body`, binds it, and returns the frame it holds (groups and order
+  /// copied from `like`; callers adjust). Bind errors are attributed to `verb` at `loc`.
+  Result<Frame> AddCte(const std::string& body, const Frame& like, const char* verb,
+                       const pipeline::Location& loc);
+
+  /// Compiles a whole (nested) pipeline into this context.
+  Result<Frame> CompilePipeline(const pipeline::Pipeline& pipeline);
+
+ private:
+  Binder* binder_;
+  ExpressionAnalyzer analyzer_;
+  std::vector<Cte> ctes_;
+};
+
+/// An error about a verb: InvalidArgument "verb: message (line L, col C)".
+Status VerbError(const char* verb, const pipeline::Location& loc, const std::string& message);
+
+/// Re-labels a DuckDB or analysis error with the verb and position; unknown-column errors
+/// become `unknown column "x"` (with DuckDB's candidate, if any).
+Status Attribute(const Status& status, const char* verb, const pipeline::Location& loc);
+
+/// Resolves user-written column names against `schema` (exact, then case-insensitive);
+/// unknown names give `verb: unknown column "x"`.
+Result<std::vector<std::string>> ResolveColumns(const std::vector<std::string>& names,
+                                                const pipeline::Schema& schema,
+                                                const char* verb,
+                                                const pipeline::Location& loc);
+
+/// Checks one user expression and returns it ready to splice (grouped: aggregates and
+/// windows run over the groups). Aggregates are refused unless `allow_aggregates`.
+Result<std::string> PrepareExpression(CompileContext& ctx, const pipeline::Expr& expr,
+                                      const Frame& frame, const char* verb,
+                                      bool* has_window = nullptr);
+
+// The per-family compile functions: each returns the frame after the verb.
+Result<Frame> CompileSource(CompileContext& ctx, const pipeline::Source& source);
+Result<Frame> CompileRowwise(CompileContext& ctx, const pipeline::Op& op, const Frame& in);
+Result<Frame> CompileGrouping(CompileContext& ctx, const pipeline::Op& op, const Frame& in);
+Result<Frame> CompileOrdering(CompileContext& ctx, const pipeline::Op& op, const Frame& in);
+Result<Frame> CompileCombining(CompileContext& ctx, const pipeline::Op& op, const Frame& in);
+Result<Frame> CompileReshaping(CompileContext& ctx, const pipeline::Op& op, const Frame& in);
+
+}  // namespace dux::sql::internal

@@ -1,0 +1,170 @@
+#include "dux/sql/expression.h"
+
+#include <nlohmann/json.hpp>
+
+#include <functional>
+
+#include "dux/sql/quote.h"
+
+namespace dux::sql {
+
+namespace {
+
+using Json = nlohmann::json;
+
+// Parses `SELECT <expr>` with DuckDB's parser and returns the one select-list node, after
+// checking that nothing else (FROM, WHERE, a second statement, an alias, ...) came along.
+Result<Json> ParseSingleExpression(Binder* binder, const std::string& expr) {
+  DUX_ASSIGN_OR_RETURN(TextRows rows,
+                       binder->QueryText("SELECT json_serialize_sql(" +
+                                         QuoteString("SELECT " + expr + "\n") + ")"));
+  if (rows.size() != 1 || rows[0].size() != 1 || !rows[0][0]) {
+    return Status::Internal("json_serialize_sql returned no result");
+  }
+  Json doc = Json::parse(*rows[0][0], nullptr, /*allow_exceptions=*/false);
+  if (doc.is_discarded()) return Status::Internal("json_serialize_sql returned invalid JSON");
+  if (doc.value("error", false)) {
+    std::string message = doc.value("error_message", std::string("cannot parse"));
+    return Status::InvalidArgument("syntax error in \"" + expr + "\": " + message);
+  }
+  const Json& statements = doc["statements"];
+  auto not_one = [&] {
+    return Status::InvalidArgument("expected one expression, got \"" + expr + "\"");
+  };
+  if (!statements.is_array() || statements.size() != 1) return not_one();
+  const Json& node = statements[0]["node"];
+  if (node.value("type", "") != "SELECT_NODE") return not_one();
+  const Json& list = node["select_list"];
+  if (!list.is_array() || list.size() != 1) return not_one();
+  bool clean = node["from_table"].value("type", "") == "EMPTY" && node["where_clause"].is_null() &&
+               node["having"].is_null() && node["qualify"].is_null() &&
+               node["group_expressions"].empty() && node["modifiers"].empty() &&
+               node["cte_map"]["map"].empty() && node["sample"].is_null();
+  if (!clean) return not_one();
+  const Json& e = list[0];
+  if (!e.value("alias", std::string()).empty()) {
+    return Status::InvalidArgument("an expression cannot carry an alias: \"" + expr + "\"");
+  }
+  if (e.value("class", "") == "STAR") {
+    return Status::InvalidArgument("expected an expression, got \"" + expr + "\"");
+  }
+  return doc;
+}
+
+Json& SelectExpression(Json& doc) { return doc["statements"][0]["node"]["select_list"][0]; }
+
+Json ColumnRef(const std::string& name) {
+  return Json{{"class", "COLUMN_REF"},
+              {"type", "COLUMN_REF"},
+              {"alias", ""},
+              {"query_location", 18446744073709551615ull},
+              {"column_names", Json::array({name})}};
+}
+
+}  // namespace
+
+std::string Parenthesize(const std::string& expr) { return "(" + expr + "\n)"; }
+
+Status ExpressionAnalyzer::LoadAggregateNames() {
+  if (loaded_) return Status::OK();
+  DUX_ASSIGN_OR_RETURN(
+      TextRows rows,
+      binder_->QueryText("SELECT DISTINCT function_name FROM duckdb_functions() "
+                         "WHERE function_type = 'aggregate'"));
+  for (const auto& row : rows) {
+    if (row[0]) aggregate_names_.insert(*row[0]);
+  }
+  aggregate_names_.insert("count_star");  // what the parser makes of count(*)
+  loaded_ = true;
+  return Status::OK();
+}
+
+bool ExpressionAnalyzer::IsAggregate(const std::string& function_name) const {
+  return aggregate_names_.count(function_name) > 0;
+}
+
+Result<ExpressionInfo> ExpressionAnalyzer::Analyze(const std::string& expr) {
+  DUX_ASSIGN_OR_RETURN(Json doc, ParseSingleExpression(binder_, expr));
+  DUX_RETURN_NOT_OK(LoadAggregateNames());
+  ExpressionInfo info;
+  // Aggregates inside a window's arguments or inside a subquery belong to those.
+  std::function<void(const Json&)> walk = [&](const Json& node) {
+    if (node.is_object()) {
+      std::string cls = node.value("class", "");
+      if (cls == "WINDOW") {
+        info.has_window = true;
+        return;
+      }
+      if (cls == "SUBQUERY") return;
+      if (cls == "FUNCTION" && IsAggregate(node.value("function_name", ""))) {
+        std::string name = node.value("function_name", "");
+        info.aggregates.push_back(name == "count_star" ? "count" : name);
+      }
+      for (const auto& [key, child] : node.items()) walk(child);
+    } else if (node.is_array()) {
+      for (const auto& child : node) walk(child);
+    }
+  };
+  walk(SelectExpression(doc));
+  return info;
+}
+
+Result<std::string> ExpressionAnalyzer::Windowed(const std::string& expr,
+                                                 const std::vector<std::string>& partition_by) {
+  DUX_ASSIGN_OR_RETURN(Json doc, ParseSingleExpression(binder_, expr));
+  DUX_RETURN_NOT_OK(LoadAggregateNames());
+  Json partitions = Json::array();
+  for (const auto& key : partition_by) partitions.push_back(ColumnRef(key));
+
+  std::function<void(Json&)> rewrite = [&](Json& node) {
+    if (node.is_object()) {
+      std::string cls = node.value("class", "");
+      if (cls == "SUBQUERY") return;
+      if (cls == "WINDOW") {
+        Json merged = partitions;
+        for (auto& p : node["partitions"]) merged.push_back(p);
+        node["partitions"] = merged;
+        return;
+      }
+      if (cls == "FUNCTION" && IsAggregate(node.value("function_name", ""))) {
+        Json order = node["order_bys"].is_object() ? node["order_bys"]["orders"] : Json::array();
+        node = Json{{"class", "WINDOW"},
+                    {"type", "WINDOW_AGGREGATE"},
+                    {"alias", ""},
+                    {"query_location", node["query_location"]},
+                    {"function_name", node["function_name"]},
+                    {"schema", node["schema"]},
+                    {"catalog", node["catalog"]},
+                    {"children", node["children"]},
+                    {"partitions", partitions},
+                    {"orders", Json::array()},
+                    {"start", "UNBOUNDED_PRECEDING"},
+                    {"end", "CURRENT_ROW_RANGE"},
+                    {"start_expr", nullptr},
+                    {"end_expr", nullptr},
+                    {"offset_expr", nullptr},
+                    {"default_expr", nullptr},
+                    {"ignore_nulls", false},
+                    {"filter_expr", node["filter"]},
+                    {"exclude_clause", "NO_OTHER"},
+                    {"distinct", node["distinct"]},
+                    {"arg_orders", order}};
+        return;
+      }
+      for (auto& [key, child] : node.items()) rewrite(child);
+    } else if (node.is_array()) {
+      for (auto& child : node) rewrite(child);
+    }
+  };
+  rewrite(SelectExpression(doc));
+
+  DUX_ASSIGN_OR_RETURN(TextRows rows, binder_->QueryText("SELECT json_deserialize_sql(" +
+                                                          QuoteString(doc.dump()) + ")"));
+  if (rows.size() != 1 || !rows[0][0]) return Status::Internal("json_deserialize_sql failed");
+  const std::string& sql = *rows[0][0];
+  const std::string prefix = "SELECT ";
+  if (sql.rfind(prefix, 0) != 0) return Status::Internal("unexpected deserialized SQL: " + sql);
+  return sql.substr(prefix.size());
+}
+
+}  // namespace dux::sql

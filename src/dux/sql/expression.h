@@ -1,0 +1,48 @@
+// Expression analysis with DuckDB's own parser (json_serialize_sql): checks that user text
+// is exactly one expression, finds aggregates and windows, and rewrites aggregates into
+// windows over groups.
+#pragma once
+
+#include <set>
+#include <string>
+#include <vector>
+
+#include "dux/common/status.h"
+#include "dux/sql/binder.h"
+
+namespace dux::sql {
+
+struct ExpressionInfo {
+  /// Names of aggregate calls outside any OVER clause, in order of appearance.
+  std::vector<std::string> aggregates;
+  bool has_window = false;
+};
+
+/// Parses expressions through a Binder. Not thread-safe; cheap to keep for a whole compile.
+class ExpressionAnalyzer {
+ public:
+  explicit ExpressionAnalyzer(Binder* binder) : binder_(binder) {}
+
+  /// Parses `expr`; InvalidArgument (DuckDB's parser message) unless it is exactly one
+  /// expression without an alias, so that it cannot escape the slot it is spliced into.
+  Result<ExpressionInfo> Analyze(const std::string& expr);
+
+  /// `expr` with every aggregate call turned into a window over `partition_by` (quoted
+  /// column names) and every existing window partitioned by them first. Returns SQL text.
+  Result<std::string> Windowed(const std::string& expr,
+                               const std::vector<std::string>& partition_by);
+
+ private:
+  Status LoadAggregateNames();
+  bool IsAggregate(const std::string& function_name) const;
+
+  Binder* binder_;
+  std::set<std::string> aggregate_names_;
+  bool loaded_ = false;
+};
+
+/// `expr` wrapped so it can be spliced into generated SQL: parenthesised, with a newline
+/// before the closing parenthesis so that a trailing `--` comment cannot swallow it.
+std::string Parenthesize(const std::string& expr);
+
+}  // namespace dux::sql
