@@ -312,7 +312,7 @@ std::string Field(const std::string& path, const std::string& field) {
   return path.empty() ? field : path + "." + field;
 }
 
-std::string Index(const std::string& path, size_t i) { return fmt::format("{}[{}]", path, i); }
+std::string Index(const std::string& path, int i) { return fmt::format("{}[{}]", path, i); }
 
 Status Invalid(const std::string& what, const std::string& path, const Location& loc) {
   std::string message = what;

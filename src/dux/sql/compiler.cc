@@ -80,14 +80,18 @@ Status Attribute(const Status& status, const char* verb, const Location& loc) {
   if (status.ok()) return status;
   static const std::regex kErrorKind(R"(^[A-Za-z ]+ Error: )");
   static const std::regex kCteName(R"("?__dux_\d+"?\.)");
-  static const std::regex kUnknownColumn(
-      R"re(Referenced column "((?:[^"]|"")*)" not found[^"]*(?:Candidate bindings: "([^"]*)")?)re");
+  static const std::regex kUnknownColumn(R"re(Referenced column "((?:[^"]|"")*)" not found)re");
+  static const std::regex kCandidate(R"re(Candidate bindings: "([^"]*)")re");
   std::string message = std::regex_replace(status.message(), kErrorKind, "");
   message = std::regex_replace(message, kCteName, "");
   std::smatch m;
   if (std::regex_search(message, m, kUnknownColumn)) {
-    message = "unknown column " + QuoteIdentifier(m[1].str());
-    if (m[2].matched) message += "; did you mean " + QuoteIdentifier(m[2].str()) + "?";
+    std::string column = m[1].str();
+    std::smatch candidate;
+    bool has_candidate = std::regex_search(message, candidate, kCandidate);
+    std::string suggestion = has_candidate ? candidate[1].str() : "";
+    message = "unknown column " + QuoteIdentifier(column);
+    if (!suggestion.empty()) message += "; did you mean " + QuoteIdentifier(suggestion) + "?";
   }
   return Status(status.code(), std::string(verb) + ": " + message + loc.Suffix());
 }

@@ -1,0 +1,125 @@
+// Session and Frame: the C++ API. A Session owns an embedded DuckDB; a Frame is a pipeline
+// bound to a session, built by method chaining and run by Compute() and friends.
+#pragma once
+
+#include <memory>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "dux/common/status.h"
+#include "dux/exec/connection.h"
+#include "dux/exec/table.h"
+#include "dux/exec/writer.h"
+#include "dux/pipeline/pipeline.h"
+#include "dux/sql/compiler.h"
+
+namespace dux {
+
+struct SessionOptions {
+  std::string database_path;  ///< empty: in memory
+  int threads = 0;            ///< 0: DuckDB's default (all cores)
+  std::string memory_limit;   ///< e.g. "4GB"; empty: DuckDB's default
+  std::string temp_directory;
+};
+
+class Frame;
+
+/// One embedded DuckDB database and connection. Not thread-safe: use one session per
+/// thread. Frames keep a pointer to their session and must not outlive it.
+class Session {
+ public:
+  static Result<std::unique_ptr<Session>> Open(const SessionOptions& options = {});
+
+  /// ATTACHes a DuckDB database file under `alias`.
+  Status Attach(const pipeline::Attachment& attachment);
+
+  /// Compiles and binds; every pipeline mistake is reported here, before anything runs.
+  Result<sql::CompiledQuery> Compile(const pipeline::Pipeline& pipeline);
+  /// The SQL a pipeline runs (and its sink statement, if any).
+  Result<std::string> Explain(const pipeline::Pipeline& pipeline);
+  /// Runs a pipeline without a sink and holds its result.
+  Result<exec::Table> Compute(const pipeline::Pipeline& pipeline);
+  /// Counts a pipeline's rows without materialising them.
+  Result<int64_t> NumRows(const pipeline::Pipeline& pipeline);
+  /// Runs a pipeline that ends in a sink.
+  Result<exec::WriteReport> Write(const pipeline::Pipeline& pipeline);
+
+  Frame From(pipeline::Pipeline pipeline);
+  Frame FromParquet(std::string path, bool hive_partitioning = false, bool union_by_name = false);
+  Frame FromCsv(pipeline::CsvSource csv);
+  Frame FromNdjson(std::string path);
+  Frame FromQuery(std::string sql);
+  Frame FromValues(std::vector<std::string> columns,
+                   std::vector<std::vector<pipeline::Value>> rows,
+                   std::vector<std::pair<std::string, std::string>> types = {});
+
+  exec::Connection& connection() { return connection_; }
+
+ private:
+  Session(exec::Database db, exec::Connection connection)
+      : db_(std::move(db)), connection_(std::move(connection)) {}
+  exec::Database db_;
+  exec::Connection connection_;
+};
+
+/// A pipeline bound to a session. Verbs return a new Frame and never fail; mistakes are
+/// reported by the method that runs the pipeline, naming the verb.
+class Frame {
+ public:
+  Frame(Session* session, pipeline::Pipeline pipeline)
+      : session_(session), pipeline_(std::move(pipeline)) {}
+
+  Frame Filter(std::string predicate) const;
+  Frame Mutate(std::vector<std::pair<std::string, std::string>> columns) const;
+  Frame Select(std::vector<std::string> columns) const;
+  Frame Discard(std::vector<std::string> columns) const;
+  Frame Rename(std::vector<std::pair<std::string, std::string>> renames) const;
+  Frame DropNil(std::vector<std::string> columns = {}) const;
+  Frame GroupBy(std::vector<std::string> columns) const;
+  Frame Ungroup() const;
+  Frame Summarise(std::vector<std::pair<std::string, std::string>> aggregates) const;
+  Frame SortBy(std::vector<pipeline::SortKey> keys) const;
+  Frame Head(int64_t n = 5) const;
+  Frame Slice(int64_t offset, int64_t length) const;
+  Frame Distinct(std::vector<std::string> columns = {}) const;
+  Frame Join(const Frame& right, pipeline::JoinHow how = pipeline::JoinHow::kInner,
+             std::vector<pipeline::JoinKey> on = {}, std::string suffix = "_right") const;
+  Frame AsofJoin(const Frame& right, pipeline::JoinKey by,
+                 pipeline::AsofCompare compare = pipeline::AsofCompare::kGreaterEqual,
+                 std::vector<pipeline::JoinKey> on = {}, bool left = false,
+                 std::string suffix = "_right") const;
+  Frame ConcatRows(const std::vector<Frame>& others) const;
+  Frame PivotWider(std::string names_from, std::vector<std::string> values_from) const;
+  Frame PivotLonger(std::vector<std::string> columns, std::string names_to = "name",
+                    std::string values_to = "value") const;
+
+  /// Runs the pipeline and holds the whole result.
+  Result<exec::Table> Compute() const;
+  Result<std::vector<std::vector<pipeline::Value>>> ToRows() const;
+  /// Column name and values, in column order.
+  Result<std::vector<std::pair<std::string, std::vector<pipeline::Value>>>> ToColumns() const;
+  Result<int64_t> NumRows() const;
+  /// The first `n` rows.
+  Result<exec::Table> Peek(int64_t n = 5) const;
+  Result<std::string> Explain() const;
+
+  Result<exec::WriteReport> ToParquet(pipeline::ToParquetSink sink) const;
+  Result<exec::WriteReport> ToCsv(pipeline::ToCsvSink sink) const;
+  Result<exec::WriteReport> ToNdjson(std::string path) const;
+  Result<exec::WriteReport> InsertInto(std::string table, bool create = false) const;
+
+  const pipeline::Pipeline& pipeline() const { return pipeline_; }
+
+ private:
+  template <typename F>
+  Frame With(F&& add) const {
+    Frame copy = *this;
+    add(copy.pipeline_);
+    return copy;
+  }
+  Session* session_;
+  pipeline::Pipeline pipeline_;
+};
+
+}  // namespace dux

@@ -1,0 +1,32 @@
+// Writer: runs a sink (file writes, insert_into) so that a failure leaves no partial output.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "dux/common/status.h"
+#include "dux/exec/connection.h"
+#include "dux/pipeline/pipeline.h"
+#include "dux/sql/compiler.h"
+
+namespace dux::exec {
+
+struct WriteReport {
+  int64_t rows = 0;
+  std::vector<std::string> files;  ///< files written (empty for insert_into)
+};
+
+/// Runs `sink` over `query`. Files are written under a temporary name beside the target and
+/// renamed into place once complete (a single file replaces an existing one; a partitioned
+/// write needs a missing or empty target directory); on failure the temporary output is
+/// removed. insert_into runs as one statement, so it lands whole or not at all.
+Result<WriteReport> WriteSink(Connection& connection, const pipeline::Sink& sink,
+                              const sql::CompiledQuery& query);
+
+/// Writes the query's result to `path` in DuckDB's `format` ("csv", "json" with
+/// ARRAY true, "ndjson"), with the same temporary-name-and-rename rule; "/dev/stdout" is
+/// written directly.
+Status ExportResult(Connection& connection, const std::string& select_sql,
+                    const std::string& format, const std::string& path);
+
+}  // namespace dux::exec
