@@ -242,7 +242,8 @@ class Cursor {
     };
     while (i < n) {
       const char c = text_[i];
-      if (c == ',' || c == ')' || c == ']' || c == '}') {
+      if (c == ',' && open.empty()) break;
+      if (c == ')' || c == ']' || c == '}') {
         if (open.empty()) break;
         if (open.back().first != c) {
           return fail(i, fmt::format("syntax error: mismatched {} in expression",

@@ -108,6 +108,7 @@ TEST(LanguageTest, FromValuesLiterals) {
       "from_values(v: [true, FALSE, 9223372036854775807, -9223372036854775808, .5, 1e3, "
       "DATE '2024-01-31', timestamp with time zone '2024-01-01 00:00:00+00', "
       "INTERVAL '1 day', '1.25'::decimal(18, 3), 'x' :: varchar[], 'é'])");
+  ASSERT_TRUE(std::holds_alternative<ValuesSource>(p.source().body));
   const auto& values = std::get<ValuesSource>(p.source().body);
   std::vector<Value> expected = {
       Value::Bool(true),
@@ -429,11 +430,11 @@ TEST(LanguageTest, KeywordIsANameFollowedByOneColon) {
 TEST(LanguageTest, ExpressionLocations) {
   Pipeline p = ParseOk(
       "from_csv(\"é\")\n"
-      "|> mutate(ä: 1,\n"
+      "|> mutate(\"ä\": 1,\n"
       "          b:   x + 2)\n"
       "|> sort_by(desc: b)");
   const auto& mutate = std::get<MutateOp>(p.ops()[0].body);
-  EXPECT_EQ(mutate.columns[0].expr.loc, Loc(2, 14));
+  EXPECT_EQ(mutate.columns[0].expr.loc, Loc(2, 16));
   EXPECT_EQ(mutate.columns[1].expr.loc, Loc(3, 16));
   EXPECT_EQ(std::get<SortByOp>(p.ops()[1].body).keys[0].expr.loc, Loc(4, 18));
 }
@@ -530,21 +531,21 @@ TEST(LanguageTest, WrongArgumentKinds) {
             "join: expected a pipeline, got \"y.csv\" (line 1, col 23)");
   EXPECT_EQ(ParseError("from_csv(\"x\") |> join(from_csv(\"y\"), how: sideways)"),
             "join: expected one of inner, left, right, full, outer, cross, semi, anti for how, "
-            "got \"sideways\" (line 1, col 42)");
+            "got \"sideways\" (line 1, col 43)");
   EXPECT_EQ(ParseError("from_csv(\"x\") |> join(from_csv(\"y\"), on: [a: 'b'])"),
-            "join: expected a column name for on, got \"'b'\" (line 1, col 45)");
+            "join: expected a column name for on, got \"'b'\" (line 1, col 46)");
   EXPECT_EQ(ParseError("from_csv(\"x\") |> asof_join(from_csv(\"y\"), by: t, compare: \"==\")"),
             "asof_join: expected one of \">=\", \">\", \"<=\", \"<\" for compare, got \"==\" "
-            "(line 1, col 58)");
+            "(line 1, col 59)");
   EXPECT_EQ(ParseError("from_csv(\"x\") |> asof_join(from_csv(\"y\"), by: t, compare: >=)"),
-            "asof_join: expected a string for compare, got \">=\" (line 1, col 58)");
+            "asof_join: expected a string for compare, got \">=\" (line 1, col 59)");
   EXPECT_EQ(ParseError("from_csv(\"x\") |> asof_join(from_csv(\"y\"), by: t, how: right)"),
-            "asof_join: expected one of inner, left for how, got \"right\" (line 1, col 53)");
+            "asof_join: expected one of inner, left for how, got \"right\" (line 1, col 55)");
   EXPECT_EQ(ParseError("from_csv(\"x\") |> asof_join(from_csv(\"y\"), by: t: t2)"),
             "asof_join: expected a column name or a [left: right] list for by, got \"t: t2\" "
-            "(line 1, col 46)");
+            "(line 1, col 47)");
   EXPECT_EQ(ParseError("from_csv(\"x\") |> asof_join(from_csv(\"y\"), by: [a: b, c])"),
-            "asof_join: expected exactly one key for by, got 2 (line 1, col 46)");
+            "asof_join: expected exactly one key for by, got 2 (line 1, col 47)");
   EXPECT_EQ(ParseError("from_csv(\"x\") |> pivot_longer(a, names_to: 1)"),
             "pivot_longer: expected a name for names_to, got \"1\" (line 1, col 44)");
 }
@@ -596,7 +597,7 @@ TEST(LanguageTest, UnknownAndDuplicateOptions) {
                        "|> join(from_csv(\"y\"), hw: left)"),
             "join: unknown option \"hw\" (line 4, col 24)");
   EXPECT_EQ(ParseError("from_csv(\"x\") |> join(from_csv(\"y\"), how: left, how: right)"),
-            "join: duplicate option \"how\" (line 1, col 48)");
+            "join: duplicate option \"how\" (line 1, col 49)");
   EXPECT_EQ(ParseError("from_csv(\"x\", header: true, header: false)"),
             "from_csv: duplicate option \"header\" (line 1, col 29)");
   EXPECT_EQ(ParseError("from_csv(\"x\") |> sort_by(dsc: a)"),
@@ -613,12 +614,16 @@ TEST(LanguageTest, SyntaxErrors) {
   EXPECT_EQ(ParseError(""), "empty pipeline");
   EXPECT_EQ(ParseError("  # only a comment\n\n"), "empty pipeline");
   EXPECT_EQ(ParseError("from_csv(\"x\")\n|> filter(a > 1]"),
-            "syntax error: expected \")\" after arguments of filter (line 2, col 15)");
+            "syntax error: expected \")\" after arguments of filter (line 2, col 16)");
   EXPECT_EQ(ParseError("from_csv(\"x\") |> filter(a > 1"),
             "syntax error: expected \")\" after arguments of filter (line 1, col 30)");
   EXPECT_EQ(ParseError("from_csv(\"x\") |> head(1 2)"),
-            "syntax error: expected \")\" after arguments of head (line 1, col 25)");
+            "head: expected an integer, got \"1 2\" (line 1, col 23)");
+  EXPECT_EQ(ParseError("from_csv(\"x\") |> head(1\n"),
+            "syntax error: expected \")\" after arguments of head (line 2, col 1)");
   EXPECT_EQ(ParseError("from_csv(\"x\") |> filter((a > 1)"),
+            "syntax error: expected \")\" after arguments of filter (line 1, col 32)");
+  EXPECT_EQ(ParseError("from_csv(\"x\") |> filter((a > f(1)"),
             "syntax error: unclosed \"(\" in expression (line 1, col 25)");
   EXPECT_EQ(ParseError("from_csv(\"x\") |> filter(f(a]) > 1)"),
             "syntax error: mismatched \"]\" in expression (line 1, col 28)");
@@ -677,9 +682,9 @@ TEST(LanguageTest, ErrorsAreOneLineWithLimitedQuotes) {
 TEST(LanguageTest, ColumnsCountCodePoints) {
   EXPECT_EQ(ParseError("from_csv(\"日本語\") |> fliter(a)"),
             "unknown verb \"fliter\"; did you mean \"filter\"? (line 1, col 20)");
-  EXPECT_EQ(ParseError("from_values(é: [1], ü: [1, 2])"),
+  EXPECT_EQ(ParseError("from_values(\"é\": [1], \"ü\": [1, 2])"),
             "from_values: expected 1 values in every column, got 2 in column \"ü\" "
-            "(line 1, col 21)");
+            "(line 1, col 23)");
 }
 
 TEST(LanguageTest, DeepNestingIsAnErrorNotACrash) {

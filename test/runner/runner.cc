@@ -1,0 +1,232 @@
+#include "runner.h"
+
+#include <fmt/format.h>
+#include <stdlib.h>
+
+#include <algorithm>
+#include <cmath>
+#include <filesystem>
+#include <fstream>
+#include <iostream>
+#include <sstream>
+
+#include "dux/pipeline/language.h"
+
+namespace dux::test {
+
+namespace fs = std::filesystem;
+using pipeline::Value;
+using pipeline::ValueKind;
+
+namespace {
+
+class LocalExecutor : public Executor {
+ public:
+  std::string Name() const override { return "local"; }
+  Result<Outcome> Run(Session& session, const pipeline::Script& script) override {
+    const auto& p = script.pipeline;
+    Outcome out;
+    if (p.sink()) {
+      DUX_ASSIGN_OR_RETURN(exec::WriteReport report, session.Write(p));
+      out.table.schema.columns = {{"rows", "BIGINT"}};
+      out.table.rows = {{Value::Int(report.rows)}};
+      return out;
+    }
+    DUX_ASSIGN_OR_RETURN(sql::CompiledQuery query, session.Compile(p));
+    DUX_ASSIGN_OR_RETURN(out.table, session.connection().Query(query.Sql(), query.schema));
+    out.ordered = query.ordered;
+    return out;
+  }
+};
+
+std::string Replace(std::string s, const std::string& from, const std::string& to) {
+  for (size_t at = s.find(from); at != std::string::npos; at = s.find(from, at + to.size())) {
+    s.replace(at, from.size(), to);
+  }
+  return s;
+}
+
+std::string Cell(const Value& v) {
+  if (v.kind() == ValueKind::kString && v.text().empty()) return "(empty)";
+  return v.ToString();
+}
+
+std::string RowText(const std::vector<Value>& row) {
+  std::string out;
+  for (size_t c = 0; c < row.size(); ++c) out += (c ? "\t" : "") + Cell(row[c]);
+  return out;
+}
+
+// Floats compare to 1e-9 relative (DESIGN.md section 1); everything else exactly.
+bool SameValue(const Value& a, const Value& b) {
+  if (a.kind() == ValueKind::kDouble && b.kind() == ValueKind::kDouble) {
+    double x = a.double_value(), y = b.double_value();
+    if (std::isnan(x) || std::isnan(y)) return std::isnan(x) && std::isnan(y);
+    if (x == y) return true;
+    return std::fabs(x - y) <= 1e-9 * std::max(std::fabs(x), std::fabs(y));
+  }
+  return a == b;
+}
+
+void SortRows(std::vector<std::vector<Value>>* rows) {
+  std::stable_sort(rows->begin(), rows->end(),
+                   [](const auto& a, const auto& b) { return RowText(a) < RowText(b); });
+}
+
+struct Context {
+  std::string file;
+  int failures = 0;
+};
+
+void Fail(Context& ctx, const Record& r, const std::string& executor, const std::string& what) {
+  ++ctx.failures;
+  std::cerr << ctx.file << ":" << r.line << ": [" << executor << "] " << what << "\n";
+}
+
+std::string Describe(const exec::Table& t, size_t max_rows = 20) {
+  std::string out;
+  for (const auto& c : t.schema.columns) out += c.name + " " + c.type + "\t";
+  out += "\n";
+  for (size_t i = 0; i < t.rows.size() && i < max_rows; ++i) out += RowText(t.rows[i]) + "\n";
+  if (t.rows.size() > max_rows) out += fmt::format("... {} rows\n", t.rows.size());
+  return out;
+}
+
+bool NeedsSort(Context& ctx, const Record& r, const std::string& executor, bool ordered,
+               size_t num_rows, bool* ok) {
+  *ok = true;
+  if (r.sort == SortMode::kRowSort) return true;
+  if (r.sort == SortMode::kNoSort || ordered || num_rows <= 1) return false;
+  Fail(ctx, r, executor,
+       "multi-row result without an ordering verb: add sort_by or mark the record rowsort");
+  *ok = false;
+  return false;
+}
+
+void CheckExpectedRows(Context& ctx, const Record& r, const std::string& executor,
+                       exec::Table table, bool ordered) {
+  bool ok;
+  if (NeedsSort(ctx, r, executor, ordered, table.rows.size(), &ok)) {
+    SortRows(&table.rows);
+  }
+  if (!ok) return;
+  std::vector<std::string> expected = r.expected;
+  if (r.sort == SortMode::kRowSort) std::sort(expected.begin(), expected.end());
+  std::vector<std::string> got;
+  for (const auto& row : table.rows) got.push_back(RowText(row));
+  if (got != expected) {
+    std::string want;
+    for (const auto& e : expected) want += e + "\n";
+    Fail(ctx, r, executor, "wrong result\n--- expected\n" + want + "--- got\n" + Describe(table));
+  }
+}
+
+void CheckOracle(Context& ctx, const Record& r, const std::string& executor, exec::Table got,
+                 bool ordered, exec::Connection& oracle) {
+  auto want = oracle.Query(r.oracle_sql);
+  if (!want.ok()) {
+    Fail(ctx, r, executor, "oracle query failed: " + want.status().message());
+    return;
+  }
+  if (got.schema != want->schema) {
+    Fail(ctx, r, executor,
+         "schema differs from the oracle\n--- oracle\n" + Describe(*want, 0) + "--- got\n" +
+             Describe(got, 0));
+    return;
+  }
+  bool ok;
+  if (NeedsSort(ctx, r, executor, ordered, got.rows.size(), &ok)) {
+    SortRows(&got.rows);
+    SortRows(&want->rows);
+  }
+  if (!ok) return;
+  bool same = got.rows.size() == want->rows.size();
+  for (size_t i = 0; same && i < got.rows.size(); ++i) {
+    for (size_t c = 0; same && c < got.rows[i].size(); ++c) {
+      same = SameValue(got.rows[i][c], want->rows[i][c]);
+    }
+  }
+  if (!same) {
+    Fail(ctx, r, executor,
+         "result differs from the oracle\n--- oracle\n" + Describe(*want) + "--- got\n" +
+             Describe(got));
+  }
+}
+
+}  // namespace
+
+std::unique_ptr<Executor> MakeLocalExecutor() { return std::make_unique<LocalExecutor>(); }
+
+Result<int> RunTestFile(const std::string& path, const std::string& data_dir,
+                        const std::vector<Executor*>& executors) {
+  std::ifstream in(path);
+  if (!in) return Status::NotFound("cannot read " + path);
+  std::stringstream buffer;
+  buffer << in.rdbuf();
+  DUX_ASSIGN_OR_RETURN(std::vector<Record> records, ParseTestFile(buffer.str()));
+
+  std::string tmpl = (fs::temp_directory_path() / "dux-e2e-XXXXXX").string();
+  if (!mkdtemp(tmpl.data())) return Status::IOError("cannot create a temporary directory");
+  std::string test_dir = tmpl;
+  auto substitute = [&](const std::string& s) {
+    return Replace(Replace(s, "__TEST_DIR__", test_dir), "__DATA_DIR__", data_dir);
+  };
+
+  Context ctx{path};
+  DUX_ASSIGN_OR_RETURN(std::unique_ptr<Session> session, Session::Open());
+  for (const Record& r : records) {
+    std::string text = substitute(r.text);
+    if (r.kind == Record::Kind::kStatement) {
+      auto done = session->connection().Execute(text);
+      if (!done.ok()) Fail(ctx, r, "setup", "statement failed: " + done.status().message());
+      continue;
+    }
+    if (r.kind == Record::Kind::kQuery) {
+      auto t = session->connection().Query(text);
+      if (!t.ok()) {
+        Fail(ctx, r, "query", "query failed: " + t.status().message());
+      } else {
+        CheckExpectedRows(ctx, r, "query", std::move(t).value(), r.sort == SortMode::kNoSort);
+      }
+      continue;
+    }
+    auto script = pipeline::ParseScript(text);
+    for (Executor* executor : executors) {
+      std::string name = executor->Name();
+      auto run = [&]() -> Result<Outcome> {
+        if (!script.ok()) return script.status();
+        for (const auto& a : script->attachments) {
+          // Each executor attaches again; an alias already attached is not a failure.
+          Status s = session->Attach(a);
+          if (!s.ok() && s.message().find("already") == std::string::npos) return s;
+        }
+        return executor->Run(*session, *script);
+      };
+      Result<Outcome> outcome = run();
+      if (r.expect_error) {
+        if (outcome.ok()) {
+          Fail(ctx, r, name, "expected an error containing \"" + substitute(r.error) + "\"");
+        } else if (outcome.status().message().find(substitute(r.error)) == std::string::npos ||
+                   outcome.status().message().find('\n') != std::string::npos) {
+          Fail(ctx, r, name, "wrong error: " + outcome.status().message());
+        }
+        continue;
+      }
+      if (!outcome.ok()) {
+        Fail(ctx, r, name, "failed: " + outcome.status().ToString());
+        continue;
+      }
+      if (r.oracle) {
+        CheckOracle(ctx, r, name, std::move(outcome->table), outcome->ordered,
+                    session->connection());
+      } else {
+        CheckExpectedRows(ctx, r, name, std::move(outcome->table), outcome->ordered);
+      }
+    }
+  }
+  std::error_code ignored;
+  fs::remove_all(test_dir, ignored);
+  return ctx.failures;
+}
+
+}  // namespace dux::test

@@ -1,0 +1,39 @@
+// The end-to-end runner: runs each record of a test file under every executor (local now;
+// distributed executors join the list without changing the files) and compares results.
+#pragma once
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "dux/api/session.h"
+#include "dux/exec/table.h"
+#include "dux/pipeline/pipeline.h"
+#include "test_file.h"
+
+namespace dux::test {
+
+/// What a pipeline produced: a table, or for a sink the rows it wrote (as a 1x1 table).
+struct Outcome {
+  exec::Table table;
+  bool ordered = false;  ///< the pipeline defines the row order
+};
+
+/// Runs parsed pipelines somewhere (in the test's session, on workers, ...). The session
+/// holds the test's DuckDB: fixtures made by `statement ok` live there.
+class Executor {
+ public:
+  virtual ~Executor() = default;
+  virtual std::string Name() const = 0;
+  virtual Result<Outcome> Run(Session& session, const pipeline::Script& script) = 0;
+};
+
+/// Runs pipelines in the session itself, single-process.
+std::unique_ptr<Executor> MakeLocalExecutor();
+
+/// Runs one file; returns the number of failures (printed to stderr) or an error for a
+/// malformed file.
+Result<int> RunTestFile(const std::string& path, const std::string& data_dir,
+                        const std::vector<Executor*>& executors);
+
+}  // namespace dux::test

@@ -1,0 +1,87 @@
+#include "test_file.h"
+
+#include <sstream>
+
+namespace dux::test {
+
+namespace {
+
+std::vector<std::string> Words(const std::string& line) {
+  std::istringstream in(line);
+  std::vector<std::string> words;
+  std::string w;
+  while (in >> w) words.push_back(w);
+  return words;
+}
+
+Status FileError(int line, const std::string& message) {
+  return Status::InvalidArgument("line " + std::to_string(line) + ": " + message);
+}
+
+}  // namespace
+
+Result<std::vector<Record>> ParseTestFile(const std::string& text) {
+  std::vector<std::string> lines;
+  std::istringstream in(text);
+  for (std::string l; std::getline(in, l);) {
+    if (!l.empty() && l.back() == '\r') l.pop_back();
+    lines.push_back(l);
+  }
+  std::vector<Record> records;
+  size_t i = 0;
+  auto blank = [&](size_t k) { return lines[k].find_first_not_of(" \t") == std::string::npos; };
+  while (i < lines.size()) {
+    if (blank(i) || lines[i][0] == '#') {
+      ++i;
+      continue;
+    }
+    Record r;
+    r.line = static_cast<int>(i + 1);
+    auto header = Words(lines[i]);
+    if (header[0] == "statement") {
+      r.kind = Record::Kind::kStatement;
+      if (header.size() != 2 || header[1] != "ok") return FileError(r.line, "expected `statement ok`");
+    } else if (header[0] == "pipeline" || header[0] == "query") {
+      r.kind = header[0] == "pipeline" ? Record::Kind::kPipeline : Record::Kind::kQuery;
+      for (size_t w = 1; w < header.size(); ++w) {
+        if (header[w] == "rowsort") {
+          r.sort = SortMode::kRowSort;
+        } else if (header[w] == "nosort") {
+          r.sort = SortMode::kNoSort;
+        } else if (header[w] == "error" && r.kind == Record::Kind::kPipeline) {
+          r.expect_error = true;
+        } else {
+          return FileError(r.line, "unknown option `" + header[w] + "`");
+        }
+      }
+    } else {
+      return FileError(r.line, "expected statement, pipeline or query, got `" + header[0] + "`");
+    }
+    ++i;
+    while (i < lines.size() && !blank(i) && lines[i] != "----") r.text += lines[i++] + "\n";
+    if (r.text.empty()) return FileError(r.line, "empty record");
+    if (r.kind == Record::Kind::kStatement) {
+      records.push_back(r);
+      continue;
+    }
+    if (i >= lines.size() || lines[i] != "----") {
+      return FileError(r.line, "expected `----` and the expected result");
+    }
+    ++i;
+    if (r.expect_error) {
+      if (i >= lines.size() || blank(i)) return FileError(r.line, "expected an error substring");
+      r.error = lines[i++];
+    } else if (i < lines.size() && lines[i] == "oracle") {
+      ++i;
+      r.oracle = true;
+      while (i < lines.size() && !blank(i)) r.oracle_sql += lines[i++] + "\n";
+      if (r.oracle_sql.empty()) return FileError(r.line, "empty oracle query");
+    } else {
+      while (i < lines.size() && !blank(i)) r.expected.push_back(lines[i++]);
+    }
+    records.push_back(r);
+  }
+  return records;
+}
+
+}  // namespace dux::test

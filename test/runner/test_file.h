@@ -1,0 +1,50 @@
+// The declarative end-to-end test format (test/e2e/**/*.test), parsed into records.
+//
+//   # a comment
+//   statement ok                  SQL run on the test's DuckDB (fixtures, tables)
+//   COPY (SELECT 1 AS a) TO '__TEST_DIR__/t.parquet'
+//
+//   pipeline [rowsort|nosort|error]
+//   from_parquet("__TEST_DIR__/t.parquet")
+//   |> filter(a > 0)
+//   ----
+//   oracle                        compare with DuckDB running this SQL directly
+//   SELECT * FROM '__TEST_DIR__/t.parquet' WHERE a > 0
+//
+//   query [rowsort|nosort]        plain SQL, expected rows (to check what a sink wrote)
+//   SELECT count(*) FROM '__TEST_DIR__/out.parquet'
+//   ----
+//   1
+//
+// Records are separated by blank lines. Expected rows have one line per row, cells
+// separated by tabs; NULL is `NULL`, the empty string `(empty)`. With `error`, the line after
+// `----` is a substring the one-line error message must contain. `__TEST_DIR__` is a fresh
+// directory per file, `__DATA_DIR__` is test/e2e/data.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "dux/common/status.h"
+
+namespace dux::test {
+
+enum class SortMode { kDefault, kRowSort, kNoSort };
+
+struct Record {
+  enum class Kind { kStatement, kPipeline, kQuery };
+  Kind kind = Kind::kStatement;
+  int line = 0;             ///< first line of the record in its file
+  std::string text;         ///< the SQL or pipeline text
+  SortMode sort = SortMode::kDefault;
+  bool expect_error = false;
+  std::string error;        ///< expected substring, with expect_error
+  bool oracle = false;
+  std::string oracle_sql;
+  std::vector<std::string> expected;  ///< expected rows, tab-separated cells
+};
+
+/// Parses a test file's text; mistakes in the file are InvalidArgument with the line.
+Result<std::vector<Record>> ParseTestFile(const std::string& text);
+
+}  // namespace dux::test
