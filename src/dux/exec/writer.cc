@@ -110,15 +110,13 @@ Status ExportResult(Connection& connection, const std::string& select_sql,
   } else {
     return Status::InvalidArgument("unknown export format \"" + format + "\"");
   }
-  bool direct = path == "/dev/stdout";
-  std::string target = direct ? path : TemporaryName(path);
+  std::string target = TemporaryName(path);
   auto rows = connection.Execute("COPY (" + select_sql + ") TO " + sql::QuoteString(target) +
                                  " (" + options + ")");
   if (!rows.ok()) {
-    if (!direct) RemoveQuietly(target);
+    RemoveQuietly(target);
     return rows.status();
   }
-  if (direct) return Status::OK();
   Status published = Publish(target, path, false);
   if (!published.ok()) RemoveQuietly(target);
   return published;

@@ -23,9 +23,8 @@ struct WriteReport {
 Result<WriteReport> WriteSink(Connection& connection, const pipeline::Sink& sink,
                               const sql::CompiledQuery& query);
 
-/// Writes the query's result to `path` in DuckDB's `format` ("csv", "json" with
-/// ARRAY true, "ndjson"), with the same temporary-name-and-rename rule; "/dev/stdout" is
-/// written directly.
+/// Writes the query's result to the file `path` in DuckDB's `format` ("csv" with a header,
+/// "json" as one array, "ndjson"), with the same temporary-name-and-rename rule.
 Status ExportResult(Connection& connection, const std::string& select_sql,
                     const std::string& format, const std::string& path);
 

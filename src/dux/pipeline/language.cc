@@ -559,7 +559,9 @@ Result<SourceBody> ParseFromValues(Parser& p, std::string_view verb, Location lo
     }
   }
   for (const auto& [name, type] : values.types) {
-    if (std::find(values.columns.begin(), values.columns.end(), name) == values.columns.end()) {
+    const bool known = std::any_of(values.columns.begin(), values.columns.end(),
+                                   [&](const std::string& c) { return EqualsIgnoreCase(c, name); });
+    if (!known) {
       return p.Error(*types_loc, fmt::format("{}: unknown column in types {}", verb, Quote(name)));
     }
   }
@@ -582,12 +584,22 @@ Result<OpBody> ParseFilter(Parser& p, std::string_view verb, Location loc) {
   return FilterOp{std::move(*predicate)};
 }
 
-/// The `name: expr, ...` arguments of mutate and summarise.
-Result<std::vector<NamedExpr>> ParseNamedExprs(Parser& p, std::string_view verb, Location loc) {
+/// The `name: expr, ...` arguments of mutate and summarise. A name may repeat only when
+/// `allow_repeats` (mutate's later columns replace earlier ones).
+Result<std::vector<NamedExpr>> ParseNamedExprs(Parser& p, std::string_view verb, Location loc,
+                                               bool allow_repeats) {
   std::vector<NamedExpr> named;
   DUX_RETURN_NOT_OK(p.ParseCall(
       verb, {.positional = [&](int) { return p.Expected({verb, ""}, "name: expr"); },
              .keyword = [&](const Keyword& kw) -> Status {
+               if (!allow_repeats) {
+                 for (const NamedExpr& earlier : named) {
+                   if (EqualsIgnoreCase(earlier.name, kw.name)) {
+                     return p.Error(kw.loc,
+                                    fmt::format("{}: duplicate name {}", verb, Quote(kw.name)));
+                   }
+                 }
+               }
                DUX_ASSIGN_OR_RETURN(Expr expr, p.ReadExpr(verb));
                named.push_back({kw.name, std::move(expr)});
                return Status::OK();
@@ -599,12 +611,12 @@ Result<std::vector<NamedExpr>> ParseNamedExprs(Parser& p, std::string_view verb,
 }
 
 Result<OpBody> ParseMutate(Parser& p, std::string_view verb, Location loc) {
-  DUX_ASSIGN_OR_RETURN(std::vector<NamedExpr> columns, ParseNamedExprs(p, verb, loc));
+  DUX_ASSIGN_OR_RETURN(std::vector<NamedExpr> columns, ParseNamedExprs(p, verb, loc, /*allow_repeats=*/true));
   return MutateOp{std::move(columns)};
 }
 
 Result<OpBody> ParseSummarise(Parser& p, std::string_view verb, Location loc) {
-  DUX_ASSIGN_OR_RETURN(std::vector<NamedExpr> aggregates, ParseNamedExprs(p, verb, loc));
+  DUX_ASSIGN_OR_RETURN(std::vector<NamedExpr> aggregates, ParseNamedExprs(p, verb, loc, /*allow_repeats=*/false));
   return SummariseOp{std::move(aggregates)};
 }
 
@@ -658,6 +670,12 @@ Result<OpBody> ParseRename(Parser& p, std::string_view verb, Location loc) {
   DUX_RETURN_NOT_OK(p.ParseCall(
       verb, {.positional = [&](int) { return p.Expected({verb, ""}, "old: new"); },
              .keyword = [&](const Keyword& kw) -> Status {
+               for (const auto& [old_name, new_name] : op.renames) {
+                 if (EqualsIgnoreCase(old_name, kw.name)) {
+                   return p.Error(kw.loc,
+                                  fmt::format("{}: duplicate column {}", verb, Quote(kw.name)));
+                 }
+               }
                DUX_ASSIGN_OR_RETURN(std::string new_name, p.ReadName({verb, kw.name}));
                op.renames.emplace_back(kw.name, std::move(new_name));
                return Status::OK();
@@ -1123,7 +1141,6 @@ Status Parser::ParseCall(std::string_view verb, const CallReaders& readers) {
 std::optional<Keyword> Parser::TryKeyword() {
   cursor_.SkipTrivia();
   const size_t start = cursor_.pos();
-  const Location loc = cursor_.Here();
   std::optional<std::string> name;
   if (cursor_.Peek() == '"') {
     name = cursor_.QuotedName();
@@ -1134,7 +1151,7 @@ std::optional<Keyword> Parser::TryKeyword() {
     cursor_.SkipTrivia();
     if (cursor_.Peek() == ':' && cursor_.Peek(1) != ':') {
       cursor_.Advance();
-      return Keyword{std::move(*name), loc};
+      return Keyword{std::move(*name), cursor_.LocationOf(start)};
     }
   }
   cursor_.Reset(start);

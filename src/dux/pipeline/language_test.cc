@@ -608,6 +608,12 @@ TEST(LanguageTest, UnknownAndDuplicateOptions) {
             "select: unknown option \"a b\" (line 1, col 25)");
   EXPECT_EQ(ParseError("from_values(a: [1], types: [a: \"INT\"], types: [a: \"INT\"])"),
             "from_values: duplicate option \"types\" (line 1, col 40)");
+  EXPECT_EQ(ParseError("from_csv(\"x\") |> summarise(n: count(*), N: sum(x))"),
+            "summarise: duplicate name \"N\" (line 1, col 41)");
+  EXPECT_EQ(ParseError("from_csv(\"x\") |> rename(a: b, a: c)"),
+            "rename: duplicate column \"a\" (line 1, col 31)");
+  EXPECT_EQ(OnlyOp("from_csv(\"x\") |> mutate(a: 1, a: a + 1)"),
+            Pipeline::FromCsv("x").Mutate({{"a", "1"}, {"a", "a + 1"}}).ops()[0]);
 }
 
 TEST(LanguageTest, SyntaxErrors) {

@@ -1,0 +1,113 @@
+// dux run and dux explain.
+#include <unistd.h>
+
+#include <filesystem>
+#include <fstream>
+#include <iostream>
+#include <sstream>
+
+#include "dux/api/session.h"
+#include "dux/cli/commands.h"
+#include "dux/pipeline/language.h"
+
+namespace dux::cli {
+
+namespace {
+
+Result<std::unique_ptr<Session>> OpenSession(const RunOptions& o, const pipeline::Script& script) {
+  SessionOptions options;
+  options.threads = o.threads;
+  options.memory_limit = o.memory_limit;
+  DUX_ASSIGN_OR_RETURN(std::unique_ptr<Session> session, Session::Open(options));
+  for (const auto& a : script.attachments) DUX_RETURN_NOT_OK(session->Attach(a));
+  return session;
+}
+
+Status WriteText(const std::string& text, const std::string& path) {
+  if (path.empty()) {
+    std::cout << text;
+    std::cout.flush();
+    return Status::OK();
+  }
+  std::string temporary = path + ".dux-tmp-" + std::to_string(getpid());
+  {
+    std::ofstream out(temporary, std::ios::binary);
+    out << text;
+    if (!out) return Status::IOError("cannot write \"" + path + "\"");
+  }
+  if (std::rename(temporary.c_str(), path.c_str()) != 0) {
+    std::remove(temporary.c_str());
+    return Status::IOError("cannot write \"" + path + "\"");
+  }
+  return Status::OK();
+}
+
+}  // namespace
+
+Result<std::string> ReadPipelineText(const RunOptions& o) {
+  if (!o.pipeline.empty() && !o.file.empty()) {
+    return Status::InvalidArgument("give the pipeline as an argument or with -f, not both");
+  }
+  if (!o.pipeline.empty() && o.pipeline != "-") return o.pipeline;
+  std::stringstream buffer;
+  if (!o.file.empty() && o.file != "-") {
+    std::ifstream in(o.file);
+    if (!in) return Status::NotFound("cannot read pipeline file \"" + o.file + "\"");
+    buffer << in.rdbuf();
+  } else {
+    if (o.pipeline.empty() && o.file.empty() && isatty(STDIN_FILENO)) {
+      return Status::InvalidArgument("no pipeline: give it as an argument, with -f FILE, or on stdin");
+    }
+    buffer << std::cin.rdbuf();
+  }
+  return buffer.str();
+}
+
+Status Run(const RunOptions& o) {
+  DUX_ASSIGN_OR_RETURN(std::string text, ReadPipelineText(o));
+  DUX_ASSIGN_OR_RETURN(pipeline::Script script, pipeline::ParseScript(text));
+  DUX_ASSIGN_OR_RETURN(std::unique_ptr<Session> session, OpenSession(o, script));
+  const pipeline::Pipeline& p = script.pipeline;
+  if (p.sink()) {
+    DUX_ASSIGN_OR_RETURN(exec::WriteReport report, session->Write(p));
+    std::string summary = p.sink()->Verb() + std::string(": wrote ") +
+                          std::to_string(report.rows) + " rows";
+    if (!report.files.empty()) {
+      summary += " to " + std::to_string(report.files.size()) +
+                 (report.files.size() == 1 ? " file" : " files");
+    }
+    return WriteText(summary + "\n", o.output);
+  }
+  DUX_ASSIGN_OR_RETURN(sql::CompiledQuery query, session->Compile(p));
+  if (o.format == "table") {
+    DUX_ASSIGN_OR_RETURN(exec::Table table, session->connection().Query(query.Sql(), query.schema));
+    return WriteText(table.Format(), o.output);
+  }
+  if (!o.output.empty()) {
+    return exec::ExportResult(session->connection(), query.Sql(), o.format, o.output);
+  }
+  // DuckDB writes files, so stdout gets a temporary file's bytes, streamed in blocks.
+  std::string tmpl = (std::filesystem::temp_directory_path() / "dux-out-XXXXXX").string();
+  int fd = mkstemp(tmpl.data());
+  if (fd < 0) return Status::IOError("cannot create a temporary file");
+  close(fd);
+  Status exported = exec::ExportResult(session->connection(), query.Sql(), o.format, tmpl);
+  if (exported.ok()) {
+    std::ifstream in(tmpl, std::ios::binary);
+    std::cout << in.rdbuf();
+    std::cout.flush();
+  }
+  std::remove(tmpl.c_str());
+  return exported;
+}
+
+Status Explain(const RunOptions& o) {
+  DUX_ASSIGN_OR_RETURN(std::string text, ReadPipelineText(o));
+  DUX_ASSIGN_OR_RETURN(pipeline::Script script, pipeline::ParseScript(text));
+  DUX_ASSIGN_OR_RETURN(std::unique_ptr<Session> session, OpenSession(o, script));
+  DUX_ASSIGN_OR_RETURN(std::string explained, session->Explain(script.pipeline));
+  std::cout << explained;
+  return Status::OK();
+}
+
+}  // namespace dux::cli
