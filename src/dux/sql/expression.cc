@@ -65,27 +65,17 @@ Json ColumnRef(const std::string& name) {
 
 std::string Parenthesize(const std::string& expr) { return "(" + expr + "\n)"; }
 
-Status ExpressionAnalyzer::LoadAggregateNames() {
-  if (loaded_) return Status::OK();
-  DUX_ASSIGN_OR_RETURN(
-      TextRows rows,
-      binder_->QueryText("SELECT DISTINCT function_name FROM duckdb_functions() "
-                         "WHERE function_type = 'aggregate'"));
-  for (const auto& row : rows) {
-    if (row[0]) aggregate_names_.insert(*row[0]);
-  }
-  aggregate_names_.insert("count_star");  // what the parser makes of count(*)
-  loaded_ = true;
-  return Status::OK();
+bool ExpressionAnalyzer::IsAggregate(const std::string& function_name) {
+  static const std::set<std::string> kAggregates = {
+#include "dux/sql/aggregate_names.inc"
+      "count_star",  // what the parser makes of count(*)
+  };
+  return kAggregates.count(function_name) > 0;
 }
 
-bool ExpressionAnalyzer::IsAggregate(const std::string& function_name) const {
-  return aggregate_names_.count(function_name) > 0;
-}
 
 Result<ExpressionInfo> ExpressionAnalyzer::Analyze(const std::string& expr) {
   DUX_ASSIGN_OR_RETURN(Json doc, ParseSingleExpression(binder_, expr));
-  DUX_RETURN_NOT_OK(LoadAggregateNames());
   ExpressionInfo info;
   // Aggregates inside a window's arguments or inside a subquery belong to those.
   std::function<void(const Json&)> walk = [&](const Json& node) {
@@ -112,7 +102,6 @@ Result<ExpressionInfo> ExpressionAnalyzer::Analyze(const std::string& expr) {
 Result<std::string> ExpressionAnalyzer::Windowed(const std::string& expr,
                                                  const std::vector<std::string>& partition_by) {
   DUX_ASSIGN_OR_RETURN(Json doc, ParseSingleExpression(binder_, expr));
-  DUX_RETURN_NOT_OK(LoadAggregateNames());
   Json partitions = Json::array();
   for (const auto& key : partition_by) partitions.push_back(ColumnRef(key));
 

@@ -33,12 +33,10 @@ class ExpressionAnalyzer {
                                const std::vector<std::string>& partition_by);
 
  private:
-  Status LoadAggregateNames();
-  bool IsAggregate(const std::string& function_name) const;
+  /// Whether DuckDB (the linked version) has an aggregate function of this name.
+  static bool IsAggregate(const std::string& function_name);
 
   Binder* binder_;
-  std::set<std::string> aggregate_names_;
-  bool loaded_ = false;
 };
 
 /// `expr` wrapped so it can be spliced into generated SQL: parenthesised, with a newline
