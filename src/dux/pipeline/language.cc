@@ -17,8 +17,8 @@ namespace {
 
 // ---- characters and message text --------------------------------------------------------
 
-constexpr int kMaxNesting = 64;       // nested pipelines (join inside join ...)
-constexpr size_t kMaxShown = 48;      // code points of user text quoted in a message
+constexpr int kMaxNesting = 64;   // nested pipelines (join inside join ...)
+constexpr size_t kMaxShown = 48;  // code points of user text quoted in a message
 constexpr int64_t kDefaultHead = 5;
 
 bool IsSpace(char c) {
@@ -406,8 +406,12 @@ class Parser {
   /// A name, or a list of names.
   Result<std::vector<std::string>> ReadNames(const Arg& arg);
   Result<int64_t> ReadInt(const Arg& arg);
-  /// An integer >= `min`.
+  /// An integer >= `min`; `what` names the range in the error.
   Result<int64_t> ReadIntAtLeast(const Arg& arg, int64_t min, std::string_view what);
+  /// An integer >= 0.
+  Result<int64_t> ReadCount(const Arg& arg) {
+    return ReadIntAtLeast(arg, 0, "a non-negative integer");
+  }
   Result<bool> ReadBool(const Arg& arg);
   /// `[item, ...]`, calling `item` at the start of each item.
   Status ReadList(const Arg& arg, const std::function<Status()>& item);
@@ -441,8 +445,9 @@ class Parser {
   Result<Attachment> ParseAttach(Location loc);
   Result<std::string> ScanString();     // "..." with backslash escapes
   Result<std::string> ScanSqlString();  // '...' with '' escapes
-  std::optional<Value> ScanNumber(const Arg& arg, Status* error);
-  std::optional<Value> ScanWordsLiteral(Status* error);
+  // Literal pieces: nullopt when the text is not that kind of literal at all.
+  Result<std::optional<Value>> ScanNumber(const Arg& arg);
+  Result<std::optional<Value>> ScanWordsLiteral();
   /// A short description of the text at the position, for "got ..." in messages.
   std::string Describe();
 
@@ -450,33 +455,49 @@ class Parser {
   int nesting_ = 0;
 };
 
-// ---- sources ----------------------------------------------------------------------------
+// ---- argument readers shared by the verb parsers ----------------------------------------
+
+using PositionalReader = std::function<Status(int index)>;
+using OptionReader = std::function<Status(const Arg&)>;
+
+/// An option reader that stores what `read` reads into `out`.
+template <typename T, typename Out>
+OptionReader Store(Parser& p, Result<T> (Parser::*read)(const Arg&), Out* out) {
+  return [&p, read, out](const Arg& arg) { return Assign((p.*read)(arg), out); };
+}
 
 /// A positional reader for a call whose only positional argument is one string.
-std::function<Status(int)> SoleString(Parser& p, std::string_view verb,
-                                      std::optional<std::string>* out) {
+PositionalReader SoleString(Parser& p, std::string_view verb, std::optional<std::string>* out) {
   return [&p, verb, out](int index) -> Status {
     if (index > 0) return p.Unexpected(verb);
     return Assign(p.ReadString({verb, ""}), out);
   };
 }
 
-Status NeedsPath(Parser& p, std::string_view verb, Location loc,
-                 const std::optional<std::string>& path, std::string_view what) {
-  if (path) return Status::OK();
+/// A positional reader for a call that takes only keyword arguments of the form `what`.
+PositionalReader OnlyKeywords(Parser& p, std::string_view verb, std::string_view what) {
+  return [&p, verb, what](int) { return p.Expected({verb, ""}, what); };
+}
+
+/// An error at the verb unless the required positional argument `value` was given.
+Status Required(Parser& p, std::string_view verb, Location loc,
+                const std::optional<std::string>& value, std::string_view what) {
+  if (value) return Status::OK();
   return p.Error(loc, fmt::format("{}: needs {}", verb, what));
 }
+
+// ---- sources ----------------------------------------------------------------------------
 
 Result<SourceBody> ParseFromParquet(Parser& p, std::string_view verb, Location loc) {
   ParquetSource source;
   std::optional<std::string> path;
   DUX_RETURN_NOT_OK(p.ParseCall(
       verb, {.positional = SoleString(p, verb, &path),
-             .options = {{"hive_partitioning",
-                          [&](const Arg& a) { return Assign(p.ReadBool(a), &source.hive_partitioning); }},
-                         {"union_by_name",
-                          [&](const Arg& a) { return Assign(p.ReadBool(a), &source.union_by_name); }}}}));
-  DUX_RETURN_NOT_OK(NeedsPath(p, verb, loc, path, "a path"));
+             .options = {
+                 {"hive_partitioning", Store(p, &Parser::ReadBool, &source.hive_partitioning)},
+                 {"union_by_name", Store(p, &Parser::ReadBool, &source.union_by_name)},
+             }}));
+  DUX_RETURN_NOT_OK(Required(p, verb, loc, path, "a path"));
   source.path = std::move(*path);
   return source;
 }
@@ -484,20 +505,17 @@ Result<SourceBody> ParseFromParquet(Parser& p, std::string_view verb, Location l
 Result<SourceBody> ParseFromCsv(Parser& p, std::string_view verb, Location loc) {
   CsvSource csv;
   std::optional<std::string> path;
-  DUX_RETURN_NOT_OK(p.ParseCall(
-      verb,
-      {.positional = SoleString(p, verb, &path),
-       .options = {
-           {"delimiter", [&](const Arg& a) { return Assign(p.ReadString(a), &csv.delimiter); }},
-           {"header", [&](const Arg& a) { return Assign(p.ReadBool(a), &csv.header); }},
-           {"skip",
-            [&](const Arg& a) {
-              return Assign(p.ReadIntAtLeast(a, 0, "a non-negative integer"), &csv.skip);
-            }},
-           {"nullstr", [&](const Arg& a) { return Assign(p.ReadString(a), &csv.nullstr); }},
-           {"types", [&](const Arg& a) { return Assign(p.ReadTypes(a), &csv.types); }},
-           {"columns", [&](const Arg& a) { return Assign(p.ReadNames(a), &csv.columns); }}}}));
-  DUX_RETURN_NOT_OK(NeedsPath(p, verb, loc, path, "a path"));
+  DUX_RETURN_NOT_OK(
+      p.ParseCall(verb, {.positional = SoleString(p, verb, &path),
+                         .options = {
+                             {"delimiter", Store(p, &Parser::ReadString, &csv.delimiter)},
+                             {"header", Store(p, &Parser::ReadBool, &csv.header)},
+                             {"skip", Store(p, &Parser::ReadCount, &csv.skip)},
+                             {"nullstr", Store(p, &Parser::ReadString, &csv.nullstr)},
+                             {"types", Store(p, &Parser::ReadTypes, &csv.types)},
+                             {"columns", Store(p, &Parser::ReadNames, &csv.columns)},
+                         }}));
+  DUX_RETURN_NOT_OK(Required(p, verb, loc, path, "a path"));
   csv.path = std::move(*path);
   return csv;
 }
@@ -505,27 +523,30 @@ Result<SourceBody> ParseFromCsv(Parser& p, std::string_view verb, Location loc) 
 Result<SourceBody> ParseFromNdjson(Parser& p, std::string_view verb, Location loc) {
   std::optional<std::string> path;
   DUX_RETURN_NOT_OK(p.ParseCall(verb, {.positional = SoleString(p, verb, &path)}));
-  DUX_RETURN_NOT_OK(NeedsPath(p, verb, loc, path, "a path"));
+  DUX_RETURN_NOT_OK(Required(p, verb, loc, path, "a path"));
   return NdjsonSource{std::move(*path)};
 }
 
 Result<SourceBody> ParseFromQuery(Parser& p, std::string_view verb, Location loc) {
   std::optional<std::string> sql;
   DUX_RETURN_NOT_OK(p.ParseCall(verb, {.positional = SoleString(p, verb, &sql)}));
-  DUX_RETURN_NOT_OK(NeedsPath(p, verb, loc, sql, "a SQL query"));
+  DUX_RETURN_NOT_OK(Required(p, verb, loc, sql, "a SQL query"));
   return QuerySource{std::move(*sql)};
 }
 
-/// from_values(col: [literals], ..., types: [col: "TYPE"]): columns are given whole and
+/// from_values(col: [literals], ..., types: [col: "TYPE"]): columns are written whole and
 /// turned into rows here.
 Result<SourceBody> ParseFromValues(Parser& p, std::string_view verb, Location loc) {
   ValuesSource values;
   std::vector<std::vector<Value>> columns;
   std::vector<Location> column_locs;
   std::optional<Location> types_loc;
-  auto read_column = [&](const Keyword& kw) -> Status {
+  auto read_keyword = [&](const Keyword& kw) -> Status {
+    // `types:` is the types option when its list holds name: "TYPE" pairs, else a column.
     if (kw.name == "types" && p.LooksAtPairList()) {
-      if (types_loc) return p.Error(kw.loc, fmt::format("{}: duplicate option {}", verb, Quote(kw.name)));
+      if (types_loc) {
+        return p.Error(kw.loc, fmt::format("{}: duplicate option {}", verb, Quote(kw.name)));
+      }
       types_loc = kw.loc;
       return Assign(p.ReadTypes({verb, "types"}), &values.types);
     }
@@ -536,19 +557,20 @@ Result<SourceBody> ParseFromValues(Parser& p, std::string_view verb, Location lo
     }
     const std::string column_text = fmt::format("column {}", Quote(kw.name));
     std::vector<Value> column;
-    DUX_RETURN_NOT_OK(p.ReadList({verb, column_text}, [&]() -> Status {
+    auto read_value = [&]() -> Status {
       DUX_ASSIGN_OR_RETURN(Value value, p.ReadLiteral({verb, ""}));
       column.push_back(std::move(value));
       return Status::OK();
-    }));
+    };
+    DUX_RETURN_NOT_OK(p.ReadList({verb, column_text}, read_value));
     values.columns.push_back(kw.name);
     columns.push_back(std::move(column));
     column_locs.push_back(kw.loc);
     return Status::OK();
   };
   DUX_RETURN_NOT_OK(p.ParseCall(
-      verb, {.positional = [&](int) { return p.Expected({verb, ""}, "name: [values]"); },
-             .keyword = read_column}));
+      verb, {.positional = OnlyKeywords(p, verb, "name: [values]"), .keyword = read_keyword}));
+
   if (columns.empty()) return p.Error(loc, fmt::format("{}: needs at least one column", verb));
   const size_t num_rows = columns[0].size();
   for (size_t c = 1; c < columns.size(); ++c) {
@@ -576,34 +598,33 @@ Result<SourceBody> ParseFromValues(Parser& p, std::string_view verb, Location lo
 
 Result<OpBody> ParseFilter(Parser& p, std::string_view verb, Location loc) {
   std::optional<Expr> predicate;
-  DUX_RETURN_NOT_OK(p.ParseCall(verb, {.positional = [&](int index) -> Status {
-                                  if (index > 0) return p.Unexpected(verb);
-                                  return Assign(p.ReadExpr(verb), &predicate);
-                                }}));
+  auto read_predicate = [&](int index) -> Status {
+    if (index > 0) return p.Unexpected(verb);
+    return Assign(p.ReadExpr(verb), &predicate);
+  };
+  DUX_RETURN_NOT_OK(p.ParseCall(verb, {.positional = read_predicate}));
   if (!predicate) return p.Error(loc, fmt::format("{}: needs one expression", verb));
   return FilterOp{std::move(*predicate)};
 }
 
 /// The `name: expr, ...` arguments of mutate and summarise. A name may repeat only when
-/// `allow_repeats` (mutate's later columns replace earlier ones).
+/// `allow_repeats` (a later mutate column replaces an earlier one).
 Result<std::vector<NamedExpr>> ParseNamedExprs(Parser& p, std::string_view verb, Location loc,
                                                bool allow_repeats) {
   std::vector<NamedExpr> named;
+  auto read_named = [&](const Keyword& kw) -> Status {
+    const bool repeated = std::any_of(named.begin(), named.end(), [&](const NamedExpr& e) {
+      return EqualsIgnoreCase(e.name, kw.name);
+    });
+    if (repeated && !allow_repeats) {
+      return p.Error(kw.loc, fmt::format("{}: duplicate name {}", verb, Quote(kw.name)));
+    }
+    DUX_ASSIGN_OR_RETURN(Expr expr, p.ReadExpr(verb));
+    named.push_back({kw.name, std::move(expr)});
+    return Status::OK();
+  };
   DUX_RETURN_NOT_OK(p.ParseCall(
-      verb, {.positional = [&](int) { return p.Expected({verb, ""}, "name: expr"); },
-             .keyword = [&](const Keyword& kw) -> Status {
-               if (!allow_repeats) {
-                 for (const NamedExpr& earlier : named) {
-                   if (EqualsIgnoreCase(earlier.name, kw.name)) {
-                     return p.Error(kw.loc,
-                                    fmt::format("{}: duplicate name {}", verb, Quote(kw.name)));
-                   }
-                 }
-               }
-               DUX_ASSIGN_OR_RETURN(Expr expr, p.ReadExpr(verb));
-               named.push_back({kw.name, std::move(expr)});
-               return Status::OK();
-             }}));
+      verb, {.positional = OnlyKeywords(p, verb, "name: expr"), .keyword = read_named}));
   if (named.empty()) {
     return p.Error(loc, fmt::format("{}: needs at least one name: expr argument", verb));
   }
@@ -611,12 +632,14 @@ Result<std::vector<NamedExpr>> ParseNamedExprs(Parser& p, std::string_view verb,
 }
 
 Result<OpBody> ParseMutate(Parser& p, std::string_view verb, Location loc) {
-  DUX_ASSIGN_OR_RETURN(std::vector<NamedExpr> columns, ParseNamedExprs(p, verb, loc, /*allow_repeats=*/true));
+  DUX_ASSIGN_OR_RETURN(std::vector<NamedExpr> columns,
+                       ParseNamedExprs(p, verb, loc, /*allow_repeats=*/true));
   return MutateOp{std::move(columns)};
 }
 
 Result<OpBody> ParseSummarise(Parser& p, std::string_view verb, Location loc) {
-  DUX_ASSIGN_OR_RETURN(std::vector<NamedExpr> aggregates, ParseNamedExprs(p, verb, loc, /*allow_repeats=*/false));
+  DUX_ASSIGN_OR_RETURN(std::vector<NamedExpr> aggregates,
+                       ParseNamedExprs(p, verb, loc, /*allow_repeats=*/false));
   return SummariseOp{std::move(aggregates)};
 }
 
@@ -624,11 +647,12 @@ Result<OpBody> ParseSummarise(Parser& p, std::string_view verb, Location loc) {
 Result<std::vector<std::string>> ParseColumns(Parser& p, std::string_view verb, Location loc,
                                               bool required) {
   std::vector<std::string> columns;
-  DUX_RETURN_NOT_OK(p.ParseCall(verb, {.positional = [&](int) -> Status {
-                                  DUX_ASSIGN_OR_RETURN(std::string name, p.ReadName({verb, ""}));
-                                  columns.push_back(std::move(name));
-                                  return Status::OK();
-                                }}));
+  auto read_column = [&](int) -> Status {
+    DUX_ASSIGN_OR_RETURN(std::string name, p.ReadName({verb, ""}));
+    columns.push_back(std::move(name));
+    return Status::OK();
+  };
+  DUX_RETURN_NOT_OK(p.ParseCall(verb, {.positional = read_column}));
   if (required && columns.empty()) {
     return p.Error(loc, fmt::format("{}: needs at least one column", verb));
   }
@@ -667,19 +691,18 @@ Result<OpBody> ParseUngroup(Parser& p, std::string_view verb, Location) {
 
 Result<OpBody> ParseRename(Parser& p, std::string_view verb, Location loc) {
   RenameOp op;
-  DUX_RETURN_NOT_OK(p.ParseCall(
-      verb, {.positional = [&](int) { return p.Expected({verb, ""}, "old: new"); },
-             .keyword = [&](const Keyword& kw) -> Status {
-               for (const auto& [old_name, new_name] : op.renames) {
-                 if (EqualsIgnoreCase(old_name, kw.name)) {
-                   return p.Error(kw.loc,
-                                  fmt::format("{}: duplicate column {}", verb, Quote(kw.name)));
-                 }
-               }
-               DUX_ASSIGN_OR_RETURN(std::string new_name, p.ReadName({verb, kw.name}));
-               op.renames.emplace_back(kw.name, std::move(new_name));
-               return Status::OK();
-             }}));
+  auto read_rename = [&](const Keyword& kw) -> Status {
+    for (const auto& [old_name, new_name] : op.renames) {
+      if (EqualsIgnoreCase(old_name, kw.name)) {
+        return p.Error(kw.loc, fmt::format("{}: duplicate column {}", verb, Quote(kw.name)));
+      }
+    }
+    DUX_ASSIGN_OR_RETURN(std::string new_name, p.ReadName({verb, kw.name}));
+    op.renames.emplace_back(kw.name, std::move(new_name));
+    return Status::OK();
+  };
+  DUX_RETURN_NOT_OK(
+      p.ParseCall(verb, {.positional = OnlyKeywords(p, verb, "old: new"), .keyword = read_rename}));
   if (op.renames.empty()) {
     return p.Error(loc, fmt::format("{}: needs at least one old: new argument", verb));
   }
@@ -693,11 +716,12 @@ struct SortDirection {
 };
 
 constexpr SortDirection kSortDirections[] = {
-    {"asc", false, NullOrder::kDefault},        {"desc", true, NullOrder::kDefault},
+    {"asc", false, NullOrder::kDefault},           {"desc", true, NullOrder::kDefault},
     {"asc_nulls_first", false, NullOrder::kFirst}, {"asc_nulls_last", false, NullOrder::kLast},
     {"desc_nulls_first", true, NullOrder::kFirst}, {"desc_nulls_last", true, NullOrder::kLast},
 };
 
+/// sort_by(a, desc: b, ...): the keywords are directions, and may repeat.
 Result<OpBody> ParseSortBy(Parser& p, std::string_view verb, Location loc) {
   SortByOp op;
   auto read_key = [&](bool descending, NullOrder nulls) -> Status {
@@ -705,38 +729,37 @@ Result<OpBody> ParseSortBy(Parser& p, std::string_view verb, Location loc) {
     op.keys.push_back(SortKey{std::move(expr), descending, nulls});
     return Status::OK();
   };
-  DUX_RETURN_NOT_OK(p.ParseCall(
-      verb, {.positional = [&](int) { return read_key(false, NullOrder::kDefault); },
-             .keyword = [&](const Keyword& kw) -> Status {
-               for (const SortDirection& d : kSortDirections) {
-                 if (kw.name == d.keyword) return read_key(d.descending, d.nulls);
-               }
-               return p.Error(kw.loc, fmt::format("{}: unknown option {}", verb, Quote(kw.name)));
-             }}));
+  auto read_ascending = [&](int) { return read_key(false, NullOrder::kDefault); };
+  auto read_directed = [&](const Keyword& kw) -> Status {
+    for (const SortDirection& direction : kSortDirections) {
+      if (kw.name == direction.keyword) return read_key(direction.descending, direction.nulls);
+    }
+    return p.Error(kw.loc, fmt::format("{}: unknown option {}", verb, Quote(kw.name)));
+  };
+  DUX_RETURN_NOT_OK(p.ParseCall(verb, {.positional = read_ascending, .keyword = read_directed}));
   if (op.keys.empty()) return p.Error(loc, fmt::format("{}: needs at least one key", verb));
   return op;
 }
 
 Result<OpBody> ParseHead(Parser& p, std::string_view verb, Location) {
   std::optional<int64_t> n;
-  DUX_RETURN_NOT_OK(p.ParseCall(verb, {.positional = [&](int index) -> Status {
-                                  if (index > 0) return p.Unexpected(verb);
-                                  return Assign(
-                                      p.ReadIntAtLeast({verb, ""}, 0, "a non-negative integer"), &n);
-                                }}));
+  auto read_n = [&](int index) -> Status {
+    if (index > 0) return p.Unexpected(verb);
+    return Assign(p.ReadCount({verb, ""}), &n);
+  };
+  DUX_RETURN_NOT_OK(p.ParseCall(verb, {.positional = read_n}));
   return HeadOp{n.value_or(kDefaultHead)};
 }
 
 Result<OpBody> ParseSlice(Parser& p, std::string_view verb, Location loc) {
-  std::vector<int64_t> numbers;
-  DUX_RETURN_NOT_OK(p.ParseCall(verb, {.positional = [&](int index) -> Status {
-                                  if (index > 1) return p.Unexpected(verb);
-                                  DUX_ASSIGN_OR_RETURN(
-                                      int64_t n,
-                                      p.ReadIntAtLeast({verb, ""}, 0, "a non-negative integer"));
-                                  numbers.push_back(n);
-                                  return Status::OK();
-                                }}));
+  std::vector<int64_t> numbers;  // offset, length
+  auto read_number = [&](int index) -> Status {
+    if (index > 1) return p.Unexpected(verb);
+    DUX_ASSIGN_OR_RETURN(int64_t n, p.ReadCount({verb, ""}));
+    numbers.push_back(n);
+    return Status::OK();
+  };
+  DUX_RETURN_NOT_OK(p.ParseCall(verb, {.positional = read_number}));
   if (numbers.size() != 2) {
     return p.Error(loc, fmt::format("{}: needs an offset and a length", verb));
   }
@@ -744,87 +767,91 @@ Result<OpBody> ParseSlice(Parser& p, std::string_view verb, Location loc) {
 }
 
 /// A positional reader for the pipeline argument of join and asof_join.
-std::function<Status(int)> SolePipeline(Parser& p, std::string_view verb, PipelinePtr* out) {
+PositionalReader SolePipeline(Parser& p, std::string_view verb, PipelinePtr* out) {
   return [&p, verb, out](int index) -> Status {
     if (index > 0) return p.Unexpected(verb);
     return Assign(p.ReadNestedPipeline({verb, ""}), out);
   };
 }
 
-constexpr std::pair<std::string_view, JoinHow> kJoinHows[] = {
-    {"inner", JoinHow::kInner}, {"left", JoinHow::kLeft},   {"right", JoinHow::kRight},
-    {"full", JoinHow::kFull},   {"outer", JoinHow::kFull},  {"cross", JoinHow::kCross},
+/// Words accepted by an option and what each one means.
+template <typename T, size_t N>
+using Choices = std::pair<std::string_view, T>[N];
+
+constexpr Choices<JoinHow, 8> kJoinHows = {
+    {"inner", JoinHow::kInner}, {"left", JoinHow::kLeft},  {"right", JoinHow::kRight},
+    {"full", JoinHow::kFull},   {"outer", JoinHow::kFull}, {"cross", JoinHow::kCross},
     {"semi", JoinHow::kSemi},   {"anti", JoinHow::kAnti},
 };
 
-/// Reads a word and maps it through `table`; an error lists the accepted words.
-template <typename T, size_t N>
-Status ReadChoice(Parser& p, const Arg& arg, const std::pair<std::string_view, T> (&table)[N],
-                  bool quoted_only, T* out) {
-  std::string accepted;
-  for (const auto& [word, value] : table) {
-    accepted += accepted.empty() ? "one of " : ", ";
-    accepted += quoted_only ? Quote(word) : std::string(word);
-  }
-  const Location start = p.Here();
-  Result<std::string> word = quoted_only ? p.ReadString(arg) : p.ReadNameOrString(arg, accepted);
-  if (!word.ok()) return word.status();
-  for (const auto& [name, value] : table) {
-    if (EqualsIgnoreCase(name, *word)) {
-      *out = value;
-      return Status::OK();
-    }
-  }
-  std::string for_option = arg.option.empty() ? "" : fmt::format(" for {}", arg.option);
-  return p.Error(start, fmt::format("{}: expected {}{}, got {}", arg.verb, accepted, for_option,
-                                    Quote(*word)));
-}
-
-Result<OpBody> ParseJoin(Parser& p, std::string_view verb, Location loc) {
-  JoinOp op;
-  DUX_RETURN_NOT_OK(p.ParseCall(
-      verb,
-      {.positional = SolePipeline(p, verb, &op.right),
-       .options = {
-           {"on", [&](const Arg& a) { return Assign(p.ReadJoinKeys(a), &op.on); }},
-           {"how", [&](const Arg& a) { return ReadChoice(p, a, kJoinHows, false, &op.how); }},
-           {"suffix", [&](const Arg& a) { return Assign(p.ReadString(a), &op.suffix); }}}}));
-  if (!op.right) return p.Error(loc, fmt::format("{}: needs a pipeline to join", verb));
-  return op;
-}
-
-constexpr std::pair<std::string_view, AsofCompare> kAsofCompares[] = {
+constexpr Choices<AsofCompare, 4> kAsofCompares = {
     {">=", AsofCompare::kGreaterEqual},
     {">", AsofCompare::kGreater},
     {"<=", AsofCompare::kLessEqual},
     {"<", AsofCompare::kLess},
 };
 
-constexpr std::pair<std::string_view, bool> kAsofHows[] = {{"inner", false}, {"left", true}};
+constexpr Choices<bool, 2> kAsofHows = {{"inner", false}, {"left", true}};
+
+/// An option reader for one of `choices` (compared ignoring case). The word is a bare
+/// identifier or a string; `strings_only` demands a string (for operators such as ">=").
+template <typename T, size_t N>
+OptionReader Choose(Parser& p, const Choices<T, N>& choices, bool strings_only, T* out) {
+  return [&p, &choices, strings_only, out](const Arg& arg) -> Status {
+    std::string accepted;
+    for (const auto& [word, value] : choices) {
+      accepted += accepted.empty() ? "one of " : ", ";
+      accepted += strings_only ? Quote(word) : std::string(word);
+    }
+    const Location start = p.Here();
+    Result<std::string> word = strings_only ? p.ReadString(arg) : p.ReadNameOrString(arg, accepted);
+    if (!word.ok()) return word.status();
+    for (const auto& [name, value] : choices) {
+      if (EqualsIgnoreCase(name, *word)) {
+        *out = value;
+        return Status::OK();
+      }
+    }
+    return p.Error(start, fmt::format("{}: expected {} for {}, got {}", arg.verb, accepted,
+                                      arg.option, Quote(*word)));
+  };
+}
+
+Result<OpBody> ParseJoin(Parser& p, std::string_view verb, Location loc) {
+  JoinOp op;
+  DUX_RETURN_NOT_OK(
+      p.ParseCall(verb, {.positional = SolePipeline(p, verb, &op.right),
+                         .options = {
+                             {"on", Store(p, &Parser::ReadJoinKeys, &op.on)},
+                             {"how", Choose(p, kJoinHows, /*strings_only=*/false, &op.how)},
+                             {"suffix", Store(p, &Parser::ReadString, &op.suffix)},
+                         }}));
+  if (!op.right) return p.Error(loc, fmt::format("{}: needs a pipeline to join", verb));
+  return op;
+}
 
 Result<OpBody> ParseAsofJoin(Parser& p, std::string_view verb, Location loc) {
   AsofJoinOp op;
   std::optional<JoinKey> by;
-  auto read_by = [&](const Arg& a) -> Status {
+  auto read_by = [&](const Arg& arg) -> Status {
     const Location start = p.Here();
-    DUX_ASSIGN_OR_RETURN(std::vector<JoinKey> keys, p.ReadJoinKeys(a));
+    DUX_ASSIGN_OR_RETURN(std::vector<JoinKey> keys, p.ReadJoinKeys(arg));
     if (keys.size() != 1) {
-      return p.Error(start, fmt::format("{}: expected exactly one key for by, got {}", verb,
-                                        keys.size()));
+      return p.Error(start,
+                     fmt::format("{}: expected exactly one key for by, got {}", verb, keys.size()));
     }
     by = std::move(keys[0]);
     return Status::OK();
   };
   DUX_RETURN_NOT_OK(p.ParseCall(
-      verb,
-      {.positional = SolePipeline(p, verb, &op.right),
-       .options = {
-           {"by", read_by},
-           {"compare",
-            [&](const Arg& a) { return ReadChoice(p, a, kAsofCompares, true, &op.compare); }},
-           {"on", [&](const Arg& a) { return Assign(p.ReadJoinKeys(a), &op.on); }},
-           {"how", [&](const Arg& a) { return ReadChoice(p, a, kAsofHows, false, &op.left); }},
-           {"suffix", [&](const Arg& a) { return Assign(p.ReadString(a), &op.suffix); }}}}));
+      verb, {.positional = SolePipeline(p, verb, &op.right),
+             .options = {
+                 {"by", read_by},
+                 {"compare", Choose(p, kAsofCompares, /*strings_only=*/true, &op.compare)},
+                 {"on", Store(p, &Parser::ReadJoinKeys, &op.on)},
+                 {"how", Choose(p, kAsofHows, /*strings_only=*/false, &op.left)},
+                 {"suffix", Store(p, &Parser::ReadString, &op.suffix)},
+             }}));
   if (!op.right) return p.Error(loc, fmt::format("{}: needs a pipeline to join", verb));
   if (!by) return p.Error(loc, fmt::format("{}: needs a by key", verb));
   op.by = std::move(*by);
@@ -833,44 +860,45 @@ Result<OpBody> ParseAsofJoin(Parser& p, std::string_view verb, Location loc) {
 
 Result<OpBody> ParseConcatRows(Parser& p, std::string_view verb, Location loc) {
   ConcatRowsOp op;
-  DUX_RETURN_NOT_OK(p.ParseCall(verb, {.positional = [&](int) -> Status {
-                                  DUX_ASSIGN_OR_RETURN(PipelinePtr other,
-                                                       p.ReadNestedPipeline({verb, ""}));
-                                  op.others.push_back(std::move(other));
-                                  return Status::OK();
-                                }}));
+  auto read_other = [&](int) -> Status {
+    DUX_ASSIGN_OR_RETURN(PipelinePtr other, p.ReadNestedPipeline({verb, ""}));
+    op.others.push_back(std::move(other));
+    return Status::OK();
+  };
+  DUX_RETURN_NOT_OK(p.ParseCall(verb, {.positional = read_other}));
   if (op.others.empty()) return p.Error(loc, fmt::format("{}: needs at least one pipeline", verb));
   return op;
 }
 
 Result<OpBody> ParsePivotWider(Parser& p, std::string_view verb, Location loc) {
   std::optional<std::string> names_from;
-  std::optional<std::vector<std::string>> values_from;
-  DUX_RETURN_NOT_OK(p.ParseCall(
-      verb, {.options = {{"names_from",
-                          [&](const Arg& a) { return Assign(p.ReadName(a), &names_from); }},
-                         {"values_from",
-                          [&](const Arg& a) { return Assign(p.ReadNames(a), &values_from); }}}}));
+  std::vector<std::string> values_from;
+  auto read_names_from = [&](const Arg& arg) { return Assign(p.ReadName(arg), &names_from); };
+  DUX_RETURN_NOT_OK(
+      p.ParseCall(verb, {.options = {
+                             {"names_from", read_names_from},
+                             {"values_from", Store(p, &Parser::ReadNames, &values_from)},
+                         }}));
   if (!names_from) return p.Error(loc, fmt::format("{}: needs names_from", verb));
-  if (!values_from || values_from->empty()) {
-    return p.Error(loc, fmt::format("{}: needs values_from", verb));
-  }
-  return PivotWiderOp{std::move(*names_from), std::move(*values_from)};
+  if (values_from.empty()) return p.Error(loc, fmt::format("{}: needs values_from", verb));
+  return PivotWiderOp{std::move(*names_from), std::move(values_from)};
 }
 
 Result<OpBody> ParsePivotLonger(Parser& p, std::string_view verb, Location loc) {
   PivotLongerOp op;
-  auto read_to = [&](std::string* out) {
-    return [&p, out](const Arg& a) { return Assign(p.ReadNameOrString(a, "a name"), out); };
+  auto read_columns = [&](int) -> Status {
+    DUX_ASSIGN_OR_RETURN(std::vector<std::string> names, p.ReadNames({verb, ""}));
+    op.columns.insert(op.columns.end(), names.begin(), names.end());
+    return Status::OK();
   };
-  DUX_RETURN_NOT_OK(p.ParseCall(
-      verb, {.positional = [&](int) -> Status {
-               DUX_ASSIGN_OR_RETURN(std::vector<std::string> names, p.ReadNames({verb, ""}));
-               op.columns.insert(op.columns.end(), names.begin(), names.end());
-               return Status::OK();
-             },
-             .options = {{"names_to", read_to(&op.names_to)},
-                         {"values_to", read_to(&op.values_to)}}}));
+  auto read_target = [&p](std::string* out) -> OptionReader {
+    return [&p, out](const Arg& arg) { return Assign(p.ReadNameOrString(arg, "a name"), out); };
+  };
+  DUX_RETURN_NOT_OK(p.ParseCall(verb, {.positional = read_columns,
+                                       .options = {
+                                           {"names_to", read_target(&op.names_to)},
+                                           {"values_to", read_target(&op.values_to)},
+                                       }}));
   if (op.columns.empty()) return p.Error(loc, fmt::format("{}: needs at least one column", verb));
   return op;
 }
@@ -880,18 +908,17 @@ Result<OpBody> ParsePivotLonger(Parser& p, std::string_view verb, Location loc) 
 Result<SinkBody> ParseToParquet(Parser& p, std::string_view verb, Location loc) {
   ToParquetSink sink;
   std::optional<std::string> path;
-  DUX_RETURN_NOT_OK(p.ParseCall(
-      verb,
-      {.positional = SoleString(p, verb, &path),
-       .options = {
-           {"compression", [&](const Arg& a) { return Assign(p.ReadString(a), &sink.compression); }},
-           {"row_group_size",
-            [&](const Arg& a) {
-              return Assign(p.ReadIntAtLeast(a, 1, "a positive integer"), &sink.row_group_size);
-            }},
-           {"partition_by",
-            [&](const Arg& a) { return Assign(p.ReadNames(a), &sink.partition_by); }}}}));
-  DUX_RETURN_NOT_OK(NeedsPath(p, verb, loc, path, "a path"));
+  auto read_row_group_size = [&](const Arg& arg) {
+    return Assign(p.ReadIntAtLeast(arg, 1, "a positive integer"), &sink.row_group_size);
+  };
+  DUX_RETURN_NOT_OK(
+      p.ParseCall(verb, {.positional = SoleString(p, verb, &path),
+                         .options = {
+                             {"compression", Store(p, &Parser::ReadString, &sink.compression)},
+                             {"row_group_size", read_row_group_size},
+                             {"partition_by", Store(p, &Parser::ReadNames, &sink.partition_by)},
+                         }}));
+  DUX_RETURN_NOT_OK(Required(p, verb, loc, path, "a path"));
   sink.path = std::move(*path);
   return sink;
 }
@@ -899,12 +926,13 @@ Result<SinkBody> ParseToParquet(Parser& p, std::string_view verb, Location loc) 
 Result<SinkBody> ParseToCsv(Parser& p, std::string_view verb, Location loc) {
   ToCsvSink sink;
   std::optional<std::string> path;
-  DUX_RETURN_NOT_OK(p.ParseCall(
-      verb, {.positional = SoleString(p, verb, &path),
-             .options = {{"delimiter",
-                          [&](const Arg& a) { return Assign(p.ReadString(a), &sink.delimiter); }},
-                         {"header", [&](const Arg& a) { return Assign(p.ReadBool(a), &sink.header); }}}}));
-  DUX_RETURN_NOT_OK(NeedsPath(p, verb, loc, path, "a path"));
+  DUX_RETURN_NOT_OK(
+      p.ParseCall(verb, {.positional = SoleString(p, verb, &path),
+                         .options = {
+                             {"delimiter", Store(p, &Parser::ReadString, &sink.delimiter)},
+                             {"header", Store(p, &Parser::ReadBool, &sink.header)},
+                         }}));
+  DUX_RETURN_NOT_OK(Required(p, verb, loc, path, "a path"));
   sink.path = std::move(*path);
   return sink;
 }
@@ -912,17 +940,18 @@ Result<SinkBody> ParseToCsv(Parser& p, std::string_view verb, Location loc) {
 Result<SinkBody> ParseToNdjson(Parser& p, std::string_view verb, Location loc) {
   std::optional<std::string> path;
   DUX_RETURN_NOT_OK(p.ParseCall(verb, {.positional = SoleString(p, verb, &path)}));
-  DUX_RETURN_NOT_OK(NeedsPath(p, verb, loc, path, "a path"));
+  DUX_RETURN_NOT_OK(Required(p, verb, loc, path, "a path"));
   return ToNdjsonSink{std::move(*path)};
 }
 
 Result<SinkBody> ParseInsertInto(Parser& p, std::string_view verb, Location loc) {
   InsertIntoSink sink;
   std::optional<std::string> table;
-  DUX_RETURN_NOT_OK(p.ParseCall(
-      verb, {.positional = SoleString(p, verb, &table),
-             .options = {{"create", [&](const Arg& a) { return Assign(p.ReadBool(a), &sink.create); }}}}));
-  DUX_RETURN_NOT_OK(NeedsPath(p, verb, loc, table, "a table name"));
+  DUX_RETURN_NOT_OK(p.ParseCall(verb, {.positional = SoleString(p, verb, &table),
+                                       .options = {
+                                           {"create", Store(p, &Parser::ReadBool, &sink.create)},
+                                       }}));
+  DUX_RETURN_NOT_OK(Required(p, verb, loc, table, "a table name"));
   sink.table = std::move(*table);
   return sink;
 }
@@ -942,15 +971,24 @@ constexpr Entry<SourceBody> kSources[] = {
 };
 
 constexpr Entry<OpBody> kVerbs[] = {
-    {"filter", ParseFilter},           {"mutate", ParseMutate},
-    {"select", ParseSelect},           {"discard", ParseDiscard},
-    {"rename", ParseRename},           {"drop_nil", ParseDropNil},
-    {"group_by", ParseGroupBy},        {"ungroup", ParseUngroup},
-    {"summarise", ParseSummarise},     {"summarize", ParseSummarise},
-    {"sort_by", ParseSortBy},          {"head", ParseHead},
-    {"slice", ParseSlice},             {"distinct", ParseDistinct},
-    {"join", ParseJoin},               {"asof_join", ParseAsofJoin},
-    {"concat_rows", ParseConcatRows},  {"pivot_wider", ParsePivotWider},
+    {"filter", ParseFilter},
+    {"mutate", ParseMutate},
+    {"select", ParseSelect},
+    {"discard", ParseDiscard},
+    {"rename", ParseRename},
+    {"drop_nil", ParseDropNil},
+    {"group_by", ParseGroupBy},
+    {"ungroup", ParseUngroup},
+    {"summarise", ParseSummarise},
+    {"summarize", ParseSummarise},
+    {"sort_by", ParseSortBy},
+    {"head", ParseHead},
+    {"slice", ParseSlice},
+    {"distinct", ParseDistinct},
+    {"join", ParseJoin},
+    {"asof_join", ParseAsofJoin},
+    {"concat_rows", ParseConcatRows},
+    {"pivot_wider", ParsePivotWider},
     {"pivot_longer", ParsePivotLonger},
 };
 
@@ -1006,16 +1044,15 @@ Result<Attachment> Parser::ParseAttach(Location loc) {
   constexpr std::string_view kVerb = "attach";
   Attachment attachment;
   std::vector<std::string> strings;
+  auto read_string = [&](int index) -> Status {
+    if (index > 1) return Unexpected(kVerb);
+    DUX_ASSIGN_OR_RETURN(std::string s, ReadString({kVerb, ""}));
+    strings.push_back(std::move(s));
+    return Status::OK();
+  };
   DUX_RETURN_NOT_OK(ParseCall(
-      kVerb, {.positional = [&](int index) -> Status {
-                if (index > 1) return Unexpected(kVerb);
-                DUX_ASSIGN_OR_RETURN(std::string s, ReadString({kVerb, ""}));
-                strings.push_back(std::move(s));
-                return Status::OK();
-              },
-              .options = {{"read_only", [&](const Arg& a) {
-                             return Assign(ReadBool(a), &attachment.read_only);
-                           }}}}));
+      kVerb, {.positional = read_string,
+              .options = {{"read_only", Store(*this, &Parser::ReadBool, &attachment.read_only)}}}));
   if (strings.size() != 2) {
     return Error(loc, fmt::format("{}: needs an alias and a path", kVerb));
   }
@@ -1036,8 +1073,8 @@ Result<Source> Parser::ParseSource() {
   if (Find(kVerbs, *name) || Find(kSinks, *name)) {
     return Error(loc, fmt::format("a pipeline must start with a source, got {}", Quote(*name)));
   }
-  return Error(loc, fmt::format("unknown source {}{}", Quote(*name),
-                                DidYouMean(*name, NamesOf(kSources))));
+  return Error(
+      loc, fmt::format("unknown source {}{}", Quote(*name), DidYouMean(*name, NamesOf(kSources))));
 }
 
 Result<Pipeline> Parser::ParsePipeline(bool nested) {
@@ -1047,8 +1084,8 @@ Result<Pipeline> Parser::ParsePipeline(bool nested) {
     const Location loc = Here();
     const std::optional<std::string_view> name = cursor_.Identifier();
     if (!name) {
-      return Error(loc, fmt::format("syntax error: expected a verb after \"|>\", got {}",
-                                    Describe()));
+      return Error(loc,
+                   fmt::format("syntax error: expected a verb after \"|>\", got {}", Describe()));
     }
     if (const auto* verb = Find(kVerbs, *name)) {
       DUX_ASSIGN_OR_RETURN(OpBody body, verb->parse(*this, *name, loc));
@@ -1088,8 +1125,8 @@ Result<PipelinePtr> Parser::ReadNestedPipeline(const Arg& arg) {
   cursor_.SkipTrivia();
   if (!IsIdentStart(cursor_.Peek())) return Expected(arg, "a pipeline");
   if (nesting_ >= kMaxNesting) {
-    return Error(cursor_.Here(), fmt::format("syntax error: pipelines nested deeper than {}",
-                                             kMaxNesting));
+    return Error(cursor_.Here(),
+                 fmt::format("syntax error: pipelines nested deeper than {}", kMaxNesting));
   }
   ++nesting_;
   Result<Pipeline> nested = ParsePipeline(/*nested=*/true);
@@ -1383,7 +1420,6 @@ Result<Value> Parser::ReadLiteral(const Arg& arg) {
   const size_t start = cursor_.pos();
   const char c = cursor_.Peek();
   std::optional<Value> value;
-  Status error;
   if (c == '\'' && !cursor_.AtEnd()) {
     DUX_ASSIGN_OR_RETURN(std::string text, ScanSqlString());
     if (!cursor_.Consume("::")) {
@@ -1406,11 +1442,10 @@ Result<Value> Parser::ReadLiteral(const Arg& arg) {
       value = Value::Typed(ToUpper(name), std::move(text));
     }
   } else if (c == '-' || c == '.' || IsDigit(c)) {
-    value = ScanNumber(arg, &error);
+    DUX_ASSIGN_OR_RETURN(value, ScanNumber(arg));
   } else if (IsIdentStart(c)) {
-    value = ScanWordsLiteral(&error);
+    DUX_ASSIGN_OR_RETURN(value, ScanWordsLiteral());
   }
-  DUX_RETURN_NOT_OK(error);
   if (!value || !cursor_.AtValueEnd()) {
     cursor_.Reset(start);
     return Expected(arg, kWhat);
@@ -1418,7 +1453,7 @@ Result<Value> Parser::ReadLiteral(const Arg& arg) {
   return std::move(*value);
 }
 
-std::optional<Value> Parser::ScanNumber(const Arg& arg, Status* error) {
+Result<std::optional<Value>> Parser::ScanNumber(const Arg& arg) {
   const size_t start = cursor_.pos();
   std::string text;
   auto take_digits = [&] {
@@ -1466,18 +1501,16 @@ std::optional<Value> Parser::ScanNumber(const Arg& arg, Status* error) {
     const auto [ptr, ec] = std::from_chars(first, last, d);
     if (ec == std::errc() && ptr == last) return Value::Double(d);
     cursor_.Reset(start);
-    *error = Expected(arg, "a number in the double range");
-    return std::nullopt;
+    return Expected(arg, "a number in the double range");
   }
   int64_t i = 0;
   const auto [ptr, ec] = std::from_chars(first, last, i);
   if (ec == std::errc() && ptr == last) return Value::Int(i);
   cursor_.Reset(start);
-  *error = Expected(arg, "an integer in the int64 range");
-  return std::nullopt;
+  return Expected(arg, "an integer in the int64 range");
 }
 
-std::optional<Value> Parser::ScanWordsLiteral(Status* error) {
+Result<std::optional<Value>> Parser::ScanWordsLiteral() {
   std::vector<std::string_view> words;
   size_t after_word = cursor_.pos();
   while (std::optional<std::string_view> word = cursor_.Identifier()) {
@@ -1498,17 +1531,13 @@ std::optional<Value> Parser::ScanWordsLiteral(Status* error) {
   if (words.size() == 1 && EqualsIgnoreCase(words[0], "e") && after_word == cursor_.pos()) {
     return std::nullopt;
   }
-  Result<std::string> text = ScanSqlString();
-  if (!text.ok()) {
-    *error = text.status();
-    return std::nullopt;
-  }
+  DUX_ASSIGN_OR_RETURN(std::string text, ScanSqlString());
   std::string type;
   for (std::string_view word : words) {
     if (!type.empty()) type += ' ';
     type += ToUpper(word);
   }
-  return Value::Typed(std::move(type), std::move(text).value());
+  return Value::Typed(std::move(type), std::move(text));
 }
 
 // ---- parser: messages -------------------------------------------------------------------
@@ -1537,7 +1566,8 @@ std::string Parser::Describe() {
 Status Parser::Expected(const Arg& arg, std::string_view what) {
   const Location loc = Here();
   const std::string for_option = arg.option.empty() ? "" : fmt::format(" for {}", arg.option);
-  return Error(loc, fmt::format("{}: expected {}{}, got {}", arg.verb, what, for_option, Describe()));
+  return Error(loc,
+               fmt::format("{}: expected {}{}, got {}", arg.verb, what, for_option, Describe()));
 }
 
 Status Parser::Unexpected(std::string_view verb) {

@@ -28,8 +28,7 @@ std::string ParseError(std::string_view text) {
     return "";
   }
   EXPECT_EQ(script.status().code(), StatusCode::kInvalidArgument);
-  EXPECT_EQ(script.status().message().find('\n'), std::string::npos)
-      << script.status().message();
+  EXPECT_EQ(script.status().message().find('\n'), std::string::npos) << script.status().message();
   return script.status().message();
 }
 
@@ -92,12 +91,11 @@ TEST(LanguageTest, FromNdjsonAndFromQuery) {
 }
 
 TEST(LanguageTest, FromValuesBuildsRowsFromColumns) {
-  Pipeline expected = Pipeline::FromValues(
-      {"id", "name x", "score"},
-      {{Value::Int(1), Value::String("a"), Value::Double(1.5)},
-       {Value::Int(-2), Value::String("it's"), Value::Null()},
-       {Value::Int(3), Value::Null(), Value::Double(-2e3)}},
-      {{"id", "BIGINT"}});
+  Pipeline expected = Pipeline::FromValues({"id", "name x", "score"},
+                                           {{Value::Int(1), Value::String("a"), Value::Double(1.5)},
+                                            {Value::Int(-2), Value::String("it's"), Value::Null()},
+                                            {Value::Int(3), Value::Null(), Value::Double(-2e3)}},
+                                           {{"id", "BIGINT"}});
   EXPECT_EQ(ParseOk(R"(from_values(id: [1, -2, 3], "name x": ['a', 'it''s', null],
                                    score: [1.5, NULL, -2e3], types: [id: "BIGINT"]))"),
             expected);
@@ -127,8 +125,8 @@ TEST(LanguageTest, FromValuesLiterals) {
   ASSERT_EQ(values.rows.size(), expected.size());
   for (size_t i = 0; i < expected.size(); ++i) {
     ASSERT_EQ(values.rows[i].size(), 1u);
-    EXPECT_EQ(values.rows[i][0], expected[i]) << "row " << i << ": "
-                                              << values.rows[i][0].ToString();
+    EXPECT_EQ(values.rows[i][0], expected[i])
+        << "row " << i << ": " << values.rows[i][0].ToString();
   }
 }
 
@@ -140,8 +138,9 @@ TEST(LanguageTest, FromValuesColumnCalledTypesIsAColumn) {
 }
 
 TEST(LanguageTest, FromValuesErrors) {
-  EXPECT_EQ(ParseError("from_values(a: [1, 2],\n  b: [3])"),
-            "from_values: expected 2 values in every column, got 1 in column \"b\" (line 2, col 3)");
+  EXPECT_EQ(
+      ParseError("from_values(a: [1, 2],\n  b: [3])"),
+      "from_values: expected 2 values in every column, got 1 in column \"b\" (line 2, col 3)");
   EXPECT_EQ(ParseError("from_values(a: [x + 1])"),
             "from_values: expected a literal, got \"x + 1\" (line 1, col 17)");
   EXPECT_EQ(ParseError("from_values(a: [1, 2 3])"),
@@ -162,7 +161,8 @@ TEST(LanguageTest, FromValuesErrors) {
   EXPECT_EQ(ParseError("from_values([1])"),
             "from_values: expected name: [values], got \"[1]\" (line 1, col 13)");
   EXPECT_EQ(ParseError("from_values()"), "from_values: needs at least one column (line 1, col 1)");
-  EXPECT_EQ(ParseError("from_values(a: ['x)"), "syntax error: unterminated string (line 1, col 17)");
+  EXPECT_EQ(ParseError("from_values(a: ['x)"),
+            "syntax error: unterminated string (line 1, col 17)");
   EXPECT_EQ(ParseError("from_values(a: [1, 2"),
             "syntax error: expected \"]\" after list items of from_values (line 1, col 21)");
 }
@@ -361,11 +361,10 @@ attach("warehouse", "/data/wh.duckdb")
 attach("ref", "ref.duckdb", read_only: true)
 from_query("SELECT * FROM ref.main.codes") |> insert_into("warehouse.main.codes"))");
   ASSERT_TRUE(script.ok()) << script.status().ToString();
-  EXPECT_EQ(script->attachments,
-            (std::vector<Attachment>{{"warehouse", "/data/wh.duckdb", false},
-                                     {"ref", "ref.duckdb", true}}));
-  EXPECT_EQ(script->pipeline, Pipeline::FromQuery("SELECT * FROM ref.main.codes")
-                                  .InsertInto("warehouse.main.codes"));
+  EXPECT_EQ(script->attachments, (std::vector<Attachment>{{"warehouse", "/data/wh.duckdb", false},
+                                                          {"ref", "ref.duckdb", true}}));
+  EXPECT_EQ(script->pipeline,
+            Pipeline::FromQuery("SELECT * FROM ref.main.codes").InsertInto("warehouse.main.codes"));
   EXPECT_TRUE(ParseScript("from_csv(\"x\")")->attachments.empty());
 }
 
@@ -654,8 +653,9 @@ TEST(LanguageTest, SyntaxErrors) {
             "syntax error: expected a verb after \"|>\", got end of input (line 1, col 17)");
   EXPECT_EQ(ParseError("from_csv(\"x\") |> |> head()"),
             "syntax error: expected a verb after \"|>\", got \"|> head()\" (line 1, col 18)");
-  EXPECT_EQ(ParseError("|> head()"), "syntax error: expected a source, got \"|> head()\" "
-                                     "(line 1, col 1)");
+  EXPECT_EQ(ParseError("|> head()"),
+            "syntax error: expected a source, got \"|> head()\" "
+            "(line 1, col 1)");
   EXPECT_EQ(ParseError("from_csv(\"x\") |> select(a b)"),
             "select: expected a column name, got \"a b\" (line 1, col 25)");
   EXPECT_EQ(ParseError("from_csv(\"x\") |> pivot_longer([a, b c])"),
@@ -677,11 +677,11 @@ TEST(LanguageTest, ErrorsAreOneLineWithLimitedQuotes) {
   const std::string message = ParseError(
       "from_csv(\"x\") |> head(aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\n"
       "  + b)");
-  EXPECT_EQ(message,
-            "head: expected an integer, got \"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa...\" "
-            "(line 1, col 23)");
-  EXPECT_EQ(ParseError("from_csv(\"x\") |> fil\ter(a)"),
-            "unknown verb \"fil\" (line 1, col 18)")
+  EXPECT_EQ(
+      message,
+      "head: expected an integer, got \"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa...\" "
+      "(line 1, col 23)");
+  EXPECT_EQ(ParseError("from_csv(\"x\") |> fil\ter(a)"), "unknown verb \"fil\" (line 1, col 18)")
       << "tab ends the identifier";
 }
 
