@@ -22,7 +22,7 @@ std::string WithPrefix(CompileContext& ctx) {
 
 // The new columns of pivot_wider come from the data: DuckDB's dynamic PIVOT cannot sit in a
 // CTE, so the distinct names are read first (a query at compile time) and listed with IN.
-// Rows whose name is NULL are dropped, as no column can be named NULL.
+// A NULL name makes no column (no column can be named NULL); its row's ids still show.
 Result<Frame> PivotWider(CompileContext& ctx, const PivotWiderOp& p, const Op& op,
                          const Frame& in) {
   const char* verb = op.Verb();
@@ -48,8 +48,23 @@ Result<Frame> PivotWider(CompileContext& ctx, const PivotWiderOp& p, const Op& o
     return ctx.AddCte("SELECT DISTINCT " + QuoteIdentifiers(ids) + " FROM " + in.relation, like,
                       verb, op.loc);
   }
+  // DuckDB would quietly rename a new column that clashes with an id column or another new
+  // column (names are case-insensitive) to "name_1"; a column the user did not ask for is a
+  // mistake to report, as tidyr does.
+  std::vector<std::string> taken = ids;
   std::vector<std::string> in_list;
-  for (const auto& row : *distinct) in_list.push_back(QuoteString(*row[0]));
+  for (const auto& row : *distinct) {
+    in_list.push_back(QuoteString(*row[0]));
+    for (const auto& v : values) {
+      std::string column = values.size() > 1 ? *row[0] + "_" + v : *row[0];
+      for (const auto& t : taken) {
+        if (SameColumnName(t, column)) {
+          return VerbError(verb, op.loc, "two columns would be named " + QuoteIdentifier(t));
+        }
+      }
+      taken.push_back(column);
+    }
+  }
   std::vector<std::string> usings;
   for (const auto& v : values) {
     usings.push_back("first(" + QuoteIdentifier(v) + ")" +
@@ -70,6 +85,18 @@ Result<Frame> PivotLonger(CompileContext& ctx, const PivotLongerOp& p, const Op&
   DUX_ASSIGN_OR_RETURN(auto cols, ResolveColumns(p.columns, in.schema, verb, op.loc));
   if (p.names_to.empty() || p.values_to.empty() || SameColumnName(p.names_to, p.values_to)) {
     return VerbError(verb, op.loc, "names_to and values_to must be two different names");
+  }
+  // DuckDB would quietly rename a clashing output column to "name_1".
+  for (const auto& c : in.schema.columns) {
+    if (std::find(cols.begin(), cols.end(), c.name) != cols.end()) continue;
+    for (const auto& [option, name] : {std::pair{"names_to", &p.names_to},
+                                       std::pair{"values_to", &p.values_to}}) {
+      if (SameColumnName(c.name, *name)) {
+        return VerbError(verb, op.loc,
+                         std::string(option) + " " + QuoteIdentifier(*name) +
+                             " is already a column");
+      }
+    }
   }
   Frame like = in;
   like.groups.clear();

@@ -100,14 +100,16 @@ Result<Frame> CompileRowwise(CompileContext& ctx, const Op& op, const Frame& in)
     std::vector<std::string> names;
     for (const auto& c : in.schema.columns) names.push_back(c.name);
     Frame like = in;
+    // Every rename looks up the original names, so renames apply at once and can swap
+    // names (a: b, b: a); renaming one after the other would fold both onto one name.
     for (size_t i = 0; i < resolved.size(); ++i) {
       const std::string& new_name = r->renames[i].second;
       if (new_name.empty()) return VerbError(verb, op.loc, "a new name cannot be empty");
-      for (auto& n : names) {
-        if (n == resolved[i]) n = new_name;
+      for (size_t c = 0; c < names.size(); ++c) {
+        if (in.schema.columns[c].name == resolved[i]) names[c] = new_name;
       }
-      for (auto& g : like.groups) {
-        if (g == resolved[i]) g = new_name;
+      for (size_t g = 0; g < like.groups.size(); ++g) {
+        if (in.groups[g] == resolved[i]) like.groups[g] = new_name;
       }
     }
     std::vector<std::string> select;

@@ -3,6 +3,7 @@
 #include <nlohmann/json.hpp>
 
 #include <functional>
+#include <optional>
 
 #include "dux/sql/quote.h"
 
@@ -105,6 +106,40 @@ Result<std::string> ExpressionAnalyzer::Windowed(const std::string& expr,
   Json partitions = Json::array();
   for (const auto& key : partition_by) partitions.push_back(ColumnRef(key));
 
+  // DuckDB turns an ordered-set aggregate, `percentile_cont(0.5) WITHIN GROUP (ORDER BY x)`
+  // (parsed as quantile_cont(0.5) with an ORDER BY), into quantile_cont(x, 0.5) when it binds
+  // an aggregate but not a window, so the window gets the plain form. A descending order
+  // means the complementary fraction, as in DuckDB's binder.
+  std::optional<Json> complement;  // `1 - NULL`, parsed once when first needed
+  Status status;
+  auto ordered_set = [&](Json& node) {
+    const std::string name = node.value("function_name", "");
+    const Json& orders = node["order_bys"].is_object() ? node["order_bys"]["orders"] : Json();
+    if (!orders.is_array() || orders.size() != 1) return;
+    bool quantile = name == "quantile_cont" || name == "quantile_disc";
+    if (!quantile && !(name == "mode" && node["children"].empty())) return;
+    Json children = Json::array({orders[0]["expression"]});
+    for (auto& c : node["children"]) {
+      if (quantile && orders[0].value("type", "") == "DESCENDING") {
+        if (!complement) {
+          auto parsed = ParseSingleExpression(binder_, "1 - NULL");
+          if (!parsed.ok()) {
+            status = parsed.status();
+            return;
+          }
+          complement = SelectExpression(*parsed);
+        }
+        Json minus = *complement;
+        minus["children"][1] = c;
+        children.push_back(minus);
+      } else {
+        children.push_back(c);
+      }
+    }
+    node["children"] = children;
+    node["order_bys"]["orders"] = Json::array();
+  };
+
   std::function<void(Json&)> rewrite = [&](Json& node) {
     if (node.is_object()) {
       std::string cls = node.value("class", "");
@@ -116,6 +151,7 @@ Result<std::string> ExpressionAnalyzer::Windowed(const std::string& expr,
         return;
       }
       if (cls == "FUNCTION" && IsAggregate(node.value("function_name", ""))) {
+        ordered_set(node);
         Json order = node["order_bys"].is_object() ? node["order_bys"]["orders"] : Json::array();
         node = Json{{"class", "WINDOW"},
                     {"type", "WINDOW_AGGREGATE"},
@@ -146,6 +182,7 @@ Result<std::string> ExpressionAnalyzer::Windowed(const std::string& expr,
     }
   };
   rewrite(SelectExpression(doc));
+  DUX_RETURN_NOT_OK(status);
 
   DUX_ASSIGN_OR_RETURN(TextRows rows, binder_->QueryText("SELECT json_deserialize_sql(" +
                                                           QuoteString(doc.dump()) + ")"));
