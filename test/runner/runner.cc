@@ -217,7 +217,9 @@ Result<int> RunTestFile(const std::string& path, const std::string& data_dir,
         continue;
       }
       if (r.oracle) {
-        CheckOracle(ctx, r, name, std::move(outcome->table), outcome->ordered,
+        Record substituted = r;
+        substituted.oracle_sql = substitute(r.oracle_sql);
+        CheckOracle(ctx, substituted, name, std::move(outcome->table), outcome->ordered,
                     session->connection());
       } else {
         CheckExpectedRows(ctx, r, name, std::move(outcome->table), outcome->ordered);

@@ -12,20 +12,17 @@ using pipeline::Schema;
 using pipeline::Value;
 
 std::string CleanDuckDbError(const char* message) {
+  // DuckDB's first line is the message; later lines echo the query with a caret, or list
+  // details. Only "Candidate bindings" (the did-you-mean of an unknown column) is kept.
   std::string m = message ? message : "unknown DuckDB error";
-  size_t line = m.find("\n\nLINE ");
-  if (line == std::string::npos) line = m.find("\nLINE ");
-  if (line != std::string::npos) m.resize(line);
-  std::string out;
-  for (char c : m) {
-    if (c == '\n') {
-      if (!out.empty() && out.back() != ' ') out += ' ';
-    } else {
-      out += c;
-    }
+  std::string first = m.substr(0, m.find('\n'));
+  size_t candidates = m.find("\nCandidate bindings:");
+  if (candidates != std::string::npos) {
+    size_t end = m.find('\n', candidates + 1);
+    first += " " + m.substr(candidates + 1, end == std::string::npos ? end : end - candidates - 1);
   }
-  while (!out.empty() && out.back() == ' ') out.pop_back();
-  return out;
+  while (!first.empty() && first.back() == ' ') first.pop_back();
+  return first;
 }
 
 Result<Database> Database::Open(const std::string& path,

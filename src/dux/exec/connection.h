@@ -51,7 +51,7 @@ class Connection : public sql::Binder {
   ConnectionHandle con_;
 };
 
-/// DuckDB's message made one line: the "LINE n:" context dropped, newlines joined.
+/// DuckDB's message made one line: its first line (and a did-you-mean candidate, if any).
 std::string CleanDuckDbError(const char* message);
 
 }  // namespace dux::exec

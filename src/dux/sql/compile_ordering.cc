@@ -52,11 +52,13 @@ Result<Frame> CompileOrdering(CompileContext& ctx, const Op& op, const Frame& in
   if (!d.columns.empty()) {
     DUX_ASSIGN_OR_RETURN(auto cols, ResolveColumns(d.columns, in.schema, verb, op.loc));
     select = QuoteIdentifiers(cols);
-    std::vector<std::string> kept;
+    // As with select: a verb never silently drops a group column.
     for (const auto& g : in.groups) {
-      if (std::find(cols.begin(), cols.end(), g) != cols.end()) kept.push_back(g);
+      if (std::find(cols.begin(), cols.end(), g) == cols.end()) {
+        return VerbError(verb, op.loc,
+                         "cannot drop group column " + QuoteIdentifier(g) + "; ungroup first");
+      }
     }
-    like.groups = kept;
   }
   DUX_ASSIGN_OR_RETURN(Frame out, ctx.AddCte("SELECT DISTINCT " + select + " FROM " + in.relation,
                                              like, verb, op.loc));
