@@ -52,6 +52,17 @@ int Main(int argc, char** argv) {
   gen_cmd->add_option("--rows", gen.rows, "number of rows")->check(CLI::PositiveNumber);
   gen_cmd->add_option("--files", gen.files, "number of files")->check(CLI::PositiveNumber);
 
+  // CLI11 reports a mistyped subcommand as "A subcommand is required", which hides the typo.
+  if (argc > 1 && argv[1][0] != '-') {
+    bool known = false;
+    for (CLI::App* cmd : {run_cmd, explain_cmd, demo_cmd, gen_cmd}) {
+      known = known || cmd->check_name(argv[1]);
+    }
+    if (!known) {
+      std::cerr << "dux: unknown subcommand \"" << argv[1] << "\" (see dux --help)\n";
+      return 2;
+    }
+  }
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {

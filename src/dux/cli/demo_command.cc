@@ -56,6 +56,10 @@ Status Demo(const DemoOptions& o) {
   std::string data = dir + "/orders";
   std::error_code ec;
   fs::remove_all(data, ec);
+  // --dir may name a directory that does not exist yet; the parquet writer creates only the
+  // last level.
+  fs::create_directories(dir, ec);
+  if (ec) return Status::IOError("cannot create \"" + dir + "\": " + ec.message());
   DUX_RETURN_NOT_OK(WriteParquet(*session, orders, data, {"year"}));
   size_t files = 0;
   for (auto& e : fs::recursive_directory_iterator(data)) files += e.is_regular_file();

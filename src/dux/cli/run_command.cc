@@ -63,7 +63,20 @@ Result<std::string> ReadPipelineText(const RunOptions& o) {
   return buffer.str();
 }
 
+// The writers put a temporary file next to `path` first; checking the directory up front
+// names the user's path in the error (not the temporary one) and runs nothing in vain.
+Status CheckOutputDirectory(const std::string& path) {
+  if (path.empty()) return Status::OK();
+  std::filesystem::path parent = std::filesystem::path(path).parent_path();
+  std::error_code ec;
+  if (!parent.empty() && !std::filesystem::is_directory(parent, ec)) {
+    return Status::IOError("cannot write \"" + path + "\": no such directory");
+  }
+  return Status::OK();
+}
+
 Status Run(const RunOptions& o) {
+  DUX_RETURN_NOT_OK(CheckOutputDirectory(o.output));
   DUX_ASSIGN_OR_RETURN(std::string text, ReadPipelineText(o));
   DUX_ASSIGN_OR_RETURN(pipeline::Script script, pipeline::ParseScript(text));
   DUX_ASSIGN_OR_RETURN(std::unique_ptr<Session> session, OpenSession(o, script));

@@ -24,13 +24,46 @@ bool Contains(const std::vector<std::string>& names, const std::string& name) {
   return false;
 }
 
+// What a key column holds, as far as matching keys is concerned.
+enum class KeyKind { kString, kNumber, kTemporal, kBoolean, kOther };
+
+KeyKind KindOf(const std::string& type) {
+  static const char* const kNumbers[] = {"TINYINT",  "SMALLINT",  "INTEGER",  "BIGINT",  "HUGEINT",
+                                         "UTINYINT", "USMALLINT", "UINTEGER", "UBIGINT", "UHUGEINT",
+                                         "FLOAT",    "DOUBLE",    "DECIMAL"};
+  auto starts = [&](const char* prefix) { return type.rfind(prefix, 0) == 0; };
+  if (starts("VARCHAR")) return KeyKind::kString;
+  for (const char* n : kNumbers) {
+    if (starts(n)) return KeyKind::kNumber;
+  }
+  if (starts("DATE") || starts("TIME") || starts("INTERVAL")) return KeyKind::kTemporal;
+  if (type == "BOOLEAN") return KeyKind::kBoolean;
+  return KeyKind::kOther;
+}
+
+// DuckDB binds a join of keys of different kinds by casting one side, so a VARCHAR "01"
+// silently matches the number 1, and a string that is not a number (or an INTEGER against a
+// DATE) fails only while running, with no verb or position. Such keys are refused here;
+// kinds DuckDB compares natively (INTEGER with BIGINT, DATE with TIMESTAMP) stay allowed.
+Status CheckKeyTypes(const Column& left, const Column& right, const Op& op) {
+  KeyKind l = KindOf(left.type), r = KindOf(right.type);
+  if (l == r || l == KeyKind::kOther || r == KeyKind::kOther) return Status::OK();
+  return VerbError(op.Verb(), op.loc,
+                   "key " + QuoteIdentifier(left.name) + " is " + left.type + " on the left but " +
+                       QuoteIdentifier(right.name) + " is " + right.type +
+                       " on the right; cast one side with mutate");
+}
+
 // Resolves join keys on both sides; no keys means every shared column name.
 Result<std::vector<JoinKey>> ResolveKeys(const std::vector<JoinKey>& on, const Frame& left,
                                          const Frame& right, const Op& op) {
   std::vector<JoinKey> keys;
   if (on.empty()) {
     for (const auto& c : left.schema.columns) {
-      if (auto r = right.schema.Find(c.name)) keys.push_back({c.name, right.schema.columns[*r].name});
+      if (auto r = right.schema.Find(c.name)) {
+        DUX_RETURN_NOT_OK(CheckKeyTypes(c, right.schema.columns[*r], op));
+        keys.push_back({c.name, right.schema.columns[*r].name});
+      }
     }
     if (keys.empty()) {
       return VerbError(op.Verb(), op.loc, "the two sides share no column; give on:");
@@ -39,11 +72,13 @@ Result<std::vector<JoinKey>> ResolveKeys(const std::vector<JoinKey>& on, const F
   }
   for (const JoinKey& k : on) {
     auto l = left.schema.Find(k.left);
-    if (!l) return VerbError(op.Verb(), op.loc, "unknown left key column " + QuoteIdentifier(k.left));
+    if (!l)
+      return VerbError(op.Verb(), op.loc, "unknown left key column " + QuoteIdentifier(k.left));
     auto r = right.schema.Find(k.right);
     if (!r) {
       return VerbError(op.Verb(), op.loc, "unknown right key column " + QuoteIdentifier(k.right));
     }
+    DUX_RETURN_NOT_OK(CheckKeyTypes(left.schema.columns[*l], right.schema.columns[*r], op));
     keys.push_back({left.schema.columns[*l].name, right.schema.columns[*r].name});
   }
   return keys;
@@ -146,9 +181,17 @@ Result<Frame> AsofJoin(CompileContext& ctx, const AsofJoinOp& j, const Op& op, c
   DUX_RETURN_NOT_OK(AddRightColumns(right, right_keys, j.suffix, op, &taken, &select));
   Frame like = in;
   like.ordered = false;
+  // DuckDB 1.4's EmptyResultPullup drops an ASOF join whose right side is known to be
+  // empty (filter(false), head(0), an empty from_values), even a LEFT one that must keep
+  // every left row (duckdb/duckdb#21514). A materialized CTE hides that emptiness from it.
+  std::string right_rel = right.relation;
+  if (j.left) {
+    right_rel = "(WITH \"__dux_asof_right\" AS MATERIALIZED (SELECT * FROM " + right.relation +
+                ") SELECT * FROM \"__dux_asof_right\")";
+  }
   return ctx.AddCte("SELECT " + JoinList(select) + " FROM " + in.relation + " AS l " +
-                        (j.left ? "ASOF LEFT JOIN " : "ASOF JOIN ") + right.relation +
-                        " AS r ON " + condition,
+                        (j.left ? "ASOF LEFT JOIN " : "ASOF JOIN ") + right_rel + " AS r ON " +
+                        condition,
                     like, verb, op.loc);
 }
 

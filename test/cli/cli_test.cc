@@ -1,0 +1,355 @@
+// Runs the real dux binary (DUX_BINARY) as a user would and checks its exit codes and the
+// exact bytes it writes to stdout, stderr and --output files.
+#include <fcntl.h>
+#include <gtest/gtest.h>
+#include <stdlib.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <filesystem>
+#include <fstream>
+#include <iterator>
+#include <sstream>
+#include <string>
+#include <utility>
+#include <vector>
+
+namespace {
+
+namespace fs = std::filesystem;
+
+struct Outcome {
+  int exit_code = -1;  ///< -1 unless the process exited normally
+  std::string out;
+  std::string err;
+};
+
+std::string ReadFile(const fs::path& path) {
+  std::ifstream in(path, std::ios::binary);
+  return std::string(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+}
+
+void WriteFile(const fs::path& path, const std::string& text) {
+  std::ofstream out(path, std::ios::binary);
+  out << text;
+}
+
+/// A fresh directory per test, removed afterwards; dux runs with it as working directory.
+class CliTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    std::string tmpl = (fs::temp_directory_path() / "dux-cli-test-XXXXXX").string();
+    ASSERT_NE(mkdtemp(tmpl.data()), nullptr);
+    dir_ = tmpl;
+    fs::create_directory(dir_ / "work");
+  }
+  void TearDown() override {
+    std::error_code ignored;
+    fs::remove_all(dir_, ignored);
+  }
+
+  /// Runs `dux args...` with `input` on stdin; stdout and stderr go to files so that neither
+  /// pipe can fill up and block the child.
+  Outcome Dux(const std::vector<std::string>& args, const std::string& input = "") {
+    const fs::path in = dir_ / "stdin", out = dir_ / "stdout", err = dir_ / "stderr";
+    WriteFile(in, input);
+    std::vector<std::string> argv_strings = {DUX_BINARY};
+    argv_strings.insert(argv_strings.end(), args.begin(), args.end());
+    std::vector<char*> argv;
+    for (auto& a : argv_strings) argv.push_back(a.data());
+    argv.push_back(nullptr);
+    const std::string work = (dir_ / "work").string();
+    pid_t pid = fork();
+    if (pid == 0) {
+      int fd_in = open(in.c_str(), O_RDONLY);
+      int fd_out = open(out.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+      int fd_err = open(err.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+      if (fd_in < 0 || fd_out < 0 || fd_err < 0 || chdir(work.c_str()) != 0) _exit(127);
+      dup2(fd_in, STDIN_FILENO);
+      dup2(fd_out, STDOUT_FILENO);
+      dup2(fd_err, STDERR_FILENO);
+      execv(argv[0], argv.data());
+      _exit(127);
+    }
+    Outcome o;
+    int status = 0;
+    if (pid < 0 || waitpid(pid, &status, 0) != pid) {
+      ADD_FAILURE() << "could not run " << DUX_BINARY;
+      return o;
+    }
+    if (WIFEXITED(status)) o.exit_code = WEXITSTATUS(status);
+    o.out = ReadFile(out);
+    o.err = ReadFile(err);
+    return o;
+  }
+
+  /// Files in the working directory, by name.
+  std::vector<std::string> WorkFiles() const {
+    std::vector<std::string> names;
+    for (const auto& e : fs::directory_iterator(dir_ / "work")) {
+      names.push_back(e.path().filename().string());
+    }
+    std::sort(names.begin(), names.end());
+    return names;
+  }
+
+  fs::path dir_;
+};
+
+/// A failed command: `exit_code`, nothing on stdout, exactly one "dux: ..." line on stderr.
+void ExpectOneLineError(const Outcome& o, int exit_code, const std::string& message) {
+  EXPECT_EQ(o.exit_code, exit_code) << o.err;
+  EXPECT_EQ(o.out, "");
+  EXPECT_EQ(o.err.rfind("dux: ", 0), 0u) << o.err;
+  ASSERT_FALSE(o.err.empty());
+  EXPECT_EQ(o.err.back(), '\n');
+  EXPECT_EQ(std::count(o.err.begin(), o.err.end(), '\n'), 1) << o.err;
+  EXPECT_NE(o.err.find(message), std::string::npos)
+      << "expected \"" << message << "\" in: " << o.err;
+}
+
+const char* const kTwoRows = "from_values(id: [1, 2], name: ['a', 'ü']) |> sort_by(id)";
+
+const char* const kTwoRowsTable =
+    "┌───────┬─────────┐\n"
+    "│ id    │ name    │\n"
+    "│ int64 │ varchar │\n"
+    "├───────┼─────────┤\n"
+    "│     1 │ a       │\n"
+    "│     2 │ ü       │\n"
+    "└───────┴─────────┘\n";
+
+const std::pair<const char*, const char*> kFormats[] = {
+    {"table", kTwoRowsTable},
+    {"csv", "id,name\n1,a\n2,ü\n"},
+    {"json", "[\n\t{\"id\":1,\"name\":\"a\"},\n\t{\"id\":2,\"name\":\"ü\"}\n]\n"},
+    {"ndjson", "{\"id\":1,\"name\":\"a\"}\n{\"id\":2,\"name\":\"ü\"}\n"},
+};
+
+// ---- wrong pipelines: exit 1, one line ---------------------------------------------------
+
+struct BadPipeline {
+  const char* what;
+  const char* text;
+  const char* message;
+};
+
+const BadPipeline kBadPipelines[] = {
+    {"syntax error", "from_values(a: [1])\n|> filter(a > 1]",
+     "syntax error: expected \")\" after arguments of filter (line 2, col 16)"},
+    {"unknown verb", "from_values(a: [1])\n|> fliter(a > 1)",
+     "unknown verb \"fliter\"; did you mean \"filter\"? (line 2, col 4)"},
+    {"unknown column", "from_values(a: [1])\n|> filter(a > 1 and amount > 2)",
+     "filter: unknown column \"amount\"; did you mean \"a\"? (line 2, col 11)"},
+    {"wrong argument type", "from_values(a: [1])\n|> head(\"x\")",
+     "head: expected an integer, got \"x\" (line 2, col 9)"},
+    {"missing file", "from_parquet(\"missing/*.parquet\")",
+     "from_parquet: No files found that match the pattern \"missing/*.parquet\" (line 1, col 1)"},
+    {"aggregate in filter", "from_values(a: [1])\n|> filter(sum(a) > 1)",
+     "filter: aggregate sum() is not allowed here; use summarise, or group_by first for "
+     "per-group values (line 2, col 11)"},
+    {"bad join key", "from_values(a: [1])\n|> join(from_values(b: [1]), on: [a: c])",
+     "join: unknown right key column \"c\" (line 2, col 4)"},
+    {"join key types", "from_values(a: [1])\n|> join(from_values(a: ['1']), on: a)",
+     "join: key \"a\" is BIGINT on the left but \"a\" is VARCHAR on the right; cast one side "
+     "with mutate (line 2, col 4)"},
+    {"cross join with on", "from_values(a: [1])\n|> join(from_values(a: [1]), how: cross, on: a)",
+     "join: a cross join takes no on: (line 2, col 4)"},
+    {"error while running", "from_values(s: ['1', 'x'])\n|> mutate(n: s::INTEGER)",
+     "Could not convert string 'x' to INT32"},
+    {"empty pipeline", "# nothing here\n", "empty pipeline"},
+};
+
+TEST_F(CliTest, BadPipelinesExitOneWithOneLineOnStderr) {
+  for (const BadPipeline& bad : kBadPipelines) {
+    SCOPED_TRACE(bad.what);
+    ExpectOneLineError(Dux({"run", bad.text}), 1, bad.message);
+    ExpectOneLineError(Dux({"run", "--format", "csv", bad.text}), 1, bad.message);
+    ExpectOneLineError(Dux({"run", "--format", "ndjson", bad.text}), 1, bad.message);
+    if (std::string(bad.what) != "error while running") {
+      ExpectOneLineError(Dux({"explain", bad.text}), 1, bad.message);
+    }
+  }
+}
+
+TEST_F(CliTest, BadPipelineFromFileAndStdin) {
+  const BadPipeline& bad = kBadPipelines[2];
+  WriteFile(dir_ / "work" / "bad.dux", bad.text);
+  ExpectOneLineError(Dux({"run", "-f", "bad.dux"}), 1, bad.message);
+  ExpectOneLineError(Dux({"run"}, bad.text), 1, bad.message);
+  ExpectOneLineError(Dux({"run", "-f", "missing.dux"}), 1,
+                     "cannot read pipeline file \"missing.dux\"");
+  ExpectOneLineError(Dux({"run", "-f", "bad.dux", kTwoRows}), 1, "not both");
+}
+
+// ---- usage mistakes: exit 2, one line -----------------------------------------------------
+
+TEST_F(CliTest, UsageMistakesExitTwoWithOneLine) {
+  ExpectOneLineError(Dux({"run", "--bogus", kTwoRows}), 2, "--bogus");
+  ExpectOneLineError(Dux({"run", "--format", "xml", kTwoRows}), 2, "xml");
+  ExpectOneLineError(Dux({"run", "--format"}), 2, "--format");
+  ExpectOneLineError(Dux({}), 2, "subcommand");
+  ExpectOneLineError(Dux({"frobnicate"}), 2, "frobnicate");
+  ExpectOneLineError(Dux({"explain", "--threads", "-1", kTwoRows}), 2, "--threads");
+  ExpectOneLineError(Dux({"generate", "--out", "x"}), 2, "dataset");
+  ExpectOneLineError(Dux({"demo", "--rows", "0"}), 2, "--rows");
+  EXPECT_EQ(WorkFiles(), std::vector<std::string>{});
+}
+
+// ---- help ---------------------------------------------------------------------------------
+
+TEST_F(CliTest, HelpForEverySubcommand) {
+  const std::vector<std::vector<std::string>> commands = {{"--help"},
+                                                          {"-h"},
+                                                          {"--help-all"},
+                                                          {"run", "--help"},
+                                                          {"explain", "--help"},
+                                                          {"demo", "--help"},
+                                                          {"generate", "--help"}};
+  for (const auto& args : commands) {
+    SCOPED_TRACE(args.front() + " " + args.back());
+    Outcome o = Dux(args);
+    EXPECT_EQ(o.exit_code, 0) << o.err;
+    EXPECT_EQ(o.err, "");
+    EXPECT_NE(o.out.find("Usage: dux"), std::string::npos) << o.out;
+  }
+  EXPECT_NE(Dux({"run", "--help"}).out.find("--format"), std::string::npos);
+  EXPECT_NE(Dux({"--help"}).out.find("explain"), std::string::npos);
+  EXPECT_EQ(WorkFiles(), std::vector<std::string>{});
+}
+
+// ---- dux run ------------------------------------------------------------------------------
+
+TEST_F(CliTest, RunPrintsEachFormat) {
+  for (const auto& [format, bytes] : kFormats) {
+    SCOPED_TRACE(format);
+    Outcome o = Dux({"run", "--format", format, kTwoRows});
+    EXPECT_EQ(o.exit_code, 0) << o.err;
+    EXPECT_EQ(o.err, "");
+    EXPECT_EQ(o.out, bytes);
+  }
+  Outcome o = Dux({"run", kTwoRows});
+  EXPECT_EQ(o.out, kTwoRowsTable) << "table is the default format";
+  EXPECT_EQ(WorkFiles(), std::vector<std::string>{}) << "no temporary file is left behind";
+}
+
+TEST_F(CliTest, RunWritesOutputFile) {
+  for (const auto& [format, bytes] : kFormats) {
+    SCOPED_TRACE(format);
+    const std::string name = std::string("out.") + format;
+    Outcome o = Dux({"run", "--format", format, "--output", name, kTwoRows});
+    EXPECT_EQ(o.exit_code, 0) << o.err;
+    EXPECT_EQ(o.out, "");
+    EXPECT_EQ(o.err, "");
+    EXPECT_EQ(ReadFile(dir_ / "work" / name), bytes);
+  }
+  // -o replaces an existing file.
+  WriteFile(dir_ / "work" / "out.csv", "old contents that are longer than the new ones\n");
+  EXPECT_EQ(Dux({"run", "--format", "csv", "-o", "out.csv", kTwoRows}).exit_code, 0);
+  EXPECT_EQ(ReadFile(dir_ / "work" / "out.csv"), "id,name\n1,a\n2,ü\n");
+  EXPECT_EQ(WorkFiles(),
+            (std::vector<std::string>{"out.csv", "out.json", "out.ndjson", "out.table"}));
+}
+
+TEST_F(CliTest, FailedOutputRunLeavesNoFile) {
+  const char* const failing[] = {kBadPipelines[2].text,
+                                 "from_values(s: ['1', 'x'])\n"
+                                 "|> mutate(n: s::INTEGER)"};
+  for (const char* text : failing) {
+    for (const auto& [format, bytes] : kFormats) {
+      SCOPED_TRACE(std::string(format) + ": " + text);
+      Outcome o = Dux({"run", "--format", format, "--output", "out.txt", text});
+      EXPECT_EQ(o.exit_code, 1);
+      EXPECT_EQ(o.out, "");
+      EXPECT_EQ(std::count(o.err.begin(), o.err.end(), '\n'), 1) << o.err;
+      EXPECT_EQ(WorkFiles(), std::vector<std::string>{});
+    }
+  }
+  // A failed run does not replace (or remove) an existing file either.
+  WriteFile(dir_ / "work" / "keep.csv", "keep\n");
+  EXPECT_EQ(Dux({"run", "--format", "csv", "-o", "keep.csv", failing[1]}).exit_code, 1);
+  EXPECT_EQ(ReadFile(dir_ / "work" / "keep.csv"), "keep\n");
+  EXPECT_EQ(WorkFiles(), std::vector<std::string>{"keep.csv"});
+}
+
+TEST_F(CliTest, OutputIntoMissingDirectoryNamesThePath) {
+  for (const auto& [format, bytes] : kFormats) {
+    SCOPED_TRACE(format);
+    Outcome o = Dux({"run", "--format", format, "--output", "no/such/dir/out", kTwoRows});
+    ExpectOneLineError(o, 1, "\"no/such/dir/out\"");
+    EXPECT_EQ(o.err.find("dux-tmp"), std::string::npos) << o.err;
+  }
+  EXPECT_EQ(WorkFiles(), std::vector<std::string>{});
+}
+
+TEST_F(CliTest, PipelineFromFileOrStdin) {
+  const std::string text = std::string("# two rows\n") + kTwoRows + "\n";
+  WriteFile(dir_ / "work" / "p.dux", text);
+  const std::vector<std::vector<std::string>> ways = {
+      {"run", "--format", "csv", "-f", "p.dux"},
+      {"run", "--format", "csv", "--file", "p.dux"},
+      {"run", "--format", "csv", "-f", "-"},
+      {"run", "--format", "csv", "-"},
+      {"run", "--format", "csv"},
+  };
+  for (const auto& args : ways) {
+    SCOPED_TRACE(args.back());
+    Outcome o = Dux(args, text);
+    EXPECT_EQ(o.exit_code, 0) << o.err;
+    EXPECT_EQ(o.err, "");
+    EXPECT_EQ(o.out, "id,name\n1,a\n2,ü\n");
+  }
+}
+
+// ---- dux explain and dux demo -------------------------------------------------------------
+
+TEST_F(CliTest, ExplainPrintsOneCtePerVerb) {
+  const std::string text =
+      "from_values(id: [1, 2, 3], g: ['a', 'b', 'a'])\n"
+      "|> filter(id > 1)\n"
+      "|> group_by(g)\n"
+      "|> summarise(n: count(*))\n"
+      "|> sort_by(g)\n";
+  Outcome o = Dux({"explain", text});
+  EXPECT_EQ(o.exit_code, 0) << o.err;
+  EXPECT_EQ(o.err, "");
+  EXPECT_EQ(o.out.rfind("WITH\n", 0), 0u) << o.out;
+  // The source and every verb but group_by (which only sets the group state) get a CTE.
+  for (int i = 0; i < 4; ++i) {
+    EXPECT_NE(o.out.find("\"__dux_" + std::to_string(i) + "\" AS ("), std::string::npos)
+        << i << "\n"
+        << o.out;
+  }
+  EXPECT_EQ(o.out.find("\"__dux_4\""), std::string::npos) << o.out;
+  const std::string tail = "SELECT * FROM \"__dux_3\";\n";
+  ASSERT_GE(o.out.size(), tail.size());
+  EXPECT_EQ(o.out.substr(o.out.size() - tail.size()), tail) << o.out;
+  EXPECT_NE(o.out.find("\"__dux_1\" AS (SELECT * FROM \"__dux_0\" WHERE"), std::string::npos)
+      << o.out;
+  EXPECT_NE(o.out.find("FROM \"__dux_1\" GROUP BY \"g\""), std::string::npos) << o.out;
+  EXPECT_NE(o.out.find("FROM \"__dux_2\" ORDER BY"), std::string::npos) << o.out;
+
+  // A join's right side is compiled into the same WITH list.
+  Outcome joined = Dux({"explain",
+                        "from_values(a: [1]) |> join(from_values(a: [1]) "
+                        "|> filter(a > 0), on: a)"});
+  EXPECT_EQ(joined.exit_code, 0) << joined.err;
+  EXPECT_NE(joined.out.find("\"__dux_3\" AS (SELECT"), std::string::npos) << joined.out;
+  EXPECT_NE(joined.out.find("INNER JOIN"), std::string::npos) << joined.out;
+}
+
+TEST_F(CliTest, DemoPrintsATable) {
+  Outcome o = Dux({"demo", "--rows", "2000", "--dir", (dir_ / "work" / "demo").string()});
+  EXPECT_EQ(o.exit_code, 0) << o.err;
+  EXPECT_EQ(o.err, "");
+  EXPECT_EQ(o.out.rfind("dux demo: 2000 orders in ", 0), 0u) << o.out;
+  EXPECT_NE(o.out.find("|> summarise("), std::string::npos) << o.out;
+  for (const char* column : {"│ region", "│ year", "│ total", "│ orders", "│ avg_amount"}) {
+    EXPECT_NE(o.out.find(column), std::string::npos) << column << "\n" << o.out;
+  }
+  EXPECT_NE(o.out.find("└"), std::string::npos) << o.out;
+  EXPECT_EQ(o.out.find("│ EU "), std::string::npos) << "the demo filters EU out\n" << o.out;
+}
+
+}  // namespace
