@@ -90,6 +90,8 @@ Status Attribute(const Status& status, const char* verb, const Location& loc) {
     std::smatch candidate;
     bool has_candidate = std::regex_search(message, candidate, kCandidate);
     std::string suggestion = has_candidate ? candidate[1].str() : "";
+    // DuckDB offers its nearest binding however far it is; only a near miss helps.
+    if (EditDistance(column, suggestion) > 2) suggestion.clear();
     message = "unknown column " + QuoteIdentifier(column);
     if (!suggestion.empty()) message += "; did you mean " + QuoteIdentifier(suggestion) + "?";
   }
