@@ -8,6 +8,7 @@
 
 #include "dux/api/session.h"
 #include "dux/cli/commands.h"
+#include "dux/cli/query_watch.h"
 #include "dux/pipeline/language.h"
 
 namespace dux::cli {
@@ -80,6 +81,7 @@ Status Run(const RunOptions& o) {
   DUX_ASSIGN_OR_RETURN(std::string text, ReadPipelineText(o));
   DUX_ASSIGN_OR_RETURN(pipeline::Script script, pipeline::ParseScript(text));
   DUX_ASSIGN_OR_RETURN(std::unique_ptr<Session> session, OpenSession(o, script));
+  QueryWatch watch(&session->connection());
   const pipeline::Pipeline& p = script.pipeline;
   if (p.sink()) {
     DUX_ASSIGN_OR_RETURN(exec::WriteReport report, session->Write(p));

@@ -29,13 +29,20 @@ void RemoveQuietly(const std::string& path) {
   fs::remove_all(path, ignored);
 }
 
+// A partitioned write goes into a missing or empty directory, never among other files.
+Status CheckDirectoryTarget(const std::string& target) {
+  std::error_code ec;
+  if (fs::exists(target, ec) && (!fs::is_directory(target, ec) || !fs::is_empty(target, ec))) {
+    return Status::AlreadyExists("target \"" + target + "\" exists and is not an empty directory");
+  }
+  return Status::OK();
+}
+
 // Moves a finished temporary output into place.
 Status Publish(const std::string& temporary, const std::string& target, bool directory) {
   std::error_code ec;
   if (directory && fs::exists(target, ec)) {
-    if (!fs::is_directory(target, ec) || !fs::is_empty(target, ec)) {
-      return Status::AlreadyExists("target \"" + target + "\" exists and is not an empty directory");
-    }
+    DUX_RETURN_NOT_OK(CheckDirectoryTarget(target));
     fs::remove(target, ec);
   }
   fs::rename(temporary, target, ec);
@@ -55,17 +62,57 @@ std::vector<std::string> ListFiles(const std::string& root) {
   return files;
 }
 
+// `status` as the sink's error: "verb: message (line L, col C)". DuckDB names the file it
+// was writing, which is the temporary one; the user only knows the target.
+Status SinkError(const Status& status, const Sink& sink, const std::string& temporary = "",
+                 const std::string& target = "") {
+  std::string message = status.message();
+  if (!temporary.empty()) {
+    for (size_t at = message.find(temporary); at != std::string::npos;
+         at = message.find(temporary, at + target.size())) {
+      message.replace(at, temporary.size(), target);
+    }
+  }
+  return Status(status.code(), std::string(sink.Verb()) + ": " + message + sink.loc.Suffix());
+}
+
+// create: true. DuckDB's C API reports no row count for CREATE TABLE AS, so the table is
+// created empty from the query's types and then filled by an INSERT (which reports its
+// count), both in one transaction so that a failure leaves no table behind.
+Result<int64_t> CreateAndInsert(Connection& connection, const Sink& sink,
+                                const std::string& select_sql, const pipeline::Schema& schema) {
+  Sink append = sink;
+  std::get<InsertIntoSink>(append.body).create = false;
+  DUX_ASSIGN_OR_RETURN(
+      std::string create_sql,
+      sql::SinkStatement(sink, "SELECT * FROM (" + select_sql + "\n) LIMIT 0", schema, ""));
+  DUX_ASSIGN_OR_RETURN(std::string insert_sql, sql::SinkStatement(append, select_sql, schema, ""));
+  DUX_RETURN_NOT_OK(connection.Execute("BEGIN TRANSACTION").status());
+  Result<int64_t> rows = connection.Execute(create_sql);
+  if (rows.ok()) rows = connection.Execute(insert_sql);
+  if (rows.ok()) {
+    auto committed = connection.Execute("COMMIT");
+    if (!committed.ok()) rows = committed.status();
+  }
+  // After a failed COMMIT DuckDB has already rolled back; this ROLLBACK then fails harmlessly.
+  if (!rows.ok()) (void)connection.Execute("ROLLBACK");
+  return rows;
+}
+
 }  // namespace
 
 Result<WriteReport> WriteSink(Connection& connection, const Sink& sink,
                               const sql::CompiledQuery& query) {
   std::string select_sql = query.Sql();
   WriteReport report;
-  if (std::holds_alternative<InsertIntoSink>(sink.body)) {
+  if (auto* insert = std::get_if<InsertIntoSink>(&sink.body)) {
+    // Built first in both cases: a mistake in the sink is already a complete message.
     DUX_ASSIGN_OR_RETURN(std::string statement,
                          sql::SinkStatement(sink, select_sql, query.schema, ""));
-    auto rows = connection.Execute(statement);
-    if (!rows.ok()) return rows.status().WithPrefix(sink.Verb()).WithSuffix(sink.loc.Suffix());
+    Result<int64_t> rows = insert->create
+                               ? CreateAndInsert(connection, sink, select_sql, query.schema)
+                               : connection.Execute(statement);
+    if (!rows.ok()) return SinkError(rows.status(), sink);
     report.rows = *rows;
     return report;
   }
@@ -79,19 +126,24 @@ Result<WriteReport> WriteSink(Connection& connection, const Sink& sink,
   } else {
     target = std::get<ToNdjsonSink>(sink.body).path;
   }
-  if (target.empty()) return Status::InvalidArgument(std::string(sink.Verb()) + ": needs a path");
+  if (target.empty()) return SinkError(Status::InvalidArgument("needs a path"), sink);
+  // Checked before writing too, so that a refused write does not first write everything.
+  if (directory) {
+    Status free = CheckDirectoryTarget(target);
+    if (!free.ok()) return SinkError(free, sink);
+  }
   std::string temporary = TemporaryName(target);
   DUX_ASSIGN_OR_RETURN(std::string statement,
                        sql::SinkStatement(sink, select_sql, query.schema, temporary));
   auto rows = connection.Execute(statement);
   if (!rows.ok()) {
     RemoveQuietly(temporary);
-    return rows.status().WithPrefix(sink.Verb()).WithSuffix(sink.loc.Suffix());
+    return SinkError(rows.status(), sink, temporary, target);
   }
   Status published = Publish(temporary, target, directory);
   if (!published.ok()) {
     RemoveQuietly(temporary);
-    return published.WithPrefix(sink.Verb());
+    return SinkError(published, sink, temporary, target);
   }
   report.rows = *rows;
   report.files = ListFiles(target);

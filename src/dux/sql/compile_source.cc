@@ -59,6 +59,14 @@ Result<std::string> ValuesSql(const ValuesSource& v, const Location& loc) {
          fmt::format("{}", fmt::join(aliases, ", ")) + ")";
 }
 
+// The query without trailing semicolons and blanks: "SELECT 1;" is how SQL is usually
+// written, and a semicolon inside the wrapping subquery is a syntax error.
+Result<std::string> QueryBody(const std::string& sql, const Location& loc) {
+  size_t end = sql.find_last_not_of(" \t\r\n;");
+  if (end == std::string::npos) return VerbError("from_query", loc, "needs a SQL query");
+  return sql.substr(0, end + 1);
+}
+
 std::string CsvSql(const CsvSource& csv) {
   std::string args = QuoteString(csv.path);
   if (csv.delimiter) args += ", delim = " + QuoteString(*csv.delimiter);
@@ -84,6 +92,13 @@ std::string CsvSql(const CsvSource& csv) {
 
 Result<Frame> CompileSource(CompileContext& ctx, const Source& source) {
   const char* verb = source.Name();
+  // DuckDB reads an empty path as the current directory, every file under it: never what
+  // the user meant.
+  const std::string* path = nullptr;
+  if (auto* p = std::get_if<ParquetSource>(&source.body)) path = &p->path;
+  if (auto* c = std::get_if<CsvSource>(&source.body)) path = &c->path;
+  if (auto* n = std::get_if<NdjsonSource>(&source.body)) path = &n->path;
+  if (path != nullptr && path->empty()) return VerbError(verb, source.loc, "needs a path");
   std::string body;
   if (auto* p = std::get_if<ParquetSource>(&source.body)) {
     body = "SELECT * FROM read_parquet(" + QuoteString(p->path) +
@@ -95,7 +110,8 @@ Result<Frame> CompileSource(CompileContext& ctx, const Source& source) {
     body = "SELECT * FROM read_json(" + QuoteString(n->path) +
            ", format = 'newline_delimited')";
   } else if (auto* q = std::get_if<QuerySource>(&source.body)) {
-    body = "SELECT * FROM (" + q->sql + "\n)";
+    DUX_ASSIGN_OR_RETURN(std::string sql, QueryBody(q->sql, source.loc));
+    body = "SELECT * FROM (" + sql + "\n)";
   } else {
     DUX_ASSIGN_OR_RETURN(body, ValuesSql(std::get<ValuesSource>(source.body), source.loc));
   }

@@ -48,6 +48,12 @@ Result<std::string> SinkStatement(const Sink& sink, const std::string& select_sq
     return "COPY (" + select_sql + ") TO " + QuoteString(target) + " (" + options + ")";
   }
   if (auto* c = std::get_if<ToCsvSink>(&sink.body)) {
+    // DuckDB's CSV writer writes only the first byte of the delimiter: "" and "ab" would
+    // silently give a file that does not read back, and "§" fails inside DuckDB.
+    if (c->delimiter.size() != 1 || static_cast<unsigned char>(c->delimiter[0]) >= 0x80) {
+      return internal::VerbError(
+          verb, sink.loc, "delimiter must be one ASCII character, got \"" + c->delimiter + "\"");
+    }
     return "COPY (" + select_sql + ") TO " + QuoteString(target) + " (FORMAT csv, DELIMITER " +
            QuoteString(c->delimiter) + ", HEADER " + (c->header ? "true" : "false") + ")";
   }
