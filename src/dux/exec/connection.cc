@@ -64,7 +64,7 @@ Result<ResultHandle> Connection::Run(const std::string& sql) {
   if (duckdb_execute_prepared(prepared.get(), result.out()) == DuckDBError) {
     duckdb_error_type type = duckdb_result_error_type(result.get());
     std::string message = CleanDuckDbError(duckdb_result_error(result.get()));
-    if (type == DUCKDB_ERROR_INTERRUPT) return Status(StatusCode::kCancelled, message);
+    if (type == DUCKDB_ERROR_INTERRUPT) return Status(StatusCode::kCancelled, "interrupted");
     if (type == DUCKDB_ERROR_IO || type == DUCKDB_ERROR_HTTP) return Status::IOError(message);
     if (type == DUCKDB_ERROR_OUT_OF_MEMORY) {
       return Status(StatusCode::kResourceExhausted, message);

@@ -32,7 +32,8 @@ Result<std::string> ValuesSql(const ValuesSource& v, const Location& loc) {
       return VerbError("from_values", loc,
                        "column " + col + " has no rows; give its type with types:");
     }
-    std::string ref = v.rows.empty() ? "NULL" : fmt::format("\"c{}\"", i);
+    // VALUES columns carry the final names, so a failing cast names the user's column.
+    std::string ref = v.rows.empty() ? "NULL" : col;
     select.push_back(type_of[i].empty() ? ref + " AS " + col
                                         : "CAST(" + ref + " AS " + type_of[i] + ") AS " + col);
   }
@@ -54,7 +55,7 @@ Result<std::string> ValuesSql(const ValuesSource& v, const Location& loc) {
     rows += ")";
   }
   std::vector<std::string> aliases;
-  for (size_t i = 0; i < v.columns.size(); ++i) aliases.push_back(fmt::format("\"c{}\"", i));
+  for (const auto& name : v.columns) aliases.push_back(QuoteIdentifier(name));
   return sql + " FROM (VALUES " + rows + ") AS \"values\"(" +
          fmt::format("{}", fmt::join(aliases, ", ")) + ")";
 }
