@@ -29,6 +29,10 @@ Result<Frame> PivotWider(CompileContext& ctx, const PivotWiderOp& p, const Op& o
   if (p.values_from.empty()) return VerbError(verb, op.loc, "needs values_from:");
   DUX_ASSIGN_OR_RETURN(auto names, ResolveColumns({p.names_from}, in.schema, verb, op.loc));
   DUX_ASSIGN_OR_RETURN(auto values, ResolveColumns(p.values_from, in.schema, verb, op.loc));
+  if (std::find(values.begin(), values.end(), names[0]) != values.end()) {
+    return VerbError(verb, op.loc,
+                     "column " + QuoteIdentifier(names[0]) + " cannot be both names_from and values_from");
+  }
   std::vector<std::string> ids;
   for (const auto& c : in.schema.columns) {
     if (c.name != names[0] && std::find(values.begin(), values.end(), c.name) == values.end()) {

@@ -121,10 +121,12 @@ Result<std::string> PrepareExpression(CompileContext& ctx, const pipeline::Expr&
   if (!info.ok()) return Attribute(info.status(), verb, expr.loc);
   bool grouped = !frame.groups.empty();
   if (!info->aggregates.empty() && !grouped) {
+    // sort_by ignores groups, so grouping first would not help there.
+    std::string advice = std::string(verb) == "sort_by"
+                             ? "summarise first"
+                             : "use summarise, or group_by first for per-group values";
     return VerbError(verb, expr.loc,
-                     "aggregate " + info->aggregates[0] +
-                         "() is not allowed here; use summarise, or group_by first for "
-                         "per-group values");
+                     "aggregate " + info->aggregates[0] + "() is not allowed here; " + advice);
   }
   if (has_window) *has_window = info->has_window || (grouped && !info->aggregates.empty());
   if (grouped && (info->has_window || !info->aggregates.empty())) {
