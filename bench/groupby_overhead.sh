@@ -5,7 +5,7 @@
 #
 #   bench/groupby_overhead.sh [ROWS] [THREADS]      (defaults: 10000000 rows, 2 threads)
 #
-# Prints a markdown table for BENCHMARKS.md. Needs a built tree (scripts/setup.sh), hyperfine
+# Prints a markdown table (medians of 15 runs after 2 warm-ups) for BENCHMARKS.md. Needs a built tree (scripts/setup.sh), hyperfine
 # and python3.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -45,3 +45,11 @@ runs = {r["command"]: r["median"] for r in json.load(open(sys.argv[1]))["results
 print(f"| {sys.argv[2]} | {runs['duckdb']:.3f} | {runs['dux']:.3f} | {runs['dux'] / runs['duckdb']:.3f} |")
 PY
 done
+python3 - "$tmp" <<'PY'
+import glob, json, math, sys
+ratios = []
+for f in sorted(glob.glob(sys.argv[1] + "/*.json")):
+    runs = {r["command"]: r["median"] for r in json.load(open(f))["results"]}
+    ratios.append(runs["dux"] / runs["duckdb"])
+print(f"| geometric mean | | | {math.exp(sum(map(math.log, ratios)) / len(ratios)):.3f} |")
+PY
