@@ -2,6 +2,11 @@
 
 #include <gtest/gtest.h>
 
+#include <cmath>
+#include <limits>
+
+#include "dux/sql/quote.h"
+
 namespace dux::exec {
 namespace {
 
@@ -69,6 +74,59 @@ TEST_F(ConnectionTest, FormatsLikeDuckDbBoxes) {
             "├─────────┼───────┤\n"
             "│ EU      │   100 │\n"
             "└─────────┴───────┘\n");
+}
+
+}  // namespace
+}  // namespace dux::exec
+
+namespace dux::exec {
+namespace {
+
+// Every value rendered by sql::RenderLiteral reads back from DuckDB as itself, with the
+// type the rendering promises; hostile strings stay strings.
+TEST_F(ConnectionTest, RenderedLiteralsRoundTrip) {
+  std::vector<std::pair<Value, std::string>> cases = {
+      {Value::Bool(true), "BOOLEAN"},
+      {Value::Int(INT64_MIN), "BIGINT"},
+      {Value::Int(INT64_MAX), "BIGINT"},
+      {Value::UInt(UINT64_MAX), "UBIGINT"},
+      {Value::Double(0.1), "DOUBLE"},
+      {Value::Double(-0.0), "DOUBLE"},
+      {Value::Double(1e308), "DOUBLE"},
+      {Value::Double(std::numeric_limits<double>::infinity()), "DOUBLE"},
+      {Value::String("it's \"quoted\"; DROP TABLE t; --\n\\n ünïcødé 🦆"), "VARCHAR"},
+      {Value::String(""), "VARCHAR"},
+      {Value::String(std::string("nul\0byte", 8)), "VARCHAR"},
+      {Value::Blob(std::string("\x00\xff'\\", 4)), "BLOB"},
+      {Value::Typed("DATE", "2024-02-29"), "DATE"},
+      {Value::Typed("TIMESTAMP", "2024-02-29 12:34:56.789"), "TIMESTAMP"},
+      {Value::Typed("INTERVAL", "1 day 02:03:04"), "INTERVAL"},
+      {Value::Typed("DECIMAL(18,3)", "-12.500"), "DECIMAL(18,3)"},
+      {Value::Typed("HUGEINT", "-170141183460469231731687303715884105728"), "HUGEINT"},
+      {Value::Typed("UUID", "a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11"), "UUID"},
+      {Value::Typed("INTEGER[]", "[1, NULL, 3]"), "INTEGER[]"},
+      {Value::Typed("STRUCT(\"a b\" VARCHAR, c INTEGER)", "{'a b': 'xy', 'c': 2}"),
+       "STRUCT(\"a b\" VARCHAR, c INTEGER)"},
+      {Value::Null(), "\"NULL\""},
+  };
+  for (const auto& [value, type] : cases) {
+    auto literal = sql::RenderLiteral(value);
+    ASSERT_TRUE(literal.ok()) << literal.status().ToString();
+    auto t = con_->Query("SELECT " + *literal + " AS v");
+    ASSERT_TRUE(t.ok()) << *literal << ": " << t.status().ToString();
+    ASSERT_EQ(t->NumRows(), 1u);
+    if (!value.is_null()) {
+      EXPECT_EQ(t->schema.columns[0].type, type) << *literal;
+    }
+    if (value.kind() == pipeline::ValueKind::kTyped) {
+      EXPECT_EQ(t->rows[0][0].text(), value.text()) << *literal;
+    } else if (value.kind() == pipeline::ValueKind::kDouble) {
+      EXPECT_EQ(t->rows[0][0].double_value(), value.double_value()) << *literal;
+      EXPECT_EQ(std::signbit(t->rows[0][0].double_value()), std::signbit(value.double_value()));
+    } else {
+      EXPECT_EQ(t->rows[0][0], value) << *literal;
+    }
+  }
 }
 
 }  // namespace
