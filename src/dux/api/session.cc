@@ -1,7 +1,9 @@
 #include "dux/api/session.h"
 
 #include <map>
+#include <set>
 
+#include "dux/exec/arrow_bridge.h"
 #include "dux/sql/quote.h"
 
 namespace dux {
@@ -10,6 +12,10 @@ using pipeline::Pipeline;
 
 Result<std::unique_ptr<Session>> Session::Open(const SessionOptions& options) {
   std::map<std::string, std::string> settings;
+  // Arrow leaves DuckDB losslessly: types without an exact Arrow match (HUGEINT beyond
+  // decimal128(38), UHUGEINT, TIME WITH TIME ZONE, BIT, ...) travel as "duckdb.*" extension
+  // types that DuckDB reads back as themselves and other readers see as their storage type.
+  settings["arrow_lossless_conversion"] = "true";
   if (options.threads > 0) settings["threads"] = std::to_string(options.threads);
   if (!options.memory_limit.empty()) settings["memory_limit"] = options.memory_limit;
   if (!options.temp_directory.empty()) settings["temp_directory"] = options.temp_directory;
@@ -29,7 +35,61 @@ Status Session::Attach(const pipeline::Attachment& a) {
   return Status::OK();
 }
 
+namespace {
+
+void CollectArrowPaths(const Pipeline& p, std::set<std::string>* paths) {
+  if (auto* a = std::get_if<pipeline::ArrowSource>(&p.source().body)) paths->insert(a->path);
+  for (const auto& op : p.ops()) {
+    if (auto* j = std::get_if<pipeline::JoinOp>(&op.body)) CollectArrowPaths(*j->right, paths);
+    if (auto* j = std::get_if<pipeline::AsofJoinOp>(&op.body)) CollectArrowPaths(*j->right, paths);
+    if (auto* c = std::get_if<pipeline::ConcatRowsOp>(&op.body)) {
+      for (const auto& other : c->others) CollectArrowPaths(*other, paths);
+    }
+  }
+}
+
+}  // namespace
+
+/// The from_arrow inputs of one pipeline, each decoded into a temporary table that lives
+/// until the next compile (or the session's end), so that the compiled query can run.
+class Session::ArrowSources {
+ public:
+  static Result<std::unique_ptr<ArrowSources>> Load(exec::Connection& connection,
+                                                    const Pipeline& pipeline) {
+    std::set<std::string> paths;
+    CollectArrowPaths(pipeline, &paths);
+    auto sources = std::unique_ptr<ArrowSources>(new ArrowSources(connection));
+    for (const auto& path : paths) {
+      std::string table = sql::ArrowTableName(path);
+      (void)connection.Execute("DROP TABLE IF EXISTS temp." + table);
+      auto in = ipc::FileInputStream::Open(path);
+      if (!in.ok()) return in.status().WithPrefix("from_arrow");
+      // ArrowTableName is quoted; ImportIpc quotes the raw name itself.
+      auto rows = exec::ImportIpc(connection, table.substr(1, table.size() - 2),
+                                  std::move(in).value(), /*temporary=*/true);
+      if (!rows.ok()) return rows.status().WithPrefix("from_arrow \"" + path + "\"");
+      sources->tables_.push_back(table);
+    }
+    return sources;
+  }
+  ~ArrowSources() {
+    for (const auto& t : tables_) (void)connection_.Execute("DROP TABLE IF EXISTS temp." + t);
+  }
+
+ private:
+  explicit ArrowSources(exec::Connection& connection) : connection_(connection) {}
+  exec::Connection& connection_;
+  std::vector<std::string> tables_;
+};
+
+Session::Session(exec::Database db, exec::Connection connection)
+    : db_(std::move(db)), connection_(std::move(connection)) {}
+
+Session::~Session() = default;
+
 Result<sql::CompiledQuery> Session::Compile(const Pipeline& pipeline) {
+  arrow_.reset();  // drops the previous pipeline's tables before loading this one's
+  DUX_ASSIGN_OR_RETURN(arrow_, ArrowSources::Load(connection_, pipeline));
   sql::Compiler compiler(&connection_);
   return compiler.Compile(pipeline);
 }
@@ -37,7 +97,12 @@ Result<sql::CompiledQuery> Session::Compile(const Pipeline& pipeline) {
 Result<std::string> Session::Explain(const Pipeline& pipeline) {
   DUX_ASSIGN_OR_RETURN(sql::CompiledQuery query, Compile(pipeline));
   std::string out = query.Sql() + ";\n";
-  if (pipeline.sink()) {
+  if (pipeline.sink() && std::holds_alternative<pipeline::ToArrowSink>(pipeline.sink()->body)) {
+    const auto& a = std::get<pipeline::ToArrowSink>(pipeline.sink()->body);
+    out += std::string("-- to_arrow: the result encoded by dux as an Arrow IPC ") +
+           (a.stream_format ? "stream" : "file") +
+           (a.compression.empty() ? "" : " (" + a.compression + " compressed)") + "\n";
+  } else if (pipeline.sink()) {
     DUX_ASSIGN_OR_RETURN(std::string statement,
                          sql::SinkStatement(*pipeline.sink(), "<query>", query.schema,
                                             "<temporary file, renamed when complete>"));
@@ -78,6 +143,7 @@ Frame Session::FromParquet(std::string path, bool hive_partitioning, bool union_
 Frame Session::FromCsv(pipeline::CsvSource csv) { return From(Pipeline::FromCsv(std::move(csv))); }
 Frame Session::FromNdjson(std::string path) { return From(Pipeline::FromNdjson(std::move(path))); }
 Frame Session::FromQuery(std::string sql) { return From(Pipeline::FromQuery(std::move(sql))); }
+Frame Session::FromArrow(std::string path) { return From(Pipeline::FromArrow(std::move(path))); }
 Frame Session::FromValues(std::vector<std::string> columns,
                           std::vector<std::vector<pipeline::Value>> rows,
                           std::vector<std::pair<std::string, std::string>> types) {
@@ -183,6 +249,10 @@ Result<exec::WriteReport> Frame::ToCsv(pipeline::ToCsvSink sink) const {
 Result<exec::WriteReport> Frame::ToNdjson(std::string path) const {
   Pipeline p = pipeline_;
   return session_->Write(p.ToNdjson(std::move(path)));
+}
+Result<exec::WriteReport> Frame::ToArrow(pipeline::ToArrowSink sink) const {
+  Pipeline p = pipeline_;
+  return session_->Write(p.ToArrow(std::move(sink)));
 }
 Result<exec::WriteReport> Frame::InsertInto(std::string table, bool create) const {
   Pipeline p = pipeline_;

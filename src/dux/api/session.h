@@ -30,11 +30,13 @@ class Frame;
 class Session {
  public:
   static Result<std::unique_ptr<Session>> Open(const SessionOptions& options = {});
+  ~Session();
 
   /// ATTACHes a DuckDB database file under `alias`.
   Status Attach(const pipeline::Attachment& attachment);
 
   /// Compiles and binds; every pipeline mistake is reported here, before anything runs.
+  /// from_arrow inputs are decoded into temporary tables that stay until the next Compile.
   Result<sql::CompiledQuery> Compile(const pipeline::Pipeline& pipeline);
   /// The SQL a pipeline runs (and its sink statement, if any).
   Result<std::string> Explain(const pipeline::Pipeline& pipeline);
@@ -50,6 +52,8 @@ class Session {
   Frame FromCsv(pipeline::CsvSource csv);
   Frame FromNdjson(std::string path);
   Frame FromQuery(std::string sql);
+  /// An Arrow IPC stream or file.
+  Frame FromArrow(std::string path);
   Frame FromValues(std::vector<std::string> columns,
                    std::vector<std::vector<pipeline::Value>> rows,
                    std::vector<std::pair<std::string, std::string>> types = {});
@@ -57,10 +61,11 @@ class Session {
   exec::Connection& connection() { return connection_; }
 
  private:
-  Session(exec::Database db, exec::Connection connection)
-      : db_(std::move(db)), connection_(std::move(connection)) {}
+  class ArrowSources;
+  Session(exec::Database db, exec::Connection connection);
   exec::Database db_;
   exec::Connection connection_;
+  std::unique_ptr<ArrowSources> arrow_;
 };
 
 /// A pipeline bound to a session. Verbs return a new Frame and never fail; mistakes are
@@ -108,6 +113,7 @@ class Frame {
   Result<exec::WriteReport> ToCsv(pipeline::ToCsvSink sink) const;
   Result<exec::WriteReport> ToNdjson(std::string path) const;
   Result<exec::WriteReport> InsertInto(std::string table, bool create = false) const;
+  Result<exec::WriteReport> ToArrow(pipeline::ToArrowSink sink) const;
 
   const pipeline::Pipeline& pipeline() const { return pipeline_; }
 

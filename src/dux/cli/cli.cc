@@ -28,8 +28,11 @@ int Main(int argc, char** argv) {
   RunOptions run;
   CLI::App* run_cmd = app.add_subcommand("run", "run a pipeline and print or write its result");
   AddPipelineOptions(run_cmd, &run);
-  run_cmd->add_option("--format", run.format, "table, csv, json or ndjson")
-      ->check(CLI::IsMember({"table", "csv", "json", "ndjson"}));
+  run_cmd->add_option("--format", run.format, "table, csv, json, ndjson or arrow (an IPC stream)")
+      ->check(CLI::IsMember({"table", "csv", "json", "ndjson", "arrow"}));
+  run_cmd->add_option("--arrow-compression", run.arrow_compression,
+                      "with --format arrow: lz4 or zstd body compression (default none)")
+      ->check(CLI::IsMember({"none", "lz4", "zstd"}));
   run_cmd->add_option("-o,--output", run.output, "write the result to FILE instead of stdout");
 
   RunOptions explain;

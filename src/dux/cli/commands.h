@@ -11,6 +11,7 @@ struct RunOptions {
   std::string pipeline;     ///< the text given as an argument
   std::string file;         ///< -f: read the pipeline from this file ("-" for stdin)
   std::string format = "table";
+  std::string arrow_compression;  ///< with --format arrow: "", "lz4" or "zstd"
   std::string output;       ///< empty: stdout
   int threads = 0;
   std::string memory_limit;

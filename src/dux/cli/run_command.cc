@@ -1,12 +1,16 @@
 // dux run and dux explain.
 #include <unistd.h>
 
+#include <cerrno>
+#include <cstring>
+
 #include <filesystem>
 #include <fstream>
 #include <iostream>
 #include <sstream>
 
 #include "dux/api/session.h"
+#include "dux/exec/arrow_bridge.h"
 #include "dux/cli/commands.h"
 #include "dux/cli/query_watch.h"
 #include "dux/pipeline/language.h"
@@ -41,6 +45,49 @@ Status WriteText(const std::string& text, const std::string& path) {
     return Status::IOError("cannot write \"" + path + "\"");
   }
   return Status::OK();
+}
+
+// Writes to a file descriptor it does not own (stdout), retrying short writes.
+class FdOutputStream : public ipc::OutputStream {
+ public:
+  explicit FdOutputStream(int fd) : fd_(fd) {}
+  Status Write(const void* data, size_t size) override {
+    const char* p = static_cast<const char*>(data);
+    while (size > 0) {
+      ssize_t n = ::write(fd_, p, size);
+      if (n < 0 && errno == EINTR) continue;
+      if (n <= 0) return Status::IOError(std::string("cannot write output: ") + std::strerror(errno));
+      p += n;
+      size -= static_cast<size_t>(n);
+    }
+    return Status::OK();
+  }
+
+ private:
+  int fd_;
+};
+
+// --format arrow: an IPC stream, encoded batch by batch straight to stdout, or to --output
+// through a temporary file renamed when complete.
+Status WriteArrow(Session& session, const sql::CompiledQuery& query, const RunOptions& o) {
+  ipc::WriteOptions options;
+  DUX_ASSIGN_OR_RETURN(options.compression, exec::ParseCompression(o.arrow_compression));
+  if (o.output.empty()) {
+    std::cout.flush();
+    FdOutputStream out(STDOUT_FILENO);
+    return exec::WriteQueryIpc(session.connection(), query.Sql(), &out, options).status();
+  }
+  std::string temporary = o.output + ".dux-tmp-" + std::to_string(getpid());
+  Status status = [&]() -> Status {
+    DUX_ASSIGN_OR_RETURN(auto file, ipc::FileOutputStream::Open(temporary));
+    DUX_RETURN_NOT_OK(exec::WriteQueryIpc(session.connection(), query.Sql(), file.get(), options).status());
+    return file->Close();
+  }();
+  if (status.ok() && std::rename(temporary.c_str(), o.output.c_str()) != 0) {
+    status = Status::IOError("cannot write \"" + o.output + "\"");
+  }
+  if (!status.ok()) std::remove(temporary.c_str());
+  return status;
 }
 
 }  // namespace
@@ -98,6 +145,7 @@ Status Run(const RunOptions& o) {
     DUX_ASSIGN_OR_RETURN(exec::Table table, session->connection().Query(query.Sql(), query.schema));
     return WriteText(table.Format(), o.output);
   }
+  if (o.format == "arrow") return WriteArrow(*session, query, o);
   if (!o.output.empty()) {
     return exec::ExportResult(session->connection(), query.Sql(), o.format, o.output);
   }

@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <filesystem>
 
+#include "dux/exec/arrow_bridge.h"
 #include "dux/sql/quote.h"
 
 namespace dux::exec {
@@ -99,6 +100,18 @@ Result<int64_t> CreateAndInsert(Connection& connection, const Sink& sink,
   return rows;
 }
 
+// to_arrow is written by dux's own IPC encoder rather than by a COPY statement.
+Result<int64_t> WriteArrowFile(Connection& connection, const std::string& select_sql,
+                               const ToArrowSink& sink, const std::string& path) {
+  ipc::WriteOptions options;
+  options.format = sink.stream_format ? ipc::Format::kStream : ipc::Format::kFile;
+  DUX_ASSIGN_OR_RETURN(options.compression, ParseCompression(sink.compression));
+  DUX_ASSIGN_OR_RETURN(auto file, ipc::FileOutputStream::Open(path));
+  DUX_ASSIGN_OR_RETURN(int64_t rows, WriteQueryIpc(connection, select_sql, file.get(), options));
+  DUX_RETURN_NOT_OK(file->Close());
+  return rows;
+}
+
 }  // namespace
 
 Result<WriteReport> WriteSink(Connection& connection, const Sink& sink,
@@ -123,6 +136,8 @@ Result<WriteReport> WriteSink(Connection& connection, const Sink& sink,
     directory = !p->partition_by.empty();
   } else if (auto* c = std::get_if<ToCsvSink>(&sink.body)) {
     target = c->path;
+  } else if (auto* a = std::get_if<ToArrowSink>(&sink.body)) {
+    target = a->path;
   } else {
     target = std::get<ToNdjsonSink>(sink.body).path;
   }
@@ -133,9 +148,14 @@ Result<WriteReport> WriteSink(Connection& connection, const Sink& sink,
     if (!free.ok()) return SinkError(free, sink);
   }
   std::string temporary = TemporaryName(target);
-  DUX_ASSIGN_OR_RETURN(std::string statement,
-                       sql::SinkStatement(sink, select_sql, query.schema, temporary));
-  auto rows = connection.Execute(statement);
+  Result<int64_t> rows = 0;
+  if (auto* a = std::get_if<ToArrowSink>(&sink.body)) {
+    rows = WriteArrowFile(connection, select_sql, *a, temporary);
+  } else {
+    DUX_ASSIGN_OR_RETURN(std::string statement,
+                         sql::SinkStatement(sink, select_sql, query.schema, temporary));
+    rows = connection.Execute(statement);
+  }
   if (!rows.ok()) {
     RemoveQuietly(temporary);
     return SinkError(rows.status(), sink, temporary, target);

@@ -527,6 +527,13 @@ Result<SourceBody> ParseFromNdjson(Parser& p, std::string_view verb, Location lo
   return NdjsonSource{std::move(*path)};
 }
 
+Result<SourceBody> ParseFromArrow(Parser& p, std::string_view verb, Location loc) {
+  std::optional<std::string> path;
+  DUX_RETURN_NOT_OK(p.ParseCall(verb, {.positional = SoleString(p, verb, &path)}));
+  DUX_RETURN_NOT_OK(Required(p, verb, loc, path, "a path"));
+  return ArrowSource{std::move(*path)};
+}
+
 Result<SourceBody> ParseFromQuery(Parser& p, std::string_view verb, Location loc) {
   std::optional<std::string> sql;
   DUX_RETURN_NOT_OK(p.ParseCall(verb, {.positional = SoleString(p, verb, &sql)}));
@@ -944,6 +951,30 @@ Result<SinkBody> ParseToNdjson(Parser& p, std::string_view verb, Location loc) {
   return ToNdjsonSink{std::move(*path)};
 }
 
+Result<SinkBody> ParseToArrow(Parser& p, std::string_view verb, Location loc) {
+  ToArrowSink sink;
+  std::optional<std::string> path;
+  std::string format = "file";
+  DUX_RETURN_NOT_OK(
+      p.ParseCall(verb, {.positional = SoleString(p, verb, &path),
+                         .options = {
+                             {"format", Store(p, &Parser::ReadString, &format)},
+                             {"compression", Store(p, &Parser::ReadString, &sink.compression)},
+                         }}));
+  DUX_RETURN_NOT_OK(Required(p, verb, loc, path, "a path"));
+  if (format != "file" && format != "stream") {
+    return p.Error(loc, fmt::format("{}: format must be \"file\" or \"stream\", got \"{}\"",
+                                    verb, format));
+  }
+  if (!sink.compression.empty() && sink.compression != "lz4" && sink.compression != "zstd") {
+    return p.Error(loc, fmt::format("{}: compression must be \"lz4\" or \"zstd\", got \"{}\"",
+                                    verb, sink.compression));
+  }
+  sink.stream_format = format == "stream";
+  sink.path = std::move(*path);
+  return sink;
+}
+
 Result<SinkBody> ParseInsertInto(Parser& p, std::string_view verb, Location loc) {
   InsertIntoSink sink;
   std::optional<std::string> table;
@@ -967,7 +998,7 @@ struct Entry {
 constexpr Entry<SourceBody> kSources[] = {
     {"from_parquet", ParseFromParquet}, {"from_csv", ParseFromCsv},
     {"from_ndjson", ParseFromNdjson},   {"from_query", ParseFromQuery},
-    {"from_values", ParseFromValues},
+    {"from_values", ParseFromValues},  {"from_arrow", ParseFromArrow},
 };
 
 constexpr Entry<OpBody> kVerbs[] = {
@@ -997,6 +1028,7 @@ constexpr Entry<SinkBody> kSinks[] = {
     {"to_csv", ParseToCsv},
     {"to_ndjson", ParseToNdjson},
     {"insert_into", ParseInsertInto},
+    {"to_arrow", ParseToArrow},
 };
 
 template <typename Body, size_t N>

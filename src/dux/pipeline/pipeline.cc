@@ -62,6 +62,7 @@ const char* Source::Name() const {
     const char* operator()(const NdjsonSource&) const { return "from_ndjson"; }
     const char* operator()(const QuerySource&) const { return "from_query"; }
     const char* operator()(const ValuesSource&) const { return "from_values"; }
+    const char* operator()(const ArrowSource&) const { return "from_arrow"; }
   };
   return std::visit(Visitor{}, body);
 }
@@ -96,6 +97,7 @@ const char* Sink::Verb() const {
     const char* operator()(const ToCsvSink&) const { return "to_csv"; }
     const char* operator()(const ToNdjsonSink&) const { return "to_ndjson"; }
     const char* operator()(const InsertIntoSink&) const { return "insert_into"; }
+    const char* operator()(const ToArrowSink&) const { return "to_arrow"; }
   };
   return std::visit(Visitor{}, body);
 }
@@ -154,6 +156,10 @@ Pipeline Pipeline::FromNdjson(std::string path) {
 
 Pipeline Pipeline::FromQuery(std::string sql) {
   return Pipeline(Source{QuerySource{std::move(sql)}, {}});
+}
+
+Pipeline Pipeline::FromArrow(std::string path) {
+  return Pipeline(Source{ArrowSource{std::move(path)}, {}});
 }
 
 Pipeline Pipeline::FromValues(std::vector<std::string> columns,
@@ -237,6 +243,10 @@ Pipeline& Pipeline::ToCsv(ToCsvSink sink) {
 }
 Pipeline& Pipeline::ToNdjson(std::string path) {
   sink_ = Sink{ToNdjsonSink{std::move(path)}, {}};
+  return *this;
+}
+Pipeline& Pipeline::ToArrow(ToArrowSink sink) {
+  sink_ = Sink{std::move(sink), {}};
   return *this;
 }
 Pipeline& Pipeline::InsertInto(std::string table, bool create) {

@@ -78,7 +78,14 @@ struct ValuesSource {
   bool operator==(const ValuesSource&) const = default;
 };
 
-using SourceBody = std::variant<ParquetSource, CsvSource, NdjsonSource, QuerySource, ValuesSource>;
+/// An Arrow IPC stream or file (told apart by the file's magic).
+struct ArrowSource {
+  std::string path;
+  bool operator==(const ArrowSource&) const = default;
+};
+
+using SourceBody =
+    std::variant<ParquetSource, CsvSource, NdjsonSource, QuerySource, ValuesSource, ArrowSource>;
 
 struct Source {
   SourceBody body;
@@ -246,7 +253,16 @@ struct InsertIntoSink {
   bool operator==(const InsertIntoSink&) const = default;
 };
 
-using SinkBody = std::variant<ToParquetSink, ToCsvSink, ToNdjsonSink, InsertIntoSink>;
+/// Arrow IPC: the file format (default) or the streaming format; body compression
+/// "lz4" (LZ4_FRAME) or "zstd", none when empty.
+struct ToArrowSink {
+  std::string path;
+  bool stream_format = false;
+  std::string compression;
+  bool operator==(const ToArrowSink&) const = default;
+};
+
+using SinkBody = std::variant<ToParquetSink, ToCsvSink, ToNdjsonSink, InsertIntoSink, ToArrowSink>;
 
 struct Sink {
   SinkBody body;
@@ -270,6 +286,7 @@ class Pipeline {
   static Pipeline FromCsv(std::string path);
   static Pipeline FromNdjson(std::string path);
   static Pipeline FromQuery(std::string sql);
+  static Pipeline FromArrow(std::string path);
   static Pipeline FromValues(std::vector<std::string> columns,
                              std::vector<std::vector<Value>> rows,
                              std::vector<std::pair<std::string, std::string>> types = {});
@@ -301,6 +318,7 @@ class Pipeline {
   Pipeline& ToCsv(ToCsvSink sink);
   Pipeline& ToNdjson(std::string path);
   Pipeline& InsertInto(std::string table, bool create = false);
+  Pipeline& ToArrow(ToArrowSink sink);
 
   /// Appends an already built verb (used by the language parser and the protobuf mapping).
   Pipeline& Append(Op op);

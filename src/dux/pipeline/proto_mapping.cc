@@ -163,6 +163,7 @@ struct SourceWriter {
   }
   void operator()(const NdjsonSource& s) const { out->mutable_ndjson()->set_path(s.path); }
   void operator()(const QuerySource& s) const { out->mutable_query()->set_sql(s.sql); }
+  void operator()(const ArrowSource& s) const { out->mutable_arrow()->set_path(s.path); }
   void operator()(const ValuesSource& s) const {
     pb::ValuesSource* m = out->mutable_values();
     WriteStrings(s.columns, m->mutable_columns());
@@ -283,6 +284,12 @@ struct SinkWriter {
     pb::InsertIntoSink* m = out->mutable_insert_into();
     m->set_table(s.table);
     m->set_create(s.create);
+  }
+  void operator()(const ToArrowSink& s) const {
+    pb::ToArrowSink* m = out->mutable_to_arrow();
+    m->set_path(s.path);
+    m->set_stream_format(s.stream_format);
+    m->set_compression(s.compression);
   }
 };
 
@@ -470,6 +477,8 @@ Result<SourceBody> ReadSourceBody(const pb::Source& message, const std::string& 
       return SourceBody(NdjsonSource{message.ndjson().path()});
     case pb::Source::kQuery:
       return SourceBody(QuerySource{message.query().sql()});
+    case pb::Source::kArrow:
+      return SourceBody(ArrowSource{message.arrow().path()});
     case pb::Source::kValues: {
       const pb::ValuesSource& m = message.values();
       ValuesSource values;
@@ -629,6 +638,10 @@ Result<SinkBody> ReadSinkBody(const pb::Sink& message, const std::string& path,
     case pb::Sink::kInsertInto:
       return SinkBody(
           InsertIntoSink{message.insert_into().table(), message.insert_into().create()});
+    case pb::Sink::kToArrow: {
+      const pb::ToArrowSink& m = message.to_arrow();
+      return SinkBody(ToArrowSink{m.path(), m.stream_format(), m.compression()});
+    }
     case pb::Sink::KIND_NOT_SET:
       break;
   }

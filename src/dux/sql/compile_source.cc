@@ -1,6 +1,8 @@
 // Sources: each becomes the first CTE of its pipeline.
 #include <fmt/format.h>
 
+#include <functional>
+
 #include "dux/sql/compiler_internal.h"
 #include "dux/sql/quote.h"
 
@@ -91,6 +93,18 @@ std::string CsvSql(const CsvSource& csv) {
 
 }  // namespace
 
+}  // namespace dux::sql::internal
+
+namespace dux::sql {
+
+std::string ArrowTableName(const std::string& path) {
+  return QuoteIdentifier(fmt::format("__dux_arrow_{:016x}", std::hash<std::string>{}(path)));
+}
+
+}  // namespace dux::sql
+
+namespace dux::sql::internal {
+
 Result<Frame> CompileSource(CompileContext& ctx, const Source& source) {
   const char* verb = source.Name();
   // DuckDB reads an empty path as the current directory, every file under it: never what
@@ -110,6 +124,9 @@ Result<Frame> CompileSource(CompileContext& ctx, const Source& source) {
   } else if (auto* n = std::get_if<NdjsonSource>(&source.body)) {
     body = "SELECT * FROM read_json(" + QuoteString(n->path) +
            ", format = 'newline_delimited')";
+  } else if (auto* a = std::get_if<ArrowSource>(&source.body)) {
+    if (a->path.empty()) return VerbError(verb, source.loc, "needs a path");
+    body = "SELECT * FROM " + ArrowTableName(a->path);
   } else if (auto* q = std::get_if<QuerySource>(&source.body)) {
     DUX_ASSIGN_OR_RETURN(std::string sql, QueryBody(q->sql, source.loc));
     body = "SELECT * FROM (" + sql + "\n)";

@@ -44,6 +44,10 @@ class Compiler {
   Binder* binder_;
 };
 
+/// The quoted name of the temporary table that holds the Arrow IPC file or stream at `path`
+/// while a pipeline reading it runs (from_arrow). The caller loads it before compiling.
+std::string ArrowTableName(const std::string& path);
+
 /// The statement that writes `select_sql` (columns `schema`) to `target` for a file sink
 /// (COPY ... TO), or into the table for insert_into (INSERT ... BY NAME or CREATE TABLE AS).
 /// `target` replaces the sink's path: writers write to a temporary name first.

@@ -1,0 +1,280 @@
+// Streaming results need duckdb_pending_prepared_streaming, which DuckDB 1.4's C API lists
+// as deprecated yet offers no replacement for; it is used here and nowhere else.
+#undef DUCKDB_API_NO_DEPRECATED
+#include <duckdb.h>
+
+#include "dux/exec/arrow_bridge.h"
+
+#include <fmt/format.h>
+
+#include <cerrno>
+
+#include <vector>
+
+#include "dux/sql/quote.h"
+
+namespace dux::exec {
+
+namespace {
+
+// Frees a duckdb_error_data and turns it into a Status.
+Status TakeError(duckdb_error_data error, const char* what) {
+  Status status;
+  if (error && duckdb_error_data_has_error(error)) {
+    status = Status::InvalidArgument(std::string(what) + ": " +
+                                     CleanDuckDbError(duckdb_error_data_message(error)));
+  }
+  if (error) duckdb_destroy_error_data(&error);
+  return status;
+}
+
+std::string TakeString(char* s) {
+  std::string out = s ? s : "";
+  duckdb_free(s);
+  return out;
+}
+
+using PendingHandle = Handle<duckdb_pending_result, duckdb_destroy_pending>;
+using ArrowOptionsHandle = Handle<duckdb_arrow_options, duckdb_destroy_arrow_options>;
+
+}  // namespace
+
+Result<std::string> LogicalTypeSql(duckdb_logical_type type) {
+  switch (duckdb_get_type_id(type)) {
+    case DUCKDB_TYPE_BOOLEAN: return "BOOLEAN";
+    case DUCKDB_TYPE_TINYINT: return "TINYINT";
+    case DUCKDB_TYPE_SMALLINT: return "SMALLINT";
+    case DUCKDB_TYPE_INTEGER: return "INTEGER";
+    case DUCKDB_TYPE_BIGINT: return "BIGINT";
+    case DUCKDB_TYPE_UTINYINT: return "UTINYINT";
+    case DUCKDB_TYPE_USMALLINT: return "USMALLINT";
+    case DUCKDB_TYPE_UINTEGER: return "UINTEGER";
+    case DUCKDB_TYPE_UBIGINT: return "UBIGINT";
+    case DUCKDB_TYPE_HUGEINT: return "HUGEINT";
+    case DUCKDB_TYPE_UHUGEINT: return "UHUGEINT";
+    case DUCKDB_TYPE_FLOAT: return "FLOAT";
+    case DUCKDB_TYPE_DOUBLE: return "DOUBLE";
+    case DUCKDB_TYPE_VARCHAR: return "VARCHAR";
+    case DUCKDB_TYPE_BLOB: return "BLOB";
+    case DUCKDB_TYPE_DATE: return "DATE";
+    case DUCKDB_TYPE_TIME: return "TIME";
+    case DUCKDB_TYPE_TIME_TZ: return "TIME WITH TIME ZONE";
+    case DUCKDB_TYPE_TIME_NS: return "TIME_NS";
+    case DUCKDB_TYPE_TIMESTAMP: return "TIMESTAMP";
+    case DUCKDB_TYPE_TIMESTAMP_S: return "TIMESTAMP_S";
+    case DUCKDB_TYPE_TIMESTAMP_MS: return "TIMESTAMP_MS";
+    case DUCKDB_TYPE_TIMESTAMP_NS: return "TIMESTAMP_NS";
+    case DUCKDB_TYPE_TIMESTAMP_TZ: return "TIMESTAMP WITH TIME ZONE";
+    case DUCKDB_TYPE_INTERVAL: return "INTERVAL";
+    case DUCKDB_TYPE_UUID: return "UUID";
+    case DUCKDB_TYPE_BIT: return "BIT";
+    case DUCKDB_TYPE_BIGNUM: return "BIGNUM";
+    case DUCKDB_TYPE_SQLNULL: return "\"NULL\"";
+    case DUCKDB_TYPE_DECIMAL:
+      return fmt::format("DECIMAL({},{})", duckdb_decimal_width(type), duckdb_decimal_scale(type));
+    case DUCKDB_TYPE_ENUM: {
+      std::string out = "ENUM(";
+      for (uint32_t i = 0; i < duckdb_enum_dictionary_size(type); ++i) {
+        out += (i ? ", " : "") + sql::QuoteString(TakeString(duckdb_enum_dictionary_value(type, i)));
+      }
+      return out + ")";
+    }
+    case DUCKDB_TYPE_LIST: {
+      LogicalTypeHandle child(duckdb_list_type_child_type(type));
+      DUX_ASSIGN_OR_RETURN(std::string c, LogicalTypeSql(child.get()));
+      return c + "[]";
+    }
+    case DUCKDB_TYPE_ARRAY: {
+      LogicalTypeHandle child(duckdb_array_type_child_type(type));
+      DUX_ASSIGN_OR_RETURN(std::string c, LogicalTypeSql(child.get()));
+      return fmt::format("{}[{}]", c, duckdb_array_type_array_size(type));
+    }
+    case DUCKDB_TYPE_MAP: {
+      LogicalTypeHandle key(duckdb_map_type_key_type(type));
+      LogicalTypeHandle value(duckdb_map_type_value_type(type));
+      DUX_ASSIGN_OR_RETURN(std::string k, LogicalTypeSql(key.get()));
+      DUX_ASSIGN_OR_RETURN(std::string v, LogicalTypeSql(value.get()));
+      return "MAP(" + k + ", " + v + ")";
+    }
+    case DUCKDB_TYPE_STRUCT:
+    case DUCKDB_TYPE_UNION: {
+      bool is_union = duckdb_get_type_id(type) == DUCKDB_TYPE_UNION;
+      idx_t n = is_union ? duckdb_union_type_member_count(type)
+                         : duckdb_struct_type_child_count(type);
+      std::string out = is_union ? "UNION(" : "STRUCT(";
+      for (idx_t i = 0; i < n; ++i) {
+        std::string name = TakeString(is_union ? duckdb_union_type_member_name(type, i)
+                                               : duckdb_struct_type_child_name(type, i));
+        LogicalTypeHandle child(is_union ? duckdb_union_type_member_type(type, i)
+                                         : duckdb_struct_type_child_type(type, i));
+        DUX_ASSIGN_OR_RETURN(std::string c, LogicalTypeSql(child.get()));
+        out += (i ? ", " : "") + sql::QuoteIdentifier(name) + " " + c;
+      }
+      return out + ")";
+    }
+    default:
+      return Status::Unimplemented(
+          fmt::format("no SQL spelling for DuckDB type id {}", static_cast<int>(duckdb_get_type_id(type))));
+  }
+}
+
+Result<int64_t> ExportArrow(Connection& connection, const std::string& select_sql,
+                            ArrowBatchSink* sink) {
+  PreparedHandle prepared;
+  if (duckdb_prepare(connection.get(), select_sql.c_str(), prepared.out()) == DuckDBError) {
+    return Status::InvalidArgument(CleanDuckDbError(duckdb_prepare_error(prepared.get())));
+  }
+  PendingHandle pending;
+  if (duckdb_pending_prepared_streaming(prepared.get(), pending.out()) == DuckDBError) {
+    return Status::InvalidArgument(CleanDuckDbError(duckdb_pending_error(pending.get())));
+  }
+  ResultHandle result;
+  if (duckdb_execute_pending(pending.get(), result.out()) == DuckDBError) {
+    return Status::InvalidArgument(CleanDuckDbError(duckdb_result_error(result.get())));
+  }
+  ArrowOptionsHandle options(duckdb_result_get_arrow_options(result.get()));
+  idx_t n = duckdb_column_count(result.get());
+  std::vector<LogicalTypeHandle> type_owners;
+  std::vector<duckdb_logical_type> types;
+  std::vector<const char*> names;
+  for (idx_t c = 0; c < n; ++c) {
+    type_owners.emplace_back(duckdb_column_logical_type(result.get(), c));
+    types.push_back(type_owners.back().get());
+    names.push_back(duckdb_column_name(result.get(), c));
+  }
+  ipc::SchemaOwner schema;
+  DUX_RETURN_NOT_OK(TakeError(
+      duckdb_to_arrow_schema(options.get(), types.data(), names.data(), n, schema.out()),
+      "cannot describe the result as Arrow"));
+  DUX_RETURN_NOT_OK(sink->Schema(*schema.get()));
+  int64_t rows = 0;
+  for (;;) {
+    DataChunkHandle chunk(duckdb_fetch_chunk(*result.get()));
+    if (!chunk) {
+      // A streaming result reports a failure that happens mid-way here.
+      const char* error = duckdb_result_error(result.get());
+      if (error) return Status::InvalidArgument(CleanDuckDbError(error));
+      break;
+    }
+    idx_t size = duckdb_data_chunk_get_size(chunk.get());
+    if (size == 0) break;
+    ipc::ArrayOwner array;
+    DUX_RETURN_NOT_OK(TakeError(duckdb_data_chunk_to_arrow(options.get(), chunk.get(), array.out()),
+                                "cannot convert a result chunk to Arrow"));
+    DUX_RETURN_NOT_OK(sink->Batch(*array.get()));
+    rows += static_cast<int64_t>(size);
+  }
+  return rows;
+}
+
+Result<int64_t> ImportArrowStream(Connection& connection, const std::string& table,
+                                  ArrowArrayStream* stream, bool temporary) {
+  // duckdb_arrow_scan registers a view over the stream; the table is filled from it by one
+  // statement, and the view is dropped on every path. (The function is deprecated in 1.4
+  // but is the C API's only way to scan a stream without knowing the types up front.)
+  struct StreamOwner {
+    ArrowArrayStream* s;
+    ~StreamOwner() {
+      if (s->release) s->release(s);
+    }
+  } owner{stream};
+  std::string view = "__dux_arrow_scan_" + std::to_string(reinterpret_cast<uintptr_t>(stream));
+  if (duckdb_arrow_scan(connection.get(), view.c_str(),
+                        reinterpret_cast<duckdb_arrow_stream>(stream)) == DuckDBError) {
+    return Status::InvalidArgument("cannot scan the Arrow stream");
+  }
+  auto rows = connection.Execute(std::string("CREATE ") + (temporary ? "TEMPORARY " : "") +
+                                 "TABLE " + sql::QuoteIdentifier(table) + " AS SELECT * FROM " +
+                                 sql::QuoteIdentifier(view));
+  (void)connection.Execute("DROP VIEW IF EXISTS " + sql::QuoteIdentifier(view));
+  if (!rows.ok()) return rows.status();
+  auto count = connection.QueryText("SELECT CAST(count(*) AS VARCHAR) FROM " +
+                                    sql::QuoteIdentifier(table));
+  if (!count.ok()) return count.status();
+  return std::stoll(*(*count)[0][0]);
+}
+
+namespace {
+
+// Feeds a result into an IPC writer, opened when the schema arrives.
+class IpcWriterSink : public ArrowBatchSink {
+ public:
+  IpcWriterSink(ipc::OutputStream* out, const ipc::WriteOptions& options)
+      : out_(out), options_(options) {}
+  Status Schema(const ArrowSchema& schema) override {
+    DUX_ASSIGN_OR_RETURN(writer_, ipc::Writer::Open(out_, schema, options_));
+    return Status::OK();
+  }
+  Status Batch(const ArrowArray& batch) override { return writer_->WriteBatch(batch); }
+  Status Close() { return writer_ ? writer_->Close() : Status::Internal("no schema was written"); }
+
+ private:
+  ipc::OutputStream* out_;
+  ipc::WriteOptions options_;
+  std::unique_ptr<ipc::Writer> writer_;
+};
+
+// An Arrow C stream over an IPC reader; owns the reader and its input.
+struct ReaderStream {
+  std::unique_ptr<ipc::InputStream> input;
+  std::unique_ptr<ipc::Reader> reader;
+  std::string last_error;
+
+  static ReaderStream* Of(ArrowArrayStream* s) { return static_cast<ReaderStream*>(s->private_data); }
+  static int GetSchema(ArrowArrayStream* s, ArrowSchema* out) {
+    Status st = Of(s)->reader->ExportSchema(out);
+    if (st.ok()) return 0;
+    Of(s)->last_error = st.message();
+    return EINVAL;
+  }
+  static int GetNext(ArrowArrayStream* s, ArrowArray* out) {
+    auto more = Of(s)->reader->Next(out);
+    if (!more.ok()) {
+      Of(s)->last_error = more.status().message();
+      return EIO;
+    }
+    if (!*more) out->release = nullptr;  // the end of the stream, as the interface marks it
+    return 0;
+  }
+  static const char* GetLastError(ArrowArrayStream* s) {
+    return Of(s)->last_error.empty() ? nullptr : Of(s)->last_error.c_str();
+  }
+  static void Release(ArrowArrayStream* s) {
+    delete Of(s);
+    s->release = nullptr;
+  }
+};
+
+}  // namespace
+
+Result<ipc::Compression> ParseCompression(const std::string& name) {
+  if (name.empty() || name == "none") return ipc::Compression::kNone;
+  if (name == "lz4") return ipc::Compression::kLz4Frame;
+  if (name == "zstd") return ipc::Compression::kZstd;
+  return Status::InvalidArgument("unknown compression \"" + name + "\" (use lz4 or zstd)");
+}
+
+Result<int64_t> WriteQueryIpc(Connection& connection, const std::string& select_sql,
+                              ipc::OutputStream* out, const ipc::WriteOptions& options) {
+  IpcWriterSink sink(out, options);
+  DUX_ASSIGN_OR_RETURN(int64_t rows, ExportArrow(connection, select_sql, &sink));
+  DUX_RETURN_NOT_OK(sink.Close());
+  return rows;
+}
+
+Result<int64_t> ImportIpc(Connection& connection, const std::string& table,
+                          std::unique_ptr<ipc::InputStream> in, bool temporary) {
+  DUX_ASSIGN_OR_RETURN(std::unique_ptr<ipc::Reader> reader, ipc::Reader::Open(in.get()));
+  // The reader's errors surface through the stream's get_last_error, which DuckDB puts in
+  // its message; keeping the stream state lets us report the reader's own words instead.
+  auto* state = new ReaderStream{std::move(in), std::move(reader), {}};
+  ArrowArrayStream stream{};
+  stream.get_schema = ReaderStream::GetSchema;
+  stream.get_next = ReaderStream::GetNext;
+  stream.get_last_error = ReaderStream::GetLastError;
+  stream.release = ReaderStream::Release;
+  stream.private_data = state;
+  return ImportArrowStream(connection, table, &stream, temporary);
+}
+
+}  // namespace dux::exec

@@ -1,0 +1,54 @@
+// The bridge between DuckDB and Arrow C Data: query results out as Arrow batches (one
+// DuckDB chunk each, streamed), and Arrow batches in as rows of a table.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+
+#include "dux/common/status.h"
+#include "dux/exec/connection.h"
+#include "dux/exec/handles.h"
+#include "dux/ipc/arrow_c.h"
+#include "dux/ipc/reader.h"
+#include "dux/ipc/writer.h"
+
+namespace dux::exec {
+
+/// Receives a result as Arrow: the schema once, then every batch. Neither is consumed.
+class ArrowBatchSink {
+ public:
+  virtual ~ArrowBatchSink() = default;
+  virtual Status Schema(const ArrowSchema& schema) = 0;
+  virtual Status Batch(const ArrowArray& batch) = 0;
+};
+
+/// Runs `select_sql` as a streaming query and passes its result to `sink` chunk by chunk,
+/// so memory stays bounded by a chunk. Returns the number of rows. Types follow DuckDB's
+/// Arrow export with the connection's settings (ENUMs as dictionaries, HUGEINT as
+/// decimal128, UUID as fixed-size binary, ...).
+Result<int64_t> ExportArrow(Connection& connection, const std::string& select_sql,
+                            ArrowBatchSink* sink);
+
+/// Creates `table` (TEMPORARY when `temporary`; an error if it exists) from an Arrow C
+/// stream, which DuckDB pulls batch by batch: memory stays bounded by a batch and batches
+/// may have any length. The stream is released whatever the outcome. Returns the rows.
+Result<int64_t> ImportArrowStream(Connection& connection, const std::string& table,
+                                  ArrowArrayStream* stream, bool temporary);
+
+/// Runs `select_sql` and writes its result as Arrow IPC to `out`, one batch per chunk.
+/// Returns the number of rows. The writer is closed (footer, end-of-stream) on success.
+Result<int64_t> WriteQueryIpc(Connection& connection, const std::string& select_sql,
+                              ipc::OutputStream* out, const ipc::WriteOptions& options);
+
+/// Reads an Arrow IPC stream or file from `in` into a new table (see ImportArrowStream).
+Result<int64_t> ImportIpc(Connection& connection, const std::string& table,
+                          std::unique_ptr<ipc::InputStream> in, bool temporary);
+
+/// "" -> none, "lz4" -> LZ4_FRAME, "zstd" -> ZSTD; anything else is InvalidArgument.
+Result<ipc::Compression> ParseCompression(const std::string& name);
+
+/// DuckDB's SQL spelling of a logical type ("DECIMAL(18,3)", "STRUCT(\"a\" INTEGER)[]", ...).
+Result<std::string> LogicalTypeSql(duckdb_logical_type type);
+
+}  // namespace dux::exec

@@ -1,0 +1,20 @@
+// Per-buffer body compression of the IPC format: LZ4 frame and Zstandard.
+#pragma once
+
+#include <cstdint>
+#include <vector>
+
+#include "dux/common/status.h"
+#include "dux/ipc/writer.h"
+
+namespace dux::ipc::internal {
+
+/// Appends `size` bytes of `data` compressed with `codec` (not kNone) to `out`.
+Status Compress(Compression codec, const uint8_t* data, int64_t size, std::vector<uint8_t>* out);
+
+/// Decompresses `src` into exactly `dst_size` bytes at `dst`; a frame that holds more or
+/// fewer bytes, or trailing bytes after it, is a DataLoss error.
+Status Decompress(Compression codec, const uint8_t* src, int64_t src_size, uint8_t* dst,
+                  int64_t dst_size);
+
+}  // namespace dux::ipc::internal
