@@ -1,7 +1,6 @@
 #include "dux/api/session.h"
 
 #include <map>
-#include <set>
 
 #include "dux/exec/arrow_bridge.h"
 #include "dux/sql/quote.h"
@@ -37,8 +36,11 @@ Status Session::Attach(const pipeline::Attachment& a) {
 
 namespace {
 
-void CollectArrowPaths(const Pipeline& p, std::set<std::string>* paths) {
-  if (auto* a = std::get_if<pipeline::ArrowSource>(&p.source().body)) paths->insert(a->path);
+// from_arrow paths and where each was first written.
+void CollectArrowPaths(const Pipeline& p, std::map<std::string, pipeline::Location>* paths) {
+  if (auto* a = std::get_if<pipeline::ArrowSource>(&p.source().body)) {
+    paths->emplace(a->path, p.source().loc);
+  }
   for (const auto& op : p.ops()) {
     if (auto* j = std::get_if<pipeline::JoinOp>(&op.body)) CollectArrowPaths(*j->right, paths);
     if (auto* j = std::get_if<pipeline::AsofJoinOp>(&op.body)) CollectArrowPaths(*j->right, paths);
@@ -56,18 +58,22 @@ class Session::ArrowSources {
  public:
   static Result<std::unique_ptr<ArrowSources>> Load(exec::Connection& connection,
                                                     const Pipeline& pipeline) {
-    std::set<std::string> paths;
+    std::map<std::string, pipeline::Location> paths;
     CollectArrowPaths(pipeline, &paths);
     auto sources = std::unique_ptr<ArrowSources>(new ArrowSources(connection));
-    for (const auto& path : paths) {
+    for (const auto& [path, loc] : paths) {
+      auto error = [&, &path = path, &loc = loc](const Status& s) {
+        return Status(s.code(), "from_arrow: cannot read \"" + path + "\": " + s.message() +
+                                    loc.Suffix());
+      };
       std::string table = sql::ArrowTableName(path);
       (void)connection.Execute("DROP TABLE IF EXISTS temp." + table);
       auto in = ipc::FileInputStream::Open(path);
-      if (!in.ok()) return in.status().WithPrefix("from_arrow");
+      if (!in.ok()) return error(in.status());
       // ArrowTableName is quoted; ImportIpc quotes the raw name itself.
       auto rows = exec::ImportIpc(connection, table.substr(1, table.size() - 2),
                                   std::move(in).value(), /*temporary=*/true);
-      if (!rows.ok()) return rows.status().WithPrefix("from_arrow \"" + path + "\"");
+      if (!rows.ok()) return error(rows.status());
       sources->tables_.push_back(table);
     }
     return sources;

@@ -7,7 +7,12 @@
 
 #include <fmt/format.h>
 
+#include <nlohmann/json.hpp>
+
 #include <cerrno>
+#include <cstring>
+#include <map>
+#include <optional>
 
 #include <vector>
 
@@ -35,6 +40,45 @@ std::string TakeString(char* s) {
 }
 
 using PendingHandle = Handle<duckdb_pending_result, duckdb_destroy_pending>;
+
+constexpr const char* kEnumMetadataKey = "dux.enum_columns";
+
+// The C Data Interface's metadata encoding: int32 count, then length-prefixed keys/values.
+std::string EncodeMetadata(const std::vector<std::pair<std::string, std::string>>& pairs) {
+  std::string out;
+  auto put_int = [&](int32_t v) { out.append(reinterpret_cast<const char*>(&v), sizeof v); };
+  put_int(static_cast<int32_t>(pairs.size()));
+  for (const auto& [k, v] : pairs) {
+    put_int(static_cast<int32_t>(k.size()));
+    out += k;
+    put_int(static_cast<int32_t>(v.size()));
+    out += v;
+  }
+  return out;
+}
+
+// The value of `key` in C Data metadata, if present. The metadata comes from our reader,
+// which validated its encoding.
+std::optional<std::string> FindMetadata(const char* metadata, const std::string& key) {
+  if (!metadata) return std::nullopt;
+  auto get_int = [&] {
+    int32_t v;
+    std::memcpy(&v, metadata, sizeof v);
+    metadata += sizeof v;
+    return v;
+  };
+  int32_t n = get_int();
+  for (int32_t i = 0; i < n; ++i) {
+    int32_t kl = get_int();
+    std::string k(metadata, kl);
+    metadata += kl;
+    int32_t vl = get_int();
+    std::string v(metadata, vl);
+    metadata += vl;
+    if (k == key) return v;
+  }
+  return std::nullopt;
+}
 using ArrowOptionsHandle = Handle<duckdb_arrow_options, duckdb_destroy_arrow_options>;
 
 }  // namespace
@@ -146,7 +190,25 @@ Result<int64_t> ExportArrow(Connection& connection, const std::string& select_sq
   DUX_RETURN_NOT_OK(TakeError(
       duckdb_to_arrow_schema(options.get(), types.data(), names.data(), n, schema.out()),
       "cannot describe the result as Arrow"));
-  DUX_RETURN_NOT_OK(sink->Schema(*schema.get()));
+  // DuckDB reads a dictionary back as VARCHAR; the ENUM columns' values ride along in the
+  // schema's metadata so that dux can restore the ENUM type (see ImportIpc).
+  nlohmann::json enums = nlohmann::json::object();
+  for (idx_t c = 0; c < n; ++c) {
+    if (duckdb_get_type_id(types[c]) != DUCKDB_TYPE_ENUM) continue;
+    nlohmann::json values = nlohmann::json::array();
+    for (uint32_t i = 0; i < duckdb_enum_dictionary_size(types[c]); ++i) {
+      values.push_back(TakeString(duckdb_enum_dictionary_value(types[c], i)));
+    }
+    enums[names[c]] = std::move(values);
+  }
+  std::string metadata;
+  ArrowSchema described = *schema.get();  // shares DuckDB's children, which stay owned there
+  if (!enums.empty()) {
+    metadata = EncodeMetadata({{kEnumMetadataKey, enums.dump()}});
+    described.metadata = metadata.data();
+  }
+  described.release = [](ArrowSchema* s) { s->release = nullptr; };
+  DUX_RETURN_NOT_OK(sink->Schema(described));
   int64_t rows = 0;
   for (;;) {
     DataChunkHandle chunk(duckdb_fetch_chunk(*result.get()));
@@ -168,7 +230,8 @@ Result<int64_t> ExportArrow(Connection& connection, const std::string& select_sq
 }
 
 Result<int64_t> ImportArrowStream(Connection& connection, const std::string& table,
-                                  ArrowArrayStream* stream, bool temporary) {
+                                  ArrowArrayStream* stream, bool temporary,
+                                  const std::map<std::string, std::string>& casts) {
   // duckdb_arrow_scan registers a view over the stream; the table is filled from it by one
   // statement, and the view is dropped on every path. (The function is deprecated in 1.4
   // but is the C API's only way to scan a stream without knowing the types up front.)
@@ -183,9 +246,15 @@ Result<int64_t> ImportArrowStream(Connection& connection, const std::string& tab
                         reinterpret_cast<duckdb_arrow_stream>(stream)) == DuckDBError) {
     return Status::InvalidArgument("cannot scan the Arrow stream");
   }
+  std::string replace;
+  for (const auto& [column, type] : casts) {
+    replace += (replace.empty() ? "" : ", ") + std::string("CAST(") + sql::QuoteIdentifier(column) +
+               " AS " + type + ") AS " + sql::QuoteIdentifier(column);
+  }
   auto rows = connection.Execute(std::string("CREATE ") + (temporary ? "TEMPORARY " : "") +
-                                 "TABLE " + sql::QuoteIdentifier(table) + " AS SELECT * FROM " +
-                                 sql::QuoteIdentifier(view));
+                                 "TABLE " + sql::QuoteIdentifier(table) + " AS SELECT *" +
+                                 (replace.empty() ? "" : " REPLACE (" + replace + ")") +
+                                 " FROM " + sql::QuoteIdentifier(view));
   (void)connection.Execute("DROP VIEW IF EXISTS " + sql::QuoteIdentifier(view));
   if (!rows.ok()) return rows.status();
   auto count = connection.QueryText("SELECT CAST(count(*) AS VARCHAR) FROM " +
@@ -265,6 +334,27 @@ Result<int64_t> WriteQueryIpc(Connection& connection, const std::string& select_
 Result<int64_t> ImportIpc(Connection& connection, const std::string& table,
                           std::unique_ptr<ipc::InputStream> in, bool temporary) {
   DUX_ASSIGN_OR_RETURN(std::unique_ptr<ipc::Reader> reader, ipc::Reader::Open(in.get()));
+  // ENUM columns written by dux come back as ENUMs (values from the schema's metadata,
+  // rendered as string literals; a column not in the schema is ignored).
+  std::map<std::string, std::string> casts;
+  {
+    ipc::SchemaOwner schema;
+    DUX_RETURN_NOT_OK(reader->ExportSchema(schema.out()));
+    auto enums = FindMetadata(schema->metadata, kEnumMetadataKey);
+    nlohmann::json parsed = enums ? nlohmann::json::parse(*enums, nullptr, false) : nlohmann::json();
+    for (int64_t i = 0; parsed.is_object() && i < schema->n_children; ++i) {
+      std::string name = schema->children[i]->name ? schema->children[i]->name : "";
+      auto it = parsed.find(name);
+      if (it == parsed.end() || !it->is_array() || it->empty()) continue;
+      std::string type = "ENUM(";
+      bool strings = true;
+      for (size_t v = 0; v < it->size(); ++v) {
+        strings = strings && (*it)[v].is_string();
+        if (strings) type += (v ? ", " : "") + sql::QuoteString((*it)[v].get<std::string>());
+      }
+      if (strings) casts[name] = type + ")";
+    }
+  }
   // The reader's errors surface through the stream's get_last_error, which DuckDB puts in
   // its message; keeping the stream state lets us report the reader's own words instead.
   auto* state = new ReaderStream{std::move(in), std::move(reader), {}};
@@ -274,7 +364,7 @@ Result<int64_t> ImportIpc(Connection& connection, const std::string& table,
   stream.get_last_error = ReaderStream::GetLastError;
   stream.release = ReaderStream::Release;
   stream.private_data = state;
-  return ImportArrowStream(connection, table, &stream, temporary);
+  return ImportArrowStream(connection, table, &stream, temporary, casts);
 }
 
 }  // namespace dux::exec

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <cstdint>
+#include <map>
 #include <memory>
 #include <string>
 
@@ -33,8 +34,11 @@ Result<int64_t> ExportArrow(Connection& connection, const std::string& select_sq
 /// Creates `table` (TEMPORARY when `temporary`; an error if it exists) from an Arrow C
 /// stream, which DuckDB pulls batch by batch: memory stays bounded by a batch and batches
 /// may have any length. The stream is released whatever the outcome. Returns the rows.
+/// `casts` (column -> SQL type, spliced as written: callers build them from safe parts)
+/// converts columns on the way in.
 Result<int64_t> ImportArrowStream(Connection& connection, const std::string& table,
-                                  ArrowArrayStream* stream, bool temporary);
+                                  ArrowArrayStream* stream, bool temporary,
+                                  const std::map<std::string, std::string>& casts = {});
 
 /// Runs `select_sql` and writes its result as Arrow IPC to `out`, one batch per chunk.
 /// Returns the number of rows. The writer is closed (footer, end-of-stream) on success.
