@@ -43,6 +43,18 @@ TEST_F(ConnectionTest, ReadsNativeAndTypedColumns) {
   EXPECT_EQ(t->schema.columns[5].type, "INTEGER[]");
 }
 
+TEST_F(ConnectionTest, FormatsWideCharactersByTheirCells) {
+  auto t = con_->Query("SELECT '🦆é' AS d");
+  ASSERT_TRUE(t.ok());
+  EXPECT_EQ(t->Format(),
+            "┌─────────┐\n"
+            "│ d       │\n"
+            "│ varchar │\n"
+            "├─────────┤\n"
+            "│ 🦆é     │\n"
+            "└─────────┘\n");
+}
+
 TEST_F(ConnectionTest, ReadsManyChunks) {
   auto t = con_->Query("SELECT range AS i FROM range(5000)");
   ASSERT_TRUE(t.ok());

@@ -1,6 +1,7 @@
 #include "dux/exec/table.h"
 
 #include <algorithm>
+#include <cstdint>
 #include <map>
 
 namespace dux::exec {
@@ -19,11 +20,33 @@ std::vector<std::vector<Value>> Table::ToColumns() const {
 
 namespace {
 
-// Display width in terminal cells, counting each UTF-8 code point as one.
+// Terminal cells of one code point: 0 for combining marks, 2 for East Asian wide and
+// emoji ranges, 1 otherwise (a small stand-in for wcwidth, which needs a UTF-8 locale).
+int CellsOf(uint32_t cp) {
+  if ((cp >= 0x0300 && cp <= 0x036F) || (cp >= 0x200B && cp <= 0x200F) ||
+      (cp >= 0xFE00 && cp <= 0xFE0F)) {
+    return 0;
+  }
+  bool wide = (cp >= 0x1100 && cp <= 0x115F) || (cp >= 0x2E80 && cp <= 0xA4CF) ||
+              (cp >= 0xAC00 && cp <= 0xD7A3) || (cp >= 0xF900 && cp <= 0xFAFF) ||
+              (cp >= 0xFE30 && cp <= 0xFE4F) || (cp >= 0xFF00 && cp <= 0xFF60) ||
+              (cp >= 0xFFE0 && cp <= 0xFFE6) || (cp >= 0x1F300 && cp <= 0x1F64F) ||
+              (cp >= 0x1F900 && cp <= 0x1F9FF) || (cp >= 0x20000 && cp <= 0x3FFFD);
+  return wide ? 2 : 1;
+}
+
+// Display width in terminal cells of UTF-8 text.
 size_t Width(const std::string& s) {
-  size_t n = 0;
-  for (unsigned char c : s) n += (c & 0xC0) != 0x80;
-  return n;
+  size_t cells = 0;
+  for (size_t i = 0; i < s.size();) {
+    unsigned char c = static_cast<unsigned char>(s[i]);
+    int n = c < 0x80 ? 1 : (c >> 5) == 0x6 ? 2 : (c >> 4) == 0xE ? 3 : (c >> 3) == 0x1E ? 4 : 1;
+    uint32_t cp = n == 1 ? c : c & (0xFF >> (n + 1));
+    for (int k = 1; k < n && i + k < s.size(); ++k) cp = (cp << 6) | (s[i + k] & 0x3F);
+    cells += CellsOf(cp);
+    i += n;
+  }
+  return cells;
 }
 
 std::string DisplayType(const std::string& type) {
