@@ -288,13 +288,23 @@ struct ReaderStream {
   std::unique_ptr<ipc::InputStream> input;
   std::unique_ptr<ipc::Reader> reader;
   std::string last_error;
+  std::vector<std::unique_ptr<ipc::SchemaOwner>> schemas;
 
   static ReaderStream* Of(ArrowArrayStream* s) { return static_cast<ReaderStream*>(s->private_data); }
+  // DuckDB 1.4's duckdb_arrow_scan never releases the schemas it asks for, so each one is
+  // owned here until the stream is released, and DuckDB gets a view whose release does
+  // nothing.
   static int GetSchema(ArrowArrayStream* s, ArrowSchema* out) {
-    Status st = Of(s)->reader->ExportSchema(out);
-    if (st.ok()) return 0;
-    Of(s)->last_error = st.message();
-    return EINVAL;
+    auto owner = std::make_unique<ipc::SchemaOwner>();
+    Status st = Of(s)->reader->ExportSchema(owner->out());
+    if (!st.ok()) {
+      Of(s)->last_error = st.message();
+      return EINVAL;
+    }
+    *out = *owner->get();
+    out->release = [](ArrowSchema* view) { view->release = nullptr; };
+    Of(s)->schemas.push_back(std::move(owner));
+    return 0;
   }
   static int GetNext(ArrowArrayStream* s, ArrowArray* out) {
     auto more = Of(s)->reader->Next(out);
@@ -357,7 +367,7 @@ Result<int64_t> ImportIpc(Connection& connection, const std::string& table,
   }
   // The reader's errors surface through the stream's get_last_error, which DuckDB puts in
   // its message; keeping the stream state lets us report the reader's own words instead.
-  auto* state = new ReaderStream{std::move(in), std::move(reader), {}};
+  auto* state = new ReaderStream{std::move(in), std::move(reader), {}, {}};
   ArrowArrayStream stream{};
   stream.get_schema = ReaderStream::GetSchema;
   stream.get_next = ReaderStream::GetNext;
