@@ -26,5 +26,17 @@ if ((${#want[@]})); then
 fi
 
 scripts/fetch_duckdb.sh build/_deps/duckdb
+
+# apache-arrow for JavaScript, pinned: the independent implementation test/interop checks
+# dux's Arrow IPC against. Installed only when missing; no lock file is written.
+ARROW_JS_VERSION=21.1.0
+arrow_js_package=build/_deps/node/node_modules/apache-arrow/package.json
+if ! grep -q "\"version\": \"$ARROW_JS_VERSION\"" "$arrow_js_package" 2>/dev/null; then
+  echo "setup: installing apache-arrow@$ARROW_JS_VERSION into build/_deps/node"
+  mkdir -p build/_deps/node
+  npm install --prefix build/_deps/node --no-package-lock --ignore-scripts --no-audit --no-fund \
+    "apache-arrow@$ARROW_JS_VERSION" >/dev/null
+fi
+
 cmake -S . -B build -DCMAKE_BUILD_TYPE="${DUX_BUILD_TYPE:-RelWithDebInfo}" >/dev/null
 cmake --build build -j2
