@@ -324,6 +324,28 @@ struct ReaderStream {
   }
 };
 
+// Arrow types DuckDB 1.4's scan refuses without a reason, or misreads (interval[day_time]
+// comes back as milliseconds); named here so the user learns which column is the problem.
+Status CheckDuckDbReads(const ArrowSchema& field, const std::string& column) {
+  std::string format = field.format ? field.format : "";
+  const char* what = nullptr;
+  if (format == "e") what = "float16";
+  if (format.rfind("d:", 0) == 0 && format.size() > 4 &&
+      format.compare(format.size() - 4, 4, ",256") == 0) {
+    what = "decimal256";
+  }
+  if (format.rfind("+ud:", 0) == 0) what = "dense union";
+  if (format == "tiD") what = "interval[day_time]";
+  if (what) {
+    return Status::Unimplemented(std::string("column \"") + column + "\" has Arrow type " + what +
+                                 ", which DuckDB 1.4 cannot read");
+  }
+  for (int64_t i = 0; i < field.n_children; ++i) {
+    DUX_RETURN_NOT_OK(CheckDuckDbReads(*field.children[i], column));
+  }
+  return field.dictionary ? CheckDuckDbReads(*field.dictionary, column) : Status::OK();
+}
+
 }  // namespace
 
 Result<ipc::Compression> ParseCompression(const std::string& name) {
@@ -350,6 +372,9 @@ Result<int64_t> ImportIpc(Connection& connection, const std::string& table,
   {
     ipc::SchemaOwner schema;
     DUX_RETURN_NOT_OK(reader->ExportSchema(schema.out()));
+    for (int64_t i = 0; i < schema->n_children; ++i) {
+      DUX_RETURN_NOT_OK(CheckDuckDbReads(*schema->children[i], schema->children[i]->name));
+    }
     auto enums = FindMetadata(schema->metadata, kEnumMetadataKey);
     nlohmann::json parsed = enums ? nlohmann::json::parse(*enums, nullptr, false) : nlohmann::json();
     for (int64_t i = 0; parsed.is_object() && i < schema->n_children; ++i) {
