@@ -2,6 +2,8 @@
 // exact bytes it writes to stdout, stderr and --output files.
 #include <fcntl.h>
 #include <gtest/gtest.h>
+
+#include "subprocess.h"
 #include <stdlib.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -19,21 +21,9 @@ namespace {
 
 namespace fs = std::filesystem;
 
-struct Outcome {
-  int exit_code = -1;  ///< -1 unless the process exited normally
-  std::string out;
-  std::string err;
-};
-
-std::string ReadFile(const fs::path& path) {
-  std::ifstream in(path, std::ios::binary);
-  return std::string(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
-}
-
-void WriteFile(const fs::path& path, const std::string& text) {
-  std::ofstream out(path, std::ios::binary);
-  out << text;
-}
+using Outcome = dux::test::ProcessOutcome;
+using dux::test::ReadFile;
+using dux::test::WriteFile;
 
 /// A fresh directory per test, removed afterwards; dux runs with it as working directory.
 class CliTest : public ::testing::Test {
@@ -52,35 +42,13 @@ class CliTest : public ::testing::Test {
   /// Runs `dux args...` with `input` on stdin; stdout and stderr go to files so that neither
   /// pipe can fill up and block the child.
   Outcome Dux(const std::vector<std::string>& args, const std::string& input = "") {
-    const fs::path in = dir_ / "stdin", out = dir_ / "stdout", err = dir_ / "stderr";
-    WriteFile(in, input);
-    std::vector<std::string> argv_strings = {DUX_BINARY};
-    argv_strings.insert(argv_strings.end(), args.begin(), args.end());
-    std::vector<char*> argv;
-    for (auto& a : argv_strings) argv.push_back(a.data());
-    argv.push_back(nullptr);
-    const std::string work = (dir_ / "work").string();
-    pid_t pid = fork();
-    if (pid == 0) {
-      int fd_in = open(in.c_str(), O_RDONLY);
-      int fd_out = open(out.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
-      int fd_err = open(err.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
-      if (fd_in < 0 || fd_out < 0 || fd_err < 0 || chdir(work.c_str()) != 0) _exit(127);
-      dup2(fd_in, STDIN_FILENO);
-      dup2(fd_out, STDOUT_FILENO);
-      dup2(fd_err, STDERR_FILENO);
-      execv(argv[0], argv.data());
-      _exit(127);
-    }
-    Outcome o;
-    int status = 0;
-    if (pid < 0 || waitpid(pid, &status, 0) != pid) {
-      ADD_FAILURE() << "could not run " << DUX_BINARY;
-      return o;
-    }
-    if (WIFEXITED(status)) o.exit_code = WEXITSTATUS(status);
-    o.out = ReadFile(out);
-    o.err = ReadFile(err);
+    std::vector<std::string> argv = {DUX_BINARY};
+    argv.insert(argv.end(), args.begin(), args.end());
+    dux::test::ProcessOptions options;
+    options.stdin_text = input;
+    options.working_directory = dir_ / "work";
+    Outcome o = dux::test::RunProcess(argv, dir_, options);
+    if (o.exit_code == 127) ADD_FAILURE() << "could not run " << DUX_BINARY;
     return o;
   }
 

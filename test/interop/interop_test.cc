@@ -10,6 +10,8 @@
 // libzstd's output and dux's ZSTD output is checked by dux reading it back instead).
 #include <fcntl.h>
 #include <gtest/gtest.h>
+
+#include "subprocess.h"
 #include <stdio.h>
 #include <stdlib.h>
 #include <sys/wait.h>
@@ -34,21 +36,9 @@ using nlohmann::json;
 
 const char* const kPinnedVersion = "21.1.0";
 
-struct Outcome {
-  int exit_code = -1;  ///< -1 unless the process exited normally
-  std::string out;
-  std::string err;
-};
-
-std::string ReadFile(const fs::path& path) {
-  std::ifstream in(path, std::ios::binary);
-  return std::string(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
-}
-
-void WriteFile(const fs::path& path, const std::string& text) {
-  std::ofstream out(path, std::ios::binary);
-  out << text;
-}
+using Outcome = dux::test::ProcessOutcome;
+using dux::test::ReadFile;
+using dux::test::WriteFile;
 
 /// `which node`, or "" when there is none.
 std::string FindNode() {
@@ -135,33 +125,10 @@ class InteropTest : public ::testing::Test {
 
   /// Runs argv[0] with stdout and stderr in files (so that no pipe fills up and blocks).
   Outcome Run(const std::vector<std::string>& args) {
-    const fs::path out = dir_ / "stdout", err = dir_ / "stderr";
-    std::vector<std::string> strings = args;
-    std::vector<char*> argv;
-    for (auto& a : strings) argv.push_back(a.data());
-    argv.push_back(nullptr);
-    pid_t pid = fork();
-    if (pid == 0) {
-      int fd_in = open("/dev/null", O_RDONLY);
-      int fd_out = open(out.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
-      int fd_err = open(err.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
-      if (fd_in < 0 || fd_out < 0 || fd_err < 0) _exit(127);
-      dup2(fd_in, STDIN_FILENO);
-      dup2(fd_out, STDOUT_FILENO);
-      dup2(fd_err, STDERR_FILENO);
-      setenv("ARROW_JS_NODE_MODULES", DUX_ARROW_JS_NODE_MODULES, 1);
-      execv(argv[0], argv.data());
-      _exit(127);
-    }
-    Outcome o;
-    int status = 0;
-    if (pid < 0 || waitpid(pid, &status, 0) != pid) {
-      ADD_FAILURE() << "could not run " << args[0];
-      return o;
-    }
-    if (WIFEXITED(status)) o.exit_code = WEXITSTATUS(status);
-    o.out = ReadFile(out);
-    o.err = ReadFile(err);
+    dux::test::ProcessOptions options;
+    options.environment = {{"ARROW_JS_NODE_MODULES", DUX_ARROW_JS_NODE_MODULES}};
+    Outcome o = dux::test::RunProcess(args, dir_, options);
+    if (o.exit_code == 127) ADD_FAILURE() << "could not run " << args[0];
     return o;
   }
 

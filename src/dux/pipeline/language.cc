@@ -11,6 +11,8 @@
 #include <utility>
 #include <vector>
 
+#include "dux/common/edit_distance.h"
+
 namespace dux::pipeline {
 
 namespace {
@@ -96,21 +98,6 @@ std::string Printable(std::string_view s, bool quoted) {
 
 /// `s` in double quotes, for a message.
 std::string Quote(std::string_view s) { return "\"" + Printable(s, /*quoted=*/true) + "\""; }
-
-size_t EditDistance(std::string_view a, std::string_view b) {
-  std::vector<size_t> row(b.size() + 1);
-  for (size_t j = 0; j <= b.size(); ++j) row[j] = j;
-  for (size_t i = 1; i <= a.size(); ++i) {
-    size_t diagonal = row[0];
-    row[0] = i;
-    for (size_t j = 1; j <= b.size(); ++j) {
-      const size_t above = row[j];
-      row[j] = std::min({row[j] + 1, row[j - 1] + 1, diagonal + (a[i - 1] == b[j - 1] ? 0 : 1)});
-      diagonal = above;
-    }
-  }
-  return row[b.size()];
-}
 
 /// `; did you mean "x"?` for the nearest candidate within edit distance 2, else "".
 std::string DidYouMean(std::string_view name, const std::vector<std::string_view>& candidates) {

@@ -4,6 +4,7 @@
 
 #include <regex>
 
+#include "dux/common/edit_distance.h"
 #include "dux/sql/compiler_internal.h"
 #include "dux/sql/quote.h"
 
@@ -38,28 +39,11 @@ namespace internal {
 
 namespace {
 
-size_t EditDistance(const std::string& a, const std::string& b) {
-  std::vector<size_t> row(b.size() + 1);
-  for (size_t j = 0; j <= b.size(); ++j) row[j] = j;
-  for (size_t i = 1; i <= a.size(); ++i) {
-    size_t diagonal = row[0];
-    row[0] = i;
-    for (size_t j = 1; j <= b.size(); ++j) {
-      size_t up = row[j];
-      bool same = std::tolower(static_cast<unsigned char>(a[i - 1])) ==
-                  std::tolower(static_cast<unsigned char>(b[j - 1]));
-      row[j] = std::min({row[j] + 1, row[j - 1] + 1, diagonal + (same ? 0 : 1)});
-      diagonal = up;
-    }
-  }
-  return row[b.size()];
-}
-
 std::string UnknownColumn(const std::string& name, const Schema& schema) {
   std::string best;
   size_t best_distance = 3;
   for (const auto& c : schema.columns) {
-    size_t d = EditDistance(name, c.name);
+    size_t d = EditDistance(name, c.name, /*ignore_case=*/true);
     if (d < best_distance) {
       best_distance = d;
       best = c.name;
@@ -91,7 +75,7 @@ Status Attribute(const Status& status, const char* verb, const Location& loc) {
     bool has_candidate = std::regex_search(message, candidate, kCandidate);
     std::string suggestion = has_candidate ? candidate[1].str() : "";
     // DuckDB offers its nearest binding however far it is; only a near miss helps.
-    if (EditDistance(column, suggestion) > 2) suggestion.clear();
+    if (EditDistance(column, suggestion, /*ignore_case=*/true) > 2) suggestion.clear();
     message = "unknown column " + QuoteIdentifier(column);
     if (!suggestion.empty()) message += "; did you mean " + QuoteIdentifier(suggestion) + "?";
   }
