@@ -2,8 +2,6 @@
 // exact bytes it writes to stdout, stderr and --output files.
 #include <fcntl.h>
 #include <gtest/gtest.h>
-
-#include "subprocess.h"
 #include <stdlib.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -16,6 +14,8 @@
 #include <string>
 #include <utility>
 #include <vector>
+
+#include "subprocess.h"
 
 namespace {
 

@@ -10,8 +10,6 @@
 // libzstd's output and dux's ZSTD output is checked by dux reading it back instead).
 #include <fcntl.h>
 #include <gtest/gtest.h>
-
-#include "subprocess.h"
 #include <stdio.h>
 #include <stdlib.h>
 #include <sys/wait.h>
@@ -28,6 +26,8 @@
 #include <string>
 #include <utility>
 #include <vector>
+
+#include "subprocess.h"
 
 namespace {
 

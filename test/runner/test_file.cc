@@ -40,7 +40,8 @@ Result<std::vector<Record>> ParseTestFile(const std::string& text) {
     auto header = Words(lines[i]);
     if (header[0] == "statement") {
       r.kind = Record::Kind::kStatement;
-      if (header.size() != 2 || header[1] != "ok") return FileError(r.line, "expected `statement ok`");
+      if (header.size() != 2 || header[1] != "ok")
+        return FileError(r.line, "expected `statement ok`");
     } else if (header[0] == "pipeline" || header[0] == "query") {
       r.kind = header[0] == "pipeline" ? Record::Kind::kPipeline : Record::Kind::kQuery;
       for (size_t w = 1; w < header.size(); ++w) {

@@ -34,11 +34,11 @@ enum class SortMode { kDefault, kRowSort, kNoSort };
 struct Record {
   enum class Kind { kStatement, kPipeline, kQuery };
   Kind kind = Kind::kStatement;
-  int line = 0;             ///< first line of the record in its file
-  std::string text;         ///< the SQL or pipeline text
+  int line = 0;      ///< first line of the record in its file
+  std::string text;  ///< the SQL or pipeline text
   SortMode sort = SortMode::kDefault;
   bool expect_error = false;
-  std::string error;        ///< expected substring, with expect_error
+  std::string error;  ///< expected substring, with expect_error
   bool oracle = false;
   std::string oracle_sql;
   std::vector<std::string> expected;  ///< expected rows, tab-separated cells

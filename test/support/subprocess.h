@@ -15,16 +15,15 @@ struct ProcessOutcome {
 };
 
 struct ProcessOptions {
-  std::string stdin_text;                                    ///< what the child reads
-  std::filesystem::path working_directory;                   ///< empty: the caller's
+  std::string stdin_text;                                        ///< what the child reads
+  std::filesystem::path working_directory;                       ///< empty: the caller's
   std::vector<std::pair<std::string, std::string>> environment;  ///< added to the caller's
 };
 
 /// Runs `argv` (argv[0] a path) to completion. Its stdin, stdout and stderr are files in
 /// `scratch` (a directory the caller owns), so no pipe can fill up and block the child.
 ProcessOutcome RunProcess(const std::vector<std::string>& argv,
-                          const std::filesystem::path& scratch,
-                          const ProcessOptions& options = {});
+                          const std::filesystem::path& scratch, const ProcessOptions& options = {});
 
 std::string ReadFile(const std::filesystem::path& path);
 void WriteFile(const std::filesystem::path& path, const std::string& text);

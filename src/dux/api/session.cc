@@ -27,9 +27,9 @@ Status Session::Attach(const pipeline::Attachment& a) {
   if (a.alias.empty() || a.path.empty()) {
     return Status::InvalidArgument("attach: needs an alias and a path");
   }
-  auto done = connection_.Execute("ATTACH " + sql::QuoteString(a.path) + " AS " +
-                                  sql::QuoteIdentifier(a.alias) +
-                                  (a.read_only ? " (READ_ONLY)" : ""));
+  auto done =
+      connection_.Execute("ATTACH " + sql::QuoteString(a.path) + " AS " +
+                          sql::QuoteIdentifier(a.alias) + (a.read_only ? " (READ_ONLY)" : ""));
   if (!done.ok()) return done.status().WithPrefix("attach \"" + a.alias + "\"");
   return Status::OK();
 }
@@ -63,8 +63,8 @@ class Session::ArrowSources {
     auto sources = std::unique_ptr<ArrowSources>(new ArrowSources(connection));
     for (const auto& [path, loc] : paths) {
       auto error = [&, &path = path, &loc = loc](const Status& s) {
-        return Status(s.code(), "from_arrow: cannot read \"" + path + "\": " + s.message() +
-                                    loc.Suffix());
+        return Status(s.code(),
+                      "from_arrow: cannot read \"" + path + "\": " + s.message() + loc.Suffix());
       };
       std::string table = sql::ArrowTableName(path);
       (void)connection.Execute("DROP TABLE IF EXISTS temp." + table);
@@ -128,15 +128,16 @@ Result<exec::Table> Session::Compute(const Pipeline& pipeline) {
 
 Result<int64_t> Session::NumRows(const Pipeline& pipeline) {
   DUX_ASSIGN_OR_RETURN(sql::CompiledQuery query, Compile(pipeline));
-  DUX_ASSIGN_OR_RETURN(
-      exec::Table t, connection_.Query("SELECT count(*) AS n FROM (" + query.Sql() + "\n)"));
+  DUX_ASSIGN_OR_RETURN(exec::Table t,
+                       connection_.Query("SELECT count(*) AS n FROM (" + query.Sql() + "\n)"));
   return t.rows[0][0].int_value();
 }
 
 Result<exec::WriteReport> Session::Write(const Pipeline& pipeline) {
   if (!pipeline.sink()) {
-    return Status::InvalidArgument("this pipeline has no to_parquet, to_csv, to_ndjson or "
-                                   "insert_into at its end");
+    return Status::InvalidArgument(
+        "this pipeline has no to_parquet, to_csv, to_ndjson or "
+        "insert_into at its end");
   }
   DUX_ASSIGN_OR_RETURN(sql::CompiledQuery query, Compile(pipeline));
   return exec::WriteSink(connection_, *pipeline.sink(), query);
@@ -229,8 +230,7 @@ Result<std::vector<std::vector<pipeline::Value>>> Frame::ToRows() const {
   return std::move(t.rows);
 }
 
-Result<std::vector<std::pair<std::string, std::vector<pipeline::Value>>>> Frame::ToColumns()
-    const {
+Result<std::vector<std::pair<std::string, std::vector<pipeline::Value>>>> Frame::ToColumns() const {
   DUX_ASSIGN_OR_RETURN(exec::Table t, Compute());
   std::vector<std::pair<std::string, std::vector<pipeline::Value>>> out;
   auto columns = t.ToColumns();

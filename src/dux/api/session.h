@@ -54,8 +54,7 @@ class Session {
   Frame FromQuery(std::string sql);
   /// An Arrow IPC stream or file.
   Frame FromArrow(std::string path);
-  Frame FromValues(std::vector<std::string> columns,
-                   std::vector<std::vector<pipeline::Value>> rows,
+  Frame FromValues(std::vector<std::string> columns, std::vector<std::vector<pipeline::Value>> rows,
                    std::vector<std::pair<std::string, std::string>> types = {});
 
   exec::Connection& connection() { return connection_; }

@@ -16,12 +16,10 @@ class SessionTest : public ::testing::Test {
     session_ = std::move(s).value();
   }
   Frame Sales() {
-    return session_->FromValues(
-        {"region", "amount"},
-        {{Value::String("EU"), Value::Int(10)},
-         {Value::String("EU"), Value::Int(30)},
-         {Value::String("US"), Value::Int(5)},
-         {Value::Null(), Value::Int(1)}});
+    return session_->FromValues({"region", "amount"}, {{Value::String("EU"), Value::Int(10)},
+                                                       {Value::String("EU"), Value::Int(30)},
+                                                       {Value::String("US"), Value::Int(5)},
+                                                       {Value::Null(), Value::Int(1)}});
   }
   std::unique_ptr<Session> session_;
 };
@@ -84,9 +82,9 @@ TEST_F(SessionTest, ErrorsNameTheVerb) {
 }
 
 TEST_F(SessionTest, JoinKeepsRightSideVerbs) {
-  auto dims = session_->FromValues({"region", "name"},
-                                   {{Value::String("EU"), Value::String("Europe")},
-                                    {Value::String("US"), Value::String("States")}})
+  auto dims = session_
+                  ->FromValues({"region", "name"}, {{Value::String("EU"), Value::String("Europe")},
+                                                    {Value::String("US"), Value::String("States")}})
                   .Filter("region = 'EU'");
   auto t = Sales().Join(dims, pipeline::JoinHow::kInner).Compute();
   ASSERT_TRUE(t.ok()) << t.status().ToString();

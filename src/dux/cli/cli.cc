@@ -1,7 +1,6 @@
 #include "dux/cli/cli.h"
 
 #include <CLI/CLI.hpp>
-
 #include <iostream>
 
 #include "dux/cli/commands.h"
@@ -30,8 +29,9 @@ int Main(int argc, char** argv) {
   AddPipelineOptions(run_cmd, &run);
   run_cmd->add_option("--format", run.format, "table, csv, json, ndjson or arrow (an IPC stream)")
       ->check(CLI::IsMember({"table", "csv", "json", "ndjson", "arrow"}));
-  run_cmd->add_option("--arrow-compression", run.arrow_compression,
-                      "with --format arrow: lz4 or zstd body compression (default none)")
+  run_cmd
+      ->add_option("--arrow-compression", run.arrow_compression,
+                   "with --format arrow: lz4 or zstd body compression (default none)")
       ->check(CLI::IsMember({"none", "lz4", "zstd"}));
   run_cmd->add_option("-o,--output", run.output, "write the result to FILE instead of stdout");
 

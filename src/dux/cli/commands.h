@@ -8,11 +8,11 @@
 namespace dux::cli {
 
 struct RunOptions {
-  std::string pipeline;     ///< the text given as an argument
-  std::string file;         ///< -f: read the pipeline from this file ("-" for stdin)
+  std::string pipeline;  ///< the text given as an argument
+  std::string file;      ///< -f: read the pipeline from this file ("-" for stdin)
   std::string format = "table";
   std::string arrow_compression;  ///< with --format arrow: "", "lz4" or "zstd"
-  std::string output;       ///< empty: stdout
+  std::string output;             ///< empty: stdout
   int threads = 0;
   std::string memory_limit;
 };

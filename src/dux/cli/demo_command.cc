@@ -65,8 +65,8 @@ Status Demo(const DemoOptions& o) {
   for (auto& e : fs::recursive_directory_iterator(data)) files += e.is_regular_file();
 
   std::string text = fmt::format(kShowcase, fmt::arg("dir", data));
-  std::cout << "dux demo: " << o.rows << " orders in " << files << " parquet files under "
-            << data << "\n\n"
+  std::cout << "dux demo: " << o.rows << " orders in " << files << " parquet files under " << data
+            << "\n\n"
             << text << "\n";
   DUX_ASSIGN_OR_RETURN(pipeline::Script script, pipeline::ParseScript(text));
   DUX_ASSIGN_OR_RETURN(exec::Table table, session->Compute(script.pipeline));
@@ -100,10 +100,8 @@ Status Generate(const GenerateOptions& o) {
         "(hash(i * 16 + 8) % 15 + 1)::INTEGER AS v2, "
         "round((hash(i * 16 + 9) % 100000000)::DOUBLE / 1000000.0, 6) AS v3 "
         "FROM range({first}, {last}) AS r(i)",
-        fmt::arg("k", k), fmt::arg("g", groups), fmt::arg("first", first),
-        fmt::arg("last", last));
-    DUX_RETURN_NOT_OK(
-        WriteParquet(*session, sql, fmt::format("{}/part-{:04d}.parquet", o.out, f)));
+        fmt::arg("k", k), fmt::arg("g", groups), fmt::arg("first", first), fmt::arg("last", last));
+    DUX_RETURN_NOT_OK(WriteParquet(*session, sql, fmt::format("{}/part-{:04d}.parquet", o.out, f)));
   }
   std::cout << "dux generate: " << o.rows << " rows of " << o.dataset << " in " << o.out << "\n";
   return Status::OK();

@@ -3,16 +3,15 @@
 
 #include <cerrno>
 #include <cstring>
-
 #include <filesystem>
 #include <fstream>
 #include <iostream>
 #include <sstream>
 
 #include "dux/api/session.h"
-#include "dux/exec/arrow_bridge.h"
 #include "dux/cli/commands.h"
 #include "dux/cli/query_watch.h"
+#include "dux/exec/arrow_bridge.h"
 #include "dux/pipeline/language.h"
 
 namespace dux::cli {
@@ -56,7 +55,8 @@ class FdOutputStream : public ipc::OutputStream {
     while (size > 0) {
       ssize_t n = ::write(fd_, p, size);
       if (n < 0 && errno == EINTR) continue;
-      if (n <= 0) return Status::IOError(std::string("cannot write output: ") + std::strerror(errno));
+      if (n <= 0)
+        return Status::IOError(std::string("cannot write output: ") + std::strerror(errno));
       p += n;
       size -= static_cast<size_t>(n);
     }
@@ -80,7 +80,8 @@ Status WriteArrow(Session& session, const sql::CompiledQuery& query, const RunOp
   std::string temporary = o.output + ".dux-tmp-" + std::to_string(getpid());
   Status status = [&]() -> Status {
     DUX_ASSIGN_OR_RETURN(auto file, ipc::FileOutputStream::Open(temporary));
-    DUX_RETURN_NOT_OK(exec::WriteQueryIpc(session.connection(), query.Sql(), file.get(), options).status());
+    DUX_RETURN_NOT_OK(
+        exec::WriteQueryIpc(session.connection(), query.Sql(), file.get(), options).status());
     return file->Close();
   }();
   if (status.ok() && std::rename(temporary.c_str(), o.output.c_str()) != 0) {
@@ -104,7 +105,8 @@ Result<std::string> ReadPipelineText(const RunOptions& o) {
     buffer << in.rdbuf();
   } else {
     if (o.pipeline.empty() && o.file.empty() && isatty(STDIN_FILENO)) {
-      return Status::InvalidArgument("no pipeline: give it as an argument, with -f FILE, or on stdin");
+      return Status::InvalidArgument(
+          "no pipeline: give it as an argument, with -f FILE, or on stdin");
     }
     buffer << std::cin.rdbuf();
   }
@@ -132,8 +134,8 @@ Status Run(const RunOptions& o) {
   const pipeline::Pipeline& p = script.pipeline;
   if (p.sink()) {
     DUX_ASSIGN_OR_RETURN(exec::WriteReport report, session->Write(p));
-    std::string summary = p.sink()->Verb() + std::string(": wrote ") +
-                          std::to_string(report.rows) + " rows";
+    std::string summary =
+        p.sink()->Verb() + std::string(": wrote ") + std::to_string(report.rows) + " rows";
     if (!report.files.empty()) {
       summary += " to " + std::to_string(report.files.size()) +
                  (report.files.size() == 1 ? " file" : " files");

@@ -41,7 +41,9 @@ class [[nodiscard]] Status {
   Status(StatusCode code, std::string message) : code_(code), message_(std::move(message)) {}
 
   static Status OK() { return Status(); }
-  static Status InvalidArgument(std::string m) { return {StatusCode::kInvalidArgument, std::move(m)}; }
+  static Status InvalidArgument(std::string m) {
+    return {StatusCode::kInvalidArgument, std::move(m)};
+  }
   static Status NotFound(std::string m) { return {StatusCode::kNotFound, std::move(m)}; }
   static Status Internal(std::string m) { return {StatusCode::kInternal, std::move(m)}; }
   static Status IOError(std::string m) { return {StatusCode::kUnavailable, std::move(m)}; }
@@ -74,10 +76,9 @@ class [[nodiscard]] Result {
  public:
   /// From anything T can be built from (a T, a string literal for Result<std::string>,
   /// an alternative for Result<std::variant<...>>).
-  template <typename U = T,
-            typename = std::enable_if_t<std::is_constructible_v<T, U&&> &&
-                                        !std::is_same_v<std::decay_t<U>, Status> &&
-                                        !std::is_same_v<std::decay_t<U>, Result>>>
+  template <typename U = T, typename = std::enable_if_t<std::is_constructible_v<T, U&&> &&
+                                                        !std::is_same_v<std::decay_t<U>, Status> &&
+                                                        !std::is_same_v<std::decay_t<U>, Result>>>
   Result(U&& value) : value_(std::in_place_index<0>, std::forward<U>(value)) {}  // NOLINT
   Result(Status status) : value_(std::move(status)) {  // NOLINT: implicit by design
     assert(!std::get<Status>(value_).ok() && "Result built from an OK status");
@@ -106,10 +107,10 @@ class [[nodiscard]] Result {
 #define DUX_CONCAT(a, b) DUX_CONCAT_INNER(a, b)
 
 /// Returns the Status of `expr` from the enclosing function when it is not OK.
-#define DUX_RETURN_NOT_OK(expr)                 \
-  do {                                          \
-    ::dux::Status _dux_status = (expr);         \
-    if (!_dux_status.ok()) return _dux_status;  \
+#define DUX_RETURN_NOT_OK(expr)                \
+  do {                                         \
+    ::dux::Status _dux_status = (expr);        \
+    if (!_dux_status.ok()) return _dux_status; \
   } while (false)
 
 #define DUX_ASSIGN_OR_RETURN_IMPL(tmp, lhs, rexpr) \

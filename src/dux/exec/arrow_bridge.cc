@@ -1,19 +1,16 @@
 // Streaming results need duckdb_pending_prepared_streaming, which DuckDB 1.4's C API lists
 // as deprecated yet offers no replacement for; it is used here and nowhere else.
 #undef DUCKDB_API_NO_DEPRECATED
-#include <duckdb.h>
-
 #include "dux/exec/arrow_bridge.h"
 
+#include <duckdb.h>
 #include <fmt/format.h>
-
-#include <nlohmann/json.hpp>
 
 #include <cerrno>
 #include <cstring>
 #include <map>
+#include <nlohmann/json.hpp>
 #include <optional>
-
 #include <vector>
 
 #include "dux/sql/quote.h"
@@ -85,41 +82,71 @@ using ArrowOptionsHandle = Handle<duckdb_arrow_options, duckdb_destroy_arrow_opt
 
 Result<std::string> LogicalTypeSql(duckdb_logical_type type) {
   switch (duckdb_get_type_id(type)) {
-    case DUCKDB_TYPE_BOOLEAN: return "BOOLEAN";
-    case DUCKDB_TYPE_TINYINT: return "TINYINT";
-    case DUCKDB_TYPE_SMALLINT: return "SMALLINT";
-    case DUCKDB_TYPE_INTEGER: return "INTEGER";
-    case DUCKDB_TYPE_BIGINT: return "BIGINT";
-    case DUCKDB_TYPE_UTINYINT: return "UTINYINT";
-    case DUCKDB_TYPE_USMALLINT: return "USMALLINT";
-    case DUCKDB_TYPE_UINTEGER: return "UINTEGER";
-    case DUCKDB_TYPE_UBIGINT: return "UBIGINT";
-    case DUCKDB_TYPE_HUGEINT: return "HUGEINT";
-    case DUCKDB_TYPE_UHUGEINT: return "UHUGEINT";
-    case DUCKDB_TYPE_FLOAT: return "FLOAT";
-    case DUCKDB_TYPE_DOUBLE: return "DOUBLE";
-    case DUCKDB_TYPE_VARCHAR: return "VARCHAR";
-    case DUCKDB_TYPE_BLOB: return "BLOB";
-    case DUCKDB_TYPE_DATE: return "DATE";
-    case DUCKDB_TYPE_TIME: return "TIME";
-    case DUCKDB_TYPE_TIME_TZ: return "TIME WITH TIME ZONE";
-    case DUCKDB_TYPE_TIME_NS: return "TIME_NS";
-    case DUCKDB_TYPE_TIMESTAMP: return "TIMESTAMP";
-    case DUCKDB_TYPE_TIMESTAMP_S: return "TIMESTAMP_S";
-    case DUCKDB_TYPE_TIMESTAMP_MS: return "TIMESTAMP_MS";
-    case DUCKDB_TYPE_TIMESTAMP_NS: return "TIMESTAMP_NS";
-    case DUCKDB_TYPE_TIMESTAMP_TZ: return "TIMESTAMP WITH TIME ZONE";
-    case DUCKDB_TYPE_INTERVAL: return "INTERVAL";
-    case DUCKDB_TYPE_UUID: return "UUID";
-    case DUCKDB_TYPE_BIT: return "BIT";
-    case DUCKDB_TYPE_BIGNUM: return "BIGNUM";
-    case DUCKDB_TYPE_SQLNULL: return "\"NULL\"";
+    case DUCKDB_TYPE_BOOLEAN:
+      return "BOOLEAN";
+    case DUCKDB_TYPE_TINYINT:
+      return "TINYINT";
+    case DUCKDB_TYPE_SMALLINT:
+      return "SMALLINT";
+    case DUCKDB_TYPE_INTEGER:
+      return "INTEGER";
+    case DUCKDB_TYPE_BIGINT:
+      return "BIGINT";
+    case DUCKDB_TYPE_UTINYINT:
+      return "UTINYINT";
+    case DUCKDB_TYPE_USMALLINT:
+      return "USMALLINT";
+    case DUCKDB_TYPE_UINTEGER:
+      return "UINTEGER";
+    case DUCKDB_TYPE_UBIGINT:
+      return "UBIGINT";
+    case DUCKDB_TYPE_HUGEINT:
+      return "HUGEINT";
+    case DUCKDB_TYPE_UHUGEINT:
+      return "UHUGEINT";
+    case DUCKDB_TYPE_FLOAT:
+      return "FLOAT";
+    case DUCKDB_TYPE_DOUBLE:
+      return "DOUBLE";
+    case DUCKDB_TYPE_VARCHAR:
+      return "VARCHAR";
+    case DUCKDB_TYPE_BLOB:
+      return "BLOB";
+    case DUCKDB_TYPE_DATE:
+      return "DATE";
+    case DUCKDB_TYPE_TIME:
+      return "TIME";
+    case DUCKDB_TYPE_TIME_TZ:
+      return "TIME WITH TIME ZONE";
+    case DUCKDB_TYPE_TIME_NS:
+      return "TIME_NS";
+    case DUCKDB_TYPE_TIMESTAMP:
+      return "TIMESTAMP";
+    case DUCKDB_TYPE_TIMESTAMP_S:
+      return "TIMESTAMP_S";
+    case DUCKDB_TYPE_TIMESTAMP_MS:
+      return "TIMESTAMP_MS";
+    case DUCKDB_TYPE_TIMESTAMP_NS:
+      return "TIMESTAMP_NS";
+    case DUCKDB_TYPE_TIMESTAMP_TZ:
+      return "TIMESTAMP WITH TIME ZONE";
+    case DUCKDB_TYPE_INTERVAL:
+      return "INTERVAL";
+    case DUCKDB_TYPE_UUID:
+      return "UUID";
+    case DUCKDB_TYPE_BIT:
+      return "BIT";
+    case DUCKDB_TYPE_BIGNUM:
+      return "BIGNUM";
+    case DUCKDB_TYPE_SQLNULL:
+      return "\"NULL\"";
     case DUCKDB_TYPE_DECIMAL:
       return fmt::format("DECIMAL({},{})", duckdb_decimal_width(type), duckdb_decimal_scale(type));
     case DUCKDB_TYPE_ENUM: {
       std::string out = "ENUM(";
       for (uint32_t i = 0; i < duckdb_enum_dictionary_size(type); ++i) {
-        out += (i ? ", " : "") + sql::QuoteString(TakeString(duckdb_enum_dictionary_value(type, i)));
+        out +=
+            (i ? ", " : "") + sql::QuoteString(TakeString(duckdb_enum_dictionary_value(type, i)));
       }
       return out + ")";
     }
@@ -143,8 +170,8 @@ Result<std::string> LogicalTypeSql(duckdb_logical_type type) {
     case DUCKDB_TYPE_STRUCT:
     case DUCKDB_TYPE_UNION: {
       bool is_union = duckdb_get_type_id(type) == DUCKDB_TYPE_UNION;
-      idx_t n = is_union ? duckdb_union_type_member_count(type)
-                         : duckdb_struct_type_child_count(type);
+      idx_t n =
+          is_union ? duckdb_union_type_member_count(type) : duckdb_struct_type_child_count(type);
       std::string out = is_union ? "UNION(" : "STRUCT(";
       for (idx_t i = 0; i < n; ++i) {
         std::string name = TakeString(is_union ? duckdb_union_type_member_name(type, i)
@@ -157,8 +184,8 @@ Result<std::string> LogicalTypeSql(duckdb_logical_type type) {
       return out + ")";
     }
     default:
-      return Status::Unimplemented(
-          fmt::format("no SQL spelling for DuckDB type id {}", static_cast<int>(duckdb_get_type_id(type))));
+      return Status::Unimplemented(fmt::format("no SQL spelling for DuckDB type id {}",
+                                               static_cast<int>(duckdb_get_type_id(type))));
   }
 }
 
@@ -187,9 +214,9 @@ Result<int64_t> ExportArrow(Connection& connection, const std::string& select_sq
     names.push_back(duckdb_column_name(result.get(), c));
   }
   ipc::SchemaOwner schema;
-  DUX_RETURN_NOT_OK(TakeError(
-      duckdb_to_arrow_schema(options.get(), types.data(), names.data(), n, schema.out()),
-      "cannot describe the result as Arrow"));
+  DUX_RETURN_NOT_OK(
+      TakeError(duckdb_to_arrow_schema(options.get(), types.data(), names.data(), n, schema.out()),
+                "cannot describe the result as Arrow"));
   // DuckDB reads a dictionary back as VARCHAR; the ENUM columns' values ride along in the
   // schema's metadata so that dux can restore the ENUM type (see ImportIpc).
   nlohmann::json enums = nlohmann::json::object();
@@ -253,12 +280,12 @@ Result<int64_t> ImportArrowStream(Connection& connection, const std::string& tab
   }
   auto rows = connection.Execute(std::string("CREATE ") + (temporary ? "TEMPORARY " : "") +
                                  "TABLE " + sql::QuoteIdentifier(table) + " AS SELECT *" +
-                                 (replace.empty() ? "" : " REPLACE (" + replace + ")") +
-                                 " FROM " + sql::QuoteIdentifier(view));
+                                 (replace.empty() ? "" : " REPLACE (" + replace + ")") + " FROM " +
+                                 sql::QuoteIdentifier(view));
   (void)connection.Execute("DROP VIEW IF EXISTS " + sql::QuoteIdentifier(view));
   if (!rows.ok()) return rows.status();
-  auto count = connection.QueryText("SELECT CAST(count(*) AS VARCHAR) FROM " +
-                                    sql::QuoteIdentifier(table));
+  auto count =
+      connection.QueryText("SELECT CAST(count(*) AS VARCHAR) FROM " + sql::QuoteIdentifier(table));
   if (!count.ok()) return count.status();
   return std::stoll(*(*count)[0][0]);
 }
@@ -290,7 +317,9 @@ struct ReaderStream {
   std::string last_error;
   std::vector<std::unique_ptr<ipc::SchemaOwner>> schemas;
 
-  static ReaderStream* Of(ArrowArrayStream* s) { return static_cast<ReaderStream*>(s->private_data); }
+  static ReaderStream* Of(ArrowArrayStream* s) {
+    return static_cast<ReaderStream*>(s->private_data);
+  }
   // DuckDB 1.4's duckdb_arrow_scan never releases the schemas it asks for, so each one is
   // owned here until the stream is released, and DuckDB gets a view whose release does
   // nothing.
@@ -376,7 +405,8 @@ Result<int64_t> ImportIpc(Connection& connection, const std::string& table,
       DUX_RETURN_NOT_OK(CheckDuckDbReads(*schema->children[i], schema->children[i]->name));
     }
     auto enums = FindMetadata(schema->metadata, kEnumMetadataKey);
-    nlohmann::json parsed = enums ? nlohmann::json::parse(*enums, nullptr, false) : nlohmann::json();
+    nlohmann::json parsed =
+        enums ? nlohmann::json::parse(*enums, nullptr, false) : nlohmann::json();
     for (int64_t i = 0; parsed.is_object() && i < schema->n_children; ++i) {
       std::string name = schema->children[i]->name ? schema->children[i]->name : "";
       auto it = parsed.find(name);

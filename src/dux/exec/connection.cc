@@ -38,8 +38,8 @@ Result<Database> Database::Open(const std::string& path,
   }
   Database db;
   char* error = nullptr;
-  if (duckdb_open_ext(path.empty() ? nullptr : path.c_str(), db.db_.out(), config.get(),
-                      &error) == DuckDBError) {
+  if (duckdb_open_ext(path.empty() ? nullptr : path.c_str(), db.db_.out(), config.get(), &error) ==
+      DuckDBError) {
     std::string message = CleanDuckDbError(error);
     duckdb_free(error);
     return Status::IOError("cannot open database \"" + path + "\": " + message);
@@ -106,8 +106,8 @@ Result<sql::TextRows> Connection::QueryText(const std::string& sql) {
       uint64_t* validity = duckdb_vector_get_validity(vector);
       for (idx_t r = 0; r < n; ++r) {
         if (validity && !duckdb_validity_row_is_valid(validity, r)) continue;
-        rows[first + r][c] = std::string(duckdb_string_t_data(&data[r]),
-                                         duckdb_string_t_length(data[r]));
+        rows[first + r][c] =
+            std::string(duckdb_string_t_data(&data[r]), duckdb_string_t_length(data[r]));
       }
     }
   }
@@ -115,9 +115,9 @@ Result<sql::TextRows> Connection::QueryText(const std::string& sql) {
 }
 
 Result<Schema> Connection::Describe(const std::string& select_sql) {
-  DUX_ASSIGN_OR_RETURN(sql::TextRows rows,
-                       QueryText("SELECT column_name, column_type FROM (DESCRIBE " + select_sql +
-                                 "\n)"));
+  DUX_ASSIGN_OR_RETURN(
+      sql::TextRows rows,
+      QueryText("SELECT column_name, column_type FROM (DESCRIBE " + select_sql + "\n)"));
   Schema schema;
   for (auto& row : rows) schema.columns.push_back({row[0].value_or(""), row[1].value_or("")});
   return schema;
@@ -126,15 +126,29 @@ Result<Schema> Connection::Describe(const std::string& select_sql) {
 namespace {
 
 // Types read straight from vectors; every other type is cast to VARCHAR by the query.
-enum class Native { kNone, kBool, kI8, kI16, kI32, kI64, kU8, kU16, kU32, kU64, kF32, kF64,
-                    kString, kBlob };
+enum class Native {
+  kNone,
+  kBool,
+  kI8,
+  kI16,
+  kI32,
+  kI64,
+  kU8,
+  kU16,
+  kU32,
+  kU64,
+  kF32,
+  kF64,
+  kString,
+  kBlob
+};
 
 Native NativeKind(const std::string& type) {
   static const std::map<std::string, Native> kKinds = {
-      {"BOOLEAN", Native::kBool},   {"TINYINT", Native::kI8},    {"SMALLINT", Native::kI16},
-      {"INTEGER", Native::kI32},    {"BIGINT", Native::kI64},    {"UTINYINT", Native::kU8},
-      {"USMALLINT", Native::kU16},  {"UINTEGER", Native::kU32},  {"UBIGINT", Native::kU64},
-      {"FLOAT", Native::kF32},      {"DOUBLE", Native::kF64},    {"VARCHAR", Native::kString},
+      {"BOOLEAN", Native::kBool},  {"TINYINT", Native::kI8},   {"SMALLINT", Native::kI16},
+      {"INTEGER", Native::kI32},   {"BIGINT", Native::kI64},   {"UTINYINT", Native::kU8},
+      {"USMALLINT", Native::kU16}, {"UINTEGER", Native::kU32}, {"UBIGINT", Native::kU64},
+      {"FLOAT", Native::kF32},     {"DOUBLE", Native::kF64},   {"VARCHAR", Native::kString},
       {"BLOB", Native::kBlob}};
   auto it = kKinds.find(type);
   return it == kKinds.end() ? Native::kNone : it->second;
@@ -142,17 +156,28 @@ Native NativeKind(const std::string& type) {
 
 Value ReadCell(Native kind, const std::string& type, void* data, idx_t r) {
   switch (kind) {
-    case Native::kBool: return Value::Bool(static_cast<bool*>(data)[r]);
-    case Native::kI8: return Value::Int(static_cast<int8_t*>(data)[r]);
-    case Native::kI16: return Value::Int(static_cast<int16_t*>(data)[r]);
-    case Native::kI32: return Value::Int(static_cast<int32_t*>(data)[r]);
-    case Native::kI64: return Value::Int(static_cast<int64_t*>(data)[r]);
-    case Native::kU8: return Value::UInt(static_cast<uint8_t*>(data)[r]);
-    case Native::kU16: return Value::UInt(static_cast<uint16_t*>(data)[r]);
-    case Native::kU32: return Value::UInt(static_cast<uint32_t*>(data)[r]);
-    case Native::kU64: return Value::UInt(static_cast<uint64_t*>(data)[r]);
-    case Native::kF32: return Value::Double(static_cast<float*>(data)[r]);
-    case Native::kF64: return Value::Double(static_cast<double*>(data)[r]);
+    case Native::kBool:
+      return Value::Bool(static_cast<bool*>(data)[r]);
+    case Native::kI8:
+      return Value::Int(static_cast<int8_t*>(data)[r]);
+    case Native::kI16:
+      return Value::Int(static_cast<int16_t*>(data)[r]);
+    case Native::kI32:
+      return Value::Int(static_cast<int32_t*>(data)[r]);
+    case Native::kI64:
+      return Value::Int(static_cast<int64_t*>(data)[r]);
+    case Native::kU8:
+      return Value::UInt(static_cast<uint8_t*>(data)[r]);
+    case Native::kU16:
+      return Value::UInt(static_cast<uint16_t*>(data)[r]);
+    case Native::kU32:
+      return Value::UInt(static_cast<uint32_t*>(data)[r]);
+    case Native::kU64:
+      return Value::UInt(static_cast<uint64_t*>(data)[r]);
+    case Native::kF32:
+      return Value::Double(static_cast<float*>(data)[r]);
+    case Native::kF64:
+      return Value::Double(static_cast<double*>(data)[r]);
     case Native::kString:
     case Native::kBlob:
     case Native::kNone: {

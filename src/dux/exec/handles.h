@@ -54,7 +54,8 @@ class ResultHandle {
   ResultHandle() = default;
   ResultHandle(const ResultHandle&) = delete;
   ResultHandle& operator=(const ResultHandle&) = delete;
-  ResultHandle(ResultHandle&& o) noexcept : result_(o.result_), live_(std::exchange(o.live_, false)) {}
+  ResultHandle(ResultHandle&& o) noexcept
+      : result_(o.result_), live_(std::exchange(o.live_, false)) {}
   ResultHandle& operator=(ResultHandle&& o) noexcept {
     if (this != &o) {
       Reset();

@@ -51,8 +51,8 @@ size_t Width(const std::string& s) {
 
 std::string DisplayType(const std::string& type) {
   static const std::map<std::string, std::string> kShort = {
-      {"TINYINT", "int8"},    {"SMALLINT", "int16"},   {"INTEGER", "int32"},
-      {"BIGINT", "int64"},    {"HUGEINT", "int128"},   {"UTINYINT", "uint8"},
+      {"TINYINT", "int8"},     {"SMALLINT", "int16"},  {"INTEGER", "int32"},
+      {"BIGINT", "int64"},     {"HUGEINT", "int128"},  {"UTINYINT", "uint8"},
       {"USMALLINT", "uint16"}, {"UINTEGER", "uint32"}, {"UBIGINT", "uint64"},
       {"UHUGEINT", "uint128"}};
   auto it = kShort.find(type);
@@ -66,11 +66,13 @@ bool RightAligned(const Value& v) {
   switch (v.kind()) {
     case ValueKind::kInt:
     case ValueKind::kUInt:
-    case ValueKind::kDouble: return true;
+    case ValueKind::kDouble:
+      return true;
     case ValueKind::kTyped:
       return v.type_name().rfind("DECIMAL", 0) == 0 || v.type_name() == "HUGEINT" ||
              v.type_name() == "UHUGEINT";
-    default: return false;
+    default:
+      return false;
   }
 }
 

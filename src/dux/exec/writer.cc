@@ -2,8 +2,8 @@
 
 #include <unistd.h>
 
-#include <atomic>
 #include <algorithm>
+#include <atomic>
 #include <filesystem>
 
 #include "dux/exec/arrow_bridge.h"
@@ -183,8 +183,8 @@ Status ExportResult(Connection& connection, const std::string& select_sql,
     return Status::InvalidArgument("unknown export format \"" + format + "\"");
   }
   std::string target = TemporaryName(path);
-  auto rows = connection.Execute("COPY (" + select_sql + ") TO " + sql::QuoteString(target) +
-                                 " (" + options + ")");
+  auto rows = connection.Execute("COPY (" + select_sql + ") TO " + sql::QuoteString(target) + " (" +
+                                 options + ")");
   if (!rows.ok()) {
     RemoveQuietly(target);
     return rows.status();

@@ -950,12 +950,12 @@ Result<SinkBody> ParseToArrow(Parser& p, std::string_view verb, Location loc) {
                          }}));
   DUX_RETURN_NOT_OK(Required(p, verb, loc, path, "a path"));
   if (format != "file" && format != "stream") {
-    return p.Error(loc, fmt::format("{}: format must be \"file\" or \"stream\", got \"{}\"",
-                                    verb, format));
+    return p.Error(
+        loc, fmt::format("{}: format must be \"file\" or \"stream\", got \"{}\"", verb, format));
   }
   if (!sink.compression.empty() && sink.compression != "lz4" && sink.compression != "zstd") {
-    return p.Error(loc, fmt::format("{}: compression must be \"lz4\" or \"zstd\", got \"{}\"",
-                                    verb, sink.compression));
+    return p.Error(loc, fmt::format("{}: compression must be \"lz4\" or \"zstd\", got \"{}\"", verb,
+                                    sink.compression));
   }
   sink.stream_format = format == "stream";
   sink.path = std::move(*path);
@@ -985,7 +985,7 @@ struct Entry {
 constexpr Entry<SourceBody> kSources[] = {
     {"from_parquet", ParseFromParquet}, {"from_csv", ParseFromCsv},
     {"from_ndjson", ParseFromNdjson},   {"from_query", ParseFromQuery},
-    {"from_values", ParseFromValues},  {"from_arrow", ParseFromArrow},
+    {"from_values", ParseFromValues},   {"from_arrow", ParseFromArrow},
 };
 
 constexpr Entry<OpBody> kVerbs[] = {
@@ -1011,11 +1011,8 @@ constexpr Entry<OpBody> kVerbs[] = {
 };
 
 constexpr Entry<SinkBody> kSinks[] = {
-    {"to_parquet", ParseToParquet},
-    {"to_csv", ParseToCsv},
-    {"to_ndjson", ParseToNdjson},
-    {"insert_into", ParseInsertInto},
-    {"to_arrow", ParseToArrow},
+    {"to_parquet", ParseToParquet},   {"to_csv", ParseToCsv},     {"to_ndjson", ParseToNdjson},
+    {"insert_into", ParseInsertInto}, {"to_arrow", ParseToArrow},
 };
 
 template <typename Body, size_t N>
@@ -1244,10 +1241,18 @@ Result<std::string> Parser::ScanString() {
     if (cursor_.AtEnd()) break;
     const char e = cursor_.Peek();
     switch (e) {
-      case '"': out += '"'; break;
-      case '\\': out += '\\'; break;
-      case 'n': out += '\n'; break;
-      case 't': out += '\t'; break;
+      case '"':
+        out += '"';
+        break;
+      case '\\':
+        out += '\\';
+        break;
+      case 'n':
+        out += '\n';
+        break;
+      case 't':
+        out += '\t';
+        break;
       default: {
         const size_t start = cursor_.pos();
         cursor_.Advance();

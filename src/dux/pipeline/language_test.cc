@@ -757,9 +757,15 @@ TEST(LanguageTest, RandomMutationsNeverCrash) {
       for (int e = 0; e < edits && !text.empty(); ++e) {
         const size_t at = rng() % text.size();
         switch (rng() % 3) {
-          case 0: text.erase(at, 1 + rng() % 3); break;
-          case 1: text.insert(at, 1, alphabet[rng() % alphabet.size()]); break;
-          default: text[at] = alphabet[rng() % alphabet.size()]; break;
+          case 0:
+            text.erase(at, 1 + rng() % 3);
+            break;
+          case 1:
+            text.insert(at, 1, alphabet[rng() % alphabet.size()]);
+            break;
+          default:
+            text[at] = alphabet[rng() % alphabet.size()];
+            break;
         }
       }
       Result<Script> result = ParseScript(text);

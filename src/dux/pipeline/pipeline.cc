@@ -104,23 +104,34 @@ const char* Sink::Verb() const {
 
 const char* JoinHowName(JoinHow how) {
   switch (how) {
-    case JoinHow::kInner: return "inner";
-    case JoinHow::kLeft: return "left";
-    case JoinHow::kRight: return "right";
-    case JoinHow::kFull: return "full";
-    case JoinHow::kCross: return "cross";
-    case JoinHow::kSemi: return "semi";
-    case JoinHow::kAnti: return "anti";
+    case JoinHow::kInner:
+      return "inner";
+    case JoinHow::kLeft:
+      return "left";
+    case JoinHow::kRight:
+      return "right";
+    case JoinHow::kFull:
+      return "full";
+    case JoinHow::kCross:
+      return "cross";
+    case JoinHow::kSemi:
+      return "semi";
+    case JoinHow::kAnti:
+      return "anti";
   }
   return "inner";
 }
 
 const char* AsofCompareSql(AsofCompare c) {
   switch (c) {
-    case AsofCompare::kGreaterEqual: return ">=";
-    case AsofCompare::kGreater: return ">";
-    case AsofCompare::kLessEqual: return "<=";
-    case AsofCompare::kLess: return "<";
+    case AsofCompare::kGreaterEqual:
+      return ">=";
+    case AsofCompare::kGreater:
+      return ">";
+    case AsofCompare::kLessEqual:
+      return "<=";
+    case AsofCompare::kLess:
+      return "<";
   }
   return ">=";
 }
@@ -130,8 +141,8 @@ bool JoinOp::operator==(const JoinOp& o) const {
 }
 
 bool AsofJoinOp::operator==(const AsofJoinOp& o) const {
-  return *right == *o.right && by == o.by && compare == o.compare && on == o.on &&
-         left == o.left && suffix == o.suffix;
+  return *right == *o.right && by == o.by && compare == o.compare && on == o.on && left == o.left &&
+         suffix == o.suffix;
 }
 
 bool ConcatRowsOp::operator==(const ConcatRowsOp& o) const {
@@ -208,8 +219,7 @@ Pipeline& Pipeline::Slice(int64_t offset, int64_t length) {
 Pipeline& Pipeline::Distinct(std::vector<std::string> columns) {
   return Append({DistinctOp{std::move(columns)}, {}});
 }
-Pipeline& Pipeline::Join(Pipeline right, JoinHow how, std::vector<JoinKey> on,
-                         std::string suffix) {
+Pipeline& Pipeline::Join(Pipeline right, JoinHow how, std::vector<JoinKey> on, std::string suffix) {
   return Append({JoinOp{std::make_shared<const Pipeline>(std::move(right)), how, std::move(on),
                         std::move(suffix)},
                  {}});

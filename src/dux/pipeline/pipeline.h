@@ -73,7 +73,7 @@ struct QuerySource {
 
 struct ValuesSource {
   std::vector<std::string> columns;
-  std::vector<std::vector<Value>> rows;  ///< each row has one value per column
+  std::vector<std::vector<Value>> rows;                    ///< each row has one value per column
   std::vector<std::pair<std::string, std::string>> types;  ///< optional column -> type casts
   bool operator==(const ValuesSource&) const = default;
 };
@@ -213,10 +213,9 @@ struct PivotLongerOp {
   bool operator==(const PivotLongerOp&) const = default;
 };
 
-using OpBody = std::variant<FilterOp, MutateOp, SelectOp, DiscardOp, RenameOp, DropNilOp,
-                            GroupByOp, UngroupOp, SummariseOp, SortByOp, HeadOp, SliceOp,
-                            DistinctOp, JoinOp, AsofJoinOp, ConcatRowsOp, PivotWiderOp,
-                            PivotLongerOp>;
+using OpBody = std::variant<FilterOp, MutateOp, SelectOp, DiscardOp, RenameOp, DropNilOp, GroupByOp,
+                            UngroupOp, SummariseOp, SortByOp, HeadOp, SliceOp, DistinctOp, JoinOp,
+                            AsofJoinOp, ConcatRowsOp, PivotWiderOp, PivotLongerOp>;
 
 struct Op {
   OpBody body;
@@ -287,8 +286,7 @@ class Pipeline {
   static Pipeline FromNdjson(std::string path);
   static Pipeline FromQuery(std::string sql);
   static Pipeline FromArrow(std::string path);
-  static Pipeline FromValues(std::vector<std::string> columns,
-                             std::vector<std::vector<Value>> rows,
+  static Pipeline FromValues(std::vector<std::string> columns, std::vector<std::vector<Value>> rows,
                              std::vector<std::pair<std::string, std::string>> types = {});
 
   Pipeline& Filter(std::string predicate);
@@ -306,9 +304,8 @@ class Pipeline {
   Pipeline& Distinct(std::vector<std::string> columns = {});
   Pipeline& Join(Pipeline right, JoinHow how = JoinHow::kInner, std::vector<JoinKey> on = {},
                  std::string suffix = "_right");
-  Pipeline& AsofJoin(Pipeline right, JoinKey by, AsofCompare compare,
-                     std::vector<JoinKey> on = {}, bool left = false,
-                     std::string suffix = "_right");
+  Pipeline& AsofJoin(Pipeline right, JoinKey by, AsofCompare compare, std::vector<JoinKey> on = {},
+                     bool left = false, std::string suffix = "_right");
   Pipeline& ConcatRows(std::vector<Pipeline> others);
   Pipeline& PivotWider(std::string names_from, std::vector<std::string> values_from);
   Pipeline& PivotLonger(std::vector<std::string> columns, std::string names_to = "name",

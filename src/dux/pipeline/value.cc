@@ -58,10 +58,14 @@ Value Value::Typed(std::string type_name, std::string text) {
 
 std::string Value::ToString() const {
   switch (kind_) {
-    case ValueKind::kNull: return "NULL";
-    case ValueKind::kBool: return int_ ? "true" : "false";
-    case ValueKind::kInt: return std::to_string(int_);
-    case ValueKind::kUInt: return std::to_string(uint_value());
+    case ValueKind::kNull:
+      return "NULL";
+    case ValueKind::kBool:
+      return int_ ? "true" : "false";
+    case ValueKind::kInt:
+      return std::to_string(int_);
+    case ValueKind::kUInt:
+      return std::to_string(uint_value());
     case ValueKind::kDouble:
       if (std::isnan(double_)) return "nan";
       if (std::isinf(double_)) return double_ > 0 ? "inf" : "-inf";
@@ -78,7 +82,8 @@ std::string Value::ToString() const {
       return out;
     }
     case ValueKind::kString:
-    case ValueKind::kTyped: return text_;
+    case ValueKind::kTyped:
+      return text_;
   }
   return "";
 }
@@ -86,15 +91,19 @@ std::string Value::ToString() const {
 bool Value::operator==(const Value& other) const {
   if (kind_ != other.kind_) return false;
   switch (kind_) {
-    case ValueKind::kNull: return true;
+    case ValueKind::kNull:
+      return true;
     case ValueKind::kBool:
     case ValueKind::kInt:
-    case ValueKind::kUInt: return int_ == other.int_;
+    case ValueKind::kUInt:
+      return int_ == other.int_;
     case ValueKind::kDouble:
       return double_ == other.double_ || (std::isnan(double_) && std::isnan(other.double_));
     case ValueKind::kString:
-    case ValueKind::kBlob: return text_ == other.text_;
-    case ValueKind::kTyped: return type_ == other.type_ && text_ == other.text_;
+    case ValueKind::kBlob:
+      return text_ == other.text_;
+    case ValueKind::kTyped:
+      return type_ == other.type_ && text_ == other.text_;
   }
   return false;
 }

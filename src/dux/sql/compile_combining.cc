@@ -96,8 +96,9 @@ Status AddRightColumns(const Frame& right, const std::vector<std::string>& skip,
       name += suffix;
       if (Contains(*taken, name)) {
         return VerbError(op.Verb(), op.loc,
-                         "column " + QuoteIdentifier(name) + " exists on both sides even with "
-                         "the suffix; rename one side or give another suffix:");
+                         "column " + QuoteIdentifier(name) +
+                             " exists on both sides even with "
+                             "the suffix; rename one side or give another suffix:");
       }
     }
     taken->push_back(name);
@@ -156,8 +157,8 @@ Result<Frame> Join(CompileContext& ctx, const JoinOp& j, const Op& op, const Fra
   }
   for (const auto& k : keys) right_keys.push_back(k.right);
   DUX_RETURN_NOT_OK(AddRightColumns(right, right_keys, j.suffix, op, &taken, &select));
-  const char* kind = j.how == JoinHow::kInner  ? "INNER JOIN"
-                     : j.how == JoinHow::kLeft ? "LEFT JOIN"
+  const char* kind = j.how == JoinHow::kInner   ? "INNER JOIN"
+                     : j.how == JoinHow::kLeft  ? "LEFT JOIN"
                      : j.how == JoinHow::kRight ? "RIGHT JOIN"
                                                 : "FULL JOIN";
   return ctx.AddCte("SELECT " + JoinList(select) + from + kind + right_rel + on, like, verb,

@@ -24,14 +24,13 @@ Result<Frame> Summarise(CompileContext& ctx, const SummariseOp& s, const Op& op,
     }
     for (const auto& g : in.groups) {
       if (SameColumnName(g, a.name)) {
-        return VerbError(verb, a.expr.loc,
-                         QuoteIdentifier(a.name) + " is already a group column");
+        return VerbError(verb, a.expr.loc, QuoteIdentifier(a.name) + " is already a group column");
       }
     }
     select.push_back(Parenthesize(a.expr.sql) + " AS " + QuoteIdentifier(a.name));
   }
-  std::string body = "SELECT " + fmt::format("{}", fmt::join(select, ", ")) + " FROM " +
-                     in.relation;
+  std::string body =
+      "SELECT " + fmt::format("{}", fmt::join(select, ", ")) + " FROM " + in.relation;
   if (!in.groups.empty()) body += " GROUP BY " + QuoteIdentifiers(in.groups);
   Frame like;
   auto out = ctx.AddCte(body, like, verb, op.loc);

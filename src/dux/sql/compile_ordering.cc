@@ -24,10 +24,9 @@ Result<Frame> CompileOrdering(CompileContext& ctx, const Op& op, const Frame& in
       if (k.nulls == NullOrder::kLast) e += " NULLS LAST";
       keys.push_back(e);
     }
-    DUX_ASSIGN_OR_RETURN(
-        Frame out, ctx.AddCte("SELECT * FROM " + in.relation + " ORDER BY " +
-                                  fmt::format("{}", fmt::join(keys, ", ")),
-                              in, verb, op.loc));
+    DUX_ASSIGN_OR_RETURN(Frame out, ctx.AddCte("SELECT * FROM " + in.relation + " ORDER BY " +
+                                                   fmt::format("{}", fmt::join(keys, ", ")),
+                                               in, verb, op.loc));
     out.ordered = true;
     return out;
   }
@@ -38,13 +37,13 @@ Result<Frame> CompileOrdering(CompileContext& ctx, const Op& op, const Frame& in
   }
   if (auto* s = std::get_if<SliceOp>(&op.body)) {
     if (s->offset < 0 || s->length < 0) {
-      return VerbError(verb, op.loc,
-                       fmt::format("offset and length must be >= 0, got {} and {}", s->offset,
-                                   s->length));
+      return VerbError(
+          verb, op.loc,
+          fmt::format("offset and length must be >= 0, got {} and {}", s->offset, s->length));
     }
     return ctx.AddCte(
-        fmt::format("SELECT * FROM {} LIMIT {} OFFSET {}", in.relation, s->length, s->offset),
-        in, verb, op.loc);
+        fmt::format("SELECT * FROM {} LIMIT {} OFFSET {}", in.relation, s->length, s->offset), in,
+        verb, op.loc);
   }
   const auto& d = std::get<DistinctOp>(op.body);
   std::string select = "*";

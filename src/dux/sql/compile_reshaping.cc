@@ -30,8 +30,9 @@ Result<Frame> PivotWider(CompileContext& ctx, const PivotWiderOp& p, const Op& o
   DUX_ASSIGN_OR_RETURN(auto names, ResolveColumns({p.names_from}, in.schema, verb, op.loc));
   DUX_ASSIGN_OR_RETURN(auto values, ResolveColumns(p.values_from, in.schema, verb, op.loc));
   if (std::find(values.begin(), values.end(), names[0]) != values.end()) {
-    return VerbError(verb, op.loc,
-                     "column " + QuoteIdentifier(names[0]) + " cannot be both names_from and values_from");
+    return VerbError(
+        verb, op.loc,
+        "column " + QuoteIdentifier(names[0]) + " cannot be both names_from and values_from");
   }
   std::vector<std::string> ids;
   for (const auto& c : in.schema.columns) {
@@ -39,10 +40,10 @@ Result<Frame> PivotWider(CompileContext& ctx, const PivotWiderOp& p, const Op& o
       ids.push_back(c.name);
     }
   }
-  auto distinct = ctx.binder()->QueryText(
-      WithPrefix(ctx) + "SELECT DISTINCT CAST(" + QuoteIdentifier(names[0]) +
-      " AS VARCHAR) AS n FROM " + in.relation + " WHERE " + QuoteIdentifier(names[0]) +
-      " IS NOT NULL ORDER BY n");
+  auto distinct =
+      ctx.binder()->QueryText(WithPrefix(ctx) + "SELECT DISTINCT CAST(" +
+                              QuoteIdentifier(names[0]) + " AS VARCHAR) AS n FROM " + in.relation +
+                              " WHERE " + QuoteIdentifier(names[0]) + " IS NOT NULL ORDER BY n");
   if (!distinct.ok()) return Attribute(distinct.status(), verb, op.loc);
   Frame like = in;
   like.groups.clear();
@@ -93,12 +94,12 @@ Result<Frame> PivotLonger(CompileContext& ctx, const PivotLongerOp& p, const Op&
   // DuckDB would quietly rename a clashing output column to "name_1".
   for (const auto& c : in.schema.columns) {
     if (std::find(cols.begin(), cols.end(), c.name) != cols.end()) continue;
-    for (const auto& [option, name] : {std::pair{"names_to", &p.names_to},
-                                       std::pair{"values_to", &p.values_to}}) {
+    for (const auto& [option, name] :
+         {std::pair{"names_to", &p.names_to}, std::pair{"values_to", &p.values_to}}) {
       if (SameColumnName(c.name, *name)) {
-        return VerbError(verb, op.loc,
-                         std::string(option) + " " + QuoteIdentifier(*name) +
-                             " is already a column");
+        return VerbError(
+            verb, op.loc,
+            std::string(option) + " " + QuoteIdentifier(*name) + " is already a column");
       }
     }
   }

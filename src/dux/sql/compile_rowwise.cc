@@ -34,8 +34,8 @@ Result<Frame> Filter(CompileContext& ctx, const FilterOp& f, const Op& op, const
   DUX_ASSIGN_OR_RETURN(std::string predicate,
                        PrepareExpression(ctx, f.predicate, in, op.Verb(), &window));
   // Window values cannot be tested in WHERE; QUALIFY sees them (and reorders rows).
-  std::string body = "SELECT * FROM " + in.relation + (window ? " QUALIFY " : " WHERE ") +
-                     predicate;
+  std::string body =
+      "SELECT * FROM " + in.relation + (window ? " QUALIFY " : " WHERE ") + predicate;
   DUX_ASSIGN_OR_RETURN(Frame out, ctx.AddCte(body, in, op.Verb(), f.predicate.loc));
   if (window) out.ordered = false;
   return out;
@@ -89,8 +89,8 @@ Result<Frame> CompileRowwise(CompileContext& ctx, const Op& op, const Frame& in)
     if (cols.size() == in.schema.columns.size()) {
       return VerbError(verb, op.loc, "cannot discard every column");
     }
-    return ctx.AddCte("SELECT * EXCLUDE (" + QuoteIdentifiers(cols) + ") FROM " + in.relation,
-                      in, verb, op.loc);
+    return ctx.AddCte("SELECT * EXCLUDE (" + QuoteIdentifiers(cols) + ") FROM " + in.relation, in,
+                      verb, op.loc);
   }
   if (auto* r = std::get_if<RenameOp>(&op.body)) {
     if (r->renames.empty()) return VerbError(verb, op.loc, "needs at least one old: new pair");

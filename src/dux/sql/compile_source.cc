@@ -45,8 +45,8 @@ Result<std::string> ValuesSql(const ValuesSource& v, const Location& loc) {
   for (size_t r = 0; r < v.rows.size(); ++r) {
     if (v.rows[r].size() != v.columns.size()) {
       return VerbError("from_values", loc,
-                       fmt::format("row {} has {} values for {} columns", r + 1,
-                                   v.rows[r].size(), v.columns.size()));
+                       fmt::format("row {} has {} values for {} columns", r + 1, v.rows[r].size(),
+                                   v.columns.size()));
     }
     rows += r ? ", (" : "(";
     for (size_t c = 0; c < v.rows[r].size(); ++c) {
@@ -122,8 +122,7 @@ Result<Frame> CompileSource(CompileContext& ctx, const Source& source) {
   } else if (auto* c = std::get_if<CsvSource>(&source.body)) {
     body = CsvSql(*c);
   } else if (auto* n = std::get_if<NdjsonSource>(&source.body)) {
-    body = "SELECT * FROM read_json(" + QuoteString(n->path) +
-           ", format = 'newline_delimited')";
+    body = "SELECT * FROM read_json(" + QuoteString(n->path) + ", format = 'newline_delimited')";
   } else if (auto* a = std::get_if<ArrowSource>(&source.body)) {
     if (a->path.empty()) return VerbError(verb, source.loc, "needs a path");
     body = "SELECT * FROM " + ArrowTableName(a->path);

@@ -21,9 +21,9 @@ struct Cte {
 /// A compiled (and fully bound) pipeline, without its sink.
 struct CompiledQuery {
   std::vector<Cte> ctes;
-  std::string output;        ///< quoted name of the CTE holding the result
-  pipeline::Schema schema;   ///< the result's columns
-  bool ordered = false;      ///< row order is defined by a sort_by that nothing undid
+  std::string output;       ///< quoted name of the CTE holding the result
+  pipeline::Schema schema;  ///< the result's columns
+  bool ordered = false;     ///< row order is defined by a sort_by that nothing undid
 
   /// `WITH ... SELECT * FROM output` on one line per CTE.
   std::string Sql() const;

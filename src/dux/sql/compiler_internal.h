@@ -55,8 +55,7 @@ Status Attribute(const Status& status, const char* verb, const pipeline::Locatio
 /// Resolves user-written column names against `schema` (exact, then case-insensitive);
 /// unknown names give `verb: unknown column "x"`.
 Result<std::vector<std::string>> ResolveColumns(const std::vector<std::string>& names,
-                                                const pipeline::Schema& schema,
-                                                const char* verb,
+                                                const pipeline::Schema& schema, const char* verb,
                                                 const pipeline::Location& loc);
 
 /// Checks one user expression and returns it ready to splice (grouped: aggregates and

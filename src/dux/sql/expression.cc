@@ -1,8 +1,7 @@
 #include "dux/sql/expression.h"
 
-#include <nlohmann/json.hpp>
-
 #include <functional>
+#include <nlohmann/json.hpp>
 #include <optional>
 
 #include "dux/sql/quote.h"
@@ -16,9 +15,9 @@ using Json = nlohmann::json;
 // Parses `SELECT <expr>` with DuckDB's parser and returns the one select-list node, after
 // checking that nothing else (FROM, WHERE, a second statement, an alias, ...) came along.
 Result<Json> ParseSingleExpression(Binder* binder, const std::string& expr) {
-  DUX_ASSIGN_OR_RETURN(TextRows rows,
-                       binder->QueryText("SELECT json_serialize_sql(" +
-                                         QuoteString("SELECT " + expr + "\n") + ")"));
+  DUX_ASSIGN_OR_RETURN(
+      TextRows rows,
+      binder->QueryText("SELECT json_serialize_sql(" + QuoteString("SELECT " + expr + "\n") + ")"));
   if (rows.size() != 1 || rows[0].size() != 1 || !rows[0][0]) {
     return Status::Internal("json_serialize_sql returned no result");
   }
@@ -73,7 +72,6 @@ bool ExpressionAnalyzer::IsAggregate(const std::string& function_name) {
   };
   return kAggregates.count(function_name) > 0;
 }
-
 
 Result<ExpressionInfo> ExpressionAnalyzer::Analyze(const std::string& expr) {
   DUX_ASSIGN_OR_RETURN(Json doc, ParseSingleExpression(binder_, expr));
@@ -185,7 +183,7 @@ Result<std::string> ExpressionAnalyzer::Windowed(const std::string& expr,
   DUX_RETURN_NOT_OK(status);
 
   DUX_ASSIGN_OR_RETURN(TextRows rows, binder_->QueryText("SELECT json_deserialize_sql(" +
-                                                          QuoteString(doc.dump()) + ")"));
+                                                         QuoteString(doc.dump()) + ")"));
   if (rows.size() != 1 || !rows[0][0]) return Status::Internal("json_deserialize_sql failed");
   const std::string& sql = *rows[0][0];
   const std::string prefix = "SELECT ";

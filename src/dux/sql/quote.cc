@@ -52,23 +52,29 @@ Status CheckTypeName(std::string_view type) {
     if (c == '"') {  // a quoted struct field name: skip to its closing quote ("" escapes)
       size_t j = i + 1;
       for (;; ++j) {
-        if (j >= type.size()) return Status::InvalidArgument("unterminated quote in type " + std::string(type));
+        if (j >= type.size())
+          return Status::InvalidArgument("unterminated quote in type " + std::string(type));
         if (type[j] == '"') {
-          if (j + 1 < type.size() && type[j + 1] == '"') { ++j; continue; }
+          if (j + 1 < type.size() && type[j + 1] == '"') {
+            ++j;
+            continue;
+          }
           break;
         }
       }
       i = j;
       continue;
     }
-    bool word = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_';
+    bool word =
+        (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_';
     any = any || word;
     if (c == '(') ++parens;
     if (c == ')' && --parens < 0) break;
     if (c == '[') ++brackets;
     if (c == ']' && --brackets < 0) break;
     if (!word && c != ' ' && c != ',' && c != '(' && c != ')' && c != '[' && c != ']') {
-      return Status::InvalidArgument("invalid character in type name \"" + std::string(type) + "\"");
+      return Status::InvalidArgument("invalid character in type name \"" + std::string(type) +
+                                     "\"");
     }
   }
   if (!any || parens != 0 || brackets != 0) {
@@ -80,14 +86,20 @@ Status CheckTypeName(std::string_view type) {
 Result<std::string> RenderLiteral(const Value& value) {
   std::string out;
   switch (value.kind()) {
-    case ValueKind::kNull: out = "NULL"; break;
-    case ValueKind::kBool: out = value.bool_value() ? "true" : "false"; break;
+    case ValueKind::kNull:
+      out = "NULL";
+      break;
+    case ValueKind::kBool:
+      out = value.bool_value() ? "true" : "false";
+      break;
     case ValueKind::kInt:
       // BIGINT's minimum has no positive counterpart, so it cannot be written as -(literal).
       out = value.int_value() == INT64_MIN ? "CAST('-9223372036854775808' AS BIGINT)"
                                            : fmt::format("CAST({} AS BIGINT)", value.int_value());
       break;
-    case ValueKind::kUInt: out = fmt::format("CAST({} AS UBIGINT)", value.uint_value()); break;
+    case ValueKind::kUInt:
+      out = fmt::format("CAST({} AS UBIGINT)", value.uint_value());
+      break;
     case ValueKind::kDouble: {
       double d = value.double_value();
       if (std::isnan(d)) {
@@ -101,7 +113,9 @@ Result<std::string> RenderLiteral(const Value& value) {
       }
       break;
     }
-    case ValueKind::kString: out = QuoteString(value.text()); break;
+    case ValueKind::kString:
+      out = QuoteString(value.text());
+      break;
     case ValueKind::kBlob: {
       std::string hex;
       for (unsigned char c : value.text()) hex += fmt::format("\\x{:02X}", c);
