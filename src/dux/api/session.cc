@@ -25,12 +25,15 @@ Result<std::unique_ptr<Session>> Session::Open(const SessionOptions& options) {
 
 Status Session::Attach(const pipeline::Attachment& a) {
   if (a.alias.empty() || a.path.empty()) {
-    return Status::InvalidArgument("attach: needs an alias and a path");
+    return Status::InvalidArgument("attach: needs an alias and a path" + a.loc.Suffix());
   }
   auto done =
       connection_.Execute("ATTACH " + sql::QuoteString(a.path) + " AS " +
                           sql::QuoteIdentifier(a.alias) + (a.read_only ? " (READ_ONLY)" : ""));
-  if (!done.ok()) return done.status().WithPrefix("attach \"" + a.alias + "\"");
+  if (!done.ok()) {
+    return Status(done.status().code(),
+                  "attach \"" + a.alias + "\": " + done.status().message() + a.loc.Suffix());
+  }
   return Status::OK();
 }
 

@@ -1075,6 +1075,7 @@ Result<Attachment> Parser::ParseAttach(Location loc) {
   if (strings[0].empty()) return Error(loc, fmt::format("{}: needs a non-empty alias", kVerb));
   attachment.alias = std::move(strings[0]);
   attachment.path = std::move(strings[1]);
+  attachment.loc = loc;
   return attachment;
 }
 

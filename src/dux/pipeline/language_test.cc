@@ -361,8 +361,10 @@ attach("warehouse", "/data/wh.duckdb")
 attach("ref", "ref.duckdb", read_only: true)
 from_query("SELECT * FROM ref.main.codes") |> insert_into("warehouse.main.codes"))");
   ASSERT_TRUE(script.ok()) << script.status().ToString();
-  EXPECT_EQ(script->attachments, (std::vector<Attachment>{{"warehouse", "/data/wh.duckdb", false},
-                                                          {"ref", "ref.duckdb", true}}));
+  EXPECT_EQ(script->attachments,
+            (std::vector<Attachment>{{"warehouse", "/data/wh.duckdb", false, {}},
+                                     {"ref", "ref.duckdb", true, {}}}));
+  EXPECT_EQ(script->attachments[1].loc, (Location{3, 1}));
   EXPECT_EQ(script->pipeline,
             Pipeline::FromQuery("SELECT * FROM ref.main.codes").InsertInto("warehouse.main.codes"));
   EXPECT_TRUE(ParseScript("from_csv(\"x\")")->attachments.empty());

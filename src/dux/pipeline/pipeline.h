@@ -340,7 +340,10 @@ struct Attachment {
   std::string alias;
   std::string path;
   bool read_only = false;
-  bool operator==(const Attachment&) const = default;
+  Location loc;
+  bool operator==(const Attachment& o) const {
+    return alias == o.alias && path == o.path && read_only == o.read_only;
+  }
 };
 
 /// What a pipeline-language text holds: attach statements, then one pipeline.

@@ -688,6 +688,7 @@ void ToProto(const Script& script, dux::v1::Script* out) {
     m->set_alias(attachment.alias);
     m->set_path(attachment.path);
     m->set_read_only(attachment.read_only);
+    WriteLocation(attachment.loc, m);
   }
   WritePipeline(script.pipeline, out->mutable_pipeline());
 }
@@ -698,7 +699,8 @@ Result<Script> FromProto(const dux::v1::Script& message) {
   std::vector<Attachment> attachments;
   attachments.reserve(message.attachments_size());
   for (const pb::Attachment& m : message.attachments()) {
-    attachments.push_back(Attachment{m.alias(), m.path(), m.read_only()});
+    attachments.push_back(
+        Attachment{m.alias(), m.path(), m.read_only(), Location{m.loc().line(), m.loc().column()}});
   }
   return Script{std::move(attachments), std::move(pipeline)};
 }

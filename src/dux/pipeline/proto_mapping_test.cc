@@ -382,7 +382,7 @@ TEST(ProtoMappingTest, AbsentOptionalFieldsTakeTheBuilderDefaults) {
 }
 
 TEST(ProtoMappingTest, RoundTripsScripts) {
-  Script script{{{"lake", "lake.duckdb", true}, {"out", "/tmp/out db.duckdb", false}},
+  Script script{{{"lake", "lake.duckdb", true, {2, 1}}, {"out", "/tmp/out db.duckdb", false, {}}},
                 Pipeline::FromQuery("SELECT * FROM lake.t")};
   script.pipeline.InsertInto("out.main.t", true);
   pb::Script message;
@@ -394,6 +394,7 @@ TEST(ProtoMappingTest, RoundTripsScripts) {
   Result<Script> back = FromProto(parsed);
   ASSERT_TRUE(back.ok()) << back.status().ToString();
   EXPECT_EQ(back->attachments, script.attachments);
+  EXPECT_EQ(back->attachments[0].loc, (Location{2, 1}));
   EXPECT_EQ(back->pipeline, script.pipeline);
 
   Script empty{{}, Everything()};
