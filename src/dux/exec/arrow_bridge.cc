@@ -283,7 +283,14 @@ Result<int64_t> ImportArrowStream(Connection& connection, const std::string& tab
                                  (replace.empty() ? "" : " REPLACE (" + replace + ")") + " FROM " +
                                  sql::QuoteIdentifier(view));
   (void)connection.Execute("DROP VIEW IF EXISTS " + sql::QuoteIdentifier(view));
-  if (!rows.ok()) return rows.status();
+  if (!rows.ok()) {
+    // DuckDB wraps the stream's own error; the stream's words are the useful part.
+    const std::string& m = rows.status().message();
+    const std::string marker = "get_next failed(): ";
+    size_t at = m.find(marker);
+    if (at != std::string::npos) return Status(rows.status().code(), m.substr(at + marker.size()));
+    return rows.status();
+  }
   auto count =
       connection.QueryText("SELECT CAST(count(*) AS VARCHAR) FROM " + sql::QuoteIdentifier(table));
   if (!count.ok()) return count.status();

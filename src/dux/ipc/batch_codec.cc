@@ -353,6 +353,10 @@ class Decoder {
   Status Init(const std::vector<Field>& fields) {
     int64_t nodes = 0, buffers = 0, views = 0;
     for (const Field& f : fields) CountLayout(f, v4_unions_, &nodes, &buffers, &views);
+    if (!StructsAligned(batch_->nodes()) || !StructsAligned(batch_->buffers()) ||
+        !ScalarsAligned(batch_->variadic_buffer_counts())) {
+      return Status::InvalidArgument("ipc: record batch metadata vectors are misaligned");
+    }
     int64_t have_nodes = batch_->nodes() ? batch_->nodes()->size() : 0;
     if (have_nodes != nodes) {
       return Status::InvalidArgument("ipc: record batch has " + std::to_string(have_nodes) +
@@ -584,6 +588,7 @@ class Decoder {
       return Status::InvalidArgument("ipc: decompressed buffers exceed the body limit of " +
                                      std::to_string(limits_.max_body_bytes) + " bytes");
     }
+    DUX_RETURN_NOT_OK(CheckDeclaredLength(codec_, body_->data() + offset + 8, size - 8, raw_size));
     decompressed_ += raw_size;
     DUX_ASSIGN_OR_RETURN(std::shared_ptr<Buffer> out, Buffer::Allocate(raw_size));
     DUX_RETURN_NOT_OK(
@@ -604,6 +609,14 @@ class Decoder {
       return Status::OK();
     }
     DUX_RETURN_NOT_OK(NeedSize(f, bits, BitmapBytes(d->length), "validity"));
+    // Consumers (DuckDB among them) trust null_count, e.g. to skip the bitmap when it is 0,
+    // so a count that disagrees with the bitmap would turn garbage slots into values.
+    int64_t nulls = d->length - CountSetBits(bits.data, 0, d->length);
+    if (nulls != d->null_count) {
+      return Status::InvalidArgument("ipc: field " + Quote(f.name) + " declares " +
+                                     std::to_string(d->null_count) +
+                                     " nulls but its validity bitmap has " + std::to_string(nulls));
+    }
     Keep(d, bits);
     return Status::OK();
   }

@@ -107,6 +107,29 @@ Status Compress(Compression codec, const uint8_t* data, int64_t size, std::vecto
   return Status::Internal("ipc: no codec to compress with");
 }
 
+Status CheckDeclaredLength(Compression codec, const uint8_t* src, int64_t src_size,
+                           int64_t declared) {
+  int64_t bound = codec == Compression::kLz4Frame ? src_size * 255 + 1024
+                                                  : (src_size / 4 + 1) * (int64_t{128} << 10);
+  if (codec == Compression::kZstd) {
+    unsigned long long stated = ZSTD_getFrameContentSize(src, static_cast<size_t>(src_size));
+    if (stated == ZSTD_CONTENTSIZE_ERROR) {
+      return Status::InvalidArgument("ipc: corrupt zstd frame (no frame header)");
+    }
+    if (stated != ZSTD_CONTENTSIZE_UNKNOWN && stated != static_cast<unsigned long long>(declared)) {
+      return Status(StatusCode::kDataLoss, "ipc: a zstd frame holds " + std::to_string(stated) +
+                                               " bytes but the buffer declares " +
+                                               std::to_string(declared));
+    }
+  }
+  if (declared > bound) {
+    return Status(StatusCode::kDataLoss, "ipc: a compressed buffer of " + std::to_string(src_size) +
+                                             " bytes cannot hold the " + std::to_string(declared) +
+                                             " bytes it declares");
+  }
+  return Status::OK();
+}
+
 Status Decompress(Compression codec, const uint8_t* src, int64_t src_size, uint8_t* dst,
                   int64_t dst_size) {
   switch (codec) {

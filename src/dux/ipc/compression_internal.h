@@ -14,6 +14,13 @@ Status Compress(Compression codec, const uint8_t* data, int64_t size, std::vecto
 
 /// Decompresses `src` into exactly `dst_size` bytes at `dst`; a frame that holds more or
 /// fewer bytes, or trailing bytes after it, is a DataLoss error.
+/// Refuses a declared uncompressed length that `src_size` compressed bytes cannot hold, before
+/// anything is allocated for it: LZ4 expands at most 255 bytes per input byte, ZSTD at most
+/// one 128 KiB block per 4 bytes (an RLE block), and a ZSTD frame that states its content
+/// size must state this one.
+Status CheckDeclaredLength(Compression codec, const uint8_t* src, int64_t src_size,
+                           int64_t declared);
+
 Status Decompress(Compression codec, const uint8_t* src, int64_t src_size, uint8_t* dst,
                   int64_t dst_size);
 

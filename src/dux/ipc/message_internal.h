@@ -87,4 +87,19 @@ bool VerifyFlatbuffer(const uint8_t* data, int64_t size, const ReadLimits& limit
   return verifier.VerifyBuffer<Root>(nullptr);
 }
 
+/// Whether the structs of a flatbuffer vector (Block, FieldNode, Buffer: int64 fields) sit
+/// at their natural alignment. flatbuffers 2.0's verifier does not check it, and a hostile
+/// buffer can place them at 4 mod 8, where reading them is undefined behaviour. An absent
+/// or empty vector is fine (flatbuffers itself leaves an empty one at 4 mod 8).
+template <typename T>
+bool StructsAligned(const flatbuffers::Vector<const T*>* v) {
+  return v == nullptr || v->size() == 0 || reinterpret_cast<uintptr_t>(v->Data()) % alignof(T) == 0;
+}
+
+/// The same for a vector of 8-byte scalars (variadic buffer counts).
+inline bool ScalarsAligned(const flatbuffers::Vector<int64_t>* v) {
+  return v == nullptr || v->size() == 0 ||
+         reinterpret_cast<uintptr_t>(v->Data()) % alignof(int64_t) == 0;
+}
+
 }  // namespace dux::ipc::internal

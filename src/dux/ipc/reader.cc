@@ -120,6 +120,10 @@ class IpcReader final : public Reader {
       return Status::InvalidArgument("ipc: the file footer is not a valid flatbuffer Footer");
     }
     const fb::Footer* footer = fb::GetFooter(footer_->data());
+    if (!internal::StructsAligned(footer->dictionaries()) ||
+        !internal::StructsAligned(footer->record_batches())) {
+      return Status::InvalidArgument("ipc: the file footer's blocks are misaligned");
+    }
     DUX_RETURN_NOT_OK(SetSchema(footer->schema()));
     if (footer->dictionaries() != nullptr) {
       for (const fb::Block* block : *footer->dictionaries()) {

@@ -501,6 +501,8 @@ Result<std::string> FormatOf(const fb::Field* field, size_t n_children) {
     case fb::Type::Struct_:
       return std::string("+s");
     case fb::Type::Map:
+      // ReadField reads keys_sorted from the table, so it must be there.
+      if (field->type_as_Map() == nullptr) return missing();
       return std::string("+m");
     case fb::Type::FixedSizeList: {
       auto* t = field->type_as_FixedSizeList();
