@@ -503,8 +503,7 @@ class TrickleInputStream : public InputStream {
 }  // namespace
 }  // namespace dux::ipc::fuzz
 
-// Every UBSan report aborts with a stack trace (alignment checks are compiled recoverable,
-// see fuzz/CMakeLists.txt); UBSAN_OPTIONS adds to these.
+// Every UBSan report aborts with a stack trace; UBSAN_OPTIONS adds to these.
 // NOLINTNEXTLINE(bugprone-reserved-identifier,readability-identifier-naming): UBSan's name.
 extern "C" const char* __ubsan_default_options() { return "halt_on_error=1:print_stacktrace=1"; }
 
