@@ -70,19 +70,19 @@ class Session::ArrowSources {
                       "from_arrow: cannot read \"" + path + "\": " + s.message() + loc.Suffix());
       };
       std::string table = sql::ArrowTableName(path);
-      (void)connection.Execute("DROP TABLE IF EXISTS temp." + table);
+      (void)connection.Execute("DROP TABLE IF EXISTS temp." + sql::QuoteIdentifier(table));
       auto in = ipc::FileInputStream::Open(path);
       if (!in.ok()) return error(in.status());
-      // ArrowTableName is quoted; ImportIpc quotes the raw name itself.
-      auto rows = exec::ImportIpc(connection, table.substr(1, table.size() - 2),
-                                  std::move(in).value(), /*temporary=*/true);
+      auto rows = exec::ImportIpc(connection, table, std::move(in).value(), /*temporary=*/true);
       if (!rows.ok()) return error(rows.status());
       sources->tables_.push_back(table);
     }
     return sources;
   }
   ~ArrowSources() {
-    for (const auto& t : tables_) (void)connection_.Execute("DROP TABLE IF EXISTS temp." + t);
+    for (const auto& t : tables_) {
+      (void)connection_.Execute("DROP TABLE IF EXISTS temp." + sql::QuoteIdentifier(t));
+    }
   }
 
  private:
@@ -139,8 +139,7 @@ Result<int64_t> Session::NumRows(const Pipeline& pipeline) {
 Result<exec::WriteReport> Session::Write(const Pipeline& pipeline) {
   if (!pipeline.sink()) {
     return Status::InvalidArgument(
-        "this pipeline has no to_parquet, to_csv, to_ndjson or "
-        "insert_into at its end");
+        "this pipeline has no to_parquet, to_csv, to_ndjson, to_arrow or insert_into at its end");
   }
   DUX_ASSIGN_OR_RETURN(sql::CompiledQuery query, Compile(pipeline));
   return exec::WriteSink(connection_, *pipeline.sink(), query);

@@ -12,6 +12,7 @@
 #include "dux/cli/commands.h"
 #include "dux/cli/query_watch.h"
 #include "dux/exec/arrow_bridge.h"
+#include "dux/exec/writer.h"
 #include "dux/pipeline/language.h"
 
 namespace dux::cli {
@@ -33,17 +34,17 @@ Status WriteText(const std::string& text, const std::string& path) {
     std::cout.flush();
     return Status::OK();
   }
-  std::string temporary = path + ".dux-tmp-" + std::to_string(getpid());
-  {
-    std::ofstream out(temporary, std::ios::binary);
-    out << text;
-    if (!out) return Status::IOError("cannot write \"" + path + "\"");
-  }
-  if (std::rename(temporary.c_str(), path.c_str()) != 0) {
-    std::remove(temporary.c_str());
-    return Status::IOError("cannot write \"" + path + "\"");
-  }
-  return Status::OK();
+  return exec::WriteAtomically(
+             path, /*directory=*/false,
+             [&](const std::string& temporary) {
+               std::ofstream out(temporary, std::ios::binary);
+               out << text;
+               out.close();
+               if (!out)
+                 return Result<int64_t>(Status::IOError("cannot write \"" + temporary + "\""));
+               return Result<int64_t>(0);
+             })
+      .status();
 }
 
 // Writes to a file descriptor it does not own (stdout), retrying short writes.
@@ -77,18 +78,17 @@ Status WriteArrow(Session& session, const sql::CompiledQuery& query, const RunOp
     FdOutputStream out(STDOUT_FILENO);
     return exec::WriteQueryIpc(session.connection(), query.Sql(), &out, options).status();
   }
-  std::string temporary = o.output + ".dux-tmp-" + std::to_string(getpid());
-  Status status = [&]() -> Status {
-    DUX_ASSIGN_OR_RETURN(auto file, ipc::FileOutputStream::Open(temporary));
-    DUX_RETURN_NOT_OK(
-        exec::WriteQueryIpc(session.connection(), query.Sql(), file.get(), options).status());
-    return file->Close();
-  }();
-  if (status.ok() && std::rename(temporary.c_str(), o.output.c_str()) != 0) {
-    status = Status::IOError("cannot write \"" + o.output + "\"");
-  }
-  if (!status.ok()) std::remove(temporary.c_str());
-  return status;
+  return exec::WriteAtomically(
+             o.output, /*directory=*/false,
+             [&](const std::string& temporary) -> Result<int64_t> {
+               DUX_ASSIGN_OR_RETURN(auto file, ipc::FileOutputStream::Open(temporary));
+               DUX_ASSIGN_OR_RETURN(
+                   int64_t rows,
+                   exec::WriteQueryIpc(session.connection(), query.Sql(), file.get(), options));
+               DUX_RETURN_NOT_OK(file->Close());
+               return rows;
+             })
+      .status();
 }
 
 }  // namespace

@@ -63,18 +63,10 @@ std::vector<std::string> ListFiles(const std::string& root) {
   return files;
 }
 
-// `status` as the sink's error: "verb: message (line L, col C)". DuckDB names the file it
-// was writing, which is the temporary one; the user only knows the target.
-Status SinkError(const Status& status, const Sink& sink, const std::string& temporary = "",
-                 const std::string& target = "") {
-  std::string message = status.message();
-  if (!temporary.empty()) {
-    for (size_t at = message.find(temporary); at != std::string::npos;
-         at = message.find(temporary, at + target.size())) {
-      message.replace(at, temporary.size(), target);
-    }
-  }
-  return Status(status.code(), std::string(sink.Verb()) + ": " + message + sink.loc.Suffix());
+// `status` as the sink's error: "verb: message (line L, col C)".
+Status SinkError(const Status& status, const Sink& sink) {
+  return Status(status.code(),
+                std::string(sink.Verb()) + ": " + status.message() + sink.loc.Suffix());
 }
 
 // create: true. DuckDB's C API reports no row count for CREATE TABLE AS, so the table is
@@ -114,6 +106,25 @@ Result<int64_t> WriteArrowFile(Connection& connection, const std::string& select
 
 }  // namespace
 
+Result<int64_t> WriteAtomically(const std::string& target, bool directory,
+                                const std::function<Result<int64_t>(const std::string&)>& write) {
+  // Checked before writing too, so that a refused write does not first write everything.
+  if (directory) DUX_RETURN_NOT_OK(CheckDirectoryTarget(target));
+  std::string temporary = TemporaryName(target);
+  Result<int64_t> written = write(temporary);
+  Status status = written.ok() ? Publish(temporary, target, directory) : written.status();
+  if (status.ok()) return written;
+  RemoveQuietly(temporary);
+  // DuckDB names the file it was writing, which is the temporary one; the user only knows
+  // the target.
+  std::string message = status.message();
+  for (size_t at = message.find(temporary); at != std::string::npos;
+       at = message.find(temporary, at + target.size())) {
+    message.replace(at, temporary.size(), target);
+  }
+  return Status(status.code(), message);
+}
+
 Result<WriteReport> WriteSink(Connection& connection, const Sink& sink,
                               const sql::CompiledQuery& query) {
   std::string select_sql = query.Sql();
@@ -142,29 +153,15 @@ Result<WriteReport> WriteSink(Connection& connection, const Sink& sink,
     target = std::get<ToNdjsonSink>(sink.body).path;
   }
   if (target.empty()) return SinkError(Status::InvalidArgument("needs a path"), sink);
-  // Checked before writing too, so that a refused write does not first write everything.
-  if (directory) {
-    Status free = CheckDirectoryTarget(target);
-    if (!free.ok()) return SinkError(free, sink);
-  }
-  std::string temporary = TemporaryName(target);
-  Result<int64_t> rows = 0;
-  if (auto* a = std::get_if<ToArrowSink>(&sink.body)) {
-    rows = WriteArrowFile(connection, select_sql, *a, temporary);
-  } else {
-    DUX_ASSIGN_OR_RETURN(std::string statement,
-                         sql::SinkStatement(sink, select_sql, query.schema, temporary));
-    rows = connection.Execute(statement);
-  }
-  if (!rows.ok()) {
-    RemoveQuietly(temporary);
-    return SinkError(rows.status(), sink, temporary, target);
-  }
-  Status published = Publish(temporary, target, directory);
-  if (!published.ok()) {
-    RemoveQuietly(temporary);
-    return SinkError(published, sink, temporary, target);
-  }
+  auto rows = WriteAtomically(target, directory, [&](const std::string& temporary) {
+    if (auto* a = std::get_if<ToArrowSink>(&sink.body)) {
+      return WriteArrowFile(connection, select_sql, *a, temporary);
+    }
+    auto statement = sql::SinkStatement(sink, select_sql, query.schema, temporary);
+    if (!statement.ok()) return Result<int64_t>(statement.status());
+    return connection.Execute(*statement);
+  });
+  if (!rows.ok()) return SinkError(rows.status(), sink);
   report.rows = *rows;
   report.files = ListFiles(target);
   return report;
@@ -182,16 +179,13 @@ Status ExportResult(Connection& connection, const std::string& select_sql,
   } else {
     return Status::InvalidArgument("unknown export format \"" + format + "\"");
   }
-  std::string target = TemporaryName(path);
-  auto rows = connection.Execute("COPY (" + select_sql + ") TO " + sql::QuoteString(target) + " (" +
-                                 options + ")");
-  if (!rows.ok()) {
-    RemoveQuietly(target);
-    return rows.status();
-  }
-  Status published = Publish(target, path, false);
-  if (!published.ok()) RemoveQuietly(target);
-  return published;
+  return WriteAtomically(path, /*directory=*/false,
+                         [&](const std::string& temporary) {
+                           return connection.Execute("COPY (" + select_sql + ") TO " +
+                                                     sql::QuoteString(temporary) + " (" + options +
+                                                     ")");
+                         })
+      .status();
 }
 
 }  // namespace dux::exec

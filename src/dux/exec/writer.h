@@ -1,6 +1,7 @@
 // Writer: runs a sink (file writes, insert_into) so that a failure leaves no partial output.
 #pragma once
 
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -22,6 +23,14 @@ struct WriteReport {
 /// removed. insert_into runs as one statement, so it lands whole or not at all.
 Result<WriteReport> WriteSink(Connection& connection, const pipeline::Sink& sink,
                               const sql::CompiledQuery& query);
+
+/// Produces `target` all or nothing: `write` writes to a hidden temporary name beside it
+/// (returning what it wrote, e.g. rows), which is then renamed into place; with `directory`
+/// the target must be missing or an empty directory (checked before and after writing). On
+/// any failure the temporary output is removed, `target` is untouched, and messages that
+/// name the temporary file name `target` instead.
+Result<int64_t> WriteAtomically(const std::string& target, bool directory,
+                                const std::function<Result<int64_t>(const std::string&)>& write);
 
 /// Writes the query's result to the file `path` in DuckDB's `format` ("csv" with a header,
 /// "json" as one array, "ndjson"), with the same temporary-name-and-rename rule.

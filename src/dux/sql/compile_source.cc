@@ -98,7 +98,7 @@ std::string CsvSql(const CsvSource& csv) {
 namespace dux::sql {
 
 std::string ArrowTableName(const std::string& path) {
-  return QuoteIdentifier(fmt::format("__dux_arrow_{:016x}", std::hash<std::string>{}(path)));
+  return fmt::format("__dux_arrow_{:016x}", std::hash<std::string>{}(path));
 }
 
 }  // namespace dux::sql
@@ -125,7 +125,7 @@ Result<Frame> CompileSource(CompileContext& ctx, const Source& source) {
     body = "SELECT * FROM read_json(" + QuoteString(n->path) + ", format = 'newline_delimited')";
   } else if (auto* a = std::get_if<ArrowSource>(&source.body)) {
     if (a->path.empty()) return VerbError(verb, source.loc, "needs a path");
-    body = "SELECT * FROM " + ArrowTableName(a->path);
+    body = "SELECT * FROM " + QuoteIdentifier(ArrowTableName(a->path));
   } else if (auto* q = std::get_if<QuerySource>(&source.body)) {
     DUX_ASSIGN_OR_RETURN(std::string sql, QueryBody(q->sql, source.loc));
     body = "SELECT * FROM (" + sql + "\n)";

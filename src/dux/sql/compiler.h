@@ -44,7 +44,7 @@ class Compiler {
   Binder* binder_;
 };
 
-/// The quoted name of the temporary table that holds the Arrow IPC file or stream at `path`
+/// The (unquoted) name of the temporary table that holds the Arrow IPC file or stream at `path`
 /// while a pipeline reading it runs (from_arrow). The caller loads it before compiling.
 std::string ArrowTableName(const std::string& path);
 
