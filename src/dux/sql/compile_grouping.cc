@@ -39,10 +39,7 @@ Result<Frame> Summarise(CompileContext& ctx, const SummariseOp& s, const Op& op,
   for (const NamedExpr& a : s.aggregates) {
     std::string alone = "SELECT " + Parenthesize(a.expr.sql) + " FROM " + in.relation;
     if (!in.groups.empty()) alone += " GROUP BY " + QuoteIdentifiers(in.groups);
-    std::string sql = "WITH ";
-    for (const auto& c : ctx.ctes()) sql += c.name + " AS (" + c.body + "), ";
-    sql.resize(sql.size() - 2);
-    auto probe = ctx.binder()->Describe(sql + " " + alone);
+    auto probe = ctx.binder()->Describe(ctx.WithCtes(alone));
     if (!probe.ok()) return Attribute(probe.status(), verb, a.expr.loc);
   }
   return out;

@@ -12,14 +12,6 @@ using namespace pipeline;  // NOLINT: the IR structs
 
 namespace {
 
-std::string WithPrefix(CompileContext& ctx) {
-  std::string sql = "WITH ";
-  for (size_t i = 0; i < ctx.ctes().size(); ++i) {
-    sql += (i ? ", " : "") + ctx.ctes()[i].name + " AS (" + ctx.ctes()[i].body + ")";
-  }
-  return sql + " ";
-}
-
 // The new columns of pivot_wider come from the data: DuckDB's dynamic PIVOT cannot sit in a
 // CTE, so the distinct names are read first (a query at compile time) and listed with IN.
 // A NULL name makes no column (no column can be named NULL); its row's ids still show.
@@ -40,10 +32,9 @@ Result<Frame> PivotWider(CompileContext& ctx, const PivotWiderOp& p, const Op& o
       ids.push_back(c.name);
     }
   }
-  auto distinct =
-      ctx.binder()->QueryText(WithPrefix(ctx) + "SELECT DISTINCT CAST(" +
-                              QuoteIdentifier(names[0]) + " AS VARCHAR) AS n FROM " + in.relation +
-                              " WHERE " + QuoteIdentifier(names[0]) + " IS NOT NULL ORDER BY n");
+  auto distinct = ctx.binder()->QueryText(ctx.WithCtes(
+      "SELECT DISTINCT CAST(" + QuoteIdentifier(names[0]) + " AS VARCHAR) AS n FROM " +
+      in.relation + " WHERE " + QuoteIdentifier(names[0]) + " IS NOT NULL ORDER BY n"));
   if (!distinct.ok()) return Attribute(distinct.status(), verb, op.loc);
   Frame like = in;
   like.groups.clear();

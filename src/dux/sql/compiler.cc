@@ -123,15 +123,23 @@ Result<std::string> PrepareExpression(CompileContext& ctx, const pipeline::Expr&
   return Parenthesize(expr.sql);
 }
 
+std::string CompileContext::WithCtes(const std::string& query) const {
+  if (ctes_.empty()) return query;
+  std::string sql = "WITH ";
+  for (size_t i = 0; i < ctes_.size(); ++i) {
+    sql += (i ? ", " : "") + ctes_[i].name + " AS (" + ctes_[i].body + ")";
+  }
+  return sql + " " + query;
+}
+
 Result<Frame> CompileContext::AddCte(const std::string& body, const Frame& like, const char* verb,
                                      const Location& loc) {
-  Cte cte{QuoteIdentifier(fmt::format("__dux_{}", ctes_.size())), body};
-  std::string sql = "WITH ";
-  for (const auto& c : ctes_) sql += c.name + " AS (" + c.body + "), ";
-  sql += cte.name + " AS (" + cte.body + ") SELECT * FROM " + cte.name;
-  auto schema = binder_->Describe(sql);
-  if (!schema.ok()) return Attribute(schema.status(), verb, loc);
-  ctes_.push_back(std::move(cte));
+  ctes_.push_back(Cte{QuoteIdentifier(fmt::format("__dux_{}", ctes_.size())), body});
+  auto schema = binder_->Describe(WithCtes("SELECT * FROM " + ctes_.back().name));
+  if (!schema.ok()) {
+    ctes_.pop_back();
+    return Attribute(schema.status(), verb, loc);
+  }
   Frame frame = like;
   frame.relation = ctes_.back().name;
   frame.schema = std::move(schema).value();

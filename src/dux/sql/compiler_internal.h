@@ -36,6 +36,9 @@ class CompileContext {
   Result<Frame> AddCte(const std::string& body, const Frame& like, const char* verb,
                        const pipeline::Location& loc);
 
+  /// `query` preceded by every CTE so far, so that it can read any of them.
+  std::string WithCtes(const std::string& query) const;
+
   /// Compiles a whole (nested) pipeline into this context.
   Result<Frame> CompilePipeline(const pipeline::Pipeline& pipeline);
 
