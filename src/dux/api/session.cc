@@ -9,7 +9,7 @@ namespace dux {
 
 using pipeline::Pipeline;
 
-Result<std::unique_ptr<Session>> Session::Open(const SessionOptions& options) {
+std::map<std::string, std::string> Session::DatabaseSettings(const SessionOptions& options) {
   std::map<std::string, std::string> settings;
   // Arrow leaves DuckDB losslessly: types without an exact Arrow match (HUGEINT beyond
   // decimal128(38), UHUGEINT, TIME WITH TIME ZONE, BIT, ...) travel as "duckdb.*" extension
@@ -18,17 +18,27 @@ Result<std::unique_ptr<Session>> Session::Open(const SessionOptions& options) {
   if (options.threads > 0) settings["threads"] = std::to_string(options.threads);
   if (!options.memory_limit.empty()) settings["memory_limit"] = options.memory_limit;
   if (!options.temp_directory.empty()) settings["temp_directory"] = options.temp_directory;
-  DUX_ASSIGN_OR_RETURN(exec::Database db, exec::Database::Open(options.database_path, settings));
-  DUX_ASSIGN_OR_RETURN(exec::Connection connection, exec::Connection::Open(db));
+  return settings;
+}
+
+Result<std::unique_ptr<Session>> Session::Open(const SessionOptions& options) {
+  DUX_ASSIGN_OR_RETURN(exec::Database db,
+                       exec::Database::Open(options.database_path, DatabaseSettings(options)));
+  return OpenOn(std::make_shared<exec::Database>(std::move(db)));
+}
+
+Result<std::unique_ptr<Session>> Session::OpenOn(std::shared_ptr<exec::Database> db) {
+  DUX_ASSIGN_OR_RETURN(exec::Connection connection, exec::Connection::Open(*db));
   return std::unique_ptr<Session>(new Session(std::move(db), std::move(connection)));
 }
 
-Status Session::Attach(const pipeline::Attachment& a) {
+Status Session::Attach(const pipeline::Attachment& a, bool if_not_exists) {
   if (a.alias.empty() || a.path.empty()) {
     return Status::InvalidArgument("attach: needs an alias and a path" + a.loc.Suffix());
   }
   auto done =
-      connection_.Execute("ATTACH " + sql::QuoteString(a.path) + " AS " +
+      connection_.Execute(std::string("ATTACH ") + (if_not_exists ? "IF NOT EXISTS " : "") +
+                          sql::QuoteString(a.path) + " AS " +
                           sql::QuoteIdentifier(a.alias) + (a.read_only ? " (READ_ONLY)" : ""));
   if (!done.ok()) {
     return Status(done.status().code(),
@@ -73,7 +83,7 @@ class Session::ArrowSources {
       (void)connection.Execute("DROP TABLE IF EXISTS temp." + sql::QuoteIdentifier(table));
       auto in = ipc::FileInputStream::Open(path);
       if (!in.ok()) return error(in.status());
-      auto rows = exec::ImportIpc(connection, table, std::move(in).value(), /*temporary=*/true);
+      auto rows = exec::ImportIpc(connection, table, std::move(in).value(), exec::TableMode::kTemporary);
       if (!rows.ok()) return error(rows.status());
       sources->tables_.push_back(table);
     }
@@ -91,7 +101,7 @@ class Session::ArrowSources {
   std::vector<std::string> tables_;
 };
 
-Session::Session(exec::Database db, exec::Connection connection)
+Session::Session(std::shared_ptr<exec::Database> db, exec::Connection connection)
     : db_(std::move(db)), connection_(std::move(connection)) {}
 
 Session::~Session() = default;

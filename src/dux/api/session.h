@@ -2,6 +2,7 @@
 // bound to a session, built by method chaining and run by Compute() and friends.
 #pragma once
 
+#include <map>
 #include <memory>
 #include <string>
 #include <utility>
@@ -30,10 +31,16 @@ class Frame;
 class Session {
  public:
   static Result<std::unique_ptr<Session>> Open(const SessionOptions& options = {});
+  /// A session with its own connection to a database other sessions share (a worker runs
+  /// each fragment this way: registered tables are seen by all of them).
+  static Result<std::unique_ptr<Session>> OpenOn(std::shared_ptr<exec::Database> db);
+  /// The DuckDB settings Open gives a database (dux's Arrow conventions and `options`).
+  static std::map<std::string, std::string> DatabaseSettings(const SessionOptions& options);
   ~Session();
 
-  /// ATTACHes a DuckDB database file under `alias`.
-  Status Attach(const pipeline::Attachment& attachment);
+  /// ATTACHes a DuckDB database file under `alias`. With `if_not_exists`, an alias already
+  /// attached (by any connection of the database) is kept as it is.
+  Status Attach(const pipeline::Attachment& attachment, bool if_not_exists = false);
 
   /// Compiles and binds; every pipeline mistake is reported here, before anything runs.
   /// from_arrow inputs are decoded into temporary tables that stay until the next Compile.
@@ -61,8 +68,8 @@ class Session {
 
  private:
   class ArrowSources;
-  Session(exec::Database db, exec::Connection connection);
-  exec::Database db_;
+  Session(std::shared_ptr<exec::Database> db, exec::Connection connection);
+  std::shared_ptr<exec::Database> db_;
   exec::Connection connection_;
   std::unique_ptr<ArrowSources> arrow_;
 };

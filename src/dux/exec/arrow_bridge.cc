@@ -257,7 +257,7 @@ Result<int64_t> ExportArrow(Connection& connection, const std::string& select_sq
 }
 
 Result<int64_t> ImportArrowStream(Connection& connection, const std::string& table,
-                                  ArrowArrayStream* stream, bool temporary,
+                                  ArrowArrayStream* stream, TableMode mode,
                                   const std::map<std::string, std::string>& casts) {
   // duckdb_arrow_scan registers a view over the stream; the table is filled from it by one
   // statement, and the view is dropped on every path. (The function is deprecated in 1.4
@@ -278,10 +278,14 @@ Result<int64_t> ImportArrowStream(Connection& connection, const std::string& tab
     replace += (replace.empty() ? "" : ", ") + std::string("CAST(") + sql::QuoteIdentifier(column) +
                " AS " + type + ") AS " + sql::QuoteIdentifier(column);
   }
-  auto rows = connection.Execute(std::string("CREATE ") + (temporary ? "TEMPORARY " : "") +
-                                 "TABLE " + sql::QuoteIdentifier(table) + " AS SELECT *" +
-                                 (replace.empty() ? "" : " REPLACE (" + replace + ")") + " FROM " +
-                                 sql::QuoteIdentifier(view));
+  std::string select = "SELECT *" + (replace.empty() ? "" : " REPLACE (" + replace + ")") +
+                       " FROM " + sql::QuoteIdentifier(view);
+  std::string target = sql::QuoteIdentifier(table);
+  auto rows = connection.Execute(mode == TableMode::kAppend
+                                     ? "INSERT INTO " + target + " " + select
+                                     : std::string("CREATE ") +
+                                           (mode == TableMode::kTemporary ? "TEMPORARY " : "") +
+                                           "TABLE " + target + " AS " + select);
   (void)connection.Execute("DROP VIEW IF EXISTS " + sql::QuoteIdentifier(view));
   if (!rows.ok()) {
     // DuckDB wraps the stream's own error; the stream's words are the useful part.
@@ -291,10 +295,7 @@ Result<int64_t> ImportArrowStream(Connection& connection, const std::string& tab
     if (at != std::string::npos) return Status(rows.status().code(), m.substr(at + marker.size()));
     return rows.status();
   }
-  auto count =
-      connection.QueryText("SELECT CAST(count(*) AS VARCHAR) FROM " + sql::QuoteIdentifier(table));
-  if (!count.ok()) return count.status();
-  return std::stoll(*(*count)[0][0]);
+  return rows;
 }
 
 namespace {
@@ -399,34 +400,36 @@ Result<int64_t> WriteQueryIpc(Connection& connection, const std::string& select_
   return rows;
 }
 
-Result<int64_t> ImportIpc(Connection& connection, const std::string& table,
-                          std::unique_ptr<ipc::InputStream> in, bool temporary) {
-  DUX_ASSIGN_OR_RETURN(std::unique_ptr<ipc::Reader> reader, ipc::Reader::Open(in.get()));
+Result<std::map<std::string, std::string>> ImportCasts(const ArrowSchema& schema) {
   // ENUM columns written by dux come back as ENUMs (values from the schema's metadata,
   // rendered as string literals; a column not in the schema is ignored).
   std::map<std::string, std::string> casts;
-  {
-    ipc::SchemaOwner schema;
-    DUX_RETURN_NOT_OK(reader->ExportSchema(schema.out()));
-    for (int64_t i = 0; i < schema->n_children; ++i) {
-      DUX_RETURN_NOT_OK(CheckDuckDbReads(*schema->children[i], schema->children[i]->name));
-    }
-    auto enums = FindMetadata(schema->metadata, kEnumMetadataKey);
-    nlohmann::json parsed =
-        enums ? nlohmann::json::parse(*enums, nullptr, false) : nlohmann::json();
-    for (int64_t i = 0; parsed.is_object() && i < schema->n_children; ++i) {
-      std::string name = schema->children[i]->name ? schema->children[i]->name : "";
-      auto it = parsed.find(name);
-      if (it == parsed.end() || !it->is_array() || it->empty()) continue;
-      std::string type = "ENUM(";
-      bool strings = true;
-      for (size_t v = 0; v < it->size(); ++v) {
-        strings = strings && (*it)[v].is_string();
-        if (strings) type += (v ? ", " : "") + sql::QuoteString((*it)[v].get<std::string>());
-      }
-      if (strings) casts[name] = type + ")";
-    }
+  for (int64_t i = 0; i < schema.n_children; ++i) {
+    DUX_RETURN_NOT_OK(CheckDuckDbReads(*schema.children[i], schema.children[i]->name));
   }
+  auto enums = FindMetadata(schema.metadata, kEnumMetadataKey);
+  nlohmann::json parsed = enums ? nlohmann::json::parse(*enums, nullptr, false) : nlohmann::json();
+  for (int64_t i = 0; parsed.is_object() && i < schema.n_children; ++i) {
+    std::string name = schema.children[i]->name ? schema.children[i]->name : "";
+    auto it = parsed.find(name);
+    if (it == parsed.end() || !it->is_array() || it->empty()) continue;
+    std::string type = "ENUM(";
+    bool strings = true;
+    for (size_t v = 0; v < it->size(); ++v) {
+      strings = strings && (*it)[v].is_string();
+      if (strings) type += (v ? ", " : "") + sql::QuoteString((*it)[v].get<std::string>());
+    }
+    if (strings) casts[name] = type + ")";
+  }
+  return casts;
+}
+
+Result<int64_t> ImportIpc(Connection& connection, const std::string& table,
+                          std::unique_ptr<ipc::InputStream> in, TableMode mode) {
+  DUX_ASSIGN_OR_RETURN(std::unique_ptr<ipc::Reader> reader, ipc::Reader::Open(in.get()));
+  ipc::SchemaOwner schema;
+  DUX_RETURN_NOT_OK(reader->ExportSchema(schema.out()));
+  DUX_ASSIGN_OR_RETURN(auto casts, ImportCasts(*schema.get()));
   // The reader's errors surface through the stream's get_last_error, which DuckDB puts in
   // its message; keeping the stream state lets us report the reader's own words instead.
   auto* state = new ReaderStream{std::move(in), std::move(reader), {}, {}};
@@ -436,7 +439,7 @@ Result<int64_t> ImportIpc(Connection& connection, const std::string& table,
   stream.get_last_error = ReaderStream::GetLastError;
   stream.release = ReaderStream::Release;
   stream.private_data = state;
-  return ImportArrowStream(connection, table, &stream, temporary, casts);
+  return ImportArrowStream(connection, table, &stream, mode, casts);
 }
 
 }  // namespace dux::exec

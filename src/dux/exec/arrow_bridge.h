@@ -31,23 +31,33 @@ class ArrowBatchSink {
 Result<int64_t> ExportArrow(Connection& connection, const std::string& select_sql,
                             ArrowBatchSink* sink);
 
-/// Creates `table` (TEMPORARY when `temporary`; an error if it exists) from an Arrow C
-/// stream, which DuckDB pulls batch by batch: memory stays bounded by a batch and batches
-/// may have any length. The stream is released whatever the outcome. Returns the rows.
-/// `casts` (column -> SQL type, spliced as written: callers build them from safe parts)
-/// converts columns on the way in.
+/// Where rows read from Arrow go.
+enum class TableMode {
+  kTemporary,   ///< a new TEMPORARY table (an error if it exists)
+  kPersistent,  ///< a new table in the database, seen by every connection
+  kAppend,      ///< appended to an existing table, columns matched by position
+};
+
+/// Fills `table` from an Arrow C stream, which DuckDB pulls batch by batch: memory stays
+/// bounded by a batch and batches may have any length. The stream is released whatever the
+/// outcome. Returns the rows it added. `casts` (column -> SQL type, spliced as written:
+/// callers build them from safe parts) converts columns on the way in.
 Result<int64_t> ImportArrowStream(Connection& connection, const std::string& table,
-                                  ArrowArrayStream* stream, bool temporary,
+                                  ArrowArrayStream* stream, TableMode mode,
                                   const std::map<std::string, std::string>& casts = {});
+
+/// Checks that DuckDB can read every column of `schema` and returns the casts that restore
+/// the ENUM columns dux wrote (their values travel in the schema's metadata).
+Result<std::map<std::string, std::string>> ImportCasts(const ArrowSchema& schema);
 
 /// Runs `select_sql` and writes its result as Arrow IPC to `out`, one batch per chunk.
 /// Returns the number of rows. The writer is closed (footer, end-of-stream) on success.
 Result<int64_t> WriteQueryIpc(Connection& connection, const std::string& select_sql,
                               ipc::OutputStream* out, const ipc::WriteOptions& options);
 
-/// Reads an Arrow IPC stream or file from `in` into a new table (see ImportArrowStream).
+/// Reads an Arrow IPC stream or file from `in` into `table` (see ImportArrowStream).
 Result<int64_t> ImportIpc(Connection& connection, const std::string& table,
-                          std::unique_ptr<ipc::InputStream> in, bool temporary);
+                          std::unique_ptr<ipc::InputStream> in, TableMode mode);
 
 /// "" -> none, "lz4" -> LZ4_FRAME, "zstd" -> ZSTD; anything else is InvalidArgument.
 Result<ipc::Compression> ParseCompression(const std::string& name);

@@ -98,6 +98,10 @@ class CDataOwner {
 };
 
 using SchemaOwner = CDataOwner<ArrowSchema>;
+
+/// A deep copy of `in` (format, name, metadata, flags, children, dictionary) into `out`,
+/// released independently of `in`.
+void CopySchema(const ArrowSchema& in, ArrowSchema* out);
 using ArrayOwner = CDataOwner<ArrowArray>;
 
 }  // namespace dux::ipc

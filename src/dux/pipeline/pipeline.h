@@ -47,6 +47,9 @@ struct ParquetSource {
   std::string path;  ///< a path or glob
   bool hive_partitioning = false;
   bool union_by_name = false;
+  /// When not empty, exactly these files (in this order) are read instead of `path`: the
+  /// coordinator gives each worker its partition of the glob this way (dist/partitioner.h).
+  std::vector<std::string> files;
   bool operator==(const ParquetSource&) const = default;
 };
 

@@ -150,6 +150,7 @@ struct SourceWriter {
     m->set_path(s.path);
     m->set_hive_partitioning(s.hive_partitioning);
     m->set_union_by_name(s.union_by_name);
+    for (const auto& f : s.files) m->add_files(f);
   }
   void operator()(const CsvSource& s) const {
     pb::CsvSource* m = out->mutable_csv();
@@ -459,7 +460,10 @@ Result<SourceBody> ReadSourceBody(const pb::Source& message, const std::string& 
   switch (message.kind_case()) {
     case pb::Source::kParquet: {
       const pb::ParquetSource& m = message.parquet();
-      return SourceBody(ParquetSource{m.path(), m.hive_partitioning(), m.union_by_name()});
+      return SourceBody(ParquetSource{m.path(),
+                                      m.hive_partitioning(),
+                                      m.union_by_name(),
+                                      {m.files().begin(), m.files().end()}});
     }
     case pb::Source::kCsv: {
       const pb::CsvSource& m = message.csv();

@@ -116,7 +116,14 @@ Result<Frame> CompileSource(CompileContext& ctx, const Source& source) {
   if (path != nullptr && path->empty()) return VerbError(verb, source.loc, "needs a path");
   std::string body;
   if (auto* p = std::get_if<ParquetSource>(&source.body)) {
-    body = "SELECT * FROM read_parquet(" + QuoteString(p->path) +
+    std::string files = QuoteString(p->path);
+    if (!p->files.empty()) {
+      files = "[";
+      for (size_t i = 0; i < p->files.size(); ++i)
+        files += (i ? ", " : "") + QuoteString(p->files[i]);
+      files += "]";
+    }
+    body = "SELECT * FROM read_parquet(" + files +
            ", hive_partitioning = " + Bool(p->hive_partitioning) +
            ", union_by_name = " + Bool(p->union_by_name) + ")";
   } else if (auto* c = std::get_if<CsvSource>(&source.body)) {

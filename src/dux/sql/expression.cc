@@ -84,7 +84,10 @@ Result<ExpressionInfo> ExpressionAnalyzer::Analyze(const std::string& expr) {
         info.has_window = true;
         return;
       }
-      if (cls == "SUBQUERY") return;
+      if (cls == "SUBQUERY") {
+        info.has_subquery = true;
+        return;
+      }
       if (cls == "FUNCTION" && IsAggregate(node.value("function_name", ""))) {
         std::string name = node.value("function_name", "");
         info.aggregates.push_back(name == "count_star" ? "count" : name);

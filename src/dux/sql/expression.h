@@ -16,6 +16,8 @@ struct ExpressionInfo {
   /// Names of aggregate calls outside any OVER clause, in order of appearance.
   std::vector<std::string> aggregates;
   bool has_window = false;
+  /// A subquery reads tables of its own: only the process that has them can run it.
+  bool has_subquery = false;
 };
 
 /// Parses expressions through a Binder. Not thread-safe; cheap to keep for a whole compile.

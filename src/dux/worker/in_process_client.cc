@@ -1,0 +1,154 @@
+#include "dux/worker/in_process_client.h"
+
+#include <condition_variable>
+#include <deque>
+#include <mutex>
+#include <thread>
+
+namespace dux::worker {
+
+namespace {
+
+// Execute's result: the worker runs on a thread of its own and hands chunks over through a
+// small bounded queue, so a slow reader slows the query down as gRPC flow control would.
+class InProcessStream : public dist::ResultStream, public ChunkWriter {
+ public:
+  InProcessStream(Worker* worker, const v1::ExecuteRequest& request, std::string address)
+      : address_(std::move(address)) {
+    thread_ = std::thread([this, worker, request] {
+      Status status = worker->Execute(request, this);
+      std::lock_guard lock(mu_);
+      if (status_.ok()) status_ = dist::AtWorker(address_, status);
+      finished_ = true;
+      cv_.notify_all();
+    });
+  }
+  ~InProcessStream() override {
+    Cancel();
+    thread_.join();
+  }
+
+  bool Write(std::string_view chunk) override {
+    std::unique_lock lock(mu_);
+    cv_.wait(lock, [&] { return chunks_.size() < kMaxChunks || cancelled_; });
+    if (cancelled_) return false;
+    chunks_.emplace_back(chunk);
+    cv_.notify_all();
+    return true;
+  }
+
+  Result<size_t> Read(void* data, size_t size) override {
+    std::unique_lock lock(mu_);
+    for (;;) {
+      if (cancelled_) return Status(StatusCode::kCancelled, "worker " + address_ + ": cancelled");
+      if (!chunks_.empty()) break;
+      if (finished_) {
+        if (!status_.ok()) return status_;
+        return size_t{0};
+      }
+      cv_.wait(lock);
+    }
+    std::string& front = chunks_.front();
+    size_t n = std::min(size, front.size() - offset_);
+    std::memcpy(data, front.data() + offset_, n);
+    offset_ += n;
+    if (offset_ == front.size()) {
+      chunks_.pop_front();
+      offset_ = 0;
+      cv_.notify_all();
+    }
+    return n;
+  }
+
+  void Cancel() override {
+    std::lock_guard lock(mu_);
+    cancelled_ = true;
+    cv_.notify_all();
+  }
+
+ private:
+  static constexpr size_t kMaxChunks = 4;
+  std::string address_;
+  std::mutex mu_;
+  std::condition_variable cv_;
+  std::deque<std::string> chunks_;
+  size_t offset_ = 0;
+  bool finished_ = false;
+  bool cancelled_ = false;
+  Status status_;
+  std::thread thread_;  // last: it uses everything above
+};
+
+class InProcessPusher : public dist::BucketPusher {
+ public:
+  InProcessPusher(Worker* worker, const std::string& address) : worker_(worker), address_(address) {}
+  Status Push(const v1::BucketChunk& chunk) override {
+    chunks_.push_back(chunk);
+    return Status::OK();
+  }
+  Result<v1::PushBucketsReply> Finish() override {
+    size_t next = 0;
+    auto reply = worker_->PushBuckets([&](v1::BucketChunk* out) -> Result<bool> {
+      if (next == chunks_.size()) return false;
+      *out = chunks_[next++];
+      return true;
+    });
+    if (!reply.ok()) return dist::AtWorker(address_, reply.status());
+    return reply;
+  }
+
+ private:
+  Worker* worker_;
+  std::string address_;
+  std::vector<v1::BucketChunk> chunks_;
+};
+
+class InProcessClient : public dist::WorkerClient {
+ public:
+  InProcessClient(Worker* worker, std::string address)
+      : worker_(worker), address_(std::move(address)) {}
+
+  const std::string& address() const override { return address_; }
+
+  Result<std::unique_ptr<dist::ResultStream>> Execute(const v1::ExecuteRequest& request) override {
+    return std::unique_ptr<dist::ResultStream>(new InProcessStream(worker_, request, address_));
+  }
+  Result<int64_t> RegisterTable(const std::string& table, ipc::InputStream* ipc) override {
+    return At(worker_->RegisterTable(table, ipc));
+  }
+  Result<int64_t> AppendChunk(const v1::AppendChunkRequest& request) override {
+    return At(worker_->AppendChunk(request));
+  }
+  Status DropTable(const v1::DropTableRequest& request) override {
+    return dist::AtWorker(address_, worker_->DropTable(request));
+  }
+  Result<std::unique_ptr<dist::BucketPusher>> PushBuckets() override {
+    return std::unique_ptr<dist::BucketPusher>(new InProcessPusher(worker_, address_));
+  }
+  Result<v1::WriteReply> Write(const v1::WriteRequest& request) override {
+    return At(worker_->Write(request));
+  }
+  Result<v1::InsertIntoReply> InsertInto(const v1::InsertIntoRequest& request) override {
+    return At(worker_->InsertInto(request));
+  }
+  Result<v1::InfoReply> Info() override { return At(worker_->Info()); }
+  Status Health() override { return Status::OK(); }
+  Result<bool> Cancel(const std::string& query_id) override { return worker_->Cancel(query_id); }
+
+ private:
+  template <typename T>
+  Result<T> At(Result<T> r) {
+    if (!r.ok()) return dist::AtWorker(address_, r.status());
+    return r;
+  }
+  Worker* worker_;
+  std::string address_;
+};
+
+}  // namespace
+
+std::shared_ptr<dist::WorkerClient> MakeInProcessClient(Worker* worker, std::string address) {
+  return std::make_shared<InProcessClient>(worker, std::move(address));
+}
+
+}  // namespace dux::worker

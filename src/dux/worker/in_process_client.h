@@ -1,0 +1,17 @@
+// The in-process transport: a WorkerClient that calls a Worker in the same process. Used by
+// the protocol conformance suite and component tests; it carries the same protobuf messages
+// as gRPC, with the same streaming and cancellation behaviour.
+#pragma once
+
+#include <memory>
+#include <string>
+
+#include "dux/dist/worker_client.h"
+#include "dux/worker/worker.h"
+
+namespace dux::worker {
+
+/// `worker` must outlive the client and every stream it returns.
+std::shared_ptr<dist::WorkerClient> MakeInProcessClient(Worker* worker, std::string address);
+
+}  // namespace dux::worker

@@ -1,0 +1,292 @@
+#include "dux/worker/worker.h"
+
+#include <duckdb.h>
+#include <fmt/format.h>
+
+#include <filesystem>
+
+#include "dux/dist/worker_client.h"
+#include "dux/exec/arrow_bridge.h"
+#include "dux/pipeline/proto_mapping.h"
+#include "dux/sql/quote.h"
+
+namespace dux::worker {
+
+namespace {
+
+// Cuts the IPC stream into chunks of about dist::kIpcChunkBytes for the transport.
+class ChunkedOutput : public ipc::OutputStream {
+ public:
+  explicit ChunkedOutput(ChunkWriter* out) : out_(out) {}
+  Status Write(const void* data, size_t size) override {
+    buffer_.append(static_cast<const char*>(data), size);
+    return buffer_.size() >= dist::kIpcChunkBytes ? Send() : Status::OK();
+  }
+  Status Send() {
+    if (buffer_.empty()) return Status::OK();
+    if (!out_->Write(buffer_)) {
+      gone_ = true;
+      return Status(StatusCode::kCancelled, "the receiver went away");
+    }
+    buffer_.clear();
+    return Status::OK();
+  }
+  bool gone() const { return gone_; }
+
+ private:
+  ChunkWriter* out_;
+  std::string buffer_;
+  bool gone_ = false;
+};
+
+void CollectPaths(const pipeline::Pipeline& p, std::vector<std::string>* paths) {
+  if (auto* a = std::get_if<pipeline::ArrowSource>(&p.source().body)) paths->push_back(a->path);
+  for (const auto& op : p.ops()) {
+    if (auto* j = std::get_if<pipeline::JoinOp>(&op.body)) CollectPaths(*j->right, paths);
+    if (auto* j = std::get_if<pipeline::AsofJoinOp>(&op.body)) CollectPaths(*j->right, paths);
+    if (auto* c = std::get_if<pipeline::ConcatRowsOp>(&op.body)) {
+      for (const auto& other : c->others) CollectPaths(*other, paths);
+    }
+  }
+}
+
+}  // namespace
+
+/// Registers a fragment's connection under its query id for Cancel, for its lifetime.
+class Worker::Running {
+ public:
+  static Result<std::unique_ptr<Running>> Start(Worker* w, const std::string& id,
+                                                exec::Connection* c) {
+    if (id.empty()) return Status::InvalidArgument("the fragment has no query id");
+    std::lock_guard lock(w->mutex_);
+    if (!w->running_.emplace(id, c).second) {
+      return Status::AlreadyExists("query " + id + " is already running on this worker");
+    }
+    return std::unique_ptr<Running>(new Running(w, id));
+  }
+  ~Running() {
+    std::lock_guard lock(w_->mutex_);
+    w_->running_.erase(id_);
+  }
+
+ private:
+  Running(Worker* w, std::string id) : w_(w), id_(std::move(id)) {}
+  Worker* w_;
+  std::string id_;
+};
+
+Result<std::unique_ptr<Worker>> Worker::Open(const WorkerOptions& options) {
+  SessionOptions so;
+  so.threads = options.threads;
+  so.memory_limit = options.memory_limit;
+  so.temp_directory = options.temp_directory;
+  DUX_ASSIGN_OR_RETURN(exec::Database db, exec::Database::Open("", Session::DatabaseSettings(so)));
+  WorkerOptions resolved = options;
+  if (!options.allowed_directories.empty()) {
+    // Confinement: DuckDB reads and writes files only under these directories once external
+    // access is off (which cannot be turned back on). The temp directory must stay usable.
+    std::string list;
+    auto& dirs = resolved.allowed_directories;
+    if (!options.temp_directory.empty()) dirs.push_back(options.temp_directory);
+    for (auto& d : dirs) {
+      std::error_code ec;
+      d = std::filesystem::weakly_canonical(std::filesystem::absolute(d), ec).string();
+      if (ec) return Status::InvalidArgument("--allow-dir " + d + ": " + ec.message());
+      list += (list.empty() ? "" : ", ") + sql::QuoteString(d + "/");
+    }
+    DUX_ASSIGN_OR_RETURN(exec::Connection c, exec::Connection::Open(db));
+    DUX_RETURN_NOT_OK(c.Execute("SET allowed_directories = [" + list + "]").status());
+    DUX_RETURN_NOT_OK(c.Execute("SET enable_external_access = false").status());
+  }
+  return std::unique_ptr<Worker>(
+      new Worker(std::move(resolved), std::make_shared<exec::Database>(std::move(db))));
+}
+
+Worker::Worker(WorkerOptions options, std::shared_ptr<exec::Database> db)
+    : options_(std::move(options)), db_(std::move(db)) {}
+
+Worker::~Worker() { CancelAll(); }
+
+Status Worker::CheckPathAllowed(const std::string& path, const char* verb) const {
+  if (options_.allowed_directories.empty()) return Status::OK();
+  std::error_code ec;
+  std::string full = std::filesystem::weakly_canonical(std::filesystem::absolute(path), ec).string();
+  for (const auto& dir : options_.allowed_directories) {
+    if (!ec && full.rfind(dir + "/", 0) == 0) return Status::OK();
+  }
+  return Status(StatusCode::kPermissionDenied,
+                fmt::format("{}: \"{}\" is outside the directories this worker may access", verb,
+                            path));
+}
+
+struct Worker::OpenedFragment {
+  pipeline::Script script;
+  std::unique_ptr<Session> session;
+  std::unique_ptr<Running> running;  // after `session`, so it is unregistered first
+};
+
+Result<Worker::OpenedFragment> Worker::OpenFragment(const v1::Fragment& fragment) {
+  DUX_ASSIGN_OR_RETURN(pipeline::Script decoded, pipeline::FromProto(fragment.script()));
+  auto* script = &decoded;
+  // DuckDB confines its own file access; dux reads Arrow files and writes to_arrow itself.
+  std::vector<std::string> paths;
+  CollectPaths(script->pipeline, &paths);
+  for (const auto& p : paths) DUX_RETURN_NOT_OK(CheckPathAllowed(p, "from_arrow"));
+  if (script->pipeline.sink()) {
+    if (auto* a = std::get_if<pipeline::ToArrowSink>(&script->pipeline.sink()->body)) {
+      DUX_RETURN_NOT_OK(CheckPathAllowed(a->path, "to_arrow"));
+    }
+  }
+  DUX_ASSIGN_OR_RETURN(std::unique_ptr<Session> session, Session::OpenOn(db_));
+  // Attached databases belong to the whole DuckDB instance: fragments share them.
+  {
+    std::lock_guard lock(attach_mutex_);
+    for (const auto& a : script->attachments) {
+      DUX_RETURN_NOT_OK(session->Attach(a, /*if_not_exists=*/true));
+    }
+  }
+  DUX_ASSIGN_OR_RETURN(auto running,
+                       Running::Start(this, fragment.query_id(), &session->connection()));
+  return OpenedFragment{std::move(decoded), std::move(session), std::move(running)};
+}
+
+Status Worker::Execute(const v1::ExecuteRequest& request, ChunkWriter* out) {
+  DUX_ASSIGN_OR_RETURN(OpenedFragment f, OpenFragment(request.fragment()));
+  const pipeline::Script& script = f.script;
+  Session* session = f.session.get();
+  if (script.pipeline.sink()) {
+    return Status::InvalidArgument(std::string(script.pipeline.sink()->Verb()) +
+                                   ": Execute returns rows; a fragment that writes goes to Write");
+  }
+  ipc::WriteOptions options;
+  DUX_ASSIGN_OR_RETURN(options.compression, exec::ParseCompression(request.compression()));
+  DUX_ASSIGN_OR_RETURN(sql::CompiledQuery query, session->Compile(script.pipeline));
+  ChunkedOutput chunks(out);
+  auto rows = exec::WriteQueryIpc(session->connection(), query.Sql(), &chunks, options);
+  if (chunks.gone()) return Status(StatusCode::kCancelled, "the receiver went away");
+  if (!rows.ok()) return rows.status();
+  return chunks.Send();
+}
+
+Result<int64_t> Worker::ImportInto(const std::string& table, ipc::InputStream* ipc, bool append) {
+  if (table.empty()) return Status::InvalidArgument("a table needs a name");
+  DUX_ASSIGN_OR_RETURN(exec::Connection c, exec::Connection::Open(*db_));
+  // The stream is borrowed: ImportIpc wants to own one, so hand it a forwarding wrapper.
+  struct Borrowed : ipc::InputStream {
+    ipc::InputStream* in;
+    explicit Borrowed(ipc::InputStream* i) : in(i) {}
+    Result<size_t> Read(void* d, size_t n) override { return in->Read(d, n); }
+  };
+  DUX_ASSIGN_OR_RETURN(int64_t rows,
+                       exec::ImportIpc(c, table, std::make_unique<Borrowed>(ipc),
+                                       append ? exec::TableMode::kAppend : exec::TableMode::kPersistent));
+  std::lock_guard lock(mutex_);
+  tables_.insert(table);
+  return rows;
+}
+
+Result<int64_t> Worker::RegisterTable(const std::string& table, ipc::InputStream* ipc) {
+  return ImportInto(table, ipc, /*append=*/false);
+}
+
+Result<int64_t> Worker::AppendChunk(const v1::AppendChunkRequest& request) {
+  ipc::StringInputStream in(request.data());
+  return ImportInto(request.table(), &in, /*append=*/true);
+}
+
+Status Worker::DropTable(const v1::DropTableRequest& request) {
+  if (request.table().empty()) return Status::InvalidArgument("a table needs a name");
+  DUX_ASSIGN_OR_RETURN(exec::Connection c, exec::Connection::Open(*db_));
+  DUX_RETURN_NOT_OK(c.Execute(std::string("DROP TABLE ") + (request.if_exists() ? "IF EXISTS " : "") +
+                              sql::QuoteIdentifier(request.table()))
+                        .status());
+  std::lock_guard lock(mutex_);
+  tables_.erase(request.table());
+  return Status::OK();
+}
+
+Result<v1::PushBucketsReply> Worker::PushBuckets(
+    const std::function<Result<bool>(v1::BucketChunk*)>& next) {
+  v1::PushBucketsReply reply;
+  v1::BucketChunk chunk;
+  for (;;) {
+    DUX_ASSIGN_OR_RETURN(bool more, next(&chunk));
+    if (!more) return reply;
+    if (chunk.exchange_id().empty() || chunk.bucket() < 0) {
+      return Status::InvalidArgument("a bucket chunk needs an exchange id and a bucket >= 0");
+    }
+    std::string table = dist::BucketTable(chunk.exchange_id(), chunk.bucket());
+    ipc::StringInputStream in(chunk.data());
+    // One pusher at a time creates a bucket's table; the others append to it.
+    std::lock_guard lock(exchange_mutex_);
+    bool exists;
+    {
+      std::lock_guard tables_lock(mutex_);
+      exists = tables_.count(table) > 0;
+    }
+    DUX_ASSIGN_OR_RETURN(int64_t rows, ImportInto(table, &in, exists));
+    reply.set_rows(reply.rows() + rows);
+    reply.set_bytes(reply.bytes() + static_cast<int64_t>(chunk.data().size()));
+  }
+}
+
+Result<v1::WriteReply> Worker::Write(const v1::WriteRequest& request) {
+  DUX_ASSIGN_OR_RETURN(OpenedFragment f, OpenFragment(request.fragment()));
+  const pipeline::Script& script = f.script;
+  Session* session = f.session.get();
+  const auto& sink = script.pipeline.sink();
+  if (!sink || std::holds_alternative<pipeline::InsertIntoSink>(sink->body)) {
+    return Status::InvalidArgument("Write needs a fragment that ends in a file sink");
+  }
+  DUX_ASSIGN_OR_RETURN(exec::WriteReport report, session->Write(script.pipeline));
+  v1::WriteReply reply;
+  reply.set_rows(report.rows);
+  for (const auto& f : report.files) reply.add_files(f);
+  return reply;
+}
+
+Result<v1::InsertIntoReply> Worker::InsertInto(const v1::InsertIntoRequest& request) {
+  DUX_ASSIGN_OR_RETURN(OpenedFragment f, OpenFragment(request.fragment()));
+  const pipeline::Script& script = f.script;
+  Session* session = f.session.get();
+  const auto& sink = script.pipeline.sink();
+  if (!sink || !std::holds_alternative<pipeline::InsertIntoSink>(sink->body)) {
+    return Status::InvalidArgument("InsertInto needs a fragment that ends in insert_into");
+  }
+  DUX_ASSIGN_OR_RETURN(exec::WriteReport report, session->Write(script.pipeline));
+  v1::InsertIntoReply reply;
+  reply.set_rows(report.rows);
+  return reply;
+}
+
+Result<v1::InfoReply> Worker::Info() {
+  v1::InfoReply reply;
+  reply.set_address(options_.address);
+  reply.set_duckdb_version(duckdb_library_version());
+  DUX_ASSIGN_OR_RETURN(exec::Connection c, exec::Connection::Open(*db_));
+  DUX_ASSIGN_OR_RETURN(
+      sql::TextRows settings,
+      c.QueryText("SELECT CAST(current_setting('threads') AS VARCHAR), "
+                  "CAST(current_setting('memory_limit') AS VARCHAR)"));
+  reply.set_threads(std::stoi(settings[0][0].value_or("0")));
+  reply.set_memory_limit(settings[0][1].value_or(""));
+  std::lock_guard lock(mutex_);
+  for (const auto& t : tables_) reply.add_tables(t);
+  for (const auto& [id, c] : running_) reply.add_running_queries(id);
+  return reply;
+}
+
+bool Worker::Cancel(const std::string& query_id) {
+  std::lock_guard lock(mutex_);
+  auto it = running_.find(query_id);
+  if (it == running_.end()) return false;
+  it->second->Interrupt();
+  return true;
+}
+
+void Worker::CancelAll() {
+  std::lock_guard lock(mutex_);
+  for (auto& [id, c] : running_) c->Interrupt();
+}
+
+}  // namespace dux::worker

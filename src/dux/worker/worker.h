@@ -1,0 +1,80 @@
+// The worker's engine: what a `dux worker` does for each call of the protocol, whatever
+// transport brought it (rpc/ adapts gRPC to it; in_process_client.h calls it directly).
+// One embedded DuckDB per worker; every query on its own connection, so several run at once
+// and share the registered tables.
+#pragma once
+
+#include <functional>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <set>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "dux/api/session.h"
+#include "dux/common/status.h"
+#include "dux/ipc/streams.h"
+#include "dux/v1/worker.pb.h"
+
+namespace dux::worker {
+
+struct WorkerOptions {
+  std::string address;  ///< reported by Info
+  int threads = 0;      ///< 0: DuckDB's default
+  std::string memory_limit;
+  std::string temp_directory;
+  /// When not empty, every file the worker reads or writes must lie under one of these
+  /// (DuckDB's allowed_directories with external access otherwise disabled).
+  std::vector<std::string> allowed_directories;
+};
+
+/// Where Execute sends the result's IPC chunks.
+class ChunkWriter {
+ public:
+  virtual ~ChunkWriter() = default;
+  /// False when the receiver has gone away: the query then stops.
+  virtual bool Write(std::string_view chunk) = 0;
+};
+
+/// Thread-safe: every method may run concurrently with the others.
+class Worker {
+ public:
+  static Result<std::unique_ptr<Worker>> Open(const WorkerOptions& options);
+  ~Worker();
+
+  Status Execute(const v1::ExecuteRequest& request, ChunkWriter* out);
+  Result<int64_t> RegisterTable(const std::string& table, ipc::InputStream* ipc);
+  Result<int64_t> AppendChunk(const v1::AppendChunkRequest& request);
+  Status DropTable(const v1::DropTableRequest& request);
+  /// Stores every chunk `next` yields (false at the end) into its bucket's table.
+  Result<v1::PushBucketsReply> PushBuckets(const std::function<Result<bool>(v1::BucketChunk*)>& next);
+  Result<v1::WriteReply> Write(const v1::WriteRequest& request);
+  Result<v1::InsertIntoReply> InsertInto(const v1::InsertIntoRequest& request);
+  Result<v1::InfoReply> Info();
+  /// Interrupts the query of that id; false if none runs.
+  bool Cancel(const std::string& query_id);
+  /// Interrupts every running query (shutdown).
+  void CancelAll();
+
+ private:
+  class Running;
+  struct OpenedFragment;
+  explicit Worker(WorkerOptions options, std::shared_ptr<exec::Database> db);
+  /// A fragment decoded, its paths checked, on a session of its own on the shared database
+  /// with its attachments made, registered under its query id (for Cancel) while it lives.
+  Result<OpenedFragment> OpenFragment(const v1::Fragment& fragment);
+  Status CheckPathAllowed(const std::string& path, const char* verb) const;
+  Result<int64_t> ImportInto(const std::string& table, ipc::InputStream* ipc, bool append);
+
+  WorkerOptions options_;
+  std::shared_ptr<exec::Database> db_;
+  std::mutex mutex_;
+  std::map<std::string, exec::Connection*> running_;  ///< query id -> its connection
+  std::set<std::string> tables_;                      ///< registered and bucket tables
+  std::mutex attach_mutex_;
+  std::mutex exchange_mutex_;
+};
+
+}  // namespace dux::worker
