@@ -3,6 +3,7 @@
 #include <map>
 
 #include "dux/exec/arrow_bridge.h"
+#include "dux/pipeline/proto_mapping.h"
 #include "dux/sql/quote.h"
 
 namespace dux {
@@ -36,15 +37,20 @@ Status Session::Attach(const pipeline::Attachment& a, bool if_not_exists) {
   if (a.alias.empty() || a.path.empty()) {
     return Status::InvalidArgument("attach: needs an alias and a path" + a.loc.Suffix());
   }
-  auto done =
-      connection_.Execute(std::string("ATTACH ") + (if_not_exists ? "IF NOT EXISTS " : "") +
-                          sql::QuoteString(a.path) + " AS " +
-                          sql::QuoteIdentifier(a.alias) + (a.read_only ? " (READ_ONLY)" : ""));
+  auto done = connection_.Execute(
+      std::string("ATTACH ") + (if_not_exists ? "IF NOT EXISTS " : "") + sql::QuoteString(a.path) +
+      " AS " + sql::QuoteIdentifier(a.alias) + (a.read_only ? " (READ_ONLY)" : ""));
   if (!done.ok()) {
     return Status(done.status().code(),
                   "attach \"" + a.alias + "\": " + done.status().message() + a.loc.Suffix());
   }
+  attachments_.push_back(a);
   return Status::OK();
+}
+
+void Session::Distribute(dist::ClusterOptions cluster) {
+  cluster_ = std::make_unique<dist::ClusterOptions>(std::move(cluster));
+  cluster_->telemetry = &telemetry_;
 }
 
 namespace {
@@ -83,7 +89,8 @@ class Session::ArrowSources {
       (void)connection.Execute("DROP TABLE IF EXISTS temp." + sql::QuoteIdentifier(table));
       auto in = ipc::FileInputStream::Open(path);
       if (!in.ok()) return error(in.status());
-      auto rows = exec::ImportIpc(connection, table, std::move(in).value(), exec::TableMode::kTemporary);
+      auto rows =
+          exec::ImportIpc(connection, table, std::move(in).value(), exec::TableMode::kTemporary);
       if (!rows.ok()) return error(rows.status());
       sources->tables_.push_back(table);
     }
@@ -106,14 +113,84 @@ Session::Session(std::shared_ptr<exec::Database> db, exec::Connection connection
 
 Session::~Session() = default;
 
+namespace {
+constexpr const char* kGatheredTable = "__dux_gathered";
+}
+
 Result<sql::CompiledQuery> Session::Compile(const Pipeline& pipeline) {
   arrow_.reset();  // drops the previous pipeline's tables before loading this one's
+  (void)connection_.Execute(std::string("DROP TABLE IF EXISTS temp.") +
+                            sql::QuoteIdentifier(kGatheredTable));
   DUX_ASSIGN_OR_RETURN(arrow_, ArrowSources::Load(connection_, pipeline));
   sql::Compiler compiler(&connection_);
-  return compiler.Compile(pipeline);
+  // Bound here first even when distributed: mistakes are reported with their verb and
+  // position once, not by every worker.
+  DUX_ASSIGN_OR_RETURN(sql::CompiledQuery local, compiler.Compile(pipeline));
+  if (!cluster_) return local;
+  DUX_ASSIGN_OR_RETURN(Pipeline finish, RunOnCluster(pipeline));
+  return compiler.Compile(finish);
+}
+
+Result<Pipeline> Session::RunOnCluster(const Pipeline& pipeline) {
+  pipeline::Script script{attachments_, pipeline};
+  DUX_ASSIGN_OR_RETURN(dist::Plan plan,
+                       dist::PlanScript(&connection_, script, cluster_->workers.size()));
+  telemetry_.Emit({"query.start", {}, {{"mode", "distributed"}}});
+  auto gathered = dist::RunAndGather(connection_, plan, *cluster_, kGatheredTable);
+  if (!gathered.ok()) {
+    telemetry_.Emit({"query.exception", {}, {{"error", gathered.status().message()}}});
+    return gathered.status();
+  }
+  telemetry_.Emit({"query.stop", {{"rows", static_cast<double>(gathered->rows)}}, {}});
+  Pipeline finish =
+      Pipeline::FromQuery("SELECT * FROM temp." + sql::QuoteIdentifier(kGatheredTable));
+  if (pipeline.sink()) finish.SetSink(*pipeline.sink());
+  return finish;
+}
+
+Result<std::string> Session::ExplainDistributed(const Pipeline& pipeline) {
+  arrow_.reset();
+  DUX_ASSIGN_OR_RETURN(arrow_, ArrowSources::Load(connection_, pipeline));
+  sql::Compiler compiler(&connection_);
+  DUX_RETURN_NOT_OK(compiler.Compile(pipeline).status());
+  pipeline::Script script{attachments_, pipeline};
+  DUX_ASSIGN_OR_RETURN(dist::Plan plan,
+                       dist::PlanScript(&connection_, script, cluster_->workers.size()));
+  const auto& parts = plan.partitioning.partitions;
+  std::string out = "-- distributed: " + std::to_string(parts.size()) + " partition" +
+                    (parts.size() == 1 ? "" : "s") + " on " +
+                    std::to_string(cluster_->workers.size()) + " worker" +
+                    (cluster_->workers.size() == 1 ? "" : "s");
+  if (!plan.partitioning.unsplit_reason.empty()) {
+    out += " (not split: " + plan.partitioning.unsplit_reason + ")";
+  }
+  out += "\n";
+  for (size_t i = 0; i < parts.size(); ++i) {
+    out += "-- partition " + std::to_string(i) + " on worker " +
+           cluster_->workers[plan.assignment[i]]->address() + ": ";
+    if (parts[i].files.empty()) {
+      out += "the whole source\n";
+      continue;
+    }
+    out += std::to_string(parts[i].files.size()) + " file" +
+           (parts[i].files.size() == 1 ? "" : "s") + ", " + std::to_string(parts[i].bytes) +
+           " bytes\n";
+    for (const auto& f : parts[i].files) out += "--   " + f + "\n";
+  }
+  // The SQL every worker runs (with its own files), shown for the first partition.
+  auto fragment = dist::MakeFragment(plan, 0, "explain");
+  DUX_ASSIGN_OR_RETURN(pipeline::Script worker, pipeline::FromProto(fragment.script()));
+  DUX_ASSIGN_OR_RETURN(sql::CompiledQuery worker_query, compiler.Compile(worker.pipeline));
+  out += "-- each worker runs (partition 0 shown):\n" + worker_query.Sql() + ";\n";
+  out += "-- gather: every worker's Arrow IPC batches, in arrival order, into one table\n";
+  if (pipeline.sink()) {
+    out += std::string("-- the coordinator writes the result: ") + pipeline.sink()->Verb() + "\n";
+  }
+  return out;
 }
 
 Result<std::string> Session::Explain(const Pipeline& pipeline) {
+  if (cluster_) return ExplainDistributed(pipeline);
   DUX_ASSIGN_OR_RETURN(sql::CompiledQuery query, Compile(pipeline));
   std::string out = query.Sql() + ";\n";
   if (pipeline.sink() && std::holds_alternative<pipeline::ToArrowSink>(pipeline.sink()->body)) {

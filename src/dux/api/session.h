@@ -9,6 +9,8 @@
 #include <vector>
 
 #include "dux/common/status.h"
+#include "dux/dist/coordinator.h"
+#include "dux/dist/telemetry.h"
 #include "dux/exec/connection.h"
 #include "dux/exec/table.h"
 #include "dux/exec/writer.h"
@@ -42,8 +44,21 @@ class Session {
   /// attached (by any connection of the database) is kept as it is.
   Status Attach(const pipeline::Attachment& attachment, bool if_not_exists = false);
 
+  /// From now on, pipelines run distributed on `cluster.workers` (DESIGN.md section 4):
+  /// the workers run what can be split and stream it back; this session finishes the rest
+  /// (and the sink). Pipelines that cannot be split yet are refused, never answered wrongly.
+  void Distribute(dist::ClusterOptions cluster);
+  /// Back to single-process execution.
+  void RunLocally() { cluster_.reset(); }
+  bool distributed() const { return cluster_ != nullptr; }
+
+  /// Events of distributed runs (fan-out, each worker, merge); subscribe before running.
+  dist::Telemetry& telemetry() { return telemetry_; }
+
   /// Compiles and binds; every pipeline mistake is reported here, before anything runs.
   /// from_arrow inputs are decoded into temporary tables that stay until the next Compile.
+  /// When distributed, this also runs the workers' part and returns the query that
+  /// finishes it from the gathered rows.
   Result<sql::CompiledQuery> Compile(const pipeline::Pipeline& pipeline);
   /// The SQL a pipeline runs (and its sink statement, if any).
   Result<std::string> Explain(const pipeline::Pipeline& pipeline);
@@ -69,9 +84,15 @@ class Session {
  private:
   class ArrowSources;
   Session(std::shared_ptr<exec::Database> db, exec::Connection connection);
+  /// Runs the workers' part of `pipeline` and returns the pipeline that finishes it here.
+  Result<pipeline::Pipeline> RunOnCluster(const pipeline::Pipeline& pipeline);
+  Result<std::string> ExplainDistributed(const pipeline::Pipeline& pipeline);
   std::shared_ptr<exec::Database> db_;
   exec::Connection connection_;
   std::unique_ptr<ArrowSources> arrow_;
+  std::vector<pipeline::Attachment> attachments_;  ///< sent to workers with each fragment
+  dist::Telemetry telemetry_;
+  std::unique_ptr<dist::ClusterOptions> cluster_;
 };
 
 /// A pipeline bound to a session. Verbs return a new Frame and never fail; mistakes are

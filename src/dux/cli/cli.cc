@@ -1,6 +1,7 @@
 #include "dux/cli/cli.h"
 
 #include <CLI/CLI.hpp>
+#include <cstdlib>
 #include <iostream>
 
 #include "dux/cli/commands.h"
@@ -15,6 +16,31 @@ void AddPipelineOptions(CLI::App* cmd, RunOptions* o) {
   cmd->add_option("--threads", o->threads, "DuckDB threads (default: all cores)")
       ->check(CLI::NonNegativeNumber);
   cmd->add_option("--memory-limit", o->memory_limit, "DuckDB memory limit, e.g. 4GB");
+}
+
+void AddClusterOptions(CLI::App* cmd, ClusterFlags* c, bool running) {
+  cmd->add_option("--workers", c->workers,
+                  "run on these workers: HOST:PORT,HOST:PORT (or $DUX_WORKERS)");
+  cmd->add_option("--registry", c->registry,
+                  "run on the live workers of this registry (or $DUX_REGISTRY)");
+  cmd->add_option("--local-workers", c->local_workers, "start N local workers for this command")
+      ->check(CLI::PositiveNumber);
+  cmd->add_option("--token", c->token, "bearer token for the workers (or $DUX_TOKEN)");
+  cmd->add_option("--tls-ca", c->tls_ca, "use TLS, trusting workers signed by this CA (PEM)");
+  if (!running) return;
+  cmd->add_option("--timeout", c->timeout,
+                  "seconds each worker's share may take (default: no limit)")
+      ->check(CLI::NonNegativeNumber);
+  cmd->add_flag("--telemetry", c->telemetry, "print distributed events as JSON lines on stderr");
+}
+
+void AddServerOptions(CLI::App* cmd, std::string* listen, std::string* token, std::string* cert,
+                      std::string* key, std::string* ca) {
+  cmd->add_option("--listen", *listen, "HOST:PORT to listen on (port 0: any free port)");
+  cmd->add_option("--token", *token, "bearer token every caller must present (or $DUX_TOKEN)");
+  cmd->add_option("--tls-cert", *cert, "TLS certificate (PEM)");
+  cmd->add_option("--tls-key", *key, "TLS private key (PEM)");
+  cmd->add_option("--tls-ca", *ca, "with TLS: require client certificates signed by this CA");
 }
 
 }  // namespace
@@ -34,10 +60,38 @@ int Main(int argc, char** argv) {
                    "with --format arrow: lz4 or zstd body compression (default none)")
       ->check(CLI::IsMember({"none", "lz4", "zstd"}));
   run_cmd->add_option("-o,--output", run.output, "write the result to FILE instead of stdout");
+  AddClusterOptions(run_cmd, &run.cluster, /*running=*/true);
 
   RunOptions explain;
   CLI::App* explain_cmd = app.add_subcommand("explain", "print the SQL a pipeline runs");
   AddPipelineOptions(explain_cmd, &explain);
+  AddClusterOptions(explain_cmd, &explain.cluster, /*running=*/false);
+
+  WorkerCommandOptions worker;
+  CLI::App* worker_cmd =
+      app.add_subcommand("worker", "run a worker that executes pipeline fragments");
+  AddServerOptions(worker_cmd, &worker.listen, &worker.token, &worker.tls_cert, &worker.tls_key,
+                   &worker.tls_ca);
+  worker_cmd->add_option("--threads", worker.threads, "DuckDB threads (default: all cores)")
+      ->check(CLI::NonNegativeNumber);
+  worker_cmd->add_option("--memory-limit", worker.memory_limit, "DuckDB memory limit, e.g. 4GB");
+  worker_cmd->add_option("--temp-dir", worker.temp_dir, "DuckDB's spill directory");
+  worker_cmd->add_option("--allow-dir", worker.allow_dirs,
+                         "confine file reads and writes to DIR (repeatable)");
+  worker_cmd->add_option("--join", worker.join, "register with this registry (HOST:PORT)");
+  worker_cmd->add_option("--advertise", worker.advertise,
+                         "the address the registry hands out (default: the bound one)");
+
+  RegistryCommandOptions registry;
+  CLI::App* registry_cmd = app.add_subcommand("registry", "run a registry that workers join");
+  AddServerOptions(registry_cmd, &registry.listen, &registry.token, &registry.tls_cert,
+                   &registry.tls_key, &registry.tls_ca);
+  registry_cmd->add_option("--heartbeat-ms", registry.heartbeat_ms,
+                           "how often workers heartbeat (3 missed: dropped)");
+
+  ClusterFlags workers;
+  CLI::App* workers_cmd = app.add_subcommand("workers", "list the workers that can be reached");
+  AddClusterOptions(workers_cmd, &workers, /*running=*/false);
 
   DemoOptions demo;
   CLI::App* demo_cmd =
@@ -58,7 +112,8 @@ int Main(int argc, char** argv) {
   // CLI11 reports a mistyped subcommand as "A subcommand is required", which hides the typo.
   if (argc > 1 && argv[1][0] != '-') {
     bool known = false;
-    for (CLI::App* cmd : {run_cmd, explain_cmd, demo_cmd, gen_cmd}) {
+    for (CLI::App* cmd :
+         {run_cmd, explain_cmd, worker_cmd, registry_cmd, workers_cmd, demo_cmd, gen_cmd}) {
       known = known || cmd->check_name(argv[1]);
     }
     if (!known) {
@@ -82,6 +137,15 @@ int Main(int argc, char** argv) {
     status = Run(run);
   } else if (explain_cmd->parsed()) {
     status = Explain(explain);
+  } else if (worker_cmd->parsed()) {
+    if (worker.token.empty() && std::getenv("DUX_TOKEN")) worker.token = std::getenv("DUX_TOKEN");
+    status = Worker(worker);
+  } else if (registry_cmd->parsed()) {
+    if (registry.token.empty() && std::getenv("DUX_TOKEN"))
+      registry.token = std::getenv("DUX_TOKEN");
+    status = Registry(registry);
+  } else if (workers_cmd->parsed()) {
+    status = Workers(workers);
   } else if (demo_cmd->parsed()) {
     status = Demo(demo);
   } else {

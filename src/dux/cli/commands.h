@@ -2,10 +2,22 @@
 #pragma once
 
 #include <string>
+#include <vector>
 
 #include "dux/common/status.h"
 
 namespace dux::cli {
+
+/// Where a pipeline runs: nowhere else (all empty), or on workers given one of three ways.
+struct ClusterFlags {
+  std::string workers;     ///< --workers or $DUX_WORKERS: "host:port,host:port"
+  std::string registry;    ///< --registry or $DUX_REGISTRY: ask it for the live workers
+  int local_workers = 0;   ///< --local-workers N: start N workers for this command
+  double timeout = 0;      ///< --timeout seconds for each worker's share; 0: none
+  bool telemetry = false;  ///< --telemetry: events as JSON lines on stderr
+  std::string token;       ///< --token or $DUX_TOKEN
+  std::string tls_ca;      ///< --tls-ca: talk TLS, trusting this CA
+};
 
 struct RunOptions {
   std::string pipeline;  ///< the text given as an argument
@@ -15,6 +27,7 @@ struct RunOptions {
   std::string output;             ///< empty: stdout
   int threads = 0;
   std::string memory_limit;
+  ClusterFlags cluster;
 };
 
 /// Reads the pipeline text from the argument, the file, or stdin, in that order.
@@ -22,6 +35,30 @@ Result<std::string> ReadPipelineText(const RunOptions& options);
 
 Status Run(const RunOptions& options);
 Status Explain(const RunOptions& options);
+
+struct WorkerCommandOptions {
+  std::string listen = "127.0.0.1:0";
+  std::string advertise;  ///< the address given to the registry; default: the bound one
+  int threads = 0;
+  std::string memory_limit;
+  std::string temp_dir;
+  std::vector<std::string> allow_dirs;
+  std::string token;
+  std::string tls_cert, tls_key, tls_ca;
+  std::string join;  ///< a registry to join
+};
+Status Worker(const WorkerCommandOptions& options);
+
+struct RegistryCommandOptions {
+  std::string listen = "127.0.0.1:0";
+  std::string token;
+  std::string tls_cert, tls_key, tls_ca;
+  int heartbeat_ms = 1000;
+};
+Status Registry(const RegistryCommandOptions& options);
+
+/// dux workers: the reachable workers and their Info.
+Status Workers(const ClusterFlags& flags);
 
 struct DemoOptions {
   std::string dir;  ///< empty: a fresh temporary directory

@@ -9,6 +9,7 @@
 #include <sstream>
 
 #include "dux/api/session.h"
+#include "dux/cli/cluster.h"
 #include "dux/cli/commands.h"
 #include "dux/cli/query_watch.h"
 #include "dux/exec/arrow_bridge.h"
@@ -19,13 +20,23 @@ namespace dux::cli {
 
 namespace {
 
-Result<std::unique_ptr<Session>> OpenSession(const RunOptions& o, const pipeline::Script& script) {
+// A session, distributed when the flags name workers. The cluster outlives the session
+// (members are destroyed in reverse order), so local workers stop last.
+struct Opened {
+  std::unique_ptr<Cluster> cluster;
+  std::unique_ptr<Session> session;
+};
+
+Result<Opened> OpenSession(const RunOptions& o, const pipeline::Script& script) {
+  Opened opened;
+  DUX_ASSIGN_OR_RETURN(opened.cluster, Cluster::Connect(o.cluster, o.threads, o.memory_limit));
   SessionOptions options;
   options.threads = o.threads;
   options.memory_limit = o.memory_limit;
-  DUX_ASSIGN_OR_RETURN(std::unique_ptr<Session> session, Session::Open(options));
-  for (const auto& a : script.attachments) DUX_RETURN_NOT_OK(session->Attach(a));
-  return session;
+  DUX_ASSIGN_OR_RETURN(opened.session, Session::Open(options));
+  for (const auto& a : script.attachments) DUX_RETURN_NOT_OK(opened.session->Attach(a));
+  if (opened.cluster) opened.cluster->Apply(*opened.session, o.cluster);
+  return opened;
 }
 
 Status WriteText(const std::string& text, const std::string& path) {
@@ -129,7 +140,8 @@ Status Run(const RunOptions& o) {
   DUX_RETURN_NOT_OK(CheckOutputDirectory(o.output));
   DUX_ASSIGN_OR_RETURN(std::string text, ReadPipelineText(o));
   DUX_ASSIGN_OR_RETURN(pipeline::Script script, pipeline::ParseScript(text));
-  DUX_ASSIGN_OR_RETURN(std::unique_ptr<Session> session, OpenSession(o, script));
+  DUX_ASSIGN_OR_RETURN(Opened opened, OpenSession(o, script));
+  Session* session = opened.session.get();
   QueryWatch watch(&session->connection());
   const pipeline::Pipeline& p = script.pipeline;
   if (p.sink()) {
@@ -169,8 +181,8 @@ Status Run(const RunOptions& o) {
 Status Explain(const RunOptions& o) {
   DUX_ASSIGN_OR_RETURN(std::string text, ReadPipelineText(o));
   DUX_ASSIGN_OR_RETURN(pipeline::Script script, pipeline::ParseScript(text));
-  DUX_ASSIGN_OR_RETURN(std::unique_ptr<Session> session, OpenSession(o, script));
-  DUX_ASSIGN_OR_RETURN(std::string explained, session->Explain(script.pipeline));
+  DUX_ASSIGN_OR_RETURN(Opened opened, OpenSession(o, script));
+  DUX_ASSIGN_OR_RETURN(std::string explained, opened.session->Explain(script.pipeline));
   std::cout << explained;
   return Status::OK();
 }

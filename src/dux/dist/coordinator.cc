@@ -23,9 +23,9 @@ using Clock = std::chrono::steady_clock;
 namespace {
 
 Status NotYet(const Op& op, const std::string& why) {
-  return Status::Unimplemented(fmt::format(
-      "{}: cannot run distributed yet ({}); run the pipeline without --workers{}", op.Verb(), why,
-      op.loc.Suffix()));
+  return Status::Unimplemented(
+      fmt::format("{}: cannot run distributed yet ({}); run the pipeline without --workers{}",
+                  op.Verb(), why, op.loc.Suffix()));
 }
 
 // Whether an expression can run on each partition alone: no window (it would see only the
@@ -171,9 +171,9 @@ class Gather {
     if (cv_.wait_until(lock, deadline_) != std::cv_status::timeout) return;
     for (size_t i = 0; i < done_.size(); ++i) {
       if (done_[i]) continue;
-      FailLocked(Status(StatusCode::kDeadlineExceeded,
-                        fmt::format("worker {} did not answer within {} s", Address(i),
-                                    options_.timeout_seconds)));
+      FailLocked(
+          Status(StatusCode::kDeadlineExceeded, fmt::format("worker {} did not answer within {} s",
+                                                            Address(i), options_.timeout_seconds)));
       return;
     }
   }
@@ -222,8 +222,7 @@ class Gather {
     cv_.notify_all();
   }
 
-  Status Stream(WorkerClient& client, const v1::ExecuteRequest& request, size_t i,
-                int64_t* bytes) {
+  Status Stream(WorkerClient& client, const v1::ExecuteRequest& request, size_t i, int64_t* bytes) {
     auto started = client.Execute(request);
     if (!started.ok()) return started.status();
     std::unique_ptr<ResultStream> stream = std::move(started).value();
@@ -243,8 +242,8 @@ class Gather {
   Status Decode(WorkerClient& client, CountingInput* in, size_t i) {
     auto bad = [&](const Status& s) {
       if (!in->error().ok()) return in->error();
-      return Status(StatusCode::kDataLoss, "worker " + client.address() +
-                                               " sent a malformed result: " + s.message());
+      return Status(StatusCode::kDataLoss,
+                    "worker " + client.address() + " sent a malformed result: " + s.message());
     };
     auto reader = ipc::Reader::Open(in);
     if (!reader.ok()) return bad(reader.status());
@@ -297,7 +296,9 @@ struct GatherStream {
   const ArrowSchema* schema;
   std::string last_error;
 
-  static GatherStream* Of(ArrowArrayStream* s) { return static_cast<GatherStream*>(s->private_data); }
+  static GatherStream* Of(ArrowArrayStream* s) {
+    return static_cast<GatherStream*>(s->private_data);
+  }
   static int GetSchema(ArrowArrayStream* s, ArrowSchema* out) {
     ipc::CopySchema(*Of(s)->schema, out);
     return 0;
@@ -339,7 +340,8 @@ v1::Fragment MakeFragment(const Plan& plan, size_t partition, const std::string&
   pipeline::ToProto(plan.worker_script, fragment.mutable_script());
   const auto& files = plan.partitioning.partitions[partition].files;
   if (!files.empty()) {
-    auto* parquet = fragment.mutable_script()->mutable_pipeline()->mutable_source()->mutable_parquet();
+    auto* parquet =
+        fragment.mutable_script()->mutable_pipeline()->mutable_source()->mutable_parquet();
     parquet->clear_files();
     for (const auto& f : files) parquet->add_files(f);
   }
@@ -367,7 +369,8 @@ Result<GatherReport> RunAndGather(exec::Connection& connection, const Plan& plan
   stream.get_last_error = GatherStream::GetLastError;
   stream.release = GatherStream::Release;
   stream.private_data = new GatherStream{&gather, schema, {}};
-  auto rows = exec::ImportArrowStream(connection, table, &stream, exec::TableMode::kTemporary, casts);
+  auto rows =
+      exec::ImportArrowStream(connection, table, &stream, exec::TableMode::kTemporary, casts);
   // A worker's own error is the cause; DuckDB's wrapping of it adds nothing.
   Status failed = gather.error();
   if (!failed.ok()) return failed;
@@ -390,7 +393,8 @@ std::string BucketTable(const std::string& exchange_id, int bucket) {
 std::string NewQueryId() {
   static std::atomic<uint64_t> counter{0};
   auto now = std::chrono::system_clock::now().time_since_epoch();
-  return fmt::format("q{:x}-{:x}-{}", std::chrono::duration_cast<std::chrono::microseconds>(now).count(),
+  return fmt::format("q{:x}-{:x}-{}",
+                     std::chrono::duration_cast<std::chrono::microseconds>(now).count(),
                      static_cast<unsigned>(getpid()), counter++);
 }
 

@@ -15,9 +15,9 @@ struct SizedFile {
 };
 
 Result<std::vector<SizedFile>> ExpandGlob(sql::Binder* binder, const std::string& pattern) {
-  DUX_ASSIGN_OR_RETURN(sql::TextRows rows,
-                       binder->QueryText("SELECT file FROM glob(" + sql::QuoteString(pattern) +
-                                         ") ORDER BY file"));
+  DUX_ASSIGN_OR_RETURN(
+      sql::TextRows rows,
+      binder->QueryText("SELECT file FROM glob(" + sql::QuoteString(pattern) + ") ORDER BY file"));
   std::vector<SizedFile> files;
   for (const auto& row : rows) {
     std::error_code ec;
@@ -66,9 +66,9 @@ Result<Partitioning> PartitionSource(sql::Binder* binder, const pipeline::Source
                    [](const SizedFile& a, const SizedFile& b) { return a.bytes > b.bytes; });
   out.partitions.resize(std::min(max_partitions, files.size()));
   for (const SizedFile& f : files) {
-    auto lightest = std::min_element(
-        out.partitions.begin(), out.partitions.end(),
-        [](const Partition& a, const Partition& b) { return a.bytes < b.bytes; });
+    auto lightest =
+        std::min_element(out.partitions.begin(), out.partitions.end(),
+                         [](const Partition& a, const Partition& b) { return a.bytes < b.bytes; });
     lightest->files.push_back(f.path);
     lightest->bytes += f.bytes;
   }

@@ -295,7 +295,10 @@ Result<int64_t> ImportArrowStream(Connection& connection, const std::string& tab
     if (at != std::string::npos) return Status(rows.status().code(), m.substr(at + marker.size()));
     return rows.status();
   }
-  return rows;
+  if (mode == TableMode::kAppend) return rows;  // INSERT reports its rows; CREATE ... AS does not
+  DUX_ASSIGN_OR_RETURN(sql::TextRows count,
+                       connection.QueryText("SELECT CAST(count(*) AS VARCHAR) FROM " + target));
+  return std::stoll(*count[0][0]);
 }
 
 namespace {

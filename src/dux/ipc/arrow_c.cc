@@ -38,7 +38,8 @@ void ReleaseCopy(ArrowSchema* s) {
   for (ArrowSchema& child : copy->children) {
     if (child.release) child.release(&child);
   }
-  if (copy->dictionary && copy->dictionary->release) copy->dictionary->release(copy->dictionary.get());
+  if (copy->dictionary && copy->dictionary->release)
+    copy->dictionary->release(copy->dictionary.get());
   delete copy;
   s->release = nullptr;
 }

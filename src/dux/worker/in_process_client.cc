@@ -81,7 +81,8 @@ class InProcessStream : public dist::ResultStream, public ChunkWriter {
 
 class InProcessPusher : public dist::BucketPusher {
  public:
-  InProcessPusher(Worker* worker, const std::string& address) : worker_(worker), address_(address) {}
+  InProcessPusher(Worker* worker, const std::string& address)
+      : worker_(worker), address_(address) {}
   Status Push(const v1::BucketChunk& chunk) override {
     chunks_.push_back(chunk);
     return Status::OK();

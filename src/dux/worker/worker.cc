@@ -110,13 +110,14 @@ Worker::~Worker() { CancelAll(); }
 Status Worker::CheckPathAllowed(const std::string& path, const char* verb) const {
   if (options_.allowed_directories.empty()) return Status::OK();
   std::error_code ec;
-  std::string full = std::filesystem::weakly_canonical(std::filesystem::absolute(path), ec).string();
+  std::string full =
+      std::filesystem::weakly_canonical(std::filesystem::absolute(path), ec).string();
   for (const auto& dir : options_.allowed_directories) {
     if (!ec && full.rfind(dir + "/", 0) == 0) return Status::OK();
   }
-  return Status(StatusCode::kPermissionDenied,
-                fmt::format("{}: \"{}\" is outside the directories this worker may access", verb,
-                            path));
+  return Status(
+      StatusCode::kPermissionDenied,
+      fmt::format("{}: \"{}\" is outside the directories this worker may access", verb, path));
 }
 
 struct Worker::OpenedFragment {
@@ -177,9 +178,9 @@ Result<int64_t> Worker::ImportInto(const std::string& table, ipc::InputStream* i
     explicit Borrowed(ipc::InputStream* i) : in(i) {}
     Result<size_t> Read(void* d, size_t n) override { return in->Read(d, n); }
   };
-  DUX_ASSIGN_OR_RETURN(int64_t rows,
-                       exec::ImportIpc(c, table, std::make_unique<Borrowed>(ipc),
-                                       append ? exec::TableMode::kAppend : exec::TableMode::kPersistent));
+  DUX_ASSIGN_OR_RETURN(int64_t rows, exec::ImportIpc(c, table, std::make_unique<Borrowed>(ipc),
+                                                     append ? exec::TableMode::kAppend
+                                                            : exec::TableMode::kPersistent));
   std::lock_guard lock(mutex_);
   tables_.insert(table);
   return rows;
@@ -197,7 +198,8 @@ Result<int64_t> Worker::AppendChunk(const v1::AppendChunkRequest& request) {
 Status Worker::DropTable(const v1::DropTableRequest& request) {
   if (request.table().empty()) return Status::InvalidArgument("a table needs a name");
   DUX_ASSIGN_OR_RETURN(exec::Connection c, exec::Connection::Open(*db_));
-  DUX_RETURN_NOT_OK(c.Execute(std::string("DROP TABLE ") + (request.if_exists() ? "IF EXISTS " : "") +
+  DUX_RETURN_NOT_OK(c.Execute(std::string("DROP TABLE ") +
+                              (request.if_exists() ? "IF EXISTS " : "") +
                               sql::QuoteIdentifier(request.table()))
                         .status());
   std::lock_guard lock(mutex_);
@@ -259,18 +261,22 @@ Result<v1::InsertIntoReply> Worker::InsertInto(const v1::InsertIntoRequest& requ
   return reply;
 }
 
+void Worker::SetAddress(std::string address) {
+  std::lock_guard lock(mutex_);
+  options_.address = std::move(address);
+}
+
 Result<v1::InfoReply> Worker::Info() {
   v1::InfoReply reply;
-  reply.set_address(options_.address);
   reply.set_duckdb_version(duckdb_library_version());
   DUX_ASSIGN_OR_RETURN(exec::Connection c, exec::Connection::Open(*db_));
-  DUX_ASSIGN_OR_RETURN(
-      sql::TextRows settings,
-      c.QueryText("SELECT CAST(current_setting('threads') AS VARCHAR), "
-                  "CAST(current_setting('memory_limit') AS VARCHAR)"));
+  DUX_ASSIGN_OR_RETURN(sql::TextRows settings,
+                       c.QueryText("SELECT CAST(current_setting('threads') AS VARCHAR), "
+                                   "CAST(current_setting('memory_limit') AS VARCHAR)"));
   reply.set_threads(std::stoi(settings[0][0].value_or("0")));
   reply.set_memory_limit(settings[0][1].value_or(""));
   std::lock_guard lock(mutex_);
+  reply.set_address(options_.address);
   for (const auto& t : tables_) reply.add_tables(t);
   for (const auto& [id, c] : running_) reply.add_running_queries(id);
   return reply;

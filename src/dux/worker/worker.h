@@ -49,7 +49,8 @@ class Worker {
   Result<int64_t> AppendChunk(const v1::AppendChunkRequest& request);
   Status DropTable(const v1::DropTableRequest& request);
   /// Stores every chunk `next` yields (false at the end) into its bucket's table.
-  Result<v1::PushBucketsReply> PushBuckets(const std::function<Result<bool>(v1::BucketChunk*)>& next);
+  Result<v1::PushBucketsReply> PushBuckets(
+      const std::function<Result<bool>(v1::BucketChunk*)>& next);
   Result<v1::WriteReply> Write(const v1::WriteRequest& request);
   Result<v1::InsertIntoReply> InsertInto(const v1::InsertIntoRequest& request);
   Result<v1::InfoReply> Info();
@@ -57,6 +58,8 @@ class Worker {
   bool Cancel(const std::string& query_id);
   /// Interrupts every running query (shutdown).
   void CancelAll();
+  /// The address Info reports, once the server knows the port it bound.
+  void SetAddress(std::string address);
 
  private:
   class Running;

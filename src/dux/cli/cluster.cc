@@ -1,0 +1,70 @@
+#include "dux/cli/cluster.h"
+
+#include <cstdlib>
+#include <iostream>
+#include <mutex>
+
+#include "dux/rpc/registry.h"
+#include "dux/rpc/worker_client.h"
+
+namespace dux::cli {
+
+namespace {
+
+std::string FlagOrEnv(const std::string& flag, const char* env) {
+  if (!flag.empty()) return flag;
+  const char* value = std::getenv(env);
+  return value ? value : "";
+}
+
+}  // namespace
+
+Result<std::unique_ptr<Cluster>> Cluster::Connect(const ClusterFlags& flags, int threads,
+                                                  const std::string& memory_limit) {
+  std::string workers = FlagOrEnv(flags.workers, "DUX_WORKERS");
+  std::string registry = FlagOrEnv(flags.registry, "DUX_REGISTRY");
+  int ways = (flags.local_workers > 0) + !workers.empty() + !registry.empty();
+  if (ways == 0) return std::unique_ptr<Cluster>();
+  if (ways > 1) {
+    return Status::InvalidArgument(
+        "give only one of --local-workers, --workers ($DUX_WORKERS) and --registry "
+        "($DUX_REGISTRY)");
+  }
+  rpc::ClientOptions client{FlagOrEnv(flags.token, "DUX_TOKEN"), flags.tls_ca};
+  auto cluster = std::unique_ptr<Cluster>(new Cluster());
+  if (flags.local_workers > 0) {
+    rpc::LocalClusterOptions local;
+    local.workers = flags.local_workers;
+    local.threads = threads;
+    local.memory_limit = memory_limit;
+    DUX_ASSIGN_OR_RETURN(cluster->local_, rpc::LocalCluster::Start(local));
+    cluster->clients_ = cluster->local_->clients();
+    return cluster;
+  }
+  if (!registry.empty()) {
+    DUX_ASSIGN_OR_RETURN(auto addresses, rpc::ListRegisteredWorkers(registry, client));
+    if (addresses.empty()) return Status::IOError("registry " + registry + " knows no live worker");
+    workers.clear();
+    for (const auto& a : addresses) workers += (workers.empty() ? "" : ",") + a;
+  }
+  DUX_ASSIGN_OR_RETURN(cluster->clients_, rpc::ConnectWorkers(workers, client));
+  return cluster;
+}
+
+Cluster::~Cluster() = default;
+
+void Cluster::Apply(Session& session, const ClusterFlags& flags) const {
+  dist::ClusterOptions options;
+  options.workers = clients_;
+  options.timeout_seconds = flags.timeout;
+  session.Distribute(std::move(options));
+  if (flags.telemetry) {
+    session.telemetry().Subscribe([](const dist::Event& e) {
+      static std::mutex mu;
+      std::lock_guard lock(mu);
+      std::cerr << dist::ToJsonLine(e) << std::endl;
+    });
+  }
+}
+
+}  // namespace dux::cli

@@ -1,0 +1,135 @@
+#include "dux/rpc/registry.h"
+
+#include <iostream>
+
+namespace dux::rpc {
+
+namespace {
+constexpr int kMissedHeartbeats = 3;
+}
+
+void RegistryService::ExpireLocked(Clock::time_point now) {
+  std::erase_if(last_seen_, [&](const auto& entry) {
+    return now - entry.second > kMissedHeartbeats * heartbeat_;
+  });
+}
+
+grpc::Status RegistryService::Join(grpc::ServerContext* context, const v1::JoinRequest* request,
+                                   v1::JoinReply* reply) {
+  if (auto denied = Authorize(context, token_); !denied.ok()) return denied;
+  if (!SplitHostPort(request->address()).ok()) {
+    return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
+                        "Join: \"" + request->address() + "\" is not HOST:PORT");
+  }
+  std::lock_guard lock(mu_);
+  last_seen_[request->address()] = Clock::now();
+  reply->set_heartbeat_ms(static_cast<int32_t>(heartbeat_.count()));
+  return grpc::Status::OK;
+}
+
+grpc::Status RegistryService::Heartbeat(grpc::ServerContext* context,
+                                        const v1::HeartbeatRequest* request,
+                                        v1::HeartbeatReply* reply) {
+  if (auto denied = Authorize(context, token_); !denied.ok()) return denied;
+  std::lock_guard lock(mu_);
+  auto now = Clock::now();
+  ExpireLocked(now);
+  auto it = last_seen_.find(request->address());
+  reply->set_known(it != last_seen_.end());
+  if (it != last_seen_.end()) it->second = now;
+  return grpc::Status::OK;
+}
+
+grpc::Status RegistryService::Leave(grpc::ServerContext* context, const v1::LeaveRequest* request,
+                                    v1::LeaveReply*) {
+  if (auto denied = Authorize(context, token_); !denied.ok()) return denied;
+  std::lock_guard lock(mu_);
+  last_seen_.erase(request->address());
+  return grpc::Status::OK;
+}
+
+grpc::Status RegistryService::List(grpc::ServerContext* context, const v1::ListWorkersRequest*,
+                                   v1::ListWorkersReply* reply) {
+  if (auto denied = Authorize(context, token_); !denied.ok()) return denied;
+  std::lock_guard lock(mu_);
+  ExpireLocked(Clock::now());
+  for (const auto& [address, seen] : last_seen_) reply->add_addresses(address);
+  return grpc::Status::OK;
+}
+
+Result<std::unique_ptr<Membership>> Membership::Start(const std::string& registry,
+                                                      const std::string& worker_address,
+                                                      const ClientOptions& options) {
+  DUX_ASSIGN_OR_RETURN(auto channel, OpenChannel(registry, options));
+  return std::unique_ptr<Membership>(
+      new Membership(v1::Registry::NewStub(channel), worker_address, options));
+}
+
+Membership::Membership(std::unique_ptr<v1::Registry::Stub> stub, std::string address,
+                       ClientOptions options)
+    : stub_(std::move(stub)), address_(std::move(address)), options_(std::move(options)) {
+  thread_ = std::thread([this] { Loop(); });
+}
+
+Membership::~Membership() {
+  {
+    std::lock_guard lock(mu_);
+    stop_ = true;
+  }
+  cv_.notify_all();
+  thread_.join();
+  v1::LeaveRequest request;
+  request.set_address(address_);
+  v1::LeaveReply reply;
+  auto context = NewContext(options_);
+  (void)stub_->Leave(context.get(), request, &reply);
+}
+
+void Membership::Loop() {
+  bool joined = false;
+  bool warned = false;
+  auto interval = std::chrono::milliseconds(1000);
+  std::unique_lock lock(mu_);
+  while (!stop_) {
+    lock.unlock();
+    grpc::Status status;
+    if (!joined) {
+      v1::JoinRequest request;
+      request.set_address(address_);
+      v1::JoinReply reply;
+      status = stub_->Join(NewContext(options_).get(), request, &reply);
+      if (status.ok()) {
+        joined = true;
+        interval = std::chrono::milliseconds(std::max(50, reply.heartbeat_ms()));
+      }
+    } else {
+      v1::HeartbeatRequest request;
+      request.set_address(address_);
+      v1::HeartbeatReply reply;
+      status = stub_->Heartbeat(NewContext(options_).get(), request, &reply);
+      if (status.ok() && !reply.known()) joined = false;
+    }
+    if (!status.ok() && !warned) {
+      std::cerr << "dux worker: cannot reach the registry (" << status.error_message()
+                << "); retrying\n";
+      warned = true;
+    }
+    if (status.ok()) warned = false;
+    lock.lock();
+    if (joined || !status.ok()) cv_.wait_for(lock, interval, [&] { return stop_; });
+  }
+}
+
+Result<std::vector<std::string>> ListRegisteredWorkers(const std::string& registry,
+                                                       const ClientOptions& options) {
+  DUX_ASSIGN_OR_RETURN(auto channel, OpenChannel(registry, options));
+  auto stub = v1::Registry::NewStub(channel);
+  v1::ListWorkersReply reply;
+  grpc::Status status = stub->List(NewContext(options).get(), v1::ListWorkersRequest(), &reply);
+  if (!status.ok()) {
+    return Status(FromGrpc(status).code(), "registry " + registry + ": " + status.error_message());
+  }
+  return std::vector<std::string>(reply.addresses().begin(), reply.addresses().end());
+}
+
+}  // namespace dux::rpc

@@ -1,0 +1,135 @@
+#include "dux/rpc/transport.h"
+
+#include <fstream>
+#include <sstream>
+
+namespace dux::rpc {
+
+grpc::Status ToGrpc(const Status& status) {
+  if (status.ok()) return grpc::Status::OK;
+  return grpc::Status(static_cast<grpc::StatusCode>(status.code()), status.message());
+}
+
+Status FromGrpc(const grpc::Status& status) {
+  if (status.ok()) return Status::OK();
+  return Status(static_cast<StatusCode>(status.error_code()), status.error_message());
+}
+
+namespace {
+
+Result<std::string> ReadPem(const std::string& path, const char* what) {
+  std::ifstream in(path, std::ios::binary);
+  std::stringstream text;
+  text << in.rdbuf();
+  if (!in || text.str().empty()) {
+    return Status::InvalidArgument(std::string("cannot read the ") + what + " \"" + path + "\"");
+  }
+  return text.str();
+}
+
+}  // namespace
+
+bool IsLoopbackHost(const std::string& host) {
+  return host == "localhost" || host == "::1" || host == "[::1]" || host.rfind("127.", 0) == 0;
+}
+
+Result<std::pair<std::string, int>> SplitHostPort(const std::string& address) {
+  size_t colon = address.rfind(':');
+  auto bad = [&] { return Status::InvalidArgument("\"" + address + "\" is not HOST:PORT"); };
+  if (colon == std::string::npos || colon == 0 || colon + 1 == address.size()) return bad();
+  std::string port_text = address.substr(colon + 1);
+  if (port_text.find_first_not_of("0123456789") != std::string::npos || port_text.size() > 5) {
+    return bad();
+  }
+  int port = std::stoi(port_text);
+  if (port > 65535) return bad();
+  return std::make_pair(address.substr(0, colon), port);
+}
+
+Result<std::unique_ptr<grpc::Server>> StartServer(const ServerOptions& options,
+                                                  const std::vector<grpc::Service*>& services,
+                                                  std::string* bound) {
+  DUX_ASSIGN_OR_RETURN(auto host_port, SplitHostPort(options.listen));
+  const std::string& host = host_port.first;
+  if (!IsLoopbackHost(host) && options.token.empty()) {
+    return Status::InvalidArgument("refusing to listen on " + options.listen +
+                                   " without a token: give --token or DUX_TOKEN (or listen "
+                                   "on 127.0.0.1)");
+  }
+  if (options.tls_cert.empty() != options.tls_key.empty()) {
+    return Status::InvalidArgument("TLS needs both --tls-cert and --tls-key");
+  }
+  std::shared_ptr<grpc::ServerCredentials> creds = grpc::InsecureServerCredentials();
+  if (!options.tls_cert.empty()) {
+    grpc::SslServerCredentialsOptions ssl(
+        options.tls_ca.empty() ? GRPC_SSL_DONT_REQUEST_CLIENT_CERTIFICATE
+                               : GRPC_SSL_REQUEST_AND_REQUIRE_CLIENT_CERTIFICATE_AND_VERIFY);
+    DUX_ASSIGN_OR_RETURN(std::string cert, ReadPem(options.tls_cert, "TLS certificate"));
+    DUX_ASSIGN_OR_RETURN(std::string key, ReadPem(options.tls_key, "TLS key"));
+    ssl.pem_key_cert_pairs.push_back({key, cert});
+    if (!options.tls_ca.empty()) {
+      DUX_ASSIGN_OR_RETURN(ssl.pem_root_certs, ReadPem(options.tls_ca, "TLS CA"));
+    }
+    creds = grpc::SslServerCredentials(ssl);
+  }
+  grpc::ServerBuilder builder;
+  int port = 0;
+  builder.AddListeningPort(options.listen, creds, &port);
+  builder.SetMaxReceiveMessageSize(-1);
+  builder.SetMaxSendMessageSize(-1);
+  for (grpc::Service* s : services) builder.RegisterService(s);
+  std::unique_ptr<grpc::Server> server = builder.BuildAndStart();
+  if (!server || port == 0) {
+    return Status::IOError("cannot listen on " + options.listen +
+                           " (address in use or not available here)");
+  }
+  *bound = host + ":" + std::to_string(port);
+  return server;
+}
+
+grpc::Status Authorize(const grpc::ServerContext* context, const std::string& token) {
+  if (token.empty()) return grpc::Status::OK;
+  const auto& md = context->client_metadata();
+  auto it = md.find("authorization");
+  std::string expected = "Bearer " + token;
+  if (it != md.end() && it->second.size() == expected.size()) {
+    unsigned char diff = 0;
+    for (size_t i = 0; i < expected.size(); ++i) {
+      diff |= static_cast<unsigned char>(it->second.data()[i] ^ expected[i]);
+    }
+    if (diff == 0) return grpc::Status::OK;
+  }
+  return grpc::Status(grpc::StatusCode::UNAUTHENTICATED,
+                      it == md.end() ? "a bearer token is required" : "wrong bearer token");
+}
+
+Result<std::shared_ptr<grpc::Channel>> OpenChannel(const std::string& address,
+                                                   const ClientOptions& options) {
+  DUX_RETURN_NOT_OK(SplitHostPort(address).status());
+  std::shared_ptr<grpc::ChannelCredentials> creds = grpc::InsecureChannelCredentials();
+  if (!options.tls_ca.empty()) {
+    grpc::SslCredentialsOptions ssl;
+    DUX_ASSIGN_OR_RETURN(ssl.pem_root_certs, ReadPem(options.tls_ca, "TLS CA"));
+    creds = grpc::SslCredentials(ssl);
+  }
+  grpc::ChannelArguments args;
+  args.SetMaxReceiveMessageSize(-1);
+  args.SetMaxSendMessageSize(-1);
+  // Each client gets its own connection: a coordinator's parallel calls to one worker
+  // should not queue behind each other on a shared subchannel.
+  args.SetInt(GRPC_ARG_USE_LOCAL_SUBCHANNEL_POOL, 1);
+  return grpc::CreateCustomChannel(address, creds, args);
+}
+
+std::unique_ptr<grpc::ClientContext> NewContext(const ClientOptions& options, bool deadline) {
+  auto context = std::make_unique<grpc::ClientContext>();
+  if (!options.token.empty()) context->AddMetadata("authorization", "Bearer " + options.token);
+  if (deadline && options.call_timeout_seconds > 0) {
+    context->set_deadline(std::chrono::system_clock::now() +
+                          std::chrono::duration_cast<std::chrono::system_clock::duration>(
+                              std::chrono::duration<double>(options.call_timeout_seconds)));
+  }
+  return context;
+}
+
+}  // namespace dux::rpc

@@ -1,0 +1,54 @@
+// What the gRPC server and clients share: status mapping (one to one: dux's codes are
+// gRPC's), bearer tokens, TLS credentials and channel arguments.
+#pragma once
+
+#include <grpcpp/grpcpp.h>
+
+#include <memory>
+#include <string>
+
+#include "dux/common/status.h"
+
+namespace dux::rpc {
+
+grpc::Status ToGrpc(const Status& status);
+Status FromGrpc(const grpc::Status& status);
+
+struct ServerOptions {
+  std::string listen = "127.0.0.1:0";  ///< HOST:PORT; port 0 picks a free one
+  std::string token;                   ///< required from every caller when set
+  std::string tls_cert, tls_key;       ///< PEM files; both or neither
+  std::string tls_ca;                  ///< with TLS: clients must present a cert it signed
+};
+
+struct ClientOptions {
+  std::string token;   ///< sent as "authorization: Bearer TOKEN"
+  std::string tls_ca;  ///< PEM file: use TLS and trust servers this CA signed
+  /// Deadline of unary calls (Info, Health, Cancel, DropTable, ...) in seconds.
+  double call_timeout_seconds = 30;
+};
+
+/// A server listening on `options.listen` with the given services, or an error that says
+/// why it cannot (a bad address, a port in use, a non-loopback address without a token,
+/// unreadable TLS files). `bound` receives "HOST:PORT" with the port actually bound.
+Result<std::unique_ptr<grpc::Server>> StartServer(const ServerOptions& options,
+                                                  const std::vector<grpc::Service*>& services,
+                                                  std::string* bound);
+
+/// Checks the caller's bearer token (constant time). OK when `token` is empty.
+grpc::Status Authorize(const grpc::ServerContext* context, const std::string& token);
+
+/// A channel to `address` with TLS when options.tls_ca is set.
+Result<std::shared_ptr<grpc::Channel>> OpenChannel(const std::string& address,
+                                                   const ClientOptions& options);
+
+/// A client context carrying the token, with the unary deadline unless `deadline` is false.
+std::unique_ptr<grpc::ClientContext> NewContext(const ClientOptions& options, bool deadline = true);
+
+/// True for 127.0.0.0/8, ::1 and "localhost".
+bool IsLoopbackHost(const std::string& host);
+
+/// Splits "HOST:PORT" ("[::1]:80" too); InvalidArgument when it is not that shape.
+Result<std::pair<std::string, int>> SplitHostPort(const std::string& address);
+
+}  // namespace dux::rpc

@@ -1,0 +1,22 @@
+// WorkerClient over gRPC.
+#pragma once
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "dux/dist/worker_client.h"
+#include "dux/rpc/transport.h"
+
+namespace dux::rpc {
+
+/// A client of the worker at `address` ("HOST:PORT"). Connecting is lazy: an unreachable
+/// worker shows up as an error of the first call, naming it.
+Result<std::shared_ptr<dist::WorkerClient>> ConnectWorker(const std::string& address,
+                                                          const ClientOptions& options);
+
+/// Clients for a comma-separated list of addresses ("h:p,h:p").
+Result<std::vector<std::shared_ptr<dist::WorkerClient>>> ConnectWorkers(
+    const std::string& addresses, const ClientOptions& options);
+
+}  // namespace dux::rpc

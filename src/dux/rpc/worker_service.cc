@@ -1,0 +1,184 @@
+#include "dux/rpc/worker_service.h"
+
+#include <atomic>
+#include <condition_variable>
+#include <mutex>
+#include <thread>
+
+#include "dux/rpc/transport.h"
+
+namespace dux::rpc {
+
+namespace {
+
+class ChunkStreamWriter : public worker::ChunkWriter {
+ public:
+  explicit ChunkStreamWriter(grpc::ServerWriter<v1::IpcChunk>* out) : out_(out) {}
+  bool Write(std::string_view chunk) override {
+    message_.set_data(chunk.data(), chunk.size());
+    return out_->Write(message_);
+  }
+
+ private:
+  grpc::ServerWriter<v1::IpcChunk>* out_;
+  v1::IpcChunk message_;
+};
+
+// Reads the IPC bytes of a RegisterTable stream after its first message.
+class RegisterInput : public ipc::InputStream {
+ public:
+  RegisterInput(grpc::ServerReader<v1::RegisterTableChunk>* in, std::string first)
+      : in_(in), buffer_(std::move(first)) {}
+  Result<size_t> Read(void* data, size_t size) override {
+    while (offset_ == buffer_.size()) {
+      v1::RegisterTableChunk chunk;
+      if (!in_->Read(&chunk)) return size_t{0};
+      buffer_ = std::move(*chunk.mutable_data());
+      offset_ = 0;
+    }
+    size_t n = std::min(size, buffer_.size() - offset_);
+    std::memcpy(data, buffer_.data() + offset_, n);
+    offset_ += n;
+    return n;
+  }
+
+ private:
+  grpc::ServerReader<v1::RegisterTableChunk>* in_;
+  std::string buffer_;
+  size_t offset_ = 0;
+};
+
+// Cancels a query when its caller goes away (or the server shuts down) while the query still
+// computes and so does not notice through a failed write.
+class CancelWatch {
+ public:
+  CancelWatch(grpc::ServerContext* context, worker::Worker* worker, std::string query_id)
+      : thread_([this, context, worker, id = std::move(query_id)] {
+          std::unique_lock lock(mu_);
+          while (!done_) {
+            if (context->IsCancelled()) {
+              worker->Cancel(id);
+              return;
+            }
+            cv_.wait_for(lock, std::chrono::milliseconds(50));
+          }
+        }) {}
+  ~CancelWatch() {
+    {
+      std::lock_guard lock(mu_);
+      done_ = true;
+    }
+    cv_.notify_all();
+    thread_.join();
+  }
+
+ private:
+  std::mutex mu_;
+  std::condition_variable cv_;
+  bool done_ = false;
+  std::thread thread_;
+};
+
+template <typename T, typename Reply>
+grpc::Status Reply_(const Result<T>& result, Reply* reply) {
+  if (!result.ok()) return ToGrpc(result.status());
+  *reply = *result;
+  return grpc::Status::OK;
+}
+
+class WorkerService final : public v1::Worker::Service {
+ public:
+  WorkerService(worker::Worker* worker, std::string token)
+      : worker_(worker), token_(std::move(token)) {}
+
+  grpc::Status Execute(grpc::ServerContext* context, const v1::ExecuteRequest* request,
+                       grpc::ServerWriter<v1::IpcChunk>* writer) override {
+    if (auto denied = Authorize(context, token_); !denied.ok()) return denied;
+    CancelWatch watch(context, worker_, request->fragment().query_id());
+    ChunkStreamWriter out(writer);
+    return ToGrpc(worker_->Execute(*request, &out));
+  }
+
+  grpc::Status RegisterTable(grpc::ServerContext* context,
+                             grpc::ServerReader<v1::RegisterTableChunk>* reader,
+                             v1::RegisterTableReply* reply) override {
+    if (auto denied = Authorize(context, token_); !denied.ok()) return denied;
+    v1::RegisterTableChunk first;
+    if (!reader->Read(&first)) {
+      return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, "RegisterTable: empty stream");
+    }
+    RegisterInput in(reader, std::move(*first.mutable_data()));
+    auto rows = worker_->RegisterTable(first.table(), &in);
+    if (!rows.ok()) return ToGrpc(rows.status());
+    reply->set_rows(*rows);
+    return grpc::Status::OK;
+  }
+
+  grpc::Status AppendChunk(grpc::ServerContext* context, const v1::AppendChunkRequest* request,
+                           v1::AppendChunkReply* reply) override {
+    if (auto denied = Authorize(context, token_); !denied.ok()) return denied;
+    auto rows = worker_->AppendChunk(*request);
+    if (!rows.ok()) return ToGrpc(rows.status());
+    reply->set_rows(*rows);
+    return grpc::Status::OK;
+  }
+
+  grpc::Status DropTable(grpc::ServerContext* context, const v1::DropTableRequest* request,
+                         v1::DropTableReply*) override {
+    if (auto denied = Authorize(context, token_); !denied.ok()) return denied;
+    return ToGrpc(worker_->DropTable(*request));
+  }
+
+  grpc::Status PushBuckets(grpc::ServerContext* context,
+                           grpc::ServerReader<v1::BucketChunk>* reader,
+                           v1::PushBucketsReply* reply) override {
+    if (auto denied = Authorize(context, token_); !denied.ok()) return denied;
+    return Reply_(worker_->PushBuckets(
+                      [&](v1::BucketChunk* out) -> Result<bool> { return reader->Read(out); }),
+                  reply);
+  }
+
+  grpc::Status Write(grpc::ServerContext* context, const v1::WriteRequest* request,
+                     v1::WriteReply* reply) override {
+    if (auto denied = Authorize(context, token_); !denied.ok()) return denied;
+    CancelWatch watch(context, worker_, request->fragment().query_id());
+    return Reply_(worker_->Write(*request), reply);
+  }
+
+  grpc::Status InsertInto(grpc::ServerContext* context, const v1::InsertIntoRequest* request,
+                          v1::InsertIntoReply* reply) override {
+    if (auto denied = Authorize(context, token_); !denied.ok()) return denied;
+    CancelWatch watch(context, worker_, request->fragment().query_id());
+    return Reply_(worker_->InsertInto(*request), reply);
+  }
+
+  grpc::Status Info(grpc::ServerContext* context, const v1::InfoRequest*,
+                    v1::InfoReply* reply) override {
+    if (auto denied = Authorize(context, token_); !denied.ok()) return denied;
+    return Reply_(worker_->Info(), reply);
+  }
+
+  grpc::Status Health(grpc::ServerContext* context, const v1::HealthRequest*,
+                      v1::HealthReply*) override {
+    return Authorize(context, token_);
+  }
+
+  grpc::Status Cancel(grpc::ServerContext* context, const v1::CancelRequest* request,
+                      v1::CancelReply* reply) override {
+    if (auto denied = Authorize(context, token_); !denied.ok()) return denied;
+    reply->set_found(worker_->Cancel(request->query_id()));
+    return grpc::Status::OK;
+  }
+
+ private:
+  worker::Worker* worker_;
+  std::string token_;
+};
+
+}  // namespace
+
+std::unique_ptr<grpc::Service> MakeWorkerService(worker::Worker* worker, std::string token) {
+  return std::make_unique<WorkerService>(worker, std::move(token));
+}
+
+}  // namespace dux::rpc
