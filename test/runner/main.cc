@@ -1,27 +1,51 @@
-// dux_e2e_runner [--data-dir DIR] FILE...: runs end-to-end test files under every executor.
+// dux_e2e_runner [--data-dir DIR] [--local-workers N] FILE...: runs end-to-end test files
+// locally and, with --local-workers, distributed on 1, 2, ... N real `dux worker` processes
+// ($DUX_BINARY names the dux binary).
 #include <iostream>
 #include <string>
 #include <vector>
 
+#include "dux/rpc/local_cluster.h"
 #include "runner.h"
 
 int main(int argc, char** argv) {
   std::string data_dir = "test/e2e/data";
   std::vector<std::string> files;
+  int local_workers = 0;
   for (int i = 1; i < argc; ++i) {
     std::string arg = argv[i];
     if (arg == "--data-dir" && i + 1 < argc) {
       data_dir = argv[++i];
+    } else if (arg == "--local-workers" && i + 1 < argc) {
+      local_workers = std::stoi(argv[++i]);
     } else {
       files.push_back(arg);
     }
   }
   if (files.empty()) {
-    std::cerr << "usage: dux_e2e_runner [--data-dir DIR] FILE...\n";
+    std::cerr << "usage: dux_e2e_runner [--data-dir DIR] [--local-workers N] FILE...\n";
     return 2;
   }
-  auto local = dux::test::MakeLocalExecutor();
-  std::vector<dux::test::Executor*> executors = {local.get()};
+  std::vector<std::unique_ptr<dux::test::Executor>> owned;
+  owned.push_back(dux::test::MakeLocalExecutor());
+  std::unique_ptr<dux::rpc::LocalCluster> cluster;
+  if (local_workers > 0) {
+    dux::rpc::LocalClusterOptions options;
+    options.workers = local_workers;
+    options.threads = local_workers;  // one thread each: the tests are small
+    auto started = dux::rpc::LocalCluster::Start(options);
+    if (!started.ok()) {
+      std::cerr << "cannot start local workers: " << started.status().message() << "\n";
+      return 1;
+    }
+    cluster = std::move(started).value();
+    for (int n = 1; n <= local_workers; ++n) {
+      const auto& all = cluster->clients();
+      owned.push_back(dux::test::MakeDistributedExecutor({all.begin(), all.begin() + n}));
+    }
+  }
+  std::vector<dux::test::Executor*> executors;
+  for (const auto& e : owned) executors.push_back(e.get());
   int failures = 0;
   for (const auto& file : files) {
     auto result = dux::test::RunTestFile(file, data_dir, executors);

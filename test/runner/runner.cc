@@ -20,10 +20,24 @@ using pipeline::ValueKind;
 
 namespace {
 
-class LocalExecutor : public Executor {
+// Runs in the session itself, or distributed from it when given workers.
+class SessionExecutor : public Executor {
  public:
-  std::string Name() const override { return "local"; }
+  SessionExecutor(std::string name, std::vector<std::shared_ptr<dist::WorkerClient>> workers)
+      : name_(std::move(name)), workers_(std::move(workers)) {}
+  std::string Name() const override { return name_; }
   Result<Outcome> Run(Session& session, const pipeline::Script& script) override {
+    if (workers_.empty()) return RunHere(session, script);
+    dist::ClusterOptions cluster;
+    cluster.workers = workers_;
+    session.Distribute(std::move(cluster));
+    auto outcome = RunHere(session, script);
+    session.RunLocally();
+    return outcome;
+  }
+
+ private:
+  static Result<Outcome> RunHere(Session& session, const pipeline::Script& script) {
     const auto& p = script.pipeline;
     Outcome out;
     if (p.sink()) {
@@ -37,6 +51,9 @@ class LocalExecutor : public Executor {
     out.ordered = query.ordered;
     return out;
   }
+
+  std::string name_;
+  std::vector<std::shared_ptr<dist::WorkerClient>> workers_;
 };
 
 std::string Replace(std::string s, const std::string& from, const std::string& to) {
@@ -155,7 +172,15 @@ void CheckOracle(Context& ctx, const Record& r, const std::string& executor, exe
 
 }  // namespace
 
-std::unique_ptr<Executor> MakeLocalExecutor() { return std::make_unique<LocalExecutor>(); }
+std::unique_ptr<Executor> MakeLocalExecutor() {
+  return std::make_unique<SessionExecutor>("local", std::vector<std::shared_ptr<dist::WorkerClient>>{});
+}
+
+std::unique_ptr<Executor> MakeDistributedExecutor(
+    std::vector<std::shared_ptr<dist::WorkerClient>> workers) {
+  std::string name = "distributed-" + std::to_string(workers.size());
+  return std::make_unique<SessionExecutor>(name, std::move(workers));
+}
 
 Result<int> RunTestFile(const std::string& path, const std::string& data_dir,
                         const std::vector<Executor*>& executors) {

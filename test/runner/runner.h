@@ -1,5 +1,5 @@
-// The end-to-end runner: runs each record of a test file under every executor (local now;
-// distributed executors join the list without changing the files) and compares results.
+// The end-to-end runner: runs each record of a test file under every executor (local, and
+// with --local-workers distributed on 1..N real worker processes) and compares results.
 #pragma once
 
 #include <memory>
@@ -30,6 +30,10 @@ class Executor {
 
 /// Runs pipelines in the session itself, single-process.
 std::unique_ptr<Executor> MakeLocalExecutor();
+
+/// Runs pipelines distributed from the session onto `workers` ("distributed-N").
+std::unique_ptr<Executor> MakeDistributedExecutor(
+    std::vector<std::shared_ptr<dist::WorkerClient>> workers);
 
 /// Runs one file; returns the number of failures (printed to stderr) or an error for a
 /// malformed file.

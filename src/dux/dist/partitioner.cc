@@ -30,6 +30,21 @@ Result<std::vector<SizedFile>> ExpandGlob(sql::Binder* binder, const std::string
   return files;
 }
 
+// Whether every file has the same columns (names and parquet types, in any order). A local
+// read takes the first file's schema and casts the others to it; a worker reading a subset
+// would take its own first file's, so files that differ cannot be split this way.
+Result<bool> SameSchemas(sql::Binder* binder, const std::vector<SizedFile>& files) {
+  std::string list;
+  for (const auto& f : files) list += (list.empty() ? "" : ", ") + sql::QuoteString(f.path);
+  DUX_ASSIGN_OR_RETURN(
+      sql::TextRows rows,
+      binder->QueryText("SELECT CAST(count(DISTINCT signature) AS VARCHAR) FROM (SELECT "
+                        "list(concat_ws('|', name, type, repetition_type, converted_type, scale, "
+                        "precision, logical_type) ORDER BY name) AS signature FROM parquet_schema([" +
+                        list + "]) GROUP BY file_name)"));
+  return rows[0][0].value_or("") == "1";
+}
+
 }  // namespace
 
 Result<Partitioning> PartitionSource(sql::Binder* binder, const pipeline::Source& source,
@@ -61,6 +76,17 @@ Result<Partitioning> PartitionSource(sql::Binder* binder, const pipeline::Source
     // DuckDB's own error for a glob that matches nothing, from the binder.
     return Status::NotFound("from_parquet: no file matches \"" + parquet->path + "\"" +
                             source.loc.Suffix());
+  }
+  DUX_ASSIGN_OR_RETURN(bool same, SameSchemas(binder, files));
+  if (!same) {
+    out.unsplit_reason = "the files' schemas differ (a local read casts them to the first file's)";
+    Partition all;
+    for (const SizedFile& f : files) {  // in glob order, so the first file stays first
+      all.files.push_back(f.path);
+      all.bytes += f.bytes;
+    }
+    out.partitions.push_back(std::move(all));
+    return out;
   }
   std::stable_sort(files.begin(), files.end(),
                    [](const SizedFile& a, const SizedFile& b) { return a.bytes > b.bytes; });

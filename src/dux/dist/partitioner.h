@@ -14,7 +14,7 @@
 namespace dux::dist {
 
 struct Partition {
-  /// Absolute paths, sorted; empty for a source that is not split (the whole source).
+  /// Absolute paths, sorted; empty for a source read whole as the pipeline names it.
   std::vector<std::string> files;
   int64_t bytes = 0;
 };
