@@ -173,7 +173,8 @@ void CheckOracle(Context& ctx, const Record& r, const std::string& executor, exe
 }  // namespace
 
 std::unique_ptr<Executor> MakeLocalExecutor() {
-  return std::make_unique<SessionExecutor>("local", std::vector<std::shared_ptr<dist::WorkerClient>>{});
+  return std::make_unique<SessionExecutor>("local",
+                                           std::vector<std::shared_ptr<dist::WorkerClient>>{});
 }
 
 std::unique_ptr<Executor> MakeDistributedExecutor(

@@ -38,10 +38,11 @@ Result<bool> SameSchemas(sql::Binder* binder, const std::vector<SizedFile>& file
   for (const auto& f : files) list += (list.empty() ? "" : ", ") + sql::QuoteString(f.path);
   DUX_ASSIGN_OR_RETURN(
       sql::TextRows rows,
-      binder->QueryText("SELECT CAST(count(DISTINCT signature) AS VARCHAR) FROM (SELECT "
-                        "list(concat_ws('|', name, type, repetition_type, converted_type, scale, "
-                        "precision, logical_type) ORDER BY name) AS signature FROM parquet_schema([" +
-                        list + "]) GROUP BY file_name)"));
+      binder->QueryText(
+          "SELECT CAST(count(DISTINCT signature) AS VARCHAR) FROM (SELECT "
+          "list(concat_ws('|', name, type, repetition_type, converted_type, scale, "
+          "precision, logical_type) ORDER BY name) AS signature FROM parquet_schema([" +
+          list + "]) GROUP BY file_name)"));
   return rows[0][0].value_or("") == "1";
 }
 
