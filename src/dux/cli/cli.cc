@@ -1,5 +1,7 @@
 #include "dux/cli/cli.h"
 
+#include <grpc/support/log.h>
+
 #include <CLI/CLI.hpp>
 #include <cstdlib>
 #include <iostream>
@@ -42,6 +44,10 @@ void AddServerOptions(CLI::App* cmd, std::string* listen, std::string* token, st
   cmd->add_option("--tls-key", *key, "TLS private key (PEM)");
   cmd->add_option("--tls-ca", *ca, "with TLS: require client certificates signed by this CA");
 }
+
+// gRPC writes some failures to stderr itself (a TLS handshake that fails, for one). Commands
+// that call workers report those in their own one-line error, so its log is dropped there.
+void DropGrpcLog(gpr_log_func_args*) {}
 
 }  // namespace
 
@@ -132,6 +138,7 @@ int Main(int argc, char** argv) {
     return 2;
   }
 
+  if (!worker_cmd->parsed() && !registry_cmd->parsed()) gpr_set_log_function(DropGrpcLog);
   Status status;
   if (run_cmd->parsed()) {
     status = Run(run);

@@ -55,11 +55,10 @@ class CancelWatch {
   CancelWatch(grpc::ServerContext* context, worker::Worker* worker, std::string query_id)
       : thread_([this, context, worker, id = std::move(query_id)] {
           std::unique_lock lock(mu_);
+          // Cancelling again until the call ends also covers a query that had not yet
+          // registered its id when the cancellation came.
           while (!done_) {
-            if (context->IsCancelled()) {
-              worker->Cancel(id);
-              return;
-            }
+            if (context->IsCancelled()) worker->Cancel(id);
             cv_.wait_for(lock, std::chrono::milliseconds(50));
           }
         }) {}

@@ -14,7 +14,7 @@ namespace {
 class InProcessStream : public dist::ResultStream, public ChunkWriter {
  public:
   InProcessStream(Worker* worker, const v1::ExecuteRequest& request, std::string address)
-      : address_(std::move(address)) {
+      : worker_(worker), query_id_(request.fragment().query_id()), address_(std::move(address)) {
     thread_ = std::thread([this, worker, request] {
       Status status = worker->Execute(request, this);
       std::lock_guard lock(mu_);
@@ -60,14 +60,21 @@ class InProcessStream : public dist::ResultStream, public ChunkWriter {
     return n;
   }
 
+  // Like a gRPC cancellation: a query that is still computing (not writing) stops too.
   void Cancel() override {
-    std::lock_guard lock(mu_);
-    cancelled_ = true;
-    cv_.notify_all();
+    {
+      std::lock_guard lock(mu_);
+      if (cancelled_ || finished_) return;
+      cancelled_ = true;
+      cv_.notify_all();
+    }
+    worker_->Cancel(query_id_);
   }
 
  private:
   static constexpr size_t kMaxChunks = 4;
+  Worker* worker_;
+  std::string query_id_;
   std::string address_;
   std::mutex mu_;
   std::condition_variable cv_;
