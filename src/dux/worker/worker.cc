@@ -59,7 +59,7 @@ class Worker::Running {
                                                 exec::Connection* c) {
     if (id.empty()) return Status::InvalidArgument("the fragment has no query id");
     std::lock_guard lock(w->mutex_);
-    if (!w->running_.emplace(id, c).second) {
+    if (!w->running_.emplace(id, Query{c}).second) {
       return Status::AlreadyExists("query " + id + " is already running on this worker");
     }
     return std::unique_ptr<Running>(new Running(w, id));
@@ -103,9 +103,27 @@ Result<std::unique_ptr<Worker>> Worker::Open(const WorkerOptions& options) {
 }
 
 Worker::Worker(WorkerOptions options, std::shared_ptr<exec::Database> db)
-    : options_(std::move(options)), db_(std::move(db)) {}
+    : options_(std::move(options)), db_(std::move(db)), reinterrupter_([this] { Reinterrupt(); }) {}
 
-Worker::~Worker() { CancelAll(); }
+Worker::~Worker() {
+  CancelAll();
+  {
+    std::lock_guard lock(mutex_);
+    stopping_ = true;
+  }
+  stop_cv_.notify_all();
+  reinterrupter_.join();
+}
+
+void Worker::Reinterrupt() {
+  std::unique_lock lock(mutex_);
+  while (!stopping_) {
+    for (auto& [id, q] : running_) {
+      if (q.cancelled) q.connection->Interrupt();
+    }
+    stop_cv_.wait_for(lock, std::chrono::milliseconds(20));
+  }
+}
 
 Status Worker::CheckPathAllowed(const std::string& path, const char* verb) const {
   if (options_.allowed_directories.empty()) return Status::OK();
@@ -278,7 +296,7 @@ Result<v1::InfoReply> Worker::Info() {
   std::lock_guard lock(mutex_);
   reply.set_address(options_.address);
   for (const auto& t : tables_) reply.add_tables(t);
-  for (const auto& [id, c] : running_) reply.add_running_queries(id);
+  for (const auto& [id, q] : running_) reply.add_running_queries(id);
   return reply;
 }
 
@@ -286,13 +304,17 @@ bool Worker::Cancel(const std::string& query_id) {
   std::lock_guard lock(mutex_);
   auto it = running_.find(query_id);
   if (it == running_.end()) return false;
-  it->second->Interrupt();
+  it->second.cancelled = true;
+  it->second.connection->Interrupt();
   return true;
 }
 
 void Worker::CancelAll() {
   std::lock_guard lock(mutex_);
-  for (auto& [id, c] : running_) c->Interrupt();
+  for (auto& [id, q] : running_) {
+    q.cancelled = true;
+    q.connection->Interrupt();
+  }
 }
 
 }  // namespace dux::worker

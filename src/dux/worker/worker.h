@@ -4,6 +4,7 @@
 // and share the registered tables.
 #pragma once
 
+#include <condition_variable>
 #include <functional>
 #include <map>
 #include <memory>
@@ -11,6 +12,7 @@
 #include <set>
 #include <string>
 #include <string_view>
+#include <thread>
 #include <vector>
 
 #include "dux/api/session.h"
@@ -74,8 +76,19 @@ class Worker {
   WorkerOptions options_;
   std::shared_ptr<exec::Database> db_;
   std::mutex mutex_;
-  std::map<std::string, exec::Connection*> running_;  ///< query id -> its connection
-  std::set<std::string> tables_;                      ///< registered and bucket tables
+  struct Query {
+    exec::Connection* connection;
+    bool cancelled = false;
+  };
+  std::map<std::string, Query> running_;  ///< by query id
+  /// DuckDB forgets an interrupt that lands between two statements of a fragment (binding,
+  /// then running), so cancelled queries are interrupted again every few milliseconds until
+  /// they end.
+  void Reinterrupt();
+  std::condition_variable stop_cv_;
+  bool stopping_ = false;
+  std::thread reinterrupter_;
+  std::set<std::string> tables_;  ///< registered and bucket tables
   std::mutex attach_mutex_;
   std::mutex exchange_mutex_;
 };

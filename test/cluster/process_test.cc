@@ -1,0 +1,637 @@
+// Real `dux worker` and `dux registry` processes (DUX_BINARY) on loopback, and as root in
+// network namespaces, driven by `dux run` and `dux workers` as a user drives them: results
+// against local execution, a worker killed midway, --timeout, tokens, TLS, --allow-dir,
+// registry membership and clean shutdown.
+#include <gtest/gtest.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <chrono>
+#include <filesystem>
+#include <memory>
+#include <optional>
+#include <sstream>
+#include <string>
+#include <thread>
+#include <utility>
+#include <vector>
+
+#include "child_process.h"
+#include "subprocess.h"
+
+namespace {
+
+namespace fs = std::filesystem;
+using namespace std::chrono_literals;
+using dux::test::ChildOptions;
+using dux::test::ChildProcess;
+using dux::test::ReadFile;
+using dux::test::WriteFile;
+using Clock = std::chrono::steady_clock;
+using Environment = std::vector<std::pair<std::string, std::string>>;
+
+// Runs for minutes on a worker; every test that uses it ends it (kill, timeout, teardown).
+// Query sources run whole on the first worker.
+const char* const kSlowPipeline =
+    "from_query(\"SELECT count(*) AS n FROM range(0, 300000000000) t(i) WHERE i % 7 = 3\")";
+
+double SecondsSince(Clock::time_point start) {
+  return std::chrono::duration<double>(Clock::now() - start).count();
+}
+
+std::vector<std::string> Lines(const std::string& text) {
+  std::vector<std::string> lines;
+  std::istringstream in(text);
+  for (std::string line; std::getline(in, line);) lines.push_back(line);
+  return lines;
+}
+
+bool Contains(const std::string& text, const std::string& part) {
+  return text.find(part) != std::string::npos;
+}
+
+/// A finished command.
+struct Outcome {
+  int exit_code = -1;  ///< minus the signal when a signal ended it
+  std::string out;
+  std::string err;
+  double seconds = 0;
+};
+
+/// A `dux worker` or `dux registry` that has printed its address; killed when destroyed.
+struct Server {
+  std::unique_ptr<ChildProcess> process;
+  std::string address;
+  fs::path stderr_file;
+};
+
+/// Expects `o` to be a failure: exit 1, one "dux: ..." line on stderr holding every `part`.
+void ExpectOneLineError(const Outcome& o, const std::vector<std::string>& parts) {
+  EXPECT_EQ(o.exit_code, 1) << o.err;
+  EXPECT_EQ(o.err.rfind("dux: ", 0), 0u) << o.err;
+  EXPECT_EQ(std::count(o.err.begin(), o.err.end(), '\n'), 1) << o.err;
+  for (const auto& part : parts) {
+    EXPECT_TRUE(Contains(o.err, part)) << "expected \"" << part << "\" in: " << o.err;
+  }
+}
+
+/// Expects two successful CSV results to hold the same header and the same rows in any
+/// order, and at least `min_rows` of them (so that two empty results do not pass).
+void ExpectSameRows(const Outcome& distributed, const Outcome& local, size_t min_rows) {
+  ASSERT_EQ(distributed.exit_code, 0) << distributed.err;
+  ASSERT_EQ(local.exit_code, 0) << local.err;
+  std::vector<std::string> a = Lines(distributed.out), b = Lines(local.out);
+  ASSERT_FALSE(a.empty());
+  ASSERT_FALSE(b.empty());
+  EXPECT_EQ(a.front(), b.front()) << "headers differ";
+  EXPECT_GE(b.size(), min_rows + 1);
+  std::sort(a.begin() + 1, a.end());
+  std::sort(b.begin() + 1, b.end());
+  EXPECT_EQ(a.size(), b.size());
+  EXPECT_TRUE(a == b) << "the distributed rows differ from the local ones";
+}
+
+/// Expects `--telemetry` output in which each of `addresses` ran a share and finished it.
+void ExpectRanOn(const std::string& telemetry, const std::vector<std::string>& addresses) {
+  for (const auto& address : addresses) {
+    bool found = false;
+    for (const auto& line : Lines(telemetry)) {
+      found = found || (Contains(line, "\"distributed.worker.stop\"") &&
+                        Contains(line, "\"address\":\"" + address + "\"") &&
+                        Contains(line, "\"status\":\"ok\""));
+    }
+    EXPECT_TRUE(found) << "no share ran on " << address << ":\n" << telemetry;
+  }
+}
+
+/// A fresh directory per test, and every process a test starts killed at its end.
+class ClusterTest : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    // The children inherit the environment: nothing in it may pick workers or tokens.
+    for (const char* name : {"DUX_TOKEN", "DUX_WORKERS", "DUX_REGISTRY", "DUX_BINARY"}) {
+      unsetenv(name);
+    }
+  }
+
+  void SetUp() override {
+    std::string tmpl = (fs::temp_directory_path() / "dux-cluster-test-XXXXXX").string();
+    ASSERT_NE(mkdtemp(tmpl.data()), nullptr);
+    dir_ = tmpl;
+  }
+
+  void TearDown() override {
+    servers_.clear();
+    std::error_code ignored;
+    fs::remove_all(dir_, ignored);
+  }
+
+  /// Starts `dux args...` (behind `prefix`, e.g. "ip netns exec NS") and waits for its
+  /// "listening HOST:PORT" line. nullptr, with a test failure, when it prints none in time.
+  Server* Serve(const std::vector<std::string>& args, const Environment& environment = {},
+                const std::vector<std::string>& prefix = {}) {
+    std::vector<std::string> argv = prefix;
+    argv.push_back(DUX_BINARY);
+    argv.insert(argv.end(), args.begin(), args.end());
+    auto server = std::make_unique<Server>();
+    server->stderr_file = dir_ / ("server-" + std::to_string(servers_.size()) + ".err");
+    ChildOptions options;
+    options.stderr_file = server->stderr_file;
+    options.environment = environment;
+    std::string error;
+    server->process = ChildProcess::Start(argv, options, &error);
+    if (!server->process) {
+      ADD_FAILURE() << "cannot start " << args.front() << ": " << error;
+      return nullptr;
+    }
+    std::optional<std::string> line = server->process->ReadLine(30s);
+    if (!line || line->rfind("listening ", 0) != 0) {
+      ADD_FAILURE() << "dux " << args.front() << " printed \"" << line.value_or("")
+                    << "\" instead of its address; stderr: " << ReadFile(server->stderr_file);
+      return nullptr;
+    }
+    server->address = line->substr(std::string("listening ").size());
+    servers_.push_back(std::move(server));
+    return servers_.back().get();
+  }
+
+  /// Starts a loopback worker with `args` after --listen.
+  Server* Worker(const std::vector<std::string>& args = {}) {
+    std::vector<std::string> all = {"worker", "--listen", "127.0.0.1:0", "--threads", "1"};
+    all.insert(all.end(), args.begin(), args.end());
+    return Serve(all);
+  }
+
+  /// A command started in the background, with stdout and stderr going to files.
+  struct Command {
+    std::unique_ptr<ChildProcess> process;  ///< null when it could not start
+    fs::path out, err;
+    Clock::time_point start;
+  };
+
+  /// Starts `argv` in the background (a test failure when it cannot start).
+  Command Spawn(const std::vector<std::string>& argv, const Environment& environment = {}) {
+    Command c;
+    const std::string name = "command-" + std::to_string(commands_++);
+    c.out = dir_ / (name + ".out");
+    c.err = dir_ / (name + ".err");
+    c.start = Clock::now();
+    ChildOptions options;
+    options.stdout_file = c.out;
+    options.stderr_file = c.err;
+    options.environment = environment;
+    std::string error;
+    c.process = ChildProcess::Start(argv, options, &error);
+    if (!c.process) ADD_FAILURE() << "cannot start " << argv.front() << ": " << error;
+    return c;
+  }
+
+  /// Waits up to `limit` for a command to end; past it, a test failure and SIGKILL.
+  static Outcome Finish(Command c, std::chrono::milliseconds limit) {
+    Outcome o;
+    if (!c.process) return o;
+    std::optional<int> code = c.process->Wait(limit);
+    if (!code) {
+      ADD_FAILURE() << "still running after " << limit.count() << " ms";
+      c.process->Signal(SIGKILL);
+      code = c.process->Wait(10s);
+    }
+    o.exit_code = code.value_or(-1);
+    o.seconds = SecondsSince(c.start);
+    o.out = ReadFile(c.out);
+    o.err = ReadFile(c.err);
+    return o;
+  }
+
+  /// Runs `dux args...` to completion, failing the test when it takes more than `limit`.
+  Outcome Dux(const std::vector<std::string>& args, const Environment& environment = {},
+              std::chrono::milliseconds limit = 60s) {
+    std::vector<std::string> argv = {DUX_BINARY};
+    argv.insert(argv.end(), args.begin(), args.end());
+    return Finish(Spawn(argv, environment), limit);
+  }
+
+  /// Runs any program to completion (openssl, ip).
+  Outcome Program(const std::vector<std::string>& argv) { return Finish(Spawn(argv), 60s); }
+
+  /// `dux generate groupby` into a new directory under the test's; returns it.
+  fs::path Generate(const std::string& name, int rows, int files) {
+    fs::path out = dir_ / name;
+    Outcome o = Dux({"generate", "groupby", "--rows", std::to_string(rows), "--files",
+                     std::to_string(files), "--out", out.string()});
+    EXPECT_EQ(o.exit_code, 0) << o.err;
+    return out;
+  }
+
+  /// A pipeline of row-wise verbs over the parquet files in `data`; keeps 3 rows in 5.
+  static std::string RowWise(const fs::path& data) {
+    return "from_parquet(\"" + (data / "*.parquet").string() +
+           "\")\n"
+           "|> filter(v1 > 2)\n"
+           "|> mutate(w: v3 * 2, k: id4 + id5)\n"
+           "|> rename(id1: first)\n"
+           "|> select(first, id3, k, v1, w)";
+  }
+
+  /// Polls `dux workers args...` until `done(outcome)` holds; the last outcome, and a test
+  /// failure when `limit` passes first.
+  template <typename Done>
+  Outcome PollWorkers(const std::vector<std::string>& args, Done done,
+                      std::chrono::milliseconds limit) {
+    std::vector<std::string> all = {"workers"};
+    all.insert(all.end(), args.begin(), args.end());
+    auto deadline = Clock::now() + limit;
+    for (;;) {
+      Outcome o = Dux(all, {}, 30s);
+      if (done(o)) return o;
+      if (Clock::now() > deadline) {
+        ADD_FAILURE() << "dux workers never showed what was expected; last:\n" << o.out << o.err;
+        return o;
+      }
+      std::this_thread::sleep_for(50ms);
+    }
+  }
+
+  /// Waits until the worker at `address` reports a running query (or the limit passes).
+  bool WaitBusy(const std::string& address) {
+    Outcome o = PollWorkers(
+        {"--workers", address}, [](const Outcome& r) { return Contains(r.out, "running [q"); },
+        20s);
+    return Contains(o.out, "running [q");
+  }
+
+  fs::path dir_;
+  std::vector<std::unique_ptr<Server>> servers_;
+  int commands_ = 0;
+};
+
+// ---- results ------------------------------------------------------------------------------
+
+TEST_F(ClusterTest, TwoWorkersGiveTheLocalResult) {
+  fs::path data = Generate("data", 200000, 6);
+  Server* a = Worker();
+  Server* b = Worker();
+  ASSERT_TRUE(a && b);
+  const std::string pipeline = RowWise(data);
+  Outcome local = Dux({"run", "--format", "csv", pipeline});
+  Outcome distributed = Dux({"run", "--workers", a->address + "," + b->address, "--format", "csv",
+                             "--telemetry", pipeline});
+  ExpectSameRows(distributed, local, 50000);
+  ExpectRanOn(distributed.err, {a->address, b->address});
+}
+
+TEST_F(ClusterTest, LocalWorkersGiveTheLocalResult) {
+  fs::path data = Generate("data", 200000, 6);
+  const std::string pipeline = RowWise(data);
+  Outcome local = Dux({"run", "--format", "csv", pipeline});
+  Outcome distributed =
+      Dux({"run", "--local-workers", "3", "--format", "csv", "--telemetry", pipeline});
+  ExpectSameRows(distributed, local, 50000);
+  int shares = 0;
+  for (const auto& line : Lines(distributed.err)) {
+    shares += Contains(line, "\"distributed.worker.stop\"") && Contains(line, "\"status\":\"ok\"");
+  }
+  EXPECT_EQ(shares, 3) << distributed.err;
+}
+
+TEST_F(ClusterTest, PipelineThatCannotBeSplitIsRefused) {
+  fs::path data = Generate("data", 1000, 2);
+  Server* w = Worker();
+  ASSERT_TRUE(w);
+  Outcome o = Dux({"run", "--workers", w->address,
+                   "from_parquet(\"" + (data / "*.parquet").string() + "\") |> sort_by(v1)"});
+  ExpectOneLineError(o, {"sort_by: cannot run distributed yet"});
+  EXPECT_EQ(o.out, "");
+}
+
+// ---- failures -----------------------------------------------------------------------------
+
+TEST_F(ClusterTest, KilledWorkerFailsTheRunNamingIt) {
+  Server* w = Worker();
+  ASSERT_TRUE(w);
+  Command run = Spawn({DUX_BINARY, "run", "--workers", w->address, kSlowPipeline});
+  ASSERT_TRUE(run.process);
+  ASSERT_TRUE(WaitBusy(w->address));
+  EXPECT_FALSE(run.process->Wait(0ms)) << "the run ended before the worker was killed";
+  w->process->Signal(SIGKILL);
+  ASSERT_EQ(w->process->Wait(5s), -SIGKILL);
+  auto killed = Clock::now();
+  Outcome o = Finish(std::move(run), 20s);
+  double after_kill = SecondsSince(killed);
+  ExpectOneLineError(o, {"worker " + w->address + " is unreachable or went away"});
+  EXPECT_EQ(o.out, "");
+  EXPECT_LT(after_kill, 5.0) << "the run noticed the dead worker too late";
+}
+
+TEST_F(ClusterTest, TimeoutNamesTheWorkerAndStopsItsQuery) {
+  Server* w = Worker();
+  ASSERT_TRUE(w);
+  Outcome o = Dux({"run", "--workers", w->address, "--timeout", "1", kSlowPipeline}, {}, 20s);
+  ExpectOneLineError(o, {"worker " + w->address + " did not answer within 1 s"});
+  EXPECT_GE(o.seconds, 1.0) << "failed before the timeout";
+  EXPECT_LT(o.seconds, 5.0) << "failed long after the timeout";
+  // The coordinator cancels the call, and the worker stops the query.
+  Outcome idle = PollWorkers(
+      {"--workers", w->address}, [](const Outcome& r) { return Contains(r.out, "running []"); },
+      5s);
+  EXPECT_TRUE(Contains(idle.out, "running []")) << idle.out;
+}
+
+TEST_F(ClusterTest, UnreachableWorkerIsNamed) {
+  Server* w = Worker();
+  ASSERT_TRUE(w);
+  // A port nothing listens on: the worker's own, once it has gone.
+  Server* gone = Worker();
+  ASSERT_TRUE(gone);
+  gone->process->Signal(SIGKILL);
+  ASSERT_EQ(gone->process->Wait(5s), -SIGKILL);
+
+  Outcome o = Dux({"run", "--workers", gone->address, "from_query(\"SELECT 1 AS x\")"}, {}, 30s);
+  ExpectOneLineError(o, {"worker " + gone->address + " is unreachable or went away"});
+
+  Outcome listed = Dux({"workers", "--workers", w->address + "," + gone->address});
+  EXPECT_EQ(listed.exit_code, 0) << listed.err;
+  std::vector<std::string> lines = Lines(listed.out);
+  ASSERT_EQ(lines.size(), 2u) << listed.out;
+  EXPECT_EQ(lines[0].rfind(w->address + "  duckdb v", 0), 0u) << lines[0];
+  EXPECT_EQ(lines[1].rfind(gone->address + "  unreachable: ", 0), 0u) << lines[1];
+
+  Outcome none = Dux({"workers", "--workers", gone->address});
+  EXPECT_EQ(none.exit_code, 1);
+  EXPECT_TRUE(Contains(none.err, "no worker could be reached")) << none.err;
+}
+
+// ---- security -----------------------------------------------------------------------------
+
+TEST_F(ClusterTest, TokenIsRequiredAndChecked) {
+  Server* w = Worker({"--token", "s3cret"});
+  ASSERT_TRUE(w);
+  const std::string query = "from_query(\"SELECT 42 AS answer\")";
+  ExpectOneLineError(Dux({"run", "--workers", w->address, query}),
+                     {"worker " + w->address + ": a bearer token is required"});
+  ExpectOneLineError(Dux({"run", "--workers", w->address, "--token", "wrong", query}),
+                     {"worker " + w->address + ": wrong bearer token"});
+  ExpectOneLineError(Dux({"run", "--workers", w->address, query}, {{"DUX_TOKEN", "s3cre"}}),
+                     {"worker " + w->address + ": wrong bearer token"});
+  for (const auto& [args, environment] :
+       std::vector<std::pair<std::vector<std::string>, Environment>>{
+           {{"--token", "s3cret"}, {}}, {{}, {{"DUX_TOKEN", "s3cret"}}}}) {
+    std::vector<std::string> all = {"run", "--workers", w->address, "--format", "csv"};
+    all.insert(all.end(), args.begin(), args.end());
+    all.push_back(query);
+    Outcome o = Dux(all, environment);
+    EXPECT_EQ(o.exit_code, 0) << o.err;
+    EXPECT_EQ(o.out, "answer\n42\n");
+  }
+}
+
+TEST_F(ClusterTest, WorkerOnAllInterfacesNeedsAToken) {
+  Outcome refused = Dux({"worker", "--listen", "0.0.0.0:0"}, {}, 20s);
+  ExpectOneLineError(refused, {"refusing to listen on 0.0.0.0:0 without a token"});
+  EXPECT_EQ(refused.out, "");
+
+  // A token from the flag or from $DUX_TOKEN: it starts, and callers must present it.
+  for (const auto& [args, environment] :
+       std::vector<std::pair<std::vector<std::string>, Environment>>{
+           {{"--token", "t0ken"}, {}}, {{}, {{"DUX_TOKEN", "t0ken"}}}}) {
+    std::vector<std::string> all = {"worker", "--listen", "0.0.0.0:0", "--threads", "1"};
+    all.insert(all.end(), args.begin(), args.end());
+    Server* w = Serve(all, environment);
+    ASSERT_TRUE(w);
+    ASSERT_EQ(w->address.rfind("0.0.0.0:", 0), 0u) << w->address;
+    const std::string loopback = "127.0.0.1:" + w->address.substr(w->address.find(':') + 1);
+    Outcome ok = Dux({"workers", "--workers", loopback, "--token", "t0ken"});
+    EXPECT_EQ(ok.exit_code, 0) << ok.out << ok.err;
+    EXPECT_EQ(ok.out.rfind(loopback + "  duckdb v", 0), 0u) << ok.out;
+    Outcome denied = Dux({"workers", "--workers", loopback});
+    EXPECT_EQ(denied.exit_code, 1);
+    EXPECT_TRUE(Contains(denied.out, "a bearer token is required")) << denied.out;
+  }
+}
+
+TEST_F(ClusterTest, TlsWorkerTrustedThroughTheCa) {
+  const std::string ca_key = (dir_ / "ca.key").string(), ca = (dir_ / "ca.pem").string();
+  const std::string key = (dir_ / "server.key").string(), csr = (dir_ / "server.csr").string();
+  const std::string cert = (dir_ / "server.pem").string(), ext = (dir_ / "server.ext").string();
+  const std::string other_key = (dir_ / "other.key").string();
+  const std::string other_ca = (dir_ / "other.pem").string();
+  WriteFile(ext,
+            "subjectAltName = IP:127.0.0.1\n"
+            "basicConstraints = CA:FALSE\n"
+            "keyUsage = digitalSignature, keyEncipherment\n"
+            "extendedKeyUsage = serverAuth\n");
+  const std::vector<std::string> ec = {"-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1",
+                                       "-nodes"};
+  auto req = [&](std::vector<std::string> args) {
+    std::vector<std::string> argv = {"openssl", "req"};
+    argv.insert(argv.end(), ec.begin(), ec.end());
+    argv.insert(argv.end(), args.begin(), args.end());
+    return argv;
+  };
+  for (const auto& argv : std::vector<std::vector<std::string>>{
+           req({"-x509", "-days", "1", "-subj", "/CN=dux test CA", "-keyout", ca_key, "-out", ca}),
+           req({"-x509", "-days", "1", "-subj", "/CN=dux other CA", "-keyout", other_key, "-out",
+                other_ca}),
+           req({"-subj", "/CN=127.0.0.1", "-keyout", key, "-out", csr}),
+           {"openssl", "x509", "-req", "-days", "1", "-in", csr, "-CA", ca, "-CAkey", ca_key,
+            "-CAcreateserial", "-extfile", ext, "-out", cert}}) {
+    Outcome o = Program(argv);
+    ASSERT_EQ(o.exit_code, 0) << argv[1] << ": " << o.err;
+  }
+
+  Server* w = Worker({"--tls-cert", cert, "--tls-key", key});
+  ASSERT_TRUE(w);
+  const std::string query = "from_query(\"SELECT 'over tls' AS how\")";
+  Outcome o = Dux({"run", "--workers", w->address, "--tls-ca", ca, "--format", "csv", query});
+  EXPECT_EQ(o.exit_code, 0) << o.err;
+  EXPECT_EQ(o.out, "how\nover tls\n");
+
+  // In plain text, or trusting a CA that did not sign the worker's certificate: refused.
+  ExpectOneLineError(Dux({"run", "--workers", w->address, query}, {}, 30s),
+                     {"worker " + w->address + " is unreachable or went away"});
+  ExpectOneLineError(Dux({"run", "--workers", w->address, "--tls-ca", other_ca, query}, {}, 30s),
+                     {"worker " + w->address + " is unreachable or went away"});
+}
+
+TEST_F(ClusterTest, AllowDirConfinesWhatAWorkerReads) {
+  fs::path data = Generate("data", 20000, 3);
+  fs::path outside = Generate("outside", 100, 1);
+  Server* w = Worker({"--allow-dir", data.string()});
+  ASSERT_TRUE(w);
+
+  const std::string inside = RowWise(data);
+  ExpectSameRows(Dux({"run", "--workers", w->address, "--format", "csv", inside}),
+                 Dux({"run", "--format", "csv", inside}), 5000);
+
+  const fs::path outside_file = fs::directory_iterator(outside)->path();
+  for (const fs::path& path : {outside_file, data / ".." / "outside" / outside_file.filename()}) {
+    SCOPED_TRACE(path);
+    Outcome o = Dux({"run", "--workers", w->address, "from_parquet(\"" + path.string() + "\")"});
+    ExpectOneLineError(o, {"worker " + w->address + ": from_parquet: Cannot access file \"" +
+                           path.string() + "\""});
+    EXPECT_EQ(o.out, "");
+  }
+  Outcome passwd = Dux({"run", "--workers", w->address, "from_csv(\"/etc/passwd\")"});
+  ExpectOneLineError(passwd,
+                     {"worker " + w->address + ": from_csv: Cannot access file \"/etc/passwd\""});
+  EXPECT_EQ(passwd.out, "");
+}
+
+// ---- membership and shutdown --------------------------------------------------------------
+
+TEST_F(ClusterTest, RegistryTracksWorkersThatJoinAndLeave) {
+  fs::path data = Generate("data", 50000, 4);
+  Server* registry = Serve({"registry", "--listen", "127.0.0.1:0", "--heartbeat-ms", "200"});
+  ASSERT_TRUE(registry);
+  Server* a = Worker({"--join", registry->address});
+  Server* b = Worker({"--join", registry->address});
+  ASSERT_TRUE(a && b);
+  const std::vector<std::string> list = {"--registry", registry->address};
+
+  Outcome both = PollWorkers(
+      list, [](const Outcome& r) { return r.exit_code == 0 && Lines(r.out).size() == 2; }, 10s);
+  std::vector<std::string> lines = Lines(both.out);
+  ASSERT_EQ(lines.size(), 2u) << both.out << both.err;
+  std::sort(lines.begin(), lines.end());
+  std::vector<std::string> expected = {a->address, b->address};
+  std::sort(expected.begin(), expected.end());
+  for (size_t i = 0; i < 2; ++i) {
+    EXPECT_EQ(lines[i].rfind(expected[i] + "  duckdb v", 0), 0u) << lines[i];
+  }
+
+  const std::string pipeline = RowWise(data);
+  Outcome distributed =
+      Dux({"run", "--registry", registry->address, "--format", "csv", "--telemetry", pipeline});
+  ExpectSameRows(distributed, Dux({"run", "--format", "csv", pipeline}), 10000);
+  ExpectRanOn(distributed.err, {a->address, b->address});
+
+  // Killed: dropped after three missed heartbeats (600 ms here).
+  a->process->Signal(SIGKILL);
+  ASSERT_EQ(a->process->Wait(5s), -SIGKILL);
+  auto killed = Clock::now();
+  Outcome one = PollWorkers(
+      list, [](const Outcome& r) { return r.exit_code == 0 && Lines(r.out).size() == 1; }, 10s);
+  EXPECT_LT(SecondsSince(killed), 2.5) << "the registry kept a dead worker too long";
+  ASSERT_EQ(Lines(one.out).size(), 1u) << one.out;
+  EXPECT_EQ(one.out.rfind(b->address + "  duckdb v", 0), 0u) << one.out;
+
+  // Stopped cleanly: gone from the registry by the time the process has exited.
+  b->process->Signal(SIGTERM);
+  EXPECT_EQ(b->process->Wait(5s), 0) << ReadFile(b->stderr_file);
+  Outcome none = Dux({"workers", "--registry", registry->address});
+  ExpectOneLineError(none, {"registry " + registry->address + " knows no live worker"});
+
+  registry->process->Signal(SIGTERM);
+  EXPECT_EQ(registry->process->Wait(5s), 0) << ReadFile(registry->stderr_file);
+}
+
+TEST_F(ClusterTest, SigtermStopsAnIdleWorkerAtOnce) {
+  Server* w = Worker();
+  ASSERT_TRUE(w);
+  // Idle after having served: the coordinator's connection has come and gone.
+  Outcome o =
+      Dux({"run", "--workers", w->address, "--format", "csv", "from_query(\"SELECT 1 AS x\")"});
+  EXPECT_EQ(o.exit_code, 0) << o.err;
+  EXPECT_EQ(o.out, "x\n1\n");
+  auto start = Clock::now();
+  w->process->Signal(SIGTERM);
+  EXPECT_EQ(w->process->Wait(5s), 0) << ReadFile(w->stderr_file);
+  EXPECT_LT(SecondsSince(start), 2.0);
+  EXPECT_EQ(ReadFile(w->stderr_file), "");
+}
+
+// ---- several hosts ------------------------------------------------------------------------
+
+/// Network namespaces, each tied to the root namespace by a veth pair: host side
+/// 10.231.N.1/24, namespace side 10.231.N.2/24. Removed on destruction, failures included.
+class Namespaces {
+ public:
+  /// `scratch`: a directory for the output of `ip`, which must outlive this object.
+  explicit Namespaces(fs::path scratch) : scratch_(std::move(scratch)) {}
+
+  /// Creates `count` namespaces; false with `*why` when this machine does not allow it.
+  bool Create(int count, std::string* why) {
+    // Names and subnets from the pid, so that two runs at once do not collide.
+    const int pid = static_cast<int>(getpid());
+    const int base = 1 + (pid % 120) * 2;
+    for (int i = 0; i < count; ++i) {
+      const std::string id = std::to_string(pid) + std::string(1, static_cast<char>('a' + i));
+      Entry e{"dux-test-" + id, "dxh" + id, "dxn" + id, "10.231." + std::to_string(base + i) + ".1",
+              "10.231." + std::to_string(base + i) + ".2"};
+      if (!Ip({"netns", "add", e.name}, why)) return false;
+      entries_.push_back(e);
+      if (!Ip({"link", "add", e.host_link, "type", "veth", "peer", "name", e.inner_link}, why) ||
+          !Ip({"link", "set", e.inner_link, "netns", e.name}, why) ||
+          !Ip({"addr", "add", e.host_address + "/24", "dev", e.host_link}, why) ||
+          !Ip({"link", "set", e.host_link, "up"}, why) ||
+          !Ip({"-n", e.name, "addr", "add", e.inner_address + "/24", "dev", e.inner_link}, why) ||
+          !Ip({"-n", e.name, "link", "set", e.inner_link, "up"}, why) ||
+          !Ip({"-n", e.name, "link", "set", "lo", "up"}, why)) {
+        return false;
+      }
+    }
+    return true;
+  }
+
+  ~Namespaces() {
+    std::string ignored;
+    for (const auto& e : entries_) {
+      Ip({"netns", "del", e.name}, &ignored);      // takes the inner link with it
+      Ip({"link", "del", e.host_link}, &ignored);  // gone already once its peer is
+    }
+  }
+
+  const std::string& name(int i) const { return entries_[i].name; }
+  const std::string& address(int i) const { return entries_[i].inner_address; }
+
+ private:
+  struct Entry {
+    std::string name, host_link, inner_link, host_address, inner_address;
+  };
+
+  // Runs `ip args...`; false, with the command and its stderr in `*why`, when it fails.
+  bool Ip(const std::vector<std::string>& args, std::string* why) const {
+    std::vector<std::string> argv = {"ip"};
+    argv.insert(argv.end(), args.begin(), args.end());
+    ChildOptions options;
+    options.stderr_file = scratch_ / "ip.err";
+    auto ip = ChildProcess::Start(argv, options, why);
+    std::optional<int> code = ip ? ip->Wait(30s) : std::nullopt;
+    if (code == 0) return true;
+    std::string command;
+    for (const auto& a : argv) command += (command.empty() ? "" : " ") + a;
+    *why = command + " failed (exit " + (code ? std::to_string(*code) : "none") +
+           "): " + ReadFile(options.stderr_file);
+    return false;
+  }
+
+  fs::path scratch_;
+  std::vector<Entry> entries_;
+};
+
+TEST_F(ClusterTest, WorkersInTwoNetworkNamespaces) {
+  if (geteuid() != 0) GTEST_SKIP() << "network namespaces need root (euid " << geteuid() << ")";
+  Namespaces namespaces(dir_);
+  std::string why;
+  if (!namespaces.Create(2, &why)) GTEST_SKIP() << "cannot create network namespaces: " << why;
+
+  fs::path data = Generate("data", 200000, 6);
+  const Environment token = {{"DUX_TOKEN", "n3tns"}};
+  std::vector<std::string> addresses;
+  for (int i = 0; i < 2; ++i) {
+    Server* w = Serve({"worker", "--listen", namespaces.address(i) + ":0", "--threads", "1"}, token,
+                      {"ip", "netns", "exec", namespaces.name(i)});
+    ASSERT_TRUE(w);
+    ASSERT_EQ(w->address.rfind(namespaces.address(i) + ":", 0), 0u) << w->address;
+    addresses.push_back(w->address);
+  }
+  const std::string pipeline = RowWise(data);
+  Outcome distributed = Dux({"run", "--workers", addresses[0] + "," + addresses[1], "--token",
+                             "n3tns", "--format", "csv", "--telemetry", pipeline});
+  ExpectSameRows(distributed, Dux({"run", "--format", "csv", pipeline}), 50000);
+  ExpectRanOn(distributed.err, addresses);
+}
+
+}  // namespace

@@ -1,0 +1,60 @@
+// A program a test runs in the background (a server, a command to kill midway), with
+// deadlines on everything a test waits for and a guaranteed kill on the way out.
+#pragma once
+
+#include <sys/types.h>
+
+#include <chrono>
+#include <filesystem>
+#include <memory>
+#include <optional>
+#include <string>
+#include <utility>
+#include <vector>
+
+namespace dux::test {
+
+struct ChildOptions {
+  /// Where stdout goes; empty: a pipe the test reads with ReadLine.
+  std::filesystem::path stdout_file;
+  /// Where stderr goes; empty: /dev/null.
+  std::filesystem::path stderr_file;
+  std::vector<std::pair<std::string, std::string>> environment;  ///< over the caller's
+};
+
+/// One child process, owned by this object. stdin is /dev/null. The child gets SIGKILL if
+/// the test process dies, so a crashed test leaves no server behind. Not thread-safe.
+class ChildProcess {
+ public:
+  /// Starts `argv` (argv[0] a path or a name on $PATH). nullptr, with `*error` saying why,
+  /// when the pipe or the fork fails; a program that cannot be executed exits with 127.
+  static std::unique_ptr<ChildProcess> Start(const std::vector<std::string>& argv,
+                                             const ChildOptions& options, std::string* error);
+  /// SIGKILL and reap when the child is still running.
+  ~ChildProcess();
+  ChildProcess(const ChildProcess&) = delete;
+  ChildProcess& operator=(const ChildProcess&) = delete;
+
+  pid_t pid() const { return pid_; }
+
+  /// The next line of the piped stdout without its '\n'; nullopt at end of file or when
+  /// `timeout` passes first.
+  std::optional<std::string> ReadLine(std::chrono::milliseconds timeout);
+
+  /// Sends `signal` unless the child has already been reaped.
+  void Signal(int signal);
+
+  /// Waits up to `timeout` for the child to end: its exit code, or minus the signal that
+  /// ended it; nullopt while it is still running. Once it has ended, returns that at once.
+  std::optional<int> Wait(std::chrono::milliseconds timeout);
+
+ private:
+  ChildProcess(pid_t pid, int stdout_fd) : pid_(pid), stdout_fd_(stdout_fd) {}
+
+  pid_t pid_;
+  int stdout_fd_;  ///< -1 when stdout goes to a file
+  std::string buffered_;
+  std::optional<int> ended_;
+};
+
+}  // namespace dux::test
