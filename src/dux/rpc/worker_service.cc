@@ -2,6 +2,7 @@
 
 #include <atomic>
 #include <condition_variable>
+#include <deque>
 #include <mutex>
 #include <thread>
 
@@ -11,17 +12,66 @@ namespace dux::rpc {
 
 namespace {
 
+// Sends Execute's chunks from a thread of its own, so that DuckDB produces the next chunks
+// while gRPC copies and sends the previous ones (a few chunks in flight bound the memory).
 class ChunkStreamWriter : public worker::ChunkWriter {
  public:
-  explicit ChunkStreamWriter(grpc::ServerWriter<v1::IpcChunk>* out) : out_(out) {}
-  bool Write(std::string_view chunk) override {
-    message_.set_data(chunk.data(), chunk.size());
-    return out_->Write(message_);
+  explicit ChunkStreamWriter(grpc::ServerWriter<v1::IpcChunk>* out)
+      : sender_([this, out] { Send(out); }) {}
+  ~ChunkStreamWriter() override {
+    {
+      std::lock_guard lock(mu_);
+      closed_ = true;
+    }
+    cv_.notify_all();
+    sender_.join();
+  }
+
+  bool Write(std::string chunk) override {
+    std::unique_lock lock(mu_);
+    cv_.wait(lock, [&] { return queue_.size() < kInFlight || failed_; });
+    if (failed_) return false;
+    queue_.push_back(std::move(chunk));
+    cv_.notify_all();
+    return true;
+  }
+
+  /// Waits until every chunk is sent; false if the receiver went away.
+  bool Flush() {
+    std::unique_lock lock(mu_);
+    cv_.wait(lock, [&] { return (queue_.empty() && !sending_) || failed_; });
+    return !failed_;
   }
 
  private:
-  grpc::ServerWriter<v1::IpcChunk>* out_;
-  v1::IpcChunk message_;
+  static constexpr size_t kInFlight = 4;
+
+  void Send(grpc::ServerWriter<v1::IpcChunk>* out) {
+    v1::IpcChunk message;
+    std::unique_lock lock(mu_);
+    for (;;) {
+      cv_.wait(lock, [&] { return !queue_.empty() || closed_; });
+      if (queue_.empty()) return;
+      *message.mutable_data() = std::move(queue_.front());
+      queue_.pop_front();
+      sending_ = true;
+      cv_.notify_all();
+      lock.unlock();
+      bool ok = out->Write(message);
+      lock.lock();
+      sending_ = false;
+      if (!ok) failed_ = true;
+      cv_.notify_all();
+    }
+  }
+
+  std::mutex mu_;
+  std::condition_variable cv_;
+  std::deque<std::string> queue_;
+  bool sending_ = false;
+  bool failed_ = false;
+  bool closed_ = false;
+  std::thread sender_;  // last: it uses everything above
 };
 
 // Reads the IPC bytes of a RegisterTable stream after its first message.
@@ -95,7 +145,11 @@ class WorkerService final : public v1::Worker::Service {
     if (auto denied = Authorize(context, token_); !denied.ok()) return denied;
     CancelWatch watch(context, worker_, request->fragment().query_id());
     ChunkStreamWriter out(writer);
-    return ToGrpc(worker_->Execute(*request, &out));
+    Status status = worker_->Execute(*request, &out);
+    // gRPC sends the status after the last message: every chunk must be written first.
+    if (!out.Flush() && status.ok())
+      status = Status(StatusCode::kCancelled, "the receiver went away");
+    return ToGrpc(status);
   }
 
   grpc::Status RegisterTable(grpc::ServerContext* context,

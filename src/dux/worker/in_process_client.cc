@@ -28,11 +28,11 @@ class InProcessStream : public dist::ResultStream, public ChunkWriter {
     thread_.join();
   }
 
-  bool Write(std::string_view chunk) override {
+  bool Write(std::string chunk) override {
     std::unique_lock lock(mu_);
     cv_.wait(lock, [&] { return chunks_.size() < kMaxChunks || cancelled_; });
     if (cancelled_) return false;
-    chunks_.emplace_back(chunk);
+    chunks_.push_back(std::move(chunk));
     cv_.notify_all();
     return true;
   }

@@ -24,11 +24,13 @@ class ChunkedOutput : public ipc::OutputStream {
   }
   Status Send() {
     if (buffer_.empty()) return Status::OK();
-    if (!out_->Write(buffer_)) {
+    std::string chunk;
+    chunk.swap(buffer_);
+    buffer_.reserve(dist::kIpcChunkBytes + (dist::kIpcChunkBytes >> 2));
+    if (!out_->Write(std::move(chunk))) {
       gone_ = true;
       return Status(StatusCode::kCancelled, "the receiver went away");
     }
-    buffer_.clear();
     return Status::OK();
   }
   bool gone() const { return gone_; }

@@ -36,8 +36,9 @@ struct WorkerOptions {
 class ChunkWriter {
  public:
   virtual ~ChunkWriter() = default;
-  /// False when the receiver has gone away: the query then stops.
-  virtual bool Write(std::string_view chunk) = 0;
+  /// Takes the chunk (moved: no copy on the way to the transport). False when the
+  /// receiver has gone away: the query then stops.
+  virtual bool Write(std::string chunk) = 0;
 };
 
 /// Thread-safe: every method may run concurrently with the others.

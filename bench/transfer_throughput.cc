@@ -1,0 +1,198 @@
+// Worker-to-coordinator result transfer (issue 4): a real `dux worker` process streams a
+// table it holds in memory back through Execute over gRPC on loopback; the same number of
+// bytes then goes through a plain TCP socket on loopback in this process (one writer thread,
+// one reader thread, 1 MiB writes), in the same run. Reports GB/s for both and the ratio.
+//
+// usage: transfer_throughput [ROWS] [RUNS]   ($DUX_BINARY or a `dux` beside this program)
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <cstring>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "dux/api/session.h"
+#include "dux/exec/arrow_bridge.h"
+#include "dux/ipc/reader.h"
+#include "dux/pipeline/language.h"
+#include "dux/pipeline/proto_mapping.h"
+#include "dux/rpc/local_cluster.h"
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+double Seconds(Clock::time_point start) {
+  return std::chrono::duration<double>(Clock::now() - start).count();
+}
+
+double Median(std::vector<double> v) {
+  std::sort(v.begin(), v.end());
+  return v[v.size() / 2];
+}
+
+[[noreturn]] void Die(const std::string& what) {
+  std::fprintf(stderr, "transfer_throughput: %s\n", what.c_str());
+  std::exit(1);
+}
+
+// Drains one Execute stream; returns the bytes received. With `decode`, every batch also
+// goes through dux's IPC reader (what the coordinator does with it).
+int64_t Drain(dux::dist::WorkerClient& client, const dux::v1::ExecuteRequest& request,
+              bool decode) {
+  auto stream = client.Execute(request);
+  if (!stream.ok()) Die(stream.status().message());
+  int64_t bytes = 0;
+  if (!decode) {
+    std::vector<char> buffer(1 << 20);
+    for (;;) {
+      auto n = (*stream)->Read(buffer.data(), buffer.size());
+      if (!n.ok()) Die(n.status().message());
+      if (*n == 0) return bytes;
+      bytes += static_cast<int64_t>(*n);
+    }
+  }
+  struct Counting : dux::ipc::InputStream {
+    dux::dist::ResultStream* in;
+    int64_t bytes = 0;
+    dux::Result<size_t> Read(void* d, size_t n) override {
+      auto r = in->Read(d, n);
+      if (r.ok()) bytes += static_cast<int64_t>(*r);
+      return r;
+    }
+  } counting;
+  counting.in = stream->get();
+  auto reader = dux::ipc::Reader::Open(&counting);
+  if (!reader.ok()) Die(reader.status().message());
+  for (;;) {
+    dux::ipc::ArrayOwner batch;
+    auto more = (*reader)->Next(batch.out());
+    if (!more.ok()) Die(more.status().message());
+    if (!*more) return counting.bytes;
+  }
+}
+
+// Copies `bytes` through a loopback TCP connection in 1 MiB writes; returns seconds.
+double SocketCopy(int64_t bytes) {
+  int listener = socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  socklen_t len = sizeof addr;
+  if (bind(listener, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0 ||
+      listen(listener, 1) != 0 ||
+      getsockname(listener, reinterpret_cast<sockaddr*>(&addr), &len) != 0) {
+    Die("cannot listen on loopback");
+  }
+  auto start = Clock::now();
+  std::thread writer([&] {
+    int s = socket(AF_INET, SOCK_STREAM, 0);
+    if (connect(s, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) Die("cannot connect");
+    std::vector<char> buffer(1 << 20, 'x');
+    int64_t left = bytes;
+    while (left > 0) {
+      ssize_t n =
+          write(s, buffer.data(), static_cast<size_t>(std::min<int64_t>(left, buffer.size())));
+      if (n <= 0) Die("write failed");
+      left -= n;
+    }
+    close(s);
+  });
+  int conn = accept(listener, nullptr, nullptr);
+  std::vector<char> buffer(1 << 20);
+  int64_t got = 0;
+  for (;;) {
+    ssize_t n = read(conn, buffer.data(), buffer.size());
+    if (n < 0) Die("read failed");
+    if (n == 0) break;
+    got += n;
+  }
+  writer.join();
+  double seconds = Seconds(start);
+  close(conn);
+  close(listener);
+  if (got != bytes) Die("socket copy lost bytes");
+  return seconds;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  int64_t rows = argc > 1 ? std::stoll(argv[1]) : 40'000'000;
+  int runs = argc > 2 ? std::stoi(argv[2]) : 5;
+
+  dux::rpc::LocalClusterOptions options;
+  options.workers = 1;
+  options.threads = 1;
+  auto cluster = dux::rpc::LocalCluster::Start(options);
+  if (!cluster.ok()) Die(cluster.status().message());
+  dux::dist::WorkerClient& worker = *(*cluster)->clients()[0];
+
+  // The table the worker sends back: 4 BIGINT columns and a short VARCHAR, built here and
+  // registered on the worker (which also times the coordinator-to-worker direction).
+  auto session = std::move(dux::Session::Open()).value();
+  dux::ipc::StringOutputStream ipc;
+  auto made = dux::exec::WriteQueryIpc(
+      session->connection(),
+      std::string(std::getenv("BENCH_SQL")
+                      ? std::getenv("BENCH_SQL")
+                      : "SELECT range AS a, range * 2 AS b, range % 1000 AS c, hash(range) AS d, "
+                        "'k' || (range % 100)::VARCHAR AS e FROM range(0, ") +
+          std::to_string(rows) + ")",
+      &ipc, {});
+  if (!made.ok()) Die(made.status().message());
+  session.reset();
+  dux::ipc::StringInputStream in(ipc.bytes());
+  auto register_start = Clock::now();
+  auto registered = worker.RegisterTable("t", &in);
+  if (!registered.ok()) Die(registered.status().message());
+  double register_seconds = Seconds(register_start);
+  int64_t table_bytes = static_cast<int64_t>(ipc.bytes().size());
+  ipc.bytes().clear();
+  ipc.bytes().shrink_to_fit();
+
+  auto script = dux::pipeline::ParseScript("from_query(\"SELECT * FROM t\")");
+  dux::v1::ExecuteRequest request;
+  dux::pipeline::ToProto(*script, request.mutable_fragment()->mutable_script());
+
+  std::vector<double> raw_rpc, decoded_rpc, socket;
+  int64_t bytes = 0;
+  for (int i = 0; i < runs + 1; ++i) {
+    request.mutable_fragment()->set_query_id("bench-" + std::to_string(i));
+    auto start = Clock::now();
+    bytes = Drain(worker, request, /*decode=*/false);
+    double t_raw = Seconds(start);
+    request.mutable_fragment()->set_query_id("bench-decode-" + std::to_string(i));
+    start = Clock::now();
+    Drain(worker, request, /*decode=*/true);
+    double t_decoded = Seconds(start);
+    double t_socket = SocketCopy(bytes);
+    if (i == 0) continue;  // warm-up
+    raw_rpc.push_back(t_raw);
+    decoded_rpc.push_back(t_decoded);
+    socket.push_back(t_socket);
+  }
+  double gb = static_cast<double>(bytes) / 1e9;
+  double rpc_gbps = gb / Median(raw_rpc), decoded_gbps = gb / Median(decoded_rpc),
+         socket_gbps = gb / Median(socket);
+  std::printf("rows %lld, result stream %.3f GB, median of %d runs\n", static_cast<long long>(rows),
+              gb, runs);
+  std::printf("register (coordinator -> worker, %.3f GB): %.2f GB/s\n", table_bytes / 1e9,
+              table_bytes / 1e9 / register_seconds);
+  std::printf("worker -> coordinator, bytes received:      %.2f GB/s (%.3f s)\n", rpc_gbps,
+              Median(raw_rpc));
+  std::printf("worker -> coordinator, decoded into Arrow:  %.2f GB/s (%.3f s)\n", decoded_gbps,
+              Median(decoded_rpc));
+  std::printf("raw loopback TCP socket copy:               %.2f GB/s (%.3f s)\n", socket_gbps,
+              Median(socket));
+  std::printf("ratio transfer / raw loopback: %.2f (decoded: %.2f)\n", rpc_gbps / socket_gbps,
+              decoded_gbps / socket_gbps);
+  return 0;
+}
