@@ -325,6 +325,23 @@ TEST_F(ClusterTest, KilledWorkerFailsTheRunNamingIt) {
   EXPECT_LT(after_kill, 5.0) << "the run noticed the dead worker too late";
 }
 
+TEST_F(ClusterTest, CtrlCStopsTheRunAndTheWorkersQuery) {
+  Server* w = Worker();
+  ASSERT_TRUE(w);
+  Command run = Spawn({DUX_BINARY, "run", "--workers", w->address, kSlowPipeline});
+  ASSERT_TRUE(run.process);
+  ASSERT_TRUE(WaitBusy(w->address));
+  run.process->Signal(SIGINT);
+  auto interrupted = Clock::now();
+  Outcome o = Finish(std::move(run), 20s);
+  ExpectOneLineError(o, {"interrupted"});
+  EXPECT_LT(SecondsSince(interrupted), 3.0) << "Ctrl-C took effect too late";
+  Outcome idle = PollWorkers(
+      {"--workers", w->address}, [](const Outcome& r) { return Contains(r.out, "running []"); },
+      5s);
+  EXPECT_TRUE(Contains(idle.out, "running []")) << idle.out;
+}
+
 TEST_F(ClusterTest, TimeoutNamesTheWorkerAndStopsItsQuery) {
   Server* w = Worker();
   ASSERT_TRUE(w);

@@ -4,6 +4,7 @@
 #include <iostream>
 #include <mutex>
 
+#include "dux/cli/query_watch.h"
 #include "dux/rpc/registry.h"
 #include "dux/rpc/worker_client.h"
 
@@ -57,6 +58,7 @@ void Cluster::Apply(Session& session, const ClusterFlags& flags) const {
   dist::ClusterOptions options;
   options.workers = clients_;
   options.timeout_seconds = flags.timeout;
+  options.interrupted = QueryWatch::Interrupted();
   session.Distribute(std::move(options));
   if (flags.telemetry) {
     session.telemetry().Subscribe([](const dist::Event& e) {

@@ -10,10 +10,12 @@ namespace dux::cli {
 namespace {
 
 std::atomic<duckdb_connection> g_connection{nullptr};
+std::atomic<bool> g_interrupted{false};
 
 void OnInterrupt(int) {
   // duckdb_interrupt only raises a flag that the running statement polls.
   if (duckdb_connection c = g_connection.load()) duckdb_interrupt(c);
+  g_interrupted = true;
 }
 
 }  // namespace
@@ -48,6 +50,8 @@ QueryWatch::QueryWatch(exec::Connection* connection) {
     if (shown) std::fputs("\r\033[K", stderr);
   });
 }
+
+const std::atomic<bool>* QueryWatch::Interrupted() { return &g_interrupted; }
 
 QueryWatch::~QueryWatch() {
   done_ = true;

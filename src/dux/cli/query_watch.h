@@ -17,6 +17,8 @@ class QueryWatch {
  public:
   explicit QueryWatch(exec::Connection* connection);
   ~QueryWatch();
+  /// Becomes true at Ctrl-C while a QueryWatch is alive (distributed runs poll it).
+  static const std::atomic<bool>* Interrupted();
   QueryWatch(const QueryWatch&) = delete;
   QueryWatch& operator=(const QueryWatch&) = delete;
 

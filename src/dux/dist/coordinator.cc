@@ -163,12 +163,17 @@ class Gather {
  private:
   static constexpr size_t kMaxQueued = 64;
 
+  // Waits for the producers, at most 100 ms at a time, so that an interruption or the
+  // deadline is noticed even while no worker sends anything.
   void WaitLocked(std::unique_lock<std::mutex>& lock) {
-    if (deadline_ == Clock::time_point{}) {
-      cv_.wait(lock);
+    auto until = Clock::now() + std::chrono::milliseconds(100);
+    if (deadline_ != Clock::time_point{}) until = std::min(until, deadline_);
+    if (cv_.wait_until(lock, until) != std::cv_status::timeout) return;
+    if (options_.interrupted && options_.interrupted->load()) {
+      FailLocked(Status(StatusCode::kCancelled, "interrupted"));
       return;
     }
-    if (cv_.wait_until(lock, deadline_) != std::cv_status::timeout) return;
+    if (deadline_ == Clock::time_point{} || Clock::now() < deadline_) return;
     for (size_t i = 0; i < done_.size(); ++i) {
       if (done_[i]) continue;
       FailLocked(

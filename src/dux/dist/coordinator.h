@@ -7,6 +7,7 @@
 // error rather than answered wrongly from per-worker partials.
 #pragma once
 
+#include <atomic>
 #include <cstdint>
 #include <memory>
 #include <string>
@@ -29,6 +30,9 @@ struct ClusterOptions {
   std::string compression;
   /// Receives the fan-out, worker and merge events; may be null.
   const Telemetry* telemetry = nullptr;
+  /// When it becomes true (Ctrl-C), the running query is cancelled on every worker; may be
+  /// null. Polled every 100 ms.
+  const std::atomic<bool>* interrupted = nullptr;
 };
 
 /// What runs where for one pipeline.
