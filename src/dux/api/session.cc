@@ -53,23 +53,7 @@ void Session::Distribute(dist::ClusterOptions cluster) {
   cluster_->telemetry = &telemetry_;
 }
 
-namespace {
-
-// from_arrow paths and where each was first written.
-void CollectArrowPaths(const Pipeline& p, std::map<std::string, pipeline::Location>* paths) {
-  if (auto* a = std::get_if<pipeline::ArrowSource>(&p.source().body)) {
-    paths->emplace(a->path, p.source().loc);
-  }
-  for (const auto& op : p.ops()) {
-    if (auto* j = std::get_if<pipeline::JoinOp>(&op.body)) CollectArrowPaths(*j->right, paths);
-    if (auto* j = std::get_if<pipeline::AsofJoinOp>(&op.body)) CollectArrowPaths(*j->right, paths);
-    if (auto* c = std::get_if<pipeline::ConcatRowsOp>(&op.body)) {
-      for (const auto& other : c->others) CollectArrowPaths(*other, paths);
-    }
-  }
-}
-
-}  // namespace
+namespace {}  // namespace
 
 /// The from_arrow inputs of one pipeline, each decoded into a temporary table that lives
 /// until the next compile (or the session's end), so that the compiled query can run.
@@ -77,8 +61,7 @@ class Session::ArrowSources {
  public:
   static Result<std::unique_ptr<ArrowSources>> Load(exec::Connection& connection,
                                                     const Pipeline& pipeline) {
-    std::map<std::string, pipeline::Location> paths;
-    CollectArrowPaths(pipeline, &paths);
+    std::map<std::string, pipeline::Location> paths = pipeline::ArrowSourcePaths(pipeline);
     auto sources = std::unique_ptr<ArrowSources>(new ArrowSources(connection));
     for (const auto& [path, loc] : paths) {
       auto error = [&, &path = path, &loc = loc](const Status& s) {

@@ -264,4 +264,25 @@ Pipeline& Pipeline::InsertInto(std::string table, bool create) {
   return *this;
 }
 
+namespace {
+
+void CollectArrowPaths(const Pipeline& p, std::map<std::string, Location>* paths) {
+  if (auto* a = std::get_if<ArrowSource>(&p.source().body)) paths->emplace(a->path, p.source().loc);
+  for (const auto& op : p.ops()) {
+    if (auto* j = std::get_if<JoinOp>(&op.body)) CollectArrowPaths(*j->right, paths);
+    if (auto* j = std::get_if<AsofJoinOp>(&op.body)) CollectArrowPaths(*j->right, paths);
+    if (auto* c = std::get_if<ConcatRowsOp>(&op.body)) {
+      for (const auto& other : c->others) CollectArrowPaths(*other, paths);
+    }
+  }
+}
+
+}  // namespace
+
+std::map<std::string, Location> ArrowSourcePaths(const Pipeline& pipeline) {
+  std::map<std::string, Location> paths;
+  CollectArrowPaths(pipeline, &paths);
+  return paths;
+}
+
 }  // namespace dux::pipeline

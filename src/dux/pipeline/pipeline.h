@@ -355,4 +355,9 @@ struct Script {
   Pipeline pipeline;
 };
 
+/// The from_arrow paths of a pipeline and its nested pipelines, each with where it was
+/// first written. dux reads these files itself (DuckDB does not), so callers load or check
+/// them.
+std::map<std::string, Location> ArrowSourcePaths(const Pipeline& pipeline);
+
 }  // namespace dux::pipeline

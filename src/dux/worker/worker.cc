@@ -41,17 +41,6 @@ class ChunkedOutput : public ipc::OutputStream {
   bool gone_ = false;
 };
 
-void CollectPaths(const pipeline::Pipeline& p, std::vector<std::string>* paths) {
-  if (auto* a = std::get_if<pipeline::ArrowSource>(&p.source().body)) paths->push_back(a->path);
-  for (const auto& op : p.ops()) {
-    if (auto* j = std::get_if<pipeline::JoinOp>(&op.body)) CollectPaths(*j->right, paths);
-    if (auto* j = std::get_if<pipeline::AsofJoinOp>(&op.body)) CollectPaths(*j->right, paths);
-    if (auto* c = std::get_if<pipeline::ConcatRowsOp>(&op.body)) {
-      for (const auto& other : c->others) CollectPaths(*other, paths);
-    }
-  }
-}
-
 }  // namespace
 
 /// Registers a fragment's connection under its query id for Cancel, for its lifetime.
@@ -150,9 +139,9 @@ Result<Worker::OpenedFragment> Worker::OpenFragment(const v1::Fragment& fragment
   DUX_ASSIGN_OR_RETURN(pipeline::Script decoded, pipeline::FromProto(fragment.script()));
   auto* script = &decoded;
   // DuckDB confines its own file access; dux reads Arrow files and writes to_arrow itself.
-  std::vector<std::string> paths;
-  CollectPaths(script->pipeline, &paths);
-  for (const auto& p : paths) DUX_RETURN_NOT_OK(CheckPathAllowed(p, "from_arrow"));
+  for (const auto& [path, loc] : pipeline::ArrowSourcePaths(script->pipeline)) {
+    DUX_RETURN_NOT_OK(CheckPathAllowed(path, "from_arrow"));
+  }
   if (script->pipeline.sink()) {
     if (auto* a = std::get_if<pipeline::ToArrowSink>(&script->pipeline.sink()->body)) {
       DUX_RETURN_NOT_OK(CheckPathAllowed(a->path, "to_arrow"));
