@@ -146,8 +146,8 @@ int main(int argc, char** argv) {
   std::string columns = "range AS a, range * 2 AS b, range % 1000 AS c, hash(range) AS d";
   if (shape == "mixed") columns += ", 'k' || (range % 100)::VARCHAR AS e";
   auto made = dux::exec::WriteQueryIpc(
-      session->connection(),
-      "SELECT " + columns + " FROM range(0, " + std::to_string(rows) + ")", &ipc, {});
+      session->connection(), "SELECT " + columns + " FROM range(0, " + std::to_string(rows) + ")",
+      &ipc, {});
   if (!made.ok()) Die(made.status().message());
   // The ceiling DuckDB itself sets: producing the same IPC stream from the same table on
   // one thread in this process, sent nowhere.

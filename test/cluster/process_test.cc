@@ -296,14 +296,20 @@ TEST_F(ClusterTest, LocalWorkersGiveTheLocalResult) {
   EXPECT_EQ(shares, 3) << distributed.err;
 }
 
-TEST_F(ClusterTest, PipelineThatCannotBeSplitIsRefused) {
-  fs::path data = Generate("data", 1000, 2);
-  Server* w = Worker();
-  ASSERT_TRUE(w);
-  Outcome o = Dux({"run", "--workers", w->address,
-                   "from_parquet(\"" + (data / "*.parquet").string() + "\") |> sort_by(v1)"});
-  ExpectOneLineError(o, {"sort_by: cannot run distributed yet"});
-  EXPECT_EQ(o.out, "");
+TEST_F(ClusterTest, OrderedPipelineGivesTheLocalOrder) {
+  // The workers keep their top 5; the coordinator sorts what they send and keeps 5 again.
+  fs::path data = Generate("data", 20000, 4);
+  Server* a = Worker();
+  Server* b = Worker();
+  ASSERT_TRUE(a && b);
+  const std::string pipeline = "from_parquet(\"" + (data / "*.parquet").string() +
+                               "\") |> filter(v1 > 2) |> sort_by(desc: v3, id3) |> head(5)";
+  Outcome local = Dux({"run", "--format", "csv", pipeline});
+  Outcome distributed =
+      Dux({"run", "--workers", a->address + "," + b->address, "--format", "csv", pipeline});
+  EXPECT_EQ(distributed.exit_code, 0) << distributed.err;
+  EXPECT_EQ(distributed.out, local.out);
+  EXPECT_EQ(Lines(local.out).size(), 6u) << local.out;
 }
 
 // ---- failures -----------------------------------------------------------------------------

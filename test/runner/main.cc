@@ -46,9 +46,16 @@ int main(int argc, char** argv) {
   }
   std::vector<dux::test::Executor*> executors;
   for (const auto& e : owned) executors.push_back(e.get());
+  std::vector<std::string> synced;
+  dux::test::AfterStatement copy_tables;
+  if (cluster) {
+    copy_tables = [&](dux::Session& session) {
+      return dux::test::CopyTablesToWorkers(session, cluster->clients(), &synced);
+    };
+  }
   int failures = 0;
   for (const auto& file : files) {
-    auto result = dux::test::RunTestFile(file, data_dir, executors);
+    auto result = dux::test::RunTestFile(file, data_dir, executors, copy_tables);
     if (!result.ok()) {
       std::cerr << file << ": " << result.status().message() << "\n";
       ++failures;

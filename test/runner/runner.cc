@@ -10,7 +10,9 @@
 #include <iostream>
 #include <sstream>
 
+#include "dux/exec/arrow_bridge.h"
 #include "dux/pipeline/language.h"
+#include "dux/sql/quote.h"
 
 namespace dux::test {
 
@@ -183,77 +185,129 @@ std::unique_ptr<Executor> MakeDistributedExecutor(
   return std::make_unique<SessionExecutor>(name, std::move(workers));
 }
 
-Result<int> RunTestFile(const std::string& path, const std::string& data_dir,
-                        const std::vector<Executor*>& executors) {
-  std::ifstream in(path);
-  if (!in) return Status::NotFound("cannot read " + path);
-  std::stringstream buffer;
-  buffer << in.rdbuf();
-  DUX_ASSIGN_OR_RETURN(std::vector<Record> records, ParseTestFile(buffer.str()));
+Status CopyTablesToWorkers(Session& session,
+                           const std::vector<std::shared_ptr<dist::WorkerClient>>& workers,
+                           std::vector<std::string>* synced) {
+  for (const auto& worker : workers) {
+    for (const auto& table : *synced) {
+      v1::DropTableRequest drop;
+      drop.set_table(table);
+      drop.set_if_exists(true);
+      DUX_RETURN_NOT_OK(worker->DropTable(drop));
+    }
+  }
+  synced->clear();
+  DUX_ASSIGN_OR_RETURN(sql::TextRows tables,
+                       session.connection().QueryText(
+                           "SELECT table_name FROM duckdb_tables() WHERE database_name = "
+                           "current_database() AND schema_name = 'main' AND NOT temporary"));
+  for (const auto& row : tables) {
+    const std::string& table = *row[0];
+    ipc::StringOutputStream ipc;
+    DUX_RETURN_NOT_OK(exec::WriteQueryIpc(session.connection(),
+                                          "SELECT * FROM " + sql::QuoteIdentifier(table), &ipc, {})
+                          .status());
+    for (const auto& worker : workers) {
+      ipc::StringInputStream in(ipc.bytes());
+      DUX_RETURN_NOT_OK(worker->RegisterTable(table, &in).status());
+    }
+    synced->push_back(table);
+  }
+  return Status::OK();
+}
 
+namespace {
+
+// Runs every record with one executor, in a session and a __TEST_DIR__ of its own: records
+// that write (sinks, statements) then see exactly what a run with that executor alone
+// would.
+Status RunRecords(Context& ctx, const std::vector<Record>& records, Executor* executor,
+                  const std::string& data_dir, const AfterStatement& after_statement) {
   std::string tmpl = (fs::temp_directory_path() / "dux-e2e-XXXXXX").string();
   if (!mkdtemp(tmpl.data())) return Status::IOError("cannot create a temporary directory");
   std::string test_dir = tmpl;
   auto substitute = [&](const std::string& s) {
     return Replace(Replace(s, "__TEST_DIR__", test_dir), "__DATA_DIR__", data_dir);
   };
-
-  Context ctx{path};
+  const std::string name = executor->Name();
   DUX_ASSIGN_OR_RETURN(std::unique_ptr<Session> session, Session::Open());
   for (const Record& r : records) {
     std::string text = substitute(r.text);
     if (r.kind == Record::Kind::kStatement) {
       auto done = session->connection().Execute(text);
-      if (!done.ok()) Fail(ctx, r, "setup", "statement failed: " + done.status().message());
+      if (!done.ok()) Fail(ctx, r, name, "statement failed: " + done.status().message());
+      if (done.ok() && after_statement) {
+        Status synced = after_statement(*session);
+        if (!synced.ok()) Fail(ctx, r, name, "copying tables to workers: " + synced.message());
+      }
       continue;
     }
     if (r.kind == Record::Kind::kQuery) {
       auto t = session->connection().Query(text);
       if (!t.ok()) {
-        Fail(ctx, r, "query", "query failed: " + t.status().message());
+        Fail(ctx, r, name, "query failed: " + t.status().message());
       } else {
-        CheckExpectedRows(ctx, r, "query", std::move(t).value(), r.sort == SortMode::kNoSort);
+        CheckExpectedRows(ctx, r, name, std::move(t).value(), r.sort == SortMode::kNoSort);
       }
       continue;
     }
-    auto script = pipeline::ParseScript(text);
-    for (Executor* executor : executors) {
-      std::string name = executor->Name();
-      auto run = [&]() -> Result<Outcome> {
-        if (!script.ok()) return script.status();
-        for (const auto& a : script->attachments) {
-          // Each executor attaches again; an alias already attached is not a failure.
-          Status s = session->Attach(a);
-          if (!s.ok() && s.message().find("already") == std::string::npos) return s;
-        }
-        return executor->Run(*session, *script);
-      };
-      Result<Outcome> outcome = run();
-      if (r.expect_error) {
-        if (outcome.ok()) {
-          Fail(ctx, r, name, "expected an error containing \"" + substitute(r.error) + "\"");
-        } else if (outcome.status().message().find(substitute(r.error)) == std::string::npos ||
-                   outcome.status().message().find('\n') != std::string::npos) {
-          Fail(ctx, r, name, "wrong error: " + outcome.status().message());
-        }
-        continue;
+    auto run = [&]() -> Result<Outcome> {
+      DUX_ASSIGN_OR_RETURN(pipeline::Script script, pipeline::ParseScript(text));
+      for (const auto& a : script.attachments) {
+        // An alias attached by an earlier record is not a failure.
+        Status s = session->Attach(a);
+        if (!s.ok() && s.message().find("already") == std::string::npos) return s;
       }
-      if (!outcome.ok()) {
-        Fail(ctx, r, name, "failed: " + outcome.status().ToString());
-        continue;
+      return executor->Run(*session, script);
+    };
+    Result<Outcome> outcome = run();
+    // A sink may have created or changed tables of the session: the workers get them too.
+    if (after_statement) {
+      Status synced = after_statement(*session);
+      if (!synced.ok()) Fail(ctx, r, name, "copying tables to workers: " + synced.message());
+    }
+    if (r.expect_error) {
+      if (outcome.ok()) {
+        Fail(ctx, r, name, "expected an error containing \"" + substitute(r.error) + "\"");
+      } else if (outcome.status().message().find(substitute(r.error)) == std::string::npos ||
+                 outcome.status().message().find('\n') != std::string::npos) {
+        Fail(ctx, r, name, "wrong error: " + outcome.status().message());
       }
-      if (r.oracle) {
-        Record substituted = r;
-        substituted.oracle_sql = substitute(r.oracle_sql);
-        CheckOracle(ctx, substituted, name, std::move(outcome->table), outcome->ordered,
-                    session->connection());
-      } else {
-        CheckExpectedRows(ctx, r, name, std::move(outcome->table), outcome->ordered);
-      }
+      continue;
+    }
+    if (!outcome.ok()) {
+      Fail(ctx, r, name, "failed: " + outcome.status().ToString());
+      continue;
+    }
+    if (r.oracle) {
+      Record substituted = r;
+      substituted.oracle_sql = substitute(r.oracle_sql);
+      CheckOracle(ctx, substituted, name, std::move(outcome->table), outcome->ordered,
+                  session->connection());
+    } else {
+      CheckExpectedRows(ctx, r, name, std::move(outcome->table), outcome->ordered);
     }
   }
+  session.reset();
   std::error_code ignored;
   fs::remove_all(test_dir, ignored);
+  return Status::OK();
+}
+
+}  // namespace
+
+Result<int> RunTestFile(const std::string& path, const std::string& data_dir,
+                        const std::vector<Executor*>& executors,
+                        const AfterStatement& after_statement) {
+  std::ifstream in(path);
+  if (!in) return Status::NotFound("cannot read " + path);
+  std::stringstream buffer;
+  buffer << in.rdbuf();
+  DUX_ASSIGN_OR_RETURN(std::vector<Record> records, ParseTestFile(buffer.str()));
+  Context ctx{path};
+  for (Executor* executor : executors) {
+    DUX_RETURN_NOT_OK(RunRecords(ctx, records, executor, data_dir, after_statement));
+  }
   return ctx.failures;
 }
 

@@ -2,6 +2,7 @@
 // with --local-workers distributed on 1..N real worker processes) and compares results.
 #pragma once
 
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -35,9 +36,20 @@ std::unique_ptr<Executor> MakeLocalExecutor();
 std::unique_ptr<Executor> MakeDistributedExecutor(
     std::vector<std::shared_ptr<dist::WorkerClient>> workers);
 
+/// Called after every `statement ok` (distributed runs copy the fixture tables onto the
+/// workers, which share nothing with the test's session).
+using AfterStatement = std::function<Status(Session& session)>;
+
 /// Runs one file; returns the number of failures (printed to stderr) or an error for a
 /// malformed file.
 Result<int> RunTestFile(const std::string& path, const std::string& data_dir,
-                        const std::vector<Executor*>& executors);
+                        const std::vector<Executor*>& executors,
+                        const AfterStatement& after_statement = {});
+
+/// Makes the main-schema tables of `session` exist, with the same rows, on every worker
+/// (dropping the ones `synced` lists first); `synced` then lists what was copied.
+Status CopyTablesToWorkers(Session& session,
+                           const std::vector<std::shared_ptr<dist::WorkerClient>>& workers,
+                           std::vector<std::string>* synced);
 
 }  // namespace dux::test

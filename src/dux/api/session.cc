@@ -98,7 +98,17 @@ Session::~Session() = default;
 
 namespace {
 constexpr const char* kGatheredTable = "__dux_gathered";
+
+// What the coordinator runs once the workers' rows are in kGatheredTable.
+Pipeline FinishingPipeline(const dist::Plan& plan, const Pipeline& pipeline) {
+  Pipeline finish =
+      Pipeline::FromQuery("SELECT * FROM temp." + sql::QuoteIdentifier(kGatheredTable));
+  for (const auto& op : plan.finish) finish.Append(op);
+  if (pipeline.sink()) finish.SetSink(*pipeline.sink());
+  return finish;
 }
+
+}  // namespace
 
 Result<sql::CompiledQuery> Session::Compile(const Pipeline& pipeline) {
   arrow_.reset();  // drops the previous pipeline's tables before loading this one's
@@ -110,14 +120,17 @@ Result<sql::CompiledQuery> Session::Compile(const Pipeline& pipeline) {
   // position once, not by every worker.
   DUX_ASSIGN_OR_RETURN(sql::CompiledQuery local, compiler.Compile(pipeline));
   if (!cluster_) return local;
-  DUX_ASSIGN_OR_RETURN(Pipeline finish, RunOnCluster(pipeline));
-  return compiler.Compile(finish);
+  DUX_ASSIGN_OR_RETURN(std::optional<Pipeline> finish, RunOnCluster(pipeline));
+  if (!finish) return local;
+  return compiler.Compile(*finish);
 }
 
-Result<Pipeline> Session::RunOnCluster(const Pipeline& pipeline) {
+Result<std::optional<Pipeline>> Session::RunOnCluster(const Pipeline& pipeline) {
   pipeline::Script script{attachments_, pipeline};
-  DUX_ASSIGN_OR_RETURN(dist::Plan plan,
-                       dist::PlanScript(&connection_, script, cluster_->workers.size()));
+  DUX_ASSIGN_OR_RETURN(
+      dist::Plan plan,
+      dist::PlanScript(&connection_, script, cluster_->workers.size(), cluster_->disabled_rules));
+  if (!plan.coordinator_only.empty()) return std::nullopt;
   telemetry_.Emit({"query.start", {}, {{"mode", "distributed"}}});
   auto gathered = dist::RunAndGather(connection_, plan, *cluster_, kGatheredTable);
   if (!gathered.ok()) {
@@ -125,10 +138,7 @@ Result<Pipeline> Session::RunOnCluster(const Pipeline& pipeline) {
     return gathered.status();
   }
   telemetry_.Emit({"query.stop", {{"rows", static_cast<double>(gathered->rows)}}, {}});
-  Pipeline finish =
-      Pipeline::FromQuery("SELECT * FROM temp." + sql::QuoteIdentifier(kGatheredTable));
-  if (pipeline.sink()) finish.SetSink(*pipeline.sink());
-  return finish;
+  return FinishingPipeline(plan, pipeline);
 }
 
 Result<std::string> Session::ExplainDistributed(const Pipeline& pipeline) {
@@ -137,8 +147,13 @@ Result<std::string> Session::ExplainDistributed(const Pipeline& pipeline) {
   sql::Compiler compiler(&connection_);
   DUX_RETURN_NOT_OK(compiler.Compile(pipeline).status());
   pipeline::Script script{attachments_, pipeline};
-  DUX_ASSIGN_OR_RETURN(dist::Plan plan,
-                       dist::PlanScript(&connection_, script, cluster_->workers.size()));
+  DUX_ASSIGN_OR_RETURN(
+      dist::Plan plan,
+      dist::PlanScript(&connection_, script, cluster_->workers.size(), cluster_->disabled_rules));
+  if (!plan.coordinator_only.empty()) {
+    DUX_ASSIGN_OR_RETURN(sql::CompiledQuery query, compiler.Compile(pipeline));
+    return "-- runs on the coordinator: " + plan.coordinator_only + "\n" + query.Sql() + ";\n";
+  }
   const auto& parts = plan.partitioning.partitions;
   std::string out = "-- distributed: " + std::to_string(parts.size()) + " partition" +
                     (parts.size() == 1 ? "" : "s") + " on " +
@@ -164,10 +179,24 @@ Result<std::string> Session::ExplainDistributed(const Pipeline& pipeline) {
   auto fragment = dist::MakeFragment(plan, 0, "explain");
   DUX_ASSIGN_OR_RETURN(pipeline::Script worker, pipeline::FromProto(fragment.script()));
   DUX_ASSIGN_OR_RETURN(sql::CompiledQuery worker_query, compiler.Compile(worker.pipeline));
+  std::string rules;
+  for (const auto& r : plan.rules) rules += (rules.empty() ? "" : ", ") + r;
+  out += "-- splitter rules applied: " + (rules.empty() ? std::string("none") : rules) + "\n";
   out += "-- each worker runs (partition 0 shown):\n" + worker_query.Sql() + ";\n";
-  out += "-- gather: every worker's Arrow IPC batches, in arrival order, into one table\n";
+  out += "-- gather: every worker's Arrow IPC batches, in arrival order, into " +
+         std::string(kGatheredTable) + "\n";
+  // The coordinator's part, bound against an empty table of the gathered columns.
+  DUX_RETURN_NOT_OK(connection_
+                        .Execute("CREATE OR REPLACE TEMPORARY TABLE " +
+                                 sql::QuoteIdentifier(kGatheredTable) + " AS SELECT * FROM (" +
+                                 worker_query.Sql() + "\n) LIMIT 0")
+                        .status());
+  DUX_ASSIGN_OR_RETURN(sql::CompiledQuery finish,
+                       compiler.Compile(FinishingPipeline(plan, pipeline)));
+  (void)connection_.Execute("DROP TABLE IF EXISTS temp." + sql::QuoteIdentifier(kGatheredTable));
+  out += "-- the coordinator finishes with:\n" + finish.Sql() + ";\n";
   if (pipeline.sink()) {
-    out += std::string("-- the coordinator writes the result: ") + pipeline.sink()->Verb() + "\n";
+    out += std::string("-- and writes the result: ") + pipeline.sink()->Verb() + "\n";
   }
   return out;
 }

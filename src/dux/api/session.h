@@ -4,6 +4,7 @@
 
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
 #include <utility>
 #include <vector>
@@ -84,8 +85,9 @@ class Session {
  private:
   class ArrowSources;
   Session(std::shared_ptr<exec::Database> db, exec::Connection connection);
-  /// Runs the workers' part of `pipeline` and returns the pipeline that finishes it here.
-  Result<pipeline::Pipeline> RunOnCluster(const pipeline::Pipeline& pipeline);
+  /// Runs the workers' part of `pipeline` and returns the pipeline that finishes it here;
+  /// nothing when the plan keeps the whole pipeline here.
+  Result<std::optional<pipeline::Pipeline>> RunOnCluster(const pipeline::Pipeline& pipeline);
   Result<std::string> ExplainDistributed(const pipeline::Pipeline& pipeline);
   std::shared_ptr<exec::Database> db_;
   exec::Connection connection_;

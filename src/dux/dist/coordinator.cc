@@ -13,7 +13,6 @@
 #include "dux/exec/arrow_bridge.h"
 #include "dux/ipc/reader.h"
 #include "dux/pipeline/proto_mapping.h"
-#include "dux/sql/expression.h"
 
 namespace dux::dist {
 
@@ -21,47 +20,6 @@ using pipeline::Op;
 using Clock = std::chrono::steady_clock;
 
 namespace {
-
-Status NotYet(const Op& op, const std::string& why) {
-  return Status::Unimplemented(
-      fmt::format("{}: cannot run distributed yet ({}); run the pipeline without --workers{}",
-                  op.Verb(), why, op.loc.Suffix()));
-}
-
-// Whether an expression can run on each partition alone: no window (it would see only the
-// partition's rows) and no subquery (its tables live where the pipeline was written).
-Status CheckRowWise(sql::ExpressionAnalyzer& analyzer, const Op& op, const pipeline::Expr& expr) {
-  auto info = analyzer.Analyze(expr.sql);
-  if (!info.ok()) return Status::OK();  // the local compile reports it, with its position
-  if (info->has_window) return NotYet(op, "a window function needs all rows");
-  if (info->has_subquery) return NotYet(op, "a subquery reads tables of the coordinator");
-  return Status::OK();
-}
-
-// The splitter's single rule for now: every verb must be row-wise.
-Status CheckSplittable(sql::Binder* binder, const pipeline::Pipeline& p) {
-  sql::ExpressionAnalyzer analyzer(binder);
-  bool grouped = false;
-  for (const Op& op : p.ops()) {
-    if (std::holds_alternative<pipeline::GroupByOp>(op.body)) {
-      grouped = true;
-    } else if (std::holds_alternative<pipeline::UngroupOp>(op.body)) {
-      grouped = false;
-    } else if (auto* f = std::get_if<pipeline::FilterOp>(&op.body)) {
-      if (grouped) return NotYet(op, "a grouped filter needs whole groups");
-      DUX_RETURN_NOT_OK(CheckRowWise(analyzer, op, f->predicate));
-    } else if (auto* m = std::get_if<pipeline::MutateOp>(&op.body)) {
-      if (grouped) return NotYet(op, "a grouped mutate needs whole groups");
-      for (const auto& c : m->columns) DUX_RETURN_NOT_OK(CheckRowWise(analyzer, op, c.expr));
-    } else if (!std::holds_alternative<pipeline::SelectOp>(op.body) &&
-               !std::holds_alternative<pipeline::DiscardOp>(op.body) &&
-               !std::holds_alternative<pipeline::RenameOp>(op.body) &&
-               !std::holds_alternative<pipeline::DropNilOp>(op.body)) {
-      return NotYet(op, "only row-wise verbs are split across workers so far");
-    }
-  }
-  return Status::OK();
-}
 
 // Counts the bytes a stream delivers and keeps its own error, which is the root cause when
 // the IPC reader then fails.
@@ -326,13 +284,22 @@ struct GatherStream {
 
 }  // namespace
 
-Result<Plan> PlanScript(sql::Binder* binder, const pipeline::Script& script, size_t n_workers) {
+Result<Plan> PlanScript(sql::Binder* binder, const pipeline::Script& script, size_t n_workers,
+                        const std::set<std::string>& disabled_rules) {
   if (n_workers == 0) return Status::InvalidArgument("no workers to distribute to");
   const pipeline::Pipeline& p = script.pipeline;
-  DUX_RETURN_NOT_OK(CheckSplittable(binder, p));
-  pipeline::Pipeline worker(p.source());
-  for (const Op& op : p.ops()) worker.Append(op);
-  Plan plan{pipeline::Script{script.attachments, std::move(worker)}, {}, {}};
+  Plan plan{pipeline::Script{{}, p}, {}, {}, {}, {}, {}};
+  // Attached DuckDB files are the coordinator's: DuckDB lets one process hold a file, so a
+  // query over them runs here. Other sources never read the attachments.
+  if (std::holds_alternative<pipeline::QuerySource>(p.source().body) &&
+      !script.attachments.empty()) {
+    plan.coordinator_only = "from_query with attached databases (their files are held here)";
+    return plan;
+  }
+  DUX_ASSIGN_OR_RETURN(Split split, SplitPipeline(binder, p, disabled_rules));
+  plan.worker_script.pipeline = std::move(split.worker);
+  plan.finish = std::move(split.finish);
+  plan.rules = std::move(split.applied);
   DUX_ASSIGN_OR_RETURN(plan.partitioning, PartitionSource(binder, p.source(), n_workers));
   // Partitions are already balanced by size, so partition i goes to worker i.
   for (size_t i = 0; i < plan.partitioning.partitions.size(); ++i) plan.assignment.push_back(i);

@@ -1,20 +1,18 @@
-// The coordinator, first version (DESIGN.md section 4): splits a pipeline into the part
-// every worker runs on its partition and the part the coordinator finishes, fans the
-// fragments out, and gathers the workers' Arrow IPC streams into one table.
-//
-// Only row-wise pipelines are split for now (filter, mutate, select, discard, rename,
-// drop_nil, group_by/ungroup without grouped verbs); any other verb is refused with a clear
-// error rather than answered wrongly from per-worker partials.
+// The coordinator (DESIGN.md section 4): plans a pipeline (the splitter decides what the
+// workers run, the partitioner on which rows), fans the fragments out, and gathers the
+// workers' Arrow IPC streams into one table, where the coordinator finishes the pipeline.
 #pragma once
 
 #include <atomic>
 #include <cstdint>
 #include <memory>
+#include <set>
 #include <string>
 #include <vector>
 
 #include "dux/common/status.h"
 #include "dux/dist/partitioner.h"
+#include "dux/dist/splitter.h"
 #include "dux/dist/telemetry.h"
 #include "dux/dist/worker_client.h"
 #include "dux/exec/connection.h"
@@ -30,6 +28,8 @@ struct ClusterOptions {
   std::string compression;
   /// Receives the fan-out, worker and merge events; may be null.
   const Telemetry* telemetry = nullptr;
+  /// Splitter rules not to apply (see SplitRules()).
+  std::set<std::string> disabled_rules;
   /// When it becomes true (Ctrl-C), the running query is cancelled on every worker; may be
   /// null. Polled every 100 ms.
   const std::atomic<bool>* interrupted = nullptr;
@@ -40,14 +40,22 @@ struct Plan {
   /// The workers' part: the attachments and the pipeline without its sink. Each partition
   /// runs it with its files in the parquet source.
   pipeline::Script worker_script;
+  /// The verbs the coordinator runs on the gathered rows (then the sink).
+  std::vector<pipeline::Op> finish;
+  /// The splitter rules that applied.
+  std::vector<std::string> rules;
+  /// When not empty, why the whole pipeline runs on the coordinator instead (nothing is
+  /// sent to the workers).
+  std::string coordinator_only;
   Partitioning partitioning;
   /// Index into ClusterOptions::workers for each partition.
   std::vector<size_t> assignment;
 };
 
-/// Plans `script` for `n_workers` workers. `binder` (the coordinator's connection) expands
-/// globs. Fails, naming the verb, for a verb that cannot run distributed yet.
-Result<Plan> PlanScript(sql::Binder* binder, const pipeline::Script& script, size_t n_workers);
+/// Plans `script` for `n_workers` workers. `binder` (the coordinator's connection) parses
+/// expressions and expands globs.
+Result<Plan> PlanScript(sql::Binder* binder, const pipeline::Script& script, size_t n_workers,
+                        const std::set<std::string>& disabled_rules = {});
 
 /// The fragment a partition runs.
 v1::Fragment MakeFragment(const Plan& plan, size_t partition, const std::string& query_id);

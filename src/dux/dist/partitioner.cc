@@ -74,9 +74,10 @@ Result<Partitioning> PartitionSource(sql::Binder* binder, const pipeline::Source
     DUX_ASSIGN_OR_RETURN(files, ExpandGlob(binder, parquet->path));
   }
   if (files.empty()) {
-    // DuckDB's own error for a glob that matches nothing, from the binder.
-    return Status::NotFound("from_parquet: no file matches \"" + parquet->path + "\"" +
-                            source.loc.Suffix());
+    // A directory: DuckDB reads the files under it; the glob function lists none.
+    out.unsplit_reason = "the path names a directory, read whole as DuckDB reads it";
+    out.partitions.push_back({});
+    return out;
   }
   DUX_ASSIGN_OR_RETURN(bool same, SameSchemas(binder, files));
   if (!same) {
