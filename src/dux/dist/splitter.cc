@@ -1,6 +1,11 @@
 #include "dux/dist/splitter.h"
 
+#include <functional>
+#include <optional>
+
+#include "dux/sql/compiler.h"
 #include "dux/sql/expression.h"
+#include "dux/sql/quote.h"
 
 namespace dux::dist {
 
@@ -14,6 +19,10 @@ const std::vector<SplitRule>& SplitRules() {
       {"top_k", "sort_by + head(n): the top n on every worker, and again after the gather"},
       {"limit", "head(n) without an order: n rows from every worker, and n again after the gather"},
       {"distinct", "distinct: on every worker, and again after the gather"},
+      {"partial_aggregate",
+       "[group_by +] summarise of decomposable aggregates (count, sum, min, max, avg, "
+       "bool_and/or, bit_and/or/xor, product, any_value; FILTER kept, no DISTINCT): partial "
+       "aggregates on every worker, merged into the final ones after the gather"},
   };
   return kRules;
 }
@@ -51,6 +60,82 @@ const T* At(const std::vector<Op>& ops, size_t i) {
   return i < ops.size() ? std::get_if<T>(&ops[i].body) : nullptr;
 }
 
+// How a decomposable aggregate splits: the partial aggregates each worker computes (named
+// by the function the same call is renamed to) and the final formula over their columns.
+struct Decomposition {
+  std::vector<const char*> partials;
+  // `cols` are the quoted partial columns, in the order of `partials`.
+  std::function<std::string(const std::vector<std::string>& cols)> final;
+};
+
+std::optional<Decomposition> Decompose(const sql::AggregateCall& call) {
+  if (call.distinct || call.has_order) return std::nullopt;  // holistic, or order-dependent
+  const std::string& n = call.name;
+  // Merged by one aggregate over the partial column.
+  auto merged_by = [](std::string merge) {
+    return [merge](const std::vector<std::string>& c) { return merge + "(" + c[0] + ")"; };
+  };
+  if (n == "count" || n == "count_star") return Decomposition{{""}, merged_by("sum")};
+  if (n == "sum" || n == "min" || n == "max" || n == "bool_and" || n == "bool_or" ||
+      n == "bit_and" || n == "bit_or" || n == "bit_xor" || n == "product" || n == "any_value") {
+    return Decomposition{{""}, merged_by(n)};
+  }
+  if (n == "avg" || n == "mean") {
+    return Decomposition{{"sum", "count"}, [](const std::vector<std::string>& c) {
+                           return "CAST(sum(" + c[0] + ") AS DOUBLE) / NULLIF(sum(" + c[1] +
+                                  "), 0)";
+                         }};
+  }
+  return std::nullopt;
+}
+
+// The partial_aggregate rule for `group` (may be null) + `summarise`, the verb at `index`
+// of `p`. Fills the workers' partial verbs and the coordinator's final ones; false when an
+// aggregate does not decompose.
+Result<bool> SplitAggregate(sql::Binder* binder, sql::ExpressionAnalyzer& analyzer,
+                            const pipeline::Pipeline& p, size_t index, const Op* group,
+                            const Op& summarise, std::vector<Op>* partial, std::vector<Op>* final) {
+  const auto& s = std::get<pipeline::SummariseOp>(summarise.body);
+  // The final aggregates are cast to the types a local run gives them.
+  pipeline::Pipeline through(p.source());
+  for (size_t k = 0; k <= index; ++k) through.Append(p.ops()[k]);
+  sql::Compiler compiler(binder);
+  auto local = compiler.Compile(through);
+  if (!local.ok()) return false;  // the local compile reports the mistake
+  pipeline::SummariseOp partials, finals;
+  for (const auto& a : s.aggregates) {
+    bool ok = true;
+    auto replaced = analyzer.ReplaceAggregates(
+        a.expr.sql, [&](const sql::AggregateCall& call, size_t) -> Result<std::string> {
+          auto d = Decompose(call);
+          if (!d) {
+            ok = false;
+            return std::string("NULL");
+          }
+          std::vector<std::string> cols;
+          for (const char* fn : d->partials) {
+            std::string name = "__dux_p" + std::to_string(partials.aggregates.size());
+            DUX_ASSIGN_OR_RETURN(std::string sql, call.renamed(*fn ? fn : call.name));
+            partials.aggregates.push_back({name, {sql, a.expr.loc}});
+            cols.push_back(sql::QuoteIdentifier(name));
+          }
+          return d->final(cols);
+        });
+    if (!replaced.ok() || !ok) return false;
+    auto column = local->schema.Find(a.name);
+    if (!column) return false;
+    finals.aggregates.push_back({a.name,
+                                 {"CAST(" + sql::Parenthesize(*replaced) + " AS " +
+                                      local->schema.columns[*column].type + ")",
+                                  a.expr.loc}});
+  }
+  if (group) partial->push_back(*group);
+  partial->push_back(Op{partials, summarise.loc});
+  if (group) final->push_back(*group);
+  final->push_back(Op{finals, summarise.loc});
+  return true;
+}
+
 }  // namespace
 
 Result<Split> SplitPipeline(sql::Binder* binder, const pipeline::Pipeline& p,
@@ -78,6 +163,20 @@ Result<Split> SplitPipeline(sql::Binder* binder, const pipeline::Pipeline& p,
   } else if (on("distinct") && At<pipeline::DistinctOp>(rest, 0)) {
     split.worker.Append(rest[0]);
     split.applied.push_back("distinct");
+  } else if (on("partial_aggregate")) {
+    size_t at = At<pipeline::GroupByOp>(rest, 0) ? 1 : 0;
+    if (At<pipeline::SummariseOp>(rest, at)) {
+      std::vector<Op> partial, final;
+      DUX_ASSIGN_OR_RETURN(bool split_ok,
+                           SplitAggregate(binder, analyzer, p, i + at, at ? &rest[0] : nullptr,
+                                          rest[at], &partial, &final));
+      if (split_ok) {
+        for (const Op& op : partial) split.worker.Append(op);
+        final.insert(final.end(), rest.begin() + static_cast<std::ptrdiff_t>(at + 1), rest.end());
+        split.finish = std::move(final);
+        split.applied.push_back("partial_aggregate");
+      }
+    }
   }
   return split;
 }

@@ -101,6 +101,70 @@ Result<ExpressionInfo> ExpressionAnalyzer::Analyze(const std::string& expr) {
   return info;
 }
 
+namespace {
+
+// The SQL text of `doc` (a parsed `SELECT <expr>`) with `node` as its expression.
+Result<std::string> Deserialize(Binder* binder, Json doc, const Json& node) {
+  SelectExpression(doc) = node;
+  DUX_ASSIGN_OR_RETURN(TextRows rows, binder->QueryText("SELECT json_deserialize_sql(" +
+                                                        QuoteString(doc.dump()) + ")"));
+  if (rows.size() != 1 || !rows[0][0]) return Status::Internal("json_deserialize_sql failed");
+  const std::string& sql = *rows[0][0];
+  const std::string prefix = "SELECT ";
+  if (sql.rfind(prefix, 0) != 0) return Status::Internal("unexpected deserialized SQL: " + sql);
+  return sql.substr(prefix.size());
+}
+
+}  // namespace
+
+Result<std::string> ExpressionAnalyzer::ReplaceAggregates(
+    const std::string& expr,
+    const std::function<Result<std::string>(const AggregateCall& call, size_t index)>& replace) {
+  DUX_ASSIGN_OR_RETURN(Json doc, ParseSingleExpression(binder_, expr));
+  Status status;
+  size_t index = 0;
+  std::function<void(Json&)> rewrite = [&](Json& node) {
+    if (!status.ok()) return;
+    if (node.is_object()) {
+      std::string cls = node.value("class", "");
+      if (cls == "SUBQUERY" || cls == "WINDOW") return;
+      if (cls == "FUNCTION" && IsAggregate(node.value("function_name", ""))) {
+        AggregateCall call;
+        call.name = node.value("function_name", "");
+        call.distinct = node.value("distinct", false);
+        call.has_filter = !node["filter"].is_null();
+        call.has_order = node["order_bys"].is_object() && !node["order_bys"]["orders"].empty();
+        const Json original = node;
+        call.renamed = [&, original](const std::string& name) -> Result<std::string> {
+          Json renamed = original;
+          renamed["function_name"] = name;
+          // count(*) has no argument to carry over; its other names take none either.
+          return Deserialize(binder_, doc, renamed);
+        };
+        auto replacement = replace(call, index++);
+        if (!replacement.ok()) {
+          status = replacement.status();
+          return;
+        }
+        auto parsed = ParseSingleExpression(binder_, *replacement);
+        if (!parsed.ok()) {
+          status = parsed.status();
+          return;
+        }
+        node = SelectExpression(*parsed);
+        return;
+      }
+      for (auto& [key, child] : node.items()) rewrite(child);
+    } else if (node.is_array()) {
+      for (auto& child : node) rewrite(child);
+    }
+  };
+  Json root = SelectExpression(doc);
+  rewrite(root);
+  DUX_RETURN_NOT_OK(status);
+  return Deserialize(binder_, doc, root);
+}
+
 Result<std::string> ExpressionAnalyzer::Windowed(const std::string& expr,
                                                  const std::vector<std::string>& partition_by) {
   DUX_ASSIGN_OR_RETURN(Json doc, ParseSingleExpression(binder_, expr));

@@ -3,6 +3,7 @@
 // windows over groups.
 #pragma once
 
+#include <functional>
 #include <set>
 #include <string>
 #include <vector>
@@ -20,6 +21,16 @@ struct ExpressionInfo {
   bool has_subquery = false;
 };
 
+/// One aggregate call met by ExpressionAnalyzer::ReplaceAggregates.
+struct AggregateCall {
+  std::string name;  ///< function name as DuckDB's parser spells it ("count_star" for count(*))
+  bool distinct = false;
+  bool has_filter = false;
+  bool has_order = false;  ///< an ORDER BY inside the call (or WITHIN GROUP)
+  /// The same call (arguments and FILTER clause) under another function name, as SQL text.
+  std::function<Result<std::string>(const std::string& name)> renamed;
+};
+
 /// Parses expressions through a Binder. Not thread-safe; cheap to keep for a whole compile.
 class ExpressionAnalyzer {
  public:
@@ -28,6 +39,12 @@ class ExpressionAnalyzer {
   /// Parses `expr`; InvalidArgument (DuckDB's parser message) unless it is exactly one
   /// expression without an alias, so that it cannot escape the slot it is spliced into.
   Result<ExpressionInfo> Analyze(const std::string& expr);
+
+  /// `expr` with every aggregate call (outside windows and subqueries) replaced by the SQL
+  /// expression `replace` returns for it, calls numbered in order of appearance.
+  Result<std::string> ReplaceAggregates(
+      const std::string& expr,
+      const std::function<Result<std::string>(const AggregateCall& call, size_t index)>& replace);
 
   /// `expr` with every aggregate call turned into a window over `partition_by` (quoted
   /// column names) and every existing window partitioned by them first. Returns SQL text.
