@@ -11,6 +11,10 @@
 
 namespace dux::rpc {
 
+/// Initial metadata a worker puts on every reply: an error that carries it came from the
+/// worker itself (e.g. an IO error, UNAVAILABLE like a lost connection), not the transport.
+constexpr const char* kHandledKey = "dux-handled";
+
 grpc::Status ToGrpc(const Status& status);
 Status FromGrpc(const grpc::Status& status);
 

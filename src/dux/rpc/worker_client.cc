@@ -9,9 +9,12 @@ namespace dux::rpc {
 namespace {
 
 // A worker's error as the coordinator reports it. A broken connection gets plain words:
-// gRPC's own text ("Socket closed", "failed to connect to all addresses") says little.
-Status WorkerStatus(const std::string& address, const grpc::Status& status) {
+// gRPC's own text ("Socket closed", "failed to connect to all addresses") says little. An
+// error the worker itself returned (it marks its replies) is passed on as it is.
+Status WorkerStatus(const std::string& address, const grpc::Status& status,
+                    const grpc::ClientContext& context) {
   Status s = FromGrpc(status);
+  if (context.GetServerInitialMetadata().count(kHandledKey) > 0) return dist::AtWorker(address, s);
   if (s.code() == StatusCode::kUnavailable) {
     return Status(s.code(),
                   "worker " + address + " is unreachable or went away (" + s.message() + ")");
@@ -45,7 +48,7 @@ class GrpcResultStream : public dist::ResultStream {
         grpc::Status status = reader_->Finish();
         if (!status.ok()) {
           error_ = cancelled_ ? Status(StatusCode::kCancelled, "worker " + address_ + ": cancelled")
-                              : WorkerStatus(address_, status);
+                              : WorkerStatus(address_, status, *context_);
           return error_;
         }
         return size_t{0};
@@ -98,7 +101,7 @@ class GrpcBucketPusher : public dist::BucketPusher {
     finished_ = true;
     writer_->WritesDone();
     grpc::Status status = writer_->Finish();
-    if (!status.ok()) return WorkerStatus(address_, status);
+    if (!status.ok()) return WorkerStatus(address_, status, *context_);
     return reply_;
   }
 
@@ -149,7 +152,7 @@ class GrpcWorkerClient : public dist::WorkerClient {
     writer->WritesDone();
     grpc::Status status = writer->Finish();
     if (!read_error.ok()) return read_error;
-    if (!status.ok()) return WorkerStatus(address_, status);
+    if (!status.ok()) return WorkerStatus(address_, status, *context);
     return reply.rows();
   }
 
@@ -202,7 +205,7 @@ class GrpcWorkerClient : public dist::WorkerClient {
                const Request& request, Reply* reply, bool deadline = true) {
     auto context = NewContext(options_, deadline);
     grpc::Status status = (stub_.get()->*method)(context.get(), request, reply);
-    if (!status.ok()) return WorkerStatus(address_, status);
+    if (!status.ok()) return WorkerStatus(address_, status, *context);
     return Status::OK();
   }
 

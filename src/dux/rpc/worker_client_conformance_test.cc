@@ -418,6 +418,20 @@ TEST(GrpcTransport, UnreachableWorkerIsNamed) {
   EXPECT_NE(s.message().find("worker " + address), std::string::npos) << s.message();
 }
 
+TEST(GrpcTransport, WorkerOwnUnavailableErrorIsNotALostConnection) {
+  // An IO error on the worker has the same code as a broken connection (UNAVAILABLE); the
+  // worker's mark on its reply tells them apart.
+  auto t = Grpc("");
+  v1::WriteRequest request;
+  *request.mutable_fragment() =
+      Fragment("from_query(\"SELECT 1 AS a\") |> to_arrow(\"/nonexistent-dux-dir/x.arrow\")");
+  auto reply = t->client->Write(request);
+  ASSERT_FALSE(reply.ok());
+  const std::string& m = reply.status().message();
+  EXPECT_EQ(m.rfind("worker " + t->client->address() + ": ", 0), 0u) << m;
+  EXPECT_EQ(m.find("unreachable"), std::string::npos) << m;
+}
+
 TEST(GrpcTransport, NonLoopbackNeedsAToken) {
   std::string bound;
   rpc::ServerOptions options;

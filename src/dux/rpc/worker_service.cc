@@ -142,7 +142,7 @@ class WorkerService final : public v1::Worker::Service {
 
   grpc::Status Execute(grpc::ServerContext* context, const v1::ExecuteRequest* request,
                        grpc::ServerWriter<v1::IpcChunk>* writer) override {
-    if (auto denied = Authorize(context, token_); !denied.ok()) return denied;
+    if (auto denied = Admit(context); !denied.ok()) return denied;
     CancelWatch watch(context, worker_, request->fragment().query_id());
     ChunkStreamWriter out(writer);
     Status status = worker_->Execute(*request, &out);
@@ -155,7 +155,7 @@ class WorkerService final : public v1::Worker::Service {
   grpc::Status RegisterTable(grpc::ServerContext* context,
                              grpc::ServerReader<v1::RegisterTableChunk>* reader,
                              v1::RegisterTableReply* reply) override {
-    if (auto denied = Authorize(context, token_); !denied.ok()) return denied;
+    if (auto denied = Admit(context); !denied.ok()) return denied;
     v1::RegisterTableChunk first;
     if (!reader->Read(&first)) {
       return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, "RegisterTable: empty stream");
@@ -169,7 +169,7 @@ class WorkerService final : public v1::Worker::Service {
 
   grpc::Status AppendChunk(grpc::ServerContext* context, const v1::AppendChunkRequest* request,
                            v1::AppendChunkReply* reply) override {
-    if (auto denied = Authorize(context, token_); !denied.ok()) return denied;
+    if (auto denied = Admit(context); !denied.ok()) return denied;
     auto rows = worker_->AppendChunk(*request);
     if (!rows.ok()) return ToGrpc(rows.status());
     reply->set_rows(*rows);
@@ -178,14 +178,14 @@ class WorkerService final : public v1::Worker::Service {
 
   grpc::Status DropTable(grpc::ServerContext* context, const v1::DropTableRequest* request,
                          v1::DropTableReply*) override {
-    if (auto denied = Authorize(context, token_); !denied.ok()) return denied;
+    if (auto denied = Admit(context); !denied.ok()) return denied;
     return ToGrpc(worker_->DropTable(*request));
   }
 
   grpc::Status PushBuckets(grpc::ServerContext* context,
                            grpc::ServerReader<v1::BucketChunk>* reader,
                            v1::PushBucketsReply* reply) override {
-    if (auto denied = Authorize(context, token_); !denied.ok()) return denied;
+    if (auto denied = Admit(context); !denied.ok()) return denied;
     return Reply_(worker_->PushBuckets(
                       [&](v1::BucketChunk* out) -> Result<bool> { return reader->Read(out); }),
                   reply);
@@ -193,37 +193,43 @@ class WorkerService final : public v1::Worker::Service {
 
   grpc::Status Write(grpc::ServerContext* context, const v1::WriteRequest* request,
                      v1::WriteReply* reply) override {
-    if (auto denied = Authorize(context, token_); !denied.ok()) return denied;
+    if (auto denied = Admit(context); !denied.ok()) return denied;
     CancelWatch watch(context, worker_, request->fragment().query_id());
     return Reply_(worker_->Write(*request), reply);
   }
 
   grpc::Status InsertInto(grpc::ServerContext* context, const v1::InsertIntoRequest* request,
                           v1::InsertIntoReply* reply) override {
-    if (auto denied = Authorize(context, token_); !denied.ok()) return denied;
+    if (auto denied = Admit(context); !denied.ok()) return denied;
     CancelWatch watch(context, worker_, request->fragment().query_id());
     return Reply_(worker_->InsertInto(*request), reply);
   }
 
   grpc::Status Info(grpc::ServerContext* context, const v1::InfoRequest*,
                     v1::InfoReply* reply) override {
-    if (auto denied = Authorize(context, token_); !denied.ok()) return denied;
+    if (auto denied = Admit(context); !denied.ok()) return denied;
     return Reply_(worker_->Info(), reply);
   }
 
   grpc::Status Health(grpc::ServerContext* context, const v1::HealthRequest*,
                       v1::HealthReply*) override {
-    return Authorize(context, token_);
+    return Admit(context);
   }
 
   grpc::Status Cancel(grpc::ServerContext* context, const v1::CancelRequest* request,
                       v1::CancelReply* reply) override {
-    if (auto denied = Authorize(context, token_); !denied.ok()) return denied;
+    if (auto denied = Admit(context); !denied.ok()) return denied;
     reply->set_found(worker_->Cancel(request->query_id()));
     return grpc::Status::OK;
   }
 
  private:
+  // Marks the reply as the worker's own (see kHandledKey) and checks the token.
+  grpc::Status Admit(grpc::ServerContext* context) {
+    context->AddInitialMetadata(kHandledKey, "1");
+    return Authorize(context, token_);
+  }
+
   worker::Worker* worker_;
   std::string token_;
 };
