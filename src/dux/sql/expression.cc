@@ -246,16 +246,10 @@ Result<std::string> ExpressionAnalyzer::Windowed(const std::string& expr,
       for (auto& child : node) rewrite(child);
     }
   };
-  rewrite(SelectExpression(doc));
+  Json root = SelectExpression(doc);
+  rewrite(root);
   DUX_RETURN_NOT_OK(status);
-
-  DUX_ASSIGN_OR_RETURN(TextRows rows, binder_->QueryText("SELECT json_deserialize_sql(" +
-                                                         QuoteString(doc.dump()) + ")"));
-  if (rows.size() != 1 || !rows[0][0]) return Status::Internal("json_deserialize_sql failed");
-  const std::string& sql = *rows[0][0];
-  const std::string prefix = "SELECT ";
-  if (sql.rfind(prefix, 0) != 0) return Status::Internal("unexpected deserialized SQL: " + sql);
-  return sql.substr(prefix.size());
+  return Deserialize(binder_, doc, root);
 }
 
 }  // namespace dux::sql
