@@ -21,8 +21,10 @@ const std::vector<SplitRule>& SplitRules() {
       {"distinct", "distinct: on every worker, and again after the gather"},
       {"partial_aggregate",
        "[group_by +] summarise of decomposable aggregates (count, sum, min, max, avg, "
-       "bool_and/or, bit_and/or/xor, product, any_value; FILTER kept, no DISTINCT): partial "
-       "aggregates on every worker, merged into the final ones after the gather"},
+       "bool_and/or, bit_and/or/xor, product, any_value, the variance, standard deviation, "
+       "covariance and correlation families; FILTER kept, no DISTINCT): partial aggregates on "
+       "every worker, merged into the final ones after the gather (Chan's pairwise update for "
+       "the moments)"},
   };
   return kRules;
 }
@@ -60,31 +62,92 @@ const T* At(const std::vector<Op>& ops, size_t i) {
   return i < ops.size() ? std::get_if<T>(&ops[i].body) : nullptr;
 }
 
-// How a decomposable aggregate splits: the partial aggregates each worker computes (named
-// by the function the same call is renamed to) and the final formula over their columns.
+// How a decomposable aggregate splits. Each worker computes `partials` (the same call renamed
+// to each of these functions; "" keeps the name) per group. On the coordinator, `helpers`
+// (window expressions over the partial rows of a group, written with OVER () so that a
+// grouped mutate partitions them by the group) come first, then `final` aggregates them.
+// `c` holds the quoted partial columns, `h` the quoted helper columns.
+using Formula = std::function<std::string(const std::vector<std::string>& c,
+                                          const std::vector<std::string>& h)>;
 struct Decomposition {
   std::vector<const char*> partials;
-  // `cols` are the quoted partial columns, in the order of `partials`.
-  std::function<std::string(const std::vector<std::string>& cols)> final;
+  std::vector<Formula> helpers;
+  Formula final;
 };
+
+// The pooled mean of a group from per-partition counts `n` and means `mean`.
+std::string PooledMean(const std::string& n, const std::string& mean) {
+  return "sum(" + n + " * " + mean + ") OVER () / NULLIF(sum(" + n + ") OVER (), 0)";
+}
+
+// Chan et al.'s pairwise update, summed over the partitions: the co-moment of the group is
+// the partitions' co-moments plus n_i (mean_x_i - mean_x)(mean_y_i - mean_y). Deviations
+// from the pooled mean stay small, so values like 1e9 + noise keep their precision.
+std::string Comoment(const std::string& m, const std::string& n, const std::string& mx,
+                     const std::string& gx, const std::string& my, const std::string& gy) {
+  return "(sum(" + m + ") + sum(" + n + " * (" + mx + " - " + gx + ") * (" + my + " - " + gy +
+         ")))";
+}
 
 std::optional<Decomposition> Decompose(const sql::AggregateCall& call) {
   if (call.distinct || call.has_order) return std::nullopt;  // holistic, or order-dependent
   const std::string& n = call.name;
   // Merged by one aggregate over the partial column.
   auto merged_by = [](std::string merge) {
-    return [merge](const std::vector<std::string>& c) { return merge + "(" + c[0] + ")"; };
+    return [merge](const std::vector<std::string>& c, const std::vector<std::string>&) {
+      return merge + "(" + c[0] + ")";
+    };
   };
-  if (n == "count" || n == "count_star") return Decomposition{{""}, merged_by("sum")};
+  if (n == "count" || n == "count_star") return Decomposition{{""}, {}, merged_by("sum")};
   if (n == "sum" || n == "min" || n == "max" || n == "bool_and" || n == "bool_or" ||
       n == "bit_and" || n == "bit_or" || n == "bit_xor" || n == "product" || n == "any_value") {
-    return Decomposition{{""}, merged_by(n)};
+    return Decomposition{{""}, {}, merged_by(n)};
   }
   if (n == "avg" || n == "mean") {
-    return Decomposition{{"sum", "count"}, [](const std::vector<std::string>& c) {
+    return Decomposition{{"sum", "count"}, {}, [](const auto& c, const auto&) {
                            return "CAST(sum(" + c[0] + ") AS DOUBLE) / NULLIF(sum(" + c[1] +
                                   "), 0)";
                          }};
+  }
+  // Variances: per partition n, mean and M2 = var_pop * n; DuckDB's edge cases kept (NULL
+  // without rows, or with one row for the sample forms).
+  bool sample = n == "var_samp" || n == "variance" || n == "stddev" || n == "stddev_samp";
+  bool population = n == "var_pop" || n == "stddev_pop";
+  if (sample || population) {
+    bool root = n.rfind("stddev", 0) == 0;
+    return Decomposition{
+        {"count", "avg", "var_pop"},
+        {[](const auto& c, const auto&) { return PooledMean(c[0], c[1]); }},
+        [sample, root](const auto& c, const auto& h) {
+          std::string m2 = Comoment(c[2] + " * " + c[0], c[0], c[1], h[0], c[1], h[0]);
+          std::string total = "sum(" + c[0] + ")";
+          std::string v =
+              sample ? "CASE WHEN " + total + " > 1 THEN " + m2 + " / (" + total + " - 1) END"
+                     : "CASE WHEN " + total + " > 0 THEN " + m2 + " / " + total + " END";
+          return root ? "sqrt(" + v + ")" : v;
+        }};
+  }
+  // Covariances and correlation, over the pairs where both values are present (DuckDB's
+  // regr_* aggregates give exactly those per-partition moments).
+  if (n == "covar_pop" || n == "covar_samp" || n == "corr") {
+    return Decomposition{
+        {"regr_count", "regr_avgx", "regr_avgy", "regr_sxx", "regr_syy", "regr_sxy"},
+        {[](const auto& c, const auto&) { return PooledMean(c[0], c[1]); },
+         [](const auto& c, const auto&) { return PooledMean(c[0], c[2]); }},
+        [n](const auto& c, const auto& h) {
+          std::string total = "sum(" + c[0] + ")";
+          std::string sxy = Comoment(c[5], c[0], c[1], h[0], c[2], h[1]);
+          if (n == "covar_pop") {
+            return "CASE WHEN " + total + " > 0 THEN " + sxy + " / " + total + " END";
+          }
+          if (n == "covar_samp") {
+            return "CASE WHEN " + total + " > 1 THEN " + sxy + " / (" + total + " - 1) END";
+          }
+          std::string sxx = Comoment(c[3], c[0], c[1], h[0], c[1], h[0]);
+          std::string syy = Comoment(c[4], c[0], c[2], h[1], c[2], h[1]);
+          return "CASE WHEN " + total + " > 0 THEN " + sxy + " / sqrt(" + sxx + " * " + syy +
+                 ") END";
+        }};
   }
   return std::nullopt;
 }
@@ -103,6 +166,7 @@ Result<bool> SplitAggregate(sql::Binder* binder, sql::ExpressionAnalyzer& analyz
   auto local = compiler.Compile(through);
   if (!local.ok()) return false;  // the local compile reports the mistake
   pipeline::SummariseOp partials, finals;
+  pipeline::MutateOp helpers;
   for (const auto& a : s.aggregates) {
     bool ok = true;
     auto replaced = analyzer.ReplaceAggregates(
@@ -112,14 +176,19 @@ Result<bool> SplitAggregate(sql::Binder* binder, sql::ExpressionAnalyzer& analyz
             ok = false;
             return std::string("NULL");
           }
-          std::vector<std::string> cols;
+          std::vector<std::string> cols, helper_cols;
           for (const char* fn : d->partials) {
             std::string name = "__dux_p" + std::to_string(partials.aggregates.size());
             DUX_ASSIGN_OR_RETURN(std::string sql, call.renamed(*fn ? fn : call.name));
             partials.aggregates.push_back({name, {sql, a.expr.loc}});
             cols.push_back(sql::QuoteIdentifier(name));
           }
-          return d->final(cols);
+          for (const auto& helper : d->helpers) {
+            std::string name = "__dux_h" + std::to_string(helpers.columns.size());
+            helpers.columns.push_back({name, {helper(cols, {}), a.expr.loc}});
+            helper_cols.push_back(sql::QuoteIdentifier(name));
+          }
+          return d->final(cols, helper_cols);
         });
     if (!replaced.ok() || !ok) return false;
     auto column = local->schema.Find(a.name);
@@ -132,6 +201,7 @@ Result<bool> SplitAggregate(sql::Binder* binder, sql::ExpressionAnalyzer& analyz
   if (group) partial->push_back(*group);
   partial->push_back(Op{partials, summarise.loc});
   if (group) final->push_back(*group);
+  if (!helpers.columns.empty()) final->push_back(Op{helpers, summarise.loc});
   final->push_back(Op{finals, summarise.loc});
   return true;
 }
