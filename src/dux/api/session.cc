@@ -120,16 +120,17 @@ Result<sql::CompiledQuery> Session::Compile(const Pipeline& pipeline) {
   // position once, not by every worker.
   DUX_ASSIGN_OR_RETURN(sql::CompiledQuery local, compiler.Compile(pipeline));
   if (!cluster_) return local;
-  DUX_ASSIGN_OR_RETURN(std::optional<Pipeline> finish, RunOnCluster(pipeline));
+  DUX_ASSIGN_OR_RETURN(std::optional<Pipeline> finish, RunOnCluster(pipeline, local));
   if (!finish) return local;
   return compiler.Compile(*finish);
 }
 
-Result<std::optional<Pipeline>> Session::RunOnCluster(const Pipeline& pipeline) {
+Result<std::optional<Pipeline>> Session::RunOnCluster(const Pipeline& pipeline,
+                                                      const sql::CompiledQuery& local) {
   pipeline::Script script{attachments_, pipeline};
-  DUX_ASSIGN_OR_RETURN(
-      dist::Plan plan,
-      dist::PlanScript(&connection_, script, cluster_->workers.size(), cluster_->disabled_rules));
+  DUX_ASSIGN_OR_RETURN(dist::Plan plan,
+                       dist::PlanScript(&connection_, script, local, cluster_->workers.size(),
+                                        cluster_->disabled_rules));
   if (!plan.coordinator_only.empty()) return std::nullopt;
   telemetry_.Emit({"query.start", {}, {{"mode", "distributed"}}});
   auto gathered = dist::RunAndGather(connection_, plan, *cluster_, kGatheredTable);
@@ -145,14 +146,13 @@ Result<std::string> Session::ExplainDistributed(const Pipeline& pipeline) {
   arrow_.reset();
   DUX_ASSIGN_OR_RETURN(arrow_, ArrowSources::Load(connection_, pipeline));
   sql::Compiler compiler(&connection_);
-  DUX_RETURN_NOT_OK(compiler.Compile(pipeline).status());
+  DUX_ASSIGN_OR_RETURN(sql::CompiledQuery local, compiler.Compile(pipeline));
   pipeline::Script script{attachments_, pipeline};
-  DUX_ASSIGN_OR_RETURN(
-      dist::Plan plan,
-      dist::PlanScript(&connection_, script, cluster_->workers.size(), cluster_->disabled_rules));
+  DUX_ASSIGN_OR_RETURN(dist::Plan plan,
+                       dist::PlanScript(&connection_, script, local, cluster_->workers.size(),
+                                        cluster_->disabled_rules));
   if (!plan.coordinator_only.empty()) {
-    DUX_ASSIGN_OR_RETURN(sql::CompiledQuery query, compiler.Compile(pipeline));
-    return "-- runs on the coordinator: " + plan.coordinator_only + "\n" + query.Sql() + ";\n";
+    return "-- runs on the coordinator: " + plan.coordinator_only + "\n" + local.Sql() + ";\n";
   }
   const auto& parts = plan.partitioning.partitions;
   std::string out = "-- distributed: " + std::to_string(parts.size()) + " partition" +

@@ -87,7 +87,9 @@ class Session {
   Session(std::shared_ptr<exec::Database> db, exec::Connection connection);
   /// Runs the workers' part of `pipeline` and returns the pipeline that finishes it here;
   /// nothing when the plan keeps the whole pipeline here.
-  Result<std::optional<pipeline::Pipeline>> RunOnCluster(const pipeline::Pipeline& pipeline);
+  /// `local` is this session's compile of `pipeline`.
+  Result<std::optional<pipeline::Pipeline>> RunOnCluster(const pipeline::Pipeline& pipeline,
+                                                         const sql::CompiledQuery& local);
   Result<std::string> ExplainDistributed(const pipeline::Pipeline& pipeline);
   std::shared_ptr<exec::Database> db_;
   exec::Connection connection_;

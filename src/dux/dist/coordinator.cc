@@ -284,7 +284,8 @@ struct GatherStream {
 
 }  // namespace
 
-Result<Plan> PlanScript(sql::Binder* binder, const pipeline::Script& script, size_t n_workers,
+Result<Plan> PlanScript(sql::Binder* binder, const pipeline::Script& script,
+                        const sql::CompiledQuery& local, size_t n_workers,
                         const std::set<std::string>& disabled_rules) {
   if (n_workers == 0) return Status::InvalidArgument("no workers to distribute to");
   const pipeline::Pipeline& p = script.pipeline;
@@ -296,7 +297,7 @@ Result<Plan> PlanScript(sql::Binder* binder, const pipeline::Script& script, siz
     plan.coordinator_only = "from_query with attached databases (their files are held here)";
     return plan;
   }
-  DUX_ASSIGN_OR_RETURN(Split split, SplitPipeline(binder, p, disabled_rules));
+  DUX_ASSIGN_OR_RETURN(Split split, SplitPipeline(binder, p, local.verb_schemas, disabled_rules));
   plan.worker_script.pipeline = std::move(split.worker);
   plan.finish = std::move(split.finish);
   plan.rules = std::move(split.applied);

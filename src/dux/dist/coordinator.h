@@ -17,6 +17,7 @@
 #include "dux/dist/worker_client.h"
 #include "dux/exec/connection.h"
 #include "dux/pipeline/pipeline.h"
+#include "dux/sql/compiler.h"
 
 namespace dux::dist {
 
@@ -53,8 +54,9 @@ struct Plan {
 };
 
 /// Plans `script` for `n_workers` workers. `binder` (the coordinator's connection) parses
-/// expressions and expands globs.
-Result<Plan> PlanScript(sql::Binder* binder, const pipeline::Script& script, size_t n_workers,
+/// expressions and expands globs; `local` is the coordinator's compile of the pipeline.
+Result<Plan> PlanScript(sql::Binder* binder, const pipeline::Script& script,
+                        const sql::CompiledQuery& local, size_t n_workers,
                         const std::set<std::string>& disabled_rules = {});
 
 /// The fragment a partition runs.

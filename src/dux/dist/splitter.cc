@@ -3,7 +3,6 @@
 #include <functional>
 #include <optional>
 
-#include "dux/sql/compiler.h"
 #include "dux/sql/expression.h"
 #include "dux/sql/quote.h"
 
@@ -152,19 +151,14 @@ std::optional<Decomposition> Decompose(const sql::AggregateCall& call) {
   return std::nullopt;
 }
 
-// The partial_aggregate rule for `group` (may be null) + `summarise`, the verb at `index`
-// of `p`. Fills the workers' partial verbs and the coordinator's final ones; false when an
-// aggregate does not decompose.
-Result<bool> SplitAggregate(sql::Binder* binder, sql::ExpressionAnalyzer& analyzer,
-                            const pipeline::Pipeline& p, size_t index, const Op* group,
-                            const Op& summarise, std::vector<Op>* partial, std::vector<Op>* final) {
+// The partial_aggregate rule for `group` (may be null) + `summarise`: fills the workers'
+// partial verbs and the coordinator's final ones, whose aggregates are cast to the types in
+// `local` (the summarise's output in a local run); false when an aggregate does not
+// decompose.
+Result<bool> SplitAggregate(sql::ExpressionAnalyzer& analyzer, const pipeline::Schema& local,
+                            const Op* group, const Op& summarise, std::vector<Op>* partial,
+                            std::vector<Op>* final) {
   const auto& s = std::get<pipeline::SummariseOp>(summarise.body);
-  // The final aggregates are cast to the types a local run gives them.
-  pipeline::Pipeline through(p.source());
-  for (size_t k = 0; k <= index; ++k) through.Append(p.ops()[k]);
-  sql::Compiler compiler(binder);
-  auto local = compiler.Compile(through);
-  if (!local.ok()) return false;  // the local compile reports the mistake
   pipeline::SummariseOp partials, finals;
   pipeline::MutateOp helpers;
   for (const auto& a : s.aggregates) {
@@ -191,12 +185,12 @@ Result<bool> SplitAggregate(sql::Binder* binder, sql::ExpressionAnalyzer& analyz
           return d->final(cols, helper_cols);
         });
     if (!replaced.ok() || !ok) return false;
-    auto column = local->schema.Find(a.name);
+    auto column = local.Find(a.name);
     if (!column) return false;
-    finals.aggregates.push_back({a.name,
-                                 {"CAST(" + sql::Parenthesize(*replaced) + " AS " +
-                                      local->schema.columns[*column].type + ")",
-                                  a.expr.loc}});
+    finals.aggregates.push_back(
+        {a.name,
+         {"CAST(" + sql::Parenthesize(*replaced) + " AS " + local.columns[*column].type + ")",
+          a.expr.loc}});
   }
   if (group) partial->push_back(*group);
   partial->push_back(Op{partials, summarise.loc});
@@ -209,6 +203,7 @@ Result<bool> SplitAggregate(sql::Binder* binder, sql::ExpressionAnalyzer& analyz
 }  // namespace
 
 Result<Split> SplitPipeline(sql::Binder* binder, const pipeline::Pipeline& p,
+                            const std::vector<pipeline::Schema>& verb_schemas,
                             const std::set<std::string>& disabled) {
   auto on = [&](const char* rule) { return disabled.count(rule) == 0; };
   sql::ExpressionAnalyzer analyzer(binder);
@@ -235,10 +230,10 @@ Result<Split> SplitPipeline(sql::Binder* binder, const pipeline::Pipeline& p,
     split.applied.push_back("distinct");
   } else if (on("partial_aggregate")) {
     size_t at = At<pipeline::GroupByOp>(rest, 0) ? 1 : 0;
-    if (At<pipeline::SummariseOp>(rest, at)) {
+    if (At<pipeline::SummariseOp>(rest, at) && i + at < verb_schemas.size()) {
       std::vector<Op> partial, final;
       DUX_ASSIGN_OR_RETURN(bool split_ok,
-                           SplitAggregate(binder, analyzer, p, i + at, at ? &rest[0] : nullptr,
+                           SplitAggregate(analyzer, verb_schemas[i + at], at ? &rest[0] : nullptr,
                                           rest[at], &partial, &final));
       if (split_ok) {
         for (const Op& op : partial) split.worker.Append(op);

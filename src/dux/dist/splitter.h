@@ -33,9 +33,11 @@ struct Split {
   std::vector<std::string> applied;
 };
 
-/// Splits `pipeline` (without its sink). `binder` parses expressions. Rules named in
-/// `disabled` are not applied.
+/// Splits `pipeline` (without its sink). `binder` parses expressions; `verb_schemas` are
+/// the schemas after each verb from the coordinator's own compile of `pipeline`
+/// (sql::CompiledQuery::verb_schemas). Rules named in `disabled` are not applied.
 Result<Split> SplitPipeline(sql::Binder* binder, const pipeline::Pipeline& pipeline,
+                            const std::vector<pipeline::Schema>& verb_schemas,
                             const std::set<std::string>& disabled = {});
 
 }  // namespace dux::dist

@@ -26,8 +26,8 @@ std::string CompiledQuery::Sql() const {
 
 Result<CompiledQuery> Compiler::Compile(const Pipeline& pipeline) {
   internal::CompileContext ctx(binder_);
-  DUX_ASSIGN_OR_RETURN(internal::Frame frame, ctx.CompilePipeline(pipeline));
   CompiledQuery out;
+  DUX_ASSIGN_OR_RETURN(internal::Frame frame, ctx.CompilePipeline(pipeline, &out.verb_schemas));
   out.ctes = ctx.ctes();
   out.output = frame.relation;
   out.schema = std::move(frame.schema);
@@ -146,7 +146,8 @@ Result<Frame> CompileContext::AddCte(const std::string& body, const Frame& like,
   return frame;
 }
 
-Result<Frame> CompileContext::CompilePipeline(const Pipeline& pipeline) {
+Result<Frame> CompileContext::CompilePipeline(const Pipeline& pipeline,
+                                              std::vector<Schema>* after_each) {
   DUX_ASSIGN_OR_RETURN(Frame frame, CompileSource(*this, pipeline.source()));
   for (const Op& op : pipeline.ops()) {
     using namespace pipeline;  // NOLINT: the verb structs, for the dispatch below
@@ -170,6 +171,7 @@ Result<Frame> CompileContext::CompilePipeline(const Pipeline& pipeline) {
     }
     if (!next.ok()) return next.status();
     frame = std::move(next).value();
+    if (after_each) after_each->push_back(frame.schema);
   }
   return frame;
 }

@@ -24,6 +24,8 @@ struct CompiledQuery {
   std::string output;       ///< quoted name of the CTE holding the result
   pipeline::Schema schema;  ///< the result's columns
   bool ordered = false;     ///< row order is defined by a sort_by that nothing undid
+  /// The schema after each verb of the pipeline (not of nested ones), in order.
+  std::vector<pipeline::Schema> verb_schemas;
 
   /// `WITH ... SELECT * FROM output` on one line per CTE.
   std::string Sql() const;

@@ -39,8 +39,10 @@ class CompileContext {
   /// `query` preceded by every CTE so far, so that it can read any of them.
   std::string WithCtes(const std::string& query) const;
 
-  /// Compiles a whole (nested) pipeline into this context.
-  Result<Frame> CompilePipeline(const pipeline::Pipeline& pipeline);
+  /// Compiles a whole (nested) pipeline into this context. With `after_each`, the schema
+  /// after each of its verbs is appended there.
+  Result<Frame> CompilePipeline(const pipeline::Pipeline& pipeline,
+                                std::vector<pipeline::Schema>* after_each = nullptr);
 
  private:
   Binder* binder_;
