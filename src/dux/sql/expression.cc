@@ -53,6 +53,21 @@ Result<Json> ParseSingleExpression(Binder* binder, const std::string& expr) {
 
 Json& SelectExpression(Json& doc) { return doc["statements"][0]["node"]["select_list"][0]; }
 
+// Visits every object node of an expression tree, depth first; `visit` returns whether to go
+// on into the node's children (false: the node is handled, or belongs to something else).
+void WalkTree(Json& node, const std::function<bool(Json& node)>& visit) {
+  if (node.is_object()) {
+    if (!visit(node)) return;
+    for (auto& [key, child] : node.items()) WalkTree(child, visit);
+  } else if (node.is_array()) {
+    for (auto& child : node) WalkTree(child, visit);
+  }
+}
+
+bool IsAggregateCall(const Json& node, bool (*is_aggregate)(const std::string&)) {
+  return node.value("class", "") == "FUNCTION" && is_aggregate(node.value("function_name", ""));
+}
+
 Json ColumnRef(const std::string& name) {
   return Json{{"class", "COLUMN_REF"},
               {"type", "COLUMN_REF"},
@@ -77,27 +92,22 @@ Result<ExpressionInfo> ExpressionAnalyzer::Analyze(const std::string& expr) {
   DUX_ASSIGN_OR_RETURN(Json doc, ParseSingleExpression(binder_, expr));
   ExpressionInfo info;
   // Aggregates inside a window's arguments or inside a subquery belong to those.
-  std::function<void(const Json&)> walk = [&](const Json& node) {
-    if (node.is_object()) {
-      std::string cls = node.value("class", "");
-      if (cls == "WINDOW") {
-        info.has_window = true;
-        return;
-      }
-      if (cls == "SUBQUERY") {
-        info.has_subquery = true;
-        return;
-      }
-      if (cls == "FUNCTION" && IsAggregate(node.value("function_name", ""))) {
-        std::string name = node.value("function_name", "");
-        info.aggregates.push_back(name == "count_star" ? "count" : name);
-      }
-      for (const auto& [key, child] : node.items()) walk(child);
-    } else if (node.is_array()) {
-      for (const auto& child : node) walk(child);
+  WalkTree(SelectExpression(doc), [&](Json& node) {
+    std::string cls = node.value("class", "");
+    if (cls == "WINDOW") {
+      info.has_window = true;
+      return false;
     }
-  };
-  walk(SelectExpression(doc));
+    if (cls == "SUBQUERY") {
+      info.has_subquery = true;
+      return false;
+    }
+    if (IsAggregateCall(node, IsAggregate)) {
+      std::string name = node.value("function_name", "");
+      info.aggregates.push_back(name == "count_star" ? "count" : name);
+    }
+    return true;
+  });
   return info;
 }
 
@@ -123,44 +133,39 @@ Result<std::string> ExpressionAnalyzer::ReplaceAggregates(
   DUX_ASSIGN_OR_RETURN(Json doc, ParseSingleExpression(binder_, expr));
   Status status;
   size_t index = 0;
-  std::function<void(Json&)> rewrite = [&](Json& node) {
-    if (!status.ok()) return;
-    if (node.is_object()) {
-      std::string cls = node.value("class", "");
-      if (cls == "SUBQUERY" || cls == "WINDOW") return;
-      if (cls == "FUNCTION" && IsAggregate(node.value("function_name", ""))) {
-        AggregateCall call;
-        call.name = node.value("function_name", "");
-        call.distinct = node.value("distinct", false);
-        call.has_filter = !node["filter"].is_null();
-        call.has_order = node["order_bys"].is_object() && !node["order_bys"]["orders"].empty();
-        const Json original = node;
-        call.renamed = [&, original](const std::string& name) -> Result<std::string> {
-          Json renamed = original;
-          renamed["function_name"] = name;
-          // count(*) has no argument to carry over; its other names take none either.
-          return Deserialize(binder_, doc, renamed);
-        };
-        auto replacement = replace(call, index++);
-        if (!replacement.ok()) {
-          status = replacement.status();
-          return;
-        }
-        auto parsed = ParseSingleExpression(binder_, *replacement);
-        if (!parsed.ok()) {
-          status = parsed.status();
-          return;
-        }
-        node = SelectExpression(*parsed);
-        return;
+  auto rewrite = [&](Json& node) {
+    std::string cls = node.value("class", "");
+    if (!status.ok() || cls == "SUBQUERY" || cls == "WINDOW") return false;
+    if (IsAggregateCall(node, IsAggregate)) {
+      AggregateCall call;
+      call.name = node.value("function_name", "");
+      call.distinct = node.value("distinct", false);
+      call.has_filter = !node["filter"].is_null();
+      call.has_order = node["order_bys"].is_object() && !node["order_bys"]["orders"].empty();
+      const Json original = node;
+      call.renamed = [&, original](const std::string& name) -> Result<std::string> {
+        Json renamed = original;
+        renamed["function_name"] = name;
+        // count(*) has no argument to carry over; its other names take none either.
+        return Deserialize(binder_, doc, renamed);
+      };
+      auto replacement = replace(call, index++);
+      if (!replacement.ok()) {
+        status = replacement.status();
+        return false;
       }
-      for (auto& [key, child] : node.items()) rewrite(child);
-    } else if (node.is_array()) {
-      for (auto& child : node) rewrite(child);
+      auto parsed = ParseSingleExpression(binder_, *replacement);
+      if (!parsed.ok()) {
+        status = parsed.status();
+        return false;
+      }
+      node = SelectExpression(*parsed);
+      return false;
     }
+    return true;
   };
   Json root = SelectExpression(doc);
-  rewrite(root);
+  WalkTree(root, rewrite);
   DUX_RETURN_NOT_OK(status);
   return Deserialize(binder_, doc, root);
 }
@@ -205,49 +210,45 @@ Result<std::string> ExpressionAnalyzer::Windowed(const std::string& expr,
     node["order_bys"]["orders"] = Json::array();
   };
 
-  std::function<void(Json&)> rewrite = [&](Json& node) {
-    if (node.is_object()) {
-      std::string cls = node.value("class", "");
-      if (cls == "SUBQUERY") return;
-      if (cls == "WINDOW") {
-        Json merged = partitions;
-        for (auto& p : node["partitions"]) merged.push_back(p);
-        node["partitions"] = merged;
-        return;
-      }
-      if (cls == "FUNCTION" && IsAggregate(node.value("function_name", ""))) {
-        ordered_set(node);
-        Json order = node["order_bys"].is_object() ? node["order_bys"]["orders"] : Json::array();
-        node = Json{{"class", "WINDOW"},
-                    {"type", "WINDOW_AGGREGATE"},
-                    {"alias", ""},
-                    {"query_location", node["query_location"]},
-                    {"function_name", node["function_name"]},
-                    {"schema", node["schema"]},
-                    {"catalog", node["catalog"]},
-                    {"children", node["children"]},
-                    {"partitions", partitions},
-                    {"orders", Json::array()},
-                    {"start", "UNBOUNDED_PRECEDING"},
-                    {"end", "CURRENT_ROW_RANGE"},
-                    {"start_expr", nullptr},
-                    {"end_expr", nullptr},
-                    {"offset_expr", nullptr},
-                    {"default_expr", nullptr},
-                    {"ignore_nulls", false},
-                    {"filter_expr", node["filter"]},
-                    {"exclude_clause", "NO_OTHER"},
-                    {"distinct", node["distinct"]},
-                    {"arg_orders", order}};
-        return;
-      }
-      for (auto& [key, child] : node.items()) rewrite(child);
-    } else if (node.is_array()) {
-      for (auto& child : node) rewrite(child);
+  auto rewrite = [&](Json& node) {
+    std::string cls = node.value("class", "");
+    if (cls == "SUBQUERY") return false;
+    if (cls == "WINDOW") {
+      Json merged = partitions;
+      for (auto& p : node["partitions"]) merged.push_back(p);
+      node["partitions"] = merged;
+      return false;
     }
+    if (IsAggregateCall(node, IsAggregate)) {
+      ordered_set(node);
+      Json order = node["order_bys"].is_object() ? node["order_bys"]["orders"] : Json::array();
+      node = Json{{"class", "WINDOW"},
+                  {"type", "WINDOW_AGGREGATE"},
+                  {"alias", ""},
+                  {"query_location", node["query_location"]},
+                  {"function_name", node["function_name"]},
+                  {"schema", node["schema"]},
+                  {"catalog", node["catalog"]},
+                  {"children", node["children"]},
+                  {"partitions", partitions},
+                  {"orders", Json::array()},
+                  {"start", "UNBOUNDED_PRECEDING"},
+                  {"end", "CURRENT_ROW_RANGE"},
+                  {"start_expr", nullptr},
+                  {"end_expr", nullptr},
+                  {"offset_expr", nullptr},
+                  {"default_expr", nullptr},
+                  {"ignore_nulls", false},
+                  {"filter_expr", node["filter"]},
+                  {"exclude_clause", "NO_OTHER"},
+                  {"distinct", node["distinct"]},
+                  {"arg_orders", order}};
+      return false;
+    }
+    return true;
   };
   Json root = SelectExpression(doc);
-  rewrite(root);
+  WalkTree(root, rewrite);
   DUX_RETURN_NOT_OK(status);
   return Deserialize(binder_, doc, root);
 }
