@@ -2,11 +2,11 @@
 
 #include <atomic>
 #include <condition_variable>
-#include <deque>
 #include <mutex>
 #include <thread>
 
 #include "dux/rpc/transport.h"
+#include "dux/worker/chunk_queue.h"
 
 namespace dux::rpc {
 
@@ -18,60 +18,31 @@ class ChunkStreamWriter : public worker::ChunkWriter {
  public:
   explicit ChunkStreamWriter(grpc::ServerWriter<v1::IpcChunk>* out)
       : sender_([this, out] { Send(out); }) {}
-  ~ChunkStreamWriter() override {
-    {
-      std::lock_guard lock(mu_);
-      closed_ = true;
-    }
-    cv_.notify_all();
-    sender_.join();
-  }
+  ~ChunkStreamWriter() override { Finish(); }
 
-  bool Write(std::string chunk) override {
-    std::unique_lock lock(mu_);
-    cv_.wait(lock, [&] { return queue_.size() < kInFlight || failed_; });
-    if (failed_) return false;
-    queue_.push_back(std::move(chunk));
-    cv_.notify_all();
-    return true;
-  }
+  bool Write(std::string chunk) override { return queue_.Push(std::move(chunk)); }
 
   /// Waits until every chunk is sent; false if the receiver went away.
-  bool Flush() {
-    std::unique_lock lock(mu_);
-    cv_.wait(lock, [&] { return (queue_.empty() && !sending_) || failed_; });
-    return !failed_;
+  bool Finish() {
+    queue_.Close();
+    if (sender_.joinable()) sender_.join();
+    return !queue_.cancelled();
   }
 
  private:
-  static constexpr size_t kInFlight = 4;
-
   void Send(grpc::ServerWriter<v1::IpcChunk>* out) {
     v1::IpcChunk message;
-    std::unique_lock lock(mu_);
-    for (;;) {
-      cv_.wait(lock, [&] { return !queue_.empty() || closed_; });
-      if (queue_.empty()) return;
-      *message.mutable_data() = std::move(queue_.front());
-      queue_.pop_front();
-      sending_ = true;
-      cv_.notify_all();
-      lock.unlock();
-      bool ok = out->Write(message);
-      lock.lock();
-      sending_ = false;
-      if (!ok) failed_ = true;
-      cv_.notify_all();
+    while (std::optional<std::string> chunk = queue_.Pop()) {
+      *message.mutable_data() = std::move(*chunk);
+      if (!out->Write(message)) {
+        queue_.Cancel();  // the producer's next Write fails and the query stops
+        return;
+      }
     }
   }
 
-  std::mutex mu_;
-  std::condition_variable cv_;
-  std::deque<std::string> queue_;
-  bool sending_ = false;
-  bool failed_ = false;
-  bool closed_ = false;
-  std::thread sender_;  // last: it uses everything above
+  worker::ChunkQueue queue_{4};
+  std::thread sender_;  // last: it uses the queue
 };
 
 // Reads the IPC bytes of a RegisterTable stream after its first message.
@@ -147,7 +118,7 @@ class WorkerService final : public v1::Worker::Service {
     ChunkStreamWriter out(writer);
     Status status = worker_->Execute(*request, &out);
     // gRPC sends the status after the last message: every chunk must be written first.
-    if (!out.Flush() && status.ok())
+    if (!out.Finish() && status.ok())
       status = Status(StatusCode::kCancelled, "the receiver went away");
     return ToGrpc(status);
   }

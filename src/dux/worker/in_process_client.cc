@@ -1,26 +1,24 @@
 #include "dux/worker/in_process_client.h"
 
-#include <condition_variable>
-#include <deque>
-#include <mutex>
+#include <cstring>
 #include <thread>
+
+#include "dux/worker/chunk_queue.h"
 
 namespace dux::worker {
 
 namespace {
 
 // Execute's result: the worker runs on a thread of its own and hands chunks over through a
-// small bounded queue, so a slow reader slows the query down as gRPC flow control would.
+// ChunkQueue.
 class InProcessStream : public dist::ResultStream, public ChunkWriter {
  public:
   InProcessStream(Worker* worker, const v1::ExecuteRequest& request, std::string address)
       : worker_(worker), query_id_(request.fragment().query_id()), address_(std::move(address)) {
     thread_ = std::thread([this, worker, request] {
-      Status status = worker->Execute(request, this);
-      std::lock_guard lock(mu_);
-      if (status_.ok()) status_ = dist::AtWorker(address_, status);
-      finished_ = true;
-      cv_.notify_all();
+      // Written before Close, which the reader waits for: the queue's lock orders the two.
+      status_ = dist::AtWorker(address_, worker->Execute(request, this));
+      queue_.Close();
     });
   }
   ~InProcessStream() override {
@@ -28,61 +26,40 @@ class InProcessStream : public dist::ResultStream, public ChunkWriter {
     thread_.join();
   }
 
-  bool Write(std::string chunk) override {
-    std::unique_lock lock(mu_);
-    cv_.wait(lock, [&] { return chunks_.size() < kMaxChunks || cancelled_; });
-    if (cancelled_) return false;
-    chunks_.push_back(std::move(chunk));
-    cv_.notify_all();
-    return true;
-  }
+  bool Write(std::string chunk) override { return queue_.Push(std::move(chunk)); }
 
   Result<size_t> Read(void* data, size_t size) override {
-    std::unique_lock lock(mu_);
-    for (;;) {
-      if (cancelled_) return Status(StatusCode::kCancelled, "worker " + address_ + ": cancelled");
-      if (!chunks_.empty()) break;
-      if (finished_) {
+    while (offset_ == current_.size()) {
+      std::optional<std::string> next = queue_.Pop();
+      if (!next) {
+        if (queue_.cancelled()) {
+          return Status(StatusCode::kCancelled, "worker " + address_ + ": cancelled");
+        }
         if (!status_.ok()) return status_;
         return size_t{0};
       }
-      cv_.wait(lock);
-    }
-    std::string& front = chunks_.front();
-    size_t n = std::min(size, front.size() - offset_);
-    std::memcpy(data, front.data() + offset_, n);
-    offset_ += n;
-    if (offset_ == front.size()) {
-      chunks_.pop_front();
+      current_ = std::move(*next);
       offset_ = 0;
-      cv_.notify_all();
     }
+    size_t n = std::min(size, current_.size() - offset_);
+    std::memcpy(data, current_.data() + offset_, n);
+    offset_ += n;
     return n;
   }
 
   // Like a gRPC cancellation: a query that is still computing (not writing) stops too.
   void Cancel() override {
-    {
-      std::lock_guard lock(mu_);
-      if (cancelled_ || finished_) return;
-      cancelled_ = true;
-      cv_.notify_all();
-    }
-    worker_->Cancel(query_id_);
+    if (queue_.Cancel()) worker_->Cancel(query_id_);
   }
 
  private:
-  static constexpr size_t kMaxChunks = 4;
   Worker* worker_;
   std::string query_id_;
   std::string address_;
-  std::mutex mu_;
-  std::condition_variable cv_;
-  std::deque<std::string> chunks_;
-  size_t offset_ = 0;
-  bool finished_ = false;
-  bool cancelled_ = false;
+  ChunkQueue queue_{4};
   Status status_;
+  std::string current_;  // the chunk being read, from `offset_` on
+  size_t offset_ = 0;
   std::thread thread_;  // last: it uses everything above
 };
 
