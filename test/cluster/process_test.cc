@@ -312,6 +312,34 @@ TEST_F(ClusterTest, OrderedPipelineGivesTheLocalOrder) {
   EXPECT_EQ(Lines(local.out).size(), 6u) << local.out;
 }
 
+// ---- command-line mistakes ----------------------------------------------------------------
+
+TEST_F(ClusterTest, BadServerOptionsAreOneLineErrors) {
+  ExpectOneLineError(Dux({"worker", "--listen", "nonsense"}), {"\"nonsense\" is not HOST:PORT"});
+  ExpectOneLineError(Dux({"worker", "--tls-cert", (dir_ / "c.pem").string()}),
+                     {"TLS needs both --tls-cert and --tls-key"});
+  ExpectOneLineError(Dux({"registry", "--tls-cert", (dir_ / "missing.pem").string(), "--tls-key",
+                          (dir_ / "missing.key").string()}),
+                     {"cannot read the TLS certificate", "missing.pem"});
+  ExpectOneLineError(Dux({"registry", "--heartbeat-ms", "5"}),
+                     {"--heartbeat-ms must be at least 10"});
+  // A port already taken.
+  Server* w = Worker();
+  ASSERT_TRUE(w);
+  ExpectOneLineError(Dux({"worker", "--listen", w->address}), {"cannot listen on " + w->address});
+}
+
+TEST_F(ClusterTest, BadWorkerListsAreOneLineErrors) {
+  const std::string query = "from_query(\"SELECT 1 AS x\")";
+  ExpectOneLineError(Dux({"run", "--workers", "127.0.0.1:1", "--local-workers", "2", query}),
+                     {"give only one of --local-workers, --workers"});
+  ExpectOneLineError(Dux({"run", "--workers", ",", query}), {"no worker address given"});
+  ExpectOneLineError(Dux({"run", "--workers", "no-port", query}), {"\"no-port\" is not HOST:PORT"});
+  ExpectOneLineError(Dux({"run", "--local-workers", "1", query},
+                         {{"DUX_BINARY", (dir_ / "no-such-dux").string()}}),
+                     {"local worker 0", "did not start"});
+}
+
 // ---- failures -----------------------------------------------------------------------------
 
 TEST_F(ClusterTest, KilledWorkerFailsTheRunNamingIt) {

@@ -3,6 +3,8 @@
 #include <grpc/support/log.h>
 
 #include <CLI/CLI.hpp>
+#include <atomic>
+#include <cstdio>
 #include <cstdlib>
 #include <iostream>
 
@@ -45,11 +47,18 @@ void AddServerOptions(CLI::App* cmd, std::string* listen, std::string* token, st
   cmd->add_option("--tls-ca", *ca, "with TLS: require client certificates signed by this CA");
 }
 
-// gRPC writes some failures to stderr itself (a TLS handshake that fails, for one). Commands
-// that call workers report those in their own one-line error, so its log is dropped there.
-void DropGrpcLog(gpr_log_func_args*) {}
+// gRPC writes some failures to stderr itself (a TLS handshake that fails, a port in use).
+// dux reports those in its own one-line error, so gRPC's log is dropped, except from a
+// running worker or registry, for which it is the server's log.
+std::atomic<bool> g_show_grpc_log{false};
+
+void GrpcLog(gpr_log_func_args* a) {
+  if (g_show_grpc_log) std::fprintf(stderr, "grpc: %s:%d: %s\n", a->file, a->line, a->message);
+}
 
 }  // namespace
+
+void ShowGrpcLog() { g_show_grpc_log = true; }
 
 int Main(int argc, char** argv) {
   CLI::App app{"dux: dataframe pipelines on DuckDB, on one machine or many", "dux"};
@@ -138,7 +147,7 @@ int Main(int argc, char** argv) {
     return 2;
   }
 
-  if (!worker_cmd->parsed() && !registry_cmd->parsed()) gpr_set_log_function(DropGrpcLog);
+  gpr_set_log_function(GrpcLog);
   Status status;
   if (run_cmd->parsed()) {
     status = Run(run);

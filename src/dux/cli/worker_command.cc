@@ -51,6 +51,7 @@ Status Worker(const WorkerCommandOptions& o) {
   std::string advertised = o.advertise.empty() ? bound : o.advertise;
   engine->SetAddress(advertised);
   std::cout << "listening " << bound << std::endl;
+  ShowGrpcLog();
   std::unique_ptr<rpc::Membership> membership;
   if (!o.join.empty()) {
     rpc::ClientOptions client{o.token, o.tls_ca};
@@ -73,6 +74,7 @@ Status Registry(const RegistryCommandOptions& o) {
       auto server,
       rpc::StartServer({o.listen, o.token, o.tls_cert, o.tls_key, o.tls_ca}, {&service}, &bound));
   std::cout << "listening " << bound << std::endl;
+  ShowGrpcLog();
   WaitForStop(stop);
   server->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(1));
   server->Wait();

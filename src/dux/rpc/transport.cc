@@ -86,6 +86,9 @@ Result<std::unique_ptr<grpc::Server>> StartServer(const ServerOptions& options,
   builder.SetMaxReceiveMessageSize(-1);
   builder.SetMaxSendMessageSize(-1);
   for (const auto& [name, value] : BulkTransferArgs()) builder.AddChannelArgument(name, value);
+  // gRPC sets SO_REUSEPORT by default: a second server on a taken port would then share it
+  // silently instead of failing.
+  builder.AddChannelArgument(GRPC_ARG_ALLOW_REUSEPORT, 0);
   for (grpc::Service* s : services) builder.RegisterService(s);
   std::unique_ptr<grpc::Server> server = builder.BuildAndStart();
   if (!server || port == 0) {

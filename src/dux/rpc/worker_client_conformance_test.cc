@@ -385,6 +385,50 @@ TEST_P(Conformance, ConcurrentQueries) {
   for (int i = 0; i < 4; ++i) EXPECT_EQ(rows[i], 10000 * (i + 1));
 }
 
+TEST_P(Conformance, MalformedRequestsAreRefused) {
+  auto refused = [&](const Status& s, const std::string& part) {
+    EXPECT_FALSE(s.ok());
+    EXPECT_NE(s.message().find("worker " + client_->address() + ": "), std::string::npos)
+        << s.message();
+    EXPECT_NE(s.message().find(part), std::string::npos) << s.message();
+  };
+  // No query id: nothing could cancel it.
+  auto stream = client_->Execute(Execute("from_query(\"SELECT 1 AS a\")", ""));
+  ASSERT_TRUE(stream.ok());
+  refused(Drain(stream->get()).status(), "no query id");
+  // Write and InsertInto need the matching sink.
+  v1::WriteRequest write;
+  *write.mutable_fragment() = Fragment("from_query(\"SELECT 1 AS a\")");
+  refused(client_->Write(write).status(), "needs a fragment that ends in a file sink");
+  v1::InsertIntoRequest insert;
+  *insert.mutable_fragment() = Fragment("from_query(\"SELECT 1 AS a\") |> to_parquet(\"" +
+                                        (dir_ / "x.parquet").string() + "\")");
+  refused(client_->InsertInto(insert).status(), "needs a fragment that ends in insert_into");
+  EXPECT_FALSE(fs::exists(dir_ / "x.parquet"));
+  // A table needs a name; a bucket chunk an exchange and a bucket.
+  std::string bytes = IpcOf("SELECT 1 AS a");
+  ipc::StringInputStream in(bytes);
+  refused(client_->RegisterTable("", &in).status(), "a table needs a name");
+  auto pusher = client_->PushBuckets();
+  ASSERT_TRUE(pusher.ok());
+  v1::BucketChunk chunk;
+  chunk.set_bucket(-1);
+  chunk.set_data(bytes);
+  (void)(*pusher)->Push(chunk);
+  refused((*pusher)->Finish().status(), "needs an exchange id and a bucket");
+}
+
+TEST_P(Conformance, QueryIdsAreUniqueWhileRunning) {
+  auto first = client_->Execute(Execute(kSlow, "twice"));
+  ASSERT_TRUE(first.ok());
+  ASSERT_TRUE(Eventually([&] { return Running(*client_, "twice"); }, std::chrono::seconds(10)));
+  auto second = client_->Execute(Execute("from_query(\"SELECT 1 AS a\")", "twice"));
+  ASSERT_TRUE(second.ok());
+  auto refused = Drain(second->get());
+  EXPECT_EQ(refused.status().code(), StatusCode::kAlreadyExists) << refused.status().message();
+  (*first)->Cancel();
+}
+
 INSTANTIATE_TEST_SUITE_P(Transports, Conformance,
                          ::testing::Values(Param{"in_process", InProcess}, Param{"grpc", Grpc}),
                          [](const auto& info) { return std::string(info.param.name); });
