@@ -312,6 +312,26 @@ TEST_F(ClusterTest, OrderedPipelineGivesTheLocalOrder) {
   EXPECT_EQ(Lines(local.out).size(), 6u) << local.out;
 }
 
+TEST_F(ClusterTest, ExplainShowsPartitionsRulesAndBothSides) {
+  fs::path data = Generate("data", 4000, 3);
+  Outcome o = Dux({"explain", "--local-workers", "2",
+                   "from_parquet(\"" + (data / "*.parquet").string() +
+                       "\") |> filter(v1 > 2) |> group_by(id1) |> summarise(n: count(*)) "
+                       "|> sort_by(desc: n)"});
+  ASSERT_EQ(o.exit_code, 0) << o.err;
+  EXPECT_TRUE(Contains(o.out, "-- distributed: 2 partitions on 2 workers")) << o.out;
+  EXPECT_TRUE(Contains(o.out, "part-0000.parquet")) << o.out;
+  EXPECT_TRUE(Contains(o.out, "-- splitter rules applied: scan_stage, partial_aggregate")) << o.out;
+  EXPECT_TRUE(Contains(o.out, "\"__dux_p0\"")) << o.out;  // the workers' partial count
+  EXPECT_TRUE(Contains(o.out, "-- the coordinator finishes with:")) << o.out;
+  EXPECT_TRUE(Contains(o.out, "ORDER BY")) << o.out;
+
+  Outcome csv =
+      Dux({"explain", "--local-workers", "2", "from_csv(\"" + (dir_ / "x.csv").string() + "\")"});
+  // A missing file is the local compile's error, reported once.
+  ExpectOneLineError(csv, {"from_csv"});
+}
+
 // ---- command-line mistakes ----------------------------------------------------------------
 
 TEST_F(ClusterTest, BadServerOptionsAreOneLineErrors) {
