@@ -98,6 +98,7 @@ Session::~Session() = default;
 
 namespace {
 constexpr const char* kGatheredTable = "__dux_gathered";
+constexpr const char* kBucketsTable = "__dux_buckets";  // explain's stand-in for the buckets
 
 // What the coordinator runs once the workers' rows are in kGatheredTable.
 Pipeline FinishingPipeline(const dist::Plan& plan, const Pipeline& pipeline) {
@@ -128,9 +129,7 @@ Result<sql::CompiledQuery> Session::Compile(const Pipeline& pipeline) {
 Result<std::optional<Pipeline>> Session::RunOnCluster(const Pipeline& pipeline,
                                                       const sql::CompiledQuery& local) {
   pipeline::Script script{attachments_, pipeline};
-  DUX_ASSIGN_OR_RETURN(dist::Plan plan,
-                       dist::PlanScript(&connection_, script, local, cluster_->workers.size(),
-                                        cluster_->disabled_rules));
+  DUX_ASSIGN_OR_RETURN(dist::Plan plan, dist::PlanScript(&connection_, script, local, *cluster_));
   if (!plan.coordinator_only.empty()) return std::nullopt;
   telemetry_.Emit({"query.start", {}, {{"mode", "distributed"}}});
   auto gathered = dist::RunAndGather(connection_, plan, *cluster_, kGatheredTable);
@@ -148,9 +147,7 @@ Result<std::string> Session::ExplainDistributed(const Pipeline& pipeline) {
   sql::Compiler compiler(&connection_);
   DUX_ASSIGN_OR_RETURN(sql::CompiledQuery local, compiler.Compile(pipeline));
   pipeline::Script script{attachments_, pipeline};
-  DUX_ASSIGN_OR_RETURN(dist::Plan plan,
-                       dist::PlanScript(&connection_, script, local, cluster_->workers.size(),
-                                        cluster_->disabled_rules));
+  DUX_ASSIGN_OR_RETURN(dist::Plan plan, dist::PlanScript(&connection_, script, local, *cluster_));
   if (!plan.coordinator_only.empty()) {
     return "-- runs on the coordinator: " + plan.coordinator_only + "\n" + local.Sql() + ";\n";
   }
@@ -183,17 +180,46 @@ Result<std::string> Session::ExplainDistributed(const Pipeline& pipeline) {
   for (const auto& r : plan.rules) rules += (rules.empty() ? "" : ", ") + r;
   out += "-- splitter rules applied: " + (rules.empty() ? std::string("none") : rules) + "\n";
   out += "-- each worker runs (partition 0 shown):\n" + worker_query.Sql() + ";\n";
+  if (plan.estimated_groups >= 0) {
+    out += "-- estimated groups: " + std::to_string(plan.estimated_groups) +
+           (plan.hash_stage ? " > " : " <= ") + std::to_string(cluster_->final_on_workers_groups) +
+           (plan.hash_stage ? ": each worker finalises its own groups\n"
+                            : ": the coordinator finalises the groups\n");
+  }
+  std::string gathered_sql = worker_query.Sql();
+  sql::CompiledQuery stage_query;  // holds the gathered SQL's CTEs while it is bound
+  if (plan.hash_stage) {
+    std::string keys;
+    for (const auto& k : plan.hash_stage->keys) keys += (keys.empty() ? "" : ", ") + k;
+    out += "-- hash exchange (" + plan.hash_stage->rule + ") on (" + keys + ") into " +
+           std::to_string(cluster_->workers.size()) +
+           " buckets, worker to worker; bucket b is owned by worker b\n";
+    // Bound against an empty table of the exchanged columns, which stands for the union of
+    // the buckets a worker owns.
+    DUX_RETURN_NOT_OK(connection_
+                          .Execute("CREATE OR REPLACE TEMPORARY TABLE " +
+                                   std::string(kBucketsTable) + " AS SELECT * FROM (" +
+                                   worker_query.Sql() + "\n) LIMIT 0")
+                          .status());
+    Pipeline stage = Pipeline::FromQuery("SELECT * FROM temp." + std::string(kBucketsTable));
+    for (const auto& op : plan.hash_stage->ops) stage.Append(op);
+    DUX_ASSIGN_OR_RETURN(stage_query, compiler.Compile(stage));
+    out += "-- then each worker runs, on the rows of its buckets (" + std::string(kBucketsTable) +
+           "):\n" + stage_query.Sql() + ";\n";
+    gathered_sql = stage_query.Sql();
+  }
   out += "-- gather: every worker's Arrow IPC batches, in arrival order, into " +
          std::string(kGatheredTable) + "\n";
   // The coordinator's part, bound against an empty table of the gathered columns.
   DUX_RETURN_NOT_OK(connection_
                         .Execute("CREATE OR REPLACE TEMPORARY TABLE " +
                                  sql::QuoteIdentifier(kGatheredTable) + " AS SELECT * FROM (" +
-                                 worker_query.Sql() + "\n) LIMIT 0")
+                                 gathered_sql + "\n) LIMIT 0")
                         .status());
   DUX_ASSIGN_OR_RETURN(sql::CompiledQuery finish,
                        compiler.Compile(FinishingPipeline(plan, pipeline)));
   (void)connection_.Execute("DROP TABLE IF EXISTS temp." + sql::QuoteIdentifier(kGatheredTable));
+  (void)connection_.Execute("DROP TABLE IF EXISTS temp." + std::string(kBucketsTable));
   out += "-- the coordinator finishes with:\n" + finish.Sql() + ";\n";
   if (pipeline.sink()) {
     out += std::string("-- and writes the result: ") + pipeline.sink()->Verb() + "\n";

@@ -50,11 +50,12 @@ Status Worker(const WorkerCommandOptions& o) {
   DUX_ASSIGN_OR_RETURN(auto server, rpc::StartServer(server_options, {service.get()}, &bound));
   std::string advertised = o.advertise.empty() ? bound : o.advertise;
   engine->SetAddress(advertised);
+  rpc::ClientOptions client{o.token, o.tls_ca};
+  engine->SetPeerConnector(rpc::MakePeerConnector(client));
   std::cout << "listening " << bound << std::endl;
   ShowGrpcLog();
   std::unique_ptr<rpc::Membership> membership;
   if (!o.join.empty()) {
-    rpc::ClientOptions client{o.token, o.tls_ca};
     DUX_ASSIGN_OR_RETURN(membership, rpc::Membership::Start(o.join, advertised, client));
   }
   WaitForStop(stop);

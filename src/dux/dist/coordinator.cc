@@ -1,6 +1,7 @@
 #include "dux/dist/coordinator.h"
 
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 #include <unistd.h>
 
 #include <atomic>
@@ -13,6 +14,7 @@
 #include "dux/exec/arrow_bridge.h"
 #include "dux/ipc/reader.h"
 #include "dux/pipeline/proto_mapping.h"
+#include "dux/sql/quote.h"
 
 namespace dux::dist {
 
@@ -68,14 +70,20 @@ std::string ColumnList(const ArrowSchema& s) {
   return "(" + out + ")";
 }
 
-// Runs every partition on its worker in a thread of its own and hands the batches to one
+// One fragment for one worker.
+struct Task {
+  size_t worker;  // index into ClusterOptions::workers
+  v1::Fragment fragment;
+};
+
+// Runs every task on its worker in a thread of its own and hands the batches to one
 // consumer (DuckDB pulling an ArrowArrayStream) in arrival order. The first failure wins:
 // it cancels every other call and is what the consumer reports.
 class Gather {
  public:
-  Gather(const Plan& plan, const ClusterOptions& options, std::string query_id)
-      : plan_(plan), options_(options), query_id_(std::move(query_id)) {
-    size_t n = plan.partitioning.partitions.size();
+  Gather(std::vector<Task> tasks, const ClusterOptions& options, const char* stage)
+      : tasks_(std::move(tasks)), options_(options), stage_(stage) {
+    size_t n = tasks_.size();
     streams_.assign(n, nullptr);
     done_.assign(n, false);
     running_ = n;
@@ -141,8 +149,8 @@ class Gather {
     }
   }
 
-  const std::string& Address(size_t partition) const {
-    return options_.workers[plan_.assignment[partition]]->address();
+  const std::string& Address(size_t task) const {
+    return options_.workers[tasks_[task].worker]->address();
   }
 
   void Fail(const Status& status) {
@@ -160,9 +168,9 @@ class Gather {
 
   void Produce(size_t i) {
     auto start = Clock::now();
-    WorkerClient& client = *options_.workers[plan_.assignment[i]];
+    WorkerClient& client = *options_.workers[tasks_[i].worker];
     v1::ExecuteRequest request;
-    *request.mutable_fragment() = MakeFragment(plan_, i, query_id_);
+    *request.mutable_fragment() = tasks_[i].fragment;
     request.set_compression(options_.compression);
     int64_t bytes = 0;
     Status status = Stream(client, request, i, &bytes);
@@ -172,10 +180,11 @@ class Gather {
       options_.telemetry->Emit({"distributed.worker.stop",
                                 {{"duration", seconds},
                                  {"ipc_bytes", static_cast<double>(bytes)},
-                                 {"worker_index", static_cast<double>(plan_.assignment[i])},
+                                 {"worker_index", static_cast<double>(tasks_[i].worker)},
                                  {"n_workers", static_cast<double>(options_.workers.size())}},
                                 {{"address", client.address()},
-                                 {"partition", std::to_string(i)},
+                                 {"stage", stage_},
+                                 {"task", std::to_string(i)},
                                  {"status", status.ok() ? "ok" : StatusCodeName(status.code())}}});
     }
     std::lock_guard lock(mu_);
@@ -236,9 +245,9 @@ class Gather {
     }
   }
 
-  const Plan& plan_;
+  std::vector<Task> tasks_;
   const ClusterOptions& options_;
-  std::string query_id_;
+  const char* stage_;
   Clock::time_point deadline_{};
   std::mutex mu_;
   std::condition_variable cv_;
@@ -284,12 +293,53 @@ struct GatherStream {
 
 }  // namespace
 
+namespace {
+
+// Rows of the first file the estimate reads (DuckDB stops reading once it has them).
+constexpr int64_t kEstimateSampleRows = 100'000;
+
+// An estimate of the number of groups of `keys` after the scan stage, from the first
+// kEstimateSampleRows rows of the first partition's first file: when most sampled rows are
+// distinct groups, the groups grow with the rows and the sample's share is scaled to every
+// file's row count (from the parquet footers); otherwise the sample has seen the groups
+// that repeat and its count stands. A heuristic: it decides only where the groups are
+// finalised, never the result.
+Result<int64_t> EstimateGroups(sql::Binder* binder, const Split& split, const Plan& plan,
+                               const std::vector<std::string>& keys) {
+  const auto& files = plan.partitioning.partitions[0].files;
+  pipeline::Source first = split.worker.source();
+  std::get<pipeline::ParquetSource>(first.body).files = {files[0]};
+  pipeline::Pipeline sample(first);
+  for (size_t i = 0; i < split.scan_ops; ++i) sample.Append(split.worker.ops()[i]);
+  sql::Compiler compiler(binder);
+  DUX_ASSIGN_OR_RETURN(sql::CompiledQuery query, compiler.Compile(sample));
+  std::string hashed;
+  for (const auto& k : keys) hashed += (hashed.empty() ? "" : ", ") + sql::QuoteIdentifier(k);
+  std::string list;
+  for (const auto& p : plan.partitioning.partitions) {
+    for (const auto& f : p.files) list += (list.empty() ? "" : ", ") + sql::QuoteString(f);
+  }
+  DUX_ASSIGN_OR_RETURN(
+      sql::TextRows rows,
+      binder->QueryText(fmt::format(
+          "SELECT CAST(approx_count_distinct(h) AS VARCHAR), CAST(count(*) AS VARCHAR), "
+          "(SELECT CAST(sum(num_rows) AS VARCHAR) FROM parquet_file_metadata([{}])) FROM "
+          "(SELECT hash({}) AS h FROM ({}\n) LIMIT {})",
+          list, hashed, query.Sql(), kEstimateSampleRows)));
+  double distinct = std::stod(rows[0][0].value_or("0"));
+  double sampled = std::stod(rows[0][1].value_or("0"));
+  double total = std::stod(rows[0][2].value_or("0"));
+  if (sampled == 0 || distinct * 2 <= sampled) return static_cast<int64_t>(distinct);
+  return static_cast<int64_t>(distinct / sampled * total);
+}
+
+}  // namespace
+
 Result<Plan> PlanScript(sql::Binder* binder, const pipeline::Script& script,
-                        const sql::CompiledQuery& local, size_t n_workers,
-                        const std::set<std::string>& disabled_rules) {
-  if (n_workers == 0) return Status::InvalidArgument("no workers to distribute to");
+                        const sql::CompiledQuery& local, const ClusterOptions& cluster) {
+  if (cluster.workers.empty()) return Status::InvalidArgument("no workers to distribute to");
   const pipeline::Pipeline& p = script.pipeline;
-  Plan plan{pipeline::Script{{}, p}, {}, {}, {}, {}, {}};
+  Plan plan{pipeline::Script{{}, p}, std::nullopt, -1, {}, {}, {}, {}, {}};
   // Attached DuckDB files are the coordinator's: DuckDB lets one process hold a file, so a
   // query over them runs here. Other sources never read the attachments.
   if (std::holds_alternative<pipeline::QuerySource>(p.source().body) &&
@@ -297,13 +347,29 @@ Result<Plan> PlanScript(sql::Binder* binder, const pipeline::Script& script,
     plan.coordinator_only = "from_query with attached databases (their files are held here)";
     return plan;
   }
-  DUX_ASSIGN_OR_RETURN(Split split, SplitPipeline(binder, p, local.verb_schemas, disabled_rules));
+  DUX_ASSIGN_OR_RETURN(Split split,
+                       SplitPipeline(binder, p, local.verb_schemas, cluster.disabled_rules));
+  DUX_ASSIGN_OR_RETURN(plan.partitioning,
+                       PartitionSource(binder, p.source(), cluster.workers.size()));
+  const auto& parts = plan.partitioning.partitions;
+  if (cluster.disabled_rules.count("final_on_workers") == 0 && cluster.workers.size() > 1 &&
+      !split.applied.empty() && split.applied.back() == "partial_aggregate" &&
+      std::holds_alternative<pipeline::ParquetSource>(p.source().body) && parts.size() > 1 &&
+      !parts[0].files.empty()) {
+    if (auto* group = std::get_if<pipeline::GroupByOp>(&split.finish.front().body)) {
+      DUX_ASSIGN_OR_RETURN(plan.estimated_groups,
+                           EstimateGroups(binder, split, plan, group->columns));
+      if (plan.estimated_groups > cluster.final_on_workers_groups) {
+        FinishAggregateOnWorkers(&split);
+      }
+    }
+  }
   plan.worker_script.pipeline = std::move(split.worker);
+  plan.hash_stage = std::move(split.hash_stage);
   plan.finish = std::move(split.finish);
   plan.rules = std::move(split.applied);
-  DUX_ASSIGN_OR_RETURN(plan.partitioning, PartitionSource(binder, p.source(), n_workers));
   // Partitions are already balanced by size, so partition i goes to worker i.
-  for (size_t i = 0; i < plan.partitioning.partitions.size(); ++i) plan.assignment.push_back(i);
+  for (size_t i = 0; i < parts.size(); ++i) plan.assignment.push_back(i);
   return plan;
 }
 
@@ -321,21 +387,35 @@ v1::Fragment MakeFragment(const Plan& plan, size_t partition, const std::string&
   return fragment;
 }
 
-Result<GatherReport> RunAndGather(exec::Connection& connection, const Plan& plan,
-                                  const ClusterOptions& options, const std::string& table) {
-  const Telemetry* t = options.telemetry;
-  size_t n = plan.partitioning.partitions.size();
-  if (t) {
-    t->Emit({"distributed.fan_out.start",
-             {{"n_workers", static_cast<double>(options.workers.size())},
-              {"n_partitions", static_cast<double>(n)}},
-             {}});
+v1::Fragment MakeBucketFragment(const Plan& plan, const std::vector<std::string>& exchange_ids,
+                                const std::vector<int>& buckets, const std::string& query_id) {
+  std::string sql;
+  for (const auto& exchange : exchange_ids) {
+    for (int b : buckets) {
+      sql += (sql.empty() ? "" : "\nUNION ALL ") + std::string("SELECT * FROM ") +
+             sql::QuoteIdentifier(BucketTable(exchange, b));
+    }
   }
-  auto start = Clock::now();
-  Gather gather(plan, options, NewQueryId());
+  pipeline::Pipeline stage = pipeline::Pipeline::FromQuery(sql);
+  for (const auto& op : plan.hash_stage->ops) stage.Append(op);
+  v1::Fragment fragment;
+  fragment.set_query_id(query_id);
+  pipeline::ToProto(pipeline::Script{plan.worker_script.attachments, stage},
+                    fragment.mutable_script());
+  return fragment;
+}
+
+namespace {
+
+constexpr const char* kExchangeStatsTable = "__dux_exchange_stats";
+
+// Loads every task's rows into the temporary table `table` (see RunAndGather).
+Result<GatherReport> GatherInto(exec::Connection& connection, std::vector<Task> tasks,
+                                const ClusterOptions& options, const char* stage,
+                                const std::string& table) {
+  Gather gather(std::move(tasks), options, stage);
   DUX_ASSIGN_OR_RETURN(const ArrowSchema* schema, gather.WaitSchema());
   DUX_ASSIGN_OR_RETURN(auto casts, exec::ImportCasts(*schema));
-  if (t) t->Emit({"distributed.merge.start", {{"n_results", static_cast<double>(n)}}, {}});
   ArrowArrayStream stream{};
   stream.get_schema = GatherStream::GetSchema;
   stream.get_next = GatherStream::GetNext;
@@ -348,15 +428,121 @@ Result<GatherReport> RunAndGather(exec::Connection& connection, const Plan& plan
   Status failed = gather.error();
   if (!failed.ok()) return failed;
   if (!rows.ok()) return rows.status();
+  return GatherReport{*rows, gather.ipc_bytes(), 0};
+}
+
+// The bucket tables of one query's exchange, dropped from their owners when it ends.
+class ExchangeTables {
+ public:
+  explicit ExchangeTables(const ClusterOptions& options) : options_(options) {}
+  ~ExchangeTables() {
+    for (const auto& [worker, table] : tables_) {
+      v1::DropTableRequest drop;
+      drop.set_table(table);
+      drop.set_if_exists(true);
+      // Best effort: a worker that has gone took its tables with it.
+      (void)options_.workers[worker]->DropTable(drop);
+    }
+  }
+  void Add(size_t worker, std::string table) { tables_.emplace_back(worker, std::move(table)); }
+
+ private:
+  const ClusterOptions& options_;
+  std::vector<std::pair<size_t, std::string>> tables_;
+};
+
+// Runs the plan's partitions as producers of its hash exchange (bucket b owned by worker b)
+// and returns the tasks that run the hash stage on every owner.
+Result<std::vector<Task>> RunExchange(exec::Connection& connection, const Plan& plan,
+                                      const ClusterOptions& options, const std::string& query_id,
+                                      ExchangeTables* tables, int64_t* exchanged_bytes) {
+  const Telemetry* t = options.telemetry;
+  auto start = Clock::now();
+  size_t n_workers = options.workers.size();
+  v1::ShuffleTarget target;
+  for (const auto& k : plan.hash_stage->keys) target.add_keys(k);
+  target.set_n_buckets(static_cast<int>(n_workers));
+  for (const auto& w : options.workers) target.add_owners(w->address());
+  std::vector<std::string> exchange_ids;
+  std::vector<Task> producers;
+  for (size_t i = 0; i < plan.partitioning.partitions.size(); ++i) {
+    exchange_ids.push_back(fmt::format("{}-p{}", query_id, i));
+    for (size_t b = 0; b < n_workers; ++b) tables->Add(b, BucketTable(exchange_ids.back(), b));
+    Task task{plan.assignment[i], MakeFragment(plan, i, fmt::format("{}-s1-{}", query_id, i))};
+    target.set_exchange_id(exchange_ids.back());
+    *task.fragment.mutable_shuffle() = target;
+    producers.push_back(std::move(task));
+  }
+  DUX_RETURN_NOT_OK(
+      GatherInto(connection, std::move(producers), options, "exchange", kExchangeStatsTable)
+          .status());
+  DUX_ASSIGN_OR_RETURN(
+      sql::TextRows stats,
+      connection.QueryText(fmt::format(
+          "SELECT CAST(sum(rows) AS VARCHAR), CAST(sum(ipc_bytes) AS VARCHAR), "
+          "CAST(max(rows) AS VARCHAR) FROM (SELECT bucket, sum(rows) AS rows, sum(ipc_bytes) "
+          "AS ipc_bytes FROM temp.{} GROUP BY bucket)",
+          kExchangeStatsTable)));
+  (void)connection.Execute(std::string("DROP TABLE IF EXISTS temp.") + kExchangeStatsTable);
+  *exchanged_bytes = std::stoll(stats[0][1].value_or("0"));
+  if (t) {
+    t->Emit({"distributed.exchange.stop",
+             {{"duration", std::chrono::duration<double>(Clock::now() - start).count()},
+              {"rows", std::stod(stats[0][0].value_or("0"))},
+              {"ipc_bytes", static_cast<double>(*exchanged_bytes)},
+              {"largest_bucket_rows", std::stod(stats[0][2].value_or("0"))},
+              {"n_buckets", static_cast<double>(n_workers)}},
+             {{"keys", fmt::format("{}", fmt::join(plan.hash_stage->keys, ", "))}}});
+  }
+  std::vector<Task> owners;
+  for (size_t w = 0; w < n_workers; ++w) {
+    owners.push_back({w, MakeBucketFragment(plan, exchange_ids, {static_cast<int>(w)},
+                                            fmt::format("{}-s2-{}", query_id, w))});
+  }
+  return owners;
+}
+
+}  // namespace
+
+Result<GatherReport> RunAndGather(exec::Connection& connection, const Plan& plan,
+                                  const ClusterOptions& options, const std::string& table) {
+  const Telemetry* t = options.telemetry;
+  size_t n = plan.partitioning.partitions.size();
+  if (t) {
+    t->Emit({"distributed.fan_out.start",
+             {{"n_workers", static_cast<double>(options.workers.size())},
+              {"n_partitions", static_cast<double>(n)}},
+             {}});
+  }
+  auto start = Clock::now();
+  std::string query_id = NewQueryId();
+  ExchangeTables exchange_tables(options);
+  int64_t exchanged = 0;
+  std::vector<Task> tasks;
+  if (plan.hash_stage) {
+    DUX_ASSIGN_OR_RETURN(
+        tasks, RunExchange(connection, plan, options, query_id, &exchange_tables, &exchanged));
+  } else {
+    for (size_t i = 0; i < n; ++i) {
+      tasks.push_back(
+          {plan.assignment[i], MakeFragment(plan, i, fmt::format("{}-{}", query_id, i))});
+    }
+  }
+  if (t)
+    t->Emit({"distributed.merge.start", {{"n_results", static_cast<double>(tasks.size())}}, {}});
+  DUX_ASSIGN_OR_RETURN(GatherReport report,
+                       GatherInto(connection, std::move(tasks), options, "gather", table));
+  report.exchanged_ipc_bytes = exchanged;
   double seconds = std::chrono::duration<double>(Clock::now() - start).count();
   if (t) {
     t->Emit({"distributed.fan_out.stop", {{"duration", seconds}}, {}});
     t->Emit({"distributed.merge.stop",
-             {{"rows", static_cast<double>(*rows)},
-              {"ipc_bytes", static_cast<double>(gather.ipc_bytes())}},
+             {{"rows", static_cast<double>(report.rows)},
+              {"ipc_bytes", static_cast<double>(report.ipc_bytes)},
+              {"exchanged_ipc_bytes", static_cast<double>(exchanged)}},
              {}});
   }
-  return GatherReport{*rows, gather.ipc_bytes()};
+  return report;
 }
 
 std::string BucketTable(const std::string& exchange_id, int bucket) {

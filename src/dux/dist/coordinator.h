@@ -6,6 +6,7 @@
 #include <atomic>
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <set>
 #include <string>
 #include <vector>
@@ -34,6 +35,10 @@ struct ClusterOptions {
   /// When it becomes true (Ctrl-C), the running query is cancelled on every worker; may be
   /// null. Polled every 100 ms.
   const std::atomic<bool>* interrupted = nullptr;
+  /// The final_on_workers rule applies when a grouped aggregate's estimated number of groups
+  /// is above this (see EstimateGroups in coordinator.cc): below it, the coordinator merges
+  /// the partials faster than an exchange between workers would.
+  int64_t final_on_workers_groups = 1'000'000;
 };
 
 /// What runs where for one pipeline.
@@ -41,6 +46,11 @@ struct Plan {
   /// The workers' part: the attachments and the pipeline without its sink. Each partition
   /// runs it with its files in the parquet source.
   pipeline::Script worker_script;
+  /// When set, the workers' rows are hash-exchanged between them and each worker runs the
+  /// stage's verbs on the buckets it owns; those results are gathered.
+  std::optional<HashStage> hash_stage;
+  /// The estimate that decided final_on_workers (-1 when none was made).
+  int64_t estimated_groups = -1;
   /// The verbs the coordinator runs on the gathered rows (then the sink).
   std::vector<pipeline::Op> finish;
   /// The splitter rules that applied.
@@ -53,22 +63,30 @@ struct Plan {
   std::vector<size_t> assignment;
 };
 
-/// Plans `script` for `n_workers` workers. `binder` (the coordinator's connection) parses
-/// expressions and expands globs; `local` is the coordinator's compile of the pipeline.
+/// Plans `script` for the workers of `cluster`. `binder` (the coordinator's connection)
+/// parses expressions and expands globs; `local` is the coordinator's compile of the pipeline.
 Result<Plan> PlanScript(sql::Binder* binder, const pipeline::Script& script,
-                        const sql::CompiledQuery& local, size_t n_workers,
-                        const std::set<std::string>& disabled_rules = {});
+                        const sql::CompiledQuery& local, const ClusterOptions& cluster);
 
 /// The fragment a partition runs.
 v1::Fragment MakeFragment(const Plan& plan, size_t partition, const std::string& query_id);
 
+/// The fragment the owner of `buckets` runs after a hash exchange whose producers pushed
+/// under `exchange_ids`: the plan's hash stage over the union of those bucket tables.
+v1::Fragment MakeBucketFragment(const Plan& plan, const std::vector<std::string>& exchange_ids,
+                                const std::vector<int>& buckets, const std::string& query_id);
+
 struct GatherReport {
   int64_t rows = 0;
+  /// Bytes of Arrow IPC that reached the coordinator, and that moved between workers.
   int64_t ipc_bytes = 0;
+  int64_t exchanged_ipc_bytes = 0;
 };
 
-/// Runs every partition of `plan` on its worker and loads all the rows they return into the
-/// new TEMPORARY table `table` of `connection`, batches in arrival order. Any worker's
+/// Runs every partition of `plan` on its worker (and then the hash stage, if any, on every
+/// worker) and loads all the rows they return into the new TEMPORARY table `table` of
+/// `connection`, batches in arrival order. An exchange's bucket tables are dropped from the
+/// workers when the call ends, failed or not. Any worker's
 /// failure (or silence past the timeout) fails the whole call with the worker's address and
 /// its error; the other workers' queries are cancelled and the table is not created.
 Result<GatherReport> RunAndGather(exec::Connection& connection, const Plan& plan,

@@ -24,6 +24,17 @@ const std::vector<SplitRule>& SplitRules() {
        "covariance and correlation families; FILTER kept, no DISTINCT): partial aggregates on "
        "every worker, merged into the final ones after the gather (Chan's pairwise update for "
        "the moments)"},
+      {"shuffle_aggregate",
+       "group_by + summarise with an aggregate that does not decompose (median, quantiles, "
+       "mode, DISTINCT, string_agg, list, ...): rows hash-exchanged on the group keys, each "
+       "worker aggregating the groups it owns"},
+      {"shuffle_window",
+       "group_by + filter/mutate with windows or aggregates (and a summarise right after): "
+       "rows hash-exchanged on the group keys, each worker computing the groups it owns"},
+      {"final_on_workers",
+       "after partial_aggregate, when the estimated number of groups exceeds the threshold: "
+       "partials hash-exchanged on the group keys, each worker finalising the groups it owns "
+       "instead of the coordinator finalising them all"},
   };
   return kRules;
 }
@@ -200,20 +211,78 @@ Result<bool> SplitAggregate(sql::ExpressionAnalyzer& analyzer, const pipeline::S
   return true;
 }
 
+// For `rest` starting with group_by: the end of the verbs that each see only their own
+// group's rows (grouped filters and mutates without subqueries, and a summarise after at
+// least one of them); 1 when there are none. A mutate that assigns a group column would
+// regroup the rows by values the exchange did not route by, so it ends the run.
+size_t GroupLocalEnd(sql::ExpressionAnalyzer& analyzer, const std::vector<Op>& rest) {
+  const auto& keys = std::get<pipeline::GroupByOp>(rest[0].body).columns;
+  auto no_subquery = [&](const pipeline::Expr& e) {
+    auto info = analyzer.Analyze(e.sql);
+    return info.ok() && !info->has_subquery;
+  };
+  size_t j = 1;
+  for (; j < rest.size(); ++j) {
+    if (auto* f = std::get_if<pipeline::FilterOp>(&rest[j].body)) {
+      if (!no_subquery(f->predicate)) break;
+      continue;
+    }
+    auto* m = std::get_if<pipeline::MutateOp>(&rest[j].body);
+    if (!m) break;
+    bool local = true;
+    for (const auto& c : m->columns) {
+      for (const auto& k : keys) local = local && !pipeline::SameColumnName(k, c.name);
+      local = local && no_subquery(c.expr);
+    }
+    if (!local) break;
+  }
+  if (j > 1 && At<pipeline::SummariseOp>(rest, j)) ++j;
+  return j;
+}
+
+// Moves the first `n` verbs of split->finish behind a hash exchange on `keys`. The gathered
+// rows are regrouped when `regroup`, since the verbs after still see the groups.
+void Shuffle(Split* split, const std::vector<std::string>& keys, size_t n, bool regroup,
+             const char* rule) {
+  auto& finish = split->finish;
+  auto cut = finish.begin() + static_cast<std::ptrdiff_t>(n);
+  HashStage stage{keys, {finish.begin(), cut}, rule};
+  std::vector<Op> after;
+  if (regroup && cut != finish.end()) after.push_back(finish.front());
+  after.insert(after.end(), cut, finish.end());
+  finish = std::move(after);
+  split->hash_stage = std::move(stage);
+  split->applied.push_back(rule);
+}
+
 }  // namespace
+
+bool FinishAggregateOnWorkers(Split* split) {
+  auto* group = At<pipeline::GroupByOp>(split->finish, 0);
+  if (!group || split->hash_stage || split->applied.empty() ||
+      split->applied.back() != "partial_aggregate") {
+    return false;
+  }
+  size_t end = 1;
+  while (end < split->finish.size() && !At<pipeline::SummariseOp>(split->finish, end)) ++end;
+  if (end == split->finish.size()) return false;
+  Shuffle(split, group->columns, end + 1, false, "final_on_workers");
+  return true;
+}
 
 Result<Split> SplitPipeline(sql::Binder* binder, const pipeline::Pipeline& p,
                             const std::vector<pipeline::Schema>& verb_schemas,
                             const std::set<std::string>& disabled) {
   auto on = [&](const char* rule) { return disabled.count(rule) == 0; };
   sql::ExpressionAnalyzer analyzer(binder);
-  Split split{pipeline::Pipeline(p.source()), {}, {}};
+  Split split{pipeline::Pipeline(p.source()), 0, std::nullopt, {}, {}};
   const std::vector<Op>& ops = p.ops();
   size_t i = 0;
   if (on("scan_stage")) {
     while (i < ops.size() && RowWise(analyzer, ops[i])) split.worker.Append(ops[i++]);
     if (i > 0) split.applied.push_back("scan_stage");
   }
+  split.scan_ops = i;
   split.finish.assign(ops.begin() + static_cast<std::ptrdiff_t>(i), ops.end());
   // The rules below copy the first verbs after the scan stage onto the workers; the
   // coordinator still runs them all, on far fewer rows.
@@ -240,6 +309,20 @@ Result<Split> SplitPipeline(sql::Binder* binder, const pipeline::Pipeline& p,
         final.insert(final.end(), rest.begin() + static_cast<std::ptrdiff_t>(at + 1), rest.end());
         split.finish = std::move(final);
         split.applied.push_back("partial_aggregate");
+        return split;
+      }
+    }
+  }
+  if (auto* group = At<pipeline::GroupByOp>(rest, 0)) {
+    if (on("shuffle_aggregate") && At<pipeline::SummariseOp>(rest, 1)) {
+      Shuffle(&split, group->columns, 2, false, "shuffle_aggregate");
+      return split;
+    }
+    if (on("shuffle_window")) {
+      size_t end = GroupLocalEnd(analyzer, rest);
+      if (end > 1) {
+        bool summarised = At<pipeline::SummariseOp>(rest, end - 1) != nullptr;
+        Shuffle(&split, group->columns, end, !summarised, "shuffle_window");
       }
     }
   }

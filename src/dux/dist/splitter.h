@@ -6,6 +6,7 @@
 // off (ClusterOptions::disabled_rules) and is tested on its own.
 #pragma once
 
+#include <optional>
 #include <set>
 #include <string>
 #include <vector>
@@ -24,14 +25,34 @@ struct SplitRule {
 /// Every rule, in the order they are tried.
 const std::vector<SplitRule>& SplitRules();
 
+/// A hash exchange after the workers' part: every row goes to the worker that owns the
+/// bucket of its `keys`, and each owner runs `ops` on the rows of its buckets. Rows of one
+/// group thus meet on one worker, which computes the group's result alone.
+struct HashStage {
+  std::vector<std::string> keys;
+  std::vector<pipeline::Op> ops;
+  /// The rule that asked for it (for explain).
+  std::string rule;
+};
+
 struct Split {
   /// What each partition runs: the source and the verbs pushed to the workers.
   pipeline::Pipeline worker;
+  /// How many of the worker's verbs are the scan stage (row-wise, before any rule's).
+  size_t scan_ops = 0;
+  /// When set, the workers' rows go through this exchange before the gather.
+  std::optional<HashStage> hash_stage;
   /// What the coordinator runs on the gathered rows, in order (the sink aside).
   std::vector<pipeline::Op> finish;
   /// The rules that moved work onto the workers, in order, for explain.
   std::vector<std::string> applied;
 };
+
+/// Moves a partial_aggregate's final verbs (the first verbs of `split->finish`, up to and
+/// including the final summarise) behind a hash exchange on its group keys, so that each
+/// worker finalises its own groups. False (nothing changed) when the split has no grouped
+/// partial aggregate.
+bool FinishAggregateOnWorkers(Split* split);
 
 /// Splits `pipeline` (without its sink). `binder` parses expressions; `verb_schemas` are
 /// the schemas after each verb from the coordinator's own compile of `pipeline`

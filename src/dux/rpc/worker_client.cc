@@ -1,6 +1,8 @@
 #include "dux/rpc/worker_client.h"
 
 #include <cstring>
+#include <map>
+#include <mutex>
 
 #include "dux/v1/worker.grpc.pb.h"
 
@@ -241,6 +243,23 @@ Result<std::vector<std::shared_ptr<dist::WorkerClient>>> ConnectWorkers(
   }
   if (clients.empty()) return Status::InvalidArgument("--workers: no worker address given");
   return clients;
+}
+
+worker::PeerConnector MakePeerConnector(const ClientOptions& options) {
+  struct Cache {
+    std::mutex mutex;
+    std::map<std::string, std::shared_ptr<dist::WorkerClient>> clients;
+  };
+  auto cache = std::make_shared<Cache>();
+  return
+      [cache, options](const std::string& address) -> Result<std::shared_ptr<dist::WorkerClient>> {
+        std::lock_guard lock(cache->mutex);
+        auto& client = cache->clients[address];
+        if (!client) {
+          DUX_ASSIGN_OR_RETURN(client, ConnectWorker(address, options));
+        }
+        return client;
+      };
 }
 
 }  // namespace dux::rpc

@@ -7,6 +7,7 @@
 
 #include "dux/dist/worker_client.h"
 #include "dux/rpc/transport.h"
+#include "dux/worker/shuffle.h"
 
 namespace dux::rpc {
 
@@ -18,5 +19,9 @@ Result<std::shared_ptr<dist::WorkerClient>> ConnectWorker(const std::string& add
 /// Clients for a comma-separated list of addresses ("h:p,h:p").
 Result<std::vector<std::shared_ptr<dist::WorkerClient>>> ConnectWorkers(
     const std::string& addresses, const ClientOptions& options);
+
+/// How a `dux worker` reaches its peers for exchanges: gRPC clients with the worker's own
+/// token and CA, one per address, made on first use and kept.
+worker::PeerConnector MakePeerConnector(const ClientOptions& options);
 
 }  // namespace dux::rpc

@@ -1,6 +1,7 @@
 #include "dux/worker/in_process_client.h"
 
 #include <cstring>
+#include <map>
 #include <thread>
 
 #include "dux/worker/chunk_queue.h"
@@ -134,6 +135,21 @@ class InProcessClient : public dist::WorkerClient {
 
 std::shared_ptr<dist::WorkerClient> MakeInProcessClient(Worker* worker, std::string address) {
   return std::make_shared<InProcessClient>(worker, std::move(address));
+}
+
+void ConnectInProcessPeers(const std::vector<std::pair<Worker*, std::string>>& workers) {
+  auto clients = std::make_shared<std::map<std::string, std::shared_ptr<dist::WorkerClient>>>();
+  for (const auto& [w, address] : workers) (*clients)[address] = MakeInProcessClient(w, address);
+  for (const auto& [w, address] : workers) {
+    w->SetAddress(address);
+    w->SetPeerConnector(
+        [clients](const std::string& peer) -> Result<std::shared_ptr<dist::WorkerClient>> {
+          auto it = clients->find(peer);
+          if (it == clients->end())
+            return Status::NotFound("no worker " + peer + " in this process");
+          return it->second;
+        });
+  }
 }
 
 }  // namespace dux::worker

@@ -5,6 +5,8 @@
 
 #include <memory>
 #include <string>
+#include <utility>
+#include <vector>
 
 #include "dux/dist/worker_client.h"
 #include "dux/worker/worker.h"
@@ -13,5 +15,10 @@ namespace dux::worker {
 
 /// `worker` must outlive the client and every stream it returns.
 std::shared_ptr<dist::WorkerClient> MakeInProcessClient(Worker* worker, std::string address);
+
+/// Lets the workers of one process reach each other for exchanges under the given
+/// addresses (as their in-process clients name them). Every worker must outlive the others'
+/// use of it.
+void ConnectInProcessPeers(const std::vector<std::pair<Worker*, std::string>>& workers);
 
 }  // namespace dux::worker

@@ -171,11 +171,72 @@ Status Worker::Execute(const v1::ExecuteRequest& request, ChunkWriter* out) {
   ipc::WriteOptions options;
   DUX_ASSIGN_OR_RETURN(options.compression, exec::ParseCompression(request.compression()));
   DUX_ASSIGN_OR_RETURN(sql::CompiledQuery query, session->Compile(script.pipeline));
+  if (request.fragment().has_shuffle()) {
+    return ExecuteShuffle(session, query, request.fragment().shuffle(), options, out);
+  }
   ChunkedOutput chunks(out);
   auto rows = exec::WriteQueryIpc(session->connection(), query.Sql(), &chunks, options);
   if (chunks.gone()) return Status(StatusCode::kCancelled, "the receiver went away");
   if (!rows.ok()) return rows.status();
   return chunks.Send();
+}
+
+Status Worker::ExecuteShuffle(Session* session, const sql::CompiledQuery& query,
+                              const v1::ShuffleTarget& target, const ipc::WriteOptions& options,
+                              ChunkWriter* out) {
+  std::string self;
+  PeerConnector peers;
+  {
+    std::lock_guard lock(mutex_);
+    self = options_.address;
+    peers = peers_;
+  }
+  if (!peers) {
+    peers = [](const std::string& address) -> Result<std::shared_ptr<dist::WorkerClient>> {
+      return Status::FailedPrecondition("this worker cannot reach its peer " + address);
+    };
+  }
+  auto store = [this](exec::Connection& c, const std::string& exchange, int bucket,
+                      const std::string& select) {
+    return StoreBucket(
+        exchange, bucket, [&](const std::string& table, bool exists) -> Result<int64_t> {
+          std::string quoted = sql::QuoteIdentifier(table);
+          if (!exists) {
+            DUX_RETURN_NOT_OK(
+                c.Execute("CREATE TABLE " + quoted + " AS SELECT * FROM (" + select + ") LIMIT 0")
+                    .status());
+          }
+          return c.Execute("INSERT INTO " + quoted + " " + select);
+        });
+  };
+  DUX_ASSIGN_OR_RETURN(
+      std::vector<BucketStats> stats,
+      Shuffle(session->connection(), query.Sql(), target, self, options, peers, store));
+  ChunkedOutput chunks(out);
+  DUX_RETURN_NOT_OK(
+      exec::WriteQueryIpc(session->connection(), BucketStatsQuery(stats), &chunks, {}).status());
+  if (chunks.gone()) return Status(StatusCode::kCancelled, "the receiver went away");
+  return chunks.Send();
+}
+
+Result<int64_t> Worker::StoreBucket(
+    const std::string& exchange, int bucket,
+    const std::function<Result<int64_t>(const std::string&, bool)>& fill) {
+  if (exchange.empty() || bucket < 0) {
+    return Status::InvalidArgument("a bucket chunk needs an exchange id and a bucket >= 0");
+  }
+  std::string table = dist::BucketTable(exchange, bucket);
+  // One filler at a time creates a bucket's table; the others append to it.
+  std::lock_guard lock(exchange_mutex_);
+  bool exists;
+  {
+    std::lock_guard tables_lock(mutex_);
+    exists = tables_.count(table) > 0;
+  }
+  DUX_ASSIGN_OR_RETURN(int64_t rows, fill(table, exists));
+  std::lock_guard tables_lock(mutex_);
+  tables_.insert(table);
+  return rows;
 }
 
 Result<int64_t> Worker::ImportInto(const std::string& table, ipc::InputStream* ipc, bool append) {
@@ -223,19 +284,11 @@ Result<v1::PushBucketsReply> Worker::PushBuckets(
   for (;;) {
     DUX_ASSIGN_OR_RETURN(bool more, next(&chunk));
     if (!more) return reply;
-    if (chunk.exchange_id().empty() || chunk.bucket() < 0) {
-      return Status::InvalidArgument("a bucket chunk needs an exchange id and a bucket >= 0");
-    }
-    std::string table = dist::BucketTable(chunk.exchange_id(), chunk.bucket());
-    ipc::StringInputStream in(chunk.data());
-    // One pusher at a time creates a bucket's table; the others append to it.
-    std::lock_guard lock(exchange_mutex_);
-    bool exists;
-    {
-      std::lock_guard tables_lock(mutex_);
-      exists = tables_.count(table) > 0;
-    }
-    DUX_ASSIGN_OR_RETURN(int64_t rows, ImportInto(table, &in, exists));
+    DUX_ASSIGN_OR_RETURN(int64_t rows, StoreBucket(chunk.exchange_id(), chunk.bucket(),
+                                                   [&](const std::string& table, bool exists) {
+                                                     ipc::StringInputStream in(chunk.data());
+                                                     return ImportInto(table, &in, exists);
+                                                   }));
     reply.set_rows(reply.rows() + rows);
     reply.set_bytes(reply.bytes() + static_cast<int64_t>(chunk.data().size()));
   }
@@ -273,6 +326,11 @@ Result<v1::InsertIntoReply> Worker::InsertInto(const v1::InsertIntoRequest& requ
 void Worker::SetAddress(std::string address) {
   std::lock_guard lock(mutex_);
   options_.address = std::move(address);
+}
+
+void Worker::SetPeerConnector(PeerConnector peers) {
+  std::lock_guard lock(mutex_);
+  peers_ = std::move(peers);
 }
 
 Result<v1::InfoReply> Worker::Info() {

@@ -19,6 +19,7 @@
 #include "dux/common/status.h"
 #include "dux/ipc/streams.h"
 #include "dux/v1/worker.pb.h"
+#include "dux/worker/shuffle.h"
 
 namespace dux::worker {
 
@@ -61,8 +62,12 @@ class Worker {
   bool Cancel(const std::string& query_id);
   /// Interrupts every running query (shutdown).
   void CancelAll();
-  /// The address Info reports, once the server knows the port it bound.
+  /// The address Info reports, once the server knows the port it bound. Exchanges compare
+  /// it with a bucket's owner to keep the worker's own buckets local.
   void SetAddress(std::string address);
+  /// How the worker reaches the owners of buckets it produces (set by the transport before
+  /// the first call). Without one, a shuffle to another worker fails.
+  void SetPeerConnector(PeerConnector peers);
 
  private:
   class Running;
@@ -73,6 +78,12 @@ class Worker {
   Result<OpenedFragment> OpenFragment(const v1::Fragment& fragment);
   Status CheckPathAllowed(const std::string& path, const char* verb) const;
   Result<int64_t> ImportInto(const std::string& table, ipc::InputStream* ipc, bool append);
+  /// Creates or appends to a bucket's table with `fill(table, exists)`, one filler at a time.
+  Result<int64_t> StoreBucket(const std::string& exchange, int bucket,
+                              const std::function<Result<int64_t>(const std::string&, bool)>& fill);
+  Status ExecuteShuffle(Session* session, const sql::CompiledQuery& query,
+                        const v1::ShuffleTarget& target, const ipc::WriteOptions& options,
+                        ChunkWriter* out);
 
   WorkerOptions options_;
   std::shared_ptr<exec::Database> db_;
@@ -92,6 +103,7 @@ class Worker {
   std::set<std::string> tables_;  ///< registered and bucket tables
   std::mutex attach_mutex_;
   std::mutex exchange_mutex_;
+  PeerConnector peers_;  ///< guarded by mutex_
 };
 
 }  // namespace dux::worker

@@ -1,0 +1,138 @@
+#include "dux/worker/shuffle.h"
+
+#include <fmt/format.h>
+
+#include <map>
+
+#include "dux/exec/arrow_bridge.h"
+#include "dux/ipc/arrow_c.h"
+#include "dux/ipc/streams.h"
+#include "dux/sql/quote.h"
+
+namespace dux::worker {
+
+namespace {
+
+constexpr const char* kStageTable = "__dux_shuffle_stage";
+constexpr const char* kBucketColumn = "__dux_bucket";
+
+// Pushes one bucket's rows as BucketChunks of about dist::kIpcChunkBytes, each a complete
+// IPC stream (the receiver imports every chunk on its own), cut between batches.
+class BucketSink : public exec::ArrowBatchSink {
+ public:
+  BucketSink(dist::BucketPusher* pusher, const std::string& exchange, int bucket,
+             const ipc::WriteOptions& options)
+      : pusher_(pusher), options_(options) {
+    chunk_.set_exchange_id(exchange);
+    chunk_.set_bucket(bucket);
+  }
+  Status Schema(const ArrowSchema& schema) override {
+    ipc::CopySchema(schema, schema_.out());
+    return Open();
+  }
+  Status Batch(const ArrowArray& batch) override {
+    DUX_RETURN_NOT_OK(writer_->WriteBatch(batch));
+    if (out_.bytes().size() < dist::kIpcChunkBytes) return Status::OK();
+    DUX_RETURN_NOT_OK(Flush());
+    return Open();
+  }
+  /// Sends what is left; an empty bucket still sends its schema.
+  Status Finish() { return writer_ ? Flush() : Status::Internal("the bucket had no schema"); }
+  int64_t bytes() const { return bytes_; }
+
+ private:
+  Status Open() {
+    DUX_ASSIGN_OR_RETURN(writer_, ipc::Writer::Open(&out_, *schema_.get(), options_));
+    return Status::OK();
+  }
+  Status Flush() {
+    DUX_RETURN_NOT_OK(writer_->Close());
+    writer_.reset();
+    bytes_ += static_cast<int64_t>(out_.bytes().size());
+    chunk_.set_data(std::move(out_.bytes()));
+    out_.bytes().clear();
+    return pusher_->Push(chunk_);
+  }
+
+  dist::BucketPusher* pusher_;
+  ipc::WriteOptions options_;
+  v1::BucketChunk chunk_;
+  ipc::SchemaOwner schema_;
+  ipc::StringOutputStream out_;
+  std::unique_ptr<ipc::Writer> writer_;
+  int64_t bytes_ = 0;
+};
+
+Status CheckTarget(const v1::ShuffleTarget& t) {
+  if (t.exchange_id().empty()) return Status::InvalidArgument("a shuffle needs an exchange id");
+  if (t.keys().empty()) return Status::InvalidArgument("a shuffle needs at least one key");
+  if (t.n_buckets() < 1 || t.owners_size() != t.n_buckets()) {
+    return Status::InvalidArgument(
+        fmt::format("a shuffle needs one owner per bucket, got {} buckets and {} owners",
+                    t.n_buckets(), t.owners_size()));
+  }
+  return Status::OK();
+}
+
+}  // namespace
+
+Result<std::vector<BucketStats>> Shuffle(exec::Connection& connection,
+                                         const std::string& select_sql,
+                                         const v1::ShuffleTarget& target, const std::string& self,
+                                         const ipc::WriteOptions& options,
+                                         const PeerConnector& peers,
+                                         const LocalBucketStore& store) {
+  DUX_RETURN_NOT_OK(CheckTarget(target));
+  std::string keys;
+  for (const auto& k : target.keys()) keys += (keys.empty() ? "" : ", ") + sql::QuoteIdentifier(k);
+  // Run once, routed once: DuckDB's hash() is the same on every worker of one version, so
+  // equal keys meet in the same bucket whichever worker produced them.
+  DUX_RETURN_NOT_OK(
+      connection
+          .Execute(fmt::format("CREATE OR REPLACE TEMPORARY TABLE {} AS SELECT *, "
+                               "CAST(hash({}) % {} AS INTEGER) AS {} FROM ({}\n)",
+                               kStageTable, keys, target.n_buckets(), kBucketColumn, select_sql))
+          .status());
+  auto bucket_rows = [&](int b) {
+    return fmt::format("SELECT * EXCLUDE ({}) FROM temp.{} WHERE {} = {}", kBucketColumn,
+                       kStageTable, kBucketColumn, b);
+  };
+  std::map<std::string, std::vector<int>> by_owner;
+  for (int b = 0; b < target.n_buckets(); ++b) by_owner[target.owners(b)].push_back(b);
+  std::vector<BucketStats> stats(static_cast<size_t>(target.n_buckets()));
+  for (const auto& [owner, buckets] : by_owner) {
+    if (owner == self) {
+      for (int b : buckets) {
+        DUX_ASSIGN_OR_RETURN(int64_t rows,
+                             store(connection, target.exchange_id(), b, bucket_rows(b)));
+        stats[static_cast<size_t>(b)] = {b, rows, 0};
+      }
+      continue;
+    }
+    DUX_ASSIGN_OR_RETURN(std::shared_ptr<dist::WorkerClient> peer, peers(owner));
+    DUX_ASSIGN_OR_RETURN(std::unique_ptr<dist::BucketPusher> pusher, peer->PushBuckets());
+    for (int b : buckets) {
+      BucketSink sink(pusher.get(), target.exchange_id(), b, options);
+      DUX_ASSIGN_OR_RETURN(int64_t rows, exec::ExportArrow(connection, bucket_rows(b), &sink));
+      DUX_RETURN_NOT_OK(sink.Finish());
+      stats[static_cast<size_t>(b)] = {b, rows, sink.bytes()};
+    }
+    DUX_RETURN_NOT_OK(pusher->Finish().status());
+  }
+  (void)connection.Execute(std::string("DROP TABLE IF EXISTS temp.") + kStageTable);
+  return stats;
+}
+
+std::string BucketStatsQuery(const std::vector<BucketStats>& stats) {
+  // Never empty: a checked target has a bucket at least.
+  std::string values;
+  for (const auto& s : stats) {
+    values +=
+        fmt::format("{}({}, {}, {})", values.empty() ? "" : ", ", s.bucket, s.rows, s.ipc_bytes);
+  }
+  return "SELECT CAST(bucket AS INTEGER) AS bucket, CAST(rows AS BIGINT) AS rows, "
+         "CAST(ipc_bytes AS BIGINT) AS ipc_bytes FROM (VALUES " +
+         values + ") t(bucket, rows, ipc_bytes)";
+}
+
+}  // namespace dux::worker
