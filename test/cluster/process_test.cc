@@ -379,6 +379,55 @@ TEST_F(ClusterTest, KilledWorkerFailsTheRunNamingIt) {
   EXPECT_LT(after_kill, 5.0) << "the run noticed the dead worker too late";
 }
 
+TEST_F(ClusterTest, PartitionOfAKilledWorkerIsRetriedOnAnother) {
+  // Two files; each worker spends about a second on its file and streams rows meanwhile.
+  // (That rows delivered before a failure are discarded is tested in dist/gather_test.cc.)
+  for (const auto& [name, from] : {std::pair{"a", 0}, std::pair{"b", 10000}}) {
+    Outcome made = Dux({"run", "from_query(\"SELECT range AS k FROM range(" + std::to_string(from) +
+                                   ", " + std::to_string(from + 10000) + ")\") |> to_parquet(\"" +
+                                   (dir_ / (std::string(name) + ".parquet")).string() + "\")"});
+    ASSERT_EQ(made.exit_code, 0) << made.err;
+  }
+  const std::string pipeline = "from_parquet(\"" + (dir_ / "*.parquet").string() +
+                               "\") |> mutate(s: list_sum(range(0, k % 7 + 12000))) |> sort_by(k)";
+  Outcome local = Dux({"run", "--format", "csv", pipeline});
+  ASSERT_EQ(local.exit_code, 0) << local.err;
+  Server* a = Worker();
+  Server* b = Worker();
+  ASSERT_TRUE(a && b);
+  Command run = Spawn({DUX_BINARY, "run", "--workers", a->address + "," + b->address, "--format",
+                       "csv", "--telemetry", pipeline});
+  ASSERT_TRUE(WaitBusy(b->address));
+  std::this_thread::sleep_for(300ms);
+  b->process->Signal(SIGKILL);
+  Outcome o = Finish(std::move(run), 60s);
+  ASSERT_EQ(o.exit_code, 0) << o.err;
+  EXPECT_EQ(o.out, local.out) << "rows lost or duplicated by the retry";
+  EXPECT_TRUE(Contains(o.err, "\"event\":\"partition.retry\"")) << o.err;
+  EXPECT_TRUE(Contains(o.err, "\"failed_worker\":\"" + b->address + "\"")) << o.err;
+  EXPECT_TRUE(Contains(o.err, "\"worker\":\"" + a->address + "\"")) << o.err;
+}
+
+TEST_F(ClusterTest, PartitionFailingTwiceFailsTheRunNamingIt) {
+  Server* a = Worker();
+  Server* b = Worker();
+  ASSERT_TRUE(a && b);
+  Outcome made =
+      Dux({"run", "from_query(\"SELECT range AS k FROM range(0, 10)\") |> to_parquet(\"" +
+                      (dir_ / "a.parquet").string() + "\")"});
+  ASSERT_EQ(made.exit_code, 0) << made.err;
+  Command run = Spawn({DUX_BINARY, "run", "--workers", a->address + "," + b->address,
+                       "from_parquet(\"" + (dir_ / "a.parquet").string() +
+                           "\") |> mutate(s: list_sum(range(0, k + 300000000)))"});
+  ASSERT_TRUE(WaitBusy(a->address));
+  a->process->Signal(SIGKILL);
+  ASSERT_TRUE(WaitBusy(b->address));
+  b->process->Signal(SIGKILL);
+  Outcome o = Finish(std::move(run), 20s);
+  ExpectOneLineError(o, {"partition 0 failed twice: worker " + a->address,
+                         "then worker " + b->address + " is unreachable or went away"});
+}
+
 TEST_F(ClusterTest, CtrlCStopsTheRunAndTheWorkersQuery) {
   Server* w = Worker();
   ASSERT_TRUE(w);

@@ -2,6 +2,7 @@
 
 #include <map>
 
+#include "dux/dist/gather.h"
 #include "dux/exec/arrow_bridge.h"
 #include "dux/pipeline/proto_mapping.h"
 #include "dux/sql/quote.h"
@@ -102,8 +103,8 @@ constexpr const char* kBucketsTable = "__dux_buckets";  // explain's stand-in fo
 
 // What the coordinator runs once the workers' rows are in kGatheredTable.
 Pipeline FinishingPipeline(const dist::Plan& plan, const Pipeline& pipeline) {
-  Pipeline finish =
-      Pipeline::FromQuery("SELECT * FROM temp." + sql::QuoteIdentifier(kGatheredTable));
+  Pipeline finish = Pipeline::FromQuery("SELECT * EXCLUDE (" + std::string(dist::kAttemptColumn) +
+                                        ") FROM temp." + sql::QuoteIdentifier(kGatheredTable));
   for (const auto& op : plan.finish) finish.Append(op);
   if (pipeline.sink()) finish.SetSink(*pipeline.sink());
   return finish;
@@ -213,8 +214,8 @@ Result<std::string> Session::ExplainDistributed(const Pipeline& pipeline) {
   // The coordinator's part, bound against an empty table of the gathered columns.
   DUX_RETURN_NOT_OK(connection_
                         .Execute("CREATE OR REPLACE TEMPORARY TABLE " +
-                                 sql::QuoteIdentifier(kGatheredTable) + " AS SELECT * FROM (" +
-                                 gathered_sql + "\n) LIMIT 0")
+                                 sql::QuoteIdentifier(kGatheredTable) + " AS SELECT *, 0 AS " +
+                                 dist::kAttemptColumn + " FROM (" + gathered_sql + "\n) LIMIT 0")
                         .status());
   DUX_ASSIGN_OR_RETURN(sql::CompiledQuery finish,
                        compiler.Compile(FinishingPipeline(plan, pipeline)));

@@ -1,0 +1,509 @@
+#include "dux/dist/gather.h"
+
+#include <fmt/format.h>
+
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <deque>
+#include <mutex>
+#include <set>
+#include <thread>
+
+#include "dux/exec/arrow_bridge.h"
+#include "dux/ipc/arrow_c.h"
+#include "dux/ipc/reader.h"
+#include "dux/sql/quote.h"
+
+namespace dux::dist {
+
+using Clock = std::chrono::steady_clock;
+
+namespace {
+
+// Counts the bytes a stream delivers and keeps its own error, which is the root cause when
+// the IPC reader then fails.
+class CountingInput : public ipc::InputStream {
+ public:
+  explicit CountingInput(ResultStream* in) : in_(in) {}
+  Result<size_t> Read(void* data, size_t size) override {
+    auto n = in_->Read(data, size);
+    if (!n.ok()) {
+      error_ = n.status();
+      return n;
+    }
+    bytes_ += static_cast<int64_t>(*n);
+    return n;
+  }
+  int64_t bytes() const { return bytes_; }
+  const Status& error() const { return error_; }
+
+ private:
+  ResultStream* in_;
+  int64_t bytes_ = 0;
+  Status error_;
+};
+
+bool SameSchema(const ArrowSchema& a, const ArrowSchema& b) {
+  auto same = [](const char* x, const char* y) {
+    return std::string(x ? x : "") == std::string(y ? y : "");
+  };
+  if (!same(a.format, b.format) || !same(a.name, b.name) || a.n_children != b.n_children) {
+    return false;
+  }
+  if ((a.dictionary == nullptr) != (b.dictionary == nullptr)) return false;
+  if (a.dictionary && !SameSchema(*a.dictionary, *b.dictionary)) return false;
+  for (int64_t i = 0; i < a.n_children; ++i) {
+    if (!SameSchema(*a.children[i], *b.children[i])) return false;
+  }
+  return true;
+}
+
+std::string ColumnList(const ArrowSchema& s) {
+  std::string out;
+  for (int64_t i = 0; i < s.n_children; ++i) {
+    out += fmt::format("{}{} {}", i ? ", " : "", s.children[i]->name ? s.children[i]->name : "",
+                       s.children[i]->format ? s.children[i]->format : "");
+  }
+  return "(" + out + ")";
+}
+
+// Failures that say something about the worker, not the pipeline: another worker may
+// succeed. Mistakes in the pipeline (InvalidArgument, ...) would fail anywhere, and a
+// cancellation or the deadline ends the query.
+bool WorkerFault(const Status& s) {
+  switch (s.code()) {
+    case StatusCode::kUnavailable:
+    case StatusCode::kInternal:
+    case StatusCode::kDataLoss:
+    case StatusCode::kUnknown:
+    case StatusCode::kAborted:
+    case StatusCode::kResourceExhausted:
+      return true;
+    default:
+      return false;
+  }
+}
+
+// ---- the attempt column ------------------------------------------------------------------
+// A gathered batch is the worker's struct array plus one INTEGER child, constant per batch.
+
+struct TaggedSchema {
+  ipc::SchemaOwner columns;  // a copy of the workers' schema
+  ArrowSchema tag{};
+  std::vector<ArrowSchema*> children;
+};
+
+void ReleaseTaggedSchema(ArrowSchema* s) {
+  delete static_cast<TaggedSchema*>(s->private_data);
+  s->release = nullptr;
+}
+
+void NoRelease(ArrowSchema* s) { s->release = nullptr; }
+void NoRelease(ArrowArray* a) { a->release = nullptr; }
+
+void ExportTaggedSchema(const ArrowSchema& columns, ArrowSchema* out) {
+  auto* t = new TaggedSchema;
+  ipc::CopySchema(columns, t->columns.out());
+  t->tag.format = "i";
+  t->tag.name = kAttemptColumn;
+  t->tag.flags = 0;
+  t->tag.release = NoRelease;
+  for (int64_t i = 0; i < t->columns->n_children; ++i) {
+    t->children.push_back(t->columns->children[i]);
+  }
+  t->children.push_back(&t->tag);
+  *out = ArrowSchema{};
+  out->format = "+s";
+  out->name = "";
+  out->metadata = t->columns->metadata;
+  out->n_children = static_cast<int64_t>(t->children.size());
+  out->children = t->children.data();
+  out->release = ReleaseTaggedSchema;
+  out->private_data = t;
+}
+
+struct TaggedArray {
+  ipc::ArrayOwner columns;
+  std::vector<int32_t> tags;
+  const void* tag_buffers[2] = {nullptr, nullptr};
+  ArrowArray tag{};
+  std::vector<ArrowArray*> children;
+};
+
+void ReleaseTaggedArray(ArrowArray* a) {
+  delete static_cast<TaggedArray*>(a->private_data);  // releases the worker's batch
+  a->release = nullptr;
+}
+
+void ExportTaggedArray(ipc::ArrayOwner batch, int32_t attempt, ArrowArray* out) {
+  auto* t = new TaggedArray;
+  t->columns = std::move(batch);
+  const ArrowArray& c = *t->columns.get();
+  // A struct's offset applies to its children, so the tags cover offset + length rows.
+  t->tags.assign(static_cast<size_t>(c.offset + c.length), attempt);
+  t->tag_buffers[1] = t->tags.data();
+  t->tag.length = c.offset + c.length;
+  t->tag.n_buffers = 2;
+  t->tag.buffers = t->tag_buffers;
+  t->tag.release = NoRelease;
+  for (int64_t i = 0; i < c.n_children; ++i) t->children.push_back(c.children[i]);
+  t->children.push_back(&t->tag);
+  *out = ArrowArray{};
+  out->length = c.length;
+  out->null_count = c.null_count;
+  out->offset = c.offset;
+  out->n_buffers = c.n_buffers;
+  out->buffers = c.buffers;
+  out->n_children = static_cast<int64_t>(t->children.size());
+  out->children = t->children.data();
+  out->release = ReleaseTaggedArray;
+  out->private_data = t;
+}
+
+// Runs every task on its worker in a thread of its own and hands the batches to one
+// consumer (DuckDB pulling an ArrowArrayStream) in arrival order. The first final failure
+// wins: it cancels every other call and is what the consumer reports.
+class Gather {
+ public:
+  Gather(std::vector<GatherTask> tasks, const ClusterOptions& options, const char* stage)
+      : tasks_(std::move(tasks)), options_(options), stage_(stage) {
+    size_t n = tasks_.size();
+    streams_.assign(n, nullptr);
+    done_.assign(n, false);
+    for (const auto& t : tasks_) {
+      worker_.push_back(t.worker);
+      completed_.push_back(t.fragment);
+    }
+    running_ = n;
+    if (options.timeout_seconds > 0) {
+      deadline_ = Clock::now() + std::chrono::duration_cast<Clock::duration>(
+                                     std::chrono::duration<double>(options.timeout_seconds));
+    }
+    for (size_t i = 0; i < n; ++i) threads_.emplace_back([this, i] { Produce(i); });
+  }
+
+  ~Gather() {
+    Fail(Status(StatusCode::kCancelled, "the query was abandoned"));
+    for (auto& t : threads_) t.join();
+  }
+
+  /// Blocks until some worker has sent its schema (or the gather failed).
+  Result<const ArrowSchema*> WaitSchema() {
+    std::unique_lock lock(mu_);
+    while (!schema_.valid() && error_.ok() && running_ > 0) WaitLocked(lock);
+    if (!error_.ok()) return error_;
+    if (!schema_.valid()) return Status::Internal("no worker returned a schema");
+    return schema_.get();
+  }
+
+  /// The next batch in arrival order, with its attempt column; false once every task has
+  /// finished.
+  Result<bool> Next(ArrowArray* out) {
+    std::unique_lock lock(mu_);
+    while (queue_.empty() && error_.ok() && running_ > 0) WaitLocked(lock);
+    if (!error_.ok()) return error_;
+    if (queue_.empty()) return false;
+    ExportTaggedArray(std::move(queue_.front().first), queue_.front().second, out);
+    queue_.pop_front();
+    cv_.notify_all();
+    return true;
+  }
+
+  Status error() {
+    std::lock_guard lock(mu_);
+    return error_;
+  }
+  int64_t ipc_bytes() const { return ipc_bytes_; }
+  /// Attempts that delivered rows and then failed: their rows must go.
+  std::vector<int32_t> abandoned() {
+    std::lock_guard lock(mu_);
+    return abandoned_;
+  }
+  std::vector<v1::Fragment> completed() {
+    std::lock_guard lock(mu_);
+    return completed_;
+  }
+
+ private:
+  static constexpr size_t kMaxQueued = 64;
+
+  // Waits for the producers, at most 100 ms at a time, so that an interruption or the
+  // deadline is noticed even while no worker sends anything.
+  void WaitLocked(std::unique_lock<std::mutex>& lock) {
+    auto until = Clock::now() + std::chrono::milliseconds(100);
+    if (deadline_ != Clock::time_point{}) until = std::min(until, deadline_);
+    if (cv_.wait_until(lock, until) != std::cv_status::timeout) return;
+    if (options_.interrupted && options_.interrupted->load()) {
+      FailLocked(Status(StatusCode::kCancelled, "interrupted"));
+      return;
+    }
+    if (deadline_ == Clock::time_point{} || Clock::now() < deadline_) return;
+    for (size_t i = 0; i < done_.size(); ++i) {
+      if (done_[i]) continue;
+      FailLocked(Status(StatusCode::kDeadlineExceeded,
+                        fmt::format("worker {} did not answer within {} s", AddressLocked(i),
+                                    options_.timeout_seconds)));
+      return;
+    }
+  }
+
+  const std::string& AddressLocked(size_t task) const {
+    return options_.workers[worker_[task]]->address();
+  }
+
+  void Fail(const Status& status) {
+    std::lock_guard lock(mu_);
+    FailLocked(status);
+  }
+
+  void FailLocked(const Status& status) {
+    if (error_.ok() && running_ > 0) error_ = status;
+    for (ResultStream* s : streams_) {
+      if (s) s->Cancel();
+    }
+    cv_.notify_all();
+  }
+
+  // Another worker for a retry of task `i`: the next one, in order, that has not failed in
+  // this query and answers Health. SIZE_MAX when none does.
+  size_t RetryWorker(size_t i) {
+    size_t n = options_.workers.size();
+    for (size_t k = 1; k < n; ++k) {
+      size_t w = (worker_[i] + k) % n;
+      {
+        std::lock_guard lock(mu_);
+        if (failed_workers_.count(w)) continue;
+      }
+      if (options_.workers[w]->Health().ok()) return w;
+    }
+    return SIZE_MAX;
+  }
+
+  void Produce(size_t i) {
+    const GatherTask& task = tasks_[i];
+    v1::Fragment fragment = task.fragment;
+    Status first_failure;
+    for (int attempt = 0;; ++attempt) {
+      auto tag = static_cast<int32_t>(i * 2 + static_cast<size_t>(attempt));
+      bool delivered = false;
+      Status status = Attempt(i, fragment, tag, &delivered);
+      std::unique_lock lock(mu_);
+      if (status.ok()) {
+        completed_[i] = fragment;
+        break;
+      }
+      size_t failed_on = worker_[i];
+      failed_workers_.insert(failed_on);
+      if (delivered) abandoned_.push_back(tag);
+      bool retry = attempt == 0 && task.retryable && WorkerFault(status) && error_.ok();
+      lock.unlock();
+      size_t next = retry ? RetryWorker(i) : SIZE_MAX;
+      lock.lock();
+      if (next == SIZE_MAX || !error_.ok()) {
+        if (attempt > 0) {
+          status = Status(status.code(), fmt::format("{} failed twice: {}; then {}", task.label,
+                                                     first_failure.message(), status.message()));
+        }
+        FailLocked(status);
+        break;
+      }
+      first_failure = status;
+      worker_[i] = next;
+      fragment = RetryFragment(fragment);
+      if (options_.telemetry) {
+        // `discarded`: 1 when the failed attempt had delivered rows (they are deleted).
+        options_.telemetry->Emit(
+            {"partition.retry",
+             {{"worker_index", static_cast<double>(next)}, {"discarded", delivered ? 1.0 : 0.0}},
+             {{"task", task.label},
+              {"stage", stage_},
+              {"failed_worker", options_.workers[failed_on]->address()},
+              {"worker", options_.workers[next]->address()},
+              {"error", status.message()}}});
+      }
+    }
+    std::lock_guard lock(mu_);
+    done_[i] = true;
+    --running_;
+    cv_.notify_all();
+  }
+
+  // One attempt of task `i` on its current worker, tagging its batches with `tag`.
+  Status Attempt(size_t i, const v1::Fragment& fragment, int32_t tag, bool* delivered) {
+    auto start = Clock::now();
+    size_t worker;
+    {
+      std::lock_guard lock(mu_);
+      worker = worker_[i];
+    }
+    WorkerClient& client = *options_.workers[worker];
+    v1::ExecuteRequest request;
+    *request.mutable_fragment() = fragment;
+    request.set_compression(options_.compression);
+    int64_t bytes = 0;
+    Status status = Stream(client, request, i, tag, &bytes, delivered);
+    ipc_bytes_ += bytes;
+    double seconds = std::chrono::duration<double>(Clock::now() - start).count();
+    if (options_.telemetry) {
+      options_.telemetry->Emit({"distributed.worker.stop",
+                                {{"duration", seconds},
+                                 {"ipc_bytes", static_cast<double>(bytes)},
+                                 {"worker_index", static_cast<double>(worker)},
+                                 {"n_workers", static_cast<double>(options_.workers.size())}},
+                                {{"address", client.address()},
+                                 {"stage", stage_},
+                                 {"task", tasks_[i].label},
+                                 {"status", status.ok() ? "ok" : StatusCodeName(status.code())}}});
+    }
+    return status;
+  }
+
+  Status Stream(WorkerClient& client, const v1::ExecuteRequest& request, size_t i, int32_t tag,
+                int64_t* bytes, bool* delivered) {
+    auto started = client.Execute(request);
+    if (!started.ok()) return started.status();
+    std::unique_ptr<ResultStream> stream = std::move(started).value();
+    {
+      std::lock_guard lock(mu_);
+      if (!error_.ok()) return error_;
+      streams_[i] = stream.get();
+    }
+    CountingInput counting(stream.get());
+    Status status = Decode(client, &counting, tag, delivered);
+    *bytes = counting.bytes();
+    std::lock_guard lock(mu_);
+    streams_[i] = nullptr;
+    return status;
+  }
+
+  Status Decode(WorkerClient& client, CountingInput* in, int32_t tag, bool* delivered) {
+    auto bad = [&](const Status& s) {
+      if (!in->error().ok()) return in->error();
+      return Status(StatusCode::kDataLoss,
+                    "worker " + client.address() + " sent a malformed result: " + s.message());
+    };
+    auto reader = ipc::Reader::Open(in);
+    if (!reader.ok()) return bad(reader.status());
+    ipc::SchemaOwner schema;
+    DUX_RETURN_NOT_OK((*reader)->ExportSchema(schema.out()));
+    {
+      std::lock_guard lock(mu_);
+      if (!schema_.valid()) {
+        schema_ = std::move(schema);
+        schema_from_ = client.address();
+      } else if (!SameSchema(*schema_.get(), *schema.get())) {
+        return Status::Internal(fmt::format(
+            "worker {} returned the columns {} but worker {} returned {}", client.address(),
+            ColumnList(*schema.get()), schema_from_, ColumnList(*schema_.get())));
+      }
+    }
+    for (;;) {
+      ipc::ArrayOwner batch;
+      auto more = (*reader)->Next(batch.out());
+      if (!more.ok()) return bad(more.status());
+      if (!*more) return Status::OK();
+      std::unique_lock lock(mu_);
+      cv_.wait(lock, [&] { return queue_.size() < kMaxQueued || !error_.ok(); });
+      if (!error_.ok()) return error_;
+      queue_.emplace_back(std::move(batch), tag);
+      *delivered = true;
+      cv_.notify_all();
+    }
+  }
+
+  const std::vector<GatherTask> tasks_;
+  const ClusterOptions& options_;
+  const char* stage_;
+  Clock::time_point deadline_{};
+  std::mutex mu_;
+  std::condition_variable cv_;
+  std::deque<std::pair<ipc::ArrayOwner, int32_t>> queue_;
+  std::vector<ResultStream*> streams_;
+  std::vector<bool> done_;
+  std::vector<size_t> worker_;  // each task's current worker
+  std::vector<v1::Fragment> completed_;
+  std::set<size_t> failed_workers_;
+  std::vector<int32_t> abandoned_;
+  size_t running_ = 0;
+  Status error_;
+  ipc::SchemaOwner schema_;
+  std::string schema_from_;
+  std::atomic<int64_t> ipc_bytes_{0};
+  std::vector<std::thread> threads_;  // last: started after everything above exists
+};
+
+// The gather as the Arrow C stream DuckDB pulls. The schema was waited for up front.
+struct GatherStream {
+  Gather* gather;
+  const ArrowSchema* schema;
+  std::string last_error;
+
+  static GatherStream* Of(ArrowArrayStream* s) {
+    return static_cast<GatherStream*>(s->private_data);
+  }
+  static int GetSchema(ArrowArrayStream* s, ArrowSchema* out) {
+    ExportTaggedSchema(*Of(s)->schema, out);
+    return 0;
+  }
+  static int GetNext(ArrowArrayStream* s, ArrowArray* out) {
+    auto more = Of(s)->gather->Next(out);
+    if (!more.ok()) {
+      Of(s)->last_error = more.status().message();
+      return EIO;
+    }
+    if (!*more) out->release = nullptr;
+    return 0;
+  }
+  static const char* GetLastError(ArrowArrayStream* s) { return Of(s)->last_error.c_str(); }
+  static void Release(ArrowArrayStream* s) {
+    delete Of(s);
+    s->release = nullptr;
+  }
+};
+
+}  // namespace
+
+v1::Fragment RetryFragment(const v1::Fragment& fragment) {
+  v1::Fragment retry = fragment;
+  retry.set_query_id(fragment.query_id() + "-retry");
+  if (retry.has_shuffle()) {
+    retry.mutable_shuffle()->set_exchange_id(fragment.shuffle().exchange_id() + "-retry");
+  }
+  return retry;
+}
+
+Result<GatherResult> GatherInto(exec::Connection& connection, std::vector<GatherTask> tasks,
+                                const ClusterOptions& options, const char* stage,
+                                const std::string& table) {
+  Gather gather(std::move(tasks), options, stage);
+  DUX_ASSIGN_OR_RETURN(const ArrowSchema* schema, gather.WaitSchema());
+  DUX_ASSIGN_OR_RETURN(auto casts, exec::ImportCasts(*schema));
+  ArrowArrayStream stream{};
+  stream.get_schema = GatherStream::GetSchema;
+  stream.get_next = GatherStream::GetNext;
+  stream.get_last_error = GatherStream::GetLastError;
+  stream.release = GatherStream::Release;
+  stream.private_data = new GatherStream{&gather, schema, {}};
+  auto rows =
+      exec::ImportArrowStream(connection, table, &stream, exec::TableMode::kTemporary, casts);
+  // A worker's own error is the cause; DuckDB's wrapping of it adds nothing.
+  Status failed = gather.error();
+  if (!failed.ok()) return failed;
+  if (!rows.ok()) return rows.status();
+  GatherResult result{*rows, gather.ipc_bytes(), gather.completed()};
+  std::string abandoned;
+  for (int32_t tag : gather.abandoned()) {
+    abandoned += (abandoned.empty() ? "" : ", ") + std::to_string(tag);
+  }
+  if (!abandoned.empty()) {
+    DUX_ASSIGN_OR_RETURN(
+        int64_t deleted,
+        connection.Execute("DELETE FROM temp." + sql::QuoteIdentifier(table) + " WHERE " +
+                           kAttemptColumn + " IN (" + abandoned + ")"));
+    result.rows -= deleted;
+  }
+  return result;
+}
+
+}  // namespace dux::dist

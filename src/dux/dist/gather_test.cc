@@ -1,0 +1,189 @@
+// The gather's retry: a task whose worker fails is rerun on another worker, and the rows the
+// failed attempt had already delivered are discarded. Workers run in this process; a
+// wrapping client makes one of them fail after part of its result.
+#include "dux/dist/gather.h"
+
+#include <gtest/gtest.h>
+
+#include <mutex>
+
+#include "dux/api/session.h"
+#include "dux/pipeline/language.h"
+#include "dux/pipeline/proto_mapping.h"
+#include "dux/worker/in_process_client.h"
+
+namespace dux::dist {
+namespace {
+
+// Passes `limit` bytes of the worker's stream through, then fails as a lost worker does.
+class FailingStream : public ResultStream {
+ public:
+  FailingStream(std::unique_ptr<ResultStream> in, size_t limit, std::string address)
+      : in_(std::move(in)), left_(limit), address_(std::move(address)) {}
+  Result<size_t> Read(void* data, size_t size) override {
+    if (left_ == 0) {
+      return Status(StatusCode::kUnavailable,
+                    "worker " + address_ + " is unreachable or went away");
+    }
+    DUX_ASSIGN_OR_RETURN(size_t n, in_->Read(data, std::min(size, left_)));
+    left_ -= n;
+    return n;
+  }
+  void Cancel() override { in_->Cancel(); }
+
+ private:
+  std::unique_ptr<ResultStream> in_;
+  size_t left_;
+  std::string address_;
+};
+
+// A worker whose results break off after `limit` bytes (and that still answers Health).
+class FailingClient : public WorkerClient {
+ public:
+  FailingClient(std::shared_ptr<WorkerClient> in, size_t limit)
+      : in_(std::move(in)), limit_(limit) {}
+  const std::string& address() const override { return in_->address(); }
+  Result<std::unique_ptr<ResultStream>> Execute(const v1::ExecuteRequest& r) override {
+    DUX_ASSIGN_OR_RETURN(auto stream, in_->Execute(r));
+    return std::unique_ptr<ResultStream>(new FailingStream(std::move(stream), limit_, address()));
+  }
+  Result<int64_t> RegisterTable(const std::string& t, ipc::InputStream* in) override {
+    return in_->RegisterTable(t, in);
+  }
+  Result<int64_t> AppendChunk(const v1::AppendChunkRequest& r) override {
+    return in_->AppendChunk(r);
+  }
+  Status DropTable(const v1::DropTableRequest& r) override { return in_->DropTable(r); }
+  Result<std::unique_ptr<BucketPusher>> PushBuckets() override { return in_->PushBuckets(); }
+  Result<v1::WriteReply> Write(const v1::WriteRequest& r) override { return in_->Write(r); }
+  Result<v1::InsertIntoReply> InsertInto(const v1::InsertIntoRequest& r) override {
+    return in_->InsertInto(r);
+  }
+  Result<v1::InfoReply> Info() override { return in_->Info(); }
+  Status Health() override { return in_->Health(); }
+  Result<bool> Cancel(const std::string& id) override { return in_->Cancel(id); }
+
+ private:
+  std::shared_ptr<WorkerClient> in_;
+  size_t limit_;
+};
+
+v1::Fragment Fragment(const std::string& text, const std::string& query_id) {
+  auto script = pipeline::ParseScript(text);
+  EXPECT_TRUE(script.ok()) << script.status().message();
+  v1::Fragment f;
+  f.set_query_id(query_id);
+  pipeline::ToProto(*script, f.mutable_script());
+  return f;
+}
+
+// 20000 rows in ten IPC chunks or so: the padding makes every batch about 1 MiB.
+constexpr const char* kRows =
+    "from_query(\"SELECT range AS k, repeat('x', 500) AS pad FROM range(0, 20000)\")";
+
+class GatherTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    for (int i = 0; i < 2; ++i) {
+      worker::WorkerOptions options;
+      options.threads = 1;
+      workers_.push_back(std::move(worker::Worker::Open(options)).value());
+      clients_.push_back(
+          worker::MakeInProcessClient(workers_.back().get(), "in-process:" + std::to_string(i)));
+    }
+    session_ = std::move(Session::Open()).value();
+    telemetry_.Subscribe([this](const Event& e) {
+      std::lock_guard lock(mu_);
+      events_.push_back(e);
+    });
+  }
+
+  ClusterOptions Options(std::vector<std::shared_ptr<WorkerClient>> workers) {
+    ClusterOptions o;
+    o.workers = std::move(workers);
+    o.telemetry = &telemetry_;
+    return o;
+  }
+
+  std::vector<Event> Retries() {
+    std::lock_guard lock(mu_);
+    std::vector<Event> out;
+    for (const auto& e : events_) {
+      if (e.name == "partition.retry") out.push_back(e);
+    }
+    return out;
+  }
+
+  std::string Text(const std::string& sql) {
+    auto rows = session_->connection().QueryText(sql);
+    EXPECT_TRUE(rows.ok()) << rows.status().message();
+    return rows.ok() ? rows->at(0).at(0).value_or("NULL") : "";
+  }
+
+  std::vector<std::unique_ptr<worker::Worker>> workers_;
+  std::vector<std::shared_ptr<WorkerClient>> clients_;
+  std::unique_ptr<Session> session_;
+  Telemetry telemetry_;
+  std::mutex mu_;
+  std::vector<Event> events_;
+};
+
+TEST_F(GatherTest, RetryDiscardsTheRowsOfTheFailedAttempt) {
+  auto failing = std::make_shared<FailingClient>(clients_[0], 3 << 20);
+  auto options = Options({failing, clients_[1]});
+  std::vector<GatherTask> tasks = {{0, Fragment(kRows, "g1"), true, "partition 0"}};
+  auto gathered = GatherInto(session_->connection(), tasks, options, "gather", "t1");
+  ASSERT_TRUE(gathered.ok()) << gathered.status().message();
+  EXPECT_EQ(gathered->rows, 20000);
+  EXPECT_EQ(Text("SELECT CAST(count(*) AS VARCHAR) || '/' || CAST(count(DISTINCT k) AS VARCHAR) "
+                 "FROM temp.t1"),
+            "20000/20000");
+  ASSERT_EQ(Retries().size(), 1u);
+  EXPECT_EQ(Retries()[0].measurements.at("discarded"), 1.0);
+  EXPECT_EQ(Retries()[0].metadata.at("worker"), "in-process:1");
+  // The retry ran under a query id of its own.
+  EXPECT_EQ(gathered->completed[0].query_id(), "g1-retry");
+}
+
+TEST_F(GatherTest, TwoFailuresFailTheCallNamingBoth) {
+  auto a = std::make_shared<FailingClient>(clients_[0], 1 << 20);
+  auto b = std::make_shared<FailingClient>(clients_[1], 1 << 20);
+  std::vector<GatherTask> tasks = {{0, Fragment(kRows, "g2"), true, "partition 3"}};
+  auto gathered = GatherInto(session_->connection(), tasks, Options({a, b}), "gather", "t2");
+  ASSERT_FALSE(gathered.ok());
+  EXPECT_EQ(gathered.status().code(), StatusCode::kUnavailable);
+  EXPECT_EQ(gathered.status().message(),
+            "partition 3 failed twice: worker in-process:0 is unreachable or went away; then "
+            "worker in-process:1 is unreachable or went away");
+}
+
+TEST_F(GatherTest, TaskBoundToItsWorkerIsNotRetried) {
+  auto failing = std::make_shared<FailingClient>(clients_[0], 1 << 20);
+  std::vector<GatherTask> tasks = {{0, Fragment(kRows, "g3"), false, "bucket 0"}};
+  auto gathered =
+      GatherInto(session_->connection(), tasks, Options({failing, clients_[1]}), "gather", "t3");
+  ASSERT_FALSE(gathered.ok());
+  EXPECT_EQ(gathered.status().message(), "worker in-process:0 is unreachable or went away");
+  EXPECT_TRUE(Retries().empty());
+}
+
+TEST_F(GatherTest, MistakeInThePipelineIsNotRetried) {
+  std::vector<GatherTask> tasks = {
+      {0, Fragment("from_query(\"SELECT CAST('x' AS INTEGER) AS v\")", "g4"), true, "partition 0"}};
+  auto gathered = GatherInto(session_->connection(), tasks, Options(clients_), "gather", "t4");
+  ASSERT_FALSE(gathered.ok());
+  EXPECT_EQ(gathered.status().code(), StatusCode::kInvalidArgument);
+  EXPECT_TRUE(Retries().empty());
+}
+
+TEST_F(GatherTest, OneWorkerLeftIsNotRetriedOnTheFailedOne) {
+  auto failing = std::make_shared<FailingClient>(clients_[0], 1 << 20);
+  std::vector<GatherTask> tasks = {{0, Fragment(kRows, "g5"), true, "partition 0"}};
+  auto gathered = GatherInto(session_->connection(), tasks, Options({failing}), "gather", "t5");
+  ASSERT_FALSE(gathered.ok());
+  EXPECT_EQ(gathered.status().message(), "worker in-process:0 is unreachable or went away");
+  EXPECT_TRUE(Retries().empty());
+}
+
+}  // namespace
+}  // namespace dux::dist
