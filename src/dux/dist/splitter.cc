@@ -20,7 +20,8 @@ const std::vector<SplitRule>& SplitRules() {
       {"distinct", "distinct: on every worker, and again after the gather"},
       {"partial_aggregate",
        "[group_by +] summarise of decomposable aggregates (count, sum, min, max, avg, "
-       "bool_and/or, bit_and/or/xor, product, any_value, the variance, standard deviation, "
+       "bool_and/or, bit_and/or/xor, product, any_value, arg_min/arg_max, the variance, standard "
+       "deviation, "
        "covariance and correlation families; FILTER kept, no DISTINCT): partial aggregates on "
        "every worker, merged into the final ones after the gather (Chan's pairwise update for "
        "the moments)"},
@@ -72,15 +73,16 @@ const T* At(const std::vector<Op>& ops, size_t i) {
   return i < ops.size() ? std::get_if<T>(&ops[i].body) : nullptr;
 }
 
-// How a decomposable aggregate splits. Each worker computes `partials` (the same call renamed
-// to each of these functions; "" keeps the name) per group. On the coordinator, `helpers`
-// (window expressions over the partial rows of a group, written with OVER () so that a
-// grouped mutate partitions them by the group) come first, then `final` aggregates them.
-// `c` holds the quoted partial columns, `h` the quoted helper columns.
+// How a decomposable aggregate splits. Each worker computes `partials` per group: the same
+// call renamed to each of these functions ("" keeps the name), or, for an entry with
+// parentheses, that pattern instantiated with the call's arguments (AggregateCall::instantiate). On
+// the coordinator, `helpers` (window expressions over the partial rows of a group, written with
+// OVER () so that a grouped mutate partitions them by the group) come first, then `final`
+// aggregates them. `c` holds the quoted partial columns, `h` the quoted helper columns.
 using Formula = std::function<std::string(const std::vector<std::string>& c,
                                           const std::vector<std::string>& h)>;
 struct Decomposition {
-  std::vector<const char*> partials;
+  std::vector<std::string> partials;
   std::vector<Formula> helpers;
   Formula final;
 };
@@ -112,6 +114,16 @@ std::optional<Decomposition> Decompose(const sql::AggregateCall& call) {
   if (n == "sum" || n == "min" || n == "max" || n == "bool_and" || n == "bool_or" ||
       n == "bit_and" || n == "bit_or" || n == "bit_xor" || n == "product" || n == "any_value") {
     return Decomposition{{""}, {}, merged_by(n)};
+  }
+  // arg_max(arg, val) skips the rows where either is NULL: each partition gives its arg_max
+  // and the largest val among those rows, and the final arg_max picks across partitions.
+  bool arg_max = n == "arg_max" || n == "argmax" || n == "max_by";
+  if ((arg_max || n == "arg_min" || n == "argmin" || n == "min_by") && call.n_args == 2) {
+    std::string extreme = arg_max ? "max" : "min";
+    return Decomposition{
+        {"", extreme + "(__arg1) FILTER (WHERE __arg0 IS NOT NULL AND __filter)"},
+        {},
+        [n](const auto& c, const auto&) { return n + "(" + c[0] + ", " + c[1] + ")"; }};
   }
   if (n == "avg" || n == "mean") {
     return Decomposition{{"sum", "count"}, {}, [](const auto& c, const auto&) {
@@ -182,9 +194,11 @@ Result<bool> SplitAggregate(sql::ExpressionAnalyzer& analyzer, const pipeline::S
             return std::string("NULL");
           }
           std::vector<std::string> cols, helper_cols;
-          for (const char* fn : d->partials) {
+          for (const std::string& p : d->partials) {
             std::string name = "__dux_p" + std::to_string(partials.aggregates.size());
-            DUX_ASSIGN_OR_RETURN(std::string sql, call.renamed(*fn ? fn : call.name));
+            DUX_ASSIGN_OR_RETURN(std::string sql, p.find('(') != std::string::npos
+                                                      ? call.instantiate(p)
+                                                      : call.renamed(p.empty() ? call.name : p));
             partials.aggregates.push_back({name, {sql, a.expr.loc}});
             cols.push_back(sql::QuoteIdentifier(name));
           }

@@ -143,11 +143,41 @@ Result<std::string> ExpressionAnalyzer::ReplaceAggregates(
       call.has_filter = !node["filter"].is_null();
       call.has_order = node["order_bys"].is_object() && !node["order_bys"]["orders"].empty();
       const Json original = node;
+      call.n_args = original["children"].is_array() ? original["children"].size() : 0;
       call.renamed = [&, original](const std::string& name) -> Result<std::string> {
         Json renamed = original;
         renamed["function_name"] = name;
         // count(*) has no argument to carry over; its other names take none either.
         return Deserialize(binder_, doc, renamed);
+      };
+      call.instantiate = [this, original](const std::string& pattern) -> Result<std::string> {
+        DUX_ASSIGN_OR_RETURN(Json pattern_doc, ParseSingleExpression(binder_, pattern));
+        Json filter = original["filter"];
+        if (filter.is_null()) {
+          DUX_ASSIGN_OR_RETURN(Json always, ParseSingleExpression(binder_, "true"));
+          filter = SelectExpression(always);
+        }
+        Json root = SelectExpression(pattern_doc);
+        Status bad;
+        WalkTree(root, [&](Json& node) {
+          if (node.value("class", "") != "COLUMN_REF" || node["column_names"].size() != 1) {
+            return true;
+          }
+          std::string name = node["column_names"][0].get<std::string>();
+          if (name == "__filter") {
+            node = filter;
+          } else if (name.rfind("__arg", 0) == 0) {
+            size_t i = std::stoul(name.substr(5));
+            if (i >= original["children"].size()) {
+              bad = Status::Internal("the aggregate has no argument " + name);
+              return false;
+            }
+            node = original["children"][i];
+          }
+          return false;
+        });
+        DUX_RETURN_NOT_OK(bad);
+        return Deserialize(binder_, pattern_doc, root);
       };
       auto replacement = replace(call, index++);
       if (!replacement.ok()) {

@@ -27,8 +27,13 @@ struct AggregateCall {
   bool distinct = false;
   bool has_filter = false;
   bool has_order = false;  ///< an ORDER BY inside the call (or WITHIN GROUP)
+  size_t n_args = 0;
   /// The same call (arguments and FILTER clause) under another function name, as SQL text.
   std::function<Result<std::string>(const std::string& name)> renamed;
+  /// `pattern` (an expression) as SQL text with the column references `__arg0`, `__arg1`, ...
+  /// replaced by the call's arguments and `__filter` by its FILTER condition (true when it
+  /// has none), e.g. "max(__arg1) FILTER (WHERE __arg0 IS NOT NULL AND __filter)".
+  std::function<Result<std::string>(const std::string& pattern)> instantiate;
 };
 
 /// Parses expressions through a Binder. Not thread-safe; cheap to keep for a whole compile.
