@@ -4,7 +4,8 @@
 # (bench/duckdb_sql, the same libduckdb), over the same 16 parquet files, in the same run.
 # Whole-process times of the coordinator (`dux run --workers`) and of DuckDB from hyperfine;
 # the workers are started once, before the runs. Bytes moved between processes come from
-# the coordinator's telemetry (distributed.merge.stop ipc_bytes).
+# the coordinator's telemetry (distributed.merge.stop: ipc_bytes to the coordinator plus
+# exchanged_ipc_bytes worker to worker).
 #
 #   bench/h2o.sh [ROWS] [RUNS]      (defaults: 10000000 rows, 5 runs after 1 warm-up)
 #
@@ -66,7 +67,10 @@ for q in "${QUESTIONS[@]}"; do
   python3 - "$tmp/$name.json" "$tmp/$name.events" "$name" "$rules" <<'PY'
 import json, sys
 runs = {r["command"]: r["median"] for r in json.load(open(sys.argv[1]))["results"]}
-moved = sum(json.loads(l)["measurements"]["ipc_bytes"] for l in open(sys.argv[2])
+# Bytes moved between processes: to the coordinator, and worker to worker in an exchange.
+moved = sum(json.loads(l)["measurements"]["ipc_bytes"]
+            + json.loads(l)["measurements"].get("exchanged_ipc_bytes", 0)
+            for l in open(sys.argv[2])
             if l.startswith("{") and json.loads(l)["event"] == "distributed.merge.stop")
 print(f"| {sys.argv[3]} | {runs['duckdb']:.3f} | {runs['dux']:.3f} | {runs['dux'] / runs['duckdb']:.2f} | {moved / 1e6:.3f} MB | {sys.argv[4]} |")
 PY

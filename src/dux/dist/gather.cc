@@ -7,7 +7,6 @@
 #include <condition_variable>
 #include <deque>
 #include <mutex>
-#include <set>
 #include <thread>
 
 #include "dux/exec/arrow_bridge.h"
@@ -161,26 +160,36 @@ void ExportTaggedArray(ipc::ArrayOwner batch, int32_t attempt, ArrowArray* out) 
   out->private_data = t;
 }
 
-// Runs every task on its worker in a thread of its own and hands the batches to one
-// consumer (DuckDB pulling an ArrowArrayStream) in arrival order. The first final failure
-// wins: it cancels every other call and is what the consumer reports.
+// Runs the tasks on the workers and hands the batches to one consumer (DuckDB pulling an
+// ArrowArrayStream) in arrival order. One thread per worker pulls the next task: first
+// those meant for its worker, then any other that may move (so an idle worker takes over
+// queued work); a task retried after its worker failed goes back to the queue for the
+// others. The first final failure wins: it cancels every other call and is what the
+// consumer reports.
 class Gather {
  public:
   Gather(std::vector<GatherTask> tasks, const ClusterOptions& options, const char* stage)
       : tasks_(std::move(tasks)), options_(options), stage_(stage) {
     size_t n = tasks_.size();
     streams_.assign(n, nullptr);
-    done_.assign(n, false);
+    state_.assign(n, State::kPending);
+    attempt_.assign(n, 0);
+    first_failure_.resize(n);
     for (const auto& t : tasks_) {
       worker_.push_back(t.worker);
       completed_.push_back(t.fragment);
     }
-    running_ = n;
+    unfinished_ = n;
     if (options.timeout_seconds > 0) {
       deadline_ = Clock::now() + std::chrono::duration_cast<Clock::duration>(
                                      std::chrono::duration<double>(options.timeout_seconds));
     }
-    for (size_t i = 0; i < n; ++i) threads_.emplace_back([this, i] { Produce(i); });
+    live_workers_ = options.workers.size();
+    busy_.assign(live_workers_, false);
+    lost_.assign(live_workers_, false);
+    for (size_t w = 0; w < options.workers.size(); ++w) {
+      threads_.emplace_back([this, w] { RunWorker(w); });
+    }
   }
 
   ~Gather() {
@@ -191,7 +200,7 @@ class Gather {
   /// Blocks until some worker has sent its schema (or the gather failed).
   Result<const ArrowSchema*> WaitSchema() {
     std::unique_lock lock(mu_);
-    while (!schema_.valid() && error_.ok() && running_ > 0) WaitLocked(lock);
+    while (!schema_.valid() && error_.ok() && unfinished_ > 0) WaitLocked(lock);
     if (!error_.ok()) return error_;
     if (!schema_.valid()) return Status::Internal("no worker returned a schema");
     return schema_.get();
@@ -201,7 +210,7 @@ class Gather {
   /// finished.
   Result<bool> Next(ArrowArray* out) {
     std::unique_lock lock(mu_);
-    while (queue_.empty() && error_.ok() && running_ > 0) WaitLocked(lock);
+    while (queue_.empty() && error_.ok() && unfinished_ > 0) WaitLocked(lock);
     if (!error_.ok()) return error_;
     if (queue_.empty()) return false;
     ExportTaggedArray(std::move(queue_.front().first), queue_.front().second, out);
@@ -239,13 +248,15 @@ class Gather {
       return;
     }
     if (deadline_ == Clock::time_point{} || Clock::now() < deadline_) return;
-    for (size_t i = 0; i < done_.size(); ++i) {
-      if (done_[i]) continue;
+    for (size_t i = 0; i < state_.size(); ++i) {
+      if (state_[i] != State::kRunning) continue;
       FailLocked(Status(StatusCode::kDeadlineExceeded,
                         fmt::format("worker {} did not answer within {} s", AddressLocked(i),
                                     options_.timeout_seconds)));
       return;
     }
+    FailLocked(Status(StatusCode::kDeadlineExceeded,
+                      fmt::format("no worker finished within {} s", options_.timeout_seconds)));
   }
 
   const std::string& AddressLocked(size_t task) const {
@@ -258,85 +269,120 @@ class Gather {
   }
 
   void FailLocked(const Status& status) {
-    if (error_.ok() && running_ > 0) error_ = status;
+    if (error_.ok() && unfinished_ > 0) error_ = status;
     for (ResultStream* s : streams_) {
       if (s) s->Cancel();
     }
     cv_.notify_all();
   }
 
-  // Another worker for a retry of task `i`: the next one, in order, that has not failed in
-  // this query and answers Health. SIZE_MAX when none does.
-  size_t RetryWorker(size_t i) {
-    size_t n = options_.workers.size();
-    for (size_t k = 1; k < n; ++k) {
-      size_t w = (worker_[i] + k) % n;
-      {
-        std::lock_guard lock(mu_);
-        if (failed_workers_.count(w)) continue;
-      }
-      if (options_.workers[w]->Health().ok()) return w;
+  // The next task for worker `w`: its own first, then one that may move, did not already
+  // fail on `w`, and would otherwise wait (its worker is busy or lost, or it is a retry).
+  // SIZE_MAX when there is none.
+  size_t NextTaskLocked(size_t w) const {
+    size_t other = SIZE_MAX;
+    for (size_t i = 0; i < tasks_.size(); ++i) {
+      if (state_[i] != State::kPending) continue;
+      if (worker_[i] == w && attempt_[i] == 0) return i;
+      bool waits = busy_[worker_[i]] || lost_[worker_[i]] || attempt_[i] > 0;
+      if (other == SIZE_MAX && tasks_[i].retryable && failed_on_[i] != w && waits) other = i;
     }
-    return SIZE_MAX;
+    return other;
   }
 
-  void Produce(size_t i) {
-    const GatherTask& task = tasks_[i];
-    v1::Fragment fragment = task.fragment;
-    Status first_failure;
-    for (int attempt = 0;; ++attempt) {
-      auto tag = static_cast<int32_t>(i * 2 + static_cast<size_t>(attempt));
-      bool delivered = false;
-      Status status = Attempt(i, fragment, tag, &delivered);
-      std::unique_lock lock(mu_);
-      if (status.ok()) {
-        completed_[i] = fragment;
-        break;
+  // Worker `w`'s thread: runs tasks until none is left (or the gather failed, or the worker).
+  void RunWorker(size_t w) {
+    std::unique_lock lock(mu_);
+    for (;;) {
+      size_t i = SIZE_MAX;
+      cv_.wait(lock, [&] {
+        if (!error_.ok() || unfinished_ == 0) return true;
+        i = NextTaskLocked(w);
+        return i != SIZE_MAX;
+      });
+      if (i == SIZE_MAX) break;
+      if (attempt_[i] > 0) {
+        // A retry goes only to a worker that answers.
+        lock.unlock();
+        Status health = options_.workers[w]->Health();
+        lock.lock();
+        if (!health.ok()) {
+          WorkerLostLocked(w, health);
+          break;
+        }
+        if (state_[i] != State::kPending || !error_.ok()) continue;
       }
-      size_t failed_on = worker_[i];
-      failed_workers_.insert(failed_on);
-      if (delivered) abandoned_.push_back(tag);
-      bool retry = attempt == 0 && task.retryable && WorkerFault(status) && error_.ok();
+      state_[i] = State::kRunning;
+      worker_[i] = w;
+      busy_[w] = true;
+      cv_.notify_all();  // idle workers may now take this worker's queued tasks
+      v1::Fragment fragment =
+          attempt_[i] > 0 ? RetryFragment(tasks_[i].fragment) : tasks_[i].fragment;
+      auto tag = static_cast<int32_t>(i * 2 + static_cast<size_t>(attempt_[i]));
+      bool delivered = false;
       lock.unlock();
-      size_t next = retry ? RetryWorker(i) : SIZE_MAX;
+      Status status = Attempt(i, w, fragment, tag, &delivered);
       lock.lock();
-      if (next == SIZE_MAX || !error_.ok()) {
-        if (attempt > 0) {
-          status = Status(status.code(), fmt::format("{} failed twice: {}; then {}", task.label,
-                                                     first_failure.message(), status.message()));
+      busy_[w] = false;
+      if (status.ok()) {
+        completed_[i] = std::move(fragment);
+        state_[i] = State::kDone;
+        --unfinished_;
+        cv_.notify_all();
+        continue;
+      }
+      if (delivered) abandoned_.push_back(tag);
+      bool retry = attempt_[i] == 0 && tasks_[i].retryable && WorkerFault(status) && error_.ok() &&
+                   live_workers_ > 1;
+      if (!retry) {
+        if (attempt_[i] > 0) {
+          status =
+              Status(status.code(), fmt::format("{} failed twice: {}; then {}", tasks_[i].label,
+                                                first_failure_[i].message(), status.message()));
         }
         FailLocked(status);
         break;
       }
-      first_failure = status;
-      worker_[i] = next;
-      fragment = RetryFragment(fragment);
+      first_failure_[i] = status;
+      failed_on_[i] = w;
+      attempt_[i] = 1;
+      state_[i] = State::kPending;
       if (options_.telemetry) {
         // `discarded`: 1 when the failed attempt had delivered rows (they are deleted).
-        options_.telemetry->Emit(
-            {"partition.retry",
-             {{"worker_index", static_cast<double>(next)}, {"discarded", delivered ? 1.0 : 0.0}},
-             {{"task", task.label},
-              {"stage", stage_},
-              {"failed_worker", options_.workers[failed_on]->address()},
-              {"worker", options_.workers[next]->address()},
-              {"error", status.message()}}});
+        options_.telemetry->Emit({"partition.retry",
+                                  {{"failed_worker_index", static_cast<double>(w)},
+                                   {"discarded", delivered ? 1.0 : 0.0}},
+                                  {{"task", tasks_[i].label},
+                                   {"stage", stage_},
+                                   {"failed_worker", options_.workers[w]->address()},
+                                   {"error", status.message()}}});
       }
+      WorkerLostLocked(w, status);
+      break;
     }
-    std::lock_guard lock(mu_);
-    done_[i] = true;
-    --running_;
-    cv_.notify_all();
   }
 
-  // One attempt of task `i` on its current worker, tagging its batches with `tag`.
-  Status Attempt(size_t i, const v1::Fragment& fragment, int32_t tag, bool* delivered) {
-    auto start = Clock::now();
-    size_t worker;
-    {
-      std::lock_guard lock(mu_);
-      worker = worker_[i];
+  // Worker `w` takes no more tasks. The gather fails with `why` when a pending task can
+  // now run nowhere: it was bound to `w`, or no worker is left.
+  void WorkerLostLocked(size_t w, const Status& why) {
+    lost_[w] = true;
+    --live_workers_;
+    cv_.notify_all();
+    for (size_t i = 0; i < state_.size(); ++i) {
+      if (state_[i] != State::kPending) continue;
+      if (live_workers_ > 0 && (tasks_[i].retryable || worker_[i] != w)) continue;
+      FailLocked(attempt_[i] > 0
+                     ? Status(why.code(), fmt::format("{} failed on every worker: {}",
+                                                      tasks_[i].label, first_failure_[i].message()))
+                     : why);
+      return;
     }
+  }
+
+  // One attempt of task `i` on `worker`, tagging its batches with `tag`.
+  Status Attempt(size_t i, size_t worker, const v1::Fragment& fragment, int32_t tag,
+                 bool* delivered) {
+    auto start = Clock::now();
     WorkerClient& client = *options_.workers[worker];
     v1::ExecuteRequest request;
     *request.mutable_fragment() = fragment;
@@ -420,12 +466,17 @@ class Gather {
   std::condition_variable cv_;
   std::deque<std::pair<ipc::ArrayOwner, int32_t>> queue_;
   std::vector<ResultStream*> streams_;
-  std::vector<bool> done_;
-  std::vector<size_t> worker_;  // each task's current worker
+  enum class State { kPending, kRunning, kDone };
+  std::vector<State> state_;
+  std::vector<size_t> worker_;  // each task's preferred, then current, worker
+  std::vector<int> attempt_;
+  std::vector<size_t> failed_on_ = std::vector<size_t>(tasks_.size(), SIZE_MAX);
+  std::vector<Status> first_failure_;
   std::vector<v1::Fragment> completed_;
-  std::set<size_t> failed_workers_;
   std::vector<int32_t> abandoned_;
-  size_t running_ = 0;
+  size_t unfinished_ = 0;
+  std::vector<bool> busy_, lost_;  // by worker
+  size_t live_workers_ = 0;
   Status error_;
   ipc::SchemaOwner schema_;
   std::string schema_from_;

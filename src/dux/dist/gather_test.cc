@@ -6,6 +6,7 @@
 #include <gtest/gtest.h>
 
 #include <mutex>
+#include <set>
 
 #include "dux/api/session.h"
 #include "dux/pipeline/language.h"
@@ -140,9 +141,34 @@ TEST_F(GatherTest, RetryDiscardsTheRowsOfTheFailedAttempt) {
             "20000/20000");
   ASSERT_EQ(Retries().size(), 1u);
   EXPECT_EQ(Retries()[0].measurements.at("discarded"), 1.0);
-  EXPECT_EQ(Retries()[0].metadata.at("worker"), "in-process:1");
+  EXPECT_EQ(Retries()[0].metadata.at("failed_worker"), "in-process:0");
   // The retry ran under a query id of its own.
   EXPECT_EQ(gathered->completed[0].query_id(), "g1-retry");
+}
+
+TEST_F(GatherTest, IdleWorkersTakeQueuedTasks) {
+  // Five tasks all meant for worker 0: worker 1 takes some, and every row arrives once.
+  std::vector<GatherTask> tasks;
+  for (int i = 0; i < 5; ++i) {
+    tasks.push_back({0,
+                     Fragment("from_query(\"SELECT range + " + std::to_string(i * 20000) +
+                                  " AS k FROM range(0, 20000)\")",
+                              "q" + std::to_string(i)),
+                     true, "partition " + std::to_string(i)});
+  }
+  auto gathered = GatherInto(session_->connection(), tasks, Options(clients_), "gather", "t0");
+  ASSERT_TRUE(gathered.ok()) << gathered.status().message();
+  EXPECT_EQ(Text("SELECT CAST(count(*) AS VARCHAR) || '/' || CAST(count(DISTINCT k) AS VARCHAR) "
+                 "FROM temp.t0"),
+            "100000/100000");
+  std::set<double> ran_on;
+  {
+    std::lock_guard lock(mu_);
+    for (const auto& e : events_) {
+      if (e.name == "distributed.worker.stop") ran_on.insert(e.measurements.at("worker_index"));
+    }
+  }
+  EXPECT_EQ(ran_on.size(), 2u) << "the idle worker took no task";
 }
 
 TEST_F(GatherTest, TwoFailuresFailTheCallNamingBoth) {
