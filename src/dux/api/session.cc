@@ -103,8 +103,11 @@ constexpr const char* kBucketsTable = "__dux_buckets";  // explain's stand-in fo
 
 // What the coordinator runs once the workers' rows are in kGatheredTable.
 Pipeline FinishingPipeline(const dist::Plan& plan, const Pipeline& pipeline) {
-  Pipeline finish = Pipeline::FromQuery("SELECT * EXCLUDE (" + std::string(dist::kAttemptColumn) +
-                                        ") FROM temp." + sql::QuoteIdentifier(kGatheredTable));
+  // Folded partials carry no attempt column (see dist::GatherInto).
+  Pipeline finish = Pipeline::FromQuery(
+      "SELECT *" +
+      (plan.fold ? std::string() : " EXCLUDE (" + std::string(dist::kAttemptColumn) + ")") +
+      " FROM temp." + sql::QuoteIdentifier(kGatheredTable));
   for (const auto& op : plan.finish) finish.Append(op);
   if (pipeline.sink()) finish.SetSink(*pipeline.sink());
   return finish;
@@ -211,11 +214,17 @@ Result<std::string> Session::ExplainDistributed(const Pipeline& pipeline) {
   }
   out += "-- gather: every worker's Arrow IPC batches, in arrival order, into " +
          std::string(kGatheredTable) + "\n";
+  std::string gathered = "SELECT *, 0 AS " + std::string(dist::kAttemptColumn) + " FROM (" +
+                         gathered_sql + "\n) LIMIT 0";
+  if (plan.fold) {
+    out += "-- folding the partial aggregates of all workers as they arrive:\n" +
+           dist::FoldQuery(*plan.fold, "<the workers' batches>") + ";\n";
+    gathered = dist::FoldQuery(*plan.fold, gathered);
+  }
   // The coordinator's part, bound against an empty table of the gathered columns.
   DUX_RETURN_NOT_OK(connection_
                         .Execute("CREATE OR REPLACE TEMPORARY TABLE " +
-                                 sql::QuoteIdentifier(kGatheredTable) + " AS SELECT *, 0 AS " +
-                                 dist::kAttemptColumn + " FROM (" + gathered_sql + "\n) LIMIT 0")
+                                 sql::QuoteIdentifier(kGatheredTable) + " AS " + gathered)
                         .status());
   DUX_ASSIGN_OR_RETURN(sql::CompiledQuery finish,
                        compiler.Compile(FinishingPipeline(plan, pipeline)));

@@ -64,7 +64,7 @@ Result<Plan> PlanScript(sql::Binder* binder, const pipeline::Script& script,
                         const sql::CompiledQuery& local, const ClusterOptions& cluster) {
   if (cluster.workers.empty()) return Status::InvalidArgument("no workers to distribute to");
   const pipeline::Pipeline& p = script.pipeline;
-  Plan plan{pipeline::Script{{}, p}, std::nullopt, -1, {}, {}, {}, {}, {}};
+  Plan plan{pipeline::Script{{}, p}, std::nullopt, std::nullopt, -1, {}, {}, {}, {}, {}};
   // Attached DuckDB files are the coordinator's: DuckDB lets one process hold a file, so a
   // query over them runs here. Other sources never read the attachments.
   if (std::holds_alternative<pipeline::QuerySource>(p.source().body) &&
@@ -91,6 +91,7 @@ Result<Plan> PlanScript(sql::Binder* binder, const pipeline::Script& script,
   }
   plan.worker_script.pipeline = std::move(split.worker);
   plan.hash_stage = std::move(split.hash_stage);
+  plan.fold = std::move(split.fold);
   plan.finish = std::move(split.finish);
   plan.rules = std::move(split.applied);
   // Partitions are already balanced by size, so partition i goes to worker i.
@@ -242,7 +243,8 @@ Result<GatherReport> RunAndGather(exec::Connection& connection, const Plan& plan
   if (t)
     t->Emit({"distributed.merge.start", {{"n_results", static_cast<double>(tasks.size())}}, {}});
   DUX_ASSIGN_OR_RETURN(GatherResult gathered,
-                       GatherInto(connection, std::move(tasks), options, "gather", table));
+                       GatherInto(connection, std::move(tasks), options, "gather", table,
+                                  plan.fold ? &*plan.fold : nullptr));
   GatherReport report{gathered.rows, gathered.ipc_bytes, exchanged};
   double seconds = std::chrono::duration<double>(Clock::now() - start).count();
   if (t) {

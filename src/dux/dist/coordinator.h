@@ -49,6 +49,8 @@ struct Plan {
   /// When set, the workers' rows are hash-exchanged between them and each worker runs the
   /// stage's verbs on the buckets it owns; those results are gathered.
   std::optional<HashStage> hash_stage;
+  /// When set, the gather folds the workers' partial aggregates as they arrive.
+  std::optional<Fold> fold;
   /// The estimate that decided final_on_workers (-1 when none was made).
   int64_t estimated_groups = -1;
   /// The verbs the coordinator runs on the gathered rows (then the sink).

@@ -168,8 +168,11 @@ void ExportTaggedArray(ipc::ArrayOwner batch, int32_t attempt, ArrowArray* out) 
 // consumer reports.
 class Gather {
  public:
-  Gather(std::vector<GatherTask> tasks, const ClusterOptions& options, const char* stage)
-      : tasks_(std::move(tasks)), options_(options), stage_(stage) {
+  /// `discardable`: the rows of a failed attempt can be deleted after the import, so a task
+  /// may be retried after it delivered rows (not so when they are folded on arrival).
+  Gather(std::vector<GatherTask> tasks, const ClusterOptions& options, const char* stage,
+         bool discardable)
+      : tasks_(std::move(tasks)), options_(options), stage_(stage), discardable_(discardable) {
     size_t n = tasks_.size();
     streams_.assign(n, nullptr);
     state_.assign(n, State::kPending);
@@ -461,6 +464,7 @@ class Gather {
   const std::vector<GatherTask> tasks_;
   const ClusterOptions& options_;
   const char* stage_;
+  const bool discardable_;
   Clock::time_point deadline_{};
   std::mutex mu_;
   std::condition_variable cv_;
@@ -524,10 +528,20 @@ v1::Fragment RetryFragment(const v1::Fragment& fragment) {
   return retry;
 }
 
+std::string FoldQuery(const Fold& fold, const std::string& select) {
+  std::string keys, columns;
+  for (const auto& k : fold.keys) keys += (keys.empty() ? "" : ", ") + sql::QuoteIdentifier(k);
+  for (const auto& [name, merge] : fold.columns) {
+    columns += (columns.empty() ? "" : ", ") + merge + " AS " + sql::QuoteIdentifier(name);
+  }
+  return "SELECT " + (keys.empty() ? "" : keys + ", ") + columns + " FROM (" + select + ")" +
+         (keys.empty() ? "" : " GROUP BY " + keys);
+}
+
 Result<GatherResult> GatherInto(exec::Connection& connection, std::vector<GatherTask> tasks,
                                 const ClusterOptions& options, const char* stage,
-                                const std::string& table) {
-  Gather gather(std::move(tasks), options, stage);
+                                const std::string& table, const Fold* fold) {
+  Gather gather(std::move(tasks), options, stage, /*discardable=*/fold == nullptr);
   DUX_ASSIGN_OR_RETURN(const ArrowSchema* schema, gather.WaitSchema());
   DUX_ASSIGN_OR_RETURN(auto casts, exec::ImportCasts(*schema));
   ArrowArrayStream stream{};
@@ -536,8 +550,13 @@ Result<GatherResult> GatherInto(exec::Connection& connection, std::vector<Gather
   stream.get_last_error = GatherStream::GetLastError;
   stream.release = GatherStream::Release;
   stream.private_data = new GatherStream{&gather, schema, {}};
-  auto rows =
-      exec::ImportArrowStream(connection, table, &stream, exec::TableMode::kTemporary, casts);
+  std::function<Result<std::string>(const std::string&)> shape;
+  if (fold)
+    shape = [fold](const std::string& select) -> Result<std::string> {
+      return FoldQuery(*fold, select);
+    };
+  auto rows = exec::ImportArrowStream(connection, table, &stream, exec::TableMode::kTemporary,
+                                      casts, shape);
   // A worker's own error is the cause; DuckDB's wrapping of it adds nothing.
   Status failed = gather.error();
   if (!failed.ok()) return failed;

@@ -44,9 +44,15 @@ constexpr const char* kAttemptColumn = "__dux_attempt";
 /// `partition.retry`); a mistake in the pipeline, a cancellation or the timeout is not. The
 /// first final failure cancels every other task and fails the call, naming the task, the
 /// worker and the error; the table is then not created.
+/// With `fold`, the rows are folded across tasks on the way in (see Fold) and the table holds
+/// the folded rows, without kAttemptColumn; a task that fails after delivering rows is then
+/// not retried (its rows cannot be told apart any more).
 Result<GatherResult> GatherInto(exec::Connection& connection, std::vector<GatherTask> tasks,
                                 const ClusterOptions& options, const char* stage,
-                                const std::string& table);
+                                const std::string& table, const Fold* fold = nullptr);
+
+/// The SELECT that folds the rows of `select` (gathered partials).
+std::string FoldQuery(const Fold& fold, const std::string& select);
 
 /// The fragment a retry runs: another query id and, for a shuffle, another exchange id, so
 /// that the failed attempt's buckets are never read.

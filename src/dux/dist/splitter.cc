@@ -85,6 +85,9 @@ struct Decomposition {
   std::vector<std::string> partials;
   std::vector<Formula> helpers;
   Formula final;
+  /// Lattice merges, one per partial (over `c`, the partial columns), that fold partials
+  /// into partials of the same shape; empty when the partials do not fold that way.
+  std::vector<Formula> fold = {};
 };
 
 // The pooled mean of a group from per-partition counts `n` and means `mean`.
@@ -110,10 +113,12 @@ std::optional<Decomposition> Decompose(const sql::AggregateCall& call) {
       return merge + "(" + c[0] + ")";
     };
   };
-  if (n == "count" || n == "count_star") return Decomposition{{""}, {}, merged_by("sum")};
+  if (n == "count" || n == "count_star") {
+    return Decomposition{{""}, {}, merged_by("sum"), {merged_by("sum")}};
+  }
   if (n == "sum" || n == "min" || n == "max" || n == "bool_and" || n == "bool_or" ||
       n == "bit_and" || n == "bit_or" || n == "bit_xor" || n == "product" || n == "any_value") {
-    return Decomposition{{""}, {}, merged_by(n)};
+    return Decomposition{{""}, {}, merged_by(n), {merged_by(n)}};
   }
   // arg_max(arg, val) skips the rows where either is NULL: each partition gives its arg_max
   // and the largest val among those rows, and the final arg_max picks across partitions.
@@ -123,13 +128,19 @@ std::optional<Decomposition> Decompose(const sql::AggregateCall& call) {
     return Decomposition{
         {"", extreme + "(__arg1) FILTER (WHERE __arg0 IS NOT NULL AND __filter)"},
         {},
-        [n](const auto& c, const auto&) { return n + "(" + c[0] + ", " + c[1] + ")"; }};
+        [n](const auto& c, const auto&) { return n + "(" + c[0] + ", " + c[1] + ")"; },
+        {[n](const auto& c, const auto&) { return n + "(" + c[0] + ", " + c[1] + ")"; },
+         [extreme](const auto& c, const auto&) { return extreme + "(" + c[1] + ")"; }}};
   }
   if (n == "avg" || n == "mean") {
-    return Decomposition{{"sum", "count"}, {}, [](const auto& c, const auto&) {
+    return Decomposition{{"sum", "count"},
+                         {},
+                         [](const auto& c, const auto&) {
                            return "CAST(sum(" + c[0] + ") AS DOUBLE) / NULLIF(sum(" + c[1] +
                                   "), 0)";
-                         }};
+                         },
+                         {[](const auto& c, const auto&) { return "sum(" + c[0] + ")"; },
+                          [](const auto& c, const auto&) { return "sum(" + c[1] + ")"; }}};
   }
   // Variances: per partition n, mean and M2 = var_pop * n; DuckDB's edge cases kept (NULL
   // without rows, or with one row for the sample forms).
@@ -180,10 +191,12 @@ std::optional<Decomposition> Decompose(const sql::AggregateCall& call) {
 // decompose.
 Result<bool> SplitAggregate(sql::ExpressionAnalyzer& analyzer, const pipeline::Schema& local,
                             const Op* group, const Op& summarise, std::vector<Op>* partial,
-                            std::vector<Op>* final) {
+                            std::vector<Op>* final, std::optional<Fold>* fold) {
   const auto& s = std::get<pipeline::SummariseOp>(summarise.body);
   pipeline::SummariseOp partials, finals;
   pipeline::MutateOp helpers;
+  Fold folding;
+  bool foldable = true;
   for (const auto& a : s.aggregates) {
     bool ok = true;
     auto replaced = analyzer.ReplaceAggregates(
@@ -202,6 +215,12 @@ Result<bool> SplitAggregate(sql::ExpressionAnalyzer& analyzer, const pipeline::S
             partials.aggregates.push_back({name, {sql, a.expr.loc}});
             cols.push_back(sql::QuoteIdentifier(name));
           }
+          foldable = foldable && d->fold.size() == cols.size();
+          for (size_t j = 0; foldable && j < cols.size(); ++j) {
+            folding.columns.emplace_back(
+                partials.aggregates[partials.aggregates.size() - cols.size() + j].name,
+                d->fold[j](cols, {}));
+          }
           for (const auto& helper : d->helpers) {
             std::string name = "__dux_h" + std::to_string(helpers.columns.size());
             helpers.columns.push_back({name, {helper(cols, {}), a.expr.loc}});
@@ -216,6 +235,10 @@ Result<bool> SplitAggregate(sql::ExpressionAnalyzer& analyzer, const pipeline::S
         {a.name,
          {"CAST(" + sql::Parenthesize(*replaced) + " AS " + local.columns[*column].type + ")",
           a.expr.loc}});
+  }
+  if (foldable) {
+    if (group) folding.keys = std::get<pipeline::GroupByOp>(group->body).columns;
+    *fold = std::move(folding);
   }
   if (group) partial->push_back(*group);
   partial->push_back(Op{partials, summarise.loc});
@@ -281,6 +304,7 @@ bool FinishAggregateOnWorkers(Split* split) {
   while (end < split->finish.size() && !At<pipeline::SummariseOp>(split->finish, end)) ++end;
   if (end == split->finish.size()) return false;
   Shuffle(split, group->columns, end + 1, false, "final_on_workers");
+  split->fold.reset();  // the gather receives final rows
   return true;
 }
 
@@ -289,7 +313,7 @@ Result<Split> SplitPipeline(sql::Binder* binder, const pipeline::Pipeline& p,
                             const std::set<std::string>& disabled) {
   auto on = [&](const char* rule) { return disabled.count(rule) == 0; };
   sql::ExpressionAnalyzer analyzer(binder);
-  Split split{pipeline::Pipeline(p.source()), 0, std::nullopt, {}, {}};
+  Split split{pipeline::Pipeline(p.source()), 0, std::nullopt, std::nullopt, {}, {}};
   const std::vector<Op>& ops = p.ops();
   size_t i = 0;
   if (on("scan_stage")) {
@@ -317,7 +341,7 @@ Result<Split> SplitPipeline(sql::Binder* binder, const pipeline::Pipeline& p,
       std::vector<Op> partial, final;
       DUX_ASSIGN_OR_RETURN(bool split_ok,
                            SplitAggregate(analyzer, verb_schemas[i + at], at ? &rest[0] : nullptr,
-                                          rest[at], &partial, &final));
+                                          rest[at], &partial, &final, &split.fold));
       if (split_ok) {
         for (const Op& op : partial) split.worker.Append(op);
         final.insert(final.end(), rest.begin() + static_cast<std::ptrdiff_t>(at + 1), rest.end());

@@ -35,6 +35,14 @@ struct HashStage {
   std::string rule;
 };
 
+/// How gathered partial aggregates fold as they arrive, before the final verbs: grouped by
+/// `keys`, each partial column merged by its own lattice aggregate (`columns`: name, SQL),
+/// which gives partials of the same shape.
+struct Fold {
+  std::vector<std::string> keys;
+  std::vector<std::pair<std::string, std::string>> columns;
+};
+
 struct Split {
   /// What each partition runs: the source and the verbs pushed to the workers.
   pipeline::Pipeline worker;
@@ -42,6 +50,8 @@ struct Split {
   size_t scan_ops = 0;
   /// When set, the workers' rows go through this exchange before the gather.
   std::optional<HashStage> hash_stage;
+  /// When set, the gather folds the workers' partial aggregates this way as they arrive.
+  std::optional<Fold> fold;
   /// What the coordinator runs on the gathered rows, in order (the sink aside).
   std::vector<pipeline::Op> finish;
   /// The rules that moved work onto the workers, in order, for explain.

@@ -256,9 +256,10 @@ Result<int64_t> ExportArrow(Connection& connection, const std::string& select_sq
   return rows;
 }
 
-Result<int64_t> ImportArrowStream(Connection& connection, const std::string& table,
-                                  ArrowArrayStream* stream, TableMode mode,
-                                  const std::map<std::string, std::string>& casts) {
+Result<int64_t> ImportArrowStream(
+    Connection& connection, const std::string& table, ArrowArrayStream* stream, TableMode mode,
+    const std::map<std::string, std::string>& casts,
+    const std::function<Result<std::string>(const std::string& select)>& shape) {
   // duckdb_arrow_scan registers a view over the stream; the table is filled from it by one
   // statement, and the view is dropped on every path. (The function is deprecated in 1.4
   // but is the C API's only way to scan a stream without knowing the types up front.)
@@ -280,6 +281,14 @@ Result<int64_t> ImportArrowStream(Connection& connection, const std::string& tab
   }
   std::string select = "SELECT *" + (replace.empty() ? "" : " REPLACE (" + replace + ")") +
                        " FROM " + sql::QuoteIdentifier(view);
+  if (shape) {
+    auto shaped = shape(select);
+    if (!shaped.ok()) {
+      (void)connection.Execute("DROP VIEW IF EXISTS " + sql::QuoteIdentifier(view));
+      return shaped.status();
+    }
+    select = *shaped;
+  }
   std::string target = sql::QuoteIdentifier(table);
   auto rows = connection.Execute(mode == TableMode::kAppend
                                      ? "INSERT INTO " + target + " " + select

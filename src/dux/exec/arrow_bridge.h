@@ -3,6 +3,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <memory>
 #include <string>
@@ -41,10 +42,13 @@ enum class TableMode {
 /// Fills `table` from an Arrow C stream, which DuckDB pulls batch by batch: memory stays
 /// bounded by a batch and batches may have any length. The stream is released whatever the
 /// outcome. Returns the rows it added. `casts` (column -> SQL type, spliced as written:
-/// callers build them from safe parts) converts columns on the way in.
-Result<int64_t> ImportArrowStream(Connection& connection, const std::string& table,
-                                  ArrowArrayStream* stream, TableMode mode,
-                                  const std::map<std::string, std::string>& casts = {});
+/// callers build them from safe parts) converts columns on the way in. `shape`, when given,
+/// turns the SELECT over the stream into the one that fills the table (an aggregation folds
+/// the batches as they arrive).
+Result<int64_t> ImportArrowStream(
+    Connection& connection, const std::string& table, ArrowArrayStream* stream, TableMode mode,
+    const std::map<std::string, std::string>& casts = {},
+    const std::function<Result<std::string>(const std::string& select)>& shape = nullptr);
 
 /// Checks that DuckDB can read every column of `schema` and returns the casts that restore
 /// the ENUM columns dux wrote (their values travel in the schema's metadata).
