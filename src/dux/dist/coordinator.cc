@@ -74,8 +74,7 @@ Result<Plan> PlanScript(sql::Binder* binder, const pipeline::Script& script,
   }
   DUX_ASSIGN_OR_RETURN(Split split,
                        SplitPipeline(binder, p, local.verb_schemas, cluster.disabled_rules));
-  DUX_ASSIGN_OR_RETURN(plan.partitioning,
-                       PartitionSource(binder, p.source(), cluster.workers.size()));
+  DUX_ASSIGN_OR_RETURN(plan.partitioning, PartitionSource(binder, p, cluster.workers.size()));
   const auto& parts = plan.partitioning.partitions;
   if (cluster.disabled_rules.count("final_on_workers") == 0 && cluster.workers.size() > 1 &&
       !split.applied.empty() && split.applied.back() == "partial_aggregate" &&
@@ -101,14 +100,10 @@ Result<Plan> PlanScript(sql::Binder* binder, const pipeline::Script& script,
 v1::Fragment MakeFragment(const Plan& plan, size_t partition, const std::string& query_id) {
   v1::Fragment fragment;
   fragment.set_query_id(query_id);
-  pipeline::ToProto(plan.worker_script, fragment.mutable_script());
-  const auto& files = plan.partitioning.partitions[partition].files;
-  if (!files.empty()) {
-    auto* parquet =
-        fragment.mutable_script()->mutable_pipeline()->mutable_source()->mutable_parquet();
-    parquet->clear_files();
-    for (const auto& f : files) parquet->add_files(f);
-  }
+  pipeline::Script script{
+      plan.worker_script.attachments,
+      PartitionPipeline(plan.worker_script.pipeline, plan.partitioning, partition)};
+  pipeline::ToProto(script, fragment.mutable_script());
   return fragment;
 }
 
