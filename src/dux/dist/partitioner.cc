@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <filesystem>
+#include <optional>
 #include <set>
 
 #include "dux/sql/compiler.h"
@@ -248,6 +249,16 @@ Result<Partitioning> PartitionSource(sql::Binder* binder, const pipeline::Pipeli
     return whole("union_by_name takes its columns from all files");
   }
   if (!parquet->row_ranges.empty()) return whole("the source already names its row ranges");
+  // The columns of a local read of the whole source, bound once when first needed.
+  std::optional<pipeline::Schema> schema;
+  auto read_schema = [&]() -> Result<const pipeline::Schema*> {
+    if (!schema) {
+      sql::Compiler compiler(binder);
+      DUX_ASSIGN_OR_RETURN(sql::CompiledQuery read, compiler.Compile(pipeline::Pipeline(source)));
+      schema = std::move(read.schema);
+    }
+    return &*schema;
+  };
   std::vector<SourceFile> files;
   if (!parquet->files.empty()) {
     for (const auto& f : parquet->files) {
@@ -280,9 +291,8 @@ Result<Partitioning> PartitionSource(sql::Binder* binder, const pipeline::Pipeli
         return whole("the files do not all have the same hive keys");
       }
     }
-    sql::Compiler compiler(binder);
-    DUX_ASSIGN_OR_RETURN(sql::CompiledQuery read, compiler.Compile(pipeline::Pipeline(source)));
-    for (const auto& column : read.schema.columns) {
+    DUX_ASSIGN_OR_RETURN(const pipeline::Schema* read, read_schema());
+    for (const auto& column : read->columns) {
       if (key_values.front().count(column.name))
         out.hive_types.emplace_back(column.name, column.type);
     }
@@ -318,18 +328,16 @@ Result<Partitioning> PartitionSource(sql::Binder* binder, const pipeline::Pipeli
     out.unsplit_reason = std::move(reason);
     return std::move(out);
   };
-  if (max_partitions <= 1) {
-    if (pruned.empty()) return whole("one worker");
-    return one_partition(kept, "one worker");
-  }
+  if (max_partitions <= 1 && pruned.empty()) return whole("one worker");
   DUX_ASSIGN_OR_RETURN(bool same, SameSchemas(binder, files));
   if (!same) {
     // The first file, pruned or not, keeps deciding the columns (the filters drop its rows).
-    if (!kept.empty() && kept[0].path != files[0].path) kept.insert(kept.begin(), files[0]);
+    if (kept[0].path != files[0].path) kept.insert(kept.begin(), files[0]);
     return one_partition(kept,
                          "the files' schemas differ (a local read reads them all into the first "
                          "file's columns)");
   }
+  if (max_partitions <= 1) return one_partition(kept, "one worker");
 
   // A file larger than a partition's share is split by row groups, unless file_row_number
   // names a column of the files (the row range filter would then read that column).
@@ -342,9 +350,8 @@ Result<Partitioning> PartitionSource(sql::Binder* binder, const pipeline::Pipeli
   }
   std::map<std::string, std::vector<RowGroup>> groups;
   if (!large.empty()) {
-    sql::Compiler compiler(binder);
-    DUX_ASSIGN_OR_RETURN(sql::CompiledQuery read, compiler.Compile(pipeline::Pipeline(source)));
-    if (!read.schema.Find("file_row_number")) {
+    DUX_ASSIGN_OR_RETURN(const pipeline::Schema* read, read_schema());
+    if (!read->Find("file_row_number")) {
       DUX_ASSIGN_OR_RETURN(groups, RowGroups(binder, large));
     }
   }

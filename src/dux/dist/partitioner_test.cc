@@ -348,6 +348,28 @@ TEST_F(PartitionerTest, OddKeyValuesArePrunedOnlyWhenDuckDbWouldDropThem) {
   }
 }
 
+TEST_F(PartitionerTest, WhenSchemasDifferTheFirstFileIsReadEvenIfPruned) {
+  // The first file decides the columns of a local read; reading only the second would give
+  // them in another order.
+  Write("ds/k=1/f.parquet", "SELECT 1 AS a, 'x' AS b");
+  Write("ds/k=2/f.parquet", "SELECT 'y' AS b, 2 AS a");
+  Pipeline pipeline = Hive(Path("ds/**/*.parquet")).Filter("k = 2");
+  sql::Compiler compiler(con_.get());
+  auto local = compiler.Compile(pipeline);
+  ASSERT_TRUE(local.ok()) << local.status().ToString();
+  for (size_t workers : {1, 2}) {
+    Partitioning p = Partition(pipeline, workers);
+    ASSERT_EQ(p.partitions.size(), 1u);
+    EXPECT_EQ(p.pruning.files, std::vector<std::string>{Path("ds/k=1/f.parquet")});
+    EXPECT_EQ(p.partitions[0].files,
+              (std::vector<std::string>{Path("ds/k=1/f.parquet"), Path("ds/k=2/f.parquet")}));
+    auto remote = compiler.Compile(PartitionPipeline(pipeline, p, 0));
+    ASSERT_TRUE(remote.ok()) << remote.status().ToString();
+    EXPECT_EQ(remote->schema, local->schema);
+    EXPECT_EQ(RunPartition(pipeline, p, 0, "string_agg(a || b, ',')"), "2y");
+  }
+}
+
 TEST_F(PartitionerTest, UntypableKeysAreKept) {
   Write("bad/k=1/f.parquet", "SELECT 1 AS v");
   Write("bad/k=x/f.parquet", "SELECT 2 AS v");
