@@ -196,7 +196,7 @@ struct RowGroup {
   int64_t bytes = 0;  ///< compressed
 };
 
-// Each file's row groups, in order, from the parquet footers.
+// Each file's row groups that hold rows, in order, from the parquet footers.
 Result<std::map<std::string, std::vector<RowGroup>>> RowGroups(
     sql::Binder* binder, const std::vector<SourceFile>& files) {
   std::map<std::string, std::vector<RowGroup>> out;
@@ -212,7 +212,9 @@ Result<std::map<std::string, std::vector<RowGroup>>> RowGroups(
                         "file_name, row_group_id"));
   for (const auto& row : rows) {
     if (!row[0] || !row[1] || !row[2] || !row[3]) continue;
-    out[*row[0]].push_back({std::stoll(*row[1]), std::stoll(*row[2]), std::stoll(*row[3])});
+    RowGroup group{std::stoll(*row[1]), std::stoll(*row[2]), std::stoll(*row[3])};
+    // A group without rows holds nothing to read (and would make an empty range).
+    if (group.rows > 0) out[*row[0]].push_back(group);
   }
   return out;
 }
@@ -293,8 +295,9 @@ Result<Partitioning> PartitionSource(sql::Binder* binder, const pipeline::Pipeli
     }
     DUX_ASSIGN_OR_RETURN(const pipeline::Schema* read, read_schema());
     for (const auto& column : read->columns) {
-      if (key_values.front().count(column.name))
+      if (key_values.front().count(column.name)) {
         out.hive_types.emplace_back(column.name, column.type);
+      }
     }
     if (out.hive_types.size() != key_values.front().size()) {
       return whole("the hive keys are not all columns of the read");
