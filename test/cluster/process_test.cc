@@ -332,6 +332,58 @@ TEST_F(ClusterTest, ExplainShowsPartitionsRulesAndBothSides) {
   ExpectOneLineError(csv, {"from_csv"});
 }
 
+TEST_F(ClusterTest, ExplainShowsPrunedFilesAndRowGroups) {
+  // Written by dux itself: a hive tree year=2023|2024 / month=01|02, and one file of many
+  // row groups.
+  const std::string cal = (dir_ / "cal").string();
+  Outcome written =
+      Dux({"run",
+           "from_query(\"SELECT y AS year, lpad(m::VARCHAR, 2, chr(48)) AS month, i FROM "
+           "range(2023, 2025) a(y), range(1, 3) b(m), range(10) c(i)\") |> to_parquet(\"" +
+               cal + "\", partition_by: [year, month])"});
+  ASSERT_EQ(written.exit_code, 0) << written.err;
+  Outcome pruned = Dux({"explain", "--local-workers", "2",
+                        "from_parquet(\"" + cal +
+                            "/**/*.parquet\", hive_partitioning: true) |> filter(month == 1)"});
+  ASSERT_EQ(pruned.exit_code, 0) << pruned.err;
+  EXPECT_TRUE(Contains(pruned.out, "\"month\" VARCHAR, \"year\" BIGINT")) << pruned.out;
+  EXPECT_TRUE(Contains(pruned.out, "-- hive pruning: 2 of 4 files pruned by")) << pruned.out;
+  EXPECT_TRUE(Contains(pruned.out, "--   pruned " + cal + "/year=2023/month=02/")) << pruned.out;
+  EXPECT_TRUE(Contains(pruned.out, "--   pruned " + cal + "/year=2024/month=02/")) << pruned.out;
+  EXPECT_TRUE(Contains(pruned.out, "hive_types = {'month': 'VARCHAR', 'year': 'BIGINT'}"))
+      << pruned.out;
+  Outcome none = Dux({"explain", "--local-workers", "2",
+                      "from_parquet(\"" + cal +
+                          "/**/*.parquet\", hive_partitioning: true) |> filter(year > 2030)"});
+  ASSERT_EQ(none.exit_code, 0) << none.err;
+  EXPECT_TRUE(Contains(none.out, "-- hive pruning: 4 of 4 files pruned")) << none.out;
+  EXPECT_TRUE(Contains(none.out, "-- every file was pruned: " + cal + "/year=2023/month=01/"))
+      << none.out;
+
+  const std::string big = (dir_ / "big.parquet").string();
+  written = Dux({"run", "from_query(\"SELECT i FROM range(0, 40000) t(i)\") |> to_parquet(\"" +
+                            big + "\", row_group_size: 2048)"});
+  ASSERT_EQ(written.exit_code, 0) << written.err;
+  Outcome split =
+      Dux({"explain", "--local-workers", "3", "from_parquet(\"" + big + "\") |> filter(i > 5)"});
+  ASSERT_EQ(split.exit_code, 0) << split.err;
+  EXPECT_TRUE(Contains(split.out, "-- distributed: 3 partitions on 3 workers")) << split.out;
+  int with_groups = 0;
+  for (const auto& line : Lines(split.out)) {
+    with_groups += Contains(line, "--   " + big + ": row groups ");
+  }
+  EXPECT_EQ(with_groups, 3) << split.out;
+  EXPECT_TRUE(Contains(split.out, "file_row_number >= ")) << split.out;
+  // And the run gives the local result.
+  Outcome local = Dux({"run", "--format", "csv",
+                       "from_parquet(\"" + big + "\") |> summarise(n: count(*), s: sum(i))"});
+  Outcome distributed = Dux({"run", "--local-workers", "3", "--format", "csv",
+                             "from_parquet(\"" + big + "\") |> summarise(n: count(*), s: sum(i))"});
+  EXPECT_EQ(distributed.exit_code, 0) << distributed.err;
+  EXPECT_EQ(distributed.out, local.out);
+  EXPECT_TRUE(Contains(local.out, "40000,799980000")) << local.out;
+}
+
 // ---- command-line mistakes ----------------------------------------------------------------
 
 TEST_F(ClusterTest, BadServerOptionsAreOneLineErrors) {

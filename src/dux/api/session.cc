@@ -101,6 +101,53 @@ namespace {
 constexpr const char* kGatheredTable = "__dux_gathered";
 constexpr const char* kBucketsTable = "__dux_buckets";  // explain's stand-in for the buckets
 
+// Row group ids as runs: "0-3, 7".
+std::string RowGroupList(const std::vector<int64_t>& ids) {
+  std::string out;
+  for (size_t i = 0; i < ids.size();) {
+    size_t j = i;
+    while (j + 1 < ids.size() && ids[j + 1] == ids[j] + 1) ++j;
+    out += (out.empty() ? "" : ", ") + std::to_string(ids[i]) +
+           (j > i ? "-" + std::to_string(ids[j]) : "");
+    i = j + 1;
+  }
+  return out;
+}
+
+// The hive key types and the pruned files, as explain lines.
+std::string ExplainPartitioning(const dist::Partitioning& p) {
+  constexpr size_t kListed = 20;  // more pruned files than this are counted, not listed
+  std::string out;
+  if (!p.hive_types.empty()) {
+    std::string types;
+    for (const auto& [key, type] : p.hive_types) {
+      types += (types.empty() ? "" : ", ") + sql::QuoteIdentifier(key) + " " + type;
+    }
+    out +=
+        "-- hive keys, typed as the coordinator's read of every file types them: " + types + "\n";
+  }
+  const dist::Pruning& pruning = p.pruning;
+  if (pruning.predicates.empty()) return out;
+  std::string by;
+  for (const auto& predicate : pruning.predicates) {
+    by += (by.empty() ? "" : " AND ") + predicate;  // DuckDB's rendering, parenthesised
+  }
+  out += "-- hive pruning: " + std::to_string(pruning.files.size()) + " of " +
+         std::to_string(pruning.total_files) + " files pruned by " + by + "\n";
+  for (size_t i = 0; i < pruning.files.size() && i < kListed; ++i) {
+    out += "--   pruned " + pruning.files[i] + "\n";
+  }
+  if (pruning.files.size() > kListed) {
+    out += "--   and " + std::to_string(pruning.files.size() - kListed) + " more pruned files\n";
+  }
+  if (!pruning.kept_anyway.empty()) {
+    out += "-- every file was pruned: " + pruning.kept_anyway +
+           " is read all the same (the filter removes its rows) so that the workers return the "
+           "result's columns\n";
+  }
+  return out;
+}
+
 // What the coordinator runs once the workers' rows are in kGatheredTable.
 Pipeline FinishingPipeline(const dist::Plan& plan, const Pipeline& pipeline) {
   // Folded partials carry no attempt column (see dist::GatherInto).
@@ -163,7 +210,7 @@ Result<std::string> Session::ExplainDistributed(const Pipeline& pipeline) {
   if (!plan.partitioning.unsplit_reason.empty()) {
     out += " (not split: " + plan.partitioning.unsplit_reason + ")";
   }
-  out += "\n";
+  out += "\n" + ExplainPartitioning(plan.partitioning);
   for (size_t i = 0; i < parts.size(); ++i) {
     out += "-- partition " + std::to_string(i) + " on worker " +
            cluster_->workers[plan.assignment[i]]->address() + ": ";
@@ -174,7 +221,15 @@ Result<std::string> Session::ExplainDistributed(const Pipeline& pipeline) {
     out += std::to_string(parts[i].files.size()) + " file" +
            (parts[i].files.size() == 1 ? "" : "s") + ", " + std::to_string(parts[i].bytes) +
            " bytes\n";
-    for (const auto& f : parts[i].files) out += "--   " + f + "\n";
+    for (const auto& f : parts[i].files) {
+      out += "--   " + f;
+      auto groups = parts[i].row_groups.find(f);
+      if (groups != parts[i].row_groups.end()) {
+        out += ": row groups " + RowGroupList(groups->second) + " of " +
+               std::to_string(plan.partitioning.row_group_counts.at(f));
+      }
+      out += "\n";
+    }
   }
   // The SQL every worker runs (with its own files), shown for the first partition.
   auto fragment = dist::MakeFragment(plan, 0, "explain");

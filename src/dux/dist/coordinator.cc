@@ -6,6 +6,7 @@
 
 #include <atomic>
 #include <chrono>
+#include <set>
 
 #include "dux/dist/gather.h"
 #include "dux/pipeline/proto_mapping.h"
@@ -31,19 +32,21 @@ constexpr int64_t kEstimateSampleRows = 100'000;
 // finalised, never the result.
 Result<int64_t> EstimateGroups(sql::Binder* binder, const Split& split, const Plan& plan,
                                const std::vector<std::string>& keys) {
-  const auto& files = plan.partitioning.partitions[0].files;
-  pipeline::Source first = split.worker.source();
-  std::get<pipeline::ParquetSource>(first.body).files = {files[0]};
+  // The first partition's read (its hive key types pinned), of its first file only.
+  pipeline::Source first = PartitionPipeline(split.worker, plan.partitioning, 0).source();
+  auto& read = std::get<pipeline::ParquetSource>(first.body);
+  read.files.resize(1);
+  std::erase_if(read.row_ranges, [&](const auto& r) { return r.file != read.files[0]; });
   pipeline::Pipeline sample(first);
   for (size_t i = 0; i < split.scan_ops; ++i) sample.Append(split.worker.ops()[i]);
   sql::Compiler compiler(binder);
   DUX_ASSIGN_OR_RETURN(sql::CompiledQuery query, compiler.Compile(sample));
   std::string hashed;
   for (const auto& k : keys) hashed += (hashed.empty() ? "" : ", ") + sql::QuoteIdentifier(k);
+  std::set<std::string> files;  // a file split by row groups is in several partitions
+  for (const auto& p : plan.partitioning.partitions) files.insert(p.files.begin(), p.files.end());
   std::string list;
-  for (const auto& p : plan.partitioning.partitions) {
-    for (const auto& f : p.files) list += (list.empty() ? "" : ", ") + sql::QuoteString(f);
-  }
+  for (const auto& f : files) list += (list.empty() ? "" : ", ") + sql::QuoteString(f);
   DUX_ASSIGN_OR_RETURN(
       sql::TextRows rows,
       binder->QueryText(fmt::format(
@@ -74,8 +77,7 @@ Result<Plan> PlanScript(sql::Binder* binder, const pipeline::Script& script,
   }
   DUX_ASSIGN_OR_RETURN(Split split,
                        SplitPipeline(binder, p, local.verb_schemas, cluster.disabled_rules));
-  DUX_ASSIGN_OR_RETURN(plan.partitioning,
-                       PartitionSource(binder, p.source(), cluster.workers.size()));
+  DUX_ASSIGN_OR_RETURN(plan.partitioning, PartitionSource(binder, p, cluster.workers.size()));
   const auto& parts = plan.partitioning.partitions;
   if (cluster.disabled_rules.count("final_on_workers") == 0 && cluster.workers.size() > 1 &&
       !split.applied.empty() && split.applied.back() == "partial_aggregate" &&
@@ -102,14 +104,10 @@ Result<Plan> PlanScript(sql::Binder* binder, const pipeline::Script& script,
 v1::Fragment MakeFragment(const Plan& plan, size_t partition, const std::string& query_id) {
   v1::Fragment fragment;
   fragment.set_query_id(query_id);
-  pipeline::ToProto(plan.worker_script, fragment.mutable_script());
-  const auto& files = plan.partitioning.partitions[partition].files;
-  if (!files.empty()) {
-    auto* parquet =
-        fragment.mutable_script()->mutable_pipeline()->mutable_source()->mutable_parquet();
-    parquet->clear_files();
-    for (const auto& f : files) parquet->add_files(f);
-  }
+  pipeline::Script script{
+      plan.worker_script.attachments,
+      PartitionPipeline(plan.worker_script.pipeline, plan.partitioning, partition)};
+  pipeline::ToProto(script, fragment.mutable_script());
   return fragment;
 }
 

@@ -44,7 +44,8 @@ struct ClusterOptions {
 /// What runs where for one pipeline.
 struct Plan {
   /// The workers' part: the attachments and the pipeline without its sink. Each partition
-  /// runs it with its files in the parquet source.
+  /// runs it with its files, row ranges and hive key types in the parquet source
+  /// (PartitionPipeline).
   pipeline::Script worker_script;
   /// When set, the workers' rows are hash-exchanged between them and each worker runs the
   /// stage's verbs on the buckets it owns; those results are gathered.

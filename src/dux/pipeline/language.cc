@@ -483,6 +483,7 @@ Result<SourceBody> ParseFromParquet(Parser& p, std::string_view verb, Location l
              .options = {
                  {"hive_partitioning", Store(p, &Parser::ReadBool, &source.hive_partitioning)},
                  {"union_by_name", Store(p, &Parser::ReadBool, &source.union_by_name)},
+                 {"hive_types", Store(p, &Parser::ReadTypes, &source.hive_types)},
              }}));
   DUX_RETURN_NOT_OK(Required(p, verb, loc, path, "a path"));
   source.path = std::move(*path);

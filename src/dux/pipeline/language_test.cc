@@ -64,6 +64,11 @@ TEST(LanguageTest, FromParquetWithOptions) {
             Pipeline::FromParquet("a/*.parquet", true, true));
   EXPECT_EQ(ParseOk(R"(from_parquet("a", union_by_name: true, hive_partitioning: false))"),
             Pipeline::FromParquet("a", false, true));
+  ParquetSource typed{
+      "lake/**/*.parquet", true, false, {}, {{"month", "INTEGER"}, {"day", "DATE"}}, {}};
+  EXPECT_EQ(ParseOk(R"(from_parquet("lake/**/*.parquet", hive_partitioning: true,
+                                    hive_types: [month: "INTEGER", day: "DATE"]))"),
+            Pipeline(Source{typed, {}}));
 }
 
 TEST(LanguageTest, FromCsvWithEveryOption) {

@@ -150,7 +150,8 @@ bool ConcatRowsOp::operator==(const ConcatRowsOp& o) const {
 }
 
 Pipeline Pipeline::FromParquet(std::string path, bool hive_partitioning, bool union_by_name) {
-  return Pipeline(Source{ParquetSource{std::move(path), hive_partitioning, union_by_name, {}}, {}});
+  return Pipeline(
+      Source{ParquetSource{std::move(path), hive_partitioning, union_by_name, {}, {}, {}}, {}});
 }
 
 Pipeline Pipeline::FromCsv(CsvSource csv) { return Pipeline(Source{std::move(csv), {}}); }

@@ -43,6 +43,15 @@ using PipelinePtr = std::shared_ptr<const Pipeline>;
 
 // ---- sources ---------------------------------------------------------------------------
 
+/// Rows [begin, end) of one parquet file, counted from 0 in file order (DuckDB's
+/// file_row_number).
+struct RowRange {
+  std::string file;
+  int64_t begin = 0;
+  int64_t end = 0;
+  bool operator==(const RowRange&) const = default;
+};
+
 struct ParquetSource {
   std::string path;  ///< a path or glob
   bool hive_partitioning = false;
@@ -50,6 +59,13 @@ struct ParquetSource {
   /// When not empty, exactly these files (in this order) are read instead of `path`: the
   /// coordinator gives each worker its partition of the glob this way (dist/partitioner.h).
   std::vector<std::string> files;
+  /// Hive key column -> DuckDB type (DuckDB's hive_types). Keys not listed are typed by
+  /// DuckDB from the files read (hive_types_autocast), so a reader of some of the files
+  /// could type them differently; the coordinator pins every key for its workers.
+  std::vector<std::pair<std::string, std::string>> hive_types;
+  /// Files of `files` read only in part: each such file reads the union of its ranges, the
+  /// other files are read whole. The coordinator splits a large file by row groups this way.
+  std::vector<RowRange> row_ranges;
   bool operator==(const ParquetSource&) const = default;
 };
 

@@ -151,6 +151,13 @@ struct SourceWriter {
     m->set_hive_partitioning(s.hive_partitioning);
     m->set_union_by_name(s.union_by_name);
     for (const auto& f : s.files) m->add_files(f);
+    WriteColumnTypes(s.hive_types, m->mutable_hive_types());
+    for (const auto& r : s.row_ranges) {
+      pb::RowRange* range = m->add_row_ranges();
+      range->set_file(r.file);
+      range->set_begin(r.begin);
+      range->set_end(r.end);
+    }
   }
   void operator()(const CsvSource& s) const {
     pb::CsvSource* m = out->mutable_csv();
@@ -460,10 +467,16 @@ Result<SourceBody> ReadSourceBody(const pb::Source& message, const std::string& 
   switch (message.kind_case()) {
     case pb::Source::kParquet: {
       const pb::ParquetSource& m = message.parquet();
-      return SourceBody(ParquetSource{m.path(),
-                                      m.hive_partitioning(),
-                                      m.union_by_name(),
-                                      {m.files().begin(), m.files().end()}});
+      ParquetSource parquet{m.path(),
+                            m.hive_partitioning(),
+                            m.union_by_name(),
+                            {m.files().begin(), m.files().end()},
+                            ReadColumnTypes(m.hive_types()),
+                            {}};
+      for (const auto& r : m.row_ranges()) {
+        parquet.row_ranges.push_back(RowRange{r.file(), r.begin(), r.end()});
+      }
+      return SourceBody(std::move(parquet));
     }
     case pb::Source::kCsv: {
       const pb::CsvSource& m = message.csv();

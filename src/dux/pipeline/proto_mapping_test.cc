@@ -221,7 +221,16 @@ Pipeline Everything() {
   Pipeline frame1(csv_source);
   frame1.Append(Op{SelectOp{{"zero"}}, {41, 2}});
   Pipeline frame2 = Pipeline::FromNdjson("f2.ndjson").Mutate({{"zero", "1"}}).Head(5);
-  Pipeline frame3 = Pipeline::FromParquet("f3.parquet", false, true).Join(NestedRight());
+  // A worker's parquet source: its files, pinned hive key types and row ranges.
+  Pipeline frame3(
+      Source{ParquetSource{"f/**/*.parquet",
+                           true,
+                           false,
+                           {"/f/k=1/a.parquet", "/f/k=2/b.parquet"},
+                           {{"k", "BIGINT"}, {"m", "VARCHAR"}},
+                           {{"/f/k=2/b.parquet", 0, 2048}, {"/f/k=2/b.parquet", 4096, 6144}}},
+             {46, 1}});
+  frame3.Join(NestedRight());
   p.Append(Op{ConcatRowsOp{{std::make_shared<const Pipeline>(frame1),
                             std::make_shared<const Pipeline>(frame2),
                             std::make_shared<const Pipeline>(frame3)}},

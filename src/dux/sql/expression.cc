@@ -1,5 +1,6 @@
 #include "dux/sql/expression.h"
 
+#include <algorithm>
 #include <functional>
 #include <nlohmann/json.hpp>
 #include <optional>
@@ -198,6 +199,62 @@ Result<std::string> ExpressionAnalyzer::ReplaceAggregates(
   WalkTree(root, rewrite);
   DUX_RETURN_NOT_OK(status);
   return Deserialize(binder_, doc, root);
+}
+
+namespace {
+
+// The node classes and types a simple conjunct may hold (see Conjunct::simple).
+bool SimpleNode(const Json& node) {
+  static const std::set<std::string> kComparisons = {
+      "COMPARE_EQUAL",       "COMPARE_NOTEQUAL",
+      "COMPARE_LESSTHAN",    "COMPARE_LESSTHANOREQUALTO",
+      "COMPARE_GREATERTHAN", "COMPARE_GREATERTHANOREQUALTO"};
+  static const std::set<std::string> kOperators = {
+      "OPERATOR_NOT", "OPERATOR_IS_NULL", "OPERATOR_IS_NOT_NULL", "COMPARE_IN", "COMPARE_NOT_IN"};
+  const std::string cls = node.value("class", "");
+  const std::string type = node.value("type", "");
+  if (cls == "COLUMN_REF") return node["column_names"].size() == 1;
+  if (cls == "CONSTANT" || cls == "CAST" || cls == "BETWEEN") return true;
+  if (cls == "COMPARISON") return kComparisons.count(type) > 0;
+  if (cls == "CONJUNCTION") return type == "CONJUNCTION_AND" || type == "CONJUNCTION_OR";
+  if (cls == "OPERATOR") return kOperators.count(type) > 0;
+  return false;
+}
+
+}  // namespace
+
+Result<std::vector<Conjunct>> ExpressionAnalyzer::Conjuncts(const std::string& expr) {
+  DUX_ASSIGN_OR_RETURN(Json doc, ParseSingleExpression(binder_, expr));
+  std::vector<Json> nodes;
+  std::function<void(const Json&)> flatten = [&](const Json& node) {
+    if (node.value("class", "") == "CONJUNCTION" && node.value("type", "") == "CONJUNCTION_AND") {
+      for (const auto& child : node["children"]) flatten(child);
+    } else {
+      nodes.push_back(node);
+    }
+  };
+  flatten(SelectExpression(doc));
+  std::vector<Conjunct> out;
+  for (Json& node : nodes) {
+    Conjunct c;
+    c.simple = true;
+    // Every object that is an expression node carries a class; the others (constant
+    // values, cast types) are the nodes' data.
+    WalkTree(node, [&](Json& n) {
+      if (!n.contains("class")) return true;
+      if (!SimpleNode(n)) c.simple = false;
+      if (n.value("class", "") == "COLUMN_REF" && n["column_names"].size() == 1) {
+        std::string name = n["column_names"][0].get<std::string>();
+        if (std::find(c.columns.begin(), c.columns.end(), name) == c.columns.end()) {
+          c.columns.push_back(name);
+        }
+      }
+      return true;
+    });
+    DUX_ASSIGN_OR_RETURN(c.sql, Deserialize(binder_, doc, node));
+    out.push_back(std::move(c));
+  }
+  return out;
 }
 
 Result<std::string> ExpressionAnalyzer::Windowed(const std::string& expr,

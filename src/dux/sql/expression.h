@@ -36,6 +36,18 @@ struct AggregateCall {
   std::function<Result<std::string>(const std::string& pattern)> instantiate;
 };
 
+/// One top-level AND conjunct of a predicate (ExpressionAnalyzer::Conjuncts).
+struct Conjunct {
+  std::string sql;  ///< the conjunct alone, as DuckDB renders it back
+  /// The columns it names (each unqualified name once, in order of appearance).
+  std::vector<std::string> columns;
+  /// Whether it is made only of unqualified column references, constants, casts, the
+  /// comparisons =, <>, <, <=, >, >=, IN, NOT IN, BETWEEN, AND, OR, NOT and IS [NOT] NULL:
+  /// then its value depends on nothing but the columns it names, and evaluating it cannot
+  /// have effects (no function calls, subqueries, windows, parameters or collations).
+  bool simple = false;
+};
+
 /// Parses expressions through a Binder. Not thread-safe; cheap to keep for a whole compile.
 class ExpressionAnalyzer {
  public:
@@ -50,6 +62,10 @@ class ExpressionAnalyzer {
   Result<std::string> ReplaceAggregates(
       const std::string& expr,
       const std::function<Result<std::string>(const AggregateCall& call, size_t index)>& replace);
+
+  /// The top-level AND conjuncts of the predicate `expr` (nested ANDs flattened; one
+  /// conjunct when it is no AND), in order.
+  Result<std::vector<Conjunct>> Conjuncts(const std::string& expr);
 
   /// `expr` with every aggregate call turned into a window over `partition_by` (quoted
   /// column names) and every existing window partitioned by them first. Returns SQL text.
