@@ -108,8 +108,16 @@ bool NumericToScaled(const Numeric& n, int scale, Int128* out) {
   bool taken = false;
   int round_digit = 0;
   static constexpr int kPowers[] = {1000, 100, 10, 1};
+  Int128 ten34 = ten37 / 1000;
   for (int i = 0; i < n.ndigits; ++i) {
     int group = n.Digit(i);
+    if (4 * (n.weight - i) >= -scale && value < ten34) {
+      // The common case: the whole group lies above the scale's last digit.
+      value = value * 10000 + group;
+      last = 4 * (n.weight - i);
+      taken = true;
+      continue;
+    }
     for (int k = 0; k < 4; ++k) {
       int digit = (group / kPowers[k]) % 10;
       int exponent = 4 * (n.weight - i) + 3 - k;
@@ -312,11 +320,10 @@ Status PutArray(const ColumnDecoder& d, duckdb_vector vector, idx_t row, const c
     at += 4;
     idx_t index = offset + static_cast<idx_t>(i);
     if (element < 0) {
-      SetValidity(child, index, false);
+      SetValidity(child, index, false);  // reserved rows start valid: only NULLs are marked
       continue;
     }
     if (end - at < element) return Malformed(d, "array");
-    SetValidity(child, index, true);
     DUX_RETURN_NOT_OK(PutScalar(d, child, index, at, element));
     at += element;
   }
@@ -442,16 +449,25 @@ class CopyDecoder {
     return Status::OK();
   }
 
-  Status DecodeRow(const char* p) {
+  // The vectors of the chunk being filled; reset after every flush.
+  void StartChunk() {
+    vectors_.resize(columns_.size());
     for (size_t c = 0; c < columns_.size(); ++c) {
-      duckdb_vector vector = duckdb_data_chunk_get_vector(chunk_, c);
+      vectors_[c] = duckdb_data_chunk_get_vector(chunk_, c);
+    }
+  }
+
+  Status DecodeRow(const char* p) {
+    if (row_ == 0) StartChunk();
+    for (size_t c = 0; c < columns_.size(); ++c) {
+      duckdb_vector vector = vectors_[c];
       int32_t len = Int32(p);
       p += 4;
+      // A reset chunk starts with every row valid: only NULLs are marked.
       if (len < 0) {
         SetValidity(vector, row_, false);
         continue;
       }
-      SetValidity(vector, row_, true);
       const ColumnDecoder& d = columns_[c];
       DUX_RETURN_NOT_OK(d.type.is_array ? PutArray(d, vector, row_, p, len)
                                         : PutScalar(d, vector, row_, p, len));
@@ -474,6 +490,7 @@ class CopyDecoder {
   }
 
   std::vector<ColumnDecoder> columns_;
+  std::vector<duckdb_vector> vectors_;
   Appender* appender_;
   duckdb_data_chunk chunk_;
   std::string pending_;  ///< an incomplete tuple carried over to the next piece
