@@ -274,22 +274,24 @@ Status CheckAssignable(const std::string& column, const std::string& duckdb_type
 
 Result<std::string> ExplainInsert(const pipeline::Schema& schema, const InsertTarget& target) {
   std::string columns;
-  for (const auto& c : schema.columns)
+  for (const auto& c : schema.columns) {
+    DUX_RETURN_NOT_OK(CopyTextExpression(sql::QuoteIdentifier(c.name), c.type).status());
     columns += (columns.empty() ? "" : ", ") + QuoteIdentifier(c.name);
-  std::string into = target.table.Quoted();
-  std::string out;
-  if (target.atomic) {
-    std::string staging = "\"__dux_stage_*\"";
-    out = "COPY " + staging + " (" + columns + ") FROM STDIN; BEGIN; " +
-          (target.create ? "ALTER TABLE " + staging + " RENAME TO " + into
-                         : "INSERT INTO " + into + " (" + columns + ") SELECT " + columns +
-                               " FROM " + staging + "; DROP TABLE " + staging) +
-          "; COMMIT";
-  } else {
-    out = std::string("BEGIN; ") + (target.create ? "CREATE TABLE " + into + " (...); " : "") +
-          "COPY " + into + " (" + columns + ") FROM STDIN; COMMIT";
   }
-  return out;
+  const std::string into = target.table.Quoted();
+  const std::string copy = " (" + columns + ") FROM STDIN";
+  if (!target.atomic) {
+    return std::string("BEGIN; ") + (target.create ? "CREATE TABLE " + into + " (...); " : "") +
+           "COPY " + into + copy + "; COMMIT";
+  }
+  const std::string staging = TableName{target.table.schema, "__dux_stage_<unique>"}.Quoted();
+  if (target.create) {
+    return "CREATE TABLE " + staging + " (...); COPY " + staging + copy + "; BEGIN; ALTER TABLE " +
+           staging + " RENAME TO " + QuoteIdentifier(target.table.name) + "; COMMIT";
+  }
+  return "CREATE UNLOGGED TABLE " + staging + " AS SELECT " + columns + " FROM " + into +
+         " WITH NO DATA; COPY " + staging + copy + "; BEGIN; INSERT INTO " + into + " (" + columns +
+         ") SELECT " + columns + " FROM " + staging + "; DROP TABLE " + staging + "; COMMIT";
 }
 
 Result<int64_t> InsertQuery(exec::Connection& duck, const std::string& select_sql,
