@@ -127,11 +127,20 @@ std::string StagingName() {
                      static_cast<unsigned>(getpid()), counter++);
 }
 
-// PostgreSQL's COPY context "COPY t, line 3, column amount: ..." names the (staging) table
-// and counts input lines, which are the result's rows: "row 3, column amount: ...".
+// PostgreSQL's COPY context "COPY t, line 3, column amount: "x"" names the (staging) table
+// and counts input lines, which are the result's rows: it becomes "row 3, column amount: "x""
+// (the value cut to 60 bytes), and a context quoting the whole line just "row 3".
 std::string RowContext(const std::string& message) {
-  static const std::regex kCopyLine(R"(\(COPY [^,]*, line (\d+))");
-  return std::regex_replace(message, kCopyLine, "(row $1");
+  static const std::regex kContext(R"( \(COPY [^,]*, line (\d+)(, column ([^:]*))?(: (.*))?\)$)");
+  std::smatch m;
+  if (!std::regex_search(message, m, kContext)) return message;
+  std::string context = "row " + m[1].str();
+  if (m[2].matched) {
+    context += ", column " + m[3].str();
+    std::string value = m[5].str();
+    if (m[4].matched && value.size() <= 60) context += ": " + value;
+  }
+  return message.substr(0, m.position(0)) + " (" + context + ")";
 }
 
 // Writes the COPY text of every row of `chunk` (all VARCHAR columns) into `buffer`.
