@@ -255,7 +255,7 @@ TEST_F(PgTest, CreatesTablesWithMappedTypes) {
 }
 
 TEST_F(PgTest, NullsEmptyStringsAndAwkwardTextSurviveBothWays) {
-  Pg("CREATE TABLE s (id integer, v text, b bytea)");
+  Pg("CREATE TABLE s (id integer, v text, b bytea, a integer[])");
   Pg(R"(INSERT INTO s VALUES (1, NULL, NULL), (2, '', ''), (3, '\N', '\x5c4e'),
         (4, E'tab\there', E'\\x0a'), (5, E'line\nbreak', NULL), (6, E'cr\rlf\r\n', NULL),
         (7, E'back\\slash\\', NULL), (8, 'quote"s and ''apostrophes''', NULL),
@@ -263,7 +263,9 @@ TEST_F(PgTest, NullsEmptyStringsAndAwkwardTextSurviveBothWays) {
   // And many generated rows: a NULL every third, an empty string every fifth.
   Pg("INSERT INTO s SELECT i, CASE WHEN i % 3 = 0 THEN NULL WHEN i % 5 = 0 THEN '' "
      "ELSE repeat(chr(20000 + i % 500) || E'\\t\"' || i, 1 + i % 4) END, "
-     "CASE WHEN i % 7 = 0 THEN NULL ELSE decode(lpad(to_hex(i), 8, '0'), 'hex') END "
+     "CASE WHEN i % 7 = 0 THEN NULL ELSE decode(lpad(to_hex(i), 8, '0'), 'hex') END, "
+     "CASE WHEN i % 11 = 0 THEN NULL WHEN i % 13 = 0 THEN '{}' "
+     "ELSE ARRAY[i, NULL, -i, CASE WHEN i % 2 = 0 THEN NULL ELSE i END] END "
      "FROM generate_series(100, 20099) i");
   ASSERT_TRUE(Read("s").ok());
   EXPECT_EQ(DuckValue("count(*)"), "20011");
@@ -281,6 +283,14 @@ TEST_F(PgTest, NullsEmptyStringsAndAwkwardTextSurviveBothWays) {
   EXPECT_EQ(*written, 20011);
   EXPECT_EQ(Differences("s", "back", "v"), "0");
   EXPECT_EQ(Differences("s", "back", "b"), "0");
+  EXPECT_EQ(Differences("s", "back", "a"), "0");
+  // NULL elements across many chunks, NULL arrays and empty ones stay apart.
+  EXPECT_EQ(DuckValue("sum(len(list_filter(a, x -> x IS NULL)))"),
+            PgValue("SELECT sum(cardinality(array_positions(a, NULL))) FROM s"));
+  EXPECT_EQ(DuckValue("count(*) FILTER (WHERE a IS NULL)"),
+            PgValue("SELECT count(*) FROM s WHERE a IS NULL"));
+  EXPECT_EQ(DuckValue("count(*) FILTER (WHERE len(a) = 0)"),
+            PgValue("SELECT count(*) FROM s WHERE cardinality(a) = 0"));
   EXPECT_EQ(PgValue("SELECT count(*) FROM back WHERE v = ''"),
             PgValue("SELECT count(*) FROM s WHERE v = ''"));
 }
@@ -489,6 +499,37 @@ TEST_F(PgTest, SlicesAreDisjointAndCoverEveryRow) {
                         "all_slices WHERE " + c.column + " IS NULL"),
               "0");
   }
+}
+
+TEST_F(PgTest, ReadsKeyRanges) {
+  Pg("CREATE TABLE keys (id integer, k text)");
+  auto none = ReadKeyRange(*pg_, TableName{"", "keys"}, "id");
+  ASSERT_TRUE(none.ok()) << none.status().message();
+  EXPECT_FALSE(none->has_value());
+  Pg("INSERT INTO keys VALUES (NULL, 'a'), (-7, 'b'), (42, 'c')");
+  auto range = ReadKeyRange(*pg_, TableName{"public", "keys"}, "id");
+  ASSERT_TRUE(range.ok()) << range.status().message();
+  ASSERT_TRUE(range->has_value());
+  EXPECT_EQ((*range)->min, -7);
+  EXPECT_EQ((*range)->max, 42);
+}
+
+TEST_F(PgTest, AFailingPipelineInsertsNothing) {
+  Pg("CREATE TABLE events (id bigint)");
+  for (bool atomic : {false, true}) {
+    auto failed = Write(
+        "SELECT CASE WHEN i = 5000 THEN error('boom at 5000') ELSE i END AS id "
+        "FROM range(10000) r(i)",
+        "events", false, atomic);
+    ASSERT_FALSE(failed.ok());
+    EXPECT_NE(failed.status().message().find("boom at 5000"), std::string::npos)
+        << failed.status().message();
+    EXPECT_NE(failed.status().message().find("; nothing was inserted"), std::string::npos);
+    EXPECT_EQ(PgValue("SELECT count(*) FROM events"), "0");
+  }
+  // The connection is still usable.
+  ASSERT_TRUE(Write("SELECT 1 AS id", "events", false).ok());
+  EXPECT_EQ(PgValue("SELECT count(*) FROM events"), "1");
 }
 
 TEST_F(PgTest, PasswordsNeverAppearInErrors) {

@@ -20,6 +20,15 @@ Result<SliceMethod> DefaultSliceMethod(const ColumnType& type, const std::string
   }
 }
 
+Result<std::optional<KeyRange>> ReadKeyRange(Connection& connection, const TableName& table,
+                                             const std::string& column) {
+  const std::string key = QuoteIdentifier(column);
+  DUX_ASSIGN_OR_RETURN(TextRows rows, connection.Query("SELECT min(" + key + ")::int8, max(" + key +
+                                                       ")::int8 FROM " + table.Quoted()));
+  if (rows.size() != 1 || !rows[0][0] || !rows[0][1]) return std::optional<KeyRange>();
+  return std::optional<KeyRange>(KeyRange{std::stoll(*rows[0][0]), std::stoll(*rows[0][1])});
+}
+
 Result<std::string> SlicePredicate(const std::string& column, SliceMethod method, int index,
                                    int count, const std::optional<KeyRange>& range) {
   if (count < 1 || index < 0 || index >= count) {

@@ -8,6 +8,7 @@
 
 #include "dux/common/status.h"
 #include "dux/pg/catalog.h"
+#include "dux/pg/connection.h"
 
 namespace dux::pg {
 
@@ -30,6 +31,12 @@ struct KeyRange {
   int64_t min = 0;
   int64_t max = 0;
 };
+
+/// Reads the bounds of integer key `column` of `table` for kRange (one aggregate query,
+/// served by an index on the key if there is one); nullopt for an empty table or all-NULL
+/// key.
+Result<std::optional<KeyRange>> ReadKeyRange(Connection& connection, const TableName& table,
+                                             const std::string& column);
 
 /// The PostgreSQL predicate selecting slice `index` of `count` over the key column `column`
 /// (unquoted). Rows whose key is NULL belong to slice 0. With `count` 1 the predicate is
