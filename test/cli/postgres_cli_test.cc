@@ -175,6 +175,15 @@ TEST_F(PostgresCliTest, WrongPasswordIsOneRedactedLine) {
   }
 }
 
+TEST_F(PostgresCliTest, ScriptErrorsQuotingThePasswordRedactIt) {
+  // A missing comma: the parser's message quotes the connection string that follows.
+  Outcome o = Dux({"run", "attach(\"pg\" \"host=h password=" + std::string(kPassword) +
+                              "\", type: postgres)\nfrom_attached(\"pg\", \"t\")"});
+  EXPECT_EQ(o.exit_code, 1) << o.err;
+  EXPECT_NE(o.err.find("password=***"), std::string::npos) << o.err;
+  ExpectNoPassword(o);
+}
+
 TEST_F(PostgresCliTest, PasswordFromTheEnvironment) {
   // How workers get credentials: libpq's own PGPASSWORD (or PGPASSFILE).
   const std::string pipeline = "attach(\"pg\", \"" + SecretConnInfo("") +

@@ -1,5 +1,6 @@
 #include "dux/pg/conninfo.h"
 
+#include <algorithm>
 #include <cctype>
 #include <optional>
 #include <vector>
@@ -170,6 +171,57 @@ std::string Redact(std::string_view conninfo) {
     }
   }
   return ReplaceSpans(conninfo, spans);
+}
+
+std::string RedactText(std::string_view text) {
+  std::vector<Span> spans;
+  const size_t n = text.size();
+  for (size_t i = 0; i + 8 <= n; ++i) {
+    if (!IsPasswordKey(text.substr(i, 8))) continue;
+    size_t j = i + 8;
+    while (j < n && IsSpace(text[j])) ++j;
+    if (j >= n || text[j] != '=') continue;
+    ++j;
+    while (j < n && IsSpace(text[j])) ++j;
+    size_t begin = j;
+    if (j < n && text[j] == '\'') {
+      for (++j; j < n && text[j] != '\''; ++j) {
+        if (text[j] == '\\') ++j;
+      }
+      j = std::min(j + 1, n);
+    } else {
+      while (j < n && !IsSpace(text[j])) ++j;
+    }
+    if (j > begin) spans.push_back({begin, j});
+    i = j == 0 ? 0 : j - 1;
+  }
+  for (std::string_view scheme : {"postgresql://", "postgres://"}) {
+    for (size_t at = text.find(scheme); at != std::string_view::npos;
+         at = text.find(scheme, at + 1)) {
+      size_t start = at + scheme.size();
+      size_t end = start;
+      while (end < n && !IsSpace(text[end]) && text[end] != '"' && text[end] != '\'' &&
+             text[end] != '?') {
+        ++end;
+      }
+      size_t sign = text.rfind('@', end == 0 ? 0 : end - 1);
+      if (sign == std::string_view::npos || sign < start) continue;
+      size_t colon = text.find(':', start);
+      if (colon < sign) spans.push_back({colon + 1, sign});
+    }
+  }
+  std::sort(spans.begin(), spans.end(),
+            [](const Span& a, const Span& b) { return a.begin < b.begin; });
+  // Overlapping spans (a URI's ?password=) merge.
+  std::vector<Span> merged;
+  for (const Span& span : spans) {
+    if (!merged.empty() && span.begin <= merged.back().end) {
+      merged.back().end = std::max(merged.back().end, span.end);
+    } else {
+      merged.push_back(span);
+    }
+  }
+  return ReplaceSpans(text, merged);
 }
 
 std::string PasswordOf(std::string_view conninfo) {

@@ -20,6 +20,13 @@ std::string Redact(std::string_view conninfo);
 /// that might quote it. Pure and thread-safe.
 std::string PasswordOf(std::string_view conninfo);
 
+/// Any text (an error message that may quote a connection string, a script) with every
+/// password in it replaced by "***": the value after each `password=` (any case, spaces
+/// around `=`, quoted or up to the next blank) and the password of every
+/// `postgres[ql]://user:password@`. May hide a little more than the password (a quote
+/// after it). Pure and thread-safe.
+std::string RedactText(std::string_view text);
+
 /// `message` with every occurrence of `conninfo`'s password (and of `conninfo` itself)
 /// replaced by its redacted form. A password shorter than 4 characters is not searched
 /// for, to avoid mangling messages. Pure and thread-safe.

@@ -34,6 +34,20 @@ TEST(ConninfoTest, RedactsUriPasswords) {
   EXPECT_EQ(Redact("postgresql://host/db"), "postgresql://host/db");
 }
 
+TEST(ConninfoTest, RedactsPasswordsInAnyText) {
+  EXPECT_EQ(RedactText("syntax error: expected \",\", got \"\\\"host=h password=s3cret\\\"\" "
+                       "(line 1, col 13)"),
+            "syntax error: expected \",\", got \"\\\"host=h password=*** (line 1, col 13)");
+  EXPECT_EQ(RedactText("a PASSWORD = 'x y' b"), "a PASSWORD = *** b");
+  EXPECT_EQ(RedactText("see postgresql://u:pw@h/db and postgres://v:p2@h2"),
+            "see postgresql://u:***@h/db and postgres://v:***@h2");
+  EXPECT_EQ(RedactText("postgresql://h/db?user=u&password=pw&x=1"),
+            "postgresql://h/db?user=u&password=***");
+  EXPECT_EQ(RedactText("no secrets here: passwords, password"),
+            "no secrets here: passwords, password");
+  EXPECT_EQ(RedactText(""), "");
+}
+
 TEST(ConninfoTest, PasswordOfDecodesLikeLibpq) {
   EXPECT_EQ(PasswordOf("password='a\\'b c'"), "a'b c");
   EXPECT_EQ(PasswordOf("user=u password=p\\ q"), "p q");
