@@ -2,6 +2,7 @@
 
 #include <fmt/format.h>
 #include <stdlib.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <cmath>
@@ -11,8 +12,10 @@
 #include <sstream>
 
 #include "dux/exec/arrow_bridge.h"
+#include "dux/pg/connection.h"
 #include "dux/pipeline/language.h"
 #include "dux/sql/quote.h"
+#include "pg_server.h"
 
 namespace dux::test {
 
@@ -227,21 +230,98 @@ Status CopyTablesToWorkers(Session& session,
 
 namespace {
 
-// Runs every record with one executor, in a session and a __TEST_DIR__ of its own: records
-// that write (sinks, statements) then see exactly what a run with that executor alone
-// would.
+// The PostgreSQL server of every file that needs one, started by the first of them and
+// stopped when the runner exits; null (with the reason) where none can start.
+PgServer* SharedPostgres(std::string* why) {
+  static std::unique_ptr<PgServer> server;
+  static std::string error;
+  static bool tried = false;
+  if (!tried) {
+    tried = true;
+    server = PgServer::Start(&error);
+  }
+  *why = error;
+  return server.get();
+}
+
+// A PostgreSQL database of one executor's run of a file, dropped afterwards.
+class PostgresDatabase {
+ public:
+  static Result<std::unique_ptr<PostgresDatabase>> Create(PgServer* server) {
+    static int counter = 0;
+    auto db = std::unique_ptr<PostgresDatabase>(new PostgresDatabase());
+    db->name_ = "e2e_" + std::to_string(getpid()) + "_" + std::to_string(counter++);
+    DUX_ASSIGN_OR_RETURN(pg::Connection admin, pg::Connection::Open(server->ConnInfo()));
+    db->admin_ = std::make_unique<pg::Connection>(std::move(admin));
+    DUX_RETURN_NOT_OK(db->admin_->Execute("CREATE DATABASE " + db->name_).status());
+    db->conninfo_ = server->ConnInfo(db->name_);
+    DUX_ASSIGN_OR_RETURN(pg::Connection connection, pg::Connection::Open(db->conninfo_));
+    db->connection_ = std::make_unique<pg::Connection>(std::move(connection));
+    return db;
+  }
+  ~PostgresDatabase() {
+    connection_.reset();
+    if (admin_) (void)admin_->Execute("DROP DATABASE IF EXISTS " + name_ + " WITH (FORCE)");
+  }
+  const std::string& conninfo() const { return conninfo_; }
+  pg::Connection& connection() { return *connection_; }
+
+ private:
+  PostgresDatabase() = default;
+  std::string name_;
+  std::string conninfo_;
+  std::unique_ptr<pg::Connection> admin_;
+  std::unique_ptr<pg::Connection> connection_;
+};
+
+// PostgreSQL's text rows as a table of strings (NULL as NULL), for CheckExpectedRows.
+exec::Table TextTable(const pg::TextRows& rows) {
+  exec::Table table;
+  for (const auto& row : rows) {
+    std::vector<Value> values;
+    for (const auto& cell : row) values.push_back(cell ? Value::String(*cell) : Value());
+    table.rows.push_back(std::move(values));
+  }
+  return table;
+}
+
+// Runs every record with one executor, in a session, a __TEST_DIR__ and (when `postgres` is
+// given) a PostgreSQL database of its own: records that write (sinks, statements) then see
+// exactly what a run with that executor alone would.
 Status RunRecords(Context& ctx, const std::vector<Record>& records, Executor* executor,
-                  const std::string& data_dir, const AfterStatement& after_statement) {
+                  const std::string& data_dir, const AfterStatement& after_statement,
+                  PgServer* postgres) {
   std::string tmpl = (fs::temp_directory_path() / "dux-e2e-XXXXXX").string();
   if (!mkdtemp(tmpl.data())) return Status::IOError("cannot create a temporary directory");
   std::string test_dir = tmpl;
+  std::unique_ptr<PostgresDatabase> pg;
+  if (postgres) {
+    DUX_ASSIGN_OR_RETURN(pg, PostgresDatabase::Create(postgres));
+  }
   auto substitute = [&](const std::string& s) {
-    return Replace(Replace(s, "__TEST_DIR__", test_dir), "__DATA_DIR__", data_dir);
+    std::string out = Replace(Replace(s, "__TEST_DIR__", test_dir), "__DATA_DIR__", data_dir);
+    return pg ? Replace(out, "__PG__", pg->conninfo()) : out;
   };
   const std::string name = executor->Name();
   DUX_ASSIGN_OR_RETURN(std::unique_ptr<Session> session, Session::Open());
   for (const Record& r : records) {
     std::string text = substitute(r.text);
+    if (r.kind == Record::Kind::kStatement && r.engine != Engine::kDuckDb) {
+      auto done = pg->connection().Execute(text);
+      if (!done.ok()) {
+        Fail(ctx, r, name, "PostgreSQL statement failed: " + done.status().message());
+      }
+      if (r.engine == Engine::kPostgres) continue;
+    }
+    if (r.kind == Record::Kind::kQuery && r.engine == Engine::kPostgres) {
+      auto rows = pg->connection().Query(text);
+      if (!rows.ok()) {
+        Fail(ctx, r, name, "PostgreSQL query failed: " + rows.status().message());
+      } else {
+        CheckExpectedRows(ctx, r, name, TextTable(*rows), r.sort == SortMode::kNoSort);
+      }
+      continue;
+    }
     if (r.kind == Record::Kind::kStatement) {
       auto done = session->connection().Execute(text);
       if (!done.ok()) Fail(ctx, r, name, "statement failed: " + done.status().message());
@@ -297,7 +377,8 @@ Status RunRecords(Context& ctx, const std::vector<Record>& records, Executor* ex
       CheckExpectedRows(ctx, r, name, std::move(outcome->table), outcome->ordered);
     }
   }
-  session.reset();
+  session.reset();  // closes its PostgreSQL connections before the database is dropped
+  pg.reset();
   std::error_code ignored;
   fs::remove_all(test_dir, ignored);
   return Status::OK();
@@ -307,15 +388,25 @@ Status RunRecords(Context& ctx, const std::vector<Record>& records, Executor* ex
 
 Result<int> RunTestFile(const std::string& path, const std::string& data_dir,
                         const std::vector<Executor*>& executors,
-                        const AfterStatement& after_statement) {
+                        const AfterStatement& after_statement, bool* skipped) {
   std::ifstream in(path);
   if (!in) return Status::NotFound("cannot read " + path);
   std::stringstream buffer;
   buffer << in.rdbuf();
   DUX_ASSIGN_OR_RETURN(std::vector<Record> records, ParseTestFile(buffer.str()));
+  PgServer* postgres = nullptr;
+  if (UsesPostgres(records)) {
+    std::string why;
+    postgres = SharedPostgres(&why);
+    if (!postgres) {
+      std::cerr << path << ": skipped, no PostgreSQL server: " << why << "\n";
+      if (skipped) *skipped = true;
+      return 0;
+    }
+  }
   Context ctx{path};
   for (Executor* executor : executors) {
-    DUX_RETURN_NOT_OK(RunRecords(ctx, records, executor, data_dir, after_statement));
+    DUX_RETURN_NOT_OK(RunRecords(ctx, records, executor, data_dir, after_statement, postgres));
   }
   return ctx.failures;
 }

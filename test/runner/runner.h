@@ -41,10 +41,11 @@ std::unique_ptr<Executor> MakeDistributedExecutor(
 using AfterStatement = std::function<Status(Session& session)>;
 
 /// Runs one file; returns the number of failures (printed to stderr) or an error for a
-/// malformed file.
+/// malformed file. A file that needs PostgreSQL where no server can start is skipped (with
+/// a message on stderr, `*skipped` set, 0 failures).
 Result<int> RunTestFile(const std::string& path, const std::string& data_dir,
                         const std::vector<Executor*>& executors,
-                        const AfterStatement& after_statement = {});
+                        const AfterStatement& after_statement = {}, bool* skipped = nullptr);
 
 /// Makes the main-schema tables of `session` exist, with the same rows, on every worker
 /// (dropping the ones `synced` lists first); `synced` then lists what was copied.

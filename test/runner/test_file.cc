@@ -40,8 +40,18 @@ Result<std::vector<Record>> ParseTestFile(const std::string& text) {
     auto header = Words(lines[i]);
     if (header[0] == "statement") {
       r.kind = Record::Kind::kStatement;
-      if (header.size() != 2 || header[1] != "ok")
-        return FileError(r.line, "expected `statement ok`");
+      if (header.size() < 2 || header.size() > 3 || header[1] != "ok") {
+        return FileError(r.line, "expected `statement ok [postgres|both]`");
+      }
+      if (header.size() == 3) {
+        if (header[2] == "postgres") {
+          r.engine = Engine::kPostgres;
+        } else if (header[2] == "both") {
+          r.engine = Engine::kBoth;
+        } else {
+          return FileError(r.line, "expected `statement ok [postgres|both]`");
+        }
+      }
     } else if (header[0] == "pipeline" || header[0] == "query") {
       r.kind = header[0] == "pipeline" ? Record::Kind::kPipeline : Record::Kind::kQuery;
       for (size_t w = 1; w < header.size(); ++w) {
@@ -51,6 +61,8 @@ Result<std::vector<Record>> ParseTestFile(const std::string& text) {
           r.sort = SortMode::kNoSort;
         } else if (header[w] == "error" && r.kind == Record::Kind::kPipeline) {
           r.expect_error = true;
+        } else if (header[w] == "postgres" && r.kind == Record::Kind::kQuery) {
+          r.engine = Engine::kPostgres;
         } else {
           return FileError(r.line, "unknown option `" + header[w] + "`");
         }
@@ -83,6 +95,13 @@ Result<std::vector<Record>> ParseTestFile(const std::string& text) {
     records.push_back(r);
   }
   return records;
+}
+
+bool UsesPostgres(const std::vector<Record>& records) {
+  for (const Record& r : records) {
+    if (r.engine != Engine::kDuckDb || r.text.find("__PG__") != std::string::npos) return true;
+  }
+  return false;
 }
 
 }  // namespace dux::test

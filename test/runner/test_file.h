@@ -20,6 +20,12 @@
 // separated by tabs; NULL is `NULL`, the empty string `(empty)`. With `error`, the line after
 // `----` is a substring the one-line error message must contain. `__TEST_DIR__` is a fresh
 // directory per file, `__DATA_DIR__` is test/e2e/data.
+//
+// PostgreSQL: `statement ok postgres` runs its SQL on a PostgreSQL database of the test's
+// own (a fresh one per executor), `statement ok both` on it and on the test's DuckDB (the
+// oracle's copy of the data), and `query ... postgres` checks rows there (PostgreSQL's text
+// form: `t`/`f` for booleans). `__PG__` is that database's libpq connection string. A file
+// using any of these runs only where a PostgreSQL server can start (test/support/pg_server.h).
 #pragma once
 
 #include <string>
@@ -31,12 +37,16 @@ namespace dux::test {
 
 enum class SortMode { kDefault, kRowSort, kNoSort };
 
+/// Where a statement or query runs.
+enum class Engine { kDuckDb, kPostgres, kBoth };
+
 struct Record {
   enum class Kind { kStatement, kPipeline, kQuery };
   Kind kind = Kind::kStatement;
   int line = 0;      ///< first line of the record in its file
   std::string text;  ///< the SQL or pipeline text
   SortMode sort = SortMode::kDefault;
+  Engine engine = Engine::kDuckDb;  ///< for statements and queries
   bool expect_error = false;
   std::string error;  ///< expected substring, with expect_error
   bool oracle = false;
@@ -46,5 +56,8 @@ struct Record {
 
 /// Parses a test file's text; mistakes in the file are InvalidArgument with the line.
 Result<std::vector<Record>> ParseTestFile(const std::string& text);
+
+/// Whether the records need a PostgreSQL database (a postgres record or `__PG__`).
+bool UsesPostgres(const std::vector<Record>& records);
 
 }  // namespace dux::test

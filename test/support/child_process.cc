@@ -1,6 +1,7 @@
 #include "child_process.h"
 
 #include <fcntl.h>
+#include <grp.h>
 #include <poll.h>
 #include <signal.h>
 #include <sys/prctl.h>
@@ -66,6 +67,13 @@ std::unique_ptr<ChildProcess> ChildProcess::Start(const std::vector<std::string>
     return nullptr;
   }
   if (pid == 0) {
+    // Credentials first: changing them clears the parent-death signal set below.
+    if (options.run_as) {
+      if (setgroups(0, nullptr) != 0 || setgid(options.run_as->second) != 0 ||
+          setuid(options.run_as->first) != 0) {
+        _exit(126);
+      }
+    }
     prctl(PR_SET_PDEATHSIG, SIGKILL);
     if (getppid() != parent) _exit(126);
     int in = open("/dev/null", O_RDONLY);

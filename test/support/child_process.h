@@ -20,6 +20,9 @@ struct ChildOptions {
   /// Where stderr goes; empty: /dev/null.
   std::filesystem::path stderr_file;
   std::vector<std::pair<std::string, std::string>> environment;  ///< over the caller's
+  /// When set (the caller must be root), the child runs as this user and group, with no
+  /// supplementary groups (e.g. a server that refuses to run as root).
+  std::optional<std::pair<uid_t, gid_t>> run_as;
 };
 
 /// One child process, owned by this object. stdin is /dev/null. The child gets SIGKILL if

@@ -1,9 +1,15 @@
 #include "dux/api/session.h"
 
+#include <fmt/format.h>
+
+#include <chrono>
 #include <map>
 
+#include "dux/api/attached_tables_internal.h"
 #include "dux/dist/gather.h"
 #include "dux/exec/arrow_bridge.h"
+#include "dux/pg/catalog.h"
+#include "dux/pg/writer.h"
 #include "dux/pipeline/proto_mapping.h"
 #include "dux/sql/quote.h"
 
@@ -38,15 +44,64 @@ Status Session::Attach(const pipeline::Attachment& a, bool if_not_exists) {
   if (a.alias.empty() || a.path.empty()) {
     return Status::InvalidArgument("attach: needs an alias and a path" + a.loc.Suffix());
   }
+  auto error = [&a](const Status& s) {
+    return Status(s.code(), "attach \"" + a.alias + "\": " + s.message() + a.loc.Suffix());
+  };
+  if (const pipeline::Attachment* existing = FindAttachment(a.alias)) {
+    if (if_not_exists && existing->type == a.type) return Status::OK();
+    if (existing->type == pipeline::AttachmentType::kPostgres ||
+        a.type == pipeline::AttachmentType::kPostgres) {
+      return error(Status::AlreadyExists("the alias is already attached"));
+    }
+  }
+  if (a.type == pipeline::AttachmentType::kPostgres) {
+    // PostgreSQL reads naive timestamps' text in its session TimeZone: DuckDB's, so that
+    // both agree on what a TIMESTAMP written into a timestamptz column means.
+    std::string zone = "UTC";
+    auto rows = connection_.QueryText("SELECT current_setting('TimeZone')");
+    if (rows.ok() && rows->size() == 1 && (*rows)[0][0]) zone = *(*rows)[0][0];
+    auto pg = pg::Connection::Open(a.path, zone);
+    if (!pg.ok()) return error(pg.status());
+    if (a.read_only) {
+      auto read_only = pg->Execute("SET default_transaction_read_only TO on");
+      if (!read_only.ok()) return error(read_only.status());
+    }
+    postgres_[a.alias] = std::make_unique<pg::Connection>(std::move(pg).value());
+    attachments_.push_back(a);
+    return Status::OK();
+  }
   auto done = connection_.Execute(
       std::string("ATTACH ") + (if_not_exists ? "IF NOT EXISTS " : "") + sql::QuoteString(a.path) +
       " AS " + sql::QuoteIdentifier(a.alias) + (a.read_only ? " (READ_ONLY)" : ""));
-  if (!done.ok()) {
-    return Status(done.status().code(),
-                  "attach \"" + a.alias + "\": " + done.status().message() + a.loc.Suffix());
-  }
+  if (!done.ok()) return error(done.status());
   attachments_.push_back(a);
   return Status::OK();
+}
+
+const pipeline::Attachment* Session::FindAttachment(const std::string& alias) const {
+  for (const auto& a : attachments_) {
+    if (a.alias == alias) return &a;
+  }
+  const pipeline::Attachment* found = nullptr;
+  for (const auto& a : attachments_) {
+    if (pipeline::SameColumnName(a.alias, alias)) {
+      if (found) return nullptr;  // ambiguous
+      found = &a;
+    }
+  }
+  return found;
+}
+
+const pipeline::Attachment* Session::PostgresTarget(const pipeline::Sink& sink,
+                                                    std::string* table) const {
+  auto* insert = std::get_if<pipeline::InsertIntoSink>(&sink.body);
+  if (!insert) return nullptr;
+  size_t dot = insert->table.find('.');
+  if (dot == std::string::npos) return nullptr;
+  const pipeline::Attachment* a = FindAttachment(insert->table.substr(0, dot));
+  if (!a || a->type != pipeline::AttachmentType::kPostgres) return nullptr;
+  *table = insert->table.substr(dot + 1);
+  return a;
 }
 
 void Session::Distribute(dist::ClusterOptions cluster) {
@@ -162,24 +217,63 @@ Pipeline FinishingPipeline(const dist::Plan& plan, const Pipeline& pipeline) {
 
 }  // namespace
 
-Result<sql::CompiledQuery> Session::Compile(const Pipeline& pipeline) {
-  arrow_.reset();  // drops the previous pipeline's tables before loading this one's
+Result<sql::CompiledQuery> Session::CompileHere(const Pipeline& pipeline, bool schema_only) {
+  // Drops the previous pipeline's tables before loading this one's.
+  arrow_.reset();
+  attached_.reset();
   (void)connection_.Execute(std::string("DROP TABLE IF EXISTS temp.") +
                             sql::QuoteIdentifier(kGatheredTable));
   DUX_ASSIGN_OR_RETURN(arrow_, ArrowSources::Load(connection_, pipeline));
+  std::vector<internal::AttachedDatabase> databases;
+  for (const auto& a : attachments_) {
+    auto pg = postgres_.find(a.alias);
+    databases.push_back({a, pg == postgres_.end() ? nullptr : pg->second.get()});
+  }
+  auto find = [&](const std::string& alias) -> const internal::AttachedDatabase* {
+    const pipeline::Attachment* a = FindAttachment(alias);
+    for (const auto& d : databases) {
+      if (a && d.attachment.alias == a->alias) return &d;
+    }
+    return nullptr;
+  };
+  using Mode = internal::AttachedTables::Mode;
+  DUX_ASSIGN_OR_RETURN(attached_, internal::AttachedTables::Load(
+                                      connection_, pipeline, find,
+                                      schema_only ? Mode::kSchemaOnly : Mode::kData, &telemetry_));
   sql::Compiler compiler(&connection_);
+  return compiler.Compile(pipeline);
+}
+
+Result<sql::CompiledQuery> Session::Compile(const Pipeline& pipeline) {
   // Bound here first even when distributed: mistakes are reported with their verb and
   // position once, not by every worker.
-  DUX_ASSIGN_OR_RETURN(sql::CompiledQuery local, compiler.Compile(pipeline));
-  if (!cluster_) return local;
+  DUX_ASSIGN_OR_RETURN(sql::CompiledQuery local, CompileHere(pipeline, /*schema_only=*/false));
+  // Attached tables are read here, by the coordinator (already done): the whole pipeline
+  // runs here too. Workers get their own slices once the planner cuts them.
+  if (!cluster_ || internal::ReadsAttached(pipeline)) return local;
   DUX_ASSIGN_OR_RETURN(std::optional<Pipeline> finish, RunOnCluster(pipeline, local));
   if (!finish) return local;
+  sql::Compiler compiler(&connection_);
   return compiler.Compile(*finish);
 }
 
+namespace {
+
+// The attachments workers may see: DuckDB files only. A PostgreSQL connection string can hold
+// a password, which stays on this machine (workers use their own credentials).
+std::vector<pipeline::Attachment> WorkerAttachments(const std::vector<pipeline::Attachment>& all) {
+  std::vector<pipeline::Attachment> out;
+  for (const auto& a : all) {
+    if (a.type == pipeline::AttachmentType::kDuckDb) out.push_back(a);
+  }
+  return out;
+}
+
+}  // namespace
+
 Result<std::optional<Pipeline>> Session::RunOnCluster(const Pipeline& pipeline,
                                                       const sql::CompiledQuery& local) {
-  pipeline::Script script{attachments_, pipeline};
+  pipeline::Script script{WorkerAttachments(attachments_), pipeline};
   DUX_ASSIGN_OR_RETURN(dist::Plan plan, dist::PlanScript(&connection_, script, local, *cluster_));
   if (!plan.coordinator_only.empty()) return std::nullopt;
   telemetry_.Emit({"query.start", {}, {{"mode", "distributed"}}});
@@ -193,11 +287,13 @@ Result<std::optional<Pipeline>> Session::RunOnCluster(const Pipeline& pipeline,
 }
 
 Result<std::string> Session::ExplainDistributed(const Pipeline& pipeline) {
-  arrow_.reset();
-  DUX_ASSIGN_OR_RETURN(arrow_, ArrowSources::Load(connection_, pipeline));
+  DUX_ASSIGN_OR_RETURN(sql::CompiledQuery local, CompileHere(pipeline, /*schema_only=*/true));
+  if (internal::ReadsAttached(pipeline)) {
+    return "-- runs on the coordinator: from_attached (attached tables are read here)\n" +
+           attached_->explain() + local.Sql() + ";\n";
+  }
   sql::Compiler compiler(&connection_);
-  DUX_ASSIGN_OR_RETURN(sql::CompiledQuery local, compiler.Compile(pipeline));
-  pipeline::Script script{attachments_, pipeline};
+  pipeline::Script script{WorkerAttachments(attachments_), pipeline};
   DUX_ASSIGN_OR_RETURN(dist::Plan plan, dist::PlanScript(&connection_, script, local, *cluster_));
   if (!plan.coordinator_only.empty()) {
     return "-- runs on the coordinator: " + plan.coordinator_only + "\n" + local.Sql() + ";\n";
@@ -294,8 +390,21 @@ Result<std::string> Session::ExplainDistributed(const Pipeline& pipeline) {
 
 Result<std::string> Session::Explain(const Pipeline& pipeline) {
   if (cluster_) return ExplainDistributed(pipeline);
-  DUX_ASSIGN_OR_RETURN(sql::CompiledQuery query, Compile(pipeline));
-  std::string out = query.Sql() + ";\n";
+  DUX_ASSIGN_OR_RETURN(sql::CompiledQuery query, CompileHere(pipeline, /*schema_only=*/true));
+  std::string out = attached_->explain() + query.Sql() + ";\n";
+  std::string pg_table;
+  if (const pipeline::Attachment* a =
+          pipeline.sink() ? PostgresTarget(*pipeline.sink(), &pg_table) : nullptr) {
+    const auto& insert = std::get<pipeline::InsertIntoSink>(pipeline.sink()->body);
+    auto table = pg::ParseTableName(pg_table);
+    if (!table.ok())
+      return Status(table.status().code(), "insert_into: " + table.status().message());
+    DUX_ASSIGN_OR_RETURN(
+        std::string statements,
+        pg::ExplainInsert(query.schema, {*table, insert.create, insert.atomic, insert.table}));
+    return out + "-- insert_into: PostgreSQL (" + postgres_.at(a->alias)->redacted() + ") runs " +
+           statements + "\n";
+  }
   if (pipeline.sink() && std::holds_alternative<pipeline::ToArrowSink>(pipeline.sink()->body)) {
     const auto& a = std::get<pipeline::ToArrowSink>(pipeline.sink()->body);
     out += std::string("-- to_arrow: the result encoded by dux as an Arrow IPC ") +
@@ -332,7 +441,36 @@ Result<exec::WriteReport> Session::Write(const Pipeline& pipeline) {
         "this pipeline has no to_parquet, to_csv, to_ndjson, to_arrow or insert_into at its end");
   }
   DUX_ASSIGN_OR_RETURN(sql::CompiledQuery query, Compile(pipeline));
+  std::string pg_table;
+  if (PostgresTarget(*pipeline.sink(), &pg_table)) return WritePostgres(*pipeline.sink(), query);
   return exec::WriteSink(connection_, *pipeline.sink(), query);
+}
+
+Result<exec::WriteReport> Session::WritePostgres(const pipeline::Sink& sink,
+                                                 const sql::CompiledQuery& query) {
+  const auto& insert = std::get<pipeline::InsertIntoSink>(sink.body);
+  auto error = [&sink](const Status& s) {
+    return Status(s.code(), std::string(sink.Verb()) + ": " + s.message() + sink.loc.Suffix());
+  };
+  std::string rest;
+  const pipeline::Attachment* a = PostgresTarget(sink, &rest);
+  if (a->read_only) {
+    return error(Status::InvalidArgument("\"" + a->alias + "\" is attached read_only"));
+  }
+  auto table = pg::ParseTableName(rest);
+  if (!table.ok()) return error(table.status());
+  pg::Connection& pg = *postgres_.at(a->alias);
+  auto start = std::chrono::steady_clock::now();
+  auto rows = pg::InsertQuery(connection_, query.Sql(), query.schema, pg,
+                              {*table, insert.create, insert.atomic, insert.table});
+  if (!rows.ok()) return error(rows.status());
+  double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  telemetry_.Emit({"postgres.write.stop",
+                   {{"rows", static_cast<double>(*rows)}, {"duration", seconds}},
+                   {{"table", insert.table}, {"conninfo", pg.redacted()}}});
+  exec::WriteReport report;
+  report.rows = *rows;
+  return report;
 }
 
 Frame Session::From(Pipeline pipeline) { return Frame(this, std::move(pipeline)); }
@@ -343,6 +481,11 @@ Frame Session::FromCsv(pipeline::CsvSource csv) { return From(Pipeline::FromCsv(
 Frame Session::FromNdjson(std::string path) { return From(Pipeline::FromNdjson(std::move(path))); }
 Frame Session::FromQuery(std::string sql) { return From(Pipeline::FromQuery(std::move(sql))); }
 Frame Session::FromArrow(std::string path) { return From(Pipeline::FromArrow(std::move(path))); }
+Frame Session::FromAttached(std::string alias, std::string table, std::string partition_by,
+                            std::vector<std::string> columns) {
+  return From(Pipeline::FromAttached(std::move(alias), std::move(table), std::move(partition_by),
+                                     std::move(columns)));
+}
 Frame Session::FromValues(std::vector<std::string> columns,
                           std::vector<std::vector<pipeline::Value>> rows,
                           std::vector<std::pair<std::string, std::string>> types) {
@@ -452,9 +595,9 @@ Result<exec::WriteReport> Frame::ToArrow(pipeline::ToArrowSink sink) const {
   Pipeline p = pipeline_;
   return session_->Write(p.ToArrow(std::move(sink)));
 }
-Result<exec::WriteReport> Frame::InsertInto(std::string table, bool create) const {
+Result<exec::WriteReport> Frame::InsertInto(std::string table, bool create, bool atomic) const {
   Pipeline p = pipeline_;
-  return session_->Write(p.InsertInto(std::move(table), create));
+  return session_->Write(p.InsertInto(std::move(table), create, atomic));
 }
 
 }  // namespace dux

@@ -15,10 +15,15 @@
 #include "dux/exec/connection.h"
 #include "dux/exec/table.h"
 #include "dux/exec/writer.h"
+#include "dux/pg/connection.h"
 #include "dux/pipeline/pipeline.h"
 #include "dux/sql/compiler.h"
 
 namespace dux {
+
+namespace internal {
+class AttachedTables;
+}  // namespace internal
 
 struct SessionOptions {
   std::string database_path;  ///< empty: in memory
@@ -41,8 +46,12 @@ class Session {
   static std::map<std::string, std::string> DatabaseSettings(const SessionOptions& options);
   ~Session();
 
-  /// ATTACHes a DuckDB database file under `alias`. With `if_not_exists`, an alias already
-  /// attached (by any connection of the database) is kept as it is.
+  /// ATTACHes a DuckDB database file under `alias`, or connects to a PostgreSQL database
+  /// (type kPostgres, `path` its libpq connection string) for from_attached and insert_into.
+  /// With `if_not_exists`, an alias already attached (by any connection of the database, or
+  /// by this session for PostgreSQL) is kept as it is. A PostgreSQL connection failure is
+  /// Unavailable with the connection string redacted; `read_only` makes the PostgreSQL
+  /// session read-only.
   Status Attach(const pipeline::Attachment& attachment, bool if_not_exists = false);
 
   /// From now on, pipelines run distributed on `cluster.workers` (DESIGN.md section 4):
@@ -57,9 +66,10 @@ class Session {
   dist::Telemetry& telemetry() { return telemetry_; }
 
   /// Compiles and binds; every pipeline mistake is reported here, before anything runs.
-  /// from_arrow inputs are decoded into temporary tables that stay until the next Compile.
-  /// When distributed, this also runs the workers' part and returns the query that
-  /// finishes it from the gathered rows.
+  /// from_arrow inputs are decoded, and from_attached PostgreSQL tables read, into temporary
+  /// tables that stay until the next Compile. When distributed, this also runs the workers'
+  /// part and returns the query that finishes it from the gathered rows; a pipeline that
+  /// reads attached tables runs here, on the coordinator, instead.
   Result<sql::CompiledQuery> Compile(const pipeline::Pipeline& pipeline);
   /// The SQL a pipeline runs (and its sink statement, if any).
   Result<std::string> Explain(const pipeline::Pipeline& pipeline);
@@ -77,6 +87,10 @@ class Session {
   Frame FromQuery(std::string sql);
   /// An Arrow IPC stream or file.
   Frame FromArrow(std::string path);
+  /// A table of an attached database (see Attach): "table" or "schema.table"; `columns`
+  /// reads only those; `partition_by` names the key that distributed reads slice by.
+  Frame FromAttached(std::string alias, std::string table, std::string partition_by = "",
+                     std::vector<std::string> columns = {});
   Frame FromValues(std::vector<std::string> columns, std::vector<std::vector<pipeline::Value>> rows,
                    std::vector<std::pair<std::string, std::string>> types = {});
 
@@ -85,6 +99,17 @@ class Session {
  private:
   class ArrowSources;
   Session(std::shared_ptr<exec::Database> db, exec::Connection connection);
+  /// Loads the pipeline's from_arrow and from_attached inputs (attached tables without their
+  /// rows when `schema_only`) and compiles it here.
+  Result<sql::CompiledQuery> CompileHere(const pipeline::Pipeline& pipeline, bool schema_only);
+  /// The attachment called `alias` (exactly, else ignoring case), or null.
+  const pipeline::Attachment* FindAttachment(const std::string& alias) const;
+  /// For an insert_into whose table "alias.rest" names a PostgreSQL attachment: that
+  /// attachment (else null), with `rest` (the table inside it) in `*table`.
+  const pipeline::Attachment* PostgresTarget(const pipeline::Sink& sink, std::string* table) const;
+  /// insert_into a table of a PostgreSQL attachment.
+  Result<exec::WriteReport> WritePostgres(const pipeline::Sink& sink,
+                                          const sql::CompiledQuery& query);
   /// Runs the workers' part of `pipeline` and returns the pipeline that finishes it here;
   /// nothing when the plan keeps the whole pipeline here.
   /// `local` is this session's compile of `pipeline`.
@@ -94,7 +119,10 @@ class Session {
   std::shared_ptr<exec::Database> db_;
   exec::Connection connection_;
   std::unique_ptr<ArrowSources> arrow_;
+  std::unique_ptr<internal::AttachedTables> attached_;
   std::vector<pipeline::Attachment> attachments_;  ///< sent to workers with each fragment
+  /// The connections of PostgreSQL attachments, by alias as attached.
+  std::map<std::string, std::unique_ptr<pg::Connection>> postgres_;
   dist::Telemetry telemetry_;
   std::unique_ptr<dist::ClusterOptions> cluster_;
 };
@@ -143,7 +171,8 @@ class Frame {
   Result<exec::WriteReport> ToParquet(pipeline::ToParquetSink sink) const;
   Result<exec::WriteReport> ToCsv(pipeline::ToCsvSink sink) const;
   Result<exec::WriteReport> ToNdjson(std::string path) const;
-  Result<exec::WriteReport> InsertInto(std::string table, bool create = false) const;
+  Result<exec::WriteReport> InsertInto(std::string table, bool create = false,
+                                       bool atomic = false) const;
   Result<exec::WriteReport> ToArrow(pipeline::ToArrowSink sink) const;
 
   const pipeline::Pipeline& pipeline() const { return pipeline_; }

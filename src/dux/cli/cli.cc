@@ -9,6 +9,7 @@
 #include <iostream>
 
 #include "dux/cli/commands.h"
+#include "dux/pg/conninfo.h"
 
 namespace dux::cli {
 
@@ -169,7 +170,8 @@ int Main(int argc, char** argv) {
   }
   if (!status.ok()) {
     std::cout.flush();
-    std::cerr << "dux: " << status.message() << "\n";
+    // A message may quote the script, and the script a PostgreSQL password.
+    std::cerr << "dux: " << pg::RedactText(status.message()) << "\n";
     return 1;
   }
   return 0;

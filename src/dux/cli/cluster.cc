@@ -5,6 +5,7 @@
 #include <mutex>
 
 #include "dux/cli/query_watch.h"
+#include "dux/pg/conninfo.h"
 #include "dux/rpc/registry.h"
 #include "dux/rpc/worker_client.h"
 
@@ -64,7 +65,7 @@ void Cluster::Apply(Session& session, const ClusterFlags& flags) const {
     session.telemetry().Subscribe([](const dist::Event& e) {
       static std::mutex mu;
       std::lock_guard lock(mu);
-      std::cerr << dist::ToJsonLine(e) << std::endl;
+      std::cerr << pg::RedactText(dist::ToJsonLine(e)) << std::endl;
     });
   }
 }

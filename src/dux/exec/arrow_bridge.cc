@@ -189,8 +189,10 @@ Result<std::string> LogicalTypeSql(duckdb_logical_type type) {
   }
 }
 
-Result<int64_t> ExportArrow(Connection& connection, const std::string& select_sql,
-                            ArrowBatchSink* sink) {
+namespace {
+
+// A streaming result of `select_sql`, failures reported as for Connection's statements.
+Result<ResultHandle> RunStreaming(Connection& connection, const std::string& select_sql) {
   PreparedHandle prepared;
   if (duckdb_prepare(connection.get(), select_sql.c_str(), prepared.out()) == DuckDBError) {
     return Status::InvalidArgument(CleanDuckDbError(duckdb_prepare_error(prepared.get())));
@@ -203,6 +205,34 @@ Result<int64_t> ExportArrow(Connection& connection, const std::string& select_sq
   if (duckdb_execute_pending(pending.get(), result.out()) == DuckDBError) {
     return Status::InvalidArgument(CleanDuckDbError(duckdb_result_error(result.get())));
   }
+  return result;
+}
+
+}  // namespace
+
+Result<int64_t> ForEachChunk(Connection& connection, const std::string& select_sql,
+                             const std::function<Status(duckdb_data_chunk chunk)>& each) {
+  DUX_ASSIGN_OR_RETURN(ResultHandle result, RunStreaming(connection, select_sql));
+  int64_t rows = 0;
+  for (;;) {
+    DataChunkHandle chunk(duckdb_fetch_chunk(*result.get()));
+    if (!chunk) {
+      // A streaming result reports a failure that happens mid-way here.
+      const char* error = duckdb_result_error(result.get());
+      if (error) return Status::InvalidArgument(CleanDuckDbError(error));
+      break;
+    }
+    idx_t size = duckdb_data_chunk_get_size(chunk.get());
+    if (size == 0) break;
+    DUX_RETURN_NOT_OK(each(chunk.get()));
+    rows += static_cast<int64_t>(size);
+  }
+  return rows;
+}
+
+Result<int64_t> ExportArrow(Connection& connection, const std::string& select_sql,
+                            ArrowBatchSink* sink) {
+  DUX_ASSIGN_OR_RETURN(ResultHandle result, RunStreaming(connection, select_sql));
   ArrowOptionsHandle options(duckdb_result_get_arrow_options(result.get()));
   idx_t n = duckdb_column_count(result.get());
   std::vector<LogicalTypeHandle> type_owners;

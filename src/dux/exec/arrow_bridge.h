@@ -32,6 +32,12 @@ class ArrowBatchSink {
 Result<int64_t> ExportArrow(Connection& connection, const std::string& select_sql,
                             ArrowBatchSink* sink);
 
+/// Runs `select_sql` as a streaming query and hands each result chunk to `each` (which must
+/// not keep it), so memory stays bounded by a chunk. Returns the number of rows. For
+/// consumers that read DuckDB vectors directly (e.g. pg/ writing COPY text).
+Result<int64_t> ForEachChunk(Connection& connection, const std::string& select_sql,
+                             const std::function<Status(duckdb_data_chunk chunk)>& each);
+
 /// Where rows read from Arrow go.
 enum class TableMode {
   kTemporary,   ///< a new TEMPORARY table (an error if it exists)

@@ -529,6 +529,36 @@ Result<SourceBody> ParseFromQuery(Parser& p, std::string_view verb, Location loc
   return QuerySource{std::move(*sql)};
 }
 
+/// from_attached("alias", "schema.table", partition_by: key, columns: [a, b]).
+Result<SourceBody> ParseFromAttached(Parser& p, std::string_view verb, Location loc) {
+  AttachedSource source;
+  std::vector<std::string> strings;
+  auto read_string = [&](int index) -> Status {
+    if (index > 1) return p.Unexpected(verb);
+    DUX_ASSIGN_OR_RETURN(std::string s, p.ReadString({verb, ""}));
+    strings.push_back(std::move(s));
+    return Status::OK();
+  };
+  auto read_key = [&](const Arg& arg) {
+    return Assign(p.ReadNameOrString(arg, "a column name"), &source.partition_by);
+  };
+  DUX_RETURN_NOT_OK(
+      p.ParseCall(verb, {.positional = read_string,
+                         .options = {
+                             {"partition_by", read_key},
+                             {"columns", Store(p, &Parser::ReadNames, &source.columns)},
+                         }}));
+  if (strings.size() != 2) {
+    return p.Error(loc, fmt::format("{}: needs an alias and a table name", verb));
+  }
+  if (strings[0].empty() || strings[1].empty()) {
+    return p.Error(loc, fmt::format("{}: needs a non-empty alias and table name", verb));
+  }
+  source.alias = std::move(strings[0]);
+  source.table = std::move(strings[1]);
+  return source;
+}
+
 /// from_values(col: [literals], ..., types: [col: "TYPE"]): columns are written whole and
 /// turned into rows here.
 Result<SourceBody> ParseFromValues(Parser& p, std::string_view verb, Location loc) {
@@ -969,6 +999,7 @@ Result<SinkBody> ParseInsertInto(Parser& p, std::string_view verb, Location loc)
   DUX_RETURN_NOT_OK(p.ParseCall(verb, {.positional = SoleString(p, verb, &table),
                                        .options = {
                                            {"create", Store(p, &Parser::ReadBool, &sink.create)},
+                                           {"atomic", Store(p, &Parser::ReadBool, &sink.atomic)},
                                        }}));
   DUX_RETURN_NOT_OK(Required(p, verb, loc, table, "a table name"));
   sink.table = std::move(*table);
@@ -984,9 +1015,10 @@ struct Entry {
 };
 
 constexpr Entry<SourceBody> kSources[] = {
-    {"from_parquet", ParseFromParquet}, {"from_csv", ParseFromCsv},
-    {"from_ndjson", ParseFromNdjson},   {"from_query", ParseFromQuery},
-    {"from_values", ParseFromValues},   {"from_arrow", ParseFromArrow},
+    {"from_parquet", ParseFromParquet},   {"from_csv", ParseFromCsv},
+    {"from_ndjson", ParseFromNdjson},     {"from_query", ParseFromQuery},
+    {"from_values", ParseFromValues},     {"from_arrow", ParseFromArrow},
+    {"from_attached", ParseFromAttached},
 };
 
 constexpr Entry<OpBody> kVerbs[] = {
@@ -1067,9 +1099,14 @@ Result<Attachment> Parser::ParseAttach(Location loc) {
     strings.push_back(std::move(s));
     return Status::OK();
   };
+  static constexpr Choices<AttachmentType, 2> kTypes = {{"duckdb", AttachmentType::kDuckDb},
+                                                        {"postgres", AttachmentType::kPostgres}};
   DUX_RETURN_NOT_OK(ParseCall(
       kVerb, {.positional = read_string,
-              .options = {{"read_only", Store(*this, &Parser::ReadBool, &attachment.read_only)}}}));
+              .options = {
+                  {"read_only", Store(*this, &Parser::ReadBool, &attachment.read_only)},
+                  {"type", Choose(*this, kTypes, /*strings_only=*/false, &attachment.type)},
+              }}));
   if (strings.size() != 2) {
     return Error(loc, fmt::format("{}: needs an alias and a path", kVerb));
   }

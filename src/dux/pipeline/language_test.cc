@@ -388,6 +388,45 @@ TEST(LanguageTest, AttachErrors) {
             "unknown verb \"attach\" (line 2, col 4)");
 }
 
+TEST(LanguageTest, PostgresAttachmentsAndTables) {
+  Result<Script> script = ParseScript(R"(
+attach("pg", "host=db dbname=shop password='x y'", type: postgres, read_only: true)
+attach("wh", "wh.duckdb", type: "duckdb")
+from_attached("pg", "public.orders", partition_by: id, columns: [id, "Amount"])
+|> join(from_attached("wh", "customers"), on: id)
+|> insert_into("pg.public.events", create: true, atomic: true))");
+  ASSERT_TRUE(script.ok()) << script.status().ToString();
+  Attachment pg{"pg", "host=db dbname=shop password='x y'", true, {}, AttachmentType::kPostgres};
+  Attachment wh{"wh", "wh.duckdb", false, {}, AttachmentType::kDuckDb};
+  EXPECT_EQ(script->attachments, (std::vector<Attachment>{pg, wh}));
+  Pipeline expected = Pipeline::FromAttached("pg", "public.orders", "id", {"id", "Amount"});
+  expected.Join(Pipeline::FromAttached("wh", "customers"), JoinHow::kInner, {{"id", "id"}});
+  expected.InsertInto("pg.public.events", /*create=*/true, /*atomic=*/true);
+  EXPECT_EQ(script->pipeline, expected);
+  EXPECT_EQ(script->pipeline.source().loc, (Location{4, 1}));
+  EXPECT_EQ(std::string(script->pipeline.source().Name()), "from_attached");
+  // partition_by may also be a string.
+  EXPECT_EQ(ParseOk(R"(from_attached("pg", "t", partition_by: "my key"))"),
+            Pipeline::FromAttached("pg", "t", "my key"));
+  EXPECT_EQ(ParseOk(R"(from_csv("x") |> insert_into("t", atomic: false))"),
+            Pipeline::FromCsv("x").InsertInto("t"));
+}
+
+TEST(LanguageTest, PostgresErrors) {
+  EXPECT_EQ(ParseError("attach(\"a\", \"b\", type: mysql)"),
+            "attach: expected one of duckdb, postgres for type, got \"mysql\" (line 1, col 24)");
+  EXPECT_EQ(ParseError("from_attached(\"pg\")"),
+            "from_attached: needs an alias and a table name (line 1, col 1)");
+  EXPECT_EQ(ParseError("from_attached(\"pg\", \"\")"),
+            "from_attached: needs a non-empty alias and table name (line 1, col 1)");
+  EXPECT_EQ(ParseError("from_attached(\"pg\", \"t\", \"u\")"),
+            "from_attached: unexpected argument \"u\" (line 1, col 26)");
+  EXPECT_EQ(ParseError("from_attached(\"pg\", \"t\", slices: 3)"),
+            "from_attached: unknown option \"slices\" (line 1, col 26)");
+  EXPECT_EQ(ParseError("from_csv(\"x\") |> insert_into(\"t\", atomic: 1)"),
+            "insert_into: expected true or false for atomic, got \"1\" (line 1, col 43)");
+}
+
 // ---- expressions ------------------------------------------------------------------------
 
 TEST(LanguageTest, ExpressionsArePassedThroughAsWritten) {

@@ -63,6 +63,7 @@ const char* Source::Name() const {
     const char* operator()(const QuerySource&) const { return "from_query"; }
     const char* operator()(const ValuesSource&) const { return "from_values"; }
     const char* operator()(const ArrowSource&) const { return "from_arrow"; }
+    const char* operator()(const AttachedSource&) const { return "from_attached"; }
   };
   return std::visit(Visitor{}, body);
 }
@@ -174,6 +175,13 @@ Pipeline Pipeline::FromArrow(std::string path) {
   return Pipeline(Source{ArrowSource{std::move(path)}, {}});
 }
 
+Pipeline Pipeline::FromAttached(std::string alias, std::string table, std::string partition_by,
+                                std::vector<std::string> columns) {
+  return Pipeline(Source{AttachedSource{std::move(alias), std::move(table), std::move(partition_by),
+                                        std::move(columns)},
+                         {}});
+}
+
 Pipeline Pipeline::FromValues(std::vector<std::string> columns,
                               std::vector<std::vector<Value>> rows,
                               std::vector<std::pair<std::string, std::string>> types) {
@@ -260,29 +268,33 @@ Pipeline& Pipeline::ToArrow(ToArrowSink sink) {
   sink_ = Sink{std::move(sink), {}};
   return *this;
 }
-Pipeline& Pipeline::InsertInto(std::string table, bool create) {
-  sink_ = Sink{InsertIntoSink{std::move(table), create}, {}};
+Pipeline& Pipeline::InsertInto(std::string table, bool create, bool atomic) {
+  sink_ = Sink{InsertIntoSink{std::move(table), create, atomic}, {}};
   return *this;
 }
 
-namespace {
+const char* AttachmentTypeName(AttachmentType type) {
+  return type == AttachmentType::kPostgres ? "postgres" : "duckdb";
+}
 
-void CollectArrowPaths(const Pipeline& p, std::map<std::string, Location>* paths) {
-  if (auto* a = std::get_if<ArrowSource>(&p.source().body)) paths->emplace(a->path, p.source().loc);
+void ForEachPipeline(const Pipeline& p, const std::function<void(const Pipeline&)>& visit) {
+  visit(p);
   for (const auto& op : p.ops()) {
-    if (auto* j = std::get_if<JoinOp>(&op.body)) CollectArrowPaths(*j->right, paths);
-    if (auto* j = std::get_if<AsofJoinOp>(&op.body)) CollectArrowPaths(*j->right, paths);
+    if (auto* j = std::get_if<JoinOp>(&op.body)) ForEachPipeline(*j->right, visit);
+    if (auto* j = std::get_if<AsofJoinOp>(&op.body)) ForEachPipeline(*j->right, visit);
     if (auto* c = std::get_if<ConcatRowsOp>(&op.body)) {
-      for (const auto& other : c->others) CollectArrowPaths(*other, paths);
+      for (const auto& other : c->others) ForEachPipeline(*other, visit);
     }
   }
 }
 
-}  // namespace
-
 std::map<std::string, Location> ArrowSourcePaths(const Pipeline& pipeline) {
   std::map<std::string, Location> paths;
-  CollectArrowPaths(pipeline, &paths);
+  ForEachPipeline(pipeline, [&](const Pipeline& p) {
+    if (auto* a = std::get_if<ArrowSource>(&p.source().body)) {
+      paths.emplace(a->path, p.source().loc);
+    }
+  });
   return paths;
 }
 

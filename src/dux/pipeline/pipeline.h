@@ -2,6 +2,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <memory>
 #include <optional>
@@ -103,8 +104,18 @@ struct ArrowSource {
   bool operator==(const ArrowSource&) const = default;
 };
 
-using SourceBody =
-    std::variant<ParquetSource, CsvSource, NdjsonSource, QuerySource, ValuesSource, ArrowSource>;
+/// A table of an attached database (see Attachment). Read once, whole, unless distributed
+/// with `partition_by`, which lets each worker read a disjoint slice of the table.
+struct AttachedSource {
+  std::string alias;                 ///< an attachment's alias
+  std::string table;                 ///< "table" or "schema.table" inside that database
+  std::string partition_by;          ///< the key column slices are cut by; empty: unsliced
+  std::vector<std::string> columns;  ///< read only these, in this order; empty: all
+  bool operator==(const AttachedSource&) const = default;
+};
+
+using SourceBody = std::variant<ParquetSource, CsvSource, NdjsonSource, QuerySource, ValuesSource,
+                                ArrowSource, AttachedSource>;
 
 struct Source {
   SourceBody body;
@@ -264,10 +275,13 @@ struct ToNdjsonSink {
   bool operator==(const ToNdjsonSink&) const = default;
 };
 /// Inserts by column name into `table` ("t", "schema.t" or "attached_db.schema.t");
-/// `create` creates it from the pipeline's schema first (an error if it exists).
+/// `create` creates it from the pipeline's schema first (an error if it exists). `atomic`
+/// loads a PostgreSQL target through a staging table swapped in by one transaction (a DuckDB
+/// insert is one statement, all or nothing, either way).
 struct InsertIntoSink {
   std::string table;
   bool create = false;
+  bool atomic = false;
   bool operator==(const InsertIntoSink&) const = default;
 };
 
@@ -305,6 +319,8 @@ class Pipeline {
   static Pipeline FromNdjson(std::string path);
   static Pipeline FromQuery(std::string sql);
   static Pipeline FromArrow(std::string path);
+  static Pipeline FromAttached(std::string alias, std::string table, std::string partition_by = "",
+                               std::vector<std::string> columns = {});
   static Pipeline FromValues(std::vector<std::string> columns, std::vector<std::vector<Value>> rows,
                              std::vector<std::pair<std::string, std::string>> types = {});
 
@@ -333,7 +349,7 @@ class Pipeline {
   Pipeline& ToParquet(ToParquetSink sink);
   Pipeline& ToCsv(ToCsvSink sink);
   Pipeline& ToNdjson(std::string path);
-  Pipeline& InsertInto(std::string table, bool create = false);
+  Pipeline& InsertInto(std::string table, bool create = false, bool atomic = false);
   Pipeline& ToArrow(ToArrowSink sink);
 
   /// Appends an already built verb (used by the language parser and the protobuf mapping).
@@ -354,14 +370,22 @@ class Pipeline {
   std::optional<Sink> sink_;
 };
 
-/// Makes a database file available under `alias` for insert_into and queries.
+enum class AttachmentType { kDuckDb, kPostgres };
+/// "duckdb" or "postgres", as the language writes it.
+const char* AttachmentTypeName(AttachmentType type);
+
+/// Makes a database available under `alias` for from_attached, insert_into and (DuckDB
+/// files) from_query: a DuckDB file at `path`, or a PostgreSQL database whose libpq
+/// connection string is `path` ("host=... dbname=..." or "postgresql://..."; it may hold a
+/// password, which dux never shows: see pg::Redact).
 struct Attachment {
   std::string alias;
   std::string path;
   bool read_only = false;
   Location loc;
+  AttachmentType type = AttachmentType::kDuckDb;
   bool operator==(const Attachment& o) const {
-    return alias == o.alias && path == o.path && read_only == o.read_only;
+    return alias == o.alias && path == o.path && read_only == o.read_only && type == o.type;
   }
 };
 
@@ -370,6 +394,10 @@ struct Script {
   std::vector<Attachment> attachments;
   Pipeline pipeline;
 };
+
+/// Calls `visit` on `pipeline` and then on every pipeline nested in it (join right sides,
+/// concat frames), depth first, in the order they are written.
+void ForEachPipeline(const Pipeline& pipeline, const std::function<void(const Pipeline&)>& visit);
 
 /// The from_arrow paths of a pipeline and its nested pipelines, each with where it was
 /// first written. dux reads these files itself (DuckDB does not), so callers load or check

@@ -172,6 +172,13 @@ struct SourceWriter {
   void operator()(const NdjsonSource& s) const { out->mutable_ndjson()->set_path(s.path); }
   void operator()(const QuerySource& s) const { out->mutable_query()->set_sql(s.sql); }
   void operator()(const ArrowSource& s) const { out->mutable_arrow()->set_path(s.path); }
+  void operator()(const AttachedSource& s) const {
+    pb::AttachedSource* m = out->mutable_attached();
+    m->set_alias(s.alias);
+    m->set_table(s.table);
+    m->set_partition_by(s.partition_by);
+    WriteStrings(s.columns, m->mutable_columns());
+  }
   void operator()(const ValuesSource& s) const {
     pb::ValuesSource* m = out->mutable_values();
     WriteStrings(s.columns, m->mutable_columns());
@@ -292,6 +299,7 @@ struct SinkWriter {
     pb::InsertIntoSink* m = out->mutable_insert_into();
     m->set_table(s.table);
     m->set_create(s.create);
+    m->set_atomic(s.atomic);
   }
   void operator()(const ToArrowSink& s) const {
     pb::ToArrowSink* m = out->mutable_to_arrow();
@@ -496,6 +504,11 @@ Result<SourceBody> ReadSourceBody(const pb::Source& message, const std::string& 
       return SourceBody(QuerySource{message.query().sql()});
     case pb::Source::kArrow:
       return SourceBody(ArrowSource{message.arrow().path()});
+    case pb::Source::kAttached: {
+      const pb::AttachedSource& m = message.attached();
+      return SourceBody(
+          AttachedSource{m.alias(), m.table(), m.partition_by(), ReadStrings(m.columns())});
+    }
     case pb::Source::kValues: {
       const pb::ValuesSource& m = message.values();
       ValuesSource values;
@@ -653,8 +666,8 @@ Result<SinkBody> ReadSinkBody(const pb::Sink& message, const std::string& path,
     case pb::Sink::kToNdjson:
       return SinkBody(ToNdjsonSink{message.to_ndjson().path()});
     case pb::Sink::kInsertInto:
-      return SinkBody(
-          InsertIntoSink{message.insert_into().table(), message.insert_into().create()});
+      return SinkBody(InsertIntoSink{message.insert_into().table(), message.insert_into().create(),
+                                     message.insert_into().atomic()});
     case pb::Sink::kToArrow: {
       const pb::ToArrowSink& m = message.to_arrow();
       return SinkBody(ToArrowSink{m.path(), m.stream_format(), m.compression()});
@@ -706,6 +719,8 @@ void ToProto(const Script& script, dux::v1::Script* out) {
     m->set_path(attachment.path);
     m->set_read_only(attachment.read_only);
     WriteLocation(attachment.loc, m);
+    m->set_type(attachment.type == AttachmentType::kPostgres ? pb::ATTACHMENT_TYPE_POSTGRES
+                                                             : pb::ATTACHMENT_TYPE_DUCKDB);
   }
   WritePipeline(script.pipeline, out->mutable_pipeline());
 }
@@ -715,9 +730,22 @@ Result<Script> FromProto(const dux::v1::Script& message) {
   DUX_ASSIGN_OR_RETURN(Pipeline pipeline, ReadPipeline(message.pipeline(), "pipeline"));
   std::vector<Attachment> attachments;
   attachments.reserve(message.attachments_size());
-  for (const pb::Attachment& m : message.attachments()) {
-    attachments.push_back(
-        Attachment{m.alias(), m.path(), m.read_only(), Location{m.loc().line(), m.loc().column()}});
+  for (int i = 0; i < message.attachments_size(); ++i) {
+    const pb::Attachment& m = message.attachments(i);
+    Attachment attachment{m.alias(), m.path(), m.read_only(),
+                          Location{m.loc().line(), m.loc().column()}};
+    // Absent means DuckDB (scripts written before PostgreSQL attachments); UNSPECIFIED or an
+    // unknown value is an error, as for every enum.
+    if (m.has_type() && m.type() == pb::ATTACHMENT_TYPE_POSTGRES) {
+      attachment.type = AttachmentType::kPostgres;
+    } else if (m.has_type() && m.type() != pb::ATTACHMENT_TYPE_DUCKDB) {
+      std::string what =
+          m.type() == pb::ATTACHMENT_TYPE_UNSPECIFIED
+              ? std::string("attachment has unspecified type")
+              : fmt::format("attachment has unknown type {}", static_cast<int>(m.type()));
+      return Invalid(what, fmt::format("attachments[{}]", i), attachment.loc);
+    }
+    attachments.push_back(std::move(attachment));
   }
   return Script{std::move(attachments), std::move(pipeline)};
 }

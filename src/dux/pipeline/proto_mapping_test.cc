@@ -331,6 +331,8 @@ TEST(ProtoMappingTest, RoundTripsEverySink) {
       Sink{ToNdjsonSink{"out.ndjson"}, {5, 2}},
       Sink{InsertIntoSink{"db.main.t", true}, {6, 3}},
       Sink{InsertIntoSink{"t", false}, {}},
+      Sink{InsertIntoSink{"pg.public.events", true, true}, {7, 4}},
+      Sink{InsertIntoSink{"pg.events", false, true}, {}},
   };
   for (const Sink& sink : sinks) {
     Pipeline original = Pipeline::FromQuery("SELECT 1 AS a");
@@ -414,6 +416,37 @@ TEST(ProtoMappingTest, RoundTripsScripts) {
   EXPECT_TRUE(back->attachments.empty());
   EXPECT_EQ(back->pipeline, empty.pipeline);
   EXPECT_GE(ExpectSameLocations(empty.pipeline, back->pipeline, "script"), 40);
+}
+
+TEST(ProtoMappingTest, RoundTripsPostgresAttachmentsAndAttachedSources) {
+  Script script{{{"pg", "host=db password=secret", true, {1, 1}, AttachmentType::kPostgres},
+                 {"wh", "wh.duckdb", false, {}, AttachmentType::kDuckDb}},
+                Pipeline::FromAttached("pg", "public.orders", "id", {"id", "amount"})};
+  script.pipeline.Join(Pipeline::FromAttached("wh", "t"));
+  script.pipeline.InsertInto("pg.public.events", true, true);
+  pb::Script message;
+  ToProto(script, &message);
+  EXPECT_EQ(message.attachments(0).type(), pb::ATTACHMENT_TYPE_POSTGRES);
+  EXPECT_EQ(message.attachments(1).type(), pb::ATTACHMENT_TYPE_DUCKDB);
+  EXPECT_EQ(message.pipeline().source().attached().partition_by(), "id");
+  Result<Script> back = FromProto(message);
+  ASSERT_TRUE(back.ok()) << back.status().ToString();
+  EXPECT_EQ(back->attachments, script.attachments);
+  EXPECT_EQ(back->pipeline, script.pipeline);
+
+  // Scripts from before attachment types: absent means a DuckDB file.
+  message.mutable_attachments(0)->clear_type();
+  back = FromProto(message);
+  ASSERT_TRUE(back.ok()) << back.status().ToString();
+  EXPECT_EQ(back->attachments[0].type, AttachmentType::kDuckDb);
+  message.mutable_attachments(1)->set_type(pb::ATTACHMENT_TYPE_UNSPECIFIED);
+  back = FromProto(message);
+  ASSERT_FALSE(back.ok());
+  EXPECT_EQ(back.status().message(), "attachment has unspecified type at attachments[1]");
+  message.mutable_attachments(1)->set_type(static_cast<pb::AttachmentType>(9));
+  back = FromProto(message);
+  ASSERT_FALSE(back.ok());
+  EXPECT_EQ(back.status().message(), "attachment has unknown type 9 at attachments[1]");
 }
 
 // ---- invalid messages --------------------------------------------------------------------

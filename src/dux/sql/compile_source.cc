@@ -168,6 +168,13 @@ std::string ArrowTableName(const std::string& path) {
   return fmt::format("__dux_arrow_{:016x}", std::hash<std::string>{}(path));
 }
 
+std::string AttachedTableName(const pipeline::AttachedSource& source) {
+  // NUL cannot occur in the parts that matter here, so the key is unambiguous.
+  std::string key = source.alias + '\0' + source.table;
+  for (const auto& c : source.columns) key += '\0' + c;
+  return fmt::format("__dux_attached_{:016x}", std::hash<std::string>{}(key));
+}
+
 }  // namespace dux::sql
 
 namespace dux::sql::internal {
@@ -191,6 +198,11 @@ Result<Frame> CompileSource(CompileContext& ctx, const Source& source) {
   } else if (auto* a = std::get_if<ArrowSource>(&source.body)) {
     if (a->path.empty()) return VerbError(verb, source.loc, "needs a path");
     body = "SELECT * FROM " + QuoteIdentifier(ArrowTableName(a->path));
+  } else if (auto* t = std::get_if<AttachedSource>(&source.body)) {
+    if (t->alias.empty() || t->table.empty()) {
+      return VerbError(verb, source.loc, "needs an alias and a table name");
+    }
+    body = "SELECT * FROM " + QuoteIdentifier(AttachedTableName(*t));
   } else if (auto* q = std::get_if<QuerySource>(&source.body)) {
     DUX_ASSIGN_OR_RETURN(std::string sql, QueryBody(q->sql, source.loc));
     body = "SELECT * FROM (" + sql + "\n)";

@@ -50,6 +50,11 @@ class Compiler {
 /// while a pipeline reading it runs (from_arrow). The caller loads it before compiling.
 std::string ArrowTableName(const std::string& path);
 
+/// The (unquoted) name of the temporary table (or view) that holds an attached database's
+/// table while a pipeline reading it (from_attached) runs; the same for equal alias, table
+/// and columns. The caller loads it before compiling.
+std::string AttachedTableName(const pipeline::AttachedSource& source);
+
 /// The statement that writes `select_sql` (columns `schema`) to `target` for a file sink
 /// (COPY ... TO), or into the table for insert_into (INSERT ... BY NAME or CREATE TABLE AS).
 /// `target` replaces the sink's path: writers write to a temporary name first.

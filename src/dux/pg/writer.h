@@ -1,0 +1,62 @@
+// Writing DuckDB results into PostgreSQL tables with `COPY ... FROM STDIN` (text format):
+// create the table from the result's schema, or append by column name, all or nothing.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+#include "dux/common/status.h"
+#include "dux/exec/connection.h"
+#include "dux/pg/catalog.h"
+#include "dux/pg/connection.h"
+#include "dux/pipeline/schema.h"
+
+namespace dux::pg {
+
+struct InsertTarget {
+  TableName table;
+  /// Create the table from the result's schema first; an error if it exists.
+  bool create = false;
+  /// Load into a staging table first, then move the rows into the target in one short
+  /// transaction (with `create`, rename the staging table into place).
+  bool atomic = false;
+  /// How messages name the target, e.g. "pg.public.events".
+  std::string display_name;
+};
+
+/// Appends `value` to `out` escaped for COPY's text format: `\` and the control characters
+/// that end a field or a row (tab, newline, carriage return) become backslash escapes.
+/// Pure.
+void AppendCopyText(std::string_view value, std::string* out);
+
+/// The DuckDB SQL expression that renders `column` (a quoted name) of DuckDB type
+/// `duckdb_type` as the text PostgreSQL's input function reads back as the same value:
+/// BLOB as bytea hex (`\x...`), lists as array literals (`{"a","b",NULL}`), everything else
+/// as DuckDB's text form. InvalidArgument naming the column for types that have none
+/// (STRUCT, MAP, UNION, nested lists). Pure.
+Result<std::string> CopyTextExpression(const std::string& column, const std::string& duckdb_type);
+
+/// Checks that a result column of DuckDB type `duckdb_type` can go into a PostgreSQL column
+/// of type `target` (rough families: text goes anywhere, numbers into numbers, ...). Returns
+/// InvalidArgument naming both types otherwise. Pure.
+Status CheckAssignable(const std::string& column, const std::string& duckdb_type,
+                       const PgColumn& target, const std::string& table);
+
+/// Runs `select_sql` (columns `schema`) on `duck` and copies its rows into `target`.
+/// Columns are matched by name (exactly, then ignoring case): every result column must exist
+/// in an existing target (its other columns get their defaults), and the types must be
+/// assignable; these are checked before any row moves. Without `atomic` the rows (and the
+/// table, with `create`) go in in one transaction; with `atomic` they are loaded into a
+/// staging table `__dux_stage_*` in the target's schema and moved in one short transaction.
+/// Either way a failure leaves the target as it was, its transaction rolled back and the
+/// staging table dropped; the message names the target and the failing row ("row 3, column
+/// amount"). Returns the rows inserted.
+Result<int64_t> InsertQuery(exec::Connection& duck, const std::string& select_sql,
+                            const pipeline::Schema& schema, Connection& pg,
+                            const InsertTarget& target);
+
+/// What InsertQuery would run, for explain: the statements with `<rows>` for the data.
+Result<std::string> ExplainInsert(const pipeline::Schema& schema, const InsertTarget& target);
+
+}  // namespace dux::pg
