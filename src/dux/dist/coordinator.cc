@@ -4,8 +4,11 @@
 #include <fmt/ranges.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
+#include <cmath>
+#include <limits>
 #include <set>
 
 #include "dux/dist/gather.h"
@@ -24,12 +27,26 @@ namespace {
 // Rows of the first file the estimate reads (DuckDB stops reading once it has them).
 constexpr int64_t kEstimateSampleRows = 100'000;
 
+// The number of groups G that makes `distinct` the expected count of distinct keys in a
+// sample of `sampled` rows drawn from G equally likely groups: distinct = G (1 - e^(-n/G)),
+// solved by bisection (the right side grows with G). A sample with (nearly) every row a new
+// group says the groups grow with the rows: `total`. Never above `total`.
+double GroupsFromSample(double distinct, double sampled, double total) {
+  if (sampled <= 0 || distinct <= 0) return 0;
+  if (distinct >= sampled * 0.999) return total;
+  auto expected = [&](double g) { return g * (1 - std::exp(-sampled / g)); };
+  double low = distinct, high = std::min(std::max(total, distinct), sampled * sampled) * 1e3;
+  for (int i = 0; i < 100 && high - low > 1; ++i) {
+    double mid = (low + high) / 2;
+    (expected(mid) < distinct ? low : high) = mid;
+  }
+  return std::min(low, std::max(total, distinct));
+}
+
 // An estimate of the number of groups of `keys` after the scan stage, from the first
-// kEstimateSampleRows rows of the first partition's first file: when most sampled rows are
-// distinct groups, the groups grow with the rows and the sample's share is scaled to every
-// file's row count (from the parquet footers); otherwise the sample has seen the groups
-// that repeat and its count stands. A heuristic: it decides only where the groups are
-// finalised, never the result.
+// kEstimateSampleRows rows of the first partition's first file (see GroupsFromSample), with
+// the total row count from the parquet footers. A heuristic: it decides only where the
+// groups are finalised, never the result.
 Result<int64_t> EstimateGroups(sql::Binder* binder, const Split& split, const Plan& plan,
                                const std::vector<std::string>& keys) {
   // The first partition's read (its hive key types pinned), of its first file only.
@@ -43,22 +60,30 @@ Result<int64_t> EstimateGroups(sql::Binder* binder, const Split& split, const Pl
   DUX_ASSIGN_OR_RETURN(sql::CompiledQuery query, compiler.Compile(sample));
   std::string hashed;
   for (const auto& k : keys) hashed += (hashed.empty() ? "" : ", ") + sql::QuoteIdentifier(k);
-  std::set<std::string> files;  // a file split by row groups is in several partitions
-  for (const auto& p : plan.partitioning.partitions) files.insert(p.files.begin(), p.files.end());
-  std::string list;
-  for (const auto& f : files) list += (list.empty() ? "" : ", ") + sql::QuoteString(f);
   DUX_ASSIGN_OR_RETURN(
       sql::TextRows rows,
-      binder->QueryText(fmt::format(
-          "SELECT CAST(approx_count_distinct(h) AS VARCHAR), CAST(count(*) AS VARCHAR), "
-          "(SELECT CAST(sum(num_rows) AS VARCHAR) FROM parquet_file_metadata([{}])) FROM "
-          "(SELECT hash({}) AS h FROM ({}\n) LIMIT {})",
-          list, hashed, query.Sql(), kEstimateSampleRows)));
+      binder->QueryText(fmt::format("SELECT CAST(approx_count_distinct(h) AS VARCHAR), "
+                                    "CAST(count(*) AS VARCHAR) FROM (SELECT hash({}) AS h FROM "
+                                    "({}\n) LIMIT {})",
+                                    hashed, query.Sql(), kEstimateSampleRows)));
   double distinct = std::stod(rows[0][0].value_or("0"));
   double sampled = std::stod(rows[0][1].value_or("0"));
-  double total = std::stod(rows[0][2].value_or("0"));
-  if (sampled == 0 || distinct * 2 <= sampled) return static_cast<int64_t>(distinct);
-  return static_cast<int64_t>(distinct / sampled * total);
+  // Few groups in the sample: they repeat, and the footers need not be read.
+  double total = std::numeric_limits<double>::infinity();
+  if (distinct * 2 > sampled) {
+    std::set<std::string> files;  // a file split by row groups is in several partitions
+    for (const auto& p : plan.partitioning.partitions) {
+      files.insert(p.files.begin(), p.files.end());
+    }
+    std::string list;
+    for (const auto& f : files) list += (list.empty() ? "" : ", ") + sql::QuoteString(f);
+    DUX_ASSIGN_OR_RETURN(sql::TextRows count,
+                         binder->QueryText("SELECT CAST(sum(num_rows) AS VARCHAR) FROM "
+                                           "parquet_file_metadata([" +
+                                           list + "])"));
+    total = std::stod(count[0][0].value_or("0"));
+  }
+  return static_cast<int64_t>(GroupsFromSample(distinct, sampled, total));
 }
 
 }  // namespace

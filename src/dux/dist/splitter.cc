@@ -20,11 +20,10 @@ const std::vector<SplitRule>& SplitRules() {
       {"distinct", "distinct: on every worker, and again after the gather"},
       {"partial_aggregate",
        "[group_by +] summarise of decomposable aggregates (count, sum, min, max, avg, "
-       "bool_and/or, bit_and/or/xor, product, any_value, arg_min/arg_max, the variance, standard "
-       "deviation, "
-       "covariance and correlation families; FILTER kept, no DISTINCT): partial aggregates on "
-       "every worker, merged into the final ones after the gather (Chan's pairwise update for "
-       "the moments)"},
+       "bool_and/or, bit_and/or/xor, product, any_value, arg_min/arg_max, the variance, "
+       "standard deviation, covariance, correlation and regression (regr_*) families; FILTER "
+       "kept, no DISTINCT): partial aggregates on every worker, merged into the final ones "
+       "after the gather (Chan's pairwise update for the moments)"},
       {"shuffle_aggregate",
        "group_by + summarise with an aggregate that does not decompose (median, quantiles, "
        "mode, DISTINCT, string_agg, list, ...): rows hash-exchanged on the group keys, each "
@@ -162,7 +161,10 @@ std::optional<Decomposition> Decompose(const sql::AggregateCall& call) {
   }
   // Covariances and correlation, over the pairs where both values are present (DuckDB's
   // regr_* aggregates give exactly those per-partition moments).
-  if (n == "covar_pop" || n == "covar_samp" || n == "corr") {
+  bool regr = n == "regr_count" || n == "regr_avgx" || n == "regr_avgy" || n == "regr_sxx" ||
+              n == "regr_syy" || n == "regr_sxy" || n == "regr_slope" || n == "regr_intercept" ||
+              n == "regr_r2";
+  if (n == "covar_pop" || n == "covar_samp" || n == "corr" || regr) {
     return Decomposition{
         {"regr_count", "regr_avgx", "regr_avgy", "regr_sxx", "regr_syy", "regr_sxy"},
         {[](const auto& c, const auto&) { return PooledMean(c[0], c[1]); },
@@ -178,8 +180,29 @@ std::optional<Decomposition> Decompose(const sql::AggregateCall& call) {
           }
           std::string sxx = Comoment(c[3], c[0], c[1], h[0], c[1], h[0]);
           std::string syy = Comoment(c[4], c[0], c[2], h[1], c[2], h[1]);
-          return "CASE WHEN " + total + " > 0 THEN " + sxy + " / sqrt(" + sxx + " * " + syy +
-                 ") END";
+          auto some = [&](const std::string& v) {
+            return "CASE WHEN " + total + " > 0 THEN " + v + " END";
+          };
+          if (n == "corr") return some(sxy + " / sqrt(" + sxx + " * " + syy + ")");
+          // The regression family as DuckDB defines it: NULL without pairs; the slope is
+          // sxy / sxx even when x does not vary (NaN), the intercept NULL when the slope is
+          // NaN, R² NULL when x does not vary and 1 when y does not.
+          if (n == "regr_count") return "sum(" + c[0] + ")";
+          if (n == "regr_avgx") return some("sum(" + c[0] + " * " + c[1] + ") / " + total);
+          if (n == "regr_avgy") return some("sum(" + c[0] + " * " + c[2] + ") / " + total);
+          if (n == "regr_sxx") return some(sxx);
+          if (n == "regr_syy") return some(syy);
+          if (n == "regr_sxy") return some(sxy);
+          std::string slope = "(" + sxy + " / " + sxx + ")";
+          if (n == "regr_slope") return some(slope);
+          if (n == "regr_intercept") {
+            return "CASE WHEN " + total + " > 0 AND NOT isnan(" + slope + ") THEN sum(" + c[0] +
+                   " * " + c[2] + ") / " + total + " - " + slope + " * sum(" + c[0] + " * " + c[1] +
+                   ") / " + total + " END";
+          }
+          return "CASE WHEN " + total + " > 0 AND " + sxx + " <> 0 THEN (CASE WHEN " + syy +
+                 " = 0 THEN 1 ELSE " + sxy + " * " + sxy + " / (" + sxx + " * " + syy +
+                 ") END) END";
         }};
   }
   return std::nullopt;

@@ -331,13 +331,25 @@ TEST_P(Conformance, PushBucketsStoresEachBucket) {
       chunk.set_bucket(bucket);
       chunk.set_data(
           IpcOf("SELECT range AS k FROM range(0, " + std::to_string(100 * (bucket + 1)) + ")"));
+      chunk.set_last(true);
       ASSERT_TRUE((*pusher)->Push(chunk).ok());
     }
   }
+  // One bucket's stream cut into three chunks.
+  std::string stream = IpcOf("SELECT range AS k FROM range(0, 1000)");
+  size_t third = stream.size() / 3;
+  for (size_t at = 0; at < 3; ++at) {
+    v1::BucketChunk chunk;
+    chunk.set_exchange_id("x1");
+    chunk.set_bucket(2);
+    chunk.set_data(stream.substr(at * third, at == 2 ? std::string::npos : third));
+    chunk.set_last(at == 2);
+    ASSERT_TRUE((*pusher)->Push(chunk).ok());
+  }
   auto reply = (*pusher)->Finish();
   ASSERT_TRUE(reply.ok()) << reply.status().message();
-  EXPECT_EQ(reply->rows(), 600);
-  EXPECT_GT(reply->bytes(), 0);
+  EXPECT_EQ(reply->rows(), 1600);
+  EXPECT_GT(reply->bytes(), static_cast<int64_t>(stream.size()));
   auto count = [&](int bucket) {
     auto stream = client_->Execute(Execute("from_query(\"SELECT count(*) AS n FROM " +
                                            dist::BucketTable("x1", bucket) + "\")"));
@@ -346,6 +358,7 @@ TEST_P(Conformance, PushBucketsStoresEachBucket) {
   };
   EXPECT_EQ(count(0), 200);
   EXPECT_EQ(count(1), 400);
+  EXPECT_EQ(count(2), 1000);
 }
 
 TEST_P(Conformance, ShuffleRoutesEveryRowToItsBucketOwner) {

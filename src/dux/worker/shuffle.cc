@@ -5,7 +5,6 @@
 #include <map>
 
 #include "dux/exec/arrow_bridge.h"
-#include "dux/ipc/arrow_c.h"
 #include "dux/ipc/streams.h"
 #include "dux/sql/quote.h"
 
@@ -16,50 +15,35 @@ namespace {
 constexpr const char* kStageTable = "__dux_shuffle_stage";
 constexpr const char* kBucketColumn = "__dux_bucket";
 
-// Pushes one bucket's rows as BucketChunks of about dist::kIpcChunkBytes, each a complete
-// IPC stream (the receiver imports every chunk on its own), cut between batches.
-class BucketSink : public exec::ArrowBatchSink {
+// Pushes one bucket's rows as one IPC stream cut into BucketChunks of about
+// dist::kIpcChunkBytes, the last marked so.
+class BucketOutput : public ipc::OutputStream {
  public:
-  BucketSink(dist::BucketPusher* pusher, const std::string& exchange, int bucket,
-             const ipc::WriteOptions& options)
-      : pusher_(pusher), options_(options) {
+  BucketOutput(dist::BucketPusher* pusher, const std::string& exchange, int bucket)
+      : pusher_(pusher) {
     chunk_.set_exchange_id(exchange);
     chunk_.set_bucket(bucket);
   }
-  Status Schema(const ArrowSchema& schema) override {
-    ipc::CopySchema(schema, schema_.out());
-    return Open();
+  Status Write(const void* data, size_t size) override {
+    buffer_.append(static_cast<const char*>(data), size);
+    return buffer_.size() >= dist::kIpcChunkBytes ? Send(false) : Status::OK();
   }
-  Status Batch(const ArrowArray& batch) override {
-    DUX_RETURN_NOT_OK(writer_->WriteBatch(batch));
-    if (out_.bytes().size() < dist::kIpcChunkBytes) return Status::OK();
-    DUX_RETURN_NOT_OK(Flush());
-    return Open();
-  }
-  /// Sends what is left; an empty bucket still sends its schema.
-  Status Finish() { return writer_ ? Flush() : Status::Internal("the bucket had no schema"); }
+  /// Sends what is left as the last chunk.
+  Status Finish() { return Send(true); }
   int64_t bytes() const { return bytes_; }
 
  private:
-  Status Open() {
-    DUX_ASSIGN_OR_RETURN(writer_, ipc::Writer::Open(&out_, *schema_.get(), options_));
-    return Status::OK();
-  }
-  Status Flush() {
-    DUX_RETURN_NOT_OK(writer_->Close());
-    writer_.reset();
-    bytes_ += static_cast<int64_t>(out_.bytes().size());
-    chunk_.set_data(std::move(out_.bytes()));
-    out_.bytes().clear();
+  Status Send(bool last) {
+    bytes_ += static_cast<int64_t>(buffer_.size());
+    chunk_.set_data(std::move(buffer_));
+    buffer_.clear();
+    chunk_.set_last(last);
     return pusher_->Push(chunk_);
   }
 
   dist::BucketPusher* pusher_;
-  ipc::WriteOptions options_;
   v1::BucketChunk chunk_;
-  ipc::SchemaOwner schema_;
-  ipc::StringOutputStream out_;
-  std::unique_ptr<ipc::Writer> writer_;
+  std::string buffer_;
   int64_t bytes_ = 0;
 };
 
@@ -112,10 +96,11 @@ Result<std::vector<BucketStats>> Shuffle(exec::Connection& connection,
     DUX_ASSIGN_OR_RETURN(std::shared_ptr<dist::WorkerClient> peer, peers(owner));
     DUX_ASSIGN_OR_RETURN(std::unique_ptr<dist::BucketPusher> pusher, peer->PushBuckets());
     for (int b : buckets) {
-      BucketSink sink(pusher.get(), target.exchange_id(), b, options);
-      DUX_ASSIGN_OR_RETURN(int64_t rows, exec::ExportArrow(connection, bucket_rows(b), &sink));
-      DUX_RETURN_NOT_OK(sink.Finish());
-      stats[static_cast<size_t>(b)] = {b, rows, sink.bytes()};
+      BucketOutput out(pusher.get(), target.exchange_id(), b);
+      DUX_ASSIGN_OR_RETURN(int64_t rows,
+                           exec::WriteQueryIpc(connection, bucket_rows(b), &out, options));
+      DUX_RETURN_NOT_OK(out.Finish());
+      stats[static_cast<size_t>(b)] = {b, rows, out.bytes()};
     }
     DUX_RETURN_NOT_OK(pusher->Finish().status());
   }

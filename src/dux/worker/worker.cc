@@ -3,6 +3,7 @@
 #include <duckdb.h>
 #include <fmt/format.h>
 
+#include <cstring>
 #include <filesystem>
 
 #include "dux/dist/worker_client.h"
@@ -279,19 +280,63 @@ Status Worker::DropTable(const v1::DropTableRequest& request) {
 
 Result<v1::PushBucketsReply> Worker::PushBuckets(
     const std::function<Result<bool>(v1::BucketChunk*)>& next) {
+  // One bucket's chunks as the bytes of its IPC stream, up to the chunk marked last.
+  class BucketInput : public ipc::InputStream {
+   public:
+    BucketInput(const std::function<Result<bool>(v1::BucketChunk*)>& next, v1::BucketChunk* chunk,
+                int64_t* bytes)
+        : next_(next), chunk_(chunk), bytes_(bytes) {
+      *bytes_ += static_cast<int64_t>(chunk->data().size());
+    }
+    Result<size_t> Read(void* data, size_t size) override {
+      while (offset_ == chunk_->data().size()) {
+        if (chunk_->last()) return size_t{0};
+        std::string exchange = chunk_->exchange_id();
+        int bucket = chunk_->bucket();
+        DUX_ASSIGN_OR_RETURN(bool more, next_(chunk_));
+        if (!more) return Status::InvalidArgument("a bucket's stream ended without its last chunk");
+        if (chunk_->exchange_id() != exchange || chunk_->bucket() != bucket) {
+          return Status::InvalidArgument("a bucket's chunks were interleaved with another's");
+        }
+        *bytes_ += static_cast<int64_t>(chunk_->data().size());
+        offset_ = 0;
+      }
+      size_t n = std::min(size, chunk_->data().size() - offset_);
+      std::memcpy(data, chunk_->data().data() + offset_, n);
+      offset_ += n;
+      return n;
+    }
+    /// Reads what the IPC reader left, up to the last chunk.
+    Status Drain() {
+      char sink[4096];
+      for (;;) {
+        DUX_ASSIGN_OR_RETURN(size_t n, Read(sink, sizeof(sink)));
+        if (n == 0) return Status::OK();
+      }
+    }
+
+   private:
+    const std::function<Result<bool>(v1::BucketChunk*)>& next_;
+    v1::BucketChunk* chunk_;
+    int64_t* bytes_;
+    size_t offset_ = 0;
+  };
   v1::PushBucketsReply reply;
   v1::BucketChunk chunk;
+  int64_t bytes = 0;
   for (;;) {
     DUX_ASSIGN_OR_RETURN(bool more, next(&chunk));
-    if (!more) return reply;
+    if (!more) break;
+    BucketInput in(next, &chunk, &bytes);
     DUX_ASSIGN_OR_RETURN(int64_t rows, StoreBucket(chunk.exchange_id(), chunk.bucket(),
                                                    [&](const std::string& table, bool exists) {
-                                                     ipc::StringInputStream in(chunk.data());
                                                      return ImportInto(table, &in, exists);
                                                    }));
+    DUX_RETURN_NOT_OK(in.Drain());
     reply.set_rows(reply.rows() + rows);
-    reply.set_bytes(reply.bytes() + static_cast<int64_t>(chunk.data().size()));
   }
+  reply.set_bytes(bytes);
+  return reply;
 }
 
 Result<v1::WriteReply> Worker::Write(const v1::WriteRequest& request) {
