@@ -271,6 +271,40 @@ Result<bool> SplitAggregate(sql::ExpressionAnalyzer& analyzer, const pipeline::S
   return true;
 }
 
+// The columns of `input` that `keys` + `summarise` read, in `input`'s order and spelling;
+// nullopt when that cannot be told (no schema, a star, a window, a subquery, a name that is
+// not a column).
+std::optional<std::vector<std::string>> ReadColumns(sql::ExpressionAnalyzer& analyzer,
+                                                    const pipeline::Schema* input,
+                                                    const std::vector<std::string>& keys,
+                                                    const pipeline::SummariseOp& summarise) {
+  if (!input) return std::nullopt;
+  std::vector<bool> read(input->columns.size(), false);
+  auto mark = [&](const std::string& name) {
+    auto at = input->Find(name);
+    if (at) read[*at] = true;
+    return at.has_value();
+  };
+  for (const auto& k : keys) {
+    if (!mark(k)) return std::nullopt;
+  }
+  for (const auto& a : summarise.aggregates) {
+    auto info = analyzer.Analyze(a.expr.sql);
+    if (!info.ok() || info->all_columns || info->has_window || info->has_subquery) {
+      return std::nullopt;
+    }
+    for (const auto& c : info->columns) {
+      if (!mark(c)) return std::nullopt;
+    }
+  }
+  std::vector<std::string> columns;
+  for (size_t c = 0; c < read.size(); ++c) {
+    if (read[c]) columns.push_back(input->columns[c].name);
+  }
+  if (columns.size() == read.size()) return std::nullopt;  // nothing to leave out
+  return columns;
+}
+
 // For `rest` starting with group_by: the end of the verbs that each see only their own
 // group's rows (grouped filters and mutates without subqueries, and a summarise after at
 // least one of them); 1 when there are none. A mutate that assigns a group column would
@@ -376,6 +410,12 @@ Result<Split> SplitPipeline(sql::Binder* binder, const pipeline::Pipeline& p,
   }
   if (auto* group = At<pipeline::GroupByOp>(rest, 0)) {
     if (on("shuffle_aggregate") && At<pipeline::SummariseOp>(rest, 1)) {
+      // Only the columns the aggregate reads cross the network.
+      if (auto columns =
+              ReadColumns(analyzer, verb_schemas.size() > i ? &verb_schemas[i] : nullptr,
+                          group->columns, std::get<pipeline::SummariseOp>(rest[1].body))) {
+        split.worker.Append(Op{pipeline::SelectOp{*columns}, rest[1].loc});
+      }
       Shuffle(&split, group->columns, 2, false, "shuffle_aggregate");
       return split;
     }

@@ -107,6 +107,14 @@ Result<ExpressionInfo> ExpressionAnalyzer::Analyze(const std::string& expr) {
       std::string name = node.value("function_name", "");
       info.aggregates.push_back(name == "count_star" ? "count" : name);
     }
+    if (cls == "COLUMN_REF") {
+      if (node["column_names"].size() == 1) {
+        info.columns.push_back(node["column_names"][0].get<std::string>());
+      } else {
+        info.all_columns = true;
+      }
+    }
+    if (cls == "STAR") info.all_columns = true;
     return true;
   });
   return info;
