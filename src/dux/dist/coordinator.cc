@@ -62,7 +62,7 @@ Result<int64_t> EstimateGroups(sql::Binder* binder, const Split& split, const Pl
   for (const auto& k : keys) hashed += (hashed.empty() ? "" : ", ") + sql::QuoteIdentifier(k);
   DUX_ASSIGN_OR_RETURN(
       sql::TextRows rows,
-      binder->QueryText(fmt::format("SELECT CAST(approx_count_distinct(h) AS VARCHAR), "
+      binder->QueryText(fmt::format("SELECT CAST(count(DISTINCT h) AS VARCHAR), "
                                     "CAST(count(*) AS VARCHAR) FROM (SELECT hash({}) AS h FROM "
                                     "({}\n) LIMIT {})",
                                     hashed, query.Sql(), kEstimateSampleRows)));
@@ -191,6 +191,12 @@ Result<std::vector<GatherTask>> RunExchange(exec::Connection& connection, const 
   for (const auto& k : plan.hash_stage->keys) target.add_keys(k);
   target.set_n_buckets(static_cast<int>(n_workers));
   for (const auto& w : options.workers) target.add_owners(w->address());
+  std::string keys = fmt::format("{}", fmt::join(plan.hash_stage->keys, ", "));
+  if (t) {
+    t->Emit({"distributed.shuffle.start",
+             {{"n_buckets", static_cast<double>(n_workers)}},
+             {{"keys", keys}, {"rule", plan.hash_stage->rule}}});
+  }
   std::vector<GatherTask> producers;
   for (size_t i = 0; i < plan.partitioning.partitions.size(); ++i) {
     GatherTask task{plan.assignment[i], MakeFragment(plan, i, fmt::format("{}-s1-{}", query_id, i)),
@@ -218,13 +224,13 @@ Result<std::vector<GatherTask>> RunExchange(exec::Connection& connection, const 
   (void)connection.Execute(std::string("DROP TABLE IF EXISTS temp.") + kExchangeStatsTable);
   *exchanged_bytes = std::stoll(stats[0][1].value_or("0"));
   if (t) {
-    t->Emit({"distributed.exchange.stop",
+    t->Emit({"distributed.shuffle.stop",
              {{"duration", std::chrono::duration<double>(Clock::now() - start).count()},
               {"rows", std::stod(stats[0][0].value_or("0"))},
-              {"ipc_bytes", static_cast<double>(*exchanged_bytes)},
+              {"bytes", static_cast<double>(*exchanged_bytes)},
               {"largest_bucket_rows", std::stod(stats[0][2].value_or("0"))},
               {"n_buckets", static_cast<double>(n_workers)}},
-             {{"keys", fmt::format("{}", fmt::join(plan.hash_stage->keys, ", "))}}});
+             {{"keys", keys}, {"rule", plan.hash_stage->rule}}});
   }
   // The buckets live on their owners only: a failed owner cannot be replaced.
   std::vector<GatherTask> owners;

@@ -35,6 +35,10 @@ const std::vector<SplitRule>& SplitRules() {
        "after partial_aggregate, when the estimated number of groups exceeds the threshold: "
        "partials hash-exchanged on the group keys, each worker finalising the groups it owns "
        "instead of the coordinator finalising them all"},
+      {"projection",
+       "after the scan stage, when the workers' rows go on to the coordinator or an exchange: "
+       "only the columns the rest of the pipeline reads (a liveness walk back from its last "
+       "verb)"},
   };
   return kRules;
 }
@@ -271,37 +275,84 @@ Result<bool> SplitAggregate(sql::ExpressionAnalyzer& analyzer, const pipeline::S
   return true;
 }
 
-// The columns of `input` that `keys` + `summarise` read, in `input`'s order and spelling;
-// nullopt when that cannot be told (no schema, a star, a window, a subquery, a name that is
-// not a column).
-std::optional<std::vector<std::string>> ReadColumns(sql::ExpressionAnalyzer& analyzer,
-                                                    const pipeline::Schema* input,
-                                                    const std::vector<std::string>& keys,
-                                                    const pipeline::SummariseOp& summarise) {
-  if (!input) return std::nullopt;
-  std::vector<bool> read(input->columns.size(), false);
-  auto mark = [&](const std::string& name) {
-    auto at = input->Find(name);
-    if (at) read[*at] = true;
-    return at.has_value();
+// The columns of `input` that `ops` (run on it, in order, then the result written whole)
+// read, in `input`'s order and spelling: a liveness walk from the last verb back. nullopt
+// when every column may matter or that cannot be told (a star, a subquery, a verb that
+// reshapes, a name that is not a column).
+std::optional<std::vector<std::string>> NeededColumns(sql::ExpressionAnalyzer& analyzer,
+                                                      const pipeline::Schema& input,
+                                                      const std::vector<Op>& ops) {
+  std::optional<std::set<std::string>> needed;  // nullopt: every column there is
+  std::set<std::string> keys;                   // group keys: select keeps them implicitly
+  auto reads = [&](const std::string& expr) {
+    auto info = analyzer.Analyze(expr);
+    if (!info.ok() || info->all_columns || info->has_subquery) return false;
+    if (needed) needed->insert(info->columns.begin(), info->columns.end());
+    return true;
   };
-  for (const auto& k : keys) {
-    if (!mark(k)) return std::nullopt;
-  }
-  for (const auto& a : summarise.aggregates) {
-    auto info = analyzer.Analyze(a.expr.sql);
-    if (!info.ok() || info->all_columns || info->has_window || info->has_subquery) {
+  for (auto op = ops.rbegin(); op != ops.rend(); ++op) {
+    const auto& body = op->body;
+    if (auto* s = std::get_if<pipeline::SelectOp>(&body)) {
+      needed.emplace(s->columns.begin(), s->columns.end());
+    } else if (auto* f = std::get_if<pipeline::FilterOp>(&body)) {
+      if (!reads(f->predicate.sql)) return std::nullopt;
+    } else if (auto* m = std::get_if<pipeline::MutateOp>(&body)) {
+      for (auto c = m->columns.rbegin(); c != m->columns.rend(); ++c) {
+        if (needed) needed->erase(c->name);
+        if (!reads(c->expr.sql)) return std::nullopt;
+      }
+    } else if (auto* su = std::get_if<pipeline::SummariseOp>(&body)) {
+      needed.emplace();
+      for (const auto& a : su->aggregates) {
+        if (!reads(a.expr.sql)) return std::nullopt;
+      }
+    } else if (auto* sort = std::get_if<pipeline::SortByOp>(&body)) {
+      for (const auto& k : sort->keys) {
+        if (!reads(k.expr.sql)) return std::nullopt;
+      }
+    } else if (auto* g = std::get_if<pipeline::GroupByOp>(&body)) {
+      keys.insert(g->columns.begin(), g->columns.end());
+    } else if (auto* d = std::get_if<pipeline::DropNilOp>(&body)) {
+      if (d->columns.empty()) return std::nullopt;
+      if (needed) needed->insert(d->columns.begin(), d->columns.end());
+    } else if (auto* d = std::get_if<pipeline::DiscardOp>(&body)) {
+      // Not read, but they must exist.
+      if (needed) needed->insert(d->columns.begin(), d->columns.end());
+    } else if (!std::holds_alternative<pipeline::HeadOp>(body) &&
+               !std::holds_alternative<pipeline::SliceOp>(body) &&
+               !std::holds_alternative<pipeline::UngroupOp>(body)) {
       return std::nullopt;
     }
-    for (const auto& c : info->columns) {
-      if (!mark(c)) return std::nullopt;
+  }
+  if (!needed) return std::nullopt;
+  needed->insert(keys.begin(), keys.end());
+  std::vector<bool> read(input.columns.size(), false);
+  for (const auto& name : *needed) {
+    auto at = input.Find(name);
+    if (!at) {
+      // A name the input lacks is made by a verb (mutate) or is a lambda's parameter; one
+      // that no verb makes would have failed the local compile.
+      bool made = false;
+      for (const auto& op : ops) {
+        if (auto* m = std::get_if<pipeline::MutateOp>(&op.body)) {
+          for (const auto& c : m->columns) made = made || pipeline::SameColumnName(c.name, name);
+        }
+        if (auto* su = std::get_if<pipeline::SummariseOp>(&op.body)) {
+          for (const auto& a : su->aggregates) {
+            made = made || pipeline::SameColumnName(a.name, name);
+          }
+        }
+      }
+      if (!made) return std::nullopt;
+      continue;
     }
+    read[*at] = true;
   }
   std::vector<std::string> columns;
   for (size_t c = 0; c < read.size(); ++c) {
-    if (read[c]) columns.push_back(input->columns[c].name);
+    if (read[c]) columns.push_back(input.columns[c].name);
   }
-  if (columns.size() == read.size()) return std::nullopt;  // nothing to leave out
+  if (columns.empty() || columns.size() == read.size()) return std::nullopt;
   return columns;
 }
 
@@ -410,21 +461,25 @@ Result<Split> SplitPipeline(sql::Binder* binder, const pipeline::Pipeline& p,
   }
   if (auto* group = At<pipeline::GroupByOp>(rest, 0)) {
     if (on("shuffle_aggregate") && At<pipeline::SummariseOp>(rest, 1)) {
-      // Only the columns the aggregate reads cross the network.
-      if (auto columns =
-              ReadColumns(analyzer, verb_schemas.size() > i ? &verb_schemas[i] : nullptr,
-                          group->columns, std::get<pipeline::SummariseOp>(rest[1].body))) {
-        split.worker.Append(Op{pipeline::SelectOp{*columns}, rest[1].loc});
-      }
       Shuffle(&split, group->columns, 2, false, "shuffle_aggregate");
-      return split;
-    }
-    if (on("shuffle_window")) {
+    } else if (on("shuffle_window")) {
       size_t end = GroupLocalEnd(analyzer, rest);
       if (end > 1) {
         bool summarised = At<pipeline::SummariseOp>(rest, end - 1) != nullptr;
         Shuffle(&split, group->columns, end, !summarised, "shuffle_window");
       }
+    }
+  }
+  // What leaves the workers after the scan stage: only the columns the rest reads.
+  const pipeline::Schema* input =
+      i > 0 ? &verb_schemas[i - 1] : (At<pipeline::GroupByOp>(ops, 0) ? &verb_schemas[0] : nullptr);
+  if (on("projection") && input && i <= verb_schemas.size() &&
+      split.worker.ops().size() == split.scan_ops) {
+    std::vector<Op> after = split.hash_stage ? split.hash_stage->ops : std::vector<Op>{};
+    after.insert(after.end(), split.finish.begin(), split.finish.end());
+    if (auto columns = NeededColumns(analyzer, *input, after); columns && !after.empty()) {
+      split.worker.Append(Op{pipeline::SelectOp{*columns}, ops[i - (i > 0 ? 1 : 0)].loc});
+      split.applied.push_back("projection");
     }
   }
   return split;

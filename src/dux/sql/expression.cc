@@ -107,6 +107,12 @@ Result<ExpressionInfo> ExpressionAnalyzer::Analyze(const std::string& expr) {
       std::string name = node.value("function_name", "");
       info.aggregates.push_back(name == "count_star" ? "count" : name);
     }
+    return true;
+  });
+  // Columns are read inside windows too.
+  WalkTree(SelectExpression(doc), [&](Json& node) {
+    std::string cls = node.value("class", "");
+    if (cls == "SUBQUERY") return false;
     if (cls == "COLUMN_REF") {
       if (node["column_names"].size() == 1) {
         info.columns.push_back(node["column_names"][0].get<std::string>());

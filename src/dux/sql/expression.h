@@ -19,9 +19,9 @@ struct ExpressionInfo {
   bool has_window = false;
   /// A subquery reads tables of its own: only the process that has them can run it.
   bool has_subquery = false;
-  /// The column names referenced outside windows and subqueries (lambda parameters look
-  /// alike and are listed too); `all_columns` when a star or a qualified name may reach
-  /// others.
+  /// The column names referenced outside subqueries, windows included (lambda parameters
+  /// look alike and are listed too); `all_columns` when a star or a qualified name may
+  /// reach others.
   std::vector<std::string> columns;
   bool all_columns = false;
 };
