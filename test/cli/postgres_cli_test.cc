@@ -10,7 +10,7 @@
 #include <string>
 #include <vector>
 
-#include "pg_server.h"
+#include "pg_environment.h"
 #include "subprocess.h"
 
 namespace {
@@ -18,29 +18,8 @@ namespace {
 namespace fs = std::filesystem;
 using Outcome = dux::test::ProcessOutcome;
 
-dux::test::PgServer* server = nullptr;
-
-class ServerEnvironment : public ::testing::Environment {
- public:
-  void SetUp() override {
-    std::string why;
-    server_ = dux::test::PgServer::Start(&why);
-    if (!server_) {
-      std::fprintf(stderr, "PostgreSQL tests skipped: %s\n", why.c_str());
-      return;
-    }
-    server = server_.get();
-  }
-  void TearDown() override {
-    server = nullptr;
-    server_.reset();
-  }
-
- private:
-  std::unique_ptr<dux::test::PgServer> server_;
-};
-
-const auto* const kEnvironment = ::testing::AddGlobalTestEnvironment(new ServerEnvironment);
+dux::test::PgServer*& server = dux::test::SharedPgServer();
+const auto* const kEnvironment = ::testing::AddGlobalTestEnvironment(new dux::test::PgEnvironment);
 
 constexpr const char* kPassword = "c0rrect-h0rse-staple";
 constexpr const char* kWrongPassword = "wr0ng-b4ttery-guess";

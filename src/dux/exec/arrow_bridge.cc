@@ -210,9 +210,11 @@ Result<ResultHandle> RunStreaming(Connection& connection, const std::string& sel
 
 }  // namespace
 
-Result<int64_t> ForEachChunk(Connection& connection, const std::string& select_sql,
-                             const std::function<Status(duckdb_data_chunk chunk)>& each) {
-  DUX_ASSIGN_OR_RETURN(ResultHandle result, RunStreaming(connection, select_sql));
+namespace {
+
+// Passes every chunk of a streaming result to `each`; returns the rows.
+Result<int64_t> FetchChunks(ResultHandle& result,
+                            const std::function<Status(duckdb_data_chunk chunk)>& each) {
   int64_t rows = 0;
   for (;;) {
     DataChunkHandle chunk(duckdb_fetch_chunk(*result.get()));
@@ -228,6 +230,14 @@ Result<int64_t> ForEachChunk(Connection& connection, const std::string& select_s
     rows += static_cast<int64_t>(size);
   }
   return rows;
+}
+
+}  // namespace
+
+Result<int64_t> ForEachChunk(Connection& connection, const std::string& select_sql,
+                             const std::function<Status(duckdb_data_chunk chunk)>& each) {
+  DUX_ASSIGN_OR_RETURN(ResultHandle result, RunStreaming(connection, select_sql));
+  return FetchChunks(result, each);
 }
 
 Result<int64_t> ExportArrow(Connection& connection, const std::string& select_sql,
@@ -266,24 +276,12 @@ Result<int64_t> ExportArrow(Connection& connection, const std::string& select_sq
   }
   described.release = [](ArrowSchema* s) { s->release = nullptr; };
   DUX_RETURN_NOT_OK(sink->Schema(described));
-  int64_t rows = 0;
-  for (;;) {
-    DataChunkHandle chunk(duckdb_fetch_chunk(*result.get()));
-    if (!chunk) {
-      // A streaming result reports a failure that happens mid-way here.
-      const char* error = duckdb_result_error(result.get());
-      if (error) return Status::InvalidArgument(CleanDuckDbError(error));
-      break;
-    }
-    idx_t size = duckdb_data_chunk_get_size(chunk.get());
-    if (size == 0) break;
+  return FetchChunks(result, [&](duckdb_data_chunk chunk) {
     ipc::ArrayOwner array;
-    DUX_RETURN_NOT_OK(TakeError(duckdb_data_chunk_to_arrow(options.get(), chunk.get(), array.out()),
+    DUX_RETURN_NOT_OK(TakeError(duckdb_data_chunk_to_arrow(options.get(), chunk, array.out()),
                                 "cannot convert a result chunk to Arrow"));
-    DUX_RETURN_NOT_OK(sink->Batch(*array.get()));
-    rows += static_cast<int64_t>(size);
-  }
-  return rows;
+    return sink->Batch(*array.get());
+  });
 }
 
 Result<int64_t> ImportArrowStream(

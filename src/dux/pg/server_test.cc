@@ -14,34 +14,13 @@
 #include "dux/pg/reader.h"
 #include "dux/pg/slice.h"
 #include "dux/pg/writer.h"
-#include "pg_server.h"
+#include "pg_environment.h"
 
 namespace dux::pg {
 namespace {
 
-test::PgServer* server = nullptr;
-
-class ServerEnvironment : public ::testing::Environment {
- public:
-  void SetUp() override {
-    std::string why;
-    server_ = test::PgServer::Start(&why);
-    if (!server_) {
-      std::fprintf(stderr, "PostgreSQL tests skipped: %s\n", why.c_str());
-      return;
-    }
-    server = server_.get();
-  }
-  void TearDown() override {
-    server = nullptr;
-    server_.reset();
-  }
-
- private:
-  std::unique_ptr<test::PgServer> server_;
-};
-
-const auto* const kEnvironment = ::testing::AddGlobalTestEnvironment(new ServerEnvironment);
+test::PgServer*& server = test::SharedPgServer();
+const auto* const kEnvironment = ::testing::AddGlobalTestEnvironment(new test::PgEnvironment);
 
 /// A fresh database per test, a libpq connection to it, and an in-memory DuckDB.
 class PgTest : public ::testing::Test {
