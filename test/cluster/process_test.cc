@@ -225,6 +225,16 @@ class ClusterTest : public ::testing::Test {
     return out;
   }
 
+  /// `name` in the test's directory: a parquet file of one BIGINT column k = from, ..., to - 1.
+  std::string KeysFile(const std::string& name, int64_t from, int64_t to) {
+    std::string path = (dir_ / name).string();
+    Outcome o =
+        Dux({"run", "from_query(\"SELECT range AS k FROM range(" + std::to_string(from) + ", " +
+                        std::to_string(to) + ")\") |> to_parquet(\"" + path + "\")"});
+    EXPECT_EQ(o.exit_code, 0) << o.err;
+    return path;
+  }
+
   /// A pipeline of row-wise verbs over the parquet files in `data`; keeps 3 rows in 5.
   static std::string RowWise(const fs::path& data) {
     return "from_parquet(\"" + (data / "*.parquet").string() +
@@ -332,6 +342,32 @@ TEST_F(ClusterTest, ExplainShowsPartitionsRulesAndBothSides) {
   ExpectOneLineError(csv, {"from_csv"});
 }
 
+TEST_F(ClusterTest, ExplainShowsTheExchangeTheEstimateAndTheFold) {
+  fs::path data = Generate("data", 4000, 3);
+  const std::string glob = "from_parquet(\"" + (data / "*.parquet").string() + "\")";
+  Outcome shuffled = Dux(
+      {"explain", "--local-workers", "2", glob + " |> group_by(id1) |> summarise(m: median(v1))"});
+  ASSERT_EQ(shuffled.exit_code, 0) << shuffled.err;
+  EXPECT_TRUE(Contains(shuffled.out, "-- splitter rules applied: shuffle_aggregate, projection"))
+      << shuffled.out;
+  EXPECT_TRUE(Contains(shuffled.out,
+                       "-- hash exchange (shuffle_aggregate) on (id1) into 2 buckets, worker to "
+                       "worker"))
+      << shuffled.out;
+  EXPECT_TRUE(Contains(shuffled.out, "SELECT \"id1\", \"v1\" FROM")) << shuffled.out;
+  EXPECT_TRUE(Contains(shuffled.out, "(median(v1)")) << shuffled.out;
+  Outcome folded = Dux(
+      {"explain", "--local-workers", "2", glob + " |> group_by(id1) |> summarise(n: count(*))"});
+  ASSERT_EQ(folded.exit_code, 0) << folded.err;
+  EXPECT_TRUE(Contains(folded.out, "-- estimated groups: ")) << folded.out;
+  EXPECT_TRUE(Contains(folded.out, "<= 1000000: the coordinator finalises the groups"))
+      << folded.out;
+  EXPECT_TRUE(Contains(folded.out,
+                       "-- folding the partial aggregates of all workers as they "
+                       "arrive:\nSELECT \"id1\", sum(\"__dux_p0\")"))
+      << folded.out;
+}
+
 TEST_F(ClusterTest, ExplainShowsPrunedFilesAndRowGroups) {
   // Written by dux itself: a hive tree year=2023|2024 / month=01|02, and one file of many
   // row groups.
@@ -434,12 +470,8 @@ TEST_F(ClusterTest, KilledWorkerFailsTheRunNamingIt) {
 TEST_F(ClusterTest, PartitionOfAKilledWorkerIsRetriedOnAnother) {
   // Two files; each worker spends about a second on its file and streams rows meanwhile.
   // (That rows delivered before a failure are discarded is tested in dist/gather_test.cc.)
-  for (const auto& [name, from] : {std::pair{"a", 0}, std::pair{"b", 10000}}) {
-    Outcome made = Dux({"run", "from_query(\"SELECT range AS k FROM range(" + std::to_string(from) +
-                                   ", " + std::to_string(from + 10000) + ")\") |> to_parquet(\"" +
-                                   (dir_ / (std::string(name) + ".parquet")).string() + "\")"});
-    ASSERT_EQ(made.exit_code, 0) << made.err;
-  }
+  KeysFile("a.parquet", 0, 10000);
+  KeysFile("b.parquet", 10000, 20000);
   const std::string pipeline = "from_parquet(\"" + (dir_ / "*.parquet").string() +
                                "\") |> mutate(s: list_sum(range(0, k % 7 + 12000))) |> sort_by(k)";
   Outcome local = Dux({"run", "--format", "csv", pipeline});
@@ -470,13 +502,10 @@ TEST_F(ClusterTest, PartitionFailingTwiceFailsTheRunNamingIt) {
   Server* a = Worker();
   Server* b = Worker();
   ASSERT_TRUE(a && b);
-  Outcome made =
-      Dux({"run", "from_query(\"SELECT range AS k FROM range(0, 10)\") |> to_parquet(\"" +
-                      (dir_ / "a.parquet").string() + "\")"});
-  ASSERT_EQ(made.exit_code, 0) << made.err;
-  Command run = Spawn({DUX_BINARY, "run", "--workers", a->address + "," + b->address,
-                       "from_parquet(\"" + (dir_ / "a.parquet").string() +
-                           "\") |> mutate(s: list_sum(range(0, k + 300000000)))"});
+  std::string file = KeysFile("a.parquet", 0, 10);
+  Command run =
+      Spawn({DUX_BINARY, "run", "--workers", a->address + "," + b->address,
+             "from_parquet(\"" + file + "\") |> mutate(s: list_sum(range(0, k + 300000000)))"});
   ASSERT_TRUE(WaitBusy(a->address));
   a->process->Signal(SIGKILL);
   ASSERT_TRUE(WaitBusy(b->address));

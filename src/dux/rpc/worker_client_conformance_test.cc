@@ -199,9 +199,8 @@ TEST_P(Conformance, ExecuteReturnsTheRows) {
 
 TEST_P(Conformance, ExecuteWithCompression) {
   for (const char* codec : {"lz4", "zstd"}) {
-    // A query id of its own: the previous query may still be unregistering when its stream's
-    // last bytes have arrived.
-    auto request = Execute("from_query(\"SELECT range AS i FROM range(0, 5000)\")", codec);
+    // The same query id each time: it is free again once a stream's last bytes have arrived.
+    auto request = Execute("from_query(\"SELECT range AS i FROM range(0, 5000)\")");
     request.set_compression(codec);
     auto stream = client_->Execute(request);
     ASSERT_TRUE(stream.ok());
@@ -379,7 +378,6 @@ TEST_P(Conformance, ShuffleRoutesEveryRowToItsBucketOwner) {
   ASSERT_TRUE(stats.ok()) << stats.status().message();
   EXPECT_EQ(stats->rows, 4);
   // Each owner holds exactly its buckets, every key in the bucket of its hash, all rows once.
-  int queries = 0;
   auto count = [&](dist::WorkerClient* owner, std::vector<int> buckets, const char* where) {
     std::string sql;
     for (int bucket : buckets) {
@@ -387,8 +385,7 @@ TEST_P(Conformance, ShuffleRoutesEveryRowToItsBucketOwner) {
              " AS b, k FROM " + dist::BucketTable("s1", bucket);
     }
     auto rows = owner->Execute(
-        Execute("from_query(\"SELECT count(*) AS n FROM (" + sql + ") WHERE " + where + "\")",
-                "count" + std::to_string(queries++)));
+        Execute("from_query(\"SELECT count(*) AS n FROM (" + sql + ") WHERE " + where + "\")"));
     auto decoded = Drain(rows->get());
     EXPECT_TRUE(decoded.ok()) << decoded.status().message();
     return decoded.ok() && decoded->first_column.size() == 1 ? decoded->first_column[0] : -1;
@@ -415,6 +412,49 @@ TEST_P(Conformance, ShuffleRefusesABadTarget) {
   EXPECT_EQ(drained.status().code(), StatusCode::kInvalidArgument);
   EXPECT_NE(drained.status().message().find("one owner per bucket, got 2 buckets and 1 owners"),
             std::string::npos)
+      << drained.status().message();
+}
+
+TEST_P(Conformance, BucketStreamsMustEndAndNotInterleave) {
+  std::string stream = IpcOf("SELECT range AS k FROM range(0, 1000)");
+  auto push = [&](std::vector<std::pair<int, bool>> chunks) {
+    auto pusher = client_->PushBuckets();
+    EXPECT_TRUE(pusher.ok());
+    size_t half = stream.size() / 2;
+    for (size_t i = 0; i < chunks.size(); ++i) {
+      v1::BucketChunk chunk;
+      chunk.set_exchange_id("x2");
+      chunk.set_bucket(chunks[i].first);
+      chunk.set_data(i == 0 ? stream.substr(0, half) : stream.substr(half));
+      chunk.set_last(chunks[i].second);
+      (void)(*pusher)->Push(chunk);
+    }
+    return (*pusher)->Finish().status();
+  };
+  Status unfinished = push({{0, false}});
+  EXPECT_EQ(unfinished.code(), StatusCode::kInvalidArgument);
+  EXPECT_NE(unfinished.message().find("ended without its last chunk"), std::string::npos)
+      << unfinished.message();
+  Status interleaved = push({{0, false}, {1, true}});
+  EXPECT_EQ(interleaved.code(), StatusCode::kInvalidArgument);
+  EXPECT_NE(interleaved.message().find("interleaved with another's"), std::string::npos)
+      << interleaved.message();
+}
+
+TEST_P(Conformance, ShuffleToAnUnreachablePeerFailsNamingIt) {
+  v1::ExecuteRequest request = Execute("from_query(\"SELECT range AS k FROM range(0, 100)\")");
+  auto* target = request.mutable_fragment()->mutable_shuffle();
+  target->set_exchange_id("s3");
+  target->add_keys("k");
+  target->set_n_buckets(2);
+  target->add_owners(client_->address());
+  target->add_owners("127.0.0.1:1");
+  ConnectPeers({transport_.get()});
+  auto stream = client_->Execute(request);
+  ASSERT_TRUE(stream.ok());
+  auto drained = Drain(stream->get());
+  ASSERT_FALSE(drained.ok());
+  EXPECT_NE(drained.status().message().find("127.0.0.1:1"), std::string::npos)
       << drained.status().message();
 }
 

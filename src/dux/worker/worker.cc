@@ -172,19 +172,26 @@ Status Worker::Execute(const v1::ExecuteRequest& request, ChunkWriter* out) {
   ipc::WriteOptions options;
   DUX_ASSIGN_OR_RETURN(options.compression, exec::ParseCompression(request.compression()));
   DUX_ASSIGN_OR_RETURN(sql::CompiledQuery query, session->Compile(script.pipeline));
+  // A shuffle's rows go to the bucket owners; what comes back is one row per bucket.
+  std::string result = query.Sql();
   if (request.fragment().has_shuffle()) {
-    return ExecuteShuffle(session, query, request.fragment().shuffle(), options, out);
+    DUX_ASSIGN_OR_RETURN(result,
+                         RouteToOwners(session, query, request.fragment().shuffle(), options));
+    options = {};
   }
   ChunkedOutput chunks(out);
-  auto rows = exec::WriteQueryIpc(session->connection(), query.Sql(), &chunks, options);
+  auto rows = exec::WriteQueryIpc(session->connection(), result, &chunks, options);
   if (chunks.gone()) return Status(StatusCode::kCancelled, "the receiver went away");
   if (!rows.ok()) return rows.status();
+  // The query id is free again before the caller can see the end of the stream, so that a
+  // caller may reuse it at once.
+  f.running.reset();
   return chunks.Send();
 }
 
-Status Worker::ExecuteShuffle(Session* session, const sql::CompiledQuery& query,
-                              const v1::ShuffleTarget& target, const ipc::WriteOptions& options,
-                              ChunkWriter* out) {
+Result<std::string> Worker::RouteToOwners(Session* session, const sql::CompiledQuery& query,
+                                          const v1::ShuffleTarget& target,
+                                          const ipc::WriteOptions& options) {
   std::string self;
   PeerConnector peers;
   {
@@ -213,11 +220,7 @@ Status Worker::ExecuteShuffle(Session* session, const sql::CompiledQuery& query,
   DUX_ASSIGN_OR_RETURN(
       std::vector<BucketStats> stats,
       Shuffle(session->connection(), query.Sql(), target, self, options, peers, store));
-  ChunkedOutput chunks(out);
-  DUX_RETURN_NOT_OK(
-      exec::WriteQueryIpc(session->connection(), BucketStatsQuery(stats), &chunks, {}).status());
-  if (chunks.gone()) return Status(StatusCode::kCancelled, "the receiver went away");
-  return chunks.Send();
+  return BucketStatsQuery(stats);
 }
 
 Result<int64_t> Worker::StoreBucket(

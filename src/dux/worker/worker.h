@@ -81,9 +81,11 @@ class Worker {
   /// Creates or appends to a bucket's table with `fill(table, exists)`, one filler at a time.
   Result<int64_t> StoreBucket(const std::string& exchange, int bucket,
                               const std::function<Result<int64_t>(const std::string&, bool)>& fill);
-  Status ExecuteShuffle(Session* session, const sql::CompiledQuery& query,
-                        const v1::ShuffleTarget& target, const ipc::WriteOptions& options,
-                        ChunkWriter* out);
+  /// Routes the fragment's rows to their bucket owners; returns the SELECT of the reply
+  /// (one row per bucket, see BucketStatsQuery).
+  Result<std::string> RouteToOwners(Session* session, const sql::CompiledQuery& query,
+                                    const v1::ShuffleTarget& target,
+                                    const ipc::WriteOptions& options);
 
   WorkerOptions options_;
   std::shared_ptr<exec::Database> db_;
