@@ -1,6 +1,7 @@
-// dux_e2e_runner [--data-dir DIR] [--local-workers N] FILE...: runs end-to-end test files
-// locally and, with --local-workers, distributed on 1, 2, ... N real `dux worker` processes
-// ($DUX_BINARY names the dux binary).
+// dux_e2e_runner [--data-dir DIR] [--local-workers N [--shuffle-joins]] FILE...: runs
+// end-to-end test files locally and, with --local-workers, distributed on 1, 2, ... N real
+// `dux worker` processes ($DUX_BINARY names the dux binary); with --shuffle-joins, once more
+// on each number of workers with joins forced to exchange both sides (broadcast threshold 0).
 #include <iostream>
 #include <string>
 #include <vector>
@@ -12,18 +13,22 @@ int main(int argc, char** argv) {
   std::string data_dir = "test/e2e/data";
   std::vector<std::string> files;
   int local_workers = 0;
+  bool shuffle_joins = false;
   for (int i = 1; i < argc; ++i) {
     std::string arg = argv[i];
     if (arg == "--data-dir" && i + 1 < argc) {
       data_dir = argv[++i];
     } else if (arg == "--local-workers" && i + 1 < argc) {
       local_workers = std::stoi(argv[++i]);
+    } else if (arg == "--shuffle-joins") {
+      shuffle_joins = true;
     } else {
       files.push_back(arg);
     }
   }
   if (files.empty()) {
-    std::cerr << "usage: dux_e2e_runner [--data-dir DIR] [--local-workers N] FILE...\n";
+    std::cerr << "usage: dux_e2e_runner [--data-dir DIR] [--local-workers N [--shuffle-joins]] "
+                 "FILE...\n";
     return 2;
   }
   std::vector<std::unique_ptr<dux::test::Executor>> owned;
@@ -42,6 +47,9 @@ int main(int argc, char** argv) {
     for (int n = 1; n <= local_workers; ++n) {
       const auto& all = cluster->clients();
       owned.push_back(dux::test::MakeDistributedExecutor({all.begin(), all.begin() + n}));
+      if (shuffle_joins) {
+        owned.push_back(dux::test::MakeDistributedExecutor({all.begin(), all.begin() + n}, true));
+      }
     }
   }
   std::vector<dux::test::Executor*> executors;

@@ -29,16 +29,13 @@ namespace {
 class SessionExecutor : public Executor {
  public:
   SessionExecutor(std::string name, std::vector<std::shared_ptr<dist::WorkerClient>> workers,
-                  int64_t final_on_workers_groups = dist::ClusterOptions{}.final_on_workers_groups)
-      : name_(std::move(name)),
-        workers_(std::move(workers)),
-        final_on_workers_groups_(final_on_workers_groups) {}
+                  dist::ClusterOptions options = {})
+      : name_(std::move(name)), workers_(std::move(workers)), options_(std::move(options)) {}
   std::string Name() const override { return name_; }
   Result<Outcome> Run(Session& session, const pipeline::Script& script) override {
     if (workers_.empty()) return RunHere(session, script);
-    dist::ClusterOptions cluster;
+    dist::ClusterOptions cluster = options_;
     cluster.workers = workers_;
-    cluster.final_on_workers_groups = final_on_workers_groups_;
     session.Distribute(std::move(cluster));
     auto outcome = RunHere(session, script);
     session.RunLocally();
@@ -63,7 +60,7 @@ class SessionExecutor : public Executor {
 
   std::string name_;
   std::vector<std::shared_ptr<dist::WorkerClient>> workers_;
-  int64_t final_on_workers_groups_;
+  dist::ClusterOptions options_;
 };
 
 std::string Replace(std::string s, const std::string& from, const std::string& to) {
@@ -188,13 +185,18 @@ std::unique_ptr<Executor> MakeLocalExecutor() {
 }
 
 std::unique_ptr<Executor> MakeDistributedExecutor(
-    std::vector<std::shared_ptr<dist::WorkerClient>> workers) {
+    std::vector<std::shared_ptr<dist::WorkerClient>> workers, bool shuffle_joins) {
   std::string name = "distributed-" + std::to_string(workers.size());
+  dist::ClusterOptions options;
   // Test data is small, so grouped aggregates would always be finalised on the coordinator;
   // on three workers they are always finalised on the workers instead, so that every file
   // exercises both paths.
-  int64_t threshold = workers.size() >= 3 ? 0 : dist::ClusterOptions{}.final_on_workers_groups;
-  return std::make_unique<SessionExecutor>(name, std::move(workers), threshold);
+  if (workers.size() >= 3) options.final_on_workers_groups = 0;
+  if (shuffle_joins) {
+    options.broadcast_threshold = 0;
+    name += "-shuffle";
+  }
+  return std::make_unique<SessionExecutor>(name, std::move(workers), std::move(options));
 }
 
 Status CopyTablesToWorkers(Session& session,

@@ -32,9 +32,11 @@ class Executor {
 /// Runs pipelines in the session itself, single-process.
 std::unique_ptr<Executor> MakeLocalExecutor();
 
-/// Runs pipelines distributed from the session onto `workers` ("distributed-N").
+/// Runs pipelines distributed from the session onto `workers` ("distributed-N"); with
+/// `shuffle_joins`, joins exchange both sides instead of broadcasting the right one
+/// (broadcast threshold 0: "distributed-N-shuffle").
 std::unique_ptr<Executor> MakeDistributedExecutor(
-    std::vector<std::shared_ptr<dist::WorkerClient>> workers);
+    std::vector<std::shared_ptr<dist::WorkerClient>> workers, bool shuffle_joins = false);
 
 /// Called after every `statement ok` (distributed runs copy the fixture tables onto the
 /// workers, which share nothing with the test's session).

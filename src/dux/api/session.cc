@@ -154,7 +154,9 @@ Session::~Session() = default;
 
 namespace {
 constexpr const char* kGatheredTable = "__dux_gathered";
-constexpr const char* kBucketsTable = "__dux_buckets";  // explain's stand-in for the buckets
+// Explain's stand-ins for the buckets a worker owns (a join's right side's in the second).
+constexpr const char* kBucketsTable = "__dux_buckets";
+constexpr const char* kRightBucketsTable = "__dux_right_buckets";
 
 // Row group ids as runs: "0-3, 7".
 std::string RowGroupList(const std::vector<int64_t>& ids) {
@@ -201,18 +203,6 @@ std::string ExplainPartitioning(const dist::Partitioning& p) {
            "result's columns\n";
   }
   return out;
-}
-
-// What the coordinator runs once the workers' rows are in kGatheredTable.
-Pipeline FinishingPipeline(const dist::Plan& plan, const Pipeline& pipeline) {
-  // Folded partials carry no attempt column (see dist::GatherInto).
-  Pipeline finish = Pipeline::FromQuery(
-      "SELECT *" +
-      (plan.fold ? std::string() : " EXCLUDE (" + std::string(dist::kAttemptColumn) + ")") +
-      " FROM temp." + sql::QuoteIdentifier(kGatheredTable));
-  for (const auto& op : plan.finish) finish.Append(op);
-  if (pipeline.sink()) finish.SetSink(*pipeline.sink());
-  return finish;
 }
 
 }  // namespace
@@ -283,7 +273,18 @@ Result<std::optional<Pipeline>> Session::RunOnCluster(const Pipeline& pipeline,
     return gathered.status();
   }
   telemetry_.Emit({"query.stop", {{"rows", static_cast<double>(gathered->rows)}}, {}});
-  return FinishingPipeline(plan, pipeline);
+  return dist::FinishingPipeline(plan, pipeline, kGatheredTable);
+}
+
+Status Session::EmptyTableLike(const std::string& table, const std::string& select_sql) {
+  return connection_
+      .Execute("CREATE OR REPLACE TEMPORARY TABLE " + sql::QuoteIdentifier(table) +
+               " AS SELECT * FROM (" + select_sql + "\n) LIMIT 0")
+      .status();
+}
+
+void Session::DropTemp(const std::string& table) {
+  (void)connection_.Execute("DROP TABLE IF EXISTS temp." + sql::QuoteIdentifier(table));
 }
 
 Result<std::string> Session::ExplainDistributed(const Pipeline& pipeline) {
@@ -327,6 +328,22 @@ Result<std::string> Session::ExplainDistributed(const Pipeline& pipeline) {
       out += "\n";
     }
   }
+  for (const auto& note : plan.join_notes) out += "-- join: " + note + "\n";
+  // Broadcast sides are bound as empty tables of their columns, standing for the tables
+  // registered on the workers.
+  std::vector<std::string> stand_ins = {kBucketsTable, kRightBucketsTable};
+  for (const auto& b : plan.broadcasts) {
+    DUX_ASSIGN_OR_RETURN(sql::CompiledQuery side, compiler.Compile(b.side));
+    DUX_RETURN_NOT_OK(EmptyTableLike(b.table, side.Sql()));
+    stand_ins.push_back(b.table);
+  }
+  struct DropStandIns {
+    Session* s;
+    const std::vector<std::string>& tables;
+    ~DropStandIns() {
+      for (const auto& t : tables) s->DropTemp(t);
+    }
+  } drop_stand_ins{this, stand_ins};
   // The SQL every worker runs (with its own files), shown for the first partition.
   auto fragment = dist::MakeFragment(plan, 0, "explain");
   DUX_ASSIGN_OR_RETURN(pipeline::Script worker, pipeline::FromProto(fragment.script()));
@@ -344,23 +361,36 @@ Result<std::string> Session::ExplainDistributed(const Pipeline& pipeline) {
   std::string gathered_sql = worker_query.Sql();
   sql::CompiledQuery stage_query;  // holds the gathered SQL's CTEs while it is bound
   if (plan.hash_stage) {
+    const dist::HashStage& hs = *plan.hash_stage;
+    size_t n_workers = cluster_->workers.size();
     std::string keys;
-    for (const auto& k : plan.hash_stage->keys) keys += (keys.empty() ? "" : ", ") + k;
-    out += "-- hash exchange (" + plan.hash_stage->rule + ") on (" + keys + ") into " +
-           std::to_string(cluster_->workers.size()) +
-           " buckets, worker to worker; bucket b is owned by worker b\n";
-    // Bound against an empty table of the exchanged columns, which stands for the union of
-    // the buckets a worker owns.
-    DUX_RETURN_NOT_OK(connection_
-                          .Execute("CREATE OR REPLACE TEMPORARY TABLE " +
-                                   std::string(kBucketsTable) + " AS SELECT * FROM (" +
-                                   worker_query.Sql() + "\n) LIMIT 0")
-                          .status());
-    Pipeline stage = Pipeline::FromQuery("SELECT * FROM temp." + std::string(kBucketsTable));
-    for (const auto& op : plan.hash_stage->ops) stage.Append(op);
+    for (size_t k = 0; k < hs.keys.size(); ++k) {
+      keys += (k ? ", " : "") + hs.keys[k] +
+              (plan.shuffled_right ? " = " + plan.shuffled_right->keys[k] : std::string()) +
+              (hs.key_types.empty() ? "" : " as " + hs.key_types[k]);
+    }
+    out += "-- hash exchange (" + hs.rule + ") on (" + keys + ") into " +
+           std::to_string(n_workers * hs.buckets_per_worker) +
+           " buckets, worker to worker; bucket b is owned by worker b % " +
+           std::to_string(n_workers) + "\n";
+    // Bound against empty tables of the exchanged columns, which stand for the union of the
+    // buckets a worker owns.
+    DUX_RETURN_NOT_OK(EmptyTableLike(kBucketsTable, worker_query.Sql()));
+    if (plan.shuffled_right) {
+      const dist::Plan& right = *plan.shuffled_right->plan;
+      DUX_ASSIGN_OR_RETURN(pipeline::Script right_worker,
+                           pipeline::FromProto(dist::MakeFragment(right, 0, "explain").script()));
+      DUX_ASSIGN_OR_RETURN(sql::CompiledQuery right_query, compiler.Compile(right_worker.pipeline));
+      out += "-- the right side's partitions run (partition 0 shown), exchanged alike:\n" +
+             right_query.Sql() + ";\n";
+      DUX_RETURN_NOT_OK(EmptyTableLike(kRightBucketsTable, right_query.Sql()));
+    }
+    Pipeline stage = dist::StageOverInputs(plan, "SELECT * FROM temp." + std::string(kBucketsTable),
+                                           "SELECT * FROM temp." + std::string(kRightBucketsTable));
     DUX_ASSIGN_OR_RETURN(stage_query, compiler.Compile(stage));
     out += "-- then each worker runs, on the rows of its buckets (" + std::string(kBucketsTable) +
-           "):\n" + stage_query.Sql() + ";\n";
+           (plan.shuffled_right ? ", " + std::string(kRightBucketsTable) : std::string()) + "):\n" +
+           stage_query.Sql() + ";\n";
     gathered_sql = stage_query.Sql();
   }
   out += "-- gather: every worker's Arrow IPC batches, in arrival order, into " +
@@ -378,9 +408,8 @@ Result<std::string> Session::ExplainDistributed(const Pipeline& pipeline) {
                                  sql::QuoteIdentifier(kGatheredTable) + " AS " + gathered)
                         .status());
   DUX_ASSIGN_OR_RETURN(sql::CompiledQuery finish,
-                       compiler.Compile(FinishingPipeline(plan, pipeline)));
-  (void)connection_.Execute("DROP TABLE IF EXISTS temp." + sql::QuoteIdentifier(kGatheredTable));
-  (void)connection_.Execute("DROP TABLE IF EXISTS temp." + std::string(kBucketsTable));
+                       compiler.Compile(dist::FinishingPipeline(plan, pipeline, kGatheredTable)));
+  DropTemp(kGatheredTable);
   out += "-- the coordinator finishes with:\n" + finish.Sql() + ";\n";
   if (pipeline.sink()) {
     out += std::string("-- and writes the result: ") + pipeline.sink()->Verb() + "\n";

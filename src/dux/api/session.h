@@ -116,6 +116,10 @@ class Session {
   Result<std::optional<pipeline::Pipeline>> RunOnCluster(const pipeline::Pipeline& pipeline,
                                                          const sql::CompiledQuery& local);
   Result<std::string> ExplainDistributed(const pipeline::Pipeline& pipeline);
+  /// Replaces the temporary `table` with an empty one of `select_sql`'s columns (explain
+  /// binds the workers' SQL against such stand-ins for the tables they will have).
+  Status EmptyTableLike(const std::string& table, const std::string& select_sql);
+  void DropTemp(const std::string& table);
   std::shared_ptr<exec::Database> db_;
   exec::Connection connection_;
   std::unique_ptr<ArrowSources> arrow_;

@@ -32,6 +32,10 @@ void AddClusterOptions(CLI::App* cmd, ClusterFlags* c, bool running) {
       ->check(CLI::PositiveNumber);
   cmd->add_option("--token", c->token, "bearer token for the workers (or $DUX_TOKEN)");
   cmd->add_option("--tls-ca", c->tls_ca, "use TLS, trusting workers signed by this CA (PEM)");
+  cmd->add_option("--broadcast-threshold", c->broadcast_threshold,
+                  "broadcast a join's right side estimated at most BYTES of Arrow IPC, else "
+                  "hash-exchange both sides (default: 268435456; 0: always exchange)")
+      ->check(CLI::NonNegativeNumber);
   if (!running) return;
   cmd->add_option("--timeout", c->timeout,
                   "seconds each worker's share may take (default: no limit)")

@@ -59,6 +59,7 @@ void Cluster::Apply(Session& session, const ClusterFlags& flags) const {
   dist::ClusterOptions options;
   options.workers = clients_;
   options.timeout_seconds = flags.timeout;
+  if (flags.broadcast_threshold >= 0) options.broadcast_threshold = flags.broadcast_threshold;
   options.interrupted = QueryWatch::Interrupted();
   session.Distribute(std::move(options));
   if (flags.telemetry) {

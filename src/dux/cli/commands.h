@@ -17,6 +17,9 @@ struct ClusterFlags {
   bool telemetry = false;  ///< --telemetry: events as JSON lines on stderr
   std::string token;       ///< --token or $DUX_TOKEN
   std::string tls_ca;      ///< --tls-ca: talk TLS, trusting this CA
+  /// --broadcast-threshold: a join's right side up to this many IPC bytes is broadcast;
+  /// -1: dist::ClusterOptions' default.
+  int64_t broadcast_threshold = -1;
 };
 
 struct RunOptions {

@@ -10,8 +10,12 @@
 #include <cmath>
 #include <limits>
 #include <set>
+#include <thread>
 
 #include "dux/dist/gather.h"
+#include "dux/dist/joins.h"
+#include "dux/exec/arrow_bridge.h"
+#include "dux/ipc/streams.h"
 #include "dux/pipeline/proto_mapping.h"
 #include "dux/sql/quote.h"
 
@@ -86,13 +90,64 @@ Result<int64_t> EstimateGroups(sql::Binder* binder, const Split& split, const Pl
   return static_cast<int64_t>(GroupsFromSample(distinct, sampled, total));
 }
 
+// Buckets per worker of a shuffle join: more buckets than workers, so that a skewed bucket
+// holds less of the work (DESIGN.md section 4).
+constexpr int kJoinBucketsPerWorker = 4;
+
+// The splitter's work on the pipeline after PlanJoins. With a shuffle join, the verbs
+// before it are the left side's partitions' and the join is the first verb of the hash
+// stage; the verbs after it are split again as after a scan stage (the join counted in it),
+// without a second exchange.
+Result<Split> SplitWithJoins(sql::Binder* binder, const JoinPlan& joins,
+                             const sql::CompiledQuery& local, const ClusterOptions& cluster) {
+  if (!joins.shuffle) {
+    return SplitPipeline(binder, joins.pipeline, local.verb_schemas, cluster.disabled_rules,
+                         joins.local_joins);
+  }
+  const JoinShuffle& js = *joins.shuffle;
+  const auto& ops = joins.pipeline.ops();
+  auto at = ops.begin() + static_cast<std::ptrdiff_t>(js.at);
+  pipeline::Pipeline left(joins.pipeline.source());
+  for (auto op = ops.begin(); op != at; ++op) left.Append(*op);
+  DUX_ASSIGN_OR_RETURN(Split split, SplitPipeline(binder, left, local.verb_schemas,
+                                                  cluster.disabled_rules, joins.local_joins));
+  // The stand-in source is never read: the owners read their buckets instead.
+  pipeline::Pipeline rest = pipeline::Pipeline::FromQuery("SELECT 1");
+  for (auto op = at; op != ops.end(); ++op) rest.Append(*op);
+  std::set<std::string> disabled = cluster.disabled_rules;
+  disabled.insert({"shuffle_aggregate", "shuffle_window"});
+  std::vector<pipeline::Schema> schemas(
+      local.verb_schemas.begin() + static_cast<std::ptrdiff_t>(js.at), local.verb_schemas.end());
+  DUX_ASSIGN_OR_RETURN(Split stage, SplitPipeline(binder, rest, schemas, disabled, {0}));
+  split.hash_stage = HashStage{js.left_keys, stage.worker.ops(), "shuffle_join", js.key_types,
+                               kJoinBucketsPerWorker};
+  split.fold = std::move(stage.fold);
+  split.finish = std::move(stage.finish);
+  split.applied.push_back("shuffle_join");
+  for (auto& rule : stage.applied) {
+    if (rule != "scan_stage") split.applied.push_back(std::move(rule));
+  }
+  return split;
+}
+
 }  // namespace
 
 Result<Plan> PlanScript(sql::Binder* binder, const pipeline::Script& script,
                         const sql::CompiledQuery& local, const ClusterOptions& cluster) {
   if (cluster.workers.empty()) return Status::InvalidArgument("no workers to distribute to");
   const pipeline::Pipeline& p = script.pipeline;
-  Plan plan{pipeline::Script{{}, p}, std::nullopt, std::nullopt, -1, {}, {}, {}, {}, {}};
+  Plan plan{pipeline::Script{{}, p},
+            std::nullopt,
+            std::nullopt,
+            {},
+            {},
+            std::nullopt,
+            -1,
+            {},
+            {},
+            {},
+            {},
+            {}};
   // Attached DuckDB files are the coordinator's: DuckDB lets one process hold a file, so a
   // query over them runs here. Other sources never read the attachments.
   if (std::holds_alternative<pipeline::QuerySource>(p.source().body) &&
@@ -100,12 +155,17 @@ Result<Plan> PlanScript(sql::Binder* binder, const pipeline::Script& script,
     plan.coordinator_only = "from_query with attached databases (their files are held here)";
     return plan;
   }
-  DUX_ASSIGN_OR_RETURN(Split split,
-                       SplitPipeline(binder, p, local.verb_schemas, cluster.disabled_rules));
   DUX_ASSIGN_OR_RETURN(plan.partitioning, PartitionSource(binder, p, cluster.workers.size()));
   const auto& parts = plan.partitioning.partitions;
+  DUX_ASSIGN_OR_RETURN(JoinPlan joins, PlanJoins(binder, script, local, cluster, parts.size()));
+  plan.broadcasts = std::move(joins.broadcasts);
+  plan.join_notes = std::move(joins.notes);
+  DUX_ASSIGN_OR_RETURN(Split split, SplitWithJoins(binder, joins, local, cluster));
+  if (joins.shuffle) plan.shuffled_right = std::move(joins.shuffle->right);
+  // The estimate samples the scan stage here, where broadcast tables do not exist.
   if (cluster.disabled_rules.count("final_on_workers") == 0 && cluster.workers.size() > 1 &&
-      !split.applied.empty() && split.applied.back() == "partial_aggregate" &&
+      plan.broadcasts.empty() && !split.applied.empty() &&
+      split.applied.back() == "partial_aggregate" &&
       std::holds_alternative<pipeline::ParquetSource>(p.source().body) && parts.size() > 1 &&
       !parts[0].files.empty()) {
     if (auto* group = std::get_if<pipeline::GroupByOp>(&split.finish.front().body)) {
@@ -136,8 +196,11 @@ v1::Fragment MakeFragment(const Plan& plan, size_t partition, const std::string&
   return fragment;
 }
 
-v1::Fragment MakeBucketFragment(const Plan& plan, const std::vector<std::string>& exchange_ids,
-                                const std::vector<int>& buckets, const std::string& query_id) {
+namespace {
+
+// The union of some buckets' tables as pushed under each exchange.
+std::string BucketUnion(const std::vector<std::string>& exchange_ids,
+                        const std::vector<int>& buckets) {
   std::string sql;
   for (const auto& exchange : exchange_ids) {
     for (int b : buckets) {
@@ -145,8 +208,28 @@ v1::Fragment MakeBucketFragment(const Plan& plan, const std::vector<std::string>
              sql::QuoteIdentifier(BucketTable(exchange, b));
     }
   }
-  pipeline::Pipeline stage = pipeline::Pipeline::FromQuery(sql);
-  for (const auto& op : plan.hash_stage->ops) stage.Append(op);
+  return sql;
+}
+
+}  // namespace
+
+pipeline::Pipeline StageOverInputs(const Plan& plan, const std::string& left_sql,
+                                   const std::string& right_sql) {
+  pipeline::Pipeline stage = pipeline::Pipeline::FromQuery(left_sql);
+  const auto& ops = plan.hash_stage->ops;
+  for (size_t i = 0; i < ops.size(); ++i) {
+    stage.Append(i == 0 && plan.shuffled_right
+                     ? WithRightSide(ops[0], pipeline::Pipeline::FromQuery(right_sql))
+                     : ops[i]);
+  }
+  return stage;
+}
+
+v1::Fragment MakeBucketFragment(const Plan& plan, const BucketInputs& inputs,
+                                const std::string& query_id) {
+  pipeline::Pipeline stage =
+      StageOverInputs(plan, BucketUnion(inputs.left_exchanges, inputs.buckets),
+                      BucketUnion(inputs.right_exchanges, inputs.buckets));
   v1::Fragment fragment;
   fragment.set_query_id(query_id);
   pipeline::ToProto(pipeline::Script{plan.worker_script.attachments, stage},
@@ -158,11 +241,12 @@ namespace {
 
 constexpr const char* kExchangeStatsTable = "__dux_exchange_stats";
 
-// The bucket tables of one query's exchange, dropped from their owners when it ends.
-class ExchangeTables {
+// Tables a query creates on workers (exchange buckets, broadcast sides), dropped from them
+// when it ends, failed or not.
+class WorkerTables {
  public:
-  explicit ExchangeTables(const ClusterOptions& options) : options_(options) {}
-  ~ExchangeTables() {
+  explicit WorkerTables(const ClusterOptions& options) : options_(options) {}
+  ~WorkerTables() {
     for (const auto& [worker, table] : tables_) {
       v1::DropTableRequest drop;
       drop.set_table(table);
@@ -178,72 +262,202 @@ class ExchangeTables {
   std::vector<std::pair<size_t, std::string>> tables_;
 };
 
-// Runs the plan's partitions as producers of its hash exchange (bucket b owned by worker b)
-// and returns the tasks that run the hash stage on every owner.
-Result<std::vector<GatherTask>> RunExchange(exec::Connection& connection, const Plan& plan,
-                                            const ClusterOptions& options,
-                                            const std::string& query_id, ExchangeTables* tables,
-                                            int64_t* exchanged_bytes) {
-  const Telemetry* t = options.telemetry;
-  auto start = Clock::now();
-  size_t n_workers = options.workers.size();
-  v1::ShuffleTarget target;
-  for (const auto& k : plan.hash_stage->keys) target.add_keys(k);
-  target.set_n_buckets(static_cast<int>(n_workers));
-  for (const auto& w : options.workers) target.add_owners(w->address());
-  std::string keys = fmt::format("{}", fmt::join(plan.hash_stage->keys, ", "));
-  if (t) {
-    t->Emit({"distributed.shuffle.start",
-             {{"n_buckets", static_cast<double>(n_workers)}},
-             {{"keys", keys}, {"rule", plan.hash_stage->rule}}});
+void DropTemp(exec::Connection& connection, const std::string& table) {
+  (void)connection.Execute("DROP TABLE IF EXISTS temp." + sql::QuoteIdentifier(table));
+}
+
+// Computes `side`, planned as `plan`, into the new temporary table `table` of `connection`:
+// gathered from the workers and finished here, or all here when the plan says so.
+Status ComputeSide(exec::Connection& connection, const pipeline::Pipeline& side, const Plan& plan,
+                   const ClusterOptions& options, const std::string& table) {
+  std::string gathered = table + "_gathered";
+  pipeline::Pipeline query = side;
+  if (plan.coordinator_only.empty()) {
+    DUX_RETURN_NOT_OK(RunAndGather(connection, plan, options, gathered).status());
+    query = FinishingPipeline(plan, side, gathered);
   }
+  sql::Compiler compiler(&connection);
+  auto compiled = compiler.Compile(query);
+  Status done = compiled.ok() ? connection
+                                    .Execute("CREATE TEMPORARY TABLE " +
+                                             sql::QuoteIdentifier(table) + " AS " + compiled->Sql())
+                                    .status()
+                              : compiled.status();
+  DropTemp(connection, gathered);
+  return done;
+}
+
+// Computes each broadcast side of `plan` (and of its shuffled right side) once and registers
+// it on every worker, all workers at once from one encoding.
+Status RegisterBroadcasts(exec::Connection& connection, const Plan& plan,
+                          const ClusterOptions& options, WorkerTables* tables) {
+  const Telemetry* t = options.telemetry;
+  for (const auto& b : plan.broadcasts) {
+    auto start = Clock::now();
+    if (t) t->Emit({"distributed.broadcast.start", {}, {{"table", b.table}}});
+    DUX_RETURN_NOT_OK(ComputeSide(connection, b.side, *b.plan, options, b.table));
+    ipc::StringOutputStream out;
+    auto rows = exec::WriteQueryIpc(
+        connection, "SELECT * FROM temp." + sql::QuoteIdentifier(b.table), &out, {});
+    DropTemp(connection, b.table);
+    if (!rows.ok()) return rows.status();
+    const std::string& bytes = out.bytes();
+    size_t n = options.workers.size();
+    std::vector<Status> registered(n);
+    std::vector<std::thread> threads;
+    for (size_t w = 0; w < n; ++w) {
+      tables->Add(w, b.table);
+      threads.emplace_back([&, w] {
+        ipc::StringInputStream in(bytes);
+        registered[w] = options.workers[w]->RegisterTable(b.table, &in).status();
+      });
+    }
+    for (auto& thread : threads) thread.join();
+    for (const auto& s : registered) DUX_RETURN_NOT_OK(s);
+    if (t) {
+      t->Emit({"distributed.broadcast.stop",
+               {{"duration", std::chrono::duration<double>(Clock::now() - start).count()},
+                {"rows", static_cast<double>(*rows)},
+                {"bytes", static_cast<double>(bytes.size())},
+                {"n_workers", static_cast<double>(n)}},
+               {{"table", b.table}}});
+    }
+  }
+  if (plan.shuffled_right) {
+    DUX_RETURN_NOT_OK(RegisterBroadcasts(connection, *plan.shuffled_right->plan, options, tables));
+  }
+  return Status::OK();
+}
+
+// One side's rows as they landed in the buckets of an exchange.
+struct SideBuckets {
+  std::vector<std::string> exchange_ids;  // one per producer that completed
+  std::vector<int64_t> rows, bytes;       // per bucket, summed over producers
+};
+
+// Runs the partitions of `side` as producers of a hash exchange on `keys` into `target`'s
+// buckets, under exchange ids "QUERY-TAG<partition>".
+Result<SideBuckets> ProduceSide(exec::Connection& connection, const Plan& side,
+                                const std::vector<std::string>& keys, v1::ShuffleTarget target,
+                                const ClusterOptions& options, const std::string& query_id,
+                                const char* tag, WorkerTables* tables) {
+  size_t n_workers = options.workers.size();
+  target.clear_keys();
+  for (const auto& k : keys) target.add_keys(k);
   std::vector<GatherTask> producers;
-  for (size_t i = 0; i < plan.partitioning.partitions.size(); ++i) {
-    GatherTask task{plan.assignment[i], MakeFragment(plan, i, fmt::format("{}-s1-{}", query_id, i)),
-                    true, fmt::format("partition {}", i)};
-    target.set_exchange_id(fmt::format("{}-p{}", query_id, i));
+  for (size_t i = 0; i < side.partitioning.partitions.size(); ++i) {
+    GatherTask task{side.assignment[i],
+                    MakeFragment(side, i, fmt::format("{}-{}s-{}", query_id, tag, i)), true,
+                    fmt::format("partition {}", i)};
+    target.set_exchange_id(fmt::format("{}-{}{}", query_id, tag, i));
     *task.fragment.mutable_shuffle() = target;
     // A retry pushes under another exchange id; both attempts' tables are dropped.
     for (const auto& id :
          {target.exchange_id(), RetryFragment(task.fragment).shuffle().exchange_id()}) {
-      for (size_t b = 0; b < n_workers; ++b) tables->Add(b, BucketTable(id, static_cast<int>(b)));
+      for (int b = 0; b < target.n_buckets(); ++b) {
+        tables->Add(static_cast<size_t>(b) % n_workers, BucketTable(id, b));
+      }
     }
     producers.push_back(std::move(task));
   }
   DUX_ASSIGN_OR_RETURN(GatherResult produced, GatherInto(connection, std::move(producers), options,
                                                          "exchange", kExchangeStatsTable));
-  std::vector<std::string> exchange_ids;
-  for (const auto& f : produced.completed) exchange_ids.push_back(f.shuffle().exchange_id());
-  DUX_ASSIGN_OR_RETURN(
-      sql::TextRows stats,
-      connection.QueryText(fmt::format(
-          "SELECT CAST(sum(rows) AS VARCHAR), CAST(sum(ipc_bytes) AS VARCHAR), "
-          "CAST(max(rows) AS VARCHAR) FROM (SELECT bucket, sum(rows) AS rows, sum(ipc_bytes) "
-          "AS ipc_bytes FROM temp.{} GROUP BY bucket)",
-          kExchangeStatsTable)));
-  (void)connection.Execute(std::string("DROP TABLE IF EXISTS temp.") + kExchangeStatsTable);
-  *exchanged_bytes = std::stoll(stats[0][1].value_or("0"));
+  SideBuckets out;
+  for (const auto& f : produced.completed) out.exchange_ids.push_back(f.shuffle().exchange_id());
+  out.rows.assign(static_cast<size_t>(target.n_buckets()), 0);
+  out.bytes = out.rows;
+  auto stats = connection.QueryText(
+      fmt::format("SELECT CAST(bucket AS VARCHAR), CAST(sum(rows) AS VARCHAR), "
+                  "CAST(sum(ipc_bytes) AS VARCHAR) FROM temp.{} GROUP BY bucket",
+                  kExchangeStatsTable));
+  DropTemp(connection, kExchangeStatsTable);
+  if (!stats.ok()) return stats.status();
+  for (const auto& row : *stats) {
+    size_t b = std::stoul(row[0].value_or("0"));
+    if (b >= out.rows.size()) continue;
+    out.rows[b] = std::stoll(row[1].value_or("0"));
+    out.bytes[b] = std::stoll(row[2].value_or("0"));
+  }
+  return out;
+}
+
+int64_t Sum(const std::vector<int64_t>& v) {
+  int64_t total = 0;
+  for (int64_t x : v) total += x;
+  return total;
+}
+
+// Runs the plan's partitions (and a shuffle join's right side's) as producers of its hash
+// exchange, bucket b owned by worker b % n_workers, and returns the tasks that run the hash
+// stage on every owner.
+Result<std::vector<GatherTask>> RunExchange(exec::Connection& connection, const Plan& plan,
+                                            const ClusterOptions& options,
+                                            const std::string& query_id, WorkerTables* tables,
+                                            int64_t* exchanged_bytes) {
+  const Telemetry* t = options.telemetry;
+  const HashStage& stage = *plan.hash_stage;
+  auto start = Clock::now();
+  size_t n_workers = options.workers.size();
+  int n_buckets = static_cast<int>(n_workers) * stage.buckets_per_worker;
+  v1::ShuffleTarget target;
+  target.set_n_buckets(n_buckets);
+  for (int b = 0; b < n_buckets; ++b) {
+    target.add_owners(options.workers[static_cast<size_t>(b) % n_workers]->address());
+  }
+  for (const auto& type : stage.key_types) target.add_key_types(type);
+  std::string keys = fmt::format("{}", fmt::join(stage.keys, ", "));
   if (t) {
+    t->Emit({"distributed.shuffle.start",
+             {{"n_buckets", static_cast<double>(n_buckets)}},
+             {{"keys", keys}, {"rule", stage.rule}}});
+  }
+  DUX_ASSIGN_OR_RETURN(SideBuckets left, ProduceSide(connection, plan, stage.keys, target, options,
+                                                     query_id, "p", tables));
+  SideBuckets right;
+  if (plan.shuffled_right) {
+    DUX_ASSIGN_OR_RETURN(
+        right, ProduceSide(connection, *plan.shuffled_right->plan, plan.shuffled_right->keys,
+                           target, options, query_id, "r", tables));
+  }
+  *exchanged_bytes = Sum(left.bytes) + Sum(right.bytes);
+  if (t) {
+    int64_t largest = 0;
+    for (size_t b = 0; b < left.rows.size(); ++b) {
+      largest = std::max(largest, left.rows[b] + (right.rows.empty() ? 0 : right.rows[b]));
+    }
     t->Emit({"distributed.shuffle.stop",
              {{"duration", std::chrono::duration<double>(Clock::now() - start).count()},
-              {"rows", std::stod(stats[0][0].value_or("0"))},
+              {"rows", static_cast<double>(Sum(left.rows) + Sum(right.rows))},
               {"bytes", static_cast<double>(*exchanged_bytes)},
-              {"largest_bucket_rows", std::stod(stats[0][2].value_or("0"))},
-              {"n_buckets", static_cast<double>(n_workers)}},
-             {{"keys", keys}, {"rule", plan.hash_stage->rule}}});
+              {"largest_bucket_rows", static_cast<double>(largest)},
+              {"n_buckets", static_cast<double>(n_buckets)}},
+             {{"keys", keys}, {"rule", stage.rule}}});
   }
   // The buckets live on their owners only: a failed owner cannot be replaced.
   std::vector<GatherTask> owners;
   for (size_t w = 0; w < n_workers; ++w) {
-    owners.push_back({w,
-                      MakeBucketFragment(plan, exchange_ids, {static_cast<int>(w)},
-                                         fmt::format("{}-s2-{}", query_id, w)),
-                      false, fmt::format("bucket {}", w)});
+    BucketInputs inputs{left.exchange_ids, right.exchange_ids, {}};
+    for (int b = static_cast<int>(w); b < n_buckets; b += static_cast<int>(n_workers)) {
+      inputs.buckets.push_back(b);
+    }
+    owners.push_back({w, MakeBucketFragment(plan, inputs, fmt::format("{}-s2-{}", query_id, w)),
+                      false, fmt::format("buckets of worker {}", w)});
   }
   return owners;
 }
 
 }  // namespace
+
+pipeline::Pipeline FinishingPipeline(const Plan& plan, const pipeline::Pipeline& pipeline,
+                                     const std::string& gathered) {
+  // Folded partials carry no attempt column (see GatherInto).
+  pipeline::Pipeline finish = pipeline::Pipeline::FromQuery(
+      "SELECT *" + (plan.fold ? std::string() : " EXCLUDE (" + std::string(kAttemptColumn) + ")") +
+      " FROM temp." + sql::QuoteIdentifier(gathered));
+  for (const auto& op : plan.finish) finish.Append(op);
+  if (pipeline.sink()) finish.SetSink(*pipeline.sink());
+  return finish;
+}
 
 Result<GatherReport> RunAndGather(exec::Connection& connection, const Plan& plan,
                                   const ClusterOptions& options, const std::string& table) {
@@ -257,12 +471,13 @@ Result<GatherReport> RunAndGather(exec::Connection& connection, const Plan& plan
   }
   auto start = Clock::now();
   std::string query_id = NewQueryId();
-  ExchangeTables exchange_tables(options);
+  WorkerTables worker_tables(options);
+  DUX_RETURN_NOT_OK(RegisterBroadcasts(connection, plan, options, &worker_tables));
   int64_t exchanged = 0;
   std::vector<GatherTask> tasks;
   if (plan.hash_stage) {
     DUX_ASSIGN_OR_RETURN(
-        tasks, RunExchange(connection, plan, options, query_id, &exchange_tables, &exchanged));
+        tasks, RunExchange(connection, plan, options, query_id, &worker_tables, &exchanged));
   } else {
     for (size_t i = 0; i < n; ++i) {
       tasks.push_back({plan.assignment[i], MakeFragment(plan, i, fmt::format("{}-{}", query_id, i)),

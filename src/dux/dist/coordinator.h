@@ -39,6 +39,29 @@ struct ClusterOptions {
   /// is above this (see EstimateGroups in coordinator.cc): below it, the coordinator merges
   /// the partials faster than an exchange between workers would.
   int64_t final_on_workers_groups = 1'000'000;
+  /// A join's right side whose estimated Arrow IPC size is at most this many bytes is
+  /// broadcast to every worker; a larger one is hash-exchanged with the left side. 0 never
+  /// broadcasts a side that could be exchanged instead (see docs/cluster.md).
+  int64_t broadcast_threshold = 256LL << 20;
+};
+
+struct Plan;
+
+/// A join's right side computed once, by its own plan, and registered on every worker as
+/// `table` before the partitions run; the workers' join reads it there. Dropped from the
+/// workers when the query ends, failed or not.
+struct Broadcast {
+  std::string table;
+  pipeline::Pipeline side;
+  std::shared_ptr<const Plan> plan;
+};
+
+/// The right side of a shuffle join: its own partitions, run to the end on the workers, are
+/// hash-exchanged on `keys` into the same buckets as the left side's rows (on the hash
+/// stage's keys, cast to the same types), so that each bucket owner joins its buckets.
+struct ShuffledSide {
+  std::shared_ptr<const Plan> plan;
+  std::vector<std::string> keys;
 };
 
 /// What runs where for one pipeline.
@@ -50,6 +73,12 @@ struct Plan {
   /// When set, the workers' rows are hash-exchanged between them and each worker runs the
   /// stage's verbs on the buckets it owns; those results are gathered.
   std::optional<HashStage> hash_stage;
+  /// When set, the hash stage is a join (its first verb), and this is its right side.
+  std::optional<ShuffledSide> shuffled_right;
+  /// Right sides registered on every worker before the partitions run.
+  std::vector<Broadcast> broadcasts;
+  /// For explain: each join's strategy and the sizes that decided it.
+  std::vector<std::string> join_notes;
   /// When set, the gather folds the workers' partial aggregates as they arrive.
   std::optional<Fold> fold;
   /// The estimate that decided final_on_workers (-1 when none was made).
@@ -71,13 +100,30 @@ struct Plan {
 Result<Plan> PlanScript(sql::Binder* binder, const pipeline::Script& script,
                         const sql::CompiledQuery& local, const ClusterOptions& cluster);
 
+/// What the coordinator runs once the workers' rows of `pipeline`'s plan are in the
+/// temporary table `gathered`: the plan's finishing verbs, then the pipeline's sink.
+pipeline::Pipeline FinishingPipeline(const Plan& plan, const pipeline::Pipeline& pipeline,
+                                     const std::string& gathered);
+
 /// The fragment a partition runs.
 v1::Fragment MakeFragment(const Plan& plan, size_t partition, const std::string& query_id);
 
-/// The fragment the owner of `buckets` runs after a hash exchange whose producers pushed
-/// under `exchange_ids`: the plan's hash stage over the union of those bucket tables.
-v1::Fragment MakeBucketFragment(const Plan& plan, const std::vector<std::string>& exchange_ids,
-                                const std::vector<int>& buckets, const std::string& query_id);
+/// The tables a bucket owner reads: the union of the given buckets as pushed under each of
+/// `exchange_ids` (one per producer), for the left and, for a join, the right side.
+struct BucketInputs {
+  std::vector<std::string> left_exchanges, right_exchanges;
+  std::vector<int> buckets;
+};
+
+/// The hash stage as a bucket owner runs it, reading its rows from `left_sql` and, for a
+/// shuffle join, the join's right side from `right_sql`.
+pipeline::Pipeline StageOverInputs(const Plan& plan, const std::string& left_sql,
+                                   const std::string& right_sql);
+
+/// The fragment the owner of some buckets runs after a hash exchange: the plan's hash stage
+/// over the union of those bucket tables (a join's right side over the right buckets).
+v1::Fragment MakeBucketFragment(const Plan& plan, const BucketInputs& inputs,
+                                const std::string& query_id);
 
 struct GatherReport {
   int64_t rows = 0;

@@ -35,6 +35,15 @@ const std::vector<SplitRule>& SplitRules() {
        "after partial_aggregate, when the estimated number of groups exceeds the threshold: "
        "partials hash-exchanged on the group keys, each worker finalising the groups it owns "
        "instead of the coordinator finalising them all"},
+      {"broadcast_join",
+       "join/asof_join whose right side is small (estimated IPC bytes at most the broadcast "
+       "threshold): the right side is computed once, registered on every worker, and joined "
+       "there with each partition (inner, left, semi, anti, cross and asof joins; any join "
+       "when the left side is one partition)"},
+      {"shuffle_join",
+       "join/asof_join otherwise: both sides hash-exchanged on the join keys (cast to a common "
+       "type) into 4 x workers buckets, each worker joining the buckets it owns; the verbs "
+       "after it are split again as after a scan stage"},
       {"projection",
        "after the scan stage, when the workers' rows go on to the coordinator or an exchange: "
        "only the columns the rest of the pipeline reads (a liveness walk back from its last "
@@ -391,7 +400,7 @@ void Shuffle(Split* split, const std::vector<std::string>& keys, size_t n, bool 
              const char* rule) {
   auto& finish = split->finish;
   auto cut = finish.begin() + static_cast<std::ptrdiff_t>(n);
-  HashStage stage{keys, {finish.begin(), cut}, rule};
+  HashStage stage{keys, {finish.begin(), cut}, rule, {}, 1};
   std::vector<Op> after;
   if (regroup && cut != finish.end()) after.push_back(finish.front());
   after.insert(after.end(), cut, finish.end());
@@ -401,6 +410,11 @@ void Shuffle(Split* split, const std::vector<std::string>& keys, size_t n, bool 
 }
 
 }  // namespace
+
+bool RowWiseVerb(sql::Binder* binder, const Op& op) {
+  sql::ExpressionAnalyzer analyzer(binder);
+  return RowWise(analyzer, op);
+}
 
 bool FinishAggregateOnWorkers(Split* split) {
   auto* group = At<pipeline::GroupByOp>(split->finish, 0);
@@ -418,14 +432,17 @@ bool FinishAggregateOnWorkers(Split* split) {
 
 Result<Split> SplitPipeline(sql::Binder* binder, const pipeline::Pipeline& p,
                             const std::vector<pipeline::Schema>& verb_schemas,
-                            const std::set<std::string>& disabled) {
+                            const std::set<std::string>& disabled,
+                            const std::set<size_t>& local_joins) {
   auto on = [&](const char* rule) { return disabled.count(rule) == 0; };
   sql::ExpressionAnalyzer analyzer(binder);
   Split split{pipeline::Pipeline(p.source()), 0, std::nullopt, std::nullopt, {}, {}};
   const std::vector<Op>& ops = p.ops();
   size_t i = 0;
   if (on("scan_stage")) {
-    while (i < ops.size() && RowWise(analyzer, ops[i])) split.worker.Append(ops[i++]);
+    while (i < ops.size() && (RowWise(analyzer, ops[i]) || local_joins.count(i))) {
+      split.worker.Append(ops[i++]);
+    }
     if (i > 0) split.applied.push_back("scan_stage");
   }
   split.scan_ops = i;

@@ -33,6 +33,11 @@ struct HashStage {
   std::vector<pipeline::Op> ops;
   /// The rule that asked for it (for explain).
   std::string rule;
+  /// When not empty, the DuckDB type each key is cast to before hashing (a join's keys,
+  /// cast to the type both sides compare in).
+  std::vector<std::string> key_types;
+  /// Buckets per worker; bucket b is owned by worker b % n_workers.
+  int buckets_per_worker = 1;
 };
 
 /// How gathered partial aggregates fold as they arrive, before the final verbs: grouped by
@@ -58,6 +63,9 @@ struct Split {
   std::vector<std::string> applied;
 };
 
+/// Whether `op` maps each row on its own, so that the scan stage may hold it.
+bool RowWiseVerb(sql::Binder* binder, const pipeline::Op& op);
+
 /// Moves a partial_aggregate's final verbs (the first verbs of `split->finish`, up to and
 /// including the final summarise) behind a hash exchange on its group keys, so that each
 /// worker finalises its own groups. False (nothing changed) when the split has no grouped
@@ -67,8 +75,11 @@ bool FinishAggregateOnWorkers(Split* split);
 /// Splits `pipeline` (without its sink). `binder` parses expressions; `verb_schemas` are
 /// the schemas after each verb from the coordinator's own compile of `pipeline`
 /// (sql::CompiledQuery::verb_schemas). Rules named in `disabled` are not applied.
+/// `local_joins` are the indices of joins that each partition can run on its own rows (a
+/// broadcast right side, or buckets exchanged on the keys): the scan stage goes on past them.
 Result<Split> SplitPipeline(sql::Binder* binder, const pipeline::Pipeline& pipeline,
                             const std::vector<pipeline::Schema>& verb_schemas,
-                            const std::set<std::string>& disabled = {});
+                            const std::set<std::string>& disabled = {},
+                            const std::set<size_t>& local_joins = {});
 
 }  // namespace dux::dist

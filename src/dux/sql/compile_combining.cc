@@ -55,14 +55,14 @@ Status CheckKeyTypes(const Column& left, const Column& right, const Op& op) {
 }
 
 // Resolves join keys on both sides; no keys means every shared column name.
-Result<std::vector<JoinKey>> ResolveKeys(const std::vector<JoinKey>& on, const Frame& left,
-                                         const Frame& right, const Op& op) {
+Result<std::vector<JoinKey>> ResolveKeys(const std::vector<JoinKey>& on, const Schema& left,
+                                         const Schema& right, const Op& op) {
   std::vector<JoinKey> keys;
   if (on.empty()) {
-    for (const auto& c : left.schema.columns) {
-      if (auto r = right.schema.Find(c.name)) {
-        DUX_RETURN_NOT_OK(CheckKeyTypes(c, right.schema.columns[*r], op));
-        keys.push_back({c.name, right.schema.columns[*r].name});
+    for (const auto& c : left.columns) {
+      if (auto r = right.Find(c.name)) {
+        DUX_RETURN_NOT_OK(CheckKeyTypes(c, right.columns[*r], op));
+        keys.push_back({c.name, right.columns[*r].name});
       }
     }
     if (keys.empty()) {
@@ -71,15 +71,15 @@ Result<std::vector<JoinKey>> ResolveKeys(const std::vector<JoinKey>& on, const F
     return keys;
   }
   for (const JoinKey& k : on) {
-    auto l = left.schema.Find(k.left);
+    auto l = left.Find(k.left);
     if (!l)
       return VerbError(op.Verb(), op.loc, "unknown left key column " + QuoteIdentifier(k.left));
-    auto r = right.schema.Find(k.right);
+    auto r = right.Find(k.right);
     if (!r) {
       return VerbError(op.Verb(), op.loc, "unknown right key column " + QuoteIdentifier(k.right));
     }
-    DUX_RETURN_NOT_OK(CheckKeyTypes(left.schema.columns[*l], right.schema.columns[*r], op));
-    keys.push_back({left.schema.columns[*l].name, right.schema.columns[*r].name});
+    DUX_RETURN_NOT_OK(CheckKeyTypes(left.columns[*l], right.columns[*r], op));
+    keys.push_back({left.columns[*l].name, right.columns[*r].name});
   }
   return keys;
 }
@@ -132,7 +132,7 @@ Result<Frame> Join(CompileContext& ctx, const JoinOp& j, const Op& op, const Fra
     return ctx.AddCte("SELECT " + JoinList(select) + from + "CROSS JOIN" + right_rel, like, verb,
                       op.loc);
   }
-  DUX_ASSIGN_OR_RETURN(auto keys, ResolveKeys(j.on, in, right, op));
+  DUX_ASSIGN_OR_RETURN(auto keys, ResolveKeys(j.on, in.schema, right.schema, op));
   std::string on = " ON " + KeyCondition(keys);
   if (j.how == JoinHow::kSemi || j.how == JoinHow::kAnti) {
     std::string kind = j.how == JoinHow::kSemi ? "SEMI JOIN" : "ANTI JOIN";
@@ -170,9 +170,9 @@ Result<Frame> AsofJoin(CompileContext& ctx, const AsofJoinOp& j, const Op& op, c
   const char* verb = op.Verb();
   std::vector<JoinKey> keys;
   if (!j.on.empty()) {
-    DUX_ASSIGN_OR_RETURN(keys, ResolveKeys(j.on, in, right, op));
+    DUX_ASSIGN_OR_RETURN(keys, ResolveKeys(j.on, in.schema, right.schema, op));
   }
-  DUX_ASSIGN_OR_RETURN(auto by, ResolveKeys({j.by}, in, right, op));
+  DUX_ASSIGN_OR_RETURN(auto by, ResolveKeys({j.by}, in.schema, right.schema, op));
   std::string condition = keys.empty() ? "" : KeyCondition(keys) + " AND ";
   condition += "l." + QuoteIdentifier(by[0].left) + " " + AsofCompareSql(j.compare) + " r." +
                QuoteIdentifier(by[0].right);
@@ -214,3 +214,14 @@ Result<Frame> CompileCombining(CompileContext& ctx, const Op& op, const Frame& i
 }
 
 }  // namespace dux::sql::internal
+
+namespace dux::sql {
+
+Result<std::vector<pipeline::JoinKey>> ResolveJoinKeys(const std::vector<pipeline::JoinKey>& on,
+                                                       const pipeline::Schema& left,
+                                                       const pipeline::Schema& right,
+                                                       const pipeline::Op& op) {
+  return internal::ResolveKeys(on, left, right, op);
+}
+
+}  // namespace dux::sql

@@ -46,6 +46,13 @@ class Compiler {
   Binder* binder_;
 };
 
+/// The (left, right) key columns `op` (a join) matches on, resolved against both sides'
+/// columns as the compile resolves them (`on` empty: every column name both sides share).
+Result<std::vector<pipeline::JoinKey>> ResolveJoinKeys(const std::vector<pipeline::JoinKey>& on,
+                                                       const pipeline::Schema& left,
+                                                       const pipeline::Schema& right,
+                                                       const pipeline::Op& op);
+
 /// The (unquoted) name of the temporary table that holds the Arrow IPC file or stream at `path`
 /// while a pipeline reading it runs (from_arrow). The caller loads it before compiling.
 std::string ArrowTableName(const std::string& path);

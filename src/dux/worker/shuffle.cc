@@ -50,6 +50,11 @@ class BucketOutput : public ipc::OutputStream {
 Status CheckTarget(const v1::ShuffleTarget& t) {
   if (t.exchange_id().empty()) return Status::InvalidArgument("a shuffle needs an exchange id");
   if (t.keys().empty()) return Status::InvalidArgument("a shuffle needs at least one key");
+  if (t.key_types_size() != 0 && t.key_types_size() != t.keys_size()) {
+    return Status::InvalidArgument(
+        fmt::format("a shuffle needs no key types or one per key, got {} for {} keys",
+                    t.key_types_size(), t.keys_size()));
+  }
   if (t.n_buckets() < 1 || t.owners_size() != t.n_buckets()) {
     return Status::InvalidArgument(
         fmt::format("a shuffle needs one owner per bucket, got {} buckets and {} owners",
@@ -68,7 +73,11 @@ Result<std::vector<BucketStats>> Shuffle(exec::Connection& connection,
                                          const LocalBucketStore& store) {
   DUX_RETURN_NOT_OK(CheckTarget(target));
   std::string keys;
-  for (const auto& k : target.keys()) keys += (keys.empty() ? "" : ", ") + sql::QuoteIdentifier(k);
+  for (int i = 0; i < target.keys_size(); ++i) {
+    std::string key = sql::QuoteIdentifier(target.keys(i));
+    if (target.key_types_size() > 0) key = "CAST(" + key + " AS " + target.key_types(i) + ")";
+    keys += (keys.empty() ? "" : ", ") + key;
+  }
   // Run once, routed once: DuckDB's hash() is the same on every worker of one version, so
   // equal keys meet in the same bucket whichever worker produced them.
   DUX_RETURN_NOT_OK(

@@ -1,0 +1,199 @@
+#include "dux/dist/joins.h"
+
+#include <fmt/format.h>
+
+#include "dux/dist/splitter.h"
+#include "dux/sql/quote.h"
+
+namespace dux::dist {
+
+using pipeline::JoinHow;
+using pipeline::Op;
+
+namespace {
+
+// The broadcast table of the k-th join of a plan, unique among coordinators.
+std::string BroadcastTable(const std::string& plan_id, size_t k) {
+  return fmt::format("__dux_broadcast_{}_{}", plan_id, k);
+}
+
+// A right side can be exchanged from the workers when its own plan runs to the end there.
+std::string NotExchangeable(const Plan& side) {
+  if (!side.coordinator_only.empty())
+    return "it runs on the coordinator (" + side.coordinator_only + ")";
+  if (!side.finish.empty() || side.fold) return "it ends with verbs that run after a gather";
+  if (side.hash_stage) return "it needs an exchange of its own";
+  return "";
+}
+
+// Whether each partition may join the whole right side on its own: every left row meets
+// every right row it matches exactly once, and no right row is kept for not matching.
+bool PartitionLocal(const Op& op) {
+  if (std::holds_alternative<pipeline::AsofJoinOp>(op.body)) return true;
+  JoinHow how = std::get<pipeline::JoinOp>(op.body).how;
+  return how != JoinHow::kRight && how != JoinHow::kFull;
+}
+
+// The type both sides of each key pair compare in (what DuckDB would cast both to), or an
+// error when DuckDB knows none.
+Result<std::vector<std::string>> CommonKeyTypes(sql::Binder* binder,
+                                                const std::vector<std::string>& left,
+                                                const std::vector<std::string>& right) {
+  if (left == right) return std::vector<std::string>{};
+  std::string select;
+  for (size_t i = 0; i < left.size(); ++i) {
+    select += fmt::format("{}CAST(typeof([NULL::{}, NULL::{}][1]) AS VARCHAR)", i ? ", " : "",
+                          left[i], right[i]);
+  }
+  DUX_ASSIGN_OR_RETURN(sql::TextRows rows, binder->QueryText("SELECT " + select));
+  std::vector<std::string> types;
+  for (const auto& t : rows[0]) types.push_back(t.value_or(""));
+  return types;
+}
+
+std::string Bytes(int64_t bytes) {
+  return bytes < 0 ? std::string("unknown") : fmt::format("{} bytes", bytes);
+}
+
+}  // namespace
+
+Op WithRightSide(const Op& op, pipeline::Pipeline right) {
+  Op out = op;
+  auto shared = std::make_shared<const pipeline::Pipeline>(std::move(right));
+  if (auto* j = std::get_if<pipeline::JoinOp>(&out.body)) {
+    j->right = shared;
+  } else {
+    std::get<pipeline::AsofJoinOp>(out.body).right = shared;
+  }
+  return out;
+}
+
+Result<int64_t> EstimateIpcBytes(sql::Binder* binder, const pipeline::Pipeline& side,
+                                 const Plan& plan) {
+  if (!plan.coordinator_only.empty()) return -1;
+  std::string list;
+  for (const auto& p : plan.partitioning.partitions) {
+    for (const auto& f : p.files) list += (list.empty() ? "" : ", ") + sql::QuoteString(f);
+  }
+  auto files = [&](const std::string& path) {
+    return list.empty() ? sql::QuoteString(path) : "[" + list + "]";
+  };
+  auto sum = [&](const std::string& query) -> Result<int64_t> {
+    DUX_ASSIGN_OR_RETURN(
+        sql::TextRows rows,
+        binder->QueryText("SELECT CAST(coalesce(sum(s), 0) AS VARCHAR) FROM (" + query + ")"));
+    return std::stoll(rows[0][0].value_or("0"));
+  };
+  const auto& body = side.source().body;
+  if (auto* parquet = std::get_if<pipeline::ParquetSource>(&body)) {
+    return sum("SELECT total_uncompressed_size AS s FROM parquet_metadata(" + files(parquet->path) +
+               ")");
+  }
+  std::string path;
+  if (auto* csv = std::get_if<pipeline::CsvSource>(&body)) path = csv->path;
+  if (auto* ndjson = std::get_if<pipeline::NdjsonSource>(&body)) path = ndjson->path;
+  if (auto* arrow = std::get_if<pipeline::ArrowSource>(&body)) path = arrow->path;
+  if (!path.empty()) return sum("SELECT size AS s FROM read_blob(" + files(path) + ")");
+  if (auto* values = std::get_if<pipeline::ValuesSource>(&body)) {
+    return static_cast<int64_t>(values->rows.size() * (values->columns.size() + 1) * 16);
+  }
+  return -1;
+}
+
+Result<JoinPlan> PlanJoins(sql::Binder* binder, const pipeline::Script& script,
+                           const sql::CompiledQuery& local, const ClusterOptions& cluster,
+                           size_t left_partitions) {
+  const pipeline::Pipeline& p = script.pipeline;
+  JoinPlan out{p, {}, {}, std::nullopt, {}};
+  auto on = [&](const char* rule) { return cluster.disabled_rules.count(rule) == 0; };
+  if (!on("scan_stage")) return out;
+  std::string plan_id;
+  std::vector<Op> ops = p.ops();
+  for (size_t j = 0; j < ops.size(); ++j) {
+    const Op& op = ops[j];
+    if (RowWiseVerb(binder, op)) continue;
+    auto* join = std::get_if<pipeline::JoinOp>(&op.body);
+    auto* asof = std::get_if<pipeline::AsofJoinOp>(&op.body);
+    if (!join && !asof) break;
+    const pipeline::Pipeline& right = join ? *join->right : *asof->right;
+    std::string what = fmt::format("{} (verb {})", op.Verb(), j + 1);
+    sql::Compiler compiler(binder);
+    DUX_ASSIGN_OR_RETURN(sql::CompiledQuery right_local, compiler.Compile(right));
+    DUX_ASSIGN_OR_RETURN(Plan right_plan,
+                         PlanScript(binder, {script.attachments, right}, right_local, cluster));
+    auto side = std::make_shared<const Plan>(std::move(right_plan));
+    DUX_ASSIGN_OR_RETURN(int64_t estimate, EstimateIpcBytes(binder, right, *side));
+    bool keyed = join ? join->how != JoinHow::kCross : !asof->on.empty();
+    bool local_ok = left_partitions == 1 || PartitionLocal(op);
+    std::string why_not_shuffle = NotExchangeable(*side);
+    if (!keyed) why_not_shuffle = "it has no equality keys to hash";
+    // The keys and the type each pair is hashed in.
+    std::vector<pipeline::JoinKey> keys;
+    std::vector<std::string> key_types;
+    if (why_not_shuffle.empty()) {
+      pipeline::Schema left_schema;
+      if (j > 0) {
+        left_schema = local.verb_schemas[j - 1];
+      } else {
+        DUX_ASSIGN_OR_RETURN(sql::CompiledQuery source,
+                             compiler.Compile(pipeline::Pipeline(p.source())));
+        left_schema = source.schema;
+      }
+      DUX_ASSIGN_OR_RETURN(keys, sql::ResolveJoinKeys(join ? join->on : asof->on, left_schema,
+                                                      right_local.schema, op));
+      std::vector<std::string> left_types, right_types;
+      for (const auto& k : keys) {
+        left_types.push_back(left_schema.columns[*left_schema.Find(k.left)].type);
+        right_types.push_back(right_local.schema.columns[*right_local.schema.Find(k.right)].type);
+      }
+      auto common = CommonKeyTypes(binder, left_types, right_types);
+      if (common.ok()) {
+        key_types = std::move(common).value();
+      } else {
+        why_not_shuffle = "its key types have no common type";
+      }
+    }
+    bool small = cluster.broadcast_threshold > 0 && estimate <= cluster.broadcast_threshold;
+    bool broadcast = on("broadcast_join") && local_ok &&
+                     (small || !why_not_shuffle.empty() || !on("shuffle_join"));
+    std::string sizes = fmt::format("right side estimated at {}, broadcast threshold {} bytes",
+                                    Bytes(estimate), cluster.broadcast_threshold);
+    if (broadcast) {
+      if (plan_id.empty()) plan_id = NewQueryId();
+      std::string table = BroadcastTable(plan_id, out.broadcasts.size());
+      ops[j] = WithRightSide(
+          op, pipeline::Pipeline::FromQuery("SELECT * FROM " + sql::QuoteIdentifier(table)));
+      out.broadcasts.push_back({table, right, side});
+      out.local_joins.insert(j);
+      out.notes.push_back(fmt::format("{}: broadcast_join ({}{}), registered as {}", what, sizes,
+                                      small ? "" : "; not exchanged: " + why_not_shuffle, table));
+      continue;
+    }
+    if (on("shuffle_join") && why_not_shuffle.empty()) {
+      JoinShuffle shuffle{j, {}, std::move(key_types), {side, {}}};
+      for (const auto& k : keys) {
+        shuffle.left_keys.push_back(k.left);
+        shuffle.right.keys.push_back(k.right);
+      }
+      std::string types;
+      for (const auto& t : shuffle.key_types) types += (types.empty() ? "" : ", ") + t;
+      out.notes.push_back(
+          fmt::format("{}: shuffle_join ({}), both sides hash-exchanged on the keys{}", what, sizes,
+                      types.empty() ? "" : " cast to " + types));
+      out.shuffle = std::move(shuffle);
+      break;
+    }
+    out.notes.push_back(fmt::format(
+        "{}: on the coordinator after the gather ({}; not broadcast: {}; not exchanged: {})", what,
+        sizes, on("broadcast_join") ? "a right or full join must see every left row" : "rule off",
+        on("shuffle_join") ? why_not_shuffle : "rule off"));
+    break;
+  }
+  pipeline::Pipeline rewritten(p.source());
+  for (auto& op : ops) rewritten.Append(std::move(op));
+  if (p.sink()) rewritten.SetSink(*p.sink());
+  out.pipeline = std::move(rewritten);
+  return out;
+}
+
+}  // namespace dux::dist
