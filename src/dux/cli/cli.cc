@@ -122,9 +122,9 @@ int Main(int argc, char** argv) {
   GenerateOptions gen;
   CLI::App* gen_cmd = app.add_subcommand(
       "generate", "write a benchmark dataset (H2O db-benchmark shapes) as parquet files");
-  gen_cmd->add_option("dataset", gen.dataset, "groupby")
+  gen_cmd->add_option("dataset", gen.dataset, "groupby, or join (x, small, medium, big)")
       ->required()
-      ->check(CLI::IsMember({"groupby"}));
+      ->check(CLI::IsMember({"groupby", "join"}));
   gen_cmd->add_option("--out", gen.out, "output directory")->required();
   gen_cmd->add_option("--rows", gen.rows, "number of rows")->check(CLI::PositiveNumber);
   gen_cmd->add_option("--files", gen.files, "number of files")->check(CLI::PositiveNumber);

@@ -74,7 +74,7 @@ struct DemoOptions {
 Status Demo(const DemoOptions& options);
 
 struct GenerateOptions {
-  std::string dataset;  ///< "groupby"
+  std::string dataset;  ///< "groupby" or "join"
   std::string out;
   int64_t rows = 1000000;
   int files = 8;

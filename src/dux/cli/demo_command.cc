@@ -75,34 +75,93 @@ Status Demo(const DemoOptions& o) {
   return Status::OK();
 }
 
-Status Generate(const GenerateOptions& o) {
-  DUX_ASSIGN_OR_RETURN(std::unique_ptr<Session> session, Session::Open());
+namespace {
+
+// `rows` rows of `select` as `files` parquet files under `dir`: each file's rows are
+// `select` with `ROWS` replaced by its range of row numbers `i`.
+Status WriteParts(Session& session, const std::string& select, int64_t rows, int files,
+                  const std::string& dir) {
   std::error_code ec;
-  fs::create_directories(o.out, ec);
-  if (ec) return Status::IOError("cannot create \"" + o.out + "\": " + ec.message());
-  // H2O db-benchmark groupby shape (DESIGN.md section 8), K = 100, from a hash of the row
-  // number so that every run writes the same data.
+  fs::create_directories(dir, ec);
+  if (ec) return Status::IOError("cannot create \"" + dir + "\": " + ec.message());
+  int64_t per_file = (rows + files - 1) / files;
+  for (int f = 0; f < files; ++f) {
+    int64_t first = f * per_file;
+    int64_t last = std::min(rows, first + per_file);
+    if (first >= last) break;
+    std::string sql = select;
+    sql.replace(sql.find("ROWS"), 4, fmt::format("range({}, {}) AS r(i)", first, last));
+    DUX_RETURN_NOT_OK(WriteParquet(session, sql, fmt::format("{}/part-{:04d}.parquet", dir, f)));
+  }
+  return Status::OK();
+}
+
+// H2O db-benchmark groupby shape (DESIGN.md section 8), K = 100.
+Status GenerateGroupBy(Session& session, const GenerateOptions& o) {
   const int64_t k = 100;
   const int64_t groups = std::max<int64_t>(1, o.rows / k);
-  int64_t per_file = (o.rows + o.files - 1) / o.files;
-  for (int f = 0; f < o.files; ++f) {
-    int64_t first = f * per_file;
-    int64_t last = std::min(o.rows, first + per_file);
-    if (first >= last) break;
-    std::string sql = fmt::format(
-        "SELECT format('id{{:03d}}', (hash(i * 16 + 1) % {k} + 1)::INTEGER) AS id1, "
-        "format('id{{:03d}}', (hash(i * 16 + 2) % {k} + 1)::INTEGER) AS id2, "
-        "format('id{{:010d}}', (hash(i * 16 + 3) % {g} + 1)::BIGINT) AS id3, "
-        "(hash(i * 16 + 4) % {k} + 1)::INTEGER AS id4, "
-        "(hash(i * 16 + 5) % {k} + 1)::INTEGER AS id5, "
-        "(hash(i * 16 + 6) % {g} + 1)::INTEGER AS id6, "
-        "(hash(i * 16 + 7) % 5 + 1)::INTEGER AS v1, "
-        "(hash(i * 16 + 8) % 15 + 1)::INTEGER AS v2, "
-        "round((hash(i * 16 + 9) % 100000000)::DOUBLE / 1000000.0, 6) AS v3 "
-        "FROM range({first}, {last}) AS r(i)",
-        fmt::arg("k", k), fmt::arg("g", groups), fmt::arg("first", first), fmt::arg("last", last));
-    DUX_RETURN_NOT_OK(WriteParquet(*session, sql, fmt::format("{}/part-{:04d}.parquet", o.out, f)));
-  }
+  return WriteParts(
+      session,
+      fmt::format("SELECT format('id{{:03d}}', (hash(i * 16 + 1) % {k} + 1)::INTEGER) AS id1, "
+                  "format('id{{:03d}}', (hash(i * 16 + 2) % {k} + 1)::INTEGER) AS id2, "
+                  "format('id{{:010d}}', (hash(i * 16 + 3) % {g} + 1)::BIGINT) AS id3, "
+                  "(hash(i * 16 + 4) % {k} + 1)::INTEGER AS id4, "
+                  "(hash(i * 16 + 5) % {k} + 1)::INTEGER AS id5, "
+                  "(hash(i * 16 + 6) % {g} + 1)::INTEGER AS id6, "
+                  "(hash(i * 16 + 7) % 5 + 1)::INTEGER AS v1, "
+                  "(hash(i * 16 + 8) % 15 + 1)::INTEGER AS v2, "
+                  "round((hash(i * 16 + 9) % 100000000)::DOUBLE / 1000000.0, 6) AS v3 FROM ROWS",
+                  fmt::arg("k", k), fmt::arg("g", groups)),
+      o.rows, o.files, o.out);
+}
+
+// H2O db-benchmark join shape (DESIGN.md section 8): x with N rows in `files` files, and
+// small (N/1e6 rows), medium (N/1e3) and big (N) to join it with. x's keys are drawn from
+// 10% more values than the tables hold, so about 90% of x matches.
+Status GenerateJoin(Session& session, const GenerateOptions& o) {
+  const int64_t n1 = std::max<int64_t>(1, o.rows / 1'000'000);
+  const int64_t n2 = std::max<int64_t>(1, o.rows / 1'000);
+  const int64_t n3 = o.rows;
+  auto drawn = [](int salt, int64_t n) {
+    return fmt::format("(hash(i * 8 + {}) % {} + 1)::BIGINT", salt,
+                       n + std::max<int64_t>(1, n / 10));
+  };
+  auto value = [](int salt) {
+    return fmt::format("round((hash(i * 8 + {}) % 100000000)::DOUBLE / 1000000.0, 6)", salt);
+  };
+  DUX_RETURN_NOT_OK(WriteParts(
+      session,
+      fmt::format("SELECT id1, id2, id3, 'id' || id1 AS id4, 'id' || id2 AS id5, 'id' || id3 AS "
+                  "id6, v1 FROM (SELECT {} AS id1, {} AS id2, {} AS id3, {} AS v1 FROM ROWS)",
+                  drawn(1, n1), drawn(2, n2), drawn(3, n3), value(4)),
+      o.rows, o.files, o.out + "/x"));
+  DUX_RETURN_NOT_OK(WriteParts(
+      session,
+      fmt::format("SELECT i + 1 AS id1, 'id' || (i + 1) AS id4, {} AS v2 FROM ROWS", value(5)), n1,
+      1, o.out + "/small"));
+  DUX_RETURN_NOT_OK(WriteParts(
+      session,
+      fmt::format("SELECT (hash(i * 8 + 6) % {} + 1)::BIGINT AS id1, i + 1 AS id2, 'id' || "
+                  "(hash(i * 8 + 6) % {} + 1) AS id4, 'id' || (i + 1) AS id5, {} AS v2 FROM ROWS",
+                  n1, n1, value(5)),
+      n2, 1, o.out + "/medium"));
+  return WriteParts(
+      session,
+      fmt::format(
+          "SELECT (hash(i * 8 + 6) % {n1} + 1)::BIGINT AS id1, (hash(i * 8 + 7) % {n2} + "
+          "1)::BIGINT AS id2, i + 1 AS id3, 'id' || (hash(i * 8 + 6) % {n1} + 1) AS id4, "
+          "'id' || (hash(i * 8 + 7) % {n2} + 1) AS id5, 'id' || (i + 1) AS id6, {v} AS v2 FROM "
+          "ROWS",
+          fmt::arg("n1", n1), fmt::arg("n2", n2), fmt::arg("v", value(5))),
+      n3, o.files, o.out + "/big");
+}
+
+}  // namespace
+
+Status Generate(const GenerateOptions& o) {
+  DUX_ASSIGN_OR_RETURN(std::unique_ptr<Session> session, Session::Open());
+  // Every row is drawn from a hash of its row number, so every run writes the same data.
+  DUX_RETURN_NOT_OK(o.dataset == "join" ? GenerateJoin(*session, o) : GenerateGroupBy(*session, o));
   std::cout << "dux generate: " << o.rows << " rows of " << o.dataset << " in " << o.out << "\n";
   return Status::OK();
 }

@@ -162,9 +162,10 @@ Result<Plan> PlanScript(sql::Binder* binder, const pipeline::Script& script,
   plan.join_notes = std::move(joins.notes);
   DUX_ASSIGN_OR_RETURN(Split split, SplitWithJoins(binder, joins, local, cluster));
   if (joins.shuffle) plan.shuffled_right = std::move(joins.shuffle->right);
-  // The estimate samples the scan stage here, where broadcast tables do not exist.
+  // The estimate samples the scan stage here, where broadcast tables do not exist, and the
+  // aggregate must follow it (not a shuffle join).
   if (cluster.disabled_rules.count("final_on_workers") == 0 && cluster.workers.size() > 1 &&
-      plan.broadcasts.empty() && !split.applied.empty() &&
+      plan.broadcasts.empty() && !split.hash_stage && !split.applied.empty() &&
       split.applied.back() == "partial_aggregate" &&
       std::holds_alternative<pipeline::ParquetSource>(p.source().body) && parts.size() > 1 &&
       !parts[0].files.empty()) {
@@ -181,6 +182,9 @@ Result<Plan> PlanScript(sql::Binder* binder, const pipeline::Script& script,
   plan.fold = std::move(split.fold);
   plan.finish = std::move(split.finish);
   plan.rules = std::move(split.applied);
+  if (!plan.broadcasts.empty()) {
+    plan.rules.insert(plan.rules.begin() + (plan.rules.empty() ? 0 : 1), "broadcast_join");
+  }
   // Partitions are already balanced by size, so partition i goes to worker i.
   for (size_t i = 0; i < parts.size(); ++i) plan.assignment.push_back(i);
   return plan;
@@ -225,16 +229,25 @@ pipeline::Pipeline StageOverInputs(const Plan& plan, const std::string& left_sql
   return stage;
 }
 
-v1::Fragment MakeBucketFragment(const Plan& plan, const BucketInputs& inputs,
-                                const std::string& query_id) {
-  pipeline::Pipeline stage =
-      StageOverInputs(plan, BucketUnion(inputs.left_exchanges, inputs.buckets),
-                      BucketUnion(inputs.right_exchanges, inputs.buckets));
+namespace {
+
+v1::Fragment FragmentOf(const Plan& plan, const pipeline::Pipeline& pipeline,
+                        const std::string& query_id) {
   v1::Fragment fragment;
   fragment.set_query_id(query_id);
-  pipeline::ToProto(pipeline::Script{plan.worker_script.attachments, stage},
+  pipeline::ToProto(pipeline::Script{plan.worker_script.attachments, pipeline},
                     fragment.mutable_script());
   return fragment;
+}
+
+}  // namespace
+
+v1::Fragment MakeBucketFragment(const Plan& plan, const BucketInputs& inputs,
+                                const std::string& query_id) {
+  return FragmentOf(plan,
+                    StageOverInputs(plan, BucketUnion(inputs.left_exchanges, inputs.buckets),
+                                    BucketUnion(inputs.right_exchanges, inputs.buckets)),
+                    query_id);
 }
 
 namespace {
@@ -387,6 +400,122 @@ int64_t Sum(const std::vector<int64_t>& v) {
   return total;
 }
 
+// Which side of a shuffle join's skewed bucket may be spread over the workers, the other
+// being replicated to each: never a side whose unmatched rows are kept (they would be kept
+// once per worker). Inner joins spread the bigger side; full joins cannot be split.
+enum class Spread { kNone, kLeft, kRight };
+Spread SpreadSide(const Plan& plan, int64_t left_rows, int64_t right_rows) {
+  const auto& op = plan.hash_stage->ops[0].body;
+  auto* join = std::get_if<pipeline::JoinOp>(&op);
+  if (!join) return Spread::kLeft;  // asof: each left row finds its match alone
+  switch (join->how) {
+    case pipeline::JoinHow::kInner:
+      return right_rows > left_rows ? Spread::kRight : Spread::kLeft;
+    case pipeline::JoinHow::kRight:
+      return Spread::kRight;
+    case pipeline::JoinHow::kFull:
+      return Spread::kNone;
+    default:
+      return Spread::kLeft;
+  }
+}
+
+constexpr const char* kSpreadColumn = "__dux_spread";
+
+// For each bucket of a shuffle join that holds more than 5 x the median bucket's rows (and
+// more than ClusterOptions::skew_floor_rows): reports it (distributed.shuffle.skew_detected)
+// and, when the join allows, spreads its rows of one side over every worker (routed by row
+// number) and replicates the other side's rows of it to each, all worker to worker. Returns
+// the tasks that join those pieces, one per worker, and adds the split buckets to `split`.
+Result<std::vector<GatherTask>> SplitSkewedBuckets(exec::Connection& connection, const Plan& plan,
+                                                   const ClusterOptions& options,
+                                                   const std::string& query_id,
+                                                   const SideBuckets& left,
+                                                   const SideBuckets& right, WorkerTables* tables,
+                                                   std::set<int>* split) {
+  std::vector<GatherTask> tasks;
+  size_t n = options.workers.size();
+  if (!plan.shuffled_right || n < 2) return tasks;
+  std::vector<int64_t> rows(left.rows.size());
+  for (size_t b = 0; b < rows.size(); ++b) rows[b] = left.rows[b] + right.rows[b];
+  std::vector<int64_t> sorted = rows;
+  std::nth_element(sorted.begin(), sorted.begin() + static_cast<std::ptrdiff_t>(sorted.size() / 2),
+                   sorted.end());
+  int64_t median = sorted[sorted.size() / 2];
+  std::vector<GatherTask> movers;  // the fragments that spread and replicate
+  for (size_t b = 0; b < rows.size(); ++b) {
+    if (rows[b] <= 5 * median || rows[b] <= options.skew_floor_rows) continue;
+    Spread spread = SpreadSide(plan, left.rows[b], right.rows[b]);
+    if (options.telemetry) {
+      options.telemetry->Emit({"distributed.shuffle.skew_detected",
+                               {{"bucket", static_cast<double>(b)},
+                                {"rows", static_cast<double>(rows[b])},
+                                {"median_rows", static_cast<double>(median)},
+                                {"split_into", spread == Spread::kNone ? 1.0 : double(n)}},
+                               {}});
+    }
+    if (spread == Spread::kNone) continue;
+    int bucket = static_cast<int>(b);
+    size_t owner = b % n;
+    const SideBuckets& spread_side = spread == Spread::kLeft ? left : right;
+    const SideBuckets& copied_side = spread == Spread::kLeft ? right : left;
+    const auto& copied_keys =
+        spread == Spread::kLeft ? plan.shuffled_right->keys : plan.hash_stage->keys;
+    std::string spread_id = fmt::format("{}-k{}s", query_id, b);
+    v1::ShuffleTarget spread_target;
+    spread_target.set_exchange_id(spread_id);
+    spread_target.add_keys(kSpreadColumn);
+    spread_target.set_n_buckets(static_cast<int>(n));
+    for (const auto& w : options.workers) spread_target.add_owners(w->address());
+    GatherTask mover{
+        owner,
+        FragmentOf(plan,
+                   pipeline::Pipeline::FromQuery(
+                       "SELECT *, row_number() OVER () AS " + std::string(kSpreadColumn) +
+                       " FROM (" + BucketUnion(spread_side.exchange_ids, {bucket}) + ")"),
+                   spread_id),
+        false, fmt::format("spreading bucket {}", b)};
+    *mover.fragment.mutable_shuffle() = spread_target;
+    movers.push_back(std::move(mover));
+    std::string copied = BucketUnion(copied_side.exchange_ids, {bucket});
+    for (size_t w = 0; w < n; ++w) {
+      tables->Add(w, BucketTable(spread_id, static_cast<int>(w)));
+      std::string pieces =
+          fmt::format("SELECT * EXCLUDE ({}) FROM {}", kSpreadColumn,
+                      sql::QuoteIdentifier(BucketTable(spread_id, static_cast<int>(w))));
+      std::string others = copied;
+      if (w != owner) {
+        std::string copy_id = fmt::format("{}-k{}r{}", query_id, b, w);
+        v1::ShuffleTarget copy_target;
+        copy_target.set_exchange_id(copy_id);
+        copy_target.add_keys(copied_keys[0]);
+        copy_target.set_n_buckets(1);
+        copy_target.add_owners(options.workers[w]->address());
+        GatherTask copy{owner, FragmentOf(plan, pipeline::Pipeline::FromQuery(copied), copy_id),
+                        false, fmt::format("replicating bucket {}", b)};
+        *copy.fragment.mutable_shuffle() = copy_target;
+        movers.push_back(std::move(copy));
+        tables->Add(w, BucketTable(copy_id, 0));
+        others = "SELECT * FROM " + sql::QuoteIdentifier(BucketTable(copy_id, 0));
+      }
+      tasks.push_back({w,
+                       FragmentOf(plan,
+                                  spread == Spread::kLeft ? StageOverInputs(plan, pieces, others)
+                                                          : StageOverInputs(plan, others, pieces),
+                                  fmt::format("{}-k{}-{}", query_id, b, w)),
+                       false, fmt::format("piece {} of bucket {}", w, b)});
+    }
+    split->insert(bucket);
+  }
+  if (!movers.empty()) {
+    DUX_RETURN_NOT_OK(
+        GatherInto(connection, std::move(movers), options, "exchange", kExchangeStatsTable)
+            .status());
+    DropTemp(connection, kExchangeStatsTable);
+  }
+  return tasks;
+}
+
 // Runs the plan's partitions (and a shuffle join's right side's) as producers of its hash
 // exchange, bucket b owned by worker b % n_workers, and returns the tasks that run the hash
 // stage on every owner.
@@ -433,13 +562,17 @@ Result<std::vector<GatherTask>> RunExchange(exec::Connection& connection, const 
               {"n_buckets", static_cast<double>(n_buckets)}},
              {{"keys", keys}, {"rule", stage.rule}}});
   }
+  std::set<int> split;
+  DUX_ASSIGN_OR_RETURN(
+      std::vector<GatherTask> owners,
+      SplitSkewedBuckets(connection, plan, options, query_id, left, right, tables, &split));
   // The buckets live on their owners only: a failed owner cannot be replaced.
-  std::vector<GatherTask> owners;
   for (size_t w = 0; w < n_workers; ++w) {
     BucketInputs inputs{left.exchange_ids, right.exchange_ids, {}};
     for (int b = static_cast<int>(w); b < n_buckets; b += static_cast<int>(n_workers)) {
-      inputs.buckets.push_back(b);
+      if (split.count(b) == 0) inputs.buckets.push_back(b);
     }
+    if (inputs.buckets.empty()) continue;
     owners.push_back({w, MakeBucketFragment(plan, inputs, fmt::format("{}-s2-{}", query_id, w)),
                       false, fmt::format("buckets of worker {}", w)});
   }

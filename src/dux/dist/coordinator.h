@@ -43,6 +43,9 @@ struct ClusterOptions {
   /// broadcast to every worker; a larger one is hash-exchanged with the left side. 0 never
   /// broadcasts a side that could be exchanged instead (see docs/cluster.md).
   int64_t broadcast_threshold = 256LL << 20;
+  /// A shuffle join's bucket is skewed when it holds more than 5 times the median bucket's
+  /// rows and more than this many: its rows of one side are then spread over every worker.
+  int64_t skew_floor_rows = 1'000'000;
 };
 
 struct Plan;
