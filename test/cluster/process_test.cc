@@ -368,6 +368,73 @@ TEST_F(ClusterTest, ExplainShowsTheExchangeTheEstimateAndTheFold) {
       << folded.out;
 }
 
+TEST_F(ClusterTest, JoinsBroadcastOrExchangeAndLeaveNoTablesBehind) {
+  fs::path data = dir_ / "join";
+  Outcome generated =
+      Dux({"generate", "join", "--rows", "30000", "--files", "3", "--out", data.string()});
+  ASSERT_EQ(generated.exit_code, 0) << generated.err;
+  auto frame = [&](const char* table) {
+    return "from_parquet(\"" + (data / table / "*.parquet").string() + "\")";
+  };
+  Server* a = Worker();
+  Server* b = Worker();
+  ASSERT_TRUE(a && b);
+  const std::string workers = a->address + "," + b->address;
+  const std::string pipeline = frame("x") + " |> join(" + frame("medium") +
+                               ", on: id2) |> group_by(id4) |> summarise(n: count(*), v: "
+                               "sum(v1 + v2)) |> sort_by(id4)";
+  Outcome local = Dux({"run", "--format", "csv", pipeline});
+  ASSERT_EQ(local.exit_code, 0) << local.err;
+
+  // The medium table is small: broadcast, with the estimate that decided it.
+  Outcome explained = Dux({"explain", "--workers", workers, pipeline});
+  ASSERT_EQ(explained.exit_code, 0) << explained.err;
+  EXPECT_TRUE(Contains(explained.out,
+                       "-- join: join (verb 1): broadcast_join (right side "
+                       "estimated at "))
+      << explained.out;
+  EXPECT_TRUE(Contains(explained.out,
+                       "broadcast threshold 268435456 bytes), registered as "
+                       "__dux_broadcast_"))
+      << explained.out;
+  Outcome broadcast =
+      Dux({"run", "--workers", workers, "--format", "csv", "--telemetry", pipeline});
+  EXPECT_EQ(broadcast.exit_code, 0) << broadcast.err;
+  EXPECT_EQ(broadcast.out, local.out);
+  EXPECT_TRUE(Contains(broadcast.err, "\"distributed.broadcast.stop\"")) << broadcast.err;
+
+  // Threshold 0: both sides exchanged on the key.
+  Outcome shuffle_explained =
+      Dux({"explain", "--workers", workers, "--broadcast-threshold", "0", pipeline});
+  ASSERT_EQ(shuffle_explained.exit_code, 0) << shuffle_explained.err;
+  EXPECT_TRUE(Contains(shuffle_explained.out, "shuffle_join (right side estimated at "))
+      << shuffle_explained.out;
+  EXPECT_TRUE(Contains(shuffle_explained.out,
+                       "-- hash exchange (shuffle_join) on (id2 = id2) into 8 buckets"))
+      << shuffle_explained.out;
+  Outcome shuffled = Dux({"run", "--workers", workers, "--broadcast-threshold", "0", "--format",
+                          "csv", "--telemetry", pipeline});
+  EXPECT_EQ(shuffled.exit_code, 0) << shuffled.err;
+  EXPECT_EQ(shuffled.out, local.out);
+  EXPECT_TRUE(Contains(shuffled.err, "\"rule\":\"shuffle_join\"")) << shuffled.err;
+
+  // A query that fails on the workers after the broadcast, or after the exchange.
+  const std::string failing =
+      frame("x") + " |> join(" + frame("medium") + ", on: id2) |> filter(CAST(id5 AS INTEGER) > 0)";
+  for (const char* threshold : {"268435456", "0"}) {
+    Outcome failed =
+        Dux({"run", "--workers", workers, "--broadcast-threshold", threshold, failing});
+    EXPECT_NE(failed.exit_code, 0) << failed.out;
+    EXPECT_TRUE(Contains(failed.err, "Conversion Error")) << failed.err;
+  }
+  // Every broadcast and bucket table is gone from both workers.
+  Outcome listed = Dux({"workers", "--workers", workers});
+  ASSERT_EQ(listed.exit_code, 0) << listed.err;
+  EXPECT_EQ(std::count(listed.out.begin(), listed.out.end(), '\n'), 2) << listed.out;
+  EXPECT_FALSE(Contains(listed.out, "__dux_")) << listed.out;
+  EXPECT_TRUE(Contains(listed.out, "tables []")) << listed.out;
+}
+
 TEST_F(ClusterTest, ExplainShowsPrunedFilesAndRowGroups) {
   // Written by dux itself: a hive tree year=2023|2024 / month=01|02, and one file of many
   // row groups.
