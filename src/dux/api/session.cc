@@ -304,14 +304,12 @@ Result<dist::Plan> Session::PlanOnCluster(const Pipeline& pipeline,
   pipeline::Script script{WorkerAttachments(attachments_), pipeline};
   const auto* source = std::get_if<pipeline::AttachedSource>(&pipeline.source().body);
   const bool workers_read = WorkersReadPostgres(pipeline);
-  if (workers_read) {
+  DUX_ASSIGN_OR_RETURN(dist::Plan plan, dist::PlanScript(&connection_, script, local, *cluster_));
+  if (workers_read && plan.coordinator_only.empty()) {
     // The workers connect with the connection string as attached, which reaches them inside
     // their fragments over the cluster's (authenticated) channel; without a password in it,
     // each uses its own PGPASSWORD or PGPASSFILE.
-    script.attachments.push_back(*FindAttachment(source->alias));
-  }
-  DUX_ASSIGN_OR_RETURN(dist::Plan plan, dist::PlanScript(&connection_, script, local, *cluster_));
-  if (workers_read && plan.coordinator_only.empty()) {
+    plan.worker_script.attachments.push_back(*FindAttachment(source->alias));
     pg::Connection& pg = *postgres(source->alias);
     auto partitioning = dist::PartitionPostgres(pg, *source, cluster_->workers.size());
     if (!partitioning.ok()) {

@@ -383,19 +383,20 @@ Result<int64_t> MoveStagedRows(Connection& pg, const InsertTarget& target,
 
 Result<int64_t> InsertQuery(exec::Connection& duck, const std::string& select_sql,
                             const pipeline::Schema& schema, Connection& pg,
-                            const InsertTarget& target) {
+                            const InsertTarget& target, WorkerShare* share) {
   int64_t sent = 0;  // rows handed to PostgreSQL
   struct Report {
-    int64_t* out;
+    WorkerShare* share;
     const int64_t& sent;
     ~Report() {
-      if (out) *out = sent;
+      if (share) share->rows_sent = sent;
     }
-  } report{target.rows_sent, sent};
+  } report{share, sent};
+  const std::string stage = share ? share->stage : std::string();
   auto fail = [&](const Status& s, bool rolled_back) {
     std::string message =
         "cannot insert into " + target.display_name + ": " + RowContext(s.message());
-    if (rolled_back && target.rows_sent) {
+    if (rolled_back && share) {
       // A worker's share: other shares may have gone in.
       message +=
           fmt::format("; this worker's transaction rolled back after it had sent {} rows", sent);
@@ -435,13 +436,13 @@ Result<int64_t> InsertQuery(exec::Connection& duck, const std::string& select_sq
                      });
   };
 
-  if (!target.atomic || !target.stage.empty()) {
+  if (!target.atomic || !stage.empty()) {
     // One transaction: [create the table,] copy, commit. A worker's share of an atomic
     // insert creates its own staging table in it, so a failed attempt leaves none.
     TableName into = target.table;
     std::string create;
-    if (!target.stage.empty()) {
-      into = TableName{layout.table.schema, target.stage};
+    if (!stage.empty()) {
+      into = TableName{layout.table.schema, stage};
       create = target.create ? CreateSql(into, layout, /*unlogged=*/true)
                              : "CREATE UNLOGGED TABLE " + into.Quoted() + " AS SELECT " +
                                    ColumnList(layout.names) + " FROM " + existing->name.Quoted() +

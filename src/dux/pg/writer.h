@@ -24,15 +24,17 @@ struct InsertTarget {
   bool atomic = false;
   /// How messages name the target, e.g. "pg.public.events".
   std::string display_name;
-  /// A worker's share of a distributed atomic insert (AttemptStagingName): the rows go into
-  /// a new UNLOGGED table of this name in the target's schema, created in the COPY's own
-  /// transaction (like the target, or from the result's schema with `create`, when the
-  /// target must not exist yet); the target itself is left alone and `atomic` is ignored.
+};
+
+/// A worker's share of a distributed insert (dist/postgres.h), for InsertQuery.
+struct WorkerShare {
+  /// When not empty (an atomic insert, AttemptStagingName), the rows go into a new UNLOGGED
+  /// table of this name in the target's schema, created in the COPY's own transaction (like
+  /// the target, or from the result's schema with `create`, when the target must not exist
+  /// yet); the target itself is left alone and `atomic` is ignored.
   std::string stage;
-  /// A worker's share of a distributed insert: when not null, receives the rows handed to
-  /// PostgreSQL, also when the insert fails, and a failure says so ("this worker's
-  /// transaction rolled back after it had sent N rows") instead of "nothing was inserted".
-  int64_t* rows_sent = nullptr;
+  /// Out: the rows handed to PostgreSQL, also when the insert fails.
+  int64_t rows_sent = 0;
 };
 
 /// What an insert writes, checked against the target before any row moves (CheckInsert).
@@ -72,10 +74,12 @@ Status CheckAssignable(const std::string& column, const std::string& duckdb_type
 /// staging table `__dux_stage_*` in the target's schema and moved in one short transaction.
 /// Either way a failure leaves the target as it was, its transaction rolled back and the
 /// staging table dropped; the message names the target and the failing row ("row 3, column
-/// amount"). Returns the rows inserted.
+/// amount"). Returns the rows inserted. With `share` (a worker's share of a distributed
+/// insert), see WorkerShare; a failure then ends "this worker's transaction rolled back after
+/// it had sent N rows" instead of "nothing was inserted" (other shares may have gone in).
 Result<int64_t> InsertQuery(exec::Connection& duck, const std::string& select_sql,
                             const pipeline::Schema& schema, Connection& pg,
-                            const InsertTarget& target);
+                            const InsertTarget& target, WorkerShare* share = nullptr);
 
 /// The checks InsertQuery makes before any row moves, for an insert of rows of `schema`
 /// into `target`: it exists (or not, with `create`), every result column is a column of it,

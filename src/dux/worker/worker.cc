@@ -217,14 +217,14 @@ Result<std::string> Worker::InsertShare(OpenedFragment& f, const v1::Fragment& f
   for (const auto& op : pipeline.ops()) rows_only.Append(op);
   DUX_ASSIGN_OR_RETURN(sql::CompiledQuery query, session->Compile(rows_only));
   pg::InsertTarget target{table, sink->create, sink->atomic, sink->table};
+  pg::WorkerShare share;
   if (fragment.postgres_insert().staging()) {
-    target.stage = pg::AttemptStagingName(fragment.query_id());
+    share.stage = pg::AttemptStagingName(fragment.query_id());
   } else {
     target.create = false;  // the coordinator made it
   }
-  int64_t sent = 0;
-  target.rows_sent = &sent;
-  auto rows = pg::InsertQuery(session->connection(), query.Sql(), query.schema, *pg, target);
+  auto rows =
+      pg::InsertQuery(session->connection(), query.Sql(), query.schema, *pg, target, &share);
   if (!rows.ok()) return rows.status();
   return fmt::format("SELECT CAST({} AS BIGINT) AS rows", *rows);
 }
