@@ -16,6 +16,7 @@
 #include <chrono>
 #include <memory>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "dux/api/session.h"
@@ -114,6 +115,30 @@ int main(int argc, char** argv) {
   });
   Report("baseline: one binary COPY TO STDOUT, discarded", n, copy, copy);
 
+  // The transport alone of the partitioned read: each slice's COPY on a connection of its
+  // own, all at once, received and discarded.
+  std::vector<dux::pg::Connection> slices;
+  for (int i = 0; i < n_workers; ++i) {
+    slices.push_back(Check(dux::pg::Connection::Open(conninfo), "connect"));
+  }
+  double sliced_copy = Median(runs, [&] {
+    std::vector<std::thread> threads;
+    for (int i = 0; i < n_workers; ++i) {
+      threads.emplace_back([&, i] {
+        std::string predicate = "((id % " + std::to_string(n_workers) + ") + " +
+                                std::to_string(n_workers) + ") % " + std::to_string(n_workers) +
+                                " = " + std::to_string(i);
+        Check(slices[i].CopyOut("COPY (SELECT * FROM bench_src WHERE " + predicate +
+                                    ") TO STDOUT (FORMAT binary)",
+                                [](std::string_view) { return dux::Status::OK(); }),
+              "slice copy out");
+      });
+    }
+    for (auto& t : threads) t.join();
+  });
+  std::string label = "transport: " + std::to_string(n_workers) + " slice COPYs at once, discarded";
+  Report(label.c_str(), n, sliced_copy, copy);
+
   dux::rpc::LocalClusterOptions options;
   options.workers = n_workers;
   options.threads = n_workers;  // one DuckDB thread per worker
@@ -142,7 +167,7 @@ int main(int argc, char** argv) {
   double sliced = Median(runs, [&] {
     run("from_attached(\"pg\", \"bench_src\", partition_by: id) |> summarise(n: count(*))");
   });
-  std::string label = "distributed: " + std::to_string(n_workers) + " slices by id, count(*)";
+  label = "distributed: " + std::to_string(n_workers) + " slices by id, count(*)";
   Report(label.c_str(), n, sliced, copy);
   double gathered = Median(runs, [&] {
     size_t rows = run("from_attached(\"pg\", \"bench_src\", partition_by: id)");
