@@ -287,8 +287,9 @@ pg::Connection* Session::postgres(const std::string& alias) {
 
 namespace {
 
-// The attachments workers may see: DuckDB files only. A PostgreSQL connection string can hold
-// a password, which stays on this machine (workers use their own credentials).
+// The attachments the planner sees: DuckDB files (a from_query over them runs here). A
+// PostgreSQL attachment goes to the workers only in the fragments that read or write it
+// (PlanOnCluster, WritePostgresDistributed).
 std::vector<pipeline::Attachment> WorkerAttachments(const std::vector<pipeline::Attachment>& all) {
   std::vector<pipeline::Attachment> out;
   for (const auto& a : all) {

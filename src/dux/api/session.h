@@ -68,8 +68,9 @@ class Session {
   /// Compiles and binds; every pipeline mistake is reported here, before anything runs.
   /// from_arrow inputs are decoded, and from_attached PostgreSQL tables read, into temporary
   /// tables that stay until the next Compile. When distributed, this also runs the workers'
-  /// part and returns the query that finishes it from the gathered rows; a pipeline that
-  /// reads attached tables runs here, on the coordinator, instead.
+  /// part and returns the query that finishes it from the gathered rows. The workers read a
+  /// PostgreSQL source themselves (in slices with partition_by; WorkersReadPostgres); a
+  /// pipeline that reads other attached tables runs here, on the coordinator, instead.
   Result<sql::CompiledQuery> Compile(const pipeline::Pipeline& pipeline);
   /// The SQL a pipeline runs (and its sink statement, if any).
   Result<std::string> Explain(const pipeline::Pipeline& pipeline);
