@@ -2,14 +2,18 @@
 // for the whole binary: reads, writes, explain, telemetry and errors, and never a password
 // on stdout or stderr.
 #include <gtest/gtest.h>
+#include <signal.h>
 #include <stdlib.h>
 
 #include <algorithm>
+#include <chrono>
 #include <filesystem>
 #include <memory>
 #include <string>
+#include <thread>
 #include <vector>
 
+#include "child_process.h"
 #include "pg_environment.h"
 #include "subprocess.h"
 
@@ -121,16 +125,18 @@ TEST_F(PostgresCliTest, ExplainAndTelemetryRedactThePassword) {
       << explain.out;
   ExpectNoPassword(explain);
 
-  // Distributed, the pipeline runs on the coordinator; its events name the redacted source.
+  // Distributed, a worker reads the table; the coordinator's events name the redacted source.
   Outcome run = Dux({"run", "--local-workers", "1", "--telemetry", "--format", "csv", pipeline});
   EXPECT_EQ(run.exit_code, 0) << run.err;
   EXPECT_EQ(run.out, "id,customer,amount\n2,bob,99.99\n3,ann,\n");
-  EXPECT_NE(run.err.find("\"postgres.read.stop\""), std::string::npos) << run.err;
+  EXPECT_NE(run.err.find("\"postgres.read.plan\""), std::string::npos) << run.err;
   EXPECT_NE(run.err.find("password=***"), std::string::npos) << run.err;
   ExpectNoPassword(run);
   Outcome explain_distributed = Dux({"explain", "--local-workers", "1", pipeline});
   EXPECT_EQ(explain_distributed.exit_code, 0) << explain_distributed.err;
-  EXPECT_EQ(explain_distributed.out.rfind("-- runs on the coordinator: from_attached", 0), 0u)
+  EXPECT_EQ(explain_distributed.out.rfind("-- distributed: 1 partition on 1 worker", 0), 0u)
+      << explain_distributed.out;
+  EXPECT_NE(explain_distributed.out.find("password=***) runs COPY (SELECT"), std::string::npos)
       << explain_distributed.out;
   ExpectNoPassword(explain_distributed);
 }
@@ -177,6 +183,129 @@ TEST_F(PostgresCliTest, PasswordFromTheEnvironment) {
   Outcome file = Dux({"run", "--format", "csv", pipeline}, {{"PGPASSFILE", passfile.string()}});
   EXPECT_EQ(file.exit_code, 0) << file.err;
   EXPECT_EQ(file.out, "n\n3\n");
+}
+
+// A `dux worker` process on loopback; killed when destroyed.
+struct WorkerProcess {
+  std::unique_ptr<dux::test::ChildProcess> process;
+  std::string address;
+};
+
+WorkerProcess StartWorker(const fs::path& dir, int index,
+                          std::vector<std::pair<std::string, std::string>> environment = {}) {
+  WorkerProcess w;
+  dux::test::ChildOptions options;
+  options.stderr_file = dir / ("worker-" + std::to_string(index) + ".err");
+  options.environment = std::move(environment);
+  std::string error;
+  w.process = dux::test::ChildProcess::Start(
+      {DUX_BINARY, "worker", "--listen", "127.0.0.1:0", "--threads", "1"}, options, &error);
+  EXPECT_TRUE(w.process) << error;
+  if (!w.process) return w;
+  auto line = w.process->ReadLine(std::chrono::seconds(20));
+  EXPECT_TRUE(line && line->rfind("listening ", 0) == 0) << line.value_or("(nothing)");
+  if (line && line->rfind("listening ", 0) == 0) w.address = line->substr(10);
+  return w;
+}
+
+TEST_F(PostgresCliTest, WorkersReadSlicesAndInsertWithTheirOwnPassword) {
+  // The workers get the connection string without a password and take theirs from
+  // PGPASSWORD, as does the coordinator; explain shows every slice; nothing shows a password.
+  WorkerProcess a = StartWorker(dir_, 0, {{"PGPASSWORD", kPassword}});
+  WorkerProcess b = StartWorker(dir_, 1, {{"PGPASSWORD", kPassword}});
+  ASSERT_FALSE(a.address.empty() || b.address.empty());
+  const std::string workers = a.address + "," + b.address;
+  const std::string attach = "attach(\"pg\", \"" + SecretConnInfo("") + "\", type: postgres)\n";
+  Outcome read = Dux({"run", "--workers", workers, "--format", "csv", "--telemetry",
+                      attach + "from_attached(\"pg\", \"orders\", partition_by: id) |> "
+                               "filter(id > 0) |> sort_by(id)"},
+                     {{"PGPASSWORD", kPassword}});
+  EXPECT_EQ(read.exit_code, 0) << read.err;
+  EXPECT_EQ(read.out, "id,customer,amount\n1,ann,10.50\n2,bob,99.99\n3,ann,\n");
+  EXPECT_NE(read.err.find("\"postgres.read.plan\""), std::string::npos) << read.err;
+  EXPECT_EQ(read.err.find("\"postgres.read.stop\""), std::string::npos)
+      << "the coordinator read the table itself: " << read.err;
+  Outcome explain =
+      Dux({"explain", "--workers", workers,
+           "attach(\"pg\", \"" + SecretConnInfo(kPassword) +
+               "\", type: postgres)\nfrom_attached(\"pg\", \"orders\", "
+               "partition_by: customer) |> insert_into(\"pg.copied\", create: true)"});
+  EXPECT_EQ(explain.exit_code, 0) << explain.err;
+  EXPECT_NE(explain.out.find("slice 1 of 2: (((hashtext(\"customer\"::text) % 2) + 2) % 2 = 1)"),
+            std::string::npos)
+      << explain.out;
+  EXPECT_NE(explain.out.find("password=***"), std::string::npos) << explain.out;
+  ExpectNoPassword(explain);
+  Outcome write = Dux({"run", "--workers", workers,
+                       attach + "from_attached(\"pg\", \"orders\", partition_by: customer) |> "
+                                "insert_into(\"pg.copied\", create: true, atomic: true)"},
+                      {{"PGPASSWORD", kPassword}});
+  EXPECT_EQ(write.exit_code, 0) << write.err;
+  EXPECT_EQ(write.out, "insert_into: wrote 3 rows\n");
+  EXPECT_EQ(Psql(database_, "SELECT count(*), sum(amount) FROM copied"), "3|110.49\n");
+  // Workers without a password fail on the worker's account, in one redacted line.
+  WorkerProcess c = StartWorker(dir_, 2);
+  ASSERT_FALSE(c.address.empty());
+  Outcome denied = Dux({"run", "--workers", c.address,
+                        "attach(\"pg\", \"" + SecretConnInfo("") +
+                            "\", type: postgres)\nfrom_attached(\"pg\", \"orders\")"},
+                       {{"PGPASSWORD", kPassword}});
+  EXPECT_EQ(denied.exit_code, 1);
+  EXPECT_EQ(std::count(denied.err.begin(), denied.err.end(), '\n'), 1) << denied.err;
+  EXPECT_NE(denied.err.find("worker " + c.address), std::string::npos) << denied.err;
+  EXPECT_NE(denied.err.find("cannot connect to PostgreSQL"), std::string::npos) << denied.err;
+  for (const Outcome* o : {&read, &write, &denied}) ExpectNoPassword(*o);
+}
+
+TEST_F(PostgresCliTest, KilledWorkerMidInsertLeavesNoPartialRows) {
+  // atomic: the share of a worker killed while it copies is retried on the other worker, and
+  // the target gets every row exactly once (or, had the retry failed, none).
+  Psql(database_,
+       "CREATE TABLE big AS SELECT i AS id, repeat(md5(i::text), 8) AS pad "
+       "FROM generate_series(1, 400000) i; CREATE TABLE target (id integer, pad text)");
+  // libpq names worker a's connections (PGAPPNAME), so the test sees when it copies.
+  WorkerProcess a = StartWorker(dir_, 0, {{"PGAPPNAME", "dux_worker_a"}});
+  WorkerProcess b = StartWorker(dir_, 1);
+  ASSERT_FALSE(a.address.empty() || b.address.empty());
+  const std::string attach =
+      "attach(\"pg\", \"" + server->ConnInfo(database_) + "\", type: postgres)\n";
+  dux::test::ChildOptions options;
+  options.stdout_file = dir_ / "run.out";
+  options.stderr_file = dir_ / "run.err";
+  std::string error;
+  auto run = dux::test::ChildProcess::Start(
+      {DUX_BINARY, "run", "--workers", a.address + "," + b.address, "--telemetry",
+       attach + "from_attached(\"pg\", \"big\", partition_by: id) |> "
+                "insert_into(\"pg.target\", atomic: true)"},
+      options, &error);
+  ASSERT_TRUE(run) << error;
+  // Kill worker a while it copies into its staging table.
+  bool copying = false;
+  for (int i = 0; i < 600 && !copying; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    copying =
+        Psql(database_,
+             "SELECT count(*) FROM pg_stat_activity WHERE application_name = "
+             "'dux_worker_a' AND state = 'active' AND query LIKE 'COPY %FROM STDIN'") == "1\n";
+  }
+  ASSERT_TRUE(copying) << "worker a never copied";
+  a.process->Signal(SIGKILL);
+  auto code = run->Wait(std::chrono::seconds(120));
+  ASSERT_TRUE(code.has_value()) << "the run did not end";
+  std::string err = dux::test::ReadFile(dir_ / "run.err");
+  EXPECT_EQ(*code, 0) << err;
+  EXPECT_EQ(dux::test::ReadFile(dir_ / "run.out"), "insert_into: wrote 400000 rows\n");
+  EXPECT_NE(err.find("\"partition.retry\""), std::string::npos) << err;
+  EXPECT_EQ(Psql(database_, "SELECT count(*), count(DISTINCT id) FROM target"), "400000|400000\n");
+  // The killed worker's transaction is rolled back by the server (its staging table with it)
+  // once the server notices the connection is gone.
+  std::string stages;
+  for (int i = 0; i < 100; ++i) {
+    stages = Psql(database_, "SELECT count(*) FROM pg_tables WHERE tablename LIKE '__dux_stage%'");
+    if (stages == "0\n") break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  EXPECT_EQ(stages, "0\n");
 }
 
 }  // namespace

@@ -52,6 +52,23 @@ Result<std::vector<size_t>> ResolveColumns(const std::vector<std::string>& names
 
 }  // namespace
 
+pg::SliceMethod SliceMethodOf(const pipeline::AttachedSlice& slice) {
+  switch (slice.method) {
+    case pipeline::AttachedSlice::Method::kModulus:
+      return pg::SliceMethod::kModulus;
+    case pipeline::AttachedSlice::Method::kHash:
+      return pg::SliceMethod::kHash;
+    case pipeline::AttachedSlice::Method::kRange:
+      return pg::SliceMethod::kRange;
+  }
+  return pg::SliceMethod::kModulus;
+}
+
+std::optional<pg::KeyRange> KeyRangeOf(const pipeline::AttachedSlice& slice) {
+  if (!slice.range) return std::nullopt;
+  return pg::KeyRange{slice.range->first, slice.range->second};
+}
+
 bool ReadsAttached(const Pipeline& pipeline) {
   bool found = false;
   pipeline::ForEachPipeline(pipeline, [&](const Pipeline& p) {
@@ -137,6 +154,13 @@ Result<std::unique_ptr<AttachedTables>> AttachedTables::Load(exec::Connection& c
       }
       auto method = pg::DefaultSliceMethod(column.type, column.name);
       if (!method.ok()) return SourceError(method.status(), use.loc);
+      if (s.slice) {
+        // A worker's share of a distributed read: PostgreSQL selects the slice.
+        auto predicate = pg::SlicePredicate(column.name, SliceMethodOf(*s.slice), s.slice->index,
+                                            s.slice->count, KeyRangeOf(*s.slice));
+        if (!predicate.ok()) return SourceError(predicate.status(), use.loc);
+        if (!predicate->empty()) spec.predicates.push_back(std::move(predicate).value());
+      }
     }
     if (use.count == 1) {
       for (const auto& filter : use.filters) {

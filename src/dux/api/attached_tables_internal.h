@@ -5,6 +5,7 @@
 
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -12,6 +13,7 @@
 #include "dux/dist/telemetry.h"
 #include "dux/exec/connection.h"
 #include "dux/pg/connection.h"
+#include "dux/pg/slice.h"
 #include "dux/pipeline/pipeline.h"
 
 namespace dux::internal {
@@ -56,6 +58,10 @@ class AttachedTables {
   std::vector<std::string> views_;   ///< temporary views to drop
   std::string explain_;
 };
+
+/// The pg/slice.h form of a slice of the IR.
+pg::SliceMethod SliceMethodOf(const pipeline::AttachedSlice& slice);
+std::optional<pg::KeyRange> KeyRangeOf(const pipeline::AttachedSlice& slice);
 
 /// Whether `pipeline` (or a nested one) reads an attached table.
 bool ReadsAttached(const pipeline::Pipeline& pipeline);

@@ -7,6 +7,7 @@
 
 #include "dux/api/attached_tables_internal.h"
 #include "dux/dist/gather.h"
+#include "dux/dist/postgres.h"
 #include "dux/exec/arrow_bridge.h"
 #include "dux/pg/catalog.h"
 #include "dux/pg/writer.h"
@@ -236,21 +237,49 @@ Result<sql::CompiledQuery> Session::CompileHere(const Pipeline& pipeline, bool s
 
 Result<sql::CompiledQuery> Session::Compile(const Pipeline& pipeline) {
   // Bound here first even when distributed: mistakes are reported with their verb and
-  // position once, not by every worker.
-  DUX_ASSIGN_OR_RETURN(sql::CompiledQuery local, CompileHere(pipeline, /*schema_only=*/false));
-  // Attached tables are read here, by the coordinator (already done): the whole pipeline
-  // runs here too. Workers get their own slices once the planner cuts them.
-  if (!cluster_ || internal::ReadsAttached(pipeline)) return local;
+  // position once, not by every worker. A PostgreSQL source the workers read in slices is
+  // only described here.
+  const bool workers_read = cluster_ && WorkersReadPostgres(pipeline);
+  DUX_ASSIGN_OR_RETURN(sql::CompiledQuery local, CompileHere(pipeline, workers_read));
+  // Other attached tables are read here, by the coordinator (already done): the whole
+  // pipeline runs here too.
+  if (!cluster_ || (internal::ReadsAttached(pipeline) && !workers_read)) return local;
   DUX_ASSIGN_OR_RETURN(std::optional<Pipeline> finish, RunOnCluster(pipeline, local));
-  if (!finish) return local;
+  if (!finish) {
+    // The plan keeps the pipeline here: then its rows are read here too.
+    if (workers_read) return CompileHere(pipeline, /*schema_only=*/false);
+    return local;
+  }
   sql::Compiler compiler(&connection_);
   return compiler.Compile(*finish);
 }
 
+bool Session::WorkersReadPostgres(const Pipeline& pipeline) const {
+  auto* source = std::get_if<pipeline::AttachedSource>(&pipeline.source().body);
+  if (!source) return false;
+  const pipeline::Attachment* a = FindAttachment(source->alias);
+  if (!a || a->type != pipeline::AttachmentType::kPostgres) return false;
+  bool nested = false;
+  pipeline::ForEachPipeline(pipeline, [&](const Pipeline& p) {
+    if (&p != &pipeline && std::holds_alternative<pipeline::AttachedSource>(p.source().body)) {
+      nested = true;
+    }
+  });
+  return !nested;
+}
+
+pg::Connection* Session::postgres(const std::string& alias) {
+  const pipeline::Attachment* a = FindAttachment(alias);
+  if (!a) return nullptr;
+  auto found = postgres_.find(a->alias);
+  return found == postgres_.end() ? nullptr : found->second.get();
+}
+
 namespace {
 
-// The attachments workers may see: DuckDB files only. A PostgreSQL connection string can hold
-// a password, which stays on this machine (workers use their own credentials).
+// The attachments the planner sees: DuckDB files (a from_query over them runs here). A
+// PostgreSQL attachment goes to the workers only in the fragments that read or write it
+// (PlanOnCluster, WritePostgresDistributed).
 std::vector<pipeline::Attachment> WorkerAttachments(const std::vector<pipeline::Attachment>& all) {
   std::vector<pipeline::Attachment> out;
   for (const auto& a : all) {
@@ -261,11 +290,46 @@ std::vector<pipeline::Attachment> WorkerAttachments(const std::vector<pipeline::
 
 }  // namespace
 
+Result<dist::Plan> Session::PlanOnCluster(const Pipeline& pipeline,
+                                          const sql::CompiledQuery& local) {
+  pipeline::Script script{WorkerAttachments(attachments_), pipeline};
+  const auto* source = std::get_if<pipeline::AttachedSource>(&pipeline.source().body);
+  const bool workers_read = WorkersReadPostgres(pipeline);
+  DUX_ASSIGN_OR_RETURN(dist::Plan plan, dist::PlanScript(&connection_, script, local, *cluster_));
+  if (workers_read && plan.coordinator_only.empty()) {
+    // The workers connect with the connection string as attached, which reaches them inside
+    // their fragments over the cluster's (authenticated) channel; without a password in it,
+    // each uses its own PGPASSWORD or PGPASSFILE.
+    plan.worker_script.attachments.push_back(*FindAttachment(source->alias));
+    pg::Connection& pg = *postgres(source->alias);
+    auto partitioning = dist::PartitionPostgres(pg, *source, cluster_->workers.size());
+    if (!partitioning.ok()) {
+      return Status(
+          partitioning.status().code(),
+          "from_attached: " + partitioning.status().message() + pipeline.source().loc.Suffix());
+    }
+    plan.partitioning = std::move(partitioning).value();
+    plan.assignment.clear();
+    for (size_t i = 0; i < plan.partitioning.partitions.size(); ++i) plan.assignment.push_back(i);
+    telemetry_.Emit({"postgres.read.plan",
+                     {{"n_partitions", static_cast<double>(plan.partitioning.partitions.size())}},
+                     {{"alias", source->alias},
+                      {"table", source->table},
+                      {"partition_by", source->partition_by},
+                      {"conninfo", pg.redacted()}}});
+  }
+  return plan;
+}
+
 Result<std::optional<Pipeline>> Session::RunOnCluster(const Pipeline& pipeline,
                                                       const sql::CompiledQuery& local) {
-  pipeline::Script script{WorkerAttachments(attachments_), pipeline};
-  DUX_ASSIGN_OR_RETURN(dist::Plan plan, dist::PlanScript(&connection_, script, local, *cluster_));
+  DUX_ASSIGN_OR_RETURN(dist::Plan plan, PlanOnCluster(pipeline, local));
   if (!plan.coordinator_only.empty()) return std::nullopt;
+  DUX_ASSIGN_OR_RETURN(Pipeline finish, RunPlan(plan, pipeline));
+  return finish;
+}
+
+Result<Pipeline> Session::RunPlan(const dist::Plan& plan, const Pipeline& pipeline) {
   telemetry_.Emit({"query.start", {}, {{"mode", "distributed"}}});
   auto gathered = dist::RunAndGather(connection_, plan, *cluster_, kGatheredTable);
   if (!gathered.ok()) {
@@ -289,13 +353,13 @@ void Session::DropTemp(const std::string& table) {
 
 Result<std::string> Session::ExplainDistributed(const Pipeline& pipeline) {
   DUX_ASSIGN_OR_RETURN(sql::CompiledQuery local, CompileHere(pipeline, /*schema_only=*/true));
-  if (internal::ReadsAttached(pipeline)) {
+  const bool workers_read = WorkersReadPostgres(pipeline);
+  if (internal::ReadsAttached(pipeline) && !workers_read) {
     return "-- runs on the coordinator: from_attached (attached tables are read here)\n" +
            attached_->explain() + local.Sql() + ";\n";
   }
   sql::Compiler compiler(&connection_);
-  pipeline::Script script{WorkerAttachments(attachments_), pipeline};
-  DUX_ASSIGN_OR_RETURN(dist::Plan plan, dist::PlanScript(&connection_, script, local, *cluster_));
+  DUX_ASSIGN_OR_RETURN(dist::Plan plan, PlanOnCluster(pipeline, local));
   if (!plan.coordinator_only.empty()) {
     return "-- runs on the coordinator: " + plan.coordinator_only + "\n" + local.Sql() + ";\n";
   }
@@ -308,9 +372,21 @@ Result<std::string> Session::ExplainDistributed(const Pipeline& pipeline) {
     out += " (not split: " + plan.partitioning.unsplit_reason + ")";
   }
   out += "\n" + ExplainPartitioning(plan.partitioning);
+  if (workers_read) {
+    // The read each worker makes (connection string redacted), then its slice.
+    out += attached_->explain();
+    if (parts.size() > 1) {
+      out += "-- each partition's worker adds its slice's predicate to that WHERE clause\n";
+    }
+  }
   for (size_t i = 0; i < parts.size(); ++i) {
     out += "-- partition " + std::to_string(i) + " on worker " +
            cluster_->workers[plan.assignment[i]]->address() + ": ";
+    if (parts[i].slice) {
+      out += "slice " + std::to_string(parts[i].slice->index) + " of " +
+             std::to_string(parts[i].slice->count) + ": " + parts[i].slice_predicate + "\n";
+      continue;
+    }
     if (parts[i].files.empty()) {
       out += "the whole source\n";
       continue;
@@ -410,6 +486,21 @@ Result<std::string> Session::ExplainDistributed(const Pipeline& pipeline) {
   DUX_ASSIGN_OR_RETURN(sql::CompiledQuery finish,
                        compiler.Compile(dist::FinishingPipeline(plan, pipeline, kGatheredTable)));
   DropTemp(kGatheredTable);
+  std::string pg_table;
+  const pipeline::Attachment* pg_target =
+      pipeline.sink() ? PostgresTarget(*pipeline.sink(), &pg_table) : nullptr;
+  if (pg_target && dist::WorkersCanInsert(plan)) {
+    const auto& insert = std::get<pipeline::InsertIntoSink>(pipeline.sink()->body);
+    auto table = pg::ParseTableName(pg_table);
+    if (!table.ok()) {
+      return Status(table.status().code(), "insert_into: " + table.status().message());
+    }
+    dist::WorkerInsert target{
+        insert.table, {*table, insert.create, insert.atomic, insert.table}, local.schema};
+    return out + "-- nothing is left for the coordinator: the workers write into PostgreSQL (" +
+           postgres_.at(pg_target->alias)->redacted() + ")\n" +
+           dist::ExplainInsertFromWorkers(target, parts.size());
+  }
   out += "-- the coordinator finishes with:\n" + finish.Sql() + ";\n";
   if (pipeline.sink()) {
     out += std::string("-- and writes the result: ") + pipeline.sink()->Verb() + "\n";
@@ -469,10 +560,72 @@ Result<exec::WriteReport> Session::Write(const Pipeline& pipeline) {
     return Status::InvalidArgument(
         "this pipeline has no to_parquet, to_csv, to_ndjson, to_arrow or insert_into at its end");
   }
-  DUX_ASSIGN_OR_RETURN(sql::CompiledQuery query, Compile(pipeline));
   std::string pg_table;
+  if (cluster_ && PostgresTarget(*pipeline.sink(), &pg_table)) {
+    return WritePostgresDistributed(pipeline);
+  }
+  DUX_ASSIGN_OR_RETURN(sql::CompiledQuery query, Compile(pipeline));
   if (PostgresTarget(*pipeline.sink(), &pg_table)) return WritePostgres(*pipeline.sink(), query);
   return exec::WriteSink(connection_, *pipeline.sink(), query);
+}
+
+Result<exec::WriteReport> Session::WritePostgresDistributed(const Pipeline& pipeline) {
+  const pipeline::Sink& sink = *pipeline.sink();
+  const auto& insert = std::get<pipeline::InsertIntoSink>(sink.body);
+  auto error = [&sink](const Status& s) {
+    return Status(s.code(), std::string(sink.Verb()) + ": " + s.message() + sink.loc.Suffix());
+  };
+  std::string rest;
+  const pipeline::Attachment* a = PostgresTarget(sink, &rest);
+  const bool workers_read = WorkersReadPostgres(pipeline);
+  if (internal::ReadsAttached(pipeline) && !workers_read) {
+    // Attached tables read here: the whole pipeline runs here (Compile).
+    DUX_ASSIGN_OR_RETURN(sql::CompiledQuery query, Compile(pipeline));
+    return WritePostgres(sink, query);
+  }
+  if (a->read_only) {
+    return error(Status::InvalidArgument("\"" + a->alias + "\" is attached read_only"));
+  }
+  auto table = pg::ParseTableName(rest);
+  if (!table.ok()) return error(table.status());
+  DUX_ASSIGN_OR_RETURN(sql::CompiledQuery local, CompileHere(pipeline, workers_read));
+  DUX_ASSIGN_OR_RETURN(dist::Plan plan, PlanOnCluster(pipeline, local));
+  if (!plan.coordinator_only.empty()) {
+    if (!workers_read) return WritePostgres(sink, local);
+    DUX_ASSIGN_OR_RETURN(sql::CompiledQuery query, CompileHere(pipeline, /*schema_only=*/false));
+    return WritePostgres(sink, query);
+  }
+  if (!dist::WorkersCanInsert(plan)) {
+    // The coordinator finishes the pipeline, then inserts its rows itself.
+    DUX_ASSIGN_OR_RETURN(Pipeline finish, RunPlan(plan, pipeline));
+    sql::Compiler compiler(&connection_);
+    DUX_ASSIGN_OR_RETURN(sql::CompiledQuery query, compiler.Compile(finish));
+    return WritePostgres(sink, query);
+  }
+  // Every worker inserts its own rows.
+  pg::Connection& pg = *postgres_.at(a->alias);
+  bool attached = false;
+  for (const auto& w : plan.worker_script.attachments) attached = attached || w.alias == a->alias;
+  if (!attached) plan.worker_script.attachments.push_back(*a);
+  dist::WorkerInsert target{
+      insert.table, {*table, insert.create, insert.atomic, insert.table}, local.schema};
+  auto start = std::chrono::steady_clock::now();
+  telemetry_.Emit({"query.start", {}, {{"mode", "distributed"}}});
+  auto rows = dist::InsertFromWorkers(connection_, plan, *cluster_, pg, target);
+  if (!rows.ok()) {
+    telemetry_.Emit({"query.exception", {}, {{"error", rows.status().message()}}});
+    return error(rows.status());
+  }
+  telemetry_.Emit({"query.stop", {{"rows", static_cast<double>(*rows)}}, {}});
+  double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  telemetry_.Emit({"postgres.write.stop",
+                   {{"rows", static_cast<double>(*rows)},
+                    {"duration", seconds},
+                    {"n_partitions", static_cast<double>(plan.partitioning.partitions.size())}},
+                   {{"table", insert.table}, {"conninfo", pg.redacted()}, {"by", "workers"}}});
+  exec::WriteReport report;
+  report.rows = *rows;
+  return report;
 }
 
 Result<exec::WriteReport> Session::WritePostgres(const pipeline::Sink& sink,

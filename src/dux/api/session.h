@@ -68,8 +68,9 @@ class Session {
   /// Compiles and binds; every pipeline mistake is reported here, before anything runs.
   /// from_arrow inputs are decoded, and from_attached PostgreSQL tables read, into temporary
   /// tables that stay until the next Compile. When distributed, this also runs the workers'
-  /// part and returns the query that finishes it from the gathered rows; a pipeline that
-  /// reads attached tables runs here, on the coordinator, instead.
+  /// part and returns the query that finishes it from the gathered rows. The workers read a
+  /// PostgreSQL source themselves (in slices with partition_by; WorkersReadPostgres); a
+  /// pipeline that reads other attached tables runs here, on the coordinator, instead.
   Result<sql::CompiledQuery> Compile(const pipeline::Pipeline& pipeline);
   /// The SQL a pipeline runs (and its sink statement, if any).
   Result<std::string> Explain(const pipeline::Pipeline& pipeline);
@@ -95,6 +96,9 @@ class Session {
                    std::vector<std::pair<std::string, std::string>> types = {});
 
   exec::Connection& connection() { return connection_; }
+  /// The connection of the PostgreSQL attachment `alias` (found as FindAttachment finds it),
+  /// or null when there is none. Owned by the session.
+  pg::Connection* postgres(const std::string& alias);
 
  private:
   class ArrowSources;
@@ -115,6 +119,20 @@ class Session {
   /// `local` is this session's compile of `pipeline`.
   Result<std::optional<pipeline::Pipeline>> RunOnCluster(const pipeline::Pipeline& pipeline,
                                                          const sql::CompiledQuery& local);
+  /// The distributed plan of `pipeline` (`local`: its compile here); a PostgreSQL source the
+  /// workers read (WorkersReadPostgres) is cut into slices, and its attachment goes to them.
+  Result<dist::Plan> PlanOnCluster(const pipeline::Pipeline& pipeline,
+                                   const sql::CompiledQuery& local);
+  /// Runs `plan` on the workers, gathers their rows and returns what finishes `pipeline` here.
+  Result<pipeline::Pipeline> RunPlan(const dist::Plan& plan, const pipeline::Pipeline& pipeline);
+  /// Whether the workers read the source of `pipeline` from PostgreSQL themselves: it is a
+  /// from_attached of a PostgreSQL attachment and no nested pipeline reads an attached table
+  /// (those are read here, for the coordinator's part). Such a pipeline is compiled here
+  /// without reading rows.
+  bool WorkersReadPostgres(const pipeline::Pipeline& pipeline) const;
+  /// insert_into a PostgreSQL table when distributed: by the workers when the plan leaves
+  /// the coordinator nothing to do after the gather (dist::InsertFromWorkers), else here.
+  Result<exec::WriteReport> WritePostgresDistributed(const pipeline::Pipeline& pipeline);
   Result<std::string> ExplainDistributed(const pipeline::Pipeline& pipeline);
   /// Replaces the temporary `table` with an empty one of `select_sql`'s columns (explain
   /// binds the workers' SQL against such stand-ins for the tables they will have).

@@ -418,6 +418,15 @@ pipeline::Pipeline PartitionPipeline(const pipeline::Pipeline& worker,
                                      const Partitioning& partitioning, size_t partition) {
   const auto* parquet = std::get_if<pipeline::ParquetSource>(&worker.source().body);
   const Partition& part = partitioning.partitions[partition];
+  const auto* attached = std::get_if<pipeline::AttachedSource>(&worker.source().body);
+  if (attached && part.slice) {
+    pipeline::AttachedSource read = *attached;
+    read.slice = part.slice;
+    pipeline::Pipeline out(pipeline::Source{std::move(read), worker.source().loc});
+    for (const pipeline::Op& op : worker.ops()) out.Append(op);
+    if (worker.sink()) out.SetSink(*worker.sink());
+    return out;
+  }
   if (!parquet || (part.files.empty() && partitioning.hive_types.empty())) return worker;
   pipeline::ParquetSource read = *parquet;
   if (!part.files.empty()) {

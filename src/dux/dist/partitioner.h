@@ -7,6 +7,7 @@
 
 #include <cstdint>
 #include <map>
+#include <optional>
 #include <string>
 #include <utility>
 #include <vector>
@@ -27,6 +28,10 @@ struct Partition {
   std::map<std::string, std::vector<int64_t>> row_groups;
   /// Bytes to read: file sizes, and compressed row group sizes for files read in part.
   int64_t bytes = 0;
+  /// A PostgreSQL source read in slices (dist/postgres.h): this partition's slice, and the
+  /// predicate that selects it, for explain.
+  std::optional<pipeline::AttachedSlice> slice;
+  std::string slice_predicate;
 };
 
 /// The files the leading filters of a pipeline keep no row of, by their hive keys.
@@ -69,7 +74,8 @@ Result<Partitioning> PartitionSource(sql::Binder* binder, const pipeline::Pipeli
 
 /// `worker` (the workers' part of a pipeline, over the source that was partitioned) as
 /// partition `partition` of `partitioning` reads it: its files, row ranges and pinned hive
-/// key types in the parquet source. Other sources are returned as they are.
+/// key types in the parquet source, or its slice of an attached table. Other sources are
+/// returned as they are.
 pipeline::Pipeline PartitionPipeline(const pipeline::Pipeline& worker,
                                      const Partitioning& partitioning, size_t partition);
 

@@ -168,17 +168,17 @@ void AppendChunk(duckdb_data_chunk chunk, std::string* buffer) {
   }
 }
 
+// CheckInsert's layout and the DuckDB query rendering COPY text.
 struct Plan {
-  std::vector<std::string> names;     ///< target column names, in result order
-  std::vector<std::string> pg_types;  ///< with create: their types
-  std::string select;                 ///< the DuckDB query rendering COPY text
+  InsertLayout layout;
+  std::string select;
 };
 
-Result<Plan> MakePlan(const pipeline::Schema& schema, const InsertTarget& target,
-                      const std::string& select_sql, const TableDescription* existing) {
+Result<InsertLayout> MakeLayout(const pipeline::Schema& schema, const InsertTarget& target,
+                                const TableDescription* existing) {
   if (schema.columns.empty()) return Status::InvalidArgument("the result has no columns");
-  Plan plan;
-  std::string select;
+  InsertLayout layout;
+  layout.table = existing ? existing->name : target.table;
   for (const auto& column : schema.columns) {
     if (existing) {
       int i = existing->Find(column.name);
@@ -190,18 +190,25 @@ Result<Plan> MakePlan(const pipeline::Schema& schema, const InsertTarget& target
       }
       const PgColumn& pg_column = existing->columns[i];
       DUX_RETURN_NOT_OK(CheckAssignable(column.name, column.type, pg_column, target.display_name));
-      plan.names.push_back(pg_column.name);
+      layout.names.push_back(pg_column.name);
     } else {
       DUX_ASSIGN_OR_RETURN(std::string pg_type, PgTypeFor(column.type, column.name));
-      plan.pg_types.push_back(pg_type);
-      plan.names.push_back(column.name);
+      layout.pg_types.push_back(pg_type);
+      layout.names.push_back(column.name);
     }
+    DUX_RETURN_NOT_OK(CopyTextExpression(sql::QuoteIdentifier(column.name), column.type).status());
+  }
+  return layout;
+}
+
+Result<std::string> CopySelect(const pipeline::Schema& schema, const std::string& select_sql) {
+  std::string select;
+  for (const auto& column : schema.columns) {
     DUX_ASSIGN_OR_RETURN(std::string text,
                          CopyTextExpression(sql::QuoteIdentifier(column.name), column.type));
     select += (select.empty() ? "" : ", ") + text;
   }
-  plan.select = "SELECT " + select + " FROM (" + select_sql + "\n)";
-  return plan;
+  return "SELECT " + select + " FROM (" + select_sql + "\n)";
 }
 
 std::string ColumnList(const std::vector<std::string>& names) {
@@ -210,12 +217,31 @@ std::string ColumnList(const std::vector<std::string>& names) {
   return out;
 }
 
-std::string CreateSql(const TableName& table, const Plan& plan) {
+std::string CreateSql(const TableName& table, const InsertLayout& layout, bool unlogged = false) {
   std::string columns;
-  for (size_t i = 0; i < plan.names.size(); ++i) {
-    columns += (i ? ", " : "") + QuoteIdentifier(plan.names[i]) + " " + plan.pg_types[i];
+  for (size_t i = 0; i < layout.names.size(); ++i) {
+    columns += (i ? ", " : "") + QuoteIdentifier(layout.names[i]) + " " + layout.pg_types[i];
   }
-  return "CREATE TABLE " + table.Quoted() + " (" + columns + ")";
+  return std::string(unlogged ? "CREATE UNLOGGED TABLE " : "CREATE TABLE ") + table.Quoted() +
+         " (" + columns + ")";
+}
+
+// The target's description, after the checks that it exists (or not, with `create`).
+Result<std::optional<TableDescription>> FindTarget(Connection& pg, const InsertTarget& target) {
+  DUX_ASSIGN_OR_RETURN(bool exists, TableExists(pg, target.table));
+  if (target.create && exists) {
+    return Status::AlreadyExists(
+        fmt::format("{} already exists (create: true makes a new table)", target.display_name));
+  }
+  if (!target.create && !exists) {
+    return Status::NotFound(
+        fmt::format("no table {} in PostgreSQL (create: true creates it)", target.display_name));
+  }
+  std::optional<TableDescription> existing;
+  if (!target.create) {
+    DUX_ASSIGN_OR_RETURN(existing, DescribeTable(pg, target.table));
+  }
+  return existing;
 }
 
 }  // namespace
@@ -303,55 +329,130 @@ Result<std::string> ExplainInsert(const pipeline::Schema& schema, const InsertTa
          ") SELECT " + columns + " FROM " + staging + "; DROP TABLE " + staging + "; COMMIT";
 }
 
+Result<InsertLayout> CheckInsert(Connection& pg, const pipeline::Schema& schema,
+                                 const InsertTarget& target) {
+  DUX_ASSIGN_OR_RETURN(std::optional<TableDescription> existing, FindTarget(pg, target));
+  return MakeLayout(schema, target, existing ? &*existing : nullptr);
+}
+
+std::string CreateTableStatement(const TableName& table, const InsertLayout& layout) {
+  return CreateSql(table, layout);
+}
+
+std::string AttemptStagingName(std::string_view attempt_id) {
+  // FNV-1a: stable across processes and versions (std::hash is neither promised).
+  uint64_t h = 14695981039346656037ull;
+  for (char c : attempt_id) {
+    h ^= static_cast<unsigned char>(c);
+    h *= 1099511628211ull;
+  }
+  return fmt::format("__dux_stage_{:016x}", h);
+}
+
+Result<int64_t> MoveStagedRows(Connection& pg, const InsertTarget& target,
+                               const InsertLayout& layout, const std::vector<std::string>& stages) {
+  auto fail = [&](const Status& s) {
+    (void)pg.Execute("ROLLBACK");
+    return Status(s.code(), "cannot insert into " + target.display_name + ": " + s.message() +
+                                "; nothing was inserted");
+  };
+  const std::string names = ColumnList(layout.names);
+  std::string select, drop;
+  for (const auto& stage : stages) {
+    std::string quoted = TableName{layout.table.schema, stage}.Quoted();
+    select += (select.empty() ? "SELECT " : " UNION ALL SELECT ") + names + " FROM " + quoted;
+    drop += (drop.empty() ? "" : ", ") + quoted;
+  }
+  DUX_RETURN_NOT_OK(pg.Execute("BEGIN").status());
+  if (target.create) {
+    Status created = pg.Execute(CreateSql(target.table, layout)).status();
+    if (!created.ok()) return fail(created);
+  }
+  int64_t rows = 0;
+  if (!select.empty()) {
+    auto moved = pg.Execute("INSERT INTO " + layout.table.Quoted() + " (" + names + ") " + select);
+    if (!moved.ok()) return fail(moved.status());
+    rows = *moved;
+    Status dropped = pg.Execute("DROP TABLE " + drop).status();
+    if (!dropped.ok()) return fail(dropped);
+  }
+  Status committed = pg.Execute("COMMIT").status();
+  if (!committed.ok()) return fail(committed);
+  return rows;
+}
+
 Result<int64_t> InsertQuery(exec::Connection& duck, const std::string& select_sql,
                             const pipeline::Schema& schema, Connection& pg,
-                            const InsertTarget& target) {
+                            const InsertTarget& target, WorkerShare* share) {
+  int64_t sent = 0;  // rows handed to PostgreSQL
+  struct Report {
+    WorkerShare* share;
+    const int64_t& sent;
+    ~Report() {
+      if (share) share->rows_sent = sent;
+    }
+  } report{share, sent};
+  const std::string stage = share ? share->stage : std::string();
   auto fail = [&](const Status& s, bool rolled_back) {
     std::string message =
         "cannot insert into " + target.display_name + ": " + RowContext(s.message());
-    if (rolled_back) message += "; nothing was inserted";
+    if (rolled_back && share) {
+      // A worker's share: other shares may have gone in.
+      message +=
+          fmt::format("; this worker's transaction rolled back after it had sent {} rows", sent);
+    } else if (rolled_back) {
+      message += "; nothing was inserted";
+    }
     return Status(s.code(), message);
   };
-  DUX_ASSIGN_OR_RETURN(bool exists, TableExists(pg, target.table));
-  if (target.create && exists) {
-    return Status::AlreadyExists(
-        fmt::format("{} already exists (create: true makes a new table)", target.display_name));
-  }
-  if (!target.create && !exists) {
-    return Status::NotFound(
-        fmt::format("no table {} in PostgreSQL (create: true creates it)", target.display_name));
-  }
-  std::optional<TableDescription> existing;
-  if (!target.create) {
-    DUX_ASSIGN_OR_RETURN(existing, DescribeTable(pg, target.table));
-  }
-  DUX_ASSIGN_OR_RETURN(Plan plan,
-                       MakePlan(schema, target, select_sql, existing ? &*existing : nullptr));
+  DUX_ASSIGN_OR_RETURN(std::optional<TableDescription> existing, FindTarget(pg, target));
+  Plan plan;
+  DUX_ASSIGN_OR_RETURN(plan.layout, MakeLayout(schema, target, existing ? &*existing : nullptr));
+  DUX_ASSIGN_OR_RETURN(plan.select, CopySelect(schema, select_sql));
+  const InsertLayout& layout = plan.layout;
 
   // Streams the DuckDB result as COPY text into `table`; returns the rows PostgreSQL took.
   auto copy = [&](const TableName& table) -> Result<int64_t> {
-    return pg.CopyIn("COPY " + table.Quoted() + " (" + ColumnList(plan.names) + ") FROM STDIN",
+    return pg.CopyIn("COPY " + table.Quoted() + " (" + ColumnList(layout.names) + ") FROM STDIN",
                      [&](const std::function<Status(std::string_view)>& send) -> Status {
                        std::string buffer;
                        buffer.reserve(kSendSize + (kSendSize >> 2));
-                       Status sent;
+                       int64_t pending = 0;  // rows in `buffer`
+                       auto flush = [&] {
+                         Status s = send(buffer);
+                         if (s.ok()) sent += pending;
+                         buffer.clear();
+                         pending = 0;
+                         return s;
+                       };
                        auto rows =
                            exec::ForEachChunk(duck, plan.select, [&](duckdb_data_chunk chunk) {
                              AppendChunk(chunk, &buffer);
-                             if (buffer.size() < kSendSize) return Status::OK();
-                             Status s = send(buffer);
-                             buffer.clear();
-                             return s;
+                             pending += static_cast<int64_t>(duckdb_data_chunk_get_size(chunk));
+                             return buffer.size() < kSendSize ? Status::OK() : flush();
                            });
                        if (!rows.ok()) return rows.status();
-                       return send(buffer);
+                       return flush();
                      });
   };
 
-  if (!target.atomic) {
+  if (!target.atomic || !stage.empty()) {
+    // One transaction: [create the table,] copy, commit. A worker's share of an atomic
+    // insert creates its own staging table in it, so a failed attempt leaves none.
+    TableName into = target.table;
+    std::string create;
+    if (!stage.empty()) {
+      into = TableName{layout.table.schema, stage};
+      create = target.create ? CreateSql(into, layout, /*unlogged=*/true)
+                             : "CREATE UNLOGGED TABLE " + into.Quoted() + " AS SELECT " +
+                                   ColumnList(layout.names) + " FROM " + existing->name.Quoted() +
+                                   " WITH NO DATA";
+    } else if (target.create) {
+      create = CreateSql(target.table, layout);
+    }
     DUX_RETURN_NOT_OK(pg.Execute("BEGIN").status());
-    Result<int64_t> rows = target.create ? pg.Execute(CreateSql(target.table, plan)) : 0;
-    if (rows.ok()) rows = copy(target.table);
+    Result<int64_t> rows = create.empty() ? 0 : pg.Execute(create);
+    if (rows.ok()) rows = copy(into);
     if (rows.ok()) {
       auto committed = pg.Execute("COMMIT");
       if (!committed.ok()) rows = committed.status();
@@ -364,12 +465,11 @@ Result<int64_t> InsertQuery(exec::Connection& duck, const std::string& select_sq
   }
 
   // Atomic: load a staging table beside the target, then move its rows in one transaction.
-  std::string schema_name = existing ? existing->name.schema : target.table.schema;
-  TableName staging{schema_name, StagingName()};
+  TableName staging{layout.table.schema, StagingName()};
   std::string create_staging = target.create
-                                   ? CreateSql(staging, plan)
+                                   ? CreateSql(staging, layout)
                                    : "CREATE UNLOGGED TABLE " + staging.Quoted() + " AS SELECT " +
-                                         ColumnList(plan.names) + " FROM " +
+                                         ColumnList(layout.names) + " FROM " +
                                          existing->name.Quoted() + " WITH NO DATA";
   auto drop_staging = [&] { (void)pg.Execute("DROP TABLE IF EXISTS " + staging.Quoted()); };
   DUX_RETURN_NOT_OK(pg.Execute(create_staging).status());
@@ -385,7 +485,7 @@ Result<int64_t> InsertQuery(exec::Connection& duck, const std::string& select_sq
                            QuoteIdentifier(target.table.name))
                     .status();
     } else {
-      std::string names = ColumnList(plan.names);
+      std::string names = ColumnList(layout.names);
       swapped = pg.Execute("INSERT INTO " + existing->name.Quoted() + " (" + names + ") SELECT " +
                            names + " FROM " + staging.Quoted())
                     .status();

@@ -20,6 +20,16 @@ TEST(WriterTest, EscapesCopyText) {
   EXPECT_EQ(CopyText("ünï €"), "ünï €");
 }
 
+TEST(WriterTest, NamesEachAttemptsStagingTable) {
+  // Stable (the coordinator and the worker compute it apart), distinct per attempt, and a
+  // short PostgreSQL identifier.
+  EXPECT_EQ(AttemptStagingName("q1-i0"), AttemptStagingName("q1-i0"));
+  EXPECT_NE(AttemptStagingName("q1-i0"), AttemptStagingName("q1-i0-retry"));
+  EXPECT_NE(AttemptStagingName("q1-i0"), AttemptStagingName("q1-i1"));
+  EXPECT_EQ(AttemptStagingName("").size(), std::string("__dux_stage_").size() + 16);
+  EXPECT_EQ(AttemptStagingName("q").rfind("__dux_stage_", 0), 0u);
+}
+
 TEST(WriterTest, RendersColumnsAsPostgresText) {
   EXPECT_EQ(*CopyTextExpression("\"c\"", "INTEGER"), "CAST(\"c\" AS VARCHAR)");
   EXPECT_EQ(*CopyTextExpression("\"c\"", "BLOB"), "('\\x' || hex(\"c\"))");

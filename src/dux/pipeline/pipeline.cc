@@ -178,7 +178,7 @@ Pipeline Pipeline::FromArrow(std::string path) {
 Pipeline Pipeline::FromAttached(std::string alias, std::string table, std::string partition_by,
                                 std::vector<std::string> columns) {
   return Pipeline(Source{AttachedSource{std::move(alias), std::move(table), std::move(partition_by),
-                                        std::move(columns)},
+                                        std::move(columns), std::nullopt},
                          {}});
 }
 

@@ -104,6 +104,19 @@ struct ArrowSource {
   bool operator==(const ArrowSource&) const = default;
 };
 
+/// The slice of a PostgreSQL table one worker reads (docs/postgres.md#slices): slice `index`
+/// of `count`, cut by the source's `partition_by` key with `method` (pg::SlicePredicate).
+/// The coordinator sets it on the source of a worker's fragment; users never write it.
+struct AttachedSlice {
+  enum class Method { kModulus, kHash, kRange };
+  Method method = Method::kModulus;
+  int index = 0;
+  int count = 1;
+  /// kRange: the key's min and max as the coordinator read them; absent for an empty table.
+  std::optional<std::pair<int64_t, int64_t>> range;
+  bool operator==(const AttachedSlice&) const = default;
+};
+
 /// A table of an attached database (see Attachment). Read once, whole, unless distributed
 /// with `partition_by`, which lets each worker read a disjoint slice of the table.
 struct AttachedSource {
@@ -111,6 +124,8 @@ struct AttachedSource {
   std::string table;                 ///< "table" or "schema.table" inside that database
   std::string partition_by;          ///< the key column slices are cut by; empty: unsliced
   std::vector<std::string> columns;  ///< read only these, in this order; empty: all
+  /// Set on a worker's fragment: read only this slice (by `partition_by`).
+  std::optional<AttachedSlice> slice;
   bool operator==(const AttachedSource&) const = default;
 };
 

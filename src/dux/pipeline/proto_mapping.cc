@@ -178,6 +178,26 @@ struct SourceWriter {
     m->set_table(s.table);
     m->set_partition_by(s.partition_by);
     WriteStrings(s.columns, m->mutable_columns());
+    if (s.slice) {
+      pb::AttachedSlice* slice = m->mutable_slice();
+      switch (s.slice->method) {
+        case AttachedSlice::Method::kModulus:
+          slice->set_method(pb::AttachedSlice::METHOD_MODULUS);
+          break;
+        case AttachedSlice::Method::kHash:
+          slice->set_method(pb::AttachedSlice::METHOD_HASH);
+          break;
+        case AttachedSlice::Method::kRange:
+          slice->set_method(pb::AttachedSlice::METHOD_RANGE);
+          break;
+      }
+      slice->set_index(s.slice->index);
+      slice->set_count(s.slice->count);
+      if (s.slice->range) {
+        slice->set_range_min(s.slice->range->first);
+        slice->set_range_max(s.slice->range->second);
+      }
+    }
   }
   void operator()(const ValuesSource& s) const {
     pb::ValuesSource* m = out->mutable_values();
@@ -506,8 +526,42 @@ Result<SourceBody> ReadSourceBody(const pb::Source& message, const std::string& 
       return SourceBody(ArrowSource{message.arrow().path()});
     case pb::Source::kAttached: {
       const pb::AttachedSource& m = message.attached();
-      return SourceBody(
-          AttachedSource{m.alias(), m.table(), m.partition_by(), ReadStrings(m.columns())});
+      AttachedSource attached{m.alias(), m.table(), m.partition_by(), ReadStrings(m.columns()), {}};
+      if (m.has_slice()) {
+        const pb::AttachedSlice& s = m.slice();
+        const std::string slice_path = Field(Field(path, "attached"), "slice");
+        AttachedSlice slice;
+        switch (s.method()) {
+          case pb::AttachedSlice::METHOD_MODULUS:
+            slice.method = AttachedSlice::Method::kModulus;
+            break;
+          case pb::AttachedSlice::METHOD_HASH:
+            slice.method = AttachedSlice::Method::kHash;
+            break;
+          case pb::AttachedSlice::METHOD_RANGE:
+            slice.method = AttachedSlice::Method::kRange;
+            break;
+          default:
+            return Invalid(fmt::format("from_attached slice has unknown method {}",
+                                       static_cast<int>(s.method())),
+                           slice_path, loc);
+        }
+        if (s.count() < 1 || s.index() < 0 || s.index() >= s.count()) {
+          return Invalid(fmt::format("from_attached has no slice {} of {}", s.index(), s.count()),
+                         slice_path, loc);
+        }
+        if (m.partition_by().empty()) {
+          return Invalid("from_attached slice without partition_by", slice_path, loc);
+        }
+        if (s.has_range_min() != s.has_range_max()) {
+          return Invalid("from_attached slice has half a range", slice_path, loc);
+        }
+        slice.index = s.index();
+        slice.count = s.count();
+        if (s.has_range_min()) slice.range = std::make_pair(s.range_min(), s.range_max());
+        attached.slice = slice;
+      }
+      return SourceBody(std::move(attached));
     }
     case pb::Source::kValues: {
       const pb::ValuesSource& m = message.values();

@@ -449,6 +449,36 @@ TEST(ProtoMappingTest, RoundTripsPostgresAttachmentsAndAttachedSources) {
   EXPECT_EQ(back.status().message(), "attachment has unknown type 9 at attachments[1]");
 }
 
+TEST(ProtoMappingTest, RoundTripsAttachedSlices) {
+  for (auto method : {AttachedSlice::Method::kModulus, AttachedSlice::Method::kHash,
+                      AttachedSlice::Method::kRange}) {
+    AttachedSource source{"pg", "orders", "id", {}, AttachedSlice{method, 1, 3, std::nullopt}};
+    if (method == AttachedSlice::Method::kRange) source.slice->range = std::make_pair(-5, 90);
+    Pipeline p(Source{source, {2, 1}});
+    pb::Pipeline message;
+    ToProto(p, &message);
+    EXPECT_EQ(message.source().attached().slice().count(), 3);
+    Result<Pipeline> back = FromProto(message);
+    ASSERT_TRUE(back.ok()) << back.status().ToString();
+    EXPECT_EQ(*back, p);
+  }
+  // A slice is absent unless set, and then must be one of its count, with a key.
+  pb::Pipeline message;
+  ToProto(Pipeline::FromAttached("pg", "orders", "id"), &message);
+  EXPECT_FALSE(message.source().attached().has_slice());
+  message.mutable_source()->mutable_attached()->mutable_slice()->set_index(2);
+  message.mutable_source()->mutable_attached()->mutable_slice()->set_count(2);
+  Result<Pipeline> back = FromProto(message);
+  ASSERT_FALSE(back.ok());
+  EXPECT_EQ(back.status().message(), "from_attached has no slice 2 of 2 at source.attached.slice");
+  message.mutable_source()->mutable_attached()->mutable_slice()->set_index(1);
+  message.mutable_source()->mutable_attached()->clear_partition_by();
+  back = FromProto(message);
+  ASSERT_FALSE(back.ok());
+  EXPECT_EQ(back.status().message(),
+            "from_attached slice without partition_by at source.attached.slice");
+}
+
 // ---- invalid messages --------------------------------------------------------------------
 
 // A valid message to break: ops[0] a join (whose right side has a filter), ops[1] an asof

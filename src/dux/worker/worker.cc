@@ -8,6 +8,7 @@
 
 #include "dux/dist/worker_client.h"
 #include "dux/exec/arrow_bridge.h"
+#include "dux/pg/writer.h"
 #include "dux/pipeline/proto_mapping.h"
 #include "dux/sql/quote.h"
 
@@ -165,12 +166,21 @@ Status Worker::Execute(const v1::ExecuteRequest& request, ChunkWriter* out) {
   DUX_ASSIGN_OR_RETURN(OpenedFragment f, OpenFragment(request.fragment()));
   const pipeline::Script& script = f.script;
   Session* session = f.session.get();
+  ipc::WriteOptions options;
+  DUX_ASSIGN_OR_RETURN(options.compression, exec::ParseCompression(request.compression()));
+  if (request.fragment().has_postgres_insert()) {
+    DUX_ASSIGN_OR_RETURN(std::string report, InsertShare(f, request.fragment()));
+    ChunkedOutput chunks(out);
+    auto rows = exec::WriteQueryIpc(session->connection(), report, &chunks, options);
+    if (chunks.gone()) return Status(StatusCode::kCancelled, "the receiver went away");
+    if (!rows.ok()) return rows.status();
+    f.running.reset();
+    return chunks.Send();
+  }
   if (script.pipeline.sink()) {
     return Status::InvalidArgument(std::string(script.pipeline.sink()->Verb()) +
                                    ": Execute returns rows; a fragment that writes goes to Write");
   }
-  ipc::WriteOptions options;
-  DUX_ASSIGN_OR_RETURN(options.compression, exec::ParseCompression(request.compression()));
   DUX_ASSIGN_OR_RETURN(sql::CompiledQuery query, session->Compile(script.pipeline));
   // A shuffle's rows go to the bucket owners; what comes back is one row per bucket.
   std::string result = query.Sql();
@@ -187,6 +197,36 @@ Status Worker::Execute(const v1::ExecuteRequest& request, ChunkWriter* out) {
   // caller may reuse it at once.
   f.running.reset();
   return chunks.Send();
+}
+
+Result<std::string> Worker::InsertShare(OpenedFragment& f, const v1::Fragment& fragment) {
+  const pipeline::Pipeline& pipeline = f.script.pipeline;
+  Session* session = f.session.get();
+  const auto* sink =
+      pipeline.sink() ? std::get_if<pipeline::InsertIntoSink>(&pipeline.sink()->body) : nullptr;
+  size_t dot = sink ? sink->table.find('.') : std::string::npos;
+  pg::Connection* pg =
+      dot == std::string::npos ? nullptr : session->postgres(sink->table.substr(0, dot));
+  if (!pg) {
+    return Status::InvalidArgument(
+        "a PostgreSQL insert needs a fragment that ends in insert_into a PostgreSQL attachment");
+  }
+  DUX_ASSIGN_OR_RETURN(pg::TableName table, pg::ParseTableName(sink->table.substr(dot + 1)));
+  // The rows without the sink, compiled (and a PostgreSQL slice read) here.
+  pipeline::Pipeline rows_only(pipeline.source());
+  for (const auto& op : pipeline.ops()) rows_only.Append(op);
+  DUX_ASSIGN_OR_RETURN(sql::CompiledQuery query, session->Compile(rows_only));
+  pg::InsertTarget target{table, sink->create, sink->atomic, sink->table};
+  pg::WorkerShare share;
+  if (fragment.postgres_insert().staging()) {
+    share.stage = pg::AttemptStagingName(fragment.query_id());
+  } else {
+    target.create = false;  // the coordinator made it
+  }
+  auto rows =
+      pg::InsertQuery(session->connection(), query.Sql(), query.schema, *pg, target, &share);
+  if (!rows.ok()) return rows.status();
+  return fmt::format("SELECT CAST({} AS BIGINT) AS rows", *rows);
 }
 
 Result<std::string> Worker::RouteToOwners(Session* session, const sql::CompiledQuery& query,

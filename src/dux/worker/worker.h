@@ -81,6 +81,11 @@ class Worker {
   /// Creates or appends to a bucket's table with `fill(table, exists)`, one filler at a time.
   Result<int64_t> StoreBucket(const std::string& exchange, int bucket,
                               const std::function<Result<int64_t>(const std::string&, bool)>& fill);
+  /// A worker's share of a distributed insert into PostgreSQL (v1::PostgresInsert): copies
+  /// the rows of `f` (whose pipeline ends in insert_into) in one transaction; returns the
+  /// SELECT of the reply (one row: rows). A failure rolls the transaction back and says how
+  /// many rows had been sent.
+  Result<std::string> InsertShare(OpenedFragment& f, const v1::Fragment& fragment);
   /// Routes the fragment's rows to their bucket owners; returns the SELECT of the reply
   /// (one row per bucket, see BucketStatsQuery).
   Result<std::string> RouteToOwners(Session* session, const sql::CompiledQuery& query,
