@@ -7,6 +7,7 @@
 
 #include "dux/api/attached_tables_internal.h"
 #include "dux/dist/gather.h"
+#include "dux/dist/write.h"
 #include "dux/exec/arrow_bridge.h"
 #include "dux/pg/catalog.h"
 #include "dux/pg/writer.h"
@@ -276,6 +277,11 @@ Result<std::optional<Pipeline>> Session::RunOnCluster(const Pipeline& pipeline,
   pipeline::Script script{WorkerAttachments(attachments_), pipeline};
   DUX_ASSIGN_OR_RETURN(dist::Plan plan, dist::PlanScript(&connection_, script, local, *cluster_));
   if (!plan.coordinator_only.empty()) return std::nullopt;
+  DUX_ASSIGN_OR_RETURN(Pipeline finish, RunPlan(plan, pipeline));
+  return finish;
+}
+
+Result<Pipeline> Session::RunPlan(const dist::Plan& plan, const Pipeline& pipeline) {
   telemetry_.Emit({"query.start", {}, {{"mode", "distributed"}}});
   auto gathered = dist::RunAndGather(connection_, plan, *cluster_, kGatheredTable);
   if (!gathered.ok()) {
@@ -363,6 +369,10 @@ Result<std::string> Session::ExplainDistributed(const Pipeline& pipeline) {
            "):\n" + stage_query.Sql() + ";\n";
     gathered_sql = stage_query.Sql();
   }
+  if (pipeline.sink() && dist::CoordinatorWritesBecause(plan, *pipeline.sink()).empty()) {
+    (void)connection_.Execute("DROP TABLE IF EXISTS temp." + std::string(kBucketsTable));
+    return out + dist::ExplainWrite(plan, *pipeline.sink());
+  }
   out += "-- gather: every worker's Arrow IPC batches, in arrival order, into " +
          std::string(kGatheredTable) + "\n";
   std::string gathered = "SELECT *, 0 AS " + std::string(dist::kAttemptColumn) + " FROM (" +
@@ -382,9 +392,7 @@ Result<std::string> Session::ExplainDistributed(const Pipeline& pipeline) {
   (void)connection_.Execute("DROP TABLE IF EXISTS temp." + sql::QuoteIdentifier(kGatheredTable));
   (void)connection_.Execute("DROP TABLE IF EXISTS temp." + std::string(kBucketsTable));
   out += "-- the coordinator finishes with:\n" + finish.Sql() + ";\n";
-  if (pipeline.sink()) {
-    out += std::string("-- and writes the result: ") + pipeline.sink()->Verb() + "\n";
-  }
+  if (pipeline.sink()) out += dist::ExplainWrite(plan, *pipeline.sink());
   return out;
 }
 
@@ -440,10 +448,34 @@ Result<exec::WriteReport> Session::Write(const Pipeline& pipeline) {
     return Status::InvalidArgument(
         "this pipeline has no to_parquet, to_csv, to_ndjson, to_arrow or insert_into at its end");
   }
+  if (cluster_ && exec::WritesDirectory(*pipeline.sink())) return WriteDistributed(pipeline);
   DUX_ASSIGN_OR_RETURN(sql::CompiledQuery query, Compile(pipeline));
   std::string pg_table;
   if (PostgresTarget(*pipeline.sink(), &pg_table)) return WritePostgres(*pipeline.sink(), query);
   return exec::WriteSink(connection_, *pipeline.sink(), query);
+}
+
+Result<exec::WriteReport> Session::WriteDistributed(const Pipeline& pipeline) {
+  const pipeline::Sink& sink = *pipeline.sink();
+  DUX_ASSIGN_OR_RETURN(sql::CompiledQuery local, CompileHere(pipeline, /*schema_only=*/false));
+  if (internal::ReadsAttached(pipeline)) return exec::WriteSink(connection_, sink, local);
+  pipeline::Script script{WorkerAttachments(attachments_), pipeline};
+  DUX_ASSIGN_OR_RETURN(dist::Plan plan, dist::PlanScript(&connection_, script, local, *cluster_));
+  if (!plan.coordinator_only.empty()) return exec::WriteSink(connection_, sink, local);
+  if (!dist::CoordinatorWritesBecause(plan, sink).empty()) {
+    DUX_ASSIGN_OR_RETURN(Pipeline finish, RunPlan(plan, pipeline));
+    sql::Compiler compiler(&connection_);
+    DUX_ASSIGN_OR_RETURN(sql::CompiledQuery query, compiler.Compile(finish));
+    return exec::WriteSink(connection_, sink, query);
+  }
+  telemetry_.Emit({"query.start", {}, {{"mode", "distributed"}}});
+  auto written = dist::RunAndWrite(connection_, plan, *cluster_, sink);
+  if (!written.ok()) {
+    telemetry_.Emit({"query.exception", {}, {{"error", written.status().message()}}});
+    return written.status();
+  }
+  telemetry_.Emit({"query.stop", {{"rows", static_cast<double>(written->rows)}}, {}});
+  return written;
 }
 
 Result<exec::WriteReport> Session::WritePostgres(const pipeline::Sink& sink,

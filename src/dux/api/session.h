@@ -115,6 +115,12 @@ class Session {
   /// `local` is this session's compile of `pipeline`.
   Result<std::optional<pipeline::Pipeline>> RunOnCluster(const pipeline::Pipeline& pipeline,
                                                          const sql::CompiledQuery& local);
+  /// Runs the workers' part of `plan` and returns the pipeline that finishes it here.
+  Result<pipeline::Pipeline> RunPlan(const dist::Plan& plan, const pipeline::Pipeline& pipeline);
+  /// A directory write (exec::WritesDirectory) when distributed: the workers write their own
+  /// part files when the plan leaves nothing to finish here (dist::RunAndWrite), else this
+  /// session writes the finished result.
+  Result<exec::WriteReport> WriteDistributed(const pipeline::Pipeline& pipeline);
   Result<std::string> ExplainDistributed(const pipeline::Pipeline& pipeline);
   std::shared_ptr<exec::Database> db_;
   exec::Connection connection_;

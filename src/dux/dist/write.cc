@@ -1,0 +1,254 @@
+#include "dux/dist/write.h"
+
+#include <fmt/format.h>
+
+#include <chrono>
+#include <condition_variable>
+#include <cstring>
+#include <filesystem>
+#include <map>
+#include <mutex>
+#include <thread>
+
+#include "dux/dist/gather.h"
+#include "dux/exec/arrow_bridge.h"
+#include "dux/pipeline/proto_mapping.h"
+#include "dux/sql/quote.h"
+
+namespace dux::dist {
+
+namespace fs = std::filesystem;
+using Clock = std::chrono::steady_clock;
+
+namespace {
+
+// The coordinator's table of the tasks' replies: (part INTEGER, rows BIGINT, files VARCHAR[]).
+constexpr const char* kWrittenTable = "__dux_written";
+
+// One attempt's Write call as the result stream the gather reads: the call runs on a thread
+// of its own; once it returns, the stream holds one Arrow IPC row (part, rows, files) encoded
+// by a small DuckDB of the coordinator's. Cancel makes Read return at once; the destructor
+// then cancels the worker's query (again every 50 ms, since a Cancel that arrives before the
+// worker has registered the query finds nothing) and waits for the call to end, so that no
+// attempt still writes once the gather has returned.
+class WriteCall : public ResultStream {
+ public:
+  WriteCall(WorkerClient& client, v1::WriteRequest request, const exec::Database& replies)
+      : client_(client), request_(std::move(request)), replies_(replies) {
+    thread_ = std::thread([this] { Run(); });
+  }
+
+  ~WriteCall() override {
+    std::unique_lock lock(mu_);
+    while (!done_) {
+      if (cancelled_) {
+        lock.unlock();
+        (void)client_.Cancel(request_.fragment().query_id());
+        lock.lock();
+      }
+      cv_.wait_for(lock, std::chrono::milliseconds(50));
+    }
+    lock.unlock();
+    thread_.join();
+  }
+
+  Result<size_t> Read(void* data, size_t size) override {
+    std::unique_lock lock(mu_);
+    cv_.wait(lock, [&] { return done_ || cancelled_; });
+    if (cancelled_) return Status(StatusCode::kCancelled, "the write was cancelled");
+    if (!status_.ok()) return status_;
+    size_t n = std::min(size, bytes_.size() - offset_);
+    std::memcpy(data, bytes_.data() + offset_, n);
+    offset_ += n;
+    return n;
+  }
+
+  void Cancel() override {
+    std::lock_guard lock(mu_);
+    cancelled_ = true;
+    cv_.notify_all();
+  }
+
+ private:
+  void Run() {
+    auto reply = client_.Write(request_);
+    Status status = reply.status();
+    ipc::StringOutputStream out;
+    if (status.ok()) status = Encode(*reply, &out);
+    std::lock_guard lock(mu_);
+    status_ = status;
+    bytes_ = std::move(out.bytes());
+    done_ = true;
+    cv_.notify_all();
+  }
+
+  Status Encode(const v1::WriteReply& reply, ipc::StringOutputStream* out) {
+    std::string files;
+    for (const auto& f : reply.files()) files += (files.empty() ? "" : ", ") + sql::QuoteString(f);
+    DUX_ASSIGN_OR_RETURN(exec::Connection c, exec::Connection::Open(replies_));
+    return exec::WriteQueryIpc(c,
+                               fmt::format("SELECT {}::INTEGER AS part, {}::BIGINT AS rows, "
+                                           "[{}]::VARCHAR[] AS files",
+                                           request_.partition(), reply.rows(), files),
+                               out, {})
+        .status();
+  }
+
+  WorkerClient& client_;
+  const v1::WriteRequest request_;
+  const exec::Database& replies_;
+  std::mutex mu_;
+  std::condition_variable cv_;
+  bool done_ = false;
+  bool cancelled_ = false;
+  Status status_;
+  std::string bytes_;
+  size_t offset_ = 0;
+  std::thread thread_;  // last: started once everything above exists
+};
+
+// `fragment` with `sink` at the end of its pipeline.
+Status AddSink(v1::Fragment* fragment, const pipeline::Sink& sink) {
+  DUX_ASSIGN_OR_RETURN(pipeline::Script script, pipeline::FromProto(fragment->script()));
+  script.pipeline.SetSink(sink);
+  fragment->clear_script();
+  pipeline::ToProto(script, fragment->mutable_script());
+  return Status::OK();
+}
+
+std::string Format(const pipeline::Sink& sink) { return exec::PartExtension(sink); }
+
+// "to_parquet: message (line L, col C)".
+Status SinkError(const pipeline::Sink& sink, const Status& status) {
+  return Status(status.code(),
+                std::string(sink.Verb()) + ": " + status.message() + sink.loc.Suffix());
+}
+
+}  // namespace
+
+std::string CoordinatorWritesBecause(const Plan& plan, const pipeline::Sink& sink) {
+  if (std::holds_alternative<pipeline::InsertIntoSink>(sink.body)) {
+    return "insert_into: the coordinator holds the target";
+  }
+  if (std::holds_alternative<pipeline::ToArrowSink>(sink.body)) {
+    return "to_arrow writes one file";
+  }
+  if (!exec::WritesDirectory(sink)) {
+    return "the path names one file; a path without an extension, or ending in \"/\", is a "
+           "directory of part files that the workers write";
+  }
+  if (!plan.coordinator_only.empty()) return plan.coordinator_only;
+  if (plan.fold) return "the partial aggregates are finalised on the coordinator";
+  if (!plan.finish.empty()) {
+    std::string verbs;
+    for (const auto& op : plan.finish)
+      verbs += (verbs.empty() ? "" : ", ") + std::string(op.Verb());
+    return verbs + " after the gather, on the coordinator";
+  }
+  return "";
+}
+
+std::string ExplainWrite(const Plan& plan, const pipeline::Sink& sink) {
+  std::string why = CoordinatorWritesBecause(plan, sink);
+  if (!why.empty()) {
+    return fmt::format("-- and the coordinator writes the result: {} ({})\n", sink.Verb(), why);
+  }
+  std::string hive;
+  if (auto* p = std::get_if<pipeline::ToParquetSink>(&sink.body); p && !p->partition_by.empty()) {
+    std::string keys;
+    for (const auto& k : p->partition_by) keys += (keys.empty() ? "" : "/") + k + "=...";
+    hive = " under " + keys;
+  }
+  return fmt::format(
+      "-- no rows come to the coordinator: each {} writes its own part files ({}) into the "
+      "directory \"{}\" as part-<{} index>-<query id>.{}{}, each under a hidden temporary name "
+      "renamed when complete (the directory must be missing or empty)\n",
+      plan.hash_stage ? "bucket owner" : "partition's worker", sink.Verb(), exec::SinkPath(sink),
+      plan.hash_stage ? "bucket" : "partition", Format(sink), hive);
+}
+
+Result<exec::WriteReport> RunAndWrite(exec::Connection& connection, const Plan& plan,
+                                      const ClusterOptions& options, const pipeline::Sink& sink) {
+  const std::string target = exec::SinkPath(sink);
+  if (target.empty()) return SinkError(sink, Status::InvalidArgument("needs a path"));
+  Status empty = exec::CheckDirectoryTarget(target);
+  if (!empty.ok()) return SinkError(sink, empty);
+  std::error_code ec;
+  const bool existed = fs::exists(target, ec);
+  const Telemetry* t = options.telemetry;
+  if (t) {
+    t->Emit({"distributed.write.start", {}, {{"format", Format(sink)}, {"path", target}}});
+  }
+  auto start = Clock::now();
+  // The tasks' replies are encoded by a DuckDB of their own (see WriteCall).
+  DUX_ASSIGN_OR_RETURN(exec::Database replies, exec::Database::Open("", {{"threads", "1"}}));
+  std::string write_id;
+  LastStageHook write = [&](std::vector<GatherTask>* tasks, const std::string& query_id) {
+    write_id = query_id;
+    for (size_t i = 0; i < tasks->size(); ++i) {
+      GatherTask& task = (*tasks)[i];
+      DUX_RETURN_NOT_OK(AddSink(&task.fragment, sink));
+      std::string first_id = task.fragment.query_id();
+      auto part = static_cast<int>(i);
+      task.start = [first_id, part, &write_id, &replies](
+                       WorkerClient& client,
+                       const v1::ExecuteRequest& request) -> Result<std::unique_ptr<ResultStream>> {
+        v1::WriteRequest call;
+        *call.mutable_fragment() = request.fragment();
+        call.set_write_id(write_id);
+        call.set_partition(part);
+        call.set_retry(request.fragment().query_id() != first_id);
+        return std::unique_ptr<ResultStream>(new WriteCall(client, std::move(call), replies));
+      };
+    }
+    return Status::OK();
+  };
+  auto ran = RunAndGather(connection, plan, options, kWrittenTable, write);
+  auto fail = [&](const Status& status) -> Status {
+    if (!write_id.empty()) exec::RemoveWrite(target, write_id, !existed);
+    (void)connection.Execute(std::string("DROP TABLE IF EXISTS temp.") + kWrittenTable);
+    // A worker's message already names the verb; the coordinator's own do not.
+    if (status.message().find(sink.Verb()) != std::string::npos) return status;
+    return SinkError(sink, status);
+  };
+  if (!ran.ok()) return fail(ran.status());
+  auto parts = connection.QueryText(
+      fmt::format("SELECT CAST(part AS VARCHAR), CAST(rows AS VARCHAR) FROM temp.{} ORDER BY part",
+                  kWrittenTable));
+  if (!parts.ok()) return fail(parts.status());
+  auto files = connection.QueryText(fmt::format(
+      "SELECT CAST(part AS VARCHAR), file FROM (SELECT part, unnest(files) AS file FROM temp.{}) "
+      "ORDER BY file",
+      kWrittenTable));
+  if (!files.ok()) return fail(files.status());
+  (void)connection.Execute(std::string("DROP TABLE IF EXISTS temp.") + kWrittenTable);
+  exec::WriteReport report;
+  std::map<std::string, int64_t> rows_of;  // by part
+  std::string kept;                        // when no part wrote a row: the first one's files stay
+  for (const auto& row : *parts) {
+    int64_t rows = std::stoll(row[1].value_or("0"));
+    rows_of[*row[0]] = rows;
+    report.rows += rows;
+    if (kept.empty()) kept = *row[0];
+  }
+  for (const auto& row : *files) {
+    const std::string& part = *row[0];
+    // An empty part file adds nothing but clutter, and as the first CSV file of a directory
+    // it would make a reader sniff every column as VARCHAR.
+    if (rows_of[part] == 0 && (report.rows > 0 || part != kept)) {
+      fs::remove(*row[1], ec);
+      continue;
+    }
+    report.files.push_back(*row[1]);
+  }
+  if (t) {
+    t->Emit({"distributed.write.stop",
+             {{"n_files", static_cast<double>(report.files.size())},
+              {"rows", static_cast<double>(report.rows)},
+              {"duration", std::chrono::duration<double>(Clock::now() - start).count()}},
+             {{"format", Format(sink)}, {"path", target}}});
+  }
+  return report;
+}
+
+}  // namespace dux::dist
