@@ -175,7 +175,7 @@ std::string PartStem(const std::string& id, int partition) {
 }
 
 // Whether `name` is a file (or, `temporary`, a hidden temporary) of write `id`, of partition
-// `partition` (-1: of any). Final names are "<stem>.ext" or "<stem>-N.ext"; temporary ones
+// `partition` (-1: of any). Final names are "<stem>.ext" or "<stem>-cN.ext"; temporary ones
 // ".<stem>.<attempt>.dux-tmp".
 bool OfWrite(const std::string& name, const std::string& id, int partition, bool* temporary) {
   std::string_view rest(name);
@@ -300,7 +300,7 @@ std::string PartExtension(const Sink& sink) {
 
 std::string PartFileName(const PartFiles& part, const std::string& extension, int index) {
   std::string stem = PartStem(part.write_id, part.partition);
-  if (index > 0) stem += "-" + std::to_string(index);
+  if (index > 0) stem += "-c" + std::to_string(index);
   return stem + "." + extension;
 }
 

@@ -48,7 +48,7 @@ struct PartFiles {
 };
 
 /// The name of the `index`-th file of a partition in one directory:
-/// "part-00003-<write id>.parquet", then "part-00003-<write id>-1.parquet", ...
+/// "part-00003-<write id>.parquet", then "part-00003-<write id>-c1.parquet", ...
 std::string PartFileName(const PartFiles& part, const std::string& extension, int index);
 
 /// Writes `query` as one partition of the directory write `sink`: its files are named by
