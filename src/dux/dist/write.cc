@@ -7,6 +7,7 @@
 #include <cstring>
 #include <filesystem>
 #include <map>
+#include <memory>
 #include <mutex>
 #include <thread>
 
@@ -25,86 +26,106 @@ namespace {
 // The coordinator's table of the tasks' replies: (part INTEGER, rows BIGINT, files VARCHAR[]).
 constexpr const char* kWrittenTable = "__dux_written";
 
+// How long a cancelled attempt may take to stop before the coordinator stops waiting for it
+// (a worker that hangs without dying never answers).
+constexpr auto kCancelGrace = std::chrono::seconds(10);
+
 // One attempt's Write call as the result stream the gather reads: the call runs on a thread
 // of its own; once it returns, the stream holds one Arrow IPC row (part, rows, files) encoded
 // by a small DuckDB of the coordinator's. Cancel makes Read return at once; the destructor
 // then cancels the worker's query (again every 50 ms, since a Cancel that arrives before the
 // worker has registered the query finds nothing) and waits for the call to end, so that no
-// attempt still writes once the gather has returned.
+// attempt still writes once the gather has returned. A worker that does not answer within
+// kCancelGrace is left behind: the thread, which owns what it uses, ends with the call.
 class WriteCall : public ResultStream {
  public:
-  WriteCall(WorkerClient& client, v1::WriteRequest request, const exec::Database& replies)
-      : client_(client), request_(std::move(request)), replies_(replies) {
-    thread_ = std::thread([this] { Run(); });
+  WriteCall(std::shared_ptr<WorkerClient> client, v1::WriteRequest request,
+            std::shared_ptr<exec::Database> replies)
+      : state_(std::make_shared<State>()) {
+    state_->client = std::move(client);
+    state_->request = std::move(request);
+    state_->replies = std::move(replies);
+    thread_ = std::thread([state = state_] { Run(*state); });
   }
 
   ~WriteCall() override {
-    std::unique_lock lock(mu_);
-    while (!done_) {
-      if (cancelled_) {
-        lock.unlock();
-        (void)client_.Cancel(request_.fragment().query_id());
-        lock.lock();
-      }
-      cv_.wait_for(lock, std::chrono::milliseconds(50));
+    State& s = *state_;
+    auto give_up = Clock::now() + kCancelGrace;
+    std::unique_lock lock(s.mu);
+    // Nobody reads any more: a call still running is abandoned.
+    while (!s.done && Clock::now() < give_up) {
+      lock.unlock();
+      (void)s.client->Cancel(s.request.fragment().query_id());
+      lock.lock();
+      s.cv.wait_for(lock, std::chrono::milliseconds(50));
     }
+    bool done = s.done;
     lock.unlock();
-    thread_.join();
+    if (done) {
+      thread_.join();
+    } else {
+      thread_.detach();
+    }
   }
 
   Result<size_t> Read(void* data, size_t size) override {
-    std::unique_lock lock(mu_);
-    cv_.wait(lock, [&] { return done_ || cancelled_; });
-    if (cancelled_) return Status(StatusCode::kCancelled, "the write was cancelled");
-    if (!status_.ok()) return status_;
-    size_t n = std::min(size, bytes_.size() - offset_);
-    std::memcpy(data, bytes_.data() + offset_, n);
+    State& s = *state_;
+    std::unique_lock lock(s.mu);
+    s.cv.wait(lock, [&] { return s.done || s.cancelled; });
+    if (s.cancelled) return Status(StatusCode::kCancelled, "the write was cancelled");
+    if (!s.status.ok()) return s.status;
+    size_t n = std::min(size, s.bytes.size() - offset_);
+    std::memcpy(data, s.bytes.data() + offset_, n);
     offset_ += n;
     return n;
   }
 
   void Cancel() override {
-    std::lock_guard lock(mu_);
-    cancelled_ = true;
-    cv_.notify_all();
+    std::lock_guard lock(state_->mu);
+    state_->cancelled = true;
+    state_->cv.notify_all();
   }
 
  private:
-  void Run() {
-    auto reply = client_.Write(request_);
+  struct State {
+    std::shared_ptr<WorkerClient> client;
+    v1::WriteRequest request;
+    std::shared_ptr<exec::Database> replies;
+    std::mutex mu;
+    std::condition_variable cv;
+    bool done = false;
+    bool cancelled = false;
+    Status status;
+    std::string bytes;
+  };
+
+  static void Run(State& s) {
+    auto reply = s.client->Write(s.request);
     Status status = reply.status();
     ipc::StringOutputStream out;
-    if (status.ok()) status = Encode(*reply, &out);
-    std::lock_guard lock(mu_);
-    status_ = status;
-    bytes_ = std::move(out.bytes());
-    done_ = true;
-    cv_.notify_all();
+    if (status.ok()) status = Encode(s, *reply, &out);
+    std::lock_guard lock(s.mu);
+    s.status = status;
+    s.bytes = std::move(out.bytes());
+    s.done = true;
+    s.cv.notify_all();
   }
 
-  Status Encode(const v1::WriteReply& reply, ipc::StringOutputStream* out) {
+  static Status Encode(const State& s, const v1::WriteReply& reply, ipc::StringOutputStream* out) {
     std::string files;
     for (const auto& f : reply.files()) files += (files.empty() ? "" : ", ") + sql::QuoteString(f);
-    DUX_ASSIGN_OR_RETURN(exec::Connection c, exec::Connection::Open(replies_));
+    DUX_ASSIGN_OR_RETURN(exec::Connection c, exec::Connection::Open(*s.replies));
     return exec::WriteQueryIpc(c,
                                fmt::format("SELECT {}::INTEGER AS part, {}::BIGINT AS rows, "
                                            "[{}]::VARCHAR[] AS files",
-                                           request_.partition(), reply.rows(), files),
+                                           s.request.partition(), reply.rows(), files),
                                out, {})
         .status();
   }
 
-  WorkerClient& client_;
-  const v1::WriteRequest request_;
-  const exec::Database& replies_;
-  std::mutex mu_;
-  std::condition_variable cv_;
-  bool done_ = false;
-  bool cancelled_ = false;
-  Status status_;
-  std::string bytes_;
+  std::shared_ptr<State> state_;
   size_t offset_ = 0;
-  std::thread thread_;  // last: started once everything above exists
+  std::thread thread_;
 };
 
 // `fragment` with `sink` at the end of its pipeline.
@@ -181,7 +202,8 @@ Result<exec::WriteReport> RunAndWrite(exec::Connection& connection, const Plan& 
   }
   auto start = Clock::now();
   // The tasks' replies are encoded by a DuckDB of their own (see WriteCall).
-  DUX_ASSIGN_OR_RETURN(exec::Database replies, exec::Database::Open("", {{"threads", "1"}}));
+  DUX_ASSIGN_OR_RETURN(exec::Database opened, exec::Database::Open("", {{"threads", "1"}}));
+  auto replies = std::make_shared<exec::Database>(std::move(opened));
   std::string write_id;
   LastStageHook write = [&](std::vector<GatherTask>* tasks, const std::string& query_id) {
     write_id = query_id;
@@ -190,15 +212,20 @@ Result<exec::WriteReport> RunAndWrite(exec::Connection& connection, const Plan& 
       DUX_RETURN_NOT_OK(AddSink(&task.fragment, sink));
       std::string first_id = task.fragment.query_id();
       auto part = static_cast<int>(i);
-      task.start = [first_id, part, &write_id, &replies](
+      task.start = [first_id, part, &write_id, &replies, &options](
                        WorkerClient& client,
                        const v1::ExecuteRequest& request) -> Result<std::unique_ptr<ResultStream>> {
+        std::shared_ptr<WorkerClient> owner;
+        for (const auto& w : options.workers) {
+          if (w.get() == &client) owner = w;
+        }
+        if (!owner) return Status::Internal("a write task ran on a worker the cluster lacks");
         v1::WriteRequest call;
         *call.mutable_fragment() = request.fragment();
         call.set_write_id(write_id);
         call.set_partition(part);
         call.set_retry(request.fragment().query_id() != first_id);
-        return std::unique_ptr<ResultStream>(new WriteCall(client, std::move(call), replies));
+        return std::unique_ptr<ResultStream>(new WriteCall(owner, std::move(call), replies));
       };
     }
     return Status::OK();
