@@ -249,6 +249,9 @@ Result<exec::WriteReport> RunAndWrite(exec::Connection& connection, const Plan& 
       kWrittenTable));
   if (!files.ok()) return fail(files.status());
   (void)connection.Execute(std::string("DROP TABLE IF EXISTS temp.") + kWrittenTable);
+  // Every attempt has ended and each removed its own; this catches what a worker that died
+  // mid-write left and no retry had to clean (its task was done elsewhere meanwhile).
+  exec::RemoveWriteTemporaries(target, write_id);
   exec::WriteReport report;
   std::map<std::string, int64_t> rows_of;  // by part
   std::string kept;                        // when no part wrote a row: the first one's files stay

@@ -201,18 +201,27 @@ bool OfWrite(const std::string& name, const std::string& id, int partition, bool
 std::vector<fs::path> RemoveFiles(const std::string& directory, const std::string& id,
                                   int partition) {
   std::vector<fs::path> doomed, hive_dirs;
-  std::error_code ec;
-  for (auto it = fs::recursive_directory_iterator(directory, ec); !ec && it != fs::end(it);
-       it.increment(ec)) {
-    std::string name = it->path().filename().string();
-    bool temporary = false;
-    if (OfWrite(name, id, partition, &temporary)) {
-      doomed.push_back(it->path());
-      if (it->is_directory(ec)) it.disable_recursion_pending();
-    } else if (it->is_directory(ec) && name.find('=') != std::string::npos) {
-      hive_dirs.push_back(it->path());
+  // Directory by directory, so that an entry vanishing under another task (whose temporary
+  // output is renamed and removed meanwhile) skips only itself. Temporary output is never
+  // entered: it is removed whole, or it is another attempt's.
+  std::vector<fs::path> pending{directory};
+  while (!pending.empty()) {
+    fs::path d = std::move(pending.back());
+    pending.pop_back();
+    std::error_code ec;
+    for (auto it = fs::directory_iterator(d, ec); !ec && it != fs::end(it); it.increment(ec)) {
+      std::string name = it->path().filename().string();
+      bool temporary = false;
+      std::error_code type_ec;
+      if (OfWrite(name, id, partition, &temporary)) {
+        doomed.push_back(it->path());
+      } else if (!name.starts_with('.') && it->is_directory(type_ec) && !it->is_symlink(type_ec)) {
+        pending.push_back(it->path());
+        if (name.find('=') != std::string::npos) hive_dirs.push_back(it->path());
+      }
     }
   }
+  std::error_code ec;
   for (const auto& p : doomed) fs::remove_all(p, ec);
   // Longest paths first: children before their parents.
   std::sort(hive_dirs.begin(), hive_dirs.end(), [](const fs::path& a, const fs::path& b) {
@@ -319,6 +328,19 @@ void RemoveWrite(const std::string& directory, const std::string& write_id, bool
     if (fs::is_empty(d, ec)) fs::remove(d, ec);
   }
   if (remove_directory && fs::is_empty(directory, ec)) fs::remove(directory, ec);
+}
+
+void RemoveWriteTemporaries(const std::string& directory, const std::string& write_id) {
+  std::error_code ec;
+  std::vector<fs::path> doomed;
+  for (auto it = fs::directory_iterator(directory, ec); !ec && it != fs::end(it);
+       it.increment(ec)) {
+    bool temporary = false;
+    if (OfWrite(it->path().filename().string(), write_id, -1, &temporary) && temporary) {
+      doomed.push_back(it->path());
+    }
+  }
+  for (const auto& p : doomed) fs::remove_all(p, ec);
 }
 
 std::string NewWriteId() {

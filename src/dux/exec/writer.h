@@ -73,6 +73,10 @@ Status CheckDirectoryTarget(const std::string& target);
 /// be removed is left.
 void RemoveWrite(const std::string& directory, const std::string& write_id, bool remove_directory);
 
+/// Removes the temporary output of every attempt of the directory write `write_id` left in
+/// `directory` (temporary names live at its top level), keeping the renamed files.
+void RemoveWriteTemporaries(const std::string& directory, const std::string& write_id);
+
 /// A new write id, unique in this process and across processes (time, pid, counter).
 std::string NewWriteId();
 
