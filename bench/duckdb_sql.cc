@@ -1,5 +1,7 @@
-// duckdb_sql [--threads N] SQL: runs one query straight through DuckDB's C API (the same
-// libduckdb dux uses) and prints its rows tab-separated; the baseline of the benchmarks.
+// duckdb_sql [--threads N] [--statement] SQL: runs one query straight through DuckDB's C API
+// (the same libduckdb dux uses) and prints its rows tab-separated; the baseline of the
+// benchmarks. With --statement the SQL (a COPY, say) runs as it is and prints the rows it
+// changed or wrote.
 #include <duckdb.h>
 
 #include <cstdio>
@@ -8,15 +10,18 @@
 
 int main(int argc, char** argv) {
   std::string threads, sql;
+  bool statement = false;
   for (int i = 1; i < argc; ++i) {
     if (std::strcmp(argv[i], "--threads") == 0 && i + 1 < argc) {
       threads = argv[++i];
+    } else if (std::strcmp(argv[i], "--statement") == 0) {
+      statement = true;
     } else {
       sql = argv[i];
     }
   }
   if (sql.empty()) {
-    std::fprintf(stderr, "usage: duckdb_sql [--threads N] SQL\n");
+    std::fprintf(stderr, "usage: duckdb_sql [--threads N] [--statement] SQL\n");
     return 2;
   }
   duckdb_config config;
@@ -31,12 +36,14 @@ int main(int argc, char** argv) {
   duckdb_destroy_config(&config);
   duckdb_connection con;
   duckdb_connect(db, &con);
-  std::string text = "SELECT CAST(COLUMNS(*) AS VARCHAR) FROM (" + sql + "\n)";
+  std::string text = statement ? sql : "SELECT CAST(COLUMNS(*) AS VARCHAR) FROM (" + sql + "\n)";
   duckdb_result result;
   int rc = 0;
   if (duckdb_query(con, text.c_str(), &result) == DuckDBError) {
     std::fprintf(stderr, "duckdb_sql: %s\n", duckdb_result_error(&result));
     rc = 1;
+  } else if (statement) {
+    std::printf("%llu\n", static_cast<unsigned long long>(duckdb_rows_changed(&result)));
   } else {
     idx_t columns = duckdb_column_count(&result);
     while (duckdb_data_chunk chunk = duckdb_fetch_chunk(result)) {

@@ -582,6 +582,113 @@ TEST_F(ClusterTest, PartitionFailingTwiceFailsTheRunNamingIt) {
                          "then worker " + b->address + " is unreachable or went away"});
 }
 
+// The files under `dir` whose names hold `part`, hidden ones included.
+std::vector<std::string> FilesNamed(const fs::path& dir, const std::string& part) {
+  std::vector<std::string> found;
+  std::error_code ec;
+  for (auto it = fs::recursive_directory_iterator(dir, ec); !ec && it != fs::end(it);
+       it.increment(ec)) {
+    std::string name = it->path().filename().string();
+    if (Contains(name, part)) found.push_back(it->path().string());
+  }
+  return found;
+}
+
+TEST_F(ClusterTest, WorkerKilledMidWriteIsRetriedWithoutLossOrDuplicates) {
+  // Two files; each worker spends about a second writing its partition's part file.
+  KeysFile("a.parquet", 0, 10000);
+  KeysFile("b.parquet", 10000, 20000);
+  const std::string rows = "from_parquet(\"" + (dir_ / "*.parquet").string() +
+                           "\") |> mutate(s: list_sum(range(0, k % 7 + 12000))::BIGINT)";
+  const fs::path out = dir_ / "out";
+  Outcome local = Dux({"run", "--format", "csv", rows + " |> sort_by(k)"});
+  ASSERT_EQ(local.exit_code, 0) << local.err;
+  Server* a = Worker();
+  Server* b = Worker();
+  ASSERT_TRUE(a && b);
+  Command run = Spawn({DUX_BINARY, "run", "--workers", a->address + "," + b->address, "--telemetry",
+                       rows + " |> to_parquet(\"" + out.string() + "\")"});
+  // Killed once its partition (1) is being written under its temporary name.
+  auto deadline = Clock::now() + 20s;
+  while (FilesNamed(out, ".part-00001-").empty() && Clock::now() < deadline) {
+    std::this_thread::sleep_for(10ms);
+  }
+  ASSERT_FALSE(FilesNamed(out, ".part-00001-").empty()) << "partition 1 was never being written";
+  b->process->Signal(SIGKILL);
+  Outcome o = Finish(std::move(run), 60s);
+  ASSERT_EQ(o.exit_code, 0) << o.err;
+  EXPECT_TRUE(Contains(o.out, "to_parquet: wrote 20000 rows to 2 files")) << o.out;
+  EXPECT_TRUE(Contains(o.err, "\"event\":\"partition.retry\"")) << o.err;
+  EXPECT_TRUE(Contains(o.err, "\"failed_worker\":\"" + b->address + "\"")) << o.err;
+  EXPECT_TRUE(Contains(o.err, "\"event\":\"distributed.write.stop\"")) << o.err;
+  // One file per partition, the killed attempt's temporary gone, and the rows read back.
+  EXPECT_EQ(FilesNamed(out, "part-00000-").size(), 1u);
+  EXPECT_EQ(FilesNamed(out, "part-00001-").size(), 1u);
+  EXPECT_EQ(FilesNamed(out, "dux-tmp"), std::vector<std::string>{});
+  Outcome back =
+      Dux({"run", "--format", "csv", "from_parquet(\"" + out.string() + "\") |> sort_by(k)"});
+  ASSERT_EQ(back.exit_code, 0) << back.err;
+  EXPECT_EQ(Lines(back.out).size(), 20001u);
+  EXPECT_TRUE(back.out == local.out) << "rows lost or duplicated by the retry";
+}
+
+TEST_F(ClusterTest, WriteFailingOnEveryWorkerLeavesNothing) {
+  Server* a = Worker();
+  Server* b = Worker();
+  ASSERT_TRUE(a && b);
+  std::string file = KeysFile("a.parquet", 0, 10);
+  const fs::path out = dir_ / "out";
+  Command run = Spawn({DUX_BINARY, "run", "--workers", a->address + "," + b->address,
+                       "from_parquet(\"" + file +
+                           "\") |> mutate(s: list_sum(range(0, k + 300000000))) |> to_csv(\"" +
+                           out.string() + "/\")"});
+  // Each worker is killed once its attempt's temporary file exists (the retry removes the
+  // first attempt's before writing its own).
+  std::vector<std::string> seen;
+  for (Server* w : {a, b}) {
+    auto deadline = Clock::now() + 20s;
+    std::vector<std::string> now;
+    do {
+      std::this_thread::sleep_for(10ms);
+      now = FilesNamed(out, "dux-tmp");
+      std::erase_if(now, [&](const std::string& f) {
+        return std::find(seen.begin(), seen.end(), f) != seen.end();
+      });
+    } while (now.empty() && Clock::now() < deadline);
+    ASSERT_EQ(now.size(), 1u) << "no attempt was writing";
+    seen.push_back(now[0]);
+    w->process->Signal(SIGKILL);
+  }
+  EXPECT_NE(seen[0], seen[1]);
+  Outcome o = Finish(std::move(run), 20s);
+  ExpectOneLineError(o, {"partition 0 failed twice: worker " + a->address,
+                         "then worker " + b->address + " is unreachable or went away"});
+  EXPECT_FALSE(fs::exists(out)) << "the failed write left its directory";
+}
+
+TEST_F(ClusterTest, AllowDirConfinesWhatAWorkerWrites) {
+  fs::path data = Generate("data", 20000, 3);
+  Server* w = Worker({"--allow-dir", data.string()});
+  ASSERT_TRUE(w);
+  const std::string rows = RowWise(data);
+  Outcome inside = Dux({"run", "--workers", w->address,
+                        rows + " |> to_parquet(\"" + (data / "out").string() + "\")"});
+  ASSERT_EQ(inside.exit_code, 0) << inside.err;
+  ExpectSameRows(
+      Dux({"run", "--format", "csv", "from_parquet(\"" + (data / "out").string() + "\")"}),
+      Dux({"run", "--format", "csv", rows}), 5000);
+
+  const fs::path outside = dir_ / "outside";
+  for (const fs::path& path : {outside, data / ".." / "outside"}) {
+    SCOPED_TRACE(path);
+    Outcome o = Dux({"run", "--workers", w->address,
+                     rows + " |> to_parquet(\"" + path.string() + "\", partition_by: v1)"});
+    ExpectOneLineError(o, {"worker " + w->address + ": to_parquet: \"" + path.string() +
+                           "\" is outside the directories this worker may access"});
+    EXPECT_FALSE(fs::exists(outside));
+  }
+}
+
 TEST_F(ClusterTest, CtrlCStopsTheRunAndTheWorkersQuery) {
   Server* w = Worker();
   ASSERT_TRUE(w);

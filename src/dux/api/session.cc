@@ -8,6 +8,7 @@
 #include "dux/api/attached_tables_internal.h"
 #include "dux/dist/gather.h"
 #include "dux/dist/postgres.h"
+#include "dux/dist/write.h"
 #include "dux/exec/arrow_bridge.h"
 #include "dux/pg/catalog.h"
 #include "dux/pg/writer.h"
@@ -469,6 +470,10 @@ Result<std::string> Session::ExplainDistributed(const Pipeline& pipeline) {
            stage_query.Sql() + ";\n";
     gathered_sql = stage_query.Sql();
   }
+  if (pipeline.sink() && dist::CoordinatorWritesBecause(plan, *pipeline.sink()).empty()) {
+    (void)connection_.Execute("DROP TABLE IF EXISTS temp." + std::string(kBucketsTable));
+    return out + dist::ExplainWrite(plan, *pipeline.sink());
+  }
   out += "-- gather: every worker's Arrow IPC batches, in arrival order, into " +
          std::string(kGatheredTable) + "\n";
   std::string gathered = "SELECT *, 0 AS " + std::string(dist::kAttemptColumn) + " FROM (" +
@@ -502,9 +507,7 @@ Result<std::string> Session::ExplainDistributed(const Pipeline& pipeline) {
            dist::ExplainInsertFromWorkers(target, parts.size());
   }
   out += "-- the coordinator finishes with:\n" + finish.Sql() + ";\n";
-  if (pipeline.sink()) {
-    out += std::string("-- and writes the result: ") + pipeline.sink()->Verb() + "\n";
-  }
+  if (pipeline.sink()) out += dist::ExplainWrite(plan, *pipeline.sink());
   return out;
 }
 
@@ -560,6 +563,7 @@ Result<exec::WriteReport> Session::Write(const Pipeline& pipeline) {
     return Status::InvalidArgument(
         "this pipeline has no to_parquet, to_csv, to_ndjson, to_arrow or insert_into at its end");
   }
+  if (cluster_ && exec::WritesDirectory(*pipeline.sink())) return WriteDistributed(pipeline);
   std::string pg_table;
   if (cluster_ && PostgresTarget(*pipeline.sink(), &pg_table)) {
     return WritePostgresDistributed(pipeline);
@@ -626,6 +630,38 @@ Result<exec::WriteReport> Session::WritePostgresDistributed(const Pipeline& pipe
   exec::WriteReport report;
   report.rows = *rows;
   return report;
+}
+
+Result<exec::WriteReport> Session::WriteDistributed(const Pipeline& pipeline) {
+  const pipeline::Sink& sink = *pipeline.sink();
+  // As WritePostgresDistributed: a PostgreSQL source the workers read is compiled here
+  // without its rows, which are read only if the plan keeps the pipeline here after all.
+  const bool workers_read = WorkersReadPostgres(pipeline);
+  DUX_ASSIGN_OR_RETURN(sql::CompiledQuery local, CompileHere(pipeline, workers_read));
+  if (internal::ReadsAttached(pipeline) && !workers_read) {
+    return exec::WriteSink(connection_, sink, local);
+  }
+  DUX_ASSIGN_OR_RETURN(dist::Plan plan, PlanOnCluster(pipeline, local));
+  if (!plan.coordinator_only.empty()) {
+    if (workers_read) {
+      DUX_ASSIGN_OR_RETURN(local, CompileHere(pipeline, /*schema_only=*/false));
+    }
+    return exec::WriteSink(connection_, sink, local);
+  }
+  if (!dist::CoordinatorWritesBecause(plan, sink).empty()) {
+    DUX_ASSIGN_OR_RETURN(Pipeline finish, RunPlan(plan, pipeline));
+    sql::Compiler compiler(&connection_);
+    DUX_ASSIGN_OR_RETURN(sql::CompiledQuery query, compiler.Compile(finish));
+    return exec::WriteSink(connection_, sink, query);
+  }
+  telemetry_.Emit({"query.start", {}, {{"mode", "distributed"}}});
+  auto written = dist::RunAndWrite(connection_, plan, *cluster_, sink);
+  if (!written.ok()) {
+    telemetry_.Emit({"query.exception", {}, {{"error", written.status().message()}}});
+    return written.status();
+  }
+  telemetry_.Emit({"query.stop", {{"rows", static_cast<double>(written->rows)}}, {}});
+  return written;
 }
 
 Result<exec::WriteReport> Session::WritePostgres(const pipeline::Sink& sink,

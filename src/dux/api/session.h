@@ -133,6 +133,10 @@ class Session {
   /// insert_into a PostgreSQL table when distributed: by the workers when the plan leaves
   /// the coordinator nothing to do after the gather (dist::InsertFromWorkers), else here.
   Result<exec::WriteReport> WritePostgresDistributed(const pipeline::Pipeline& pipeline);
+  /// A directory write (exec::WritesDirectory) when distributed: the workers write their own
+  /// part files when the plan leaves nothing to finish here (dist::RunAndWrite), else this
+  /// session writes the finished result.
+  Result<exec::WriteReport> WriteDistributed(const pipeline::Pipeline& pipeline);
   Result<std::string> ExplainDistributed(const pipeline::Pipeline& pipeline);
   /// Replaces the temporary `table` with an empty one of `select_sql`'s columns (explain
   /// binds the workers' SQL against such stand-ins for the tables they will have).

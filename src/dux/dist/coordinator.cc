@@ -593,7 +593,8 @@ pipeline::Pipeline FinishingPipeline(const Plan& plan, const pipeline::Pipeline&
 }
 
 Result<GatherReport> RunAndGather(exec::Connection& connection, const Plan& plan,
-                                  const ClusterOptions& options, const std::string& table) {
+                                  const ClusterOptions& options, const std::string& table,
+                                  const LastStageHook& last_stage) {
   const Telemetry* t = options.telemetry;
   size_t n = plan.partitioning.partitions.size();
   if (t) {
@@ -617,6 +618,7 @@ Result<GatherReport> RunAndGather(exec::Connection& connection, const Plan& plan
                        true, fmt::format("partition {}", i)});
     }
   }
+  if (last_stage) DUX_RETURN_NOT_OK(last_stage(&tasks, query_id));
   if (t)
     t->Emit({"distributed.merge.start", {{"n_results", static_cast<double>(tasks.size())}}, {}});
   DUX_ASSIGN_OR_RETURN(GatherResult gathered,

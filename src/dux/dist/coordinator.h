@@ -5,6 +5,7 @@
 
 #include <atomic>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <set>
@@ -135,14 +136,24 @@ struct GatherReport {
   int64_t exchanged_ipc_bytes = 0;
 };
 
+struct GatherTask;
+
+/// Changes the tasks of a plan's last stage (the partitions, or the bucket owners after a
+/// hash exchange) before they run; gets the query's id. Distributed writes (dist/write.h)
+/// make them write instead of returning their rows.
+using LastStageHook =
+    std::function<Status(std::vector<GatherTask>* tasks, const std::string& query_id)>;
+
 /// Runs every partition of `plan` on its worker (and then the hash stage, if any, on every
 /// worker) and loads all the rows they return into the new TEMPORARY table `table` of
 /// `connection`, batches in arrival order. An exchange's bucket tables are dropped from the
 /// workers when the call ends, failed or not. Any worker's
 /// failure (or silence past the timeout) fails the whole call with the worker's address and
 /// its error; the other workers' queries are cancelled and the table is not created.
+/// `last_stage`, when given, adapts the last stage's tasks first.
 Result<GatherReport> RunAndGather(exec::Connection& connection, const Plan& plan,
-                                  const ClusterOptions& options, const std::string& table);
+                                  const ClusterOptions& options, const std::string& table,
+                                  const LastStageHook& last_stage = nullptr);
 
 /// A query id unique in this process and across coordinators (time, pid, counter).
 std::string NewQueryId();

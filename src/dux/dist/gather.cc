@@ -410,7 +410,7 @@ class Gather {
 
   Status Stream(WorkerClient& client, const v1::ExecuteRequest& request, size_t i, int32_t tag,
                 int64_t* bytes, bool* delivered) {
-    auto started = client.Execute(request);
+    auto started = tasks_[i].start ? tasks_[i].start(client, request) : client.Execute(request);
     if (!started.ok()) return started.status();
     std::unique_ptr<ResultStream> stream = std::move(started).value();
     {

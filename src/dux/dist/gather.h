@@ -4,6 +4,8 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -23,6 +25,10 @@ struct GatherTask {
   bool retryable = true;
   /// Names the task in errors and events ("partition 2").
   std::string label;
+  /// How an attempt starts on a worker; Execute when empty. Another call (Write, see
+  /// dist/write.h) plugs in here by returning its reply as a result stream.
+  std::function<Result<std::unique_ptr<ResultStream>>(WorkerClient&, const v1::ExecuteRequest&)>
+      start = nullptr;
 };
 
 struct GatherResult {

@@ -390,7 +390,21 @@ Result<v1::WriteReply> Worker::Write(const v1::WriteRequest& request) {
   if (!sink || std::holds_alternative<pipeline::InsertIntoSink>(sink->body)) {
     return Status::InvalidArgument("Write needs a fragment that ends in a file sink");
   }
-  DUX_ASSIGN_OR_RETURN(exec::WriteReport report, session->Write(script.pipeline));
+  // DuckDB confines its own writes; the directories a part write creates are dux's.
+  DUX_RETURN_NOT_OK(CheckPathAllowed(exec::SinkPath(*sink), sink->Verb()));
+  exec::WriteReport report;
+  if (request.write_id().empty()) {
+    DUX_ASSIGN_OR_RETURN(report, session->Write(script.pipeline));
+  } else {
+    if (!exec::WritesDirectory(*sink)) {
+      return Status::InvalidArgument(std::string(sink->Verb()) +
+                                     ": a partition of a write goes into a directory");
+    }
+    DUX_ASSIGN_OR_RETURN(sql::CompiledQuery query, session->Compile(script.pipeline));
+    DUX_ASSIGN_OR_RETURN(
+        report, exec::WritePart(session->connection(), *sink, query,
+                                {request.write_id(), request.partition(), request.retry()}));
+  }
   v1::WriteReply reply;
   reply.set_rows(report.rows);
   for (const auto& f : report.files) reply.add_files(f);
