@@ -109,6 +109,7 @@ Result<Split> SplitWithJoins(sql::Binder* binder, const JoinPlan& joins,
   auto at = ops.begin() + static_cast<std::ptrdiff_t>(js.at);
   pipeline::Pipeline left(joins.pipeline.source());
   for (auto op = ops.begin(); op != at; ++op) left.Append(*op);
+  if (!js.left_columns.empty()) left.Append(Op{pipeline::SelectOp{js.left_columns}, at->loc});
   DUX_ASSIGN_OR_RETURN(Split split, SplitPipeline(binder, left, local.verb_schemas,
                                                   cluster.disabled_rules, joins.local_joins));
   // The stand-in source is never read: the owners read their buckets instead.
@@ -124,6 +125,7 @@ Result<Split> SplitWithJoins(sql::Binder* binder, const JoinPlan& joins,
   split.fold = std::move(stage.fold);
   split.finish = std::move(stage.finish);
   split.applied.push_back("shuffle_join");
+  if (!js.left_columns.empty()) split.applied.push_back("projection");
   for (auto& rule : stage.applied) {
     if (rule != "scan_stage") split.applied.push_back(std::move(rule));
   }

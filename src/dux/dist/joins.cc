@@ -55,6 +55,77 @@ std::string Bytes(int64_t bytes) {
   return bytes < 0 ? std::string("unknown") : fmt::format("{} bytes", bytes);
 }
 
+// For a shuffle join at `j`: the columns of each side that the join and the verbs after it
+// need (keys, columns read later, and left columns whose names make a kept right column
+// take its suffix), when that is fewer than all on some side and the kept columns come out
+// of the join under the same names. Only they are exchanged.
+std::optional<std::pair<std::vector<std::string>, std::vector<std::string>>> ExchangedColumns(
+    sql::Binder* binder, const Op& op, const std::vector<Op>& after, const pipeline::Schema& left,
+    const pipeline::Schema& right, const pipeline::Schema& out,
+    const std::vector<pipeline::JoinKey>& keys) {
+  auto* join = std::get_if<pipeline::JoinOp>(&op.body);
+  if (join && (join->how == JoinHow::kSemi || join->how == JoinHow::kAnti)) return std::nullopt;
+  const std::string& suffix = join ? join->suffix : std::get<pipeline::AsofJoinOp>(op.body).suffix;
+  std::optional<std::vector<std::string>> read = ColumnsRead(binder, out, after);
+  if (!read) return std::nullopt;
+  auto in = [](const std::vector<std::string>& names, const std::string& n) {
+    for (const auto& x : names) {
+      if (pipeline::SameColumnName(x, n)) return true;
+    }
+    return false;
+  };
+  auto is_key = [&](const std::string& n, bool left_side) {
+    for (const auto& k : keys) {
+      if (pipeline::SameColumnName(left_side ? k.left : k.right, n)) return true;
+    }
+    return false;
+  };
+  // The right columns the join outputs, in order (asof keeps its `by` column).
+  std::vector<std::string> right_out;
+  for (const auto& c : right.columns) {
+    if (!is_key(c.name, false)) right_out.push_back(c.name);
+  }
+  if (out.columns.size() != left.columns.size() + right_out.size()) return std::nullopt;
+  // An asof join also compares its `by` columns.
+  std::string by_left, by_right;
+  if (auto* asof = std::get_if<pipeline::AsofJoinOp>(&op.body)) {
+    auto l = left.Find(asof->by.left);
+    auto r = right.Find(asof->by.right);
+    if (!l || !r) return std::nullopt;
+    by_left = left.columns[*l].name;
+    by_right = right.columns[*r].name;
+  }
+  std::vector<std::string> left_kept, right_kept;
+  for (size_t i = 0; i < right_out.size(); ++i) {
+    if (right_out[i] == by_right || in(*read, out.columns[left.columns.size() + i].name)) {
+      right_kept.push_back(right_out[i]);
+    }
+  }
+  for (const auto& c : left.columns) {
+    if (is_key(c.name, true) || c.name == by_left || in(*read, c.name) || in(right_kept, c.name)) {
+      left_kept.push_back(c.name);
+    }
+  }
+  for (const auto& k : keys) right_kept.push_back(k.right);
+  if (left_kept.size() == left.columns.size() && right_kept.size() == right.columns.size()) {
+    return std::nullopt;
+  }
+  // The names the kept right columns get, as the compile gives them: each must be the one it
+  // had before.
+  std::vector<std::string> taken = left_kept;
+  for (size_t i = 0; i < right_out.size(); ++i) {
+    if (!in(right_kept, right_out[i])) continue;
+    std::string name = in(taken, right_out[i]) ? right_out[i] + suffix : right_out[i];
+    if (name != out.columns[left.columns.size() + i].name) return std::nullopt;
+    taken.push_back(name);
+  }
+  return std::make_pair(left_kept, right_kept);
+}
+
+pipeline::Op SelectOf(const std::vector<std::string>& columns, const pipeline::Location& loc) {
+  return Op{pipeline::SelectOp{columns}, loc};
+}
+
 }  // namespace
 
 Op WithRightSide(const Op& op, pipeline::Pipeline right) {
@@ -130,8 +201,8 @@ Result<JoinPlan> PlanJoins(sql::Binder* binder, const pipeline::Script& script,
     // The keys and the type each pair is hashed in.
     std::vector<pipeline::JoinKey> keys;
     std::vector<std::string> key_types;
+    pipeline::Schema left_schema;
     if (why_not_shuffle.empty()) {
-      pipeline::Schema left_schema;
       if (j > 0) {
         left_schema = local.verb_schemas[j - 1];
       } else {
@@ -170,7 +241,17 @@ Result<JoinPlan> PlanJoins(sql::Binder* binder, const pipeline::Script& script,
       continue;
     }
     if (on("shuffle_join") && why_not_shuffle.empty()) {
-      JoinShuffle shuffle{j, {}, std::move(key_types), {side, {}}};
+      JoinShuffle shuffle{j, {}, std::move(key_types), {side, {}}, {}};
+      std::vector<Op> after(ops.begin() + static_cast<std::ptrdiff_t>(j) + 1, ops.end());
+      if (on("projection") && j < local.verb_schemas.size()) {
+        if (auto columns = ExchangedColumns(binder, op, after, left_schema, right_local.schema,
+                                            local.verb_schemas[j], keys)) {
+          shuffle.left_columns = std::move(columns->first);
+          Plan projected = *side;
+          projected.worker_script.pipeline.Append(SelectOf(columns->second, op.loc));
+          shuffle.right.plan = std::make_shared<const Plan>(std::move(projected));
+        }
+      }
       for (const auto& k : keys) {
         shuffle.left_keys.push_back(k.left);
         shuffle.right.keys.push_back(k.right);

@@ -25,7 +25,10 @@ struct JoinShuffle {
   std::vector<std::string> left_keys;
   /// One common type per key, or empty when both sides' key types are the same.
   std::vector<std::string> key_types;
+  /// The right side's plan ends by selecting only the columns the join and the verbs after
+  /// it need (rule projection); these are the left side's, or empty for all.
   ShuffledSide right;
+  std::vector<std::string> left_columns;
 };
 
 struct JoinPlan {

@@ -411,6 +411,14 @@ void Shuffle(Split* split, const std::vector<std::string>& keys, size_t n, bool 
 
 }  // namespace
 
+std::optional<std::vector<std::string>> ColumnsRead(sql::Binder* binder,
+                                                    const pipeline::Schema& input,
+                                                    const std::vector<Op>& ops) {
+  sql::ExpressionAnalyzer analyzer(binder);
+  if (ops.empty()) return std::nullopt;
+  return NeededColumns(analyzer, input, ops);
+}
+
 bool RowWiseVerb(sql::Binder* binder, const Op& op) {
   sql::ExpressionAnalyzer analyzer(binder);
   return RowWise(analyzer, op);

@@ -66,6 +66,12 @@ struct Split {
 /// Whether `op` maps each row on its own, so that the scan stage may hold it.
 bool RowWiseVerb(sql::Binder* binder, const pipeline::Op& op);
 
+/// The columns of `input` that `ops` read, in input order; nothing when they may read all
+/// (or `ops` is empty: the result keeps every column).
+std::optional<std::vector<std::string>> ColumnsRead(sql::Binder* binder,
+                                                    const pipeline::Schema& input,
+                                                    const std::vector<pipeline::Op>& ops);
+
 /// Moves a partial_aggregate's final verbs (the first verbs of `split->finish`, up to and
 /// including the final summarise) behind a hash exchange on its group keys, so that each
 /// worker finalises its own groups. False (nothing changed) when the split has no grouped
