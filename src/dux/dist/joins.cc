@@ -236,8 +236,9 @@ Result<JoinPlan> PlanJoins(sql::Binder* binder, const pipeline::Script& script,
           op, pipeline::Pipeline::FromQuery("SELECT * FROM " + sql::QuoteIdentifier(table)));
       out.broadcasts.push_back({table, right, side});
       out.local_joins.insert(j);
+      std::string why = why_not_shuffle.empty() ? "rule shuffle_join off" : why_not_shuffle;
       out.notes.push_back(fmt::format("{}: broadcast_join ({}{}), registered as {}", what, sizes,
-                                      small ? "" : "; not exchanged: " + why_not_shuffle, table));
+                                      small ? "" : "; not exchanged: " + why, table));
       continue;
     }
     if (on("shuffle_join") && why_not_shuffle.empty()) {
