@@ -30,37 +30,7 @@ if [[ ! -d "$DATA" ]]; then
   "$DUX" generate "$DATASET" --rows "$ROWS" --files 16 --out "$DATA" >&2
 fi
 
-tmp="$(mktemp -d)"
-pids=()
-cleanup() {
-  for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
-  wait 2>/dev/null || true
-  rm -rf "$tmp"
-}
-trap cleanup EXIT
-workers=""
-start_workers() {
-  pids=()
-  workers=""
-  for i in 1 2; do
-    "$DUX" worker --listen 127.0.0.1:0 --threads 1 >"$tmp/worker-$i.out" &
-    pids+=($!)
-    for _ in $(seq 100); do grep -q listening "$tmp/worker-$i.out" 2>/dev/null && break; sleep 0.1; done
-    address="$(sed -n 's/^listening //p' "$tmp/worker-$i.out")"
-    workers="${workers:+$workers,}$address"
-  done
-}
-# Each worker's peak resident memory in MB, then the workers are stopped.
-stop_workers() {
-  peaks=""
-  for p in "${pids[@]}"; do
-    peak="$(awk '/VmHWM/ {printf "%.0f", $2 / 1024}' "/proc/$p/status")"
-    peaks="${peaks:+$peaks / }$peak"
-    kill "$p"
-  done
-  wait 2>/dev/null || true
-  pids=()
-}
+source bench/workers.sh
 
 # name @ dux pipeline @ the SQL a DuckDB user would write
 if [[ "$DATASET" == groupby ]]; then

@@ -25,22 +25,8 @@ DATA="$(cd "$DATA" && pwd)"
 GLOB="$DATA/*.parquet"
 SRC="read_parquet('$GLOB')"
 
-tmp="$(mktemp -d)"
-pids=()
-cleanup() {
-  for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
-  wait 2>/dev/null || true
-  rm -rf "$tmp"
-}
-trap cleanup EXIT
-workers=""
-for i in 1 2; do
-  "$DUX" worker --listen 127.0.0.1:0 --threads 1 >"$tmp/worker-$i.out" &
-  pids+=($!)
-  for _ in $(seq 100); do grep -q listening "$tmp/worker-$i.out" 2>/dev/null && break; sleep 0.1; done
-  address="$(sed -n 's/^listening //p' "$tmp/worker-$i.out")"
-  workers="${workers:+$workers,}$address"
-done
+source bench/workers.sh
+start_workers
 OUT="$tmp/out"
 
 # name @ dux sink (into $OUT) @ DuckDB's COPY options (into $OUT) @ what dux does

@@ -9,6 +9,7 @@
 #include <set>
 
 #include "dux/api/session.h"
+#include "dux/dist/forwarding_client_testing.h"
 #include "dux/pipeline/language.h"
 #include "dux/pipeline/proto_mapping.h"
 #include "dux/worker/in_process_client.h"
@@ -39,33 +40,16 @@ class FailingStream : public ResultStream {
 };
 
 // A worker whose results break off after `limit` bytes (and that still answers Health).
-class FailingClient : public WorkerClient {
+class FailingClient : public ForwardingClient {
  public:
   FailingClient(std::shared_ptr<WorkerClient> in, size_t limit)
-      : in_(std::move(in)), limit_(limit) {}
-  const std::string& address() const override { return in_->address(); }
+      : ForwardingClient(std::move(in)), limit_(limit) {}
   Result<std::unique_ptr<ResultStream>> Execute(const v1::ExecuteRequest& r) override {
     DUX_ASSIGN_OR_RETURN(auto stream, in_->Execute(r));
     return std::unique_ptr<ResultStream>(new FailingStream(std::move(stream), limit_, address()));
   }
-  Result<int64_t> RegisterTable(const std::string& t, ipc::InputStream* in) override {
-    return in_->RegisterTable(t, in);
-  }
-  Result<int64_t> AppendChunk(const v1::AppendChunkRequest& r) override {
-    return in_->AppendChunk(r);
-  }
-  Status DropTable(const v1::DropTableRequest& r) override { return in_->DropTable(r); }
-  Result<std::unique_ptr<BucketPusher>> PushBuckets() override { return in_->PushBuckets(); }
-  Result<v1::WriteReply> Write(const v1::WriteRequest& r) override { return in_->Write(r); }
-  Result<v1::InsertIntoReply> InsertInto(const v1::InsertIntoRequest& r) override {
-    return in_->InsertInto(r);
-  }
-  Result<v1::InfoReply> Info() override { return in_->Info(); }
-  Status Health() override { return in_->Health(); }
-  Result<bool> Cancel(const std::string& id) override { return in_->Cancel(id); }
 
  private:
-  std::shared_ptr<WorkerClient> in_;
   size_t limit_;
 };
 

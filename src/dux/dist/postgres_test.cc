@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "dux/api/session.h"
+#include "dux/dist/forwarding_client_testing.h"
 #include "dux/pipeline/language.h"
 #include "dux/worker/in_process_client.h"
 #include "pg_environment.h"
@@ -41,10 +42,9 @@ class LostStream : public ResultStream {
 
 // A worker that runs each fragment to its end (an insert commits) and then goes away before
 // the coordinator hears of it: the case where a retry must not insert twice.
-class CommitsThenFails : public WorkerClient {
+class CommitsThenFails : public ForwardingClient {
  public:
-  explicit CommitsThenFails(std::shared_ptr<WorkerClient> in) : in_(std::move(in)) {}
-  const std::string& address() const override { return in_->address(); }
+  using ForwardingClient::ForwardingClient;
   Result<std::unique_ptr<ResultStream>> Execute(const v1::ExecuteRequest& r) override {
     DUX_ASSIGN_OR_RETURN(auto stream, in_->Execute(r));
     char buffer[4096];
@@ -54,24 +54,6 @@ class CommitsThenFails : public WorkerClient {
     }
     return std::unique_ptr<ResultStream>(new LostStream(address()));
   }
-  Result<int64_t> RegisterTable(const std::string& t, ipc::InputStream* in) override {
-    return in_->RegisterTable(t, in);
-  }
-  Result<int64_t> AppendChunk(const v1::AppendChunkRequest& r) override {
-    return in_->AppendChunk(r);
-  }
-  Status DropTable(const v1::DropTableRequest& r) override { return in_->DropTable(r); }
-  Result<std::unique_ptr<BucketPusher>> PushBuckets() override { return in_->PushBuckets(); }
-  Result<v1::WriteReply> Write(const v1::WriteRequest& r) override { return in_->Write(r); }
-  Result<v1::InsertIntoReply> InsertInto(const v1::InsertIntoRequest& r) override {
-    return in_->InsertInto(r);
-  }
-  Result<v1::InfoReply> Info() override { return in_->Info(); }
-  Status Health() override { return in_->Health(); }
-  Result<bool> Cancel(const std::string& id) override { return in_->Cancel(id); }
-
- private:
-  std::shared_ptr<WorkerClient> in_;
 };
 
 // Rows as sorted text lines, for comparing results as multisets.

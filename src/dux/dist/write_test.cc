@@ -14,6 +14,7 @@
 #include <mutex>
 
 #include "dux/api/session.h"
+#include "dux/dist/forwarding_client_testing.h"
 #include "dux/pipeline/language.h"
 #include "dux/worker/in_process_client.h"
 
@@ -24,21 +25,10 @@ namespace fs = std::filesystem;
 
 // A worker whose Write writes, then leaves a stray temporary file of the same partition (as
 // an attempt killed midway would) and reports itself lost. Everything else passes through.
-class DyingWriter : public WorkerClient {
+class DyingWriter : public ForwardingClient {
  public:
-  explicit DyingWriter(std::shared_ptr<WorkerClient> in) : in_(std::move(in)) {}
-  const std::string& address() const override { return in_->address(); }
-  Result<std::unique_ptr<ResultStream>> Execute(const v1::ExecuteRequest& r) override {
-    return in_->Execute(r);
-  }
-  Result<int64_t> RegisterTable(const std::string& t, ipc::InputStream* in) override {
-    return in_->RegisterTable(t, in);
-  }
-  Result<int64_t> AppendChunk(const v1::AppendChunkRequest& r) override {
-    return in_->AppendChunk(r);
-  }
-  Status DropTable(const v1::DropTableRequest& r) override { return in_->DropTable(r); }
-  Result<std::unique_ptr<BucketPusher>> PushBuckets() override { return in_->PushBuckets(); }
+  using ForwardingClient::ForwardingClient;
+  int writes = 0;
   Result<v1::WriteReply> Write(const v1::WriteRequest& r) override {
     DUX_ASSIGN_OR_RETURN(v1::WriteReply reply, in_->Write(r));
     if (!reply.files().empty()) {
@@ -49,16 +39,6 @@ class DyingWriter : public WorkerClient {
     ++writes;
     return Status(StatusCode::kUnavailable, "worker " + address() + " is unreachable or went away");
   }
-  Result<v1::InsertIntoReply> InsertInto(const v1::InsertIntoRequest& r) override {
-    return in_->InsertInto(r);
-  }
-  Result<v1::InfoReply> Info() override { return in_->Info(); }
-  Status Health() override { return in_->Health(); }
-  Result<bool> Cancel(const std::string& id) override { return in_->Cancel(id); }
-  int writes = 0;
-
- private:
-  std::shared_ptr<WorkerClient> in_;
 };
 
 class WriteTest : public ::testing::Test {

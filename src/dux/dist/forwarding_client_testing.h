@@ -1,0 +1,40 @@
+// For tests that inject failures between a coordinator and a real (in-process) worker: a
+// WorkerClient that passes every call on to another; a test overrides the calls it breaks.
+#pragma once
+
+#include <memory>
+#include <string>
+#include <utility>
+
+#include "dux/dist/worker_client.h"
+
+namespace dux::dist {
+
+class ForwardingClient : public WorkerClient {
+ public:
+  explicit ForwardingClient(std::shared_ptr<WorkerClient> in) : in_(std::move(in)) {}
+  const std::string& address() const override { return in_->address(); }
+  Result<std::unique_ptr<ResultStream>> Execute(const v1::ExecuteRequest& r) override {
+    return in_->Execute(r);
+  }
+  Result<int64_t> RegisterTable(const std::string& t, ipc::InputStream* in) override {
+    return in_->RegisterTable(t, in);
+  }
+  Result<int64_t> AppendChunk(const v1::AppendChunkRequest& r) override {
+    return in_->AppendChunk(r);
+  }
+  Status DropTable(const v1::DropTableRequest& r) override { return in_->DropTable(r); }
+  Result<std::unique_ptr<BucketPusher>> PushBuckets() override { return in_->PushBuckets(); }
+  Result<v1::WriteReply> Write(const v1::WriteRequest& r) override { return in_->Write(r); }
+  Result<v1::InsertIntoReply> InsertInto(const v1::InsertIntoRequest& r) override {
+    return in_->InsertInto(r);
+  }
+  Result<v1::InfoReply> Info() override { return in_->Info(); }
+  Status Health() override { return in_->Health(); }
+  Result<bool> Cancel(const std::string& id) override { return in_->Cancel(id); }
+
+ protected:
+  std::shared_ptr<WorkerClient> in_;
+};
+
+}  // namespace dux::dist
