@@ -406,10 +406,20 @@ Result<std::string> Session::ExplainDistributed(const Pipeline& pipeline) {
     }
   }
   for (const auto& note : plan.join_notes) out += "-- join: " + note + "\n";
+  if (plan.shuffled_right) {
+    for (const auto& note : plan.shuffled_right->plan->join_notes) {
+      out += "-- join in the right side: " + note + "\n";
+    }
+  }
   // Broadcast sides are bound as empty tables of their columns, standing for the tables
   // registered on the workers.
   std::vector<std::string> stand_ins = {kBucketsTable, kRightBucketsTable};
-  for (const auto& b : plan.broadcasts) {
+  std::vector<dist::Broadcast> broadcasts = plan.broadcasts;
+  if (plan.shuffled_right) {
+    const auto& more = plan.shuffled_right->plan->broadcasts;
+    broadcasts.insert(broadcasts.end(), more.begin(), more.end());
+  }
+  for (const auto& b : broadcasts) {
     DUX_ASSIGN_OR_RETURN(sql::CompiledQuery side, compiler.Compile(b.side));
     DUX_RETURN_NOT_OK(EmptyTableLike(b.table, side.Sql()));
     stand_ins.push_back(b.table);

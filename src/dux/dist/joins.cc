@@ -177,7 +177,12 @@ Result<JoinPlan> PlanJoins(sql::Binder* binder, const pipeline::Script& script,
   const pipeline::Pipeline& p = script.pipeline;
   JoinPlan out{p, {}, {}, std::nullopt, {}};
   auto on = [&](const char* rule) { return cluster.disabled_rules.count(rule) == 0; };
-  if (!on("scan_stage")) return out;
+  bool joins = false;
+  for (const auto& op : p.ops()) {
+    joins = joins || std::holds_alternative<pipeline::JoinOp>(op.body) ||
+            std::holds_alternative<pipeline::AsofJoinOp>(op.body);
+  }
+  if (!joins || !on("scan_stage")) return out;
   std::string plan_id;
   std::vector<Op> ops = p.ops();
   for (size_t j = 0; j < ops.size(); ++j) {
