@@ -242,9 +242,10 @@ Result<sql::CompiledQuery> Session::Compile(const Pipeline& pipeline) {
   // only described here.
   const bool workers_read = cluster_ && WorkersReadPostgres(pipeline);
   DUX_ASSIGN_OR_RETURN(sql::CompiledQuery local, CompileHere(pipeline, workers_read));
-  // Other attached tables are read here, by the coordinator (already done): the whole
-  // pipeline runs here too.
-  if (!cluster_ || (internal::ReadsAttached(pipeline) && !workers_read)) return local;
+  // Other attached sources are read here, by the coordinator (already done): the whole
+  // pipeline runs here too. Nested pipelines reading attached tables (join sides, concat
+  // frames) are computed here as part of a distributed plan (broadcast, or after the gather).
+  if (!cluster_ || SourceReadHere(pipeline)) return local;
   DUX_ASSIGN_OR_RETURN(std::optional<Pipeline> finish, RunOnCluster(pipeline, local));
   if (!finish) {
     // The plan keeps the pipeline here: then its rows are read here too.
@@ -253,6 +254,11 @@ Result<sql::CompiledQuery> Session::Compile(const Pipeline& pipeline) {
   }
   sql::Compiler compiler(&connection_);
   return compiler.Compile(*finish);
+}
+
+bool Session::SourceReadHere(const Pipeline& pipeline) const {
+  return std::holds_alternative<pipeline::AttachedSource>(pipeline.source().body) &&
+         !WorkersReadPostgres(pipeline);
 }
 
 bool Session::WorkersReadPostgres(const Pipeline& pipeline) const {
@@ -355,7 +361,7 @@ void Session::DropTemp(const std::string& table) {
 Result<std::string> Session::ExplainDistributed(const Pipeline& pipeline) {
   DUX_ASSIGN_OR_RETURN(sql::CompiledQuery local, CompileHere(pipeline, /*schema_only=*/true));
   const bool workers_read = WorkersReadPostgres(pipeline);
-  if (internal::ReadsAttached(pipeline) && !workers_read) {
+  if (SourceReadHere(pipeline)) {
     return "-- runs on the coordinator: from_attached (attached tables are read here)\n" +
            attached_->explain() + local.Sql() + ";\n";
   }
@@ -592,7 +598,7 @@ Result<exec::WriteReport> Session::WritePostgresDistributed(const Pipeline& pipe
   std::string rest;
   const pipeline::Attachment* a = PostgresTarget(sink, &rest);
   const bool workers_read = WorkersReadPostgres(pipeline);
-  if (internal::ReadsAttached(pipeline) && !workers_read) {
+  if (SourceReadHere(pipeline)) {
     // Attached tables read here: the whole pipeline runs here (Compile).
     DUX_ASSIGN_OR_RETURN(sql::CompiledQuery query, Compile(pipeline));
     return WritePostgres(sink, query);
@@ -648,7 +654,7 @@ Result<exec::WriteReport> Session::WriteDistributed(const Pipeline& pipeline) {
   // without its rows, which are read only if the plan keeps the pipeline here after all.
   const bool workers_read = WorkersReadPostgres(pipeline);
   DUX_ASSIGN_OR_RETURN(sql::CompiledQuery local, CompileHere(pipeline, workers_read));
-  if (internal::ReadsAttached(pipeline) && !workers_read) {
+  if (SourceReadHere(pipeline)) {
     return exec::WriteSink(connection_, sink, local);
   }
   DUX_ASSIGN_OR_RETURN(dist::Plan plan, PlanOnCluster(pipeline, local));

@@ -130,6 +130,10 @@ class Session {
   /// (those are read here, for the coordinator's part). Such a pipeline is compiled here
   /// without reading rows.
   bool WorkersReadPostgres(const pipeline::Pipeline& pipeline) const;
+  /// Whether the whole of `pipeline` runs here: its source is an attached table that the
+  /// workers do not read (a DuckDB file, or PostgreSQL when a nested pipeline also reads an
+  /// attached table).
+  bool SourceReadHere(const pipeline::Pipeline& pipeline) const;
   /// insert_into a PostgreSQL table when distributed: by the workers when the plan leaves
   /// the coordinator nothing to do after the gather (dist::InsertFromWorkers), else here.
   Result<exec::WriteReport> WritePostgresDistributed(const pipeline::Pipeline& pipeline);

@@ -17,6 +17,14 @@ std::string BroadcastTable(const std::string& plan_id, size_t k) {
   return fmt::format("__dux_broadcast_{}_{}", plan_id, k);
 }
 
+bool ReadsAttachedTable(const pipeline::Pipeline& side) {
+  bool found = false;
+  pipeline::ForEachPipeline(side, [&](const pipeline::Pipeline& p) {
+    found = found || std::holds_alternative<pipeline::AttachedSource>(p.source().body);
+  });
+  return found;
+}
+
 // A right side can be exchanged from the workers when its own plan runs to the end there.
 std::string NotExchangeable(const Plan& side) {
   if (!side.coordinator_only.empty())
@@ -197,6 +205,11 @@ Result<JoinPlan> PlanJoins(sql::Binder* binder, const pipeline::Script& script,
     DUX_ASSIGN_OR_RETURN(sql::CompiledQuery right_local, compiler.Compile(right));
     DUX_ASSIGN_OR_RETURN(Plan right_plan,
                          PlanScript(binder, {script.attachments, right}, right_local, cluster));
+    // Attached tables are read by the coordinator (the session loaded them with the whole
+    // pipeline), so such a side is computed here and broadcast.
+    if (ReadsAttachedTable(right)) {
+      right_plan.coordinator_only = "from_attached (the coordinator reads attached tables)";
+    }
     auto side = std::make_shared<const Plan>(std::move(right_plan));
     DUX_ASSIGN_OR_RETURN(int64_t estimate, EstimateIpcBytes(binder, right, *side));
     bool keyed = join ? join->how != JoinHow::kCross : !asof->on.empty();
