@@ -107,7 +107,7 @@ Result<std::unique_ptr<AttachedTables>> AttachedTables::Load(exec::Connection& c
                          use.loc);
     }
     const std::string quoted = sql::QuoteIdentifier(name);
-    (void)connection.Execute("DROP TABLE IF EXISTS temp." + quoted);
+    connection.DropTemporaryTable(name);
     (void)connection.Execute("DROP VIEW IF EXISTS temp." + quoted);
     if (database->postgres == nullptr) {
       // A DuckDB file: a view over the attached table, which DuckDB reads itself.
@@ -195,7 +195,7 @@ Result<std::unique_ptr<AttachedTables>> AttachedTables::Load(exec::Connection& c
 
 AttachedTables::~AttachedTables() {
   for (const auto& t : tables_) {
-    (void)connection_.Execute("DROP TABLE IF EXISTS temp." + sql::QuoteIdentifier(t));
+    connection_.DropTemporaryTable(t);
   }
   for (const auto& v : views_) {
     (void)connection_.Execute("DROP VIEW IF EXISTS temp." + sql::QuoteIdentifier(v));

@@ -111,8 +111,6 @@ void Session::Distribute(dist::ClusterOptions cluster) {
   cluster_->telemetry = &telemetry_;
 }
 
-namespace {}  // namespace
-
 /// The from_arrow inputs of one pipeline, each decoded into a temporary table that lives
 /// until the next compile (or the session's end), so that the compiled query can run.
 class Session::ArrowSources {
@@ -127,7 +125,7 @@ class Session::ArrowSources {
                       "from_arrow: cannot read \"" + path + "\": " + s.message() + loc.Suffix());
       };
       std::string table = sql::ArrowTableName(path);
-      (void)connection.Execute("DROP TABLE IF EXISTS temp." + sql::QuoteIdentifier(table));
+      connection.DropTemporaryTable(table);
       auto in = ipc::FileInputStream::Open(path);
       if (!in.ok()) return error(in.status());
       auto rows =
@@ -139,7 +137,7 @@ class Session::ArrowSources {
   }
   ~ArrowSources() {
     for (const auto& t : tables_) {
-      (void)connection_.Execute("DROP TABLE IF EXISTS temp." + sql::QuoteIdentifier(t));
+      connection_.DropTemporaryTable(t);
     }
   }
 
@@ -213,8 +211,7 @@ Result<sql::CompiledQuery> Session::CompileHere(const Pipeline& pipeline, bool s
   // Drops the previous pipeline's tables before loading this one's.
   arrow_.reset();
   attached_.reset();
-  (void)connection_.Execute(std::string("DROP TABLE IF EXISTS temp.") +
-                            sql::QuoteIdentifier(kGatheredTable));
+  connection_.DropTemporaryTable(kGatheredTable);
   DUX_ASSIGN_OR_RETURN(arrow_, ArrowSources::Load(connection_, pipeline));
   std::vector<internal::AttachedDatabase> databases;
   for (const auto& a : attachments_) {
@@ -354,10 +351,6 @@ Status Session::EmptyTableLike(const std::string& table, const std::string& sele
       .status();
 }
 
-void Session::DropTemp(const std::string& table) {
-  (void)connection_.Execute("DROP TABLE IF EXISTS temp." + sql::QuoteIdentifier(table));
-}
-
 Result<std::string> Session::ExplainDistributed(const Pipeline& pipeline) {
   DUX_ASSIGN_OR_RETURN(sql::CompiledQuery local, CompileHere(pipeline, /*schema_only=*/true));
   const bool workers_read = WorkersReadPostgres(pipeline);
@@ -431,12 +424,12 @@ Result<std::string> Session::ExplainDistributed(const Pipeline& pipeline) {
     stand_ins.push_back(b.table);
   }
   struct DropStandIns {
-    Session* s;
+    exec::Connection& connection;
     const std::vector<std::string>& tables;
     ~DropStandIns() {
-      for (const auto& t : tables) s->DropTemp(t);
+      for (const auto& t : tables) connection.DropTemporaryTable(t);
     }
-  } drop_stand_ins{this, stand_ins};
+  } drop_stand_ins{connection_, stand_ins};
   // The SQL every worker runs (with its own files), shown for the first partition.
   auto fragment = dist::MakeFragment(plan, 0, "explain");
   DUX_ASSIGN_OR_RETURN(pipeline::Script worker, pipeline::FromProto(fragment.script()));
@@ -487,7 +480,6 @@ Result<std::string> Session::ExplainDistributed(const Pipeline& pipeline) {
     gathered_sql = stage_query.Sql();
   }
   if (pipeline.sink() && dist::CoordinatorWritesBecause(plan, *pipeline.sink()).empty()) {
-    (void)connection_.Execute("DROP TABLE IF EXISTS temp." + std::string(kBucketsTable));
     return out + dist::ExplainWrite(plan, *pipeline.sink());
   }
   out += "-- gather: every worker's Arrow IPC batches, in arrival order, into " +
@@ -506,7 +498,7 @@ Result<std::string> Session::ExplainDistributed(const Pipeline& pipeline) {
                         .status());
   DUX_ASSIGN_OR_RETURN(sql::CompiledQuery finish,
                        compiler.Compile(dist::FinishingPipeline(plan, pipeline, kGatheredTable)));
-  DropTemp(kGatheredTable);
+  connection_.DropTemporaryTable(kGatheredTable);
   std::string pg_table;
   const pipeline::Attachment* pg_target =
       pipeline.sink() ? PostgresTarget(*pipeline.sink(), &pg_table) : nullptr;

@@ -145,7 +145,6 @@ class Session {
   /// Replaces the temporary `table` with an empty one of `select_sql`'s columns (explain
   /// binds the workers' SQL against such stand-ins for the tables they will have).
   Status EmptyTableLike(const std::string& table, const std::string& select_sql);
-  void DropTemp(const std::string& table);
   std::shared_ptr<exec::Database> db_;
   exec::Connection connection_;
   std::unique_ptr<ArrowSources> arrow_;

@@ -9,6 +9,7 @@
 #include <chrono>
 #include <cmath>
 #include <limits>
+#include <numeric>
 #include <set>
 #include <thread>
 
@@ -23,8 +24,6 @@ namespace dux::dist {
 
 using pipeline::Op;
 using Clock = std::chrono::steady_clock;
-
-namespace {}  // namespace
 
 namespace {
 
@@ -138,18 +137,7 @@ Result<Plan> PlanScript(sql::Binder* binder, const pipeline::Script& script,
                         const sql::CompiledQuery& local, const ClusterOptions& cluster) {
   if (cluster.workers.empty()) return Status::InvalidArgument("no workers to distribute to");
   const pipeline::Pipeline& p = script.pipeline;
-  Plan plan{pipeline::Script{{}, p},
-            std::nullopt,
-            std::nullopt,
-            {},
-            {},
-            std::nullopt,
-            -1,
-            {},
-            {},
-            {},
-            {},
-            {}};
+  Plan plan{pipeline::Script{{}, p}, {}, {}, {}, {}, {}, -1, {}, {}, {}, {}, {}};
   // Attached DuckDB files are the coordinator's: DuckDB lets one process hold a file, so a
   // query over them runs here. Other sources never read the attachments.
   if (std::holds_alternative<pipeline::QuerySource>(p.source().body) &&
@@ -192,17 +180,17 @@ Result<Plan> PlanScript(sql::Binder* binder, const pipeline::Script& script,
   return plan;
 }
 
-v1::Fragment MakeFragment(const Plan& plan, size_t partition, const std::string& query_id) {
+namespace {
+
+// The fragment that runs `pipeline` with the plan's attachments.
+v1::Fragment FragmentOf(const Plan& plan, const pipeline::Pipeline& pipeline,
+                        const std::string& query_id) {
   v1::Fragment fragment;
   fragment.set_query_id(query_id);
-  pipeline::Script script{
-      plan.worker_script.attachments,
-      PartitionPipeline(plan.worker_script.pipeline, plan.partitioning, partition)};
-  pipeline::ToProto(script, fragment.mutable_script());
+  pipeline::ToProto(pipeline::Script{plan.worker_script.attachments, pipeline},
+                    fragment.mutable_script());
   return fragment;
 }
-
-namespace {
 
 // The union of some buckets' tables as pushed under each exchange.
 std::string BucketUnion(const std::vector<std::string>& exchange_ids,
@@ -231,18 +219,10 @@ pipeline::Pipeline StageOverInputs(const Plan& plan, const std::string& left_sql
   return stage;
 }
 
-namespace {
-
-v1::Fragment FragmentOf(const Plan& plan, const pipeline::Pipeline& pipeline,
-                        const std::string& query_id) {
-  v1::Fragment fragment;
-  fragment.set_query_id(query_id);
-  pipeline::ToProto(pipeline::Script{plan.worker_script.attachments, pipeline},
-                    fragment.mutable_script());
-  return fragment;
+v1::Fragment MakeFragment(const Plan& plan, size_t partition, const std::string& query_id) {
+  return FragmentOf(
+      plan, PartitionPipeline(plan.worker_script.pipeline, plan.partitioning, partition), query_id);
 }
-
-}  // namespace
 
 v1::Fragment MakeBucketFragment(const Plan& plan, const BucketInputs& inputs,
                                 const std::string& query_id) {
@@ -277,10 +257,6 @@ class WorkerTables {
   std::vector<std::pair<size_t, std::string>> tables_;
 };
 
-void DropTemp(exec::Connection& connection, const std::string& table) {
-  (void)connection.Execute("DROP TABLE IF EXISTS temp." + sql::QuoteIdentifier(table));
-}
-
 // Computes `side`, planned as `plan`, into the new temporary table `table` of `connection`:
 // gathered from the workers and finished here, or all here when the plan says so.
 Status ComputeSide(exec::Connection& connection, const pipeline::Pipeline& side, const Plan& plan,
@@ -298,7 +274,7 @@ Status ComputeSide(exec::Connection& connection, const pipeline::Pipeline& side,
                                              sql::QuoteIdentifier(table) + " AS " + compiled->Sql())
                                     .status()
                               : compiled.status();
-  DropTemp(connection, gathered);
+  connection.DropTemporaryTable(gathered);
   return done;
 }
 
@@ -314,7 +290,7 @@ Status RegisterBroadcasts(exec::Connection& connection, const Plan& plan,
     ipc::StringOutputStream out;
     auto rows = exec::WriteQueryIpc(
         connection, "SELECT * FROM temp." + sql::QuoteIdentifier(b.table), &out, {});
-    DropTemp(connection, b.table);
+    connection.DropTemporaryTable(b.table);
     if (!rows.ok()) return rows.status();
     const std::string& bytes = out.bytes();
     size_t n = options.workers.size();
@@ -385,7 +361,7 @@ Result<SideBuckets> ProduceSide(exec::Connection& connection, const Plan& side,
       fmt::format("SELECT CAST(bucket AS VARCHAR), CAST(sum(rows) AS VARCHAR), "
                   "CAST(sum(ipc_bytes) AS VARCHAR) FROM temp.{} GROUP BY bucket",
                   kExchangeStatsTable));
-  DropTemp(connection, kExchangeStatsTable);
+  connection.DropTemporaryTable(kExchangeStatsTable);
   if (!stats.ok()) return stats.status();
   for (const auto& row : *stats) {
     size_t b = std::stoul(row[0].value_or("0"));
@@ -397,9 +373,7 @@ Result<SideBuckets> ProduceSide(exec::Connection& connection, const Plan& side,
 }
 
 int64_t Sum(const std::vector<int64_t>& v) {
-  int64_t total = 0;
-  for (int64_t x : v) total += x;
-  return total;
+  return std::accumulate(v.begin(), v.end(), int64_t{0});
 }
 
 // Which side of a shuffle join's skewed bucket may be spread over the workers, the other
@@ -513,7 +487,7 @@ Result<std::vector<GatherTask>> SplitSkewedBuckets(exec::Connection& connection,
     DUX_RETURN_NOT_OK(
         GatherInto(connection, std::move(movers), options, "exchange", kExchangeStatsTable)
             .status());
-    DropTemp(connection, kExchangeStatsTable);
+    connection.DropTemporaryTable(kExchangeStatsTable);
   }
   return tasks;
 }

@@ -335,8 +335,8 @@ class Gather {
         continue;
       }
       if (delivered) abandoned_.push_back(tag);
-      bool retry = attempt_[i] == 0 && tasks_[i].retryable && WorkerFault(status) && error_.ok() &&
-                   live_workers_ > 1;
+      bool retry = attempt_[i] == 0 && tasks_[i].retryable && (discardable_ || !delivered) &&
+                   WorkerFault(status) && error_.ok() && live_workers_ > 1;
       if (!retry) {
         if (attempt_[i] > 0) {
           status =

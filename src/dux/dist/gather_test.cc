@@ -195,5 +195,17 @@ TEST_F(GatherTest, OneWorkerLeftIsNotRetriedOnTheFailedOne) {
   EXPECT_TRUE(Retries().empty());
 }
 
+TEST_F(GatherTest, FoldedTaskIsNotRetriedAfterDeliveringRows) {
+  // Folded rows cannot be told apart by attempt, so a retry could count them twice.
+  auto failing = std::make_shared<FailingClient>(clients_[0], 3 << 20);
+  std::vector<GatherTask> tasks = {{0, Fragment(kRows, "g6"), true, "partition 0"}};
+  Fold fold{{"k"}, {}};
+  auto gathered = GatherInto(session_->connection(), tasks, Options({failing, clients_[1]}),
+                             "gather", "t6", &fold);
+  ASSERT_FALSE(gathered.ok());
+  EXPECT_EQ(gathered.status().message(), "worker in-process:0 is unreachable or went away");
+  EXPECT_TRUE(Retries().empty());
+}
+
 }  // namespace
 }  // namespace dux::dist

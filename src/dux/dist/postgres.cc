@@ -140,8 +140,7 @@ Result<int64_t> InsertFromWorkers(exec::Connection& connection, const Plan& plan
   }
   auto report = connection.QueryText("SELECT CAST(coalesce(sum(rows), 0) AS VARCHAR) FROM temp." +
                                      sql::QuoteIdentifier(kInsertReportTable));
-  (void)connection.Execute(std::string("DROP TABLE IF EXISTS temp.") +
-                           sql::QuoteIdentifier(kInsertReportTable));
+  connection.DropTemporaryTable(kInsertReportTable);
   if (!report.ok()) {
     undo();
     return report.status();

@@ -233,7 +233,7 @@ Result<exec::WriteReport> RunAndWrite(exec::Connection& connection, const Plan& 
   auto ran = RunAndGather(connection, plan, options, kWrittenTable, write);
   auto fail = [&](const Status& status) -> Status {
     if (!write_id.empty()) exec::RemoveWrite(target, write_id, !existed);
-    (void)connection.Execute(std::string("DROP TABLE IF EXISTS temp.") + kWrittenTable);
+    connection.DropTemporaryTable(kWrittenTable);
     // A worker's message already names the verb; the coordinator's own do not.
     if (status.message().find(sink.Verb()) != std::string::npos) return status;
     return SinkError(sink, status);
@@ -248,7 +248,7 @@ Result<exec::WriteReport> RunAndWrite(exec::Connection& connection, const Plan& 
       "ORDER BY file",
       kWrittenTable));
   if (!files.ok()) return fail(files.status());
-  (void)connection.Execute(std::string("DROP TABLE IF EXISTS temp.") + kWrittenTable);
+  connection.DropTemporaryTable(kWrittenTable);
   // Every attempt has ended and each removed its own; this catches what a worker that died
   // mid-write left and no retry had to clean (its task was done elsewhere meanwhile).
   exec::RemoveWriteTemporaries(target, write_id);

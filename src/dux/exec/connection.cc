@@ -77,6 +77,10 @@ Result<ResultHandle> Connection::Run(const std::string& sql) {
   return result;
 }
 
+void Connection::DropTemporaryTable(const std::string& table) {
+  (void)Execute("DROP TABLE IF EXISTS temp." + sql::QuoteIdentifier(table));
+}
+
 Result<int64_t> Connection::Execute(const std::string& sql) {
   DUX_ASSIGN_OR_RETURN(ResultHandle result, Run(sql));
   duckdb_statement_type type = duckdb_result_statement_type(*result.get());

@@ -34,6 +34,9 @@ class Connection : public sql::Binder {
 
   /// Runs one statement; returns the rows it changed or wrote (0 for queries).
   Result<int64_t> Execute(const std::string& sql);
+  /// Drops the temporary table `table` (unquoted name) if it exists; best effort, for
+  /// clean-up paths that must not fail.
+  void DropTemporaryTable(const std::string& table);
   /// Runs a query and holds its result; `schema` as returned by Describe for the same text.
   Result<Table> Query(const std::string& select_sql, const pipeline::Schema& schema);
   Result<Table> Query(const std::string& select_sql);

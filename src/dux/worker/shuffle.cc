@@ -113,7 +113,7 @@ Result<std::vector<BucketStats>> Shuffle(exec::Connection& connection,
     }
     DUX_RETURN_NOT_OK(pusher->Finish().status());
   }
-  (void)connection.Execute(std::string("DROP TABLE IF EXISTS temp.") + kStageTable);
+  connection.DropTemporaryTable(kStageTable);
   return stats;
 }
 
