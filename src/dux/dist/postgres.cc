@@ -81,7 +81,8 @@ Result<Partitioning> PartitionPostgres(pg::Connection& pg, const pipeline::Attac
 }
 
 bool WorkersCanInsert(const Plan& plan) {
-  return plan.coordinator_only.empty() && plan.finish.empty() && !plan.fold && !plan.hash_stage;
+  return plan.coordinator_only.empty() && plan.finish.empty() && !plan.fold && !plan.hash_stage &&
+         plan.broadcasts.empty();
 }
 
 Result<int64_t> InsertFromWorkers(exec::Connection& connection, const Plan& plan,

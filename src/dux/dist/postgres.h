@@ -26,7 +26,8 @@ Result<Partitioning> PartitionPostgres(pg::Connection& pg, const pipeline::Attac
                                        size_t n_workers);
 
 /// Whether the workers can insert the rows of `plan` themselves: nothing is left for the
-/// coordinator to do after the gather (no verbs to finish, no fold, no exchange).
+/// coordinator to do after the gather (no verbs to finish, no fold, no exchange), and no
+/// broadcast table to register first (InsertFromWorkers runs the partitions itself).
 bool WorkersCanInsert(const Plan& plan);
 
 /// An insert_into a PostgreSQL table by the workers.
