@@ -69,14 +69,6 @@ std::optional<pg::KeyRange> KeyRangeOf(const pipeline::AttachedSlice& slice) {
   return pg::KeyRange{slice.range->first, slice.range->second};
 }
 
-bool ReadsAttached(const Pipeline& pipeline) {
-  bool found = false;
-  pipeline::ForEachPipeline(pipeline, [&](const Pipeline& p) {
-    found = found || std::holds_alternative<AttachedSource>(p.source().body);
-  });
-  return found;
-}
-
 Result<std::unique_ptr<AttachedTables>> AttachedTables::Load(exec::Connection& connection,
                                                              const Pipeline& pipeline,
                                                              const Finder& find, Mode mode,

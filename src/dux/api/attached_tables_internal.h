@@ -63,7 +63,4 @@ class AttachedTables {
 pg::SliceMethod SliceMethodOf(const pipeline::AttachedSlice& slice);
 std::optional<pg::KeyRange> KeyRangeOf(const pipeline::AttachedSlice& slice);
 
-/// Whether `pipeline` (or a nested one) reads an attached table.
-bool ReadsAttached(const pipeline::Pipeline& pipeline);
-
 }  // namespace dux::internal

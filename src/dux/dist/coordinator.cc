@@ -13,6 +13,7 @@
 #include <set>
 #include <thread>
 
+#include "dux/common/unique_id.h"
 #include "dux/dist/gather.h"
 #include "dux/dist/joins.h"
 #include "dux/exec/arrow_bridge.h"
@@ -617,12 +618,6 @@ std::string BucketTable(const std::string& exchange_id, int bucket) {
   return fmt::format("__dux_exchange_{}_{}", exchange_id, bucket);
 }
 
-std::string NewQueryId() {
-  static std::atomic<uint64_t> counter{0};
-  auto now = std::chrono::system_clock::now().time_since_epoch();
-  return fmt::format("q{:x}-{:x}-{}",
-                     std::chrono::duration_cast<std::chrono::microseconds>(now).count(),
-                     static_cast<unsigned>(getpid()), counter++);
-}
+std::string NewQueryId() { return UniqueId('q'); }
 
 }  // namespace dux::dist

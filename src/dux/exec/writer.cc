@@ -12,6 +12,7 @@
 #include <map>
 #include <random>
 
+#include "dux/common/unique_id.h"
 #include "dux/exec/arrow_bridge.h"
 #include "dux/sql/quote.h"
 
@@ -264,14 +265,11 @@ Status PrepareDirectory(const std::string& target) {
 
 }  // namespace
 
-bool WritesDirectory(const Sink& sink) {
-  if (auto* p = std::get_if<ToParquetSink>(&sink.body); p && !p->partition_by.empty()) return true;
-  if (!std::holds_alternative<ToParquetSink>(sink.body) &&
-      !std::holds_alternative<ToCsvSink>(sink.body) &&
-      !std::holds_alternative<ToNdjsonSink>(sink.body)) {
-    return false;
-  }
-  std::string path = std::visit(
+namespace {
+
+// The sink's path as the pipeline gives it; "" for insert_into.
+std::string PathAsWritten(const Sink& sink) {
+  return std::visit(
       [](const auto& s) -> std::string {
         if constexpr (requires { s.path; }) {
           return s.path;
@@ -280,6 +278,18 @@ bool WritesDirectory(const Sink& sink) {
         }
       },
       sink.body);
+}
+
+}  // namespace
+
+bool WritesDirectory(const Sink& sink) {
+  if (auto* p = std::get_if<ToParquetSink>(&sink.body); p && !p->partition_by.empty()) return true;
+  if (!std::holds_alternative<ToParquetSink>(sink.body) &&
+      !std::holds_alternative<ToCsvSink>(sink.body) &&
+      !std::holds_alternative<ToNdjsonSink>(sink.body)) {
+    return false;
+  }
+  std::string path = PathAsWritten(sink);
   if (path.empty()) return false;
   if (path.back() == '/') return true;
   std::string name = fs::path(path).filename().string();
@@ -288,15 +298,7 @@ bool WritesDirectory(const Sink& sink) {
 }
 
 std::string SinkPath(const Sink& sink) {
-  std::string path = std::visit(
-      [](const auto& s) -> std::string {
-        if constexpr (requires { s.path; }) {
-          return s.path;
-        } else {
-          return "";
-        }
-      },
-      sink.body);
+  std::string path = PathAsWritten(sink);
   while (path.size() > 1 && path.back() == '/') path.pop_back();
   return path;
 }
@@ -343,13 +345,7 @@ void RemoveWriteTemporaries(const std::string& directory, const std::string& wri
   for (const auto& p : doomed) fs::remove_all(p, ec);
 }
 
-std::string NewWriteId() {
-  static std::atomic<uint64_t> counter{0};
-  auto now = std::chrono::system_clock::now().time_since_epoch();
-  return fmt::format("w{:x}-{:x}-{}",
-                     std::chrono::duration_cast<std::chrono::microseconds>(now).count(),
-                     static_cast<unsigned>(getpid()), counter++);
-}
+std::string NewWriteId() { return UniqueId('w'); }
 
 Result<WriteReport> WritePart(Connection& connection, const Sink& sink,
                               const sql::CompiledQuery& query, const PartFiles& part) {
