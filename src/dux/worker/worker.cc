@@ -168,26 +168,24 @@ Status Worker::Execute(const v1::ExecuteRequest& request, ChunkWriter* out) {
   Session* session = f.session.get();
   ipc::WriteOptions options;
   DUX_ASSIGN_OR_RETURN(options.compression, exec::ParseCompression(request.compression()));
+  // What comes back: the rows, or one row per bucket for a shuffle (its rows go to the
+  // bucket owners), or the insert's report.
+  std::string result;
   if (request.fragment().has_postgres_insert()) {
-    DUX_ASSIGN_OR_RETURN(std::string report, InsertShare(f, request.fragment()));
-    ChunkedOutput chunks(out);
-    auto rows = exec::WriteQueryIpc(session->connection(), report, &chunks, options);
-    if (chunks.gone()) return Status(StatusCode::kCancelled, "the receiver went away");
-    if (!rows.ok()) return rows.status();
-    f.running.reset();
-    return chunks.Send();
-  }
-  if (script.pipeline.sink()) {
-    return Status::InvalidArgument(std::string(script.pipeline.sink()->Verb()) +
-                                   ": Execute returns rows; a fragment that writes goes to Write");
-  }
-  DUX_ASSIGN_OR_RETURN(sql::CompiledQuery query, session->Compile(script.pipeline));
-  // A shuffle's rows go to the bucket owners; what comes back is one row per bucket.
-  std::string result = query.Sql();
-  if (request.fragment().has_shuffle()) {
-    DUX_ASSIGN_OR_RETURN(result,
-                         RouteToOwners(session, query, request.fragment().shuffle(), options));
-    options = {};
+    DUX_ASSIGN_OR_RETURN(result, InsertShare(f, request.fragment()));
+  } else {
+    if (script.pipeline.sink()) {
+      return Status::InvalidArgument(
+          std::string(script.pipeline.sink()->Verb()) +
+          ": Execute returns rows; a fragment that writes goes to Write");
+    }
+    DUX_ASSIGN_OR_RETURN(sql::CompiledQuery query, session->Compile(script.pipeline));
+    result = query.Sql();
+    if (request.fragment().has_shuffle()) {
+      DUX_ASSIGN_OR_RETURN(result,
+                           RouteToOwners(session, query, request.fragment().shuffle(), options));
+      options = {};
+    }
   }
   ChunkedOutput chunks(out);
   auto rows = exec::WriteQueryIpc(session->connection(), result, &chunks, options);
