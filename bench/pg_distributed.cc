@@ -23,31 +23,13 @@
 #include "dux/pg/connection.h"
 #include "dux/pipeline/language.h"
 #include "dux/rpc/local_cluster.h"
-#include "pg_server.h"
+#include "pg_bench.h"
 
 namespace {
 
-using Clock = std::chrono::steady_clock;
-
-double Seconds(Clock::time_point start) {
-  return std::chrono::duration<double>(Clock::now() - start).count();
-}
-
-template <typename T>
-T Check(dux::Result<T> r, const char* what) {
-  if (!r.ok()) {
-    fprintf(stderr, "%s: %s\n", what, r.status().message().c_str());
-    exit(1);
-  }
-  return std::move(r).value();
-}
-
-void Check(const dux::Status& s, const char* what) {
-  if (!s.ok()) {
-    fprintf(stderr, "%s: %s\n", what, s.message().c_str());
-    exit(1);
-  }
-}
+using dux::bench::Check;
+using dux::bench::Clock;
+using dux::bench::Seconds;
 
 // The median of `runs` timings of `f`.
 template <typename F>
@@ -74,18 +56,7 @@ int main(int argc, char** argv) {
   const int n_workers = argc > 2 ? std::atoi(argv[2]) : 2;
   const int runs = 3;
   std::unique_ptr<dux::test::PgServer> server;
-  std::string conninfo;
-  if (const char* c = getenv("DUX_PG_CONNINFO")) {
-    conninfo = c;
-  } else {
-    std::string why;
-    server = dux::test::PgServer::Start(&why);
-    if (!server) {
-      fprintf(stderr, "no PostgreSQL: %s\n", why.c_str());
-      return 1;
-    }
-    conninfo = server->ConnInfo();
-  }
+  std::string conninfo = dux::bench::PgConnInfo(&server);
   auto pg = Check(dux::pg::Connection::Open(conninfo), "connect");
   Check(pg.Execute("DROP TABLE IF EXISTS bench_src").status(), "drop");
   Check(pg.Execute("CREATE TABLE bench_src AS SELECT i::bigint AS id, (i % 1000)::int AS a, "

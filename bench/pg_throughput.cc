@@ -18,31 +18,13 @@
 #include "dux/pg/connection.h"
 #include "dux/pg/reader.h"
 #include "dux/pg/writer.h"
-#include "pg_server.h"
+#include "pg_bench.h"
 
 namespace {
 
-using Clock = std::chrono::steady_clock;
-
-double Seconds(Clock::time_point start) {
-  return std::chrono::duration<double>(Clock::now() - start).count();
-}
-
-template <typename T>
-T Check(dux::Result<T> r, const char* what) {
-  if (!r.ok()) {
-    fprintf(stderr, "%s: %s\n", what, r.status().message().c_str());
-    exit(1);
-  }
-  return std::move(r).value();
-}
-
-void Check(const dux::Status& s, const char* what) {
-  if (!s.ok()) {
-    fprintf(stderr, "%s: %s\n", what, s.message().c_str());
-    exit(1);
-  }
-}
+using dux::bench::Check;
+using dux::bench::Clock;
+using dux::bench::Seconds;
 
 void Report(const char* what, int64_t rows, double seconds, double baseline = 0) {
   printf("%-44s %10.0f rows/s  %6.2f s", what, rows / seconds, seconds);
@@ -55,18 +37,7 @@ void Report(const char* what, int64_t rows, double seconds, double baseline = 0)
 int main(int argc, char** argv) {
   const int64_t n = argc > 1 ? std::atoll(argv[1]) : 2000000;
   std::unique_ptr<dux::test::PgServer> server;
-  std::string conninfo;
-  if (const char* c = getenv("DUX_PG_CONNINFO")) {
-    conninfo = c;
-  } else {
-    std::string why;
-    server = dux::test::PgServer::Start(&why);
-    if (!server) {
-      fprintf(stderr, "no PostgreSQL: %s\n", why.c_str());
-      return 1;
-    }
-    conninfo = server->ConnInfo();
-  }
+  std::string conninfo = dux::bench::PgConnInfo(&server);
   auto pg = Check(dux::pg::Connection::Open(conninfo), "connect");
   auto db = Check(dux::exec::Database::Open("", {{"threads", "2"}}), "duckdb");
   auto duck = Check(dux::exec::Connection::Open(db), "duckdb");
