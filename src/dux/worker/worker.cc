@@ -268,9 +268,17 @@ Result<int64_t> Worker::StoreBucket(
     return Status::InvalidArgument("a bucket chunk needs an exchange id and a bucket >= 0");
   }
   std::string table = dist::BucketTable(exchange, bucket);
-  // One filler at a time creates a bucket's table; the others append to it.
-  std::lock_guard lock(exchange_mutex_);
+  // One filler at a time creates a bucket's table; the others append to it. A filler reads
+  // its bucket from the network, so the lock is the bucket's alone.
+  std::shared_ptr<std::mutex> bucket_lock;
   bool exists;
+  {
+    std::lock_guard tables_lock(mutex_);
+    auto& entry = bucket_locks_[table];
+    if (!entry) entry = std::make_shared<std::mutex>();
+    bucket_lock = entry;
+  }
+  std::lock_guard lock(*bucket_lock);
   {
     std::lock_guard tables_lock(mutex_);
     exists = tables_.count(table) > 0;
@@ -316,6 +324,7 @@ Status Worker::DropTable(const v1::DropTableRequest& request) {
                         .status());
   std::lock_guard lock(mutex_);
   tables_.erase(request.table());
+  bucket_locks_.erase(request.table());
   return Status::OK();
 }
 

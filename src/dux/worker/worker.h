@@ -109,7 +109,9 @@ class Worker {
   std::thread reinterrupter_;
   std::set<std::string> tables_;  ///< registered and bucket tables
   std::mutex attach_mutex_;
-  std::mutex exchange_mutex_;
+  /// One lock per bucket table (guarded by mutex_): its fillers take turns, so that one
+  /// creates it and the others append, while other buckets' fillers run at once.
+  std::map<std::string, std::shared_ptr<std::mutex>> bucket_locks_;
   PeerConnector peers_;  ///< guarded by mutex_
 };
 
