@@ -46,7 +46,7 @@ Status WriteText(const std::string& text, const std::string& path) {
     return Status::OK();
   }
   return exec::WriteAtomically(
-             path, /*directory=*/false,
+             path,
              [&](const std::string& temporary) {
                std::ofstream out(temporary, std::ios::binary);
                out << text;
@@ -90,7 +90,7 @@ Status WriteArrow(Session& session, const sql::CompiledQuery& query, const RunOp
     return exec::WriteQueryIpc(session.connection(), query.Sql(), &out, options).status();
   }
   return exec::WriteAtomically(
-             o.output, /*directory=*/false,
+             o.output,
              [&](const std::string& temporary) -> Result<int64_t> {
                DUX_ASSIGN_OR_RETURN(auto file, ipc::FileOutputStream::Open(temporary));
                DUX_ASSIGN_OR_RETURN(

@@ -37,13 +37,16 @@ void RemoveQuietly(const std::string& path) {
   fs::remove_all(path, ignored);
 }
 
-// Moves a finished temporary output into place.
-Status Publish(const std::string& temporary, const std::string& target, bool directory) {
-  std::error_code ec;
-  if (directory && fs::exists(target, ec)) {
-    DUX_RETURN_NOT_OK(CheckDirectoryTarget(target));
-    fs::remove(target, ec);
+std::string ReplaceAll(std::string text, const std::string& from, const std::string& to) {
+  for (size_t at = text.find(from); at != std::string::npos; at = text.find(from, at + to.size())) {
+    text.replace(at, from.size(), to);
   }
+  return text;
+}
+
+// Moves a finished temporary output into place.
+Status Publish(const std::string& temporary, const std::string& target) {
+  std::error_code ec;
   fs::rename(temporary, target, ec);
   if (ec) return Status::IOError("cannot rename output into \"" + target + "\": " + ec.message());
   return Status::OK();
@@ -104,23 +107,16 @@ Result<int64_t> WriteArrowFile(Connection& connection, const std::string& select
 
 }  // namespace
 
-Result<int64_t> WriteAtomically(const std::string& target, bool directory,
+Result<int64_t> WriteAtomically(const std::string& target,
                                 const std::function<Result<int64_t>(const std::string&)>& write) {
-  // Checked before writing too, so that a refused write does not first write everything.
-  if (directory) DUX_RETURN_NOT_OK(CheckDirectoryTarget(target));
   std::string temporary = TemporaryName(target);
   Result<int64_t> written = write(temporary);
-  Status status = written.ok() ? Publish(temporary, target, directory) : written.status();
+  Status status = written.ok() ? Publish(temporary, target) : written.status();
   if (status.ok()) return written;
   RemoveQuietly(temporary);
   // DuckDB names the file it was writing, which is the temporary one; the user only knows
   // the target.
-  std::string message = status.message();
-  for (size_t at = message.find(temporary); at != std::string::npos;
-       at = message.find(temporary, at + target.size())) {
-    message.replace(at, temporary.size(), target);
-  }
-  return Status(status.code(), message);
+  return Status(status.code(), ReplaceAll(status.message(), temporary, target));
 }
 
 Result<WriteReport> WriteSink(Connection& connection, const Sink& sink,
@@ -150,7 +146,7 @@ Result<WriteReport> WriteSink(Connection& connection, const Sink& sink,
     if (!written.ok()) RemoveWrite(target, part.write_id, !existed);
     return written;
   }
-  auto rows = WriteAtomically(target, /*directory=*/false, [&](const std::string& temporary) {
+  auto rows = WriteAtomically(target, [&](const std::string& temporary) {
     if (auto* a = std::get_if<ToArrowSink>(&sink.body)) {
       return WriteArrowFile(connection, select_sql, *a, temporary);
     }
@@ -236,13 +232,6 @@ std::string AttemptTag() {
   static std::atomic<uint64_t> counter{0};
   static const uint64_t random = std::random_device{}() | (uint64_t{std::random_device{}()} << 32);
   return fmt::format("{:x}-{:x}-{}", random, static_cast<unsigned>(getpid()), counter++);
-}
-
-std::string ReplaceAll(std::string text, const std::string& from, const std::string& to) {
-  for (size_t at = text.find(from); at != std::string::npos; at = text.find(from, at + to.size())) {
-    text.replace(at, from.size(), to);
-  }
-  return text;
 }
 
 // Creates the target directory of a directory write and checks that files can be made in it.
@@ -433,7 +422,7 @@ Status ExportResult(Connection& connection, const std::string& select_sql,
   } else {
     return Status::InvalidArgument("unknown export format \"" + format + "\"");
   }
-  return WriteAtomically(path, /*directory=*/false,
+  return WriteAtomically(path,
                          [&](const std::string& temporary) {
                            return connection.Execute("COPY (" + select_sql + ") TO " +
                                                      sql::QuoteString(temporary) + " (" + options +

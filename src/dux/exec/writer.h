@@ -81,11 +81,10 @@ void RemoveWriteTemporaries(const std::string& directory, const std::string& wri
 std::string NewWriteId();
 
 /// Produces `target` all or nothing: `write` writes to a hidden temporary name beside it
-/// (returning what it wrote, e.g. rows), which is then renamed into place; with `directory`
-/// the target must be missing or an empty directory (checked before and after writing). On
-/// any failure the temporary output is removed, `target` is untouched, and messages that
-/// name the temporary file name `target` instead.
-Result<int64_t> WriteAtomically(const std::string& target, bool directory,
+/// (returning what it wrote, e.g. rows), which is then renamed into place. On any failure
+/// the temporary output is removed, `target` is untouched, and messages that name the
+/// temporary file name `target` instead.
+Result<int64_t> WriteAtomically(const std::string& target,
                                 const std::function<Result<int64_t>(const std::string&)>& write);
 
 /// Writes the query's result to the file `path` in DuckDB's `format` ("csv" with a header,
