@@ -162,6 +162,9 @@ TEST_F(CliTest, UsageMistakesExitTwoWithOneLine) {
   ExpectOneLineError(Dux({"explain", "--threads", "-1", kTwoRows}), 2, "--threads");
   ExpectOneLineError(Dux({"generate", "--out", "x"}), 2, "dataset");
   ExpectOneLineError(Dux({"demo", "--rows", "0"}), 2, "--rows");
+  ExpectOneLineError(Dux({"run", "--local-workers", "1", "--broadcast-threshold", "-1", kTwoRows}),
+                     2, "--broadcast-threshold");
+  ExpectOneLineError(Dux({"generate", "joins", "--out", "x"}), 2, "joins");
   EXPECT_EQ(WorkFiles(), std::vector<std::string>{});
 }
 
