@@ -7,6 +7,7 @@
 #include <fmt/format.h>
 
 #include <cerrno>
+#include <algorithm>
 #include <cstring>
 #include <map>
 #include <nlohmann/json.hpp>
@@ -240,48 +241,224 @@ Result<int64_t> ForEachChunk(Connection& connection, const std::string& select_s
   return FetchChunks(result, each);
 }
 
-Result<int64_t> ExportArrow(Connection& connection, const std::string& select_sql,
-                            ArrowBatchSink* sink) {
-  DUX_ASSIGN_OR_RETURN(ResultHandle result, RunStreaming(connection, select_sql));
-  ArrowOptionsHandle options(duckdb_result_get_arrow_options(result.get()));
-  idx_t n = duckdb_column_count(result.get());
+namespace {
+
+// A streaming result's first `n` columns described as Arrow, as ExportArrow sends them.
+struct ArrowDescription {
+  ArrowOptionsHandle options;
   std::vector<LogicalTypeHandle> type_owners;
   std::vector<duckdb_logical_type> types;
+  std::vector<std::string> names;
+  ipc::SchemaOwner schema;
+  std::string metadata;
+  ArrowSchema described{};  ///< `schema` with the metadata; shares its children
+};
+
+Result<std::unique_ptr<ArrowDescription>> DescribeArrow(ResultHandle& result, idx_t n) {
+  auto d = std::make_unique<ArrowDescription>();
+  d->options = ArrowOptionsHandle(duckdb_result_get_arrow_options(result.get()));
   std::vector<const char*> names;
   for (idx_t c = 0; c < n; ++c) {
-    type_owners.emplace_back(duckdb_column_logical_type(result.get(), c));
-    types.push_back(type_owners.back().get());
-    names.push_back(duckdb_column_name(result.get(), c));
+    d->type_owners.emplace_back(duckdb_column_logical_type(result.get(), c));
+    d->types.push_back(d->type_owners.back().get());
+    d->names.emplace_back(duckdb_column_name(result.get(), c));
   }
-  ipc::SchemaOwner schema;
-  DUX_RETURN_NOT_OK(
-      TakeError(duckdb_to_arrow_schema(options.get(), types.data(), names.data(), n, schema.out()),
-                "cannot describe the result as Arrow"));
+  for (const auto& name : d->names) names.push_back(name.c_str());
+  DUX_RETURN_NOT_OK(TakeError(duckdb_to_arrow_schema(d->options.get(), d->types.data(),
+                                                     names.data(), n, d->schema.out()),
+                              "cannot describe the result as Arrow"));
   // DuckDB reads a dictionary back as VARCHAR; the ENUM columns' values ride along in the
   // schema's metadata so that dux can restore the ENUM type (see ImportIpc).
   nlohmann::json enums = nlohmann::json::object();
   for (idx_t c = 0; c < n; ++c) {
-    if (duckdb_get_type_id(types[c]) != DUCKDB_TYPE_ENUM) continue;
+    if (duckdb_get_type_id(d->types[c]) != DUCKDB_TYPE_ENUM) continue;
     nlohmann::json values = nlohmann::json::array();
-    for (uint32_t i = 0; i < duckdb_enum_dictionary_size(types[c]); ++i) {
-      values.push_back(TakeString(duckdb_enum_dictionary_value(types[c], i)));
+    for (uint32_t i = 0; i < duckdb_enum_dictionary_size(d->types[c]); ++i) {
+      values.push_back(TakeString(duckdb_enum_dictionary_value(d->types[c], i)));
     }
-    enums[names[c]] = std::move(values);
+    enums[d->names[c]] = std::move(values);
   }
-  std::string metadata;
-  ArrowSchema described = *schema.get();  // shares DuckDB's children, which stay owned there
+  d->described = *d->schema.get();  // shares DuckDB's children, which stay owned there
   if (!enums.empty()) {
-    metadata = EncodeMetadata({{kEnumMetadataKey, enums.dump()}});
-    described.metadata = metadata.data();
+    d->metadata = EncodeMetadata({{kEnumMetadataKey, enums.dump()}});
+    d->described.metadata = d->metadata.data();
   }
-  described.release = [](ArrowSchema* s) { s->release = nullptr; };
-  DUX_RETURN_NOT_OK(sink->Schema(described));
+  d->described.release = [](ArrowSchema* s) { s->release = nullptr; };
+  return d;
+}
+
+Status ChunkToArrow(duckdb_arrow_options options, duckdb_data_chunk chunk, ArrowArray* out) {
+  return TakeError(duckdb_data_chunk_to_arrow(options, chunk, out),
+                   "cannot convert a result chunk to Arrow");
+}
+
+}  // namespace
+
+Result<int64_t> ExportArrow(Connection& connection, const std::string& select_sql,
+                            ArrowBatchSink* sink) {
+  DUX_ASSIGN_OR_RETURN(ResultHandle result, RunStreaming(connection, select_sql));
+  DUX_ASSIGN_OR_RETURN(auto description,
+                       DescribeArrow(result, duckdb_column_count(result.get())));
+  DUX_RETURN_NOT_OK(sink->Schema(description->described));
   return FetchChunks(result, [&](duckdb_data_chunk chunk) {
     ipc::ArrayOwner array;
-    DUX_RETURN_NOT_OK(TakeError(duckdb_data_chunk_to_arrow(options.get(), chunk, array.out()),
-                                "cannot convert a result chunk to Arrow"));
+    DUX_RETURN_NOT_OK(ChunkToArrow(description->options.get(), chunk, array.out()));
     return sink->Batch(*array.get());
   });
+}
+
+namespace {
+
+using SelectionHandle = std::unique_ptr<_duckdb_selection_vector, void (*)(duckdb_selection_vector)>;
+
+void DestroyAppender(duckdb_appender* appender) { (void)duckdb_appender_destroy(appender); }
+using AppenderHandle = Handle<duckdb_appender, DestroyAppender>;
+
+Status AppenderError(duckdb_appender appender, const std::string& table) {
+  duckdb_error_data error = duckdb_appender_error_data(appender);
+  Status status = TakeError(error, ("cannot append to " + table).c_str());
+  return status.ok() ? Status::IOError("cannot append to " + table) : status;
+}
+
+class TableSink : public RowSink {
+ public:
+  TableSink(AppenderHandle appender, std::string table)
+      : appender_(std::move(appender)), table_(std::move(table)) {}
+  Status Append(duckdb_data_chunk chunk) override {
+    if (duckdb_append_data_chunk(appender_.get(), chunk) == DuckDBError) {
+      return AppenderError(appender_.get(), table_);
+    }
+    return Status::OK();
+  }
+  Status Finish() override {
+    if (duckdb_appender_close(appender_.get()) == DuckDBError) {
+      return AppenderError(appender_.get(), table_);
+    }
+    return Status::OK();
+  }
+
+ private:
+  AppenderHandle appender_;
+  std::string table_;
+};
+
+class IpcSink : public RowSink {
+ public:
+  IpcSink(std::unique_ptr<ipc::Writer> writer, duckdb_arrow_options options)
+      : writer_(std::move(writer)), options_(options) {}
+  Status Append(duckdb_data_chunk chunk) override {
+    ipc::ArrayOwner array;
+    DUX_RETURN_NOT_OK(ChunkToArrow(options_, chunk, array.out()));
+    return writer_->WriteBatch(*array.get());
+  }
+  Status Finish() override { return writer_->Close(); }
+
+ private:
+  std::unique_ptr<ipc::Writer> writer_;
+  duckdb_arrow_options options_;
+};
+
+}  // namespace
+
+Result<std::unique_ptr<RowSink>> IpcRowSink(const RoutedColumns& columns, ipc::OutputStream* out,
+                                            const ipc::WriteOptions& options) {
+  DUX_ASSIGN_OR_RETURN(std::unique_ptr<ipc::Writer> writer,
+                       ipc::Writer::Open(out, *columns.arrow, options));
+  return std::unique_ptr<RowSink>(new IpcSink(std::move(writer), columns.arrow_options));
+}
+
+Result<std::unique_ptr<RowSink>> TableRowSink(Connection& connection, const std::string& table) {
+  AppenderHandle appender;
+  if (duckdb_appender_create(connection.get(), nullptr, table.c_str(), appender.out()) ==
+      DuckDBError) {
+    if (!appender) return Status::IOError("cannot append to " + table);
+    return AppenderError(appender.get(), table);
+  }
+  return std::unique_ptr<RowSink>(new TableSink(std::move(appender), table));
+}
+
+Result<std::vector<int64_t>> RouteRows(Connection& connection, const std::string& select_sql,
+                                       int n_buckets, const RowSinkFactory& open) {
+  if (n_buckets < 1) return Status::InvalidArgument("routing needs a bucket at least");
+  DUX_ASSIGN_OR_RETURN(ResultHandle result, RunStreaming(connection, select_sql));
+  idx_t n = duckdb_column_count(result.get());
+  if (n < 1 || [&] {
+        LogicalTypeHandle last(duckdb_column_logical_type(result.get(), n - 1));
+        return duckdb_get_type_id(last.get()) != DUCKDB_TYPE_INTEGER;
+      }()) {
+    return Status::InvalidArgument("a routed query ends in an INTEGER bucket column");
+  }
+  idx_t width = n - 1;
+  DUX_ASSIGN_OR_RETURN(auto description, DescribeArrow(result, width));
+  RoutedColumns columns{description->names, description->types, &description->described,
+                        description->options.get()};
+  const idx_t capacity = duckdb_vector_size();
+  struct Bucket {
+    std::unique_ptr<RowSink> sink;
+    DataChunkHandle pending;
+    idx_t size = 0;
+    SelectionHandle selection{nullptr, duckdb_destroy_selection_vector};
+    idx_t selected = 0;
+    int64_t rows = 0;
+  };
+  std::vector<Bucket> buckets(static_cast<size_t>(n_buckets));
+  for (int b = 0; b < n_buckets; ++b) {
+    Bucket& bucket = buckets[static_cast<size_t>(b)];
+    DUX_ASSIGN_OR_RETURN(bucket.sink, open(b, columns));
+    bucket.pending = DataChunkHandle(duckdb_create_data_chunk(description->types.data(), width));
+    bucket.selection.reset(duckdb_create_selection_vector(capacity));
+  }
+  auto flush = [&](Bucket& bucket) -> Status {
+    if (bucket.size == 0) return Status::OK();
+    duckdb_data_chunk_set_size(bucket.pending.get(), bucket.size);
+    DUX_RETURN_NOT_OK(bucket.sink->Append(bucket.pending.get()));
+    duckdb_data_chunk_reset(bucket.pending.get());
+    bucket.size = 0;
+    return Status::OK();
+  };
+  // Copies the selected rows [from, to) of `chunk` to the end of the bucket's pending chunk.
+  auto copy = [&](Bucket& bucket, duckdb_data_chunk chunk, idx_t from, idx_t to) {
+    for (idx_t c = 0; c < width; ++c) {
+      duckdb_vector_copy_sel(duckdb_data_chunk_get_vector(chunk, c),
+                             duckdb_data_chunk_get_vector(bucket.pending.get(), c),
+                             bucket.selection.get(), to, from, bucket.size);
+    }
+    bucket.size += to - from;
+  };
+  DUX_RETURN_NOT_OK(FetchChunks(result, [&](duckdb_data_chunk chunk) -> Status {
+                      idx_t size = duckdb_data_chunk_get_size(chunk);
+                      const auto* ids = static_cast<const int32_t*>(
+                          duckdb_vector_get_data(duckdb_data_chunk_get_vector(chunk, width)));
+                      for (auto& bucket : buckets) bucket.selected = 0;
+                      for (idx_t row = 0; row < size; ++row) {
+                        int32_t id = ids[row];
+                        if (id < 0 || id >= n_buckets) {
+                          return Status::InvalidArgument(
+                              fmt::format("a routed row has bucket {} of {}", id, n_buckets));
+                        }
+                        Bucket& bucket = buckets[static_cast<size_t>(id)];
+                        duckdb_selection_vector_get_data_ptr(
+                            bucket.selection.get())[bucket.selected++] = static_cast<sel_t>(row);
+                      }
+                      for (auto& bucket : buckets) {
+                        idx_t done = 0;
+                        while (done < bucket.selected) {
+                          idx_t take = std::min(bucket.selected - done, capacity - bucket.size);
+                          copy(bucket, chunk, done, done + take);
+                          done += take;
+                          if (bucket.size == capacity) DUX_RETURN_NOT_OK(flush(bucket));
+                        }
+                        bucket.rows += static_cast<int64_t>(bucket.selected);
+                      }
+                      return Status::OK();
+                    }).status());
+  std::vector<int64_t> rows;
+  for (auto& bucket : buckets) {
+    DUX_RETURN_NOT_OK(flush(bucket));
+    DUX_RETURN_NOT_OK(bucket.sink->Finish());
+    rows.push_back(bucket.rows);
+  }
+  return rows;
 }
 
 Result<int64_t> ImportArrowStream(
@@ -464,8 +641,9 @@ Result<std::map<std::string, std::string>> ImportCasts(const ArrowSchema& schema
   return casts;
 }
 
-Result<int64_t> ImportIpc(Connection& connection, const std::string& table,
-                          std::unique_ptr<ipc::InputStream> in, TableMode mode) {
+Result<int64_t> ImportIpc(
+    Connection& connection, const std::string& table, std::unique_ptr<ipc::InputStream> in,
+    TableMode mode, const std::function<Result<std::string>(const std::string& select)>& shape) {
   DUX_ASSIGN_OR_RETURN(std::unique_ptr<ipc::Reader> reader, ipc::Reader::Open(in.get()));
   ipc::SchemaOwner schema;
   DUX_RETURN_NOT_OK(reader->ExportSchema(schema.out()));
@@ -479,7 +657,7 @@ Result<int64_t> ImportIpc(Connection& connection, const std::string& table,
   stream.get_last_error = ReaderStream::GetLastError;
   stream.release = ReaderStream::Release;
   stream.private_data = state;
-  return ImportArrowStream(connection, table, &stream, mode, casts);
+  return ImportArrowStream(connection, table, &stream, mode, casts, shape);
 }
 
 }  // namespace dux::exec

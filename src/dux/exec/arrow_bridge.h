@@ -7,6 +7,7 @@
 #include <map>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "dux/common/status.h"
 #include "dux/exec/connection.h"
@@ -66,8 +67,50 @@ Result<int64_t> WriteQueryIpc(Connection& connection, const std::string& select_
                               ipc::OutputStream* out, const ipc::WriteOptions& options);
 
 /// Reads an Arrow IPC stream or file from `in` into `table` (see ImportArrowStream).
-Result<int64_t> ImportIpc(Connection& connection, const std::string& table,
-                          std::unique_ptr<ipc::InputStream> in, TableMode mode);
+Result<int64_t> ImportIpc(
+    Connection& connection, const std::string& table, std::unique_ptr<ipc::InputStream> in,
+    TableMode mode,
+    const std::function<Result<std::string>(const std::string& select)>& shape = nullptr);
+
+/// A routed result's columns (RouteRows), for the sinks that take its rows.
+struct RoutedColumns {
+  std::vector<std::string> names;
+  std::vector<duckdb_logical_type> types;  ///< owned by the routing
+  /// The columns as Arrow, as ExportArrow describes them (with the ENUM metadata).
+  const ArrowSchema* arrow = nullptr;
+  duckdb_arrow_options arrow_options = nullptr;
+};
+
+/// Takes one bucket's rows from RouteRows, a chunk at a time.
+class RowSink {
+ public:
+  virtual ~RowSink() = default;
+  /// `chunk` is borrowed for the call.
+  virtual Status Append(duckdb_data_chunk chunk) = 0;
+  /// After the last chunk: flushes what is buffered. Rows are visible once it returns.
+  virtual Status Finish() = 0;
+};
+
+/// Opens the sink of one bucket once the routed query has started.
+using RowSinkFactory =
+    std::function<Result<std::unique_ptr<RowSink>>(int bucket, const RoutedColumns& columns)>;
+
+/// Runs `select_sql`, whose last column is an INTEGER bucket in [0, n_buckets), as one
+/// streaming query and routes every row, without that column, to its bucket's sink, gathered
+/// into chunks of up to a DuckDB vector's size: one pass over the result, memory bounded by
+/// a chunk per bucket plus what the sinks buffer. Every sink is opened and finished, empty
+/// ones too. Returns each bucket's rows.
+Result<std::vector<int64_t>> RouteRows(Connection& connection, const std::string& select_sql,
+                                       int n_buckets, const RowSinkFactory& open);
+
+/// A sink that writes its chunks as Arrow IPC batches to `out` (closed by Finish).
+Result<std::unique_ptr<RowSink>> IpcRowSink(const RoutedColumns& columns, ipc::OutputStream* out,
+                                            const ipc::WriteOptions& options);
+
+/// A sink that appends to the existing `table` (of the main schema) through a DuckDB
+/// appender on `connection`, which it borrows; a column of another type is cast as an
+/// INSERT would.
+Result<std::unique_ptr<RowSink>> TableRowSink(Connection& connection, const std::string& table);
 
 /// "" -> none, "lz4" -> LZ4_FRAME, "zstd" -> ZSTD; anything else is InvalidArgument.
 Result<ipc::Compression> ParseCompression(const std::string& name);

@@ -2,7 +2,7 @@
 
 #include <fmt/format.h>
 
-#include <map>
+#include <algorithm>
 
 #include "dux/exec/arrow_bridge.h"
 #include "dux/ipc/streams.h"
@@ -12,21 +12,27 @@ namespace dux::worker {
 
 namespace {
 
-constexpr const char* kStageTable = "__dux_shuffle_stage";
 constexpr const char* kBucketColumn = "__dux_bucket";
 
-// Pushes one bucket's rows as one IPC stream cut into BucketChunks of about
-// dist::kIpcChunkBytes, the last marked so.
+// What a producer buffers per bucket before a chunk goes out: a bucket's stream is cut into
+// BucketChunks of about dist::kIpcChunkBytes, less when there are many buckets, so that the
+// producer holds at most about kRoutingBufferBytes in all.
+constexpr size_t kRoutingBufferBytes = size_t{64} << 20;
+constexpr size_t kMinChunkBytes = size_t{64} << 10;
+
+// Pushes one bucket's rows as one IPC stream cut into BucketChunks of about `chunk_bytes`,
+// the last marked so.
 class BucketOutput : public ipc::OutputStream {
  public:
-  BucketOutput(dist::BucketPusher* pusher, const std::string& exchange, int bucket)
-      : pusher_(pusher) {
+  BucketOutput(dist::BucketPusher* pusher, const std::string& exchange, int bucket,
+               size_t chunk_bytes)
+      : pusher_(pusher), chunk_bytes_(chunk_bytes) {
     chunk_.set_exchange_id(exchange);
     chunk_.set_bucket(bucket);
   }
   Status Write(const void* data, size_t size) override {
     buffer_.append(static_cast<const char*>(data), size);
-    return buffer_.size() >= dist::kIpcChunkBytes ? Send(false) : Status::OK();
+    return buffer_.size() >= chunk_bytes_ ? Send(false) : Status::OK();
   }
   /// Sends what is left as the last chunk.
   Status Finish() { return Send(true); }
@@ -42,9 +48,43 @@ class BucketOutput : public ipc::OutputStream {
   }
 
   dist::BucketPusher* pusher_;
+  size_t chunk_bytes_;
   v1::BucketChunk chunk_;
   std::string buffer_;
   int64_t bytes_ = 0;
+};
+
+// A bucket owned by another worker: its rows as IPC on a PushBuckets stream of its own, so
+// that every bucket can take rows at once. Finish ends the stream and waits for the owner
+// to have stored the bucket; `bytes` then holds the IPC bytes sent.
+class RemoteBucketSink : public exec::RowSink {
+ public:
+  static Result<std::unique_ptr<exec::RowSink>> Open(dist::WorkerClient& peer,
+                                                     const std::string& exchange, int bucket,
+                                                     size_t chunk_bytes,
+                                                     const exec::RoutedColumns& columns,
+                                                     const ipc::WriteOptions& options,
+                                                     int64_t* bytes) {
+    auto sink = std::unique_ptr<RemoteBucketSink>(new RemoteBucketSink(bytes));
+    DUX_ASSIGN_OR_RETURN(sink->pusher_, peer.PushBuckets());
+    sink->out_ = std::make_unique<BucketOutput>(sink->pusher_.get(), exchange, bucket, chunk_bytes);
+    DUX_ASSIGN_OR_RETURN(sink->ipc_, exec::IpcRowSink(columns, sink->out_.get(), options));
+    return std::unique_ptr<exec::RowSink>(std::move(sink));
+  }
+  Status Append(duckdb_data_chunk chunk) override { return ipc_->Append(chunk); }
+  Status Finish() override {
+    DUX_RETURN_NOT_OK(ipc_->Finish());
+    DUX_RETURN_NOT_OK(out_->Finish());
+    *bytes_ = out_->bytes();
+    return pusher_->Finish().status();
+  }
+
+ private:
+  explicit RemoteBucketSink(int64_t* bytes) : bytes_(bytes) {}
+  int64_t* bytes_;
+  std::unique_ptr<dist::BucketPusher> pusher_;  // outlives the output that pushes to it
+  std::unique_ptr<BucketOutput> out_;
+  std::unique_ptr<exec::RowSink> ipc_;
 };
 
 Status CheckTarget(const v1::ShuffleTarget& t) {
@@ -78,42 +118,28 @@ Result<std::vector<BucketStats>> Shuffle(exec::Connection& connection,
     if (target.key_types_size() > 0) key = "CAST(" + key + " AS " + target.key_types(i) + ")";
     keys += (keys.empty() ? "" : ", ") + key;
   }
-  // Run once, routed once: DuckDB's hash() is the same on every worker of one version, so
-  // equal keys meet in the same bucket whichever worker produced them.
-  DUX_RETURN_NOT_OK(
-      connection
-          .Execute(fmt::format("CREATE OR REPLACE TEMPORARY TABLE {} AS SELECT *, "
-                               "CAST(hash({}) % {} AS INTEGER) AS {} FROM ({}\n)",
-                               kStageTable, keys, target.n_buckets(), kBucketColumn, select_sql))
-          .status());
-  auto bucket_rows = [&](int b) {
-    return fmt::format("SELECT * EXCLUDE ({}) FROM temp.{} WHERE {} = {}", kBucketColumn,
-                       kStageTable, kBucketColumn, b);
-  };
-  std::map<std::string, std::vector<int>> by_owner;
-  for (int b = 0; b < target.n_buckets(); ++b) by_owner[target.owners(b)].push_back(b);
-  std::vector<BucketStats> stats(static_cast<size_t>(target.n_buckets()));
-  for (const auto& [owner, buckets] : by_owner) {
-    if (owner == self) {
-      for (int b : buckets) {
-        DUX_ASSIGN_OR_RETURN(int64_t rows,
-                             store(connection, target.exchange_id(), b, bucket_rows(b)));
-        stats[static_cast<size_t>(b)] = {b, rows, 0};
-      }
-      continue;
-    }
+  // Run once, routed as the rows come: DuckDB's hash() is the same on every worker of one
+  // version, so equal keys meet in the same bucket whichever worker produced them.
+  std::string routed =
+      fmt::format("SELECT *, CAST(hash({}) % {} AS INTEGER) AS {} FROM ({}\n)", keys,
+                  target.n_buckets(), kBucketColumn, select_sql);
+  size_t chunk_bytes = std::clamp(kRoutingBufferBytes / static_cast<size_t>(target.n_buckets()),
+                                  kMinChunkBytes, dist::kIpcChunkBytes);
+  std::vector<int64_t> bytes(static_cast<size_t>(target.n_buckets()), 0);
+  auto open = [&](int b, const exec::RoutedColumns& columns)
+      -> Result<std::unique_ptr<exec::RowSink>> {
+    const std::string& owner = target.owners(b);
+    if (owner == self) return store(target.exchange_id(), b, columns);
     DUX_ASSIGN_OR_RETURN(std::shared_ptr<dist::WorkerClient> peer, peers(owner));
-    DUX_ASSIGN_OR_RETURN(std::unique_ptr<dist::BucketPusher> pusher, peer->PushBuckets());
-    for (int b : buckets) {
-      BucketOutput out(pusher.get(), target.exchange_id(), b);
-      DUX_ASSIGN_OR_RETURN(int64_t rows,
-                           exec::WriteQueryIpc(connection, bucket_rows(b), &out, options));
-      DUX_RETURN_NOT_OK(out.Finish());
-      stats[static_cast<size_t>(b)] = {b, rows, out.bytes()};
-    }
-    DUX_RETURN_NOT_OK(pusher->Finish().status());
+    return RemoteBucketSink::Open(*peer, target.exchange_id(), b, chunk_bytes, columns, options,
+                                  &bytes[static_cast<size_t>(b)]);
+  };
+  DUX_ASSIGN_OR_RETURN(std::vector<int64_t> rows,
+                       exec::RouteRows(connection, routed, target.n_buckets(), open));
+  std::vector<BucketStats> stats;
+  for (int b = 0; b < target.n_buckets(); ++b) {
+    stats.push_back({b, rows[static_cast<size_t>(b)], bytes[static_cast<size_t>(b)]});
   }
-  connection.DropTemporaryTable(kStageTable);
   return stats;
 }
 

@@ -9,6 +9,7 @@
 
 #include "dux/common/status.h"
 #include "dux/dist/worker_client.h"
+#include "dux/exec/arrow_bridge.h"
 #include "dux/exec/connection.h"
 #include "dux/ipc/writer.h"
 #include "dux/v1/worker.pb.h"
@@ -20,11 +21,10 @@ namespace dux::worker {
 using PeerConnector =
     std::function<Result<std::shared_ptr<dist::WorkerClient>>(const std::string& address)>;
 
-/// Stores the rows of `select_sql` (run on `connection`) as bucket `bucket` of `exchange`
-/// on this worker, without serialising them.
-using LocalBucketStore =
-    std::function<Result<int64_t>(exec::Connection& connection, const std::string& exchange,
-                                  int bucket, const std::string& select_sql)>;
+/// The sink that stores bucket `bucket` of `exchange` on this worker, rows as DuckDB chunks
+/// (never serialised).
+using LocalBucketStore = std::function<Result<std::unique_ptr<exec::RowSink>>(
+    const std::string& exchange, int bucket, const exec::RoutedColumns& columns)>;
 
 struct BucketStats {
   int bucket = 0;
@@ -32,9 +32,11 @@ struct BucketStats {
   int64_t ipc_bytes = 0;  ///< 0 when the bucket stayed on this worker
 };
 
-/// Runs `select_sql` on `connection` once (its rows land in a temporary table of that
-/// connection), then sends every bucket of `target` to its owner: the buckets `self` owns
-/// through `store`, the others through `peers`. Checks the target first (InvalidArgument).
+/// Runs `select_sql` on `connection` once and routes its rows as they come to the owners of
+/// `target`'s buckets: the buckets `self` owns to `store`, each other bucket on a PushBuckets
+/// stream of its own through `peers`. Checks the target first (InvalidArgument). On failure
+/// some buckets may hold part of the rows: the exchange id is not used again (a retry gets
+/// its own), and the coordinator drops every bucket table of the exchange.
 Result<std::vector<BucketStats>> Shuffle(exec::Connection& connection,
                                          const std::string& select_sql,
                                          const v1::ShuffleTarget& target, const std::string& self,

@@ -242,18 +242,38 @@ Result<std::string> Worker::RouteToOwners(Session* session, const sql::CompiledQ
       return Status::FailedPrecondition("this worker cannot reach its peer " + address);
     };
   }
-  auto store = [this](exec::Connection& c, const std::string& exchange, int bucket,
-                      const std::string& select) {
-    return StoreBucket(
-        exchange, bucket, [&](const std::string& table, bool exists) -> Result<int64_t> {
-          std::string quoted = sql::QuoteIdentifier(table);
-          if (!exists) {
-            DUX_RETURN_NOT_OK(
-                c.Execute("CREATE TABLE " + quoted + " AS SELECT * FROM (" + select + ") LIMIT 0")
-                    .status());
-          }
-          return c.Execute("INSERT INTO " + quoted + " " + select);
-        });
+  // A bucket this worker owns is appended to on a connection of its own (the producer's
+  // connection is busy streaming the routed query). Each (exchange, bucket) has one filler.
+  auto store = [this](const std::string& exchange, int bucket, const exec::RoutedColumns& columns)
+      -> Result<std::unique_ptr<exec::RowSink>> {
+    struct OwnedSink : exec::RowSink {
+      exec::Connection connection;
+      std::unique_ptr<exec::RowSink> sink;  // destroyed before its connection
+      explicit OwnedSink(exec::Connection c) : connection(std::move(c)) {}
+      Status Append(duckdb_data_chunk chunk) override { return sink->Append(chunk); }
+      Status Finish() override { return sink->Finish(); }
+    };
+    DUX_ASSIGN_OR_RETURN(exec::Connection c, exec::Connection::Open(*db_));
+    auto owned = std::make_unique<OwnedSink>(std::move(c));
+    std::string table;
+    DUX_RETURN_NOT_OK(
+        StoreBucket(exchange, bucket,
+                    [&](const std::string& t, bool exists) -> Result<int64_t> {
+                      table = t;
+                      if (exists) return 0;
+                      std::string defs;
+                      for (size_t i = 0; i < columns.names.size(); ++i) {
+                        DUX_ASSIGN_OR_RETURN(std::string type,
+                                             exec::LogicalTypeSql(columns.types[i]));
+                        defs += (i ? ", " : "") + sql::QuoteIdentifier(columns.names[i]) + " " +
+                                type;
+                      }
+                      return owned->connection
+                          .Execute("CREATE TABLE " + sql::QuoteIdentifier(t) + " (" + defs + ")");
+                    })
+            .status());
+    DUX_ASSIGN_OR_RETURN(owned->sink, exec::TableRowSink(owned->connection, table));
+    return std::unique_ptr<exec::RowSink>(std::move(owned));
   };
   DUX_ASSIGN_OR_RETURN(
       std::vector<BucketStats> stats,
