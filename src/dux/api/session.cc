@@ -39,6 +39,11 @@ Result<std::unique_ptr<Session>> Session::Open(const SessionOptions& options) {
 
 Result<std::unique_ptr<Session>> Session::OpenOn(std::shared_ptr<exec::Database> db) {
   DUX_ASSIGN_OR_RETURN(exec::Connection connection, exec::Connection::Open(*db));
+  // Planning reads the same parquet footers several times (schemas, row groups, sizes) and a
+  // worker reads the files of every query sent to it: parsed footers are kept, and DuckDB
+  // reads a footer again when its file has changed since. (A global setting the parquet
+  // extension adds once loaded, so it cannot go in the open's configuration.)
+  DUX_RETURN_NOT_OK(connection.Execute("SET GLOBAL parquet_metadata_cache = true").status());
   return std::unique_ptr<Session>(new Session(std::move(db), std::move(connection)));
 }
 
