@@ -252,7 +252,16 @@ Result<JoinPlan> PlanJoins(sql::Binder* binder, const pipeline::Script& script,
       std::string table = BroadcastTable(plan_id, out.broadcasts.size());
       ops[j] = WithRightSide(
           op, pipeline::Pipeline::FromQuery("SELECT * FROM " + sql::QuoteIdentifier(table)));
-      out.broadcasts.push_back({table, right, side});
+      std::shared_ptr<const Plan> computed = side;
+      if (side->coordinator_only.empty() && estimate >= 0 &&
+          estimate <= cluster.coordinator_side_bytes) {
+        Plan here = *side;
+        here.coordinator_only =
+            fmt::format("a broadcast side estimated at {}, at most {} bytes, is read here",
+                        Bytes(estimate), cluster.coordinator_side_bytes);
+        computed = std::make_shared<const Plan>(std::move(here));
+      }
+      out.broadcasts.push_back({table, right, computed});
       out.local_joins.insert(j);
       std::string why = why_not_shuffle.empty() ? "rule shuffle_join off" : why_not_shuffle;
       out.notes.push_back(fmt::format("{}: broadcast_join ({}{}), registered as {}", what, sizes,
