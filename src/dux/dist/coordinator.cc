@@ -7,6 +7,7 @@
 #include <chrono>
 #include <cmath>
 #include <limits>
+#include <map>
 #include <numeric>
 #include <set>
 #include <thread>
@@ -241,13 +242,18 @@ class WorkerTables {
  public:
   explicit WorkerTables(const ClusterOptions& options) : options_(options) {}
   ~WorkerTables() {
+    // One call per worker, all workers at once.
+    std::map<size_t, v1::DropTableRequest> drops;
     for (const auto& [worker, table] : tables_) {
-      v1::DropTableRequest drop;
-      drop.set_table(table);
-      drop.set_if_exists(true);
-      // Best effort: a worker that has gone took its tables with it.
-      (void)options_.workers[worker]->DropTable(drop);
+      drops[worker].set_if_exists(true);
+      drops[worker].add_more_tables(table);
     }
+    std::vector<std::thread> threads;
+    for (const auto& [worker, drop] : drops) {
+      // Best effort: a worker that has gone took its tables with it.
+      threads.emplace_back([&, w = worker] { (void)options_.workers[w]->DropTable(drop); });
+    }
+    for (auto& thread : threads) thread.join();
   }
   void Add(size_t worker, std::string table) { tables_.emplace_back(worker, std::move(table)); }
 

@@ -3,6 +3,7 @@
 #include <duckdb.h>
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <cstring>
 #include <filesystem>
 
@@ -336,15 +337,32 @@ Result<int64_t> Worker::AppendChunk(const v1::AppendChunkRequest& request) {
 }
 
 Status Worker::DropTable(const v1::DropTableRequest& request) {
-  if (request.table().empty()) return Status::InvalidArgument("a table needs a name");
+  std::vector<std::string> tables;
+  if (!request.table().empty()) tables.push_back(request.table());
+  tables.insert(tables.end(), request.more_tables().begin(), request.more_tables().end());
+  if (tables.empty() ||
+      std::any_of(tables.begin(), tables.end(), [](const auto& t) { return t.empty(); })) {
+    return Status::InvalidArgument("a table needs a name");
+  }
   DUX_ASSIGN_OR_RETURN(exec::Connection c, exec::Connection::Open(*db_));
-  DUX_RETURN_NOT_OK(c.Execute(std::string("DROP TABLE ") +
-                              (request.if_exists() ? "IF EXISTS " : "") +
-                              sql::QuoteIdentifier(request.table()))
-                        .status());
+  DUX_RETURN_NOT_OK(c.Execute("BEGIN TRANSACTION").status());
+  Status dropped;
+  for (const auto& t : tables) {
+    dropped = c.Execute(std::string("DROP TABLE ") + (request.if_exists() ? "IF EXISTS " : "") +
+                        sql::QuoteIdentifier(t))
+                  .status();
+    if (!dropped.ok()) break;
+  }
+  if (dropped.ok()) dropped = c.Execute("COMMIT").status();
+  if (!dropped.ok()) {
+    (void)c.Execute("ROLLBACK");
+    return dropped;
+  }
   std::lock_guard lock(mutex_);
-  tables_.erase(request.table());
-  bucket_locks_.erase(request.table());
+  for (const auto& t : tables) {
+    tables_.erase(t);
+    bucket_locks_.erase(t);
+  }
   return Status::OK();
 }
 
