@@ -384,9 +384,9 @@ Result<std::vector<int64_t>> RouteRows(Connection& connection, const std::string
   idx_t n = duckdb_column_count(result.get());
   if (n < 1 || [&] {
         LogicalTypeHandle last(duckdb_column_logical_type(result.get(), n - 1));
-        return duckdb_get_type_id(last.get()) != DUCKDB_TYPE_INTEGER;
+        return duckdb_get_type_id(last.get()) != DUCKDB_TYPE_UBIGINT;
       }()) {
-    return Status::InvalidArgument("a routed query ends in an INTEGER bucket column");
+    return Status::InvalidArgument("a routed query ends in a UBIGINT hash column");
   }
   idx_t width = n - 1;
   DUX_ASSIGN_OR_RETURN(auto description, DescribeArrow(result, width));
@@ -416,6 +416,7 @@ Result<std::vector<int64_t>> RouteRows(Connection& connection, const std::string
     bucket.size = 0;
     return Status::OK();
   };
+  std::vector<sel_t*> rows_of(buckets.size());
   // Copies the selected rows [from, to) of `chunk` to the end of the bucket's pending chunk.
   auto copy = [&](Bucket& bucket, duckdb_data_chunk chunk, idx_t from, idx_t to) {
     for (idx_t c = 0; c < width; ++c) {
@@ -427,18 +428,16 @@ Result<std::vector<int64_t>> RouteRows(Connection& connection, const std::string
   };
   DUX_RETURN_NOT_OK(FetchChunks(result, [&](duckdb_data_chunk chunk) -> Status {
                       idx_t size = duckdb_data_chunk_get_size(chunk);
-                      const auto* ids = static_cast<const int32_t*>(
+                      const auto* hashes = static_cast<const uint64_t*>(
                           duckdb_vector_get_data(duckdb_data_chunk_get_vector(chunk, width)));
-                      for (auto& bucket : buckets) bucket.selected = 0;
+                      for (size_t b = 0; b < buckets.size(); ++b) {
+                        buckets[b].selected = 0;
+                        rows_of[b] = duckdb_selection_vector_get_data_ptr(buckets[b].selection.get());
+                      }
                       for (idx_t row = 0; row < size; ++row) {
-                        int32_t id = ids[row];
-                        if (id < 0 || id >= n_buckets) {
-                          return Status::InvalidArgument(
-                              fmt::format("a routed row has bucket {} of {}", id, n_buckets));
-                        }
-                        Bucket& bucket = buckets[static_cast<size_t>(id)];
-                        duckdb_selection_vector_get_data_ptr(
-                            bucket.selection.get())[bucket.selected++] = static_cast<sel_t>(row);
+                        // hash() is never NULL.
+                        size_t b = hashes[row] % buckets.size();
+                        rows_of[b][buckets[b].selected++] = static_cast<sel_t>(row);
                       }
                       for (auto& bucket : buckets) {
                         idx_t done = 0;

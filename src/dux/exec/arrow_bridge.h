@@ -95,8 +95,9 @@ class RowSink {
 using RowSinkFactory =
     std::function<Result<std::unique_ptr<RowSink>>(int bucket, const RoutedColumns& columns)>;
 
-/// Runs `select_sql`, whose last column is an INTEGER bucket in [0, n_buckets), as one
-/// streaming query and routes every row, without that column, to its bucket's sink, gathered
+/// Runs `select_sql`, whose last column is a UBIGINT hash (DuckDB's hash() of the keys), as
+/// one streaming query and routes every row, without that column, to the sink of bucket
+/// hash % n_buckets, gathered
 /// into chunks of up to a DuckDB vector's size: one pass over the result, memory bounded by
 /// a chunk per bucket plus what the sinks buffer. Every sink is opened and finished, empty
 /// ones too. Returns each bucket's rows.

@@ -12,7 +12,7 @@ namespace dux::worker {
 
 namespace {
 
-constexpr const char* kBucketColumn = "__dux_bucket";
+constexpr const char* kHashColumn = "__dux_hash";
 
 // What a producer buffers per bucket before a chunk goes out: a bucket's stream is cut into
 // BucketChunks of about dist::kIpcChunkBytes, less when there are many buckets, so that the
@@ -121,8 +121,7 @@ Result<std::vector<BucketStats>> Shuffle(exec::Connection& connection,
   // Run once, routed as the rows come: DuckDB's hash() is the same on every worker of one
   // version, so equal keys meet in the same bucket whichever worker produced them.
   std::string routed =
-      fmt::format("SELECT *, CAST(hash({}) % {} AS INTEGER) AS {} FROM ({}\n)", keys,
-                  target.n_buckets(), kBucketColumn, select_sql);
+      fmt::format("SELECT *, hash({}) AS {} FROM ({}\n)", keys, kHashColumn, select_sql);
   size_t chunk_bytes = std::clamp(kRoutingBufferBytes / static_cast<size_t>(target.n_buckets()),
                                   kMinChunkBytes, dist::kIpcChunkBytes);
   std::vector<int64_t> bytes(static_cast<size_t>(target.n_buckets()), 0);
