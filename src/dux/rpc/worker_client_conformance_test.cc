@@ -311,6 +311,33 @@ TEST_P(Conformance, RegisterAppendAndDropTables) {
   EXPECT_EQ(client_->Info()->tables_size(), 0);
 }
 
+TEST_P(Conformance, DropsSeveralTablesInOneCallOrNone) {
+  for (const char* name : {"a", "b", "c"}) {
+    std::string bytes = IpcOf("SELECT 1 AS x");
+    ipc::StringInputStream in(bytes);
+    ASSERT_TRUE(client_->RegisterTable(name, &in).ok());
+  }
+  // Without if_exists, a missing table fails the call and drops none of the others.
+  v1::DropTableRequest drop;
+  drop.set_table("a");
+  drop.add_more_tables("missing");
+  Status failed = client_->DropTable(drop);
+  EXPECT_FALSE(failed.ok());
+  EXPECT_NE(failed.message().find("missing"), std::string::npos) << failed.message();
+  EXPECT_EQ(client_->Info()->tables_size(), 3);
+
+  drop.set_if_exists(true);
+  drop.add_more_tables("b");
+  EXPECT_TRUE(client_->DropTable(drop).ok());
+  auto info = client_->Info();
+  ASSERT_EQ(info->tables_size(), 1);
+  EXPECT_EQ(info->tables(0), "c");
+
+  v1::DropTableRequest empty;
+  empty.add_more_tables("");
+  EXPECT_EQ(client_->DropTable(empty).code(), StatusCode::kInvalidArgument);
+}
+
 TEST_P(Conformance, RegisterTableRejectsABrokenStream) {
   std::string bytes = IpcOf("SELECT range AS x FROM range(0, 10)");
   bytes.resize(bytes.size() / 2);
