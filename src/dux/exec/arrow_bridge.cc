@@ -6,8 +6,8 @@
 #include <duckdb.h>
 #include <fmt/format.h>
 
-#include <cerrno>
 #include <algorithm>
+#include <cerrno>
 #include <cstring>
 #include <map>
 #include <nlohmann/json.hpp>
@@ -264,9 +264,9 @@ Result<std::unique_ptr<ArrowDescription>> DescribeArrow(ResultHandle& result, id
     d->names.emplace_back(duckdb_column_name(result.get(), c));
   }
   for (const auto& name : d->names) names.push_back(name.c_str());
-  DUX_RETURN_NOT_OK(TakeError(duckdb_to_arrow_schema(d->options.get(), d->types.data(),
-                                                     names.data(), n, d->schema.out()),
-                              "cannot describe the result as Arrow"));
+  DUX_RETURN_NOT_OK(TakeError(
+      duckdb_to_arrow_schema(d->options.get(), d->types.data(), names.data(), n, d->schema.out()),
+      "cannot describe the result as Arrow"));
   // DuckDB reads a dictionary back as VARCHAR; the ENUM columns' values ride along in the
   // schema's metadata so that dux can restore the ENUM type (see ImportIpc).
   nlohmann::json enums = nlohmann::json::object();
@@ -297,8 +297,7 @@ Status ChunkToArrow(duckdb_arrow_options options, duckdb_data_chunk chunk, Arrow
 Result<int64_t> ExportArrow(Connection& connection, const std::string& select_sql,
                             ArrowBatchSink* sink) {
   DUX_ASSIGN_OR_RETURN(ResultHandle result, RunStreaming(connection, select_sql));
-  DUX_ASSIGN_OR_RETURN(auto description,
-                       DescribeArrow(result, duckdb_column_count(result.get())));
+  DUX_ASSIGN_OR_RETURN(auto description, DescribeArrow(result, duckdb_column_count(result.get())));
   DUX_RETURN_NOT_OK(sink->Schema(description->described));
   return FetchChunks(result, [&](duckdb_data_chunk chunk) {
     ipc::ArrayOwner array;
@@ -309,7 +308,8 @@ Result<int64_t> ExportArrow(Connection& connection, const std::string& select_sq
 
 namespace {
 
-using SelectionHandle = std::unique_ptr<_duckdb_selection_vector, void (*)(duckdb_selection_vector)>;
+using SelectionHandle =
+    std::unique_ptr<_duckdb_selection_vector, void (*)(duckdb_selection_vector)>;
 
 void DestroyAppender(duckdb_appender* appender) { (void)duckdb_appender_destroy(appender); }
 using AppenderHandle = Handle<duckdb_appender, DestroyAppender>;
@@ -432,7 +432,8 @@ Result<std::vector<int64_t>> RouteRows(Connection& connection, const std::string
                           duckdb_vector_get_data(duckdb_data_chunk_get_vector(chunk, width)));
                       for (size_t b = 0; b < buckets.size(); ++b) {
                         buckets[b].selected = 0;
-                        rows_of[b] = duckdb_selection_vector_get_data_ptr(buckets[b].selection.get());
+                        rows_of[b] =
+                            duckdb_selection_vector_get_data_ptr(buckets[b].selection.get());
                       }
                       for (idx_t row = 0; row < size; ++row) {
                         // hash() is never NULL.

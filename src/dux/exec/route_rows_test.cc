@@ -51,8 +51,8 @@ TEST_F(RouteRowsTest, EveryRowReachesTheSinkOfItsHashBucket) {
   ASSERT_TRUE(routed.ok()) << routed.status().message();
   for (int b = 1; b < n; ++b) {
     auto in = std::make_unique<ipc::StringInputStream>(ipc[b].bytes());
-    ASSERT_TRUE(ImportIpc(*con_, "b" + std::to_string(b), std::move(in), TableMode::kPersistent)
-                    .ok());
+    ASSERT_TRUE(
+        ImportIpc(*con_, "b" + std::to_string(b), std::move(in), TableMode::kPersistent).ok());
   }
   int64_t total = 0;
   for (int b = 0; b < n; ++b) {

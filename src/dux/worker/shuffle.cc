@@ -59,12 +59,9 @@ class BucketOutput : public ipc::OutputStream {
 // to have stored the bucket; `bytes` then holds the IPC bytes sent.
 class RemoteBucketSink : public exec::RowSink {
  public:
-  static Result<std::unique_ptr<exec::RowSink>> Open(dist::WorkerClient& peer,
-                                                     const std::string& exchange, int bucket,
-                                                     size_t chunk_bytes,
-                                                     const exec::RoutedColumns& columns,
-                                                     const ipc::WriteOptions& options,
-                                                     int64_t* bytes) {
+  static Result<std::unique_ptr<exec::RowSink>> Open(
+      dist::WorkerClient& peer, const std::string& exchange, int bucket, size_t chunk_bytes,
+      const exec::RoutedColumns& columns, const ipc::WriteOptions& options, int64_t* bytes) {
     auto sink = std::unique_ptr<RemoteBucketSink>(new RemoteBucketSink(bytes));
     DUX_ASSIGN_OR_RETURN(sink->pusher_, peer.PushBuckets());
     sink->out_ = std::make_unique<BucketOutput>(sink->pusher_.get(), exchange, bucket, chunk_bytes);
@@ -125,8 +122,8 @@ Result<std::vector<BucketStats>> Shuffle(exec::Connection& connection,
   size_t chunk_bytes = std::clamp(kRoutingBufferBytes / static_cast<size_t>(target.n_buckets()),
                                   kMinChunkBytes, dist::kIpcChunkBytes);
   std::vector<int64_t> bytes(static_cast<size_t>(target.n_buckets()), 0);
-  auto open = [&](int b, const exec::RoutedColumns& columns)
-      -> Result<std::unique_ptr<exec::RowSink>> {
+  auto open = [&](int b,
+                  const exec::RoutedColumns& columns) -> Result<std::unique_ptr<exec::RowSink>> {
     const std::string& owner = target.owners(b);
     if (owner == self) return store(target.exchange_id(), b, columns);
     DUX_ASSIGN_OR_RETURN(std::shared_ptr<dist::WorkerClient> peer, peers(owner));

@@ -245,8 +245,9 @@ Result<std::string> Worker::RouteToOwners(Session* session, const sql::CompiledQ
   }
   // A bucket this worker owns is appended to on a connection of its own (the producer's
   // connection is busy streaming the routed query). Each (exchange, bucket) has one filler.
-  auto store = [this](const std::string& exchange, int bucket, const exec::RoutedColumns& columns)
-      -> Result<std::unique_ptr<exec::RowSink>> {
+  auto store = [this](
+                   const std::string& exchange, int bucket,
+                   const exec::RoutedColumns& columns) -> Result<std::unique_ptr<exec::RowSink>> {
     struct OwnedSink : exec::RowSink {
       exec::Connection connection;
       std::unique_ptr<exec::RowSink> sink;  // destroyed before its connection
@@ -258,21 +259,17 @@ Result<std::string> Worker::RouteToOwners(Session* session, const sql::CompiledQ
     auto owned = std::make_unique<OwnedSink>(std::move(c));
     std::string table;
     DUX_RETURN_NOT_OK(
-        StoreBucket(exchange, bucket,
-                    [&](const std::string& t, bool exists) -> Result<int64_t> {
-                      table = t;
-                      if (exists) return 0;
-                      std::string defs;
-                      for (size_t i = 0; i < columns.names.size(); ++i) {
-                        DUX_ASSIGN_OR_RETURN(std::string type,
-                                             exec::LogicalTypeSql(columns.types[i]));
-                        defs += (i ? ", " : "") + sql::QuoteIdentifier(columns.names[i]) + " " +
-                                type;
-                      }
-                      return owned->connection
-                          .Execute("CREATE TABLE " + sql::QuoteIdentifier(t) + " (" + defs + ")");
-                    })
-            .status());
+        StoreBucket(exchange, bucket, [&](const std::string& t, bool exists) -> Result<int64_t> {
+          table = t;
+          if (exists) return 0;
+          std::string defs;
+          for (size_t i = 0; i < columns.names.size(); ++i) {
+            DUX_ASSIGN_OR_RETURN(std::string type, exec::LogicalTypeSql(columns.types[i]));
+            defs += (i ? ", " : "") + sql::QuoteIdentifier(columns.names[i]) + " " + type;
+          }
+          return owned->connection.Execute("CREATE TABLE " + sql::QuoteIdentifier(t) + " (" + defs +
+                                           ")");
+        }).status());
     DUX_ASSIGN_OR_RETURN(owned->sink, exec::TableRowSink(owned->connection, table));
     return std::unique_ptr<exec::RowSink>(std::move(owned));
   };
