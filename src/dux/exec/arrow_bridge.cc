@@ -382,10 +382,8 @@ Result<std::vector<int64_t>> RouteRows(Connection& connection, const std::string
   if (n_buckets < 1) return Status::InvalidArgument("routing needs a bucket at least");
   DUX_ASSIGN_OR_RETURN(ResultHandle result, RunStreaming(connection, select_sql));
   idx_t n = duckdb_column_count(result.get());
-  if (n < 1 || [&] {
-        LogicalTypeHandle last(duckdb_column_logical_type(result.get(), n - 1));
-        return duckdb_get_type_id(last.get()) != DUCKDB_TYPE_UBIGINT;
-      }()) {
+  LogicalTypeHandle last(n > 0 ? duckdb_column_logical_type(result.get(), n - 1) : nullptr);
+  if (!last || duckdb_get_type_id(last.get()) != DUCKDB_TYPE_UBIGINT) {
     return Status::InvalidArgument("a routed query ends in a UBIGINT hash column");
   }
   idx_t width = n - 1;
@@ -426,32 +424,32 @@ Result<std::vector<int64_t>> RouteRows(Connection& connection, const std::string
     }
     bucket.size += to - from;
   };
-  DUX_RETURN_NOT_OK(FetchChunks(result, [&](duckdb_data_chunk chunk) -> Status {
-                      idx_t size = duckdb_data_chunk_get_size(chunk);
-                      const auto* hashes = static_cast<const uint64_t*>(
-                          duckdb_vector_get_data(duckdb_data_chunk_get_vector(chunk, width)));
-                      for (size_t b = 0; b < buckets.size(); ++b) {
-                        buckets[b].selected = 0;
-                        rows_of[b] =
-                            duckdb_selection_vector_get_data_ptr(buckets[b].selection.get());
-                      }
-                      for (idx_t row = 0; row < size; ++row) {
-                        // hash() is never NULL.
-                        size_t b = hashes[row] % buckets.size();
-                        rows_of[b][buckets[b].selected++] = static_cast<sel_t>(row);
-                      }
-                      for (auto& bucket : buckets) {
-                        idx_t done = 0;
-                        while (done < bucket.selected) {
-                          idx_t take = std::min(bucket.selected - done, capacity - bucket.size);
-                          copy(bucket, chunk, done, done + take);
-                          done += take;
-                          if (bucket.size == capacity) DUX_RETURN_NOT_OK(flush(bucket));
-                        }
-                        bucket.rows += static_cast<int64_t>(bucket.selected);
-                      }
-                      return Status::OK();
-                    }).status());
+  // Selects each bucket's rows of the chunk, then appends them to its pending chunk, which
+  // goes to the sink whenever it is full.
+  auto route = [&](duckdb_data_chunk chunk) -> Status {
+    idx_t size = duckdb_data_chunk_get_size(chunk);
+    const auto* hashes = static_cast<const uint64_t*>(
+        duckdb_vector_get_data(duckdb_data_chunk_get_vector(chunk, width)));
+    for (size_t b = 0; b < buckets.size(); ++b) {
+      buckets[b].selected = 0;
+      rows_of[b] = duckdb_selection_vector_get_data_ptr(buckets[b].selection.get());
+    }
+    for (idx_t row = 0; row < size; ++row) {
+      size_t b = hashes[row] % buckets.size();  // hash() is never NULL
+      rows_of[b][buckets[b].selected++] = static_cast<sel_t>(row);
+    }
+    for (auto& bucket : buckets) {
+      for (idx_t done = 0; done < bucket.selected;) {
+        idx_t take = std::min(bucket.selected - done, capacity - bucket.size);
+        copy(bucket, chunk, done, done + take);
+        done += take;
+        if (bucket.size == capacity) DUX_RETURN_NOT_OK(flush(bucket));
+      }
+      bucket.rows += static_cast<int64_t>(bucket.selected);
+    }
+    return Status::OK();
+  };
+  DUX_RETURN_NOT_OK(FetchChunks(result, route).status());
   std::vector<int64_t> rows;
   for (auto& bucket : buckets) {
     DUX_RETURN_NOT_OK(flush(bucket));
