@@ -59,11 +59,14 @@ class BucketOutput : public ipc::OutputStream {
 // to have stored the bucket; `bytes` then holds the IPC bytes sent.
 class RemoteBucketSink : public exec::RowSink {
  public:
-  static Result<std::unique_ptr<exec::RowSink>> Open(
-      dist::WorkerClient& peer, const std::string& exchange, int bucket, size_t chunk_bytes,
-      const exec::RoutedColumns& columns, const ipc::WriteOptions& options, int64_t* bytes) {
-    auto sink = std::unique_ptr<RemoteBucketSink>(new RemoteBucketSink(bytes));
-    DUX_ASSIGN_OR_RETURN(sink->pusher_, peer.PushBuckets());
+  static Result<std::unique_ptr<exec::RowSink>> Open(std::shared_ptr<dist::WorkerClient> peer,
+                                                     const std::string& exchange, int bucket,
+                                                     size_t chunk_bytes,
+                                                     const exec::RoutedColumns& columns,
+                                                     const ipc::WriteOptions& options,
+                                                     int64_t* bytes) {
+    auto sink = std::unique_ptr<RemoteBucketSink>(new RemoteBucketSink(std::move(peer), bytes));
+    DUX_ASSIGN_OR_RETURN(sink->pusher_, sink->peer_->PushBuckets());
     sink->out_ = std::make_unique<BucketOutput>(sink->pusher_.get(), exchange, bucket, chunk_bytes);
     DUX_ASSIGN_OR_RETURN(sink->ipc_, exec::IpcRowSink(columns, sink->out_.get(), options));
     return std::unique_ptr<exec::RowSink>(std::move(sink));
@@ -77,7 +80,9 @@ class RemoteBucketSink : public exec::RowSink {
   }
 
  private:
-  explicit RemoteBucketSink(int64_t* bytes) : bytes_(bytes) {}
+  RemoteBucketSink(std::shared_ptr<dist::WorkerClient> peer, int64_t* bytes)
+      : peer_(std::move(peer)), bytes_(bytes) {}
+  std::shared_ptr<dist::WorkerClient> peer_;  // outlives its stream
   int64_t* bytes_;
   std::unique_ptr<dist::BucketPusher> pusher_;  // outlives the output that pushes to it
   std::unique_ptr<BucketOutput> out_;
@@ -127,8 +132,8 @@ Result<std::vector<BucketStats>> Shuffle(exec::Connection& connection,
     const std::string& owner = target.owners(b);
     if (owner == self) return store(target.exchange_id(), b, columns);
     DUX_ASSIGN_OR_RETURN(std::shared_ptr<dist::WorkerClient> peer, peers(owner));
-    return RemoteBucketSink::Open(*peer, target.exchange_id(), b, chunk_bytes, columns, options,
-                                  &bytes[static_cast<size_t>(b)]);
+    return RemoteBucketSink::Open(std::move(peer), target.exchange_id(), b, chunk_bytes, columns,
+                                  options, &bytes[static_cast<size_t>(b)]);
   };
   DUX_ASSIGN_OR_RETURN(std::vector<int64_t> rows,
                        exec::RouteRows(connection, routed, target.n_buckets(), open));
