@@ -19,7 +19,10 @@ namespace dux {
 
 using pipeline::Pipeline;
 
-std::map<std::string, std::string> Session::DatabaseSettings(const SessionOptions& options) {
+namespace {
+
+// The DuckDB settings OpenDatabase gives a database.
+std::map<std::string, std::string> DatabaseSettings(const SessionOptions& options) {
   std::map<std::string, std::string> settings;
   // Arrow leaves DuckDB losslessly: types without an exact Arrow match (HUGEINT beyond
   // decimal128(38), UHUGEINT, TIME WITH TIME ZONE, BIT, ...) travel as "duckdb.*" extension
@@ -31,19 +34,27 @@ std::map<std::string, std::string> Session::DatabaseSettings(const SessionOption
   return settings;
 }
 
+}  // namespace
+
+Result<exec::Database> Session::OpenDatabase(const std::string& path,
+                                             const SessionOptions& options) {
+  DUX_ASSIGN_OR_RETURN(exec::Database db, exec::Database::Open(path, DatabaseSettings(options)));
+  // Planning reads the same parquet footers several times (schemas, row groups, sizes) and a
+  // worker reads the files of every query sent to it: parsed footers are kept, and DuckDB
+  // reads a footer again when its file has changed since. (A global setting the parquet
+  // extension adds once loaded, so it cannot go in the open's configuration.)
+  DUX_ASSIGN_OR_RETURN(exec::Connection connection, exec::Connection::Open(db));
+  DUX_RETURN_NOT_OK(connection.Execute("SET GLOBAL parquet_metadata_cache = true").status());
+  return db;
+}
+
 Result<std::unique_ptr<Session>> Session::Open(const SessionOptions& options) {
-  DUX_ASSIGN_OR_RETURN(exec::Database db,
-                       exec::Database::Open(options.database_path, DatabaseSettings(options)));
+  DUX_ASSIGN_OR_RETURN(exec::Database db, OpenDatabase(options.database_path, options));
   return OpenOn(std::make_shared<exec::Database>(std::move(db)));
 }
 
 Result<std::unique_ptr<Session>> Session::OpenOn(std::shared_ptr<exec::Database> db) {
   DUX_ASSIGN_OR_RETURN(exec::Connection connection, exec::Connection::Open(*db));
-  // Planning reads the same parquet footers several times (schemas, row groups, sizes) and a
-  // worker reads the files of every query sent to it: parsed footers are kept, and DuckDB
-  // reads a footer again when its file has changed since. (A global setting the parquet
-  // extension adds once loaded, so it cannot go in the open's configuration.)
-  DUX_RETURN_NOT_OK(connection.Execute("SET GLOBAL parquet_metadata_cache = true").status());
   return std::unique_ptr<Session>(new Session(std::move(db), std::move(connection)));
 }
 

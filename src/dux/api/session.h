@@ -42,8 +42,11 @@ class Session {
   /// A session with its own connection to a database other sessions share (a worker runs
   /// each fragment this way: registered tables are seen by all of them).
   static Result<std::unique_ptr<Session>> OpenOn(std::shared_ptr<exec::Database> db);
-  /// The DuckDB settings Open gives a database (dux's Arrow conventions and `options`).
-  static std::map<std::string, std::string> DatabaseSettings(const SessionOptions& options);
+  /// Opens the database Open gives a session (`path` empty: in memory), with dux's Arrow
+  /// conventions, `options`' threads, memory and temp directory, and parsed parquet footers
+  /// kept across queries. A database passed to OpenOn keeps its own settings.
+  static Result<exec::Database> OpenDatabase(const std::string& path,
+                                             const SessionOptions& options);
   ~Session();
 
   /// ATTACHes a DuckDB database file under `alias`, or connects to a PostgreSQL database

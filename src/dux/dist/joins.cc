@@ -253,7 +253,7 @@ Result<JoinPlan> PlanJoins(sql::Binder* binder, const pipeline::Script& script,
       ops[j] = WithRightSide(
           op, pipeline::Pipeline::FromQuery("SELECT * FROM " + sql::QuoteIdentifier(table)));
       std::shared_ptr<const Plan> computed = side;
-      if (side->coordinator_only.empty() && estimate >= 0 &&
+      if (side->coordinator_only.empty() && cluster.coordinator_side_bytes > 0 && estimate >= 0 &&
           estimate <= cluster.coordinator_side_bytes) {
         Plan here = *side;
         here.coordinator_only =

@@ -308,12 +308,6 @@ Result<int64_t> ExportArrow(Connection& connection, const std::string& select_sq
 
 namespace {
 
-using SelectionHandle =
-    std::unique_ptr<_duckdb_selection_vector, void (*)(duckdb_selection_vector)>;
-
-void DestroyAppender(duckdb_appender* appender) { (void)duckdb_appender_destroy(appender); }
-using AppenderHandle = Handle<duckdb_appender, DestroyAppender>;
-
 Status AppenderError(duckdb_appender appender, const std::string& table) {
   duckdb_error_data error = duckdb_appender_error_data(appender);
   Status status = TakeError(error, ("cannot append to " + table).c_str());
@@ -360,14 +354,16 @@ class IpcSink : public RowSink {
 
 }  // namespace
 
-Result<std::unique_ptr<RowSink>> IpcRowSink(const RoutedColumns& columns, ipc::OutputStream* out,
-                                            const ipc::WriteOptions& options) {
+Result<std::unique_ptr<RowSink>> OpenIpcRowSink(const RoutedColumns& columns,
+                                                ipc::OutputStream* out,
+                                                const ipc::WriteOptions& options) {
   DUX_ASSIGN_OR_RETURN(std::unique_ptr<ipc::Writer> writer,
                        ipc::Writer::Open(out, *columns.arrow, options));
   return std::unique_ptr<RowSink>(new IpcSink(std::move(writer), columns.arrow_options));
 }
 
-Result<std::unique_ptr<RowSink>> TableRowSink(Connection& connection, const std::string& table) {
+Result<std::unique_ptr<RowSink>> OpenTableRowSink(Connection& connection,
+                                                  const std::string& table) {
   AppenderHandle appender;
   if (duckdb_appender_create(connection.get(), nullptr, table.c_str(), appender.out()) ==
       DuckDBError) {
@@ -388,14 +384,17 @@ Result<std::vector<int64_t>> RouteRows(Connection& connection, const std::string
   }
   idx_t width = n - 1;
   DUX_ASSIGN_OR_RETURN(auto description, DescribeArrow(result, width));
-  RoutedColumns columns{description->names, description->types, &description->described,
-                        description->options.get()};
+  RoutedColumns columns{
+      description->names, description->types,
+      fmt::format("SELECT * EXCLUDE ({}) FROM ({}\n) LIMIT 0",
+                  sql::QuoteIdentifier(duckdb_column_name(result.get(), width)), select_sql),
+      &description->described, description->options.get()};
   const idx_t capacity = duckdb_vector_size();
   struct Bucket {
     std::unique_ptr<RowSink> sink;
     DataChunkHandle pending;
     idx_t size = 0;
-    SelectionHandle selection{nullptr, duckdb_destroy_selection_vector};
+    SelectionHandle selection;
     idx_t selected = 0;
     int64_t rows = 0;
   };
@@ -404,7 +403,7 @@ Result<std::vector<int64_t>> RouteRows(Connection& connection, const std::string
     Bucket& bucket = buckets[static_cast<size_t>(b)];
     DUX_ASSIGN_OR_RETURN(bucket.sink, open(b, columns));
     bucket.pending = DataChunkHandle(duckdb_create_data_chunk(description->types.data(), width));
-    bucket.selection.reset(duckdb_create_selection_vector(capacity));
+    bucket.selection = SelectionHandle(duckdb_create_selection_vector(capacity));
   }
   auto flush = [&](Bucket& bucket) -> Status {
     if (bucket.size == 0) return Status::OK();
@@ -639,9 +638,8 @@ Result<std::map<std::string, std::string>> ImportCasts(const ArrowSchema& schema
   return casts;
 }
 
-Result<int64_t> ImportIpc(
-    Connection& connection, const std::string& table, std::unique_ptr<ipc::InputStream> in,
-    TableMode mode, const std::function<Result<std::string>(const std::string& select)>& shape) {
+Result<int64_t> ImportIpc(Connection& connection, const std::string& table,
+                          std::unique_ptr<ipc::InputStream> in, TableMode mode) {
   DUX_ASSIGN_OR_RETURN(std::unique_ptr<ipc::Reader> reader, ipc::Reader::Open(in.get()));
   ipc::SchemaOwner schema;
   DUX_RETURN_NOT_OK(reader->ExportSchema(schema.out()));
@@ -655,7 +653,7 @@ Result<int64_t> ImportIpc(
   stream.get_last_error = ReaderStream::GetLastError;
   stream.release = ReaderStream::Release;
   stream.private_data = state;
-  return ImportArrowStream(connection, table, &stream, mode, casts, shape);
+  return ImportArrowStream(connection, table, &stream, mode, casts);
 }
 
 }  // namespace dux::exec

@@ -67,21 +67,26 @@ Result<int64_t> WriteQueryIpc(Connection& connection, const std::string& select_
                               ipc::OutputStream* out, const ipc::WriteOptions& options);
 
 /// Reads an Arrow IPC stream or file from `in` into `table` (see ImportArrowStream).
-Result<int64_t> ImportIpc(
-    Connection& connection, const std::string& table, std::unique_ptr<ipc::InputStream> in,
-    TableMode mode,
-    const std::function<Result<std::string>(const std::string& select)>& shape = nullptr);
+Result<int64_t> ImportIpc(Connection& connection, const std::string& table,
+                          std::unique_ptr<ipc::InputStream> in, TableMode mode);
 
-/// A routed result's columns (RouteRows), for the sinks that take its rows.
+/// A routed result's columns (RouteRows), for the sinks that take its rows. Valid while
+/// RouteRows runs; the sinks may keep pointers into it.
 struct RoutedColumns {
   std::vector<std::string> names;
   std::vector<duckdb_logical_type> types;  ///< owned by the routing
+  /// A SELECT of the routed columns without rows (for CREATE TABLE ... AS): DuckDB's own
+  /// types, aliases and NULL columns included, as an INSERT of the rows would make them.
+  std::string empty_select;
   /// The columns as Arrow, as ExportArrow describes them (with the ENUM metadata).
   const ArrowSchema* arrow = nullptr;
   duckdb_arrow_options arrow_options = nullptr;
 };
 
-/// Takes one bucket's rows from RouteRows, a chunk at a time.
+/// Takes one bucket's rows from RouteRows, a chunk at a time, on RouteRows' thread. A sink
+/// destroyed without Finish (RouteRows failed) abandons its rows where it can: an IPC
+/// sink's stream ends unfinished, but a table sink's appender commits what it had taken, so
+/// a failed routing may leave part of the rows in tables (see Shuffle).
 class RowSink {
  public:
   virtual ~RowSink() = default;
@@ -97,21 +102,21 @@ using RowSinkFactory =
 
 /// Runs `select_sql`, whose last column is a UBIGINT hash (DuckDB's hash() of the keys), as
 /// one streaming query and routes every row, without that column, to the sink of bucket
-/// hash % n_buckets, gathered
-/// into chunks of up to a DuckDB vector's size: one pass over the result, memory bounded by
-/// a chunk per bucket plus what the sinks buffer. Every sink is opened and finished, empty
-/// ones too. Returns each bucket's rows.
+/// hash % n_buckets, gathered into chunks of up to a DuckDB vector's size: one pass over the
+/// result, memory bounded by a chunk per bucket plus what the sinks buffer. On success every
+/// sink was opened and finished, empty ones too. Returns each bucket's rows.
 Result<std::vector<int64_t>> RouteRows(Connection& connection, const std::string& select_sql,
                                        int n_buckets, const RowSinkFactory& open);
 
 /// A sink that writes its chunks as Arrow IPC batches to `out` (closed by Finish).
-Result<std::unique_ptr<RowSink>> IpcRowSink(const RoutedColumns& columns, ipc::OutputStream* out,
-                                            const ipc::WriteOptions& options);
+Result<std::unique_ptr<RowSink>> OpenIpcRowSink(const RoutedColumns& columns,
+                                                ipc::OutputStream* out,
+                                                const ipc::WriteOptions& options);
 
 /// A sink that appends to the existing `table` (of the main schema) through a DuckDB
 /// appender on `connection`, which it borrows; a column of another type is cast as an
 /// INSERT would.
-Result<std::unique_ptr<RowSink>> TableRowSink(Connection& connection, const std::string& table);
+Result<std::unique_ptr<RowSink>> OpenTableRowSink(Connection& connection, const std::string& table);
 
 /// "" -> none, "lz4" -> LZ4_FRAME, "zstd" -> ZSTD; anything else is InvalidArgument.
 Result<ipc::Compression> ParseCompression(const std::string& name);

@@ -48,6 +48,13 @@ using ConfigHandle = Handle<duckdb_config, duckdb_destroy_config>;
 using DataChunkHandle = Handle<duckdb_data_chunk, duckdb_destroy_data_chunk>;
 using LogicalTypeHandle = Handle<duckdb_logical_type, duckdb_destroy_logical_type>;
 
+inline void DestroyAppender(duckdb_appender* appender) { (void)duckdb_appender_destroy(appender); }
+inline void DestroySelection(duckdb_selection_vector* sel) {
+  duckdb_destroy_selection_vector(*sel);
+}
+using AppenderHandle = Handle<duckdb_appender, DestroyAppender>;
+using SelectionHandle = Handle<duckdb_selection_vector, DestroySelection>;
+
 /// duckdb_result is a struct, not a pointer: it has its own owner.
 class ResultHandle {
  public:

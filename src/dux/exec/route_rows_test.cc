@@ -41,12 +41,12 @@ TEST_F(RouteRowsTest, EveryRowReachesTheSinkOfItsHashBucket) {
       [&](int b, const RoutedColumns& columns) -> Result<std::unique_ptr<RowSink>> {
         EXPECT_EQ(columns.names, (std::vector<std::string>{"id", "s", "l"}));
         // Bucket 0 as a table, the others as IPC streams.
-        if (b > 0) return IpcRowSink(columns, &ipc[b], {});
+        if (b > 0) return OpenIpcRowSink(columns, &ipc[b], {});
         if (auto made = sinks_con_->Execute("CREATE TABLE b0 AS SELECT * FROM src LIMIT 0");
             !made.ok()) {
           return made.status();
         }
-        return TableRowSink(*sinks_con_, "b0");
+        return OpenTableRowSink(*sinks_con_, "b0");
       });
   ASSERT_TRUE(routed.ok()) << routed.status().message();
   for (int b = 1; b < n; ++b) {
@@ -78,7 +78,7 @@ TEST_F(RouteRowsTest, RefusesAQueryWithoutAHashColumnAndReportsSinkErrors) {
   EXPECT_NE(no_hash.status().message().find("UBIGINT hash"), std::string::npos);
   auto failed = RouteRows(*con_, "SELECT id, hash(id) FROM src", 2, open);
   EXPECT_EQ(failed.status().message(), "the sink cannot open");
-  EXPECT_FALSE(TableRowSink(*sinks_con_, "no_such_table").ok());
+  EXPECT_FALSE(OpenTableRowSink(*sinks_con_, "no_such_table").ok());
 }
 
 }  // namespace

@@ -68,7 +68,7 @@ class RemoteBucketSink : public exec::RowSink {
     auto sink = std::unique_ptr<RemoteBucketSink>(new RemoteBucketSink(std::move(peer), bytes));
     DUX_ASSIGN_OR_RETURN(sink->pusher_, sink->peer_->PushBuckets());
     sink->out_ = std::make_unique<BucketOutput>(sink->pusher_.get(), exchange, bucket, chunk_bytes);
-    DUX_ASSIGN_OR_RETURN(sink->ipc_, exec::IpcRowSink(columns, sink->out_.get(), options));
+    DUX_ASSIGN_OR_RETURN(sink->ipc_, exec::OpenIpcRowSink(columns, sink->out_.get(), options));
     return std::unique_ptr<exec::RowSink>(std::move(sink));
   }
   Status Append(duckdb_data_chunk chunk) override { return ipc_->Append(chunk); }

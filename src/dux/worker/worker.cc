@@ -74,7 +74,7 @@ Result<std::unique_ptr<Worker>> Worker::Open(const WorkerOptions& options) {
   so.threads = options.threads;
   so.memory_limit = options.memory_limit;
   so.temp_directory = options.temp_directory;
-  DUX_ASSIGN_OR_RETURN(exec::Database db, exec::Database::Open("", Session::DatabaseSettings(so)));
+  DUX_ASSIGN_OR_RETURN(exec::Database db, Session::OpenDatabase("", so));
   WorkerOptions resolved = options;
   if (!options.allowed_directories.empty()) {
     // Confinement: DuckDB reads and writes files only under these directories once external
@@ -262,15 +262,10 @@ Result<std::string> Worker::RouteToOwners(Session* session, const sql::CompiledQ
         StoreBucket(exchange, bucket, [&](const std::string& t, bool exists) -> Result<int64_t> {
           table = t;
           if (exists) return 0;
-          std::string defs;
-          for (size_t i = 0; i < columns.names.size(); ++i) {
-            DUX_ASSIGN_OR_RETURN(std::string type, exec::LogicalTypeSql(columns.types[i]));
-            defs += (i ? ", " : "") + sql::QuoteIdentifier(columns.names[i]) + " " + type;
-          }
-          return owned->connection.Execute("CREATE TABLE " + sql::QuoteIdentifier(t) + " (" + defs +
-                                           ")");
+          return owned->connection.Execute("CREATE TABLE " + sql::QuoteIdentifier(t) + " AS " +
+                                           columns.empty_select);
         }).status());
-    DUX_ASSIGN_OR_RETURN(owned->sink, exec::TableRowSink(owned->connection, table));
+    DUX_ASSIGN_OR_RETURN(owned->sink, exec::OpenTableRowSink(owned->connection, table));
     return std::unique_ptr<exec::RowSink>(std::move(owned));
   };
   DUX_ASSIGN_OR_RETURN(
@@ -342,25 +337,31 @@ Status Worker::DropTable(const v1::DropTableRequest& request) {
     return Status::InvalidArgument("a table needs a name");
   }
   DUX_ASSIGN_OR_RETURN(exec::Connection c, exec::Connection::Open(*db_));
-  DUX_RETURN_NOT_OK(c.Execute("BEGIN TRANSACTION").status());
+  // All or none when every table must exist; a cleanup (if_exists) drops what it can, each
+  // table on its own, and reports the first failure.
+  bool all_or_none = !request.if_exists();
+  if (all_or_none) DUX_RETURN_NOT_OK(c.Execute("BEGIN TRANSACTION").status());
   Status dropped;
+  std::vector<std::string> gone;
   for (const auto& t : tables) {
-    dropped = c.Execute(std::string("DROP TABLE ") + (request.if_exists() ? "IF EXISTS " : "") +
-                        sql::QuoteIdentifier(t))
-                  .status();
-    if (!dropped.ok()) break;
+    Status one = c.Execute(std::string("DROP TABLE ") + (all_or_none ? "" : "IF EXISTS ") +
+                           sql::QuoteIdentifier(t))
+                     .status();
+    if (one.ok()) gone.push_back(t);
+    if (dropped.ok()) dropped = one;
+    if (!dropped.ok() && all_or_none) break;
   }
-  if (dropped.ok()) dropped = c.Execute("COMMIT").status();
-  if (!dropped.ok()) {
+  if (all_or_none && dropped.ok()) dropped = c.Execute("COMMIT").status();
+  if (all_or_none && !dropped.ok()) {
     (void)c.Execute("ROLLBACK");
-    return dropped;
+    gone.clear();
   }
   std::lock_guard lock(mutex_);
-  for (const auto& t : tables) {
+  for (const auto& t : gone) {
     tables_.erase(t);
     bucket_locks_.erase(t);
   }
-  return Status::OK();
+  return dropped;
 }
 
 Result<v1::PushBucketsReply> Worker::PushBuckets(
