@@ -1,5 +1,6 @@
 // The bridge between DuckDB and Arrow C Data: query results out as Arrow batches (one
-// DuckDB chunk each, streamed), and Arrow batches in as rows of a table.
+// DuckDB chunk each, streamed), Arrow batches in as rows of a table, and a result's rows
+// routed by hash to per-bucket sinks (Arrow IPC, or a table through DuckDB's appender).
 #pragma once
 
 #include <cstdint>
