@@ -14,9 +14,8 @@ THREADS="${2:-2}"
 DATA="bench/data/groupby-$ROWS"
 DUX=build/dux
 BASE=build/bench/duckdb_sql
-if [[ ! -d "$DATA" ]]; then
-  "$DUX" generate groupby --rows "$ROWS" --files 8 --out "$DATA" >&2
-fi
+source bench/data.sh
+bench_data groupby "$ROWS" 8 "$DATA"
 GLOB="$DATA/*.parquet"
 SRC="read_parquet('$GLOB')"
 

@@ -26,9 +26,8 @@ RUNS="${2:-5}"
 DATA="$PWD/bench/data/h2o-$DATASET-$ROWS-16"
 DUX=build/dux
 BASE=build/bench/duckdb_sql
-if [[ ! -d "$DATA" ]]; then
-  "$DUX" generate "$DATASET" --rows "$ROWS" --files 16 --out "$DATA" >&2
-fi
+source bench/data.sh
+bench_data "$DATASET" "$ROWS" 16 "$DATA"
 
 source bench/workers.sh
 

@@ -18,9 +18,8 @@ RUNS="${2:-5}"
 DATA="${DUX_BENCH_DATA:-bench/data/h2o-groupby-$ROWS-16}"
 DUX=build/dux
 BASE=build/bench/duckdb_sql
-if [[ ! -d "$DATA" ]]; then
-  "$DUX" generate groupby --rows "$ROWS" --files 16 --out "$DATA" >&2
-fi
+source bench/data.sh
+bench_data groupby "$ROWS" 16 "$DATA"
 DATA="$(cd "$DATA" && pwd)"
 GLOB="$DATA/*.parquet"
 SRC="read_parquet('$GLOB')"

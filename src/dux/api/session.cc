@@ -34,6 +34,20 @@ std::map<std::string, std::string> DatabaseSettings(const SessionOptions& option
   return settings;
 }
 
+// Runs one distributed query between the events query.start and query.stop (with the rows
+// `rows_of` counts in its result), or query.exception.
+template <typename Run, typename RowsOf>
+auto Traced(const dist::Telemetry& telemetry, Run run, RowsOf rows_of) -> decltype(run()) {
+  telemetry.Emit({"query.start", {}, {{"mode", "distributed"}}});
+  auto result = run();
+  if (!result.ok()) {
+    telemetry.Emit({"query.exception", {}, {{"error", result.status().message()}}});
+    return result;
+  }
+  telemetry.Emit({"query.stop", {{"rows", static_cast<double>(rows_of(*result))}}, {}});
+  return result;
+}
+
 }  // namespace
 
 Result<exec::Database> Session::OpenDatabase(const std::string& path,
@@ -350,13 +364,12 @@ Result<std::optional<Pipeline>> Session::RunOnCluster(const Pipeline& pipeline,
 }
 
 Result<Pipeline> Session::RunPlan(const dist::Plan& plan, const Pipeline& pipeline) {
-  telemetry_.Emit({"query.start", {}, {{"mode", "distributed"}}});
-  auto gathered = dist::RunAndGather(connection_, plan, *cluster_, kGatheredTable);
-  if (!gathered.ok()) {
-    telemetry_.Emit({"query.exception", {}, {{"error", gathered.status().message()}}});
-    return gathered.status();
-  }
-  telemetry_.Emit({"query.stop", {{"rows", static_cast<double>(gathered->rows)}}, {}});
+  DUX_RETURN_NOT_OK(
+      Traced(
+          telemetry_,
+          [&] { return dist::RunAndGather(connection_, plan, *cluster_, kGatheredTable); },
+          [](const auto& gathered) { return gathered.rows; })
+          .status());
   return dist::FinishingPipeline(plan, pipeline, kGatheredTable);
 }
 
@@ -638,13 +651,10 @@ Result<exec::WriteReport> Session::WritePostgresDistributed(const Pipeline& pipe
   dist::WorkerInsert target{
       insert.table, {*table, insert.create, insert.atomic, insert.table}, local.schema};
   auto start = std::chrono::steady_clock::now();
-  telemetry_.Emit({"query.start", {}, {{"mode", "distributed"}}});
-  auto rows = dist::InsertFromWorkers(connection_, plan, *cluster_, pg, target);
-  if (!rows.ok()) {
-    telemetry_.Emit({"query.exception", {}, {{"error", rows.status().message()}}});
-    return error(rows.status());
-  }
-  telemetry_.Emit({"query.stop", {{"rows", static_cast<double>(*rows)}}, {}});
+  auto rows = Traced(
+      telemetry_, [&] { return dist::InsertFromWorkers(connection_, plan, *cluster_, pg, target); },
+      [](int64_t n) { return n; });
+  if (!rows.ok()) return error(rows.status());
   double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   telemetry_.Emit({"postgres.write.stop",
                    {{"rows", static_cast<double>(*rows)},
@@ -678,14 +688,9 @@ Result<exec::WriteReport> Session::WriteDistributed(const Pipeline& pipeline) {
     DUX_ASSIGN_OR_RETURN(sql::CompiledQuery query, compiler.Compile(finish));
     return exec::WriteSink(connection_, sink, query);
   }
-  telemetry_.Emit({"query.start", {}, {{"mode", "distributed"}}});
-  auto written = dist::RunAndWrite(connection_, plan, *cluster_, sink);
-  if (!written.ok()) {
-    telemetry_.Emit({"query.exception", {}, {{"error", written.status().message()}}});
-    return written.status();
-  }
-  telemetry_.Emit({"query.stop", {{"rows", static_cast<double>(written->rows)}}, {}});
-  return written;
+  return Traced(
+      telemetry_, [&] { return dist::RunAndWrite(connection_, plan, *cluster_, sink); },
+      [](const exec::WriteReport& report) { return report.rows; });
 }
 
 Result<exec::WriteReport> Session::WritePostgres(const pipeline::Sink& sink,
