@@ -75,7 +75,6 @@ Result<int64_t> ImportIpc(Connection& connection, const std::string& table,
 /// RouteRows runs; the sinks may keep pointers into it.
 struct RoutedColumns {
   std::vector<std::string> names;
-  std::vector<duckdb_logical_type> types;  ///< owned by the routing
   /// A SELECT of the routed columns without rows (for CREATE TABLE ... AS): DuckDB's own
   /// types, aliases and NULL columns included, as an INSERT of the rows would make them.
   std::string empty_select;
