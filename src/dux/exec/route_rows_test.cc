@@ -76,6 +76,8 @@ TEST_F(RouteRowsTest, RefusesAQueryWithoutAHashColumnAndReportsSinkErrors) {
   auto no_hash = RouteRows(*con_, "SELECT id FROM src", 2, open);
   EXPECT_EQ(no_hash.status().code(), StatusCode::kInvalidArgument);
   EXPECT_NE(no_hash.status().message().find("UBIGINT hash"), std::string::npos);
+  EXPECT_EQ(RouteRows(*con_, "SELECT id, hash(id) FROM src", 0, open).status().code(),
+            StatusCode::kInvalidArgument);
   auto failed = RouteRows(*con_, "SELECT id, hash(id) FROM src", 2, open);
   EXPECT_EQ(failed.status().message(), "the sink cannot open");
   EXPECT_FALSE(OpenTableRowSink(*sinks_con_, "no_such_table").ok());
