@@ -262,10 +262,11 @@ class WorkerTables {
   std::vector<std::pair<size_t, std::string>> tables_;
 };
 
-// Computes `side`, planned as `plan`, into the new temporary table `table` of `connection`:
-// gathered from the workers and finished here, or all here when the plan says so.
-Status ComputeSide(exec::Connection& connection, const pipeline::Pipeline& side, const Plan& plan,
-                   const ClusterOptions& options, const std::string& table) {
+// Computes `side`, planned as `plan`, and writes its rows to `out` as an IPC stream: gathered
+// from the workers and finished here, or all here when the plan says so. Returns the rows.
+Result<int64_t> ComputeSide(exec::Connection& connection, const pipeline::Pipeline& side,
+                            const Plan& plan, const ClusterOptions& options,
+                            const std::string& table, ipc::OutputStream* out) {
   std::string gathered = table + "_gathered";
   pipeline::Pipeline query = side;
   if (plan.coordinator_only.empty()) {
@@ -274,13 +275,10 @@ Status ComputeSide(exec::Connection& connection, const pipeline::Pipeline& side,
   }
   sql::Compiler compiler(&connection);
   auto compiled = compiler.Compile(query);
-  Status done = compiled.ok() ? connection
-                                    .Execute("CREATE TEMPORARY TABLE " +
-                                             sql::QuoteIdentifier(table) + " AS " + compiled->Sql())
-                                    .status()
-                              : compiled.status();
+  Result<int64_t> rows =
+      compiled.ok() ? exec::WriteQueryIpc(connection, compiled->Sql(), out, {}) : compiled.status();
   connection.DropTemporaryTable(gathered);
-  return done;
+  return rows;
 }
 
 // Computes each broadcast side of `plan` (and of its shuffled right side) once and registers
@@ -291,12 +289,9 @@ Status RegisterBroadcasts(exec::Connection& connection, const Plan& plan,
   for (const auto& b : plan.broadcasts) {
     auto start = Clock::now();
     if (t) t->Emit({"distributed.broadcast.start", {}, {{"table", b.table}}});
-    DUX_RETURN_NOT_OK(ComputeSide(connection, b.side, *b.plan, options, b.table));
     ipc::StringOutputStream out;
-    auto rows = exec::WriteQueryIpc(
-        connection, "SELECT * FROM temp." + sql::QuoteIdentifier(b.table), &out, {});
-    connection.DropTemporaryTable(b.table);
-    if (!rows.ok()) return rows.status();
+    DUX_ASSIGN_OR_RETURN(int64_t rows,
+                         ComputeSide(connection, b.side, *b.plan, options, b.table, &out));
     const std::string& bytes = out.bytes();
     size_t n = options.workers.size();
     std::vector<Status> registered(n);
@@ -313,7 +308,7 @@ Status RegisterBroadcasts(exec::Connection& connection, const Plan& plan,
     if (t) {
       t->Emit({"distributed.broadcast.stop",
                {{"duration", std::chrono::duration<double>(Clock::now() - start).count()},
-                {"rows", static_cast<double>(*rows)},
+                {"rows", static_cast<double>(rows)},
                 {"bytes", static_cast<double>(bytes.size())},
                 {"n_workers", static_cast<double>(n)}},
                {{"table", b.table}}});

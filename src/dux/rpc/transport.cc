@@ -131,7 +131,11 @@ Result<std::shared_ptr<grpc::Channel>> OpenChannel(const std::string& address,
   // should not queue behind each other on a shared subchannel.
   args.SetInt(GRPC_ARG_USE_LOCAL_SUBCHANNEL_POOL, 1);
   for (const auto& [name, value] : BulkTransferArgs()) args.SetInt(name, value);
-  return grpc::CreateCustomChannel(address, creds, args);
+  auto channel = grpc::CreateCustomChannel(address, creds, args);
+  // Connects now, in the background: the handshake overlaps what the caller does before its
+  // first call (a coordinator opens DuckDB and plans) instead of delaying that call.
+  channel->GetState(/*try_to_connect=*/true);
+  return channel;
 }
 
 std::unique_ptr<grpc::ClientContext> NewContext(const ClientOptions& options, bool deadline) {
