@@ -39,7 +39,7 @@ Result<Frame> Summarise(CompileContext& ctx, const SummariseOp& s, const Op& op,
   for (const NamedExpr& a : s.aggregates) {
     std::string alone = "SELECT " + Parenthesize(a.expr.sql) + " FROM " + in.relation;
     if (!in.groups.empty()) alone += " GROUP BY " + QuoteIdentifiers(in.groups);
-    auto probe = ctx.binder()->Describe(ctx.WithCtes(alone));
+    auto probe = ctx.Describe(alone);
     if (!probe.ok()) return Attribute(probe.status(), verb, a.expr.loc);
   }
   return out;

@@ -132,14 +132,51 @@ std::string CompileContext::WithCtes(const std::string& query) const {
   return sql + " " + query;
 }
 
+namespace {
+
+// `SELECT CAST(NULL AS type) AS name, ... LIMIT 0`: binds to `schema` without reading
+// anything. Binding a verb depends on its input's column names and types alone (data-dependent
+// steps, such as pivot's names, run their own queries over the real chain). "" when the
+// schema cannot be spelled so: no columns, or names that clash (DuckDB would rename them).
+std::string StandIn(const Schema& schema) {
+  std::string select;
+  for (size_t i = 0; i < schema.columns.size(); ++i) {
+    const auto& c = schema.columns[i];
+    for (size_t j = 0; j < i; ++j) {
+      if (pipeline::SameColumnName(schema.columns[j].name, c.name)) return "";
+    }
+    select += (i ? ", " : "") + ("CAST(NULL AS " + c.type + ") AS " + QuoteIdentifier(c.name));
+  }
+  return select.empty() ? "" : "SELECT " + select + " LIMIT 0";
+}
+
+}  // namespace
+
+Result<Schema> CompileContext::Describe(const std::string& query) {
+  bool stood_in = false;
+  std::string sql = "WITH ";
+  for (size_t i = 0; i < ctes_.size(); ++i) {
+    bool stand_in = i < stand_ins_.size() && !stand_ins_[i].empty();
+    stood_in |= stand_in;
+    sql += (i ? ", " : "") + ctes_[i].name + " AS (" + (stand_in ? stand_ins_[i] : ctes_[i].body) +
+           ")";
+  }
+  if (stood_in) {
+    auto schema = binder_->Describe(sql + " " + query);
+    if (schema.ok()) return schema;
+  }
+  return binder_->Describe(WithCtes(query));
+}
+
 Result<Frame> CompileContext::AddCte(const std::string& body, const Frame& like, const char* verb,
                                      const Location& loc) {
   ctes_.push_back(Cte{QuoteIdentifier(fmt::format("__dux_{}", ctes_.size())), body});
-  auto schema = binder_->Describe(WithCtes("SELECT * FROM " + ctes_.back().name));
+  auto schema = Describe("SELECT * FROM " + ctes_.back().name);
   if (!schema.ok()) {
     ctes_.pop_back();
     return Attribute(schema.status(), verb, loc);
   }
+  stand_ins_.push_back(StandIn(*schema));
   Frame frame = like;
   frame.relation = ctes_.back().name;
   frame.schema = std::move(schema).value();

@@ -39,6 +39,12 @@ class CompileContext {
   /// `query` preceded by every CTE so far, so that it can read any of them.
   std::string WithCtes(const std::string& query) const;
 
+  /// The columns of `query`, which reads CTEs so far. Bound first against typed empty
+  /// stand-ins of those CTEs, so that each verb does not bind the whole chain again (each
+  /// bind of a file source lists and opens its files); against the chain itself when that
+  /// fails, so that errors are DuckDB's own.
+  Result<pipeline::Schema> Describe(const std::string& query);
+
   /// Compiles a whole (nested) pipeline into this context. With `after_each`, the schema
   /// after each of its verbs is appended there.
   Result<Frame> CompilePipeline(const pipeline::Pipeline& pipeline,
@@ -48,6 +54,7 @@ class CompileContext {
   Binder* binder_;
   ExpressionAnalyzer analyzer_;
   std::vector<Cte> ctes_;
+  std::vector<std::string> stand_ins_;  ///< per CTE: a typed empty SELECT, or "" for none
 };
 
 /// An error about a verb: InvalidArgument "verb: message (line L, col C)".
