@@ -386,7 +386,8 @@ TEST_F(ClusterTest, JoinsBroadcastOrExchangeAndLeaveNoTablesBehind) {
   Outcome local = Dux({"run", "--format", "csv", pipeline});
   ASSERT_EQ(local.exit_code, 0) << local.err;
 
-  // The medium table is small: broadcast, with the estimate that decided it.
+  // The medium table is small and a bare parquet source: every worker reads it itself, so
+  // nothing is broadcast and no table is registered.
   Outcome explained = Dux({"explain", "--workers", workers, pipeline});
   ASSERT_EQ(explained.exit_code, 0) << explained.err;
   EXPECT_TRUE(Contains(explained.out,
@@ -394,13 +395,31 @@ TEST_F(ClusterTest, JoinsBroadcastOrExchangeAndLeaveNoTablesBehind) {
                        "estimated at "))
       << explained.out;
   EXPECT_TRUE(Contains(explained.out,
+                       "broadcast threshold 268435456 bytes), read by every worker from its 1 "
+                       "file(s)"))
+      << explained.out;
+  Outcome read = Dux({"run", "--workers", workers, "--format", "csv", "--telemetry", pipeline});
+  EXPECT_EQ(read.exit_code, 0) << read.err;
+  EXPECT_EQ(read.out, local.out);
+  EXPECT_FALSE(Contains(read.err, "\"distributed.broadcast.stop\"")) << read.err;
+
+  // A side that evaluates an expression is computed once, by the coordinator, and registered
+  // on every worker, with the estimate that decided it.
+  const std::string filtered = frame("x") + " |> join(" + frame("medium") +
+                               " |> filter(v2 > 10), on: id2) |> group_by(id4) |> "
+                               "summarise(n: count(*), m: max(v1 + v2)) |> sort_by(id4)";
+  Outcome filtered_local = Dux({"run", "--format", "csv", filtered});
+  ASSERT_EQ(filtered_local.exit_code, 0) << filtered_local.err;
+  Outcome registered_explained = Dux({"explain", "--workers", workers, filtered});
+  ASSERT_EQ(registered_explained.exit_code, 0) << registered_explained.err;
+  EXPECT_TRUE(Contains(registered_explained.out,
                        "broadcast threshold 268435456 bytes), registered as "
                        "__dux_broadcast_"))
-      << explained.out;
+      << registered_explained.out;
   Outcome broadcast =
-      Dux({"run", "--workers", workers, "--format", "csv", "--telemetry", pipeline});
+      Dux({"run", "--workers", workers, "--format", "csv", "--telemetry", filtered});
   EXPECT_EQ(broadcast.exit_code, 0) << broadcast.err;
-  EXPECT_EQ(broadcast.out, local.out);
+  EXPECT_EQ(broadcast.out, filtered_local.out);
   EXPECT_TRUE(Contains(broadcast.err, "\"distributed.broadcast.stop\"")) << broadcast.err;
 
   // Threshold 0: both sides exchanged on the key.
@@ -419,8 +438,8 @@ TEST_F(ClusterTest, JoinsBroadcastOrExchangeAndLeaveNoTablesBehind) {
   EXPECT_TRUE(Contains(shuffled.err, "\"rule\":\"shuffle_join\"")) << shuffled.err;
 
   // A query that fails on the workers after the broadcast, or after the exchange.
-  const std::string failing =
-      frame("x") + " |> join(" + frame("medium") + ", on: id2) |> filter(CAST(id5 AS INTEGER) > 0)";
+  const std::string failing = frame("x") + " |> join(" + frame("medium") +
+                              " |> filter(v2 > 10), on: id2) |> filter(CAST(id5 AS INTEGER) > 0)";
   for (const char* threshold : {"268435456", "0"}) {
     Outcome failed =
         Dux({"run", "--workers", workers, "--broadcast-threshold", threshold, failing});

@@ -192,9 +192,9 @@ std::unique_ptr<Executor> MakeDistributedExecutor(
   // on three workers they are always finalised on the workers instead, so that every file
   // exercises both paths.
   if (workers.size() >= 3) options.final_on_workers_groups = 0;
-  // Likewise small broadcast sides are read by the coordinator on one and two workers and
-  // gathered from the workers on three.
-  if (workers.size() >= 3) options.coordinator_side_bytes = 0;
+  // Likewise small broadcast sides are read by every worker (bare parquet sides) or by the
+  // coordinator (others) on one and two workers, and gathered from the workers on three.
+  if (workers.size() >= 3) options.small_side_bytes = 0;
   if (shuffle_joins) {
     options.broadcast_threshold = 0;
     // The skewed key of joins/distributed.test has about 8,000 rows: split it.

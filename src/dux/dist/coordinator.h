@@ -44,11 +44,14 @@ struct ClusterOptions {
   /// broadcast to every worker; a larger one is hash-exchanged with the left side. 0 never
   /// broadcasts a side that could be exchanged instead (see docs/cluster.md).
   int64_t broadcast_threshold = 256LL << 20;
-  /// A broadcast side estimated at most this many bytes is read by the coordinator itself
-  /// instead of gathered from the workers: a round trip and a worker's fragment set-up less
-  /// for a side that takes a few milliseconds to read. Its files are readable here, since
-  /// planning read their footers. 0 gathers every splittable side from the workers.
-  int64_t coordinator_side_bytes = 4LL << 20;
+  /// A broadcast side estimated at most this many bytes is not gathered from the workers.
+  /// A bare parquet side (at most select, discard and rename after it) is read by every
+  /// worker from its files inside its own fragment: no broadcast table, no round trip. Any
+  /// other such side is read by the coordinator itself (its files are readable here, since
+  /// planning read their footers) and registered. Both save round trips and a worker's
+  /// fragment set-up for a side that takes a few milliseconds to read. 0 gathers every
+  /// splittable side from the workers and registers it.
+  int64_t small_side_bytes = 4LL << 20;
   /// A shuffle join's bucket is skewed when it holds more than 5 times the median bucket's
   /// rows and more than this many: its rows of one side are then spread over every worker.
   int64_t skew_floor_rows = 1'000'000;

@@ -2,6 +2,7 @@
 
 #include <fmt/format.h>
 
+#include "dux/dist/partitioner.h"
 #include "dux/dist/splitter.h"
 #include "dux/sql/quote.h"
 
@@ -23,6 +24,27 @@ bool ReadsAttachedTable(const pipeline::Pipeline& side) {
     found = found || std::holds_alternative<pipeline::AttachedSource>(p.source().body);
   });
   return found;
+}
+
+// Whether every worker may read the (small) right side `side`, planned as `plan`, from its
+// files itself rather than be sent it: a parquet source read whole as one partition (so the
+// file list is the local read's, in its order), followed only by verbs that evaluate nothing
+// (select, discard, rename). Each worker then holds exactly the rows a broadcast would give
+// it; a verb that evaluates an expression could evaluate it differently on each (random(),
+// now(), ties in a window), so such a side is computed once and sent.
+bool ReadByEachWorker(const pipeline::Pipeline& side, const Plan& plan) {
+  if (!std::holds_alternative<pipeline::ParquetSource>(side.source().body)) return false;
+  if (!plan.coordinator_only.empty() || plan.partitioning.partitions.size() != 1) return false;
+  const Partition& whole = plan.partitioning.partitions[0];
+  if (whole.files.empty() || !whole.row_ranges.empty()) return false;
+  for (const auto& op : side.ops()) {
+    if (!std::holds_alternative<pipeline::SelectOp>(op.body) &&
+        !std::holds_alternative<pipeline::DiscardOp>(op.body) &&
+        !std::holds_alternative<pipeline::RenameOp>(op.body)) {
+      return false;
+    }
+  }
+  return true;
 }
 
 // A right side can be exchanged from the workers when its own plan runs to the end there.
@@ -247,18 +269,27 @@ Result<JoinPlan> PlanJoins(sql::Binder* binder, const pipeline::Script& script,
                      (small || !why_not_shuffle.empty() || !on("shuffle_join"));
     std::string sizes = fmt::format("right side estimated at {}, broadcast threshold {} bytes",
                                     Bytes(estimate), cluster.broadcast_threshold);
+    bool small_side = cluster.small_side_bytes > 0 && estimate >= 0 &&
+                      estimate <= cluster.small_side_bytes && side->coordinator_only.empty();
+    if (broadcast && small_side && ReadByEachWorker(right, *side)) {
+      ops[j] = WithRightSide(op, PartitionPipeline(right, side->partitioning, 0));
+      out.local_joins.insert(j);
+      out.notes.push_back(
+          fmt::format("{}: broadcast_join ({}), read by every worker from its {} file(s)", what,
+                      sizes, side->partitioning.partitions[0].files.size()));
+      continue;
+    }
     if (broadcast) {
       if (plan_id.empty()) plan_id = NewQueryId();
       std::string table = BroadcastTable(plan_id, out.broadcasts.size());
       ops[j] = WithRightSide(
           op, pipeline::Pipeline::FromQuery("SELECT * FROM " + sql::QuoteIdentifier(table)));
       std::shared_ptr<const Plan> computed = side;
-      if (side->coordinator_only.empty() && cluster.coordinator_side_bytes > 0 && estimate >= 0 &&
-          estimate <= cluster.coordinator_side_bytes) {
+      if (small_side) {
         Plan here = *side;
         here.coordinator_only =
             fmt::format("a broadcast side estimated at {}, at most {} bytes, is read here",
-                        Bytes(estimate), cluster.coordinator_side_bytes);
+                        Bytes(estimate), cluster.small_side_bytes);
         computed = std::make_shared<const Plan>(std::move(here));
       }
       out.broadcasts.push_back({table, right, computed});
