@@ -398,6 +398,8 @@ TEST_F(ClusterTest, JoinsBroadcastOrExchangeAndLeaveNoTablesBehind) {
                        "broadcast threshold 268435456 bytes), read by every worker from its 1 "
                        "file(s)"))
       << explained.out;
+  EXPECT_TRUE(Contains(explained.out, "-- splitter rules applied: scan_stage, broadcast_join"))
+      << explained.out;
   Outcome read = Dux({"run", "--workers", workers, "--format", "csv", "--telemetry", pipeline});
   EXPECT_EQ(read.exit_code, 0) << read.err;
   EXPECT_EQ(read.out, local.out);

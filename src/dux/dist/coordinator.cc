@@ -172,7 +172,7 @@ Result<Plan> PlanScript(sql::Binder* binder, const pipeline::Script& script,
   plan.fold = std::move(split.fold);
   plan.finish = std::move(split.finish);
   plan.rules = std::move(split.applied);
-  if (!plan.broadcasts.empty()) {
+  if (!joins.local_joins.empty()) {  // broadcast, registered or read by every worker
     plan.rules.insert(plan.rules.begin() + (plan.rules.empty() ? 0 : 1), "broadcast_join");
   }
   // Partitions are already balanced by size, so partition i goes to worker i.
