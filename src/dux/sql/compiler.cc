@@ -124,10 +124,16 @@ Result<std::string> PrepareExpression(CompileContext& ctx, const pipeline::Expr&
 }
 
 std::string CompileContext::WithCtes(const std::string& query) const {
+  return Chain(query, /*stand_ins=*/false);
+}
+
+std::string CompileContext::Chain(const std::string& query, bool stand_ins) const {
   if (ctes_.empty()) return query;
   std::string sql = "WITH ";
   for (size_t i = 0; i < ctes_.size(); ++i) {
-    sql += (i ? ", " : "") + ctes_[i].name + " AS (" + ctes_[i].body + ")";
+    bool stand_in = stand_ins && i < stand_ins_.size() && !stand_ins_[i].empty();
+    sql += (i ? ", " : "") + ctes_[i].name + " AS (" + (stand_in ? stand_ins_[i] : ctes_[i].body) +
+           ")";
   }
   return sql + " " + query;
 }
@@ -153,19 +159,12 @@ std::string StandIn(const Schema& schema) {
 }  // namespace
 
 Result<Schema> CompileContext::Describe(const std::string& query) {
-  bool stood_in = false;
-  std::string sql = "WITH ";
-  for (size_t i = 0; i < ctes_.size(); ++i) {
-    bool stand_in = i < stand_ins_.size() && !stand_ins_[i].empty();
-    stood_in |= stand_in;
-    sql += (i ? ", " : "") + ctes_[i].name + " AS (" + (stand_in ? stand_ins_[i] : ctes_[i].body) +
-           ")";
-  }
-  if (stood_in) {
-    auto schema = binder_->Describe(sql + " " + query);
+  std::string real = WithCtes(query), stood_in = Chain(query, /*stand_ins=*/true);
+  if (stood_in != real) {
+    auto schema = binder_->Describe(stood_in);
     if (schema.ok()) return schema;
   }
-  return binder_->Describe(WithCtes(query));
+  return binder_->Describe(real);
 }
 
 Result<Frame> CompileContext::AddCte(const std::string& body, const Frame& like, const char* verb,

@@ -55,6 +55,9 @@ class CompileContext {
   ExpressionAnalyzer analyzer_;
   std::vector<Cte> ctes_;
   std::vector<std::string> stand_ins_;  ///< per CTE: a typed empty SELECT, or "" for none
+
+  /// `query` after the CTEs so far, each as its stand-in where it has one if `stand_ins`.
+  std::string Chain(const std::string& query, bool stand_ins) const;
 };
 
 /// An error about a verb: InvalidArgument "verb: message (line L, col C)".
