@@ -213,9 +213,9 @@ Result<ResultHandle> RunStreaming(Connection& connection, const std::string& sel
 
 namespace {
 
-// Passes every chunk of a streaming result to `each`; returns the rows.
+// Passes every chunk of a streaming result to `each`, which may move it out; returns the rows.
 Result<int64_t> FetchChunks(ResultHandle& result,
-                            const std::function<Status(duckdb_data_chunk chunk)>& each) {
+                            const std::function<Status(DataChunkHandle& chunk)>& each) {
   int64_t rows = 0;
   for (;;) {
     DataChunkHandle chunk(duckdb_fetch_chunk(*result.get()));
@@ -227,7 +227,7 @@ Result<int64_t> FetchChunks(ResultHandle& result,
     }
     idx_t size = duckdb_data_chunk_get_size(chunk.get());
     if (size == 0) break;
-    DUX_RETURN_NOT_OK(each(chunk.get()));
+    DUX_RETURN_NOT_OK(each(chunk));
     rows += static_cast<int64_t>(size);
   }
   return rows;
@@ -238,7 +238,7 @@ Result<int64_t> FetchChunks(ResultHandle& result,
 Result<int64_t> ForEachChunk(Connection& connection, const std::string& select_sql,
                              const std::function<Status(duckdb_data_chunk chunk)>& each) {
   DUX_ASSIGN_OR_RETURN(ResultHandle result, RunStreaming(connection, select_sql));
-  return FetchChunks(result, each);
+  return FetchChunks(result, [&](DataChunkHandle& chunk) { return each(chunk.get()); });
 }
 
 namespace {
@@ -299,9 +299,9 @@ Result<int64_t> ExportArrow(Connection& connection, const std::string& select_sq
   DUX_ASSIGN_OR_RETURN(ResultHandle result, RunStreaming(connection, select_sql));
   DUX_ASSIGN_OR_RETURN(auto description, DescribeArrow(result, duckdb_column_count(result.get())));
   DUX_RETURN_NOT_OK(sink->Schema(description->described));
-  return FetchChunks(result, [&](duckdb_data_chunk chunk) {
+  return FetchChunks(result, [&](DataChunkHandle& chunk) {
     ipc::ArrayOwner array;
-    DUX_RETURN_NOT_OK(ChunkToArrow(description->options.get(), chunk, array.out()));
+    DUX_RETURN_NOT_OK(ChunkToArrow(description->options.get(), chunk.get(), array.out()));
     return sink->Batch(*array.get());
   });
 }
@@ -385,7 +385,7 @@ Result<std::vector<int64_t>> RouteRows(Connection& connection, const std::string
   idx_t width = n - 1;
   DUX_ASSIGN_OR_RETURN(auto description, DescribeArrow(result, width));
   RoutedColumns columns{
-      description->names,
+      description->names, description->types,
       fmt::format("SELECT * EXCLUDE ({}) FROM ({}\n) LIMIT 0",
                   sql::QuoteIdentifier(duckdb_column_name(result.get(), width)), select_sql),
       &description->described, description->options.get()};
@@ -408,8 +408,12 @@ Result<std::vector<int64_t>> RouteRows(Connection& connection, const std::string
   auto flush = [&](Bucket& bucket) -> Status {
     if (bucket.size == 0) return Status::OK();
     duckdb_data_chunk_set_size(bucket.pending.get(), bucket.size);
-    DUX_RETURN_NOT_OK(bucket.sink->Append(bucket.pending.get()));
-    duckdb_data_chunk_reset(bucket.pending.get());
+    DUX_RETURN_NOT_OK(bucket.sink->Take(&bucket.pending));
+    if (bucket.pending) {
+      duckdb_data_chunk_reset(bucket.pending.get());
+    } else {  // kept by the sink
+      bucket.pending = DataChunkHandle(duckdb_create_data_chunk(description->types.data(), width));
+    }
     bucket.size = 0;
     return Status::OK();
   };
@@ -448,7 +452,8 @@ Result<std::vector<int64_t>> RouteRows(Connection& connection, const std::string
     }
     return Status::OK();
   };
-  DUX_RETURN_NOT_OK(FetchChunks(result, route).status());
+  DUX_RETURN_NOT_OK(
+      FetchChunks(result, [&](DataChunkHandle& chunk) { return route(chunk.get()); }).status());
   std::vector<int64_t> rows;
   for (auto& bucket : buckets) {
     DUX_RETURN_NOT_OK(flush(bucket));
@@ -458,13 +463,16 @@ Result<std::vector<int64_t>> RouteRows(Connection& connection, const std::string
   return rows;
 }
 
-Result<int64_t> ImportArrowStream(
-    Connection& connection, const std::string& table, ArrowArrayStream* stream, TableMode mode,
-    const std::map<std::string, std::string>& casts,
-    const std::function<Result<std::string>(const std::string& select)>& shape) {
-  // duckdb_arrow_scan registers a view over the stream; the table is filled from it by one
-  // statement, and the view is dropped on every path. (The function is deprecated in 1.4
-  // but is the C API's only way to scan a stream without knowing the types up front.)
+namespace {
+
+// Registers a view over `stream` (released whatever the outcome), runs `use` with the
+// SELECT that reads it (`casts` applied, see ImportArrowStream) and drops the view.
+Result<int64_t> WithArrowScan(Connection& connection, ArrowArrayStream* stream,
+                              const std::map<std::string, std::string>& casts,
+                              const std::function<Result<int64_t>(const std::string&)>& use) {
+  // duckdb_arrow_scan registers a view over the stream, dropped on every path. (The
+  // function is deprecated in 1.4 but is the C API's only way to scan a stream without
+  // knowing the types up front.)
   struct StreamOwner {
     ArrowArrayStream* s;
     ~StreamOwner() {
@@ -481,22 +489,8 @@ Result<int64_t> ImportArrowStream(
     replace += (replace.empty() ? "" : ", ") + std::string("CAST(") + sql::QuoteIdentifier(column) +
                " AS " + type + ") AS " + sql::QuoteIdentifier(column);
   }
-  std::string select = "SELECT *" + (replace.empty() ? "" : " REPLACE (" + replace + ")") +
-                       " FROM " + sql::QuoteIdentifier(view);
-  if (shape) {
-    auto shaped = shape(select);
-    if (!shaped.ok()) {
-      (void)connection.Execute("DROP VIEW IF EXISTS " + sql::QuoteIdentifier(view));
-      return shaped.status();
-    }
-    select = *shaped;
-  }
-  std::string target = sql::QuoteIdentifier(table);
-  auto rows = connection.Execute(mode == TableMode::kAppend
-                                     ? "INSERT INTO " + target + " " + select
-                                     : std::string("CREATE ") +
-                                           (mode == TableMode::kTemporary ? "TEMPORARY " : "") +
-                                           "TABLE " + target + " AS " + select);
+  auto rows = use("SELECT *" + (replace.empty() ? "" : " REPLACE (" + replace + ")") + " FROM " +
+                  sql::QuoteIdentifier(view));
   (void)connection.Execute("DROP VIEW IF EXISTS " + sql::QuoteIdentifier(view));
   if (!rows.ok()) {
     // DuckDB wraps the stream's own error; the stream's words are the useful part.
@@ -504,8 +498,29 @@ Result<int64_t> ImportArrowStream(
     const std::string marker = "get_next failed(): ";
     size_t at = m.find(marker);
     if (at != std::string::npos) return Status(rows.status().code(), m.substr(at + marker.size()));
-    return rows.status();
   }
+  return rows;
+}
+
+}  // namespace
+
+Result<int64_t> ImportArrowStream(
+    Connection& connection, const std::string& table, ArrowArrayStream* stream, TableMode mode,
+    const std::map<std::string, std::string>& casts,
+    const std::function<Result<std::string>(const std::string& select)>& shape) {
+  std::string target = sql::QuoteIdentifier(table);
+  DUX_ASSIGN_OR_RETURN(
+      int64_t rows,
+      WithArrowScan(connection, stream, casts, [&](std::string select) -> Result<int64_t> {
+        if (shape) {
+          DUX_ASSIGN_OR_RETURN(select, shape(select));
+        }
+        return connection.Execute(mode == TableMode::kAppend
+                                      ? "INSERT INTO " + target + " " + select
+                                      : std::string("CREATE ") +
+                                            (mode == TableMode::kTemporary ? "TEMPORARY " : "") +
+                                            "TABLE " + target + " AS " + select);
+      }));
   if (mode == TableMode::kAppend) return rows;  // INSERT reports its rows; CREATE ... AS does not
   DUX_ASSIGN_OR_RETURN(sql::TextRows count,
                        connection.QueryText("SELECT CAST(count(*) AS VARCHAR) FROM " + target));
@@ -638,22 +653,60 @@ Result<std::map<std::string, std::string>> ImportCasts(const ArrowSchema& schema
   return casts;
 }
 
-Result<int64_t> ImportIpc(Connection& connection, const std::string& table,
-                          std::unique_ptr<ipc::InputStream> in, TableMode mode) {
+namespace {
+
+// An Arrow C stream over an IPC stream or file read from `in`, with the casts that restore
+// its ENUM columns (ImportCasts).
+struct IpcArrowStream {
+  ArrowArrayStream stream{};
+  std::map<std::string, std::string> casts;
+};
+
+Result<IpcArrowStream> OpenIpcArrowStream(std::unique_ptr<ipc::InputStream> in) {
   DUX_ASSIGN_OR_RETURN(std::unique_ptr<ipc::Reader> reader, ipc::Reader::Open(in.get()));
   ipc::SchemaOwner schema;
   DUX_RETURN_NOT_OK(reader->ExportSchema(schema.out()));
-  DUX_ASSIGN_OR_RETURN(auto casts, ImportCasts(*schema.get()));
+  IpcArrowStream out;
+  DUX_ASSIGN_OR_RETURN(out.casts, ImportCasts(*schema.get()));
   // The reader's errors surface through the stream's get_last_error, which DuckDB puts in
   // its message; keeping the stream state lets us report the reader's own words instead.
-  auto* state = new ReaderStream{std::move(in), std::move(reader), {}, {}};
-  ArrowArrayStream stream{};
-  stream.get_schema = ReaderStream::GetSchema;
-  stream.get_next = ReaderStream::GetNext;
-  stream.get_last_error = ReaderStream::GetLastError;
-  stream.release = ReaderStream::Release;
-  stream.private_data = state;
-  return ImportArrowStream(connection, table, &stream, mode, casts);
+  out.stream.get_schema = ReaderStream::GetSchema;
+  out.stream.get_next = ReaderStream::GetNext;
+  out.stream.get_last_error = ReaderStream::GetLastError;
+  out.stream.release = ReaderStream::Release;
+  out.stream.private_data = new ReaderStream{std::move(in), std::move(reader), {}, {}};
+  return out;
+}
+
+}  // namespace
+
+Result<int64_t> ImportIpc(Connection& connection, const std::string& table,
+                          std::unique_ptr<ipc::InputStream> in, TableMode mode) {
+  DUX_ASSIGN_OR_RETURN(IpcArrowStream s, OpenIpcArrowStream(std::move(in)));
+  return ImportArrowStream(connection, table, &s.stream, mode, s.casts);
+}
+
+Result<int64_t> ReadIpcChunks(
+    Connection& connection, std::unique_ptr<ipc::InputStream> in,
+    const std::function<Result<std::unique_ptr<RowSink>>(const RoutedColumns&)>& open) {
+  DUX_ASSIGN_OR_RETURN(IpcArrowStream s, OpenIpcArrowStream(std::move(in)));
+  return WithArrowScan(
+      connection, &s.stream, s.casts, [&](const std::string& select) -> Result<int64_t> {
+        DUX_ASSIGN_OR_RETURN(ResultHandle result, RunStreaming(connection, select));
+        RoutedColumns columns;
+        std::vector<LogicalTypeHandle> types;
+        for (idx_t c = 0; c < duckdb_column_count(result.get()); ++c) {
+          types.emplace_back(duckdb_column_logical_type(result.get(), c));
+          columns.types.push_back(types.back().get());
+          columns.names.emplace_back(duckdb_column_name(result.get(), c));
+        }
+        DUX_ASSIGN_OR_RETURN(std::unique_ptr<RowSink> sink, open(columns));
+        DUX_ASSIGN_OR_RETURN(int64_t rows, FetchChunks(result, [&](DataChunkHandle& chunk) {
+                               return sink->Take(&chunk);
+                             }));
+        DUX_RETURN_NOT_OK(sink->Finish());
+        return rows;
+      });
 }
 
 }  // namespace dux::exec

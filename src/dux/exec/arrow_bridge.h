@@ -71,10 +71,11 @@ Result<int64_t> WriteQueryIpc(Connection& connection, const std::string& select_
 Result<int64_t> ImportIpc(Connection& connection, const std::string& table,
                           std::unique_ptr<ipc::InputStream> in, TableMode mode);
 
-/// A routed result's columns (RouteRows), for the sinks that take its rows. Valid while
-/// RouteRows runs; the sinks may keep pointers into it.
+/// A routed result's columns (RouteRows, ReadIpcChunks), for the sinks that take its rows.
+/// Valid while RouteRows runs; the sinks may keep pointers into it.
 struct RoutedColumns {
   std::vector<std::string> names;
+  std::vector<duckdb_logical_type> types;  ///< DuckDB's types of the chunks (borrowed)
   /// A SELECT of the routed columns without rows (for CREATE TABLE ... AS): DuckDB's own
   /// types, aliases and NULL columns included, as an INSERT of the rows would make them.
   std::string empty_select;
@@ -92,6 +93,9 @@ class RowSink {
   virtual ~RowSink() = default;
   /// `chunk` is borrowed for the call.
   virtual Status Append(duckdb_data_chunk chunk) = 0;
+  /// Like Append, for a chunk the caller no longer needs: a sink that keeps chunks moves it
+  /// out (leaving `*chunk` empty) instead of copying it; others leave it to the caller.
+  virtual Status Take(DataChunkHandle* chunk) { return Append(chunk->get()); }
   /// After the last chunk: flushes what is buffered. Rows are visible once it returns.
   virtual Status Finish() = 0;
 };
@@ -117,6 +121,14 @@ Result<std::unique_ptr<RowSink>> OpenIpcRowSink(const RoutedColumns& columns,
 /// appender on `connection`, which it borrows; a column of another type is cast as an
 /// INSERT would.
 Result<std::unique_ptr<RowSink>> OpenTableRowSink(Connection& connection, const std::string& table);
+
+/// Reads an Arrow IPC stream or file from `in` as DuckDB chunks, typed as ImportIpc would
+/// type a table's columns, into the sink `open` returns once the schema is known (its
+/// RoutedColumns carry names and types only). Every chunk is handed over with Take; the
+/// sink is finished at the end. Memory stays bounded by a batch plus what the sink keeps.
+Result<int64_t> ReadIpcChunks(
+    Connection& connection, std::unique_ptr<ipc::InputStream> in,
+    const std::function<Result<std::unique_ptr<RowSink>>(const RoutedColumns&)>& open);
 
 /// "" -> none, "lz4" -> LZ4_FRAME, "zstd" -> ZSTD; anything else is InvalidArgument.
 Result<ipc::Compression> ParseCompression(const std::string& name);

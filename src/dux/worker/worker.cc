@@ -44,6 +44,16 @@ class ChunkedOutput : public ipc::OutputStream {
   bool gone_ = false;
 };
 
+// `in` for a reader that wants to own its input: a forwarding wrapper.
+std::unique_ptr<ipc::InputStream> Borrow(ipc::InputStream* in) {
+  struct Borrowed : ipc::InputStream {
+    ipc::InputStream* in;
+    explicit Borrowed(ipc::InputStream* i) : in(i) {}
+    Result<size_t> Read(void* d, size_t n) override { return in->Read(d, n); }
+  };
+  return std::make_unique<Borrowed>(in);
+}
+
 }  // namespace
 
 /// Registers a fragment's connection under its query id for Cancel, for its lifetime.
@@ -76,6 +86,7 @@ Result<std::unique_ptr<Worker>> Worker::Open(const WorkerOptions& options) {
   so.temp_directory = options.temp_directory;
   DUX_ASSIGN_OR_RETURN(exec::Database db, Session::OpenDatabase("", so));
   WorkerOptions resolved = options;
+  DUX_ASSIGN_OR_RETURN(exec::Connection c, exec::Connection::Open(db));
   if (!options.allowed_directories.empty()) {
     // Confinement: DuckDB reads and writes files only under these directories once external
     // access is off (which cannot be turned back on). The temp directory must stay usable.
@@ -88,16 +99,29 @@ Result<std::unique_ptr<Worker>> Worker::Open(const WorkerOptions& options) {
       if (ec) return Status::InvalidArgument("--allow-dir " + d + ": " + ec.message());
       list += (list.empty() ? "" : ", ") + sql::QuoteString(d + "/");
     }
-    DUX_ASSIGN_OR_RETURN(exec::Connection c, exec::Connection::Open(db));
     DUX_RETURN_NOT_OK(c.Execute("SET allowed_directories = [" + list + "]").status());
     DUX_RETURN_NOT_OK(c.Execute("SET enable_external_access = false").status());
   }
-  return std::unique_ptr<Worker>(
-      new Worker(std::move(resolved), std::make_shared<exec::Database>(std::move(db))));
+  // Exchange buckets are held outside DuckDB's buffer pool (bucket_store.h): a quarter of the
+  // memory limit moves from DuckDB to them, so that together they stay within it.
+  DUX_ASSIGN_OR_RETURN(sql::TextRows limit,
+                       c.QueryText("SELECT CAST(current_setting('memory_limit') AS VARCHAR)"));
+  resolved.memory_limit = limit[0][0].value_or("");
+  DUX_ASSIGN_OR_RETURN(int64_t limit_bytes, ParseMemorySize(resolved.memory_limit));
+  int64_t budget = limit_bytes / 4;
+  DUX_RETURN_NOT_OK(
+      c.Execute(fmt::format("SET memory_limit = '{} bytes'", limit_bytes - budget)).status());
+  DUX_ASSIGN_OR_RETURN(std::shared_ptr<BucketStore> buckets, BucketStore::Install(db, budget));
+  return std::unique_ptr<Worker>(new Worker(
+      std::move(resolved), std::make_shared<exec::Database>(std::move(db)), std::move(buckets)));
 }
 
-Worker::Worker(WorkerOptions options, std::shared_ptr<exec::Database> db)
-    : options_(std::move(options)), db_(std::move(db)), reinterrupter_([this] { Reinterrupt(); }) {}
+Worker::Worker(WorkerOptions options, std::shared_ptr<exec::Database> db,
+               std::shared_ptr<BucketStore> buckets)
+    : options_(std::move(options)),
+      db_(std::move(db)),
+      reinterrupter_([this] { Reinterrupt(); }),
+      buckets_(std::move(buckets)) {}
 
 Worker::~Worker() {
   CancelAll();
@@ -243,30 +267,8 @@ Result<std::string> Worker::RouteToOwners(Session* session, const sql::CompiledQ
       return Status::FailedPrecondition("this worker cannot reach its peer " + address);
     };
   }
-  // A bucket this worker owns is appended to on a connection of its own (the producer's
-  // connection is busy streaming the routed query). Each (exchange, bucket) has one filler.
-  auto store = [this](
-                   const std::string& exchange, int bucket,
-                   const exec::RoutedColumns& columns) -> Result<std::unique_ptr<exec::RowSink>> {
-    struct OwnedSink : exec::RowSink {
-      exec::Connection connection;
-      std::unique_ptr<exec::RowSink> sink;  // destroyed before its connection
-      explicit OwnedSink(exec::Connection c) : connection(std::move(c)) {}
-      Status Append(duckdb_data_chunk chunk) override { return sink->Append(chunk); }
-      Status Finish() override { return sink->Finish(); }
-    };
-    DUX_ASSIGN_OR_RETURN(exec::Connection c, exec::Connection::Open(*db_));
-    auto owned = std::make_unique<OwnedSink>(std::move(c));
-    std::string table;
-    DUX_RETURN_NOT_OK(
-        StoreBucket(exchange, bucket, [&](const std::string& t, bool exists) -> Result<int64_t> {
-          table = t;
-          if (exists) return 0;
-          return owned->connection.Execute("CREATE TABLE " + sql::QuoteIdentifier(t) + " AS " +
-                                           columns.empty_select);
-        }).status());
-    DUX_ASSIGN_OR_RETURN(owned->sink, exec::OpenTableRowSink(owned->connection, table));
-    return std::unique_ptr<exec::RowSink>(std::move(owned));
+  auto store = [this](const std::string& exchange, int bucket, const exec::RoutedColumns& columns) {
+    return OpenBucket(exchange, bucket, columns);
   };
   DUX_ASSIGN_OR_RETURN(
       std::vector<BucketStats> stats,
@@ -274,44 +276,22 @@ Result<std::string> Worker::RouteToOwners(Session* session, const sql::CompiledQ
   return BucketStatsQuery(stats);
 }
 
-Result<int64_t> Worker::StoreBucket(
-    const std::string& exchange, int bucket,
-    const std::function<Result<int64_t>(const std::string&, bool)>& fill) {
+Result<std::unique_ptr<exec::RowSink>> Worker::OpenBucket(const std::string& exchange, int bucket,
+                                                          const exec::RoutedColumns& columns) {
   if (exchange.empty() || bucket < 0) {
     return Status::InvalidArgument("a bucket chunk needs an exchange id and a bucket >= 0");
   }
-  std::string table = dist::BucketTable(exchange, bucket);
-  // One filler at a time creates a bucket's table; the others append to it. A filler reads
-  // its bucket from the network, so the lock is the bucket's alone.
-  std::shared_ptr<std::mutex> bucket_lock;
-  bool exists;
-  {
-    std::lock_guard tables_lock(mutex_);
-    auto& entry = bucket_locks_[table];
-    if (!entry) entry = std::make_shared<std::mutex>();
-    bucket_lock = entry;
-  }
-  std::lock_guard lock(*bucket_lock);
-  {
-    std::lock_guard tables_lock(mutex_);
-    exists = tables_.count(table) > 0;
-  }
-  DUX_ASSIGN_OR_RETURN(int64_t rows, fill(table, exists));
-  std::lock_guard tables_lock(mutex_);
-  tables_.insert(table);
-  return rows;
+  std::string name = dist::BucketTable(exchange, bucket);
+  DUX_ASSIGN_OR_RETURN(std::unique_ptr<exec::RowSink> sink, buckets_->Open(*db_, name, columns));
+  std::lock_guard lock(mutex_);
+  tables_.insert(name);
+  return sink;
 }
 
 Result<int64_t> Worker::ImportInto(const std::string& table, ipc::InputStream* ipc, bool append) {
   if (table.empty()) return Status::InvalidArgument("a table needs a name");
   DUX_ASSIGN_OR_RETURN(exec::Connection c, exec::Connection::Open(*db_));
-  // The stream is borrowed: ImportIpc wants to own one, so hand it a forwarding wrapper.
-  struct Borrowed : ipc::InputStream {
-    ipc::InputStream* in;
-    explicit Borrowed(ipc::InputStream* i) : in(i) {}
-    Result<size_t> Read(void* d, size_t n) override { return in->Read(d, n); }
-  };
-  DUX_ASSIGN_OR_RETURN(int64_t rows, exec::ImportIpc(c, table, std::make_unique<Borrowed>(ipc),
+  DUX_ASSIGN_OR_RETURN(int64_t rows, exec::ImportIpc(c, table, Borrow(ipc),
                                                      append ? exec::TableMode::kAppend
                                                             : exec::TableMode::kPersistent));
   std::lock_guard lock(mutex_);
@@ -336,6 +316,13 @@ Status Worker::DropTable(const v1::DropTableRequest& request) {
       std::any_of(tables.begin(), tables.end(), [](const auto& t) { return t.empty(); })) {
     return Status::InvalidArgument("a table needs a name");
   }
+  // Buckets held in memory go once the tables are dropped (all or none, see below).
+  std::vector<std::string> held;
+  std::erase_if(tables, [&](const std::string& t) {
+    bool in_memory = buckets_->Holds(t);
+    if (in_memory) held.push_back(t);
+    return in_memory;
+  });
   DUX_ASSIGN_OR_RETURN(exec::Connection c, exec::Connection::Open(*db_));
   // All or none when every table must exist; a cleanup (if_exists) drops what it can, each
   // table on its own, and reports the first failure.
@@ -356,11 +343,14 @@ Status Worker::DropTable(const v1::DropTableRequest& request) {
     (void)c.Execute("ROLLBACK");
     gone.clear();
   }
-  std::lock_guard lock(mutex_);
-  for (const auto& t : gone) {
-    tables_.erase(t);
-    bucket_locks_.erase(t);
+  if (dropped.ok() || !all_or_none) {
+    for (const auto& t : held) {
+      (void)buckets_->Drop(t);
+      gone.push_back(t);
+    }
   }
+  std::lock_guard lock(mutex_);
+  for (const auto& t : gone) tables_.erase(t);
   return dropped;
 }
 
@@ -414,10 +404,13 @@ Result<v1::PushBucketsReply> Worker::PushBuckets(
     DUX_ASSIGN_OR_RETURN(bool more, next(&chunk));
     if (!more) break;
     BucketInput in(next, &chunk, &bytes);
-    DUX_ASSIGN_OR_RETURN(int64_t rows, StoreBucket(chunk.exchange_id(), chunk.bucket(),
-                                                   [&](const std::string& table, bool exists) {
-                                                     return ImportInto(table, &in, exists);
-                                                   }));
+    std::string exchange = chunk.exchange_id();
+    int bucket = chunk.bucket();
+    DUX_ASSIGN_OR_RETURN(exec::Connection c, exec::Connection::Open(*db_));
+    DUX_ASSIGN_OR_RETURN(int64_t rows,
+                         exec::ReadIpcChunks(c, Borrow(&in), [&](const exec::RoutedColumns& cols) {
+                           return OpenBucket(exchange, bucket, cols);
+                         }));
     DUX_RETURN_NOT_OK(in.Drain());
     reply.set_rows(reply.rows() + rows);
   }
@@ -483,12 +476,11 @@ Result<v1::InfoReply> Worker::Info() {
   reply.set_duckdb_version(duckdb_library_version());
   DUX_ASSIGN_OR_RETURN(exec::Connection c, exec::Connection::Open(*db_));
   DUX_ASSIGN_OR_RETURN(sql::TextRows settings,
-                       c.QueryText("SELECT CAST(current_setting('threads') AS VARCHAR), "
-                                   "CAST(current_setting('memory_limit') AS VARCHAR)"));
+                       c.QueryText("SELECT CAST(current_setting('threads') AS VARCHAR)"));
   reply.set_threads(std::stoi(settings[0][0].value_or("0")));
-  reply.set_memory_limit(settings[0][1].value_or(""));
   std::lock_guard lock(mutex_);
   reply.set_address(options_.address);
+  reply.set_memory_limit(options_.memory_limit);  // DuckDB's and the buckets' together
   for (const auto& t : tables_) reply.add_tables(t);
   for (const auto& [id, q] : running_) reply.add_running_queries(id);
   return reply;

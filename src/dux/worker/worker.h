@@ -19,6 +19,7 @@
 #include "dux/common/status.h"
 #include "dux/ipc/streams.h"
 #include "dux/v1/worker.pb.h"
+#include "dux/worker/bucket_store.h"
 #include "dux/worker/shuffle.h"
 
 namespace dux::worker {
@@ -52,7 +53,7 @@ class Worker {
   Result<int64_t> RegisterTable(const std::string& table, ipc::InputStream* ipc);
   Result<int64_t> AppendChunk(const v1::AppendChunkRequest& request);
   Status DropTable(const v1::DropTableRequest& request);
-  /// Stores every chunk `next` yields (false at the end) into its bucket's table.
+  /// Stores every chunk `next` yields (false at the end) into its bucket.
   Result<v1::PushBucketsReply> PushBuckets(
       const std::function<Result<bool>(v1::BucketChunk*)>& next);
   Result<v1::WriteReply> Write(const v1::WriteRequest& request);
@@ -72,15 +73,16 @@ class Worker {
  private:
   class Running;
   struct OpenedFragment;
-  explicit Worker(WorkerOptions options, std::shared_ptr<exec::Database> db);
+  Worker(WorkerOptions options, std::shared_ptr<exec::Database> db,
+         std::shared_ptr<BucketStore> buckets);
   /// A fragment decoded, its paths checked, on a session of its own on the shared database
   /// with its attachments made, registered under its query id (for Cancel) while it lives.
   Result<OpenedFragment> OpenFragment(const v1::Fragment& fragment);
   Status CheckPathAllowed(const std::string& path, const char* verb) const;
   Result<int64_t> ImportInto(const std::string& table, ipc::InputStream* ipc, bool append);
-  /// Creates or appends to a bucket's table with `fill(table, exists)`, one filler at a time.
-  Result<int64_t> StoreBucket(const std::string& exchange, int bucket,
-                              const std::function<Result<int64_t>(const std::string&, bool)>& fill);
+  /// A sink that adds rows to bucket `bucket` of `exchange`, listed among the tables.
+  Result<std::unique_ptr<exec::RowSink>> OpenBucket(const std::string& exchange, int bucket,
+                                                    const exec::RoutedColumns& columns);
   /// A worker's share of a distributed insert into PostgreSQL (v1::PostgresInsert): copies
   /// the rows of `f` (whose pipeline ends in insert_into) in one transaction; returns the
   /// SELECT of the reply (one row: rows). A failure rolls the transaction back and says how
@@ -107,11 +109,10 @@ class Worker {
   std::condition_variable stop_cv_;
   bool stopping_ = false;
   std::thread reinterrupter_;
-  std::set<std::string> tables_;  ///< registered and bucket tables
+  /// Exchange buckets this worker owns, in memory up to a quarter of its memory limit.
+  std::shared_ptr<BucketStore> buckets_;
+  std::set<std::string> tables_;  ///< registered tables and buckets
   std::mutex attach_mutex_;
-  /// One lock per bucket table (guarded by mutex_): its fillers take turns, so that one
-  /// creates it and the others append, while other buckets' fillers run at once.
-  std::map<std::string, std::shared_ptr<std::mutex>> bucket_locks_;
   PeerConnector peers_;  ///< guarded by mutex_
 };
 

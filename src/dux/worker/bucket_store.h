@@ -1,0 +1,73 @@
+// Where a worker keeps the rows of the exchange buckets it owns (DESIGN.md section 4, hash
+// exchanges): in memory, as the DuckDB chunks the rows arrived in, up to a byte budget; a
+// bucket that would go beyond it moves to a DuckDB table, which spills to the temp directory.
+// Either way a query reads a bucket by its name, as a table (FROM "name").
+//
+// Why not always a table: appending to a DuckDB table keeps statistics (min/max, distinct
+// counts) and compresses, about 47 ns a row on this machine, which was the largest part of
+// a shuffle join's exchange (BENCHMARKS.md); a bucket is read once or twice by the join and
+// then dropped, so none of that pays off.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+
+#include "dux/common/status.h"
+#include "dux/exec/arrow_bridge.h"
+#include "dux/exec/connection.h"
+
+namespace dux::worker {
+
+/// Thread-safe. Buckets held in memory are read through a table function that hands out
+/// the stored vectors without copying them, from as many threads as the query uses.
+class BucketStore {
+ public:
+  /// A store holding at most `budget_bytes` in memory, readable from every connection of
+  /// `db`: a table name no table has is looked up among the buckets (a replacement scan).
+  /// The store lives as long as `db` does.
+  static Result<std::shared_ptr<BucketStore>> Install(const exec::Database& db,
+                                                      int64_t budget_bytes);
+
+  /// A sink that adds rows to bucket `name`, created with `columns`' names and types when it
+  /// is new. The bucket moves to a table of that name, made on a connection of its own on
+  /// `db`, when the store would go beyond its budget or when `columns`' types differ from
+  /// the bucket's (the table's appender then casts them, as an INSERT would). Several sinks
+  /// may fill one bucket at once.
+  Result<std::unique_ptr<exec::RowSink>> Open(const exec::Database& db, const std::string& name,
+                                              const exec::RoutedColumns& columns);
+
+  /// Forgets bucket `name`; false when it is not held in memory (it may have moved to a
+  /// table, which the caller drops).
+  bool Drop(const std::string& name);
+  bool Holds(const std::string& name) const;
+  /// Bytes held in memory (an estimate of the chunks' data, strings and children included).
+  int64_t bytes() const;
+
+  struct Bucket;
+
+ private:
+  friend class MemorySink;
+  friend class ScanFunction;
+  explicit BucketStore(int64_t budget) : budget_(budget) {}
+  std::shared_ptr<Bucket> Find(const std::string& name) const;
+  /// Counts `n` more bytes if the budget allows.
+  bool Reserve(int64_t n);
+  /// Moves `bucket` into a new table, on a connection of `db`, and returns the sink that
+  /// appends to it; a bucket moved already is appended to.
+  Result<std::unique_ptr<exec::RowSink>> MoveToTable(const exec::Database& db,
+                                                     const std::shared_ptr<Bucket>& bucket);
+
+  const int64_t budget_;
+  mutable std::mutex mutex_;
+  int64_t bytes_ = 0;  // guarded by mutex_
+  /// Every bucket by name, those moved to a table too (so that later fills go there).
+  std::map<std::string, std::shared_ptr<Bucket>> buckets_;  // guarded by mutex_
+};
+
+/// DuckDB's memory_limit setting ("19.2 GiB", "512.0 MiB", "1000 bytes") in bytes.
+Result<int64_t> ParseMemorySize(const std::string& text);
+
+}  // namespace dux::worker
