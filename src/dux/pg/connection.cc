@@ -26,10 +26,10 @@ std::string OneLine(std::string_view text) {
 }
 
 std::string Literal(PGconn* conn, const std::string& text) {
-  char* escaped = PQescapeLiteral(conn, text.data(), text.size());
+  char* escaped = Pq().PQescapeLiteral(conn, text.data(), text.size());
   if (escaped == nullptr) return "''";
   std::string out(escaped);
-  PQfreemem(escaped);
+  Pq().PQfreemem(escaped);
   return out;
 }
 
@@ -39,18 +39,19 @@ Result<Connection> Connection::Open(const std::string& conninfo, const std::stri
   Connection c;
   c.conninfo_ = conninfo;
   c.redacted_ = Redact(conninfo);
-  c.conn_.reset(PQconnectdb(conninfo.c_str()));
+  DUX_RETURN_NOT_OK(LoadLibpq().status());
+  c.conn_.reset(Pq().PQconnectdb(conninfo.c_str()));
   if (c.conn_ == nullptr) {
     return Status::IOError("cannot connect to PostgreSQL (" + c.redacted_ + "): out of memory");
   }
-  if (PQstatus(c.get()) != CONNECTION_OK) {
+  if (Pq().PQstatus(c.get()) != CONNECTION_OK) {
     return Status::IOError("cannot connect to PostgreSQL (" + c.redacted_ +
-                           "): " + Scrub(OneLine(PQerrorMessage(c.get())), conninfo));
+                           "): " + Scrub(OneLine(Pq().PQerrorMessage(c.get())), conninfo));
   }
   // Notices ("table does not exist, skipping") would go to stderr; dux's output is its own.
-  PQsetNoticeProcessor(
+  Pq().PQsetNoticeProcessor(
       c.get(), [](void*, const char*) {}, nullptr);
-  if (PQsetClientEncoding(c.get(), "UTF8") != 0) {
+  if (Pq().PQsetClientEncoding(c.get(), "UTF8") != 0) {
     return Status::IOError("cannot set client_encoding UTF8 on PostgreSQL (" + c.redacted_ + ")");
   }
   DUX_RETURN_NOT_OK(c.Execute("SET DateStyle TO 'ISO, MDY'; SET standard_conforming_strings TO on; "
@@ -62,22 +63,22 @@ Result<Connection> Connection::Open(const std::string& conninfo, const std::stri
 
 Status Connection::Error(const PGresult* result, const char* what) const {
   std::string message;
-  const char* primary = result ? PQresultErrorField(result, PG_DIAG_MESSAGE_PRIMARY) : nullptr;
+  const char* primary = result ? Pq().PQresultErrorField(result, PG_DIAG_MESSAGE_PRIMARY) : nullptr;
   if (primary != nullptr) {
     message = primary;
-    if (const char* detail = PQresultErrorField(result, PG_DIAG_MESSAGE_DETAIL)) {
+    if (const char* detail = Pq().PQresultErrorField(result, PG_DIAG_MESSAGE_DETAIL)) {
       message += std::string(" (") + detail + ")";
     }
-    const char* context = PQresultErrorField(result, PG_DIAG_CONTEXT);
+    const char* context = Pq().PQresultErrorField(result, PG_DIAG_CONTEXT);
     if (context != nullptr && std::string_view(context).starts_with("COPY ")) {
       message += std::string(" (") + context + ")";
     }
   } else {
-    message = PQerrorMessage(get());
+    message = Pq().PQerrorMessage(get());
     if (message.empty()) message = std::string(what) + " failed";
   }
   message = Scrub(OneLine(message), conninfo_);
-  if (PQstatus(get()) != CONNECTION_OK) {
+  if (Pq().PQstatus(get()) != CONNECTION_OK) {
     return Status::IOError("lost the connection to PostgreSQL (" + redacted_ + "): " + message);
   }
   return Status::InvalidArgument(message);
@@ -85,9 +86,9 @@ Status Connection::Error(const PGresult* result, const char* what) const {
 
 Status Connection::Drain() {
   Status status;
-  while (PGresult* r = PQgetResult(get())) {
+  while (PGresult* r = Pq().PQgetResult(get())) {
     ResultHandle result(r);
-    ExecStatusType s = PQresultStatus(r);
+    ExecStatusType s = Pq().PQresultStatus(r);
     if (status.ok() && s != PGRES_COMMAND_OK && s != PGRES_TUPLES_OK && s != PGRES_EMPTY_QUERY) {
       status = Error(r, "statement");
     }
@@ -96,12 +97,12 @@ Status Connection::Drain() {
 }
 
 Result<int64_t> Connection::Execute(const std::string& sql) {
-  ResultHandle result(PQexec(get(), sql.c_str()));
-  ExecStatusType s = result ? PQresultStatus(result.get()) : PGRES_FATAL_ERROR;
+  ResultHandle result(Pq().PQexec(get(), sql.c_str()));
+  ExecStatusType s = result ? Pq().PQresultStatus(result.get()) : PGRES_FATAL_ERROR;
   if (s != PGRES_COMMAND_OK && s != PGRES_TUPLES_OK && s != PGRES_EMPTY_QUERY) {
     return Error(result.get(), "statement");
   }
-  const char* tuples = PQcmdTuples(result.get());
+  const char* tuples = Pq().PQcmdTuples(result.get());
   return tuples && *tuples ? std::strtoll(tuples, nullptr, 10) : 0;
 }
 
@@ -109,19 +110,19 @@ Result<TextRows> Connection::Query(const std::string& sql, const std::vector<std
   std::vector<const char*> values;
   values.reserve(params.size());
   for (const auto& p : params) values.push_back(p.c_str());
-  ResultHandle result(PQexecParams(get(), sql.c_str(), static_cast<int>(values.size()), nullptr,
-                                   values.data(), nullptr, nullptr, 0));
-  if (!result || PQresultStatus(result.get()) != PGRES_TUPLES_OK) {
+  ResultHandle result(Pq().PQexecParams(get(), sql.c_str(), static_cast<int>(values.size()),
+                                        nullptr, values.data(), nullptr, nullptr, 0));
+  if (!result || Pq().PQresultStatus(result.get()) != PGRES_TUPLES_OK) {
     return Error(result.get(), "query");
   }
-  TextRows rows(PQntuples(result.get()));
-  const int columns = PQnfields(result.get());
+  TextRows rows(Pq().PQntuples(result.get()));
+  const int columns = Pq().PQnfields(result.get());
   for (size_t r = 0; r < rows.size(); ++r) {
     rows[r].resize(columns);
     for (int c = 0; c < columns; ++c) {
-      if (PQgetisnull(result.get(), static_cast<int>(r), c)) continue;
-      rows[r][c] = std::string(PQgetvalue(result.get(), static_cast<int>(r), c),
-                               PQgetlength(result.get(), static_cast<int>(r), c));
+      if (Pq().PQgetisnull(result.get(), static_cast<int>(r), c)) continue;
+      rows[r][c] = std::string(Pq().PQgetvalue(result.get(), static_cast<int>(r), c),
+                               Pq().PQgetlength(result.get(), static_cast<int>(r), c));
     }
   }
   return rows;
@@ -130,8 +131,8 @@ Result<TextRows> Connection::Query(const std::string& sql, const std::vector<std
 Status Connection::CopyOut(const std::string& copy_sql,
                            const std::function<Status(std::string_view data)>& consume) {
   {
-    ResultHandle start(PQexec(get(), copy_sql.c_str()));
-    if (!start || PQresultStatus(start.get()) != PGRES_COPY_OUT) {
+    ResultHandle start(Pq().PQexec(get(), copy_sql.c_str()));
+    if (!start || Pq().PQresultStatus(start.get()) != PGRES_COPY_OUT) {
       Status error = Error(start.get(), "COPY");
       (void)Drain();
       return error;
@@ -140,16 +141,16 @@ Status Connection::CopyOut(const std::string& copy_sql,
   Status consumer;
   for (;;) {
     char* buffer = nullptr;
-    int n = PQgetCopyData(get(), &buffer, /*async=*/0);
+    int n = Pq().PQgetCopyData(get(), &buffer, /*async=*/0);
     if (n > 0) {
       if (consumer.ok()) {
         consumer = consume(std::string_view(buffer, static_cast<size_t>(n)));
         if (!consumer.ok()) Cancel();  // then drain what is already on its way
       }
-      PQfreemem(buffer);
+      Pq().PQfreemem(buffer);
       continue;
     }
-    if (buffer) PQfreemem(buffer);
+    if (buffer) Pq().PQfreemem(buffer);
     break;  // -1: done (the result follows); -2: error (reported by the result)
   }
   Status server = Drain();
@@ -161,8 +162,8 @@ Result<int64_t> Connection::CopyIn(
     const std::string& copy_sql,
     const std::function<Status(const std::function<Status(std::string_view)>& send)>& produce) {
   {
-    ResultHandle start(PQexec(get(), copy_sql.c_str()));
-    if (!start || PQresultStatus(start.get()) != PGRES_COPY_IN) {
+    ResultHandle start(Pq().PQexec(get(), copy_sql.c_str()));
+    if (!start || Pq().PQresultStatus(start.get()) != PGRES_COPY_IN) {
       Status error = Error(start.get(), "COPY");
       (void)Drain();
       return error;
@@ -170,7 +171,7 @@ Result<int64_t> Connection::CopyIn(
   }
   auto send = [this](std::string_view data) -> Status {
     if (data.empty()) return Status::OK();
-    if (PQputCopyData(get(), data.data(), static_cast<int>(data.size())) != 1) {
+    if (Pq().PQputCopyData(get(), data.data(), static_cast<int>(data.size())) != 1) {
       return Error(nullptr, "COPY");
     }
     return Status::OK();
@@ -178,21 +179,21 @@ Result<int64_t> Connection::CopyIn(
   Status produced = produce(send);
   if (!produced.ok()) {
     // The server fails the COPY with this message, which rolls the statement back.
-    (void)PQputCopyEnd(get(), "aborted by dux");
+    (void)Pq().PQputCopyEnd(get(), "aborted by dux");
     (void)Drain();
     return produced;
   }
-  if (PQputCopyEnd(get(), nullptr) != 1) {
+  if (Pq().PQputCopyEnd(get(), nullptr) != 1) {
     Status error = Error(nullptr, "COPY");
     (void)Drain();
     return error;
   }
   int64_t rows = 0;
   Status status;
-  while (PGresult* r = PQgetResult(get())) {
+  while (PGresult* r = Pq().PQgetResult(get())) {
     ResultHandle result(r);
-    if (PQresultStatus(r) == PGRES_COMMAND_OK) {
-      const char* tuples = PQcmdTuples(r);
+    if (Pq().PQresultStatus(r) == PGRES_COMMAND_OK) {
+      const char* tuples = Pq().PQcmdTuples(r);
       if (tuples && *tuples) rows = std::strtoll(tuples, nullptr, 10);
     } else if (status.ok()) {
       status = Error(r, "COPY");
@@ -203,11 +204,11 @@ Result<int64_t> Connection::CopyIn(
 }
 
 void Connection::Cancel() {
-  PGcancel* cancel = PQgetCancel(get());
+  PGcancel* cancel = Pq().PQgetCancel(get());
   if (cancel == nullptr) return;
   char error[256];
-  (void)PQcancel(cancel, error, sizeof(error));
-  PQfreeCancel(cancel);
+  (void)Pq().PQcancel(cancel, error, sizeof(error));
+  Pq().PQfreeCancel(cancel);
 }
 
 }  // namespace dux::pg

@@ -2,8 +2,6 @@
 // statements with parameters, and COPY streams in both directions.
 #pragma once
 
-#include <libpq-fe.h>
-
 #include <functional>
 #include <memory>
 #include <optional>
@@ -13,6 +11,7 @@
 #include <vector>
 
 #include "dux/common/status.h"
+#include "dux/pg/libpq.h"
 
 namespace dux::pg {
 
@@ -38,7 +37,7 @@ class ResultHandle {
 
  private:
   void Reset() {
-    if (result_) PQclear(result_);
+    if (result_) Pq().PQclear(result_);
     result_ = nullptr;
   }
   PGresult* result_ = nullptr;
@@ -100,7 +99,7 @@ class Connection {
   Status Drain();
 
   struct Finish {
-    void operator()(PGconn* conn) const { PQfinish(conn); }
+    void operator()(PGconn* conn) const { Pq().PQfinish(conn); }
   };
   std::unique_ptr<PGconn, Finish> conn_;
   std::string conninfo_;  ///< as given; used only to scrub messages
