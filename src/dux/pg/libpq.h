@@ -10,14 +10,14 @@
 
 namespace dux::pg {
 
-#define DUX_LIBPQ_FUNCTIONS(X)                                                                    \
-  X(PQconnectdb)                                                                                  \
-  X(PQfinish)                                                                                     \
-  X(PQstatus) X(PQerrorMessage) X(PQsetNoticeProcessor) X(PQsetClientEncoding) X(PQescapeLiteral) \
-      X(PQfreemem) X(PQexec) X(PQexecParams) X(PQgetResult) X(PQclear) X(PQresultStatus)          \
-          X(PQresultErrorField) X(PQcmdTuples) X(PQntuples) X(PQnfields) X(PQgetvalue)            \
-              X(PQgetlength) X(PQgetisnull) X(PQgetCopyData) X(PQputCopyData) X(PQputCopyEnd)     \
-                  X(PQgetCancel) X(PQcancel) X(PQfreeCancel)
+// clang-format off
+#define DUX_LIBPQ_FUNCTIONS(X)                                                              \
+  X(PQconnectdb) X(PQfinish) X(PQstatus) X(PQerrorMessage) X(PQsetNoticeProcessor)         \
+  X(PQsetClientEncoding) X(PQescapeLiteral) X(PQfreemem) X(PQexec) X(PQexecParams)         \
+  X(PQgetResult) X(PQclear) X(PQresultStatus) X(PQresultErrorField) X(PQcmdTuples)         \
+  X(PQntuples) X(PQnfields) X(PQgetvalue) X(PQgetlength) X(PQgetisnull) X(PQgetCopyData)   \
+  X(PQputCopyData) X(PQputCopyEnd) X(PQgetCancel) X(PQcancel) X(PQfreeCancel)
+// clang-format on
 
 /// The functions of libpq dux uses, each named as in libpq-fe.h.
 struct Libpq {
