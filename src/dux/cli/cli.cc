@@ -94,7 +94,8 @@ int Main(int argc, char** argv) {
                    &worker.tls_ca);
   worker_cmd->add_option("--threads", worker.threads, "DuckDB threads (default: all cores)")
       ->check(CLI::NonNegativeNumber);
-  worker_cmd->add_option("--memory-limit", worker.memory_limit, "DuckDB memory limit, e.g. 4GB");
+  worker_cmd->add_option("--memory-limit", worker.memory_limit,
+                         "memory limit of DuckDB and the exchange buckets together, e.g. 4GB");
   worker_cmd->add_option("--temp-dir", worker.temp_dir, "DuckDB's spill directory");
   worker_cmd->add_option("--allow-dir", worker.allow_dirs,
                          "confine file reads and writes to DIR (repeatable)");
