@@ -3,7 +3,7 @@
 # (DESIGN.md section 8), distributed on 2 local workers of 1 DuckDB thread each against
 # single-process DuckDB with 2 threads (bench/duckdb_sql, the same libduckdb), over the same
 # parquet files, in the same run. Whole-process times of the coordinator (`dux run
-# --workers`) and of DuckDB from hyperfine; the workers are started before each question's
+# --workers`) and of DuckDB, run in turn (bench/paired.py); the workers are started before each question's
 # runs, so that their peak resident memory (VmHWM) is that question's. Bytes moved between
 # processes come from the coordinator's telemetry (distributed.merge.stop: ipc_bytes to the
 # coordinator plus exchanged_ipc_bytes worker to worker, and distributed.broadcast.stop).
@@ -13,7 +13,7 @@
 #   bench/h2o.sh [groupby|join] [ROWS] [RUNS]   (defaults: groupby, 10000000 rows, 5 runs
 #                                                 after 1 warm-up)
 #
-# Prints a markdown table for BENCHMARKS.md. Needs a built tree, hyperfine and python3.
+# Prints a markdown table for BENCHMARKS.md. Needs a built tree and python3.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 DATASET=groupby
@@ -67,9 +67,9 @@ echo "|---|---|---|---|---|---|---|"
 for q in "${QUESTIONS[@]}"; do
   IFS=@ read -r name pipeline sql <<<"$q"
   start_workers
-  hyperfine -N --warmup 1 --runs "$RUNS" --export-json "$tmp/$name.json" \
-    -n duckdb "$BASE --threads 2 \"$sql\"" \
-    -n dux "$DUX run --workers $workers --threads 2 '$pipeline'" >/dev/null
+  bench/paired.py --warmup 1 --runs "$RUNS" --export-json "$tmp/$name.json" \
+    duckdb "$BASE --threads 2 \"$sql\"" \
+    dux "$DUX run --workers $workers --threads 2 '$pipeline'"
   "$DUX" run --workers "$workers" --threads 2 --telemetry "$pipeline" 2>"$tmp/$name.events" >/dev/null
   rules="$("$DUX" explain --workers "$workers" "$pipeline" | sed -n 's/^-- splitter rules applied: //p')"
   stop_workers
