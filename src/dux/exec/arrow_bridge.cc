@@ -384,11 +384,8 @@ Result<std::vector<int64_t>> RouteRows(Connection& connection, const std::string
   }
   idx_t width = n - 1;
   DUX_ASSIGN_OR_RETURN(auto description, DescribeArrow(result, width));
-  RoutedColumns columns{
-      description->names, description->types,
-      fmt::format("SELECT * EXCLUDE ({}) FROM ({}\n) LIMIT 0",
-                  sql::QuoteIdentifier(duckdb_column_name(result.get(), width)), select_sql),
-      &description->described, description->options.get()};
+  RoutedColumns columns{description->names, description->types, &description->described,
+                        description->options.get()};
   const idx_t capacity = duckdb_vector_size();
   struct Bucket {
     std::unique_ptr<RowSink> sink;

@@ -76,9 +76,6 @@ Result<int64_t> ImportIpc(Connection& connection, const std::string& table,
 struct RoutedColumns {
   std::vector<std::string> names;
   std::vector<duckdb_logical_type> types;  ///< DuckDB's types of the chunks (borrowed)
-  /// A SELECT of the routed columns without rows (for CREATE TABLE ... AS): DuckDB's own
-  /// types, aliases and NULL columns included, as an INSERT of the rows would make them.
-  std::string empty_select;
   /// The columns as Arrow, as ExportArrow describes them (with the ENUM metadata).
   const ArrowSchema* arrow = nullptr;
   duckdb_arrow_options arrow_options = nullptr;
