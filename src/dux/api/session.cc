@@ -329,7 +329,8 @@ Result<dist::Plan> Session::PlanOnCluster(const Pipeline& pipeline,
   pipeline::Script script{WorkerAttachments(attachments_), pipeline};
   const auto* source = std::get_if<pipeline::AttachedSource>(&pipeline.source().body);
   const bool workers_read = WorkersReadPostgres(pipeline);
-  DUX_ASSIGN_OR_RETURN(dist::Plan plan, dist::PlanScript(&connection_, script, local, *cluster_));
+  sql::DescribeOnce binder(&connection_);
+  DUX_ASSIGN_OR_RETURN(dist::Plan plan, dist::PlanScript(&binder, script, local, *cluster_));
   if (workers_read && plan.coordinator_only.empty()) {
     // The workers connect with the connection string as attached, which reaches them inside
     // their fragments over the cluster's (authenticated) channel; without a password in it,
