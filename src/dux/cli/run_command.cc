@@ -184,15 +184,18 @@ Status RunIn(const RunOptions& o, Opened* opened) {
 }
 
 // Whether the process may end without closing `session`'s database: not when DuckDB spilled
-// to disk (closing removes its files), nor under AddressSanitizer (it checks for leaks at
-// exit, and the skipped teardown would show as one).
+// to disk (closing removes its files), nor when a database file is attached (closing
+// checkpoints its write-ahead log into it, so the file alone holds what was written), nor
+// under AddressSanitizer (it checks for leaks at exit, and the skipped teardown would show
+// as one).
 bool MaySkipTeardown(Session& session) {
 #if defined(__SANITIZE_ADDRESS__)
   return false;
 #else
-  auto spilled = session.connection().QueryText(
-      "SELECT CAST(count(*) AS VARCHAR) FROM duckdb_temporary_files()");
-  return spilled.ok() && (*spilled)[0][0] == "0";
+  auto held = session.connection().QueryText(
+      "SELECT CAST((SELECT count(*) FROM duckdb_temporary_files()) + (SELECT count(*) FROM "
+      "duckdb_databases() WHERE NOT internal AND path IS NOT NULL) AS VARCHAR)");
+  return held.ok() && (*held)[0][0] == "0";
 #endif
 }
 
