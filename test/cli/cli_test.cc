@@ -223,6 +223,21 @@ TEST_F(CliTest, RunWritesOutputFile) {
             (std::vector<std::string>{"out.csv", "out.json", "out.ndjson", "out.table"}));
 }
 
+TEST_F(CliTest, RunLeavesAnAttachedDatabaseWholeInItsFile) {
+  // dux run ends without closing DuckDB when nothing needs it; a written database file does:
+  // closing checkpoints the write-ahead log into it, so that the file alone holds the rows.
+  const char* insert =
+      "attach(\"db\", \"db.duckdb\")\n"
+      "from_values(id: [1, 2]) |> insert_into(\"db.t\", create: true)";
+  Outcome o = Dux({"run", insert});
+  ASSERT_EQ(o.exit_code, 0) << o.err;
+  EXPECT_EQ(WorkFiles(), std::vector<std::string>{"db.duckdb"}) << "no write-ahead log is left";
+  Outcome read =
+      Dux({"run", "--format", "csv",
+           "attach(\"db\", \"db.duckdb\")\nfrom_query(\"SELECT sum(id) AS s FROM db.t\")"});
+  EXPECT_EQ(read.out, "s\n3\n") << read.err;
+}
+
 TEST_F(CliTest, FailedOutputRunLeavesNoFile) {
   const char* const failing[] = {kBadPipelines[2].text,
                                  "from_values(s: ['1', 'x'])\n"
