@@ -368,6 +368,38 @@ TEST_F(ClusterTest, ExplainShowsTheExchangeTheEstimateAndTheFold) {
       << folded.out;
 }
 
+TEST_F(ClusterTest, ExchangeBeyondAWorkersBucketBudgetMovesToTablesAndStaysExact) {
+  // Workers of 96 MB keep 24 MB of buckets in memory (a quarter of the limit); each side
+  // here brings each of them about 14 MB, so buckets move to DuckDB tables mid-exchange.
+  fs::path data = dir_ / "budget";
+  fs::create_directories(data);
+  for (const char* side : {"l", "r"}) {
+    Outcome written = Dux(
+        {"run",
+         "from_query(\"SELECT i AS k, repeat('x', 40) || i AS s FROM range(0, 400000) "
+         "t(i)\") |> to_parquet(\"" +
+             (data / (std::string(side) + ".parquet")).string() + "\", row_group_size: 50000)"});
+    ASSERT_EQ(written.exit_code, 0) << written.err;
+  }
+  Server* a = Worker({"--memory-limit", "96MB", "--temp-dir", (dir_ / "spill-a").string()});
+  Server* b = Worker({"--memory-limit", "96MB", "--temp-dir", (dir_ / "spill-b").string()});
+  ASSERT_TRUE(a && b);
+  const std::string pipeline =
+      "from_parquet(\"" + (data / "l.parquet").string() + "\") |> join(from_parquet(\"" +
+      (data / "r.parquet").string() +
+      "\"), on: k) |> summarise(n: count(*), m: max(s), l: sum(length(s_right)))";
+  Outcome local = Dux({"run", "--format", "csv", pipeline});
+  ASSERT_EQ(local.exit_code, 0) << local.err;
+  EXPECT_TRUE(Contains(local.out, "400000,")) << local.out;
+  Outcome shuffled = Dux({"run", "--workers", a->address + "," + b->address,
+                          "--broadcast-threshold", "0", "--format", "csv", pipeline});
+  EXPECT_EQ(shuffled.exit_code, 0) << shuffled.err;
+  EXPECT_EQ(shuffled.out, local.out);
+  Outcome listed = Dux({"workers", "--workers", a->address + "," + b->address});
+  EXPECT_EQ(listed.exit_code, 0) << listed.err;
+  EXPECT_FALSE(Contains(listed.out, "__dux_exchange")) << listed.out;
+}
+
 TEST_F(ClusterTest, JoinsBroadcastOrExchangeAndLeaveNoTablesBehind) {
   fs::path data = dir_ / "join";
   Outcome generated =
@@ -385,25 +417,37 @@ TEST_F(ClusterTest, JoinsBroadcastOrExchangeAndLeaveNoTablesBehind) {
                                "max(v1 + v2)) |> sort_by(id4)";
   Outcome local = Dux({"run", "--format", "csv", pipeline});
   ASSERT_EQ(local.exit_code, 0) << local.err;
+  // `p` explained and run on the workers (CSV, with telemetry), `flags` given to both.
+  struct OnWorkers {
+    Outcome explained, run;
+  };
+  auto on_workers = [&](const std::string& p, const std::vector<std::string>& flags = {}) {
+    std::vector<std::string> explain = {"explain", "--workers", workers};
+    std::vector<std::string> run = {"run", "--workers", workers};
+    explain.insert(explain.end(), flags.begin(), flags.end());
+    run.insert(run.end(), flags.begin(), flags.end());
+    explain.push_back(p);
+    run.insert(run.end(), {"--format", "csv", "--telemetry", p});
+    return OnWorkers{Dux(explain), Dux(run)};
+  };
 
   // The medium table is small and a bare parquet source: every worker reads it itself, so
   // nothing is broadcast and no table is registered.
-  Outcome explained = Dux({"explain", "--workers", workers, pipeline});
-  ASSERT_EQ(explained.exit_code, 0) << explained.err;
-  EXPECT_TRUE(Contains(explained.out,
+  OnWorkers read = on_workers(pipeline);
+  ASSERT_EQ(read.explained.exit_code, 0) << read.explained.err;
+  EXPECT_TRUE(Contains(read.explained.out,
                        "-- join: join (verb 1): broadcast_join (right side "
                        "estimated at "))
-      << explained.out;
-  EXPECT_TRUE(Contains(explained.out,
+      << read.explained.out;
+  EXPECT_TRUE(Contains(read.explained.out,
                        "broadcast threshold 268435456 bytes), read by every worker from its 1 "
                        "file(s)"))
-      << explained.out;
-  EXPECT_TRUE(Contains(explained.out, "-- splitter rules applied: scan_stage, broadcast_join"))
-      << explained.out;
-  Outcome read = Dux({"run", "--workers", workers, "--format", "csv", "--telemetry", pipeline});
-  EXPECT_EQ(read.exit_code, 0) << read.err;
-  EXPECT_EQ(read.out, local.out);
-  EXPECT_FALSE(Contains(read.err, "\"distributed.broadcast.stop\"")) << read.err;
+      << read.explained.out;
+  EXPECT_TRUE(Contains(read.explained.out, "-- splitter rules applied: scan_stage, broadcast_join"))
+      << read.explained.out;
+  EXPECT_EQ(read.run.exit_code, 0) << read.run.err;
+  EXPECT_EQ(read.run.out, local.out);
+  EXPECT_FALSE(Contains(read.run.err, "\"distributed.broadcast.stop\"")) << read.run.err;
 
   // A side that evaluates an expression is computed once, by the coordinator, and registered
   // on every worker, with the estimate that decided it.
@@ -412,32 +456,27 @@ TEST_F(ClusterTest, JoinsBroadcastOrExchangeAndLeaveNoTablesBehind) {
                                "summarise(n: count(*), m: max(v1 + v2)) |> sort_by(id4)";
   Outcome filtered_local = Dux({"run", "--format", "csv", filtered});
   ASSERT_EQ(filtered_local.exit_code, 0) << filtered_local.err;
-  Outcome registered_explained = Dux({"explain", "--workers", workers, filtered});
-  ASSERT_EQ(registered_explained.exit_code, 0) << registered_explained.err;
-  EXPECT_TRUE(Contains(registered_explained.out,
+  OnWorkers broadcast = on_workers(filtered);
+  ASSERT_EQ(broadcast.explained.exit_code, 0) << broadcast.explained.err;
+  EXPECT_TRUE(Contains(broadcast.explained.out,
                        "broadcast threshold 268435456 bytes), registered as "
                        "__dux_broadcast_"))
-      << registered_explained.out;
-  Outcome broadcast =
-      Dux({"run", "--workers", workers, "--format", "csv", "--telemetry", filtered});
-  EXPECT_EQ(broadcast.exit_code, 0) << broadcast.err;
-  EXPECT_EQ(broadcast.out, filtered_local.out);
-  EXPECT_TRUE(Contains(broadcast.err, "\"distributed.broadcast.stop\"")) << broadcast.err;
+      << broadcast.explained.out;
+  EXPECT_EQ(broadcast.run.exit_code, 0) << broadcast.run.err;
+  EXPECT_EQ(broadcast.run.out, filtered_local.out);
+  EXPECT_TRUE(Contains(broadcast.run.err, "\"distributed.broadcast.stop\"")) << broadcast.run.err;
 
   // Threshold 0: both sides exchanged on the key.
-  Outcome shuffle_explained =
-      Dux({"explain", "--workers", workers, "--broadcast-threshold", "0", pipeline});
-  ASSERT_EQ(shuffle_explained.exit_code, 0) << shuffle_explained.err;
-  EXPECT_TRUE(Contains(shuffle_explained.out, "shuffle_join (right side estimated at "))
-      << shuffle_explained.out;
-  EXPECT_TRUE(Contains(shuffle_explained.out,
+  OnWorkers shuffled = on_workers(pipeline, {"--broadcast-threshold", "0"});
+  ASSERT_EQ(shuffled.explained.exit_code, 0) << shuffled.explained.err;
+  EXPECT_TRUE(Contains(shuffled.explained.out, "shuffle_join (right side estimated at "))
+      << shuffled.explained.out;
+  EXPECT_TRUE(Contains(shuffled.explained.out,
                        "-- hash exchange (shuffle_join) on (id2 = id2) into 8 buckets"))
-      << shuffle_explained.out;
-  Outcome shuffled = Dux({"run", "--workers", workers, "--broadcast-threshold", "0", "--format",
-                          "csv", "--telemetry", pipeline});
-  EXPECT_EQ(shuffled.exit_code, 0) << shuffled.err;
-  EXPECT_EQ(shuffled.out, local.out);
-  EXPECT_TRUE(Contains(shuffled.err, "\"rule\":\"shuffle_join\"")) << shuffled.err;
+      << shuffled.explained.out;
+  EXPECT_EQ(shuffled.run.exit_code, 0) << shuffled.run.err;
+  EXPECT_EQ(shuffled.run.out, local.out);
+  EXPECT_TRUE(Contains(shuffled.run.err, "\"rule\":\"shuffle_join\"")) << shuffled.run.err;
 
   // A query that fails on the workers after the broadcast, or after the exchange.
   const std::string failing = frame("x") + " |> join(" + frame("medium") +

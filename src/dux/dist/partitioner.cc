@@ -221,11 +221,11 @@ Result<std::map<std::string, std::vector<RowGroup>>> RowGroups(
                        binder->QueryText("SELECT file_name FROM parquet_file_metadata(" +
                                          FileList(files) + ") WHERE num_row_groups > 1"));
   if (several.empty()) return out;
+  std::set<std::string> names;
+  for (const auto& row : several) names.insert(row[0].value_or(""));
   std::vector<SourceFile> splittable;
   for (const auto& f : files) {
-    for (const auto& row : several) {
-      if (row[0] == f.absolute) splittable.push_back(f);
-    }
+    if (names.count(f.absolute)) splittable.push_back(f);
   }
   DUX_ASSIGN_OR_RETURN(
       sql::TextRows rows,

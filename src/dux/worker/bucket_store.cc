@@ -1,7 +1,6 @@
 #include "dux/worker/bucket_store.h"
 
 #include <duckdb.h>
-#include <fmt/format.h>
 
 #include <algorithm>
 #include <atomic>
@@ -155,15 +154,16 @@ class MemorySink : public exec::RowSink {
   Status Take(exec::DataChunkHandle* chunk) override {
     if (!table_) {
       int64_t bytes = ChunkBytes(chunk->get());
-      if (store_->Reserve(bytes)) {
+      {
+        // Kept while the budget allows and no other sink has moved the bucket.
         std::lock_guard lock(store_->mutex_);
-        if (!bucket_->table) {
+        if (!bucket_->table && store_->bytes_ + bytes <= store_->budget_) {
+          store_->bytes_ += bytes;
           bucket_->rows += static_cast<int64_t>(duckdb_data_chunk_get_size(chunk->get()));
           bucket_->bytes += bytes;
           bucket_->chunks.push_back(std::move(*chunk));
           return Status::OK();
         }
-        store_->bytes_ -= bytes;  // another sink moved the bucket meanwhile
       }
       DUX_ASSIGN_OR_RETURN(table_, store_->MoveToTable(db_, bucket_));
     }
@@ -379,13 +379,6 @@ bool BucketStore::Holds(const std::string& name) const {
 int64_t BucketStore::bytes() const {
   std::lock_guard lock(mutex_);
   return bytes_;
-}
-
-bool BucketStore::Reserve(int64_t n) {
-  std::lock_guard lock(mutex_);
-  if (bytes_ + n > budget_) return false;
-  bytes_ += n;
-  return true;
 }
 
 Result<int64_t> ParseMemorySize(const std::string& text) {

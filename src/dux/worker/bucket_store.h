@@ -52,9 +52,6 @@ class BucketStore {
   friend class MemorySink;
   friend class ScanFunction;
   explicit BucketStore(int64_t budget) : budget_(budget) {}
-  std::shared_ptr<Bucket> Find(const std::string& name) const;
-  /// Counts `n` more bytes if the budget allows.
-  bool Reserve(int64_t n);
   /// Moves `bucket` into a new table, on a connection of `db`, and returns the sink that
   /// appends to it; a bucket moved already is appended to.
   Result<std::unique_ptr<exec::RowSink>> MoveToTable(const exec::Database& db,
