@@ -2,8 +2,11 @@
 
 #include <fmt/format.h>
 
+#include <atomic>
 #include <chrono>
 #include <map>
+#include <optional>
+#include <thread>
 
 #include "dux/api/attached_tables_internal.h"
 #include "dux/dist/gather.h"
@@ -180,6 +183,66 @@ class Session::ArrowSources {
 Session::Session(std::shared_ptr<exec::Database> db, exec::Connection connection)
     : db_(std::move(db)), connection_(std::move(connection)) {}
 
+// One distributed call's planning: the local compile and PlanOnCluster bind and ask through
+// shared answers (sql::SharedAnswers), while a second connection, on a thread of its own,
+// asks ahead what the planning will ask about the parquet sources (dist::AskAhead): some
+// 10 ms of footer reads a query that then overlap the binds. The pass ends, and that thread
+// with it, before anything runs on the workers.
+class Session::PlanningPass {
+ public:
+  PlanningPass(Session* session, const Pipeline& pipeline)
+      : session_(session), binder_(&session->connection_, &answers_) {
+    session_->planning_ = this;
+    auto connection = exec::Connection::Open(*session->db_);
+    if (!connection.ok()) return;  // then the planning asks everything itself
+    ahead_.emplace(std::move(connection).value());
+    thread_ = std::thread([this, pipeline] {
+      Stoppable ahead(&*ahead_, &stop_);
+      sql::SharingBinder binder(&ahead, &answers_);
+      dist::AskAhead(&binder, pipeline, *session_->cluster_);
+    });
+  }
+  ~PlanningPass() {
+    if (thread_.joinable()) {
+      stop_ = true;
+      ahead_->Interrupt();
+      thread_.join();
+    }
+    session_->planning_ = nullptr;
+  }
+  sql::Binder* binder() { return &binder_; }
+
+ private:
+  // The asking ahead stops at its next statement once the pass ends.
+  class Stoppable : public sql::Binder {
+   public:
+    Stoppable(sql::Binder* inner, const std::atomic<bool>* stop) : inner_(inner), stop_(stop) {}
+    Result<pipeline::Schema> Describe(const std::string& select_sql) override {
+      if (*stop_) return Status(StatusCode::kCancelled, "planning is over");
+      return inner_->Describe(select_sql);
+    }
+    Result<sql::TextRows> QueryText(const std::string& sql) override {
+      if (*stop_) return Status(StatusCode::kCancelled, "planning is over");
+      return inner_->QueryText(sql);
+    }
+
+   private:
+    sql::Binder* inner_;
+    const std::atomic<bool>* stop_;
+  };
+
+  Session* session_;
+  sql::SharedAnswers answers_;
+  sql::SharingBinder binder_;
+  std::optional<exec::Connection> ahead_;
+  std::atomic<bool> stop_{false};
+  std::thread thread_;
+};
+
+sql::Binder* Session::binder() {
+  return planning_ ? planning_->binder() : static_cast<sql::Binder*>(&connection_);
+}
+
 Session::~Session() = default;
 
 namespace {
@@ -241,7 +304,8 @@ Result<sql::CompiledQuery> Session::CompileHere(const Pipeline& pipeline, bool s
   // Drops the previous pipeline's tables before loading this one's.
   arrow_.reset();
   attached_.reset();
-  connection_.DropTemporaryTable(kGatheredTable);
+  if (gathered_) connection_.DropTemporaryTable(kGatheredTable);
+  gathered_ = false;
   DUX_ASSIGN_OR_RETURN(arrow_, ArrowSources::Load(connection_, pipeline));
   std::vector<internal::AttachedDatabase> databases;
   for (const auto& a : attachments_) {
@@ -259,7 +323,7 @@ Result<sql::CompiledQuery> Session::CompileHere(const Pipeline& pipeline, bool s
   DUX_ASSIGN_OR_RETURN(attached_, internal::AttachedTables::Load(
                                       connection_, pipeline, find,
                                       schema_only ? Mode::kSchemaOnly : Mode::kData, &telemetry_));
-  sql::Compiler compiler(&connection_);
+  sql::Compiler compiler(binder());
   return compiler.Compile(pipeline);
 }
 
@@ -268,19 +332,24 @@ Result<sql::CompiledQuery> Session::Compile(const Pipeline& pipeline) {
   // position once, not by every worker. A PostgreSQL source the workers read in slices is
   // only described here.
   const bool workers_read = cluster_ && WorkersReadPostgres(pipeline);
-  DUX_ASSIGN_OR_RETURN(sql::CompiledQuery local, CompileHere(pipeline, workers_read));
-  // Other attached sources are read here, by the coordinator (already done): the whole
+  // Other attached sources are read here, by the coordinator (CompileHere): the whole
   // pipeline runs here too. Nested pipelines reading attached tables (join sides, concat
   // frames) are computed here as part of a distributed plan (broadcast, or after the gather).
-  if (!cluster_ || SourceReadHere(pipeline)) return local;
-  DUX_ASSIGN_OR_RETURN(std::optional<Pipeline> finish, RunOnCluster(pipeline, local));
-  if (!finish) {
+  const bool here = !cluster_ || SourceReadHere(pipeline);
+  std::optional<PlanningPass> pass;
+  if (!here) pass.emplace(this, pipeline);
+  DUX_ASSIGN_OR_RETURN(sql::CompiledQuery local, CompileHere(pipeline, workers_read));
+  if (here) return local;
+  DUX_ASSIGN_OR_RETURN(dist::Plan plan, PlanOnCluster(pipeline, local));
+  pass.reset();
+  if (!plan.coordinator_only.empty()) {
     // The plan keeps the pipeline here: then its rows are read here too.
     if (workers_read) return CompileHere(pipeline, /*schema_only=*/false);
     return local;
   }
+  DUX_ASSIGN_OR_RETURN(Pipeline finish, RunPlan(plan, pipeline));
   sql::Compiler compiler(&connection_);
-  return compiler.Compile(*finish);
+  return compiler.Compile(finish);
 }
 
 bool Session::SourceReadHere(const Pipeline& pipeline) const {
@@ -329,8 +398,7 @@ Result<dist::Plan> Session::PlanOnCluster(const Pipeline& pipeline,
   pipeline::Script script{WorkerAttachments(attachments_), pipeline};
   const auto* source = std::get_if<pipeline::AttachedSource>(&pipeline.source().body);
   const bool workers_read = WorkersReadPostgres(pipeline);
-  sql::DescribeOnce binder(&connection_);
-  DUX_ASSIGN_OR_RETURN(dist::Plan plan, dist::PlanScript(&binder, script, local, *cluster_));
+  DUX_ASSIGN_OR_RETURN(dist::Plan plan, dist::PlanScript(binder(), script, local, *cluster_));
   if (workers_read && plan.coordinator_only.empty()) {
     // The workers connect with the connection string as attached, which reaches them inside
     // their fragments over the cluster's (authenticated) channel; without a password in it,
@@ -356,15 +424,8 @@ Result<dist::Plan> Session::PlanOnCluster(const Pipeline& pipeline,
   return plan;
 }
 
-Result<std::optional<Pipeline>> Session::RunOnCluster(const Pipeline& pipeline,
-                                                      const sql::CompiledQuery& local) {
-  DUX_ASSIGN_OR_RETURN(dist::Plan plan, PlanOnCluster(pipeline, local));
-  if (!plan.coordinator_only.empty()) return std::nullopt;
-  DUX_ASSIGN_OR_RETURN(Pipeline finish, RunPlan(plan, pipeline));
-  return finish;
-}
-
 Result<Pipeline> Session::RunPlan(const dist::Plan& plan, const Pipeline& pipeline) {
+  gathered_ = true;
   DUX_RETURN_NOT_OK(
       Traced(
           telemetry_,
@@ -382,6 +443,8 @@ Status Session::EmptyTableLike(const std::string& table, const std::string& sele
 }
 
 Result<std::string> Session::ExplainDistributed(const Pipeline& pipeline) {
+  std::optional<PlanningPass> pass;
+  if (!SourceReadHere(pipeline)) pass.emplace(this, pipeline);
   DUX_ASSIGN_OR_RETURN(sql::CompiledQuery local, CompileHere(pipeline, /*schema_only=*/true));
   const bool workers_read = WorkersReadPostgres(pipeline);
   if (SourceReadHere(pipeline)) {
@@ -390,6 +453,7 @@ Result<std::string> Session::ExplainDistributed(const Pipeline& pipeline) {
   }
   sql::Compiler compiler(&connection_);
   DUX_ASSIGN_OR_RETURN(dist::Plan plan, PlanOnCluster(pipeline, local));
+  pass.reset();
   if (!plan.coordinator_only.empty()) {
     return "-- runs on the coordinator: " + plan.coordinator_only + "\n" + local.Sql() + ";\n";
   }
@@ -630,8 +694,10 @@ Result<exec::WriteReport> Session::WritePostgresDistributed(const Pipeline& pipe
   }
   auto table = pg::ParseTableName(rest);
   if (!table.ok()) return error(table.status());
+  std::optional<PlanningPass> pass(std::in_place, this, pipeline);
   DUX_ASSIGN_OR_RETURN(sql::CompiledQuery local, CompileHere(pipeline, workers_read));
   DUX_ASSIGN_OR_RETURN(dist::Plan plan, PlanOnCluster(pipeline, local));
+  pass.reset();
   if (!plan.coordinator_only.empty()) {
     if (!workers_read) return WritePostgres(sink, local);
     DUX_ASSIGN_OR_RETURN(sql::CompiledQuery query, CompileHere(pipeline, /*schema_only=*/false));
@@ -672,11 +738,14 @@ Result<exec::WriteReport> Session::WriteDistributed(const Pipeline& pipeline) {
   // As WritePostgresDistributed: a PostgreSQL source the workers read is compiled here
   // without its rows, which are read only if the plan keeps the pipeline here after all.
   const bool workers_read = WorkersReadPostgres(pipeline);
+  std::optional<PlanningPass> pass;
+  if (!SourceReadHere(pipeline)) pass.emplace(this, pipeline);
   DUX_ASSIGN_OR_RETURN(sql::CompiledQuery local, CompileHere(pipeline, workers_read));
   if (SourceReadHere(pipeline)) {
     return exec::WriteSink(connection_, sink, local);
   }
   DUX_ASSIGN_OR_RETURN(dist::Plan plan, PlanOnCluster(pipeline, local));
+  pass.reset();
   if (!plan.coordinator_only.empty()) {
     if (workers_read) {
       DUX_ASSIGN_OR_RETURN(local, CompileHere(pipeline, /*schema_only=*/false));

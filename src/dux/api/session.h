@@ -105,6 +105,10 @@ class Session {
 
  private:
   class ArrowSources;
+  class PlanningPass;
+  /// What compiles and plans bind with: the current PlanningPass's binder, else the
+  /// connection.
+  sql::Binder* binder();
   Session(std::shared_ptr<exec::Database> db, exec::Connection connection);
   /// Loads the pipeline's from_arrow and from_attached inputs (attached tables without their
   /// rows when `schema_only`) and compiles it here.
@@ -117,11 +121,6 @@ class Session {
   /// insert_into a table of a PostgreSQL attachment.
   Result<exec::WriteReport> WritePostgres(const pipeline::Sink& sink,
                                           const sql::CompiledQuery& query);
-  /// Runs the workers' part of `pipeline` and returns the pipeline that finishes it here;
-  /// nothing when the plan keeps the whole pipeline here.
-  /// `local` is this session's compile of `pipeline`.
-  Result<std::optional<pipeline::Pipeline>> RunOnCluster(const pipeline::Pipeline& pipeline,
-                                                         const sql::CompiledQuery& local);
   /// The distributed plan of `pipeline` (`local`: its compile here); a PostgreSQL source the
   /// workers read (WorkersReadPostgres) is cut into slices, and its attachment goes to them.
   Result<dist::Plan> PlanOnCluster(const pipeline::Pipeline& pipeline,
@@ -157,6 +156,9 @@ class Session {
   std::map<std::string, std::unique_ptr<pg::Connection>> postgres_;
   dist::Telemetry telemetry_;
   std::unique_ptr<dist::ClusterOptions> cluster_;
+  PlanningPass* planning_ = nullptr;  ///< set while a distributed call plans
+  /// Whether the gathered table may exist (a plan ran), to be dropped by the next compile.
+  bool gathered_ = false;
 };
 
 /// A pipeline bound to a session. Verbs return a new Frame and never fail; mistakes are

@@ -180,6 +180,28 @@ Result<Plan> PlanScript(sql::Binder* binder, const pipeline::Script& script,
   return plan;
 }
 
+void AskAhead(sql::Binder* binder, const pipeline::Pipeline& p, const ClusterOptions& cluster) {
+  auto parquet = [](const pipeline::Pipeline& q) {
+    return std::holds_alternative<pipeline::ParquetSource>(q.source().body);
+  };
+  // The calls PlanScript and PlanJoins make, with the same arguments, so that the same
+  // statements are asked; what they plan is thrown away.
+  if (parquet(p)) (void)PartitionSource(binder, p, cluster.workers.size());
+  for (const auto& op : p.ops()) {
+    const pipeline::Pipeline* right = nullptr;
+    if (auto* join = std::get_if<pipeline::JoinOp>(&op.body)) right = join->right.get();
+    if (auto* asof = std::get_if<pipeline::AsofJoinOp>(&op.body)) right = asof->right.get();
+    if (!right || !parquet(*right)) continue;
+    sql::Compiler compiler(binder);
+    if (!compiler.Compile(*right).ok()) continue;
+    auto partitioning = PartitionSource(binder, *right, cluster.workers.size());
+    if (!partitioning.ok()) continue;
+    Plan side{pipeline::Script{{}, *right}, {}, {}, {}, {}, {}, -1, {}, {}, {}, {}, {}};
+    side.partitioning = std::move(partitioning).value();
+    (void)EstimateIpcBytes(binder, *right, side);
+  }
+}
+
 namespace {
 
 // The fragment that runs `pipeline` with the plan's attachments.

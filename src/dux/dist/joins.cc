@@ -2,6 +2,8 @@
 
 #include <fmt/format.h>
 
+#include <set>
+
 #include "dux/dist/partitioner.h"
 #include "dux/dist/splitter.h"
 #include "dux/sql/quote.h"
@@ -172,10 +174,12 @@ Op WithRightSide(const Op& op, pipeline::Pipeline right) {
 Result<int64_t> EstimateIpcBytes(sql::Binder* binder, const pipeline::Pipeline& side,
                                  const Plan& plan) {
   if (!plan.coordinator_only.empty()) return -1;
+  // Each file once (one split by row groups is in several partitions), in an order that does
+  // not depend on the partitioning, so that AskAhead asks the same statement.
+  std::set<std::string> all;
+  for (const auto& p : plan.partitioning.partitions) all.insert(p.files.begin(), p.files.end());
   std::string list;
-  for (const auto& p : plan.partitioning.partitions) {
-    for (const auto& f : p.files) list += (list.empty() ? "" : ", ") + sql::QuoteString(f);
-  }
+  for (const auto& f : all) list += (list.empty() ? "" : ", ") + sql::QuoteString(f);
   auto files = [&](const std::string& path) {
     return list.empty() ? sql::QuoteString(path) : "[" + list + "]";
   };

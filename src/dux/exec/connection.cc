@@ -60,6 +60,10 @@ Result<ResultHandle> Connection::Run(const std::string& sql) {
   if (duckdb_prepare(con_.get(), sql.c_str(), prepared.out()) == DuckDBError) {
     return Status::InvalidArgument(CleanDuckDbError(duckdb_prepare_error(prepared.get())));
   }
+  return RunPrepared(prepared);
+}
+
+Result<ResultHandle> Connection::RunPrepared(PreparedHandle& prepared) {
   ResultHandle result;
   if (duckdb_execute_prepared(prepared.get(), result.out()) == DuckDBError) {
     duckdb_error_type type = duckdb_result_error_type(result.get());
@@ -90,10 +94,36 @@ Result<int64_t> Connection::Execute(const std::string& sql) {
 
 Result<sql::TextRows> Connection::QueryText(const std::string& sql) {
   DUX_ASSIGN_OR_RETURN(ResultHandle result, Run(sql));
+  return TextOf(result, sql);
+}
+
+Result<std::optional<std::string>> Connection::CallText(const std::string& function,
+                                                        const std::string& argument) {
+  auto it = calls_.find(function);
+  if (it == calls_.end()) {
+    PreparedHandle prepared;
+    std::string sql = "SELECT " + function + "($1::VARCHAR)";
+    if (duckdb_prepare(con_.get(), sql.c_str(), prepared.out()) == DuckDBError) {
+      return Status::InvalidArgument(CleanDuckDbError(duckdb_prepare_error(prepared.get())));
+    }
+    it = calls_.emplace(function, std::move(prepared)).first;
+  }
+  if (duckdb_bind_varchar_length(it->second.get(), 1, argument.data(), argument.size()) ==
+      DuckDBError) {
+    return Status::Internal("cannot bind the argument of " + function);
+  }
+  DUX_ASSIGN_OR_RETURN(ResultHandle result, RunPrepared(it->second));
+  DUX_ASSIGN_OR_RETURN(sql::TextRows rows, TextOf(result, function));
+  if (rows.size() != 1 || rows[0].size() != 1)
+    return Status::Internal("no result from " + function);
+  return rows[0][0];
+}
+
+Result<sql::TextRows> Connection::TextOf(ResultHandle& result, const std::string& what) {
   idx_t num_columns = duckdb_column_count(result.get());
   for (idx_t c = 0; c < num_columns; ++c) {
     if (duckdb_column_type(result.get(), c) != DUCKDB_TYPE_VARCHAR) {
-      return Status::Internal("QueryText needs VARCHAR columns: " + sql);
+      return Status::Internal("QueryText needs VARCHAR columns: " + what);
     }
   }
   sql::TextRows rows;

@@ -44,6 +44,10 @@ class Connection : public sql::Binder {
   Result<pipeline::Schema> Describe(const std::string& select_sql) override;
   /// Columns must be VARCHAR (cast them in the query).
   Result<sql::TextRows> QueryText(const std::string& sql) override;
+  /// Prepared once per function and connection: planning parses and renders expressions
+  /// with dozens of these, where a whole statement costs 3-4 times the call.
+  Result<std::optional<std::string>> CallText(const std::string& function,
+                                              const std::string& argument) override;
 
   /// Stops the statement running on this connection (from another thread).
   void Interrupt();
@@ -51,7 +55,12 @@ class Connection : public sql::Binder {
 
  private:
   Result<ResultHandle> Run(const std::string& sql);
+  Result<ResultHandle> RunPrepared(PreparedHandle& prepared);
+  /// The rows of a result of VARCHAR columns (`what` names the statement in the error).
+  static Result<sql::TextRows> TextOf(ResultHandle& result, const std::string& what);
   ConnectionHandle con_;
+  /// CallText's statements, by function; destroyed before the connection.
+  std::map<std::string, PreparedHandle> calls_;
 };
 
 /// DuckDB's message made one line: its first line (and a did-you-mean candidate, if any).

@@ -18,10 +18,9 @@ using Json = nlohmann::json;
 
 // The parsed `SELECT <filter>` expression, or nothing when DuckDB cannot parse it.
 std::optional<Json> Parse(sql::Binder* binder, const std::string& filter) {
-  auto rows = binder->QueryText("SELECT json_serialize_sql(" +
-                                sql::QuoteString("SELECT " + filter + "\n") + ")");
-  if (!rows.ok() || rows->size() != 1 || !(*rows)[0][0]) return std::nullopt;
-  Json doc = Json::parse(*(*rows)[0][0], nullptr, /*allow_exceptions=*/false);
+  auto text = binder->CallText("json_serialize_sql", "SELECT " + filter + "\n");
+  if (!text.ok() || !*text) return std::nullopt;
+  Json doc = Json::parse(**text, nullptr, /*allow_exceptions=*/false);
   if (doc.is_discarded() || doc.value("error", false)) return std::nullopt;
   const Json& statements = doc["statements"];
   if (!statements.is_array() || statements.size() != 1) return std::nullopt;

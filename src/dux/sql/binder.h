@@ -2,7 +2,11 @@
 // does not depend on exec/ (exec implements it).
 #pragma once
 
+#include <condition_variable>
+#include <functional>
 #include <map>
+#include <memory>
+#include <mutex>
 #include <optional>
 #include <string>
 #include <vector>
@@ -24,27 +28,58 @@ class Binder {
   virtual Result<pipeline::Schema> Describe(const std::string& select_sql) = 0;
   /// Runs `sql` and returns its rows as text.
   virtual Result<TextRows> QueryText(const std::string& sql) = 0;
+  /// The value of `function(argument)`, `function` being a scalar function of one VARCHAR
+  /// that returns one (json_serialize_sql, ...; never user text), NULL as nullopt. By default a
+  /// query with the argument as a literal.
+  virtual Result<std::optional<std::string>> CallText(const std::string& function,
+                                                      const std::string& argument);
 };
 
-/// A Binder that binds each distinct SELECT once and passes QueryText through: for one
-/// planning pass, which describes some sources and sides more than once (about 1 ms each).
-/// A source changed meanwhile is read by the query itself, which then fails or differs as
-/// DuckDB's would. Failures are not kept.
-class DescribeOnce : public Binder {
+/// The answers of one planning pass, shared by the binders of several connections (one
+/// thread each): each distinct SELECT is bound, or run, once, by the first binder that asks;
+/// one that asks meanwhile waits for that answer. Planning asks about some sources and sides
+/// more than once (0.5-5 ms each), and a second connection can ask ahead of the first
+/// (dist::AskAhead). A source changed meanwhile is read by the query itself, which then fails
+/// or differs as DuckDB's would. Failures are not kept: each asker meets its own.
+class SharedAnswers {
  public:
-  explicit DescribeOnce(Binder* inner) : inner_(inner) {}
+  Result<pipeline::Schema> Describe(Binder* runner, const std::string& select_sql);
+  Result<TextRows> QueryText(Binder* runner, const std::string& sql);
+
+ private:
+  template <typename T>
+  struct Answer {
+    bool done = false;
+    std::optional<Result<T>> value;
+  };
+  template <typename T>
+  Result<T> Once(std::map<std::string, std::shared_ptr<Answer<T>>>* known, const std::string& key,
+                 const std::function<Result<T>()>& run);
+
+  std::mutex mutex_;
+  std::condition_variable answered_;
+  std::map<std::string, std::shared_ptr<Answer<pipeline::Schema>>> schemas_;
+  std::map<std::string, std::shared_ptr<Answer<TextRows>>> rows_;
+};
+
+/// A Binder over `inner` (one connection) that takes its answers from `answers`. Only
+/// statements that start with SELECT are shared; others (which may change something) run
+/// every time.
+class SharingBinder : public Binder {
+ public:
+  SharingBinder(Binder* inner, SharedAnswers* answers) : inner_(inner), answers_(answers) {}
   Result<pipeline::Schema> Describe(const std::string& select_sql) override {
-    auto it = known_.find(select_sql);
-    if (it != known_.end()) return it->second;
-    DUX_ASSIGN_OR_RETURN(pipeline::Schema schema, inner_->Describe(select_sql));
-    known_.emplace(select_sql, schema);
-    return schema;
+    return answers_->Describe(inner_, select_sql);
   }
-  Result<TextRows> QueryText(const std::string& sql) override { return inner_->QueryText(sql); }
+  Result<TextRows> QueryText(const std::string& sql) override;
+  Result<std::optional<std::string>> CallText(const std::string& function,
+                                              const std::string& argument) override {
+    return inner_->CallText(function, argument);
+  }
 
  private:
   Binder* inner_;
-  std::map<std::string, pipeline::Schema> known_;
+  SharedAnswers* answers_;
 };
 
 }  // namespace dux::sql

@@ -15,35 +15,34 @@ namespace {
 
 using Json = nlohmann::json;
 
-// The one text value of `query`, a call of json_serialize_sql or json_deserialize_sql on a
-// literal. Their answers depend only on the linked DuckDB's parser, so they are kept for
-// the life of the process: a compile asks for the same expressions in several passes, and
-// a worker compiles the same fragments' expressions query after query (0.2-0.6 ms a call).
-Result<std::string> ParserText(Binder* binder, const std::string& query) {
+// json_serialize_sql or json_deserialize_sql of `argument`. Their answers depend only on the
+// linked DuckDB's parser, so they are kept for the life of the process: a compile asks for
+// the same expressions in several passes, and a worker compiles the same fragments'
+// expressions query after query.
+Result<std::string> ParserText(Binder* binder, const std::string& function,
+                               const std::string& argument) {
   static std::mutex mutex;
   static std::unordered_map<std::string, std::string> known;
   constexpr size_t kMaxKnown = 4096;  // then it starts over: a bound, not an eviction policy
+  std::string key = function + '\0' + argument;
   {
     std::lock_guard lock(mutex);
-    auto it = known.find(query);
+    auto it = known.find(key);
     if (it != known.end()) return it->second;
   }
-  DUX_ASSIGN_OR_RETURN(TextRows rows, binder->QueryText(query));
-  if (rows.size() != 1 || rows[0].size() != 1 || !rows[0][0]) {
-    return Status::Internal("no result from " + query.substr(0, query.find('(')));
-  }
+  DUX_ASSIGN_OR_RETURN(std::optional<std::string> text, binder->CallText(function, argument));
+  if (!text) return Status::Internal("no result from " + function);
   std::lock_guard lock(mutex);
   if (known.size() >= kMaxKnown) known.clear();
-  known.emplace(query, *rows[0][0]);
-  return *rows[0][0];
+  known.emplace(std::move(key), *text);
+  return *text;
 }
 
 // Parses `SELECT <expr>` with DuckDB's parser and returns the one select-list node, after
 // checking that nothing else (FROM, WHERE, a second statement, an alias, ...) came along.
 Result<Json> ParseSingleExpression(Binder* binder, const std::string& expr) {
   DUX_ASSIGN_OR_RETURN(std::string text,
-                       ParserText(binder, "SELECT json_serialize_sql(" +
-                                              QuoteString("SELECT " + expr + "\n") + ")"));
+                       ParserText(binder, "json_serialize_sql", "SELECT " + expr + "\n"));
   Json doc = Json::parse(text, nullptr, /*allow_exceptions=*/false);
   if (doc.is_discarded()) return Status::Internal("json_serialize_sql returned invalid JSON");
   if (doc.value("error", false)) {
@@ -153,8 +152,7 @@ namespace {
 // The SQL text of `doc` (a parsed `SELECT <expr>`) with `node` as its expression.
 Result<std::string> Deserialize(Binder* binder, Json doc, const Json& node) {
   SelectExpression(doc) = node;
-  DUX_ASSIGN_OR_RETURN(std::string sql, ParserText(binder, "SELECT json_deserialize_sql(" +
-                                                               QuoteString(doc.dump()) + ")"));
+  DUX_ASSIGN_OR_RETURN(std::string sql, ParserText(binder, "json_deserialize_sql", doc.dump()));
   const std::string prefix = "SELECT ";
   if (sql.rfind(prefix, 0) != 0) return Status::Internal("unexpected deserialized SQL: " + sql);
   return sql.substr(prefix.size());
