@@ -184,36 +184,37 @@ Session::Session(std::shared_ptr<exec::Database> db, exec::Connection connection
     : db_(std::move(db)), connection_(std::move(connection)) {}
 
 // One distributed call's planning: the local compile and PlanOnCluster bind and ask through
-// shared answers (sql::SharedAnswers), while a second connection, on a thread of its own,
-// asks ahead what the planning will ask about the parquet sources (dist::AskAhead): some
-// 10 ms of footer reads a query that then overlap the binds. The pass ends, and that thread
-// with it, before anything runs on the workers.
+// shared answers (sql::SharedAnswers), while other connections, a thread each, ask ahead
+// what the planning will ask about each parquet source (dist::QuestionsAhead): some 10 ms
+// of footer reads a query that then overlap the binds and each other. The pass ends, and
+// those threads with it, before anything runs on the workers.
 class Session::PlanningPass {
  public:
   PlanningPass(Session* session, const Pipeline& pipeline)
       : session_(session), binder_(&session->connection_, &answers_) {
     session_->planning_ = this;
-    auto connection = exec::Connection::Open(*session->db_);
-    if (!connection.ok()) return;  // then the planning asks everything itself
-    ahead_.emplace(std::move(connection).value());
-    thread_ = std::thread([this, pipeline] {
-      Stoppable ahead(&*ahead_, &stop_);
-      sql::SharingBinder binder(&ahead, &answers_);
-      dist::AskAhead(&binder, pipeline, *session_->cluster_);
-    });
+    for (auto& question : dist::QuestionsAhead(pipeline, *session->cluster_)) {
+      auto connection = exec::Connection::Open(*session->db_);
+      if (!connection.ok()) break;  // then the planning asks the rest itself
+      auto& ahead =
+          ahead_.emplace_back(std::make_unique<exec::Connection>(std::move(connection).value()));
+      threads_.emplace_back([this, question = std::move(question), on = ahead.get()] {
+        Stoppable stoppable(on, &stop_);
+        sql::SharingBinder binder(&stoppable, &answers_);
+        question(&binder);
+      });
+    }
   }
   ~PlanningPass() {
-    if (thread_.joinable()) {
-      stop_ = true;
-      ahead_->Interrupt();
-      thread_.join();
-    }
+    stop_ = true;
+    for (auto& connection : ahead_) connection->Interrupt();
+    for (auto& thread : threads_) thread.join();
     session_->planning_ = nullptr;
   }
   sql::Binder* binder() { return &binder_; }
 
  private:
-  // The asking ahead stops at its next statement once the pass ends.
+  // Asking ahead stops at its next statement once the pass ends.
   class Stoppable : public sql::Binder {
    public:
     Stoppable(sql::Binder* inner, const std::atomic<bool>* stop) : inner_(inner), stop_(stop) {}
@@ -234,9 +235,9 @@ class Session::PlanningPass {
   Session* session_;
   sql::SharedAnswers answers_;
   sql::SharingBinder binder_;
-  std::optional<exec::Connection> ahead_;
   std::atomic<bool> stop_{false};
-  std::thread thread_;
+  std::vector<std::unique_ptr<exec::Connection>> ahead_;
+  std::vector<std::thread> threads_;
 };
 
 sql::Binder* Session::binder() {
@@ -571,6 +572,9 @@ Result<std::string> Session::ExplainDistributed(const Pipeline& pipeline) {
     out += "-- then each worker runs, on the rows of its buckets (" + std::string(kBucketsTable) +
            (plan.shuffled_right ? ", " + std::string(kRightBucketsTable) : std::string()) + "):\n" +
            stage_query.Sql() + ";\n";
+    if (plan.shuffled_right) {
+      out += "-- (the join bucket by bucket, its rows put together: concat_rows)\n";
+    }
     gathered_sql = stage_query.Sql();
   }
   if (pipeline.sink() && dist::CoordinatorWritesBecause(plan, *pipeline.sink()).empty()) {

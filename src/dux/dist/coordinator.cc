@@ -180,26 +180,33 @@ Result<Plan> PlanScript(sql::Binder* binder, const pipeline::Script& script,
   return plan;
 }
 
-void AskAhead(sql::Binder* binder, const pipeline::Pipeline& p, const ClusterOptions& cluster) {
+std::vector<Question> QuestionsAhead(const pipeline::Pipeline& p, const ClusterOptions& cluster) {
   auto parquet = [](const pipeline::Pipeline& q) {
     return std::holds_alternative<pipeline::ParquetSource>(q.source().body);
   };
   // The calls PlanScript and PlanJoins make, with the same arguments, so that the same
   // statements are asked; what they plan is thrown away.
-  if (parquet(p)) (void)PartitionSource(binder, p, cluster.workers.size());
-  for (const auto& op : p.ops()) {
-    const pipeline::Pipeline* right = nullptr;
-    if (auto* join = std::get_if<pipeline::JoinOp>(&op.body)) right = join->right.get();
-    if (auto* asof = std::get_if<pipeline::AsofJoinOp>(&op.body)) right = asof->right.get();
-    if (!right || !parquet(*right)) continue;
-    sql::Compiler compiler(binder);
-    if (!compiler.Compile(*right).ok()) continue;
-    auto partitioning = PartitionSource(binder, *right, cluster.workers.size());
-    if (!partitioning.ok()) continue;
-    Plan side{pipeline::Script{{}, *right}, {}, {}, {}, {}, {}, -1, {}, {}, {}, {}, {}};
-    side.partitioning = std::move(partitioning).value();
-    (void)EstimateIpcBytes(binder, *right, side);
+  size_t n = cluster.workers.size();
+  std::vector<Question> out;
+  if (parquet(p)) {
+    out.push_back([p, n](sql::Binder* binder) { (void)PartitionSource(binder, p, n); });
   }
+  for (const auto& op : p.ops()) {
+    std::shared_ptr<const pipeline::Pipeline> right;
+    if (auto* join = std::get_if<pipeline::JoinOp>(&op.body)) right = join->right;
+    if (auto* asof = std::get_if<pipeline::AsofJoinOp>(&op.body)) right = asof->right;
+    if (!right || !parquet(*right)) continue;
+    out.push_back([right, n](sql::Binder* binder) {
+      sql::Compiler compiler(binder);
+      if (!compiler.Compile(*right).ok()) return;
+      auto partitioning = PartitionSource(binder, *right, n);
+      if (!partitioning.ok()) return;
+      Plan side{pipeline::Script{{}, *right}, {}, {}, {}, {}, {}, -1, {}, {}, {}, {}, {}};
+      side.partitioning = std::move(partitioning).value();
+      (void)EstimateIpcBytes(binder, *right, side);
+    });
+  }
+  return out;
 }
 
 namespace {
@@ -248,10 +255,32 @@ v1::Fragment MakeFragment(const Plan& plan, size_t partition, const std::string&
 
 v1::Fragment MakeBucketFragment(const Plan& plan, const BucketInputs& inputs,
                                 const std::string& query_id) {
-  return FragmentOf(plan,
-                    StageOverInputs(plan, BucketUnion(inputs.left_exchanges, inputs.buckets),
-                                    BucketUnion(inputs.right_exchanges, inputs.buckets)),
-                    query_id);
+  const auto& ops = plan.hash_stage->ops;
+  if (!plan.shuffled_right || inputs.buckets.size() < 2) {
+    return FragmentOf(plan,
+                      StageOverInputs(plan, BucketUnion(inputs.left_exchanges, inputs.buckets),
+                                      BucketUnion(inputs.right_exchanges, inputs.buckets)),
+                      query_id);
+  }
+  // A join's buckets are joined one by one and their rows put together (concat_rows): a key's
+  // rows are all in one bucket on both sides, so that is the same join. Several hash tables
+  // of a few million rows each take DuckDB 10-20% less time than one of them all (bench/h2o
+  // join q5: 5 million rows a side per worker), and spill less.
+  auto joined = [&](int bucket) {
+    pipeline::Pipeline p =
+        pipeline::Pipeline::FromQuery(BucketUnion(inputs.left_exchanges, {bucket}));
+    p.Append(WithRightSide(
+        ops[0], pipeline::Pipeline::FromQuery(BucketUnion(inputs.right_exchanges, {bucket}))));
+    return p;
+  };
+  pipeline::Pipeline stage = joined(inputs.buckets[0]);
+  pipeline::ConcatRowsOp rest;
+  for (size_t i = 1; i < inputs.buckets.size(); ++i) {
+    rest.others.push_back(std::make_shared<const pipeline::Pipeline>(joined(inputs.buckets[i])));
+  }
+  stage.Append(pipeline::Op{std::move(rest), ops[0].loc});
+  for (size_t i = 1; i < ops.size(); ++i) stage.Append(ops[i]);
+  return FragmentOf(plan, stage, query_id);
 }
 
 namespace {

@@ -112,13 +112,16 @@ struct Plan {
 Result<Plan> PlanScript(sql::Binder* binder, const pipeline::Script& script,
                         const sql::CompiledQuery& local, const ClusterOptions& cluster);
 
-/// Asks `binder` what PlanScript will ask about the parquet sources of `pipeline` and of its
-/// joins' right sides: file lists, schemas, row groups, the sides' binds and sizes. On a
-/// second connection whose binder shares its answers with the planning one
-/// (sql::SharedAnswers), these run while the planning connection binds the pipeline. Errors
-/// are left for the planning to meet.
-void AskAhead(sql::Binder* binder, const pipeline::Pipeline& pipeline,
-              const ClusterOptions& cluster);
+/// Asks its binder some of what PlanScript will ask; independent of the others.
+using Question = std::function<void(sql::Binder* binder)>;
+
+/// What PlanScript will ask about the parquet sources of `pipeline` and of its joins' right
+/// sides (file lists, schemas, row groups, the sides' binds and sizes), one question per
+/// source. Asked on other connections through binders that share their answers with the
+/// planning one (sql::SharedAnswers), they run while the planning connection binds the
+/// pipeline. Errors are left for the planning to meet.
+std::vector<Question> QuestionsAhead(const pipeline::Pipeline& pipeline,
+                                     const ClusterOptions& cluster);
 
 /// What the coordinator runs once the workers' rows of `pipeline`'s plan are in the
 /// temporary table `gathered`: the plan's finishing verbs, then the pipeline's sink.

@@ -506,22 +506,16 @@ Result<int64_t> ImportArrowStream(
     const std::map<std::string, std::string>& casts,
     const std::function<Result<std::string>(const std::string& select)>& shape) {
   std::string target = sql::QuoteIdentifier(table);
-  DUX_ASSIGN_OR_RETURN(
-      int64_t rows,
-      WithArrowScan(connection, stream, casts, [&](std::string select) -> Result<int64_t> {
-        if (shape) {
-          DUX_ASSIGN_OR_RETURN(select, shape(select));
-        }
-        return connection.Execute(mode == TableMode::kAppend
-                                      ? "INSERT INTO " + target + " " + select
-                                      : std::string("CREATE ") +
-                                            (mode == TableMode::kTemporary ? "TEMPORARY " : "") +
-                                            "TABLE " + target + " AS " + select);
-      }));
-  if (mode == TableMode::kAppend) return rows;  // INSERT reports its rows; CREATE ... AS does not
-  DUX_ASSIGN_OR_RETURN(sql::TextRows count,
-                       connection.QueryText("SELECT CAST(count(*) AS VARCHAR) FROM " + target));
-  return std::stoll(*count[0][0]);
+  return WithArrowScan(connection, stream, casts, [&](std::string select) -> Result<int64_t> {
+    if (shape) {
+      DUX_ASSIGN_OR_RETURN(select, shape(select));
+    }
+    return connection.Execute(mode == TableMode::kAppend
+                                  ? "INSERT INTO " + target + " " + select
+                                  : std::string("CREATE ") +
+                                        (mode == TableMode::kTemporary ? "TEMPORARY " : "") +
+                                        "TABLE " + target + " AS " + select);
+  });
 }
 
 namespace {

@@ -89,6 +89,15 @@ Result<int64_t> Connection::Execute(const std::string& sql) {
   DUX_ASSIGN_OR_RETURN(ResultHandle result, Run(sql));
   duckdb_statement_type type = duckdb_result_statement_type(*result.get());
   if (type == DUCKDB_STATEMENT_TYPE_SELECT) return 0;
+  if (type == DUCKDB_STATEMENT_TYPE_CREATE && duckdb_column_count(result.get()) == 1 &&
+      duckdb_column_type(result.get(), 0) == DUCKDB_TYPE_BIGINT) {
+    // CREATE TABLE ... AS answers with the rows it wrote, as its one value ("Count").
+    DataChunkHandle chunk(duckdb_fetch_chunk(*result.get()));
+    if (chunk && duckdb_data_chunk_get_size(chunk.get()) == 1) {
+      return static_cast<const int64_t*>(
+          duckdb_vector_get_data(duckdb_data_chunk_get_vector(chunk.get(), 0)))[0];
+    }
+  }
   return static_cast<int64_t>(duckdb_rows_changed(result.get()));
 }
 
