@@ -186,7 +186,7 @@ Session::Session(std::shared_ptr<exec::Database> db, exec::Connection connection
 // One distributed call's planning: the local compile and PlanOnCluster bind and ask through
 // shared answers (sql::SharedAnswers), while other connections, a thread each, ask ahead
 // what the planning will ask about each parquet source (dist::QuestionsAhead): some 10 ms
-// of footer reads a query that then overlap the binds and each other. The pass ends, and
+// of footer reads per query, which then overlap the binds and each other. The pass ends, and
 // those threads with it, before anything runs on the workers.
 class Session::PlanningPass {
  public:

@@ -34,12 +34,19 @@ class CountingBinder : public Binder {
   std::atomic<int> describes{0}, queries{0};
 };
 
-TEST(SharedAnswersTest, EachSelectRunsOnceForAllBinders) {
+// Two connections' binders sharing their answers.
+class SharedAnswersTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    a.name = "a";
+    b.name = "b";
+  }
   CountingBinder a, b;
-  a.name = "a";
-  b.name = "b";
   SharedAnswers answers;
-  SharingBinder on_a(&a, &answers), on_b(&b, &answers);
+  SharingBinder on_a{&a, &answers}, on_b{&b, &answers};
+};
+
+TEST_F(SharedAnswersTest, EachSelectRunsOnceForAllBinders) {
   EXPECT_EQ(on_a.Describe("s")->columns[0].type, "a");
   EXPECT_EQ(on_b.Describe("s")->columns[0].type, "a");  // a's answer
   EXPECT_EQ((*on_b.QueryText("SELECT 1"))[0][0], "SELECT 1 by b");
@@ -48,34 +55,21 @@ TEST(SharedAnswersTest, EachSelectRunsOnceForAllBinders) {
   EXPECT_EQ(a.queries + b.queries, 1);
 }
 
-TEST(SharedAnswersTest, OnlySelectsAreShared) {
-  CountingBinder a;
-  SharedAnswers answers;
-  SharingBinder on_a(&a, &answers);
+TEST_F(SharedAnswersTest, OnlySelectsAreShared) {
   ASSERT_TRUE(on_a.QueryText("CREATE TABLE t (x INTEGER)").ok());
   ASSERT_TRUE(on_a.QueryText("CREATE TABLE t (x INTEGER)").ok());
   EXPECT_EQ(a.queries, 2);
 }
 
-TEST(SharedAnswersTest, FailuresAreNotKeptEachAskerMeetsItsOwn) {
-  CountingBinder a, b;
-  a.name = "a";
-  b.name = "b";
-  SharedAnswers answers;
-  SharingBinder on_a(&a, &answers), on_b(&b, &answers);
+TEST_F(SharedAnswersTest, FailuresAreNotKeptEachAskerMeetsItsOwn) {
   EXPECT_EQ(on_a.Describe("bad").status().message(), "bad on a");
   EXPECT_EQ(on_b.Describe("bad").status().message(), "bad on b");
   EXPECT_EQ(a.describes + b.describes, 2);
 }
 
-TEST(SharedAnswersTest, AnAskerWaitsForTheAnswerBeingRun) {
+TEST_F(SharedAnswersTest, AnAskerWaitsForTheAnswerBeingRun) {
   std::atomic<bool> gate{false};
-  CountingBinder a, b;
-  a.name = "a";
-  b.name = "b";
   a.gate = &gate;
-  SharedAnswers answers;
-  SharingBinder on_a(&a, &answers), on_b(&b, &answers);
   std::thread ahead([&] { EXPECT_TRUE(on_a.QueryText("SELECT slow").ok()); });
   while (a.queries == 0) std::this_thread::sleep_for(std::chrono::milliseconds(1));
   std::atomic<bool> got{false};
