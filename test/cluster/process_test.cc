@@ -474,6 +474,10 @@ TEST_F(ClusterTest, JoinsBroadcastOrExchangeAndLeaveNoTablesBehind) {
   EXPECT_TRUE(Contains(shuffled.explained.out,
                        "-- hash exchange (shuffle_join) on (id2 = id2) into 8 buckets"))
       << shuffled.explained.out;
+  EXPECT_TRUE(Contains(shuffled.explained.out,
+                       "-- (the join bucket by bucket, its rows put "
+                       "together: concat_rows)"))
+      << shuffled.explained.out;
   EXPECT_EQ(shuffled.run.exit_code, 0) << shuffled.run.err;
   EXPECT_EQ(shuffled.run.out, local.out);
   EXPECT_TRUE(Contains(shuffled.run.err, "\"rule\":\"shuffle_join\"")) << shuffled.run.err;

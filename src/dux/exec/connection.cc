@@ -55,11 +55,16 @@ Result<Connection> Connection::Open(const Database& db) {
   return c;
 }
 
-Result<ResultHandle> Connection::Run(const std::string& sql) {
+Result<PreparedHandle> Connection::Prepare(const std::string& sql) {
   PreparedHandle prepared;
   if (duckdb_prepare(con_.get(), sql.c_str(), prepared.out()) == DuckDBError) {
     return Status::InvalidArgument(CleanDuckDbError(duckdb_prepare_error(prepared.get())));
   }
+  return prepared;
+}
+
+Result<ResultHandle> Connection::Run(const std::string& sql) {
+  DUX_ASSIGN_OR_RETURN(PreparedHandle prepared, Prepare(sql));
   return RunPrepared(prepared);
 }
 
@@ -110,11 +115,7 @@ Result<std::optional<std::string>> Connection::CallText(const std::string& funct
                                                         const std::string& argument) {
   auto it = calls_.find(function);
   if (it == calls_.end()) {
-    PreparedHandle prepared;
-    std::string sql = "SELECT " + function + "($1::VARCHAR)";
-    if (duckdb_prepare(con_.get(), sql.c_str(), prepared.out()) == DuckDBError) {
-      return Status::InvalidArgument(CleanDuckDbError(duckdb_prepare_error(prepared.get())));
-    }
+    DUX_ASSIGN_OR_RETURN(PreparedHandle prepared, Prepare("SELECT " + function + "($1::VARCHAR)"));
     it = calls_.emplace(function, std::move(prepared)).first;
   }
   if (duckdb_bind_varchar_length(it->second.get(), 1, argument.data(), argument.size()) ==
@@ -123,9 +124,7 @@ Result<std::optional<std::string>> Connection::CallText(const std::string& funct
   }
   DUX_ASSIGN_OR_RETURN(ResultHandle result, RunPrepared(it->second));
   DUX_ASSIGN_OR_RETURN(sql::TextRows rows, TextOf(result, function));
-  if (rows.size() != 1 || rows[0].size() != 1)
-    return Status::Internal("no result from " + function);
-  return rows[0][0];
+  return sql::OnlyValue(rows, function);
 }
 
 Result<sql::TextRows> Connection::TextOf(ResultHandle& result, const std::string& what) {

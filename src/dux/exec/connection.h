@@ -54,6 +54,7 @@ class Connection : public sql::Binder {
   duckdb_connection get() const { return con_.get(); }
 
  private:
+  Result<PreparedHandle> Prepare(const std::string& sql);
   Result<ResultHandle> Run(const std::string& sql);
   Result<ResultHandle> RunPrepared(PreparedHandle& prepared);
   /// The rows of a result of VARCHAR columns (`what` names the statement in the error).

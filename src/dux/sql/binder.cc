@@ -8,8 +8,11 @@ Result<std::optional<std::string>> Binder::CallText(const std::string& function,
                                                     const std::string& argument) {
   DUX_ASSIGN_OR_RETURN(TextRows rows,
                        QueryText("SELECT " + function + "(" + QuoteString(argument) + ")"));
-  if (rows.size() != 1 || rows[0].size() != 1)
-    return Status::Internal("no result from " + function);
+  return OnlyValue(rows, function);
+}
+
+Result<std::optional<std::string>> OnlyValue(const TextRows& rows, const std::string& what) {
+  if (rows.size() != 1 || rows[0].size() != 1) return Status::Internal("no result from " + what);
   return rows[0][0];
 }
 

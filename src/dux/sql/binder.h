@@ -35,11 +35,14 @@ class Binder {
                                                       const std::string& argument);
 };
 
+/// The one cell of `rows` (Internal naming `what` unless there is exactly one).
+Result<std::optional<std::string>> OnlyValue(const TextRows& rows, const std::string& what);
+
 /// The answers of one planning pass, shared by the binders of several connections (one
 /// thread each): each distinct SELECT is bound, or run, once, by the first binder that asks;
 /// one that asks meanwhile waits for that answer. Planning asks about some sources and sides
 /// more than once (0.5-5 ms each), and a second connection can ask ahead of the first
-/// (dist::AskAhead). A source changed meanwhile is read by the query itself, which then fails
+/// (dist::QuestionsAhead). A source changed meanwhile is read by the query itself, which then fails
 /// or differs as DuckDB's would. Failures are not kept: each asker meets its own.
 class SharedAnswers {
  public:
