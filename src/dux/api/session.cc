@@ -13,6 +13,7 @@
 #include "dux/dist/postgres.h"
 #include "dux/dist/write.h"
 #include "dux/exec/arrow_bridge.h"
+#include "dux/exec/output_target.h"
 #include "dux/pg/catalog.h"
 #include "dux/pg/writer.h"
 #include "dux/pipeline/proto_mapping.h"
@@ -328,7 +329,7 @@ Result<sql::CompiledQuery> Session::CompileHere(const Pipeline& pipeline, bool s
   return compiler.Compile(pipeline);
 }
 
-Result<sql::CompiledQuery> Session::Compile(const Pipeline& pipeline) {
+Result<Session::Prepared> Session::Prepare(const Pipeline& pipeline) {
   // Bound here first even when distributed: mistakes are reported with their verb and
   // position once, not by every worker. A PostgreSQL source the workers read in slices is
   // only described here.
@@ -339,18 +340,55 @@ Result<sql::CompiledQuery> Session::Compile(const Pipeline& pipeline) {
   const bool here = !cluster_ || SourceReadHere(pipeline);
   std::optional<PlanningPass> pass;
   if (!here) pass.emplace(this, pipeline);
-  DUX_ASSIGN_OR_RETURN(sql::CompiledQuery local, CompileHere(pipeline, workers_read));
-  if (here) return local;
-  DUX_ASSIGN_OR_RETURN(dist::Plan plan, PlanOnCluster(pipeline, local));
+  Prepared prepared;
+  DUX_ASSIGN_OR_RETURN(prepared.local, CompileHere(pipeline, workers_read));
+  if (here) return prepared;
+  DUX_ASSIGN_OR_RETURN(dist::Plan plan, PlanOnCluster(pipeline, prepared.local));
   pass.reset();
   if (!plan.coordinator_only.empty()) {
     // The plan keeps the pipeline here: then its rows are read here too.
-    if (workers_read) return CompileHere(pipeline, /*schema_only=*/false);
-    return local;
+    if (workers_read) {
+      DUX_ASSIGN_OR_RETURN(prepared.local, CompileHere(pipeline, /*schema_only=*/false));
+    }
+    return prepared;
   }
-  DUX_ASSIGN_OR_RETURN(Pipeline finish, RunPlan(plan, pipeline));
+  prepared.plan = std::move(plan);
+  return prepared;
+}
+
+Result<sql::CompiledQuery> Session::Compile(const Pipeline& pipeline) {
+  DUX_ASSIGN_OR_RETURN(Prepared prepared, Prepare(pipeline));
+  if (!prepared.plan) return std::move(prepared.local);
+  DUX_ASSIGN_OR_RETURN(Pipeline finish, RunPlan(*prepared.plan, pipeline));
   sql::Compiler compiler(&connection_);
   return compiler.Compile(finish);
+}
+
+Result<int64_t> Session::Stream(const Pipeline& pipeline, const RowConsumer& consume) {
+  DUX_ASSIGN_OR_RETURN(Prepared prepared, Prepare(pipeline));
+  if (prepared.plan && dist::StreamsToConsumer(*prepared.plan)) {
+    const pipeline::Schema& schema = prepared.local.schema;
+    DUX_ASSIGN_OR_RETURN(dist::GatherReport report,
+                         Traced(
+                             telemetry_,
+                             [&] {
+                               return dist::RunAndConsume(connection_, *prepared.plan, *cluster_,
+                                                          [&](const std::string& select) {
+                                                            return consume(select, schema);
+                                                          });
+                             },
+                             [](const auto& gathered) { return gathered.rows; }));
+    return report.rows;
+  }
+  sql::CompiledQuery query;
+  if (prepared.plan) {
+    DUX_ASSIGN_OR_RETURN(Pipeline finish, RunPlan(*prepared.plan, pipeline));
+    sql::Compiler compiler(&connection_);
+    DUX_ASSIGN_OR_RETURN(query, compiler.Compile(finish));
+  } else {
+    query = std::move(prepared.local);
+  }
+  return consume(query.Sql(), query.schema);
 }
 
 bool Session::SourceReadHere(const Pipeline& pipeline) const {
@@ -669,7 +707,17 @@ Result<exec::WriteReport> Session::Write(const Pipeline& pipeline) {
     return Status::InvalidArgument(
         "this pipeline has no to_parquet, to_csv, to_ndjson, to_arrow or insert_into at its end");
   }
-  if (cluster_ && exec::WritesDirectory(*pipeline.sink())) return WriteDistributed(pipeline);
+  const pipeline::Sink& sink = *pipeline.sink();
+  if (!std::holds_alternative<pipeline::InsertIntoSink>(sink.body) &&
+      !exec::SinkPath(sink).empty() && !exec::WritesDirectory(sink)) {
+    // Checked before anything runs (WriteSink writes it as it classifies it then).
+    auto target = exec::ClassifyOutput(exec::SinkPath(sink));
+    if (!target.ok()) {
+      return Status(target.status().code(), std::string(sink.Verb()) + ": " +
+                                                target.status().message() + sink.loc.Suffix());
+    }
+  }
+  if (cluster_ && exec::WritesDirectory(sink)) return WriteDistributed(pipeline);
   std::string pg_table;
   if (cluster_ && PostgresTarget(*pipeline.sink(), &pg_table)) {
     return WritePostgresDistributed(pipeline);

@@ -2,6 +2,7 @@
 // bound to a session, built by method chaining and run by Compute() and friends.
 #pragma once
 
+#include <functional>
 #include <map>
 #include <memory>
 #include <optional>
@@ -75,6 +76,18 @@ class Session {
   /// PostgreSQL source themselves (in slices with partition_by; WorkersReadPostgres); a
   /// pipeline that reads other attached tables runs here, on the coordinator, instead.
   Result<sql::CompiledQuery> Compile(const pipeline::Pipeline& pipeline);
+  /// Runs the SELECT it is given (with the result's columns) once on connection(), say in a
+  /// COPY, and returns the rows it produced.
+  using RowConsumer =
+      std::function<Result<int64_t>(const std::string& select_sql, const pipeline::Schema&)>;
+  /// Runs a pipeline without a sink and hands its result to `consume` as a SELECT; returns
+  /// what `consume` returned. Locally, and when distributed with something left for this
+  /// session to do after the gather, that is Compile's query. Distributed with nothing left
+  /// to do, the SELECT reads the workers' batches as they arrive, so the first rows are
+  /// written while the workers run; then a partition that fails after it delivered rows fails
+  /// the call instead of being retried (its rows may be written already). When `consume`
+  /// fails, the workers' fragments are cancelled.
+  Result<int64_t> Stream(const pipeline::Pipeline& pipeline, const RowConsumer& consume);
   /// The SQL a pipeline runs (and its sink statement, if any).
   Result<std::string> Explain(const pipeline::Pipeline& pipeline);
   /// Runs a pipeline without a sink and holds its result.
@@ -110,6 +123,14 @@ class Session {
   /// connection.
   sql::Binder* binder();
   Session(std::shared_ptr<exec::Database> db, exec::Connection connection);
+  /// A pipeline bound here, and the plan that runs it on the cluster (none: `local` runs
+  /// here).
+  struct Prepared {
+    sql::CompiledQuery local;
+    std::optional<dist::Plan> plan;
+  };
+  /// Compiles `pipeline` here and, when distributed, plans it on the cluster.
+  Result<Prepared> Prepare(const pipeline::Pipeline& pipeline);
   /// Loads the pipeline's from_arrow and from_attached inputs (attached tables without their
   /// rows when `schema_only`) and compiles it here.
   Result<sql::CompiledQuery> CompileHere(const pipeline::Pipeline& pipeline, bool schema_only);

@@ -1,13 +1,17 @@
 // dux run and dux explain.
+#include <poll.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cerrno>
+#include <csignal>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <iostream>
+#include <optional>
 #include <sstream>
 
 #include "dux/api/session.h"
@@ -15,6 +19,7 @@
 #include "dux/cli/commands.h"
 #include "dux/cli/query_watch.h"
 #include "dux/exec/arrow_bridge.h"
+#include "dux/exec/output_target.h"
 #include "dux/exec/writer.h"
 #include "dux/pipeline/language.h"
 
@@ -41,24 +46,8 @@ Result<Opened> OpenSession(const RunOptions& o, const pipeline::Script& script) 
   return opened;
 }
 
-Status WriteText(const std::string& text, const std::string& path) {
-  if (path.empty()) {
-    std::cout << text;
-    std::cout.flush();
-    return Status::OK();
-  }
-  return exec::WriteAtomically(
-             path,
-             [&](const std::string& temporary) {
-               std::ofstream out(temporary, std::ios::binary);
-               out << text;
-               out.close();
-               if (!out)
-                 return Result<int64_t>(Status::IOError("cannot write \"" + temporary + "\""));
-               return Result<int64_t>(0);
-             })
-      .status();
-}
+// Where the result goes: stdout (no target), or a file, device or pipe (exec::OutputTarget).
+using Destination = std::optional<exec::OutputTarget>;
 
 // Writes to a file descriptor it does not own (stdout), retrying short writes.
 class FdOutputStream : public ipc::OutputStream {
@@ -81,27 +70,95 @@ class FdOutputStream : public ipc::OutputStream {
   int fd_;
 };
 
-// --format arrow: an IPC stream, encoded batch by batch straight to stdout, or to --output
-// through a temporary file renamed when complete.
-Status WriteArrow(Session& session, const sql::CompiledQuery& query, const RunOptions& o) {
-  ipc::WriteOptions options;
-  DUX_ASSIGN_OR_RETURN(options.compression, exec::ParseCompression(o.arrow_compression));
-  if (o.output.empty()) {
+Status WriteText(const std::string& text, const Destination& to) {
+  if (!to) {
     std::cout.flush();
     FdOutputStream out(STDOUT_FILENO);
-    return exec::WriteQueryIpc(session.connection(), query.Sql(), &out, options).status();
+    return out.Write(text.data(), text.size());
   }
-  return exec::WriteAtomically(
-             o.output,
-             [&](const std::string& temporary) -> Result<int64_t> {
-               DUX_ASSIGN_OR_RETURN(auto file, ipc::FileOutputStream::Open(temporary));
-               DUX_ASSIGN_OR_RETURN(
-                   int64_t rows,
-                   exec::WriteQueryIpc(session.connection(), query.Sql(), file.get(), options));
-               DUX_RETURN_NOT_OK(file->Close());
-               return rows;
+  return exec::WriteOutput(
+             *to,
+             [&](const std::string& path) -> Result<int64_t> {
+               std::ofstream out(path, std::ios::binary);
+               out << text;
+               out.close();
+               if (!out) {
+                 return Status::IOError("cannot write \"" + path + "\": " + std::strerror(errno));
+               }
+               return 0;
              })
       .status();
+}
+
+// Whether DuckDB may write stdout itself by opening /dev/stdout: a pipe, FIFO or terminal.
+// Not a regular file (opening it again would truncate it, and lose an append's position),
+// nor a socket (Linux cannot open one by path).
+bool StdoutReopenable() {
+  struct stat st;
+  return ::fstat(STDOUT_FILENO, &st) == 0 && (S_ISFIFO(st.st_mode) || S_ISCHR(st.st_mode));
+}
+
+// --format csv, json or ndjson to stdout, as DuckDB writes them.
+Result<int64_t> ExportToStdout(exec::Connection& connection, const std::string& select,
+                               const std::string& format) {
+  std::cout.flush();
+  if (StdoutReopenable()) return exec::ExportQuery(connection, select, format, "/dev/stdout");
+  // A file (or socket) gets a temporary file's bytes, copied in blocks.
+  std::string tmpl = (std::filesystem::temp_directory_path() / "dux-out-XXXXXX").string();
+  int fd = mkstemp(tmpl.data());
+  if (fd < 0) return Status::IOError("cannot create a temporary file");
+  close(fd);
+  Result<int64_t> rows = exec::ExportQuery(connection, select, format, tmpl);
+  if (rows.ok()) {
+    std::ifstream in(tmpl, std::ios::binary);
+    FdOutputStream out(STDOUT_FILENO);
+    char block[1 << 16];
+    while (rows.ok() && in) {
+      in.read(block, sizeof block);
+      Status written = out.Write(block, static_cast<size_t>(in.gcount()));
+      if (!written.ok()) rows = written;
+    }
+  }
+  std::remove(tmpl.c_str());
+  return rows;
+}
+
+// Writes the result the SELECT `select` produces, in `o.format`, to `to`.
+Result<int64_t> WriteResult(Session& session, const std::string& select,
+                            const pipeline::Schema& schema, const RunOptions& o,
+                            const Destination& to) {
+  exec::Connection& connection = session.connection();
+  if (o.format == "table") {
+    DUX_ASSIGN_OR_RETURN(exec::Table table, connection.Query(select, schema));
+    DUX_RETURN_NOT_OK(WriteText(table.Format(), to));
+    return static_cast<int64_t>(table.NumRows());
+  }
+  if (o.format == "arrow") {
+    ipc::WriteOptions options;
+    DUX_ASSIGN_OR_RETURN(options.compression, exec::ParseCompression(o.arrow_compression));
+    if (to) {
+      return exec::WriteOutput(*to, [&](const std::string& path) {
+        return exec::WriteIpcFile(connection, select, options, path);
+      });
+    }
+    // An IPC stream, encoded batch by batch straight to stdout.
+    std::cout.flush();
+    FdOutputStream out(STDOUT_FILENO);
+    return exec::WriteQueryIpc(connection, select, &out, options);
+  }
+  if (to) {
+    return exec::WriteOutput(*to, [&](const std::string& path) {
+      return exec::ExportQuery(connection, select, o.format, path);
+    });
+  }
+  return ExportToStdout(connection, select, o.format);
+}
+
+// Whether stdout's reader has gone (`| head` after its lines): then a failed write is the
+// expected end of the run, not an error.
+bool StdoutClosed() {
+  pollfd p{STDOUT_FILENO, POLLOUT, 0};
+  return ::poll(&p, 1, 0) == 1 && (p.revents & POLLERR) != 0;
 }
 
 }  // namespace
@@ -126,23 +183,15 @@ Result<std::string> ReadPipelineText(const RunOptions& o) {
   return buffer.str();
 }
 
-// The writers put a temporary file next to `path` first; checking the directory up front
-// names the user's path in the error (not the temporary one) and runs nothing in vain.
-Status CheckOutputDirectory(const std::string& path) {
-  if (path.empty()) return Status::OK();
-  std::filesystem::path parent = std::filesystem::path(path).parent_path();
-  std::error_code ec;
-  if (!parent.empty() && !std::filesystem::is_directory(parent, ec)) {
-    return Status::IOError("cannot write \"" + path + "\": no such directory");
-  }
-  return Status::OK();
-}
-
 namespace {
 
 // Runs the pipeline of `o` on the session it opens into `opened`, and writes the result.
 Status RunIn(const RunOptions& o, Opened* opened) {
-  DUX_RETURN_NOT_OK(CheckOutputDirectory(o.output));
+  // The target is checked before anything runs, so that its mistakes cost nothing.
+  Destination to;
+  if (!o.output.empty() && o.output != "-") {
+    DUX_ASSIGN_OR_RETURN(to, exec::ClassifyOutput(o.output));
+  }
   DUX_ASSIGN_OR_RETURN(std::string text, ReadPipelineText(o));
   DUX_ASSIGN_OR_RETURN(pipeline::Script script, pipeline::ParseScript(text));
   DUX_ASSIGN_OR_RETURN(*opened, OpenSession(o, script));
@@ -157,30 +206,14 @@ Status RunIn(const RunOptions& o, Opened* opened) {
       summary += " to " + std::to_string(report.files.size()) +
                  (report.files.size() == 1 ? " file" : " files");
     }
-    return WriteText(summary + "\n", o.output);
+    return WriteText(summary + "\n", to);
   }
-  DUX_ASSIGN_OR_RETURN(sql::CompiledQuery query, session->Compile(p));
-  if (o.format == "table") {
-    DUX_ASSIGN_OR_RETURN(exec::Table table, session->connection().Query(query.Sql(), query.schema));
-    return WriteText(table.Format(), o.output);
-  }
-  if (o.format == "arrow") return WriteArrow(*session, query, o);
-  if (!o.output.empty()) {
-    return exec::ExportResult(session->connection(), query.Sql(), o.format, o.output);
-  }
-  // DuckDB writes files, so stdout gets a temporary file's bytes, streamed in blocks.
-  std::string tmpl = (std::filesystem::temp_directory_path() / "dux-out-XXXXXX").string();
-  int fd = mkstemp(tmpl.data());
-  if (fd < 0) return Status::IOError("cannot create a temporary file");
-  close(fd);
-  Status exported = exec::ExportResult(session->connection(), query.Sql(), o.format, tmpl);
-  if (exported.ok()) {
-    std::ifstream in(tmpl, std::ios::binary);
-    std::cout << in.rdbuf();
-    std::cout.flush();
-  }
-  std::remove(tmpl.c_str());
-  return exported;
+  return session
+      ->Stream(p,
+               [&](const std::string& select, const pipeline::Schema& schema) {
+                 return WriteResult(*session, select, schema, o, to);
+               })
+      .status();
 }
 
 // Whether the process may end without closing `session`'s database: not when DuckDB spilled
@@ -202,8 +235,13 @@ bool MaySkipTeardown(Session& session) {
 }  // namespace
 
 Status Run(const RunOptions& o) {
+  // A reader that goes away makes writes fail with EPIPE (see StdoutClosed) instead of
+  // killing the process before it cancels the workers' fragments.
+  std::signal(SIGPIPE, SIG_IGN);
   Opened opened;
   Status status = RunIn(o, &opened);
+  if (!status.ok() && (o.output.empty() || o.output == "-") && StdoutClosed())
+    status = Status::OK();
   // Closing DuckDB (joining its threads, freeing its buffers) and the workers' channels
   // takes 5-7 ms of a run that has written everything already (BENCHMARKS.md); the operating
   // system reclaims the same at once.

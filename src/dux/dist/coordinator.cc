@@ -619,9 +619,14 @@ pipeline::Pipeline FinishingPipeline(const Plan& plan, const pipeline::Pipeline&
   return finish;
 }
 
-Result<GatherReport> RunAndGather(exec::Connection& connection, const Plan& plan,
-                                  const ClusterOptions& options, const std::string& table,
-                                  const LastStageHook& last_stage) {
+namespace {
+
+// Runs `plan`'s stages up to the last one, whose tasks `gather` runs (into a table, or to a
+// consumer), with the fan-out and merge events around it.
+Result<GatherReport> RunStages(
+    exec::Connection& connection, const Plan& plan, const ClusterOptions& options,
+    const LastStageHook& last_stage,
+    const std::function<Result<GatherResult>(std::vector<GatherTask>)>& gather) {
   const Telemetry* t = options.telemetry;
   size_t n = plan.partitioning.partitions.size();
   if (t) {
@@ -648,9 +653,7 @@ Result<GatherReport> RunAndGather(exec::Connection& connection, const Plan& plan
   if (last_stage) DUX_RETURN_NOT_OK(last_stage(&tasks, query_id));
   if (t)
     t->Emit({"distributed.merge.start", {{"n_results", static_cast<double>(tasks.size())}}, {}});
-  DUX_ASSIGN_OR_RETURN(GatherResult gathered,
-                       GatherInto(connection, std::move(tasks), options, "gather", table,
-                                  plan.fold ? &*plan.fold : nullptr));
+  DUX_ASSIGN_OR_RETURN(GatherResult gathered, gather(std::move(tasks)));
   GatherReport report{gathered.rows, gathered.ipc_bytes, exchanged};
   double seconds = std::chrono::duration<double>(Clock::now() - start).count();
   if (t) {
@@ -662,6 +665,31 @@ Result<GatherReport> RunAndGather(exec::Connection& connection, const Plan& plan
              {}});
   }
   return report;
+}
+
+}  // namespace
+
+Result<GatherReport> RunAndGather(exec::Connection& connection, const Plan& plan,
+                                  const ClusterOptions& options, const std::string& table,
+                                  const LastStageHook& last_stage) {
+  return RunStages(connection, plan, options, last_stage, [&](std::vector<GatherTask> tasks) {
+    return GatherInto(connection, std::move(tasks), options, "gather", table,
+                      plan.fold ? &*plan.fold : nullptr);
+  });
+}
+
+bool StreamsToConsumer(const Plan& plan) {
+  return plan.coordinator_only.empty() && !plan.fold && plan.finish.empty();
+}
+
+Result<GatherReport> RunAndConsume(exec::Connection& connection, const Plan& plan,
+                                   const ClusterOptions& options, const RowConsumer& consume) {
+  if (!StreamsToConsumer(plan)) {
+    return Status::Internal("RunAndConsume: the plan leaves work to the coordinator");
+  }
+  return RunStages(connection, plan, options, nullptr, [&](std::vector<GatherTask> tasks) {
+    return GatherTo(connection, std::move(tasks), options, "gather", consume);
+  });
 }
 
 std::string BucketTable(const std::string& exchange_id, int bucket) {

@@ -174,6 +174,17 @@ Result<GatherReport> RunAndGather(exec::Connection& connection, const Plan& plan
                                   const ClusterOptions& options, const std::string& table,
                                   const LastStageHook& last_stage = nullptr);
 
+/// Whether the workers' rows of `plan` are the result as they are (no fold, no verb after the
+/// gather), so that RunAndConsume can hand them on as they arrive.
+bool StreamsToConsumer(const Plan& plan);
+
+/// Runs `plan` as RunAndGather does, but hands its rows to `consume` as they arrive (see
+/// GatherTo: a partition that fails after delivering rows fails the call) instead of loading
+/// them into a table. Only for a plan that StreamsToConsumer.
+Result<GatherReport> RunAndConsume(
+    exec::Connection& connection, const Plan& plan, const ClusterOptions& options,
+    const std::function<Result<int64_t>(const std::string&)>& consume);
+
 /// A query id unique in this process and across coordinators (time, pid, counter).
 std::string NewQueryId();
 

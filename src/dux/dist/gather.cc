@@ -538,10 +538,12 @@ std::string FoldQuery(const Fold& fold, const std::string& select) {
          (keys.empty() ? "" : " GROUP BY " + keys);
 }
 
-Result<GatherResult> GatherInto(exec::Connection& connection, std::vector<GatherTask> tasks,
-                                const ClusterOptions& options, const char* stage,
-                                const std::string& table, const Fold* fold) {
-  Gather gather(std::move(tasks), options, stage, /*discardable=*/fold == nullptr);
+namespace {
+
+// Waits for the gather's schema and runs `use` with a SELECT over its batches (with the
+// attempt column) as they arrive.
+Result<int64_t> ScanGather(exec::Connection& connection, Gather& gather,
+                           const std::function<Result<int64_t>(const std::string&)>& use) {
   DUX_ASSIGN_OR_RETURN(const ArrowSchema* schema, gather.WaitSchema());
   DUX_ASSIGN_OR_RETURN(auto casts, exec::ImportCasts(*schema));
   ArrowArrayStream stream{};
@@ -550,13 +552,19 @@ Result<GatherResult> GatherInto(exec::Connection& connection, std::vector<Gather
   stream.get_last_error = GatherStream::GetLastError;
   stream.release = GatherStream::Release;
   stream.private_data = new GatherStream{&gather, schema, {}};
-  std::function<Result<std::string>(const std::string&)> shape;
-  if (fold)
-    shape = [fold](const std::string& select) -> Result<std::string> {
-      return FoldQuery(*fold, select);
-    };
-  auto rows = exec::ImportArrowStream(connection, table, &stream, exec::TableMode::kTemporary,
-                                      casts, shape);
+  return exec::ScanArrowStream(connection, &stream, casts, use);
+}
+
+}  // namespace
+
+Result<GatherResult> GatherInto(exec::Connection& connection, std::vector<GatherTask> tasks,
+                                const ClusterOptions& options, const char* stage,
+                                const std::string& table, const Fold* fold) {
+  Gather gather(std::move(tasks), options, stage, /*discardable=*/fold == nullptr);
+  auto rows = ScanGather(connection, gather, [&](const std::string& select) -> Result<int64_t> {
+    return connection.Execute("CREATE TEMPORARY TABLE " + sql::QuoteIdentifier(table) + " AS " +
+                              (fold ? FoldQuery(*fold, select) : select));
+  });
   // A worker's own error is the cause; DuckDB's wrapping of it adds nothing.
   Status failed = gather.error();
   if (!failed.ok()) return failed;
@@ -574,6 +582,19 @@ Result<GatherResult> GatherInto(exec::Connection& connection, std::vector<Gather
     result.rows -= deleted;
   }
   return result;
+}
+
+Result<GatherResult> GatherTo(exec::Connection& connection, std::vector<GatherTask> tasks,
+                              const ClusterOptions& options, const char* stage,
+                              const RowConsumer& consume) {
+  Gather gather(std::move(tasks), options, stage, /*discardable=*/false);
+  auto rows = ScanGather(connection, gather, [&](const std::string& select) {
+    return consume("SELECT * EXCLUDE (" + std::string(kAttemptColumn) + ") FROM (" + select + ")");
+  });
+  Status failed = gather.error();
+  if (!failed.ok()) return failed;
+  if (!rows.ok()) return rows.status();
+  return GatherResult{*rows, gather.ipc_bytes(), gather.completed()};
 }
 
 }  // namespace dux::dist

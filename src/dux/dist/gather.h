@@ -57,6 +57,19 @@ Result<GatherResult> GatherInto(exec::Connection& connection, std::vector<Gather
                                 const ClusterOptions& options, const char* stage,
                                 const std::string& table, const Fold* fold = nullptr);
 
+/// Runs a SELECT (given as its text) exactly once on the connection it was given for, and
+/// returns the rows it produced.
+using RowConsumer = std::function<Result<int64_t>(const std::string& select)>;
+
+/// Runs the tasks and hands `consume` a SELECT over their rows (without kAttemptColumn) that
+/// reads the batches as they arrive: a COPY of it writes the first rows while workers still
+/// run. Since rows once consumed cannot be taken back, a task that fails after delivering
+/// rows is not retried: the call fails. One that fails before is retried as by GatherInto.
+/// When `consume` fails (say, its reader went away), the workers' fragments are cancelled.
+Result<GatherResult> GatherTo(exec::Connection& connection, std::vector<GatherTask> tasks,
+                              const ClusterOptions& options, const char* stage,
+                              const RowConsumer& consume);
+
 /// The SELECT that folds the rows of `select` (gathered partials).
 std::string FoldQuery(const Fold& fold, const std::string& select);
 

@@ -460,13 +460,9 @@ Result<std::vector<int64_t>> RouteRows(Connection& connection, const std::string
   return rows;
 }
 
-namespace {
-
-// Registers a view over `stream` (released whatever the outcome), runs `use` with the
-// SELECT that reads it (`casts` applied, see ImportArrowStream) and drops the view.
-Result<int64_t> WithArrowScan(Connection& connection, ArrowArrayStream* stream,
-                              const std::map<std::string, std::string>& casts,
-                              const std::function<Result<int64_t>(const std::string&)>& use) {
+Result<int64_t> ScanArrowStream(Connection& connection, ArrowArrayStream* stream,
+                                const std::map<std::string, std::string>& casts,
+                                const std::function<Result<int64_t>(const std::string&)>& use) {
   // duckdb_arrow_scan registers a view over the stream, dropped on every path. (The
   // function is deprecated in 1.4 but is the C API's only way to scan a stream without
   // knowing the types up front.)
@@ -499,14 +495,12 @@ Result<int64_t> WithArrowScan(Connection& connection, ArrowArrayStream* stream,
   return rows;
 }
 
-}  // namespace
-
 Result<int64_t> ImportArrowStream(
     Connection& connection, const std::string& table, ArrowArrayStream* stream, TableMode mode,
     const std::map<std::string, std::string>& casts,
     const std::function<Result<std::string>(const std::string& select)>& shape) {
   std::string target = sql::QuoteIdentifier(table);
-  return WithArrowScan(connection, stream, casts, [&](std::string select) -> Result<int64_t> {
+  return ScanArrowStream(connection, stream, casts, [&](std::string select) -> Result<int64_t> {
     if (shape) {
       DUX_ASSIGN_OR_RETURN(select, shape(select));
     }
@@ -681,7 +675,7 @@ Result<int64_t> ReadIpcChunks(
     Connection& connection, std::unique_ptr<ipc::InputStream> in,
     const std::function<Result<std::unique_ptr<RowSink>>(const RoutedColumns&)>& open) {
   DUX_ASSIGN_OR_RETURN(IpcArrowStream s, OpenIpcArrowStream(std::move(in)));
-  return WithArrowScan(
+  return ScanArrowStream(
       connection, &s.stream, s.casts, [&](const std::string& select) -> Result<int64_t> {
         DUX_ASSIGN_OR_RETURN(ResultHandle result, RunStreaming(connection, select));
         RoutedColumns columns;

@@ -58,6 +58,13 @@ Result<int64_t> ImportArrowStream(
     const std::map<std::string, std::string>& casts = {},
     const std::function<Result<std::string>(const std::string& select)>& shape = nullptr);
 
+/// Registers a view over `stream` (released whatever the outcome), runs `use` with the
+/// SELECT that reads it (`casts` applied, see ImportArrowStream), drops the view and returns
+/// what `use` returned. When the stream fails, the error is the stream's own words.
+Result<int64_t> ScanArrowStream(Connection& connection, ArrowArrayStream* stream,
+                                const std::map<std::string, std::string>& casts,
+                                const std::function<Result<int64_t>(const std::string&)>& use);
+
 /// Checks that DuckDB can read every column of `schema` and returns the casts that restore
 /// the ENUM columns dux wrote (their values travel in the schema's metadata).
 Result<std::map<std::string, std::string>> ImportCasts(const ArrowSchema& schema);

@@ -6,7 +6,6 @@
 #include <algorithm>
 #include <atomic>
 #include <cerrno>
-#include <chrono>
 #include <cstring>
 #include <filesystem>
 #include <map>
@@ -14,6 +13,7 @@
 
 #include "dux/common/unique_id.h"
 #include "dux/exec/arrow_bridge.h"
+#include "dux/exec/output_target.h"
 #include "dux/sql/quote.h"
 
 namespace dux::exec {
@@ -22,47 +22,6 @@ namespace fs = std::filesystem;
 using namespace pipeline;  // NOLINT: the IR structs
 
 namespace {
-
-// A name beside `target`, unique to this process and call, hidden from globs like "*.parquet".
-std::string TemporaryName(const std::string& target) {
-  static std::atomic<int> counter{0};
-  fs::path p(target);
-  std::string name = "." + p.filename().string() + ".dux-tmp-" + std::to_string(getpid()) + "-" +
-                     std::to_string(counter++);
-  return (p.parent_path() / name).string();
-}
-
-void RemoveQuietly(const std::string& path) {
-  std::error_code ignored;
-  fs::remove_all(path, ignored);
-}
-
-std::string ReplaceAll(std::string text, const std::string& from, const std::string& to) {
-  for (size_t at = text.find(from); at != std::string::npos; at = text.find(from, at + to.size())) {
-    text.replace(at, from.size(), to);
-  }
-  return text;
-}
-
-// Moves a finished temporary output into place.
-Status Publish(const std::string& temporary, const std::string& target) {
-  std::error_code ec;
-  fs::rename(temporary, target, ec);
-  if (ec) return Status::IOError("cannot rename output into \"" + target + "\": " + ec.message());
-  return Status::OK();
-}
-
-std::vector<std::string> ListFiles(const std::string& root) {
-  std::vector<std::string> files;
-  std::error_code ec;
-  if (fs::is_regular_file(root, ec)) return {root};
-  for (auto it = fs::recursive_directory_iterator(root, ec); !ec && it != fs::end(it);
-       it.increment(ec)) {
-    if (it->is_regular_file()) files.push_back(it->path().string());
-  }
-  std::sort(files.begin(), files.end());
-  return files;
-}
 
 // `status` as the sink's error: "verb: message (line L, col C)".
 Status SinkError(const Status& status, const Sink& sink) {
@@ -93,31 +52,7 @@ Result<int64_t> CreateAndInsert(Connection& connection, const Sink& sink,
   return rows;
 }
 
-// to_arrow is written by dux's own IPC encoder rather than by a COPY statement.
-Result<int64_t> WriteArrowFile(Connection& connection, const std::string& select_sql,
-                               const ToArrowSink& sink, const std::string& path) {
-  ipc::WriteOptions options;
-  options.format = sink.stream_format ? ipc::Format::kStream : ipc::Format::kFile;
-  DUX_ASSIGN_OR_RETURN(options.compression, ParseCompression(sink.compression));
-  DUX_ASSIGN_OR_RETURN(auto file, ipc::FileOutputStream::Open(path));
-  DUX_ASSIGN_OR_RETURN(int64_t rows, WriteQueryIpc(connection, select_sql, file.get(), options));
-  DUX_RETURN_NOT_OK(file->Close());
-  return rows;
-}
-
 }  // namespace
-
-Result<int64_t> WriteAtomically(const std::string& target,
-                                const std::function<Result<int64_t>(const std::string&)>& write) {
-  std::string temporary = TemporaryName(target);
-  Result<int64_t> written = write(temporary);
-  Status status = written.ok() ? Publish(temporary, target) : written.status();
-  if (status.ok()) return written;
-  RemoveQuietly(temporary);
-  // DuckDB names the file it was writing, which is the temporary one; the user only knows
-  // the target.
-  return Status(status.code(), ReplaceAll(status.message(), temporary, target));
-}
 
 Result<WriteReport> WriteSink(Connection& connection, const Sink& sink,
                               const sql::CompiledQuery& query) {
@@ -146,17 +81,21 @@ Result<WriteReport> WriteSink(Connection& connection, const Sink& sink,
     if (!written.ok()) RemoveWrite(target, part.write_id, !existed);
     return written;
   }
-  auto rows = WriteAtomically(target, [&](const std::string& temporary) {
+  auto rows = WriteToPath(target, [&](const std::string& written) -> Result<int64_t> {
     if (auto* a = std::get_if<ToArrowSink>(&sink.body)) {
-      return WriteArrowFile(connection, select_sql, *a, temporary);
+      // Written by dux's own IPC encoder rather than by a COPY statement.
+      ipc::WriteOptions options;
+      options.format = a->stream_format ? ipc::Format::kStream : ipc::Format::kFile;
+      DUX_ASSIGN_OR_RETURN(options.compression, ParseCompression(a->compression));
+      return WriteIpcFile(connection, select_sql, options, written);
     }
-    auto statement = sql::SinkStatement(sink, select_sql, query.schema, temporary);
-    if (!statement.ok()) return Result<int64_t>(statement.status());
-    return connection.Execute(*statement);
+    DUX_ASSIGN_OR_RETURN(std::string statement,
+                         sql::SinkStatement(sink, select_sql, query.schema, written));
+    return connection.Execute(statement);
   });
   if (!rows.ok()) return SinkError(rows.status(), sink);
   report.rows = *rows;
-  report.files = ListFiles(target);
+  report.files = {target};
   return report;
 }
 
@@ -281,6 +220,8 @@ bool WritesDirectory(const Sink& sink) {
   std::string path = PathAsWritten(sink);
   if (path.empty()) return false;
   if (path.back() == '/') return true;
+  std::error_code ec;
+  if (fs::exists(path, ec) && !fs::is_directory(path, ec)) return false;
   std::string name = fs::path(path).filename().string();
   // A leading dot alone (".hidden") is not an extension.
   return name.find('.', 1) == std::string::npos;
@@ -403,15 +344,23 @@ Result<WriteReport> WritePart(Connection& connection, const Sink& sink,
     fs::remove_all(temporary, ignored);
     for (const auto& f : renamed) fs::remove(f, ignored);
     // DuckDB names the file it was writing, which is the temporary one.
-    return SinkError(Status(status.code(), ReplaceAll(status.message(), temporary, target)), sink);
+    return SinkError(NameTarget(status, temporary, target), sink);
   }
   std::sort(renamed.begin(), renamed.end());
   report.files = std::move(renamed);
   return report;
 }
 
-Status ExportResult(Connection& connection, const std::string& select_sql,
-                    const std::string& format, const std::string& path) {
+Result<int64_t> WriteIpcFile(Connection& connection, const std::string& select_sql,
+                             const ipc::WriteOptions& options, const std::string& path) {
+  DUX_ASSIGN_OR_RETURN(auto file, ipc::FileOutputStream::Open(path));
+  DUX_ASSIGN_OR_RETURN(int64_t rows, WriteQueryIpc(connection, select_sql, file.get(), options));
+  DUX_RETURN_NOT_OK(file->Close());
+  return rows;
+}
+
+Result<int64_t> ExportQuery(Connection& connection, const std::string& select_sql,
+                            const std::string& format, const std::string& path) {
   std::string options;
   if (format == "csv") {
     options = "FORMAT csv, HEADER true";
@@ -422,13 +371,8 @@ Status ExportResult(Connection& connection, const std::string& select_sql,
   } else {
     return Status::InvalidArgument("unknown export format \"" + format + "\"");
   }
-  return WriteAtomically(path,
-                         [&](const std::string& temporary) {
-                           return connection.Execute("COPY (" + select_sql + ") TO " +
-                                                     sql::QuoteString(temporary) + " (" + options +
-                                                     ")");
-                         })
-      .status();
+  return connection.Execute("COPY (" + select_sql + ") TO " + sql::QuoteString(path) + " (" +
+                            options + ")");
 }
 
 }  // namespace dux::exec

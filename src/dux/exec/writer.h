@@ -7,6 +7,7 @@
 
 #include "dux/common/status.h"
 #include "dux/exec/connection.h"
+#include "dux/ipc/writer.h"
 #include "dux/pipeline/pipeline.h"
 #include "dux/sql/compiler.h"
 
@@ -17,8 +18,9 @@ struct WriteReport {
   std::vector<std::string> files;  ///< files written (empty for insert_into)
 };
 
-/// Runs `sink` over `query`. A single file is written under a temporary name beside the
-/// target and renamed into place once complete, replacing an existing one. A directory target
+/// Runs `sink` over `query`. A single file is written as WriteToPath (output_target.h) writes
+/// a target: a regular file under a temporary name renamed into place once complete, a device
+/// or pipe in place. A directory target
 /// (see WritesDirectory) must be missing or empty; it receives one part file, partition 0 of
 /// a new write id (see WritePart). On failure nothing of the write is left. insert_into runs
 /// as one statement, so it lands whole or not at all.
@@ -27,8 +29,9 @@ Result<WriteReport> WriteSink(Connection& connection, const pipeline::Sink& sink
 
 /// Whether a file sink writes a directory of part files rather than one file: to_parquet with
 /// partition_by, or a to_parquet/to_csv/to_ndjson path that ends in "/" or whose last
-/// component has no extension ("out" or "out/", not "out.parquet"). False for to_arrow and
-/// insert_into, which always write one file or table.
+/// component has no extension ("out" or "out/", not "out.parquet"), unless that path exists
+/// and is not a directory (a file, a device such as /dev/null, a FIFO: written as one file).
+/// False for to_arrow and insert_into, which always write one file or table.
 bool WritesDirectory(const pipeline::Sink& sink);
 
 /// The path a file sink writes (without a trailing "/"); empty for insert_into.
@@ -80,16 +83,15 @@ void RemoveWriteTemporaries(const std::string& directory, const std::string& wri
 /// A new write id, unique in this process and across processes (time, pid, counter).
 std::string NewWriteId();
 
-/// Produces `target` all or nothing: `write` writes to a hidden temporary name beside it
-/// (returning what it wrote, e.g. rows), which is then renamed into place. On any failure
-/// the temporary output is removed, `target` is untouched, and messages that name the
-/// temporary file name `target` instead.
-Result<int64_t> WriteAtomically(const std::string& target,
-                                const std::function<Result<int64_t>(const std::string&)>& write);
+/// Writes the query's result to `path`, as it is, as Arrow IPC with `options`; returns the
+/// rows. Wrap it in WriteOutput (output_target.h) for a user's target.
+Result<int64_t> WriteIpcFile(Connection& connection, const std::string& select_sql,
+                             const ipc::WriteOptions& options, const std::string& path);
 
-/// Writes the query's result to the file `path` in DuckDB's `format` ("csv" with a header,
-/// "json" as one array, "ndjson"), with the same temporary-name-and-rename rule.
-Status ExportResult(Connection& connection, const std::string& select_sql,
-                    const std::string& format, const std::string& path);
+/// Writes the query's result to `path`, as it is, in DuckDB's `format` ("csv" with a header,
+/// "json" as one array, "ndjson"); returns the rows. Wrap it in WriteOutput (output_target.h)
+/// for a user's target.
+Result<int64_t> ExportQuery(Connection& connection, const std::string& select_sql,
+                            const std::string& format, const std::string& path);
 
 }  // namespace dux::exec
