@@ -5,11 +5,13 @@
 #include <gtest/gtest.h>
 #include <signal.h>
 #include <stdlib.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <chrono>
 #include <filesystem>
+#include <future>
 #include <memory>
 #include <optional>
 #include <sstream>
@@ -768,6 +770,51 @@ TEST_F(ClusterTest, CtrlCStopsTheRunAndTheWorkersQuery) {
       {"--workers", w->address}, [](const Outcome& r) { return Contains(r.out, "running []"); },
       5s);
   EXPECT_TRUE(Contains(idle.out, "running []")) << idle.out;
+}
+
+TEST_F(ClusterTest, StreamedResultEndsWhenItsReaderStopsAndTheWorkerStopsToo) {
+  // The worker's rows reach `head` as they come: the source never ends by itself, so the run
+  // can only finish when the gather streams and the closed pipe ends it, quietly (exit 0,
+  // nothing on stderr) and with the worker's fragment cancelled.
+  Server* w = Worker();
+  ASSERT_TRUE(w);
+  const std::string endless = "from_query(\"SELECT range AS i FROM range(0, 300000000000)\")";
+  Command run = Spawn({"/bin/bash", "-c",
+                       "set -o pipefail; \"$DUX\" run --workers " + w->address + " --format csv '" +
+                           endless + "' | head -2"},
+                      {{"DUX", DUX_BINARY}});
+  Outcome o = Finish(std::move(run), 60s);
+  EXPECT_EQ(o.exit_code, 0) << o.err;
+  EXPECT_EQ(o.out, "i\n0\n");
+  EXPECT_EQ(o.err, "");
+  Outcome idle = PollWorkers(
+      {"--workers", w->address}, [](const Outcome& r) { return Contains(r.out, "running []"); },
+      5s);
+  EXPECT_TRUE(Contains(idle.out, "running []")) << idle.out;
+}
+
+TEST_F(ClusterTest, StreamedOutputToADeviceOrFifoGivesTheLocalRows) {
+  fs::path data = Generate("data", 50000, 3);
+  Server* a = Worker();
+  Server* b = Worker();
+  ASSERT_TRUE(a && b);
+  const std::string pipeline = RowWise(data);
+  Outcome local = Dux({"run", "--format", "csv", pipeline});
+  const fs::path fifo = dir_ / "rows.fifo";
+  ASSERT_EQ(::mkfifo(fifo.c_str(), 0644), 0);
+  auto reader = std::async(std::launch::async, [&] { return ReadFile(fifo); });
+  Outcome to_fifo = Dux({"run", "--workers", a->address + "," + b->address, "--format", "csv",
+                         "--output", fifo.string(), pipeline});
+  EXPECT_EQ(to_fifo.exit_code, 0) << to_fifo.err;
+  Outcome streamed = to_fifo;
+  streamed.out = reader.get();
+  ExpectSameRows(streamed, local, 10000);
+  Outcome to_null = Dux({"run", "--workers", a->address + "," + b->address, "--format", "csv",
+                         "--output", "/dev/null", pipeline});
+  EXPECT_EQ(to_null.exit_code, 0) << to_null.err;
+  struct stat st {};
+  ASSERT_EQ(::stat("/dev/null", &st), 0);
+  EXPECT_TRUE(S_ISCHR(st.st_mode)) << "dux replaced /dev/null";
 }
 
 TEST_F(ClusterTest, TimeoutNamesTheWorkerAndStopsItsQuery) {

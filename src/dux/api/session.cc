@@ -364,9 +364,9 @@ Result<sql::CompiledQuery> Session::Compile(const Pipeline& pipeline) {
   return compiler.Compile(finish);
 }
 
-Result<int64_t> Session::Stream(const Pipeline& pipeline, const RowConsumer& consume) {
+Result<int64_t> Session::Stream(const Pipeline& pipeline, const RowConsumer& consume, bool live) {
   DUX_ASSIGN_OR_RETURN(Prepared prepared, Prepare(pipeline));
-  if (prepared.plan && dist::StreamsToConsumer(*prepared.plan)) {
+  if (live && prepared.plan && dist::StreamsToConsumer(*prepared.plan)) {
     const pipeline::Schema& schema = prepared.local.schema;
     DUX_ASSIGN_OR_RETURN(dist::GatherReport report,
                          Traced(

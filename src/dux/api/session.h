@@ -81,13 +81,14 @@ class Session {
   using RowConsumer =
       std::function<Result<int64_t>(const std::string& select_sql, const pipeline::Schema&)>;
   /// Runs a pipeline without a sink and hands its result to `consume` as a SELECT; returns
-  /// what `consume` returned. Locally, and when distributed with something left for this
-  /// session to do after the gather, that is Compile's query. Distributed with nothing left
-  /// to do, the SELECT reads the workers' batches as they arrive, so the first rows are
-  /// written while the workers run; then a partition that fails after it delivered rows fails
-  /// the call instead of being retried (its rows may be written already). When `consume`
-  /// fails, the workers' fragments are cancelled.
-  Result<int64_t> Stream(const pipeline::Pipeline& pipeline, const RowConsumer& consume);
+  /// what `consume` returned. Locally that is Compile's query. Distributed, with `live` and
+  /// nothing left for this session to do after the gather, the SELECT reads the workers'
+  /// batches as they arrive, so the first rows are written while the workers run; then a
+  /// partition that fails after it delivered rows fails the call instead of being retried
+  /// (its rows may be written already). Otherwise the rows are gathered first (Compile), and
+  /// every failed partition can be retried. When `consume` fails, the workers' fragments are
+  /// cancelled.
+  Result<int64_t> Stream(const pipeline::Pipeline& pipeline, const RowConsumer& consume, bool live);
   /// The SQL a pipeline runs (and its sink statement, if any).
   Result<std::string> Explain(const pipeline::Pipeline& pipeline);
   /// Runs a pipeline without a sink and holds its result.

@@ -90,13 +90,16 @@ Status WriteText(const std::string& text, const Destination& to) {
       .status();
 }
 
+// The type of stdout's file (S_IFIFO, S_IFREG, ...).
+mode_t StdoutType() {
+  struct stat st;
+  return ::fstat(STDOUT_FILENO, &st) == 0 ? (st.st_mode & S_IFMT) : 0;
+}
+
 // Whether DuckDB may write stdout itself by opening /dev/stdout: a pipe, FIFO or terminal.
 // Not a regular file (opening it again would truncate it, and lose an append's position),
 // nor a socket (Linux cannot open one by path).
-bool StdoutReopenable() {
-  struct stat st;
-  return ::fstat(STDOUT_FILENO, &st) == 0 && (S_ISFIFO(st.st_mode) || S_ISCHR(st.st_mode));
-}
+bool StdoutReopenable() { return StdoutType() == S_IFIFO || StdoutType() == S_IFCHR; }
 
 // --format csv, json or ndjson to stdout, as DuckDB writes them.
 Result<int64_t> ExportToStdout(exec::Connection& connection, const std::string& select,
@@ -208,11 +211,16 @@ Status RunIn(const RunOptions& o, Opened* opened) {
     }
     return WriteText(summary + "\n", to);
   }
+  // Rows stream to a reader as the workers deliver them. A file shows nothing before it is
+  // complete, so it gets them gathered first, where a failed partition can still be retried.
+  const bool live = to ? to->kind == exec::TargetKind::kStream : StdoutType() != S_IFREG;
   return session
-      ->Stream(p,
-               [&](const std::string& select, const pipeline::Schema& schema) {
-                 return WriteResult(*session, select, schema, o, to);
-               })
+      ->Stream(
+          p,
+          [&](const std::string& select, const pipeline::Schema& schema) {
+            return WriteResult(*session, select, schema, o, to);
+          },
+          live)
       .status();
 }
 
