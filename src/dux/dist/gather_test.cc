@@ -5,8 +5,10 @@
 
 #include <gtest/gtest.h>
 
+#include <chrono>
 #include <mutex>
 #include <set>
+#include <thread>
 
 #include "dux/api/session.h"
 #include "dux/dist/forwarding_client_testing.h"
@@ -205,6 +207,67 @@ TEST_F(GatherTest, FoldedTaskIsNotRetriedAfterDeliveringRows) {
   ASSERT_FALSE(gathered.ok());
   EXPECT_EQ(gathered.status().message(), "worker in-process:0 is unreachable or went away");
   EXPECT_TRUE(Retries().empty());
+}
+
+TEST_F(GatherTest, ConsumerReadsTheRowsWithoutTheAttemptColumn) {
+  std::vector<GatherTask> tasks = {{0, Fragment(kRows, "g7"), true, "partition 0"},
+                                   {1, Fragment(kRows, "g8"), true, "partition 1"}};
+  std::string columns;
+  auto gathered = GatherTo(
+      session_->connection(), tasks, Options(clients_), "gather",
+      [&](const std::string& select) -> Result<int64_t> {
+        DUX_ASSIGN_OR_RETURN(
+            auto rows, session_->connection().QueryText("SELECT string_agg(column_name, ',') FROM "
+                                                        "(DESCRIBE " +
+                                                        select + ")"));
+        columns = rows.at(0).at(0).value_or("");
+        return session_->connection().Execute("CREATE TEMPORARY TABLE t7 AS " + select);
+      });
+  ASSERT_TRUE(gathered.ok()) << gathered.status().message();
+  EXPECT_EQ(gathered->rows, 40000);
+  EXPECT_EQ(columns, "k,pad");
+  EXPECT_EQ(Text("SELECT CAST(count(*) AS VARCHAR) || '/' || CAST(count(DISTINCT k) AS VARCHAR) "
+                 "FROM temp.t7"),
+            "40000/20000");
+}
+
+TEST_F(GatherTest, ConsumedTaskIsNotRetriedAfterDeliveringRows) {
+  // Rows handed on cannot be taken back: a retry would deliver them twice.
+  auto failing = std::make_shared<FailingClient>(clients_[0], 3 << 20);
+  std::vector<GatherTask> tasks = {{0, Fragment(kRows, "g9"), true, "partition 0"}};
+  auto gathered =
+      GatherTo(session_->connection(), tasks, Options({failing, clients_[1]}), "gather",
+               [&](const std::string& select) -> Result<int64_t> {
+                 return session_->connection().Execute("CREATE TEMPORARY TABLE t9 AS " + select);
+               });
+  ASSERT_FALSE(gathered.ok());
+  EXPECT_EQ(gathered.status().message(), "worker in-process:0 is unreachable or went away");
+  EXPECT_TRUE(Retries().empty());
+}
+
+TEST_F(GatherTest, FailedConsumerCancelsTheWorkers) {
+  // The consumer stops reading after one batch, as a writer whose reader went away does.
+  std::vector<GatherTask> tasks = {
+      {0, Fragment("from_query(\"SELECT range AS k FROM range(0, 300000000000)\")", "g10"), true,
+       "partition 0"}};
+  auto gathered = GatherTo(
+      session_->connection(), tasks, Options(clients_), "gather",
+      [&](const std::string& select) -> Result<int64_t> {
+        DUX_RETURN_NOT_OK(
+            session_->connection().Execute("SELECT * FROM (" + select + ") LIMIT 1").status());
+        return Status::IOError("cannot write output: Broken pipe");
+      });
+  ASSERT_FALSE(gathered.ok());
+  EXPECT_EQ(gathered.status().message(), "cannot write output: Broken pipe");
+  // The endless fragment was cancelled: the call returned, and the worker stops it.
+  int running = -1;
+  for (int i = 0; i < 100 && running != 0; ++i) {
+    if (i > 0) std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    auto info = clients_[0]->Info();
+    ASSERT_TRUE(info.ok()) << info.status().message();
+    running = info->running_queries_size();
+  }
+  EXPECT_EQ(running, 0);
 }
 
 }  // namespace
