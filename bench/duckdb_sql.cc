@@ -1,7 +1,7 @@
 // duckdb_sql [--threads N] [--statement] SQL: runs one query straight through DuckDB's C API
 // (the same libduckdb dux uses) and prints its rows tab-separated; the baseline of the
 // benchmarks. With --statement the SQL (a COPY, say) runs as it is and prints the rows it
-// changed or wrote.
+// changed or wrote on stderr, so that a COPY TO '/dev/stdout' leaves stdout to its rows.
 #include <duckdb.h>
 
 #include <cstdio>
@@ -43,7 +43,7 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "duckdb_sql: %s\n", duckdb_result_error(&result));
     rc = 1;
   } else if (statement) {
-    std::printf("%llu\n", static_cast<unsigned long long>(duckdb_rows_changed(&result)));
+    std::fprintf(stderr, "%llu\n", static_cast<unsigned long long>(duckdb_rows_changed(&result)));
   } else {
     idx_t columns = duckdb_column_count(&result);
     while (duckdb_data_chunk chunk = duckdb_fetch_chunk(result)) {
