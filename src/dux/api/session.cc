@@ -356,12 +356,16 @@ Result<Session::Prepared> Session::Prepare(const Pipeline& pipeline) {
   return prepared;
 }
 
-Result<sql::CompiledQuery> Session::Compile(const Pipeline& pipeline) {
-  DUX_ASSIGN_OR_RETURN(Prepared prepared, Prepare(pipeline));
+Result<sql::CompiledQuery> Session::Finish(Prepared prepared, const Pipeline& pipeline) {
   if (!prepared.plan) return std::move(prepared.local);
   DUX_ASSIGN_OR_RETURN(Pipeline finish, RunPlan(*prepared.plan, pipeline));
   sql::Compiler compiler(&connection_);
   return compiler.Compile(finish);
+}
+
+Result<sql::CompiledQuery> Session::Compile(const Pipeline& pipeline) {
+  DUX_ASSIGN_OR_RETURN(Prepared prepared, Prepare(pipeline));
+  return Finish(std::move(prepared), pipeline);
 }
 
 Result<int64_t> Session::Stream(const Pipeline& pipeline, const RowConsumer& consume, bool live) {
@@ -380,14 +384,7 @@ Result<int64_t> Session::Stream(const Pipeline& pipeline, const RowConsumer& con
                              [](const auto& gathered) { return gathered.rows; }));
     return report.rows;
   }
-  sql::CompiledQuery query;
-  if (prepared.plan) {
-    DUX_ASSIGN_OR_RETURN(Pipeline finish, RunPlan(*prepared.plan, pipeline));
-    sql::Compiler compiler(&connection_);
-    DUX_ASSIGN_OR_RETURN(query, compiler.Compile(finish));
-  } else {
-    query = std::move(prepared.local);
-  }
+  DUX_ASSIGN_OR_RETURN(sql::CompiledQuery query, Finish(std::move(prepared), pipeline));
   return consume(query.Sql(), query.schema);
 }
 

@@ -132,6 +132,9 @@ class Session {
   };
   /// Compiles `pipeline` here and, when distributed, plans it on the cluster.
   Result<Prepared> Prepare(const pipeline::Pipeline& pipeline);
+  /// The query that gives `pipeline`'s result: `prepared.local`, or, with a plan, the one
+  /// that finishes the rows the plan's run gathered here.
+  Result<sql::CompiledQuery> Finish(Prepared prepared, const pipeline::Pipeline& pipeline);
   /// Loads the pipeline's from_arrow and from_attached inputs (attached tables without their
   /// rows when `schema_only`) and compiles it here.
   Result<sql::CompiledQuery> CompileHere(const pipeline::Pipeline& pipeline, bool schema_only);

@@ -495,15 +495,11 @@ Result<int64_t> ScanArrowStream(Connection& connection, ArrowArrayStream* stream
   return rows;
 }
 
-Result<int64_t> ImportArrowStream(
-    Connection& connection, const std::string& table, ArrowArrayStream* stream, TableMode mode,
-    const std::map<std::string, std::string>& casts,
-    const std::function<Result<std::string>(const std::string& select)>& shape) {
+Result<int64_t> ImportArrowStream(Connection& connection, const std::string& table,
+                                  ArrowArrayStream* stream, TableMode mode,
+                                  const std::map<std::string, std::string>& casts) {
   std::string target = sql::QuoteIdentifier(table);
-  return ScanArrowStream(connection, stream, casts, [&](std::string select) -> Result<int64_t> {
-    if (shape) {
-      DUX_ASSIGN_OR_RETURN(select, shape(select));
-    }
+  return ScanArrowStream(connection, stream, casts, [&](const std::string& select) {
     return connection.Execute(mode == TableMode::kAppend
                                   ? "INSERT INTO " + target + " " + select
                                   : std::string("CREATE ") +

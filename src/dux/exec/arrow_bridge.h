@@ -50,13 +50,11 @@ enum class TableMode {
 /// Fills `table` from an Arrow C stream, which DuckDB pulls batch by batch: memory stays
 /// bounded by a batch and batches may have any length. The stream is released whatever the
 /// outcome. Returns the rows it added. `casts` (column -> SQL type, spliced as written:
-/// callers build them from safe parts) converts columns on the way in. `shape`, when given,
-/// turns the SELECT over the stream into the one that fills the table (an aggregation folds
-/// the batches as they arrive).
-Result<int64_t> ImportArrowStream(
-    Connection& connection, const std::string& table, ArrowArrayStream* stream, TableMode mode,
-    const std::map<std::string, std::string>& casts = {},
-    const std::function<Result<std::string>(const std::string& select)>& shape = nullptr);
+/// callers build them from safe parts) converts columns on the way in. (ScanArrowStream runs
+/// any other statement over the stream.)
+Result<int64_t> ImportArrowStream(Connection& connection, const std::string& table,
+                                  ArrowArrayStream* stream, TableMode mode,
+                                  const std::map<std::string, std::string>& casts = {});
 
 /// Registers a view over `stream` (released whatever the outcome), runs `use` with the
 /// SELECT that reads it (`casts` applied, see ImportArrowStream), drops the view and returns

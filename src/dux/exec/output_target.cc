@@ -71,8 +71,9 @@ Result<OutputTarget> ClassifyOutput(const std::string& path) {
     if (S_ISDIR(st.st_mode)) {
       return CannotWrite(StatusCode::kAlreadyExists, path, "it is a directory");
     }
-    if (S_ISCHR(st.st_mode) || S_ISFIFO(st.st_mode) || S_ISSOCK(st.st_mode) ||
-        S_ISBLK(st.st_mode)) {
+    // Anything but a regular file (a character or block device, a FIFO, a socket) is
+    // written in place: replacing it would destroy it.
+    if (!S_ISREG(st.st_mode)) {
       target.kind = TargetKind::kStream;
       target.resolved = path;
       if (::access(path.c_str(), W_OK) != 0) {
@@ -106,11 +107,7 @@ Result<OutputTarget> ClassifyOutput(const std::string& path) {
 
 Result<int64_t> WriteOutput(const OutputTarget& target,
                             const std::function<Result<int64_t>(const std::string&)>& write) {
-  if (target.kind == TargetKind::kStream) {
-    Result<int64_t> written = write(target.resolved);
-    if (written.ok()) return written;
-    return NameTarget(written.status(), target.resolved, target.path);
-  }
+  if (target.kind == TargetKind::kStream) return write(target.resolved);
   std::string temporary = TemporaryName(target.resolved);
   Result<int64_t> written = write(temporary);
   Status status = written.status();

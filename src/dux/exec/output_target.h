@@ -19,8 +19,9 @@ enum class TargetKind {
   /// the resolved path, then renamed onto it, so the target holds the old content or the
   /// whole new one.
   kFile,
-  /// A character device (/dev/null, a terminal), a FIFO or a socket: written in place, as the
-  /// rows come. Nothing can be undone there, so a failure may leave part of the output.
+  /// A character device (/dev/null, a terminal), a FIFO, a socket (anything but a regular
+  /// file or a directory): written in place, as the rows come. Nothing can be undone there,
+  /// so a failure may leave part of the output.
   kStream,
 };
 

@@ -20,10 +20,9 @@ struct WriteReport {
 
 /// Runs `sink` over `query`. A single file is written as WriteToPath (output_target.h) writes
 /// a target: a regular file under a temporary name renamed into place once complete, a device
-/// or pipe in place. A directory target
-/// (see WritesDirectory) must be missing or empty; it receives one part file, partition 0 of
-/// a new write id (see WritePart). On failure nothing of the write is left. insert_into runs
-/// as one statement, so it lands whole or not at all.
+/// or pipe in place. A directory target (see WritesDirectory) must be missing or empty; it
+/// receives one part file, partition 0 of a new write id (see WritePart). On failure nothing of the
+/// write is left. insert_into runs as one statement, so it lands whole or not at all.
 Result<WriteReport> WriteSink(Connection& connection, const pipeline::Sink& sink,
                               const sql::CompiledQuery& query);
 
