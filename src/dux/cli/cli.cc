@@ -79,6 +79,9 @@ int Main(int argc, char** argv) {
       ->add_option("--arrow-compression", run.arrow_compression,
                    "with --format arrow: lz4 or zstd body compression (default none)")
       ->check(CLI::IsMember({"none", "lz4", "zstd"}));
+  run_cmd->add_flag("--arrow-lossless", run.arrow_lossless,
+                    "with --format arrow: DuckDB's lossless types (BOOLEAN as Int8 arrow.bool8, "
+                    "...) instead of the standard ones any Arrow reader understands");
   run_cmd->add_option("-o,--output", run.output,
                       "write the result to FILE (a file is replaced whole; a device or pipe is "
                       "written as rows come; \"-\": stdout)");

@@ -27,6 +27,7 @@ struct RunOptions {
   std::string file;      ///< -f: read the pipeline from this file ("-" for stdin)
   std::string format = "table";
   std::string arrow_compression;  ///< with --format arrow: "", "lz4" or "zstd"
+  bool arrow_lossless = false;    ///< with --format arrow: DuckDB's lossless types
   std::string output;             ///< empty: stdout
   int threads = 0;
   std::string memory_limit;

@@ -139,15 +139,17 @@ Result<int64_t> WriteResult(Session& session, const std::string& select,
   if (o.format == "arrow") {
     ipc::WriteOptions options;
     DUX_ASSIGN_OR_RETURN(options.compression, exec::ParseCompression(o.arrow_compression));
+    const exec::ArrowTypes types =
+        o.arrow_lossless ? exec::ArrowTypes::kLossless : exec::ArrowTypes::kStandard;
     if (to) {
       return exec::WriteOutput(*to, [&](const std::string& path) {
-        return exec::WriteIpcFile(connection, select, options, path);
+        return exec::WriteIpcFile(connection, select, options, types, path);
       });
     }
     // An IPC stream, encoded batch by batch straight to stdout.
     std::cout.flush();
     FdOutputStream out(STDOUT_FILENO);
-    return exec::WriteQueryIpc(connection, select, &out, options);
+    return exec::WriteQueryIpc(connection, select, &out, options, types);
   }
   if (to) {
     return exec::WriteOutput(*to, [&](const std::string& path) {

@@ -603,10 +603,24 @@ Result<ipc::Compression> ParseCompression(const std::string& name) {
 }
 
 Result<int64_t> WriteQueryIpc(Connection& connection, const std::string& select_sql,
-                              ipc::OutputStream* out, const ipc::WriteOptions& options) {
+                              ipc::OutputStream* out, const ipc::WriteOptions& options,
+                              ArrowTypes types) {
+  // Every database dux opens converts losslessly (DatabaseSettings); a standard export turns
+  // that off for this connection only, for the length of the query.
+  const bool standard = types == ArrowTypes::kStandard;
+  if (standard) {
+    DUX_RETURN_NOT_OK(connection.Execute("SET SESSION arrow_lossless_conversion = false").status());
+  }
   IpcWriterSink sink(out, options);
-  DUX_ASSIGN_OR_RETURN(int64_t rows, ExportArrow(connection, select_sql, &sink));
-  DUX_RETURN_NOT_OK(sink.Close());
+  Result<int64_t> rows = ExportArrow(connection, select_sql, &sink);
+  if (rows.ok()) {
+    Status closed = sink.Close();
+    if (!closed.ok()) rows = closed;
+  }
+  if (standard) {
+    Status restored = connection.Execute("SET SESSION arrow_lossless_conversion = true").status();
+    if (rows.ok() && !restored.ok()) rows = restored;
+  }
   return rows;
 }
 

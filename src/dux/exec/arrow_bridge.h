@@ -67,10 +67,23 @@ Result<int64_t> ScanArrowStream(Connection& connection, ArrowArrayStream* stream
 /// the ENUM columns dux wrote (their values travel in the schema's metadata).
 Result<std::map<std::string, std::string>> ImportCasts(const ArrowSchema& schema);
 
-/// Runs `select_sql` and writes its result as Arrow IPC to `out`, one batch per chunk.
-/// Returns the number of rows. The writer is closed (footer, end-of-stream) on success.
+/// The Arrow types a result leaves DuckDB with.
+enum class ArrowTypes {
+  /// DuckDB's lossless mode: types without an exact Arrow match become extension types
+  /// (BOOLEAN as Int8 arrow.bool8, HUGEINT as arrow.opaque, ...) that DuckDB reads back as
+  /// themselves. What dux's own processes exchange.
+  kLossless,
+  /// The standard types any Arrow reader understands (BOOLEAN as Bool, HUGEINT as
+  /// Decimal(38, 0), UUID as Utf8, ...): what a user reads (docs/arrow-ipc.md lists them).
+  kStandard,
+};
+
+/// Runs `select_sql` and writes its result as Arrow IPC to `out`, one batch per chunk, with
+/// `types`. Returns the number of rows. The writer is closed (footer, end-of-stream) on
+/// success.
 Result<int64_t> WriteQueryIpc(Connection& connection, const std::string& select_sql,
-                              ipc::OutputStream* out, const ipc::WriteOptions& options);
+                              ipc::OutputStream* out, const ipc::WriteOptions& options,
+                              ArrowTypes types = ArrowTypes::kLossless);
 
 /// Reads an Arrow IPC stream or file from `in` into `table` (see ImportArrowStream).
 Result<int64_t> ImportIpc(Connection& connection, const std::string& table,

@@ -87,7 +87,8 @@ Result<WriteReport> WriteSink(Connection& connection, const Sink& sink,
       ipc::WriteOptions options;
       options.format = a->stream_format ? ipc::Format::kStream : ipc::Format::kFile;
       DUX_ASSIGN_OR_RETURN(options.compression, ParseCompression(a->compression));
-      return WriteIpcFile(connection, select_sql, options, written);
+      return WriteIpcFile(connection, select_sql, options,
+                          a->lossless ? ArrowTypes::kLossless : ArrowTypes::kStandard, written);
     }
     DUX_ASSIGN_OR_RETURN(std::string statement,
                          sql::SinkStatement(sink, select_sql, query.schema, written));
@@ -352,9 +353,11 @@ Result<WriteReport> WritePart(Connection& connection, const Sink& sink,
 }
 
 Result<int64_t> WriteIpcFile(Connection& connection, const std::string& select_sql,
-                             const ipc::WriteOptions& options, const std::string& path) {
+                             const ipc::WriteOptions& options, ArrowTypes types,
+                             const std::string& path) {
   DUX_ASSIGN_OR_RETURN(auto file, ipc::FileOutputStream::Open(path));
-  DUX_ASSIGN_OR_RETURN(int64_t rows, WriteQueryIpc(connection, select_sql, file.get(), options));
+  DUX_ASSIGN_OR_RETURN(int64_t rows,
+                       WriteQueryIpc(connection, select_sql, file.get(), options, types));
   DUX_RETURN_NOT_OK(file->Close());
   return rows;
 }

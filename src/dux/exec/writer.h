@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "dux/common/status.h"
+#include "dux/exec/arrow_bridge.h"
 #include "dux/exec/connection.h"
 #include "dux/ipc/writer.h"
 #include "dux/pipeline/pipeline.h"
@@ -82,10 +83,11 @@ void RemoveWriteTemporaries(const std::string& directory, const std::string& wri
 /// A new write id, unique in this process and across processes (time, pid, counter).
 std::string NewWriteId();
 
-/// Writes the query's result to `path`, as it is, as Arrow IPC with `options`; returns the
-/// rows. Wrap it in WriteOutput (output_target.h) for a user's target.
+/// Writes the query's result to `path`, as it is, as Arrow IPC with `options` and `types`;
+/// returns the rows. Wrap it in WriteOutput (output_target.h) for a user's target.
 Result<int64_t> WriteIpcFile(Connection& connection, const std::string& select_sql,
-                             const ipc::WriteOptions& options, const std::string& path);
+                             const ipc::WriteOptions& options, ArrowTypes types,
+                             const std::string& path);
 
 /// Writes the query's result to `path`, as it is, in DuckDB's `format` ("csv" with a header,
 /// "json" as one array, "ndjson"); returns the rows. Wrap it in WriteOutput (output_target.h)

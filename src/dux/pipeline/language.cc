@@ -978,6 +978,7 @@ Result<SinkBody> ParseToArrow(Parser& p, std::string_view verb, Location loc) {
                          .options = {
                              {"format", Store(p, &Parser::ReadString, &format)},
                              {"compression", Store(p, &Parser::ReadString, &sink.compression)},
+                             {"lossless", Store(p, &Parser::ReadBool, &sink.lossless)},
                          }}));
   DUX_RETURN_NOT_OK(Required(p, verb, loc, path, "a path"));
   if (format != "file" && format != "stream") {

@@ -306,6 +306,9 @@ struct ToArrowSink {
   std::string path;
   bool stream_format = false;
   std::string compression;
+  /// DuckDB's lossless Arrow types (extension types such as arrow.bool8, which DuckDB reads
+  /// back exactly) instead of the standard ones any Arrow reader understands.
+  bool lossless = false;
   bool operator==(const ToArrowSink&) const = default;
 };
 

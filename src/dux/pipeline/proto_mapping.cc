@@ -326,6 +326,7 @@ struct SinkWriter {
     m->set_path(s.path);
     m->set_stream_format(s.stream_format);
     m->set_compression(s.compression);
+    m->set_lossless(s.lossless);
   }
 };
 
@@ -724,7 +725,7 @@ Result<SinkBody> ReadSinkBody(const pb::Sink& message, const std::string& path,
                                      message.insert_into().atomic()});
     case pb::Sink::kToArrow: {
       const pb::ToArrowSink& m = message.to_arrow();
-      return SinkBody(ToArrowSink{m.path(), m.stream_format(), m.compression()});
+      return SinkBody(ToArrowSink{m.path(), m.stream_format(), m.compression(), m.lossless()});
     }
     case pb::Sink::KIND_NOT_SET:
       break;
