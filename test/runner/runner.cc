@@ -52,9 +52,19 @@ class SessionExecutor : public Executor {
       out.table.rows = {{Value::Int(report.rows)}};
       return out;
     }
-    DUX_ASSIGN_OR_RETURN(sql::CompiledQuery query, session.Compile(p));
-    DUX_ASSIGN_OR_RETURN(out.table, session.connection().Query(query.Sql(), query.schema));
-    out.ordered = query.ordered;
+    // As a user's run reports it (Session::Stream traces a failing run back to its verb).
+    DUX_RETURN_NOT_OK(session
+                          .Stream(
+                              p,
+                              [&](const std::string& select, const pipeline::Schema& schema,
+                                  bool ordered) -> Result<int64_t> {
+                                DUX_ASSIGN_OR_RETURN(out.table,
+                                                     session.connection().Query(select, schema));
+                                out.ordered = ordered;
+                                return static_cast<int64_t>(out.table.NumRows());
+                              },
+                              /*live=*/false)
+                          .status());
     return out;
   }
 

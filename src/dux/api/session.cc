@@ -358,9 +358,26 @@ Result<Session::Prepared> Session::Prepare(const Pipeline& pipeline) {
 
 Result<sql::CompiledQuery> Session::Finish(Prepared prepared, const Pipeline& pipeline) {
   if (!prepared.plan) return std::move(prepared.local);
-  DUX_ASSIGN_OR_RETURN(Pipeline finish, RunPlan(*prepared.plan, pipeline));
+  auto finish = RunPlan(*prepared.plan, pipeline);
+  if (!finish.ok()) return RunError(pipeline, finish.status());
   sql::Compiler compiler(&connection_);
-  return compiler.Compile(finish);
+  return compiler.Compile(*finish);
+}
+
+Status Session::RunError(const Pipeline& pipeline, Status failed) {
+  // Mistakes in the pipeline are InvalidArgument, as are DuckDB's errors of running it; a
+  // lost worker, an IO error or an interruption says nothing about a verb.
+  if (failed.code() != StatusCode::kInvalidArgument) return failed;
+  sql::Compiler compiler(&connection_);
+  Status probed = compiler.Probe(pipeline);
+  if (probed.ok()) return failed;
+  // The probe's error is the run's only when it says the same ("verb: <DuckDB's words>
+  // (line L, col C)", the words inside the run's message): anything else the probe met is
+  // not what the user ran into.
+  std::string words = probed.message();
+  if (size_t colon = words.find(": "); colon != std::string::npos) words.erase(0, colon + 2);
+  if (size_t at = words.rfind(" (line "); at != std::string::npos) words.erase(at);
+  return failed.message().find(words) != std::string::npos ? probed : failed;
 }
 
 Result<sql::CompiledQuery> Session::Compile(const Pipeline& pipeline) {
@@ -372,20 +389,21 @@ Result<int64_t> Session::Stream(const Pipeline& pipeline, const RowConsumer& con
   DUX_ASSIGN_OR_RETURN(Prepared prepared, Prepare(pipeline));
   if (live && prepared.plan && dist::StreamsToConsumer(*prepared.plan)) {
     const pipeline::Schema& schema = prepared.local.schema;
-    DUX_ASSIGN_OR_RETURN(dist::GatherReport report,
-                         Traced(
-                             telemetry_,
-                             [&] {
-                               return dist::RunAndConsume(connection_, *prepared.plan, *cluster_,
-                                                          [&](const std::string& select) {
-                                                            return consume(select, schema);
-                                                          });
-                             },
-                             [](const auto& gathered) { return gathered.rows; }));
-    return report.rows;
+    auto report = Traced(
+        telemetry_,
+        [&] {
+          return dist::RunAndConsume(
+              connection_, *prepared.plan, *cluster_,
+              [&](const std::string& select) { return consume(select, schema, false); });
+        },
+        [](const auto& gathered) { return gathered.rows; });
+    if (!report.ok()) return RunError(pipeline, report.status());
+    return report->rows;
   }
   DUX_ASSIGN_OR_RETURN(sql::CompiledQuery query, Finish(std::move(prepared), pipeline));
-  return consume(query.Sql(), query.schema);
+  auto rows = consume(query.Sql(), query.schema, query.ordered);
+  if (!rows.ok()) return RunError(pipeline, rows.status());
+  return rows;
 }
 
 bool Session::SourceReadHere(const Pipeline& pipeline) const {
@@ -689,7 +707,9 @@ Result<exec::Table> Session::Compute(const Pipeline& pipeline) {
                                    ": this pipeline writes its result; run it with Write");
   }
   DUX_ASSIGN_OR_RETURN(sql::CompiledQuery query, Compile(pipeline));
-  return connection_.Query(query.Sql(), query.schema);
+  auto table = connection_.Query(query.Sql(), query.schema);
+  if (!table.ok()) return RunError(pipeline, table.status());
+  return table;
 }
 
 Result<int64_t> Session::NumRows(const Pipeline& pipeline) {
@@ -721,7 +741,9 @@ Result<exec::WriteReport> Session::Write(const Pipeline& pipeline) {
   }
   DUX_ASSIGN_OR_RETURN(sql::CompiledQuery query, Compile(pipeline));
   if (PostgresTarget(*pipeline.sink(), &pg_table)) return WritePostgres(*pipeline.sink(), query);
-  return exec::WriteSink(connection_, *pipeline.sink(), query);
+  auto written = exec::WriteSink(connection_, *pipeline.sink(), query);
+  if (!written.ok()) return RunError(pipeline, written.status());
+  return written;
 }
 
 Result<exec::WriteReport> Session::WritePostgresDistributed(const Pipeline& pipeline) {

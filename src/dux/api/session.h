@@ -76,10 +76,11 @@ class Session {
   /// PostgreSQL source themselves (in slices with partition_by; WorkersReadPostgres); a
   /// pipeline that reads other attached tables runs here, on the coordinator, instead.
   Result<sql::CompiledQuery> Compile(const pipeline::Pipeline& pipeline);
-  /// Runs the SELECT it is given (with the result's columns) once on connection(), say in a
-  /// COPY, and returns the rows it produced.
-  using RowConsumer =
-      std::function<Result<int64_t>(const std::string& select_sql, const pipeline::Schema&)>;
+  /// Runs the SELECT it is given once on connection(), say in a COPY, and returns the rows
+  /// it produced. It also gets the result's columns, and whether its row order is defined
+  /// (a sort_by that nothing undid).
+  using RowConsumer = std::function<Result<int64_t>(const std::string& select_sql,
+                                                    const pipeline::Schema&, bool ordered)>;
   /// Runs a pipeline without a sink and hands its result to `consume` as a SELECT; returns
   /// what `consume` returned. Locally that is Compile's query. Distributed, with `live` and
   /// nothing left for this session to do after the gather, the SELECT reads the workers'
@@ -132,6 +133,10 @@ class Session {
   };
   /// Compiles `pipeline` here and, when distributed, plans it on the cluster.
   Result<Prepared> Prepare(const pipeline::Pipeline& pipeline);
+  /// `failed`, the error of running `pipeline`, as the mistake of the verb that makes it
+  /// fail whatever the data, when sql::Compiler::Probe finds one (verb and position in the
+  /// message); else `failed` itself.
+  Status RunError(const pipeline::Pipeline& pipeline, Status failed);
   /// The query that gives `pipeline`'s result: `prepared.local`, or, with a plan, the one
   /// that finishes the rows the plan's run gathered here.
   Result<sql::CompiledQuery> Finish(Prepared prepared, const pipeline::Pipeline& pipeline);

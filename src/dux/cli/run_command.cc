@@ -219,7 +219,7 @@ Status RunIn(const RunOptions& o, Opened* opened) {
   return session
       ->Stream(
           p,
-          [&](const std::string& select, const pipeline::Schema& schema) {
+          [&](const std::string& select, const pipeline::Schema& schema, bool) {
             return WriteResult(*session, select, schema, o, to);
           },
           live)

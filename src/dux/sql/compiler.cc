@@ -24,6 +24,11 @@ std::string CompiledQuery::Sql() const {
   return sql + "SELECT * FROM " + output;
 }
 
+Status Compiler::Probe(const Pipeline& pipeline) {
+  internal::CompileContext ctx(binder_, /*probe=*/true);
+  return ctx.CompilePipeline(pipeline).status();
+}
+
 Result<CompiledQuery> Compiler::Compile(const Pipeline& pipeline) {
   internal::CompileContext ctx(binder_);
   CompiledQuery out;
@@ -124,26 +129,28 @@ Result<std::string> PrepareExpression(CompileContext& ctx, const pipeline::Expr&
 }
 
 std::string CompileContext::WithCtes(const std::string& query) const {
-  return Chain(query, /*stand_ins=*/false);
+  return Chain(query, StandIns::kNone);
 }
 
-std::string CompileContext::Chain(const std::string& query, bool stand_ins) const {
+std::string CompileContext::Chain(const std::string& query, StandIns stand_ins) const {
   if (ctes_.empty()) return query;
+  const std::string limit = stand_ins == StandIns::kEmpty ? " LIMIT 0" : " LIMIT 1";
   std::string sql = "WITH ";
   for (size_t i = 0; i < ctes_.size(); ++i) {
-    bool stand_in = stand_ins && i < stand_ins_.size() && !stand_ins_[i].empty();
-    sql += (i ? ", " : "") + ctes_[i].name + " AS (" + (stand_in ? stand_ins_[i] : ctes_[i].body) +
-           ")";
+    bool stand_in = stand_ins != StandIns::kNone && i < stand_ins_.size() && !stand_ins_[i].empty();
+    sql += (i ? ", " : "") + ctes_[i].name + " AS (" +
+           (stand_in ? stand_ins_[i] + limit : ctes_[i].body) + ")";
   }
   return sql + " " + query;
 }
 
 namespace {
 
-// `SELECT CAST(NULL AS type) AS name, ... LIMIT 0`: binds to `schema` without reading
-// anything. Binding a verb depends on its input's column names and types alone (data-dependent
-// steps, such as pivot's names, run their own queries over the real chain). "" when the
-// schema cannot be spelled so: no columns, or names that clash (DuckDB would rename them).
+// `SELECT CAST(NULL AS type) AS name, ...`: with LIMIT 0, binds to `schema` without reading
+// anything; with LIMIT 1, one row of NULLs. Binding a verb depends on its input's column names and
+// types alone (data-dependent steps, such as pivot's names, run their own queries over the real
+// chain). "" when the schema cannot be spelled so: no columns, or names that clash (DuckDB would
+// rename them).
 std::string StandIn(const Schema& schema) {
   std::string select;
   for (size_t i = 0; i < schema.columns.size(); ++i) {
@@ -153,13 +160,13 @@ std::string StandIn(const Schema& schema) {
     }
     select += (i ? ", " : "") + ("CAST(NULL AS " + c.type + ") AS " + QuoteIdentifier(c.name));
   }
-  return select.empty() ? "" : "SELECT " + select + " LIMIT 0";
+  return select.empty() ? "" : "SELECT " + select;
 }
 
 }  // namespace
 
 Result<Schema> CompileContext::Describe(const std::string& query) {
-  std::string real = WithCtes(query), stood_in = Chain(query, /*stand_ins=*/true);
+  std::string real = WithCtes(query), stood_in = Chain(query, StandIns::kEmpty);
   if (stood_in != real) {
     auto schema = binder_->Describe(stood_in);
     if (schema.ok()) return schema;
@@ -170,7 +177,16 @@ Result<Schema> CompileContext::Describe(const std::string& query) {
 Result<Frame> CompileContext::AddCte(const std::string& body, const Frame& like, const char* verb,
                                      const Location& loc) {
   ctes_.push_back(Cte{QuoteIdentifier(fmt::format("__dux_{}", ctes_.size())), body});
-  auto schema = Describe("SELECT * FROM " + ctes_.back().name);
+  const std::string all = "SELECT * FROM " + ctes_.back().name;
+  auto schema = Describe(all);
+  if (schema.ok() && probe_ && Chain(all, StandIns::kOneNullRow) != WithCtes(all)) {
+    // hash() of the whole row: every column is computed (count(*) alone lets DuckDB skip
+    // the columns it does not need).
+    auto ran = binder_->QueryText("SELECT CAST(count(*) AS VARCHAR) FROM (" +
+                                  Chain(all, StandIns::kOneNullRow) +
+                                  ") AS __dux_probe WHERE hash(__dux_probe) IS NOT NULL");
+    if (!ran.ok()) schema = ran.status();
+  }
   if (!schema.ok()) {
     ctes_.pop_back();
     return Attribute(schema.status(), verb, loc);

@@ -42,6 +42,14 @@ class Compiler {
   /// the position when known: `filter: unknown column "amount" (line 2, col 10)`.
   Result<CompiledQuery> Compile(const pipeline::Pipeline& pipeline);
 
+  /// Compiles `pipeline` again and runs each verb once over one row of NULLs in place of its
+  /// input (of the types bound): a mistake DuckDB finds only when rows flow, whatever they
+  /// hold (`l IN (0, 1)` on a list: a cast it cannot do), fails there and is reported as
+  /// Compile reports a mistake, with the verb and position. OK when every verb runs; a
+  /// failure that depends on the data is not found this way. Meant for a query that failed
+  /// while running: one-row queries are cheap, but not free on every compile.
+  Status Probe(const pipeline::Pipeline& pipeline);
+
  private:
   Binder* binder_;
 };

@@ -25,7 +25,10 @@ struct Frame {
 /// Shared by a pipeline and its nested pipelines, so that all CTEs land in one WITH list.
 class CompileContext {
  public:
-  explicit CompileContext(Binder* binder) : binder_(binder), analyzer_(binder) {}
+  /// With `probe`, each verb also runs once over one row of NULLs in place of its inputs
+  /// (Compiler::Probe).
+  explicit CompileContext(Binder* binder, bool probe = false)
+      : binder_(binder), analyzer_(binder), probe_(probe) {}
 
   Binder* binder() { return binder_; }
   ExpressionAnalyzer& analyzer() { return analyzer_; }
@@ -54,10 +57,18 @@ class CompileContext {
   Binder* binder_;
   ExpressionAnalyzer analyzer_;
   std::vector<Cte> ctes_;
-  std::vector<std::string> stand_ins_;  ///< per CTE: a typed empty SELECT, or "" for none
+  const bool probe_;
+  /// per CTE: a SELECT of typed NULLs (without a LIMIT), or "" for none
+  std::vector<std::string> stand_ins_;
 
-  /// `query` after the CTEs so far, each as its stand-in where it has one if `stand_ins`.
-  std::string Chain(const std::string& query, bool stand_ins) const;
+  /// What stands in for each CTE that has a stand-in.
+  enum class StandIns {
+    kNone,        ///< the CTE itself
+    kEmpty,       ///< no rows: binds without reading anything
+    kOneNullRow,  ///< one row of NULLs: runs each expression once
+  };
+  /// `query` after the CTEs so far, each as `stand_ins` says where it has a stand-in.
+  std::string Chain(const std::string& query, StandIns stand_ins) const;
 };
 
 /// An error about a verb: InvalidArgument "verb: message (line L, col C)".
