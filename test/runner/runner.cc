@@ -41,6 +41,21 @@ class SessionExecutor : public Executor {
     session.RunLocally();
     return outcome;
   }
+  Result<std::optional<std::string>> SplitterRules(Session& session,
+                                                   const pipeline::Script& script) override {
+    if (workers_.empty()) return std::optional<std::string>();
+    dist::ClusterOptions cluster = options_;
+    cluster.workers = workers_;
+    session.Distribute(std::move(cluster));
+    auto plan = session.Explain(script.pipeline);
+    session.RunLocally();
+    DUX_RETURN_NOT_OK(plan.status());
+    const std::string marker = "-- splitter rules applied: ";
+    size_t at = plan->find(marker);
+    if (at == std::string::npos) return Status::Internal("explain lists no splitter rules");
+    at += marker.size();
+    return std::optional<std::string>(plan->substr(at, plan->find('\n', at) - at));
+  }
 
  private:
   static Result<Outcome> RunHere(Session& session, const pipeline::Script& script) {
@@ -384,6 +399,21 @@ Status RunRecords(Context& ctx, const std::vector<Record>& records, Executor* ex
     if (!outcome.ok()) {
       Fail(ctx, r, name, "failed: " + outcome.status().ToString());
       continue;
+    }
+    if (!r.rule.empty()) {
+      auto script = pipeline::ParseScript(text);
+      auto rules = script.ok() ? executor->SplitterRules(*session, *script)
+                               : Result<std::optional<std::string>>(script.status());
+      if (!rules.ok()) {
+        Fail(ctx, r, name, "explain failed: " + rules.status().ToString());
+      } else if (*rules) {
+        bool applied = (", " + **rules + ", ").find(", " + r.rule + ", ") != std::string::npos;
+        if (applied != r.rule_applied) {
+          Fail(ctx, r, name,
+               "the plan " + std::string(applied ? "applies " : "does not apply ") + r.rule +
+                   " (rules: " + **rules + ")");
+        }
+      }
     }
     if (r.oracle) {
       Record substituted = r;

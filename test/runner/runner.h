@@ -4,6 +4,7 @@
 
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -27,6 +28,10 @@ class Executor {
   virtual ~Executor() = default;
   virtual std::string Name() const = 0;
   virtual Result<Outcome> Run(Session& session, const pipeline::Script& script) = 0;
+  /// The splitter rules a distributed plan of `script` applies (as explain lists them);
+  /// nothing when this executor runs locally.
+  virtual Result<std::optional<std::string>> SplitterRules(Session& session,
+                                                           const pipeline::Script& script) = 0;
 };
 
 /// Runs pipelines in the session itself, single-process.

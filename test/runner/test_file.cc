@@ -61,6 +61,10 @@ Result<std::vector<Record>> ParseTestFile(const std::string& text) {
           r.sort = SortMode::kNoSort;
         } else if (header[w] == "error" && r.kind == Record::Kind::kPipeline) {
           r.expect_error = true;
+        } else if ((header[w] == "applies" || header[w] == "skips") &&
+                   r.kind == Record::Kind::kPipeline && w + 1 < header.size()) {
+          r.rule_applied = header[w] == "applies";
+          r.rule = header[++w];
         } else if (header[w] == "postgres" && r.kind == Record::Kind::kQuery) {
           r.engine = Engine::kPostgres;
         } else {

@@ -11,6 +11,9 @@
 //   oracle                        compare with DuckDB running this SQL directly
 //   SELECT * FROM '__TEST_DIR__/t.parquet' WHERE a > 0
 //
+//   pipeline applies partial_aggregate   ... and distributed plans must apply that splitter
+//   pipeline skips partial_aggregate     rule (or must not), as explain names it
+//
 //   query [rowsort|nosort]        plain SQL, expected rows (to check what a sink wrote)
 //   SELECT count(*) FROM '__TEST_DIR__/out.parquet'
 //   ----
@@ -49,6 +52,9 @@ struct Record {
   Engine engine = Engine::kDuckDb;  ///< for statements and queries
   bool expect_error = false;
   std::string error;  ///< expected substring, with expect_error
+  /// A splitter rule distributed plans must apply (`applies RULE`) or must not (`skips RULE`).
+  std::string rule;
+  bool rule_applied = true;
   bool oracle = false;
   std::string oracle_sql;
   std::vector<std::string> expected;  ///< expected rows, tab-separated cells

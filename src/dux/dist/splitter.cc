@@ -100,6 +100,9 @@ struct Decomposition {
   /// Lattice merges, one per partial (over `c`, the partial columns), that fold partials
   /// into partials of the same shape; empty when the partials do not fold that way.
   std::vector<Formula> fold = {};
+  /// The partials are right only for numeric arguments (avg: a sum and a count, where
+  /// DuckDB also averages TIMESTAMP, TIME and INTERVAL, which have no sum).
+  bool numeric_only = false;
 };
 
 // The pooled mean of a group from per-partition counts `n` and means `mean`.
@@ -165,7 +168,8 @@ std::optional<Decomposition> Decompose(const sql::AggregateCall& call) {
                                   "), 0)";
                          },
                          {[](const auto& c, const auto&) { return "sum(" + c[0] + ")"; },
-                          [](const auto& c, const auto&) { return "sum(" + c[1] + ")"; }}};
+                          [](const auto& c, const auto&) { return "sum(" + c[1] + ")"; }},
+                         /*numeric_only=*/true};
   }
   // Variances: per partition n, mean and M2 = var_pop * n; DuckDB's edge cases kept (NULL
   // without rows, or with one row for the sample forms).
@@ -247,14 +251,18 @@ Result<bool> SplitAggregate(sql::ExpressionAnalyzer& analyzer, const pipeline::S
   Fold folding;
   bool foldable = true;
   for (const auto& a : s.aggregates) {
-    bool ok = true;
+    bool ok = true, numeric_only = false;
+    size_t calls = 0;
+    std::string last_final;
     auto replaced = analyzer.ReplaceAggregates(
         a.expr.sql, [&](const sql::AggregateCall& call, size_t) -> Result<std::string> {
+          ++calls;
           auto d = Decompose(call);
           if (!d) {
             ok = false;
             return std::string("NULL");
           }
+          numeric_only = numeric_only || d->numeric_only;
           std::vector<std::string> cols, helper_cols;
           for (const std::string& p : d->partials) {
             std::string name = "__dux_p" + std::to_string(partials.aggregates.size());
@@ -275,11 +283,19 @@ Result<bool> SplitAggregate(sql::ExpressionAnalyzer& analyzer, const pipeline::S
             helpers.columns.push_back({name, {helper(cols, {}), a.expr.loc}});
             helper_cols.push_back(sql::QuoteIdentifier(name));
           }
-          return d->final(cols, helper_cols);
+          last_final = d->final(cols, helper_cols);
+          return last_final;
         });
     if (!replaced.ok() || !ok) return false;
     auto column = local.Find(a.name);
     if (!column) return false;
+    // The argument's type is known only through the result: a bare avg(x) giving DOUBLE
+    // averaged numbers (DuckDB averages every numeric type to DOUBLE); anything else, say
+    // epoch(avg(ts)), takes the exact path.
+    if (numeric_only &&
+        (calls != 1 || *replaced != last_final || local.columns[*column].type != "DOUBLE")) {
+      return false;
+    }
     finals.aggregates.push_back(
         {a.name,
          {"CAST(" + sql::Parenthesize(*replaced) + " AS " + local.columns[*column].type + ")",
