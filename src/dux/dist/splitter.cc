@@ -252,11 +252,8 @@ Result<bool> SplitAggregate(sql::ExpressionAnalyzer& analyzer, const pipeline::S
   bool foldable = true;
   for (const auto& a : s.aggregates) {
     bool ok = true, numeric_only = false;
-    size_t calls = 0;
-    std::string last_final;
     auto replaced = analyzer.ReplaceAggregates(
         a.expr.sql, [&](const sql::AggregateCall& call, size_t) -> Result<std::string> {
-          ++calls;
           auto d = Decompose(call);
           if (!d) {
             ok = false;
@@ -283,8 +280,7 @@ Result<bool> SplitAggregate(sql::ExpressionAnalyzer& analyzer, const pipeline::S
             helpers.columns.push_back({name, {helper(cols, {}), a.expr.loc}});
             helper_cols.push_back(sql::QuoteIdentifier(name));
           }
-          last_final = d->final(cols, helper_cols);
-          return last_final;
+          return d->final(cols, helper_cols);
         });
     if (!replaced.ok() || !ok) return false;
     auto column = local.Find(a.name);
@@ -292,9 +288,14 @@ Result<bool> SplitAggregate(sql::ExpressionAnalyzer& analyzer, const pipeline::S
     // The argument's type is known only through the result: a bare avg(x) giving DOUBLE
     // averaged numbers (DuckDB averages every numeric type to DOUBLE); anything else, say
     // epoch(avg(ts)), takes the exact path.
-    if (numeric_only &&
-        (calls != 1 || *replaced != last_final || local.columns[*column].type != "DOUBLE")) {
-      return false;
+    if (numeric_only) {
+      auto bare = analyzer.ReplaceAggregates(
+          a.expr.sql, [](const sql::AggregateCall&, size_t) -> Result<std::string> {
+            return std::string("__dux_bare");
+          });
+      if (!bare.ok() || *bare != "__dux_bare" || local.columns[*column].type != "DOUBLE") {
+        return false;
+      }
     }
     finals.aggregates.push_back(
         {a.name,
