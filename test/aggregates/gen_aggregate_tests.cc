@@ -82,7 +82,7 @@ const char* kFiles[][2] = {
     {"a",
      "SELECT range AS k, CASE WHEN range % 97 = 1 THEN NULL WHEN range % 10 < 8 THEN 0 "
      "ELSE range % 13 END AS g, range % 11 = 3 OR range % 13 = 12 AS no_s, "
-     "(range * 7919) % 101 - 50 AS v FROM range(20000)"},
+     "(range * 7919) % 101 - 50 AS v FROM range(8000)"},
     {"b",
      "SELECT 100000 + range AS k, 5 AS g, false AS no_s, (range * 31) % 101 - 50 AS v "
      "FROM range(3000)"},
@@ -99,7 +99,7 @@ std::string FixtureStatements() {
   std::string out;
   for (const auto& f : kFiles) {
     out += "statement ok\nCOPY (SELECT " + std::string(kColumns) + " FROM (" + f[1] +
-           ")) TO '__TEST_DIR__/" + f[0] + ".parquet' (ROW_GROUP_SIZE 2048)\n\n";
+           ")) TO '__TEST_DIR__/" + f[0] + ".parquet' (ROW_GROUP_SIZE 1024)\n\n";
   }
   return out;
 }
