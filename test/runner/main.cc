@@ -1,7 +1,9 @@
-// dux_e2e_runner [--data-dir DIR] [--local-workers N [--shuffle-joins]] FILE...: runs
-// end-to-end test files locally and, with --local-workers, distributed on 1, 2, ... N real
-// `dux worker` processes ($DUX_BINARY names the dux binary); with --shuffle-joins, once more
-// on each number of workers with joins forced to exchange both sides (broadcast threshold 0).
+// dux_e2e_runner [--data-dir DIR] [--local-workers N [--min-workers M] [--shuffle-joins]]
+// FILE...: runs end-to-end test files locally and, with --local-workers, distributed on
+// M (1 by default), M + 1, ... N real `dux worker` processes ($DUX_BINARY names the dux
+// binary); with --shuffle-joins, once more on each number of workers with joins forced to
+// exchange both sides (broadcast threshold 0).
+#include <algorithm>
 #include <iostream>
 #include <string>
 #include <vector>
@@ -12,7 +14,7 @@
 int main(int argc, char** argv) {
   std::string data_dir = "test/e2e/data";
   std::vector<std::string> files;
-  int local_workers = 0;
+  int local_workers = 0, min_workers = 1;
   bool shuffle_joins = false;
   for (int i = 1; i < argc; ++i) {
     std::string arg = argv[i];
@@ -20,6 +22,8 @@ int main(int argc, char** argv) {
       data_dir = argv[++i];
     } else if (arg == "--local-workers" && i + 1 < argc) {
       local_workers = std::stoi(argv[++i]);
+    } else if (arg == "--min-workers" && i + 1 < argc) {
+      min_workers = std::stoi(argv[++i]);
     } else if (arg == "--shuffle-joins") {
       shuffle_joins = true;
     } else {
@@ -27,8 +31,8 @@ int main(int argc, char** argv) {
     }
   }
   if (files.empty()) {
-    std::cerr << "usage: dux_e2e_runner [--data-dir DIR] [--local-workers N [--shuffle-joins]] "
-                 "FILE...\n";
+    std::cerr << "usage: dux_e2e_runner [--data-dir DIR] [--local-workers N [--min-workers M] "
+                 "[--shuffle-joins]] FILE...\n";
     return 2;
   }
   std::vector<std::unique_ptr<dux::test::Executor>> owned;
@@ -44,7 +48,7 @@ int main(int argc, char** argv) {
       return 1;
     }
     cluster = std::move(started).value();
-    for (int n = 1; n <= local_workers; ++n) {
+    for (int n = std::max(min_workers, 1); n <= local_workers; ++n) {
       const auto& all = cluster->clients();
       owned.push_back(dux::test::MakeDistributedExecutor({all.begin(), all.begin() + n}));
       if (shuffle_joins) {

@@ -132,12 +132,16 @@ void Fail(Context& ctx, const Record& r, const std::string& executor, const std:
   std::cerr << ctx.file << ":" << r.line << ": [" << executor << "] " << what << "\n";
 }
 
-std::string Describe(const exec::Table& t, size_t max_rows = 20) {
+// The column types and up to `max_rows` rows from row `from` on.
+std::string Describe(const exec::Table& t, size_t from = 0, size_t max_rows = 20) {
   std::string out;
   for (const auto& c : t.schema.columns) out += c.name + " " + c.type + "\t";
   out += "\n";
-  for (size_t i = 0; i < t.rows.size() && i < max_rows; ++i) out += RowText(t.rows[i]) + "\n";
-  if (t.rows.size() > max_rows) out += fmt::format("... {} rows\n", t.rows.size());
+  if (from > 0) out += fmt::format("... from row {}:\n", from);
+  for (size_t i = from; i < t.rows.size() && i < from + max_rows; ++i) {
+    out += RowText(t.rows[i]) + "\n";
+  }
+  if (t.rows.size() > from + max_rows) out += fmt::format("... {} rows\n", t.rows.size());
   return out;
 }
 
@@ -190,15 +194,19 @@ void CheckOracle(Context& ctx, const Record& r, const std::string& executor, exe
   }
   if (!ok) return;
   bool same = got.rows.size() == want->rows.size();
-  for (size_t i = 0; same && i < got.rows.size(); ++i) {
-    for (size_t c = 0; same && c < got.rows[i].size(); ++c) {
-      same = SameValue(got.rows[i][c], want->rows[i][c]);
+  size_t first = 0;  // the first row that differs
+  for (bool equal = true; equal && first < std::min(got.rows.size(), want->rows.size());) {
+    for (size_t c = 0; equal && c < got.rows[first].size(); ++c) {
+      equal = SameValue(got.rows[first][c], want->rows[first][c]);
     }
+    if (equal) ++first;
+    same = same && equal;
   }
   if (!same) {
+    size_t from = first > 2 ? first - 2 : 0;
     Fail(ctx, r, executor,
-         "result differs from the oracle\n--- oracle\n" + Describe(*want) + "--- got\n" +
-             Describe(got));
+         "result differs from the oracle\n--- oracle\n" + Describe(*want, from) + "--- got\n" +
+             Describe(got, from));
   }
 }
 

@@ -110,6 +110,15 @@ std::string PooledMean(const std::string& n, const std::string& mean) {
   return "sum(" + n + " * " + mean + ") OVER () / NULLIF(sum(" + n + ") OVER (), 0)";
 }
 
+// `moment`, or exactly 0 when the values it measures are one finite constant (the partials'
+// smallest `low` equals their largest `high`): DuckDB's streaming updates give exactly 0
+// there, while partition means computed as sum / count may differ in the last bit.
+std::string UnlessConstant(const std::string& low, const std::string& high,
+                           const std::string& moment) {
+  return "(CASE WHEN min(" + low + ") = max(" + high + ") AND isfinite(min(" + low +
+         ")) THEN 0 ELSE " + moment + " END)";
+}
+
 // Chan et al.'s pairwise update, summed over the partitions: the co-moment of the group is
 // the partitions' co-moments plus n_i (mean_x_i - mean_x)(mean_y_i - mean_y). Deviations
 // from the pooled mean stay small, so values like 1e9 + noise keep their precision.
@@ -178,10 +187,11 @@ std::optional<Decomposition> Decompose(const sql::AggregateCall& call) {
   if (sample || population) {
     bool root = n.rfind("stddev", 0) == 0;
     return Decomposition{
-        {"count", "avg", "var_pop"},
+        {"count", "avg", "var_pop", "min", "max"},
         {[](const auto& c, const auto&) { return PooledMean(c[0], c[1]); }},
         [sample, root](const auto& c, const auto& h) {
-          std::string m2 = Comoment(c[2] + " * " + c[0], c[0], c[1], h[0], c[1], h[0]);
+          std::string m2 = UnlessConstant(
+              c[3], c[4], Comoment(c[2] + " * " + c[0], c[0], c[1], h[0], c[1], h[0]));
           std::string total = "sum(" + c[0] + ")";
           std::string v =
               sample ? "CASE WHEN " + total + " > 1 THEN " + m2 + " / (" + total + " - 1) END"
@@ -196,20 +206,27 @@ std::optional<Decomposition> Decompose(const sql::AggregateCall& call) {
               n == "regr_r2";
   if (n == "covar_pop" || n == "covar_samp" || n == "corr" || regr) {
     return Decomposition{
-        {"regr_count", "regr_avgx", "regr_avgy", "regr_sxx", "regr_syy", "regr_sxy"},
+        {"regr_count", "regr_avgx", "regr_avgy", "regr_sxx", "regr_syy", "regr_sxy",
+         "min(__arg1) FILTER (WHERE __arg0 IS NOT NULL AND __filter)",
+         "max(__arg1) FILTER (WHERE __arg0 IS NOT NULL AND __filter)",
+         "min(__arg0) FILTER (WHERE __arg1 IS NOT NULL AND __filter)",
+         "max(__arg0) FILTER (WHERE __arg1 IS NOT NULL AND __filter)"},
         {[](const auto& c, const auto&) { return PooledMean(c[0], c[1]); },
          [](const auto& c, const auto&) { return PooledMean(c[0], c[2]); }},
         [n](const auto& c, const auto& h) {
           std::string total = "sum(" + c[0] + ")";
-          std::string sxy = Comoment(c[5], c[0], c[1], h[0], c[2], h[1]);
+          std::string sxy = UnlessConstant(
+              c[6], c[7], UnlessConstant(c[8], c[9], Comoment(c[5], c[0], c[1], h[0], c[2], h[1])));
           if (n == "covar_pop") {
             return "CASE WHEN " + total + " > 0 THEN " + sxy + " / " + total + " END";
           }
           if (n == "covar_samp") {
             return "CASE WHEN " + total + " > 1 THEN " + sxy + " / (" + total + " - 1) END";
           }
-          std::string sxx = Comoment(c[3], c[0], c[1], h[0], c[1], h[0]);
-          std::string syy = Comoment(c[4], c[0], c[2], h[1], c[2], h[1]);
+          std::string sxx =
+              UnlessConstant(c[6], c[7], Comoment(c[3], c[0], c[1], h[0], c[1], h[0]));
+          std::string syy =
+              UnlessConstant(c[8], c[9], Comoment(c[4], c[0], c[2], h[1], c[2], h[1]));
           auto some = [&](const std::string& v) {
             return "CASE WHEN " + total + " > 0 THEN " + v + " END";
           };
@@ -277,7 +294,7 @@ Result<bool> SplitAggregate(sql::ExpressionAnalyzer& analyzer, const pipeline::S
           }
           for (const auto& helper : d->helpers) {
             std::string name = "__dux_h" + std::to_string(helpers.columns.size());
-            helpers.columns.push_back({name, {helper(cols, {}), a.expr.loc}});
+            helpers.columns.push_back({name, {helper(cols, helper_cols), a.expr.loc}});
             helper_cols.push_back(sql::QuoteIdentifier(name));
           }
           return d->final(cols, helper_cols);
