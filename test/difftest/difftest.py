@@ -6,9 +6,9 @@ group_by + summarise, grouped windows, distinct, every join type, sort_by + head
 shaped to reach the splitter's rules: a file large enough for several row groups and
 final_on_workers, a skewed key holding most rows, NULL-heavy and unicode keys, doubles on
 predicate boundaries, a tiny file and an empty one. For each pipeline it also writes the
-same query as plain DuckDB SQL. The e2e runner (dux_e2e_runner) runs every case locally
-and on 1, 2 and 3 real worker processes (with --shuffle-joins, joins also exchange both
-sides) and compares each with DuckDB running the SQL.
+same query as plain DuckDB SQL. The e2e runner (dux_e2e_runner) runs every case locally,
+on 1, 2 and 3 workers inside its process and on 1, 2 and 3 real worker processes (joins
+once more with both sides exchanged) and compares each with DuckDB running the SQL.
 
 A failing case is shrunk by dropping verbs while it still fails, then printed with the
 command that reproduces it:
@@ -359,7 +359,8 @@ def run_file(args, seed, cases, keep):
     # Joins run once more with both sides exchanged; other cases need not.
     joins = ["--shuffle-joins"] if any("join(" in p for _, p, _ in cases) else []
     proc = subprocess.run([args.runner, "--data-dir", os.path.join(ROOT, "test/e2e/data"),
-                           "--local-workers", "3", "--min-workers", str(args.min_workers)] +
+                           "--local-workers", "3", "--in-process-workers", "3",
+                           "--min-workers", str(args.min_workers)] +
                           joins + [path],
                           env=env, capture_output=True, text=True, errors="replace")
     failures = {}

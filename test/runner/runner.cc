@@ -218,8 +218,9 @@ std::unique_ptr<Executor> MakeLocalExecutor() {
 }
 
 std::unique_ptr<Executor> MakeDistributedExecutor(
-    std::vector<std::shared_ptr<dist::WorkerClient>> workers, bool shuffle_joins) {
-  std::string name = "distributed-" + std::to_string(workers.size());
+    std::vector<std::shared_ptr<dist::WorkerClient>> workers, bool shuffle_joins,
+    const std::string& kind) {
+  std::string name = kind + "-" + std::to_string(workers.size());
   dist::ClusterOptions options;
   // Test data is small, so grouped aggregates would always be finalised on the coordinator;
   // on three workers they are always finalised on the workers instead, so that every file

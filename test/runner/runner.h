@@ -37,11 +37,12 @@ class Executor {
 /// Runs pipelines in the session itself, single-process.
 std::unique_ptr<Executor> MakeLocalExecutor();
 
-/// Runs pipelines distributed from the session onto `workers` ("distributed-N"); with
-/// `shuffle_joins`, joins exchange both sides instead of broadcasting the right one
-/// (broadcast threshold 0: "distributed-N-shuffle").
+/// Runs pipelines distributed from the session onto `workers` ("distributed-N", or
+/// "<kind>-N"); with `shuffle_joins`, joins exchange both sides instead of broadcasting the
+/// right one (broadcast threshold 0: "distributed-N-shuffle").
 std::unique_ptr<Executor> MakeDistributedExecutor(
-    std::vector<std::shared_ptr<dist::WorkerClient>> workers, bool shuffle_joins = false);
+    std::vector<std::shared_ptr<dist::WorkerClient>> workers, bool shuffle_joins = false,
+    const std::string& kind = "distributed");
 
 /// Called after every `statement ok` (distributed runs copy the fixture tables onto the
 /// workers, which share nothing with the test's session).

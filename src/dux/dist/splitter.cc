@@ -294,7 +294,7 @@ Result<bool> SplitAggregate(sql::ExpressionAnalyzer& analyzer, const pipeline::S
           }
           for (const auto& helper : d->helpers) {
             std::string name = "__dux_h" + std::to_string(helpers.columns.size());
-            helpers.columns.push_back({name, {helper(cols, helper_cols), a.expr.loc}});
+            helpers.columns.push_back({name, {helper(cols, {}), a.expr.loc}});
             helper_cols.push_back(sql::QuoteIdentifier(name));
           }
           return d->final(cols, helper_cols);
