@@ -109,6 +109,8 @@ def predicate(rng, st):
         if t == "bool":
             options.append(c)
             options.append(f"NOT {c}")
+    if not options:
+        return None
     p = pick(rng, options)
     if rng.random() < 0.3:
         p = f"({p}) {pick(rng, ['AND', 'OR'])} ({pick(rng, options)})"
@@ -129,6 +131,8 @@ class Verb:
 class Filter(Verb):
     def apply(self, st, fresh):
         p = predicate(random.Random(self.seed), st)
+        if p is None:
+            return None
         return f"filter({p})", lambda q: f"SELECT * FROM ({q}) WHERE {p}", st
 
 
@@ -424,6 +428,8 @@ def main():
             for index, pipeline, sql in batch:
                 print(f"-- case {index}\n{pipeline}\n-- oracle\n{sql}\n")
             continue
+        if done:
+            print(f"difftest: seed {args.seed}: {done} cases agree so far", flush=True)
         failures = {}
         for joined in (True, False):
             part = [c for c in batch if ("join(" in c[1]) == joined]
