@@ -77,7 +77,7 @@ NUMERIC = ("int", "dbl", "float")
 class State:
     def __init__(self, cols, joined=False, limited=False):
         self.cols = dict(cols)  # name -> kind, in order
-        self.joined = joined
+        self.joined = joined  # a join happened: id may repeat (dim's keys do)
         self.limited = limited
 
 
@@ -195,7 +195,7 @@ def aggregates(rng, st, keys, how_many):
             form, needs = AGGS[0]
         # arg_max over a unique value (id) or not at all: ties would make it arbitrary.
         if needs == "argmax":
-            if "id" not in st.cols:
+            if "id" not in st.cols or st.joined:
                 form = "count(*)"
             else:
                 form = form.replace("{u}", "id")
