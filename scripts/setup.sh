@@ -8,7 +8,7 @@ PACKAGES=(cmake g++ make pkg-config openssl nodejs npm
   libprotobuf-dev protobuf-compiler libgtest-dev libgmock-dev libcli11-dev libfmt-dev
   nlohmann-json3-dev hyperfine clang-format clang libclang-rt-14-dev
   liblz4-dev libzstd-dev libflatbuffers-dev flatbuffers-compiler
-  libgrpc++-dev protobuf-compiler-grpc iproute2 libpq-dev postgresql-15)
+  libgrpc++-dev protobuf-compiler-grpc iproute2 libpq-dev postgresql-15 python3)
 
 missing=()
 for p in "${PACKAGES[@]}"; do
