@@ -217,6 +217,20 @@ TEST_F(CliTest, PipelineFromFileOrStdin) {
 
 // ---- dux explain and dux demo -------------------------------------------------------------
 
+// head and slice after sort_by take their rows in the sort's own SELECT: a LIMIT in another
+// CTE than the ORDER BY kept other rows under load when a join followed (found by the
+// differential tester, seed 10 case 1121).
+TEST_F(CliTest, HeadAndSliceLimitTheSortItself) {
+  for (const char* verb : {"head(1)", "slice(1, 1)"}) {
+    Outcome o = Dux({"explain", std::string("from_values(a: [2, 1]) |> sort_by(a) |> ") + verb +
+                                    " |> join(from_values(a: [1, 2]), on: a)"});
+    EXPECT_EQ(o.exit_code, 0) << o.err;
+    EXPECT_NE(o.out.find(std::string(") ASC LIMIT 1") + (verb[0] == 's' ? " OFFSET 1)" : ")")),
+              std::string::npos)
+        << o.out;
+  }
+}
+
 TEST_F(CliTest, ExplainPrintsOneCtePerVerb) {
   const std::string text =
       "from_values(id: [1, 2, 3], g: ['a', 'b', 'a'])\n"

@@ -24,16 +24,18 @@ Result<Frame> CompileOrdering(CompileContext& ctx, const Op& op, const Frame& in
       if (k.nulls == NullOrder::kLast) e += " NULLS LAST";
       keys.push_back(e);
     }
-    DUX_ASSIGN_OR_RETURN(Frame out, ctx.AddCte("SELECT * FROM " + in.relation + " ORDER BY " +
-                                                   fmt::format("{}", fmt::join(keys, ", ")),
-                                               in, verb, op.loc));
+    std::string query =
+        "SELECT * FROM " + in.relation + " ORDER BY " + fmt::format("{}", fmt::join(keys, ", "));
+    DUX_ASSIGN_OR_RETURN(Frame out, ctx.AddCte(query, in, verb, op.loc));
     out.ordered = true;
+    out.sort_query = std::move(query);
     return out;
   }
+  // What head and slice take rows from: the sort's own query when they follow sort_by.
+  const std::string rows = in.sort_query.empty() ? "SELECT * FROM " + in.relation : in.sort_query;
   if (auto* h = std::get_if<HeadOp>(&op.body)) {
     if (h->n < 0) return VerbError(verb, op.loc, fmt::format("n must be >= 0, got {}", h->n));
-    return ctx.AddCte(fmt::format("SELECT * FROM {} LIMIT {}", in.relation, h->n), in, verb,
-                      op.loc);
+    return ctx.AddCte(fmt::format("{} LIMIT {}", rows, h->n), in, verb, op.loc);
   }
   if (auto* s = std::get_if<SliceOp>(&op.body)) {
     if (s->offset < 0 || s->length < 0) {
@@ -41,9 +43,8 @@ Result<Frame> CompileOrdering(CompileContext& ctx, const Op& op, const Frame& in
           verb, op.loc,
           fmt::format("offset and length must be >= 0, got {} and {}", s->offset, s->length));
     }
-    return ctx.AddCte(
-        fmt::format("SELECT * FROM {} LIMIT {} OFFSET {}", in.relation, s->length, s->offset), in,
-        verb, op.loc);
+    return ctx.AddCte(fmt::format("{} LIMIT {} OFFSET {}", rows, s->length, s->offset), in, verb,
+                      op.loc);
   }
   const auto& d = std::get<DistinctOp>(op.body);
   std::string select = "*";

@@ -193,6 +193,7 @@ Result<Frame> CompileContext::AddCte(const std::string& body, const Frame& like,
   }
   stand_ins_.push_back(StandIn(*schema));
   Frame frame = like;
+  frame.sort_query.clear();
   frame.relation = ctes_.back().name;
   frame.schema = std::move(schema).value();
   return frame;

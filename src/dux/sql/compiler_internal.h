@@ -20,6 +20,10 @@ struct Frame {
   pipeline::Schema schema;
   std::vector<std::string> groups;  ///< group columns, as named in schema
   bool ordered = false;
+  /// Set on the frame sort_by makes: its query, so that head and slice put their LIMIT in
+  /// the same SELECT as the ORDER BY. DuckDB keeps a CTE's order for a LIMIT in another
+  /// CTE only by chance: under load, a head between a sort and a join took other rows.
+  std::string sort_query;
 };
 
 /// Shared by a pipeline and its nested pipelines, so that all CTEs land in one WITH list.
