@@ -117,9 +117,22 @@ bool SameValue(const Value& a, const Value& b) {
   return a == b;
 }
 
+// Rows in a canonical order for comparing unordered results. Doubles count to 8 significant
+// digits there: values equal to 1e-9 must not sort apart and misalign the rows compared.
 void SortRows(std::vector<std::vector<Value>>* rows) {
-  std::stable_sort(rows->begin(), rows->end(),
-                   [](const auto& a, const auto& b) { return RowText(a) < RowText(b); });
+  auto key = [](const std::vector<Value>& row) {
+    std::string out;
+    for (const Value& v : row) {
+      out += (v.kind() == ValueKind::kDouble ? fmt::format("{:.8g}", v.double_value()) : Cell(v));
+      out += '\t';
+    }
+    return out;
+  };
+  std::vector<std::pair<std::string, std::vector<Value>>> keyed;
+  for (auto& row : *rows) keyed.emplace_back(key(row), std::move(row));
+  std::stable_sort(keyed.begin(), keyed.end(),
+                   [](const auto& a, const auto& b) { return a.first < b.first; });
+  for (size_t i = 0; i < keyed.size(); ++i) (*rows)[i] = std::move(keyed[i].second);
 }
 
 struct Context {
