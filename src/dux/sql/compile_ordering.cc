@@ -31,11 +31,16 @@ Result<Frame> CompileOrdering(CompileContext& ctx, const Op& op, const Frame& in
     out.sort_query = std::move(query);
     return out;
   }
-  // What head and slice take rows from: the sort's own query when they follow sort_by.
-  const std::string rows = in.sort_query.empty() ? "SELECT * FROM " + in.relation : in.sort_query;
+  // Right after sort_by, head and slice complete the sort's own SELECT.
+  const bool after_sort = !in.sort_query.empty();
+  const std::string rows = after_sort ? in.sort_query : "SELECT * FROM " + in.relation;
+  auto limited = [&](const std::string& body) {
+    return after_sort ? ctx.ReplaceLastCte(body, in, verb, op.loc)
+                      : ctx.AddCte(body, in, verb, op.loc);
+  };
   if (auto* h = std::get_if<HeadOp>(&op.body)) {
     if (h->n < 0) return VerbError(verb, op.loc, fmt::format("n must be >= 0, got {}", h->n));
-    return ctx.AddCte(fmt::format("{} LIMIT {}", rows, h->n), in, verb, op.loc);
+    return limited(fmt::format("{} LIMIT {}", rows, h->n));
   }
   if (auto* s = std::get_if<SliceOp>(&op.body)) {
     if (s->offset < 0 || s->length < 0) {
@@ -43,8 +48,7 @@ Result<Frame> CompileOrdering(CompileContext& ctx, const Op& op, const Frame& in
           verb, op.loc,
           fmt::format("offset and length must be >= 0, got {} and {}", s->offset, s->length));
     }
-    return ctx.AddCte(fmt::format("{} LIMIT {} OFFSET {}", rows, s->length, s->offset), in, verb,
-                      op.loc);
+    return limited(fmt::format("{} LIMIT {} OFFSET {}", rows, s->length, s->offset));
   }
   const auto& d = std::get<DistinctOp>(op.body);
   std::string select = "*";

@@ -174,6 +174,16 @@ Result<Schema> CompileContext::Describe(const std::string& query) {
   return binder_->Describe(real);
 }
 
+Result<Frame> CompileContext::ReplaceLastCte(const std::string& body, const Frame& like,
+                                             const char* verb, const Location& loc) {
+  if (ctes_.empty() || ctes_.back().name != like.relation || stand_ins_.empty()) {
+    return Status::Internal("ReplaceLastCte: the frame is not the last CTE");
+  }
+  ctes_.pop_back();
+  stand_ins_.pop_back();
+  return AddCte(body, like, verb, loc);
+}
+
 Result<Frame> CompileContext::AddCte(const std::string& body, const Frame& like, const char* verb,
                                      const Location& loc) {
   ctes_.push_back(Cte{QuoteIdentifier(fmt::format("__dux_{}", ctes_.size())), body});

@@ -21,8 +21,9 @@ struct Frame {
   std::vector<std::string> groups;  ///< group columns, as named in schema
   bool ordered = false;
   /// Set on the frame sort_by makes: its query, so that head and slice put their LIMIT in
-  /// the same SELECT as the ORDER BY. DuckDB keeps a CTE's order for a LIMIT in another
-  /// CTE only by chance: under load, a head between a sort and a join took other rows.
+  /// the same SELECT as the ORDER BY (replacing the sort's CTE). DuckDB keeps a CTE's order
+  /// for a LIMIT in another CTE only by chance: under load, a head between a sort and a
+  /// join took other rows.
   std::string sort_query;
 };
 
@@ -42,6 +43,12 @@ class CompileContext {
   /// copied from `like`; callers adjust). Bind errors are attributed to `verb` at `loc`.
   Result<Frame> AddCte(const std::string& body, const Frame& like, const char* verb,
                        const pipeline::Location& loc);
+
+  /// Replaces the last CTE (`like.relation`) by one with `body`, as AddCte adds it: a verb
+  /// that completes the previous one's SELECT (head after sort_by) without a second reader
+  /// of that SELECT's input.
+  Result<Frame> ReplaceLastCte(const std::string& body, const Frame& like, const char* verb,
+                               const pipeline::Location& loc);
 
   /// `query` preceded by every CTE so far, so that it can read any of them.
   std::string WithCtes(const std::string& query) const;
