@@ -342,6 +342,16 @@ class Case:
         return "\n".join(lines), sql
 
 
+# Defects found and still open, by the pipelines that show them: --skip-open leaves these
+# out (CI), a plain run keeps them. Each names its issue and a reproducer.
+OPEN_DEFECTS = [
+    # Issue 17: sort_by |> head then a semi join, on 2-3 workers, sometimes keeps rows of
+    # other partitions' top n (a race in the gather or finish):
+    # test/difftest/difftest.py --seed 10 --case 689, --seed 1 --case 14.
+    lambda pipeline: "|> head(" in pipeline and "how: semi" in pipeline,
+]
+
+
 def record(pipeline, sql):
     return f"pipeline rowsort\n{pipeline}\n----\noracle\n{sql}\n\n"
 
@@ -413,16 +423,21 @@ def main():
     ap.add_argument("--min-workers", type=int, default=1,
                     help="run on this many workers up to 3 (3: local and 3 workers only)")
     ap.add_argument("--print", action="store_true", help="print the cases, run nothing")
+    ap.add_argument("--skip-open", action="store_true",
+                    help="leave out the cases of open defects (OPEN_DEFECTS)")
     args = ap.parse_args()
     first, count = (args.case, 1) if args.case is not None else (0, args.cases)
     start = time.monotonic()
-    done = 0
+    done = skipped = 0
     for at in range(first, first + count, args.batch):
         if args.budget and time.monotonic() - start > args.budget:
             break
         batch = []
         for index in range(at, min(at + args.batch, first + count)):
             pipeline, sql = Case(args.seed, index).render()
+            if args.skip_open and any(p(pipeline) for p in OPEN_DEFECTS):
+                skipped += 1
+                continue
             batch.append((index, pipeline, sql))
         if args.print:
             for index, pipeline, sql in batch:
@@ -445,7 +460,7 @@ def main():
             return 1
     elapsed = time.monotonic() - start
     print(f"difftest: seed {args.seed}: {done} cases agree with DuckDB on every executor "
-          f"({elapsed:.0f} s)")
+          f"({elapsed:.0f} s)" + (f"; {skipped} skipped as open defects" if skipped else ""))
     return 0
 
 
