@@ -75,10 +75,9 @@ NUMERIC = ("int", "dbl", "float")
 
 
 class State:
-    def __init__(self, cols, joined=False, limited=False):
+    def __init__(self, cols, joined=False):
         self.cols = dict(cols)  # name -> kind, in order
         self.joined = joined  # a join happened: id may repeat (dim's keys do)
-        self.limited = limited
 
 
 def nums(st, exact=False):
@@ -161,7 +160,7 @@ class Mutate(Verb):
         cols = dict(st.cols)
         cols[name] = kind
         return (f"mutate({name}: {expr})", lambda q: f"SELECT *, {expr} AS {name} FROM ({q})",
-                State(cols, st.joined, st.limited))
+                State(cols, st.joined))
 
 
 class Select(Verb):
@@ -173,8 +172,7 @@ class Select(Verb):
         keep = [c for c in names if rng.random() < 0.6] or [names[0]]
         cols = {c: st.cols[c] for c in keep}
         text = ", ".join(keep)
-        return f"select({text})", lambda q: f"SELECT {text} FROM ({q})", State(cols, st.joined,
-                                                                               st.limited)
+        return f"select({text})", lambda q: f"SELECT {text} FROM ({q})", State(cols, st.joined)
 
 
 AGGS = [("count(*)", None), ("sum({n})", "num"), ("min({c})", "any"), ("max({c})", "any"),
@@ -237,7 +235,7 @@ class Summarise(Verb):
         group = f"group_by({', '.join(keys)}) |> " if keys else ""
         by = f" GROUP BY {', '.join(keys)}" if keys else ""
         return (f"{group}summarise({text})", lambda q: f"SELECT {sel} FROM ({q}){by}",
-                State(cols, st.joined, False))
+                State(cols, st.joined))
 
 
 class GroupedWindow(Verb):
@@ -257,7 +255,7 @@ class GroupedWindow(Verb):
                       "float" if fn == "sum" and kind != "int" else kind)
         return (f"group_by({key}) |> mutate({name}: {fn}({arg})) |> ungroup",
                 lambda q: f"SELECT *, {fn}({arg}) OVER (PARTITION BY {key}) AS {name} FROM ({q})",
-                State(cols, st.joined, st.limited))
+                State(cols, st.joined))
 
 
 class Distinct(Verb):
@@ -286,7 +284,7 @@ class Join(Verb):
             neg = "NOT " if how == "anti" else ""
             sql = lambda q: (f"SELECT * FROM ({q}) AS l WHERE {neg}EXISTS "
                              f"(SELECT 1 FROM ({rsql}) AS r WHERE r.k = l.k)")
-            return text, sql, State(st.cols, True, st.limited)
+            return text, sql, State(st.cols, True)
         key = "coalesce(l.k, r.k)" if how in ("right", "full") else "l.k"
         sel = ", ".join([f"{key} AS k" if c == "k" else f"l.{c}" for c in st.cols] +
                         ["r.s2", "r.w"])
@@ -295,7 +293,7 @@ class Join(Verb):
         cols = dict(st.cols)
         cols.update({"s2": "str", "w": "dbl"})
         return (text, lambda q: f"SELECT {sel} FROM ({q}) AS l {jt} ({rsql}) AS r ON l.k = r.k",
-                State(cols, True, st.limited))
+                State(cols, True))
 
 
 class SortHead(Verb):
@@ -307,7 +305,7 @@ class SortHead(Verb):
         keys = ", ".join(st.cols)
         return (f"sort_by({keys}) |> head({n})",
                 lambda q: f"SELECT * FROM ({q}) ORDER BY {keys} LIMIT {n}",
-                State(st.cols, st.joined, True))
+                State(st.cols, st.joined))
 
 
 VERBS = [Filter, Filter, Mutate, Select, Summarise, Summarise, GroupedWindow, Distinct, Join,

@@ -34,21 +34,12 @@ class SessionExecutor : public Executor {
   std::string Name() const override { return name_; }
   Result<Outcome> Run(Session& session, const pipeline::Script& script) override {
     if (workers_.empty()) return RunHere(session, script);
-    dist::ClusterOptions cluster = options_;
-    cluster.workers = workers_;
-    session.Distribute(std::move(cluster));
-    auto outcome = RunHere(session, script);
-    session.RunLocally();
-    return outcome;
+    return OnWorkers(session, [&] { return RunHere(session, script); });
   }
   Result<std::optional<std::string>> SplitterRules(Session& session,
                                                    const pipeline::Script& script) override {
     if (workers_.empty()) return std::optional<std::string>();
-    dist::ClusterOptions cluster = options_;
-    cluster.workers = workers_;
-    session.Distribute(std::move(cluster));
-    auto plan = session.Explain(script.pipeline);
-    session.RunLocally();
+    auto plan = OnWorkers(session, [&] { return session.Explain(script.pipeline); });
     DUX_RETURN_NOT_OK(plan.status());
     const std::string marker = "-- splitter rules applied: ";
     size_t at = plan->find(marker);
@@ -58,6 +49,17 @@ class SessionExecutor : public Executor {
   }
 
  private:
+  // `work()` with the session distributing onto this executor's workers.
+  template <typename Work>
+  auto OnWorkers(Session& session, const Work& work) -> decltype(work()) {
+    dist::ClusterOptions cluster = options_;
+    cluster.workers = workers_;
+    session.Distribute(std::move(cluster));
+    auto result = work();
+    session.RunLocally();
+    return result;
+  }
+
   static Result<Outcome> RunHere(Session& session, const pipeline::Script& script) {
     const auto& p = script.pipeline;
     Outcome out;
