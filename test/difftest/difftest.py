@@ -343,10 +343,9 @@ class Case:
 # Defects found and still open, by the pipelines that show them: --skip-open leaves these
 # out (CI), a plain run keeps them. Each names its issue and a reproducer.
 OPEN_DEFECTS = [
-    # Issue 17: sort_by |> head then a semi join, on 2-3 workers, sometimes keeps rows of
-    # other partitions' top n (a race in the gather or finish):
-    # test/difftest/difftest.py --seed 10 --case 689, --seed 1 --case 14.
-    lambda pipeline: "|> head(" in pipeline and "how: semi" in pipeline,
+    # None open. Each entry: a comment naming the issue and the reproducing seed and case,
+    # then a predicate on the pipeline text, e.g.
+    # lambda pipeline: "|> head(" in pipeline and "how: semi" in pipeline,
 ]
 
 

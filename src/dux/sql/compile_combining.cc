@@ -116,13 +116,26 @@ std::string KeyCondition(const std::vector<JoinKey>& keys) {
   return JoinList(parts, " AND ");
 }
 
+// A join's side as the join reads it. DuckDB 1.4 pushes a join's runtime filter (the
+// min and max of the build side's keys) below LIMIT and TOP_N into the scans under them
+// (duckdb/duckdb#22924, fixed after 1.4), so the limit then picks its rows among the
+// filtered ones: `sort_by |> head(10) |> join(..., how: semi)` returned other rows than
+// the top ten whenever the build side was done before the scan. A materialized CTE stops
+// the pushdown; what it holds is at most the limit's rows.
+std::string JoinSide(const Frame& side) {
+  if (!side.limited) return side.relation;
+  return "(WITH \"__dux_limited\" AS MATERIALIZED (SELECT * FROM " + side.relation +
+         ") SELECT * FROM \"__dux_limited\")";
+}
+
 Result<Frame> Join(CompileContext& ctx, const JoinOp& j, const Op& op, const Frame& in) {
   DUX_ASSIGN_OR_RETURN(Frame right, ctx.CompilePipeline(*j.right));
   const char* verb = op.Verb();
-  std::string from = " FROM " + in.relation + " AS l ";
-  std::string right_rel = " " + right.relation + " AS r";
+  std::string from = " FROM " + JoinSide(in) + " AS l ";
+  std::string right_rel = " " + JoinSide(right) + " AS r";
   Frame like = in;
   like.ordered = false;
+  like.limited = false;  // both sides are behind barriers
 
   if (j.how == JoinHow::kCross) {
     if (!j.on.empty()) return VerbError(verb, op.loc, "a cross join takes no on:");
@@ -204,12 +217,15 @@ Result<Frame> CompileCombining(CompileContext& ctx, const Op& op, const Frame& i
   const auto& c = std::get<ConcatRowsOp>(op.body);
   if (c.others.empty()) return VerbError(op.Verb(), op.loc, "needs at least one other frame");
   std::string body = "SELECT * FROM " + in.relation;
+  bool limited = in.limited;
   for (const auto& other : c.others) {
     DUX_ASSIGN_OR_RETURN(Frame f, ctx.CompilePipeline(*other));
     body += " UNION ALL BY NAME SELECT * FROM " + f.relation;
+    limited = limited || f.limited;
   }
   Frame like = in;
   like.ordered = false;
+  like.limited = limited;
   return ctx.AddCte(body, like, op.Verb(), op.loc);
 }
 

@@ -33,6 +33,7 @@ Result<Frame> Summarise(CompileContext& ctx, const SummariseOp& s, const Op& op,
       "SELECT " + fmt::format("{}", fmt::join(select, ", ")) + " FROM " + in.relation;
   if (!in.groups.empty()) body += " GROUP BY " + QuoteIdentifiers(in.groups);
   Frame like;
+  like.limited = in.limited;
   auto out = ctx.AddCte(body, like, verb, op.loc);
   if (out.ok() || s.aggregates.size() == 1) return out;
   // Point at the aggregate that failed: bind each one alone.

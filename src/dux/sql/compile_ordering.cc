@@ -34,9 +34,11 @@ Result<Frame> CompileOrdering(CompileContext& ctx, const Op& op, const Frame& in
   // Right after sort_by, head and slice complete the sort's own SELECT.
   const bool after_sort = !in.sort_query.empty();
   const std::string rows = after_sort ? in.sort_query : "SELECT * FROM " + in.relation;
-  auto limited = [&](const std::string& body) {
-    return after_sort ? ctx.ReplaceLastCte(body, in, verb, op.loc)
-                      : ctx.AddCte(body, in, verb, op.loc);
+  auto limited = [&](const std::string& body) -> Result<Frame> {
+    DUX_ASSIGN_OR_RETURN(Frame out, after_sort ? ctx.ReplaceLastCte(body, in, verb, op.loc)
+                                               : ctx.AddCte(body, in, verb, op.loc));
+    out.limited = true;
+    return out;
   };
   if (auto* h = std::get_if<HeadOp>(&op.body)) {
     if (h->n < 0) return VerbError(verb, op.loc, fmt::format("n must be >= 0, got {}", h->n));

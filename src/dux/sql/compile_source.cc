@@ -3,6 +3,7 @@
 
 #include <algorithm>
 #include <functional>
+#include <regex>
 #include <set>
 
 #include "dux/sql/compiler_internal.h"
@@ -209,7 +210,14 @@ Result<Frame> CompileSource(CompileContext& ctx, const Source& source) {
   } else {
     DUX_ASSIGN_OR_RETURN(body, ValuesSql(std::get<ValuesSource>(source.body), source.loc));
   }
-  return ctx.AddCte(body, Frame{}, verb, source.loc);
+  Frame like;
+  if (auto* q = std::get_if<QuerySource>(&source.body)) {
+    // The words alone, wherever they are (a comment or a string too): a needless barrier
+    // costs a copy of the rows, a missing one a wrong answer.
+    static const std::regex kLimit(R"(\b(limit|offset)\b)", std::regex::icase);
+    like.limited = std::regex_search(q->sql, kLimit);
+  }
+  return ctx.AddCte(body, like, verb, source.loc);
 }
 
 }  // namespace dux::sql::internal

@@ -21,10 +21,13 @@ struct Frame {
   std::vector<std::string> groups;  ///< group columns, as named in schema
   bool ordered = false;
   /// Set on the frame sort_by makes: its query, so that head and slice put their LIMIT in
-  /// the same SELECT as the ORDER BY (replacing the sort's CTE). DuckDB keeps a CTE's order
-  /// for a LIMIT in another CTE only by chance: under load, a head between a sort and a
-  /// join took other rows.
+  /// the same SELECT as the ORDER BY (replacing the sort's CTE): one top-n, and the order a
+  /// LIMIT takes its rows in is stated where the LIMIT is, not inherited from another CTE.
   std::string sort_query;
+  /// A LIMIT (head, slice, a from_query with LIMIT or OFFSET) lies below this frame, where
+  /// a join above could push its runtime filter into the scan under it: a join reads such a
+  /// side through a barrier (JoinSide in compile_combining.cc).
+  bool limited = false;
 };
 
 /// Shared by a pipeline and its nested pipelines, so that all CTEs land in one WITH list.
