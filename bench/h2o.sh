@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Benchmark (issues 5 and 6): the H2O group-by questions q1-q10 or join questions q1-q5
-# (DESIGN.md section 8), distributed on 2 local workers of 1 DuckDB thread each against
+# (docs/architecture.md section 8), distributed on 2 local workers of 1 DuckDB thread each against
 # single-process DuckDB with 2 threads (bench/duckdb_sql, the same libduckdb), over the same
 # parquet files, in the same run. Whole-process times of the coordinator (`dux run
 # --workers`) and of DuckDB, run in turn (bench/paired.py); the workers are started before each question's

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Benchmark (issue 24): `dux run --format csv` of the H2O group-by table (DESIGN.md section 8,
+# Benchmark (issue 24): `dux run --format csv` of the H2O group-by table (docs/architecture.md section 8,
 # 16 parquet files) to stdout, read through a pipe, against DuckDB's own
 # `COPY (...) TO '/dev/stdout' (FORMAT csv, HEADER true)` (bench/duckdb_sql, the same
 # libduckdb, 2 threads) in the same run, run in turn (bench/stdout_timing.py): time to the

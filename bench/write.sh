@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Benchmark (issue 7): distributed parquet writes of the H2O group-by table (DESIGN.md
+# Benchmark (issue 7): distributed parquet writes of the H2O group-by table (docs/architecture.md
 # section 8; 16 parquet files written by `dux generate groupby`) on 2 local workers of 1
 # DuckDB thread each, against single-process DuckDB with 2 threads (bench/duckdb_sql, the
 # same libduckdb) running the COPY a DuckDB user would write, in the same run, reading the same

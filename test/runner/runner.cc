@@ -108,7 +108,7 @@ std::string RowText(const std::vector<Value>& row) {
   return out;
 }
 
-// Floats compare to 1e-9 relative (DESIGN.md section 1); everything else exactly.
+// Floats compare to 1e-9 relative (docs/architecture.md section 1); everything else exactly.
 bool SameValue(const Value& a, const Value& b) {
   if (a.kind() == ValueKind::kDouble && b.kind() == ValueKind::kDouble) {
     double x = a.double_value(), y = b.double_value();

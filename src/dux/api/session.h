@@ -58,7 +58,7 @@ class Session {
   /// session read-only.
   Status Attach(const pipeline::Attachment& attachment, bool if_not_exists = false);
 
-  /// From now on, pipelines run distributed on `cluster.workers` (DESIGN.md section 4):
+  /// From now on, pipelines run distributed on `cluster.workers` (docs/architecture.md section 4):
   /// the workers run what can be split and stream it back; this session finishes the rest
   /// (and the sink). Pipelines that cannot be split yet are refused, never answered wrongly.
   void Distribute(dist::ClusterOptions cluster);

@@ -1,15 +1,12 @@
 #include "dux/cli/cli.h"
 
-#include <grpc/support/log.h>
-
 #include <CLI/CLI.hpp>
-#include <atomic>
-#include <cstdio>
 #include <cstdlib>
 #include <iostream>
 
 #include "dux/cli/commands.h"
 #include "dux/pg/conninfo.h"
+#include "dux/rpc/transport.h"
 
 namespace dux::cli {
 
@@ -52,18 +49,7 @@ void AddServerOptions(CLI::App* cmd, std::string* listen, std::string* token, st
   cmd->add_option("--tls-ca", *ca, "with TLS: require client certificates signed by this CA");
 }
 
-// gRPC writes some failures to stderr itself (a TLS handshake that fails, a port in use).
-// dux reports those in its own one-line error, so gRPC's log is dropped, except from a
-// running worker or registry, for which it is the server's log.
-std::atomic<bool> g_show_grpc_log{false};
-
-void GrpcLog(gpr_log_func_args* a) {
-  if (g_show_grpc_log) std::fprintf(stderr, "grpc: %s:%d: %s\n", a->file, a->line, a->message);
-}
-
 }  // namespace
-
-void ShowGrpcLog() { g_show_grpc_log = true; }
 
 int Main(int argc, char** argv) {
   CLI::App app{"dux: dataframe pipelines on DuckDB, on one machine or many", "dux"};
@@ -158,7 +144,7 @@ int Main(int argc, char** argv) {
     return 2;
   }
 
-  gpr_set_log_function(GrpcLog);
+  rpc::DropGrpcLog();
   Status status;
   if (run_cmd->parsed()) {
     status = Run(run);

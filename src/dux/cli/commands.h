@@ -61,10 +61,6 @@ struct RegistryCommandOptions {
 };
 Status Registry(const RegistryCommandOptions& options);
 
-/// From now on gRPC's own log goes to stderr (a server that is up; before, a failure is
-/// reported as one dux error line).
-void ShowGrpcLog();
-
 /// dux workers: the reachable workers and their Info.
 Status Workers(const ClusterFlags& flags);
 

@@ -96,7 +96,7 @@ Status WriteParts(Session& session, const std::string& select, int64_t rows, int
   return Status::OK();
 }
 
-// H2O db-benchmark groupby shape (DESIGN.md section 8), K = 100.
+// H2O db-benchmark groupby shape (docs/architecture.md section 8), K = 100.
 Status GenerateGroupBy(Session& session, const GenerateOptions& o) {
   const int64_t k = 100;
   const int64_t groups = std::max<int64_t>(1, o.rows / k);
@@ -115,7 +115,7 @@ Status GenerateGroupBy(Session& session, const GenerateOptions& o) {
       o.rows, o.files, o.out);
 }
 
-// H2O db-benchmark join shape (DESIGN.md section 8): x with N rows in `files` files, and
+// H2O db-benchmark join shape (docs/architecture.md section 8): x with N rows in `files` files, and
 // small (N/1e6 rows), medium (N/1e3) and big (N) to join it with. x's keys are drawn from
 // 10% more values than the tables hold, so about 90% of x matches.
 Status GenerateJoin(Session& session, const GenerateOptions& o) {

@@ -53,7 +53,7 @@ Status Worker(const WorkerCommandOptions& o) {
   rpc::ClientOptions client{o.token, o.tls_ca};
   engine->SetPeerConnector(rpc::MakePeerConnector(client));
   std::cout << "listening " << bound << std::endl;
-  ShowGrpcLog();
+  rpc::ShowGrpcLog();
   std::unique_ptr<rpc::Membership> membership;
   if (!o.join.empty()) {
     DUX_ASSIGN_OR_RETURN(membership, rpc::Membership::Start(o.join, advertised, client));
@@ -75,7 +75,7 @@ Status Registry(const RegistryCommandOptions& o) {
       auto server,
       rpc::StartServer({o.listen, o.token, o.tls_cert, o.tls_key, o.tls_ca}, {&service}, &bound));
   std::cout << "listening " << bound << std::endl;
-  ShowGrpcLog();
+  rpc::ShowGrpcLog();
   WaitForStop(stop);
   server->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(1));
   server->Wait();

@@ -90,7 +90,7 @@ Result<int64_t> EstimateGroups(sql::Binder* binder, const Split& split, const Pl
 }
 
 // Buckets per worker of a shuffle join: more buckets than workers, so that a skewed bucket
-// holds less of the work (DESIGN.md section 4).
+// holds less of the work (docs/architecture.md section 4).
 constexpr int kJoinBucketsPerWorker = 4;
 
 // The splitter's work on the pipeline after PlanJoins. With a shuffle join, the verbs

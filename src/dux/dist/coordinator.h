@@ -1,4 +1,4 @@
-// The coordinator (DESIGN.md section 4): plans a pipeline (the splitter decides what the
+// The coordinator (docs/architecture.md section 4): plans a pipeline (the splitter decides what the
 // workers run, the partitioner on which rows), fans the fragments out, and gathers the
 // workers' Arrow IPC streams into one table, where the coordinator finishes the pipeline.
 #pragma once

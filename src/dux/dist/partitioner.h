@@ -2,7 +2,7 @@
 // bin-packed by size (largest first onto the least loaded partition); a file larger than a
 // worker's share is split by row groups; hive-partitioned files that the pipeline's leading
 // filters keep no row of are pruned. Every other source is one partition, read once by one
-// worker (DESIGN.md section 1: never once per worker).
+// worker (docs/architecture.md section 1: never once per worker).
 #pragma once
 
 #include <cstdint>

@@ -1,4 +1,4 @@
-// Telemetry (DESIGN.md section 6): named events with measurements and metadata, delivered
+// Telemetry (docs/architecture.md section 6): named events with measurements and metadata, delivered
 // synchronously to every subscriber. Subscribers run on the emitting thread (fan-out runs
 // several) and must be quick and thread-safe.
 #pragma once

@@ -1,4 +1,4 @@
-// Distributed file writes (DESIGN.md section 4, "Writes"; docs/cluster.md): when a plan
+// Distributed file writes (docs/architecture.md section 4, "Writes"; docs/cluster.md): when a plan
 // leaves the coordinator nothing to do after the gather, every task of its last stage writes
 // its own part files into the target directory with the worker's Write call, and no row
 // comes to the coordinator.

@@ -1,5 +1,9 @@
 #include "dux/rpc/transport.h"
 
+#include <grpc/support/log.h>
+
+#include <atomic>
+#include <cstdio>
 #include <fstream>
 #include <sstream>
 
@@ -35,7 +39,16 @@ std::vector<std::pair<std::string, int>> BulkTransferArgs() {
           {GRPC_ARG_HTTP2_WRITE_BUFFER_SIZE, 8 << 20}};
 }
 
+std::atomic<bool> g_show_grpc_log{false};
+
+void GrpcLog(gpr_log_func_args* a) {
+  if (g_show_grpc_log) std::fprintf(stderr, "grpc: %s:%d: %s\n", a->file, a->line, a->message);
+}
+
 }  // namespace
+
+void DropGrpcLog() { gpr_set_log_function(GrpcLog); }
+void ShowGrpcLog() { g_show_grpc_log = true; }
 
 bool IsLoopbackHost(const std::string& host) {
   return host == "localhost" || host == "::1" || host == "[::1]" || host.rfind("127.", 0) == 0;

@@ -15,6 +15,13 @@ namespace dux::rpc {
 /// worker itself (e.g. an IO error, UNAVAILABLE like a lost connection), not the transport.
 constexpr const char* kHandledKey = "dux-handled";
 
+/// gRPC writes some failures to stderr itself (a TLS handshake that fails, a port in use).
+/// The dux command reports those in its own one-line error, so it drops gRPC's log
+/// (DropGrpcLog, at start), except in a running worker or registry, where it is the
+/// server's log (ShowGrpcLog).
+void DropGrpcLog();
+void ShowGrpcLog();
+
 grpc::Status ToGrpc(const Status& status);
 Status FromGrpc(const grpc::Status& status);
 
