@@ -45,7 +45,8 @@ Result<std::unique_ptr<Cluster>> Cluster::Connect(const ClusterFlags& flags, int
   }
   if (!registry.empty()) {
     DUX_ASSIGN_OR_RETURN(auto addresses, rpc::ListRegisteredWorkers(registry, client));
-    if (addresses.empty()) return Status::IOError("registry " + registry + " knows no live worker");
+    if (addresses.empty())
+      return Status::Unavailable("registry " + registry + " knows no live worker");
     workers.clear();
     for (const auto& a : addresses) workers += (workers.empty() ? "" : ",") + a;
   }

@@ -103,7 +103,7 @@ Status Workers(const ClusterFlags& flags) {
               << tables << "]  running [" << running << "]\n";
   }
   std::cout.flush();
-  if (reachable == 0) return Status::IOError("no worker could be reached");
+  if (reachable == 0) return Status::Unavailable("no worker could be reached");
   return Status::OK();
 }
 

@@ -46,7 +46,13 @@ class [[nodiscard]] Status {
   }
   static Status NotFound(std::string m) { return {StatusCode::kNotFound, std::move(m)}; }
   static Status Internal(std::string m) { return {StatusCode::kInternal, std::move(m)}; }
-  static Status IOError(std::string m) { return {StatusCode::kUnavailable, std::move(m)}; }
+  /// A file, directory or database that cannot be read or written: trying again, or on
+  /// another worker, meets the same error, so it is not retried (gRPC's guidance: not
+  /// until the system's state is fixed).
+  static Status IOError(std::string m) { return {StatusCode::kFailedPrecondition, std::move(m)}; }
+  /// A worker, peer, server or connection that is gone or cannot be reached: the only
+  /// failure another attempt elsewhere may get past.
+  static Status Unavailable(std::string m) { return {StatusCode::kUnavailable, std::move(m)}; }
   static Status Unimplemented(std::string m) { return {StatusCode::kUnimplemented, std::move(m)}; }
   static Status FailedPrecondition(std::string m) {
     return {StatusCode::kFailedPrecondition, std::move(m)};

@@ -7,6 +7,7 @@
 
 #include <chrono>
 #include <mutex>
+#include <optional>
 #include <set>
 #include <thread>
 
@@ -19,16 +20,13 @@
 namespace dux::dist {
 namespace {
 
-// Passes `limit` bytes of the worker's stream through, then fails as a lost worker does.
+// Passes `limit` bytes of the worker's stream through, then fails with `error`.
 class FailingStream : public ResultStream {
  public:
-  FailingStream(std::unique_ptr<ResultStream> in, size_t limit, std::string address)
-      : in_(std::move(in)), left_(limit), address_(std::move(address)) {}
+  FailingStream(std::unique_ptr<ResultStream> in, size_t limit, Status error)
+      : in_(std::move(in)), left_(limit), error_(std::move(error)) {}
   Result<size_t> Read(void* data, size_t size) override {
-    if (left_ == 0) {
-      return Status(StatusCode::kUnavailable,
-                    "worker " + address_ + " is unreachable or went away");
-    }
+    if (left_ == 0) return error_;
     DUX_ASSIGN_OR_RETURN(size_t n, in_->Read(data, std::min(size, left_)));
     left_ -= n;
     return n;
@@ -38,21 +36,27 @@ class FailingStream : public ResultStream {
  private:
   std::unique_ptr<ResultStream> in_;
   size_t left_;
-  std::string address_;
+  Status error_;
 };
 
-// A worker whose results break off after `limit` bytes (and that still answers Health).
+// A worker whose results break off after `limit` bytes (and that still answers Health),
+// by default as a lost worker's do.
 class FailingClient : public ForwardingClient {
  public:
-  FailingClient(std::shared_ptr<WorkerClient> in, size_t limit)
-      : ForwardingClient(std::move(in)), limit_(limit) {}
+  FailingClient(std::shared_ptr<WorkerClient> in, size_t limit, std::optional<Status> error = {})
+      : ForwardingClient(std::move(in)),
+        limit_(limit),
+        error_(error
+                   ? *error
+                   : Status::Unavailable("worker " + address() + " is unreachable or went away")) {}
   Result<std::unique_ptr<ResultStream>> Execute(const v1::ExecuteRequest& r) override {
     DUX_ASSIGN_OR_RETURN(auto stream, in_->Execute(r));
-    return std::unique_ptr<ResultStream>(new FailingStream(std::move(stream), limit_, address()));
+    return std::unique_ptr<ResultStream>(new FailingStream(std::move(stream), limit_, error_));
   }
 
  private:
   size_t limit_;
+  Status error_;
 };
 
 v1::Fragment Fragment(const std::string& text, const std::string& query_id) {
@@ -185,6 +189,18 @@ TEST_F(GatherTest, MistakeInThePipelineIsNotRetried) {
   auto gathered = GatherInto(session_->connection(), tasks, Options(clients_), "gather", "t4");
   ASSERT_FALSE(gathered.ok());
   EXPECT_EQ(gathered.status().code(), StatusCode::kInvalidArgument);
+  EXPECT_TRUE(Retries().empty());
+}
+
+TEST_F(GatherTest, IoErrorIsNotRetried) {
+  // A disk that is full, a file that cannot be read: the next worker meets the same.
+  auto failing = std::make_shared<FailingClient>(
+      clients_[0], 1 << 20, Status::IOError("cannot write \"/tmp/x\": No space left on device"));
+  std::vector<GatherTask> tasks = {{0, Fragment(kRows, "g11"), true, "partition 0"}};
+  auto gathered =
+      GatherInto(session_->connection(), tasks, Options({failing, clients_[1]}), "gather", "t11");
+  ASSERT_FALSE(gathered.ok());
+  EXPECT_EQ(gathered.status().message(), "cannot write \"/tmp/x\": No space left on device");
   EXPECT_TRUE(Retries().empty());
 }
 

@@ -42,11 +42,11 @@ Result<Connection> Connection::Open(const std::string& conninfo, const std::stri
   DUX_RETURN_NOT_OK(LoadLibpq().status());
   c.conn_.reset(Pq().PQconnectdb(conninfo.c_str()));
   if (c.conn_ == nullptr) {
-    return Status::IOError("cannot connect to PostgreSQL (" + c.redacted_ + "): out of memory");
+    return Status::Unavailable("cannot connect to PostgreSQL (" + c.redacted_ + "): out of memory");
   }
   if (Pq().PQstatus(c.get()) != CONNECTION_OK) {
-    return Status::IOError("cannot connect to PostgreSQL (" + c.redacted_ +
-                           "): " + Scrub(OneLine(Pq().PQerrorMessage(c.get())), conninfo));
+    return Status::Unavailable("cannot connect to PostgreSQL (" + c.redacted_ +
+                               "): " + Scrub(OneLine(Pq().PQerrorMessage(c.get())), conninfo));
   }
   // Notices ("table does not exist, skipping") would go to stderr; dux's output is its own.
   Pq().PQsetNoticeProcessor(
@@ -79,7 +79,7 @@ Status Connection::Error(const PGresult* result, const char* what) const {
   }
   message = Scrub(OneLine(message), conninfo_);
   if (Pq().PQstatus(get()) != CONNECTION_OK) {
-    return Status::IOError("lost the connection to PostgreSQL (" + redacted_ + "): " + message);
+    return Status::Unavailable("lost the connection to PostgreSQL (" + redacted_ + "): " + message);
   }
   return Status::InvalidArgument(message);
 }

@@ -95,7 +95,7 @@ class GrpcBucketPusher : public dist::BucketPusher {
     if (writer_->Write(chunk)) return Status::OK();
     // The stream broke: Finish says why.
     auto finished = Finish();
-    return finished.ok() ? Status::IOError("worker " + address_ + " stopped reading buckets")
+    return finished.ok() ? Status::Unavailable("worker " + address_ + " stopped reading buckets")
                          : finished.status();
   }
   Result<v1::PushBucketsReply> Finish() override {

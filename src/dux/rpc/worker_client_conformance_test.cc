@@ -615,9 +615,10 @@ TEST(GrpcTransport, UnreachableWorkerIsNamed) {
   EXPECT_NE(s.message().find("worker " + address), std::string::npos) << s.message();
 }
 
-TEST(GrpcTransport, WorkerOwnUnavailableErrorIsNotALostConnection) {
-  // An IO error on the worker has the same code as a broken connection (UNAVAILABLE); the
-  // worker's mark on its reply tells them apart.
+TEST(GrpcTransport, WorkerOwnErrorIsNotALostConnection) {
+  // An error the worker returns is its own, named after it and never taken for a broken
+  // connection (the worker marks its replies); an IO error is not UNAVAILABLE, the code of
+  // a lost worker, so it is not retried either.
   auto t = Grpc("");
   v1::WriteRequest request;
   *request.mutable_fragment() =
@@ -627,6 +628,7 @@ TEST(GrpcTransport, WorkerOwnUnavailableErrorIsNotALostConnection) {
   const std::string& m = reply.status().message();
   EXPECT_EQ(m.rfind("worker " + t->client->address() + ": ", 0), 0u) << m;
   EXPECT_EQ(m.find("unreachable"), std::string::npos) << m;
+  EXPECT_NE(reply.status().code(), StatusCode::kUnavailable) << m;
 }
 
 TEST(GrpcTransport, NonLoopbackNeedsAToken) {
