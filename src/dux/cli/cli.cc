@@ -1,7 +1,6 @@
 #include "dux/cli/cli.h"
 
 #include <CLI/CLI.hpp>
-#include <cstdlib>
 #include <iostream>
 
 #include "dux/cli/commands.h"
@@ -22,12 +21,15 @@ void AddPipelineOptions(CLI::App* cmd, RunOptions* o) {
 
 void AddClusterOptions(CLI::App* cmd, ClusterFlags* c, bool running) {
   cmd->add_option("--workers", c->workers,
-                  "run on these workers: HOST:PORT,HOST:PORT (or $DUX_WORKERS)");
+                  "run on these workers: HOST:PORT,HOST:PORT (or $DUX_WORKERS)")
+      ->envname("DUX_WORKERS");
   cmd->add_option("--registry", c->registry,
-                  "run on the live workers of this registry (or $DUX_REGISTRY)");
+                  "run on the live workers of this registry (or $DUX_REGISTRY)")
+      ->envname("DUX_REGISTRY");
   cmd->add_option("--local-workers", c->local_workers, "start N local workers for this command")
       ->check(CLI::PositiveNumber);
-  cmd->add_option("--token", c->token, "bearer token for the workers (or $DUX_TOKEN)");
+  cmd->add_option("--token", c->token, "bearer token for the workers (or $DUX_TOKEN)")
+      ->envname("DUX_TOKEN");
   cmd->add_option("--tls-ca", c->tls_ca, "use TLS, trusting workers signed by this CA (PEM)");
   cmd->add_option("--broadcast-threshold", c->broadcast_threshold,
                   "broadcast a join's right side estimated at most BYTES of Arrow IPC, else "
@@ -43,7 +45,8 @@ void AddClusterOptions(CLI::App* cmd, ClusterFlags* c, bool running) {
 void AddServerOptions(CLI::App* cmd, std::string* listen, std::string* token, std::string* cert,
                       std::string* key, std::string* ca) {
   cmd->add_option("--listen", *listen, "HOST:PORT to listen on (port 0: any free port)");
-  cmd->add_option("--token", *token, "bearer token every caller must present (or $DUX_TOKEN)");
+  cmd->add_option("--token", *token, "bearer token every caller must present (or $DUX_TOKEN)")
+      ->envname("DUX_TOKEN");
   cmd->add_option("--tls-cert", *cert, "TLS certificate (PEM)");
   cmd->add_option("--tls-key", *key, "TLS private key (PEM)");
   cmd->add_option("--tls-ca", *ca, "with TLS: require client certificates signed by this CA");
@@ -151,11 +154,8 @@ int Main(int argc, char** argv) {
   } else if (explain_cmd->parsed()) {
     status = Explain(explain);
   } else if (worker_cmd->parsed()) {
-    if (worker.token.empty() && std::getenv("DUX_TOKEN")) worker.token = std::getenv("DUX_TOKEN");
     status = Worker(worker);
   } else if (registry_cmd->parsed()) {
-    if (registry.token.empty() && std::getenv("DUX_TOKEN"))
-      registry.token = std::getenv("DUX_TOKEN");
     status = Registry(registry);
   } else if (workers_cmd->parsed()) {
     status = Workers(workers);

@@ -11,20 +11,10 @@
 
 namespace dux::cli {
 
-namespace {
-
-std::string FlagOrEnv(const std::string& flag, const char* env) {
-  if (!flag.empty()) return flag;
-  const char* value = std::getenv(env);
-  return value ? value : "";
-}
-
-}  // namespace
-
 Result<std::unique_ptr<Cluster>> Cluster::Connect(const ClusterFlags& flags, int threads,
                                                   const std::string& memory_limit) {
-  std::string workers = FlagOrEnv(flags.workers, "DUX_WORKERS");
-  std::string registry = FlagOrEnv(flags.registry, "DUX_REGISTRY");
+  std::string workers = flags.workers;
+  std::string registry = flags.registry;
   int ways = (flags.local_workers > 0) + !workers.empty() + !registry.empty();
   if (ways == 0) return std::unique_ptr<Cluster>();
   if (ways > 1) {
@@ -32,7 +22,7 @@ Result<std::unique_ptr<Cluster>> Cluster::Connect(const ClusterFlags& flags, int
         "give only one of --local-workers, --workers ($DUX_WORKERS) and --registry "
         "($DUX_REGISTRY)");
   }
-  rpc::ClientOptions client{FlagOrEnv(flags.token, "DUX_TOKEN"), flags.tls_ca};
+  rpc::ClientOptions client{flags.token, flags.tls_ca};
   auto cluster = std::unique_ptr<Cluster>(new Cluster());
   if (flags.local_workers > 0) {
     rpc::LocalClusterOptions local;

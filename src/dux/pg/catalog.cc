@@ -2,9 +2,10 @@
 
 #include <fmt/format.h>
 
-#include <cctype>
 #include <cstdlib>
 #include <map>
+
+#include "dux/common/ascii.h"
 
 namespace dux::pg {
 
@@ -117,12 +118,6 @@ const char* ScalarDuckDbType(Kind kind) {
   return "VARCHAR";
 }
 
-std::string Upper(std::string_view s) {
-  std::string out(s);
-  for (char& c : out) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
-  return out;
-}
-
 }  // namespace
 
 std::string QuoteIdentifier(std::string_view name) {
@@ -214,7 +209,7 @@ int TableDescription::Find(std::string_view name) const {
   }
   int found = -1;
   for (size_t i = 0; i < columns.size(); ++i) {
-    if (Upper(columns[i].name) == Upper(name)) {
+    if (AsciiUpper(columns[i].name) == AsciiUpper(name)) {
       if (found >= 0) return -1;  // ambiguous
       found = static_cast<int>(i);
     }
@@ -295,7 +290,7 @@ Result<std::string> PgTypeFor(const std::string& duckdb_type, const std::string&
     if (!type.empty() && type.back() == ']') return unsupported();  // nested lists
   }
   std::string pg;
-  std::string upper = Upper(type);
+  std::string upper = AsciiUpper(type);
   static const std::map<std::string, std::string> kTypes = {
       {"BOOLEAN", "boolean"},
       {"TINYINT", "smallint"},

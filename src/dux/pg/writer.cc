@@ -5,10 +5,10 @@
 #include <unistd.h>
 
 #include <atomic>
-#include <cctype>
 #include <chrono>
 #include <regex>
 
+#include "dux/common/ascii.h"
 #include "dux/exec/arrow_bridge.h"
 #include "dux/sql/quote.h"
 
@@ -17,12 +17,6 @@ namespace dux::pg {
 namespace {
 
 constexpr size_t kSendSize = 1 << 20;  // bytes handed to libpq at a time
-
-std::string Upper(std::string_view s) {
-  std::string out(s);
-  for (char& c : out) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
-  return out;
-}
 
 // "T[]" or "T[3]" -> "T"; nullopt for a type that is not a list.
 std::optional<std::string> ListElement(const std::string& type) {
@@ -36,7 +30,7 @@ std::optional<std::string> ListElement(const std::string& type) {
 std::string ScalarText(const std::string& x, const std::string& type) {
   // DuckDB's text form of a BLOB escapes only non-printable bytes; PostgreSQL's bytea
   // input wants its hex format.
-  std::string upper = Upper(type);
+  std::string upper = AsciiUpper(type);
   if (upper == "BLOB") return "('\\x' || hex(" + x + "))";
   // DuckDB writes years before 1 as "0045-03-15 (BC)"; PostgreSQL reads "0045-03-15 BC".
   if (upper == "DATE" || upper.starts_with("TIMESTAMP")) {
@@ -62,7 +56,7 @@ enum class Family {
 
 Family DuckDbFamily(const std::string& duckdb_type) {
   if (ListElement(duckdb_type)) return Family::kList;
-  std::string t = Upper(duckdb_type);
+  std::string t = AsciiUpper(duckdb_type);
   if (t == "BOOLEAN") return Family::kBool;
   static const char* kNumbers[] = {"TINYINT",  "SMALLINT",  "INTEGER",  "BIGINT",  "HUGEINT",
                                    "UTINYINT", "USMALLINT", "UINTEGER", "UBIGINT", "UHUGEINT",

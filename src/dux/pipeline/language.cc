@@ -11,6 +11,7 @@
 #include <utility>
 #include <vector>
 
+#include "dux/common/ascii.h"
 #include "dux/common/edit_distance.h"
 
 namespace dux::pipeline {
@@ -30,23 +31,6 @@ bool IsDigit(char c) { return c >= '0' && c <= '9'; }
 bool IsIdentStart(char c) { return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '_'; }
 bool IsIdentChar(char c) { return IsIdentStart(c) || IsDigit(c); }
 bool IsContinuationByte(char c) { return (static_cast<unsigned char>(c) & 0xC0) == 0x80; }
-
-char Upper(char c) { return (c >= 'a' && c <= 'z') ? static_cast<char>(c - 'a' + 'A') : c; }
-char Lower(char c) { return (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c; }
-
-std::string ToUpper(std::string_view s) {
-  std::string out(s);
-  for (char& c : out) c = Upper(c);
-  return out;
-}
-
-bool EqualsIgnoreCase(std::string_view a, std::string_view b) {
-  if (a.size() != b.size()) return false;
-  for (size_t i = 0; i < a.size(); ++i) {
-    if (Lower(a[i]) != Lower(b[i])) return false;
-  }
-  return true;
-}
 
 std::string_view Trim(std::string_view s) {
   while (!s.empty() && IsSpace(s.front())) s.remove_prefix(1);
@@ -576,7 +560,7 @@ Result<SourceBody> ParseFromValues(Parser& p, std::string_view verb, Location lo
       return Assign(p.ReadTypes({verb, "types"}), &values.types);
     }
     for (const std::string& name : values.columns) {
-      if (EqualsIgnoreCase(name, kw.name)) {
+      if (EqualsIgnoringAsciiCase(name, kw.name)) {
         return p.Error(kw.loc, fmt::format("{}: duplicate column {}", verb, Quote(kw.name)));
       }
     }
@@ -606,8 +590,9 @@ Result<SourceBody> ParseFromValues(Parser& p, std::string_view verb, Location lo
     }
   }
   for (const auto& [name, type] : values.types) {
-    const bool known = std::any_of(values.columns.begin(), values.columns.end(),
-                                   [&](const std::string& c) { return EqualsIgnoreCase(c, name); });
+    const bool known =
+        std::any_of(values.columns.begin(), values.columns.end(),
+                    [&](const std::string& c) { return EqualsIgnoringAsciiCase(c, name); });
     if (!known) {
       return p.Error(*types_loc, fmt::format("{}: unknown column in types {}", verb, Quote(name)));
     }
@@ -639,7 +624,7 @@ Result<std::vector<NamedExpr>> ParseNamedExprs(Parser& p, std::string_view verb,
   std::vector<NamedExpr> named;
   auto read_named = [&](const Keyword& kw) -> Status {
     const bool repeated = std::any_of(named.begin(), named.end(), [&](const NamedExpr& e) {
-      return EqualsIgnoreCase(e.name, kw.name);
+      return EqualsIgnoringAsciiCase(e.name, kw.name);
     });
     if (repeated && !allow_repeats) {
       return p.Error(kw.loc, fmt::format("{}: duplicate name {}", verb, Quote(kw.name)));
@@ -718,7 +703,7 @@ Result<OpBody> ParseRename(Parser& p, std::string_view verb, Location loc) {
   RenameOp op;
   auto read_rename = [&](const Keyword& kw) -> Status {
     for (const auto& [old_name, new_name] : op.renames) {
-      if (EqualsIgnoreCase(old_name, kw.name)) {
+      if (EqualsIgnoringAsciiCase(old_name, kw.name)) {
         return p.Error(kw.loc, fmt::format("{}: duplicate column {}", verb, Quote(kw.name)));
       }
     }
@@ -832,7 +817,7 @@ OptionReader Choose(Parser& p, const Choices<T, N>& choices, bool strings_only, 
     Result<std::string> word = strings_only ? p.ReadString(arg) : p.ReadNameOrString(arg, accepted);
     if (!word.ok()) return word.status();
     for (const auto& [name, value] : choices) {
-      if (EqualsIgnoreCase(name, *word)) {
+      if (EqualsIgnoringAsciiCase(name, *word)) {
         *out = value;
         return Status::OK();
       }
@@ -1414,8 +1399,8 @@ Result<bool> Parser::ReadBool(const Arg& arg) {
   const size_t start = cursor_.pos();
   const std::optional<std::string_view> word = cursor_.Identifier();
   if (word && cursor_.AtValueEnd()) {
-    if (EqualsIgnoreCase(*word, "true")) return true;
-    if (EqualsIgnoreCase(*word, "false")) return false;
+    if (EqualsIgnoringAsciiCase(*word, "true")) return true;
+    if (EqualsIgnoringAsciiCase(*word, "false")) return false;
   }
   cursor_.Reset(start);
   return Expected(arg, "true or false");
@@ -1503,7 +1488,7 @@ Result<Value> Parser::ReadLiteral(const Arg& arg) {
         return Expected(arg, "a type name after \"::\"");
       }
       cursor_.Reset(type.end);
-      value = Value::Typed(ToUpper(name), std::move(text));
+      value = Value::Typed(AsciiUpper(name), std::move(text));
     }
   } else if (c == '-' || c == '.' || IsDigit(c)) {
     DUX_ASSIGN_OR_RETURN(value, ScanNumber(arg));
@@ -1586,20 +1571,20 @@ Result<std::optional<Value>> Parser::ScanWordsLiteral() {
   if (cursor_.Peek() != '\'' || cursor_.AtEnd()) {
     cursor_.Reset(after_word);
     if (words.size() != 1) return std::nullopt;
-    if (EqualsIgnoreCase(words[0], "null")) return Value::Null();
-    if (EqualsIgnoreCase(words[0], "true")) return Value::Bool(true);
-    if (EqualsIgnoreCase(words[0], "false")) return Value::Bool(false);
+    if (EqualsIgnoringAsciiCase(words[0], "null")) return Value::Null();
+    if (EqualsIgnoringAsciiCase(words[0], "true")) return Value::Bool(true);
+    if (EqualsIgnoringAsciiCase(words[0], "false")) return Value::Bool(false);
     return std::nullopt;
   }
   // E'...' is an escaped string, not a type called E.
-  if (words.size() == 1 && EqualsIgnoreCase(words[0], "e") && after_word == cursor_.pos()) {
+  if (words.size() == 1 && EqualsIgnoringAsciiCase(words[0], "e") && after_word == cursor_.pos()) {
     return std::nullopt;
   }
   DUX_ASSIGN_OR_RETURN(std::string text, ScanSqlString());
   std::string type;
   for (std::string_view word : words) {
     if (!type.empty()) type += ' ';
-    type += ToUpper(word);
+    type += AsciiUpper(word);
   }
   return Value::Typed(std::move(type), std::move(text));
 }

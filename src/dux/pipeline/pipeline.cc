@@ -2,6 +2,7 @@
 
 #include <fmt/format.h>
 
+#include "dux/common/ascii.h"
 #include "dux/pipeline/schema.h"
 
 namespace dux::pipeline {
@@ -22,16 +23,6 @@ std::vector<NamedExpr> ToNamedExprs(std::vector<std::pair<std::string, std::stri
   return out;
 }
 
-char Lower(char c) { return (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c; }
-
-bool EqualsIgnoreCase(const std::string& a, const std::string& b) {
-  if (a.size() != b.size()) return false;
-  for (size_t i = 0; i < a.size(); ++i) {
-    if (Lower(a[i]) != Lower(b[i])) return false;
-  }
-  return true;
-}
-
 }  // namespace
 
 std::string Location::Suffix() const {
@@ -39,7 +30,9 @@ std::string Location::Suffix() const {
   return fmt::format(" (line {}, col {})", line, column);
 }
 
-bool SameColumnName(const std::string& a, const std::string& b) { return EqualsIgnoreCase(a, b); }
+bool SameColumnName(const std::string& a, const std::string& b) {
+  return EqualsIgnoringAsciiCase(a, b);
+}
 
 std::optional<size_t> Schema::Find(const std::string& name) const {
   for (size_t i = 0; i < columns.size(); ++i) {
@@ -47,7 +40,7 @@ std::optional<size_t> Schema::Find(const std::string& name) const {
   }
   std::optional<size_t> found;
   for (size_t i = 0; i < columns.size(); ++i) {
-    if (EqualsIgnoreCase(columns[i].name, name)) {
+    if (EqualsIgnoringAsciiCase(columns[i].name, name)) {
       if (found) return std::nullopt;  // ambiguous
       found = i;
     }
