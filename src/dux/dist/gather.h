@@ -1,5 +1,5 @@
-// The gather (docs/architecture.md section 4): runs fragments on workers, all at once, and streams the
-// Arrow batches they return, in arrival order, into one table of the coordinator. A failed
+// The gather (docs/architecture.md section 4): runs fragments on workers, all at once, and streams
+// the Arrow batches they return, in arrival order, into one table of the coordinator. A failed
 // fragment is retried once on another live worker without duplicating or losing a row.
 #pragma once
 

@@ -1,5 +1,5 @@
-// Join strategies (docs/architecture.md section 4): for the joins that follow a pipeline's scan stage,
-// whether the right side is broadcast to every worker (each partition then joins its own
+// Join strategies (docs/architecture.md section 4): for the joins that follow a pipeline's scan
+// stage, whether the right side is broadcast to every worker (each partition then joins its own
 // rows), both sides are hash-exchanged on the keys (each bucket owner joins its buckets), or
 // the coordinator joins after the gather, with the sizes that decided it.
 #pragma once

@@ -1,5 +1,5 @@
-// The splitter (docs/architecture.md section 4): which verbs of a pipeline run on the workers, each on
-// its partition, and which run on the coordinator over the gathered rows. The base split is
+// The splitter (docs/architecture.md section 4): which verbs of a pipeline run on the workers, each
+// on its partition, and which run on the coordinator over the gathered rows. The base split is
 // always correct: the workers run the leading row-wise verbs (the scan stage) and the
 // coordinator runs everything after them exactly as a local run would. Named rules then
 // move more work onto the workers where that keeps the result exact; each can be switched

@@ -1,5 +1,5 @@
-// Telemetry (docs/architecture.md section 6): named events with measurements and metadata, delivered
-// synchronously to every subscriber. Subscribers run on the emitting thread (fan-out runs
+// Telemetry (docs/architecture.md section 6): named events with measurements and metadata,
+// delivered synchronously to every subscriber. Subscribers run on the emitting thread (fan-out runs
 // several) and must be quick and thread-safe.
 #pragma once
 

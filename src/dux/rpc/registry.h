@@ -1,5 +1,5 @@
-// Discovery (docs/architecture.md section 5): a registry that workers join and heartbeat, and from which
-// coordinators learn the live workers. A worker that misses three heartbeats is dropped; one
+// Discovery (docs/architecture.md section 5): a registry that workers join and heartbeat, and from
+// which coordinators learn the live workers. A worker that misses three heartbeats is dropped; one
 // that exits cleanly leaves at once.
 #pragma once
 

@@ -1,5 +1,5 @@
-// Where a worker keeps the rows of the exchange buckets it owns (docs/architecture.md section 4, hash
-// exchanges): in memory, as the DuckDB chunks the rows arrived in, up to a byte budget; a
+// Where a worker keeps the rows of the exchange buckets it owns (docs/architecture.md section 4,
+// hash exchanges): in memory, as the DuckDB chunks the rows arrived in, up to a byte budget; a
 // bucket that would go beyond it moves to a DuckDB table, which spills to the temp directory.
 // Either way a query reads a bucket by its name, as a table (FROM "name").
 //
