@@ -10,6 +10,7 @@
 #include <thread>
 
 #include "dux/exec/arrow_bridge.h"
+#include "dux/exec/arrow_stream.h"
 #include "dux/ipc/arrow_c.h"
 #include "dux/ipc/reader.h"
 #include "dux/sql/quote.h"
@@ -488,33 +489,19 @@ class Gather {
   std::vector<std::thread> threads_;  // last: started after everything above exists
 };
 
-// The gather as the Arrow C stream DuckDB pulls. The schema was waited for up front.
-struct GatherStream {
-  Gather* gather;
-  const ArrowSchema* schema;
-  std::string last_error;
+// The gather as the batches DuckDB pulls. The schema was waited for up front.
+class GatherBatchSource : public exec::ArrowBatchSource {
+ public:
+  GatherBatchSource(Gather* gather, const ArrowSchema* schema) : gather_(gather), schema_(schema) {}
+  Status ExportSchema(ArrowSchema* out) override {
+    ExportTaggedSchema(*schema_, out);
+    return Status::OK();
+  }
+  Result<bool> Next(ArrowArray* out) override { return gather_->Next(out); }
 
-  static GatherStream* Of(ArrowArrayStream* s) {
-    return static_cast<GatherStream*>(s->private_data);
-  }
-  static int GetSchema(ArrowArrayStream* s, ArrowSchema* out) {
-    ExportTaggedSchema(*Of(s)->schema, out);
-    return 0;
-  }
-  static int GetNext(ArrowArrayStream* s, ArrowArray* out) {
-    auto more = Of(s)->gather->Next(out);
-    if (!more.ok()) {
-      Of(s)->last_error = more.status().message();
-      return EIO;
-    }
-    if (!*more) out->release = nullptr;
-    return 0;
-  }
-  static const char* GetLastError(ArrowArrayStream* s) { return Of(s)->last_error.c_str(); }
-  static void Release(ArrowArrayStream* s) {
-    delete Of(s);
-    s->release = nullptr;
-  }
+ private:
+  Gather* gather_;
+  const ArrowSchema* schema_;
 };
 
 }  // namespace
@@ -546,12 +533,8 @@ Result<int64_t> ScanGather(exec::Connection& connection, Gather& gather,
                            const std::function<Result<int64_t>(const std::string&)>& use) {
   DUX_ASSIGN_OR_RETURN(const ArrowSchema* schema, gather.WaitSchema());
   DUX_ASSIGN_OR_RETURN(auto casts, exec::ImportCasts(*schema));
-  ArrowArrayStream stream{};
-  stream.get_schema = GatherStream::GetSchema;
-  stream.get_next = GatherStream::GetNext;
-  stream.get_last_error = GatherStream::GetLastError;
-  stream.release = GatherStream::Release;
-  stream.private_data = new GatherStream{&gather, schema, {}};
+  ArrowArrayStream stream;
+  exec::ExportArrowStream(std::make_unique<GatherBatchSource>(&gather, schema), &stream);
   return exec::ScanArrowStream(connection, &stream, casts, use);
 }
 

@@ -14,6 +14,7 @@
 #include <optional>
 #include <vector>
 
+#include "dux/exec/arrow_stream.h"
 #include "dux/sql/quote.h"
 
 namespace dux::exec {
@@ -528,47 +529,17 @@ class IpcWriterSink : public ArrowBatchSink {
   std::unique_ptr<ipc::Writer> writer_;
 };
 
-// An Arrow C stream over an IPC reader; owns the reader and its input.
-struct ReaderStream {
-  std::unique_ptr<ipc::InputStream> input;
-  std::unique_ptr<ipc::Reader> reader;
-  std::string last_error;
-  std::vector<std::unique_ptr<ipc::SchemaOwner>> schemas;
+// The batches of an IPC reader; owns the reader and its input.
+class IpcBatchSource : public ArrowBatchSource {
+ public:
+  IpcBatchSource(std::unique_ptr<ipc::InputStream> input, std::unique_ptr<ipc::Reader> reader)
+      : input_(std::move(input)), reader_(std::move(reader)) {}
+  Status ExportSchema(ArrowSchema* out) override { return reader_->ExportSchema(out); }
+  Result<bool> Next(ArrowArray* out) override { return reader_->Next(out); }
 
-  static ReaderStream* Of(ArrowArrayStream* s) {
-    return static_cast<ReaderStream*>(s->private_data);
-  }
-  // DuckDB 1.4's duckdb_arrow_scan never releases the schemas it asks for, so each one is
-  // owned here until the stream is released, and DuckDB gets a view whose release does
-  // nothing.
-  static int GetSchema(ArrowArrayStream* s, ArrowSchema* out) {
-    auto owner = std::make_unique<ipc::SchemaOwner>();
-    Status st = Of(s)->reader->ExportSchema(owner->out());
-    if (!st.ok()) {
-      Of(s)->last_error = st.message();
-      return EINVAL;
-    }
-    *out = *owner->get();
-    out->release = [](ArrowSchema* view) { view->release = nullptr; };
-    Of(s)->schemas.push_back(std::move(owner));
-    return 0;
-  }
-  static int GetNext(ArrowArrayStream* s, ArrowArray* out) {
-    auto more = Of(s)->reader->Next(out);
-    if (!more.ok()) {
-      Of(s)->last_error = more.status().message();
-      return EIO;
-    }
-    if (!*more) out->release = nullptr;  // the end of the stream, as the interface marks it
-    return 0;
-  }
-  static const char* GetLastError(ArrowArrayStream* s) {
-    return Of(s)->last_error.empty() ? nullptr : Of(s)->last_error.c_str();
-  }
-  static void Release(ArrowArrayStream* s) {
-    delete Of(s);
-    s->release = nullptr;
-  }
+ private:
+  std::unique_ptr<ipc::InputStream> input_;
+  std::unique_ptr<ipc::Reader> reader_;
 };
 
 // Arrow types DuckDB 1.4's scan refuses without a reason, or misreads (interval[day_time]
@@ -663,13 +634,8 @@ Result<IpcArrowStream> OpenIpcArrowStream(std::unique_ptr<ipc::InputStream> in) 
   DUX_RETURN_NOT_OK(reader->ExportSchema(schema.out()));
   IpcArrowStream out;
   DUX_ASSIGN_OR_RETURN(out.casts, ImportCasts(*schema.get()));
-  // The reader's errors surface through the stream's get_last_error, which DuckDB puts in
-  // its message; keeping the stream state lets us report the reader's own words instead.
-  out.stream.get_schema = ReaderStream::GetSchema;
-  out.stream.get_next = ReaderStream::GetNext;
-  out.stream.get_last_error = ReaderStream::GetLastError;
-  out.stream.release = ReaderStream::Release;
-  out.stream.private_data = new ReaderStream{std::move(in), std::move(reader), {}, {}};
+  ExportArrowStream(std::make_unique<IpcBatchSource>(std::move(in), std::move(reader)),
+                    &out.stream);
   return out;
 }
 
