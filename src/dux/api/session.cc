@@ -185,28 +185,28 @@ Session::Session(std::shared_ptr<exec::Database> db, exec::Connection connection
     : db_(std::move(db)), connection_(std::move(connection)) {}
 
 // One distributed call's planning: the local compile and PlanOnCluster bind and ask through
-// shared answers (sql::SharedAnswers), while other connections, a thread each, ask ahead
-// what the planning will ask about each parquet source (dist::QuestionsAhead): some 10 ms
-// of footer reads per query, which then overlap the binds and each other. The pass ends, and
-// those threads with it, before anything runs on the workers.
-class Session::PlanningPass {
+// a shared cache (sql::BindCache), while other connections, a thread each, prefetch
+// what the planning will read about each parquet source (dist::PlanningPrefetches): some
+// 10 ms of footer reads per query, which then overlap the binds and each other. The
+// prefetch ends, and those threads with it, before anything runs on the workers.
+class Session::PlanningPrefetch {
  public:
-  PlanningPass(Session* session, const Pipeline& pipeline)
-      : session_(session), binder_(&session->connection_, &answers_) {
+  PlanningPrefetch(Session* session, const Pipeline& pipeline)
+      : session_(session), binder_(&session->connection_, &cache_) {
     session_->planning_ = this;
-    for (auto& question : dist::QuestionsAhead(pipeline, *session->cluster_)) {
+    for (auto& prefetch : dist::PlanningPrefetches(pipeline, *session->cluster_)) {
       auto connection = exec::Connection::Open(*session->db_);
       if (!connection.ok()) break;  // then the planning asks the rest itself
       auto& ahead =
           ahead_.emplace_back(std::make_unique<exec::Connection>(std::move(connection).value()));
-      threads_.emplace_back([this, question = std::move(question), on = ahead.get()] {
+      threads_.emplace_back([this, prefetch = std::move(prefetch), on = ahead.get()] {
         Stoppable stoppable(on, &stop_);
-        sql::SharingBinder binder(&stoppable, &answers_);
-        question(&binder);
+        sql::CachingBinder binder(&stoppable, &cache_);
+        prefetch(&binder);
       });
     }
   }
-  ~PlanningPass() {
+  ~PlanningPrefetch() {
     stop_ = true;
     for (auto& connection : ahead_) connection->Interrupt();
     for (auto& thread : threads_) thread.join();
@@ -215,7 +215,7 @@ class Session::PlanningPass {
   sql::Binder* binder() { return &binder_; }
 
  private:
-  // Asking ahead stops at its next statement once the pass ends.
+  // A prefetch stops at its next statement once the planning is over.
   class Stoppable : public sql::Binder {
    public:
     Stoppable(sql::Binder* inner, const std::atomic<bool>* stop) : inner_(inner), stop_(stop) {}
@@ -234,8 +234,8 @@ class Session::PlanningPass {
   };
 
   Session* session_;
-  sql::SharedAnswers answers_;
-  sql::SharingBinder binder_;
+  sql::BindCache cache_;
+  sql::CachingBinder binder_;
   std::atomic<bool> stop_{false};
   std::vector<std::unique_ptr<exec::Connection>> ahead_;
   std::vector<std::thread> threads_;
@@ -338,13 +338,13 @@ Result<Session::Prepared> Session::Prepare(const Pipeline& pipeline) {
   // pipeline runs here too. Nested pipelines reading attached tables (join sides, concat
   // frames) are computed here as part of a distributed plan (broadcast, or after the gather).
   const bool here = !cluster_ || SourceReadHere(pipeline);
-  std::optional<PlanningPass> pass;
-  if (!here) pass.emplace(this, pipeline);
+  std::optional<PlanningPrefetch> prefetch;
+  if (!here) prefetch.emplace(this, pipeline);
   Prepared prepared;
   DUX_ASSIGN_OR_RETURN(prepared.local, CompileHere(pipeline, workers_read));
   if (here) return prepared;
   DUX_ASSIGN_OR_RETURN(dist::Plan plan, PlanOnCluster(pipeline, prepared.local));
-  pass.reset();
+  prefetch.reset();
   if (!plan.coordinator_only.empty()) {
     // The plan keeps the pipeline here: then its rows are read here too.
     if (workers_read) {
@@ -497,8 +497,8 @@ Status Session::EmptyTableLike(const std::string& table, const std::string& sele
 }
 
 Result<std::string> Session::ExplainDistributed(const Pipeline& pipeline) {
-  std::optional<PlanningPass> pass;
-  if (!SourceReadHere(pipeline)) pass.emplace(this, pipeline);
+  std::optional<PlanningPrefetch> prefetch;
+  if (!SourceReadHere(pipeline)) prefetch.emplace(this, pipeline);
   DUX_ASSIGN_OR_RETURN(sql::CompiledQuery local, CompileHere(pipeline, /*schema_only=*/true));
   const bool workers_read = WorkersReadPostgres(pipeline);
   if (SourceReadHere(pipeline)) {
@@ -507,7 +507,7 @@ Result<std::string> Session::ExplainDistributed(const Pipeline& pipeline) {
   }
   sql::Compiler compiler(&connection_);
   DUX_ASSIGN_OR_RETURN(dist::Plan plan, PlanOnCluster(pipeline, local));
-  pass.reset();
+  prefetch.reset();
   if (!plan.coordinator_only.empty()) {
     return "-- runs on the coordinator: " + plan.coordinator_only + "\n" + local.Sql() + ";\n";
   }
@@ -765,10 +765,10 @@ Result<exec::WriteReport> Session::WritePostgresDistributed(const Pipeline& pipe
   }
   auto table = pg::ParseTableName(rest);
   if (!table.ok()) return error(table.status());
-  std::optional<PlanningPass> pass(std::in_place, this, pipeline);
+  std::optional<PlanningPrefetch> prefetch(std::in_place, this, pipeline);
   DUX_ASSIGN_OR_RETURN(sql::CompiledQuery local, CompileHere(pipeline, workers_read));
   DUX_ASSIGN_OR_RETURN(dist::Plan plan, PlanOnCluster(pipeline, local));
-  pass.reset();
+  prefetch.reset();
   if (!plan.coordinator_only.empty()) {
     if (!workers_read) return WritePostgres(sink, local);
     DUX_ASSIGN_OR_RETURN(sql::CompiledQuery query, CompileHere(pipeline, /*schema_only=*/false));
@@ -809,14 +809,14 @@ Result<exec::WriteReport> Session::WriteDistributed(const Pipeline& pipeline) {
   // As WritePostgresDistributed: a PostgreSQL source the workers read is compiled here
   // without its rows, which are read only if the plan keeps the pipeline here after all.
   const bool workers_read = WorkersReadPostgres(pipeline);
-  std::optional<PlanningPass> pass;
-  if (!SourceReadHere(pipeline)) pass.emplace(this, pipeline);
+  std::optional<PlanningPrefetch> prefetch;
+  if (!SourceReadHere(pipeline)) prefetch.emplace(this, pipeline);
   DUX_ASSIGN_OR_RETURN(sql::CompiledQuery local, CompileHere(pipeline, workers_read));
   if (SourceReadHere(pipeline)) {
     return exec::WriteSink(connection_, sink, local);
   }
   DUX_ASSIGN_OR_RETURN(dist::Plan plan, PlanOnCluster(pipeline, local));
-  pass.reset();
+  prefetch.reset();
   if (!plan.coordinator_only.empty()) {
     if (workers_read) {
       DUX_ASSIGN_OR_RETURN(local, CompileHere(pipeline, /*schema_only=*/false));

@@ -120,8 +120,8 @@ class Session {
 
  private:
   class ArrowSources;
-  class PlanningPass;
-  /// What compiles and plans bind with: the current PlanningPass's binder, else the
+  class PlanningPrefetch;
+  /// What compiles and plans bind with: the current PlanningPrefetch's binder, else the
   /// connection.
   sql::Binder* binder();
   Session(std::shared_ptr<exec::Database> db, exec::Connection connection);
@@ -186,7 +186,7 @@ class Session {
   std::map<std::string, std::unique_ptr<pg::Connection>> postgres_;
   dist::Telemetry telemetry_;
   std::unique_ptr<dist::ClusterOptions> cluster_;
-  PlanningPass* planning_ = nullptr;  ///< set while a distributed call plans
+  PlanningPrefetch* planning_ = nullptr;  ///< set while a distributed call plans
   /// Whether the gathered table may exist (a plan ran), to be dropped by the next compile.
   bool gathered_ = false;
 };

@@ -180,14 +180,15 @@ Result<Plan> PlanScript(sql::Binder* binder, const pipeline::Script& script,
   return plan;
 }
 
-std::vector<Question> QuestionsAhead(const pipeline::Pipeline& p, const ClusterOptions& cluster) {
+std::vector<Prefetch> PlanningPrefetches(const pipeline::Pipeline& p,
+                                         const ClusterOptions& cluster) {
   auto parquet = [](const pipeline::Pipeline& q) {
     return std::holds_alternative<pipeline::ParquetSource>(q.source().body);
   };
   // The calls PlanScript and PlanJoins make, with the same arguments, so that the same
   // statements are asked; what they plan is thrown away.
   size_t n = cluster.workers.size();
-  std::vector<Question> out;
+  std::vector<Prefetch> out;
   if (parquet(p)) {
     out.push_back([p, n](sql::Binder* binder) { (void)PartitionSource(binder, p, n); });
   }

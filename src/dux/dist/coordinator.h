@@ -112,16 +112,16 @@ struct Plan {
 Result<Plan> PlanScript(sql::Binder* binder, const pipeline::Script& script,
                         const sql::CompiledQuery& local, const ClusterOptions& cluster);
 
-/// Asks its binder some of what PlanScript will ask; independent of the others.
-using Question = std::function<void(sql::Binder* binder)>;
+/// Runs on its binder some of the statements PlanScript will run; independent of the others.
+using Prefetch = std::function<void(sql::Binder* binder)>;
 
-/// What PlanScript will ask about the parquet sources of `pipeline` and of its joins' right
-/// sides (file lists, schemas, row groups, the sides' binds and sizes), one question per
-/// source. Asked on other connections through binders that share their answers with the
-/// planning one (sql::SharedAnswers), they run while the planning connection binds the
-/// pipeline. Errors are left for the planning to meet.
-std::vector<Question> QuestionsAhead(const pipeline::Pipeline& pipeline,
-                                     const ClusterOptions& cluster);
+/// The statements PlanScript will run about the parquet sources of `pipeline` and of its
+/// joins' right sides (file lists, schemas, row groups, the sides' binds and sizes), one
+/// prefetch per source. Run on other connections through binders that share a cache with
+/// the planning one (sql::BindCache), they read the footers while the planning connection
+/// binds the pipeline. Errors are left for the planning to meet.
+std::vector<Prefetch> PlanningPrefetches(const pipeline::Pipeline& pipeline,
+                                         const ClusterOptions& cluster);
 
 /// What the coordinator runs once the workers' rows of `pipeline`'s plan are in the
 /// temporary table `gathered`: the plan's finishing verbs, then the pipeline's sink.

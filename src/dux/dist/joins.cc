@@ -175,7 +175,7 @@ Result<int64_t> EstimateIpcBytes(sql::Binder* binder, const pipeline::Pipeline& 
                                  const Plan& plan) {
   if (!plan.coordinator_only.empty()) return -1;
   // Each file once (one split by row groups is in several partitions), in an order that does
-  // not depend on the partitioning, so that QuestionsAhead asks the same statement.
+  // not depend on the partitioning, so that PlanningPrefetches asks the same statement.
   std::set<std::string> all;
   for (const auto& p : plan.partitioning.partitions) all.insert(p.files.begin(), p.files.end());
   std::string list;

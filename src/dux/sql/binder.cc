@@ -17,44 +17,44 @@ Result<std::optional<std::string>> OnlyValue(const TextRows& rows, const std::st
 }
 
 template <typename T>
-Result<T> SharedAnswers::Once(std::map<std::string, std::shared_ptr<Answer<T>>>* known,
-                              const std::string& key, const std::function<Result<T>()>& run) {
-  std::shared_ptr<Answer<T>> answer;
+Result<T> BindCache::Once(std::map<std::string, std::shared_ptr<Entry<T>>>* known,
+                          const std::string& key, const std::function<Result<T>()>& run) {
+  std::shared_ptr<Entry<T>> entry;
   {
     std::unique_lock lock(mutex_);
     auto it = known->find(key);
     if (it != known->end()) {
-      answer = it->second;
-      answered_.wait(lock, [&] { return answer->done; });
-      if (answer->value->ok()) return *answer->value;
-      // Failed for the other asker: this one runs it on its own connection below.
+      entry = it->second;
+      done_.wait(lock, [&] { return entry->done; });
+      if (entry->value->ok()) return *entry->value;
+      // Failed for the other caller: this one runs it on its own connection below.
     } else {
-      answer = std::make_shared<Answer<T>>();
-      known->emplace(key, answer);
+      entry = std::make_shared<Entry<T>>();
+      known->emplace(key, entry);
     }
   }
   Result<T> value = run();
   std::lock_guard lock(mutex_);
-  if (!answer->done) {
-    answer->value = value;
-    answer->done = true;
-    answered_.notify_all();
+  if (!entry->done) {
+    entry->value = value;
+    entry->done = true;
+    done_.notify_all();
   }
   return value;
 }
 
-Result<pipeline::Schema> SharedAnswers::Describe(Binder* runner, const std::string& select_sql) {
+Result<pipeline::Schema> BindCache::Describe(Binder* runner, const std::string& select_sql) {
   return Once<pipeline::Schema>(&schemas_, select_sql,
                                 [&] { return runner->Describe(select_sql); });
 }
 
-Result<TextRows> SharedAnswers::QueryText(Binder* runner, const std::string& sql) {
+Result<TextRows> BindCache::QueryText(Binder* runner, const std::string& sql) {
   return Once<TextRows>(&rows_, sql, [&] { return runner->QueryText(sql); });
 }
 
-Result<TextRows> SharingBinder::QueryText(const std::string& sql) {
+Result<TextRows> CachingBinder::QueryText(const std::string& sql) {
   if (sql.rfind("SELECT ", 0) != 0) return inner_->QueryText(sql);
-  return answers_->QueryText(inner_, sql);
+  return cache_->QueryText(inner_, sql);
 }
 
 }  // namespace dux::sql

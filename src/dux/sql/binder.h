@@ -38,41 +38,41 @@ class Binder {
 /// The one cell of `rows` (Internal naming `what` unless there is exactly one).
 Result<std::optional<std::string>> OnlyValue(const TextRows& rows, const std::string& what);
 
-/// The answers of one planning pass, shared by the binders of several connections (one
-/// thread each): each distinct SELECT is bound, or run, once, by the first binder that asks;
-/// one that asks meanwhile waits for that answer. Planning asks about some sources and sides
-/// more than once (0.5-5 ms each), and a second connection can ask ahead of the first
-/// (dist::QuestionsAhead). A source changed meanwhile is read by the query itself, which then fails
-/// or differs as DuckDB's would. Failures are not kept: each asker meets its own.
-class SharedAnswers {
+/// The results of one planning's SELECTs, shared by the binders of several connections (one
+/// thread each): each distinct SELECT is bound, or run, once, by the first binder that runs
+/// it; one that asks meanwhile waits for that result. Planning binds some sources and sides
+/// more than once (0.5-5 ms each), and other connections prefetch for it
+/// (dist::PlanningPrefetches). A source changed meanwhile is read by the query itself, which
+/// then fails or differs as DuckDB's would. Failures are not kept: each caller meets its own.
+class BindCache {
  public:
   Result<pipeline::Schema> Describe(Binder* runner, const std::string& select_sql);
   Result<TextRows> QueryText(Binder* runner, const std::string& sql);
 
  private:
   template <typename T>
-  struct Answer {
+  struct Entry {
     bool done = false;
     std::optional<Result<T>> value;
   };
   template <typename T>
-  Result<T> Once(std::map<std::string, std::shared_ptr<Answer<T>>>* known, const std::string& key,
+  Result<T> Once(std::map<std::string, std::shared_ptr<Entry<T>>>* known, const std::string& key,
                  const std::function<Result<T>()>& run);
 
   std::mutex mutex_;
-  std::condition_variable answered_;
-  std::map<std::string, std::shared_ptr<Answer<pipeline::Schema>>> schemas_;
-  std::map<std::string, std::shared_ptr<Answer<TextRows>>> rows_;
+  std::condition_variable done_;
+  std::map<std::string, std::shared_ptr<Entry<pipeline::Schema>>> schemas_;
+  std::map<std::string, std::shared_ptr<Entry<TextRows>>> rows_;
 };
 
-/// A Binder over `inner` (one connection) that takes its answers from `answers`. Only
+/// A Binder over `inner` (one connection) that takes its results from `cache`. Only
 /// statements that start with SELECT are shared; others (which may change something) run
 /// every time.
-class SharingBinder : public Binder {
+class CachingBinder : public Binder {
  public:
-  SharingBinder(Binder* inner, SharedAnswers* answers) : inner_(inner), answers_(answers) {}
+  CachingBinder(Binder* inner, BindCache* cache) : inner_(inner), cache_(cache) {}
   Result<pipeline::Schema> Describe(const std::string& select_sql) override {
-    return answers_->Describe(inner_, select_sql);
+    return cache_->Describe(inner_, select_sql);
   }
   Result<TextRows> QueryText(const std::string& sql) override;
   Result<std::optional<std::string>> CallText(const std::string& function,
@@ -82,7 +82,7 @@ class SharingBinder : public Binder {
 
  private:
   Binder* inner_;
-  SharedAnswers* answers_;
+  BindCache* cache_;
 };
 
 }  // namespace dux::sql

@@ -34,19 +34,19 @@ class CountingBinder : public Binder {
   std::atomic<int> describes{0}, queries{0};
 };
 
-// Two connections' binders sharing their answers.
-class SharedAnswersTest : public ::testing::Test {
+// Two connections' binders sharing one cache.
+class BindCacheTest : public ::testing::Test {
  protected:
   void SetUp() override {
     a.name = "a";
     b.name = "b";
   }
   CountingBinder a, b;
-  SharedAnswers answers;
-  SharingBinder on_a{&a, &answers}, on_b{&b, &answers};
+  BindCache cache;
+  CachingBinder on_a{&a, &cache}, on_b{&b, &cache};
 };
 
-TEST_F(SharedAnswersTest, EachSelectRunsOnceForAllBinders) {
+TEST_F(BindCacheTest, EachSelectRunsOnceForAllBinders) {
   EXPECT_EQ(on_a.Describe("s")->columns[0].type, "a");
   EXPECT_EQ(on_b.Describe("s")->columns[0].type, "a");  // a's answer
   EXPECT_EQ((*on_b.QueryText("SELECT 1"))[0][0], "SELECT 1 by b");
@@ -55,25 +55,25 @@ TEST_F(SharedAnswersTest, EachSelectRunsOnceForAllBinders) {
   EXPECT_EQ(a.queries + b.queries, 1);
 }
 
-TEST_F(SharedAnswersTest, OnlySelectsAreShared) {
+TEST_F(BindCacheTest, OnlySelectsAreShared) {
   ASSERT_TRUE(on_a.QueryText("CREATE TABLE t (x INTEGER)").ok());
   ASSERT_TRUE(on_a.QueryText("CREATE TABLE t (x INTEGER)").ok());
   EXPECT_EQ(a.queries, 2);
 }
 
-TEST_F(SharedAnswersTest, FailuresAreNotKeptEachAskerMeetsItsOwn) {
+TEST_F(BindCacheTest, FailuresAreNotKeptEachCallerMeetsItsOwn) {
   EXPECT_EQ(on_a.Describe("bad").status().message(), "bad on a");
   EXPECT_EQ(on_b.Describe("bad").status().message(), "bad on b");
   EXPECT_EQ(a.describes + b.describes, 2);
 }
 
-TEST_F(SharedAnswersTest, AnAskerWaitsForTheAnswerBeingRun) {
+TEST_F(BindCacheTest, ACallerWaitsForTheStatementBeingRun) {
   std::atomic<bool> gate{false};
   a.gate = &gate;
   std::thread ahead([&] { EXPECT_TRUE(on_a.QueryText("SELECT slow").ok()); });
   while (a.queries == 0) std::this_thread::sleep_for(std::chrono::milliseconds(1));
   std::atomic<bool> got{false};
-  std::thread asker([&] {
+  std::thread caller([&] {
     EXPECT_EQ((*on_b.QueryText("SELECT slow"))[0][0], "SELECT slow by a");
     got = true;
   });
@@ -81,7 +81,7 @@ TEST_F(SharedAnswersTest, AnAskerWaitsForTheAnswerBeingRun) {
   EXPECT_FALSE(got);  // still waiting for a's answer
   gate = true;
   ahead.join();
-  asker.join();
+  caller.join();
   EXPECT_TRUE(got);
   EXPECT_EQ(b.queries, 0);
 }
