@@ -14,7 +14,7 @@ namespace dux::cli {
 Result<std::unique_ptr<Cluster>> Cluster::Connect(const ClusterFlags& flags, int threads,
                                                   const std::string& memory_limit) {
   std::string workers = flags.workers;
-  std::string registry = flags.registry;
+  const std::string& registry = flags.registry;
   int ways = (flags.local_workers > 0) + !workers.empty() + !registry.empty();
   if (ways == 0) return std::unique_ptr<Cluster>();
   if (ways > 1) {

@@ -190,6 +190,7 @@ Result<Frame> CompileSource(CompileContext& ctx, const Source& source) {
   if (auto* n = std::get_if<NdjsonSource>(&source.body)) path = &n->path;
   if (path != nullptr && path->empty()) return VerbError(verb, source.loc, "needs a path");
   std::string body;
+  Frame like;
   if (auto* p = std::get_if<ParquetSource>(&source.body)) {
     DUX_ASSIGN_OR_RETURN(body, ParquetSql(*p, source.loc));
   } else if (auto* c = std::get_if<CsvSource>(&source.body)) {
@@ -207,15 +208,12 @@ Result<Frame> CompileSource(CompileContext& ctx, const Source& source) {
   } else if (auto* q = std::get_if<QuerySource>(&source.body)) {
     DUX_ASSIGN_OR_RETURN(std::string sql, QueryBody(q->sql, source.loc));
     body = "SELECT * FROM (" + sql + "\n)";
-  } else {
-    DUX_ASSIGN_OR_RETURN(body, ValuesSql(std::get<ValuesSource>(source.body), source.loc));
-  }
-  Frame like;
-  if (auto* q = std::get_if<QuerySource>(&source.body)) {
     // The words alone, wherever they are (a comment or a string too): a needless barrier
     // costs a copy of the rows, a missing one a wrong answer.
     static const std::regex kLimit(R"(\b(limit|offset)\b)", std::regex::icase);
     like.limited = std::regex_search(q->sql, kLimit);
+  } else {
+    DUX_ASSIGN_OR_RETURN(body, ValuesSql(std::get<ValuesSource>(source.body), source.loc));
   }
   return ctx.AddCte(body, like, verb, source.loc);
 }
