@@ -12,10 +12,10 @@
 #include <string>
 #include <vector>
 
+#include "dux/arrow_ipc/ipc_reader.h"
+#include "dux/arrow_ipc/ipc_writer.h"
 #include "dux/exec/arrow_bridge.h"
 #include "dux/exec/connection.h"
-#include "dux/ipc/reader.h"
-#include "dux/ipc/writer.h"
 
 namespace {
 
@@ -30,38 +30,38 @@ class Collector : public dux::exec::ArrowBatchSink {
  public:
   dux::Status Schema(const ArrowSchema& schema) override {
     // Keep a deep copy by round-tripping through an IPC schema message.
-    dux::ipc::StringOutputStream out;
-    DUX_ASSIGN_OR_RETURN(auto w, dux::ipc::Writer::Open(&out, schema));
+    dux::arrow_ipc::StringOutputStream out;
+    DUX_ASSIGN_OR_RETURN(auto w, dux::arrow_ipc::Writer::Open(&out, schema));
     DUX_RETURN_NOT_OK(w->Close());
     schema_bytes_ = out.bytes();
     return dux::Status::OK();
   }
   dux::Status Batch(const ArrowArray& batch) override {
     // Batches must outlive the export: copy via an IPC round trip of one batch.
-    dux::ipc::StringOutputStream out;
-    dux::ipc::SchemaOwner schema;
+    dux::arrow_ipc::StringOutputStream out;
+    dux::arrow_ipc::SchemaOwner schema;
     DUX_RETURN_NOT_OK(SchemaCopy(schema.out()));
-    DUX_ASSIGN_OR_RETURN(auto w, dux::ipc::Writer::Open(&out, *schema.get()));
+    DUX_ASSIGN_OR_RETURN(auto w, dux::arrow_ipc::Writer::Open(&out, *schema.get()));
     DUX_RETURN_NOT_OK(w->WriteBatch(batch));
     DUX_RETURN_NOT_OK(w->Close());
-    dux::ipc::StringInputStream in(out.bytes());
-    DUX_ASSIGN_OR_RETURN(auto r, dux::ipc::Reader::Open(&in));
-    dux::ipc::ArrayOwner copy;
+    dux::arrow_ipc::StringInputStream in(out.bytes());
+    DUX_ASSIGN_OR_RETURN(auto r, dux::arrow_ipc::Reader::Open(&in));
+    dux::arrow_ipc::ArrayOwner copy;
     DUX_ASSIGN_OR_RETURN(bool more, r->Next(copy.out()));
     if (!more) return dux::Status::Internal("batch lost");
     batches_.push_back(std::move(copy));
     return dux::Status::OK();
   }
   dux::Status SchemaCopy(ArrowSchema* out) {
-    dux::ipc::StringInputStream in(schema_bytes_);
-    DUX_ASSIGN_OR_RETURN(auto r, dux::ipc::Reader::Open(&in));
+    dux::arrow_ipc::StringInputStream in(schema_bytes_);
+    DUX_ASSIGN_OR_RETURN(auto r, dux::arrow_ipc::Reader::Open(&in));
     return r->ExportSchema(out);
   }
-  std::vector<dux::ipc::ArrayOwner>& batches() { return batches_; }
+  std::vector<dux::arrow_ipc::ArrayOwner>& batches() { return batches_; }
 
  private:
   std::string schema_bytes_;
-  std::vector<dux::ipc::ArrayOwner> batches_;
+  std::vector<dux::arrow_ipc::ArrayOwner> batches_;
 };
 
 // Sums the buffer bytes of an array tree (as the C Data Interface lays them out).
@@ -93,7 +93,7 @@ void CollectBuffers(const ArrowArray* a, const ArrowSchema* s,
 }
 
 // Discards nothing: appends into a buffer reserved up front, like a socket or file would.
-class PreallocatedStream : public dux::ipc::OutputStream {
+class PreallocatedStream : public dux::arrow_ipc::OutputStream {
  public:
   // Touched up front, as memcpy's destination is, so neither side pays page faults.
   explicit PreallocatedStream(size_t capacity) {
@@ -126,7 +126,7 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "export: %s\n", rows.status().ToString().c_str());
     return 1;
   }
-  dux::ipc::SchemaOwner schema;
+  dux::arrow_ipc::SchemaOwner schema;
   if (!collector.SchemaCopy(schema.out()).ok()) return 1;
 
   std::vector<std::pair<const void*, size_t>> buffers;
@@ -149,7 +149,7 @@ int main(int argc, char** argv) {
 
     PreallocatedStream out(total + total / 8 + (1 << 20));
     start = Clock::now();
-    auto writer = dux::ipc::Writer::Open(&out, *schema.get());
+    auto writer = dux::arrow_ipc::Writer::Open(&out, *schema.get());
     for (auto& b : collector.batches()) {
       if (!(*writer)->WriteBatch(*b.get()).ok()) return 1;
     }
@@ -158,11 +158,11 @@ int main(int argc, char** argv) {
     encoded = std::move(out.bytes());
 
     start = Clock::now();
-    dux::ipc::StringInputStream in(encoded);
-    auto reader = dux::ipc::Reader::Open(&in);
+    dux::arrow_ipc::StringInputStream in(encoded);
+    auto reader = dux::arrow_ipc::Reader::Open(&in);
     int64_t decoded_rows = 0;
     for (;;) {
-      dux::ipc::ArrayOwner batch;
+      dux::arrow_ipc::ArrayOwner batch;
       auto more = (*reader)->Next(batch.out());
       if (!more.ok()) {
         std::fprintf(stderr, "decode: %s\n", more.status().ToString().c_str());

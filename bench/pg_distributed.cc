@@ -20,6 +20,7 @@
 #include <vector>
 
 #include "dux/api/session.h"
+#include "dux/coordinator/coordinator.h"
 #include "dux/pg/connection.h"
 #include "dux/pipeline/language.h"
 #include "dux/rpc/local_cluster.h"
@@ -132,7 +133,7 @@ int main(int argc, char** argv) {
   });
   Report("local: one connection, pg::ReadInto, count(*)", n, local, copy);
 
-  dux::dist::ClusterOptions distributed;
+  dux::coordinator::ClusterOptions distributed;
   distributed.workers = cluster->clients();
   session->Distribute(distributed);
   double sliced = Median(runs, [&] {

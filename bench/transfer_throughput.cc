@@ -22,8 +22,8 @@
 #include <vector>
 
 #include "dux/api/session.h"
+#include "dux/arrow_ipc/ipc_reader.h"
 #include "dux/exec/arrow_bridge.h"
-#include "dux/ipc/reader.h"
 #include "dux/pipeline/language.h"
 #include "dux/pipeline/proto_mapping.h"
 #include "dux/rpc/local_cluster.h"
@@ -55,7 +55,7 @@ double Median(std::vector<double> v) {
 
 // Drains one Execute stream; returns the bytes received. With `decode`, every batch also
 // goes through dux's IPC reader (what the coordinator does with it).
-int64_t Drain(dux::dist::WorkerClient& client, const dux::v1::ExecuteRequest& request,
+int64_t Drain(dux::protocol::WorkerClient& client, const dux::v1::ExecuteRequest& request,
               bool decode) {
   auto stream = client.Execute(request);
   if (!stream.ok()) Die(stream.status().message());
@@ -69,8 +69,8 @@ int64_t Drain(dux::dist::WorkerClient& client, const dux::v1::ExecuteRequest& re
       bytes += static_cast<int64_t>(*n);
     }
   }
-  struct Counting : dux::ipc::InputStream {
-    dux::dist::ResultStream* in;
+  struct Counting : dux::arrow_ipc::InputStream {
+    dux::protocol::ResultStream* in;
     int64_t bytes = 0;
     dux::Result<size_t> Read(void* d, size_t n) override {
       auto r = in->Read(d, n);
@@ -79,10 +79,10 @@ int64_t Drain(dux::dist::WorkerClient& client, const dux::v1::ExecuteRequest& re
     }
   } counting;
   counting.in = stream->get();
-  auto reader = dux::ipc::Reader::Open(&counting);
+  auto reader = dux::arrow_ipc::Reader::Open(&counting);
   if (!reader.ok()) Die(reader.status().message());
   for (;;) {
-    dux::ipc::ArrayOwner batch;
+    dux::arrow_ipc::ArrayOwner batch;
     auto more = (*reader)->Next(batch.out());
     if (!more.ok()) Die(more.status().message());
     if (!*more) return counting.bytes;
@@ -145,12 +145,12 @@ int main(int argc, char** argv) {
   options.threads = 1;
   auto cluster = dux::rpc::LocalCluster::Start(options);
   if (!cluster.ok()) Die(cluster.status().message());
-  dux::dist::WorkerClient& worker = *(*cluster)->clients()[0];
+  dux::protocol::WorkerClient& worker = *(*cluster)->clients()[0];
 
   // The table the worker sends back, built here and registered on the worker (which also
   // times the coordinator-to-worker direction).
   auto session = std::move(dux::Session::Open()).value();
-  dux::ipc::StringOutputStream ipc;
+  dux::arrow_ipc::StringOutputStream ipc;
   std::string columns = "range AS a, range * 2 AS b, range % 1000 AS c, hash(range) AS d";
   if (shape == "mixed") columns += ", 'k' || (range % 100)::VARCHAR AS e";
   auto made = dux::exec::WriteQueryIpc(
@@ -162,13 +162,13 @@ int main(int argc, char** argv) {
   dux::SessionOptions one_thread;
   one_thread.threads = 1;
   auto local = std::move(dux::Session::Open(one_thread)).value();
-  auto loaded = dux::exec::ImportIpc(local->connection(), "t",
-                                     std::make_unique<dux::ipc::StringInputStream>(ipc.bytes()),
-                                     dux::exec::TableMode::kPersistent);
+  auto loaded = dux::exec::ImportIpc(
+      local->connection(), "t", std::make_unique<dux::arrow_ipc::StringInputStream>(ipc.bytes()),
+      dux::exec::TableMode::kPersistent);
   if (!loaded.ok()) Die(loaded.status().message());
   std::vector<double> produce, produce_cpu;
   for (int i = 0; i < runs + 1; ++i) {
-    struct Null : dux::ipc::OutputStream {
+    struct Null : dux::arrow_ipc::OutputStream {
       dux::Status Write(const void*, size_t) override { return dux::Status::OK(); }
     } null;
     auto start = Clock::now();
@@ -183,7 +183,7 @@ int main(int argc, char** argv) {
   }
   local.reset();
   session.reset();
-  dux::ipc::StringInputStream in(ipc.bytes());
+  dux::arrow_ipc::StringInputStream in(ipc.bytes());
   auto register_start = Clock::now();
   auto registered = worker.RegisterTable("t", &in);
   if (!registered.ok()) Die(registered.status().message());

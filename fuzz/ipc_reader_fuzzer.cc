@@ -1,4 +1,4 @@
-// libFuzzer target for the Arrow IPC decoder: hands the input to ipc::Reader as a stream or
+// libFuzzer target for the Arrow IPC decoder: hands the input to arrow_ipc::Reader as a stream or
 // a file, then reads every byte of every buffer the exported C Data arrays promise, so that
 // ASan catches a buffer shorter than its array and the checks below catch an array that
 // breaks the C Data Interface's rules (offsets, dictionary indices, union ids, views).
@@ -13,11 +13,11 @@
 #include <string_view>
 #include <vector>
 
-#include "dux/ipc/arrow_c.h"
-#include "dux/ipc/reader.h"
-#include "dux/ipc/streams.h"
+#include "dux/arrow_ipc/arrow_c.h"
+#include "dux/arrow_ipc/ipc_reader.h"
+#include "dux/arrow_ipc/streams.h"
 
-namespace dux::ipc::fuzz {
+namespace dux::arrow_ipc::fuzz {
 namespace {
 
 // Limits a hostile input of a few KiB should never need more than; the defaults (8 GiB of
@@ -501,15 +501,15 @@ class TrickleInputStream : public InputStream {
 };
 
 }  // namespace
-}  // namespace dux::ipc::fuzz
+}  // namespace dux::arrow_ipc::fuzz
 
 // Every UBSan report aborts with a stack trace; UBSAN_OPTIONS adds to these.
 // NOLINTNEXTLINE(bugprone-reserved-identifier,readability-identifier-naming): UBSan's name.
 extern "C" const char* __ubsan_default_options() { return "halt_on_error=1:print_stacktrace=1"; }
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
-  using namespace dux::ipc;
-  using namespace dux::ipc::fuzz;
+  using namespace dux::arrow_ipc;
+  using namespace dux::arrow_ipc::fuzz;
   StringInputStream memory(data, size);
   Outcome whole = Decode(&memory);
   static const bool kVerbose = std::getenv("DUX_FUZZ_VERBOSE") != nullptr;

@@ -7,10 +7,10 @@
 #include <string>
 #include <vector>
 
-#include "dux/ipc/array_builder_testing.h"
-#include "dux/ipc/writer.h"
+#include "dux/arrow_ipc/array_builder_testing.h"
+#include "dux/arrow_ipc/ipc_writer.h"
 
-namespace dux::ipc::fuzz {
+namespace dux::arrow_ipc::fuzz {
 namespace {
 
 using std::nullopt;
@@ -315,6 +315,6 @@ int Main(int argc, char** argv) {
 }
 
 }  // namespace
-}  // namespace dux::ipc::fuzz
+}  // namespace dux::arrow_ipc::fuzz
 
-int main(int argc, char** argv) { return dux::ipc::fuzz::Main(argc, argv); }
+int main(int argc, char** argv) { return dux::arrow_ipc::fuzz::Main(argc, argv); }

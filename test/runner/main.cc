@@ -64,7 +64,7 @@ int main(int argc, char** argv) {
   }
   // Workers in this process, reaching each other for exchanges through the same transport.
   std::vector<std::unique_ptr<dux::worker::Worker>> in_process;
-  std::vector<std::shared_ptr<dux::dist::WorkerClient>> in_process_clients;
+  std::vector<std::shared_ptr<dux::protocol::WorkerClient>> in_process_clients;
   std::vector<std::pair<dux::worker::Worker*, std::string>> peers;
   for (int i = 0; i < in_process_workers; ++i) {
     dux::worker::WorkerOptions options;
@@ -82,8 +82,8 @@ int main(int argc, char** argv) {
   }
   dux::worker::ConnectInProcessPeers(peers);
   for (int n = std::max(min_workers, 1); n <= in_process_workers; ++n) {
-    std::vector<std::shared_ptr<dux::dist::WorkerClient>> some(in_process_clients.begin(),
-                                                               in_process_clients.begin() + n);
+    std::vector<std::shared_ptr<dux::protocol::WorkerClient>> some(in_process_clients.begin(),
+                                                                   in_process_clients.begin() + n);
     owned.push_back(dux::test::MakeDistributedExecutor(some, false, "in-process"));
     if (shuffle_joins) {
       owned.push_back(dux::test::MakeDistributedExecutor(some, true, "in-process"));
@@ -93,7 +93,7 @@ int main(int argc, char** argv) {
   for (const auto& e : owned) executors.push_back(e.get());
   std::vector<std::string> synced;
   dux::test::AfterStatement copy_tables;
-  std::vector<std::shared_ptr<dux::dist::WorkerClient>> every_worker = in_process_clients;
+  std::vector<std::shared_ptr<dux::protocol::WorkerClient>> every_worker = in_process_clients;
   if (cluster) {
     every_worker.insert(every_worker.end(), cluster->clients().begin(), cluster->clients().end());
   }

@@ -28,8 +28,8 @@ namespace {
 // Runs in the session itself, or distributed from it when given workers.
 class SessionExecutor : public Executor {
  public:
-  SessionExecutor(std::string name, std::vector<std::shared_ptr<dist::WorkerClient>> workers,
-                  dist::ClusterOptions options = {})
+  SessionExecutor(std::string name, std::vector<std::shared_ptr<protocol::WorkerClient>> workers,
+                  coordinator::ClusterOptions options = {})
       : name_(std::move(name)), workers_(std::move(workers)), options_(std::move(options)) {}
   std::string Name() const override { return name_; }
   Result<Outcome> Run(Session& session, const pipeline::Script& script) override {
@@ -52,7 +52,7 @@ class SessionExecutor : public Executor {
   // `work()` with the session distributing onto this executor's workers.
   template <typename Work>
   auto OnWorkers(Session& session, const Work& work) -> decltype(work()) {
-    dist::ClusterOptions cluster = options_;
+    coordinator::ClusterOptions cluster = options_;
     cluster.workers = workers_;
     session.Distribute(std::move(cluster));
     auto result = work();
@@ -86,8 +86,8 @@ class SessionExecutor : public Executor {
   }
 
   std::string name_;
-  std::vector<std::shared_ptr<dist::WorkerClient>> workers_;
-  dist::ClusterOptions options_;
+  std::vector<std::shared_ptr<protocol::WorkerClient>> workers_;
+  coordinator::ClusterOptions options_;
 };
 
 std::string Replace(std::string s, const std::string& from, const std::string& to) {
@@ -235,14 +235,14 @@ void CheckOracle(Context& ctx, const Record& r, const std::string& executor, exe
 
 std::unique_ptr<Executor> MakeLocalExecutor() {
   return std::make_unique<SessionExecutor>("local",
-                                           std::vector<std::shared_ptr<dist::WorkerClient>>{});
+                                           std::vector<std::shared_ptr<protocol::WorkerClient>>{});
 }
 
 std::unique_ptr<Executor> MakeDistributedExecutor(
-    std::vector<std::shared_ptr<dist::WorkerClient>> workers, bool shuffle_joins,
+    std::vector<std::shared_ptr<protocol::WorkerClient>> workers, bool shuffle_joins,
     const std::string& kind) {
   std::string name = kind + "-" + std::to_string(workers.size());
-  dist::ClusterOptions options;
+  coordinator::ClusterOptions options;
   // Test data is small, so grouped aggregates would always be finalised on the coordinator;
   // on three workers they are always finalised on the workers instead, so that every file
   // exercises both paths.
@@ -260,7 +260,7 @@ std::unique_ptr<Executor> MakeDistributedExecutor(
 }
 
 Status CopyTablesToWorkers(Session& session,
-                           const std::vector<std::shared_ptr<dist::WorkerClient>>& workers,
+                           const std::vector<std::shared_ptr<protocol::WorkerClient>>& workers,
                            std::vector<std::string>* synced) {
   for (const auto& worker : workers) {
     for (const auto& table : *synced) {
@@ -277,12 +277,12 @@ Status CopyTablesToWorkers(Session& session,
                            "current_database() AND schema_name = 'main' AND NOT temporary"));
   for (const auto& row : tables) {
     const std::string& table = *row[0];
-    ipc::StringOutputStream ipc;
+    arrow_ipc::StringOutputStream ipc;
     DUX_RETURN_NOT_OK(exec::WriteQueryIpc(session.connection(),
                                           "SELECT * FROM " + sql::QuoteIdentifier(table), &ipc, {})
                           .status());
     for (const auto& worker : workers) {
-      ipc::StringInputStream in(ipc.bytes());
+      arrow_ipc::StringInputStream in(ipc.bytes());
       DUX_RETURN_NOT_OK(worker->RegisterTable(table, &in).status());
     }
     synced->push_back(table);

@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "dux/api/session.h"
+#include "dux/coordinator/coordinator.h"
 #include "dux/exec/table.h"
 #include "dux/pipeline/pipeline.h"
 #include "test_file.h"
@@ -41,7 +42,7 @@ std::unique_ptr<Executor> MakeLocalExecutor();
 /// "<kind>-N"); with `shuffle_joins`, joins exchange both sides instead of broadcasting the
 /// right one (broadcast threshold 0: "distributed-N-shuffle").
 std::unique_ptr<Executor> MakeDistributedExecutor(
-    std::vector<std::shared_ptr<dist::WorkerClient>> workers, bool shuffle_joins = false,
+    std::vector<std::shared_ptr<protocol::WorkerClient>> workers, bool shuffle_joins = false,
     const std::string& kind = "distributed");
 
 /// Called after every `statement ok` (distributed runs copy the fixture tables onto the
@@ -58,7 +59,7 @@ Result<int> RunTestFile(const std::string& path, const std::string& data_dir,
 /// Makes the main-schema tables of `session` exist, with the same rows, on every worker
 /// (dropping the ones `synced` lists first); `synced` then lists what was copied.
 Status CopyTablesToWorkers(Session& session,
-                           const std::vector<std::shared_ptr<dist::WorkerClient>>& workers,
+                           const std::vector<std::shared_ptr<protocol::WorkerClient>>& workers,
                            std::vector<std::string>* synced);
 
 }  // namespace dux::test

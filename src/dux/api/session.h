@@ -1,30 +1,32 @@
 // Session and Frame: the C++ API. A Session owns an embedded DuckDB; a Frame is a pipeline
-// bound to a session, built by method chaining and run by Compute() and friends.
+// bound to a session, built by method chaining and run by Compute() and friends. This public
+// header shows no protobuf, gRPC or libpq type (the test layering/public_header checks it):
+// the coordinator's and the engine's types are only declared here.
 #pragma once
 
 #include <functional>
-#include <map>
 #include <memory>
-#include <optional>
 #include <string>
 #include <utility>
 #include <vector>
 
 #include "dux/common/status.h"
-#include "dux/dist/coordinator.h"
-#include "dux/dist/telemetry.h"
+#include "dux/common/telemetry.h"
 #include "dux/exec/connection.h"
+#include "dux/exec/sink_writer.h"
 #include "dux/exec/table.h"
-#include "dux/exec/writer.h"
-#include "dux/pg/connection.h"
 #include "dux/pipeline/pipeline.h"
 #include "dux/sql/compiler.h"
 
 namespace dux {
 
-namespace internal {
-class AttachedTables;
-}  // namespace internal
+namespace coordinator {
+struct ClusterOptions;
+struct Plan;
+}  // namespace coordinator
+namespace engine {
+class LocalEngine;
+}  // namespace engine
 
 struct SessionOptions {
   std::string database_path;  ///< empty: in memory
@@ -40,34 +42,25 @@ class Frame;
 class Session {
  public:
   static Result<std::unique_ptr<Session>> Open(const SessionOptions& options = {});
-  /// A session with its own connection to a database other sessions share (a worker runs
-  /// each fragment this way: registered tables are seen by all of them).
-  static Result<std::unique_ptr<Session>> OpenOn(std::shared_ptr<exec::Database> db);
-  /// Opens the database Open gives a session (`path` empty: in memory), with dux's Arrow
-  /// conventions, `options`' threads, memory and temp directory, and parsed parquet footers
-  /// kept across queries. A database passed to OpenOn keeps its own settings.
-  static Result<exec::Database> OpenDatabase(const std::string& path,
-                                             const SessionOptions& options);
   ~Session();
 
   /// ATTACHes a DuckDB database file under `alias`, or connects to a PostgreSQL database
   /// (type kPostgres, `path` its libpq connection string) for from_attached and insert_into.
-  /// With `if_not_exists`, an alias already attached (by any connection of the database, or
-  /// by this session for PostgreSQL) is kept as it is. A PostgreSQL connection failure is
-  /// Unavailable with the connection string redacted; `read_only` makes the PostgreSQL
-  /// session read-only.
+  /// With `if_not_exists`, an alias already attached is kept as it is. A PostgreSQL
+  /// connection failure is Unavailable with the connection string redacted; `read_only`
+  /// makes the PostgreSQL session read-only.
   Status Attach(const pipeline::Attachment& attachment, bool if_not_exists = false);
 
   /// From now on, pipelines run distributed on `cluster.workers` (docs/architecture.md section 4):
   /// the workers run what can be split and stream it back; this session finishes the rest
   /// (and the sink). Pipelines that cannot be split yet are refused, never answered wrongly.
-  void Distribute(dist::ClusterOptions cluster);
+  void Distribute(coordinator::ClusterOptions cluster);
   /// Back to single-process execution.
-  void RunLocally() { cluster_.reset(); }
+  void RunLocally();
   bool distributed() const { return cluster_ != nullptr; }
 
   /// Events of distributed runs (fan-out, each worker, merge); subscribe before running.
-  dist::Telemetry& telemetry() { return telemetry_; }
+  Telemetry& telemetry() { return telemetry_; }
 
   /// Compiles and binds; every pipeline mistake is reported here, before anything runs.
   /// from_arrow inputs are decoded, and from_attached PostgreSQL tables read, into temporary
@@ -113,50 +106,33 @@ class Session {
   Frame FromValues(std::vector<std::string> columns, std::vector<std::vector<pipeline::Value>> rows,
                    std::vector<std::pair<std::string, std::string>> types = {});
 
-  exec::Connection& connection() { return connection_; }
-  /// The connection of the PostgreSQL attachment `alias` (found as FindAttachment finds it),
-  /// or null when there is none. Owned by the session.
-  pg::Connection* postgres(const std::string& alias);
+  /// The session's DuckDB connection (for SQL of one's own next to the pipelines).
+  exec::Connection& connection();
 
  private:
-  class ArrowSources;
   class PlanningPrefetch;
+  struct Prepared;
+  explicit Session(std::unique_ptr<engine::LocalEngine> engine);
   /// What compiles and plans bind with: the current PlanningPrefetch's binder, else the
   /// connection.
   sql::Binder* binder();
-  Session(std::shared_ptr<exec::Database> db, exec::Connection connection);
-  /// A pipeline bound here, and the plan that runs it on the cluster (none: `local` runs
-  /// here).
-  struct Prepared {
-    sql::CompiledQuery local;
-    std::optional<dist::Plan> plan;
-  };
   /// Compiles `pipeline` here and, when distributed, plans it on the cluster.
   Result<Prepared> Prepare(const pipeline::Pipeline& pipeline);
-  /// `failed`, the error of running `pipeline`, as the mistake of the verb that makes it
-  /// fail whatever the data, when sql::Compiler::Probe finds one (verb and position in the
-  /// message); else `failed` itself.
-  Status RunError(const pipeline::Pipeline& pipeline, Status failed);
   /// The query that gives `pipeline`'s result: `prepared.local`, or, with a plan, the one
   /// that finishes the rows the plan's run gathered here.
   Result<sql::CompiledQuery> Finish(Prepared prepared, const pipeline::Pipeline& pipeline);
-  /// Loads the pipeline's from_arrow and from_attached inputs (attached tables without their
-  /// rows when `schema_only`) and compiles it here.
+  /// Drops the gathered rows of the last plan run.
+  void DropGathered();
+  /// DropGathered, then loads the pipeline's inputs and
+  /// compiles it here (engine::LocalEngine::Compile).
   Result<sql::CompiledQuery> CompileHere(const pipeline::Pipeline& pipeline, bool schema_only);
-  /// The attachment called `alias` (exactly, else ignoring case), or null.
-  const pipeline::Attachment* FindAttachment(const std::string& alias) const;
-  /// For an insert_into whose table "alias.rest" names a PostgreSQL attachment: that
-  /// attachment (else null), with `rest` (the table inside it) in `*table`.
-  const pipeline::Attachment* PostgresTarget(const pipeline::Sink& sink, std::string* table) const;
-  /// insert_into a table of a PostgreSQL attachment.
-  Result<exec::WriteReport> WritePostgres(const pipeline::Sink& sink,
-                                          const sql::CompiledQuery& query);
   /// The distributed plan of `pipeline` (`local`: its compile here); a PostgreSQL source the
   /// workers read (WorkersReadPostgres) is cut into slices, and its attachment goes to them.
-  Result<dist::Plan> PlanOnCluster(const pipeline::Pipeline& pipeline,
-                                   const sql::CompiledQuery& local);
+  Result<coordinator::Plan> PlanOnCluster(const pipeline::Pipeline& pipeline,
+                                          const sql::CompiledQuery& local);
   /// Runs `plan` on the workers, gathers their rows and returns what finishes `pipeline` here.
-  Result<pipeline::Pipeline> RunPlan(const dist::Plan& plan, const pipeline::Pipeline& pipeline);
+  Result<pipeline::Pipeline> RunPlan(const coordinator::Plan& plan,
+                                     const pipeline::Pipeline& pipeline);
   /// Whether the workers read the source of `pipeline` from PostgreSQL themselves: it is a
   /// from_attached of a PostgreSQL attachment and no nested pipeline reads an attached table
   /// (those are read here, for the coordinator's part). Such a pipeline is compiled here
@@ -167,25 +143,21 @@ class Session {
   /// attached table).
   bool SourceReadHere(const pipeline::Pipeline& pipeline) const;
   /// insert_into a PostgreSQL table when distributed: by the workers when the plan leaves
-  /// the coordinator nothing to do after the gather (dist::InsertFromWorkers), else here.
+  /// the coordinator nothing to do after the gather (coordinator::InsertFromWorkers), else
+  /// here.
   Result<exec::WriteReport> WritePostgresDistributed(const pipeline::Pipeline& pipeline);
   /// A directory write (exec::WritesDirectory) when distributed: the workers write their own
-  /// part files when the plan leaves nothing to finish here (dist::RunAndWrite), else this
-  /// session writes the finished result.
+  /// part files when the plan leaves nothing to finish here (coordinator::RunAndWrite), else
+  /// this session writes the finished result.
   Result<exec::WriteReport> WriteDistributed(const pipeline::Pipeline& pipeline);
+  /// Explain of a distributed run (session_explain.cc).
   Result<std::string> ExplainDistributed(const pipeline::Pipeline& pipeline);
   /// Replaces the temporary `table` with an empty one of `select_sql`'s columns (explain
   /// binds the workers' SQL against such stand-ins for the tables they will have).
   Status EmptyTableLike(const std::string& table, const std::string& select_sql);
-  std::shared_ptr<exec::Database> db_;
-  exec::Connection connection_;
-  std::unique_ptr<ArrowSources> arrow_;
-  std::unique_ptr<internal::AttachedTables> attached_;
-  std::vector<pipeline::Attachment> attachments_;  ///< sent to workers with each fragment
-  /// The connections of PostgreSQL attachments, by alias as attached.
-  std::map<std::string, std::unique_ptr<pg::Connection>> postgres_;
-  dist::Telemetry telemetry_;
-  std::unique_ptr<dist::ClusterOptions> cluster_;
+  Telemetry telemetry_;  ///< before engine_, which emits to it
+  std::unique_ptr<engine::LocalEngine> engine_;
+  std::unique_ptr<coordinator::ClusterOptions> cluster_;
   PlanningPrefetch* planning_ = nullptr;  ///< set while a distributed call plans
   /// Whether the gathered table may exist (a plan ran), to be dropped by the next compile.
   bool gathered_ = false;

@@ -5,9 +5,10 @@
 #include <mutex>
 
 #include "dux/cli/query_watch.h"
+#include "dux/coordinator/coordinator.h"
 #include "dux/pg/conninfo.h"
+#include "dux/rpc/grpc_worker_client.h"
 #include "dux/rpc/registry.h"
-#include "dux/rpc/worker_client.h"
 
 namespace dux::cli {
 
@@ -47,17 +48,17 @@ Result<std::unique_ptr<Cluster>> Cluster::Connect(const ClusterFlags& flags, int
 Cluster::~Cluster() = default;
 
 void Cluster::Apply(Session& session, const ClusterFlags& flags) const {
-  dist::ClusterOptions options;
+  coordinator::ClusterOptions options;
   options.workers = clients_;
   options.timeout_seconds = flags.timeout;
   if (flags.broadcast_threshold >= 0) options.broadcast_threshold = flags.broadcast_threshold;
   options.interrupted = QueryWatch::Interrupted();
   session.Distribute(std::move(options));
   if (flags.telemetry) {
-    session.telemetry().Subscribe([](const dist::Event& e) {
+    session.telemetry().Subscribe([](const Event& e) {
       static std::mutex mu;
       std::lock_guard lock(mu);
-      std::cerr << pg::RedactText(dist::ToJsonLine(e)) << std::endl;
+      std::cerr << pg::RedactText(ToJsonLine(e)) << std::endl;
     });
   }
 }

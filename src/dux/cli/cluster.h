@@ -19,7 +19,7 @@ class Cluster {
                                                   const std::string& memory_limit);
   ~Cluster();
 
-  const std::vector<std::shared_ptr<dist::WorkerClient>>& clients() const { return clients_; }
+  const std::vector<std::shared_ptr<protocol::WorkerClient>>& clients() const { return clients_; }
 
   /// Makes `session` run distributed on these workers; with --telemetry, its events go to
   /// stderr as JSON lines.
@@ -28,7 +28,7 @@ class Cluster {
  private:
   Cluster() = default;
   std::unique_ptr<rpc::LocalCluster> local_;
-  std::vector<std::shared_ptr<dist::WorkerClient>> clients_;
+  std::vector<std::shared_ptr<protocol::WorkerClient>> clients_;
 };
 
 }  // namespace dux::cli

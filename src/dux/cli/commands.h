@@ -18,7 +18,7 @@ struct ClusterFlags {
   std::string token;       ///< --token or $DUX_TOKEN
   std::string tls_ca;      ///< --tls-ca: talk TLS, trusting this CA
   /// --broadcast-threshold: a join's right side up to this many IPC bytes is broadcast;
-  /// -1: dist::ClusterOptions' default.
+  /// -1: coordinator::ClusterOptions' default.
   int64_t broadcast_threshold = -1;
 };
 

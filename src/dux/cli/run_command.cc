@@ -20,7 +20,7 @@
 #include "dux/cli/query_watch.h"
 #include "dux/exec/arrow_bridge.h"
 #include "dux/exec/output_target.h"
-#include "dux/exec/writer.h"
+#include "dux/exec/sink_writer.h"
 #include "dux/pipeline/language.h"
 
 namespace dux::cli {
@@ -50,7 +50,7 @@ Result<Opened> OpenSession(const RunOptions& o, const pipeline::Script& script) 
 using Destination = std::optional<exec::OutputTarget>;
 
 // Writes to a file descriptor it does not own (stdout), retrying short writes.
-class FdOutputStream : public ipc::OutputStream {
+class FdOutputStream : public arrow_ipc::OutputStream {
  public:
   explicit FdOutputStream(int fd) : fd_(fd) {}
   Status Write(const void* data, size_t size) override {
@@ -137,7 +137,7 @@ Result<int64_t> WriteResult(Session& session, const std::string& select,
     return static_cast<int64_t>(table.NumRows());
   }
   if (o.format == "arrow") {
-    ipc::WriteOptions options;
+    arrow_ipc::WriteOptions options;
     DUX_ASSIGN_OR_RETURN(options.compression, exec::ParseCompression(o.arrow_compression));
     const exec::ArrowTypes types =
         o.arrow_lossless ? exec::ArrowTypes::kLossless : exec::ArrowTypes::kStandard;

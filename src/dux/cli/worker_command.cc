@@ -5,8 +5,8 @@
 
 #include "dux/cli/cluster.h"
 #include "dux/cli/commands.h"
+#include "dux/rpc/grpc_worker_client.h"
 #include "dux/rpc/registry.h"
-#include "dux/rpc/worker_client.h"
 #include "dux/rpc/worker_service.h"
 
 namespace dux::cli {

@@ -250,7 +250,7 @@ struct ArrowDescription {
   std::vector<LogicalTypeHandle> type_owners;
   std::vector<duckdb_logical_type> types;
   std::vector<std::string> names;
-  ipc::SchemaOwner schema;
+  arrow_ipc::SchemaOwner schema;
   std::string metadata;
   ArrowSchema described{};  ///< `schema` with the metadata; shares its children
 };
@@ -301,7 +301,7 @@ Result<int64_t> ExportArrow(Connection& connection, const std::string& select_sq
   DUX_ASSIGN_OR_RETURN(auto description, DescribeArrow(result, duckdb_column_count(result.get())));
   DUX_RETURN_NOT_OK(sink->Schema(description->described));
   return FetchChunks(result, [&](DataChunkHandle& chunk) {
-    ipc::ArrayOwner array;
+    arrow_ipc::ArrayOwner array;
     DUX_RETURN_NOT_OK(ChunkToArrow(description->options.get(), chunk.get(), array.out()));
     return sink->Batch(*array.get());
   });
@@ -339,27 +339,27 @@ class TableSink : public RowSink {
 
 class IpcSink : public RowSink {
  public:
-  IpcSink(std::unique_ptr<ipc::Writer> writer, duckdb_arrow_options options)
+  IpcSink(std::unique_ptr<arrow_ipc::Writer> writer, duckdb_arrow_options options)
       : writer_(std::move(writer)), options_(options) {}
   Status Append(duckdb_data_chunk chunk) override {
-    ipc::ArrayOwner array;
+    arrow_ipc::ArrayOwner array;
     DUX_RETURN_NOT_OK(ChunkToArrow(options_, chunk, array.out()));
     return writer_->WriteBatch(*array.get());
   }
   Status Finish() override { return writer_->Close(); }
 
  private:
-  std::unique_ptr<ipc::Writer> writer_;
+  std::unique_ptr<arrow_ipc::Writer> writer_;
   duckdb_arrow_options options_;
 };
 
 }  // namespace
 
 Result<std::unique_ptr<RowSink>> OpenIpcRowSink(const RoutedColumns& columns,
-                                                ipc::OutputStream* out,
-                                                const ipc::WriteOptions& options) {
-  DUX_ASSIGN_OR_RETURN(std::unique_ptr<ipc::Writer> writer,
-                       ipc::Writer::Open(out, *columns.arrow, options));
+                                                arrow_ipc::OutputStream* out,
+                                                const arrow_ipc::WriteOptions& options) {
+  DUX_ASSIGN_OR_RETURN(std::unique_ptr<arrow_ipc::Writer> writer,
+                       arrow_ipc::Writer::Open(out, *columns.arrow, options));
   return std::unique_ptr<RowSink>(new IpcSink(std::move(writer), columns.arrow_options));
 }
 
@@ -514,32 +514,33 @@ namespace {
 // Feeds a result into an IPC writer, opened when the schema arrives.
 class IpcWriterSink : public ArrowBatchSink {
  public:
-  IpcWriterSink(ipc::OutputStream* out, const ipc::WriteOptions& options)
+  IpcWriterSink(arrow_ipc::OutputStream* out, const arrow_ipc::WriteOptions& options)
       : out_(out), options_(options) {}
   Status Schema(const ArrowSchema& schema) override {
-    DUX_ASSIGN_OR_RETURN(writer_, ipc::Writer::Open(out_, schema, options_));
+    DUX_ASSIGN_OR_RETURN(writer_, arrow_ipc::Writer::Open(out_, schema, options_));
     return Status::OK();
   }
   Status Batch(const ArrowArray& batch) override { return writer_->WriteBatch(batch); }
   Status Close() { return writer_ ? writer_->Close() : Status::Internal("no schema was written"); }
 
  private:
-  ipc::OutputStream* out_;
-  ipc::WriteOptions options_;
-  std::unique_ptr<ipc::Writer> writer_;
+  arrow_ipc::OutputStream* out_;
+  arrow_ipc::WriteOptions options_;
+  std::unique_ptr<arrow_ipc::Writer> writer_;
 };
 
 // The batches of an IPC reader; owns the reader and its input.
 class IpcBatchSource : public ArrowBatchSource {
  public:
-  IpcBatchSource(std::unique_ptr<ipc::InputStream> input, std::unique_ptr<ipc::Reader> reader)
+  IpcBatchSource(std::unique_ptr<arrow_ipc::InputStream> input,
+                 std::unique_ptr<arrow_ipc::Reader> reader)
       : input_(std::move(input)), reader_(std::move(reader)) {}
   Status ExportSchema(ArrowSchema* out) override { return reader_->ExportSchema(out); }
   Result<bool> Next(ArrowArray* out) override { return reader_->Next(out); }
 
  private:
-  std::unique_ptr<ipc::InputStream> input_;
-  std::unique_ptr<ipc::Reader> reader_;
+  std::unique_ptr<arrow_ipc::InputStream> input_;
+  std::unique_ptr<arrow_ipc::Reader> reader_;
 };
 
 // Arrow types DuckDB 1.4's scan refuses without a reason, or misreads (interval[day_time]
@@ -566,15 +567,15 @@ Status CheckDuckDbReads(const ArrowSchema& field, const std::string& column) {
 
 }  // namespace
 
-Result<ipc::Compression> ParseCompression(const std::string& name) {
-  if (name.empty() || name == "none") return ipc::Compression::kNone;
-  if (name == "lz4") return ipc::Compression::kLz4Frame;
-  if (name == "zstd") return ipc::Compression::kZstd;
+Result<arrow_ipc::Compression> ParseCompression(const std::string& name) {
+  if (name.empty() || name == "none") return arrow_ipc::Compression::kNone;
+  if (name == "lz4") return arrow_ipc::Compression::kLz4Frame;
+  if (name == "zstd") return arrow_ipc::Compression::kZstd;
   return Status::InvalidArgument("unknown compression \"" + name + "\" (use lz4 or zstd)");
 }
 
 Result<int64_t> WriteQueryIpc(Connection& connection, const std::string& select_sql,
-                              ipc::OutputStream* out, const ipc::WriteOptions& options,
+                              arrow_ipc::OutputStream* out, const arrow_ipc::WriteOptions& options,
                               ArrowTypes types) {
   // Every database dux opens converts losslessly (DatabaseSettings); a standard export turns
   // that off for this connection only, for the length of the query.
@@ -628,9 +629,10 @@ struct IpcArrowStream {
   std::map<std::string, std::string> casts;
 };
 
-Result<IpcArrowStream> OpenIpcArrowStream(std::unique_ptr<ipc::InputStream> in) {
-  DUX_ASSIGN_OR_RETURN(std::unique_ptr<ipc::Reader> reader, ipc::Reader::Open(in.get()));
-  ipc::SchemaOwner schema;
+Result<IpcArrowStream> OpenIpcArrowStream(std::unique_ptr<arrow_ipc::InputStream> in) {
+  DUX_ASSIGN_OR_RETURN(std::unique_ptr<arrow_ipc::Reader> reader,
+                       arrow_ipc::Reader::Open(in.get()));
+  arrow_ipc::SchemaOwner schema;
   DUX_RETURN_NOT_OK(reader->ExportSchema(schema.out()));
   IpcArrowStream out;
   DUX_ASSIGN_OR_RETURN(out.casts, ImportCasts(*schema.get()));
@@ -642,13 +644,13 @@ Result<IpcArrowStream> OpenIpcArrowStream(std::unique_ptr<ipc::InputStream> in) 
 }  // namespace
 
 Result<int64_t> ImportIpc(Connection& connection, const std::string& table,
-                          std::unique_ptr<ipc::InputStream> in, TableMode mode) {
+                          std::unique_ptr<arrow_ipc::InputStream> in, TableMode mode) {
   DUX_ASSIGN_OR_RETURN(IpcArrowStream s, OpenIpcArrowStream(std::move(in)));
   return ImportArrowStream(connection, table, &s.stream, mode, s.casts);
 }
 
 Result<int64_t> ReadIpcChunks(
-    Connection& connection, std::unique_ptr<ipc::InputStream> in,
+    Connection& connection, std::unique_ptr<arrow_ipc::InputStream> in,
     const std::function<Result<std::unique_ptr<RowSink>>(const RoutedColumns&)>& open) {
   DUX_ASSIGN_OR_RETURN(IpcArrowStream s, OpenIpcArrowStream(std::move(in)));
   return ScanArrowStream(

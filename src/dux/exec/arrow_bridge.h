@@ -10,12 +10,12 @@
 #include <string>
 #include <vector>
 
+#include "dux/arrow_ipc/arrow_c.h"
+#include "dux/arrow_ipc/ipc_reader.h"
+#include "dux/arrow_ipc/ipc_writer.h"
 #include "dux/common/status.h"
 #include "dux/exec/connection.h"
 #include "dux/exec/handles.h"
-#include "dux/ipc/arrow_c.h"
-#include "dux/ipc/reader.h"
-#include "dux/ipc/writer.h"
 
 namespace dux::exec {
 
@@ -82,12 +82,12 @@ enum class ArrowTypes {
 /// `types`. Returns the number of rows. The writer is closed (footer, end-of-stream) on
 /// success.
 Result<int64_t> WriteQueryIpc(Connection& connection, const std::string& select_sql,
-                              ipc::OutputStream* out, const ipc::WriteOptions& options,
+                              arrow_ipc::OutputStream* out, const arrow_ipc::WriteOptions& options,
                               ArrowTypes types = ArrowTypes::kLossless);
 
 /// Reads an Arrow IPC stream or file from `in` into `table` (see ImportArrowStream).
 Result<int64_t> ImportIpc(Connection& connection, const std::string& table,
-                          std::unique_ptr<ipc::InputStream> in, TableMode mode);
+                          std::unique_ptr<arrow_ipc::InputStream> in, TableMode mode);
 
 /// A routed result's columns (RouteRows, ReadIpcChunks), for the sinks that take its rows.
 /// Valid while RouteRows runs; the sinks may keep pointers into it.
@@ -129,8 +129,8 @@ Result<std::vector<int64_t>> RouteRows(Connection& connection, const std::string
 
 /// A sink that writes its chunks as Arrow IPC batches to `out` (closed by Finish).
 Result<std::unique_ptr<RowSink>> OpenIpcRowSink(const RoutedColumns& columns,
-                                                ipc::OutputStream* out,
-                                                const ipc::WriteOptions& options);
+                                                arrow_ipc::OutputStream* out,
+                                                const arrow_ipc::WriteOptions& options);
 
 /// A sink that appends to the existing `table` (of the main schema) through a DuckDB
 /// appender on `connection`, which it borrows; a column of another type is cast as an
@@ -142,11 +142,11 @@ Result<std::unique_ptr<RowSink>> OpenTableRowSink(Connection& connection, const 
 /// RoutedColumns carry names and types only). Every chunk is handed over with Take; the
 /// sink is finished at the end. Memory stays bounded by a batch plus what the sink keeps.
 Result<int64_t> ReadIpcChunks(
-    Connection& connection, std::unique_ptr<ipc::InputStream> in,
+    Connection& connection, std::unique_ptr<arrow_ipc::InputStream> in,
     const std::function<Result<std::unique_ptr<RowSink>>(const RoutedColumns&)>& open);
 
 /// "" -> none, "lz4" -> LZ4_FRAME, "zstd" -> ZSTD; anything else is InvalidArgument.
-Result<ipc::Compression> ParseCompression(const std::string& name);
+Result<arrow_ipc::Compression> ParseCompression(const std::string& name);
 
 /// DuckDB's SQL spelling of a logical type ("DECIMAL(18,3)", "STRUCT(\"a\" INTEGER)[]", ...).
 Result<std::string> LogicalTypeSql(duckdb_logical_type type);

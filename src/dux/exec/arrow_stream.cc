@@ -5,7 +5,7 @@
 #include <utility>
 #include <vector>
 
-#include "dux/ipc/arrow_c.h"
+#include "dux/arrow_ipc/arrow_c.h"
 
 namespace dux::exec {
 
@@ -17,12 +17,12 @@ struct Stream {
   // DuckDB 1.4's duckdb_arrow_scan never releases the schemas it asks for, so each one is
   // owned here until the stream is released, and DuckDB gets a view whose release does
   // nothing.
-  std::vector<std::unique_ptr<ipc::SchemaOwner>> schemas;
+  std::vector<std::unique_ptr<arrow_ipc::SchemaOwner>> schemas;
 
   static Stream* Of(ArrowArrayStream* s) { return static_cast<Stream*>(s->private_data); }
 
   static int GetSchema(ArrowArrayStream* s, ArrowSchema* out) {
-    auto owner = std::make_unique<ipc::SchemaOwner>();
+    auto owner = std::make_unique<arrow_ipc::SchemaOwner>();
     Status st = Of(s)->source->ExportSchema(owner->out());
     if (!st.ok()) {
       Of(s)->last_error = st.message();

@@ -4,8 +4,8 @@
 
 #include <memory>
 
+#include "dux/arrow_ipc/arrow_c.h"
 #include "dux/common/status.h"
-#include "dux/ipc/arrow_c.h"
 
 namespace dux::exec {
 

@@ -4,8 +4,8 @@
 #include <string>
 #include <vector>
 
+#include "dux/arrow_ipc/streams.h"
 #include "dux/exec/arrow_bridge.h"
-#include "dux/ipc/streams.h"
 
 namespace dux::exec {
 namespace {
@@ -35,7 +35,7 @@ class RouteRowsTest : public ::testing::Test {
 
 TEST_F(RouteRowsTest, EveryRowReachesTheSinkOfItsHashBucket) {
   const int n = 3;
-  std::vector<ipc::StringOutputStream> ipc(n);
+  std::vector<arrow_ipc::StringOutputStream> ipc(n);
   auto routed = RouteRows(
       *con_, "SELECT *, hash(id) AS h FROM src", n,
       [&](int b, const RoutedColumns& columns) -> Result<std::unique_ptr<RowSink>> {
@@ -50,7 +50,7 @@ TEST_F(RouteRowsTest, EveryRowReachesTheSinkOfItsHashBucket) {
       });
   ASSERT_TRUE(routed.ok()) << routed.status().message();
   for (int b = 1; b < n; ++b) {
-    auto in = std::make_unique<ipc::StringInputStream>(ipc[b].bytes());
+    auto in = std::make_unique<arrow_ipc::StringInputStream>(ipc[b].bytes());
     ASSERT_TRUE(
         ImportIpc(*con_, "b" + std::to_string(b), std::move(in), TableMode::kPersistent).ok());
   }

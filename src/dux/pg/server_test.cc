@@ -11,9 +11,9 @@
 #include "dux/exec/connection.h"
 #include "dux/pg/catalog.h"
 #include "dux/pg/connection.h"
-#include "dux/pg/reader.h"
 #include "dux/pg/slice.h"
-#include "dux/pg/writer.h"
+#include "dux/pg/table_reader.h"
+#include "dux/pg/table_writer.h"
 #include "pg_environment.h"
 
 namespace dux::pg {

@@ -13,7 +13,7 @@
 #include <filesystem>
 #include <thread>
 
-#include "dux/rpc/worker_client.h"
+#include "dux/rpc/grpc_worker_client.h"
 
 namespace dux::rpc {
 

@@ -8,7 +8,7 @@
 #include <string>
 #include <vector>
 
-#include "dux/dist/worker_client.h"
+#include "dux/protocol/worker_client.h"
 #include "dux/rpc/transport.h"
 
 namespace dux::rpc {
@@ -32,7 +32,7 @@ class LocalCluster {
   /// Stops the workers: SIGTERM, then SIGKILL after a grace period.
   ~LocalCluster();
 
-  const std::vector<std::shared_ptr<dist::WorkerClient>>& clients() const { return clients_; }
+  const std::vector<std::shared_ptr<protocol::WorkerClient>>& clients() const { return clients_; }
   const std::vector<pid_t>& pids() const { return pids_; }
   const std::vector<std::string>& addresses() const { return addresses_; }
 
@@ -40,7 +40,7 @@ class LocalCluster {
   LocalCluster() = default;
   std::vector<pid_t> pids_;
   std::vector<std::string> addresses_;
-  std::vector<std::shared_ptr<dist::WorkerClient>> clients_;
+  std::vector<std::shared_ptr<protocol::WorkerClient>> clients_;
 };
 
 }  // namespace dux::rpc

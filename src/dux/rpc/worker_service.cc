@@ -46,7 +46,7 @@ class ChunkStreamWriter : public worker::ChunkWriter {
 };
 
 // Reads the IPC bytes of a RegisterTable stream after its first message.
-class RegisterInput : public ipc::InputStream {
+class RegisterInput : public arrow_ipc::InputStream {
  public:
   RegisterInput(grpc::ServerReader<v1::RegisterTableChunk>* in, std::string first)
       : in_(in), buffer_(std::move(first)) {}

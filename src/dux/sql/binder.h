@@ -42,7 +42,7 @@ Result<std::optional<std::string>> OnlyValue(const TextRows& rows, const std::st
 /// thread each): each distinct SELECT is bound, or run, once, by the first binder that runs
 /// it; one that asks meanwhile waits for that result. Planning binds some sources and sides
 /// more than once (0.5-5 ms each), and other connections prefetch for it
-/// (dist::PlanningPrefetches). A source changed meanwhile is read by the query itself, which
+/// (coordinator::PlanningPrefetches). A source changed meanwhile is read by the query itself, which
 /// then fails or differs as DuckDB's would. Failures are not kept: each caller meets its own.
 class BindCache {
  public:

@@ -86,7 +86,7 @@ Result<std::vector<JoinKey>> ResolveKeys(const std::vector<JoinKey>& on, const S
 
 // Appends the right side's columns (except `skip`) to `select`, adding `suffix` to names
 // that clash with names already taken.
-Status AddRightColumns(const Frame& right, const std::vector<std::string>& skip,
+Status AddRightColumns(const Relation& right, const std::vector<std::string>& skip,
                        const std::string& suffix, const Op& op, std::vector<std::string>* taken,
                        std::vector<std::string>* select) {
   for (const auto& c : right.schema.columns) {
@@ -122,18 +122,18 @@ std::string KeyCondition(const std::vector<JoinKey>& keys) {
 // filtered ones: `sort_by |> head(10) |> join(..., how: semi)` returned other rows than
 // the top ten whenever the build side was done before the scan. A materialized CTE stops
 // the pushdown; what it holds is at most the limit's rows.
-std::string JoinSide(const Frame& side) {
-  if (!side.limited) return side.relation;
-  return "(WITH \"__dux_limited\" AS MATERIALIZED (SELECT * FROM " + side.relation +
+std::string JoinSide(const Relation& side) {
+  if (!side.limited) return side.cte;
+  return "(WITH \"__dux_limited\" AS MATERIALIZED (SELECT * FROM " + side.cte +
          ") SELECT * FROM \"__dux_limited\")";
 }
 
-Result<Frame> Join(CompileContext& ctx, const JoinOp& j, const Op& op, const Frame& in) {
-  DUX_ASSIGN_OR_RETURN(Frame right, ctx.CompilePipeline(*j.right));
+Result<Relation> Join(CompileContext& ctx, const JoinOp& j, const Op& op, const Relation& in) {
+  DUX_ASSIGN_OR_RETURN(Relation right, ctx.CompilePipeline(*j.right));
   const char* verb = op.Verb();
   std::string from = " FROM " + JoinSide(in) + " AS l ";
   std::string right_rel = " " + JoinSide(right) + " AS r";
-  Frame like = in;
+  Relation like = in;
   like.ordered = false;
   like.limited = false;  // both sides are behind barriers
 
@@ -178,8 +178,9 @@ Result<Frame> Join(CompileContext& ctx, const JoinOp& j, const Op& op, const Fra
                     op.loc);
 }
 
-Result<Frame> AsofJoin(CompileContext& ctx, const AsofJoinOp& j, const Op& op, const Frame& in) {
-  DUX_ASSIGN_OR_RETURN(Frame right, ctx.CompilePipeline(*j.right));
+Result<Relation> AsofJoin(CompileContext& ctx, const AsofJoinOp& j, const Op& op,
+                          const Relation& in) {
+  DUX_ASSIGN_OR_RETURN(Relation right, ctx.CompilePipeline(*j.right));
   const char* verb = op.Verb();
   std::vector<JoinKey> keys;
   if (!j.on.empty()) {
@@ -193,17 +194,17 @@ Result<Frame> AsofJoin(CompileContext& ctx, const AsofJoinOp& j, const Op& op, c
   for (const auto& c : in.schema.columns) taken.push_back(c.name);
   for (const auto& k : keys) right_keys.push_back(k.right);
   DUX_RETURN_NOT_OK(AddRightColumns(right, right_keys, j.suffix, op, &taken, &select));
-  Frame like = in;
+  Relation like = in;
   like.ordered = false;
   // DuckDB 1.4's EmptyResultPullup drops an ASOF join whose right side is known to be
   // empty (filter(false), head(0), an empty from_values), even a LEFT one that must keep
   // every left row (duckdb/duckdb#21514). A materialized CTE hides that emptiness from it.
-  std::string right_rel = right.relation;
+  std::string right_rel = right.cte;
   if (j.left) {
-    right_rel = "(WITH \"__dux_asof_right\" AS MATERIALIZED (SELECT * FROM " + right.relation +
+    right_rel = "(WITH \"__dux_asof_right\" AS MATERIALIZED (SELECT * FROM " + right.cte +
                 ") SELECT * FROM \"__dux_asof_right\")";
   }
-  return ctx.AddCte("SELECT " + JoinList(select) + " FROM " + in.relation + " AS l " +
+  return ctx.AddCte("SELECT " + JoinList(select) + " FROM " + in.cte + " AS l " +
                         (j.left ? "ASOF LEFT JOIN " : "ASOF JOIN ") + right_rel + " AS r ON " +
                         condition,
                     like, verb, op.loc);
@@ -211,19 +212,19 @@ Result<Frame> AsofJoin(CompileContext& ctx, const AsofJoinOp& j, const Op& op, c
 
 }  // namespace
 
-Result<Frame> CompileCombining(CompileContext& ctx, const Op& op, const Frame& in) {
+Result<Relation> CompileCombining(CompileContext& ctx, const Op& op, const Relation& in) {
   if (auto* j = std::get_if<JoinOp>(&op.body)) return Join(ctx, *j, op, in);
   if (auto* a = std::get_if<AsofJoinOp>(&op.body)) return AsofJoin(ctx, *a, op, in);
   const auto& c = std::get<ConcatRowsOp>(op.body);
-  if (c.others.empty()) return VerbError(op.Verb(), op.loc, "needs at least one other frame");
-  std::string body = "SELECT * FROM " + in.relation;
+  if (c.others.empty()) return VerbError(op.Verb(), op.loc, "needs at least one other relation");
+  std::string body = "SELECT * FROM " + in.cte;
   bool limited = in.limited;
   for (const auto& other : c.others) {
-    DUX_ASSIGN_OR_RETURN(Frame f, ctx.CompilePipeline(*other));
-    body += " UNION ALL BY NAME SELECT * FROM " + f.relation;
+    DUX_ASSIGN_OR_RETURN(Relation f, ctx.CompilePipeline(*other));
+    body += " UNION ALL BY NAME SELECT * FROM " + f.cte;
     limited = limited || f.limited;
   }
-  Frame like = in;
+  Relation like = in;
   like.ordered = false;
   like.limited = limited;
   return ctx.AddCte(body, like, op.Verb(), op.loc);

@@ -1,4 +1,4 @@
-// Grouping: group_by and ungroup change the frame's group state; summarise aggregates.
+// Grouping: group_by and ungroup change the relation's group state; summarise aggregates.
 #include <fmt/format.h>
 
 #include "dux/sql/compiler_internal.h"
@@ -10,7 +10,8 @@ using namespace pipeline;  // NOLINT: the IR structs
 
 namespace {
 
-Result<Frame> Summarise(CompileContext& ctx, const SummariseOp& s, const Op& op, const Frame& in) {
+Result<Relation> Summarise(CompileContext& ctx, const SummariseOp& s, const Op& op,
+                           const Relation& in) {
   const char* verb = op.Verb();
   if (s.aggregates.empty()) return VerbError(verb, op.loc, "needs at least one name: aggregate");
   std::vector<std::string> select;
@@ -29,16 +30,15 @@ Result<Frame> Summarise(CompileContext& ctx, const SummariseOp& s, const Op& op,
     }
     select.push_back(Parenthesize(a.expr.sql) + " AS " + QuoteIdentifier(a.name));
   }
-  std::string body =
-      "SELECT " + fmt::format("{}", fmt::join(select, ", ")) + " FROM " + in.relation;
+  std::string body = "SELECT " + fmt::format("{}", fmt::join(select, ", ")) + " FROM " + in.cte;
   if (!in.groups.empty()) body += " GROUP BY " + QuoteIdentifiers(in.groups);
-  Frame like;
+  Relation like;
   like.limited = in.limited;
   auto out = ctx.AddCte(body, like, verb, op.loc);
   if (out.ok() || s.aggregates.size() == 1) return out;
   // Point at the aggregate that failed: bind each one alone.
   for (const NamedExpr& a : s.aggregates) {
-    std::string alone = "SELECT " + Parenthesize(a.expr.sql) + " FROM " + in.relation;
+    std::string alone = "SELECT " + Parenthesize(a.expr.sql) + " FROM " + in.cte;
     if (!in.groups.empty()) alone += " GROUP BY " + QuoteIdentifiers(in.groups);
     auto probe = ctx.Describe(alone);
     if (!probe.ok()) return Attribute(probe.status(), verb, a.expr.loc);
@@ -48,15 +48,15 @@ Result<Frame> Summarise(CompileContext& ctx, const SummariseOp& s, const Op& op,
 
 }  // namespace
 
-Result<Frame> CompileGrouping(CompileContext& ctx, const Op& op, const Frame& in) {
+Result<Relation> CompileGrouping(CompileContext& ctx, const Op& op, const Relation& in) {
   if (auto* g = std::get_if<GroupByOp>(&op.body)) {
     if (g->columns.empty()) return VerbError(op.Verb(), op.loc, "needs at least one column");
-    Frame out = in;
+    Relation out = in;
     DUX_ASSIGN_OR_RETURN(out.groups, ResolveColumns(g->columns, in.schema, op.Verb(), op.loc));
     return out;
   }
   if (std::holds_alternative<UngroupOp>(op.body)) {
-    Frame out = in;
+    Relation out = in;
     out.groups.clear();
     return out;
   }

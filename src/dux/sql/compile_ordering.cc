@@ -10,12 +10,12 @@ namespace dux::sql::internal {
 
 using namespace pipeline;  // NOLINT: the IR structs
 
-Result<Frame> CompileOrdering(CompileContext& ctx, const Op& op, const Frame& in) {
+Result<Relation> CompileOrdering(CompileContext& ctx, const Op& op, const Relation& in) {
   const char* verb = op.Verb();
   if (auto* s = std::get_if<SortByOp>(&op.body)) {
     if (s->keys.empty()) return VerbError(verb, op.loc, "needs at least one key");
     std::vector<std::string> keys;
-    Frame ungrouped = in;  // sort_by orders the whole frame; groups do not partition it
+    Relation ungrouped = in;  // sort_by orders the whole relation; groups do not partition it
     ungrouped.groups.clear();
     for (const SortKey& k : s->keys) {
       DUX_ASSIGN_OR_RETURN(std::string e, PrepareExpression(ctx, k.expr, ungrouped, verb));
@@ -25,18 +25,18 @@ Result<Frame> CompileOrdering(CompileContext& ctx, const Op& op, const Frame& in
       keys.push_back(e);
     }
     std::string query =
-        "SELECT * FROM " + in.relation + " ORDER BY " + fmt::format("{}", fmt::join(keys, ", "));
-    DUX_ASSIGN_OR_RETURN(Frame out, ctx.AddCte(query, in, verb, op.loc));
+        "SELECT * FROM " + in.cte + " ORDER BY " + fmt::format("{}", fmt::join(keys, ", "));
+    DUX_ASSIGN_OR_RETURN(Relation out, ctx.AddCte(query, in, verb, op.loc));
     out.ordered = true;
     out.sort_query = std::move(query);
     return out;
   }
   // Right after sort_by, head and slice complete the sort's own SELECT.
   const bool after_sort = !in.sort_query.empty();
-  const std::string rows = after_sort ? in.sort_query : "SELECT * FROM " + in.relation;
-  auto limited = [&](const std::string& body) -> Result<Frame> {
-    DUX_ASSIGN_OR_RETURN(Frame out, after_sort ? ctx.ReplaceLastCte(body, in, verb, op.loc)
-                                               : ctx.AddCte(body, in, verb, op.loc));
+  const std::string rows = after_sort ? in.sort_query : "SELECT * FROM " + in.cte;
+  auto limited = [&](const std::string& body) -> Result<Relation> {
+    DUX_ASSIGN_OR_RETURN(Relation out, after_sort ? ctx.ReplaceLastCte(body, in, verb, op.loc)
+                                                  : ctx.AddCte(body, in, verb, op.loc));
     out.limited = true;
     return out;
   };
@@ -54,7 +54,7 @@ Result<Frame> CompileOrdering(CompileContext& ctx, const Op& op, const Frame& in
   }
   const auto& d = std::get<DistinctOp>(op.body);
   std::string select = "*";
-  Frame like = in;
+  Relation like = in;
   if (!d.columns.empty()) {
     DUX_ASSIGN_OR_RETURN(auto cols, ResolveColumns(d.columns, in.schema, verb, op.loc));
     select = QuoteIdentifiers(cols);
@@ -66,8 +66,8 @@ Result<Frame> CompileOrdering(CompileContext& ctx, const Op& op, const Frame& in
       }
     }
   }
-  DUX_ASSIGN_OR_RETURN(Frame out, ctx.AddCte("SELECT DISTINCT " + select + " FROM " + in.relation,
-                                             like, verb, op.loc));
+  DUX_ASSIGN_OR_RETURN(Relation out, ctx.AddCte("SELECT DISTINCT " + select + " FROM " + in.cte,
+                                                like, verb, op.loc));
   out.ordered = false;
   return out;
 }

@@ -15,8 +15,8 @@ namespace {
 // The new columns of pivot_wider come from the data: DuckDB's dynamic PIVOT cannot sit in a
 // CTE, so the distinct names are read first (a query at compile time) and listed with IN.
 // A NULL name makes no column (no column can be named NULL); its row's ids still show.
-Result<Frame> PivotWider(CompileContext& ctx, const PivotWiderOp& p, const Op& op,
-                         const Frame& in) {
+Result<Relation> PivotWider(CompileContext& ctx, const PivotWiderOp& p, const Op& op,
+                            const Relation& in) {
   const char* verb = op.Verb();
   if (p.values_from.empty()) return VerbError(verb, op.loc, "needs values_from:");
   DUX_ASSIGN_OR_RETURN(auto names, ResolveColumns({p.names_from}, in.schema, verb, op.loc));
@@ -32,17 +32,17 @@ Result<Frame> PivotWider(CompileContext& ctx, const PivotWiderOp& p, const Op& o
       ids.push_back(c.name);
     }
   }
-  auto distinct = ctx.binder()->QueryText(ctx.WithCtes(
-      "SELECT DISTINCT CAST(" + QuoteIdentifier(names[0]) + " AS VARCHAR) AS n FROM " +
-      in.relation + " WHERE " + QuoteIdentifier(names[0]) + " IS NOT NULL ORDER BY n"));
+  auto distinct = ctx.binder()->QueryText(
+      ctx.WithCtes("SELECT DISTINCT CAST(" + QuoteIdentifier(names[0]) + " AS VARCHAR) AS n FROM " +
+                   in.cte + " WHERE " + QuoteIdentifier(names[0]) + " IS NOT NULL ORDER BY n"));
   if (!distinct.ok()) return Attribute(distinct.status(), verb, op.loc);
-  Frame like = in;
+  Relation like = in;
   like.groups.clear();
   like.ordered = false;
   if (distinct->empty()) {
     if (ids.empty()) return VerbError(verb, op.loc, "no names to pivot and no id columns");
-    return ctx.AddCte("SELECT DISTINCT " + QuoteIdentifiers(ids) + " FROM " + in.relation, like,
-                      verb, op.loc);
+    return ctx.AddCte("SELECT DISTINCT " + QuoteIdentifiers(ids) + " FROM " + in.cte, like, verb,
+                      op.loc);
   }
   // DuckDB would quietly rename a new column that clashes with an id column or another new
   // column (names are case-insensitive) to "name_1"; a column the user did not ask for is a
@@ -66,7 +66,7 @@ Result<Frame> PivotWider(CompileContext& ctx, const PivotWiderOp& p, const Op& o
     usings.push_back("first(" + QuoteIdentifier(v) + ")" +
                      (values.size() > 1 ? " AS " + QuoteIdentifier(v) : ""));
   }
-  std::string body = "PIVOT " + in.relation + " ON " + QuoteIdentifier(names[0]) + " IN (" +
+  std::string body = "PIVOT " + in.cte + " ON " + QuoteIdentifier(names[0]) + " IN (" +
                      fmt::format("{}", fmt::join(in_list, ", ")) + ") USING " +
                      fmt::format("{}", fmt::join(usings, ", "));
   if (!ids.empty()) body += " GROUP BY " + QuoteIdentifiers(ids);
@@ -74,8 +74,8 @@ Result<Frame> PivotWider(CompileContext& ctx, const PivotWiderOp& p, const Op& o
 }
 
 // NULL values are kept (INCLUDE NULLS), as in tidyr's pivot_longer.
-Result<Frame> PivotLonger(CompileContext& ctx, const PivotLongerOp& p, const Op& op,
-                          const Frame& in) {
+Result<Relation> PivotLonger(CompileContext& ctx, const PivotLongerOp& p, const Op& op,
+                             const Relation& in) {
   const char* verb = op.Verb();
   if (p.columns.empty()) return VerbError(verb, op.loc, "needs at least one column");
   DUX_ASSIGN_OR_RETURN(auto cols, ResolveColumns(p.columns, in.schema, verb, op.loc));
@@ -94,18 +94,18 @@ Result<Frame> PivotLonger(CompileContext& ctx, const PivotLongerOp& p, const Op&
       }
     }
   }
-  Frame like = in;
+  Relation like = in;
   like.groups.clear();
   like.ordered = false;
-  return ctx.AddCte("FROM " + in.relation + " UNPIVOT INCLUDE NULLS (" +
-                        QuoteIdentifier(p.values_to) + " FOR " + QuoteIdentifier(p.names_to) +
-                        " IN (" + QuoteIdentifiers(cols) + "))",
+  return ctx.AddCte("FROM " + in.cte + " UNPIVOT INCLUDE NULLS (" + QuoteIdentifier(p.values_to) +
+                        " FOR " + QuoteIdentifier(p.names_to) + " IN (" + QuoteIdentifiers(cols) +
+                        "))",
                     like, verb, op.loc);
 }
 
 }  // namespace
 
-Result<Frame> CompileReshaping(CompileContext& ctx, const Op& op, const Frame& in) {
+Result<Relation> CompileReshaping(CompileContext& ctx, const Op& op, const Relation& in) {
   if (auto* w = std::get_if<PivotWiderOp>(&op.body)) return PivotWider(ctx, *w, op, in);
   return PivotLonger(ctx, std::get<PivotLongerOp>(op.body), op, in);
 }

@@ -16,8 +16,8 @@ std::string Join(const std::vector<std::string>& parts, const char* sep = ", ") 
   return fmt::format("{}", fmt::join(parts, sep));
 }
 
-// A frame's group columns must survive verbs that drop or rename columns.
-Status CheckGroupsKept(const Frame& in, const std::vector<std::string>& dropped, const Op& op) {
+// A relation's group columns must survive verbs that drop or rename columns.
+Status CheckGroupsKept(const Relation& in, const std::vector<std::string>& dropped, const Op& op) {
   for (const auto& g : in.groups) {
     for (const auto& d : dropped) {
       if (g == d) {
@@ -29,44 +29,43 @@ Status CheckGroupsKept(const Frame& in, const std::vector<std::string>& dropped,
   return Status::OK();
 }
 
-Result<Frame> Filter(CompileContext& ctx, const FilterOp& f, const Op& op, const Frame& in) {
+Result<Relation> Filter(CompileContext& ctx, const FilterOp& f, const Op& op, const Relation& in) {
   bool window = false;
   DUX_ASSIGN_OR_RETURN(std::string predicate,
                        PrepareExpression(ctx, f.predicate, in, op.Verb(), &window));
   // Window values cannot be tested in WHERE; QUALIFY sees them (and reorders rows).
-  std::string body =
-      "SELECT * FROM " + in.relation + (window ? " QUALIFY " : " WHERE ") + predicate;
-  DUX_ASSIGN_OR_RETURN(Frame out, ctx.AddCte(body, in, op.Verb(), f.predicate.loc));
+  std::string body = "SELECT * FROM " + in.cte + (window ? " QUALIFY " : " WHERE ") + predicate;
+  DUX_ASSIGN_OR_RETURN(Relation out, ctx.AddCte(body, in, op.Verb(), f.predicate.loc));
   if (window) out.ordered = false;
   return out;
 }
 
 // One CTE per assignment, so later assignments see earlier ones, as in dplyr.
-Result<Frame> Mutate(CompileContext& ctx, const MutateOp& m, const Op& op, const Frame& in) {
+Result<Relation> Mutate(CompileContext& ctx, const MutateOp& m, const Op& op, const Relation& in) {
   if (m.columns.empty()) return VerbError(op.Verb(), op.loc, "needs at least one column");
-  Frame frame = in;
+  Relation relation = in;
   for (const NamedExpr& assignment : m.columns) {
     bool window = false;
     DUX_ASSIGN_OR_RETURN(std::string value,
-                         PrepareExpression(ctx, assignment.expr, frame, op.Verb(), &window));
-    auto existing = frame.schema.Find(assignment.name);
+                         PrepareExpression(ctx, assignment.expr, relation, op.Verb(), &window));
+    auto existing = relation.schema.Find(assignment.name);
     std::string body;
     if (existing) {  // replace in place, keeping the column's position
       body = "SELECT * REPLACE (" + value + " AS " +
-             QuoteIdentifier(frame.schema.columns[*existing].name) + ") FROM " + frame.relation;
+             QuoteIdentifier(relation.schema.columns[*existing].name) + ") FROM " + relation.cte;
     } else {
       body = "SELECT *, " + value + " AS " + QuoteIdentifier(assignment.name) + " FROM " +
-             frame.relation;
+             relation.cte;
     }
-    DUX_ASSIGN_OR_RETURN(frame, ctx.AddCte(body, frame, op.Verb(), assignment.expr.loc));
-    if (window) frame.ordered = false;
+    DUX_ASSIGN_OR_RETURN(relation, ctx.AddCte(body, relation, op.Verb(), assignment.expr.loc));
+    if (window) relation.ordered = false;
   }
-  return frame;
+  return relation;
 }
 
 }  // namespace
 
-Result<Frame> CompileRowwise(CompileContext& ctx, const Op& op, const Frame& in) {
+Result<Relation> CompileRowwise(CompileContext& ctx, const Op& op, const Relation& in) {
   const char* verb = op.Verb();
   if (auto* f = std::get_if<FilterOp>(&op.body)) return Filter(ctx, *f, op, in);
   if (auto* m = std::get_if<MutateOp>(&op.body)) return Mutate(ctx, *m, op, in);
@@ -79,8 +78,7 @@ Result<Frame> CompileRowwise(CompileContext& ctx, const Op& op, const Frame& in)
       if (std::find(cols.begin(), cols.end(), c.name) == cols.end()) dropped.push_back(c.name);
     }
     DUX_RETURN_NOT_OK(CheckGroupsKept(in, dropped, op));
-    return ctx.AddCte("SELECT " + QuoteIdentifiers(cols) + " FROM " + in.relation, in, verb,
-                      op.loc);
+    return ctx.AddCte("SELECT " + QuoteIdentifiers(cols) + " FROM " + in.cte, in, verb, op.loc);
   }
   if (auto* d = std::get_if<DiscardOp>(&op.body)) {
     if (d->columns.empty()) return in;
@@ -89,8 +87,8 @@ Result<Frame> CompileRowwise(CompileContext& ctx, const Op& op, const Frame& in)
     if (cols.size() == in.schema.columns.size()) {
       return VerbError(verb, op.loc, "cannot discard every column");
     }
-    return ctx.AddCte("SELECT * EXCLUDE (" + QuoteIdentifiers(cols) + ") FROM " + in.relation, in,
-                      verb, op.loc);
+    return ctx.AddCte("SELECT * EXCLUDE (" + QuoteIdentifiers(cols) + ") FROM " + in.cte, in, verb,
+                      op.loc);
   }
   if (auto* r = std::get_if<RenameOp>(&op.body)) {
     if (r->renames.empty()) return VerbError(verb, op.loc, "needs at least one old: new pair");
@@ -99,7 +97,7 @@ Result<Frame> CompileRowwise(CompileContext& ctx, const Op& op, const Frame& in)
     DUX_ASSIGN_OR_RETURN(auto resolved, ResolveColumns(olds, in.schema, verb, op.loc));
     std::vector<std::string> names;
     for (const auto& c : in.schema.columns) names.push_back(c.name);
-    Frame like = in;
+    Relation like = in;
     // Every rename looks up the original names, so renames apply at once and can swap
     // names (a: b, b: a); renaming one after the other would fold both onto one name.
     for (size_t i = 0; i < resolved.size(); ++i) {
@@ -123,7 +121,7 @@ Result<Frame> CompileRowwise(CompileContext& ctx, const Op& op, const Frame& in)
         }
       }
     }
-    return ctx.AddCte("SELECT " + Join(select) + " FROM " + in.relation, like, verb, op.loc);
+    return ctx.AddCte("SELECT " + Join(select) + " FROM " + in.cte, like, verb, op.loc);
   }
   const auto& drop = std::get<DropNilOp>(op.body);
   std::vector<std::string> cols;
@@ -134,8 +132,7 @@ Result<Frame> CompileRowwise(CompileContext& ctx, const Op& op, const Frame& in)
   }
   std::vector<std::string> tests;
   for (const auto& c : cols) tests.push_back(QuoteIdentifier(c) + " IS NOT NULL");
-  return ctx.AddCte("SELECT * FROM " + in.relation + " WHERE " + Join(tests, " AND "), in, verb,
-                    op.loc);
+  return ctx.AddCte("SELECT * FROM " + in.cte + " WHERE " + Join(tests, " AND "), in, verb, op.loc);
 }
 
 }  // namespace dux::sql::internal

@@ -180,7 +180,7 @@ std::string AttachedTableName(const pipeline::AttachedSource& source) {
 
 namespace dux::sql::internal {
 
-Result<Frame> CompileSource(CompileContext& ctx, const Source& source) {
+Result<Relation> CompileSource(CompileContext& ctx, const Source& source) {
   const char* verb = source.Name();
   // DuckDB reads an empty path as the current directory, every file under it: never what
   // the user meant.
@@ -190,7 +190,7 @@ Result<Frame> CompileSource(CompileContext& ctx, const Source& source) {
   if (auto* n = std::get_if<NdjsonSource>(&source.body)) path = &n->path;
   if (path != nullptr && path->empty()) return VerbError(verb, source.loc, "needs a path");
   std::string body;
-  Frame like;
+  Relation like;
   if (auto* p = std::get_if<ParquetSource>(&source.body)) {
     DUX_ASSIGN_OR_RETURN(body, ParquetSql(*p, source.loc));
   } else if (auto* c = std::get_if<CsvSource>(&source.body)) {

@@ -32,11 +32,12 @@ Status Compiler::Probe(const Pipeline& pipeline) {
 Result<CompiledQuery> Compiler::Compile(const Pipeline& pipeline) {
   internal::CompileContext ctx(binder_);
   CompiledQuery out;
-  DUX_ASSIGN_OR_RETURN(internal::Frame frame, ctx.CompilePipeline(pipeline, &out.verb_schemas));
+  DUX_ASSIGN_OR_RETURN(internal::Relation relation,
+                       ctx.CompilePipeline(pipeline, &out.verb_schemas));
   out.ctes = ctx.ctes();
-  out.output = frame.relation;
-  out.schema = std::move(frame.schema);
-  out.ordered = frame.ordered;
+  out.output = relation.cte;
+  out.schema = std::move(relation.schema);
+  out.ordered = relation.ordered;
   return out;
 }
 
@@ -105,10 +106,11 @@ Result<std::vector<std::string>> ResolveColumns(const std::vector<std::string>& 
 }
 
 Result<std::string> PrepareExpression(CompileContext& ctx, const pipeline::Expr& expr,
-                                      const Frame& frame, const char* verb, bool* has_window) {
+                                      const Relation& relation, const char* verb,
+                                      bool* has_window) {
   auto info = ctx.analyzer().Analyze(expr.sql);
   if (!info.ok()) return Attribute(info.status(), verb, expr.loc);
-  bool grouped = !frame.groups.empty();
+  bool grouped = !relation.groups.empty();
   if (!info->aggregates.empty() && !grouped) {
     // sort_by ignores groups, so grouping first would not help there.
     std::string advice = std::string(verb) == "sort_by"
@@ -120,7 +122,7 @@ Result<std::string> PrepareExpression(CompileContext& ctx, const pipeline::Expr&
   if (has_window) *has_window = info->has_window || (grouped && !info->aggregates.empty());
   if (grouped && (info->has_window || !info->aggregates.empty())) {
     std::vector<std::string> keys;
-    for (const auto& g : frame.groups) keys.push_back(g);
+    for (const auto& g : relation.groups) keys.push_back(g);
     auto windowed = ctx.analyzer().Windowed(expr.sql, keys);
     if (!windowed.ok()) return Attribute(windowed.status(), verb, expr.loc);
     return Parenthesize(*windowed);
@@ -174,18 +176,18 @@ Result<Schema> CompileContext::Describe(const std::string& query) {
   return binder_->Describe(real);
 }
 
-Result<Frame> CompileContext::ReplaceLastCte(const std::string& body, const Frame& like,
-                                             const char* verb, const Location& loc) {
-  if (ctes_.empty() || ctes_.back().name != like.relation || stand_ins_.empty()) {
-    return Status::Internal("ReplaceLastCte: the frame is not the last CTE");
+Result<Relation> CompileContext::ReplaceLastCte(const std::string& body, const Relation& like,
+                                                const char* verb, const Location& loc) {
+  if (ctes_.empty() || ctes_.back().name != like.cte || stand_ins_.empty()) {
+    return Status::Internal("ReplaceLastCte: the relation is not the last CTE");
   }
   ctes_.pop_back();
   stand_ins_.pop_back();
   return AddCte(body, like, verb, loc);
 }
 
-Result<Frame> CompileContext::AddCte(const std::string& body, const Frame& like, const char* verb,
-                                     const Location& loc) {
+Result<Relation> CompileContext::AddCte(const std::string& body, const Relation& like,
+                                        const char* verb, const Location& loc) {
   ctes_.push_back(Cte{QuoteIdentifier(fmt::format("__dux_{}", ctes_.size())), body});
   const std::string all = "SELECT * FROM " + ctes_.back().name;
   auto schema = Describe(all);
@@ -202,41 +204,41 @@ Result<Frame> CompileContext::AddCte(const std::string& body, const Frame& like,
     return Attribute(schema.status(), verb, loc);
   }
   stand_ins_.push_back(StandIn(*schema));
-  Frame frame = like;
-  frame.sort_query.clear();
-  frame.relation = ctes_.back().name;
-  frame.schema = std::move(schema).value();
-  return frame;
+  Relation relation = like;
+  relation.sort_query.clear();
+  relation.cte = ctes_.back().name;
+  relation.schema = std::move(schema).value();
+  return relation;
 }
 
-Result<Frame> CompileContext::CompilePipeline(const Pipeline& pipeline,
-                                              std::vector<Schema>* after_each) {
-  DUX_ASSIGN_OR_RETURN(Frame frame, CompileSource(*this, pipeline.source()));
+Result<Relation> CompileContext::CompilePipeline(const Pipeline& pipeline,
+                                                 std::vector<Schema>* after_each) {
+  DUX_ASSIGN_OR_RETURN(Relation relation, CompileSource(*this, pipeline.source()));
   for (const Op& op : pipeline.ops()) {
     using namespace pipeline;  // NOLINT: the verb structs, for the dispatch below
     const OpBody& b = op.body;
-    Result<Frame> next = Status::Internal("verb not dispatched");
+    Result<Relation> next = Status::Internal("verb not dispatched");
     if (std::holds_alternative<FilterOp>(b) || std::holds_alternative<MutateOp>(b) ||
         std::holds_alternative<SelectOp>(b) || std::holds_alternative<DiscardOp>(b) ||
         std::holds_alternative<RenameOp>(b) || std::holds_alternative<DropNilOp>(b)) {
-      next = CompileRowwise(*this, op, frame);
+      next = CompileRowwise(*this, op, relation);
     } else if (std::holds_alternative<GroupByOp>(b) || std::holds_alternative<UngroupOp>(b) ||
                std::holds_alternative<SummariseOp>(b)) {
-      next = CompileGrouping(*this, op, frame);
+      next = CompileGrouping(*this, op, relation);
     } else if (std::holds_alternative<SortByOp>(b) || std::holds_alternative<HeadOp>(b) ||
                std::holds_alternative<SliceOp>(b) || std::holds_alternative<DistinctOp>(b)) {
-      next = CompileOrdering(*this, op, frame);
+      next = CompileOrdering(*this, op, relation);
     } else if (std::holds_alternative<JoinOp>(b) || std::holds_alternative<AsofJoinOp>(b) ||
                std::holds_alternative<ConcatRowsOp>(b)) {
-      next = CompileCombining(*this, op, frame);
+      next = CompileCombining(*this, op, relation);
     } else {
-      next = CompileReshaping(*this, op, frame);
+      next = CompileReshaping(*this, op, relation);
     }
     if (!next.ok()) return next.status();
-    frame = std::move(next).value();
-    if (after_each) after_each->push_back(frame.schema);
+    relation = std::move(next).value();
+    if (after_each) after_each->push_back(relation.schema);
   }
-  return frame;
+  return relation;
 }
 
 }  // namespace internal

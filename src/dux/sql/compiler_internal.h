@@ -15,16 +15,16 @@ namespace dux::sql::internal {
 
 /// The relation after some verbs: a CTE, its columns, the group state and whether the
 /// row order is defined.
-struct Frame {
-  std::string relation;  ///< quoted CTE name
+struct Relation {
+  std::string cte;  ///< quoted CTE name
   pipeline::Schema schema;
   std::vector<std::string> groups;  ///< group columns, as named in schema
   bool ordered = false;
-  /// Set on the frame sort_by makes: its query, so that head and slice put their LIMIT in
+  /// Set on the relation sort_by makes: its query, so that head and slice put their LIMIT in
   /// the same SELECT as the ORDER BY (replacing the sort's CTE): one top-n, and the order a
   /// LIMIT takes its rows in is stated where the LIMIT is, not inherited from another CTE.
   std::string sort_query;
-  /// A LIMIT (head, slice, a from_query with LIMIT or OFFSET) lies below this frame, where
+  /// A LIMIT (head, slice, a from_query with LIMIT or OFFSET) lies below this relation, where
   /// a join above could push its runtime filter into the scan under it: a join reads such a
   /// side through a barrier (JoinSide in compile_combining.cc).
   bool limited = false;
@@ -42,16 +42,16 @@ class CompileContext {
   ExpressionAnalyzer& analyzer() { return analyzer_; }
   const std::vector<Cte>& ctes() const { return ctes_; }
 
-  /// Adds a CTE with `body`, binds it, and returns the frame it holds (groups and order
+  /// Adds a CTE with `body`, binds it, and returns the relation it holds (groups and order
   /// copied from `like`; callers adjust). Bind errors are attributed to `verb` at `loc`.
-  Result<Frame> AddCte(const std::string& body, const Frame& like, const char* verb,
-                       const pipeline::Location& loc);
+  Result<Relation> AddCte(const std::string& body, const Relation& like, const char* verb,
+                          const pipeline::Location& loc);
 
-  /// Replaces the last CTE (`like.relation`) by one with `body`, as AddCte adds it: a verb
+  /// Replaces the last CTE (`like.cte`) by one with `body`, as AddCte adds it: a verb
   /// that completes the previous one's SELECT (head after sort_by) without a second reader
   /// of that SELECT's input.
-  Result<Frame> ReplaceLastCte(const std::string& body, const Frame& like, const char* verb,
-                               const pipeline::Location& loc);
+  Result<Relation> ReplaceLastCte(const std::string& body, const Relation& like, const char* verb,
+                                  const pipeline::Location& loc);
 
   /// `query` preceded by every CTE so far, so that it can read any of them.
   std::string WithCtes(const std::string& query) const;
@@ -64,8 +64,8 @@ class CompileContext {
 
   /// Compiles a whole (nested) pipeline into this context. With `after_each`, the schema
   /// after each of its verbs is appended there.
-  Result<Frame> CompilePipeline(const pipeline::Pipeline& pipeline,
-                                std::vector<pipeline::Schema>* after_each = nullptr);
+  Result<Relation> CompilePipeline(const pipeline::Pipeline& pipeline,
+                                   std::vector<pipeline::Schema>* after_each = nullptr);
 
  private:
   Binder* binder_;
@@ -101,15 +101,15 @@ Result<std::vector<std::string>> ResolveColumns(const std::vector<std::string>& 
 /// Checks one user expression and returns it ready to splice (grouped: aggregates and
 /// windows run over the groups). Aggregates are refused unless `allow_aggregates`.
 Result<std::string> PrepareExpression(CompileContext& ctx, const pipeline::Expr& expr,
-                                      const Frame& frame, const char* verb,
+                                      const Relation& relation, const char* verb,
                                       bool* has_window = nullptr);
 
-// The per-family compile functions: each returns the frame after the verb.
-Result<Frame> CompileSource(CompileContext& ctx, const pipeline::Source& source);
-Result<Frame> CompileRowwise(CompileContext& ctx, const pipeline::Op& op, const Frame& in);
-Result<Frame> CompileGrouping(CompileContext& ctx, const pipeline::Op& op, const Frame& in);
-Result<Frame> CompileOrdering(CompileContext& ctx, const pipeline::Op& op, const Frame& in);
-Result<Frame> CompileCombining(CompileContext& ctx, const pipeline::Op& op, const Frame& in);
-Result<Frame> CompileReshaping(CompileContext& ctx, const pipeline::Op& op, const Frame& in);
+// The per-family compile functions: each returns the relation after the verb.
+Result<Relation> CompileSource(CompileContext& ctx, const pipeline::Source& source);
+Result<Relation> CompileRowwise(CompileContext& ctx, const pipeline::Op& op, const Relation& in);
+Result<Relation> CompileGrouping(CompileContext& ctx, const pipeline::Op& op, const Relation& in);
+Result<Relation> CompileOrdering(CompileContext& ctx, const pipeline::Op& op, const Relation& in);
+Result<Relation> CompileCombining(CompileContext& ctx, const pipeline::Op& op, const Relation& in);
+Result<Relation> CompileReshaping(CompileContext& ctx, const pipeline::Op& op, const Relation& in);
 
 }  // namespace dux::sql::internal

@@ -8,7 +8,7 @@
 #include <thread>
 #include <vector>
 
-#include "dux/ipc/streams.h"
+#include "dux/arrow_ipc/streams.h"
 
 namespace dux::worker {
 namespace {
@@ -27,11 +27,11 @@ class BucketStoreTest : public ::testing::Test {
   }
   // Fills bucket `name` with the rows of `sql`, as an exchange's owner does.
   Status Fill(const std::string& name, const std::string& sql) {
-    ipc::StringOutputStream ipc;
+    arrow_ipc::StringOutputStream ipc;
     DUX_ASSIGN_OR_RETURN(exec::Connection c, exec::Connection::Open(db_));
     DUX_RETURN_NOT_OK(exec::WriteQueryIpc(c, sql, &ipc, {}).status());
     return exec::ReadIpcChunks(
-               c, std::make_unique<ipc::StringInputStream>(ipc.bytes()),
+               c, std::make_unique<arrow_ipc::StringInputStream>(ipc.bytes()),
                [&](const exec::RoutedColumns& columns) { return store_->Open(db_, name, columns); })
         .status();
   }

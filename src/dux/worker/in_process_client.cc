@@ -12,13 +12,13 @@ namespace {
 
 // Execute's result: the worker runs on a thread of its own and hands chunks over through a
 // ChunkQueue.
-class InProcessStream : public dist::ResultStream, public ChunkWriter {
+class InProcessStream : public protocol::ResultStream, public ChunkWriter {
  public:
   InProcessStream(Worker* worker, const v1::ExecuteRequest& request, std::string address)
       : worker_(worker), query_id_(request.fragment().query_id()), address_(std::move(address)) {
     thread_ = std::thread([this, worker, request] {
       // Written before Close, which the reader waits for: the queue's lock orders the two.
-      status_ = dist::AtWorker(address_, worker->Execute(request, this));
+      status_ = protocol::AtWorker(address_, worker->Execute(request, this));
       queue_.Close();
     });
   }
@@ -64,7 +64,7 @@ class InProcessStream : public dist::ResultStream, public ChunkWriter {
   std::thread thread_;  // last: it uses everything above
 };
 
-class InProcessPusher : public dist::BucketPusher {
+class InProcessPusher : public protocol::BucketPusher {
  public:
   InProcessPusher(Worker* worker, const std::string& address)
       : worker_(worker), address_(address) {}
@@ -79,7 +79,7 @@ class InProcessPusher : public dist::BucketPusher {
       *out = chunks_[next++];
       return true;
     });
-    if (!reply.ok()) return dist::AtWorker(address_, reply.status());
+    if (!reply.ok()) return protocol::AtWorker(address_, reply.status());
     return reply;
   }
 
@@ -89,27 +89,28 @@ class InProcessPusher : public dist::BucketPusher {
   std::vector<v1::BucketChunk> chunks_;
 };
 
-class InProcessClient : public dist::WorkerClient {
+class InProcessClient : public protocol::WorkerClient {
  public:
   InProcessClient(Worker* worker, std::string address)
       : worker_(worker), address_(std::move(address)) {}
 
   const std::string& address() const override { return address_; }
 
-  Result<std::unique_ptr<dist::ResultStream>> Execute(const v1::ExecuteRequest& request) override {
-    return std::unique_ptr<dist::ResultStream>(new InProcessStream(worker_, request, address_));
+  Result<std::unique_ptr<protocol::ResultStream>> Execute(
+      const v1::ExecuteRequest& request) override {
+    return std::unique_ptr<protocol::ResultStream>(new InProcessStream(worker_, request, address_));
   }
-  Result<int64_t> RegisterTable(const std::string& table, ipc::InputStream* ipc) override {
+  Result<int64_t> RegisterTable(const std::string& table, arrow_ipc::InputStream* ipc) override {
     return At(worker_->RegisterTable(table, ipc));
   }
   Result<int64_t> AppendChunk(const v1::AppendChunkRequest& request) override {
     return At(worker_->AppendChunk(request));
   }
   Status DropTable(const v1::DropTableRequest& request) override {
-    return dist::AtWorker(address_, worker_->DropTable(request));
+    return protocol::AtWorker(address_, worker_->DropTable(request));
   }
-  Result<std::unique_ptr<dist::BucketPusher>> PushBuckets() override {
-    return std::unique_ptr<dist::BucketPusher>(new InProcessPusher(worker_, address_));
+  Result<std::unique_ptr<protocol::BucketPusher>> PushBuckets() override {
+    return std::unique_ptr<protocol::BucketPusher>(new InProcessPusher(worker_, address_));
   }
   Result<v1::WriteReply> Write(const v1::WriteRequest& request) override {
     return At(worker_->Write(request));
@@ -124,7 +125,7 @@ class InProcessClient : public dist::WorkerClient {
  private:
   template <typename T>
   Result<T> At(Result<T> r) {
-    if (!r.ok()) return dist::AtWorker(address_, r.status());
+    if (!r.ok()) return protocol::AtWorker(address_, r.status());
     return r;
   }
   Worker* worker_;
@@ -133,17 +134,17 @@ class InProcessClient : public dist::WorkerClient {
 
 }  // namespace
 
-std::shared_ptr<dist::WorkerClient> MakeInProcessClient(Worker* worker, std::string address) {
+std::shared_ptr<protocol::WorkerClient> MakeInProcessClient(Worker* worker, std::string address) {
   return std::make_shared<InProcessClient>(worker, std::move(address));
 }
 
 void ConnectInProcessPeers(const std::vector<std::pair<Worker*, std::string>>& workers) {
-  auto clients = std::make_shared<std::map<std::string, std::shared_ptr<dist::WorkerClient>>>();
+  auto clients = std::make_shared<std::map<std::string, std::shared_ptr<protocol::WorkerClient>>>();
   for (const auto& [w, address] : workers) (*clients)[address] = MakeInProcessClient(w, address);
   for (const auto& [w, address] : workers) {
     w->SetAddress(address);
     w->SetPeerConnector(
-        [clients](const std::string& peer) -> Result<std::shared_ptr<dist::WorkerClient>> {
+        [clients](const std::string& peer) -> Result<std::shared_ptr<protocol::WorkerClient>> {
           auto it = clients->find(peer);
           if (it == clients->end())
             return Status::NotFound("no worker " + peer + " in this process");

@@ -8,13 +8,13 @@
 #include <utility>
 #include <vector>
 
-#include "dux/dist/worker_client.h"
+#include "dux/protocol/worker_client.h"
 #include "dux/worker/worker.h"
 
 namespace dux::worker {
 
 /// `worker` must outlive the client and every stream it returns.
-std::shared_ptr<dist::WorkerClient> MakeInProcessClient(Worker* worker, std::string address);
+std::shared_ptr<protocol::WorkerClient> MakeInProcessClient(Worker* worker, std::string address);
 
 /// Lets the workers of one process reach each other for exchanges under the given
 /// addresses (as their in-process clients name them). Every worker must outlive the others'

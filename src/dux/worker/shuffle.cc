@@ -4,8 +4,8 @@
 
 #include <algorithm>
 
+#include "dux/arrow_ipc/streams.h"
 #include "dux/exec/arrow_bridge.h"
-#include "dux/ipc/streams.h"
 #include "dux/sql/quote.h"
 
 namespace dux::worker {
@@ -15,16 +15,16 @@ namespace {
 constexpr const char* kHashColumn = "__dux_hash";
 
 // What a producer buffers per bucket before a chunk goes out: a bucket's stream is cut into
-// BucketChunks of about dist::kIpcChunkBytes, less when there are many buckets, so that the
+// BucketChunks of about protocol::kIpcChunkBytes, less when there are many buckets, so that the
 // producer holds at most about kRoutingBufferBytes in all.
 constexpr size_t kRoutingBufferBytes = size_t{64} << 20;
 constexpr size_t kMinChunkBytes = size_t{64} << 10;
 
 // Pushes one bucket's rows as one IPC stream cut into BucketChunks of about `chunk_bytes`,
 // the last marked so.
-class BucketOutput : public ipc::OutputStream {
+class BucketOutput : public arrow_ipc::OutputStream {
  public:
-  BucketOutput(dist::BucketPusher* pusher, const std::string& exchange, int bucket,
+  BucketOutput(protocol::BucketPusher* pusher, const std::string& exchange, int bucket,
                size_t chunk_bytes)
       : pusher_(pusher), chunk_bytes_(chunk_bytes) {
     chunk_.set_exchange_id(exchange);
@@ -47,7 +47,7 @@ class BucketOutput : public ipc::OutputStream {
     return pusher_->Push(chunk_);
   }
 
-  dist::BucketPusher* pusher_;
+  protocol::BucketPusher* pusher_;
   size_t chunk_bytes_;
   v1::BucketChunk chunk_;
   std::string buffer_;
@@ -59,11 +59,11 @@ class BucketOutput : public ipc::OutputStream {
 // to have stored the bucket; `bytes` then holds the IPC bytes sent.
 class RemoteBucketSink : public exec::RowSink {
  public:
-  static Result<std::unique_ptr<exec::RowSink>> Open(std::shared_ptr<dist::WorkerClient> peer,
+  static Result<std::unique_ptr<exec::RowSink>> Open(std::shared_ptr<protocol::WorkerClient> peer,
                                                      const std::string& exchange, int bucket,
                                                      size_t chunk_bytes,
                                                      const exec::RoutedColumns& columns,
-                                                     const ipc::WriteOptions& options,
+                                                     const arrow_ipc::WriteOptions& options,
                                                      int64_t* bytes) {
     auto sink = std::unique_ptr<RemoteBucketSink>(new RemoteBucketSink(std::move(peer), bytes));
     DUX_ASSIGN_OR_RETURN(sink->pusher_, sink->peer_->PushBuckets());
@@ -80,11 +80,11 @@ class RemoteBucketSink : public exec::RowSink {
   }
 
  private:
-  RemoteBucketSink(std::shared_ptr<dist::WorkerClient> peer, int64_t* bytes)
+  RemoteBucketSink(std::shared_ptr<protocol::WorkerClient> peer, int64_t* bytes)
       : peer_(std::move(peer)), bytes_(bytes) {}
-  std::shared_ptr<dist::WorkerClient> peer_;  // outlives its stream
+  std::shared_ptr<protocol::WorkerClient> peer_;  // outlives its stream
   int64_t* bytes_;
-  std::unique_ptr<dist::BucketPusher> pusher_;  // outlives the output that pushes to it
+  std::unique_ptr<protocol::BucketPusher> pusher_;  // outlives the output that pushes to it
   std::unique_ptr<BucketOutput> out_;
   std::unique_ptr<exec::RowSink> ipc_;
 };
@@ -110,7 +110,7 @@ Status CheckTarget(const v1::ShuffleTarget& t) {
 Result<std::vector<BucketStats>> Shuffle(exec::Connection& connection,
                                          const std::string& select_sql,
                                          const v1::ShuffleTarget& target, const std::string& self,
-                                         const ipc::WriteOptions& options,
+                                         const arrow_ipc::WriteOptions& options,
                                          const PeerConnector& peers,
                                          const LocalBucketStore& store) {
   DUX_RETURN_NOT_OK(CheckTarget(target));
@@ -125,13 +125,13 @@ Result<std::vector<BucketStats>> Shuffle(exec::Connection& connection,
   std::string routed =
       fmt::format("SELECT *, hash({}) AS {} FROM ({}\n)", keys, kHashColumn, select_sql);
   size_t chunk_bytes = std::clamp(kRoutingBufferBytes / static_cast<size_t>(target.n_buckets()),
-                                  kMinChunkBytes, dist::kIpcChunkBytes);
+                                  kMinChunkBytes, protocol::kIpcChunkBytes);
   std::vector<int64_t> bytes(static_cast<size_t>(target.n_buckets()), 0);
   auto open = [&](int b,
                   const exec::RoutedColumns& columns) -> Result<std::unique_ptr<exec::RowSink>> {
     const std::string& owner = target.owners(b);
     if (owner == self) return store(target.exchange_id(), b, columns);
-    DUX_ASSIGN_OR_RETURN(std::shared_ptr<dist::WorkerClient> peer, peers(owner));
+    DUX_ASSIGN_OR_RETURN(std::shared_ptr<protocol::WorkerClient> peer, peers(owner));
     return RemoteBucketSink::Open(std::move(peer), target.exchange_id(), b, chunk_bytes, columns,
                                   options, &bytes[static_cast<size_t>(b)]);
   };

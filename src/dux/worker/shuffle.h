@@ -7,11 +7,11 @@
 #include <string>
 #include <vector>
 
+#include "dux/arrow_ipc/ipc_writer.h"
 #include "dux/common/status.h"
-#include "dux/dist/worker_client.h"
 #include "dux/exec/arrow_bridge.h"
 #include "dux/exec/connection.h"
-#include "dux/ipc/writer.h"
+#include "dux/protocol/worker_client.h"
 #include "dux/v1/worker.pb.h"
 
 namespace dux::worker {
@@ -19,7 +19,7 @@ namespace dux::worker {
 /// A client of the peer worker at an address (gRPC with the worker's own credentials, or a
 /// worker of the same process); clients may be cached and shared.
 using PeerConnector =
-    std::function<Result<std::shared_ptr<dist::WorkerClient>>(const std::string& address)>;
+    std::function<Result<std::shared_ptr<protocol::WorkerClient>>(const std::string& address)>;
 
 /// The sink that stores bucket `bucket` of `exchange` on this worker, rows as DuckDB chunks
 /// (never serialised).
@@ -40,7 +40,7 @@ struct BucketStats {
 Result<std::vector<BucketStats>> Shuffle(exec::Connection& connection,
                                          const std::string& select_sql,
                                          const v1::ShuffleTarget& target, const std::string& self,
-                                         const ipc::WriteOptions& options,
+                                         const arrow_ipc::WriteOptions& options,
                                          const PeerConnector& peers, const LocalBucketStore& store);
 
 /// The SELECT that gives `stats` as rows (bucket INTEGER, rows BIGINT, ipc_bytes BIGINT).

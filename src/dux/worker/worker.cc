@@ -7,29 +7,29 @@
 #include <cstring>
 #include <filesystem>
 
-#include "dux/dist/worker_client.h"
 #include "dux/exec/arrow_bridge.h"
-#include "dux/pg/writer.h"
+#include "dux/pg/table_writer.h"
 #include "dux/pipeline/proto_mapping.h"
+#include "dux/protocol/worker_client.h"
 #include "dux/sql/quote.h"
 
 namespace dux::worker {
 
 namespace {
 
-// Cuts the IPC stream into chunks of about dist::kIpcChunkBytes for the transport.
-class ChunkedOutput : public ipc::OutputStream {
+// Cuts the IPC stream into chunks of about protocol::kIpcChunkBytes for the transport.
+class ChunkedOutput : public arrow_ipc::OutputStream {
  public:
   explicit ChunkedOutput(ChunkWriter* out) : out_(out) {}
   Status Write(const void* data, size_t size) override {
     buffer_.append(static_cast<const char*>(data), size);
-    return buffer_.size() >= dist::kIpcChunkBytes ? Send() : Status::OK();
+    return buffer_.size() >= protocol::kIpcChunkBytes ? Send() : Status::OK();
   }
   Status Send() {
     if (buffer_.empty()) return Status::OK();
     std::string chunk;
     chunk.swap(buffer_);
-    buffer_.reserve(dist::kIpcChunkBytes + (dist::kIpcChunkBytes >> 2));
+    buffer_.reserve(protocol::kIpcChunkBytes + (protocol::kIpcChunkBytes >> 2));
     if (!out_->Write(std::move(chunk))) {
       gone_ = true;
       return Status(StatusCode::kCancelled, "the receiver went away");
@@ -45,10 +45,10 @@ class ChunkedOutput : public ipc::OutputStream {
 };
 
 // `in` for a reader that wants to own its input: a forwarding wrapper.
-std::unique_ptr<ipc::InputStream> Borrow(ipc::InputStream* in) {
-  struct Borrowed : ipc::InputStream {
-    ipc::InputStream* in;
-    explicit Borrowed(ipc::InputStream* i) : in(i) {}
+std::unique_ptr<arrow_ipc::InputStream> Borrow(arrow_ipc::InputStream* in) {
+  struct Borrowed : arrow_ipc::InputStream {
+    arrow_ipc::InputStream* in;
+    explicit Borrowed(arrow_ipc::InputStream* i) : in(i) {}
     Result<size_t> Read(void* d, size_t n) override { return in->Read(d, n); }
   };
   return std::make_unique<Borrowed>(in);
@@ -80,11 +80,9 @@ class Worker::Running {
 };
 
 Result<std::unique_ptr<Worker>> Worker::Open(const WorkerOptions& options) {
-  SessionOptions so;
-  so.threads = options.threads;
-  so.memory_limit = options.memory_limit;
-  so.temp_directory = options.temp_directory;
-  DUX_ASSIGN_OR_RETURN(exec::Database db, Session::OpenDatabase("", so));
+  DUX_ASSIGN_OR_RETURN(
+      exec::Database db,
+      engine::OpenDatabase({"", options.threads, options.memory_limit, options.temp_directory}));
   WorkerOptions resolved = options;
   DUX_ASSIGN_OR_RETURN(exec::Connection c, exec::Connection::Open(db));
   if (!options.allowed_directories.empty()) {
@@ -158,8 +156,8 @@ Status Worker::CheckPathAllowed(const std::string& path, const char* verb) const
 
 struct Worker::OpenedFragment {
   pipeline::Script script;
-  std::unique_ptr<Session> session;
-  std::unique_ptr<Running> running;  // after `session`, so it is unregistered first
+  std::unique_ptr<engine::LocalEngine> engine;
+  std::unique_ptr<Running> running;  // after `engine`, so it is unregistered first
 };
 
 Result<Worker::OpenedFragment> Worker::OpenFragment(const v1::Fragment& fragment) {
@@ -174,24 +172,24 @@ Result<Worker::OpenedFragment> Worker::OpenFragment(const v1::Fragment& fragment
       DUX_RETURN_NOT_OK(CheckPathAllowed(a->path, "to_arrow"));
     }
   }
-  DUX_ASSIGN_OR_RETURN(std::unique_ptr<Session> session, Session::OpenOn(db_));
+  DUX_ASSIGN_OR_RETURN(std::unique_ptr<engine::LocalEngine> engine, engine::LocalEngine::Open(db_));
   // Attached databases belong to the whole DuckDB instance: fragments share them.
   {
     std::lock_guard lock(attach_mutex_);
     for (const auto& a : script->attachments) {
-      DUX_RETURN_NOT_OK(session->Attach(a, /*if_not_exists=*/true));
+      DUX_RETURN_NOT_OK(engine->Attach(a, /*if_not_exists=*/true));
     }
   }
   DUX_ASSIGN_OR_RETURN(auto running,
-                       Running::Start(this, fragment.query_id(), &session->connection()));
-  return OpenedFragment{std::move(decoded), std::move(session), std::move(running)};
+                       Running::Start(this, fragment.query_id(), &engine->connection()));
+  return OpenedFragment{std::move(decoded), std::move(engine), std::move(running)};
 }
 
 Status Worker::Execute(const v1::ExecuteRequest& request, ChunkWriter* out) {
   DUX_ASSIGN_OR_RETURN(OpenedFragment f, OpenFragment(request.fragment()));
   const pipeline::Script& script = f.script;
-  Session* session = f.session.get();
-  ipc::WriteOptions options;
+  engine::LocalEngine* engine = f.engine.get();
+  arrow_ipc::WriteOptions options;
   DUX_ASSIGN_OR_RETURN(options.compression, exec::ParseCompression(request.compression()));
   // What comes back: the rows, or one row per bucket for a shuffle (its rows go to the
   // bucket owners), or the insert's report.
@@ -204,16 +202,16 @@ Status Worker::Execute(const v1::ExecuteRequest& request, ChunkWriter* out) {
           std::string(script.pipeline.sink()->Verb()) +
           ": Execute returns rows; a fragment that writes goes to Write");
     }
-    DUX_ASSIGN_OR_RETURN(sql::CompiledQuery query, session->Compile(script.pipeline));
+    DUX_ASSIGN_OR_RETURN(sql::CompiledQuery query, engine->Compile(script.pipeline));
     result = query.Sql();
     if (request.fragment().has_shuffle()) {
       DUX_ASSIGN_OR_RETURN(result,
-                           RouteToOwners(session, query, request.fragment().shuffle(), options));
+                           RouteToOwners(engine, query, request.fragment().shuffle(), options));
       options = {};
     }
   }
   ChunkedOutput chunks(out);
-  auto rows = exec::WriteQueryIpc(session->connection(), result, &chunks, options);
+  auto rows = exec::WriteQueryIpc(engine->connection(), result, &chunks, options);
   if (chunks.gone()) return Status(StatusCode::kCancelled, "the receiver went away");
   if (!rows.ok()) return rows.status();
   // The query id is free again before the caller can see the end of the stream, so that a
@@ -224,12 +222,12 @@ Status Worker::Execute(const v1::ExecuteRequest& request, ChunkWriter* out) {
 
 Result<std::string> Worker::InsertShare(OpenedFragment& f, const v1::Fragment& fragment) {
   const pipeline::Pipeline& pipeline = f.script.pipeline;
-  Session* session = f.session.get();
+  engine::LocalEngine* engine = f.engine.get();
   const auto* sink =
       pipeline.sink() ? std::get_if<pipeline::InsertIntoSink>(&pipeline.sink()->body) : nullptr;
   size_t dot = sink ? sink->table.find('.') : std::string::npos;
   pg::Connection* pg =
-      dot == std::string::npos ? nullptr : session->postgres(sink->table.substr(0, dot));
+      dot == std::string::npos ? nullptr : engine->postgres(sink->table.substr(0, dot));
   if (!pg) {
     return Status::InvalidArgument(
         "a PostgreSQL insert needs a fragment that ends in insert_into a PostgreSQL attachment");
@@ -238,7 +236,7 @@ Result<std::string> Worker::InsertShare(OpenedFragment& f, const v1::Fragment& f
   // The rows without the sink, compiled (and a PostgreSQL slice read) here.
   pipeline::Pipeline rows_only(pipeline.source());
   for (const auto& op : pipeline.ops()) rows_only.Append(op);
-  DUX_ASSIGN_OR_RETURN(sql::CompiledQuery query, session->Compile(rows_only));
+  DUX_ASSIGN_OR_RETURN(sql::CompiledQuery query, engine->Compile(rows_only));
   pg::InsertTarget target{table, sink->create, sink->atomic, sink->table};
   pg::WorkerShare share;
   if (fragment.postgres_insert().staging()) {
@@ -246,15 +244,15 @@ Result<std::string> Worker::InsertShare(OpenedFragment& f, const v1::Fragment& f
   } else {
     target.create = false;  // the coordinator made it
   }
-  auto rows =
-      pg::InsertQuery(session->connection(), query.Sql(), query.schema, *pg, target, &share);
+  auto rows = pg::InsertQuery(engine->connection(), query.Sql(), query.schema, *pg, target, &share);
   if (!rows.ok()) return rows.status();
   return fmt::format("SELECT CAST({} AS BIGINT) AS rows", *rows);
 }
 
-Result<std::string> Worker::RouteToOwners(Session* session, const sql::CompiledQuery& query,
+Result<std::string> Worker::RouteToOwners(engine::LocalEngine* engine,
+                                          const sql::CompiledQuery& query,
                                           const v1::ShuffleTarget& target,
-                                          const ipc::WriteOptions& options) {
+                                          const arrow_ipc::WriteOptions& options) {
   std::string self;
   PeerConnector peers;
   {
@@ -263,7 +261,7 @@ Result<std::string> Worker::RouteToOwners(Session* session, const sql::CompiledQ
     peers = peers_;
   }
   if (!peers) {
-    peers = [](const std::string& address) -> Result<std::shared_ptr<dist::WorkerClient>> {
+    peers = [](const std::string& address) -> Result<std::shared_ptr<protocol::WorkerClient>> {
       return Status::FailedPrecondition("this worker cannot reach its peer " + address);
     };
   }
@@ -272,7 +270,7 @@ Result<std::string> Worker::RouteToOwners(Session* session, const sql::CompiledQ
   };
   DUX_ASSIGN_OR_RETURN(
       std::vector<BucketStats> stats,
-      Shuffle(session->connection(), query.Sql(), target, self, options, peers, store));
+      Shuffle(engine->connection(), query.Sql(), target, self, options, peers, store));
   return BucketStatsQuery(stats);
 }
 
@@ -281,14 +279,15 @@ Result<std::unique_ptr<exec::RowSink>> Worker::OpenBucket(const std::string& exc
   if (exchange.empty() || bucket < 0) {
     return Status::InvalidArgument("a bucket chunk needs an exchange id and a bucket >= 0");
   }
-  std::string name = dist::BucketTable(exchange, bucket);
+  std::string name = protocol::BucketTable(exchange, bucket);
   DUX_ASSIGN_OR_RETURN(std::unique_ptr<exec::RowSink> sink, buckets_->Open(*db_, name, columns));
   std::lock_guard lock(mutex_);
   tables_.insert(name);
   return sink;
 }
 
-Result<int64_t> Worker::ImportInto(const std::string& table, ipc::InputStream* ipc, bool append) {
+Result<int64_t> Worker::ImportInto(const std::string& table, arrow_ipc::InputStream* ipc,
+                                   bool append) {
   if (table.empty()) return Status::InvalidArgument("a table needs a name");
   DUX_ASSIGN_OR_RETURN(exec::Connection c, exec::Connection::Open(*db_));
   DUX_ASSIGN_OR_RETURN(int64_t rows, exec::ImportIpc(c, table, Borrow(ipc),
@@ -299,12 +298,12 @@ Result<int64_t> Worker::ImportInto(const std::string& table, ipc::InputStream* i
   return rows;
 }
 
-Result<int64_t> Worker::RegisterTable(const std::string& table, ipc::InputStream* ipc) {
+Result<int64_t> Worker::RegisterTable(const std::string& table, arrow_ipc::InputStream* ipc) {
   return ImportInto(table, ipc, /*append=*/false);
 }
 
 Result<int64_t> Worker::AppendChunk(const v1::AppendChunkRequest& request) {
-  ipc::StringInputStream in(request.data());
+  arrow_ipc::StringInputStream in(request.data());
   return ImportInto(request.table(), &in, /*append=*/true);
 }
 
@@ -357,7 +356,7 @@ Status Worker::DropTable(const v1::DropTableRequest& request) {
 Result<v1::PushBucketsReply> Worker::PushBuckets(
     const std::function<Result<bool>(v1::BucketChunk*)>& next) {
   // One bucket's chunks as the bytes of its IPC stream, up to the chunk marked last.
-  class BucketInput : public ipc::InputStream {
+  class BucketInput : public arrow_ipc::InputStream {
    public:
     BucketInput(const std::function<Result<bool>(v1::BucketChunk*)>& next, v1::BucketChunk* chunk,
                 int64_t* bytes)
@@ -421,7 +420,7 @@ Result<v1::PushBucketsReply> Worker::PushBuckets(
 Result<v1::WriteReply> Worker::Write(const v1::WriteRequest& request) {
   DUX_ASSIGN_OR_RETURN(OpenedFragment f, OpenFragment(request.fragment()));
   const pipeline::Script& script = f.script;
-  Session* session = f.session.get();
+  engine::LocalEngine* engine = f.engine.get();
   const auto& sink = script.pipeline.sink();
   if (!sink || std::holds_alternative<pipeline::InsertIntoSink>(sink->body)) {
     return Status::InvalidArgument("Write needs a fragment that ends in a file sink");
@@ -430,15 +429,15 @@ Result<v1::WriteReply> Worker::Write(const v1::WriteRequest& request) {
   DUX_RETURN_NOT_OK(CheckPathAllowed(exec::SinkPath(*sink), sink->Verb()));
   exec::WriteReport report;
   if (request.write_id().empty()) {
-    DUX_ASSIGN_OR_RETURN(report, session->Write(script.pipeline));
+    DUX_ASSIGN_OR_RETURN(report, engine->Write(script.pipeline));
   } else {
     if (!exec::WritesDirectory(*sink)) {
       return Status::InvalidArgument(std::string(sink->Verb()) +
                                      ": a partition of a write goes into a directory");
     }
-    DUX_ASSIGN_OR_RETURN(sql::CompiledQuery query, session->Compile(script.pipeline));
+    DUX_ASSIGN_OR_RETURN(sql::CompiledQuery query, engine->Compile(script.pipeline));
     DUX_ASSIGN_OR_RETURN(
-        report, exec::WritePart(session->connection(), *sink, query,
+        report, exec::WritePart(engine->connection(), *sink, query,
                                 {request.write_id(), request.partition(), request.retry()}));
   }
   v1::WriteReply reply;
@@ -450,12 +449,12 @@ Result<v1::WriteReply> Worker::Write(const v1::WriteRequest& request) {
 Result<v1::InsertIntoReply> Worker::InsertInto(const v1::InsertIntoRequest& request) {
   DUX_ASSIGN_OR_RETURN(OpenedFragment f, OpenFragment(request.fragment()));
   const pipeline::Script& script = f.script;
-  Session* session = f.session.get();
+  engine::LocalEngine* engine = f.engine.get();
   const auto& sink = script.pipeline.sink();
   if (!sink || !std::holds_alternative<pipeline::InsertIntoSink>(sink->body)) {
     return Status::InvalidArgument("InsertInto needs a fragment that ends in insert_into");
   }
-  DUX_ASSIGN_OR_RETURN(exec::WriteReport report, session->Write(script.pipeline));
+  DUX_ASSIGN_OR_RETURN(exec::WriteReport report, engine->Write(script.pipeline));
   v1::InsertIntoReply reply;
   reply.set_rows(report.rows);
   return reply;

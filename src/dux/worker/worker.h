@@ -15,9 +15,10 @@
 #include <thread>
 #include <vector>
 
-#include "dux/api/session.h"
+#include "dux/arrow_ipc/streams.h"
 #include "dux/common/status.h"
-#include "dux/ipc/streams.h"
+#include "dux/engine/database.h"
+#include "dux/engine/local_engine.h"
 #include "dux/v1/worker.pb.h"
 #include "dux/worker/bucket_store.h"
 #include "dux/worker/shuffle.h"
@@ -50,7 +51,7 @@ class Worker {
   ~Worker();
 
   Status Execute(const v1::ExecuteRequest& request, ChunkWriter* out);
-  Result<int64_t> RegisterTable(const std::string& table, ipc::InputStream* ipc);
+  Result<int64_t> RegisterTable(const std::string& table, arrow_ipc::InputStream* ipc);
   Result<int64_t> AppendChunk(const v1::AppendChunkRequest& request);
   Status DropTable(const v1::DropTableRequest& request);
   /// Stores every chunk `next` yields (false at the end) into its bucket.
@@ -75,11 +76,11 @@ class Worker {
   struct OpenedFragment;
   Worker(WorkerOptions options, std::shared_ptr<exec::Database> db,
          std::shared_ptr<BucketStore> buckets);
-  /// A fragment decoded, its paths checked, on a session of its own on the shared database
+  /// A fragment decoded, its paths checked, on an engine of its own on the shared database
   /// with its attachments made, registered under its query id (for Cancel) while it lives.
   Result<OpenedFragment> OpenFragment(const v1::Fragment& fragment);
   Status CheckPathAllowed(const std::string& path, const char* verb) const;
-  Result<int64_t> ImportInto(const std::string& table, ipc::InputStream* ipc, bool append);
+  Result<int64_t> ImportInto(const std::string& table, arrow_ipc::InputStream* ipc, bool append);
   /// A sink that adds rows to bucket `bucket` of `exchange`, listed among the tables.
   Result<std::unique_ptr<exec::RowSink>> OpenBucket(const std::string& exchange, int bucket,
                                                     const exec::RoutedColumns& columns);
@@ -90,9 +91,9 @@ class Worker {
   Result<std::string> InsertShare(OpenedFragment& f, const v1::Fragment& fragment);
   /// Routes the fragment's rows to their bucket owners; returns the SELECT of the reply
   /// (one row per bucket, see BucketStatsQuery).
-  Result<std::string> RouteToOwners(Session* session, const sql::CompiledQuery& query,
+  Result<std::string> RouteToOwners(engine::LocalEngine* engine, const sql::CompiledQuery& query,
                                     const v1::ShuffleTarget& target,
-                                    const ipc::WriteOptions& options);
+                                    const arrow_ipc::WriteOptions& options);
 
   WorkerOptions options_;
   std::shared_ptr<exec::Database> db_;

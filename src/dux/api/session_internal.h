@@ -1,0 +1,61 @@
+// Private to api/: what the files implementing Session share (session.cc runs pipelines,
+// session_write.cc writes them, session_explain.cc explains them).
+#pragma once
+
+#include <atomic>
+#include <memory>
+#include <optional>
+#include <thread>
+#include <vector>
+
+#include "dux/api/session.h"
+#include "dux/coordinator/coordinator.h"
+#include "dux/engine/local_engine.h"
+#include "dux/sql/binder.h"
+
+namespace dux {
+
+/// The table a plan's gathered rows go to on the coordinator.
+inline constexpr const char* kGatheredTable = "__dux_gathered";
+
+/// A pipeline bound here, and the plan that runs it on the cluster (none: `local` runs here).
+struct Session::Prepared {
+  sql::CompiledQuery local;
+  std::optional<coordinator::Plan> plan;
+};
+
+/// One distributed call's planning: the local compile and PlanOnCluster bind and ask through
+/// a shared cache (sql::BindCache), while other connections, a thread each, prefetch what the
+/// planning will read about each parquet source (coordinator::PlanningPrefetches): some 10 ms
+/// of footer reads per query, which then overlap the binds and each other. The prefetch
+/// ends, and those threads with it, before anything runs on the workers.
+class Session::PlanningPrefetch {
+ public:
+  PlanningPrefetch(Session* session, const pipeline::Pipeline& pipeline);
+  ~PlanningPrefetch();
+  sql::Binder* binder() { return &binder_; }
+
+ private:
+  Session* session_;
+  sql::BindCache cache_;
+  sql::CachingBinder binder_;
+  std::atomic<bool> stop_{false};
+  std::vector<std::unique_ptr<exec::Connection>> ahead_;
+  std::vector<std::thread> threads_;
+};
+
+/// Runs one distributed query between the events query.start and query.stop (with the rows
+/// `rows_of` counts in its result), or query.exception.
+template <typename Run, typename RowsOf>
+auto Traced(const Telemetry& telemetry, Run run, RowsOf rows_of) -> decltype(run()) {
+  telemetry.Emit({"query.start", {}, {{"mode", "distributed"}}});
+  auto result = run();
+  if (!result.ok()) {
+    telemetry.Emit({"query.exception", {}, {{"error", result.status().message()}}});
+    return result;
+  }
+  telemetry.Emit({"query.stop", {{"rows", static_cast<double>(rows_of(*result))}}, {}});
+  return result;
+}
+
+}  // namespace dux

@@ -1,0 +1,583 @@
+#include "dux/coordinator/gather.h"
+
+#include <fmt/format.h>
+
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <deque>
+#include <mutex>
+#include <thread>
+
+#include "dux/arrow_ipc/arrow_c.h"
+#include "dux/arrow_ipc/ipc_reader.h"
+#include "dux/exec/arrow_bridge.h"
+#include "dux/exec/arrow_stream.h"
+#include "dux/sql/quote.h"
+
+namespace dux::coordinator {
+
+using Clock = std::chrono::steady_clock;
+
+namespace {
+
+// Counts the bytes a stream delivers and keeps its own error, which is the root cause when
+// the IPC reader then fails.
+class CountingInput : public arrow_ipc::InputStream {
+ public:
+  explicit CountingInput(protocol::ResultStream* in) : in_(in) {}
+  Result<size_t> Read(void* data, size_t size) override {
+    auto n = in_->Read(data, size);
+    if (!n.ok()) {
+      error_ = n.status();
+      return n;
+    }
+    bytes_ += static_cast<int64_t>(*n);
+    return n;
+  }
+  int64_t bytes() const { return bytes_; }
+  const Status& error() const { return error_; }
+
+ private:
+  protocol::ResultStream* in_;
+  int64_t bytes_ = 0;
+  Status error_;
+};
+
+bool SameSchema(const ArrowSchema& a, const ArrowSchema& b) {
+  auto same = [](const char* x, const char* y) {
+    return std::string(x ? x : "") == std::string(y ? y : "");
+  };
+  if (!same(a.format, b.format) || !same(a.name, b.name) || a.n_children != b.n_children) {
+    return false;
+  }
+  if ((a.dictionary == nullptr) != (b.dictionary == nullptr)) return false;
+  if (a.dictionary && !SameSchema(*a.dictionary, *b.dictionary)) return false;
+  for (int64_t i = 0; i < a.n_children; ++i) {
+    if (!SameSchema(*a.children[i], *b.children[i])) return false;
+  }
+  return true;
+}
+
+std::string ColumnList(const ArrowSchema& s) {
+  std::string out;
+  for (int64_t i = 0; i < s.n_children; ++i) {
+    out += fmt::format("{}{} {}", i ? ", " : "", s.children[i]->name ? s.children[i]->name : "",
+                       s.children[i]->format ? s.children[i]->format : "");
+  }
+  return "(" + out + ")";
+}
+
+// Failures that say something about the worker, not the pipeline: another worker may
+// succeed. Mistakes in the pipeline (InvalidArgument, ...) would fail anywhere, and a
+// cancellation or the deadline ends the query.
+bool WorkerFault(const Status& s) {
+  switch (s.code()) {
+    case StatusCode::kUnavailable:
+    case StatusCode::kInternal:
+    case StatusCode::kDataLoss:
+    case StatusCode::kUnknown:
+    case StatusCode::kAborted:
+    case StatusCode::kResourceExhausted:
+      return true;
+    default:
+      return false;
+  }
+}
+
+// ---- the attempt column ------------------------------------------------------------------
+// A gathered batch is the worker's struct array plus one INTEGER child, constant per batch.
+
+struct TaggedSchema {
+  arrow_ipc::SchemaOwner columns;  // a copy of the workers' schema
+  ArrowSchema tag{};
+  std::vector<ArrowSchema*> children;
+};
+
+void ReleaseTaggedSchema(ArrowSchema* s) {
+  delete static_cast<TaggedSchema*>(s->private_data);
+  s->release = nullptr;
+}
+
+void NoRelease(ArrowSchema* s) { s->release = nullptr; }
+void NoRelease(ArrowArray* a) { a->release = nullptr; }
+
+void ExportTaggedSchema(const ArrowSchema& columns, ArrowSchema* out) {
+  auto* t = new TaggedSchema;
+  arrow_ipc::CopySchema(columns, t->columns.out());
+  t->tag.format = "i";
+  t->tag.name = kAttemptColumn;
+  t->tag.flags = 0;
+  t->tag.release = NoRelease;
+  for (int64_t i = 0; i < t->columns->n_children; ++i) {
+    t->children.push_back(t->columns->children[i]);
+  }
+  t->children.push_back(&t->tag);
+  *out = ArrowSchema{};
+  out->format = "+s";
+  out->name = "";
+  out->metadata = t->columns->metadata;
+  out->n_children = static_cast<int64_t>(t->children.size());
+  out->children = t->children.data();
+  out->release = ReleaseTaggedSchema;
+  out->private_data = t;
+}
+
+struct TaggedArray {
+  arrow_ipc::ArrayOwner columns;
+  std::vector<int32_t> tags;
+  const void* tag_buffers[2] = {nullptr, nullptr};
+  ArrowArray tag{};
+  std::vector<ArrowArray*> children;
+};
+
+void ReleaseTaggedArray(ArrowArray* a) {
+  delete static_cast<TaggedArray*>(a->private_data);  // releases the worker's batch
+  a->release = nullptr;
+}
+
+void ExportTaggedArray(arrow_ipc::ArrayOwner batch, int32_t attempt, ArrowArray* out) {
+  auto* t = new TaggedArray;
+  t->columns = std::move(batch);
+  const ArrowArray& c = *t->columns.get();
+  // A struct's offset applies to its children, so the tags cover offset + length rows.
+  t->tags.assign(static_cast<size_t>(c.offset + c.length), attempt);
+  t->tag_buffers[1] = t->tags.data();
+  t->tag.length = c.offset + c.length;
+  t->tag.n_buffers = 2;
+  t->tag.buffers = t->tag_buffers;
+  t->tag.release = NoRelease;
+  for (int64_t i = 0; i < c.n_children; ++i) t->children.push_back(c.children[i]);
+  t->children.push_back(&t->tag);
+  *out = ArrowArray{};
+  out->length = c.length;
+  out->null_count = c.null_count;
+  out->offset = c.offset;
+  out->n_buffers = c.n_buffers;
+  out->buffers = c.buffers;
+  out->n_children = static_cast<int64_t>(t->children.size());
+  out->children = t->children.data();
+  out->release = ReleaseTaggedArray;
+  out->private_data = t;
+}
+
+// Runs the tasks on the workers and hands the batches to one consumer (DuckDB pulling an
+// ArrowArrayStream) in arrival order. One thread per worker pulls the next task: first
+// those meant for its worker, then any other that may move (so an idle worker takes over
+// queued work); a task retried after its worker failed goes back to the queue for the
+// others. The first final failure wins: it cancels every other call and is what the
+// consumer reports.
+class Gather {
+ public:
+  /// `discardable`: the rows of a failed attempt can be deleted after the import, so a task
+  /// may be retried after it delivered rows (not so when they are folded on arrival).
+  Gather(std::vector<GatherTask> tasks, const ClusterOptions& options, const char* stage,
+         bool discardable)
+      : tasks_(std::move(tasks)), options_(options), stage_(stage), discardable_(discardable) {
+    size_t n = tasks_.size();
+    streams_.assign(n, nullptr);
+    state_.assign(n, State::kPending);
+    attempt_.assign(n, 0);
+    first_failure_.resize(n);
+    for (const auto& t : tasks_) {
+      worker_.push_back(t.worker);
+      completed_.push_back(t.fragment);
+    }
+    unfinished_ = n;
+    if (options.timeout_seconds > 0) {
+      deadline_ = Clock::now() + std::chrono::duration_cast<Clock::duration>(
+                                     std::chrono::duration<double>(options.timeout_seconds));
+    }
+    live_workers_ = options.workers.size();
+    busy_.assign(live_workers_, false);
+    lost_.assign(live_workers_, false);
+    for (size_t w = 0; w < options.workers.size(); ++w) {
+      threads_.emplace_back([this, w] { RunWorker(w); });
+    }
+  }
+
+  ~Gather() {
+    Fail(Status(StatusCode::kCancelled, "the query was abandoned"));
+    for (auto& t : threads_) t.join();
+  }
+
+  /// Blocks until some worker has sent its schema (or the gather failed).
+  Result<const ArrowSchema*> WaitSchema() {
+    std::unique_lock lock(mu_);
+    while (!schema_.valid() && error_.ok() && unfinished_ > 0) WaitLocked(lock);
+    if (!error_.ok()) return error_;
+    if (!schema_.valid()) return Status::Internal("no worker returned a schema");
+    return schema_.get();
+  }
+
+  /// The next batch in arrival order, with its attempt column; false once every task has
+  /// finished.
+  Result<bool> Next(ArrowArray* out) {
+    std::unique_lock lock(mu_);
+    while (queue_.empty() && error_.ok() && unfinished_ > 0) WaitLocked(lock);
+    if (!error_.ok()) return error_;
+    if (queue_.empty()) return false;
+    ExportTaggedArray(std::move(queue_.front().first), queue_.front().second, out);
+    queue_.pop_front();
+    cv_.notify_all();
+    return true;
+  }
+
+  Status error() {
+    std::lock_guard lock(mu_);
+    return error_;
+  }
+  int64_t ipc_bytes() const { return ipc_bytes_; }
+  /// Attempts that delivered rows and then failed: their rows must go.
+  std::vector<int32_t> abandoned() {
+    std::lock_guard lock(mu_);
+    return abandoned_;
+  }
+  std::vector<v1::Fragment> completed() {
+    std::lock_guard lock(mu_);
+    return completed_;
+  }
+
+ private:
+  static constexpr size_t kMaxQueued = 64;
+
+  // Waits for the producers, at most 100 ms at a time, so that an interruption or the
+  // deadline is noticed even while no worker sends anything.
+  void WaitLocked(std::unique_lock<std::mutex>& lock) {
+    auto until = Clock::now() + std::chrono::milliseconds(100);
+    if (deadline_ != Clock::time_point{}) until = std::min(until, deadline_);
+    if (cv_.wait_until(lock, until) != std::cv_status::timeout) return;
+    if (options_.interrupted && options_.interrupted->load()) {
+      FailLocked(Status(StatusCode::kCancelled, "interrupted"));
+      return;
+    }
+    if (deadline_ == Clock::time_point{} || Clock::now() < deadline_) return;
+    for (size_t i = 0; i < state_.size(); ++i) {
+      if (state_[i] != State::kRunning) continue;
+      FailLocked(Status(StatusCode::kDeadlineExceeded,
+                        fmt::format("worker {} did not answer within {} s", AddressLocked(i),
+                                    options_.timeout_seconds)));
+      return;
+    }
+    FailLocked(Status(StatusCode::kDeadlineExceeded,
+                      fmt::format("no worker finished within {} s", options_.timeout_seconds)));
+  }
+
+  const std::string& AddressLocked(size_t task) const {
+    return options_.workers[worker_[task]]->address();
+  }
+
+  void Fail(const Status& status) {
+    std::lock_guard lock(mu_);
+    FailLocked(status);
+  }
+
+  void FailLocked(const Status& status) {
+    if (error_.ok() && unfinished_ > 0) error_ = status;
+    for (protocol::ResultStream* s : streams_) {
+      if (s) s->Cancel();
+    }
+    cv_.notify_all();
+  }
+
+  // The next task for worker `w`: its own first, then one that may move, did not already
+  // fail on `w`, and would otherwise wait (its worker is busy or lost, or it is a retry).
+  // SIZE_MAX when there is none.
+  size_t NextTaskLocked(size_t w) const {
+    size_t other = SIZE_MAX;
+    for (size_t i = 0; i < tasks_.size(); ++i) {
+      if (state_[i] != State::kPending) continue;
+      if (worker_[i] == w && attempt_[i] == 0) return i;
+      bool waits = busy_[worker_[i]] || lost_[worker_[i]] || attempt_[i] > 0;
+      if (other == SIZE_MAX && tasks_[i].retryable && failed_on_[i] != w && waits) other = i;
+    }
+    return other;
+  }
+
+  // Worker `w`'s thread: runs tasks until none is left (or the gather failed, or the worker).
+  void RunWorker(size_t w) {
+    std::unique_lock lock(mu_);
+    for (;;) {
+      size_t i = SIZE_MAX;
+      cv_.wait(lock, [&] {
+        if (!error_.ok() || unfinished_ == 0) return true;
+        i = NextTaskLocked(w);
+        return i != SIZE_MAX;
+      });
+      if (i == SIZE_MAX) break;
+      if (attempt_[i] > 0) {
+        // A retry goes only to a worker that answers.
+        lock.unlock();
+        Status health = options_.workers[w]->Health();
+        lock.lock();
+        if (!health.ok()) {
+          WorkerLostLocked(w, health);
+          break;
+        }
+        if (state_[i] != State::kPending || !error_.ok()) continue;
+      }
+      state_[i] = State::kRunning;
+      worker_[i] = w;
+      busy_[w] = true;
+      cv_.notify_all();  // idle workers may now take this worker's queued tasks
+      v1::Fragment fragment =
+          attempt_[i] > 0 ? RetryFragment(tasks_[i].fragment) : tasks_[i].fragment;
+      auto tag = static_cast<int32_t>(i * 2 + static_cast<size_t>(attempt_[i]));
+      bool delivered = false;
+      lock.unlock();
+      Status status = Attempt(i, w, fragment, tag, &delivered);
+      lock.lock();
+      busy_[w] = false;
+      if (status.ok()) {
+        completed_[i] = std::move(fragment);
+        state_[i] = State::kDone;
+        --unfinished_;
+        cv_.notify_all();
+        continue;
+      }
+      if (delivered) abandoned_.push_back(tag);
+      bool retry = attempt_[i] == 0 && tasks_[i].retryable && (discardable_ || !delivered) &&
+                   WorkerFault(status) && error_.ok() && live_workers_ > 1;
+      if (!retry) {
+        if (attempt_[i] > 0) {
+          status =
+              Status(status.code(), fmt::format("{} failed twice: {}; then {}", tasks_[i].label,
+                                                first_failure_[i].message(), status.message()));
+        }
+        FailLocked(status);
+        break;
+      }
+      first_failure_[i] = status;
+      failed_on_[i] = w;
+      attempt_[i] = 1;
+      state_[i] = State::kPending;
+      if (options_.telemetry) {
+        // `discarded`: 1 when the failed attempt had delivered rows (they are deleted).
+        options_.telemetry->Emit({"partition.retry",
+                                  {{"failed_worker_index", static_cast<double>(w)},
+                                   {"discarded", delivered ? 1.0 : 0.0}},
+                                  {{"task", tasks_[i].label},
+                                   {"stage", stage_},
+                                   {"failed_worker", options_.workers[w]->address()},
+                                   {"error", status.message()}}});
+      }
+      WorkerLostLocked(w, status);
+      break;
+    }
+  }
+
+  // Worker `w` takes no more tasks. The gather fails with `why` when a pending task can
+  // now run nowhere: it was bound to `w`, or no worker is left.
+  void WorkerLostLocked(size_t w, const Status& why) {
+    lost_[w] = true;
+    --live_workers_;
+    cv_.notify_all();
+    for (size_t i = 0; i < state_.size(); ++i) {
+      if (state_[i] != State::kPending) continue;
+      if (live_workers_ > 0 && (tasks_[i].retryable || worker_[i] != w)) continue;
+      FailLocked(attempt_[i] > 0
+                     ? Status(why.code(), fmt::format("{} failed on every worker: {}",
+                                                      tasks_[i].label, first_failure_[i].message()))
+                     : why);
+      return;
+    }
+  }
+
+  // One attempt of task `i` on `worker`, tagging its batches with `tag`.
+  Status Attempt(size_t i, size_t worker, const v1::Fragment& fragment, int32_t tag,
+                 bool* delivered) {
+    auto start = Clock::now();
+    protocol::WorkerClient& client = *options_.workers[worker];
+    v1::ExecuteRequest request;
+    *request.mutable_fragment() = fragment;
+    request.set_compression(options_.compression);
+    int64_t bytes = 0;
+    Status status = Stream(client, request, i, tag, &bytes, delivered);
+    ipc_bytes_ += bytes;
+    double seconds = std::chrono::duration<double>(Clock::now() - start).count();
+    if (options_.telemetry) {
+      options_.telemetry->Emit({"distributed.worker.stop",
+                                {{"duration", seconds},
+                                 {"ipc_bytes", static_cast<double>(bytes)},
+                                 {"worker_index", static_cast<double>(worker)},
+                                 {"n_workers", static_cast<double>(options_.workers.size())}},
+                                {{"address", client.address()},
+                                 {"stage", stage_},
+                                 {"task", tasks_[i].label},
+                                 {"status", status.ok() ? "ok" : StatusCodeName(status.code())}}});
+    }
+    return status;
+  }
+
+  Status Stream(protocol::WorkerClient& client, const v1::ExecuteRequest& request, size_t i,
+                int32_t tag, int64_t* bytes, bool* delivered) {
+    auto started = tasks_[i].start ? tasks_[i].start(client, request) : client.Execute(request);
+    if (!started.ok()) return started.status();
+    std::unique_ptr<protocol::ResultStream> stream = std::move(started).value();
+    {
+      std::lock_guard lock(mu_);
+      if (!error_.ok()) return error_;
+      streams_[i] = stream.get();
+    }
+    CountingInput counting(stream.get());
+    Status status = Decode(client, &counting, tag, delivered);
+    *bytes = counting.bytes();
+    std::lock_guard lock(mu_);
+    streams_[i] = nullptr;
+    return status;
+  }
+
+  Status Decode(protocol::WorkerClient& client, CountingInput* in, int32_t tag, bool* delivered) {
+    auto bad = [&](const Status& s) {
+      if (!in->error().ok()) return in->error();
+      return Status(StatusCode::kDataLoss,
+                    "worker " + client.address() + " sent a malformed result: " + s.message());
+    };
+    auto reader = arrow_ipc::Reader::Open(in);
+    if (!reader.ok()) return bad(reader.status());
+    arrow_ipc::SchemaOwner schema;
+    DUX_RETURN_NOT_OK((*reader)->ExportSchema(schema.out()));
+    {
+      std::lock_guard lock(mu_);
+      if (!schema_.valid()) {
+        schema_ = std::move(schema);
+        schema_from_ = client.address();
+      } else if (!SameSchema(*schema_.get(), *schema.get())) {
+        return Status::Internal(fmt::format(
+            "worker {} returned the columns {} but worker {} returned {}", client.address(),
+            ColumnList(*schema.get()), schema_from_, ColumnList(*schema_.get())));
+      }
+    }
+    for (;;) {
+      arrow_ipc::ArrayOwner batch;
+      auto more = (*reader)->Next(batch.out());
+      if (!more.ok()) return bad(more.status());
+      if (!*more) return Status::OK();
+      std::unique_lock lock(mu_);
+      cv_.wait(lock, [&] { return queue_.size() < kMaxQueued || !error_.ok(); });
+      if (!error_.ok()) return error_;
+      queue_.emplace_back(std::move(batch), tag);
+      *delivered = true;
+      cv_.notify_all();
+    }
+  }
+
+  const std::vector<GatherTask> tasks_;
+  const ClusterOptions& options_;
+  const char* stage_;
+  const bool discardable_;
+  Clock::time_point deadline_{};
+  std::mutex mu_;
+  std::condition_variable cv_;
+  std::deque<std::pair<arrow_ipc::ArrayOwner, int32_t>> queue_;
+  std::vector<protocol::ResultStream*> streams_;
+  enum class State { kPending, kRunning, kDone };
+  std::vector<State> state_;
+  std::vector<size_t> worker_;  // each task's preferred, then current, worker
+  std::vector<int> attempt_;
+  std::vector<size_t> failed_on_ = std::vector<size_t>(tasks_.size(), SIZE_MAX);
+  std::vector<Status> first_failure_;
+  std::vector<v1::Fragment> completed_;
+  std::vector<int32_t> abandoned_;
+  size_t unfinished_ = 0;
+  std::vector<bool> busy_, lost_;  // by worker
+  size_t live_workers_ = 0;
+  Status error_;
+  arrow_ipc::SchemaOwner schema_;
+  std::string schema_from_;
+  std::atomic<int64_t> ipc_bytes_{0};
+  std::vector<std::thread> threads_;  // last: started after everything above exists
+};
+
+// The gather as the batches DuckDB pulls. The schema was waited for up front.
+class GatherBatchSource : public exec::ArrowBatchSource {
+ public:
+  GatherBatchSource(Gather* gather, const ArrowSchema* schema) : gather_(gather), schema_(schema) {}
+  Status ExportSchema(ArrowSchema* out) override {
+    ExportTaggedSchema(*schema_, out);
+    return Status::OK();
+  }
+  Result<bool> Next(ArrowArray* out) override { return gather_->Next(out); }
+
+ private:
+  Gather* gather_;
+  const ArrowSchema* schema_;
+};
+
+}  // namespace
+
+v1::Fragment RetryFragment(const v1::Fragment& fragment) {
+  v1::Fragment retry = fragment;
+  retry.set_query_id(fragment.query_id() + "-retry");
+  if (retry.has_shuffle()) {
+    retry.mutable_shuffle()->set_exchange_id(fragment.shuffle().exchange_id() + "-retry");
+  }
+  return retry;
+}
+
+std::string FoldQuery(const Fold& fold, const std::string& select) {
+  std::string keys, columns;
+  for (const auto& k : fold.keys) keys += (keys.empty() ? "" : ", ") + sql::QuoteIdentifier(k);
+  for (const auto& [name, merge] : fold.columns) {
+    columns += (columns.empty() ? "" : ", ") + merge + " AS " + sql::QuoteIdentifier(name);
+  }
+  return "SELECT " + (keys.empty() ? "" : keys + ", ") + columns + " FROM (" + select + ")" +
+         (keys.empty() ? "" : " GROUP BY " + keys);
+}
+
+namespace {
+
+// Waits for the gather's schema and runs `use` with a SELECT over its batches (with the
+// attempt column) as they arrive.
+Result<int64_t> ScanGather(exec::Connection& connection, Gather& gather,
+                           const std::function<Result<int64_t>(const std::string&)>& use) {
+  DUX_ASSIGN_OR_RETURN(const ArrowSchema* schema, gather.WaitSchema());
+  DUX_ASSIGN_OR_RETURN(auto casts, exec::ImportCasts(*schema));
+  ArrowArrayStream stream;
+  exec::ExportArrowStream(std::make_unique<GatherBatchSource>(&gather, schema), &stream);
+  return exec::ScanArrowStream(connection, &stream, casts, use);
+}
+
+}  // namespace
+
+Result<GatherResult> GatherInto(exec::Connection& connection, std::vector<GatherTask> tasks,
+                                const ClusterOptions& options, const char* stage,
+                                const std::string& table, const Fold* fold) {
+  Gather gather(std::move(tasks), options, stage, /*discardable=*/fold == nullptr);
+  auto rows = ScanGather(connection, gather, [&](const std::string& select) -> Result<int64_t> {
+    return connection.Execute("CREATE TEMPORARY TABLE " + sql::QuoteIdentifier(table) + " AS " +
+                              (fold ? FoldQuery(*fold, select) : select));
+  });
+  // A worker's own error is the cause; DuckDB's wrapping of it adds nothing.
+  Status failed = gather.error();
+  if (!failed.ok()) return failed;
+  if (!rows.ok()) return rows.status();
+  GatherResult result{*rows, gather.ipc_bytes(), gather.completed()};
+  std::string abandoned;
+  for (int32_t tag : gather.abandoned()) {
+    abandoned += (abandoned.empty() ? "" : ", ") + std::to_string(tag);
+  }
+  if (!abandoned.empty()) {
+    DUX_ASSIGN_OR_RETURN(
+        int64_t deleted,
+        connection.Execute("DELETE FROM temp." + sql::QuoteIdentifier(table) + " WHERE " +
+                           kAttemptColumn + " IN (" + abandoned + ")"));
+    result.rows -= deleted;
+  }
+  return result;
+}
+
+Result<GatherResult> GatherTo(exec::Connection& connection, std::vector<GatherTask> tasks,
+                              const ClusterOptions& options, const char* stage,
+                              const RowConsumer& consume) {
+  Gather gather(std::move(tasks), options, stage, /*discardable=*/false);
+  auto rows = ScanGather(connection, gather, [&](const std::string& select) {
+    return consume("SELECT * EXCLUDE (" + std::string(kAttemptColumn) + ") FROM (" + select + ")");
+  });
+  Status failed = gather.error();
+  if (!failed.ok()) return failed;
+  if (!rows.ok()) return rows.status();
+  return GatherResult{*rows, gather.ipc_bytes(), gather.completed()};
+}
+
+}  // namespace dux::coordinator

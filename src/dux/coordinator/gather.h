@@ -1,0 +1,81 @@
+// The gather (docs/architecture.md section 4): runs fragments on workers, all at once, and streams
+// the Arrow batches they return, in arrival order, into one table of the coordinator. A failed
+// fragment is retried once on another live worker without duplicating or losing a row.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "dux/common/status.h"
+#include "dux/coordinator/coordinator.h"
+#include "dux/exec/connection.h"
+#include "dux/v1/worker.pb.h"
+
+namespace dux::coordinator {
+
+/// One fragment to run, first on `worker` (an index into ClusterOptions::workers).
+struct GatherTask {
+  size_t worker;
+  v1::Fragment fragment;
+  /// Whether another worker may run it when `worker` fails: false when its input lives only
+  /// on that worker (an exchange's buckets).
+  bool retryable = true;
+  /// Names the task in errors and events ("partition 2").
+  std::string label;
+  /// How an attempt starts on a worker; Execute when empty. Another call (Write, see
+  /// dist/write.h) plugs in here by returning its reply as a result stream.
+  std::function<Result<std::unique_ptr<protocol::ResultStream>>(protocol::WorkerClient&,
+                                                                const v1::ExecuteRequest&)>
+      start = nullptr;
+};
+
+struct GatherResult {
+  int64_t rows = 0;
+  int64_t ipc_bytes = 0;
+  /// The fragment each task's rows came from: its own, or the retry's (a new query id, and a
+  /// new exchange id for a shuffle; see RetryFragment).
+  std::vector<v1::Fragment> completed;
+};
+
+/// The column every gathered row carries: which attempt of which task delivered it. A retry
+/// deletes the rows of the failed attempt, so none is counted twice; readers of the table
+/// exclude it.
+constexpr const char* kAttemptColumn = "__dux_attempt";
+
+/// Runs the tasks and loads their rows into the new TEMPORARY table `table` of `connection`
+/// (plus kAttemptColumn). A task that fails on a worker's account (unreachable, lost, an
+/// internal or IO error) is retried once on the next worker that answers Health (event
+/// `partition.retry`); a mistake in the pipeline, a cancellation or the timeout is not. The
+/// first final failure cancels every other task and fails the call, naming the task, the
+/// worker and the error; the table is then not created.
+/// With `fold`, the rows are folded across tasks on the way in (see Fold) and the table holds
+/// the folded rows, without kAttemptColumn; a task that fails after delivering rows is then
+/// not retried (its rows cannot be told apart any more).
+Result<GatherResult> GatherInto(exec::Connection& connection, std::vector<GatherTask> tasks,
+                                const ClusterOptions& options, const char* stage,
+                                const std::string& table, const Fold* fold = nullptr);
+
+/// Runs a SELECT (given as its text) exactly once on the connection it was given for, and
+/// returns the rows it produced.
+using RowConsumer = std::function<Result<int64_t>(const std::string& select)>;
+
+/// Runs the tasks and hands `consume` a SELECT over their rows (without kAttemptColumn) that
+/// reads the batches as they arrive: a COPY of it writes the first rows while workers still
+/// run. Since rows once consumed cannot be taken back, a task that fails after delivering
+/// rows is not retried: the call fails. One that fails before is retried as by GatherInto.
+/// When `consume` fails (say, its reader went away), the workers' fragments are cancelled.
+Result<GatherResult> GatherTo(exec::Connection& connection, std::vector<GatherTask> tasks,
+                              const ClusterOptions& options, const char* stage,
+                              const RowConsumer& consume);
+
+/// The SELECT that folds the rows of `select` (gathered partials).
+std::string FoldQuery(const Fold& fold, const std::string& select);
+
+/// The fragment a retry runs: another query id and, for a shuffle, another exchange id, so
+/// that the failed attempt's buckets are never read.
+v1::Fragment RetryFragment(const v1::Fragment& fragment);
+
+}  // namespace dux::coordinator

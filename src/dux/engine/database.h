@@ -1,0 +1,23 @@
+// Opening the embedded DuckDB that a session or a worker runs pipelines in, with dux's
+// settings (docs/architecture.md section 5).
+#pragma once
+
+#include <string>
+
+#include "dux/common/status.h"
+#include "dux/exec/connection.h"
+
+namespace dux::engine {
+
+struct DatabaseOptions {
+  std::string path;            ///< empty: in memory
+  int threads = 0;             ///< 0: DuckDB's default (all cores)
+  std::string memory_limit;    ///< e.g. "4GB"; empty: DuckDB's default
+  std::string temp_directory;  ///< empty: DuckDB's default
+};
+
+/// Opens a database with dux's Arrow conventions (lossless extension types), `options`'
+/// threads, memory and temp directory, and parsed parquet footers kept across queries.
+Result<exec::Database> OpenDatabase(const DatabaseOptions& options);
+
+}  // namespace dux::engine

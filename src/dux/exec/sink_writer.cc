@@ -1,0 +1,381 @@
+#include "dux/exec/sink_writer.h"
+
+#include <fmt/format.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <atomic>
+#include <cerrno>
+#include <cstring>
+#include <filesystem>
+#include <map>
+#include <random>
+
+#include "dux/common/unique_id.h"
+#include "dux/exec/arrow_bridge.h"
+#include "dux/exec/output_target.h"
+#include "dux/sql/quote.h"
+
+namespace dux::exec {
+
+namespace fs = std::filesystem;
+using namespace pipeline;  // NOLINT: the IR structs
+
+namespace {
+
+// `status` as the sink's error: "verb: message (line L, col C)".
+Status SinkError(const Status& status, const Sink& sink) {
+  return Status(status.code(),
+                std::string(sink.Verb()) + ": " + status.message() + sink.loc.Suffix());
+}
+
+// create: true. DuckDB's C API reports no row count for CREATE TABLE AS, so the table is
+// created empty from the query's types and then filled by an INSERT (which reports its
+// count), both in one transaction so that a failure leaves no table behind.
+Result<int64_t> CreateAndInsert(Connection& connection, const Sink& sink,
+                                const std::string& select_sql, const pipeline::Schema& schema) {
+  Sink append = sink;
+  std::get<InsertIntoSink>(append.body).create = false;
+  DUX_ASSIGN_OR_RETURN(
+      std::string create_sql,
+      sql::SinkStatement(sink, "SELECT * FROM (" + select_sql + "\n) LIMIT 0", schema, ""));
+  DUX_ASSIGN_OR_RETURN(std::string insert_sql, sql::SinkStatement(append, select_sql, schema, ""));
+  DUX_RETURN_NOT_OK(connection.Execute("BEGIN TRANSACTION").status());
+  Result<int64_t> rows = connection.Execute(create_sql);
+  if (rows.ok()) rows = connection.Execute(insert_sql);
+  if (rows.ok()) {
+    auto committed = connection.Execute("COMMIT");
+    if (!committed.ok()) rows = committed.status();
+  }
+  // After a failed COMMIT DuckDB has already rolled back; this ROLLBACK then fails harmlessly.
+  if (!rows.ok()) (void)connection.Execute("ROLLBACK");
+  return rows;
+}
+
+}  // namespace
+
+Result<WriteReport> WriteSink(Connection& connection, const Sink& sink,
+                              const sql::CompiledQuery& query) {
+  std::string select_sql = query.Sql();
+  WriteReport report;
+  if (auto* insert = std::get_if<InsertIntoSink>(&sink.body)) {
+    // Built first in both cases: a mistake in the sink is already a complete message.
+    DUX_ASSIGN_OR_RETURN(std::string statement,
+                         sql::SinkStatement(sink, select_sql, query.schema, ""));
+    Result<int64_t> rows = insert->create
+                               ? CreateAndInsert(connection, sink, select_sql, query.schema)
+                               : connection.Execute(statement);
+    if (!rows.ok()) return SinkError(rows.status(), sink);
+    report.rows = *rows;
+    return report;
+  }
+  std::string target = SinkPath(sink);
+  if (target.empty()) return SinkError(Status::InvalidArgument("needs a path"), sink);
+  if (WritesDirectory(sink)) {
+    Status empty = CheckDirectoryTarget(target);
+    if (!empty.ok()) return SinkError(empty, sink);
+    std::error_code ec;
+    bool existed = fs::exists(target, ec);
+    PartFiles part{NewWriteId(), 0, false};
+    auto written = WritePart(connection, sink, query, part);
+    if (!written.ok()) RemoveWrite(target, part.write_id, !existed);
+    return written;
+  }
+  auto rows = WriteToPath(target, [&](const std::string& written) -> Result<int64_t> {
+    if (auto* a = std::get_if<ToArrowSink>(&sink.body)) {
+      // Written by dux's own IPC encoder rather than by a COPY statement.
+      arrow_ipc::WriteOptions options;
+      options.format = a->stream_format ? arrow_ipc::Format::kStream : arrow_ipc::Format::kFile;
+      DUX_ASSIGN_OR_RETURN(options.compression, ParseCompression(a->compression));
+      return WriteIpcFile(connection, select_sql, options,
+                          a->lossless ? ArrowTypes::kLossless : ArrowTypes::kStandard, written);
+    }
+    DUX_ASSIGN_OR_RETURN(std::string statement,
+                         sql::SinkStatement(sink, select_sql, query.schema, written));
+    return connection.Execute(statement);
+  });
+  if (!rows.ok()) return SinkError(rows.status(), sink);
+  report.rows = *rows;
+  report.files = {target};
+  return report;
+}
+
+// ---- directory writes ---------------------------------------------------------------------
+
+namespace {
+
+constexpr const char* kTemporarySuffix = ".dux-tmp";
+
+// "part-00003-<id>": the part of every name of partition `partition` of write `id`.
+std::string PartStem(const std::string& id, int partition) {
+  return fmt::format("part-{:05d}-{}", partition, id);
+}
+
+// Whether `name` is a file (or, `temporary`, a hidden temporary) of write `id`, of partition
+// `partition` (-1: of any). Final names are "<stem>.ext" or "<stem>-cN.ext"; temporary ones
+// ".<stem>.<attempt>.dux-tmp".
+bool OfWrite(const std::string& name, const std::string& id, int partition, bool* temporary) {
+  std::string_view rest(name);
+  *temporary = rest.starts_with('.');
+  if (*temporary) {
+    if (!rest.ends_with(kTemporarySuffix)) return false;
+    rest.remove_prefix(1);
+  }
+  if (!rest.starts_with("part-")) return false;
+  rest.remove_prefix(5);
+  size_t digits = 0;
+  while (digits < rest.size() && rest[digits] >= '0' && rest[digits] <= '9') ++digits;
+  if (digits < 5 || digits >= rest.size() || rest[digits] != '-') return false;
+  if (partition >= 0 && std::stoll(std::string(rest.substr(0, digits))) != partition) return false;
+  rest.remove_prefix(digits + 1);
+  if (!rest.starts_with(id)) return false;
+  rest.remove_prefix(id.size());
+  return !rest.empty() && (rest[0] == '.' || (!*temporary && rest[0] == '-'));
+}
+
+// Removes what write `id` (partition `partition`, -1 for all) left under `directory`;
+// returns the hive directories visited, deepest first.
+std::vector<fs::path> RemoveFiles(const std::string& directory, const std::string& id,
+                                  int partition) {
+  std::vector<fs::path> doomed, hive_dirs;
+  // Directory by directory, so that an entry vanishing under another task (whose temporary
+  // output is renamed and removed meanwhile) skips only itself. Temporary output is never
+  // entered: it is removed whole, or it is another attempt's.
+  std::vector<fs::path> pending{directory};
+  while (!pending.empty()) {
+    fs::path d = std::move(pending.back());
+    pending.pop_back();
+    std::error_code ec;
+    for (auto it = fs::directory_iterator(d, ec); !ec && it != fs::end(it); it.increment(ec)) {
+      std::string name = it->path().filename().string();
+      bool temporary = false;
+      std::error_code type_ec;
+      if (OfWrite(name, id, partition, &temporary)) {
+        doomed.push_back(it->path());
+      } else if (!name.starts_with('.') && it->is_directory(type_ec) && !it->is_symlink(type_ec)) {
+        pending.push_back(it->path());
+        if (name.find('=') != std::string::npos) hive_dirs.push_back(it->path());
+      }
+    }
+  }
+  std::error_code ec;
+  for (const auto& p : doomed) fs::remove_all(p, ec);
+  // Longest paths first: children before their parents.
+  std::sort(hive_dirs.begin(), hive_dirs.end(), [](const fs::path& a, const fs::path& b) {
+    return a.native().size() > b.native().size();
+  });
+  return hive_dirs;
+}
+
+// Unique per attempt, also across hosts that share a filesystem.
+std::string AttemptTag() {
+  static std::atomic<uint64_t> counter{0};
+  static const uint64_t random = std::random_device{}() | (uint64_t{std::random_device{}()} << 32);
+  return fmt::format("{:x}-{:x}-{}", random, static_cast<unsigned>(getpid()), counter++);
+}
+
+// Creates the target directory of a directory write and checks that files can be made in it.
+Status PrepareDirectory(const std::string& target) {
+  std::error_code ec;
+  if (fs::exists(target, ec) && !fs::is_directory(target, ec)) {
+    return Status::AlreadyExists("target \"" + target + "\" exists and is not a directory");
+  }
+  fs::create_directories(target, ec);
+  if (ec || !fs::is_directory(target)) {
+    return Status(StatusCode::kPermissionDenied,
+                  "cannot create directory \"" + target + "\": " + ec.message());
+  }
+  if (::access(target.c_str(), W_OK | X_OK) != 0) {
+    return Status(StatusCode::kPermissionDenied,
+                  "cannot write into directory \"" + target + "\": " + std::strerror(errno));
+  }
+  return Status::OK();
+}
+
+}  // namespace
+
+namespace {
+
+// The sink's path as the pipeline gives it; "" for insert_into.
+std::string PathAsWritten(const Sink& sink) {
+  return std::visit(
+      [](const auto& s) -> std::string {
+        if constexpr (requires { s.path; }) {
+          return s.path;
+        } else {
+          return "";
+        }
+      },
+      sink.body);
+}
+
+}  // namespace
+
+bool WritesDirectory(const Sink& sink) {
+  if (auto* p = std::get_if<ToParquetSink>(&sink.body); p && !p->partition_by.empty()) return true;
+  if (!std::holds_alternative<ToParquetSink>(sink.body) &&
+      !std::holds_alternative<ToCsvSink>(sink.body) &&
+      !std::holds_alternative<ToNdjsonSink>(sink.body)) {
+    return false;
+  }
+  std::string path = PathAsWritten(sink);
+  if (path.empty()) return false;
+  if (path.back() == '/') return true;
+  std::error_code ec;
+  if (fs::exists(path, ec) && !fs::is_directory(path, ec)) return false;
+  std::string name = fs::path(path).filename().string();
+  // A leading dot alone (".hidden") is not an extension.
+  return name.find('.', 1) == std::string::npos;
+}
+
+std::string SinkPath(const Sink& sink) {
+  std::string path = PathAsWritten(sink);
+  while (path.size() > 1 && path.back() == '/') path.pop_back();
+  return path;
+}
+
+std::string PartExtension(const Sink& sink) {
+  if (std::holds_alternative<ToCsvSink>(sink.body)) return "csv";
+  if (std::holds_alternative<ToNdjsonSink>(sink.body)) return "ndjson";
+  return "parquet";
+}
+
+std::string PartFileName(const PartFiles& part, const std::string& extension, int index) {
+  std::string stem = PartStem(part.write_id, part.partition);
+  if (index > 0) stem += "-c" + std::to_string(index);
+  return stem + "." + extension;
+}
+
+Status CheckDirectoryTarget(const std::string& target) {
+  std::error_code ec;
+  if (fs::exists(target, ec) && (!fs::is_directory(target, ec) || !fs::is_empty(target, ec))) {
+    return Status::AlreadyExists("target \"" + target + "\" exists and is not an empty directory");
+  }
+  return Status::OK();
+}
+
+void RemoveWrite(const std::string& directory, const std::string& write_id, bool remove_directory) {
+  std::error_code ec;
+  if (!fs::is_directory(directory, ec)) return;
+  for (const auto& d : RemoveFiles(directory, write_id, -1)) {
+    if (fs::is_empty(d, ec)) fs::remove(d, ec);
+  }
+  if (remove_directory && fs::is_empty(directory, ec)) fs::remove(directory, ec);
+}
+
+void RemoveWriteTemporaries(const std::string& directory, const std::string& write_id) {
+  std::error_code ec;
+  std::vector<fs::path> doomed;
+  for (auto it = fs::directory_iterator(directory, ec); !ec && it != fs::end(it);
+       it.increment(ec)) {
+    bool temporary = false;
+    if (OfWrite(it->path().filename().string(), write_id, -1, &temporary) && temporary) {
+      doomed.push_back(it->path());
+    }
+  }
+  for (const auto& p : doomed) fs::remove_all(p, ec);
+}
+
+std::string NewWriteId() { return UniqueId('w'); }
+
+Result<WriteReport> WritePart(Connection& connection, const Sink& sink,
+                              const sql::CompiledQuery& query, const PartFiles& part) {
+  std::string target = SinkPath(sink);
+  if (target.empty()) return SinkError(Status::InvalidArgument("needs a path"), sink);
+  if (part.write_id.empty()) {
+    return SinkError(Status::InvalidArgument("a directory write needs a write id"), sink);
+  }
+  Status prepared = PrepareDirectory(target);
+  if (!prepared.ok()) return SinkError(prepared, sink);
+  if (part.retry) (void)RemoveFiles(target, part.write_id, part.partition);
+  const std::string extension = PartExtension(sink);
+  auto* parquet = std::get_if<ToParquetSink>(&sink.body);
+  const bool hive = parquet && !parquet->partition_by.empty();
+  const std::string temporary = (fs::path(target) / ("." + PartStem(part.write_id, part.partition) +
+                                                     "." + AttemptTag() + kTemporarySuffix))
+                                    .string();
+  WriteReport report;
+  std::vector<std::string> renamed;
+  auto write = [&]() -> Status {
+    DUX_ASSIGN_OR_RETURN(std::string statement,
+                         sql::SinkStatement(sink, query.Sql(), query.schema, temporary));
+    DUX_ASSIGN_OR_RETURN(report.rows, connection.Execute(statement));
+    if (!hive) {
+      std::string name = (fs::path(target) / PartFileName(part, extension, 0)).string();
+      std::error_code ec;
+      fs::rename(temporary, name, ec);
+      if (ec) return Status::IOError("cannot rename output into \"" + name + "\": " + ec.message());
+      renamed.push_back(name);
+      return Status::OK();
+    }
+    // DuckDB wrote `key=value/.../data_N.parquet` under the temporary directory: each file
+    // moves to the same hive directory under the target, named after the partition.
+    std::map<fs::path, std::vector<fs::path>> by_directory;
+    std::error_code ec;
+    for (auto it = fs::recursive_directory_iterator(temporary, ec); !ec && it != fs::end(it);
+         it.increment(ec)) {
+      if (it->is_regular_file(ec)) {
+        by_directory[fs::relative(it->path().parent_path(), temporary, ec)].push_back(it->path());
+      }
+    }
+    if (ec) return Status::IOError("cannot list \"" + temporary + "\": " + ec.message());
+    for (auto& [relative, files] : by_directory) {
+      std::sort(files.begin(), files.end());
+      fs::path directory = fs::path(target) / relative;
+      fs::create_directories(directory, ec);
+      if (ec) {
+        return Status::IOError("cannot create directory \"" + directory.string() +
+                               "\": " + ec.message());
+      }
+      for (size_t i = 0; i < files.size(); ++i) {
+        std::string name =
+            (directory / PartFileName(part, extension, static_cast<int>(i))).lexically_normal();
+        fs::rename(files[i], name, ec);
+        if (ec)
+          return Status::IOError("cannot rename output into \"" + name + "\": " + ec.message());
+        renamed.push_back(name);
+      }
+    }
+    fs::remove_all(temporary, ec);
+    return Status::OK();
+  };
+  Status status = write();
+  if (!status.ok()) {
+    std::error_code ignored;
+    fs::remove_all(temporary, ignored);
+    for (const auto& f : renamed) fs::remove(f, ignored);
+    // DuckDB names the file it was writing, which is the temporary one.
+    return SinkError(NameTarget(status, temporary, target), sink);
+  }
+  std::sort(renamed.begin(), renamed.end());
+  report.files = std::move(renamed);
+  return report;
+}
+
+Result<int64_t> WriteIpcFile(Connection& connection, const std::string& select_sql,
+                             const arrow_ipc::WriteOptions& options, ArrowTypes types,
+                             const std::string& path) {
+  DUX_ASSIGN_OR_RETURN(auto file, arrow_ipc::FileOutputStream::Open(path));
+  DUX_ASSIGN_OR_RETURN(int64_t rows,
+                       WriteQueryIpc(connection, select_sql, file.get(), options, types));
+  DUX_RETURN_NOT_OK(file->Close());
+  return rows;
+}
+
+Result<int64_t> ExportQuery(Connection& connection, const std::string& select_sql,
+                            const std::string& format, const std::string& path) {
+  std::string options;
+  if (format == "csv") {
+    options = "FORMAT csv, HEADER true";
+  } else if (format == "json") {
+    options = "FORMAT json, ARRAY true";
+  } else if (format == "ndjson") {
+    options = "FORMAT json";
+  } else {
+    return Status::InvalidArgument("unknown export format \"" + format + "\"");
+  }
+  return connection.Execute("COPY (" + select_sql + ") TO " + sql::QuoteString(path) + " (" +
+                            options + ")");
+}
+
+}  // namespace dux::exec

@@ -1,0 +1,267 @@
+#include "dux/rpc/grpc_worker_client.h"
+
+#include <cstring>
+#include <map>
+#include <mutex>
+
+#include "dux/v1/worker.grpc.pb.h"
+
+namespace dux::rpc {
+
+namespace {
+
+// A worker's error as the coordinator reports it. A broken connection gets plain words:
+// gRPC's own text ("Socket closed", "failed to connect to all addresses") says little. An
+// error the worker itself returned (it marks its replies) is passed on as it is.
+Status WorkerStatus(const std::string& address, const grpc::Status& status,
+                    const grpc::ClientContext& context) {
+  Status s = FromGrpc(status);
+  if (context.GetServerInitialMetadata().count(kHandledKey) > 0)
+    return protocol::AtWorker(address, s);
+  if (s.code() == StatusCode::kUnavailable) {
+    return Status(s.code(),
+                  "worker " + address + " is unreachable or went away (" + s.message() + ")");
+  }
+  if (s.code() == StatusCode::kDeadlineExceeded) {
+    return Status(s.code(), "worker " + address + " did not answer in time");
+  }
+  return protocol::AtWorker(address, s);
+}
+
+class GrpcResultStream : public protocol::ResultStream {
+ public:
+  GrpcResultStream(v1::Worker::Stub* stub, const v1::ExecuteRequest& request,
+                   const ClientOptions& options, std::string address)
+      : context_(NewContext(options, /*deadline=*/false)), address_(std::move(address)) {
+    reader_ = stub->Execute(context_.get(), request);
+  }
+  ~GrpcResultStream() override {
+    if (!finished_) {
+      context_->TryCancel();
+      (void)reader_->Finish();
+    }
+  }
+
+  Result<size_t> Read(void* data, size_t size) override {
+    if (!error_.ok()) return error_;
+    while (offset_ == chunk_.data().size()) {
+      if (finished_) return size_t{0};
+      if (!reader_->Read(&chunk_)) {
+        finished_ = true;
+        grpc::Status status = reader_->Finish();
+        if (!status.ok()) {
+          error_ = cancelled_ ? Status(StatusCode::kCancelled, "worker " + address_ + ": cancelled")
+                              : WorkerStatus(address_, status, *context_);
+          return error_;
+        }
+        return size_t{0};
+      }
+      offset_ = 0;
+    }
+    size_t n = std::min(size, chunk_.data().size() - offset_);
+    std::memcpy(data, chunk_.data().data() + offset_, n);
+    offset_ += n;
+    return n;
+  }
+
+  void Cancel() override {
+    cancelled_ = true;
+    context_->TryCancel();
+  }
+
+ private:
+  std::unique_ptr<grpc::ClientContext> context_;
+  std::string address_;
+  std::unique_ptr<grpc::ClientReader<v1::IpcChunk>> reader_;
+  v1::IpcChunk chunk_;
+  size_t offset_ = 0;
+  bool finished_ = false;
+  std::atomic<bool> cancelled_{false};
+  Status error_;
+};
+
+class GrpcBucketPusher : public protocol::BucketPusher {
+ public:
+  GrpcBucketPusher(v1::Worker::Stub* stub, const ClientOptions& options, std::string address)
+      : context_(NewContext(options, /*deadline=*/false)), address_(std::move(address)) {
+    writer_ = stub->PushBuckets(context_.get(), &reply_);
+  }
+  ~GrpcBucketPusher() override {
+    if (!finished_) {
+      context_->TryCancel();
+      (void)writer_->Finish();
+    }
+  }
+  Status Push(const v1::BucketChunk& chunk) override {
+    if (writer_->Write(chunk)) return Status::OK();
+    // The stream broke: Finish says why.
+    auto finished = Finish();
+    return finished.ok() ? Status::Unavailable("worker " + address_ + " stopped reading buckets")
+                         : finished.status();
+  }
+  Result<v1::PushBucketsReply> Finish() override {
+    if (finished_) return Status::FailedPrecondition("PushBuckets: already finished");
+    finished_ = true;
+    writer_->WritesDone();
+    grpc::Status status = writer_->Finish();
+    if (!status.ok()) return WorkerStatus(address_, status, *context_);
+    return reply_;
+  }
+
+ private:
+  std::unique_ptr<grpc::ClientContext> context_;
+  std::string address_;
+  v1::PushBucketsReply reply_;
+  std::unique_ptr<grpc::ClientWriter<v1::BucketChunk>> writer_;
+  bool finished_ = false;
+};
+
+class GrpcWorkerClient : public protocol::WorkerClient {
+ public:
+  GrpcWorkerClient(std::string address, ClientOptions options,
+                   std::shared_ptr<grpc::Channel> channel)
+      : address_(std::move(address)),
+        options_(std::move(options)),
+        stub_(v1::Worker::NewStub(std::move(channel))) {}
+
+  const std::string& address() const override { return address_; }
+
+  Result<std::unique_ptr<protocol::ResultStream>> Execute(
+      const v1::ExecuteRequest& request) override {
+    return std::unique_ptr<protocol::ResultStream>(
+        new GrpcResultStream(stub_.get(), request, options_, address_));
+  }
+
+  Result<int64_t> RegisterTable(const std::string& table, arrow_ipc::InputStream* ipc) override {
+    auto context = NewContext(options_, /*deadline=*/false);
+    v1::RegisterTableReply reply;
+    auto writer = stub_->RegisterTable(context.get(), &reply);
+    v1::RegisterTableChunk chunk;
+    chunk.set_table(table);
+    std::string buffer(protocol::kIpcChunkBytes, '\0');
+    Status read_error;
+    bool open = writer->Write(chunk);
+    while (open) {
+      auto n = ipc->Read(buffer.data(), buffer.size());
+      if (!n.ok()) {
+        read_error = n.status();
+        context->TryCancel();
+        break;
+      }
+      if (*n == 0) break;
+      chunk.Clear();
+      chunk.set_data(buffer.data(), *n);
+      open = writer->Write(chunk);
+    }
+    writer->WritesDone();
+    grpc::Status status = writer->Finish();
+    if (!read_error.ok()) return read_error;
+    if (!status.ok()) return WorkerStatus(address_, status, *context);
+    return reply.rows();
+  }
+
+  Result<int64_t> AppendChunk(const v1::AppendChunkRequest& request) override {
+    v1::AppendChunkReply reply;
+    DUX_RETURN_NOT_OK(Unary(&v1::Worker::Stub::AppendChunk, request, &reply, false));
+    return reply.rows();
+  }
+  Status DropTable(const v1::DropTableRequest& request) override {
+    v1::DropTableReply reply;
+    return Unary(&v1::Worker::Stub::DropTable, request, &reply);
+  }
+  Result<std::unique_ptr<protocol::BucketPusher>> PushBuckets() override {
+    return std::unique_ptr<protocol::BucketPusher>(
+        new GrpcBucketPusher(stub_.get(), options_, address_));
+  }
+  Result<v1::WriteReply> Write(const v1::WriteRequest& request) override {
+    v1::WriteReply reply;
+    DUX_RETURN_NOT_OK(Unary(&v1::Worker::Stub::Write, request, &reply, false));
+    return reply;
+  }
+  Result<v1::InsertIntoReply> InsertInto(const v1::InsertIntoRequest& request) override {
+    v1::InsertIntoReply reply;
+    DUX_RETURN_NOT_OK(Unary(&v1::Worker::Stub::InsertInto, request, &reply, false));
+    return reply;
+  }
+  Result<v1::InfoReply> Info() override {
+    v1::InfoReply reply;
+    DUX_RETURN_NOT_OK(Unary(&v1::Worker::Stub::Info, v1::InfoRequest(), &reply));
+    return reply;
+  }
+  Status Health() override {
+    v1::HealthReply reply;
+    return Unary(&v1::Worker::Stub::Health, v1::HealthRequest(), &reply);
+  }
+  Result<bool> Cancel(const std::string& query_id) override {
+    v1::CancelRequest request;
+    request.set_query_id(query_id);
+    v1::CancelReply reply;
+    DUX_RETURN_NOT_OK(Unary(&v1::Worker::Stub::Cancel, request, &reply));
+    return reply.found();
+  }
+
+ private:
+  // Calls that run queries (Write, InsertInto, AppendChunk) take as long as they take;
+  // the others have the unary deadline.
+  template <typename Request, typename Reply>
+  Status Unary(grpc::Status (v1::Worker::Stub::*method)(grpc::ClientContext*, const Request&,
+                                                        Reply*),
+               const Request& request, Reply* reply, bool deadline = true) {
+    auto context = NewContext(options_, deadline);
+    grpc::Status status = (stub_.get()->*method)(context.get(), request, reply);
+    if (!status.ok()) return WorkerStatus(address_, status, *context);
+    return Status::OK();
+  }
+
+  std::string address_;
+  ClientOptions options_;
+  std::unique_ptr<v1::Worker::Stub> stub_;
+};
+
+}  // namespace
+
+Result<std::shared_ptr<protocol::WorkerClient>> ConnectWorker(const std::string& address,
+                                                              const ClientOptions& options) {
+  DUX_ASSIGN_OR_RETURN(auto channel, OpenChannel(address, options));
+  return std::shared_ptr<protocol::WorkerClient>(
+      std::make_shared<GrpcWorkerClient>(address, options, std::move(channel)));
+}
+
+Result<std::vector<std::shared_ptr<protocol::WorkerClient>>> ConnectWorkers(
+    const std::string& addresses, const ClientOptions& options) {
+  std::vector<std::shared_ptr<protocol::WorkerClient>> clients;
+  size_t start = 0;
+  while (start <= addresses.size()) {
+    size_t comma = addresses.find(',', start);
+    std::string one =
+        addresses.substr(start, comma == std::string::npos ? std::string::npos : comma - start);
+    if (!one.empty()) {
+      auto client = ConnectWorker(one, options);
+      if (!client.ok()) return client.status().WithPrefix("--workers: ");
+      clients.push_back(std::move(client).value());
+    }
+    if (comma == std::string::npos) break;
+    start = comma + 1;
+  }
+  if (clients.empty()) return Status::InvalidArgument("--workers: no worker address given");
+  return clients;
+}
+
+worker::PeerConnector MakePeerConnector(const ClientOptions& options) {
+  struct Cache {
+    std::mutex mutex;
+    std::map<std::string, std::shared_ptr<protocol::WorkerClient>> clients;
+  };
+  auto cache = std::make_shared<Cache>();
+  return [cache,
+          options](const std::string& address) -> Result<std::shared_ptr<protocol::WorkerClient>> {
+    std::lock_guard lock(cache->mutex);
+    auto& client = cache->clients[address];
+    if (!client) {
+      DUX_ASSIGN_OR_RETURN(client, ConnectWorker(address, options));
+    }
+    return client;
+  };
+}
+
+}  // namespace dux::rpc
