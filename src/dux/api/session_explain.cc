@@ -1,3 +1,6 @@
+#include <fmt/format.h>
+#include <fmt/ranges.h>
+
 #include "dux/api/session.h"
 #include "dux/api/session_internal.h"
 #include "dux/coordinator/distributed_write.h"
@@ -158,8 +161,7 @@ Result<std::string> Session::ExplainDistributed(const Pipeline& pipeline) {
   auto fragment = coordinator::MakeFragment(plan, 0, "explain");
   DUX_ASSIGN_OR_RETURN(pipeline::Script worker, pipeline::FromProto(fragment.script()));
   DUX_ASSIGN_OR_RETURN(sql::CompiledQuery worker_query, compiler.Compile(worker.pipeline));
-  std::string rules;
-  for (const auto& r : plan.rules) rules += (rules.empty() ? "" : ", ") + r;
+  std::string rules = fmt::format("{}", fmt::join(plan.rules, ", "));
   out += "-- splitter rules applied: " + (rules.empty() ? std::string("none") : rules) + "\n";
   out += "-- each worker runs (partition 0 shown):\n" + worker_query.Sql() + ";\n";
   if (plan.estimated_groups >= 0) {

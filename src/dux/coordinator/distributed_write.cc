@@ -113,12 +113,11 @@ class WriteCall : public protocol::ResultStream {
 
   static Status Encode(const State& s, const v1::WriteReply& reply,
                        arrow_ipc::StringOutputStream* out) {
-    std::string files;
-    for (const auto& f : reply.files()) files += (files.empty() ? "" : ", ") + sql::QuoteString(f);
+    std::string files = sql::StringList({reply.files().begin(), reply.files().end()});
     DUX_ASSIGN_OR_RETURN(exec::Connection c, exec::Connection::Open(*s.replies));
     return exec::WriteQueryIpc(c,
                                fmt::format("SELECT {}::INTEGER AS part, {}::BIGINT AS rows, "
-                                           "[{}]::VARCHAR[] AS files",
+                                           "{}::VARCHAR[] AS files",
                                            s.request.partition(), reply.rows(), files),
                                out, {})
         .status();

@@ -1,6 +1,7 @@
 #include "dux/coordinator/gather.h"
 
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 
 #include <atomic>
 #include <chrono>
@@ -516,8 +517,7 @@ v1::Fragment RetryFragment(const v1::Fragment& fragment) {
 }
 
 std::string FoldQuery(const Fold& fold, const std::string& select) {
-  std::string keys, columns;
-  for (const auto& k : fold.keys) keys += (keys.empty() ? "" : ", ") + sql::QuoteIdentifier(k);
+  std::string keys = sql::QuoteIdentifiers(fold.keys), columns;
   for (const auto& [name, merge] : fold.columns) {
     columns += (columns.empty() ? "" : ", ") + merge + " AS " + sql::QuoteIdentifier(name);
   }
@@ -553,10 +553,7 @@ Result<GatherResult> GatherInto(exec::Connection& connection, std::vector<Gather
   if (!failed.ok()) return failed;
   if (!rows.ok()) return rows.status();
   GatherResult result{*rows, gather.ipc_bytes(), gather.completed()};
-  std::string abandoned;
-  for (int32_t tag : gather.abandoned()) {
-    abandoned += (abandoned.empty() ? "" : ", ") + std::to_string(tag);
-  }
+  std::string abandoned = fmt::format("{}", fmt::join(gather.abandoned(), ", "));
   if (!abandoned.empty()) {
     DUX_ASSIGN_OR_RETURN(
         int64_t deleted,

@@ -1,6 +1,7 @@
 #include "dux/coordinator/joins.h"
 
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 
 #include <set>
 
@@ -178,11 +179,8 @@ Result<int64_t> EstimateIpcBytes(sql::Binder* binder, const pipeline::Pipeline& 
   // not depend on the partitioning, so that PlanningPrefetches asks the same statement.
   std::set<std::string> all;
   for (const auto& p : plan.partitioning.partitions) all.insert(p.files.begin(), p.files.end());
-  std::string list;
-  for (const auto& f : all) list += (list.empty() ? "" : ", ") + sql::QuoteString(f);
-  auto files = [&](const std::string& path) {
-    return list.empty() ? sql::QuoteString(path) : "[" + list + "]";
-  };
+  std::string list = sql::StringList({all.begin(), all.end()});
+  auto files = [&](const std::string& path) { return all.empty() ? sql::QuoteString(path) : list; };
   auto sum = [&](const std::string& query) -> Result<int64_t> {
     DUX_ASSIGN_OR_RETURN(
         sql::TextRows rows,
@@ -319,8 +317,7 @@ Result<JoinPlan> PlanJoins(sql::Binder* binder, const pipeline::Script& script,
         shuffle.left_keys.push_back(k.left);
         shuffle.right.keys.push_back(k.right);
       }
-      std::string types;
-      for (const auto& t : shuffle.key_types) types += (types.empty() ? "" : ", ") + t;
+      std::string types = fmt::format("{}", fmt::join(shuffle.key_types, ", "));
       out.notes.push_back(
           fmt::format("{}: shuffle_join ({}), both sides hash-exchanged on the keys{}", what, sizes,
                       types.empty() ? "" : " cast to " + types));

@@ -40,9 +40,9 @@ Result<std::vector<SourceFile>> ExpandGlob(sql::Binder* binder, const std::strin
 }
 
 std::string FileList(const std::vector<SourceFile>& files) {
-  std::string list;
-  for (const auto& f : files) list += (list.empty() ? "" : ", ") + sql::QuoteString(f.absolute);
-  return "[" + list + "]";
+  std::vector<std::string> paths;
+  for (const auto& f : files) paths.push_back(f.absolute);
+  return sql::StringList(paths);
 }
 
 // Whether every file has the same columns: names, parquet types and nesting, in the same

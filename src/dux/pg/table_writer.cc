@@ -206,9 +206,7 @@ Result<std::string> CopySelect(const pipeline::Schema& schema, const std::string
 }
 
 std::string ColumnList(const std::vector<std::string>& names) {
-  std::string out;
-  for (const auto& n : names) out += (out.empty() ? "" : ", ") + QuoteIdentifier(n);
-  return out;
+  return sql::QuoteIdentifiers(names);
 }
 
 std::string CreateSql(const TableName& table, const InsertLayout& layout, bool unlogged = false) {

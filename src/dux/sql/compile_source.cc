@@ -109,12 +109,6 @@ std::string ReadParquet(const ParquetSource& p, const std::string& files) {
   return sql + ")";
 }
 
-std::string FileList(const std::vector<std::string>& files) {
-  std::string list;
-  for (const auto& f : files) list += (list.empty() ? "" : ", ") + QuoteString(f);
-  return "[" + list + "]";
-}
-
 // The parquet read. Each row range of a file read in part is a read of that file with a filter
 // on DuckDB's file_row_number (a virtual column: `*` does not include it), which DuckDB checks
 // against each row group's row numbers before reading it, so the other row groups are
@@ -122,7 +116,7 @@ std::string FileList(const std::vector<std::string>& files) {
 // whatever order the others have.
 Result<std::string> ParquetSql(const ParquetSource& p, const Location& loc) {
   if (p.row_ranges.empty()) {
-    return ReadParquet(p, p.files.empty() ? QuoteString(p.path) : FileList(p.files));
+    return ReadParquet(p, p.files.empty() ? QuoteString(p.path) : StringList(p.files));
   }
   std::vector<std::string> ranged;  // in the order of `files`
   for (const RowRange& r : p.row_ranges) {
@@ -153,7 +147,7 @@ Result<std::string> ParquetSql(const ParquetSource& p, const Location& loc) {
     if (!in_part) whole.push_back(f);
     done.insert(f);
   }
-  if (!whole.empty()) reads.insert(reads.begin(), ReadParquet(p, FileList(whole)));
+  if (!whole.empty()) reads.insert(reads.begin(), ReadParquet(p, StringList(whole)));
   std::string sql;
   for (const auto& r : reads) sql += (sql.empty() ? "" : " UNION ALL BY NAME ") + r;
   return sql;

@@ -1,6 +1,7 @@
 #include "dux/sql/quote.h"
 
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 
 #include <cmath>
 
@@ -20,12 +21,15 @@ std::string QuoteIdentifier(std::string_view name) {
 }
 
 std::string QuoteIdentifiers(const std::vector<std::string>& names) {
-  std::string out;
-  for (const auto& n : names) {
-    if (!out.empty()) out += ", ";
-    out += QuoteIdentifier(n);
-  }
-  return out;
+  std::vector<std::string> quoted;
+  for (const auto& n : names) quoted.push_back(QuoteIdentifier(n));
+  return fmt::format("{}", fmt::join(quoted, ", "));
+}
+
+std::string StringList(const std::vector<std::string>& texts) {
+  std::vector<std::string> quoted;
+  for (const auto& t : texts) quoted.push_back(QuoteString(t));
+  return fmt::format("[{}]", fmt::join(quoted, ", "));
 }
 
 std::string QuoteString(std::string_view text) {

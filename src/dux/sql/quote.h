@@ -20,6 +20,9 @@ std::string QuoteIdentifiers(const std::vector<std::string>& names);
 /// `text` as a DuckDB string literal; quotes doubled, NUL bytes spliced in with chr(0).
 std::string QuoteString(std::string_view text);
 
+/// A DuckDB list literal of strings: ['a', 'b'] (a file list for read_parquet).
+std::string StringList(const std::vector<std::string>& texts);
+
 /// A literal that DuckDB reads back as exactly `value`, with its type: BIGINT for Int,
 /// UBIGINT for UInt, DOUBLE for Double (inf and nan included), VARCHAR, BLOB, BOOLEAN,
 /// and CAST('text' AS type) for typed values. NULL renders as NULL. Fails only for a typed
