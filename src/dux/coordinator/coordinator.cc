@@ -16,7 +16,7 @@
 #include "dux/common/unique_id.h"
 #include "dux/coordinator/gather.h"
 #include "dux/coordinator/joins.h"
-#include "dux/exec/arrow_bridge.h"
+#include "dux/exec/arrow_export.h"
 #include "dux/pipeline/proto_mapping.h"
 #include "dux/sql/quote.h"
 
