@@ -12,6 +12,7 @@
 #include <thread>
 
 #include "dux/coordinator/gather.h"
+#include "dux/coordinator/runner.h"
 #include "dux/exec/arrow_export.h"
 #include "dux/pipeline/proto_mapping.h"
 #include "dux/sql/quote.h"

@@ -10,7 +10,7 @@
 #include <vector>
 
 #include "dux/common/status.h"
-#include "dux/coordinator/coordinator.h"
+#include "dux/coordinator/planner.h"
 #include "dux/exec/connection.h"
 #include "dux/v1/worker.pb.h"
 
