@@ -14,7 +14,7 @@
 
 #include "dux/arrow_ipc/ipc_reader.h"
 #include "dux/arrow_ipc/ipc_writer.h"
-#include "dux/exec/arrow_bridge.h"
+#include "dux/exec/arrow_export.h"
 #include "dux/exec/connection.h"
 
 namespace {

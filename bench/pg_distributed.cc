@@ -20,7 +20,7 @@
 #include <vector>
 
 #include "dux/api/session.h"
-#include "dux/coordinator/coordinator.h"
+#include "dux/coordinator/planner.h"
 #include "dux/pg/connection.h"
 #include "dux/pipeline/language.h"
 #include "dux/rpc/local_cluster.h"

@@ -23,7 +23,8 @@
 
 #include "dux/api/session.h"
 #include "dux/arrow_ipc/ipc_reader.h"
-#include "dux/exec/arrow_bridge.h"
+#include "dux/exec/arrow_export.h"
+#include "dux/exec/arrow_import.h"
 #include "dux/pipeline/language.h"
 #include "dux/pipeline/proto_mapping.h"
 #include "dux/rpc/local_cluster.h"

@@ -602,7 +602,7 @@ TEST_F(ClusterTest, KilledWorkerFailsTheRunNamingIt) {
 
 TEST_F(ClusterTest, PartitionOfAKilledWorkerIsRetriedOnAnother) {
   // Two files; each worker spends about a second on its file and streams rows meanwhile.
-  // (That rows delivered before a failure are discarded is tested in dist/gather_test.cc.)
+  // (That rows delivered before a failure are discarded is tested in coordinator/gather_test.cc.)
   KeysFile("a.parquet", 0, 10000);
   KeysFile("b.parquet", 10000, 20000);
   const std::string pipeline = "from_parquet(\"" + (dir_ / "*.parquet").string() +

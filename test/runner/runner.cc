@@ -11,7 +11,7 @@
 #include <iostream>
 #include <sstream>
 
-#include "dux/exec/arrow_bridge.h"
+#include "dux/exec/arrow_export.h"
 #include "dux/pg/connection.h"
 #include "dux/pipeline/language.h"
 #include "dux/sql/quote.h"

@@ -9,7 +9,7 @@
 #include <vector>
 
 #include "dux/api/session.h"
-#include "dux/coordinator/coordinator.h"
+#include "dux/coordinator/planner.h"
 #include "dux/exec/table.h"
 #include "dux/pipeline/pipeline.h"
 #include "test_file.h"

@@ -5,6 +5,7 @@
 #include "dux/api/session_internal.h"
 #include "dux/coordinator/gather.h"
 #include "dux/coordinator/postgres.h"
+#include "dux/coordinator/runner.h"
 #include "dux/engine/database.h"
 #include "dux/pg/connection.h"
 

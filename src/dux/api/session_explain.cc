@@ -6,6 +6,7 @@
 #include "dux/coordinator/distributed_write.h"
 #include "dux/coordinator/gather.h"
 #include "dux/coordinator/postgres.h"
+#include "dux/coordinator/runner.h"
 #include "dux/pg/catalog.h"
 #include "dux/pipeline/proto_mapping.h"
 #include "dux/sql/quote.h"

@@ -9,7 +9,7 @@
 #include <vector>
 
 #include "dux/api/session.h"
-#include "dux/coordinator/coordinator.h"
+#include "dux/coordinator/planner.h"
 #include "dux/engine/local_engine.h"
 #include "dux/sql/binder.h"
 

@@ -4,6 +4,7 @@
 #include "dux/api/session_internal.h"
 #include "dux/coordinator/distributed_write.h"
 #include "dux/coordinator/postgres.h"
+#include "dux/coordinator/runner.h"
 #include "dux/pg/catalog.h"
 
 namespace dux {

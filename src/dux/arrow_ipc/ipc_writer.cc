@@ -5,7 +5,7 @@
 #include <string>
 #include <vector>
 
-#include "dux/arrow_ipc/batch_codec_internal.h"
+#include "dux/arrow_ipc/batch_encoder_internal.h"
 #include "dux/arrow_ipc/format/File_generated.h"
 #include "dux/arrow_ipc/message_internal.h"
 #include "dux/arrow_ipc/schema_codec_internal.h"

@@ -1,10 +1,12 @@
 // The schema model the codec works on (one Field per node of the type tree, parsed from C
-// Data format strings) and its conversions: ArrowSchema <-> Field <-> flatbuffer Schema.
+// Data format strings) and its conversions: ArrowSchema <-> Field (schema_c_data.cc) and
+// Field <-> flatbuffer Schema (schema_flatbuffer.cc).
 #pragma once
 
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <utility>
 #include <vector>
 
@@ -15,6 +17,9 @@
 namespace dux::arrow_ipc::internal {
 
 using KeyValues = std::vector<std::pair<std::string, std::string>>;
+
+/// `s` in double quotes, for messages that name a field, a column or a format.
+inline std::string Quote(std::string_view s) { return "\"" + std::string(s) + "\""; }
 
 /// Physical layout of one array node: decides its buffers and children.
 enum class Layout {
@@ -71,6 +76,9 @@ struct Schema {
 
 /// Parses `field->format`, checks the children it needs and fills the derived members.
 Status ResolveLayout(Field* field);
+
+/// The byte width of an integer format character (c C s S i I l L); 0 for any other.
+int64_t IntegerByteWidth(char c);
 
 /// A copy of a C schema, which must be a struct ("+s") whose children are the columns.
 Result<Schema> ImportSchema(const ArrowSchema& schema, int max_depth);

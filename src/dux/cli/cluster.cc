@@ -5,7 +5,7 @@
 #include <mutex>
 
 #include "dux/cli/query_watch.h"
-#include "dux/coordinator/coordinator.h"
+#include "dux/coordinator/planner.h"
 #include "dux/pg/conninfo.h"
 #include "dux/rpc/grpc_worker_client.h"
 #include "dux/rpc/registry.h"

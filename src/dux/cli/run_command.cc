@@ -18,7 +18,7 @@
 #include "dux/cli/cluster.h"
 #include "dux/cli/commands.h"
 #include "dux/cli/query_watch.h"
-#include "dux/exec/arrow_bridge.h"
+#include "dux/exec/arrow_export.h"
 #include "dux/exec/output_target.h"
 #include "dux/exec/sink_writer.h"
 #include "dux/pipeline/language.h"

@@ -12,7 +12,8 @@
 #include <thread>
 
 #include "dux/coordinator/gather.h"
-#include "dux/exec/arrow_bridge.h"
+#include "dux/coordinator/runner.h"
+#include "dux/exec/arrow_export.h"
 #include "dux/pipeline/proto_mapping.h"
 #include "dux/sql/quote.h"
 

@@ -7,7 +7,7 @@
 #include <string>
 
 #include "dux/common/status.h"
-#include "dux/coordinator/coordinator.h"
+#include "dux/coordinator/planner.h"
 #include "dux/exec/connection.h"
 #include "dux/exec/sink_writer.h"
 #include "dux/pipeline/pipeline.h"

@@ -12,7 +12,7 @@
 
 #include "dux/arrow_ipc/arrow_c.h"
 #include "dux/arrow_ipc/ipc_reader.h"
-#include "dux/exec/arrow_bridge.h"
+#include "dux/exec/arrow_import.h"
 #include "dux/exec/arrow_stream.h"
 #include "dux/sql/quote.h"
 

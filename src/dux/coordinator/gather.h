@@ -10,7 +10,7 @@
 #include <vector>
 
 #include "dux/common/status.h"
-#include "dux/coordinator/coordinator.h"
+#include "dux/coordinator/planner.h"
 #include "dux/exec/connection.h"
 #include "dux/v1/worker.pb.h"
 
@@ -26,7 +26,7 @@ struct GatherTask {
   /// Names the task in errors and events ("partition 2").
   std::string label;
   /// How an attempt starts on a worker; Execute when empty. Another call (Write, see
-  /// dist/write.h) plugs in here by returning its reply as a result stream.
+  /// distributed_write.h) plugs in here by returning its reply as a result stream.
   std::function<Result<std::unique_ptr<protocol::ResultStream>>(protocol::WorkerClient&,
                                                                 const v1::ExecuteRequest&)>
       start = nullptr;

@@ -11,7 +11,7 @@
 #include <vector>
 
 #include "dux/common/status.h"
-#include "dux/coordinator/coordinator.h"
+#include "dux/coordinator/planner.h"
 #include "dux/pipeline/pipeline.h"
 #include "dux/sql/binder.h"
 #include "dux/sql/compiler.h"

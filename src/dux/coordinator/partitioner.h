@@ -28,7 +28,7 @@ struct Partition {
   std::map<std::string, std::vector<int64_t>> row_groups;
   /// Bytes to read: file sizes, and compressed row group sizes for files read in part.
   int64_t bytes = 0;
-  /// A PostgreSQL source read in slices (dist/postgres.h): this partition's slice, and the
+  /// A PostgreSQL source read in slices (coordinator/postgres.h): this partition's slice, and the
   /// predicate that selects it, for explain.
   std::optional<pipeline::AttachedSlice> slice;
   std::string slice_predicate;

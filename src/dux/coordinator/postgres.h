@@ -6,8 +6,8 @@
 #include <string>
 
 #include "dux/common/status.h"
-#include "dux/coordinator/coordinator.h"
 #include "dux/coordinator/partitioner.h"
+#include "dux/coordinator/planner.h"
 #include "dux/exec/connection.h"
 #include "dux/pg/connection.h"
 #include "dux/pg/table_writer.h"

@@ -1,4 +1,4 @@
-// PostgreSQL in distributed runs (dist/postgres.h) against a real server
+// PostgreSQL in distributed runs (coordinator/postgres.h) against a real server
 // (test/support/pg_server.h), with workers in this process: partitioned reads equal plain
 // ones on 1, 2 and 3 workers, slices are disjoint and cover every row, the workers insert
 // (plain, create, atomic) and a failed or retried share never leaves partial or duplicate

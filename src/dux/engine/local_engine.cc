@@ -4,7 +4,7 @@
 
 #include "dux/arrow_ipc/streams.h"
 #include "dux/engine/attached_tables.h"
-#include "dux/exec/arrow_bridge.h"
+#include "dux/exec/arrow_import.h"
 #include "dux/exec/output_target.h"
 #include "dux/pg/catalog.h"
 #include "dux/pg/table_writer.h"

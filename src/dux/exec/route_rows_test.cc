@@ -1,11 +1,14 @@
-// RouteRows (arrow_bridge.h): one streaming pass routes every row to its bucket's sink.
+// RouteRows (route_rows.h): one streaming pass routes every row to its bucket's sink.
+#include "dux/exec/route_rows.h"
+
 #include <gtest/gtest.h>
 
 #include <string>
 #include <vector>
 
 #include "dux/arrow_ipc/streams.h"
-#include "dux/exec/arrow_bridge.h"
+#include "dux/exec/arrow_import.h"
+#include "dux/exec/row_sink.h"
 
 namespace dux::exec {
 namespace {

@@ -12,7 +12,7 @@
 #include <random>
 
 #include "dux/common/unique_id.h"
-#include "dux/exec/arrow_bridge.h"
+#include "dux/exec/arrow_export.h"
 #include "dux/exec/output_target.h"
 #include "dux/sql/quote.h"
 

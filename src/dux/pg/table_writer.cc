@@ -9,7 +9,7 @@
 #include <regex>
 
 #include "dux/common/ascii.h"
-#include "dux/exec/arrow_bridge.h"
+#include "dux/exec/streaming_query.h"
 #include "dux/sql/quote.h"
 
 namespace dux::pg {

@@ -26,7 +26,7 @@ struct InsertTarget {
   std::string display_name;
 };
 
-/// A worker's share of a distributed insert (dist/postgres.h), for InsertQuery.
+/// A worker's share of a distributed insert (coordinator/postgres.h), for InsertQuery.
 struct WorkerShare {
   /// When not empty (an atomic insert, AttemptStagingName), the rows go into a new UNLOGGED
   /// table of this name in the target's schema, created in the COPY's own transaction (like

@@ -58,7 +58,7 @@ struct ParquetSource {
   bool hive_partitioning = false;
   bool union_by_name = false;
   /// When not empty, exactly these files (in this order) are read instead of `path`: the
-  /// coordinator gives each worker its partition of the glob this way (dist/partitioner.h).
+  /// coordinator gives each worker its partition of the glob this way (coordinator/partitioner.h).
   std::vector<std::string> files;
   /// Hive key column -> DuckDB type (DuckDB's hive_types). Keys not listed are typed by
   /// DuckDB from the files read (hive_types_autocast), so a reader of some of the files

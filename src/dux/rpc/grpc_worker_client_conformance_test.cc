@@ -10,7 +10,7 @@
 
 #include "dux/api/session.h"
 #include "dux/arrow_ipc/ipc_reader.h"
-#include "dux/exec/arrow_bridge.h"
+#include "dux/exec/arrow_export.h"
 #include "dux/pipeline/language.h"
 #include "dux/pipeline/proto_mapping.h"
 #include "dux/rpc/grpc_worker_client.h"

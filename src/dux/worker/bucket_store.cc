@@ -9,6 +9,7 @@
 #include <cstdlib>
 #include <vector>
 
+#include "dux/exec/logical_type_sql.h"
 #include "dux/sql/quote.h"
 
 namespace dux::worker {

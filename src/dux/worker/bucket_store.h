@@ -16,8 +16,8 @@
 #include <string>
 
 #include "dux/common/status.h"
-#include "dux/exec/arrow_bridge.h"
 #include "dux/exec/connection.h"
+#include "dux/exec/row_sink.h"
 
 namespace dux::worker {
 

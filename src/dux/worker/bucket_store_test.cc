@@ -9,6 +9,8 @@
 #include <vector>
 
 #include "dux/arrow_ipc/streams.h"
+#include "dux/exec/arrow_export.h"
+#include "dux/exec/arrow_import.h"
 
 namespace dux::worker {
 namespace {

@@ -5,7 +5,8 @@
 #include <algorithm>
 
 #include "dux/arrow_ipc/streams.h"
-#include "dux/exec/arrow_bridge.h"
+#include "dux/exec/route_rows.h"
+#include "dux/exec/row_sink.h"
 #include "dux/sql/quote.h"
 
 namespace dux::worker {

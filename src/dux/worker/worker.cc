@@ -7,7 +7,9 @@
 #include <cstring>
 #include <filesystem>
 
-#include "dux/exec/arrow_bridge.h"
+#include "dux/exec/arrow_export.h"
+#include "dux/exec/arrow_import.h"
+#include "dux/exec/row_sink.h"
 #include "dux/pg/table_writer.h"
 #include "dux/pipeline/proto_mapping.h"
 #include "dux/protocol/worker_client.h"

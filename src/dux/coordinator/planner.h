@@ -1,6 +1,7 @@
-// The coordinator (docs/architecture.md section 4): plans a pipeline (the splitter decides what the
-// workers run, the partitioner on which rows), fans the fragments out, and gathers the
-// workers' Arrow IPC streams into one table, where the coordinator finishes the pipeline.
+// Planning a pipeline for the workers (docs/architecture.md section 4): the options of a
+// cluster, the Plan of a pipeline (the splitter decides what the workers run, the
+// partitioner on which rows, the join planner how each join's sides meet), and the
+// fragments and pipelines each of its stages runs.
 #pragma once
 
 #include <atomic>
@@ -16,7 +17,6 @@
 #include "dux/common/telemetry.h"
 #include "dux/coordinator/partitioner.h"
 #include "dux/coordinator/splitter.h"
-#include "dux/exec/connection.h"
 #include "dux/pipeline/pipeline.h"
 #include "dux/protocol/worker_client.h"
 #include "dux/sql/compiler.h"
@@ -37,7 +37,7 @@ struct ClusterOptions {
   /// null. Polled every 100 ms.
   const std::atomic<bool>* interrupted = nullptr;
   /// The final_on_workers rule applies when a grouped aggregate's estimated number of groups
-  /// is above this (see EstimateGroups in coordinator.cc): below it, the coordinator merges
+  /// is above this (see EstimateGroups in planner.cc): below it, the coordinator merges
   /// the partials faster than an exchange between workers would.
   int64_t final_on_workers_groups = 1'000'000;
   /// A join's right side whose estimated Arrow IPC size is at most this many bytes is
@@ -148,42 +148,13 @@ pipeline::Pipeline StageOverInputs(const Plan& plan, const std::string& left_sql
 v1::Fragment MakeBucketFragment(const Plan& plan, const BucketInputs& inputs,
                                 const std::string& query_id);
 
-struct GatherReport {
-  int64_t rows = 0;
-  /// Bytes of Arrow IPC that reached the coordinator, and that moved between workers.
-  int64_t ipc_bytes = 0;
-  int64_t exchanged_ipc_bytes = 0;
-};
+/// The fragment that runs `pipeline` with the plan's attachments.
+v1::Fragment FragmentOf(const Plan& plan, const pipeline::Pipeline& pipeline,
+                        const std::string& query_id);
 
-struct GatherTask;
-
-/// Changes the tasks of a plan's last stage (the partitions, or the bucket owners after a
-/// hash exchange) before they run; gets the query's id. Distributed writes (dist/write.h)
-/// make them write instead of returning their rows.
-using LastStageHook =
-    std::function<Status(std::vector<GatherTask>* tasks, const std::string& query_id)>;
-
-/// Runs every partition of `plan` on its worker (and then the hash stage, if any, on every
-/// worker) and loads all the rows they return into the new TEMPORARY table `table` of
-/// `connection`, batches in arrival order. An exchange's bucket tables are dropped from the
-/// workers when the call ends, failed or not. Any worker's
-/// failure (or silence past the timeout) fails the whole call with the worker's address and
-/// its error; the other workers' queries are cancelled and the table is not created.
-/// `last_stage`, when given, adapts the last stage's tasks first.
-Result<GatherReport> RunAndGather(exec::Connection& connection, const Plan& plan,
-                                  const ClusterOptions& options, const std::string& table,
-                                  const LastStageHook& last_stage = nullptr);
-
-/// Whether the workers' rows of `plan` are the result as they are (no fold, no verb after the
-/// gather), so that RunAndConsume can hand them on as they arrive.
-bool StreamsToConsumer(const Plan& plan);
-
-/// Runs `plan` as RunAndGather does, but hands its rows to `consume` as they arrive (see
-/// GatherTo: a partition that fails after delivering rows fails the call) instead of loading
-/// them into a table. Only for a plan that StreamsToConsumer.
-Result<GatherReport> RunAndConsume(
-    exec::Connection& connection, const Plan& plan, const ClusterOptions& options,
-    const std::function<Result<int64_t>(const std::string&)>& consume);
+/// The SQL of the union of some buckets' tables as pushed under each of `exchange_ids`.
+std::string BucketUnion(const std::vector<std::string>& exchange_ids,
+                        const std::vector<int>& buckets);
 
 /// A query id unique in this process and across coordinators (time, pid, counter).
 std::string NewQueryId();

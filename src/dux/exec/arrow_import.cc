@@ -1,0 +1,216 @@
+// Scanning an Arrow C stream needs duckdb_arrow_scan, which DuckDB 1.4's C API lists as
+// deprecated yet offers no replacement for (see ScanArrowStream).
+#undef DUCKDB_API_NO_DEPRECATED
+#include "dux/exec/arrow_import.h"
+
+#include <duckdb.h>
+
+#include <cstring>
+#include <nlohmann/json.hpp>
+#include <optional>
+#include <utility>
+#include <vector>
+
+#include "dux/arrow_ipc/ipc_reader.h"
+#include "dux/exec/arrow_bridge_internal.h"
+#include "dux/exec/arrow_stream.h"
+#include "dux/sql/quote.h"
+
+namespace dux::exec {
+
+using internal::FetchChunks;
+using internal::kEnumMetadataKey;
+using internal::RunStreaming;
+
+namespace {
+
+// The value of `key` in C Data metadata, if present. The metadata comes from our reader,
+// which validated its encoding.
+std::optional<std::string> FindMetadata(const char* metadata, const std::string& key) {
+  if (!metadata) return std::nullopt;
+  auto get_int = [&] {
+    int32_t v;
+    std::memcpy(&v, metadata, sizeof v);
+    metadata += sizeof v;
+    return v;
+  };
+  int32_t n = get_int();
+  for (int32_t i = 0; i < n; ++i) {
+    int32_t kl = get_int();
+    std::string k(metadata, kl);
+    metadata += kl;
+    int32_t vl = get_int();
+    std::string v(metadata, vl);
+    metadata += vl;
+    if (k == key) return v;
+  }
+  return std::nullopt;
+}
+
+}  // namespace
+
+Result<int64_t> ScanArrowStream(Connection& connection, ArrowArrayStream* stream,
+                                const std::map<std::string, std::string>& casts,
+                                const std::function<Result<int64_t>(const std::string&)>& use) {
+  // duckdb_arrow_scan registers a view over the stream, dropped on every path. (The
+  // function is deprecated in 1.4 but is the C API's only way to scan a stream without
+  // knowing the types up front.)
+  struct StreamOwner {
+    ArrowArrayStream* s;
+    ~StreamOwner() {
+      if (s->release) s->release(s);
+    }
+  } owner{stream};
+  std::string view = "__dux_arrow_scan_" + std::to_string(reinterpret_cast<uintptr_t>(stream));
+  if (duckdb_arrow_scan(connection.get(), view.c_str(),
+                        reinterpret_cast<duckdb_arrow_stream>(stream)) == DuckDBError) {
+    return Status::InvalidArgument("cannot scan the Arrow stream");
+  }
+  std::string replace;
+  for (const auto& [column, type] : casts) {
+    replace += (replace.empty() ? "" : ", ") + std::string("CAST(") + sql::QuoteIdentifier(column) +
+               " AS " + type + ") AS " + sql::QuoteIdentifier(column);
+  }
+  auto rows = use("SELECT *" + (replace.empty() ? "" : " REPLACE (" + replace + ")") + " FROM " +
+                  sql::QuoteIdentifier(view));
+  (void)connection.Execute("DROP VIEW IF EXISTS " + sql::QuoteIdentifier(view));
+  if (!rows.ok()) {
+    // DuckDB wraps the stream's own error; the stream's words are the useful part.
+    const std::string& m = rows.status().message();
+    const std::string marker = "get_next failed(): ";
+    size_t at = m.find(marker);
+    if (at != std::string::npos) return Status(rows.status().code(), m.substr(at + marker.size()));
+  }
+  return rows;
+}
+
+Result<int64_t> ImportArrowStream(Connection& connection, const std::string& table,
+                                  ArrowArrayStream* stream, TableMode mode,
+                                  const std::map<std::string, std::string>& casts) {
+  std::string target = sql::QuoteIdentifier(table);
+  return ScanArrowStream(connection, stream, casts, [&](const std::string& select) {
+    return connection.Execute(mode == TableMode::kAppend
+                                  ? "INSERT INTO " + target + " " + select
+                                  : std::string("CREATE ") +
+                                        (mode == TableMode::kTemporary ? "TEMPORARY " : "") +
+                                        "TABLE " + target + " AS " + select);
+  });
+}
+
+namespace {
+
+// The batches of an IPC reader; owns the reader and its input.
+class IpcBatchSource : public ArrowBatchSource {
+ public:
+  IpcBatchSource(std::unique_ptr<arrow_ipc::InputStream> input,
+                 std::unique_ptr<arrow_ipc::Reader> reader)
+      : input_(std::move(input)), reader_(std::move(reader)) {}
+  Status ExportSchema(ArrowSchema* out) override { return reader_->ExportSchema(out); }
+  Result<bool> Next(ArrowArray* out) override { return reader_->Next(out); }
+
+ private:
+  std::unique_ptr<arrow_ipc::InputStream> input_;
+  std::unique_ptr<arrow_ipc::Reader> reader_;
+};
+
+// Arrow types DuckDB 1.4's scan refuses without a reason, or misreads (interval[day_time]
+// comes back as milliseconds); named here so the user learns which column is the problem.
+Status CheckDuckDbReads(const ArrowSchema& field, const std::string& column) {
+  std::string format = field.format ? field.format : "";
+  const char* what = nullptr;
+  if (format == "e") what = "float16";
+  if (format.rfind("d:", 0) == 0 && format.size() > 4 &&
+      format.compare(format.size() - 4, 4, ",256") == 0) {
+    what = "decimal256";
+  }
+  if (format.rfind("+ud:", 0) == 0) what = "dense union";
+  if (format == "tiD") what = "interval[day_time]";
+  if (what) {
+    return Status::Unimplemented(std::string("column \"") + column + "\" has Arrow type " + what +
+                                 ", which DuckDB 1.4 cannot read");
+  }
+  for (int64_t i = 0; i < field.n_children; ++i) {
+    DUX_RETURN_NOT_OK(CheckDuckDbReads(*field.children[i], column));
+  }
+  return field.dictionary ? CheckDuckDbReads(*field.dictionary, column) : Status::OK();
+}
+
+}  // namespace
+
+Result<std::map<std::string, std::string>> ImportCasts(const ArrowSchema& schema) {
+  // ENUM columns written by dux come back as ENUMs (values from the schema's metadata,
+  // rendered as string literals; a column not in the schema is ignored).
+  std::map<std::string, std::string> casts;
+  for (int64_t i = 0; i < schema.n_children; ++i) {
+    DUX_RETURN_NOT_OK(CheckDuckDbReads(*schema.children[i], schema.children[i]->name));
+  }
+  auto enums = FindMetadata(schema.metadata, kEnumMetadataKey);
+  nlohmann::json parsed = enums ? nlohmann::json::parse(*enums, nullptr, false) : nlohmann::json();
+  for (int64_t i = 0; parsed.is_object() && i < schema.n_children; ++i) {
+    std::string name = schema.children[i]->name ? schema.children[i]->name : "";
+    auto it = parsed.find(name);
+    if (it == parsed.end() || !it->is_array() || it->empty()) continue;
+    std::string type = "ENUM(";
+    bool strings = true;
+    for (size_t v = 0; v < it->size(); ++v) {
+      strings = strings && (*it)[v].is_string();
+      if (strings) type += (v ? ", " : "") + sql::QuoteString((*it)[v].get<std::string>());
+    }
+    if (strings) casts[name] = type + ")";
+  }
+  return casts;
+}
+
+namespace {
+
+// An Arrow C stream over an IPC stream or file read from `in`, with the casts that restore
+// its ENUM columns (ImportCasts).
+struct IpcArrowStream {
+  ArrowArrayStream stream{};
+  std::map<std::string, std::string> casts;
+};
+
+Result<IpcArrowStream> OpenIpcArrowStream(std::unique_ptr<arrow_ipc::InputStream> in) {
+  DUX_ASSIGN_OR_RETURN(std::unique_ptr<arrow_ipc::Reader> reader,
+                       arrow_ipc::Reader::Open(in.get()));
+  arrow_ipc::SchemaOwner schema;
+  DUX_RETURN_NOT_OK(reader->ExportSchema(schema.out()));
+  IpcArrowStream out;
+  DUX_ASSIGN_OR_RETURN(out.casts, ImportCasts(*schema.get()));
+  ExportArrowStream(std::make_unique<IpcBatchSource>(std::move(in), std::move(reader)),
+                    &out.stream);
+  return out;
+}
+
+}  // namespace
+
+Result<int64_t> ImportIpc(Connection& connection, const std::string& table,
+                          std::unique_ptr<arrow_ipc::InputStream> in, TableMode mode) {
+  DUX_ASSIGN_OR_RETURN(IpcArrowStream s, OpenIpcArrowStream(std::move(in)));
+  return ImportArrowStream(connection, table, &s.stream, mode, s.casts);
+}
+
+Result<int64_t> ReadIpcChunks(
+    Connection& connection, std::unique_ptr<arrow_ipc::InputStream> in,
+    const std::function<Result<std::unique_ptr<RowSink>>(const RoutedColumns&)>& open) {
+  DUX_ASSIGN_OR_RETURN(IpcArrowStream s, OpenIpcArrowStream(std::move(in)));
+  return ScanArrowStream(
+      connection, &s.stream, s.casts, [&](const std::string& select) -> Result<int64_t> {
+        DUX_ASSIGN_OR_RETURN(ResultHandle result, RunStreaming(connection, select));
+        RoutedColumns columns;
+        std::vector<LogicalTypeHandle> types;
+        for (idx_t c = 0; c < duckdb_column_count(result.get()); ++c) {
+          types.emplace_back(duckdb_column_logical_type(result.get(), c));
+          columns.types.push_back(types.back().get());
+          columns.names.emplace_back(duckdb_column_name(result.get(), c));
+        }
+        DUX_ASSIGN_OR_RETURN(std::unique_ptr<RowSink> sink, open(columns));
+        DUX_ASSIGN_OR_RETURN(int64_t rows, FetchChunks(result, [&](DataChunkHandle& chunk) {
+                               return sink->Take(&chunk);
+                             }));
+        DUX_RETURN_NOT_OK(sink->Finish());
+        return rows;
+      });
+}
+
+}  // namespace dux::exec

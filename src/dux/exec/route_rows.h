@@ -1,0 +1,28 @@
+// A result's rows routed by hash to per-bucket row sinks, in one streaming pass.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "dux/common/status.h"
+#include "dux/exec/connection.h"
+#include "dux/exec/row_sink.h"
+
+namespace dux::exec {
+
+/// Opens the sink of one bucket once the routed query has started.
+using RowSinkFactory =
+    std::function<Result<std::unique_ptr<RowSink>>(int bucket, const RoutedColumns& columns)>;
+
+/// Runs `select_sql`, whose last column is a UBIGINT hash (DuckDB's hash() of the keys), as
+/// one streaming query and routes every row, without that column, to the sink of bucket
+/// hash % n_buckets, gathered into chunks of up to a DuckDB vector's size: one pass over the
+/// result, memory bounded by a chunk per bucket plus what the sinks buffer. On success every
+/// sink was opened and finished, empty ones too. Returns each bucket's rows.
+Result<std::vector<int64_t>> RouteRows(Connection& connection, const std::string& select_sql,
+                                       int n_buckets, const RowSinkFactory& open);
+
+}  // namespace dux::exec
