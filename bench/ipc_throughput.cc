@@ -15,7 +15,7 @@
 #include "dux/arrow_ipc/ipc_reader.h"
 #include "dux/arrow_ipc/ipc_writer.h"
 #include "dux/exec/arrow_export.h"
-#include "dux/exec/connection.h"
+#include "dux/exec/duckdb_connection.h"
 
 namespace {
 

@@ -13,7 +13,7 @@
 #include <memory>
 #include <string>
 
-#include "dux/exec/connection.h"
+#include "dux/exec/duckdb_connection.h"
 #include "dux/pg/catalog.h"
 #include "dux/pg/connection.h"
 #include "dux/pg/table_reader.h"

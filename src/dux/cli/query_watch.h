@@ -6,7 +6,7 @@
 #include <atomic>
 #include <thread>
 
-#include "dux/exec/connection.h"
+#include "dux/exec/duckdb_connection.h"
 
 namespace dux::cli {
 

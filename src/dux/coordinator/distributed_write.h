@@ -8,7 +8,7 @@
 
 #include "dux/common/status.h"
 #include "dux/coordinator/planner.h"
-#include "dux/exec/connection.h"
+#include "dux/exec/duckdb_connection.h"
 #include "dux/exec/sink_writer.h"
 #include "dux/pipeline/pipeline.h"
 

@@ -11,7 +11,7 @@
 
 #include "dux/common/status.h"
 #include "dux/coordinator/planner.h"
-#include "dux/exec/connection.h"
+#include "dux/exec/duckdb_connection.h"
 #include "dux/v1/worker.pb.h"
 
 namespace dux::coordinator {

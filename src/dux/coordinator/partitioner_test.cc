@@ -9,7 +9,7 @@
 #include <string>
 #include <vector>
 
-#include "dux/exec/connection.h"
+#include "dux/exec/duckdb_connection.h"
 #include "dux/sql/compiler.h"
 #include "dux/sql/quote.h"
 

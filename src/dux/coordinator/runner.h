@@ -10,7 +10,7 @@
 
 #include "dux/common/status.h"
 #include "dux/coordinator/planner.h"
-#include "dux/exec/connection.h"
+#include "dux/exec/duckdb_connection.h"
 
 namespace dux::coordinator {
 

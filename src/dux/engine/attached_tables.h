@@ -11,7 +11,7 @@
 
 #include "dux/common/status.h"
 #include "dux/common/telemetry.h"
-#include "dux/exec/connection.h"
+#include "dux/exec/duckdb_connection.h"
 #include "dux/pg/connection.h"
 #include "dux/pg/slice.h"
 #include "dux/pipeline/pipeline.h"

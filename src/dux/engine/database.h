@@ -5,7 +5,7 @@
 #include <string>
 
 #include "dux/common/status.h"
-#include "dux/exec/connection.h"
+#include "dux/exec/duckdb_connection.h"
 
 namespace dux::engine {
 

@@ -12,7 +12,7 @@
 
 #include "dux/common/status.h"
 #include "dux/common/telemetry.h"
-#include "dux/exec/connection.h"
+#include "dux/exec/duckdb_connection.h"
 #include "dux/exec/sink_writer.h"
 #include "dux/pg/connection.h"
 #include "dux/pipeline/pipeline.h"

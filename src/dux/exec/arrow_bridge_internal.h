@@ -12,7 +12,7 @@
 
 #include "dux/arrow_ipc/arrow_c.h"
 #include "dux/common/status.h"
-#include "dux/exec/connection.h"
+#include "dux/exec/duckdb_connection.h"
 #include "dux/exec/handles.h"
 
 namespace dux::exec::internal {

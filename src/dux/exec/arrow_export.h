@@ -8,7 +8,7 @@
 #include "dux/arrow_ipc/arrow_c.h"
 #include "dux/arrow_ipc/ipc_writer.h"
 #include "dux/common/status.h"
-#include "dux/exec/connection.h"
+#include "dux/exec/duckdb_connection.h"
 
 namespace dux::exec {
 

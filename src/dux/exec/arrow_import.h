@@ -11,7 +11,7 @@
 #include "dux/arrow_ipc/arrow_c.h"
 #include "dux/arrow_ipc/streams.h"
 #include "dux/common/status.h"
-#include "dux/exec/connection.h"
+#include "dux/exec/duckdb_connection.h"
 #include "dux/exec/row_sink.h"
 
 namespace dux::exec {

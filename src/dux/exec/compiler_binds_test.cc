@@ -3,7 +3,7 @@
 // and the chain itself where a stand-in cannot be spelled.
 #include <gtest/gtest.h>
 
-#include "dux/exec/connection.h"
+#include "dux/exec/duckdb_connection.h"
 #include "dux/pipeline/language.h"
 #include "dux/sql/compiler.h"
 

@@ -8,7 +8,7 @@
 #include <vector>
 
 #include "dux/common/status.h"
-#include "dux/exec/connection.h"
+#include "dux/exec/duckdb_connection.h"
 #include "dux/exec/row_sink.h"
 
 namespace dux::exec {

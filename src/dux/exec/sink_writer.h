@@ -8,7 +8,7 @@
 #include "dux/arrow_ipc/ipc_writer.h"
 #include "dux/common/status.h"
 #include "dux/exec/arrow_export.h"
-#include "dux/exec/connection.h"
+#include "dux/exec/duckdb_connection.h"
 #include "dux/pipeline/pipeline.h"
 #include "dux/sql/compiler.h"
 

@@ -2,7 +2,7 @@
 
 #include <gtest/gtest.h>
 
-#include "dux/exec/connection.h"
+#include "dux/exec/duckdb_connection.h"
 
 namespace dux::pg {
 namespace {

@@ -8,7 +8,7 @@
 #include <string>
 #include <vector>
 
-#include "dux/exec/connection.h"
+#include "dux/exec/duckdb_connection.h"
 #include "dux/pg/catalog.h"
 #include "dux/pg/connection.h"
 #include "dux/pg/slice.h"

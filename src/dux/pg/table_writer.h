@@ -8,7 +8,7 @@
 #include <vector>
 
 #include "dux/common/status.h"
-#include "dux/exec/connection.h"
+#include "dux/exec/duckdb_connection.h"
 #include "dux/pg/catalog.h"
 #include "dux/pg/connection.h"
 #include "dux/pipeline/schema.h"

@@ -16,7 +16,7 @@
 #include <string>
 
 #include "dux/common/status.h"
-#include "dux/exec/connection.h"
+#include "dux/exec/duckdb_connection.h"
 #include "dux/exec/row_sink.h"
 
 namespace dux::worker {

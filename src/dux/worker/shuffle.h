@@ -9,7 +9,7 @@
 
 #include "dux/arrow_ipc/ipc_writer.h"
 #include "dux/common/status.h"
-#include "dux/exec/connection.h"
+#include "dux/exec/duckdb_connection.h"
 #include "dux/exec/row_sink.h"
 #include "dux/protocol/worker_client.h"
 #include "dux/v1/worker.pb.h"

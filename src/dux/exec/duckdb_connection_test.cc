@@ -1,4 +1,4 @@
-#include "dux/exec/connection.h"
+#include "dux/exec/duckdb_connection.h"
 
 #include <gtest/gtest.h>
 
