@@ -17,14 +17,13 @@ Result<std::unique_ptr<Session>> Session::Open(const SessionOptions& options) {
   DUX_ASSIGN_OR_RETURN(exec::Database db,
                        engine::OpenDatabase({options.database_path, options.threads,
                                              options.memory_limit, options.temp_directory}));
-  auto session = std::unique_ptr<Session>(new Session(nullptr));
+  // The engine reports to the session's telemetry: the session exists first.
+  auto session = std::unique_ptr<Session>(new Session());
   DUX_ASSIGN_OR_RETURN(session->engine_,
                        engine::LocalEngine::Open(std::make_shared<exec::Database>(std::move(db)),
                                                  &session->telemetry_));
   return session;
 }
-
-Session::Session(std::unique_ptr<engine::LocalEngine> engine) : engine_(std::move(engine)) {}
 
 Session::~Session() = default;
 

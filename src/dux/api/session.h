@@ -112,7 +112,7 @@ class Session {
  private:
   class PlanningPrefetch;
   struct Prepared;
-  explicit Session(std::unique_ptr<engine::LocalEngine> engine);
+  Session() = default;
   /// What compiles and plans bind with: the current PlanningPrefetch's binder, else the
   /// connection.
   sql::Binder* binder();
