@@ -72,7 +72,7 @@ void CollectBuffers(const ArrowArray* a, const ArrowSchema* s,
   for (int64_t b = 0; b < a->n_buffers; ++b) {
     if (!a->buffers[b]) continue;
     size_t bytes = 0;
-    if (b == 0) {
+    if (b == 0 || f == "b") {  // a validity bitmap, or the bits of a boolean column
       bytes = static_cast<size_t>((n + 7) / 8);
     } else if (f == "u" || f == "z") {
       if (b == 1) {
@@ -80,8 +80,6 @@ void CollectBuffers(const ArrowArray* a, const ArrowSchema* s,
       } else {
         bytes = static_cast<size_t>(static_cast<const int32_t*>(a->buffers[1])[n]);
       }
-    } else if (f == "b") {
-      bytes = static_cast<size_t>((n + 7) / 8);
     } else if (f == "g" || f == "l" || f == "L" || f.rfind("ts", 0) == 0) {
       bytes = static_cast<size_t>(n) * 8;
     } else {
@@ -112,7 +110,8 @@ class PreallocatedStream : public dux::arrow_ipc::OutputStream {
 
 }  // namespace
 
-int main(int argc, char** argv) {
+// An exception (a malformed argument) ends the benchmark with std::terminate's message.
+int main(int argc, char** argv) {  // NOLINT(bugprone-exception-escape)
   if (argc != 2) {
     std::fprintf(stderr, "usage: ipc_throughput PARQUET_GLOB\n");
     return 2;
@@ -134,7 +133,7 @@ int main(int argc, char** argv) {
   for (auto& b : collector.batches()) CollectBuffers(b.get(), schema.get(), &buffers);
   for (auto& [p, n] : buffers) total += n;
 
-  const int kRepeats = 5;
+  constexpr int kRepeats = 5;
   double best_memcpy = 1e9, best_encode = 1e9, best_decode = 1e9;
   std::vector<char> destination(total);
   std::string encoded;

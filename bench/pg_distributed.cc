@@ -90,11 +90,13 @@ int main(int argc, char** argv) {
   // The transport alone of the partitioned read: each slice's COPY on a connection of its
   // own, all at once, received and discarded.
   std::vector<dux::pg::Connection> slices;
+  slices.reserve(n_workers);
   for (int i = 0; i < n_workers; ++i) {
     slices.push_back(Check(dux::pg::Connection::Open(conninfo), "connect"));
   }
   double sliced_copy = Median(runs, [&] {
     std::vector<std::thread> threads;
+    threads.reserve(n_workers);
     for (int i = 0; i < n_workers; ++i) {
       threads.emplace_back([&, i] {
         std::string predicate = "((id % " + std::to_string(n_workers) + ") + " +

@@ -34,7 +34,8 @@ void Report(const char* what, int64_t rows, double seconds, double baseline = 0)
 
 }  // namespace
 
-int main(int argc, char** argv) {
+// An exception (a malformed argument) ends the benchmark with std::terminate's message.
+int main(int argc, char** argv) {  // NOLINT(bugprone-exception-escape)
   const int64_t n = argc > 1 ? std::atoll(argv[1]) : 2000000;
   std::unique_ptr<dux::test::PgServer> server;
   std::string conninfo = dux::bench::PgConnInfo(&server);

@@ -135,7 +135,8 @@ double SocketCopy(int64_t bytes) {
 
 }  // namespace
 
-int main(int argc, char** argv) {
+// An exception (a malformed argument) ends the benchmark with std::terminate's message.
+int main(int argc, char** argv) {  // NOLINT(bugprone-exception-escape)
   int64_t rows = argc > 1 ? std::stoll(argv[1]) : 40'000'000;
   int runs = argc > 2 ? std::stoi(argv[2]) : 5;
   std::string shape = argc > 3 ? argv[3] : "ints";

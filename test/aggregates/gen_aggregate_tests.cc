@@ -78,7 +78,7 @@ struct Db {
 // k: row key; g: group (0 holds most rows of a.parquet, 12 has only NULL values, some rows
 // have no group); s: the value every argument is made of, -50..50 with NULLs; c: a value
 // constant within each group, for aggregates whose result depends on which row comes first.
-const char* kFiles[][2] = {
+const char* const kFiles[][2] = {
     {"a",
      "SELECT range AS k, CASE WHEN range % 97 = 1 THEN NULL WHEN range % 10 < 8 THEN 0 "
      "ELSE range % 13 END AS g, range % 11 = 3 OR range % 13 = 12 AS no_s, "
@@ -91,7 +91,7 @@ const char* kFiles[][2] = {
      "[50, -50, 0, 49, -49][range + 1] AS v FROM range(5)"},
     {"d", "SELECT 300000 + range AS k, 1 AS g, false AS no_s, 0 AS v FROM range(0)"},
 };
-const char* kColumns =
+const char* const kColumns =
     "k, g, CASE WHEN no_s AND g IS DISTINCT FROM 12 OR g = 12 THEN NULL ELSE v END AS s, "
     "g * 3 - 7 AS c";
 

@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <bit>
 #include <cmath>
 #include <cstring>
 #include <filesystem>
@@ -78,7 +79,7 @@ bool SameCanonical(const json& a, const json& b) {
       double dx = strtod(x.c_str() + 2, &end_x), dy = strtod(y.c_str() + 2, &end_y);
       if (*end_x != '\0' || *end_y != '\0') return false;
       if (std::isnan(dx) || std::isnan(dy)) return std::isnan(dx) && std::isnan(dy);
-      return std::memcmp(&dx, &dy, sizeof dx) == 0;
+      return std::bit_cast<uint64_t>(dx) == std::bit_cast<uint64_t>(dy);
     }
     return x == y;
   }

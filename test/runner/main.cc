@@ -15,7 +15,8 @@
 #include "dux/worker/worker.h"
 #include "runner.h"
 
-int main(int argc, char** argv) {
+// An exception (a malformed argument) ends the runner with std::terminate's message.
+int main(int argc, char** argv) {  // NOLINT(bugprone-exception-escape)
   std::string data_dir = "test/e2e/data";
   std::vector<std::string> files;
   int local_workers = 0, in_process_workers = 0, min_workers = 1;
@@ -90,6 +91,7 @@ int main(int argc, char** argv) {
     }
   }
   std::vector<dux::test::Executor*> executors;
+  executors.reserve(owned.size());
   for (const auto& e : owned) executors.push_back(e.get());
   std::vector<std::string> synced;
   dux::test::AfterStatement copy_tables;

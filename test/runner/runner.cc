@@ -341,6 +341,7 @@ exec::Table TextTable(const pg::TextRows& rows) {
   exec::Table table;
   for (const auto& row : rows) {
     std::vector<Value> values;
+    values.reserve(row.size());
     for (const auto& cell : row) values.push_back(cell ? Value::String(*cell) : Value());
     table.rows.push_back(std::move(values));
   }

@@ -36,6 +36,7 @@ std::unique_ptr<ChildProcess> ChildProcess::Start(const std::vector<std::string>
   // calls are made.
   std::vector<std::string> strings = args;
   std::vector<char*> argv;
+  argv.reserve(strings.size() + 1);
   for (auto& a : strings) argv.push_back(a.data());
   argv.push_back(nullptr);
   std::vector<std::string> variables;
@@ -49,6 +50,7 @@ std::unique_ptr<ChildProcess> ChildProcess::Start(const std::vector<std::string>
   }
   for (const auto& [name, value] : options.environment) variables.push_back(name + "=" + value);
   std::vector<char*> envp;
+  envp.reserve(variables.size() + 1);
   for (auto& v : variables) envp.push_back(v.data());
   envp.push_back(nullptr);
   int fds[2] = {-1, -1};

@@ -28,6 +28,7 @@ ProcessOutcome RunProcess(const std::vector<std::string>& args, const fs::path& 
   WriteFile(in, options.stdin_text);
   std::vector<std::string> strings = args;
   std::vector<char*> argv;
+  argv.reserve(strings.size() + 1);
   for (auto& a : strings) argv.push_back(a.data());
   argv.push_back(nullptr);
   const std::string work = options.working_directory.string();

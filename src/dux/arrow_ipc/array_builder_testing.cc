@@ -14,6 +14,7 @@ bool Bit(const void* bits, int64_t i) {
 
 std::vector<bool> ValidOf(const std::vector<std::optional<std::string>>& values) {
   std::vector<bool> valid;
+  valid.reserve(values.size());
   for (const auto& v : values) valid.push_back(v.has_value());
   return valid;
 }
@@ -310,7 +311,7 @@ TestArray Views(std::string format, const std::vector<std::optional<std::string>
     uint8_t* view = views.data() + i * 16;
     std::memcpy(view, &n, 4);
     if (n <= 12) {
-      std::memcpy(view + 4, v.data(), v.size());
+      std::copy(v.begin(), v.end(), view + 4);
       continue;
     }
     std::memcpy(view + 4, v.data(), 4);
@@ -373,7 +374,7 @@ static std::string IdList(const std::vector<int8_t>& ids) {
   return out;
 }
 
-TestArray SparseUnion(std::vector<int8_t> ids, std::vector<TestArray> children,
+TestArray SparseUnion(const std::vector<int8_t>& ids, std::vector<TestArray> children,
                       const std::vector<int8_t>& type_ids) {
   TestArray a;
   a.format = "+us:" + IdList(ids);
@@ -383,7 +384,7 @@ TestArray SparseUnion(std::vector<int8_t> ids, std::vector<TestArray> children,
   return a;
 }
 
-TestArray DenseUnion(std::vector<int8_t> ids, std::vector<TestArray> children,
+TestArray DenseUnion(const std::vector<int8_t>& ids, std::vector<TestArray> children,
                      const std::vector<int8_t>& type_ids, const std::vector<int32_t>& offsets) {
   TestArray a;
   a.format = "+ud:" + IdList(ids);

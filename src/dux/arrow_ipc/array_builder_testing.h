@@ -66,9 +66,9 @@ TestArray Views(std::string format, const std::vector<std::optional<std::string>
 TestArray List(std::string format, TestArray child, const std::vector<std::optional<int>>& sizes);
 TestArray FixedSizeList(int size, TestArray child, const std::vector<bool>& valid);
 TestArray Struct(std::vector<TestArray> children, const std::vector<bool>& valid = {});
-TestArray SparseUnion(std::vector<int8_t> ids, std::vector<TestArray> children,
+TestArray SparseUnion(const std::vector<int8_t>& ids, std::vector<TestArray> children,
                       const std::vector<int8_t>& type_ids);
-TestArray DenseUnion(std::vector<int8_t> ids, std::vector<TestArray> children,
+TestArray DenseUnion(const std::vector<int8_t>& ids, std::vector<TestArray> children,
                      const std::vector<int8_t>& type_ids, const std::vector<int32_t>& offsets);
 /// `indices` (format: the index type) over `values`.
 TestArray Dictionary(TestArray indices, TestArray values, bool ordered = false);

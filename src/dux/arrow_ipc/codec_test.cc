@@ -206,7 +206,7 @@ TestArray Deep() {
   return Batch(std::move(columns));
 }
 
-TestArray Dictionaries(std::vector<std::optional<std::string>> values) {
+TestArray Dictionaries(const std::vector<std::optional<std::string>>& values) {
   using testing::Primitive;
   std::vector<TestArray> columns;
   columns.push_back(testing::Dictionary(Primitive<int8_t>("c", {0, 1, nullopt, 1, 0}),
@@ -261,13 +261,16 @@ TEST_P(CodecTest, SlicedColumns) {
   // Each column sliced on its own, and slices inside nested children.
   std::vector<TestArray> columns;
   std::vector<std::optional<int32_t>> ints;
+  ints.reserve(40);
   for (int i = 0; i < 40; ++i) ints.push_back(i % 3 == 0 ? std::nullopt : std::optional(i));
   columns.push_back(testing::Slice(testing::Primitive<int32_t>("i", ints), 13, 20).Named("a"));
   std::vector<std::optional<bool>> bools;
+  bools.reserve(40);
   for (int i = 0; i < 40; ++i)
     bools.push_back(i % 5 == 0 ? std::nullopt : std::optional(i % 2 == 0));
   columns.push_back(testing::Slice(testing::Bools(bools), 11, 20).Named("b"));
   std::vector<std::optional<std::string>> strings;
+  strings.reserve(40);
   for (int i = 0; i < 40; ++i) {
     strings.push_back(i % 4 == 0 ? std::nullopt : std::optional(std::string(i, 'q')));
   }

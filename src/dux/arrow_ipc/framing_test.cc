@@ -114,6 +114,7 @@ TEST(FramingTest, ChangedDictionaryIsResentBeforeItsBatch) {
   size_t end = 0;
   auto messages = Walk(bytes, 0, &end);
   std::vector<fb::MessageHeader> types;
+  types.reserve(messages.size());
   for (const auto& m : messages) types.push_back(m.type);
   EXPECT_EQ(types, (std::vector<fb::MessageHeader>{
                        fb::MessageHeader::Schema, fb::MessageHeader::DictionaryBatch,

@@ -326,7 +326,7 @@ TEST(ReaderTest, NodeLengthsAndNullCounts) {
 TEST(ReaderTest, Offsets) {
   TestArray batch = OneColumn(testing::Strings("u", {"ab", "c"}));
   std::string schema = SchemaMessage(batch);
-  auto message = [&](std::vector<int32_t> offsets) {
+  auto message = [&](const std::vector<int32_t>& offsets) {
     std::string body = Raw(offsets) + Raw<char>({'a', 'b', 'c'});
     return schema + RecordBatchMessage(2, {{2, 0}}, {{0, 0}, {0, 12}, {16, 3}}, body);
   };
@@ -357,7 +357,7 @@ TEST(ReaderTest, UnionTypeIdsAndOffsets) {
   children.push_back(testing::Primitive<int8_t>("c", {1, 2}).Named("a"));
   TestArray batch = OneColumn(testing::DenseUnion({4}, std::move(children), {4, 4}, {0, 1}));
   std::string schema = SchemaMessage(batch);
-  auto message = [&](std::vector<int8_t> ids, std::vector<int32_t> offsets) {
+  auto message = [&](const std::vector<int8_t>& ids, const std::vector<int32_t>& offsets) {
     std::string body = Raw(ids) + Raw(offsets) + Raw<int8_t>({1, 2});
     return schema +
            RecordBatchMessage(2, {{2, 0}, {2, 0}}, {{0, 2}, {8, 8}, {0, 0}, {16, 2}}, body);
@@ -376,7 +376,7 @@ TEST(ReaderTest, Dictionaries) {
   std::string dictionary =
       RecordBatchMessage(2, {{2, 0}}, {{0, 0}, {0, 12}, {16, 2}}, dictionary_body, -1, false,
                          nullptr, /*dictionary_id=*/0);
-  auto indices = [](std::vector<int8_t> values) {
+  auto indices = [](const std::vector<int8_t>& values) {
     return RecordBatchMessage(2, {{2, 0}}, {{0, 0}, {0, 2}}, Raw(values));
   };
   EXPECT_TRUE(ReadAll(schema + dictionary + indices({1, 0})).ok());
@@ -415,7 +415,7 @@ TEST(ReaderTest, Views) {
 TEST(ReaderTest, Compression) {
   TestArray batch = OneColumn(testing::Primitive<int32_t>("i", {1, 2}));
   std::string schema = SchemaMessage(batch);
-  auto message = [&](int64_t declared, std::string payload) {
+  auto message = [&](int64_t declared, const std::string& payload) {
     std::string body(8, '\0');
     std::memcpy(body.data(), &declared, 8);
     body += payload;

@@ -141,6 +141,7 @@ TEST_F(GatherTest, RetryDiscardsTheRowsOfTheFailedAttempt) {
 TEST_F(GatherTest, IdleWorkersTakeQueuedTasks) {
   // Five tasks all meant for worker 0: worker 1 takes some, and every row arrives once.
   std::vector<GatherTask> tasks;
+  tasks.reserve(5);
   for (int i = 0; i < 5; ++i) {
     tasks.push_back({0,
                      Fragment("from_query(\"SELECT range + " + std::to_string(i * 20000) +

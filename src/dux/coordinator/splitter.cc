@@ -145,7 +145,7 @@ std::optional<Decomposition> Decompose(const sql::AggregateCall& call) {
   const std::string& n = call.name;
   if (call.n_args != ProvenArity(n)) return std::nullopt;
   // Merged by one aggregate over the partial column.
-  auto merged_by = [](std::string merge) {
+  auto merged_by = [](const std::string& merge) {
     return [merge](const std::vector<std::string>& c, const std::vector<std::string>&) {
       return merge + "(" + c[0] + ")";
     };

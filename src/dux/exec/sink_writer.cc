@@ -170,8 +170,8 @@ std::vector<fs::path> RemoveFiles(const std::string& directory, const std::strin
 // Unique per attempt, also across hosts that share a filesystem.
 std::string AttemptTag() {
   static std::atomic<uint64_t> counter{0};
-  static const uint64_t random = std::random_device{}() | (uint64_t{std::random_device{}()} << 32);
-  return fmt::format("{:x}-{:x}-{}", random, static_cast<unsigned>(getpid()), counter++);
+  static const uint64_t kRandom = std::random_device{}() | (uint64_t{std::random_device{}()} << 32);
+  return fmt::format("{:x}-{:x}-{}", kRandom, static_cast<unsigned>(getpid()), counter++);
 }
 
 // Creates the target directory of a directory write and checks that files can be made in it.

@@ -35,8 +35,8 @@ Loaded Load() {
 }
 
 const Loaded& Once() {
-  static const Loaded loaded = Load();
-  return loaded;
+  static const Loaded kLoaded = Load();
+  return kLoaded;
 }
 
 }  // namespace

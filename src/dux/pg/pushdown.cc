@@ -72,8 +72,8 @@ std::optional<Constant> ReadConstant(const Json& node) {
   if (value.value("is_null", true)) return std::nullopt;
   const std::string type = value["type"].value("id", "");
   const Json& v = value["value"];
-  static const char* kIntegers[] = {"TINYINT",  "SMALLINT",  "INTEGER",  "BIGINT", "HUGEINT",
-                                    "UTINYINT", "USMALLINT", "UINTEGER", "UBIGINT"};
+  static const char* const kIntegers[] = {"TINYINT",  "SMALLINT",  "INTEGER",  "BIGINT", "HUGEINT",
+                                          "UTINYINT", "USMALLINT", "UINTEGER", "UBIGINT"};
   for (const char* t : kIntegers) {
     if (type != t) continue;
     if (v.is_number_integer()) return Constant{Constant::Kind::kNumber, v.dump(), ""};

@@ -67,7 +67,7 @@ class PgTest : public ::testing::Test {
   }
 
   /// Reads `table` (with `spec`) into the DuckDB temporary table `into`.
-  Result<int64_t> Read(const std::string& table, ReadSpec spec = {},
+  Result<int64_t> Read(const std::string& table, const ReadSpec& spec = {},
                        const std::string& into = "t") {
     DUX_ASSIGN_OR_RETURN(TableName name, ParseTableName(table));
     DUX_ASSIGN_OR_RETURN(TableDescription description, DescribeTable(*pg_, name));

@@ -67,7 +67,7 @@ struct Numeric {
   uint16_t sign = 0;
   int16_t dscale = 0;
   const char* digits = nullptr;
-  int16_t Digit(int i) const { return Int16(digits + 2 * i); }
+  int16_t Digit(int i) const { return Int16(digits + 2 * static_cast<ptrdiff_t>(i)); }
 };
 
 constexpr uint16_t kNumericNegative = 0x4000;

@@ -58,9 +58,9 @@ Family DuckDbFamily(const std::string& duckdb_type) {
   if (ListElement(duckdb_type)) return Family::kList;
   std::string t = AsciiUpper(duckdb_type);
   if (t == "BOOLEAN") return Family::kBool;
-  static const char* kNumbers[] = {"TINYINT",  "SMALLINT",  "INTEGER",  "BIGINT",  "HUGEINT",
-                                   "UTINYINT", "USMALLINT", "UINTEGER", "UBIGINT", "UHUGEINT",
-                                   "FLOAT",    "DOUBLE",    "BIGNUM",   "VARINT"};
+  static const char* const kNumbers[] = {"TINYINT",  "SMALLINT",  "INTEGER",  "BIGINT",  "HUGEINT",
+                                         "UTINYINT", "USMALLINT", "UINTEGER", "UBIGINT", "UHUGEINT",
+                                         "FLOAT",    "DOUBLE",    "BIGNUM",   "VARINT"};
   for (const char* n : kNumbers) {
     if (t == n) return Family::kNumber;
   }

@@ -19,7 +19,10 @@ bool SamePipelines(const std::vector<PipelinePtr>& a, const std::vector<Pipeline
 
 std::vector<NamedExpr> ToNamedExprs(std::vector<std::pair<std::string, std::string>> pairs) {
   std::vector<NamedExpr> out;
-  for (auto& [name, sql] : pairs) out.push_back({std::move(name), Expr{std::move(sql), {}}});
+  out.reserve(pairs.size());
+  for (auto& pair : pairs) {
+    out.push_back({std::move(pair.first), Expr{std::move(pair.second), {}}});
+  }
   return out;
 }
 

@@ -405,7 +405,8 @@ TEST_P(Conformance, ShuffleRoutesEveryRowToItsBucketOwner) {
   ASSERT_TRUE(stats.ok()) << stats.status().message();
   EXPECT_EQ(stats->rows, 4);
   // Each owner holds exactly its buckets, every key in the bucket of its hash, all rows once.
-  auto count = [&](protocol::WorkerClient* owner, std::vector<int> buckets, const char* where) {
+  auto count = [&](protocol::WorkerClient* owner, const std::vector<int>& buckets,
+                   const char* where) {
     std::string sql;
     for (int bucket : buckets) {
       sql += std::string(sql.empty() ? "" : " UNION ALL ") + "SELECT " + std::to_string(bucket) +
@@ -523,6 +524,7 @@ TEST_P(Conformance, InsertIntoAnAttachedDatabase) {
 
 TEST_P(Conformance, ConcurrentQueries) {
   std::vector<std::thread> threads;
+  threads.reserve(4);
   std::vector<int64_t> rows(4, -1);
   for (int i = 0; i < 4; ++i) {
     threads.emplace_back([&, i] {

@@ -105,6 +105,7 @@ Result<std::unique_ptr<LocalCluster>> LocalCluster::Start(const LocalClusterOpti
       if (getppid() != parent) _exit(1);
       dup2(fds[1], STDOUT_FILENO);
       std::vector<char*> argv;
+      argv.reserve(args.size() + 1);
       for (auto& a : args) argv.push_back(a.data());
       argv.push_back(nullptr);
       execvp(argv[0], argv.data());

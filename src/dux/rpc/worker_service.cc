@@ -100,7 +100,7 @@ class CancelWatch {
 };
 
 template <typename T, typename Reply>
-grpc::Status Reply_(const Result<T>& result, Reply* reply) {
+grpc::Status ReplyWith(const Result<T>& result, Reply* reply) {
   if (!result.ok()) return ToGrpc(result.status());
   *reply = *result;
   return grpc::Status::OK;
@@ -157,29 +157,29 @@ class WorkerService final : public v1::Worker::Service {
                            grpc::ServerReader<v1::BucketChunk>* reader,
                            v1::PushBucketsReply* reply) override {
     if (auto denied = Admit(context); !denied.ok()) return denied;
-    return Reply_(worker_->PushBuckets(
-                      [&](v1::BucketChunk* out) -> Result<bool> { return reader->Read(out); }),
-                  reply);
+    return ReplyWith(worker_->PushBuckets(
+                         [&](v1::BucketChunk* out) -> Result<bool> { return reader->Read(out); }),
+                     reply);
   }
 
   grpc::Status Write(grpc::ServerContext* context, const v1::WriteRequest* request,
                      v1::WriteReply* reply) override {
     if (auto denied = Admit(context); !denied.ok()) return denied;
     CancelWatch watch(context, worker_, request->fragment().query_id());
-    return Reply_(worker_->Write(*request), reply);
+    return ReplyWith(worker_->Write(*request), reply);
   }
 
   grpc::Status InsertInto(grpc::ServerContext* context, const v1::InsertIntoRequest* request,
                           v1::InsertIntoReply* reply) override {
     if (auto denied = Admit(context); !denied.ok()) return denied;
     CancelWatch watch(context, worker_, request->fragment().query_id());
-    return Reply_(worker_->InsertInto(*request), reply);
+    return ReplyWith(worker_->InsertInto(*request), reply);
   }
 
   grpc::Status Info(grpc::ServerContext* context, const v1::InfoRequest*,
                     v1::InfoReply* reply) override {
     if (auto denied = Admit(context); !denied.ok()) return denied;
-    return Reply_(worker_->Info(), reply);
+    return ReplyWith(worker_->Info(), reply);
   }
 
   grpc::Status Health(grpc::ServerContext* context, const v1::HealthRequest*,

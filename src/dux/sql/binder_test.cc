@@ -34,13 +34,15 @@ class CountingBinder : public Binder {
   std::atomic<int> describes{0}, queries{0};
 };
 
-// Two connections' binders sharing one cache.
+// Two connections' binders sharing one cache (public: the tests use them by their short names).
 class BindCacheTest : public ::testing::Test {
  protected:
   void SetUp() override {
     a.name = "a";
     b.name = "b";
   }
+
+ public:
   CountingBinder a, b;
   BindCache cache;
   CachingBinder on_a{&a, &cache}, on_b{&b, &cache};

@@ -110,6 +110,7 @@ Status AddRightColumns(const Relation& right, const std::vector<std::string>& sk
 
 std::string KeyCondition(const std::vector<JoinKey>& keys) {
   std::vector<std::string> parts;
+  parts.reserve(keys.size());
   for (const auto& k : keys) {
     parts.push_back("l." + QuoteIdentifier(k.left) + " = r." + QuoteIdentifier(k.right));
   }

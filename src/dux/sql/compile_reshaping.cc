@@ -62,6 +62,7 @@ Result<Relation> PivotWider(CompileContext& ctx, const PivotWiderOp& p, const Op
     }
   }
   std::vector<std::string> usings;
+  usings.reserve(values.size());
   for (const auto& v : values) {
     usings.push_back("first(" + QuoteIdentifier(v) + ")" +
                      (values.size() > 1 ? " AS " + QuoteIdentifier(v) : ""));

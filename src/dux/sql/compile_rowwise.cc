@@ -131,6 +131,7 @@ Result<Relation> CompileRowwise(CompileContext& ctx, const Op& op, const Relatio
     DUX_ASSIGN_OR_RETURN(cols, ResolveColumns(drop.columns, in.schema, verb, op.loc));
   }
   std::vector<std::string> tests;
+  tests.reserve(cols.size());
   for (const auto& c : cols) tests.push_back(QuoteIdentifier(c) + " IS NOT NULL");
   return ctx.AddCte("SELECT * FROM " + in.cte + " WHERE " + Join(tests, " AND "), in, verb, op.loc);
 }
