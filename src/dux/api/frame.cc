@@ -55,6 +55,7 @@ Frame Frame::AsofJoin(const Frame& right, pipeline::JoinKey by, pipeline::AsofCo
 }
 Frame Frame::ConcatRows(const std::vector<Frame>& others) const {
   std::vector<Pipeline> pipelines;
+  pipelines.reserve(others.size());
   for (const auto& f : others) pipelines.push_back(f.pipeline_);
   return With([&](Pipeline& p) { p.ConcatRows(std::move(pipelines)); });
 }

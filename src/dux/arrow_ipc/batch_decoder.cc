@@ -452,7 +452,7 @@ class Decoder {
           int8_t v;
           std::memcpy(&v, values + i, 1);
           ok = v >= 0;
-          u = static_cast<uint64_t>(v);
+          u = static_cast<uint64_t>(static_cast<int64_t>(v));
           break;
         }
         case 'C': {

@@ -39,9 +39,11 @@ class WorkerTables {
       drops[worker].add_more_tables(table);
     }
     std::vector<std::thread> threads;
+    threads.reserve(drops.size());
     for (const auto& [worker, drop] : drops) {
       // Best effort: a worker that has gone took its tables with it.
-      threads.emplace_back([&, w = worker] { (void)options_.workers[w]->DropTable(drop); });
+      threads.emplace_back(
+          [this, w = worker, &request = drop] { (void)options_.workers[w]->DropTable(request); });
     }
     for (auto& thread : threads) thread.join();
   }

@@ -146,9 +146,9 @@ Result<SourceBody> ParseFromValues(Parser& p, std::string_view verb, Location lo
     }
   }
   for (const auto& [name, type] : values.types) {
-    const bool known =
-        std::any_of(values.columns.begin(), values.columns.end(),
-                    [&](const std::string& c) { return EqualsIgnoringAsciiCase(c, name); });
+    const bool known = std::any_of(
+        values.columns.begin(), values.columns.end(),
+        [&name = name](const std::string& c) { return EqualsIgnoringAsciiCase(c, name); });
     if (!known) {
       return p.Error(*types_loc, fmt::format("{}: unknown column in types {}", verb, Quote(name)));
     }

@@ -113,6 +113,7 @@ TEST_F(BucketStoreTest, SinksOfOneBucketMayRunAtOnce) {
   Install(400 << 10);  // the bucket moves to a table while several sinks fill it
   std::vector<std::thread> fillers;
   std::vector<Status> filled(4);
+  fillers.reserve(filled.size());
   for (int i = 0; i < 4; ++i) {
     fillers.emplace_back([&, i] {
       filled[i] = Fill("shared", "SELECT range AS id FROM range(" + std::to_string(i * 20000) +

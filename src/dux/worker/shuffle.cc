@@ -139,6 +139,7 @@ Result<std::vector<BucketStats>> Shuffle(exec::Connection& connection,
   DUX_ASSIGN_OR_RETURN(std::vector<int64_t> rows,
                        exec::RouteRows(connection, routed, target.n_buckets(), open));
   std::vector<BucketStats> stats;
+  stats.reserve(static_cast<size_t>(target.n_buckets()));
   for (int b = 0; b < target.n_buckets(); ++b) {
     stats.push_back({b, rows[static_cast<size_t>(b)], bytes[static_cast<size_t>(b)]});
   }
