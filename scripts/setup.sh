@@ -8,7 +8,10 @@ PACKAGES=(cmake g++ make pkg-config openssl nodejs npm
   libprotobuf-dev protobuf-compiler libgtest-dev libgmock-dev libcli11-dev libfmt-dev
   nlohmann-json3-dev hyperfine clang-format clang clang-tidy libclang-rt-14-dev ccache
   liblz4-dev libzstd-dev libflatbuffers-dev flatbuffers-compiler
-  libgrpc++-dev protobuf-compiler-grpc iproute2 libpq-dev postgresql-15 python3)
+  libgrpc++-dev protobuf-compiler-grpc iproute2 libpq-dev postgresql-15 python3
+  libcurl4-openssl-dev libssl-dev libtinyxml2-dev
+  # for tests only: an HTTP server library (the S3 fault proxy), the reference SigV4 signer
+  libcpp-httplib-dev python3-botocore)
 
 missing=()
 for p in "${PACKAGES[@]}"; do
@@ -29,15 +32,23 @@ fi
 
 scripts/fetch_duckdb.sh build/_deps/duckdb
 
-# apache-arrow for JavaScript, pinned: the independent implementation test/interop checks
-# dux's Arrow IPC against. Installed only when missing; no lock file is written.
-ARROW_JS_VERSION=21.1.0
-arrow_js_package=build/_deps/node/node_modules/apache-arrow/package.json
-if ! grep -q "\"version\": \"$ARROW_JS_VERSION\"" "$arrow_js_package" 2>/dev/null; then
-  echo "setup: installing apache-arrow@$ARROW_JS_VERSION into build/_deps/node"
+# Node packages, pinned, installed into build/_deps/node when one is missing or of another
+# version (all in one npm call, so that none of them is pruned as extraneous; no lock file):
+# - apache-arrow for JavaScript: the independent implementation test/interop checks dux's
+#   Arrow IPC against;
+# - s3rver: the S3-compatible server the s3/ tests start on loopback (test/support/s3_server.h).
+NODE_PACKAGES=(apache-arrow@21.1.0 s3rver@3.7.1)
+node_missing=0
+for spec in "${NODE_PACKAGES[@]}"; do
+  name=${spec%@*}; version=${spec##*@}
+  grep -q "\"version\": \"$version\"" "build/_deps/node/node_modules/$name/package.json" \
+    2>/dev/null || node_missing=1
+done
+if ((node_missing)); then
+  echo "setup: installing ${NODE_PACKAGES[*]} into build/_deps/node"
   mkdir -p build/_deps/node
   npm install --prefix build/_deps/node --no-package-lock --ignore-scripts --no-audit --no-fund \
-    "apache-arrow@$ARROW_JS_VERSION" >/dev/null
+    "${NODE_PACKAGES[@]}" >/dev/null
 fi
 
 cmake -S . -B build -DCMAKE_BUILD_TYPE="${DUX_BUILD_TYPE:-RelWithDebInfo}" >/dev/null
