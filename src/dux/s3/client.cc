@@ -141,8 +141,9 @@ Status Client::ReadRange(const std::string& bucket, const std::string& key, uint
   Result<HttpResponse> response = SendRaw(request, [&](HttpRequest& http) {
     http.body_sink = [&](std::string_view piece) {
       if (piece.size() > out.size() - written) {
-        return Status::IOError("s3: " + request.Describe() + ": the server sent more than the " +
-                               std::to_string(out.size()) + " bytes asked for");
+        // Send prefixes the request.
+        return Status::IOError("the server sent more than the " + std::to_string(out.size()) +
+                               " bytes asked for");
       }
       std::memcpy(out.data() + written, piece.data(), piece.size());
       written += piece.size();

@@ -95,7 +95,7 @@ Result<system_clock::time_point> ParseHttpDate(std::string_view text) {
   if (rest.size() != 24 || !Digits(rest, 0, 2, &t.tm_mday) || rest[2] != ' ' || rest[6] != ' ' ||
       !Digits(rest, 7, 4, &year) || rest[11] != ' ' || !Digits(rest, 12, 2, &t.tm_hour) ||
       rest[14] != ':' || !Digits(rest, 15, 2, &t.tm_min) || rest[17] != ':' ||
-      !Digits(rest, 18, 2, &t.tm_sec) || rest.substr(20) != "GMT") {
+      !Digits(rest, 18, 2, &t.tm_sec) || rest.substr(20) != " GMT") {
     return bad();
   }
   t.tm_mon = -1;
