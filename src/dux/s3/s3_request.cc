@@ -26,6 +26,7 @@ S3Request GetObjectRequest(std::string bucket, std::string key, std::optional<By
 S3Request PutObjectRequest(std::string bucket, std::string key, std::string_view body) {
   S3Request r{"PUT", std::move(bucket), std::move(key), {}, {}, body};
   r.headers.emplace_back("Content-MD5", Md5Base64(body));
+  r.unsigned_payload_over_tls = true;
   return r;
 }
 
@@ -55,6 +56,7 @@ S3Request UploadPartRequest(std::string bucket, std::string key, const std::stri
               {},
               body};
   r.headers.emplace_back("Content-MD5", Md5Base64(body));
+  r.unsigned_payload_over_tls = true;
   return r;
 }
 
@@ -103,7 +105,9 @@ Result<HttpRequest> BuildHttpRequest(const S3Request& request, const Config& con
   }
   http.body = request.body;
 
-  const std::string payload_hash = Sha256Hex(request.body);
+  const std::string payload_hash = request.unsigned_payload_over_tls && config.endpoint.tls()
+                                       ? std::string(kUnsignedPayload)
+                                       : Sha256Hex(request.body);
   const std::string amz_date = FormatAmzDate(now);
   SigningRequest signing;
   signing.method = request.method;

@@ -25,6 +25,11 @@ struct S3Request {
   std::vector<std::pair<std::string, std::string>> query;    ///< decoded names and values
   std::vector<std::pair<std::string, std::string>> headers;  ///< sent and signed
   std::string_view body;  ///< not owned: alive until the request is sent
+  /// Over TLS, sign "UNSIGNED-PAYLOAD" instead of the body's SHA-256: for object data that
+  /// also carries a Content-MD5 (PUT, UploadPart), as the AWS SDKs do. TLS protects it in
+  /// transit and S3 checks the MD5, and a part is not hashed twice. Over plain HTTP the
+  /// payload is always signed.
+  bool unsigned_payload_over_tls = false;
 
   /// "GET s3://bucket/key", the start of every message about this request.
   std::string Describe() const;
@@ -60,10 +65,10 @@ S3Request DeleteObjectRequest(std::string bucket, std::string key);
 S3Request DeleteObjectsRequest(std::string bucket, std::string_view body);
 
 /// The request to send to config's endpoint at time `now`: the URL in the bucket's style
-/// (Config::StyleFor) with the key and query percent-encoded once, a Host header, the
-/// payload's SHA-256 as x-amz-content-sha256 (every payload is signed: it costs little next
-/// to the network and protects bodies sent over plain HTTP), x-amz-date, the session token,
-/// and Authorization (not when the credentials are anonymous). Thread-safe (pure).
+/// (Config::StyleFor) with the key and query percent-encoded once, a Host header,
+/// x-amz-content-sha256 (the payload's SHA-256, or UNSIGNED-PAYLOAD, see
+/// S3Request::unsigned_payload_over_tls), x-amz-date, the session token, and Authorization
+/// (not when the credentials are anonymous). Thread-safe (pure).
 Result<HttpRequest> BuildHttpRequest(const S3Request& request, const Config& config,
                                      std::chrono::system_clock::time_point now);
 

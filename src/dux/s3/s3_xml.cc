@@ -15,6 +15,8 @@ using tinyxml2::XMLDocument;
 using tinyxml2::XMLElement;
 
 constexpr const char* kNamespace = "http://s3.amazonaws.com/doc/2006-03-01/";
+// No white space between elements (tinyxml2 wants it said on every element).
+constexpr bool kCompact = true;
 
 // Parses `xml`; the root element when its name is `root`, else nullptr.
 const XMLElement* Root(XMLDocument& doc, std::string_view xml, const char* root) {
@@ -118,37 +120,37 @@ Result<std::vector<DeleteFailure>> ParseDeleteResult(std::string_view xml) {
 
 std::string CompleteMultipartUploadXml(const std::vector<CompletedPart>& parts) {
   tinyxml2::XMLPrinter printer(nullptr, /*compact=*/true);
-  printer.OpenElement("CompleteMultipartUpload");
+  printer.OpenElement("CompleteMultipartUpload", kCompact);
   printer.PushAttribute("xmlns", kNamespace);
   for (const CompletedPart& part : parts) {
-    printer.OpenElement("Part");
-    printer.OpenElement("ETag");
+    printer.OpenElement("Part", kCompact);
+    printer.OpenElement("ETag", kCompact);
     printer.PushText(part.etag.c_str());
-    printer.CloseElement();
-    printer.OpenElement("PartNumber");
+    printer.CloseElement(kCompact);
+    printer.OpenElement("PartNumber", kCompact);
     printer.PushText(part.part_number);
-    printer.CloseElement();
-    printer.CloseElement();
+    printer.CloseElement(kCompact);
+    printer.CloseElement(kCompact);
   }
-  printer.CloseElement();
+  printer.CloseElement(kCompact);
   return std::string(printer.CStr(), printer.CStrSize() - 1);
 }
 
 std::string DeleteObjectsXml(const std::vector<std::string>& keys) {
   tinyxml2::XMLPrinter printer(nullptr, /*compact=*/true);
-  printer.OpenElement("Delete");
+  printer.OpenElement("Delete", kCompact);
   printer.PushAttribute("xmlns", kNamespace);
   for (const std::string& key : keys) {
-    printer.OpenElement("Object");
-    printer.OpenElement("Key");
+    printer.OpenElement("Object", kCompact);
+    printer.OpenElement("Key", kCompact);
     printer.PushText(key.c_str());
-    printer.CloseElement();
-    printer.CloseElement();
+    printer.CloseElement(kCompact);
+    printer.CloseElement(kCompact);
   }
-  printer.OpenElement("Quiet");
+  printer.OpenElement("Quiet", kCompact);
   printer.PushText("true");
-  printer.CloseElement();
-  printer.CloseElement();
+  printer.CloseElement(kCompact);
+  printer.CloseElement(kCompact);
   return std::string(printer.CStr(), printer.CStrSize() - 1);
 }
 
