@@ -118,11 +118,11 @@ Result<ObjectInfo> Client::Head(const std::string& bucket, const std::string& ke
   DUX_ASSIGN_OR_RETURN(HttpResponse response, Send(request));
   ObjectInfo info;
   const std::string* length = response.Header("content-length");
-  char* end = nullptr;
-  if (length == nullptr || length->empty() ||
-      (info.size = std::strtoull(length->c_str(), &end, 10), *end != '\0')) {
+  if (length == nullptr || length->empty() || length->size() > 20 ||
+      length->find_first_not_of("0123456789") != std::string::npos) {
     return Status::IOError("s3: " + request.Describe() + ": the answer has no Content-Length");
   }
+  info.size = std::strtoull(length->c_str(), nullptr, 10);
   if (const std::string* etag = response.Header("etag")) info.etag = *etag;
   // A server that omits or garbles Last-Modified leaves the epoch: reads do not need it.
   if (const std::string* modified = response.Header("last-modified")) {

@@ -70,9 +70,11 @@ Result<ListPage> ParseListObjectsV2(std::string_view xml) {
     ListedObject object;
     DUX_ASSIGN_OR_RETURN(object.key, decode(Text(c, "Key")));
     const std::string size = Text(c, "Size");
-    char* end = nullptr;
-    object.size = std::strtoull(size.c_str(), &end, 10);
-    if (size.empty() || *end != '\0') {
+    // Digits only: strtoull would take "-1" as 2^64 - 1.
+    const bool digits = !size.empty() && size.size() <= 20 &&
+                        size.find_first_not_of("0123456789") == std::string::npos;
+    if (digits) object.size = std::strtoull(size.c_str(), nullptr, 10);
+    if (!digits) {
       return Status::InvalidArgument("s3: bad Size \"" + size + "\" for key \"" + object.key +
                                      "\" in a listing");
     }
