@@ -139,8 +139,7 @@ TEST_F(S3ClientTest, KeysWithSpacesUnicodeAndReservedCharacters) {
   const std::vector<std::string> keys = {
       "keys/a b.parquet",
       "keys/year=2024/month=01/part 0.parquet",
-      "keys/\xc3\xbcnic\xc3\xb6"
-      "de/\xe4\xb8\xad\xe6\x96\x87-\xf0\x9f\x98\x80.bin",
+      "keys/\xc3\xbcnic\xc3\xb6/\xe4\xb8\xad\xe6\x96\x87-\xf0\x9f\x98\x80.bin",
       "keys/plus+percent%tilde~",
       "keys/quote'paren(s)!*,;:@&$",
       "keys/equals==and+plus=/x",
@@ -176,6 +175,7 @@ TEST_F(S3ClientTest, ListsThousandsOfObjectsAcrossPages) {
   std::atomic<int> next{0};
   std::atomic<int> failures{0};
   std::vector<std::thread> writers;
+  writers.reserve(8);
   for (int t = 0; t < 8; ++t) {
     writers.emplace_back([&] {
       for (int i = next++; i < kObjects; i = next++) {
@@ -264,9 +264,11 @@ TEST_F(S3ClientTest, DeleteAndDeleteObjects) {
 
   // 1,100 keys: two batches.
   std::vector<std::string> keys;
+  keys.reserve(1100);
   for (int i = 0; i < 1100; ++i) keys.push_back("del/many/k&<" + std::to_string(i));
   std::atomic<int> next{0};
   std::vector<std::thread> writers;
+  writers.reserve(8);
   for (int t = 0; t < 8; ++t) {
     writers.emplace_back([&] {
       for (int i = next++; i < static_cast<int>(keys.size()); i = next++) {

@@ -27,9 +27,10 @@ using CurlSlist = std::unique_ptr<curl_slist, CurlSlistDeleter>;
 // curl_global_init is not thread-safe and must run once before any handle exists; it is
 // never undone, since handles may live until the process exits.
 Status InitCurlOnce() {
-  static const CURLcode code = curl_global_init(CURL_GLOBAL_DEFAULT);
-  if (code != CURLE_OK) {
-    return Status::Internal(std::string("s3: libcurl cannot start: ") + curl_easy_strerror(code));
+  static const CURLcode kInitCode = curl_global_init(CURL_GLOBAL_DEFAULT);
+  if (kInitCode != CURLE_OK) {
+    return Status::Internal(std::string("s3: libcurl cannot start: ") +
+                            curl_easy_strerror(kInitCode));
   }
   return Status::OK();
 }
@@ -134,15 +135,14 @@ struct HttpClient::Pool {
   std::vector<CurlEasy> idle;
 };
 
-HttpClient::HttpClient(HttpOptions options)
-    : options_(std::move(options)), pool_(std::make_unique<Pool>()) {}
+HttpClient::HttpClient(HttpOptions options) : options_(options), pool_(std::make_unique<Pool>()) {}
 
 HttpClient::~HttpClient() = default;
 
 Result<std::unique_ptr<HttpClient>> HttpClient::Make(HttpOptions options) {
   DUX_RETURN_NOT_OK(InitCurlOnce());
   if (options.retry.max_attempts < 1) options.retry.max_attempts = 1;
-  return std::unique_ptr<HttpClient>(new HttpClient(std::move(options)));
+  return std::unique_ptr<HttpClient>(new HttpClient(options));
 }
 
 bool HttpClient::IsRetryableStatus(long status) {
@@ -174,22 +174,22 @@ Result<HttpResponse> HttpClient::Send(const HttpRequest& request) {
 
   // Headers: the caller's, and none of curl's own Content-Type or Expect: 100-continue.
   CurlSlist headers;
+  auto append = [&headers](const std::string& line) {
+    curl_slist* list = headers.release();
+    curl_slist* appended = curl_slist_append(list, line.c_str());
+    headers.reset(appended != nullptr ? appended : list);
+    return appended != nullptr;
+  };
   bool has_content_type = false;
   for (const auto& [name, value] : request.headers) {
-    std::string line = name + ": " + value;
-    if (value.empty()) line = name + ";";  // curl's syntax for a header with an empty value
-    curl_slist* next = curl_slist_append(headers.get(), line.c_str());
-    if (next == nullptr) return Status::Internal("s3: out of memory building headers");
-    headers.release();
-    headers.reset(next);
+    // "Name;" is curl's syntax for a header with an empty value.
+    if (!append(value.empty() ? name + ";" : name + ": " + value)) {
+      return Status::Internal("s3: out of memory building headers");
+    }
     has_content_type |= strcasecmp(name.c_str(), "content-type") == 0;
   }
-  for (const char* line : {"Expect:", "Content-Type:"}) {
-    if (std::strcmp(line, "Content-Type:") == 0 && has_content_type) continue;
-    curl_slist* next = curl_slist_append(headers.get(), line);
-    if (next == nullptr) return Status::Internal("s3: out of memory building headers");
-    headers.release();
-    headers.reset(next);
+  if (!append("Expect:") || (!has_content_type && !append("Content-Type:"))) {
+    return Status::Internal("s3: out of memory building headers");
   }
 
   const RetryPolicy& retry = options_.retry;

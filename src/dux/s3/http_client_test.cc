@@ -378,6 +378,7 @@ TEST(S3HttpClientTest, ConcurrentSendsFromManyThreads) {
   });
   auto client = MakeClient();
   std::vector<std::thread> threads;
+  threads.reserve(8);
   std::atomic<int> wrong{0};
   for (int t = 0; t < 8; ++t) {
     threads.emplace_back([&, t] {

@@ -95,15 +95,21 @@ Result<nlohmann::json> Sign(const nlohmann::json& spec) {
 }  // namespace dux::s3
 
 int main() {
-  std::string line;
-  while (std::getline(std::cin, line)) {
-    if (line.empty()) continue;
-    dux::Result<nlohmann::json> out = dux::s3::Sign(nlohmann::json::parse(line));
-    if (!out.ok()) {
-      std::cerr << out.status().ToString() << "\n";
-      return 1;
+  // nlohmann throws on a malformed spec: the tool reports it and fails.
+  try {
+    std::string line;
+    while (std::getline(std::cin, line)) {
+      if (line.empty()) continue;
+      dux::Result<nlohmann::json> out = dux::s3::Sign(nlohmann::json::parse(line));
+      if (!out.ok()) {
+        std::cerr << out.status().ToString() << "\n";
+        return 1;
+      }
+      std::cout << out->dump() << "\n";
     }
-    std::cout << out->dump() << "\n";
+  } catch (const std::exception& error) {
+    std::cerr << "bad request spec: " << error.what() << "\n";
+    return 1;
   }
   return 0;
 }
