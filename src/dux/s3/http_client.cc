@@ -165,6 +165,9 @@ Result<HttpResponse> HttpClient::Send(const HttpRequest& request) {
     HttpClient* client;
     CurlEasy* handle;
     ~GiveBack() {
+      // Options point into this call's stack (headers, error buffer, callbacks' data): clear
+      // them before anyone else can hold the handle. The open connections stay.
+      curl_easy_reset(handle->get());
       std::lock_guard<std::mutex> lock(client->pool_->mutex);
       if (client->pool_->idle.size() < client->options_.max_idle_connections) {
         client->pool_->idle.push_back(std::move(*handle));
