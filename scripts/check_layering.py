@@ -1,6 +1,7 @@
 #!/usr/bin/env python3
 """Checks that each module of src/dux/ includes only the modules docs/architecture.md
-allows it (the ```layers block of section 2), and that only rpc/ includes gRPC.
+allows it (the ```layers block of section 2), that only rpc/ includes gRPC, and that only
+s3_filesystem/ includes DuckDB's C++ headers.
 
 usage: scripts/check_layering.py [ROOT]; prints one line per forbidden include and exits 1
 if there is any. Test sources (*_test.cc, *_testing.*) may include more: they are not part
@@ -50,7 +51,11 @@ def main():
                         if not m:
                             continue
                         header, target = m.group(1), m.group(2)
-                        if header.startswith(("grpc", "grpcpp/")) or header.endswith(".grpc.pb.h"):
+                        if header == "duckdb.hpp" or header.startswith("duckdb/"):
+                            if module != "s3_filesystem":
+                                problems.append(f"{rel}:{number}: {module}/ includes DuckDB's C++ "
+                                                f"headers ({header}); only s3_filesystem/ may")
+                        elif header.startswith(("grpc", "grpcpp/")) or header.endswith(".grpc.pb.h"):
                             if module != "rpc":
                                 problems.append(f"{rel}:{number}: {module}/ includes gRPC "
                                                 f"({header}); only rpc/ may")

@@ -1,6 +1,11 @@
 #include "dux/engine/database.h"
 
 #include <map>
+#include <memory>
+
+#include "dux/s3/client.h"
+#include "dux/s3/config.h"
+#include "dux/s3_filesystem/s3_filesystem.h"
 
 namespace dux::engine {
 
@@ -18,11 +23,24 @@ std::map<std::string, std::string> DatabaseSettings(const DatabaseOptions& optio
   return settings;
 }
 
+// The S3 client every s3:// path of this database goes through, from the AWS environment
+// variables and files (docs/s3.md, "Configuration"). No settings at all is not an error (the
+// requests go unsigned, to AWS); settings that cannot be read are returned as the error,
+// which then fails s3:// paths only. Nothing is sent anywhere here.
+Result<std::shared_ptr<s3::Client>> S3ClientFromEnvironment() {
+  DUX_ASSIGN_OR_RETURN(s3::Config config, s3::LoadConfig(s3::ProcessEnvironment()));
+  DUX_ASSIGN_OR_RETURN(std::unique_ptr<s3::Client> client, s3::Client::Make(std::move(config)));
+  return std::shared_ptr<s3::Client>(std::move(client));
+}
+
 }  // namespace
 
 Result<exec::Database> OpenDatabase(const DatabaseOptions& options) {
   DUX_ASSIGN_OR_RETURN(exec::Database db,
                        exec::Database::Open(options.path, DatabaseSettings(options)));
+  // s3:// paths, read and written by DuckDB through dux's file system (docs/s3.md, "File
+  // system"); before any query, since DuckDB's list of file systems is not synchronised.
+  DUX_RETURN_NOT_OK(s3_filesystem::RegisterS3FileSystem(db.get(), S3ClientFromEnvironment()));
   // Planning reads the same parquet footers several times (schemas, row groups, sizes) and a
   // worker reads the files of every query sent to it: parsed footers are kept, and DuckDB
   // reads a footer again when its file has changed since. (A global setting the parquet

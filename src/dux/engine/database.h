@@ -17,7 +17,9 @@ struct DatabaseOptions {
 };
 
 /// Opens a database with dux's Arrow conventions (lossless extension types), `options`'
-/// threads, memory and temp directory, and parsed parquet footers kept across queries.
+/// threads, memory and temp directory, parsed parquet footers kept across queries, and
+/// s3:// paths served by dux's file system with the S3 settings of this process's AWS
+/// environment (no network I/O at open; settings that cannot be read fail s3:// paths only).
 Result<exec::Database> OpenDatabase(const DatabaseOptions& options);
 
 }  // namespace dux::engine

@@ -187,11 +187,12 @@ Result<std::string> Client::GetRange(const std::string& bucket, const std::strin
 }
 
 Result<Listing> Client::List(const std::string& bucket, const std::string& prefix,
-                             const std::optional<std::string>& delimiter, int page_size) {
+                             const std::optional<std::string>& delimiter, int page_size,
+                             int max_pages) {
   Listing listing;
   std::optional<std::string> token;
   std::set<std::string> seen_tokens;  // a server that repeats a token would loop forever
-  while (true) {
+  for (int pages = 1;; ++pages) {
     const S3Request request = ListObjectsV2Request(bucket, prefix, delimiter, token, page_size);
     DUX_ASSIGN_OR_RETURN(HttpResponse response, Send(request));
     Result<ListPage> page = ParseListObjectsV2(response.body);
@@ -200,7 +201,7 @@ Result<Listing> Client::List(const std::string& bucket, const std::string& prefi
     for (std::string& p : page->listing.common_prefixes) {
       listing.common_prefixes.push_back(std::move(p));
     }
-    if (!page->truncated) return listing;
+    if (!page->truncated || pages == max_pages) return listing;
     if (!seen_tokens.insert(page->next_continuation_token).second) {
       return Status::IOError("s3: " + request.Describe() +
                              ": the server repeated a continuation token");

@@ -57,10 +57,12 @@ class Client {
 
   /// Every object under `prefix` (ListObjectsV2, all pages; page_size keys per request, at
   /// most 1000 on AWS), sizes, ETags and times included. With a delimiter, keys below
-  /// the next delimiter are folded into common_prefixes.
+  /// the next delimiter are folded into common_prefixes. With max_pages > 0, at most that
+  /// many pages are asked for (a first page answers "is there anything under this prefix?"
+  /// and "does this bucket exist?").
   Result<Listing> List(const std::string& bucket, const std::string& prefix,
                        const std::optional<std::string>& delimiter = std::nullopt,
-                       int page_size = 1000);
+                       int page_size = 1000, int max_pages = 0);
 
   /// Writes a whole object in one request (up to 5 GiB); its ETag.
   Result<std::string> Put(const std::string& bucket, const std::string& key, std::string_view body);

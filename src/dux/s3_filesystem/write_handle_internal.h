@@ -1,0 +1,81 @@
+// S3WriteHandle: an S3 object DuckDB writes sequentially: parts uploaded in the background
+// while the next one fills, completed on close, aborted otherwise. Private to s3_filesystem;
+// docs/s3.md, "File system": writes.
+#pragma once
+
+#include <cstdint>
+#include <deque>
+#include <future>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "duckdb/common/file_system.hpp"
+#include "dux/common/status.h"
+#include "dux/s3/client.h"
+#include "dux/s3/s3_path.h"
+
+namespace dux::s3_filesystem {
+
+class S3FileSystem;
+
+/// The size of multipart part `part_number` (1-based): `base` for parts 1 to 1,000, twice
+/// that for 1,001 to 2,000, and so on, capped at S3's 5 GiB. With an 8 MiB base, 10,000
+/// parts reach beyond S3's 5 TiB object limit.
+uint64_t PartSize(uint64_t base, int part_number);
+
+/// One object being written. Bytes are appended (S3 objects cannot be written anywhere
+/// else); each full part starts uploading on its own thread and the writer goes on filling
+/// the next, waiting for the oldest upload when options().parts_in_flight are running. Close
+/// (or FileSync) uploads the rest and completes the upload, or PUTs the whole object when it
+/// never filled a part; nothing is visible in S3 before that. A failed part, a failed
+/// completion, or a handle destroyed without Close aborts the multipart upload, so no object
+/// and no stored parts remain (best effort: the abort's own failure is not reported).
+///
+/// Not thread-safe: one thread writes (DuckDB's writers are sequential per file). The
+/// background uploads hold their own copy of the client and part, never the handle.
+class S3WriteHandle final : public duckdb::FileHandle {
+ public:
+  S3WriteHandle(S3FileSystem& file_system, const std::string& url, duckdb::FileOpenFlags flags,
+                s3::S3Path path);
+  /// Aborts an unfinished upload after its running parts end.
+  ~S3WriteHandle() override;
+
+  /// Appends; throws IOException on a failed part (the upload is then aborted).
+  void Append(const char* data, uint64_t size);
+  /// Bytes appended so far.
+  uint64_t size() const { return written_; }
+  /// Completes the object; a no-op once done. Throws IOException on failure.
+  void Finish();
+
+  void Close() override { Finish(); }
+
+ private:
+  /// Starts uploading `part_` as the next part (creating the upload first).
+  Status StartPart();
+  /// Waits for the oldest running part and records its ETag.
+  Status CollectOldestPart();
+  Status FinishUpload();
+  /// Waits for running parts, then asks S3 to drop the upload.
+  void Abort();
+  /// Aborts and throws `status`.
+  [[noreturn]] void Fail(const Status& status);
+
+  S3FileSystem& s3_file_system_;
+  const s3::S3Path path_;
+  const std::shared_ptr<s3::Client> client_;
+  std::string part_;  // the part being filled
+  uint64_t written_ = 0;
+  int next_part_number_ = 1;
+  std::optional<std::string> upload_id_;
+  struct UploadedPart {
+    s3::CompletedPart part;
+    uint64_t bytes = 0;
+  };
+  std::deque<std::future<Result<UploadedPart>>> running_;
+  std::vector<s3::CompletedPart> completed_;
+  enum class State { kWriting, kFinished, kFailed } state_ = State::kWriting;
+};
+
+}  // namespace dux::s3_filesystem
