@@ -92,7 +92,8 @@ int Main(int argc, char** argv) {
                          "memory limit of DuckDB and the exchange buckets together, e.g. 4GB");
   worker_cmd->add_option("--temp-dir", worker.temp_dir, "DuckDB's spill directory");
   worker_cmd->add_option("--allow-dir", worker.allow_dirs,
-                         "confine file reads and writes to DIR (repeatable)");
+                         "confine file reads and writes to DIR, a local directory or an "
+                         "s3://bucket[/prefix] (repeatable; S3 is then allowed only where listed)");
   worker_cmd->add_option("--join", worker.join, "register with this registry (HOST:PORT)");
   worker_cmd->add_option("--advertise", worker.advertise,
                          "the address the registry hands out (default: the bound one)");

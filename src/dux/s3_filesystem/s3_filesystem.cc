@@ -6,6 +6,7 @@
 #include "duckdb/main/capi/capi_internal.hpp"
 #include "duckdb/main/database.hpp"
 #include "file_system_internal.h"
+#include "key_glob_internal.h"
 
 namespace dux::s3_filesystem {
 
@@ -48,6 +49,25 @@ Status RegisterS3FileSystem(duckdb_database db, Result<std::shared_ptr<s3::Clien
     return Status::Internal(std::string("registering the s3 file system: ") + e.what());
   }
   return Status::OK();
+}
+
+Result<std::string> S3AllowedDirectory(std::string_view url) {
+  DUX_ASSIGN_OR_RETURN(s3::S3Path path, s3::ParseS3Path(url));
+  std::string_view key = path.key;
+  while (!key.empty() && key.back() == '/') key.remove_suffix(1);
+  const std::string what = "--allow-dir " + std::string(url);
+  if (HasGlob(key)) return Status::InvalidArgument(what + ": a prefix cannot hold * ? or [");
+  size_t start = 0;
+  while (!key.empty()) {
+    size_t slash = key.find('/', start);
+    std::string_view segment = key.substr(start, slash - start);
+    if (segment.empty() || segment == "." || segment == "..") {
+      return Status::InvalidArgument(what + ": empty, \".\" and \"..\" segments are not allowed");
+    }
+    if (slash == std::string_view::npos) break;
+    start = slash + 1;
+  }
+  return "s3://" + path.bucket + (key.empty() ? "" : "/" + std::string(key));
 }
 
 }  // namespace dux::s3_filesystem

@@ -5,6 +5,8 @@
 #include <atomic>
 #include <cstdint>
 #include <memory>
+#include <string>
+#include <string_view>
 
 #include "duckdb.h"
 #include "dux/common/status.h"
@@ -61,5 +63,13 @@ struct S3FileSystemOptions {
 /// null `db`.
 Status RegisterS3FileSystem(duckdb_database db, Result<std::shared_ptr<s3::Client>> client,
                             S3FileSystemOptions options = {});
+
+/// What `--allow-dir s3://bucket[/prefix]` puts in a confined DuckDB's allowed_directories
+/// (with a '/' appended, as for local directories): "s3://bucket" or "s3://bucket/prefix",
+/// without a trailing '/'. Every object whose key starts with "prefix/" is then allowed, and
+/// nothing else in S3. InvalidArgument, naming the URL, for a bad bucket name, glob
+/// characters, or empty, "." or ".." segments in the prefix (DuckDB would resolve those as
+/// in a local path; S3 does not: docs/s3.md, "Security").
+Result<std::string> S3AllowedDirectory(std::string_view url);
 
 }  // namespace dux::s3_filesystem

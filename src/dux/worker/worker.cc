@@ -13,6 +13,8 @@
 #include "dux/pg/table_writer.h"
 #include "dux/pipeline/proto_mapping.h"
 #include "dux/protocol/worker_client.h"
+#include "dux/s3/s3_path.h"
+#include "dux/s3_filesystem/s3_filesystem.h"
 #include "dux/sql/quote.h"
 
 namespace dux::worker {
@@ -94,9 +96,15 @@ Result<std::unique_ptr<Worker>> Worker::Open(const WorkerOptions& options) {
     auto& dirs = resolved.allowed_directories;
     if (!options.temp_directory.empty()) dirs.push_back(options.temp_directory);
     for (auto& d : dirs) {
-      std::error_code ec;
-      d = std::filesystem::weakly_canonical(std::filesystem::absolute(d), ec).string();
-      if (ec) return Status::InvalidArgument("--allow-dir " + d + ": " + ec.message());
+      if (s3::IsS3Url(d)) {
+        // An S3 prefix (docs/s3.md, "Security"): DuckDB checks s3:// paths against it as
+        // it checks local ones, and dux's file system refuses keys that check could misread.
+        DUX_ASSIGN_OR_RETURN(d, s3_filesystem::S3AllowedDirectory(d));
+      } else {
+        std::error_code ec;
+        d = std::filesystem::weakly_canonical(std::filesystem::absolute(d), ec).string();
+        if (ec) return Status::InvalidArgument("--allow-dir " + d + ": " + ec.message());
+      }
       list += (list.empty() ? "" : ", ") + sql::QuoteString(d + "/");
     }
     DUX_RETURN_NOT_OK(c.Execute("SET allowed_directories = [" + list + "]").status());

@@ -31,7 +31,9 @@ struct WorkerOptions {
   std::string memory_limit;
   std::string temp_directory;
   /// When not empty, every file the worker reads or writes must lie under one of these
-  /// (DuckDB's allowed_directories with external access otherwise disabled).
+  /// (DuckDB's allowed_directories with external access otherwise disabled): local
+  /// directories, and S3 prefixes "s3://bucket[/prefix]" (nothing in S3 is allowed unless
+  /// listed; docs/s3.md, "Security").
   std::vector<std::string> allowed_directories;
 };
 
