@@ -156,6 +156,19 @@ Status Client::ReadRange(const std::string& bucket, const std::string& key, uint
     return Status::FailedPrecondition(ChangedMessage(
         bucket, key, "its ETag is no longer " + expected_etag + ": the object was replaced"));
   }
+  if ((response->status == 404 || response->status == 416) && !expected_etag.empty()) {
+    // Servers that ignore If-Match (s3rver) answer a shorter or deleted replacement with
+    // "range not satisfiable" or "no such key": say what happened to the object instead.
+    Result<ObjectInfo> now = Head(bucket, key);
+    if (!now.ok() && now.status().code() == StatusCode::kNotFound) {
+      return Status::FailedPrecondition(
+          ChangedMessage(bucket, key, "ETag " + expected_etag + ": the object was deleted"));
+    }
+    if (now.ok() && now->etag != expected_etag) {
+      return Status::FailedPrecondition(
+          ChangedMessage(bucket, key, "ETag " + expected_etag + " became " + now->etag));
+    }
+  }
   if (response->status < 200 || response->status > 299) return ErrorFrom(request, *response);
   if (!expected_etag.empty()) {
     // Servers that ignore If-Match still name the version they sent.

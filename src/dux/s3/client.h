@@ -46,7 +46,9 @@ class Client {
   /// Reads out.size() bytes from `offset` into `out` with one ranged GET. With a non-empty
   /// `expected_etag` (Head's), the request carries If-Match and the answer's ETag is checked
   /// too, so an object replaced since the HEAD fails with FailedPrecondition
-  /// "s3: s3://b/k changed during the query ..." instead of mixing two versions. OutOfRange
+  /// "s3: s3://b/k changed during the query ..." instead of mixing two versions (a 404 or
+  /// 416 answer is checked with a HEAD: a server that ignores If-Match answers a deleted or
+  /// shorter replacement so). OutOfRange
   /// when the object ends before offset + out.size(). A transfer broken midway is retried
   /// from its start.
   Status ReadRange(const std::string& bucket, const std::string& key, uint64_t offset,

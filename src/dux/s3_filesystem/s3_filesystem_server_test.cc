@@ -271,7 +271,9 @@ TEST(S3FileSystemTest, TheParquetReaderFetchesOnlyTheColumnItReads) {
             << stats->head_requests.load() << " HEADs\n";
   EXPECT_GT(fetched, 0U);
   EXPECT_LT(fetched * 20, size);  // under 5% of the object
-  EXPECT_LE(stats->head_requests.load(), 1U);
+  // HEADs come from globbing the literal path (DuckDB globs it at bind and again at scan);
+  // the four opens that follow carry the glob's size and ETag and ask nothing.
+  EXPECT_LE(stats->head_requests.load(), 2U);
 }
 
 TEST(S3FileSystemTest, CopyToS3WritesObjectsThatReadBackEqual) {
@@ -379,7 +381,6 @@ TEST(S3FileSystemTest, AConfinedDatabaseReachesOnlyItsAllowedPrefixes) {
   ASSERT_TRUE(client->Put(kBucket, "allowed/a.csv", "x\n1\n").ok());
   ASSERT_TRUE(client->Put(kBucket, "secret/a.csv", "x\n2\n").ok());
   ASSERT_TRUE(client->Put(kBucket, "allowedx/a.csv", "x\n3\n").ok());
-  ASSERT_TRUE(client->Put(kBucket, "x/../allowed/a.csv", "x\n4\n").ok());
   const fs::path work = *local_root / "confined";
   fs::create_directories(work / "s3:" / "lake" / "allowed");
   std::ofstream(work / "s3:" / "lake" / "allowed" / "a.csv") << "x\nLOCAL\n";
@@ -405,11 +406,14 @@ TEST(S3FileSystemTest, AConfinedDatabaseReachesOnlyItsAllowedPrefixes) {
     EXPECT_NE(message.find("Cannot access"), std::string::npos) << refused << ": " << message;
   }
   // DuckDB resolves ".." and lets this pass as s3://lake/allowed/a.csv; S3 would read the
-  // key "x/../allowed/a.csv", below x/.
+  // key "x/../allowed/a.csv", below x/. (s3rver cannot store such a key: the request is
+  // refused before it is sent.)
   std::string dots = ErrorOf(c, "SELECT * FROM read_csv('s3://lake/x/../allowed/a.csv')");
   EXPECT_NE(dots.find("segment"), std::string::npos) << dots;
-  EXPECT_NE(ErrorOf(c, "COPY (SELECT 1) TO 's3://lake/secret/new.csv'").find("Cannot access"),
-            std::string::npos);
+  Result<int64_t> copy = c.Execute("COPY (SELECT 1) TO 's3://lake/secret/new.csv'");
+  ASSERT_FALSE(copy.ok());
+  EXPECT_NE(copy.status().message().find("Cannot access"), std::string::npos)
+      << copy.status().message();
 
   // "s3:/lake/allowed/a.csv" relative to the working directory is a local file DuckDB's
   // check would allow: it must not be read (nor written) locally.
