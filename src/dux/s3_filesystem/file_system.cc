@@ -1,5 +1,3 @@
-#include "file_system_internal.h"
-
 #include <chrono>
 #include <string_view>
 #include <vector>
@@ -8,6 +6,7 @@
 #include "duckdb/common/types/timestamp.hpp"
 #include "duckdb/common/types/value.hpp"
 #include "duckdb/main/config.hpp"
+#include "file_system_internal.h"
 #include "key_glob_internal.h"
 #include "read_handle_internal.h"
 #include "write_handle_internal.h"
@@ -118,8 +117,7 @@ bool IsS3PathForDuckDB(const std::string& path) {
   return !segments.empty() && segments.front() == "s3:";
 }
 
-S3FileSystem::S3FileSystem(duckdb::DatabaseInstance& db,
-                           Result<std::shared_ptr<s3::Client>> client,
+S3FileSystem::S3FileSystem(duckdb::DatabaseInstance& db, Result<std::shared_ptr<s3::Client>> client,
                            S3FileSystemOptions options)
     : db_(db), client_(std::move(client)), options_(std::move(options)) {}
 
@@ -204,8 +202,8 @@ duckdb::vector<duckdb::OpenFileInfo> S3FileSystem::Glob(const std::string& path,
       result.push_back(DirectoryFileInfo(UrlOf(pattern.bucket, match.key)));
     } else {
       const s3::ListedObject& object = listing->objects[match.index];
-      result.push_back(ObjectFileInfo(UrlOf(pattern.bucket, object.key), object.size,
-                                      object.etag, object.last_modified));
+      result.push_back(ObjectFileInfo(UrlOf(pattern.bucket, object.key), object.size, object.etag,
+                                      object.last_modified));
     }
   }
   return result;
@@ -216,17 +214,18 @@ duckdb::unique_ptr<duckdb::FileHandle> S3FileSystem::OpenFileExtended(
     duckdb::optional_ptr<duckdb::FileOpener> /*opener*/) {
   s3::S3Path path = Resolve(file.path);
   if (!IsObjectKey(path.key)) {
-    ThrowIOException(Status::InvalidArgument("s3: " + file.path + " names no object (a key "
+    ThrowIOException(Status::InvalidArgument("s3: " + file.path +
+                                             " names no object (a key "
                                              "is needed, and it cannot end with '/')"));
   }
   if (flags.OpenForWriting()) {
     if (flags.OpenForReading()) {
-      ThrowIOException(Status::InvalidArgument(
-          "s3: " + file.path + " cannot be open for reading and writing at once"));
+      ThrowIOException(Status::InvalidArgument("s3: " + file.path +
+                                               " cannot be open for reading and writing at once"));
     }
     if (flags.OpenForAppending()) {
-      ThrowIOException(Status::InvalidArgument(
-          "s3: cannot append to " + file.path + " (S3 objects are written whole)"));
+      ThrowIOException(Status::InvalidArgument("s3: cannot append to " + file.path +
+                                               " (S3 objects are written whole)"));
     }
     if (flags.ReturnNullIfExists() || flags.ExclusiveCreate()) {
       // Not atomic: S3 has no create-if-absent for multipart uploads here.
@@ -256,15 +255,15 @@ duckdb::unique_ptr<duckdb::FileHandle> S3FileSystem::OpenFileExtended(
 void S3FileSystem::Read(duckdb::FileHandle& handle, void* buffer, int64_t nr_bytes,
                         duckdb::idx_t location) {
   if (nr_bytes < 0) ThrowIOException(Status::InvalidArgument("s3: a negative read size"));
-  AsReadHandle(handle, "reading").ReadAt(static_cast<char*>(buffer),
-                                         static_cast<uint64_t>(nr_bytes), location);
+  AsReadHandle(handle, "reading")
+      .ReadAt(static_cast<char*>(buffer), static_cast<uint64_t>(nr_bytes), location);
 }
 
 int64_t S3FileSystem::Read(duckdb::FileHandle& handle, void* buffer, int64_t nr_bytes) {
   if (nr_bytes < 0) ThrowIOException(Status::InvalidArgument("s3: a negative read size"));
-  return static_cast<int64_t>(AsReadHandle(handle, "reading")
-                                  .ReadNext(static_cast<char*>(buffer),
-                                            static_cast<uint64_t>(nr_bytes)));
+  return static_cast<int64_t>(
+      AsReadHandle(handle, "reading")
+          .ReadNext(static_cast<char*>(buffer), static_cast<uint64_t>(nr_bytes)));
 }
 
 void S3FileSystem::Write(duckdb::FileHandle& handle, void* buffer, int64_t nr_bytes,
@@ -379,15 +378,16 @@ void S3FileSystem::CreateDirectory(const std::string& /*directory*/,
   // S3 has no directories: a "directory" exists once an object is written below it.
 }
 
-void S3FileSystem::CreateDirectoriesRecursive(
-    const std::string& /*path*/, duckdb::optional_ptr<duckdb::FileOpener> /*opener*/) {}
+void S3FileSystem::CreateDirectoriesRecursive(const std::string& /*path*/,
+                                              duckdb::optional_ptr<duckdb::FileOpener> /*opener*/) {
+}
 
 void S3FileSystem::RemoveDirectory(const std::string& directory,
                                    duckdb::optional_ptr<duckdb::FileOpener> /*opener*/) {
   s3::S3Path path = Resolve(directory);
   if (path.key.empty()) {
-    ThrowIOException(Status::InvalidArgument("s3: refusing to empty the whole bucket " +
-                                             directory));
+    ThrowIOException(
+        Status::InvalidArgument("s3: refusing to empty the whole bucket " + directory));
   }
   s3::Listing listing = ListPrefix(path, true);
   std::vector<std::string> keys;
@@ -397,9 +397,9 @@ void S3FileSystem::RemoveDirectory(const std::string& directory,
   if (!status.ok()) ThrowIOException(status);
 }
 
-bool S3FileSystem::ListFilesExtended(const std::string& directory,
-                                     const std::function<void(duckdb::OpenFileInfo& info)>& callback,
-                                     duckdb::optional_ptr<duckdb::FileOpener> /*opener*/) {
+bool S3FileSystem::ListFilesExtended(
+    const std::string& directory, const std::function<void(duckdb::OpenFileInfo& info)>& callback,
+    duckdb::optional_ptr<duckdb::FileOpener> /*opener*/) {
   s3::S3Path path = Resolve(directory);
   const std::string prefix = DirectoryPrefix(path.key);
   s3::Listing listing = ListPrefix(path, false);

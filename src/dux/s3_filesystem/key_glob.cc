@@ -1,9 +1,8 @@
-#include "key_glob_internal.h"
-
 #include <algorithm>
 #include <set>
 
 #include "duckdb/common/constants.hpp"
+#include "key_glob_internal.h"
 
 // DuckDB's name matcher, declared as in duckdb/function/scalar/string_common.hpp (which
 // includes third-party headers the npm package does not ship). A different signature in
@@ -40,9 +39,7 @@ bool NameMatches(std::string_view name, const std::string& pattern) {
 
 }  // namespace
 
-bool HasGlob(std::string_view text) {
-  return text.find_first_of("*?[") != std::string_view::npos;
-}
+bool HasGlob(std::string_view text) { return text.find_first_of("*?[") != std::string_view::npos; }
 
 KeyGlob::KeyGlob(std::string pattern) : pattern_(std::move(pattern)) {}
 
@@ -58,9 +55,9 @@ Result<KeyGlob> KeyGlob::Make(std::string pattern) {
   // '\' escapes the next character in a name pattern: the listing must stop before it too.
   size_t first = glob.pattern_.find_first_of("*?[\\");
   glob.list_prefix_ = glob.pattern_.substr(0, first);
-  glob.single_level_ = first == std::string::npos ||
-                       (glob.pattern_.find('/', first) == std::string::npos &&
-                        !IsCrawl(glob.segments_.back()));
+  glob.single_level_ =
+      first == std::string::npos ||
+      (glob.pattern_.find('/', first) == std::string::npos && !IsCrawl(glob.segments_.back()));
   return glob;
 }
 

@@ -17,9 +17,9 @@ bool HasGlob(std::string_view text);
 /// that ends before a '/'), which DuckDB's local glob returns when the pattern's last
 /// segment is a literal naming a directory.
 struct KeyMatch {
-  std::string key;     ///< the object's key, or the directory's without the trailing '/'
+  std::string key;  ///< the object's key, or the directory's without the trailing '/'
   bool is_directory = false;
-  size_t index = 0;    ///< for an object: its position in the keys given to Match
+  size_t index = 0;  ///< for an object: its position in the keys given to Match
 };
 
 /// A glob over keys, matched segment by segment ('/' separates segments) as DuckDB's

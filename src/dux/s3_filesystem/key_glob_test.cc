@@ -1,9 +1,8 @@
 // KeyGlob on hand-written listings: prefixes, the single-level shortcut, each pattern form.
 // The comparison with DuckDB's own local glob on a real tree is in s3_filesystem_test.cc.
-#include "key_glob_internal.h"
-
 #include <gtest/gtest.h>
 
+#include "key_glob_internal.h"
 #include "write_handle_internal.h"
 
 namespace dux::s3_filesystem {
@@ -20,7 +19,7 @@ const std::vector<std::string_view> kKeys = {
     "data/x*y.csv",
     "data//double.csv",
     "odd/a b=c.csv",
-    "odd/\xc3\xa9t\xc3\xa9.csv",
+    "odd/été.csv",
 };
 
 std::vector<std::string> Matched(const std::string& pattern) {
@@ -54,8 +53,8 @@ TEST(S3KeyGlobTest, ListsTheLongestLiteralPrefix) {
 TEST(S3KeyGlobTest, StarAndQuestionMarkStayInOneSegment) {
   EXPECT_EQ(Matched("data/*.parquet"), Keys({"data/top.parquet"}));
   EXPECT_EQ(Matched("*.csv"), Keys({"a.csv"}));
-  EXPECT_EQ(Matched("data/year=2024/month=?/*"),
-            Keys({"data/year=2024/month=1/part-0.parquet", "data/year=2024/month=1/part-1.parquet"}));
+  EXPECT_EQ(Matched("data/year=2024/month=?/*"), Keys({"data/year=2024/month=1/part-0.parquet",
+                                                       "data/year=2024/month=1/part-1.parquet"}));
   EXPECT_EQ(Matched("data/*/*/part-0.parquet"),
             Keys({"data/year=2024/month=1/part-0.parquet", "data/year=2024/month=12/part-0.parquet",
                   "data/year=2025/month=2/part-0.parquet"}));
@@ -79,7 +78,7 @@ TEST(S3KeyGlobTest, ClassesEscapesAndLiterals) {
   // Nothing matches as a glob: the pattern is taken as a key, as DuckDB does.
   EXPECT_EQ(Matched("data/x*y.csv"), Keys({"data/x*y.csv"}));
   EXPECT_EQ(Matched("odd/*=c.csv"), Keys({"odd/a b=c.csv"}));
-  EXPECT_EQ(Matched("odd/\xc3\xa9*"), Keys({"odd/\xc3\xa9t\xc3\xa9.csv"}));
+  EXPECT_EQ(Matched("odd/é*"), Keys({"odd/été.csv"}));
   // Empty segments are kept: S3 keys are not paths.
   EXPECT_EQ(Matched("data//*.csv"), Keys({"data//double.csv"}));
 }

@@ -1,10 +1,9 @@
-#include "read_handle_internal.h"
-
 #include <algorithm>
 #include <cstring>
 #include <span>
 
 #include "file_system_internal.h"
+#include "read_handle_internal.h"
 
 namespace dux::s3_filesystem {
 
@@ -26,10 +25,10 @@ void S3ReadHandle::Fetch(char* out, uint64_t size, uint64_t offset) {
 void S3ReadHandle::ReadAt(char* out, uint64_t size, uint64_t offset) {
   if (size == 0) return;
   if (offset > info_.size || size > info_.size - offset) {
-    ThrowIOException(Status(
-        StatusCode::kOutOfRange,
-        "s3: reading " + std::to_string(size) + " bytes at " + std::to_string(offset) + " of " +
-        path_.ToString() + ", which has " + std::to_string(info_.size) + " bytes"));
+    ThrowIOException(Status(StatusCode::kOutOfRange,
+                            "s3: reading " + std::to_string(size) + " bytes at " +
+                                std::to_string(offset) + " of " + path_.ToString() +
+                                ", which has " + std::to_string(info_.size) + " bytes"));
   }
   const S3FileSystemOptions& options = s3_file_system_.options();
   if (size >= options.direct_read_bytes) {

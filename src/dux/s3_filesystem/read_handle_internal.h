@@ -51,9 +51,9 @@ class S3ReadHandle final : public duckdb::FileHandle {
   uint64_t position_ = 0;
 
   std::mutex buffer_mutex_;
-  std::string buffer_;             // guarded by buffer_mutex_
-  uint64_t buffer_offset_ = 0;     // guarded by buffer_mutex_: where buffer_ starts
-  uint64_t sequential_end_ = 0;    // guarded by buffer_mutex_: where the last small read ended
+  std::string buffer_;           // guarded by buffer_mutex_
+  uint64_t buffer_offset_ = 0;   // guarded by buffer_mutex_: where buffer_ starts
+  uint64_t sequential_end_ = 0;  // guarded by buffer_mutex_: where the last small read ended
 };
 
 }  // namespace dux::s3_filesystem

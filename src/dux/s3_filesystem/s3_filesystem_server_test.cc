@@ -153,7 +153,7 @@ void Upload(const fs::path& local, const std::string& prefix) {
 // Local files made by DuckDB, uploaded once: parquet (several files, a hive layout), CSV,
 // NDJSON.
 const fs::path& Dataset() {
-  static const fs::path root = [] {
+  static const fs::path kRoot = [] {
     fs::path dir = *local_root / "dataset";
     fs::create_directories(dir / "data");
     fs::create_directories(dir / "csv");
@@ -168,35 +168,39 @@ const fs::path& Dataset() {
                                    std::to_string(part * 20000 + 20000));
       std::string n = std::to_string(part);
       Exec(c, "COPY (" + select + ") TO '" + (dir / "data" / ("p" + n + ".parquet")).string() +
-                 "' (FORMAT parquet)");
+                  "' (FORMAT parquet)");
       Exec(c, "COPY (" + select + ") TO '" + (dir / "csv" / ("c" + n + ".csv")).string() +
-                 "' (HEADER)");
+                  "' (HEADER)");
       Exec(c, "COPY (" + select + ") TO '" + (dir / "json" / ("j" + n + ".json")).string() +
-                 "' (FORMAT json)");
+                  "' (FORMAT json)");
     }
     Exec(c,
-        "COPY (SELECT i AS id, 2020 + i % 3 AS year, 1 + i % 2 AS month, i * 2 AS w "
-        "FROM range(5000) t(i)) TO '" +
-            (dir / "hive").string() + "' (FORMAT parquet, PARTITION_BY (year, month))");
+         "COPY (SELECT i AS id, 2020 + i % 3 AS year, 1 + i % 2 AS month, i * 2 AS w "
+         "FROM range(5000) t(i)) TO '" +
+             (dir / "hive").string() + "' (FORMAT parquet, PARTITION_BY (year, month))");
     Upload(dir, "dataset");
     return dir;
   }();
-  return root;
+  return kRoot;
 }
 
 TEST(S3FileSystemTest, DuckDBReadsParquetCsvAndNdjsonAsFromLocalFiles) {
   const std::string local = Dataset().string();
   const std::string remote = "s3://lake/dataset";
   auto db = OpenDux();
+  const std::string everything =
+      "SELECT k, count(*), sum(id), min(name) FROM read_parquet('{root}/**/*.parquet', "
+      "union_by_name=true) GROUP BY k";
+  const std::string hive_year =
+      "SELECT year, month, count(*), sum(w) FROM read_parquet('{root}/hive/*/*/*.parquet', "
+      "hive_partitioning=true) WHERE year = 2021 GROUP BY ALL";
   const std::vector<std::string> queries = {
       "SELECT * FROM read_parquet('{root}/data/p1.parquet')",
       "SELECT * FROM read_parquet('{root}/data/*.parquet')",
       "SELECT * FROM read_parquet(['{root}/data/p0.parquet', '{root}/data/p2.parquet'])",
-      "SELECT k, count(*), sum(id), min(name) FROM read_parquet('{root}/**/*.parquet', "
-      "union_by_name=true) GROUP BY k",
+      everything,
       "SELECT * FROM read_parquet('{root}/hive/**/*.parquet', hive_partitioning=true)",
-      "SELECT year, month, count(*), sum(w) FROM read_parquet('{root}/hive/*/*/*.parquet', "
-      "hive_partitioning=true) WHERE year = 2021 GROUP BY ALL",
+      hive_year,
       "SELECT * FROM read_csv('{root}/csv/c0.csv')",
       "SELECT * FROM read_csv('{root}/csv/c?.csv')",
       "SELECT * FROM read_json('{root}/json/j2.json', format='newline_delimited')",
@@ -211,26 +215,69 @@ TEST(S3FileSystemTest, DuckDBReadsParquetCsvAndNdjsonAsFromLocalFiles) {
 
 TEST(S3FileSystemTest, GlobsMatchWhatDuckDBMatchesOnLocalFiles) {
   const fs::path tree = *local_root / "globtree";
-  const std::vector<std::string> files = {
-      "a.csv", "b.parquet", ".hidden.csv", "x1.csv", "x2.csv", "x10.csv", "[br].csv",
-      "sub/c.csv", "sub/deeper/d.csv", "sub/deeper/e.parquet",
-      "year=2024/month=1/part-0.parquet", "year=2024/month=1/part-1.parquet",
-      "year=2024/month=12/part-0.parquet", "year=2025/month=2/part-0.parquet",
-      "with space/e f.csv", "\xc3\xbcn\xc3\xaf/\xc3\xa7\xc3\xb6""d\xc3\xa9.csv", "k=v=w/x=1.csv"};
+  const std::vector<std::string> files = {"a.csv",
+                                          "b.parquet",
+                                          ".hidden.csv",
+                                          "x1.csv",
+                                          "x2.csv",
+                                          "x10.csv",
+                                          "[br].csv",
+                                          "sub/c.csv",
+                                          "sub/deeper/d.csv",
+                                          "sub/deeper/e.parquet",
+                                          "year=2024/month=1/part-0.parquet",
+                                          "year=2024/month=1/part-1.parquet",
+                                          "year=2024/month=12/part-0.parquet",
+                                          "year=2025/month=2/part-0.parquet",
+                                          "with space/e f.csv",
+                                          "ünï/çödé.csv",
+                                          "k=v=w/x=1.csv"};
   for (const std::string& file : files) {
     fs::create_directories((tree / file).parent_path());
     std::ofstream(tree / file) << "x\n";
   }
   Upload(tree, "globtree");
-  const std::vector<std::string> patterns = {
-      "*", "*.csv", "*.parquet", "?.csv", "x?.csv", "x*.csv", "x[0-9].csv", "x[!1].csv",
-      "[ab].*", "**", "**/*.csv", "**/*.parquet", "sub/**", "sub/**/*.csv", "*/*.csv",
-      "*/*/*.csv", "*/*/*", "year=*/*/*.parquet", "year=2024/*/*",
-      "year=2024/month=1*/*.parquet", "year=202[45]/month=?/part-0.parquet", "*/month=1/*",
-      "**/month=12/*", "**/month=1", "*/deeper", "with space/*", "with*/e f.csv",
-      "\xc3\xbcn\xc3\xaf/*", "*/\xc3\xa7\xc3\xb6""d\xc3\xa9.csv", "k=v=w/*", "*=*/*",
-      "**/x=1.csv", "[br].csv", "nothing*", "sub/*/d.csv", "year=2024/*", ".hidden*",
-      "*hidden*", "sub/deeper/*.parquet", "sub/deeper/e.parquet", "missing/*.csv"};
+  const std::vector<std::string> patterns = {"*",
+                                             "*.csv",
+                                             "*.parquet",
+                                             "?.csv",
+                                             "x?.csv",
+                                             "x*.csv",
+                                             "x[0-9].csv",
+                                             "x[!1].csv",
+                                             "[ab].*",
+                                             "**",
+                                             "**/*.csv",
+                                             "**/*.parquet",
+                                             "sub/**",
+                                             "sub/**/*.csv",
+                                             "*/*.csv",
+                                             "*/*/*.csv",
+                                             "*/*/*",
+                                             "year=*/*/*.parquet",
+                                             "year=2024/*/*",
+                                             "year=2024/month=1*/*.parquet",
+                                             "year=202[45]/month=?/part-0.parquet",
+                                             "*/month=1/*",
+                                             "**/month=12/*",
+                                             "**/month=1",
+                                             "*/deeper",
+                                             "with space/*",
+                                             "with*/e f.csv",
+                                             "ünï/*",
+                                             "*/çödé.csv",
+                                             "k=v=w/*",
+                                             "*=*/*",
+                                             "**/x=1.csv",
+                                             "[br].csv",
+                                             "nothing*",
+                                             "sub/*/d.csv",
+                                             "year=2024/*",
+                                             ".hidden*",
+                                             "*hidden*",
+                                             "sub/deeper/*.parquet",
+                                             "sub/deeper/e.parquet",
+                                             "missing/*.csv"};
   auto db = OpenDux();
   auto matched = [&](const std::string& root, const std::string& pattern) {
     std::vector<std::string> out;
@@ -256,9 +303,9 @@ TEST(S3FileSystemTest, TheParquetReaderFetchesOnlyTheColumnItReads) {
   auto db = OpenCounting(stats);
   // Six row groups; `k` is a tiny column beside a wide incompressible one.
   Exec(db->connection,
-      "COPY (SELECT i AS id, (i % 10)::TINYINT AS k, md5(i::VARCHAR) || md5((i + 1)::VARCHAR) "
-      "AS payload FROM range(300000) t(i)) TO '" +
-          file.string() + "' (FORMAT parquet, ROW_GROUP_SIZE 50000)");
+       "COPY (SELECT i AS id, (i % 10)::TINYINT AS k, md5(i::VARCHAR) || md5((i + 1)::VARCHAR) "
+       "AS payload FROM range(300000) t(i)) TO '" +
+           file.string() + "' (FORMAT parquet, ROW_GROUP_SIZE 50000)");
   const uint64_t size = fs::file_size(file);
   ASSERT_GT(size, uint64_t{8} << 20);
   ASSERT_TRUE(MakeClient()->Put(kBucket, "wide.parquet", ReadFile(file)).ok());
@@ -280,8 +327,7 @@ TEST(S3FileSystemTest, CopyToS3WritesObjectsThatReadBackEqual) {
   auto stats = std::make_shared<TransferStats>();
   auto db = OpenCounting(stats);
   exec::Connection& c = db->connection;
-  const std::string source =
-      "SELECT i AS id, i % 5 AS p, 'v' || i AS s FROM range(0, 100000) t(i)";
+  const std::string source = "SELECT i AS id, i % 5 AS p, 'v' || i AS s FROM range(0, 100000) t(i)";
   Exec(c, "COPY (" + source + ") TO 's3://lake/out/one.parquet' (FORMAT parquet)");
   Exec(c, "COPY (" + source + ") TO 's3://lake/out/one.csv' (HEADER)");
   std::vector<std::string> expected = Rows(c, source);
@@ -301,8 +347,9 @@ TEST(S3FileSystemTest, CopyToS3WritesObjectsThatReadBackEqual) {
 
   // PARTITION_BY: a "directory" of objects, read back through a hive glob.
   Exec(c, "COPY (" + source + ") TO 's3://lake/out/parts' (FORMAT parquet, PARTITION_BY (p))");
-  EXPECT_EQ(Rows(c, "SELECT id, p, s FROM read_parquet('s3://lake/out/parts/**/*.parquet', "
-                    "hive_partitioning=true)"),
+  EXPECT_EQ(Rows(c,
+                 "SELECT id, p, s FROM read_parquet('s3://lake/out/parts/**/*.parquet', "
+                 "hive_partitioning=true)"),
             expected);
   EXPECT_EQ(Rows(c, "SELECT count(*) FROM glob('s3://lake/out/parts/p=*/*.parquet')"),
             std::vector<std::string>{"5"});
@@ -327,20 +374,21 @@ TEST(S3FileSystemTest, AnObjectReplacedMidQueryFailsItClearly) {
   exec::Connection& c = db->connection;
   Exec(c, "SET threads = 1");
   Exec(c, "COPY (SELECT i, md5(i::VARCHAR) AS h FROM range(400000) t(i)) TO '" + file.string() +
-             "' (FORMAT parquet, ROW_GROUP_SIZE 20000)");
+              "' (FORMAT parquet, ROW_GROUP_SIZE 20000)");
   std::shared_ptr<s3::Client> client = MakeClient();
   ASSERT_TRUE(client->Put(kBucket, "replaced.parquet", ReadFile(file)).ok());
   bool replaced = false;
-  Result<int64_t> rows = exec::ForEachChunk(
-      c, "SELECT * FROM read_parquet('s3://lake/replaced.parquet')",
-      [&](duckdb_data_chunk) -> Status {
-        if (!replaced) {
-          replaced = true;
-          Result<std::string> put = client->Put(kBucket, "replaced.parquet", "not parquet any more");
-          if (!put.ok()) return put.status();
-        }
-        return Status::OK();
-      });
+  Result<int64_t> rows =
+      exec::ForEachChunk(c, "SELECT * FROM read_parquet('s3://lake/replaced.parquet')",
+                         [&](duckdb_data_chunk) -> Status {
+                           if (!replaced) {
+                             replaced = true;
+                             Result<std::string> put =
+                                 client->Put(kBucket, "replaced.parquet", "not parquet any more");
+                             if (!put.ok()) return put.status();
+                           }
+                           return Status::OK();
+                         });
   ASSERT_TRUE(replaced);
   ASSERT_FALSE(rows.ok()) << "read " << *rows << " rows of a replaced object";
   const std::string& message = rows.status().message();
@@ -352,16 +400,15 @@ TEST(S3FileSystemTest, AnObjectReplacedMidQueryFailsItClearly) {
 TEST(S3FileSystemTest, MissingKeysAndBucketsAreNamedInOneLine) {
   auto db = OpenDux();
   exec::Connection& c = db->connection;
-  for (const char* query :
-       {"SELECT * FROM read_parquet('s3://lake/missing.parquet')",
-        "SELECT * FROM read_csv('s3://lake/missing/*.csv')"}) {
+  for (const char* query : {"SELECT * FROM read_parquet('s3://lake/missing.parquet')",
+                            "SELECT * FROM read_csv('s3://lake/missing/*.csv')"}) {
     std::string message = ErrorOf(c, query);
     EXPECT_NE(message.find("s3://lake/missing"), std::string::npos) << message;
     EXPECT_EQ(message.find('\n'), std::string::npos) << message;
     EXPECT_EQ(message.find(kSecret), std::string::npos) << message;
   }
   for (const char* query : {"SELECT * FROM read_parquet('s3://no-such-bucket/a.parquet')",
-                                   "SELECT * FROM read_csv('s3://no-such-bucket/*.csv')"}) {
+                            "SELECT * FROM read_csv('s3://no-such-bucket/*.csv')"}) {
     std::string message = ErrorOf(c, query);
     EXPECT_NE(message.find("s3://no-such-bucket/"), std::string::npos) << message;
     EXPECT_NE(message.find("NoSuchBucket"), std::string::npos) << message;
@@ -399,9 +446,9 @@ TEST(S3FileSystemTest, AConfinedDatabaseReachesOnlyItsAllowedPrefixes) {
   EXPECT_EQ(Rows(c, "SELECT * FROM read_csv('s3://lake/allowed/new.csv')"),
             std::vector<std::string>{"5"});
 
-  for (const char* refused : {"s3://lake/secret/a.csv", "s3://lake/allowedx/a.csv",
-                              "s3://lake/allowed/../secret/a.csv", "s3://lake/*/a.csv",
-                              "s3://other-bucket/allowed/a.csv"}) {
+  for (const char* refused :
+       {"s3://lake/secret/a.csv", "s3://lake/allowedx/a.csv", "s3://lake/allowed/../secret/a.csv",
+        "s3://lake/*/a.csv", "s3://other-bucket/allowed/a.csv"}) {
     std::string message = ErrorOf(c, std::string("SELECT * FROM read_csv('") + refused + "')");
     EXPECT_NE(message.find("Cannot access"), std::string::npos) << refused << ": " << message;
   }

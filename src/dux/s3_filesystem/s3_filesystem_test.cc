@@ -15,7 +15,7 @@ TEST(S3AllowedDirectoryTest, NamesABucketOrAPrefixWithoutTrailingSlash) {
   EXPECT_EQ(*S3AllowedDirectory("s3://lake/"), "s3://lake");
   EXPECT_EQ(*S3AllowedDirectory("s3://lake/events/2024"), "s3://lake/events/2024");
   EXPECT_EQ(*S3AllowedDirectory("s3://lake/events/"), "s3://lake/events");
-  EXPECT_EQ(*S3AllowedDirectory("s3://lake/a b=c/\xc3\xa9"), "s3://lake/a b=c/\xc3\xa9");
+  EXPECT_EQ(*S3AllowedDirectory("s3://lake/a b=c/é"), "s3://lake/a b=c/é");
 }
 
 TEST(S3AllowedDirectoryTest, RefusesWhatDuckDBWouldResolveDifferentlyFromS3) {
@@ -30,8 +30,8 @@ TEST(S3AllowedDirectoryTest, RefusesWhatDuckDBWouldResolveDifferentlyFromS3) {
 }
 
 TEST(S3PathForDuckDBTest, ClaimsEveryPathDuckDBsAllowListReadsAsS3) {
-  for (const char* path : {"s3://lake/a", "s3:/lake/a", "./s3:/lake/a", "x/../s3:/lake/a",
-                           "s3:", ".//s3://lake/a"}) {
+  for (const char* path :
+       {"s3://lake/a", "s3:/lake/a", "./s3:/lake/a", "x/../s3:/lake/a", "s3:", ".//s3://lake/a"}) {
     EXPECT_TRUE(IsS3PathForDuckDB(path)) << path;
   }
   for (const char* path : {"/s3:/lake/a", "data/s3:/a", "s3a://lake/a", "S3://lake/a", "", "a.csv",
@@ -44,7 +44,8 @@ TEST(S3RegisterTest, RegistersOnceAndNeverTouchesTheNetwork) {
   Result<exec::Database> db = exec::Database::Open();
   ASSERT_TRUE(db.ok()) << db.status().ToString();
   // An unusable client: the database still opens, s3:// paths fail with its error.
-  Result<std::shared_ptr<s3::Client>> broken = Status::InvalidArgument("AWS_PROFILE: no such profile");
+  Result<std::shared_ptr<s3::Client>> broken =
+      Status::InvalidArgument("AWS_PROFILE: no such profile");
   ASSERT_TRUE(RegisterS3FileSystem(db->get(), broken).ok());
   EXPECT_EQ(RegisterS3FileSystem(db->get(), broken).code(), StatusCode::kAlreadyExists);
   Result<exec::Connection> c = exec::Connection::Open(*db);

@@ -1,8 +1,7 @@
-#include "write_handle_internal.h"
-
 #include <algorithm>
 
 #include "file_system_internal.h"
+#include "write_handle_internal.h"
 
 namespace dux::s3_filesystem {
 
@@ -35,8 +34,8 @@ void S3WriteHandle::Append(const char* data, uint64_t size) {
                                                 " after it was closed or failed"));
   }
   while (size > 0) {
-    uint64_t room = PartSize(s3_file_system_.options().part_bytes, next_part_number_) -
-                    part_.size();
+    uint64_t room =
+        PartSize(s3_file_system_.options().part_bytes, next_part_number_) - part_.size();
     uint64_t take = std::min(room, size);
     part_.append(data, take);
     data += take;
@@ -55,8 +54,7 @@ Status S3WriteHandle::StartPart() {
                                       std::to_string(kMaxParts) + " parts");
   }
   if (!upload_id_) {
-    DUX_ASSIGN_OR_RETURN(std::string id,
-                         client_->CreateMultipartUpload(path_.bucket, path_.key));
+    DUX_ASSIGN_OR_RETURN(std::string id, client_->CreateMultipartUpload(path_.bucket, path_.key));
     upload_id_ = std::move(id);
   }
   while (static_cast<int>(running_.size()) >=
@@ -64,14 +62,14 @@ Status S3WriteHandle::StartPart() {
     DUX_RETURN_NOT_OK(CollectOldestPart());
   }
   const int number = next_part_number_++;
-  running_.push_back(std::async(
-      std::launch::async,
-      [client = client_, path = path_, id = *upload_id_, number,
-       body = std::move(part_)]() -> Result<UploadedPart> {
-        DUX_ASSIGN_OR_RETURN(std::string etag,
-                             client->UploadPart(path.bucket, path.key, id, number, body));
-        return UploadedPart{{number, std::move(etag)}, body.size()};
-      }));
+  running_.push_back(std::async(std::launch::async,
+                                [client = client_, path = path_, id = *upload_id_, number,
+                                 body = std::move(part_)]() -> Result<UploadedPart> {
+                                  DUX_ASSIGN_OR_RETURN(
+                                      std::string etag,
+                                      client->UploadPart(path.bucket, path.key, id, number, body));
+                                  return UploadedPart{{number, std::move(etag)}, body.size()};
+                                }));
   part_ = std::string();
   return Status::OK();
 }
