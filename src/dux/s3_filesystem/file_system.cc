@@ -3,6 +3,7 @@
 #include <vector>
 
 #include "duckdb/common/exception.hpp"
+#include "duckdb/common/file_opener.hpp"
 #include "duckdb/common/types/timestamp.hpp"
 #include "duckdb/common/types/value.hpp"
 #include "duckdb/main/config.hpp"
@@ -211,7 +212,7 @@ duckdb::vector<duckdb::OpenFileInfo> S3FileSystem::Glob(const std::string& path,
 
 duckdb::unique_ptr<duckdb::FileHandle> S3FileSystem::OpenFileExtended(
     const duckdb::OpenFileInfo& file, duckdb::FileOpenFlags flags,
-    duckdb::optional_ptr<duckdb::FileOpener> /*opener*/) {
+    duckdb::optional_ptr<duckdb::FileOpener> opener) {
   s3::S3Path path = Resolve(file.path);
   if (!IsObjectKey(path.key)) {
     ThrowIOException(Status::InvalidArgument("s3: " + file.path +
@@ -234,7 +235,13 @@ duckdb::unique_ptr<duckdb::FileHandle> S3FileSystem::OpenFileExtended(
         ThrowIOException(Status::AlreadyExists("s3: " + file.path + " already exists"));
       }
     }
-    return duckdb::make_uniq<S3WriteHandle>(*this, file.path, flags, std::move(path));
+    duckdb::weak_ptr<duckdb::ClientContext> query;
+    if (duckdb::optional_ptr<duckdb::ClientContext> context =
+            duckdb::FileOpener::TryGetClientContext(opener)) {
+      query = context->shared_from_this();
+    }
+    return duckdb::make_uniq<S3WriteHandle>(*this, file.path, flags, std::move(path),
+                                            std::move(query));
   }
   std::optional<s3::ObjectInfo> info = ListedInfo(file);
   if (!info) {

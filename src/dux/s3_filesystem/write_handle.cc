@@ -1,4 +1,5 @@
 #include <algorithm>
+#include <exception>
 
 #include "file_system_internal.h"
 #include "write_handle_internal.h"
@@ -18,14 +19,24 @@ uint64_t PartSize(uint64_t base, int part_number) {
 }
 
 S3WriteHandle::S3WriteHandle(S3FileSystem& file_system, const std::string& url,
-                             duckdb::FileOpenFlags flags, s3::S3Path path)
+                             duckdb::FileOpenFlags flags, s3::S3Path path,
+                             duckdb::weak_ptr<duckdb::ClientContext> query)
     : duckdb::FileHandle(file_system, url, flags),
       s3_file_system_(file_system),
       path_(std::move(path)),
-      client_(file_system.shared_client()) {}
+      client_(file_system.shared_client()),
+      query_(std::move(query)) {}
 
 S3WriteHandle::~S3WriteHandle() {
-  if (state_ == State::kWriting) Abort();
+  if (state_ != State::kWriting) return;
+  if (QueryGoingWell() && FinishUpload().ok()) return;
+  Abort();
+}
+
+bool S3WriteHandle::QueryGoingWell() const {
+  if (std::uncaught_exceptions() > 0) return false;
+  duckdb::shared_ptr<duckdb::ClientContext> query = query_.lock();
+  return query != nullptr && !query->interrupted.load();
 }
 
 void S3WriteHandle::Append(const char* data, uint64_t size) {

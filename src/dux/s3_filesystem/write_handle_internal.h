@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "duckdb/common/file_system.hpp"
+#include "duckdb/main/client_context.hpp"
 #include "dux/common/status.h"
 #include "dux/s3/client.h"
 #include "dux/s3/s3_path.h"
@@ -29,17 +30,26 @@ uint64_t PartSize(uint64_t base, int part_number);
 /// else); each full part starts uploading on its own thread and the writer goes on filling
 /// the next, waiting for the oldest upload when options().parts_in_flight are running. Close
 /// (or FileSync) uploads the rest and completes the upload, or PUTs the whole object when it
-/// never filled a part; nothing is visible in S3 before that. A failed part, a failed
-/// completion, or a handle destroyed without Close aborts the multipart upload, so no object
-/// and no stored parts remain (best effort: the abort's own failure is not reported).
+/// never filled a part; nothing is visible in S3 before that. A failed part or a failed
+/// completion aborts the multipart upload, so no object and no stored parts remain (best
+/// effort: the abort's own failure is not reported).
+///
+/// A handle destroyed without Close is completed only when its query is known to be going
+/// well: DuckDB's gzip and zstd writers write their trailer and drop the handle they write
+/// through without closing it, on success and on failure alike. So the destructor completes
+/// the object when the query that opened it was neither interrupted nor failed (DuckDB sets
+/// ClientContext::interrupted on either, before it destroys the writers) and no exception is
+/// unwinding; otherwise, or when the query is not known, it aborts. A completion that fails
+/// there cannot be reported (destructors do not throw): the object is then missing.
 ///
 /// Not thread-safe: one thread writes (DuckDB's writers are sequential per file). The
 /// background uploads hold their own copy of the client and part, never the handle.
 class S3WriteHandle final : public duckdb::FileHandle {
  public:
+  /// `query` is the DuckDB client whose query opens the object (empty when unknown).
   S3WriteHandle(S3FileSystem& file_system, const std::string& url, duckdb::FileOpenFlags flags,
-                s3::S3Path path);
-  /// Aborts an unfinished upload after its running parts end.
+                s3::S3Path path, duckdb::weak_ptr<duckdb::ClientContext> query);
+  /// Completes an unfinished object when its query is going well, else aborts it (above).
   ~S3WriteHandle() override;
 
   /// Appends; throws IOException on a failed part (the upload is then aborted).
@@ -61,10 +71,14 @@ class S3WriteHandle final : public duckdb::FileHandle {
   void Abort();
   /// Aborts and throws `status`.
   [[noreturn]] void Fail(const Status& status);
+  /// Whether the opening query has neither failed nor been interrupted, and no exception is
+  /// unwinding.
+  bool QueryGoingWell() const;
 
   S3FileSystem& s3_file_system_;
   const s3::S3Path path_;
   const std::shared_ptr<s3::Client> client_;
+  const duckdb::weak_ptr<duckdb::ClientContext> query_;
   std::string part_;  // the part being filled
   uint64_t written_ = 0;
   int next_part_number_ = 1;
