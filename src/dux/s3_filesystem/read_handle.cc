@@ -41,8 +41,10 @@ void S3ReadHandle::ReadAt(char* out, uint64_t size, uint64_t offset) {
     sequential_end_ = offset + size;
     return;
   }
-  if (offset != sequential_end_) {
-    // A small read elsewhere (a footer, one page): exactly its bytes, nothing more.
+  if (offset != sequential_end_ && offset != 0) {
+    // A small read elsewhere (a footer, one page): exactly its bytes, nothing more. Should
+    // the next small read continue from its end, that one reads ahead.
+    sequential_end_ = offset + size;
     lock.unlock();
     Fetch(out, size, offset);
     return;

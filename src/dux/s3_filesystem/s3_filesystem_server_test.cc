@@ -365,6 +365,23 @@ TEST(S3FileSystemTest, CopyToS3WritesObjectsThatReadBackEqual) {
       Rows(c, "SELECT * FROM read_csv('s3://lake/out/gzip-no-suffix.csv', compression='gzip')"),
       expected);
 
+  // The gzip reader pulls an object through in small sequential reads: the read-ahead turns
+  // them into 4 MiB GETs.
+  Exec(c, "COPY (" + big + ") TO 's3://lake/out/big.csv.gz' (HEADER)");
+  Result<s3::ObjectInfo> gz = MakeClient()->Head(kBucket, "out/big.csv.gz");
+  ASSERT_TRUE(gz.ok()) << gz.status().ToString();
+  const uint64_t gz_gets = stats->get_requests.load();
+  const uint64_t gz_bytes = stats->bytes_fetched.load();
+  EXPECT_EQ(Rows(c, "SELECT count(*), sum(i), max(h) FROM read_csv('s3://lake/out/big.csv.gz')"),
+            Rows(c, "SELECT count(*), sum(i), max(h) FROM (" + big + ")"));
+  const uint64_t gets = stats->get_requests.load() - gz_gets;
+  const uint64_t bytes = stats->bytes_fetched.load() - gz_bytes;
+  std::cout << "csv.gz: " << gz->size << " bytes: " << bytes << " fetched in " << gets
+            << " GETs (DuckDB reads the stream more than once)\n";
+  EXPECT_GT(gz->size, uint64_t{8} << 20);
+  ASSERT_GT(gets, 0U);
+  EXPECT_GE(bytes / gets, uint64_t{3} << 20);  // not the reader's 32 KiB pieces
+
   // PARTITION_BY: a "directory" of objects, read back through a hive glob.
   Exec(c, "COPY (" + source + ") TO 's3://lake/out/parts' (FORMAT parquet, PARTITION_BY (p))");
   EXPECT_EQ(Rows(c,
