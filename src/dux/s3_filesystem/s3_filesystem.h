@@ -31,9 +31,10 @@ struct S3FileSystemOptions {
   /// A read of at least this many bytes goes to S3 as exactly one ranged GET of those bytes
   /// (the parquet reader's footers and column chunks): no read-ahead, no over-reading.
   uint64_t direct_read_bytes = 1 << 20;
-  /// A smaller read that starts where the handle's previous read ended (CSV and NDJSON
-  /// readers, thrift metadata walked in small pieces) fetches this much from there and
-  /// serves the following reads from it. Smaller reads elsewhere fetch exactly their bytes.
+  /// A smaller read that starts where the handle's previous small read ended, or at 0 (CSV,
+  /// NDJSON and gzip readers, which ask for 32 KiB and less at a time), fetches this much
+  /// from there and serves the following reads from it. Smaller reads elsewhere fetch
+  /// exactly their bytes.
   uint64_t read_ahead_bytes = 4 << 20;
   /// Multipart part size for written objects, for the first 1,000 parts; it doubles every
   /// 1,000 parts after (S3 allows 10,000 parts of 5 MiB to 5 GiB, the last may be smaller),
