@@ -24,6 +24,8 @@ struct TransferStats {
   std::atomic<uint64_t> objects_written{0};
   std::atomic<uint64_t> parts_uploaded{0};  ///< multipart parts (a small object's PUT: none)
   std::atomic<uint64_t> bytes_uploaded{0};
+  /// Multipart uploads given up (abort requests sent, whatever the answer).
+  std::atomic<uint64_t> uploads_aborted{0};
 };
 
 /// Sizes and limits of the file system's reads and writes. The defaults are what dux uses.

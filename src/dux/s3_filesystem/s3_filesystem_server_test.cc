@@ -393,7 +393,8 @@ TEST(S3FileSystemTest, CopyToS3WritesObjectsThatReadBackEqual) {
 }
 
 TEST(S3FileSystemTest, AFailedCopyLeavesNoObject) {
-  auto db = OpenDux();
+  auto stats = std::make_shared<TransferStats>();
+  auto db = OpenCounting(stats);
   // Fails after writing more than a part (the upload is then aborted; s3rver cannot abort,
   // but no object may appear either way).
   for (const std::string target : {"failed.csv", "failed.csv.gz"}) {
@@ -406,6 +407,10 @@ TEST(S3FileSystemTest, AFailedCopyLeavesNoObject) {
     Result<s3::ObjectInfo> info = MakeClient()->Head(kBucket, "out/" + target);
     EXPECT_EQ(info.status().code(), StatusCode::kNotFound) << target << info.status().ToString();
   }
+  // Both had started multipart uploads (more than a part written), and gave them up.
+  EXPECT_GE(stats->parts_uploaded.load(), 2U);
+  EXPECT_EQ(stats->uploads_aborted.load(), 2U);
+  EXPECT_EQ(stats->objects_written.load(), 0U);
 }
 
 TEST(S3FileSystemTest, AnObjectReplacedMidQueryFailsItClearly) {

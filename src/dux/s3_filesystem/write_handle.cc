@@ -129,12 +129,19 @@ void S3WriteHandle::Finish() {
 }
 
 void S3WriteHandle::Abort() {
-  // Futures from std::async block in their destructors: wait for every part explicitly,
-  // so that none lands after the abort.
-  for (auto& running : running_) running.wait();
+  // Wait for every running part (counting those that arrived), so that none lands after
+  // the abort.
+  for (auto& running : running_) {
+    Result<UploadedPart> uploaded = running.get();
+    if (uploaded.ok()) {
+      s3_file_system_.Count(&TransferStats::parts_uploaded);
+      s3_file_system_.Count(&TransferStats::bytes_uploaded, uploaded->bytes);
+    }
+  }
   running_.clear();
   if (upload_id_) {
     // Best effort; a server that cannot abort (s3rver answers 405) leaves its parts.
+    s3_file_system_.Count(&TransferStats::uploads_aborted);
     (void)client_->AbortMultipartUpload(path_.bucket, path_.key, *upload_id_);
     upload_id_.reset();
   }
