@@ -133,24 +133,30 @@ void S3FileSystem::Count(std::atomic<uint64_t> TransferStats::*counter, uint64_t
   if (options_.stats) (options_.stats.get()->*counter) += n;
 }
 
-s3::S3Path S3FileSystem::Resolve(const std::string& url) const {
+s3::S3Path S3FileSystem::Resolve(const std::string& url, PathUse use) const {
   Result<s3::S3Path> path = s3::ParseS3Path(url);
   if (!path.ok()) ThrowIOException(path.status());
-  if (!duckdb::DBConfig::GetConfig(db_).options.enable_external_access) {
-    std::string_view key = path->key;
-    if (!key.empty() && key.back() == '/') key.remove_suffix(1);
-    size_t start = 0;
-    while (!key.empty()) {
-      size_t slash = key.find('/', start);
-      std::string_view segment = key.substr(start, slash - start);
-      if (segment.empty() || segment == "." || segment == "..") {
-        throw duckdb::PermissionException(
-            "s3: " + url +
-            " has an empty, \".\" or \"..\" segment, which this database's allowed directories "
-            "cannot vouch for (S3 keys are not resolved like paths)");
+  const duckdb::DBConfigOptions& options = duckdb::DBConfig::GetConfig(db_).options;
+  if (!options.enable_external_access) {
+    // DuckDB has checked a sanitised copy of the URL ("s3://b/x/../p/k" -> "s3:/b/p/k/");
+    // S3 takes the key literally, so check the literal one too. Entries are sanitised:
+    // "s3:/bucket/prefix/".
+    const std::string literal = path->bucket + "/" + path->key;
+    bool allowed = false;
+    for (const std::string& directory : options.allowed_directories) {
+      if (directory.rfind("s3:/", 0) != 0) continue;
+      const std::string prefix = directory.substr(4);  // "bucket/prefix/"
+      if (literal.rfind(prefix, 0) == 0 ||
+          (use == PathUse::kDirectory && literal + "/" == prefix)) {
+        allowed = true;
+        break;
       }
-      if (slash == std::string_view::npos) break;
-      start = slash + 1;
+    }
+    if (!allowed) {
+      throw duckdb::PermissionException(
+          "s3: " + url +
+          " is outside the S3 prefixes this database may access (its key is taken literally: "
+          "\"..\" and \".\" are names in S3, not steps)");
     }
   }
   return std::move(path).value();
@@ -368,7 +374,7 @@ bool S3FileSystem::TryRemoveFile(const std::string& filename,
 
 bool S3FileSystem::DirectoryExists(const std::string& directory,
                                    duckdb::optional_ptr<duckdb::FileOpener> /*opener*/) {
-  s3::S3Path path = Resolve(directory);
+  s3::S3Path path = Resolve(directory, PathUse::kDirectory);
   Count(&TransferStats::list_requests);
   Result<s3::Listing> listing =
       client().List(path.bucket, DirectoryPrefix(path.key), std::nullopt, 1, 1);
@@ -391,7 +397,7 @@ void S3FileSystem::CreateDirectoriesRecursive(const std::string& /*path*/,
 
 void S3FileSystem::RemoveDirectory(const std::string& directory,
                                    duckdb::optional_ptr<duckdb::FileOpener> /*opener*/) {
-  s3::S3Path path = Resolve(directory);
+  s3::S3Path path = Resolve(directory, PathUse::kDirectory);
   if (path.key.empty()) {
     ThrowIOException(
         Status::InvalidArgument("s3: refusing to empty the whole bucket " + directory));
@@ -407,7 +413,7 @@ void S3FileSystem::RemoveDirectory(const std::string& directory,
 bool S3FileSystem::ListFilesExtended(
     const std::string& directory, const std::function<void(duckdb::OpenFileInfo& info)>& callback,
     duckdb::optional_ptr<duckdb::FileOpener> /*opener*/) {
-  s3::S3Path path = Resolve(directory);
+  s3::S3Path path = Resolve(directory, PathUse::kDirectory);
   const std::string prefix = DirectoryPrefix(path.key);
   s3::Listing listing = ListPrefix(path, false);
   // Names relative to the directory, as DuckDB's local file system gives them.

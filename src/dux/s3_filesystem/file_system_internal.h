@@ -99,12 +99,15 @@ class S3FileSystem final : public duckdb::FileSystem {
   bool SupportsListFilesExtended() const override { return true; }
 
  private:
+  /// What a path is used for: an object (or a glob of objects), or a "directory" prefix.
+  enum class PathUse { kObject, kDirectory };
   /// Parses an s3:// URL (IOException naming it when it is not one). In a confined database
-  /// (external access off), keys with empty, "." or ".." segments are refused
-  /// (PermissionException): DuckDB's allowed_directories check resolves those segments as
-  /// in a local path, while S3 takes keys literally, so "s3://b/x/../ok/k" would pass a check
-  /// for s3://b/ok/ and read the key "x/../ok/k", below x/.
-  s3::S3Path Resolve(const std::string& url) const;
+  /// (external access off) the literal bucket and key must also lie under one of its
+  /// allowed "s3:/bucket/prefix/" directories, else PermissionException: DuckDB checked a
+  /// copy with "..", "." and empty segments resolved as in a local path, while S3 takes keys
+  /// literally ("s3://b/x/../p/k" passes a check for s3://b/p/ and names a key below x/). A
+  /// directory may also be the allowed prefix itself.
+  s3::S3Path Resolve(const std::string& url, PathUse use = PathUse::kObject) const;
   /// Every object directly under `prefix` (ending in '/') or, with `recursive`, below it.
   s3::Listing ListPrefix(const s3::S3Path& directory, bool recursive) const;
 

@@ -501,7 +501,17 @@ TEST(S3FileSystemTest, AConfinedDatabaseReachesOnlyItsAllowedPrefixes) {
   // key "x/../allowed/a.csv", below x/. (s3rver cannot store such a key: the request is
   // refused before it is sent.)
   std::string dots = ErrorOf(c, "SELECT * FROM read_csv('s3://lake/x/../allowed/a.csv')");
-  EXPECT_NE(dots.find("segment"), std::string::npos) << dots;
+  EXPECT_NE(dots.find("outside the S3 prefixes"), std::string::npos) << dots;
+  // So does the object named like the prefix (DuckDB checks "s3:/lake/allowed/"), which is
+  // not below it.
+  std::string itself = ErrorOf(c, "SELECT * FROM read_csv('s3://lake/allowed')");
+  EXPECT_NE(itself.find("outside the S3 prefixes"), std::string::npos) << itself;
+  // A partitioned write below the prefix: its directory checks pass.
+  Exec(c,
+       "COPY (SELECT i, i % 2 AS p FROM range(10) t(i)) TO 's3://lake/allowed/parts' "
+       "(FORMAT csv, PARTITION_BY (p))");
+  EXPECT_EQ(Rows(c, "SELECT count(*) FROM read_csv('s3://lake/allowed/parts/*/*.csv')"),
+            std::vector<std::string>{"10"});
   Result<int64_t> copy = c.Execute("COPY (SELECT 1) TO 's3://lake/secret/new.csv'");
   ASSERT_FALSE(copy.ok());
   EXPECT_NE(copy.status().message().find("Cannot access"), std::string::npos)
