@@ -10,7 +10,10 @@
 #include <filesystem>
 #include <fstream>
 #include <random>
+#include <thread>
 
+#include "duckdb/common/file_system.hpp"
+#include "duckdb/main/capi/capi_internal.hpp"
 #include "dux/engine/database.h"
 #include "dux/exec/duckdb_connection.h"
 #include "dux/exec/streaming_query.h"
@@ -321,6 +324,47 @@ TEST(S3FileSystemTest, TheParquetReaderFetchesOnlyTheColumnItReads) {
   // HEADs come from globbing the literal path (DuckDB globs it at bind and again at scan);
   // the four opens that follow carry the glob's size and ETag and ask nothing.
   EXPECT_LE(stats->head_requests.load(), 2U);
+}
+
+// One handle read from many threads at once, small reads (the read-ahead buffer) and large
+// ones (direct GETs) mixed, sequential runs and random jumps: every byte as in the local file.
+TEST(S3FileSystemTest, OneHandleServesConcurrentPositionalReads) {
+  std::string bytes(6 << 20, '\0');
+  std::mt19937_64 random(42);
+  for (char& b : bytes) b = static_cast<char>(random());
+  ASSERT_TRUE(MakeClient()->Put(kBucket, "random.bin", bytes).ok());
+  auto stats = std::make_shared<TransferStats>();
+  auto db = OpenCounting(stats);
+  // The C handle wraps the C++ database (duckdb/main/capi/capi_internal.hpp).
+  duckdb::DatabaseInstance& instance =
+      *reinterpret_cast<duckdb::DatabaseWrapper*>(db->db.get())->database->instance;
+  duckdb::FileSystem& fs = instance.GetFileSystem();
+  duckdb::unique_ptr<duckdb::FileHandle> handle =
+      fs.OpenFile("s3://lake/random.bin", duckdb::FileFlags::FILE_FLAGS_READ);
+  ASSERT_EQ(fs.GetFileSize(*handle), static_cast<int64_t>(bytes.size()));
+  std::atomic<int> wrong{0};
+  std::vector<std::thread> threads;
+  for (int t = 0; t < 8; ++t) {
+    threads.emplace_back([&, t] {
+      std::mt19937_64 pick(t);
+      uint64_t offset = pick() % bytes.size();
+      for (int i = 0; i < 60; ++i) {
+        uint64_t size = (i % 7 == 0) ? (1 << 20) + pick() % (1 << 20) : 1 + pick() % 20000;
+        if (i % 5 == 0) offset = pick() % bytes.size();  // a jump; otherwise sequential
+        size = std::min<uint64_t>(size, bytes.size() - offset);
+        std::string out(size, '\0');
+        fs.Read(*handle, out.data(), static_cast<int64_t>(size), offset);
+        if (out != bytes.substr(offset, size)) ++wrong;
+        offset = (offset + size) % bytes.size();
+      }
+    });
+  }
+  for (std::thread& thread : threads) thread.join();
+  EXPECT_EQ(wrong.load(), 0);
+  EXPECT_EQ(stats->head_requests.load(), 1U);
+  // A read past the end is an error, not a short read.
+  std::string out(10, '\0');
+  EXPECT_THROW(fs.Read(*handle, out.data(), 10, bytes.size() - 5), duckdb::IOException);
 }
 
 TEST(S3FileSystemTest, CopyToS3WritesObjectsThatReadBackEqual) {
