@@ -221,9 +221,8 @@ duckdb::unique_ptr<duckdb::FileHandle> S3FileSystem::OpenFileExtended(
     duckdb::optional_ptr<duckdb::FileOpener> opener) {
   s3::S3Path path = Resolve(file.path);
   if (!IsObjectKey(path.key)) {
-    ThrowIOException(Status::InvalidArgument("s3: " + file.path +
-                                             " names no object (a key "
-                                             "is needed, and it cannot end with '/')"));
+    ThrowIOException(Status::InvalidArgument(
+        "s3: " + file.path + " names no object (a key is needed, and it cannot end with '/')"));
   }
   if (flags.OpenForWriting()) {
     if (flags.OpenForReading()) {
