@@ -9,6 +9,7 @@
 #include <algorithm>
 #include <filesystem>
 #include <fstream>
+#include <functional>
 #include <random>
 #include <thread>
 
@@ -365,6 +366,88 @@ TEST(S3FileSystemTest, OneHandleServesConcurrentPositionalReads) {
   // A read past the end is an error, not a short read.
   std::string out(10, '\0');
   EXPECT_THROW(fs.Read(*handle, out.data(), 10, bytes.size() - 5), duckdb::IOException);
+}
+
+// The calls DuckDB makes around reads and writes, one by one through DuckDB's own
+// FileSystem (the virtual file system hands s3:// paths to dux's).
+TEST(S3FileSystemTest, ExistenceDirectoriesAndRefusals) {
+  std::shared_ptr<s3::Client> client = MakeClient();
+  for (const char* key : {"calls/a.csv", "calls/sub/b.csv", "calls/sub/deeper/c.csv"}) {
+    ASSERT_TRUE(client->Put(kBucket, key, "x\n1\n").ok());
+  }
+  auto db = OpenDux();
+  duckdb::FileSystem& fs =
+      reinterpret_cast<duckdb::DatabaseWrapper*>(db->db.get())->database->instance->GetFileSystem();
+  EXPECT_TRUE(fs.FileExists("s3://lake/calls/a.csv"));
+  EXPECT_FALSE(fs.FileExists("s3://lake/calls/missing.csv"));
+  EXPECT_FALSE(fs.FileExists("s3://lake/calls/sub"));  // a "directory"
+  EXPECT_TRUE(fs.DirectoryExists("s3://lake/calls/sub"));
+  EXPECT_TRUE(fs.DirectoryExists("s3://lake/calls/sub/"));
+  EXPECT_TRUE(fs.DirectoryExists("s3://lake"));
+  EXPECT_FALSE(fs.DirectoryExists("s3://lake/calls/su"));
+  EXPECT_FALSE(fs.DirectoryExists("s3://no-such-bucket/x"));
+  fs.CreateDirectory("s3://lake/calls/new");  // nothing to do in S3
+  EXPECT_FALSE(fs.DirectoryExists("s3://lake/calls/new"));
+
+  std::vector<std::string> listed;
+  fs.ListFiles("s3://lake/calls", [&](const std::string& name, bool is_directory) {
+    listed.push_back(name + (is_directory ? "/" : ""));
+  });
+  std::sort(listed.begin(), listed.end());
+  EXPECT_EQ(listed, (std::vector<std::string>{"a.csv", "sub/"}));
+
+  auto message = [&](const std::function<void()>& call) -> std::string {
+    try {
+      call();
+    } catch (const std::exception& e) {
+      return e.what();
+    }
+    return "no error";
+  };
+  EXPECT_NE(message([&] {
+              fs.MoveFile("s3://lake/calls/a.csv", "s3://lake/calls/z.csv");
+            }).find("S3 has no rename"),
+            std::string::npos);
+  EXPECT_NE(message([&] {
+              fs.OpenFile("s3://lake/calls/a.csv", duckdb::FileFlags::FILE_FLAGS_WRITE |
+                                                       duckdb::FileFlags::FILE_FLAGS_APPEND);
+            }).find("cannot append"),
+            std::string::npos);
+  EXPECT_NE(message([&] {
+              fs.OpenFile("s3://lake/calls/", duckdb::FileFlags::FILE_FLAGS_READ);
+            }).find("names no object"),
+            std::string::npos);
+  EXPECT_NE(message([&] {
+              fs.OpenFile("s3://lake/calls/missing.csv", duckdb::FileFlags::FILE_FLAGS_READ);
+            }).find("s3://lake/calls/missing.csv: 404"),
+            std::string::npos);
+  EXPECT_EQ(fs.OpenFile("s3://lake/calls/missing.csv",
+                        duckdb::FileFlags::FILE_FLAGS_READ |
+                            duckdb::FileFlags::FILE_FLAGS_NULL_IF_NOT_EXISTS),
+            nullptr);
+  {
+    auto write =
+        fs.OpenFile("s3://lake/calls/w.csv", duckdb::FileFlags::FILE_FLAGS_WRITE |
+                                                 duckdb::FileFlags::FILE_FLAGS_FILE_CREATE_NEW);
+    std::string text = "x\n2\n";
+    fs.Write(*write, text.data(), static_cast<int64_t>(text.size()));
+    EXPECT_EQ(fs.GetFileSize(*write), 4);
+    EXPECT_NE(message([&] {
+                write->Write(duckdb::QueryContext(), text.data(), 1, 0);
+              }).find("written from start to end"),
+              std::string::npos);
+    EXPECT_NE(message([&] { fs.Truncate(*write, 1); }).find("cannot be truncated"),
+              std::string::npos);
+    EXPECT_FALSE(fs.FileExists("s3://lake/calls/w.csv"));  // not before the close
+    write->Close();
+  }
+  EXPECT_TRUE(fs.FileExists("s3://lake/calls/w.csv"));
+  fs.RemoveFile("s3://lake/calls/w.csv");
+  EXPECT_FALSE(fs.FileExists("s3://lake/calls/w.csv"));
+  EXPECT_TRUE(fs.TryRemoveFile("s3://lake/calls/w.csv"));  // S3 deletes missing keys too
+  fs.RemoveDirectory("s3://lake/calls/sub");
+  EXPECT_FALSE(fs.DirectoryExists("s3://lake/calls/sub"));
+  EXPECT_TRUE(fs.FileExists("s3://lake/calls/a.csv"));
 }
 
 TEST(S3FileSystemTest, CopyToS3WritesObjectsThatReadBackEqual) {
