@@ -344,8 +344,10 @@ TEST(S3FileSystemTest, OneHandleServesConcurrentPositionalReads) {
       fs.OpenFile("s3://lake/random.bin", duckdb::FileFlags::FILE_FLAGS_READ);
   ASSERT_EQ(fs.GetFileSize(*handle), static_cast<int64_t>(bytes.size()));
   std::atomic<int> wrong{0};
+  constexpr int kThreads = 8;
   std::vector<std::thread> threads;
-  for (int t = 0; t < 8; ++t) {
+  threads.reserve(kThreads);
+  for (int t = 0; t < kThreads; ++t) {
     threads.emplace_back([&, t] {
       std::mt19937_64 pick(t);
       uint64_t offset = pick() % bytes.size();
