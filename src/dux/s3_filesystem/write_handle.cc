@@ -1,5 +1,6 @@
 #include <algorithm>
 #include <exception>
+#include <system_error>
 
 #include "file_system_internal.h"
 #include "write_handle_internal.h"
@@ -31,6 +32,23 @@ S3WriteHandle::~S3WriteHandle() {
   if (state_ != State::kWriting) return;
   if (QueryGoingWell() && FinishUpload().ok()) return;
   Abort();
+}
+
+Result<std::future<Result<S3WriteHandle::UploadedPart>>> S3WriteHandle::UploadInBackground(
+    int number, std::string body) {
+  try {
+    return std::async(std::launch::async,
+                      [client = client_, path = path_, id = *upload_id_, number,
+                       body = std::move(body)]() -> Result<UploadedPart> {
+                        DUX_ASSIGN_OR_RETURN(
+                            std::string etag,
+                            client->UploadPart(path.bucket, path.key, id, number, body));
+                        return UploadedPart{{number, std::move(etag)}, body.size()};
+                      });
+  } catch (const std::system_error& e) {  // no thread to be had
+    return Status::Unavailable("s3: uploading part " + std::to_string(number) + " of " +
+                               path_.ToString() + ": " + e.what());
+  }
 }
 
 bool S3WriteHandle::QueryGoingWell() const {
@@ -73,14 +91,9 @@ Status S3WriteHandle::StartPart() {
     DUX_RETURN_NOT_OK(CollectOldestPart());
   }
   const int number = next_part_number_++;
-  running_.push_back(std::async(std::launch::async,
-                                [client = client_, path = path_, id = *upload_id_, number,
-                                 body = std::move(part_)]() -> Result<UploadedPart> {
-                                  DUX_ASSIGN_OR_RETURN(
-                                      std::string etag,
-                                      client->UploadPart(path.bucket, path.key, id, number, body));
-                                  return UploadedPart{{number, std::move(etag)}, body.size()};
-                                }));
+  DUX_ASSIGN_OR_RETURN(std::future<Result<UploadedPart>> upload,
+                       UploadInBackground(number, std::move(part_)));
+  running_.push_back(std::move(upload));
   part_ = std::string();
   return Status::OK();
 }

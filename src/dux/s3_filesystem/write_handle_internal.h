@@ -62,8 +62,15 @@ class S3WriteHandle final : public duckdb::FileHandle {
   void Close() override { Finish(); }
 
  private:
+  struct UploadedPart {
+    s3::CompletedPart part;
+    uint64_t bytes = 0;
+  };
   /// Starts uploading `part_` as the next part (creating the upload first).
   Status StartPart();
+  /// Uploads `body` as part `number` on a thread of its own; Unavailable when no thread can
+  /// be started.
+  Result<std::future<Result<UploadedPart>>> UploadInBackground(int number, std::string body);
   /// Waits for the oldest running part and records its ETag.
   Status CollectOldestPart();
   Status FinishUpload();
@@ -83,10 +90,6 @@ class S3WriteHandle final : public duckdb::FileHandle {
   uint64_t written_ = 0;
   int next_part_number_ = 1;
   std::optional<std::string> upload_id_;
-  struct UploadedPart {
-    s3::CompletedPart part;
-    uint64_t bytes = 0;
-  };
   std::deque<std::future<Result<UploadedPart>>> running_;
   std::vector<s3::CompletedPart> completed_;
   enum class State { kWriting, kFinished, kFailed } state_ = State::kWriting;
