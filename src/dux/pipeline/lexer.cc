@@ -25,11 +25,7 @@ size_t Utf8Length(std::string_view s, size_t i) {
 
 }  // namespace
 
-std::string_view Trim(std::string_view s) {
-  while (!s.empty() && IsSpace(s.front())) s.remove_prefix(1);
-  while (!s.empty() && IsSpace(s.back())) s.remove_suffix(1);
-  return s;
-}
+std::string_view Trim(std::string_view s) { return TrimAsciiSpace(s); }
 
 std::string Printable(std::string_view s, bool quoted) {
   std::string out;
