@@ -119,7 +119,7 @@ ScannedSql Cursor::ScanSql() const {
   const size_t n = text_.size();
   size_t i = pos_;
   size_t segment = pos_;  // start of the text not yet copied to out.text
-  auto fail = [&](size_t at, std::string message) {
+  auto fail = [&](size_t at, const std::string& message) {
     out.text = std::string(text_.substr(pos_));
     out.end = n;
     out.status = Status::InvalidArgument(message + LocationOf(at).Suffix());
