@@ -23,11 +23,29 @@ struct SourceFile {
   int64_t bytes = 0;
 };
 
+// Whether `path` is a URL (s3://bucket/key), which the workers read as it is written and the
+// local file system can neither resolve nor size.
+bool IsUrl(const std::string& path) { return path.find("://") != std::string::npos; }
+
 Result<std::vector<SourceFile>> ExpandGlob(sql::Binder* binder, const std::string& pattern) {
-  DUX_ASSIGN_OR_RETURN(
-      sql::TextRows rows,
-      binder->QueryText("SELECT file FROM glob(" + sql::QuoteString(pattern) + ") ORDER BY file"));
+  const std::string quoted = sql::QuoteString(pattern);
+  DUX_ASSIGN_OR_RETURN(sql::TextRows rows,
+                       binder->QueryText("SELECT file FROM glob(" + quoted + ") ORDER BY file"));
   std::vector<SourceFile> files;
+  if (IsUrl(pattern)) {
+    if (rows.empty()) return files;
+    // Sizes through DuckDB's file system too: read_blob reads no content for its size alone,
+    // and dux's S3 file system answers the size from the glob's listing (docs/s3.md, "File
+    // system"): no request per object.
+    DUX_ASSIGN_OR_RETURN(
+        sql::TextRows sized,
+        binder->QueryText("SELECT filename, CAST(size AS VARCHAR) FROM read_blob(" + quoted +
+                          ") ORDER BY filename"));
+    for (const auto& row : sized) {
+      files.push_back({*row[0], *row[0], std::stoll(*row[1])});
+    }
+    return files;
+  }
   for (const auto& row : rows) {
     std::error_code ec;
     std::filesystem::path path = std::filesystem::absolute(*row[0], ec);
