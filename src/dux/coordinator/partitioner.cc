@@ -7,6 +7,7 @@
 #include <optional>
 #include <set>
 
+#include "dux/exec/output_target.h"
 #include "dux/sql/compiler.h"
 #include "dux/sql/expression.h"
 #include "dux/sql/quote.h"
@@ -23,16 +24,14 @@ struct SourceFile {
   int64_t bytes = 0;
 };
 
-// Whether `path` is a URL (s3://bucket/key), which the workers read as it is written and the
-// local file system can neither resolve nor size.
-bool IsUrl(const std::string& path) { return path.find("://") != std::string::npos; }
-
 Result<std::vector<SourceFile>> ExpandGlob(sql::Binder* binder, const std::string& pattern) {
   const std::string quoted = sql::QuoteString(pattern);
   DUX_ASSIGN_OR_RETURN(sql::TextRows rows,
                        binder->QueryText("SELECT file FROM glob(" + quoted + ") ORDER BY file"));
   std::vector<SourceFile> files;
-  if (IsUrl(pattern)) {
+  // A URL (s3://bucket/key) is read by the workers as it is written; the local file system can
+  // neither resolve nor size it.
+  if (exec::IsUrl(pattern)) {
     if (rows.empty()) return files;
     // Sizes through DuckDB's file system too: read_blob reads no content for its size alone,
     // and dux's S3 file system answers the size from the glob's listing (docs/s3.md, "File
