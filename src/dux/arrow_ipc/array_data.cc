@@ -4,6 +4,7 @@
 #include <string>
 
 #include "dux/arrow_ipc/array_data_internal.h"
+#include "dux/common/library_callback.h"
 
 namespace dux::arrow_ipc::internal {
 
@@ -94,7 +95,7 @@ void ExportArray(std::shared_ptr<const ArrayData> data, ArrowArray* out) {
   out->buffers = exported->buffers.empty() ? nullptr : exported->buffers.data();
   out->children = exported->child_pointers.empty() ? nullptr : exported->child_pointers.data();
   out->dictionary = data->dictionary ? &exported->dictionary : nullptr;
-  out->release = ReleaseExported;
+  out->release = LibraryCallback<ReleaseExported>::Call;
   out->private_data = exported;
 }
 

@@ -5,6 +5,8 @@
 #include <string>
 #include <vector>
 
+#include "dux/common/library_callback.h"
+
 namespace dux::arrow_ipc {
 
 namespace {
@@ -71,7 +73,7 @@ void CopySchema(const ArrowSchema& in, ArrowSchema* out) {
   out->n_children = in.n_children;
   out->children = copy->child_pointers.empty() ? nullptr : copy->child_pointers.data();
   out->dictionary = copy->dictionary.get();
-  out->release = ReleaseCopy;
+  out->release = LibraryCallback<ReleaseCopy>::Call;
   out->private_data = copy;
 }
 

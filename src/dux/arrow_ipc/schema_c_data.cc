@@ -6,6 +6,7 @@
 #include <string_view>
 
 #include "dux/arrow_ipc/schema_codec_internal.h"
+#include "dux/common/library_callback.h"
 
 namespace dux::arrow_ipc::internal {
 
@@ -179,7 +180,7 @@ void FillSchema(ExportedSchema* exported, int64_t flags, ArrowSchema* out) {
   out->n_children = static_cast<int64_t>(exported->children.size());
   out->children = exported->child_pointers.empty() ? nullptr : exported->child_pointers.data();
   out->dictionary = exported->dictionary.release != nullptr ? &exported->dictionary : nullptr;
-  out->release = ReleaseExportedSchema;
+  out->release = LibraryCallback<ReleaseExportedSchema>::Call;
   out->private_data = exported;
 }
 

@@ -12,6 +12,7 @@
 
 #include "dux/arrow_ipc/arrow_c.h"
 #include "dux/arrow_ipc/ipc_reader.h"
+#include "dux/common/library_callback.h"
 #include "dux/exec/arrow_import.h"
 #include "dux/exec/arrow_stream.h"
 #include "dux/sql/quote.h"
@@ -100,8 +101,9 @@ void ReleaseTaggedSchema(ArrowSchema* s) {
   s->release = nullptr;
 }
 
-void NoRelease(ArrowSchema* s) { s->release = nullptr; }
-void NoRelease(ArrowArray* a) { a->release = nullptr; }
+// The attempt column's release: it owns nothing of its own.
+void MarkSchemaReleased(ArrowSchema* s) { s->release = nullptr; }
+void MarkArrayReleased(ArrowArray* a) { a->release = nullptr; }
 
 void ExportTaggedSchema(const ArrowSchema& columns, ArrowSchema* out) {
   auto* t = new TaggedSchema;
@@ -109,7 +111,7 @@ void ExportTaggedSchema(const ArrowSchema& columns, ArrowSchema* out) {
   t->tag.format = "i";
   t->tag.name = kAttemptColumn;
   t->tag.flags = 0;
-  t->tag.release = NoRelease;
+  t->tag.release = LibraryCallback<MarkSchemaReleased>::Call;
   for (int64_t i = 0; i < t->columns->n_children; ++i) {
     t->children.push_back(t->columns->children[i]);
   }
@@ -120,7 +122,7 @@ void ExportTaggedSchema(const ArrowSchema& columns, ArrowSchema* out) {
   out->metadata = t->columns->metadata;
   out->n_children = static_cast<int64_t>(t->children.size());
   out->children = t->children.data();
-  out->release = ReleaseTaggedSchema;
+  out->release = LibraryCallback<ReleaseTaggedSchema>::Call;
   out->private_data = t;
 }
 
@@ -147,7 +149,7 @@ void ExportTaggedArray(arrow_ipc::ArrayOwner batch, int32_t attempt, ArrowArray*
   t->tag.length = c.offset + c.length;
   t->tag.n_buffers = 2;
   t->tag.buffers = t->tag_buffers;
-  t->tag.release = NoRelease;
+  t->tag.release = LibraryCallback<MarkArrayReleased>::Call;
   for (int64_t i = 0; i < c.n_children; ++i) t->children.push_back(c.children[i]);
   t->children.push_back(&t->tag);
   *out = ArrowArray{};
@@ -158,7 +160,7 @@ void ExportTaggedArray(arrow_ipc::ArrayOwner batch, int32_t attempt, ArrowArray*
   out->buffers = c.buffers;
   out->n_children = static_cast<int64_t>(t->children.size());
   out->children = t->children.data();
-  out->release = ReleaseTaggedArray;
+  out->release = LibraryCallback<ReleaseTaggedArray>::Call;
   out->private_data = t;
 }
 

@@ -58,6 +58,7 @@ Result<std::vector<SourceFile>> ExpandGlob(sql::Binder* binder, const std::strin
 
 std::string FileList(const std::vector<SourceFile>& files) {
   std::vector<std::string> paths;
+  paths.reserve(files.size());
   for (const auto& f : files) paths.push_back(f.absolute);
   return sql::StringList(paths);
 }

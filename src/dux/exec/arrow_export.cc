@@ -9,6 +9,7 @@
 #include <utility>
 #include <vector>
 
+#include "dux/common/library_callback.h"
 #include "dux/exec/arrow_bridge_internal.h"
 
 namespace dux::exec {
@@ -35,6 +36,9 @@ std::string EncodeMetadata(const std::vector<std::pair<std::string, std::string>
   }
   return out;
 }
+
+// The described schema's release: its children stay owned by DuckDB's schema.
+void ReleaseDescribed(ArrowSchema* s) { s->release = nullptr; }
 
 }  // namespace
 
@@ -67,7 +71,7 @@ Result<std::unique_ptr<ArrowDescription>> DescribeArrow(ResultHandle& result, id
     d->metadata = EncodeMetadata({{kEnumMetadataKey, enums.dump()}});
     d->described.metadata = d->metadata.data();
   }
-  d->described.release = [](ArrowSchema* s) { s->release = nullptr; };
+  d->described.release = LibraryCallback<ReleaseDescribed>::Call;
   return d;
 }
 

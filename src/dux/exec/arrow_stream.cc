@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "dux/arrow_ipc/arrow_c.h"
+#include "dux/common/library_callback.h"
 
 namespace dux::exec {
 
@@ -29,7 +30,7 @@ struct Stream {
       return EINVAL;
     }
     *out = *owner->get();
-    out->release = [](ArrowSchema* view) { view->release = nullptr; };
+    out->release = LibraryCallback<ReleaseView>::Call;
     Of(s)->schemas.push_back(std::move(owner));
     return 0;
   }
@@ -42,6 +43,8 @@ struct Stream {
     if (!*more) out->release = nullptr;  // the end of the stream, as the interface marks it
     return 0;
   }
+  // A schema view's release: the schema itself stays owned by `schemas`.
+  static void ReleaseView(ArrowSchema* view) { view->release = nullptr; }
   static const char* GetLastError(ArrowArrayStream* s) {
     return Of(s)->last_error.empty() ? nullptr : Of(s)->last_error.c_str();
   }
@@ -55,10 +58,10 @@ struct Stream {
 
 void ExportArrowStream(std::unique_ptr<ArrowBatchSource> source, ArrowArrayStream* stream) {
   *stream = ArrowArrayStream{};
-  stream->get_schema = Stream::GetSchema;
-  stream->get_next = Stream::GetNext;
-  stream->get_last_error = Stream::GetLastError;
-  stream->release = Stream::Release;
+  stream->get_schema = LibraryCallback<Stream::GetSchema>::Call;
+  stream->get_next = LibraryCallback<Stream::GetNext>::Call;
+  stream->get_last_error = LibraryCallback<Stream::GetLastError>::Call;
+  stream->release = LibraryCallback<Stream::Release>::Call;
   stream->private_data = new Stream{std::move(source), {}, {}};
 }
 

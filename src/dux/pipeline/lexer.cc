@@ -25,11 +25,7 @@ size_t Utf8Length(std::string_view s, size_t i) {
 
 }  // namespace
 
-std::string_view Trim(std::string_view s) {
-  while (!s.empty() && IsSpace(s.front())) s.remove_prefix(1);
-  while (!s.empty() && IsSpace(s.back())) s.remove_suffix(1);
-  return s;
-}
+std::string_view Trim(std::string_view s) { return TrimAsciiSpace(s); }
 
 std::string Printable(std::string_view s, bool quoted) {
   std::string out;
@@ -123,7 +119,7 @@ ScannedSql Cursor::ScanSql() const {
   const size_t n = text_.size();
   size_t i = pos_;
   size_t segment = pos_;  // start of the text not yet copied to out.text
-  auto fail = [&](size_t at, std::string message) {
+  auto fail = [&](size_t at, const std::string& message) {
     out.text = std::string(text_.substr(pos_));
     out.end = n;
     out.status = Status::InvalidArgument(message + LocationOf(at).Suffix());

@@ -10,6 +10,7 @@
 #include <string_view>
 #include <vector>
 
+#include "dux/common/ascii.h"
 #include "dux/common/status.h"
 #include "dux/pipeline/pipeline.h"
 
@@ -17,9 +18,7 @@ namespace dux::pipeline::internal {
 
 // ---- characters and message text --------------------------------------------------------
 
-inline bool IsSpace(char c) {
-  return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f' || c == '\v';
-}
+inline bool IsSpace(char c) { return IsAsciiSpace(c); }
 inline bool IsDigit(char c) { return c >= '0' && c <= '9'; }
 inline bool IsIdentStart(char c) {
   return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '_';

@@ -6,6 +6,7 @@
 #include <system_error>
 #include <vector>
 
+#include "dux/common/ascii.h"
 #include "dux/s3/s3_path.h"
 
 extern char** environ;  // NOLINT: POSIX
@@ -20,26 +21,13 @@ namespace {
 using IniSection = std::map<std::string, std::string>;
 using IniFile = std::map<std::string, IniSection>;
 
-std::string Trim(std::string_view s) {
-  const char* space = " \t\r\n";
-  size_t begin = s.find_first_not_of(space);
-  if (begin == std::string_view::npos) return "";
-  size_t end = s.find_last_not_of(space);
-  return std::string(s.substr(begin, end - begin + 1));
-}
-
-std::string Lowercase(std::string s) {
-  for (char& c : s) {
-    if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
-  }
-  return s;
-}
+std::string Trim(std::string_view s) { return std::string(TrimAsciiSpace(s)); }
 
 // Splits "key = value" (or "key: value") at the first delimiter; nullopt without one.
 std::optional<std::pair<std::string, std::string>> SplitAssignment(std::string_view line) {
   size_t at = line.find_first_of("=:");
   if (at == std::string_view::npos) return std::nullopt;
-  std::string key = Lowercase(Trim(line.substr(0, at)));
+  std::string key = AsciiLower(Trim(line.substr(0, at)));
   if (key.empty()) return std::nullopt;
   return std::make_pair(key, Trim(line.substr(at + 1)));
 }
@@ -224,7 +212,7 @@ Result<Endpoint> ParseEndpoint(std::string_view url) {
   Endpoint endpoint;
   std::string_view rest = url;
   if (size_t scheme_end = rest.find("://"); scheme_end != std::string_view::npos) {
-    endpoint.scheme = Lowercase(std::string(rest.substr(0, scheme_end)));
+    endpoint.scheme = AsciiLower(rest.substr(0, scheme_end));
     rest.remove_prefix(scheme_end + 3);
     if (endpoint.scheme != "http" && endpoint.scheme != "https") {
       return bad("the scheme must be http or https");
@@ -246,7 +234,7 @@ Result<Endpoint> ParseEndpoint(std::string_view url) {
     }
   } else {
     size_t colon = authority.find(':');
-    endpoint.host = Lowercase(std::string(authority.substr(0, colon)));
+    endpoint.host = AsciiLower(authority.substr(0, colon));
     if (colon != std::string_view::npos) port = authority.substr(colon + 1);
   }
   if (endpoint.host.empty() || endpoint.host == "[]") return bad("no host");

@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <map>
 
+#include "dux/common/ascii.h"
 #include "dux/s3/digest.h"
 #include "dux/s3/s3_path.h"
 
@@ -14,33 +15,13 @@ namespace {
 
 constexpr std::string_view kAlgorithm = "AWS4-HMAC-SHA256";
 
-bool IsSpace(char c) {
-  return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\v' || c == '\f';
-}
-
-std::string Lowercase(std::string_view s) {
-  std::string out(s);
-  for (char& c : out) {
-    if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
-  }
-  return out;
-}
-
-std::string Trim(std::string_view s) {
-  size_t begin = 0;
-  size_t end = s.size();
-  while (begin < end && IsSpace(s[begin])) ++begin;
-  while (end > begin && IsSpace(s[end - 1])) --end;
-  return std::string(s.substr(begin, end - begin));
-}
-
 // SigV4's Trimall: no leading or trailing white space, and each run of white space inside
 // (folded lines included) becomes one space.
 std::string TrimAll(std::string_view value) {
   std::string out;
   bool pending_space = false;
   for (char c : value) {
-    if (IsSpace(c)) {
+    if (IsAsciiSpace(c)) {
       pending_space = !out.empty();
     } else {
       if (pending_space) out += ' ';
@@ -127,7 +108,7 @@ Result<Signature> SignV4(const SigningRequest& request, const Credentials& crede
   // given, joined by ','.
   std::map<std::string, std::vector<std::string>> headers;
   for (const auto& [name, value] : request.headers) {
-    headers[Lowercase(Trim(name))].push_back(TrimAll(value));
+    headers[AsciiLower(TrimAsciiSpace(name))].push_back(TrimAll(value));
   }
   if (!headers.contains("host")) return Status::InvalidArgument("sigv4: no host header to sign");
 

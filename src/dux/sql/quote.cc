@@ -22,12 +22,14 @@ std::string QuoteIdentifier(std::string_view name) {
 
 std::string QuoteIdentifiers(const std::vector<std::string>& names) {
   std::vector<std::string> quoted;
+  quoted.reserve(names.size());
   for (const auto& n : names) quoted.push_back(QuoteIdentifier(n));
   return fmt::format("{}", fmt::join(quoted, ", "));
 }
 
 std::string StringList(const std::vector<std::string>& texts) {
   std::vector<std::string> quoted;
+  quoted.reserve(texts.size());
   for (const auto& t : texts) quoted.push_back(QuoteString(t));
   return fmt::format("[{}]", fmt::join(quoted, ", "));
 }

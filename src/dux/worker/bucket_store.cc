@@ -9,6 +9,7 @@
 #include <cstdlib>
 #include <vector>
 
+#include "dux/common/library_callback.h"
 #include "dux/exec/logical_type_sql.h"
 #include "dux/sql/quote.h"
 
@@ -222,6 +223,8 @@ BucketStore* StoreOf(void* extra) {
 }
 
 void DeleteStore(void* extra) { delete static_cast<std::shared_ptr<BucketStore>*>(extra); }
+void DeleteBind(void* bind) { delete static_cast<ScanBind*>(bind); }
+void DeleteState(void* state) { delete static_cast<ScanState*>(state); }
 
 }  // namespace
 
@@ -249,14 +252,12 @@ class ScanFunction {
       duckdb_bind_add_result_column(info, bucket.names[c].c_str(), type.get());
     }
     duckdb_bind_set_cardinality(info, static_cast<idx_t>(bucket.rows), true);
-    duckdb_bind_set_bind_data(info, bind.release(),
-                              [](void* p) { delete static_cast<ScanBind*>(p); });
+    duckdb_bind_set_bind_data(info, bind.release(), LibraryCallback<DeleteBind>::Call);
   }
   static void Init(duckdb_init_info info) {
     auto* bind = static_cast<ScanBind*>(duckdb_init_get_bind_data(info));
     duckdb_init_set_max_threads(info, std::max<idx_t>(1, bind->chunks.size()));
-    duckdb_init_set_init_data(info, new ScanState,
-                              [](void* p) { delete static_cast<ScanState*>(p); });
+    duckdb_init_set_init_data(info, new ScanState, LibraryCallback<DeleteState>::Call);
   }
   // Hands out the next stored chunk's vectors by reference: no copy.
   static void Scan(duckdb_function_info info, duckdb_data_chunk output) {
@@ -291,15 +292,17 @@ Result<std::shared_ptr<BucketStore>> BucketStore::Install(const exec::Database& 
   duckdb_table_function_set_name(f, kScanFunction);
   exec::LogicalTypeHandle varchar(duckdb_create_logical_type(DUCKDB_TYPE_VARCHAR));
   duckdb_table_function_add_parameter(f, varchar.get());
-  duckdb_table_function_set_extra_info(f, new std::shared_ptr<BucketStore>(store), DeleteStore);
-  duckdb_table_function_set_bind(f, ScanFunction::Bind);
-  duckdb_table_function_set_init(f, ScanFunction::Init);
-  duckdb_table_function_set_function(f, ScanFunction::Scan);
+  duckdb_table_function_set_extra_info(f, new std::shared_ptr<BucketStore>(store),
+                                       LibraryCallback<DeleteStore>::Call);
+  duckdb_table_function_set_bind(f, LibraryCallback<ScanFunction::Bind>::Call);
+  duckdb_table_function_set_init(f, LibraryCallback<ScanFunction::Init>::Call);
+  duckdb_table_function_set_function(f, LibraryCallback<ScanFunction::Scan>::Call);
   duckdb_state registered = duckdb_register_table_function(c.get(), f);
   duckdb_destroy_table_function(&f);
   if (registered == DuckDBError) return Status::Internal("cannot register the bucket scan");
-  duckdb_add_replacement_scan(db.get(), ScanFunction::Replace,
-                              new std::shared_ptr<BucketStore>(store), DeleteStore);
+  duckdb_add_replacement_scan(db.get(), LibraryCallback<ScanFunction::Replace>::Call,
+                              new std::shared_ptr<BucketStore>(store),
+                              LibraryCallback<DeleteStore>::Call);
   return store;
 }
 
