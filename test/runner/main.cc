@@ -9,7 +9,6 @@
 #include <stdlib.h>
 
 #include <algorithm>
-#include <filesystem>
 #include <iostream>
 #include <string>
 #include <vector>
@@ -34,9 +33,8 @@ void UseS3Server(const dux::test::S3Server& server) {
   setenv("AWS_ACCESS_KEY_ID", "S3RVER", 1);
   setenv("AWS_SECRET_ACCESS_KEY", "S3RVER", 1);
   setenv("AWS_REGION", "us-east-1", 1);
-  const auto none = std::filesystem::temp_directory_path() / "dux-e2e-no-aws-files";
-  setenv("AWS_CONFIG_FILE", (none / "config").c_str(), 1);
-  setenv("AWS_SHARED_CREDENTIALS_FILE", (none / "credentials").c_str(), 1);
+  setenv("AWS_CONFIG_FILE", "/nonexistent/config", 1);
+  setenv("AWS_SHARED_CREDENTIALS_FILE", "/nonexistent/credentials", 1);
   for (const char* name : {"AWS_ENDPOINT_URL_S3", "AWS_PROFILE", "AWS_DEFAULT_PROFILE",
                            "AWS_SESSION_TOKEN", "AWS_SECURITY_TOKEN"}) {
     unsetenv(name);
