@@ -127,6 +127,7 @@ Status S3Mirror::Up(const fs::path& dir, const std::string& prefix) {
   }
   if (ec) return Status::IOError("cannot list " + dir.string() + ": " + ec.message());
   std::vector<std::string> keys;
+  keys.reserve(stale.size());
   for (const auto& [key, object] : stale) keys.push_back(key);
   if (keys.empty()) return Status::OK();
   return client_->DeleteObjects(bucket_, keys);
@@ -178,6 +179,7 @@ Status S3Mirror::Down(const std::string& prefix, const fs::path& dir) {
 Status S3Mirror::Clear(const std::string& prefix) {
   DUX_ASSIGN_OR_RETURN(s3::Listing listing, client_->List(bucket_, prefix + "/"));
   std::vector<std::string> keys;
+  keys.reserve(listing.objects.size());
   for (const auto& object : listing.objects) keys.push_back(object.key);
   if (keys.empty()) return Status::OK();
   return client_->DeleteObjects(bucket_, keys);

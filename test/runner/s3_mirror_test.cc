@@ -174,7 +174,7 @@ TEST_F(S3MirrorTest, DownFollowsWhatS3HoldsAndPrunesEmptyDirectories) {
   // An object from a multipart upload: its ETag is no MD5, its bytes are compared.
   Result<std::string> upload = client_->CreateMultipartUpload(kBucket, prefix_ + "/multi.bin");
   ASSERT_TRUE(upload.ok()) << upload.status().ToString();
-  const std::string part(5 * 1024 * 1024, 'm');
+  const std::string part(size_t{5} << 20, 'm');  // S3's smallest part
   Result<std::string> etag = client_->UploadPart(kBucket, prefix_ + "/multi.bin", *upload, 1, part);
   ASSERT_TRUE(etag.ok()) << etag.status().ToString();
   ASSERT_TRUE(

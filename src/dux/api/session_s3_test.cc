@@ -154,7 +154,7 @@ TEST_P(SessionS3Test, AFailedWriteLeavesNoObject) {
 }
 
 TEST_P(SessionS3Test, DirectoryWritesToUrlsAreRefusedBeforeAnythingRuns) {
-  for (const std::string sink :
+  for (const std::string& sink :
        {"to_parquet(\"" + prefix_ + "out\")", "to_csv(\"" + prefix_ + "out.csv/\")",
         "to_parquet(\"" + prefix_ + "hive.parquet\", partition_by: [k])"}) {
     auto written = Write("from_query(\"SELECT range AS k FROM range(3)\") |> " + sink);
