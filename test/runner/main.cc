@@ -73,6 +73,27 @@ int main(int argc, char** argv) {  // NOLINT(bugprone-exception-escape)
                  "FILE...\n";
     return 2;
   }
+  int failures = 0;
+  bool skipped = false;
+  if (s3) {
+    // Files that cannot run on S3 are reported here, before servers and workers start for
+    // nothing.
+    std::vector<std::string> runnable;
+    for (const auto& file : files) {
+      auto why = dux::test::ReadS3SkipReason(file);
+      if (!why.ok()) {
+        std::cerr << file << ": " << why.status().message() << "\n";
+        ++failures;
+      } else if (*why) {
+        std::cerr << file << ": skipped on S3: " << **why << "\n";
+        skipped = true;
+      } else {
+        runnable.push_back(file);
+      }
+    }
+    files = std::move(runnable);
+    if (files.empty()) return failures > 0 ? 1 : 77;  // 77: CTest's SKIP_RETURN_CODE
+  }
   // The server comes up before any worker starts: the workers inherit its settings.
   std::unique_ptr<dux::test::S3Server> s3_server;
   std::unique_ptr<dux::test::S3Mirror> s3_mirror;
@@ -157,8 +178,6 @@ int main(int argc, char** argv) {  // NOLINT(bugprone-exception-escape)
       return dux::test::CopyTablesToWorkers(session, every_worker, &synced);
     };
   }
-  int failures = 0;
-  bool skipped = false;
   for (const auto& file : files) {
     auto result = dux::test::RunTestFile(file, executors, run_options, &skipped);
     if (!result.ok()) {

@@ -493,6 +493,14 @@ Status RunRecords(Context& ctx, const std::vector<Record>& records, Executor* ex
 
 }  // namespace
 
+Result<std::optional<std::string>> ReadS3SkipReason(const std::string& path) {
+  std::ifstream in(path);
+  if (!in) return Status::NotFound("cannot read " + path);
+  std::stringstream buffer;
+  buffer << in.rdbuf();
+  return S3SkipReason(buffer.str());
+}
+
 Result<int> RunTestFile(const std::string& path, const std::vector<Executor*>& executors,
                         const RunOptions& options, bool* skipped) {
   std::ifstream in(path);

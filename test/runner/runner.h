@@ -74,6 +74,10 @@ struct RunOptions {
 Result<int> RunTestFile(const std::string& path, const std::vector<Executor*>& executors,
                         const RunOptions& options, bool* skipped = nullptr);
 
+/// The REASON of the `# s3: skip REASON` line of the test file at `path` (test_file.h);
+/// nothing when it has none. NotFound for a file that cannot be read.
+Result<std::optional<std::string>> ReadS3SkipReason(const std::string& path);
+
 /// Makes the main-schema tables of `session` exist, with the same rows, on every worker
 /// (dropping the ones `synced` lists first); `synced` then lists what was copied.
 Status CopyTablesToWorkers(Session& session,
