@@ -104,7 +104,8 @@ start=$(date +%s)
 # Configured every time (seconds; nothing rebuilds unless an option changed). -O1: what the
 # sanitizers' authors recommend (readable stacks, quick builds); asserts stay on (no NDEBUG).
 cmake -S "$root" -B "$build" -DDUX_SANITIZE=$sanitize -DCMAKE_BUILD_TYPE=RelWithDebInfo \
-  -DCMAKE_CXX_FLAGS_RELWITHDEBINFO="-O1 -g" -DDUX_DUCKDB_DIR="$duckdb" "${configure[@]}" \
+  -DCMAKE_CXX_FLAGS_RELWITHDEBINFO="-O1 -g" -DDUX_DUCKDB_DIR="$duckdb" \
+  -DDUX_NODE_DIR="$main_build/_deps/node" "${configure[@]}" \
   >"$build/configure.log" 2>&1 || { cat "$build/configure.log" >&2; exit 1; }
 cmake --build "$build" --target "${targets[@]}" -j"$jobs" >"$build/build.log" 2>&1 ||
   { tail -n 80 "$build/build.log" >&2; echo "$0 $kind: build failed" >&2; exit 1; }
