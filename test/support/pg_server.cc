@@ -1,20 +1,20 @@
 #include "pg_server.h"
 
 #include <libpq-fe.h>
-#include <netinet/in.h>
 #include <pwd.h>
 #include <signal.h>
 #include <stdlib.h>
-#include <sys/socket.h>
 #include <unistd.h>
 
 #include <chrono>
 #include <cstring>
 #include <fstream>
 #include <optional>
-#include <sstream>
 #include <thread>
 #include <vector>
+
+#include "free_port.h"
+#include "subprocess.h"
 
 namespace dux::test {
 
@@ -23,13 +23,6 @@ using std::chrono::milliseconds;
 using std::chrono::seconds;
 
 namespace {
-
-std::string ReadText(const fs::path& path) {
-  std::ifstream in(path);
-  std::stringstream s;
-  s << in.rdbuf();
-  return s.str();
-}
 
 // $DUX_PG_BIN, else the newest /usr/lib/postgresql/<version>/bin holding initdb and postgres.
 std::optional<fs::path> FindBinaries() {
@@ -47,23 +40,6 @@ std::optional<fs::path> FindBinaries() {
     }
   }
   return best;
-}
-
-// A port that was free a moment ago (the server may still lose a race for it: Start retries).
-int FreePort() {
-  int fd = socket(AF_INET, SOCK_STREAM, 0);
-  if (fd < 0) return 0;
-  sockaddr_in address{};
-  address.sin_family = AF_INET;
-  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  socklen_t size = sizeof address;
-  int port = 0;
-  if (bind(fd, reinterpret_cast<sockaddr*>(&address), sizeof address) == 0 &&
-      getsockname(fd, reinterpret_cast<sockaddr*>(&address), &size) == 0) {
-    port = ntohs(address.sin_port);
-  }
-  close(fd);
-  return port;
 }
 
 void ChownTree(const fs::path& root, uid_t uid, gid_t gid) {
@@ -113,7 +89,7 @@ std::unique_ptr<PgServer> PgServer::Start(std::string* why) {
                                     initdb_options, &error);
   std::optional<int> code = initdb ? initdb->Wait(milliseconds(120000)) : std::nullopt;
   if (!initdb || code != 0) {
-    *why = "initdb failed: " + error + ReadText(server->dir_ / "initdb.err");
+    *why = "initdb failed: " + error + ReadFile(server->dir_ / "initdb.err");
     return nullptr;
   }
   // The superuser "dux" gets in without a password; every other role must give one.
@@ -177,6 +153,6 @@ std::string PgServer::TcpConnInfo(const std::string& dbname, const std::string& 
   return "host=127.0.0.1 port=" + std::to_string(port_) + " user=" + user + " dbname=" + dbname;
 }
 
-std::string PgServer::Log() const { return ReadText(dir_ / "postgres.log"); }
+std::string PgServer::Log() const { return ReadFile(dir_ / "postgres.log"); }
 
 }  // namespace dux::test

@@ -1,16 +1,15 @@
 #include "s3_server.h"
 
-#include <netinet/in.h>
 #include <signal.h>
 #include <stdlib.h>
-#include <sys/socket.h>
 #include <unistd.h>
 
 #include <cerrno>
 #include <chrono>
 #include <cstring>
-#include <fstream>
-#include <sstream>
+
+#include "free_port.h"
+#include "subprocess.h"
 
 namespace dux::test {
 
@@ -18,30 +17,6 @@ namespace fs = std::filesystem;
 using std::chrono::milliseconds;
 
 namespace {
-
-std::string ReadText(const fs::path& path) {
-  std::ifstream in(path);
-  std::stringstream s;
-  s << in.rdbuf();
-  return s.str();
-}
-
-// A port that was free a moment ago (s3rver may lose a race for it: Start retries).
-int FreePort() {
-  int fd = socket(AF_INET, SOCK_STREAM, 0);
-  if (fd < 0) return 0;
-  sockaddr_in address{};
-  address.sin_family = AF_INET;
-  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  socklen_t size = sizeof address;
-  int port = 0;
-  if (bind(fd, reinterpret_cast<sockaddr*>(&address), sizeof address) == 0 &&
-      getsockname(fd, reinterpret_cast<sockaddr*>(&address), &size) == 0) {
-    port = ntohs(address.sin_port);
-  }
-  close(fd);
-  return port;
-}
 
 fs::path S3rverScript() {
   if (const char* path = getenv("DUX_S3RVER")) return path;
@@ -98,7 +73,7 @@ std::unique_ptr<S3Server> S3Server::Start(const std::vector<std::string>& bucket
     // s3rver prints "S3rver listening on 127.0.0.1:PORT" once it accepts connections.
     const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
     while (std::chrono::steady_clock::now() < deadline) {
-      if (ReadText(server->dir_ / "s3rver.out").find("listening on") != std::string::npos) {
+      if (ReadFile(server->dir_ / "s3rver.out").find("listening on") != std::string::npos) {
         return server;
       }
       if (server->process_->Wait(milliseconds(50))) break;  // it exited
@@ -125,7 +100,7 @@ S3Server::~S3Server() {
 }
 
 std::string S3Server::Log() const {
-  return ReadText(dir_ / "s3rver.out") + ReadText(dir_ / "s3rver.log");
+  return ReadFile(dir_ / "s3rver.out") + ReadFile(dir_ / "s3rver.log");
 }
 
 }  // namespace dux::test
