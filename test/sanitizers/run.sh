@@ -95,6 +95,9 @@ sanitizer_options() {  # sanitizer_options EXTRA: exports the options with EXTRA
   export TSAN_OPTIONS="$1suppressions=$here/tsan.supp:print_suppressions=0:halt_on_error=0:second_deadlock_stack=1"
 }
 sanitizer_options ""
+# Instrumented processes start and run several times slower: tests that bound how soon
+# something happens (a registry dropping a dead worker) scale their bounds by this.
+export DUX_TEST_SLOWDOWN=4
 
 mkdir -p "$build"
 exec 9>"$build/.lock"
