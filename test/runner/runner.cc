@@ -350,25 +350,38 @@ exec::Table TextTable(const pg::TextRows& rows) {
 
 // Runs every record with one executor, in a session, a __TEST_DIR__ and (when `postgres` is
 // given) a PostgreSQL database of its own: records that write (sinks, statements) then see
-// exactly what a run with that executor alone would.
+// exactly what a run with that executor alone would. In the S3 mode the run's S3 prefix is
+// named after its local test directory (unique), and removed with it.
 Status RunRecords(Context& ctx, const std::vector<Record>& records, Executor* executor,
-                  const std::string& data_dir, const AfterStatement& after_statement,
-                  PgServer* postgres) {
+                  const RunOptions& options, PgServer* postgres) {
   std::string tmpl = (fs::temp_directory_path() / "dux-e2e-XXXXXX").string();
   if (!mkdtemp(tmpl.data())) return Status::IOError("cannot create a temporary directory");
   std::string test_dir = tmpl;
+  S3Mirror* s3 = options.s3;
+  const std::string s3_prefix = "runs/" + fs::path(test_dir).filename().string();
   std::unique_ptr<PostgresDatabase> pg;
   if (postgres) {
     DUX_ASSIGN_OR_RETURN(pg, PostgresDatabase::Create(postgres));
   }
-  auto substitute = [&](const std::string& s) {
-    std::string out = Replace(Replace(s, "__TEST_DIR__", test_dir), "__DATA_DIR__", data_dir);
+  auto substitute_dirs = [&](const std::string& s, const std::string& test,
+                             const std::string& data) {
+    std::string out = Replace(Replace(s, "__TEST_DIR__", test), "__DATA_DIR__", data);
     return pg ? Replace(out, "__PG__", pg->conninfo()) : out;
+  };
+  // What DuckDB (statements, queries, the oracle) reads: local paths, always.
+  auto substitute = [&](const std::string& s) {
+    return substitute_dirs(s, test_dir, options.data_dir);
+  };
+  // What dux reads and writes: S3 in the S3 mode.
+  auto substitute_for_dux = [&](const std::string& s) {
+    if (!s3) return substitute(s);
+    return substitute_dirs(s, s3->Url(s3_prefix), s3->Url(kS3DataPrefix));
   };
   const std::string name = executor->Name();
   DUX_ASSIGN_OR_RETURN(std::unique_ptr<Session> session, Session::Open());
   for (const Record& r : records) {
-    std::string text = substitute(r.text);
+    std::string text =
+        r.kind == Record::Kind::kPipeline ? substitute_for_dux(r.text) : substitute(r.text);
     if (r.kind == Record::Kind::kStatement && r.engine != Engine::kDuckDb) {
       auto done = pg->connection().Execute(text);
       if (!done.ok()) {
@@ -388,8 +401,12 @@ Status RunRecords(Context& ctx, const std::vector<Record>& records, Executor* ex
     if (r.kind == Record::Kind::kStatement) {
       auto done = session->connection().Execute(text);
       if (!done.ok()) Fail(ctx, r, name, "statement failed: " + done.status().message());
-      if (done.ok() && after_statement) {
-        Status synced = after_statement(*session);
+      if (s3) {
+        Status up = s3->Up(test_dir, s3_prefix);
+        if (!up.ok()) Fail(ctx, r, name, "mirroring the test directory to S3: " + up.message());
+      }
+      if (done.ok() && options.after_statement) {
+        Status synced = options.after_statement(*session);
         if (!synced.ok()) Fail(ctx, r, name, "copying tables to workers: " + synced.message());
       }
       continue;
@@ -403,8 +420,10 @@ Status RunRecords(Context& ctx, const std::vector<Record>& records, Executor* ex
       }
       continue;
     }
+    bool writes = false;
     auto run = [&]() -> Result<Outcome> {
       DUX_ASSIGN_OR_RETURN(pipeline::Script script, pipeline::ParseScript(text));
+      writes = script.pipeline.sink().has_value();
       for (const auto& a : script.attachments) {
         // An alias attached by an earlier record is not a failure.
         Status s = session->Attach(a);
@@ -413,15 +432,21 @@ Status RunRecords(Context& ctx, const std::vector<Record>& records, Executor* ex
       return executor->Run(*session, script);
     };
     Result<Outcome> outcome = run();
+    // Whatever the sink did, finished or failed, the oracle and later records see it.
+    if (s3 && writes) {
+      Status down = s3->Down(s3_prefix, test_dir);
+      if (!down.ok()) Fail(ctx, r, name, "mirroring S3 to the test directory: " + down.message());
+    }
     // A sink may have created or changed tables of the session: the workers get them too.
-    if (after_statement) {
-      Status synced = after_statement(*session);
+    if (options.after_statement) {
+      Status synced = options.after_statement(*session);
       if (!synced.ok()) Fail(ctx, r, name, "copying tables to workers: " + synced.message());
     }
     if (r.expect_error) {
       if (outcome.ok()) {
-        Fail(ctx, r, name, "expected an error containing \"" + substitute(r.error) + "\"");
-      } else if (outcome.status().message().find(substitute(r.error)) == std::string::npos ||
+        Fail(ctx, r, name, "expected an error containing \"" + substitute_for_dux(r.error) + "\"");
+      } else if (outcome.status().message().find(substitute_for_dux(r.error)) ==
+                     std::string::npos ||
                  outcome.status().message().find('\n') != std::string::npos) {
         Fail(ctx, r, name, "wrong error: " + outcome.status().message());
       }
@@ -459,19 +484,38 @@ Status RunRecords(Context& ctx, const std::vector<Record>& records, Executor* ex
   pg.reset();
   std::error_code ignored;
   fs::remove_all(test_dir, ignored);
+  if (s3) {
+    Status cleared = s3->Clear(s3_prefix);
+    if (!cleared.ok()) return cleared;
+  }
   return Status::OK();
 }
 
 }  // namespace
 
-Result<int> RunTestFile(const std::string& path, const std::string& data_dir,
-                        const std::vector<Executor*>& executors,
-                        const AfterStatement& after_statement, bool* skipped) {
+Result<std::optional<std::string>> ReadS3SkipReason(const std::string& path) {
+  std::ifstream in(path);
+  if (!in) return Status::NotFound("cannot read " + path);
+  std::stringstream buffer;
+  buffer << in.rdbuf();
+  return S3SkipReason(buffer.str());
+}
+
+Result<int> RunTestFile(const std::string& path, const std::vector<Executor*>& executors,
+                        const RunOptions& options, bool* skipped) {
   std::ifstream in(path);
   if (!in) return Status::NotFound("cannot read " + path);
   std::stringstream buffer;
   buffer << in.rdbuf();
   DUX_ASSIGN_OR_RETURN(std::vector<Record> records, ParseTestFile(buffer.str()));
+  if (options.s3) {
+    DUX_ASSIGN_OR_RETURN(std::optional<std::string> why, S3SkipReason(buffer.str()));
+    if (why) {
+      std::cerr << path << ": skipped on S3: " << *why << "\n";
+      if (skipped) *skipped = true;
+      return 0;
+    }
+  }
   PgServer* postgres = nullptr;
   if (UsesPostgres(records)) {
     std::string why;
@@ -484,7 +528,7 @@ Result<int> RunTestFile(const std::string& path, const std::string& data_dir,
   }
   Context ctx{path};
   for (Executor* executor : executors) {
-    DUX_RETURN_NOT_OK(RunRecords(ctx, records, executor, data_dir, after_statement, postgres));
+    DUX_RETURN_NOT_OK(RunRecords(ctx, records, executor, options, postgres));
   }
   return ctx.failures;
 }

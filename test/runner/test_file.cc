@@ -101,6 +101,26 @@ Result<std::vector<Record>> ParseTestFile(const std::string& text) {
   return records;
 }
 
+Result<std::optional<std::string>> S3SkipReason(const std::string& text) {
+  const std::string marker = "# s3:";
+  std::optional<std::string> reason;
+  std::istringstream in(text);
+  int line = 0;
+  for (std::string l; std::getline(in, l);) {
+    ++line;
+    if (l.rfind(marker, 0) != 0) continue;
+    std::istringstream rest(l.substr(marker.size()));
+    std::string word, why;
+    rest >> word;
+    std::getline(rest >> std::ws, why);
+    while (!why.empty() && (why.back() == '\r' || why.back() == ' ')) why.pop_back();
+    if (word != "skip" || why.empty()) return FileError(line, "expected `# s3: skip REASON`");
+    if (reason) return FileError(line, "a second `# s3: skip` line");
+    reason = why;
+  }
+  return reason;
+}
+
 bool UsesPostgres(const std::vector<Record>& records) {
   for (const Record& r : records) {
     if (r.engine != Engine::kDuckDb || r.text.find("__PG__") != std::string::npos) return true;

@@ -29,8 +29,15 @@
 // oracle's copy of the data), and `query ... postgres` checks rows there (PostgreSQL's text
 // form: `t`/`f` for booleans). `__PG__` is that database's libpq connection string. A file
 // using any of these runs only where a PostgreSQL server can start (test/support/pg_server.h).
+//
+// S3: in the runner's S3 mode (--s3) pipelines see __TEST_DIR__ and __DATA_DIR__ as s3://
+// prefixes, everything else the local directories (runner.h, RunOptions). A file that cannot
+// run there says why in a line of its own, which the S3 mode reports as a skip:
+//
+//   # s3: skip REASON
 #pragma once
 
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -62,6 +69,10 @@ struct Record {
 
 /// Parses a test file's text; mistakes in the file are InvalidArgument with the line.
 Result<std::vector<Record>> ParseTestFile(const std::string& text);
+
+/// The REASON of a file's `# s3: skip REASON` line; nothing when it has none. A line
+/// `# s3: skip` without a reason is a malformed file (InvalidArgument with the line).
+Result<std::optional<std::string>> S3SkipReason(const std::string& text);
 
 /// Whether the records need a PostgreSQL database (a postgres record or `__PG__`).
 bool UsesPostgres(const std::vector<Record>& records);

@@ -7,6 +7,7 @@
 #include <optional>
 #include <set>
 
+#include "dux/exec/output_target.h"
 #include "dux/sql/compiler.h"
 #include "dux/sql/expression.h"
 #include "dux/sql/quote.h"
@@ -24,10 +25,26 @@ struct SourceFile {
 };
 
 Result<std::vector<SourceFile>> ExpandGlob(sql::Binder* binder, const std::string& pattern) {
-  DUX_ASSIGN_OR_RETURN(
-      sql::TextRows rows,
-      binder->QueryText("SELECT file FROM glob(" + sql::QuoteString(pattern) + ") ORDER BY file"));
+  const std::string quoted = sql::QuoteString(pattern);
+  DUX_ASSIGN_OR_RETURN(sql::TextRows rows,
+                       binder->QueryText("SELECT file FROM glob(" + quoted + ") ORDER BY file"));
   std::vector<SourceFile> files;
+  // A URL (s3://bucket/key) is read by the workers as it is written; the local file system can
+  // neither resolve nor size it.
+  if (exec::IsUrl(pattern)) {
+    if (rows.empty()) return files;
+    // Sizes through DuckDB's file system too: read_blob reads no content for its size alone,
+    // and dux's S3 file system answers the size from the glob's listing (docs/s3.md, "File
+    // system"): no request per object.
+    DUX_ASSIGN_OR_RETURN(
+        sql::TextRows sized,
+        binder->QueryText("SELECT filename, CAST(size AS VARCHAR) FROM read_blob(" + quoted +
+                          ") ORDER BY filename"));
+    for (const auto& row : sized) {
+      files.push_back({*row[0], *row[0], std::stoll(*row[1])});
+    }
+    return files;
+  }
   for (const auto& row : rows) {
     std::error_code ec;
     std::filesystem::path path = std::filesystem::absolute(*row[0], ec);

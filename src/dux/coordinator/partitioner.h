@@ -19,7 +19,7 @@
 namespace dux::coordinator {
 
 struct Partition {
-  /// Absolute paths, sorted; empty for a source read whole as the pipeline names it.
+  /// Absolute paths or URLs, sorted; empty for a source read whole as the pipeline names it.
   std::vector<std::string> files;
   /// The files of `files` read only in part: their rows, one range per run of adjacent row
   /// groups (ParquetSource::row_ranges).
@@ -60,15 +60,16 @@ struct Partitioning {
 };
 
 /// Splits the source of `pipeline` into at most `max_partitions` partitions. Globs are
-/// expanded by DuckDB (through `binder`) exactly as a local read would; paths are made
+/// expanded by DuckDB (through `binder`) exactly as a local read would; local paths are made
 /// absolute against the coordinator's working directory, since workers share its storage but
-/// not its cwd. For hive-partitioned parquet, the filters right after the source (up to the
-/// first verb that could change a hive key's values, or that sees more than one row at a
-/// time) prune files: each conjunct that names only hive keys and holds only comparisons,
-/// IN, BETWEEN, AND, OR, NOT, IS [NOT] NULL, casts and constants is evaluated by DuckDB on
-/// every file's typed key values; a file is pruned when one of them is not true. A file
-/// whose keys DuckDB cannot type, or a conjunct DuckDB cannot evaluate, prunes nothing.
-/// Errors are the binder's (a glob DuckDB cannot expand, unreadable metadata).
+/// not its cwd, and URLs (`s3://bucket/key`) are kept as written, sized from their listing. For
+/// hive-partitioned parquet, the filters right after the source (up to the first verb that could
+/// change a hive key's values, or that sees more than one row at a time) prune files: each conjunct
+/// that names only hive keys and holds only comparisons, IN, BETWEEN, AND, OR, NOT, IS [NOT] NULL,
+/// casts and constants is evaluated by DuckDB on every file's typed key values; a file is pruned
+/// when one of them is not true. A file whose keys DuckDB cannot type, or a conjunct DuckDB cannot
+/// evaluate, prunes nothing. Errors are the binder's (a glob DuckDB cannot expand, unreadable
+/// metadata).
 Result<Partitioning> PartitionSource(sql::Binder* binder, const pipeline::Pipeline& pipeline,
                                      size_t max_partitions);
 

@@ -27,6 +27,9 @@ class LocalEngine::ArrowSources {
         return Status(s.code(),
                       "from_arrow: cannot read \"" + path + "\": " + s.message() + loc.Suffix());
       };
+      if (exec::IsUrl(path)) {
+        return error(Status::Unimplemented("Arrow IPC is read from local files only"));
+      }
       std::string table = sql::ArrowTableName(path);
       connection.DropTemporaryTable(table);
       auto in = arrow_ipc::FileInputStream::Open(path);
@@ -182,11 +185,17 @@ Status LocalEngine::RunError(const Pipeline& pipeline, Status failed) {
 }
 
 Status LocalEngine::CheckOutput(const pipeline::Sink& sink) {
+  if (exec::WritesDirectory(sink) && exec::IsUrl(exec::SinkPath(sink))) {
+    // Refused before anything runs, on workers or here.
+    Status refused = exec::CheckDirectoryTarget(exec::SinkPath(sink));
+    return Status(refused.code(),
+                  std::string(sink.Verb()) + ": " + refused.message() + sink.loc.Suffix());
+  }
   if (std::holds_alternative<pipeline::InsertIntoSink>(sink.body) || exec::SinkPath(sink).empty() ||
-      exec::WritesDirectory(sink)) {
+      exec::WritesDirectory(sink) || exec::IsUrl(exec::SinkPath(sink))) {
     return Status::OK();
   }
-  // Checked before anything runs (WriteSink writes it as it classifies it then).
+  // A local file, checked before anything runs (WriteSink writes it as it classifies it then).
   auto target = exec::ClassifyOutput(exec::SinkPath(sink));
   if (target.ok()) return Status::OK();
   return Status(target.status().code(),

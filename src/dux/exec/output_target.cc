@@ -3,7 +3,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
+#include <cctype>
 #include <cerrno>
 #include <cstring>
 #include <filesystem>
@@ -124,6 +126,18 @@ Result<int64_t> WriteOutput(const OutputTarget& target,
   std::error_code ignored;
   fs::remove_all(temporary, ignored);
   return NameTarget(status, temporary, target.path);
+}
+
+bool IsUrl(const std::string& path) {
+  size_t colon = path.find("://");
+  if (colon == std::string::npos || colon == 0 ||
+      !std::isalpha(static_cast<unsigned char>(path[0]))) {
+    return false;
+  }
+  // RFC 3986's scheme: a letter, then letters, digits, '+', '-' and '.'.
+  return std::all_of(path.begin(), path.begin() + static_cast<std::ptrdiff_t>(colon), [](char c) {
+    return std::isalnum(static_cast<unsigned char>(c)) || c == '+' || c == '-' || c == '.';
+  });
 }
 
 Result<int64_t> WriteToPath(const std::string& path,

@@ -54,6 +54,12 @@ Result<int64_t> WriteOutput(const OutputTarget& target,
 /// names the file it was writing, the user knows only the target.
 Status NameTarget(const Status& status, const std::string& written, const std::string& target);
 
+/// Whether `path` is a URL (`scheme://...`, such as `s3://bucket/key`): an object that
+/// DuckDB's file system for that scheme reads and writes, which the local file system must
+/// never be asked about (it would take `s3://b/k` for the relative path `s3:/b/k`). Targets
+/// here are local: ClassifyOutput sees no URL.
+bool IsUrl(const std::string& path);
+
 /// ClassifyOutput, then WriteOutput.
 Result<int64_t> WriteToPath(const std::string& path,
                             const std::function<Result<int64_t>(const std::string&)>& write);

@@ -21,9 +21,11 @@ struct WriteReport {
 
 /// Runs `sink` over `query`. A single file is written as WriteToPath (output_target.h) writes
 /// a target: a regular file under a temporary name renamed into place once complete, a device
-/// or pipe in place. A directory target (see WritesDirectory) must be missing or empty; it
-/// receives one part file, partition 0 of a new write id (see WritePart). On failure nothing of the
-/// write is left. insert_into runs as one statement, so it lands whole or not at all.
+/// or pipe in place. A URL (`s3://bucket/key`, IsUrl) is one object written in place by
+/// DuckDB's file system, visible once complete (not to_arrow: Unimplemented). A directory
+/// target (see WritesDirectory) must be missing or empty, and no URL (Unimplemented); it
+/// receives one part file, partition 0 of a new write id (see WritePart). On failure nothing
+/// of the write is left. insert_into runs as one statement, so it lands whole or not at all.
 Result<WriteReport> WriteSink(Connection& connection, const pipeline::Sink& sink,
                               const sql::CompiledQuery& query);
 
@@ -31,6 +33,7 @@ Result<WriteReport> WriteSink(Connection& connection, const pipeline::Sink& sink
 /// partition_by, or a to_parquet/to_csv/to_ndjson path that ends in "/" or whose last
 /// component has no extension ("out" or "out/", not "out.parquet"), unless that path exists
 /// and is not a directory (a file, a device such as /dev/null, a FIFO: written as one file).
+/// A URL is judged by its name alone.
 /// False for to_arrow and insert_into, which always write one file or table.
 bool WritesDirectory(const pipeline::Sink& sink);
 
@@ -62,12 +65,13 @@ std::string PartFileName(const PartFiles& part, const std::string& extension, in
 /// this one. On failure the attempt's temporary output and the files it renamed are removed.
 /// A retry first removes what earlier attempts of the partition left (temporary or renamed).
 /// Errors: a target that exists and is not a directory is AlreadyExists; one that cannot be
-/// created or written into is PermissionDenied; both name the target.
+/// created or written into is PermissionDenied; a URL is Unimplemented; all name the target.
 Result<WriteReport> WritePart(Connection& connection, const pipeline::Sink& sink,
                               const sql::CompiledQuery& query, const PartFiles& part);
 
 /// A missing or empty directory, as a directory write's target must be (AlreadyExists
-/// naming `target` otherwise).
+/// naming `target` otherwise; Unimplemented for a URL, which directory writes cannot reach
+/// yet).
 Status CheckDirectoryTarget(const std::string& target);
 
 /// Removes every file of the directory write `write_id` under `directory` (every partition,

@@ -27,7 +27,9 @@ struct LocalClusterOptions {
 class LocalCluster {
  public:
   /// Starts the workers and waits until each has printed its address. Fails (stopping the
-  /// ones already started) if one cannot start.
+  /// ones already started) if one cannot start. The workers inherit this process's
+  /// environment, its AWS settings among it: they reach the S3 this process reaches
+  /// (docs/s3.md, "Configuration").
   static Result<std::unique_ptr<LocalCluster>> Start(const LocalClusterOptions& options);
   /// Stops the workers: SIGTERM, then SIGKILL after a grace period.
   ~LocalCluster();
