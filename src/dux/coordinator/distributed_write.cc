@@ -14,6 +14,7 @@
 #include "dux/coordinator/gather.h"
 #include "dux/coordinator/runner.h"
 #include "dux/exec/arrow_export.h"
+#include "dux/exec/output_target.h"
 #include "dux/pipeline/proto_mapping.h"
 #include "dux/sql/quote.h"
 
@@ -183,20 +184,23 @@ std::string ExplainWrite(const Plan& plan, const pipeline::Sink& sink) {
   }
   return fmt::format(
       "-- no rows come to the coordinator: each {} writes its own part files ({}) into the "
-      "directory \"{}\" as part-<{} index>-<query id>.{}{}, each under a hidden temporary name "
-      "renamed when complete (the directory must be missing or empty)\n",
+      "directory \"{}\" as part-<{} index>-<query id>.{}{}, {} (the directory must be missing "
+      "or empty)\n",
       plan.hash_stage ? "bucket owner" : "partition's worker", sink.Verb(), exec::SinkPath(sink),
-      plan.hash_stage ? "bucket" : "partition", Format(sink), hive);
+      plan.hash_stage ? "bucket" : "partition", Format(sink), hive,
+      exec::IsUrl(exec::SinkPath(sink))
+          ? "each object visible once complete"
+          : "each under a hidden temporary name renamed when complete");
 }
 
 Result<exec::WriteReport> RunAndWrite(exec::Connection& connection, const Plan& plan,
                                       const ClusterOptions& options, const pipeline::Sink& sink) {
   const std::string target = exec::SinkPath(sink);
   if (target.empty()) return SinkError(sink, Status::InvalidArgument("needs a path"));
-  Status empty = exec::CheckDirectoryTarget(target);
+  Status empty = exec::CheckDirectoryTarget(connection, target);
   if (!empty.ok()) return SinkError(sink, empty);
   std::error_code ec;
-  const bool existed = fs::exists(target, ec);
+  const bool existed = exec::IsUrl(target) || fs::exists(target, ec);
   const Telemetry* t = options.telemetry;
   if (t) {
     t->Emit({"distributed.write.start", {}, {{"format", Format(sink)}, {"path", target}}});
@@ -234,7 +238,7 @@ Result<exec::WriteReport> RunAndWrite(exec::Connection& connection, const Plan& 
   };
   auto ran = RunAndGather(connection, plan, options, kWrittenTable, write);
   auto fail = [&](const Status& status) -> Status {
-    if (!write_id.empty()) exec::RemoveWrite(target, write_id, !existed);
+    if (!write_id.empty()) exec::RemoveWrite(connection, target, write_id, !existed);
     connection.DropTemporaryTable(kWrittenTable);
     // A worker's message already names the verb; the coordinator's own do not.
     if (status.message().find(sink.Verb()) != std::string::npos) return status;
@@ -268,7 +272,7 @@ Result<exec::WriteReport> RunAndWrite(exec::Connection& connection, const Plan& 
     // An empty part file adds nothing but clutter, and as the first CSV file of a directory
     // it would make a reader sniff every column as VARCHAR.
     if (rows_of[part] == 0 && (report.rows > 0 || part != kept)) {
-      fs::remove(*row[1], ec);
+      (void)exec::RemoveWrittenFile(connection, *row[1]);
       continue;
     }
     report.files.push_back(*row[1]);

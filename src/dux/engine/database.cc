@@ -3,6 +3,7 @@
 #include <map>
 #include <memory>
 
+#include "dux/engine/url_files.h"
 #include "dux/s3/client.h"
 #include "dux/s3/config.h"
 #include "dux/s3_filesystem/s3_filesystem.h"
@@ -41,6 +42,8 @@ Result<exec::Database> OpenDatabase(const DatabaseOptions& options) {
   // s3:// paths, read and written by DuckDB through dux's file system (docs/s3.md, "File
   // system"); before any query, since DuckDB's list of file systems is not synchronised.
   DUX_RETURN_NOT_OK(s3_filesystem::RegisterS3FileSystem(db.get(), S3ClientFromEnvironment()));
+  // What dux does with URLs itself (directory writes, Arrow IPC objects), through the same.
+  db.set_url_files(MakeUrlFiles(db.get()));
   // Planning reads the same parquet footers several times (schemas, row groups, sizes) and a
   // worker reads the files of every query sent to it: parsed footers are kept, and DuckDB
   // reads a footer again when its file has changed since. (A global setting the parquet

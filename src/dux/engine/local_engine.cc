@@ -27,12 +27,9 @@ class LocalEngine::ArrowSources {
         return Status(s.code(),
                       "from_arrow: cannot read \"" + path + "\": " + s.message() + loc.Suffix());
       };
-      if (exec::IsUrl(path)) {
-        return error(Status::Unimplemented("Arrow IPC is read from local files only"));
-      }
       std::string table = sql::ArrowTableName(path);
       connection.DropTemporaryTable(table);
-      auto in = arrow_ipc::FileInputStream::Open(path);
+      auto in = Open(connection, path);
       if (!in.ok()) return error(in.status());
       auto rows =
           exec::ImportIpc(connection, table, std::move(in).value(), exec::TableMode::kTemporary);
@@ -49,6 +46,19 @@ class LocalEngine::ArrowSources {
 
  private:
   explicit ArrowSources(exec::Connection& connection) : connection_(connection) {}
+  // A local file, or an object through the database's file system (ranged reads: the file
+  // format's footer first, then the batches).
+  static Result<std::unique_ptr<arrow_ipc::RandomAccessInput>> Open(
+      const exec::Connection& connection, const std::string& path) {
+    if (!exec::IsUrl(path)) {
+      DUX_ASSIGN_OR_RETURN(auto file, arrow_ipc::FileInputStream::Open(path));
+      return std::unique_ptr<arrow_ipc::RandomAccessInput>(std::move(file));
+    }
+    if (connection.url_files() == nullptr) {
+      return Status::Unimplemented("this database has no file system for URLs");
+    }
+    return connection.url_files()->OpenForReading(path);
+  }
   exec::Connection& connection_;
   std::vector<std::string> tables_;
 };
@@ -185,12 +195,6 @@ Status LocalEngine::RunError(const Pipeline& pipeline, Status failed) {
 }
 
 Status LocalEngine::CheckOutput(const pipeline::Sink& sink) {
-  if (exec::WritesDirectory(sink) && exec::IsUrl(exec::SinkPath(sink))) {
-    // Refused before anything runs, on workers or here.
-    Status refused = exec::CheckDirectoryTarget(exec::SinkPath(sink));
-    return Status(refused.code(),
-                  std::string(sink.Verb()) + ": " + refused.message() + sink.loc.Suffix());
-  }
   if (std::holds_alternative<pipeline::InsertIntoSink>(sink.body) || exec::SinkPath(sink).empty() ||
       exec::WritesDirectory(sink) || exec::IsUrl(exec::SinkPath(sink))) {
     return Status::OK();

@@ -65,8 +65,8 @@ class LocalEngine {
   Status RunError(const pipeline::Pipeline& pipeline, Status failed);
 
   /// Checks a file sink's target before anything runs (exec::ClassifyOutput), with the
-  /// sink's verb and position in the error; OK for insert_into, directory writes and URLs,
-  /// but a directory write to a URL, which cannot be written yet (exec::CheckDirectoryTarget).
+  /// sink's verb and position in the error; OK for insert_into, directory writes (checked as
+  /// they start) and URLs.
   static Status CheckOutput(const pipeline::Sink& sink);
   /// Runs a pipeline that ends in a sink, here: files all or nothing (exec::WriteSink),
   /// insert_into a DuckDB table or a PostgreSQL attachment's table (WritePostgres).

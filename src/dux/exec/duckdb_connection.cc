@@ -52,6 +52,7 @@ Result<Connection> Connection::Open(const Database& db) {
   if (duckdb_connect(db.get(), c.con_.out()) == DuckDBError) {
     return Status::Internal("cannot connect to DuckDB");
   }
+  c.url_files_ = db.url_files();
   return c;
 }
 

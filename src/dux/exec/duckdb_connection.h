@@ -8,6 +8,7 @@
 #include "dux/common/status.h"
 #include "dux/exec/handles.h"
 #include "dux/exec/table.h"
+#include "dux/exec/url_files.h"
 #include "dux/sql/binder.h"
 
 namespace dux::exec {
@@ -21,8 +22,14 @@ class Database {
                                const std::map<std::string, std::string>& options = {});
   duckdb_database get() const { return db_.get(); }
 
+  /// What dux does with URLs in this database (url_files.h); null until the opener sets it
+  /// (engine::OpenDatabase does), and URLs then reach only DuckDB's own readers and COPY.
+  void set_url_files(std::shared_ptr<const UrlFiles> files) { url_files_ = std::move(files); }
+  const std::shared_ptr<const UrlFiles>& url_files() const { return url_files_; }
+
  private:
   DatabaseHandle db_;
+  std::shared_ptr<const UrlFiles> url_files_;
 };
 
 /// One DuckDB connection. Every statement goes through a prepared statement, so a text
@@ -52,6 +59,8 @@ class Connection : public sql::Binder {
   /// Stops the statement running on this connection (from another thread).
   void Interrupt();
   duckdb_connection get() const { return con_.get(); }
+  /// The database's UrlFiles (null when it has none).
+  const UrlFiles* url_files() const { return url_files_.get(); }
 
  private:
   Result<PreparedHandle> Prepare(const std::string& sql);
@@ -60,6 +69,7 @@ class Connection : public sql::Binder {
   /// The rows of a result of VARCHAR columns (`what` names the statement in the error).
   static Result<sql::TextRows> TextOf(ResultHandle& result, const std::string& what);
   ConnectionHandle con_;
+  std::shared_ptr<const UrlFiles> url_files_;
   /// CallText's statements, by function; destroyed before the connection.
   std::map<std::string, PreparedHandle> calls_;
 };

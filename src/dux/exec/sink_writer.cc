@@ -52,6 +52,42 @@ Result<int64_t> CreateAndInsert(Connection& connection, const Sink& sink,
   return rows;
 }
 
+// The connection's UrlFiles, for what dux does with `url` itself.
+Result<const UrlFiles*> UrlFilesOf(const Connection& connection, const std::string& url) {
+  if (connection.url_files() == nullptr) {
+    return Status::Unimplemented("cannot reach \"" + url + "\": this database has no file "
+                                 "system for URLs");
+  }
+  return connection.url_files();
+}
+
+// The Arrow IPC options of a to_arrow sink.
+Result<arrow_ipc::WriteOptions> IpcOptions(const ToArrowSink& sink) {
+  arrow_ipc::WriteOptions options;
+  options.format = sink.stream_format ? arrow_ipc::Format::kStream : arrow_ipc::Format::kFile;
+  DUX_ASSIGN_OR_RETURN(options.compression, ParseCompression(sink.compression));
+  return options;
+}
+
+// One object at `url`: by COPY, or for to_arrow by dux's encoder into an object stream that
+// is completed only when every row is in.
+Result<int64_t> WriteUrlObject(Connection& connection, const Sink& sink,
+                               const sql::CompiledQuery& query, const std::string& url) {
+  if (auto* a = std::get_if<ToArrowSink>(&sink.body)) {
+    DUX_ASSIGN_OR_RETURN(arrow_ipc::WriteOptions options, IpcOptions(*a));
+    DUX_ASSIGN_OR_RETURN(const UrlFiles* files, UrlFilesOf(connection, url));
+    DUX_ASSIGN_OR_RETURN(std::unique_ptr<UrlOutputStream> out, files->OpenForWriting(url));
+    DUX_ASSIGN_OR_RETURN(int64_t rows,
+                         WriteQueryIpc(connection, query.Sql(), out.get(), options,
+                                       a->lossless ? ArrowTypes::kLossless : ArrowTypes::kStandard));
+    DUX_RETURN_NOT_OK(out->Close());
+    return rows;
+  }
+  DUX_ASSIGN_OR_RETURN(std::string statement,
+                       sql::SinkStatement(sink, query.Sql(), query.schema, url));
+  return connection.Execute(statement);
+}
+
 }  // namespace
 
 Result<WriteReport> WriteSink(Connection& connection, const Sink& sink,
@@ -72,27 +108,21 @@ Result<WriteReport> WriteSink(Connection& connection, const Sink& sink,
   std::string target = SinkPath(sink);
   if (target.empty()) return SinkError(Status::InvalidArgument("needs a path"), sink);
   if (WritesDirectory(sink)) {
-    Status empty = CheckDirectoryTarget(target);
+    Status empty = CheckDirectoryTarget(connection, target);
     if (!empty.ok()) return SinkError(empty, sink);
     std::error_code ec;
-    bool existed = fs::exists(target, ec);
+    bool existed = IsUrl(target) || fs::exists(target, ec);
     PartFiles part{NewWriteId(), 0, false};
     auto written = WritePart(connection, sink, query, part);
-    if (!written.ok()) RemoveWrite(target, part.write_id, !existed);
+    if (!written.ok()) RemoveWrite(connection, target, part.write_id, !existed);
     return written;
   }
   if (IsUrl(target)) {
-    // One object, written in place by DuckDB's file system for the URL's scheme, which makes
-    // it visible only once complete: a failed write leaves none, and an object already there
-    // stays whole until the new one replaces it (docs/s3.md, "Writes"). So no temporary
-    // name, nothing to rename.
-    if (std::holds_alternative<ToArrowSink>(sink.body)) {
-      return SinkError(Status::Unimplemented("cannot write \"" + target +
-                                             "\": Arrow IPC is written to local files only"),
-                       sink);
-    }
-    Result<std::string> statement = sql::SinkStatement(sink, select_sql, query.schema, target);
-    Result<int64_t> rows = statement.ok() ? connection.Execute(*statement) : statement.status();
+    // One object, written in place by DuckDB's file system for the URL's scheme (or, for
+    // to_arrow, by dux's encoder through the same), which makes it visible only once
+    // complete: a failed write leaves none, and an object already there stays whole until
+    // the new one replaces it (docs/s3.md, "Writes"). So no temporary name, nothing to rename.
+    Result<int64_t> rows = WriteUrlObject(connection, sink, query, target);
     if (!rows.ok()) return SinkError(rows.status(), sink);
     report.rows = *rows;
     report.files = {target};
@@ -101,9 +131,7 @@ Result<WriteReport> WriteSink(Connection& connection, const Sink& sink,
   auto rows = WriteToPath(target, [&](const std::string& written) -> Result<int64_t> {
     if (auto* a = std::get_if<ToArrowSink>(&sink.body)) {
       // Written by dux's own IPC encoder rather than by a COPY statement.
-      arrow_ipc::WriteOptions options;
-      options.format = a->stream_format ? arrow_ipc::Format::kStream : arrow_ipc::Format::kFile;
-      DUX_ASSIGN_OR_RETURN(options.compression, ParseCompression(a->compression));
+      DUX_ASSIGN_OR_RETURN(arrow_ipc::WriteOptions options, IpcOptions(*a));
       return WriteIpcFile(connection, select_sql, options,
                           a->lossless ? ArrowTypes::kLossless : ArrowTypes::kStandard, written);
     }
@@ -191,20 +219,79 @@ std::string AttemptTag() {
   return fmt::format("{:x}-{:x}-{}", kRandom, static_cast<unsigned>(getpid()), counter++);
 }
 
-// A directory write's target given as a URL: refused, before anything is written. Part files
-// are written under temporary names and renamed, and a failed write's files are found by
-// listing and removed, all with the local file system's calls: none of that reaches S3 yet
-// (docs/s3.md, "Known gaps"); asked about `s3://b/out`, the local file system would create
-// the relative directory `s3:/b/out`.
-Status RefuseUrlDirectory(const std::string& target) {
-  return Status::Unimplemented("cannot write a directory of part files to \"" + target +
-                               "\": not supported for URLs yet (name one object: a path with "
-                               "an extension)");
+// The last segment of a path or URL.
+std::string NameOf(const std::string& path) { return path.substr(path.rfind('/') + 1); }
+
+// The objects of write `id` (of partition `partition`; -1: of every one) below the URL
+// `directory`. Objects are never temporary: an object appears only once complete.
+Result<std::vector<std::string>> ObjectsOfWrite(const UrlFiles& files,
+                                                const std::string& directory,
+                                                const std::string& id, int partition) {
+  DUX_ASSIGN_OR_RETURN(std::vector<std::string> below, files.ListBelow(directory));
+  std::vector<std::string> of_write;
+  for (std::string& url : below) {
+    bool temporary = false;
+    if (OfWrite(NameOf(url), id, partition, &temporary) && !temporary) {
+      of_write.push_back(std::move(url));
+    }
+  }
+  return of_write;
+}
+
+// Removes every object in `urls`; the first failure, once all were tried.
+Status RemoveObjects(const UrlFiles& files, const std::vector<std::string>& urls) {
+  Status first;
+  for (const std::string& url : urls) {
+    Status removed = files.Remove(url);
+    if (first.ok() && !removed.ok()) first = removed;
+  }
+  return first;
+}
+
+// One partition of a directory write whose target is a URL (an S3 prefix). S3 has no
+// directories and no rename, and an object is invisible until complete, so each file is
+// written straight to its final name: a failed attempt leaves nothing, a retry replaces or
+// removes what an earlier attempt completed. partition_by output is named by DuckDB's
+// FILENAME_PATTERN ("part-00003-<id>-c0.parquet" in each hive directory), written beside
+// the other partitions' files.
+Result<WriteReport> WriteObjects(Connection& connection, const Sink& sink,
+                                 const sql::CompiledQuery& query, const PartFiles& part,
+                                 const std::string& target) {
+  DUX_ASSIGN_OR_RETURN(const UrlFiles* files, UrlFilesOf(connection, target));
+  if (part.retry) {
+    DUX_ASSIGN_OR_RETURN(auto earlier,
+                         ObjectsOfWrite(*files, target, part.write_id, part.partition));
+    DUX_RETURN_NOT_OK(RemoveObjects(*files, earlier));
+  }
+  auto* parquet = std::get_if<ToParquetSink>(&sink.body);
+  WriteReport report;
+  if (!parquet || parquet->partition_by.empty()) {
+    std::string name = target + "/" + PartFileName(part, PartExtension(sink), 0);
+    DUX_ASSIGN_OR_RETURN(std::string statement,
+                         sql::SinkStatement(sink, query.Sql(), query.schema, name));
+    DUX_ASSIGN_OR_RETURN(report.rows, connection.Execute(statement));
+    report.files = {name};
+    return report;
+  }
+  DUX_ASSIGN_OR_RETURN(
+      std::string statement,
+      sql::SinkStatement(sink, query.Sql(), query.schema, target,
+                         PartStem(part.write_id, part.partition) + "-c{i}"));
+  Result<int64_t> rows = connection.Execute(statement);
+  Result<std::vector<std::string>> written =
+      ObjectsOfWrite(*files, target, part.write_id, part.partition);
+  if (!rows.ok() || !written.ok()) {
+    // Some hive directories may be complete: the attempt's objects go.
+    if (written.ok()) (void)RemoveObjects(*files, *written);
+    return rows.ok() ? written.status() : rows.status();
+  }
+  report.rows = *rows;
+  report.files = std::move(*written);
+  return report;
 }
 
 // Creates the target directory of a directory write and checks that files can be made in it.
 Status PrepareDirectory(const std::string& target) {
-  if (IsUrl(target)) return RefuseUrlDirectory(target);
   std::error_code ec;
   if (fs::exists(target, ec) && !fs::is_directory(target, ec)) {
     return Status::AlreadyExists("target \"" + target + "\" exists and is not a directory");
@@ -275,16 +362,28 @@ std::string PartFileName(const PartFiles& part, const std::string& extension, in
   return stem + "." + extension;
 }
 
-Status CheckDirectoryTarget(const std::string& target) {
-  if (IsUrl(target)) return RefuseUrlDirectory(target);
-  std::error_code ec;
-  if (fs::exists(target, ec) && (!fs::is_directory(target, ec) || !fs::is_empty(target, ec))) {
-    return Status::AlreadyExists("target \"" + target + "\" exists and is not an empty directory");
+Status CheckDirectoryTarget(const Connection& connection, const std::string& target) {
+  if (IsUrl(target)) {
+    DUX_ASSIGN_OR_RETURN(const UrlFiles* files, UrlFilesOf(connection, target));
+    DUX_ASSIGN_OR_RETURN(std::vector<std::string> below, files->ListBelow(target));
+    if (below.empty()) return Status::OK();  // else the local message: a prefix is a directory
+  } else {
+    std::error_code ec;
+    if (!fs::exists(target, ec) || (fs::is_directory(target, ec) && fs::is_empty(target, ec))) {
+      return Status::OK();
+    }
   }
-  return Status::OK();
+  return Status::AlreadyExists("target \"" + target + "\" exists and is not an empty directory");
 }
 
-void RemoveWrite(const std::string& directory, const std::string& write_id, bool remove_directory) {
+void RemoveWrite(const Connection& connection, const std::string& directory,
+                 const std::string& write_id, bool remove_directory) {
+  if (IsUrl(directory)) {
+    if (connection.url_files() == nullptr) return;
+    auto doomed = ObjectsOfWrite(*connection.url_files(), directory, write_id, -1);
+    if (doomed.ok()) (void)RemoveObjects(*connection.url_files(), *doomed);
+    return;
+  }
   std::error_code ec;
   if (!fs::is_directory(directory, ec)) return;
   for (const auto& d : RemoveFiles(directory, write_id, -1)) {
@@ -294,6 +393,7 @@ void RemoveWrite(const std::string& directory, const std::string& write_id, bool
 }
 
 void RemoveWriteTemporaries(const std::string& directory, const std::string& write_id) {
+  if (IsUrl(directory)) return;  // objects have no temporary names
   std::error_code ec;
   std::vector<fs::path> doomed;
   for (auto it = fs::directory_iterator(directory, ec); !ec && it != fs::end(it);
@@ -306,6 +406,17 @@ void RemoveWriteTemporaries(const std::string& directory, const std::string& wri
   for (const auto& p : doomed) fs::remove_all(p, ec);
 }
 
+Status RemoveWrittenFile(const Connection& connection, const std::string& path) {
+  if (IsUrl(path)) {
+    DUX_ASSIGN_OR_RETURN(const UrlFiles* files, UrlFilesOf(connection, path));
+    return files->Remove(path);
+  }
+  std::error_code ec;
+  fs::remove(path, ec);
+  if (ec) return Status::IOError("cannot remove \"" + path + "\": " + ec.message());
+  return Status::OK();
+}
+
 std::string NewWriteId() { return UniqueId('w'); }
 
 Result<WriteReport> WritePart(Connection& connection, const Sink& sink,
@@ -314,6 +425,11 @@ Result<WriteReport> WritePart(Connection& connection, const Sink& sink,
   if (target.empty()) return SinkError(Status::InvalidArgument("needs a path"), sink);
   if (part.write_id.empty()) {
     return SinkError(Status::InvalidArgument("a directory write needs a write id"), sink);
+  }
+  if (IsUrl(target)) {
+    auto written = WriteObjects(connection, sink, query, part, target);
+    if (!written.ok()) return SinkError(written.status(), sink);
+    return written;
   }
   Status prepared = PrepareDirectory(target);
   if (!prepared.ok()) return SinkError(prepared, sink);

@@ -21,11 +21,12 @@ struct WriteReport {
 
 /// Runs `sink` over `query`. A single file is written as WriteToPath (output_target.h) writes
 /// a target: a regular file under a temporary name renamed into place once complete, a device
-/// or pipe in place. A URL (`s3://bucket/key`, IsUrl) is one object written in place by
-/// DuckDB's file system, visible once complete (not to_arrow: Unimplemented). A directory
-/// target (see WritesDirectory) must be missing or empty, and no URL (Unimplemented); it
-/// receives one part file, partition 0 of a new write id (see WritePart). On failure nothing
-/// of the write is left. insert_into runs as one statement, so it lands whole or not at all.
+/// or pipe in place. A URL (`s3://bucket/key`, IsUrl) is one object written in place through
+/// DuckDB's file system (to_arrow: through the connection's UrlFiles), visible once complete.
+/// A directory target (see WritesDirectory) must be missing or empty (a URL: no object below
+/// it); it receives one part file, partition 0 of a new write id (see WritePart). On failure
+/// nothing of the write is left. insert_into runs as one statement, so it lands whole or not
+/// at all.
 Result<WriteReport> WriteSink(Connection& connection, const pipeline::Sink& sink,
                               const sql::CompiledQuery& query);
 
@@ -64,25 +65,34 @@ std::string PartFileName(const PartFiles& part, const std::string& extension, in
 /// created; the target is not checked for being empty, since other partitions write beside
 /// this one. On failure the attempt's temporary output and the files it renamed are removed.
 /// A retry first removes what earlier attempts of the partition left (temporary or renamed).
+/// A URL target (an S3 prefix) gets each object under its final name at once (objects are
+/// invisible until complete; partition_by output as "part-00003-<id>-cN.parquet"), through
+/// the connection's UrlFiles, and a retry first removes the partition's objects.
 /// Errors: a target that exists and is not a directory is AlreadyExists; one that cannot be
-/// created or written into is PermissionDenied; a URL is Unimplemented; all name the target.
+/// created or written into is PermissionDenied; all name the target.
 Result<WriteReport> WritePart(Connection& connection, const pipeline::Sink& sink,
                               const sql::CompiledQuery& query, const PartFiles& part);
 
-/// A missing or empty directory, as a directory write's target must be (AlreadyExists
-/// naming `target` otherwise; Unimplemented for a URL, which directory writes cannot reach
-/// yet).
-Status CheckDirectoryTarget(const std::string& target);
+/// A missing or empty directory, as a directory write's target must be, or a URL with no
+/// object below it (AlreadyExists naming `target` otherwise; a URL is listed through the
+/// connection's UrlFiles).
+Status CheckDirectoryTarget(const Connection& connection, const std::string& target);
 
 /// Removes every file of the directory write `write_id` under `directory` (every partition,
 /// renamed or temporary, every attempt), then the hive directories (`key=value`) left empty,
-/// and `directory` itself when `remove_directory` and it is empty. Best effort: what cannot
-/// be removed is left.
-void RemoveWrite(const std::string& directory, const std::string& write_id, bool remove_directory);
+/// and `directory` itself when `remove_directory` and it is empty; for a URL, every object of
+/// the write below it. Best effort: what cannot be removed is left.
+void RemoveWrite(const Connection& connection, const std::string& directory,
+                 const std::string& write_id, bool remove_directory);
 
 /// Removes the temporary output of every attempt of the directory write `write_id` left in
-/// `directory` (temporary names live at its top level), keeping the renamed files.
+/// `directory` (temporary names live at its top level), keeping the renamed files. Nothing
+/// for a URL: objects have no temporary names.
 void RemoveWriteTemporaries(const std::string& directory, const std::string& write_id);
+
+/// Removes one file a write reported (a local file, or an object through the connection's
+/// UrlFiles).
+Status RemoveWrittenFile(const Connection& connection, const std::string& path);
 
 /// A new write id, unique in this process and across processes (time, pid, counter).
 std::string NewWriteId();

@@ -72,8 +72,13 @@ std::string AttachedTableName(const pipeline::AttachedSource& source);
 
 /// The statement that writes `select_sql` (columns `schema`) to `target` for a file sink
 /// (COPY ... TO), or into the table for insert_into (INSERT ... BY NAME or CREATE TABLE AS).
-/// `target` replaces the sink's path: writers write to a temporary name first.
+/// `target` replaces the sink's path: writers write to a temporary name first. With
+/// `file_pattern`, a to_parquet with partition_by names its files by that DuckDB
+/// FILENAME_PATTERN (e.g. "part-00003-<id>-c{i}") and writes beside what the target already
+/// holds (OVERWRITE_OR_IGNORE: other partitions of the same write), the pattern keeping
+/// each writer's names apart.
 Result<std::string> SinkStatement(const pipeline::Sink& sink, const std::string& select_sql,
-                                  const pipeline::Schema& schema, const std::string& target);
+                                  const pipeline::Schema& schema, const std::string& target,
+                                  const std::string& file_pattern = "");
 
 }  // namespace dux::sql

@@ -29,7 +29,8 @@ std::string QuoteQualified(const std::string& table) {
 }  // namespace
 
 Result<std::string> SinkStatement(const Sink& sink, const std::string& select_sql,
-                                  const Schema& schema, const std::string& target) {
+                                  const Schema& schema, const std::string& target,
+                                  const std::string& file_pattern) {
   const char* verb = sink.Verb();
   if (auto* p = std::get_if<ToParquetSink>(&sink.body)) {
     std::string options = "FORMAT parquet";
@@ -44,6 +45,9 @@ Result<std::string> SinkStatement(const Sink& sink, const std::string& select_sq
       DUX_ASSIGN_OR_RETURN(auto cols,
                            internal::ResolveColumns(p->partition_by, schema, verb, sink.loc));
       options += ", PARTITION_BY (" + QuoteIdentifiers(cols) + ")";
+      if (!file_pattern.empty()) {
+        options += ", FILENAME_PATTERN " + QuoteString(file_pattern) + ", OVERWRITE_OR_IGNORE";
+      }
     }
     return "COPY (" + select_sql + ") TO " + QuoteString(target) + " (" + options + ")";
   }
