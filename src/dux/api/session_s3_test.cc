@@ -1,7 +1,7 @@
 // Sinks and Arrow sources with s3:// paths, against s3rver (test/support/s3_server.h), run
-// locally and on an in-process worker: one object is written in place by dux's file system;
-// what cannot reach S3 yet (directories of part files, Arrow IPC) is refused before anything
-// is written, and never lands on the local disk.
+// locally and on an in-process worker: one object is written in place by dux's file system,
+// a directory write puts part objects below a prefix, Arrow IPC objects are written and read
+// by dux's codec; failures leave no object, and nothing lands on the local disk.
 #include <gtest/gtest.h>
 #include <stdlib.h>
 #include <unistd.h>
@@ -12,6 +12,7 @@
 
 #include "dux/api/session.h"
 #include "dux/coordinator/planner.h"
+#include "dux/exec/sink_writer.h"
 #include "dux/pipeline/language.h"
 #include "dux/s3/config.h"
 #include "dux/worker/in_process_client.h"
@@ -153,38 +154,124 @@ TEST_P(SessionS3Test, AFailedWriteLeavesNoObject) {
   EXPECT_TRUE(Objects().empty());
 }
 
-TEST_P(SessionS3Test, DirectoryWritesToUrlsAreRefusedBeforeAnythingRuns) {
-  for (const std::string& sink :
-       {"to_parquet(\"" + prefix_ + "out\")", "to_csv(\"" + prefix_ + "out.csv/\")",
-        "to_parquet(\"" + prefix_ + "hive.parquet\", partition_by: [k])"}) {
-    auto written = Write("from_query(\"SELECT range AS k FROM range(3)\") |> " + sink);
-    ASSERT_FALSE(written.ok()) << sink;
-    EXPECT_EQ(written.status().code(), StatusCode::kUnimplemented) << sink;
-    EXPECT_NE(
-        written.status().message().find("cannot write a directory of part files to \"" + prefix_),
-        std::string::npos)
-        << written.status().message();
-    EXPECT_NE(written.status().message().find("not supported for URLs yet"), std::string::npos)
-        << written.status().message();
+// The names below the test's prefix with every write id replaced by "ID".
+std::vector<std::string> WithoutIds(const std::vector<std::string>& objects,
+                                    const std::string& prefix) {
+  std::vector<std::string> out;
+  for (std::string name : objects) {
+    name.erase(0, prefix.size());
+    size_t part = name.find("part-");
+    size_t end = name.find_first_of(".", part);
+    size_t copy = name.rfind("-c", end);
+    if (part != std::string::npos) {
+      name.replace(part + 11, (copy != std::string::npos && copy > part + 11 ? copy : end) -
+                                  (part + 11), "ID");
+    }
+    out.push_back(name);
   }
-  EXPECT_TRUE(Objects().empty());
+  std::sort(out.begin(), out.end());
+  return out;
 }
 
-TEST_P(SessionS3Test, ArrowIpcOnUrlsIsRefused) {
-  auto written = Write("from_query(\"SELECT 1 AS a\") |> to_arrow(\"" + prefix_ + "a.arrow\")");
-  ASSERT_FALSE(written.ok());
-  EXPECT_EQ(written.status().message(),
-            "to_arrow: cannot write \"" + prefix_ +
-                "a.arrow\": Arrow IPC is written to local files only (line 1, col 32)");
-  ASSERT_TRUE(
-      Write("from_query(\"SELECT 1 AS a\") |> to_parquet(\"" + prefix_ + "a.arrow\")").ok());
-  auto script = pipeline::ParseScript("from_arrow(\"" + prefix_ + "a.arrow\")");
+TEST_P(SessionS3Test, DirectoriesOfPartObjects) {
+  const std::string rows = "from_query(\"SELECT range AS i, range % 3 AS k FROM range(30)\") |> ";
+  auto parquet = Write(rows + "to_parquet(\"" + prefix_ + "out\")");
+  ASSERT_TRUE(parquet.ok()) << parquet.status().ToString();
+  EXPECT_EQ(parquet->rows, 30);
+  auto csv = Write(rows + "to_csv(\"" + prefix_ + "out.csv/\")");
+  ASSERT_TRUE(csv.ok()) << csv.status().ToString();
+  auto hive = Write(rows + "to_parquet(\"" + prefix_ + "hive\", partition_by: [k])");
+  ASSERT_TRUE(hive.ok()) << hive.status().ToString();
+  EXPECT_EQ(hive->files.size(), 3u);
+  // Each object under its final name: no temporary, nothing renamed.
+  EXPECT_EQ(WithoutIds(Objects(), prefix_),
+            (std::vector<std::string>{"hive/k=0/part-00000-ID-c0.parquet",
+                                      "hive/k=1/part-00000-ID-c0.parquet",
+                                      "hive/k=2/part-00000-ID-c0.parquet",
+                                      "out.csv/part-00000-ID.csv", "out/part-00000-ID.parquet"}));
+  std::vector<std::string> all;
+  for (int i = 0; i < 30; ++i) all.push_back(std::to_string(i) + "|" + std::to_string(i % 3));
+  std::sort(all.begin(), all.end());
+  EXPECT_EQ(Rows("SELECT i, k FROM '" + prefix_ + "out/*.parquet'"), all);
+  EXPECT_EQ(Rows("SELECT i, k FROM read_csv('" + prefix_ + "out.csv/*.csv')"), all);
+  EXPECT_EQ(Rows("SELECT i, k FROM read_parquet('" + prefix_ + "hive/**/*.parquet', "
+                 "hive_partitioning = true)"),
+            all);
+  // A prefix with objects below it is a directory that is not empty.
+  auto again = Write(rows + "to_parquet(\"" + prefix_ + "hive\", partition_by: [k])");
+  ASSERT_FALSE(again.ok());
+  EXPECT_EQ(again.status().message(),
+            "to_parquet: target \"" + prefix_ + "hive\" exists and is not an empty directory "
+            "(line 1, col 67)");
+  EXPECT_EQ(Objects().size(), 5u);
+}
+
+TEST_P(SessionS3Test, AFailedDirectoryWriteLeavesNoObject) {
+  for (const std::string& sink :
+       {"to_parquet(\"" + prefix_ + "flat\")",
+        "to_parquet(\"" + prefix_ + "hive\", partition_by: [k], row_group_size: 1000)"}) {
+    auto written = Write(
+        "from_query(\"SELECT range % 4 AS k, CASE WHEN range < 150000 THEN range ELSE "
+        "error('boom') END AS i FROM range(200000)\") |> " +
+        sink);
+    ASSERT_FALSE(written.ok()) << sink;
+    EXPECT_NE(written.status().message().find("boom"), std::string::npos)
+        << written.status().message();
+    EXPECT_TRUE(Objects().empty()) << sink;
+  }
+}
+
+TEST_P(SessionS3Test, ARetryReplacesWhatAnEarlierAttemptWrote) {
+  // Two attempts of partition 3 of one write: the second (a retry) leaves its own objects
+  // only, and partition 2's stay.
+  auto script = pipeline::ParseScript("from_query(\"SELECT range AS i, range % 2 AS k FROM "
+                                      "range(10)\") |> to_parquet(\"" +
+                                      prefix_ + "w\", partition_by: [k])");
   ASSERT_TRUE(script.ok());
-  auto read = session_->Compute(script->pipeline);
+  auto query = session_->Compile(script->pipeline);
+  ASSERT_TRUE(query.ok()) << query.status().ToString();
+  const pipeline::Sink& sink = *script->pipeline.sink();
+  const std::string id = exec::NewWriteId();
+  ASSERT_TRUE(exec::WritePart(session_->connection(), sink, *query, {id, 2, false}).ok());
+  ASSERT_TRUE(exec::WritePart(session_->connection(), sink, *query, {id, 3, false}).ok());
+  auto retried = exec::WritePart(session_->connection(), sink, *query, {id, 3, true});
+  ASSERT_TRUE(retried.ok()) << retried.status().ToString();
+  EXPECT_EQ(retried->files.size(), 2u);
+  EXPECT_EQ(WithoutIds(Objects(), prefix_),
+            (std::vector<std::string>{"w/k=0/part-00002-ID-c0.parquet",
+                                      "w/k=0/part-00003-ID-c0.parquet",
+                                      "w/k=1/part-00002-ID-c0.parquet",
+                                      "w/k=1/part-00003-ID-c0.parquet"}));
+  // A failed write's clean-up removes every object of the write, and nothing else.
+  ASSERT_TRUE(Write("from_query(\"SELECT 1 AS a\") |> to_csv(\"" + prefix_ + "w/other.csv\")").ok());
+  exec::RemoveWrite(session_->connection(), prefix_ + "w", id, true);
+  EXPECT_EQ(WithoutIds(Objects(), prefix_), std::vector<std::string>{"w/other.csv"});
+}
+
+TEST_P(SessionS3Test, ArrowIpcObjects) {
+  for (const std::string& options : {"", ", format: \"stream\"", ", compression: \"zstd\""}) {
+    auto written = Write("from_query(\"SELECT range AS i, 'v' || range AS s FROM range(5)\") "
+                         "|> to_arrow(\"" + prefix_ + "a.arrow\"" + options + ")");
+    ASSERT_TRUE(written.ok()) << options << ": " << written.status().ToString();
+    auto script = pipeline::ParseScript("from_arrow(\"" + prefix_ + "a.arrow\")");
+    ASSERT_TRUE(script.ok());
+    auto read = session_->Compute(script->pipeline);
+    ASSERT_TRUE(read.ok()) << options << ": " << read.status().ToString();
+    EXPECT_EQ(read->NumRows(), 5u) << options;
+  }
+  // A failed write leaves the object there whole.
+  auto failed = Write("from_query(\"SELECT CASE WHEN range < 100000 THEN range ELSE "
+                      "error('boom') END AS i FROM range(200000)\") |> to_arrow(\"" +
+                      prefix_ + "a.arrow\")");
+  ASSERT_FALSE(failed.ok());
+  EXPECT_EQ(Objects(), std::vector<std::string>{prefix_ + "a.arrow"});
+  auto missing = pipeline::ParseScript("from_arrow(\"" + prefix_ + "missing.arrow\")");
+  ASSERT_TRUE(missing.ok());
+  auto read = session_->Compute(missing->pipeline);
   ASSERT_FALSE(read.ok());
-  EXPECT_EQ(read.status().message(), "from_arrow: cannot read \"" + prefix_ +
-                                         "a.arrow\": Arrow IPC is read from local files only "
-                                         "(line 1, col 1)");
+  EXPECT_EQ(read.status().message(),
+            "from_arrow: cannot read \"" + prefix_ + "missing.arrow\": s3: HEAD " + prefix_ +
+                "missing.arrow: 404 Not Found: no such object (or no such bucket) (line 1, col 1)");
 }
 
 INSTANTIATE_TEST_SUITE_P(LocalAndDistributed, SessionS3Test, testing::Bool(),
