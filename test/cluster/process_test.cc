@@ -21,6 +21,7 @@
 #include <vector>
 
 #include "child_process.h"
+#include "s3_server.h"
 #include "subprocess.h"
 
 namespace {
@@ -737,6 +738,99 @@ TEST_F(ClusterTest, WriteFailingOnEveryWorkerLeavesNothing) {
   ExpectOneLineError(o, {"partition 0 failed twice: worker " + a->address,
                          "then worker " + b->address + " is unreachable or went away"});
   EXPECT_FALSE(fs::exists(out)) << "the failed write left its directory";
+}
+
+// ---- directory writes to S3 ----------------------------------------------------------------
+
+// The AWS settings that point workers and runs at `server` (the children inherit this
+// process's environment).
+void UseS3Server(const dux::test::S3Server& server) {
+  setenv("AWS_ACCESS_KEY_ID", "S3RVER", 1);
+  setenv("AWS_SECRET_ACCESS_KEY", "S3RVER", 1);
+  setenv("AWS_REGION", "us-east-1", 1);
+  setenv("AWS_ENDPOINT_URL", server.endpoint().c_str(), 1);
+  setenv("AWS_CONFIG_FILE", "/nonexistent/config", 1);
+  setenv("AWS_SHARED_CREDENTIALS_FILE", "/nonexistent/credentials", 1);
+}
+
+// The objects s3rver holds whose keys hold `part` (it keeps each as KEY._S3rver_object).
+std::vector<std::string> ObjectsNamed(const dux::test::S3Server& server, const std::string& part) {
+  std::vector<std::string> found;
+  for (const std::string& file : FilesNamed(server.data_directory(), part)) {
+    if (file.ends_with("._S3rver_object")) found.push_back(file);
+  }
+  return found;
+}
+
+TEST_F(ClusterTest, WorkerKilledMidS3WriteIsRetriedWithoutLossOrDuplicates) {
+  std::string why;
+  auto server = dux::test::S3Server::Start({"lake"}, &why);
+  ASSERT_TRUE(server) << why;
+  UseS3Server(*server);
+  KeysFile("a.parquet", 0, 10000);
+  KeysFile("b.parquet", 10000, 20000);
+  const std::string rows = "from_parquet(\"" + (dir_ / "*.parquet").string() +
+                           "\") |> mutate(s: list_sum(range(0, k % 7 + 12000))::BIGINT)";
+  Outcome local = Dux({"run", "--format", "csv", rows + " |> sort_by(k)"});
+  ASSERT_EQ(local.exit_code, 0) << local.err;
+  Server* a = Worker();
+  Server* b = Worker();
+  ASSERT_TRUE(a && b);
+  Command run = Spawn({DUX_BINARY, "run", "--workers", a->address + "," + b->address, "--telemetry",
+                       rows + " |> to_parquet(\"s3://lake/out\")"});
+  // Killed while it writes its partition (an upload in progress is invisible in S3).
+  ASSERT_TRUE(WaitBusy(b->address));
+  std::this_thread::sleep_for(300ms);
+  b->process->Signal(SIGKILL);
+  Outcome o = Finish(std::move(run), 60s);
+  ASSERT_EQ(o.exit_code, 0) << o.err;
+  EXPECT_TRUE(Contains(o.out, "to_parquet: wrote 20000 rows to 2 files")) << o.out;
+  EXPECT_TRUE(Contains(o.err, "\"failed_worker\":\"" + b->address + "\"")) << o.err;
+  EXPECT_EQ(ObjectsNamed(*server, "part-00000-").size(), 1u);
+  EXPECT_EQ(ObjectsNamed(*server, "part-00001-").size(), 1u);
+  EXPECT_EQ(ObjectsNamed(*server, "").size(), 2u) << "objects beside the two parts";
+  Outcome back =
+      Dux({"run", "--format", "csv", "from_parquet(\"s3://lake/out/*.parquet\") |> sort_by(k)"});
+  ASSERT_EQ(back.exit_code, 0) << back.err;
+  EXPECT_EQ(Lines(back.out).size(), 20001u);
+  EXPECT_TRUE(back.out == local.out) << "rows lost or duplicated by the retry";
+}
+
+TEST_F(ClusterTest, S3WriteFailingAfterAPartCompletedLeavesNoObject) {
+  std::string why;
+  auto server = dux::test::S3Server::Start({"lake"}, &why);
+  ASSERT_TRUE(server) << why;
+  UseS3Server(*server);
+  // Partition 0 (a.parquet) is written at once; partition 1 (b.parquet) takes minutes.
+  KeysFile("a.parquet", 0, 10);
+  KeysFile("b.parquet", 100, 110);
+  Server* a = Worker();
+  Server* b = Worker();
+  ASSERT_TRUE(a && b);
+  Command run =
+      Spawn({DUX_BINARY, "run", "--workers", a->address + "," + b->address,
+             "from_parquet(\"" + (dir_ / "*.parquet").string() +
+                 "\") |> mutate(s: list_sum(range(0, CASE WHEN k >= 100 THEN k + 300000000 ELSE 1 "
+                 "END))) |> to_csv(\"s3://lake/out/\")"});
+  auto deadline = Clock::now() + 20s;
+  while (ObjectsNamed(*server, "part-").empty() && Clock::now() < deadline) {
+    std::this_thread::sleep_for(10ms);
+  }
+  ASSERT_EQ(ObjectsNamed(*server, "part-").size(), 1u) << "the fast partition was never written";
+  // The slow partition's worker is killed, then the one its retry went to.
+  auto busy = [&](Server* w) {
+    return Contains(Dux({"workers", "--workers", w->address}).out, "running [q");
+  };
+  Server* first = busy(a) ? a : b;
+  Server* second = first == a ? b : a;
+  first->process->Signal(SIGKILL);
+  ASSERT_TRUE(WaitBusy(second->address));
+  second->process->Signal(SIGKILL);
+  Outcome o = Finish(std::move(run), 30s);
+  ExpectOneLineError(o, {"partition 1 failed twice: worker " + first->address,
+                         "then worker " + second->address + " is unreachable or went away"});
+  EXPECT_EQ(ObjectsNamed(*server, ""), std::vector<std::string>{})
+      << "the failed write left objects";
 }
 
 TEST_F(ClusterTest, AllowDirConfinesWhatAWorkerWrites) {

@@ -164,8 +164,9 @@ std::vector<std::string> WithoutIds(const std::vector<std::string>& objects,
     size_t end = name.find_first_of(".", part);
     size_t copy = name.rfind("-c", end);
     if (part != std::string::npos) {
-      name.replace(part + 11, (copy != std::string::npos && copy > part + 11 ? copy : end) -
-                                  (part + 11), "ID");
+      name.replace(part + 11,
+                   (copy != std::string::npos && copy > part + 11 ? copy : end) - (part + 11),
+                   "ID");
     }
     out.push_back(name);
   }
@@ -194,15 +195,16 @@ TEST_P(SessionS3Test, DirectoriesOfPartObjects) {
   std::sort(all.begin(), all.end());
   EXPECT_EQ(Rows("SELECT i, k FROM '" + prefix_ + "out/*.parquet'"), all);
   EXPECT_EQ(Rows("SELECT i, k FROM read_csv('" + prefix_ + "out.csv/*.csv')"), all);
-  EXPECT_EQ(Rows("SELECT i, k FROM read_parquet('" + prefix_ + "hive/**/*.parquet', "
+  EXPECT_EQ(Rows("SELECT i, k FROM read_parquet('" + prefix_ +
+                 "hive/**/*.parquet', "
                  "hive_partitioning = true)"),
             all);
   // A prefix with objects below it is a directory that is not empty.
   auto again = Write(rows + "to_parquet(\"" + prefix_ + "hive\", partition_by: [k])");
   ASSERT_FALSE(again.ok());
-  EXPECT_EQ(again.status().message(),
-            "to_parquet: target \"" + prefix_ + "hive\" exists and is not an empty directory "
-            "(line 1, col 67)");
+  EXPECT_EQ(again.status().message(), "to_parquet: target \"" + prefix_ +
+                                          "hive\" exists and is not an empty directory "
+                                          "(line 1, col 67)");
   EXPECT_EQ(Objects().size(), 5u);
 }
 
@@ -224,9 +226,10 @@ TEST_P(SessionS3Test, AFailedDirectoryWriteLeavesNoObject) {
 TEST_P(SessionS3Test, ARetryReplacesWhatAnEarlierAttemptWrote) {
   // Two attempts of partition 3 of one write: the second (a retry) leaves its own objects
   // only, and partition 2's stay.
-  auto script = pipeline::ParseScript("from_query(\"SELECT range AS i, range % 2 AS k FROM "
-                                      "range(10)\") |> to_parquet(\"" +
-                                      prefix_ + "w\", partition_by: [k])");
+  auto script = pipeline::ParseScript(
+      "from_query(\"SELECT range AS i, range % 2 AS k FROM "
+      "range(10)\") |> to_parquet(\"" +
+      prefix_ + "w\", partition_by: [k])");
   ASSERT_TRUE(script.ok());
   auto query = session_->Compile(script->pipeline);
   ASSERT_TRUE(query.ok()) << query.status().ToString();
@@ -238,20 +241,22 @@ TEST_P(SessionS3Test, ARetryReplacesWhatAnEarlierAttemptWrote) {
   ASSERT_TRUE(retried.ok()) << retried.status().ToString();
   EXPECT_EQ(retried->files.size(), 2u);
   EXPECT_EQ(WithoutIds(Objects(), prefix_),
-            (std::vector<std::string>{"w/k=0/part-00002-ID-c0.parquet",
-                                      "w/k=0/part-00003-ID-c0.parquet",
-                                      "w/k=1/part-00002-ID-c0.parquet",
-                                      "w/k=1/part-00003-ID-c0.parquet"}));
+            (std::vector<std::string>{
+                "w/k=0/part-00002-ID-c0.parquet", "w/k=0/part-00003-ID-c0.parquet",
+                "w/k=1/part-00002-ID-c0.parquet", "w/k=1/part-00003-ID-c0.parquet"}));
   // A failed write's clean-up removes every object of the write, and nothing else.
-  ASSERT_TRUE(Write("from_query(\"SELECT 1 AS a\") |> to_csv(\"" + prefix_ + "w/other.csv\")").ok());
+  ASSERT_TRUE(
+      Write("from_query(\"SELECT 1 AS a\") |> to_csv(\"" + prefix_ + "w/other.csv\")").ok());
   exec::RemoveWrite(session_->connection(), prefix_ + "w", id, true);
   EXPECT_EQ(WithoutIds(Objects(), prefix_), std::vector<std::string>{"w/other.csv"});
 }
 
 TEST_P(SessionS3Test, ArrowIpcObjects) {
   for (const std::string& options : {"", ", format: \"stream\"", ", compression: \"zstd\""}) {
-    auto written = Write("from_query(\"SELECT range AS i, 'v' || range AS s FROM range(5)\") "
-                         "|> to_arrow(\"" + prefix_ + "a.arrow\"" + options + ")");
+    auto written = Write(
+        "from_query(\"SELECT range AS i, 'v' || range AS s FROM range(5)\") "
+        "|> to_arrow(\"" +
+        prefix_ + "a.arrow\"" + options + ")");
     ASSERT_TRUE(written.ok()) << options << ": " << written.status().ToString();
     auto script = pipeline::ParseScript("from_arrow(\"" + prefix_ + "a.arrow\")");
     ASSERT_TRUE(script.ok());
@@ -260,9 +265,10 @@ TEST_P(SessionS3Test, ArrowIpcObjects) {
     EXPECT_EQ(read->NumRows(), 5u) << options;
   }
   // A failed write leaves the object there whole.
-  auto failed = Write("from_query(\"SELECT CASE WHEN range < 100000 THEN range ELSE "
-                      "error('boom') END AS i FROM range(200000)\") |> to_arrow(\"" +
-                      prefix_ + "a.arrow\")");
+  auto failed = Write(
+      "from_query(\"SELECT CASE WHEN range < 100000 THEN range ELSE "
+      "error('boom') END AS i FROM range(200000)\") |> to_arrow(\"" +
+      prefix_ + "a.arrow\")");
   ASSERT_FALSE(failed.ok());
   EXPECT_EQ(Objects(), std::vector<std::string>{prefix_ + "a.arrow"});
   auto missing = pipeline::ParseScript("from_arrow(\"" + prefix_ + "missing.arrow\")");

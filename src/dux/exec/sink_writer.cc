@@ -55,7 +55,8 @@ Result<int64_t> CreateAndInsert(Connection& connection, const Sink& sink,
 // The connection's UrlFiles, for what dux does with `url` itself.
 Result<const UrlFiles*> UrlFilesOf(const Connection& connection, const std::string& url) {
   if (connection.url_files() == nullptr) {
-    return Status::Unimplemented("cannot reach \"" + url + "\": this database has no file "
+    return Status::Unimplemented("cannot reach \"" + url +
+                                 "\": this database has no file "
                                  "system for URLs");
   }
   return connection.url_files();
@@ -77,9 +78,9 @@ Result<int64_t> WriteUrlObject(Connection& connection, const Sink& sink,
     DUX_ASSIGN_OR_RETURN(arrow_ipc::WriteOptions options, IpcOptions(*a));
     DUX_ASSIGN_OR_RETURN(const UrlFiles* files, UrlFilesOf(connection, url));
     DUX_ASSIGN_OR_RETURN(std::unique_ptr<UrlOutputStream> out, files->OpenForWriting(url));
-    DUX_ASSIGN_OR_RETURN(int64_t rows,
-                         WriteQueryIpc(connection, query.Sql(), out.get(), options,
-                                       a->lossless ? ArrowTypes::kLossless : ArrowTypes::kStandard));
+    DUX_ASSIGN_OR_RETURN(
+        int64_t rows, WriteQueryIpc(connection, query.Sql(), out.get(), options,
+                                    a->lossless ? ArrowTypes::kLossless : ArrowTypes::kStandard));
     DUX_RETURN_NOT_OK(out->Close());
     return rows;
   }
@@ -224,8 +225,7 @@ std::string NameOf(const std::string& path) { return path.substr(path.rfind('/')
 
 // The objects of write `id` (of partition `partition`; -1: of every one) below the URL
 // `directory`. Objects are never temporary: an object appears only once complete.
-Result<std::vector<std::string>> ObjectsOfWrite(const UrlFiles& files,
-                                                const std::string& directory,
+Result<std::vector<std::string>> ObjectsOfWrite(const UrlFiles& files, const std::string& directory,
                                                 const std::string& id, int partition) {
   DUX_ASSIGN_OR_RETURN(std::vector<std::string> below, files.ListBelow(directory));
   std::vector<std::string> of_write;
@@ -273,10 +273,9 @@ Result<WriteReport> WriteObjects(Connection& connection, const Sink& sink,
     report.files = {name};
     return report;
   }
-  DUX_ASSIGN_OR_RETURN(
-      std::string statement,
-      sql::SinkStatement(sink, query.Sql(), query.schema, target,
-                         PartStem(part.write_id, part.partition) + "-c{i}"));
+  DUX_ASSIGN_OR_RETURN(std::string statement,
+                       sql::SinkStatement(sink, query.Sql(), query.schema, target,
+                                          PartStem(part.write_id, part.partition) + "-c{i}"));
   Result<int64_t> rows = connection.Execute(statement);
   Result<std::vector<std::string>> written =
       ObjectsOfWrite(*files, target, part.write_id, part.partition);

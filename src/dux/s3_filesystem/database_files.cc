@@ -98,10 +98,9 @@ Result<std::unique_ptr<DatabaseFile>> DatabaseFile::OpenForWriting(duckdb_databa
   try {
     auto state = std::make_unique<State>(db);
     state->writing = true;
-    state->handle =
-        duckdb::FileSystem::GetFileSystem(*state->connection.context)
-            .OpenFile(path, duckdb::FileFlags::FILE_FLAGS_WRITE |
-                                duckdb::FileFlags::FILE_FLAGS_FILE_CREATE_NEW);
+    state->handle = duckdb::FileSystem::GetFileSystem(*state->connection.context)
+                        .OpenFile(path, duckdb::FileFlags::FILE_FLAGS_WRITE |
+                                            duckdb::FileFlags::FILE_FLAGS_FILE_CREATE_NEW);
     return std::unique_ptr<DatabaseFile>(new DatabaseFile(std::move(state)));
   } catch (const std::exception& e) {
     return FromException(e);
@@ -139,7 +138,8 @@ Result<size_t> DatabaseFile::Read(void* data, size_t size) {
 Status DatabaseFile::Write(const void* data, size_t size) {
   try {
     // DuckDB's interface takes a non-const buffer; writers never change it.
-    state_->handle->Write(const_cast<void*>(data), size);  // NOLINT(cppcoreguidelines-pro-type-const-cast)
+    state_->handle->Write(const_cast<void*>(data),
+                          size);  // NOLINT(cppcoreguidelines-pro-type-const-cast)
     return Status::OK();
   } catch (const std::exception& e) {
     return FromException(e);
