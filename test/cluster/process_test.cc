@@ -833,6 +833,84 @@ TEST_F(ClusterTest, S3WriteFailingAfterAPartCompletedLeavesNoObject) {
       << "the failed write left objects";
 }
 
+TEST_F(ClusterTest, S3SettingsOfARunReachItsWorkers) {
+  std::string why;
+  auto server = dux::test::S3Server::Start({"lake"}, &why);
+  ASSERT_TRUE(server) << why;
+  UseS3Server(*server);
+  ASSERT_EQ(Dux({"run",
+                 "from_query(\"SELECT range AS k FROM range(1000)\") |> "
+                 "to_parquet(\"s3://lake/in/a.parquet\")"})
+                .exit_code,
+            0);
+  ASSERT_EQ(Dux({"run",
+                 "from_query(\"SELECT range AS k FROM range(1000, 3000)\") |> "
+                 "to_parquet(\"s3://lake/in/b.parquet\")"})
+                .exit_code,
+            0);
+  // Every process's own environment now points nowhere: only the run's settings reach S3.
+  setenv("AWS_ENDPOINT_URL", "http://127.0.0.1:1", 1);
+  Server* a = Worker();
+  Server* b = Worker();
+  ASSERT_TRUE(a && b);
+  const std::string workers = a->address + "," + b->address;
+  const std::string count =
+      "from_parquet(\"s3://lake/in/*.parquet\") |> summarise(n: count(), s: sum(k))";
+  Outcome statement = Dux({"run", "--workers", workers, "--format", "csv", "--telemetry",
+                           "s3(endpoint: \"" + server->endpoint() + "\")\n" + count});
+  ASSERT_EQ(statement.exit_code, 0) << statement.err;
+  EXPECT_EQ(statement.out, "n,s\n3000,4498500\n");
+  ExpectRanOn(statement.err, {a->address, b->address});
+  Outcome flag = Dux(
+      {"run", "--workers", workers, "--format", "csv", "--s3-endpoint", server->endpoint(), count});
+  ASSERT_EQ(flag.exit_code, 0) << flag.err;
+  EXPECT_EQ(flag.out, "n,s\n3000,4498500\n");
+  // Without them, the environment's endpoint is tried (and named).
+  Outcome none = Dux({"run", "--workers", workers, count});
+  ExpectOneLineError(none, {"s3:", "127.0.0.1 port 1"});
+}
+
+TEST_F(ClusterTest, S3SecretsNeverReachExplainTelemetryErrorsOrLogs) {
+  std::string why;
+  auto server = dux::test::S3Server::Start({"lake"}, &why);
+  ASSERT_TRUE(server) << why;
+  UseS3Server(*server);
+  // s3rver checks the key id, not the signature: any secret works, and shows if it leaks.
+  const std::string secret = "sEcReT-9f3c1b7e-never-printed";
+  const std::string token = "ToKeN-5d2a8c4f-never-printed";
+  setenv("AWS_SECRET_ACCESS_KEY", secret.c_str(), 1);
+  setenv("AWS_SESSION_TOKEN", token.c_str(), 1);
+  Server* w = Worker();
+  ASSERT_TRUE(w);
+  std::vector<Outcome> outcomes;
+  const std::string write =
+      "from_query(\"SELECT range AS k FROM range(100)\") |> to_parquet(\"s3://lake/t/\")";
+  const std::string read = "from_parquet(\"s3://lake/t/*.parquet\") |> summarise(n: count())";
+  for (const auto& args : std::vector<std::vector<std::string>>{
+           {"run", "--telemetry", write},
+           {"run", "--workers", w->address, "--telemetry", read},
+           {"explain", "--workers", w->address, read},
+           {"explain", write},
+           {"run", "--workers", w->address, "from_parquet(\"s3://lake/missing.parquet\")"},
+           {"run", "--workers", w->address, "from_parquet(\"s3://nobucket/x.parquet\")"},
+       }) {
+    outcomes.push_back(Dux(args));
+  }
+  EXPECT_EQ(outcomes[0].exit_code, 0) << outcomes[0].err;
+  EXPECT_EQ(outcomes[1].exit_code, 0) << outcomes[1].err;
+  EXPECT_TRUE(Contains(outcomes[2].out, "credentials: environment")) << outcomes[2].out;
+  // A refused key (403) names where the credentials came from.
+  Outcome refused = Dux({"run", read}, {{"AWS_ACCESS_KEY_ID", "WRONGKEY"}});
+  ExpectOneLineError(refused, {"403", "credentials: environment"});
+  outcomes.push_back(refused);
+  EXPECT_NE(outcomes[4].exit_code, 0);
+  EXPECT_NE(outcomes[5].exit_code, 0);
+  std::string everything = ReadFile(w->stderr_file);
+  for (const Outcome& o : outcomes) everything += o.out + o.err;
+  EXPECT_FALSE(Contains(everything, secret)) << everything;
+  EXPECT_FALSE(Contains(everything, token)) << everything;
+}
+
 TEST_F(ClusterTest, AllowDirConfinesWhatAWorkerWrites) {
   fs::path data = Generate("data", 20000, 3);
   Server* w = Worker({"--allow-dir", data.string()});

@@ -33,6 +33,10 @@ Status Session::Attach(const pipeline::Attachment& attachment, bool if_not_exist
   return engine_->Attach(attachment, if_not_exists);
 }
 
+Status Session::UseS3Settings(const pipeline::S3Settings& settings) {
+  return engine_->UseS3Settings(settings);
+}
+
 void Session::Distribute(coordinator::ClusterOptions cluster) {
   cluster_ = std::make_unique<coordinator::ClusterOptions>(std::move(cluster));
   cluster_->telemetry = &telemetry_;
@@ -196,7 +200,8 @@ std::vector<pipeline::Attachment> WorkerAttachments(const std::vector<pipeline::
 
 Result<coordinator::Plan> Session::PlanOnCluster(const Pipeline& pipeline,
                                                  const sql::CompiledQuery& local) {
-  pipeline::Script script{WorkerAttachments(engine_->attachments()), pipeline};
+  pipeline::Script script{WorkerAttachments(engine_->attachments()), pipeline,
+                          engine_->s3_settings()};
   const auto* source = std::get_if<pipeline::AttachedSource>(&pipeline.source().body);
   const bool workers_read = WorkersReadPostgres(pipeline);
   DUX_ASSIGN_OR_RETURN(coordinator::Plan plan,

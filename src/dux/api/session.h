@@ -50,6 +50,10 @@ class Session {
   /// connection failure is Unavailable with the connection string redacted; `read_only`
   /// makes the PostgreSQL session read-only.
   Status Attach(const pipeline::Attachment& attachment, bool if_not_exists = false);
+  /// Per-run S3 settings (endpoint, region, URL style, TLS, profile: never credentials) over
+  /// this process's AWS settings, for this session's s3:// paths and its workers' (each
+  /// fragment carries them). Empty settings restore the process's. docs/s3.md.
+  Status UseS3Settings(const pipeline::S3Settings& settings);
 
   /// From now on, pipelines run distributed on `cluster.workers` (docs/architecture.md section 4):
   /// the workers run what can be split and stream it back; this session finishes the rest

@@ -252,9 +252,14 @@ Result<std::string> Session::ExplainDistributed(const Pipeline& pipeline) {
 }
 
 Result<std::string> Session::Explain(const Pipeline& pipeline) {
-  if (cluster_) return ExplainDistributed(pipeline);
-  DropGathered();
-  return engine_->Explain(pipeline);
+  std::string out;
+  if (cluster_) {
+    DUX_ASSIGN_OR_RETURN(out, ExplainDistributed(pipeline));
+  } else {
+    DropGathered();
+    DUX_ASSIGN_OR_RETURN(out, engine_->Explain(pipeline));
+  }
+  return out + engine_->ExplainS3(out);
 }
 
 }  // namespace dux

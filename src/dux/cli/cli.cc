@@ -17,6 +17,13 @@ void AddPipelineOptions(CLI::App* cmd, RunOptions* o) {
   cmd->add_option("--threads", o->threads, "DuckDB threads (default: all cores)")
       ->check(CLI::NonNegativeNumber);
   cmd->add_option("--memory-limit", o->memory_limit, "DuckDB memory limit, e.g. 4GB");
+  // Per-run S3 settings, as the pipeline's s3(...) statement takes them (these win).
+  cmd->add_option("--s3-region", o->s3.region, "S3 region for this run");
+  cmd->add_option("--s3-endpoint", o->s3.endpoint, "S3 endpoint URL for this run");
+  cmd->add_option("--s3-url-style", o->s3.url_style, "S3 URL style: path, virtual or auto")
+      ->check(CLI::IsMember({"path", "virtual", "auto"}));
+  cmd->add_option("--s3-tls", o->s3.tls, "S3 over TLS (true) or plain HTTP (false)");
+  cmd->add_option("--s3-profile", o->s3.profile, "AWS profile for this run's S3 access");
 }
 
 void AddClusterOptions(CLI::App* cmd, ClusterFlags* c, bool running) {

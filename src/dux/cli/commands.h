@@ -5,6 +5,7 @@
 #include <vector>
 
 #include "dux/common/status.h"
+#include "dux/pipeline/pipeline.h"
 
 namespace dux::cli {
 
@@ -32,6 +33,7 @@ struct RunOptions {
   int threads = 0;
   std::string memory_limit;
   ClusterFlags cluster;
+  pipeline::S3Settings s3;  ///< --s3-*: over the script's s3 statement, setting by setting
 };
 
 /// Reads the pipeline text from the argument, the file, or stdin, in that order.

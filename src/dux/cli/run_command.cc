@@ -42,6 +42,13 @@ Result<Opened> OpenSession(const RunOptions& o, const pipeline::Script& script) 
   options.memory_limit = o.memory_limit;
   DUX_ASSIGN_OR_RETURN(opened.session, Session::Open(options));
   for (const auto& a : script.attachments) DUX_RETURN_NOT_OK(opened.session->Attach(a));
+  pipeline::S3Settings s3 = script.s3;
+  if (o.s3.region) s3.region = o.s3.region;
+  if (o.s3.endpoint) s3.endpoint = o.s3.endpoint;
+  if (o.s3.url_style) s3.url_style = o.s3.url_style;
+  if (o.s3.tls) s3.tls = o.s3.tls;
+  if (o.s3.profile) s3.profile = o.s3.profile;
+  if (!s3.empty()) DUX_RETURN_NOT_OK(opened.session->UseS3Settings(s3));
   if (opened.cluster) opened.cluster->Apply(*opened.session, o.cluster);
   return opened;
 }

@@ -227,8 +227,8 @@ Result<JoinPlan> PlanJoins(sql::Binder* binder, const pipeline::Script& script,
     std::string what = fmt::format("{} (verb {})", op.Verb(), j + 1);
     sql::Compiler compiler(binder);
     DUX_ASSIGN_OR_RETURN(sql::CompiledQuery right_local, compiler.Compile(right));
-    DUX_ASSIGN_OR_RETURN(Plan right_plan,
-                         PlanScript(binder, {script.attachments, right}, right_local, cluster));
+    DUX_ASSIGN_OR_RETURN(Plan right_plan, PlanScript(binder, {script.attachments, right, script.s3},
+                                                     right_local, cluster));
     // Attached tables are read by the coordinator (the session loaded them with the whole
     // pipeline), so such a side is computed here and broadcast.
     if (ReadsAttachedTable(right)) {

@@ -131,7 +131,7 @@ Result<Plan> PlanScript(sql::Binder* binder, const pipeline::Script& script,
                         const sql::CompiledQuery& local, const ClusterOptions& cluster) {
   if (cluster.workers.empty()) return Status::InvalidArgument("no workers to distribute to");
   const pipeline::Pipeline& p = script.pipeline;
-  Plan plan{pipeline::Script{{}, p}, {}, {}, {}, {}, {}, -1, {}, {}, {}, {}, {}};
+  Plan plan{pipeline::Script{{}, p, script.s3}, {}, {}, {}, {}, {}, -1, {}, {}, {}, {}, {}};
   // Attached DuckDB files are the coordinator's: DuckDB lets one process hold a file, so a
   // query over them runs here. Other sources never read the attachments.
   if (std::holds_alternative<pipeline::QuerySource>(p.source().body) &&
@@ -208,8 +208,9 @@ v1::Fragment FragmentOf(const Plan& plan, const pipeline::Pipeline& pipeline,
                         const std::string& query_id) {
   v1::Fragment fragment;
   fragment.set_query_id(query_id);
-  pipeline::ToProto(pipeline::Script{plan.worker_script.attachments, pipeline},
-                    fragment.mutable_script());
+  pipeline::ToProto(
+      pipeline::Script{plan.worker_script.attachments, pipeline, plan.worker_script.s3},
+      fragment.mutable_script());
   return fragment;
 }
 

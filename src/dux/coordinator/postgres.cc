@@ -114,8 +114,9 @@ Result<int64_t> InsertFromWorkers(exec::Connection& connection, const Plan& plan
         {}});
     v1::Fragment fragment;
     fragment.set_query_id(fmt::format("{}-i{}", query_id, i));
-    pipeline::ToProto(pipeline::Script{plan.worker_script.attachments, share},
-                      fragment.mutable_script());
+    pipeline::ToProto(
+        pipeline::Script{plan.worker_script.attachments, share, plan.worker_script.s3},
+        fragment.mutable_script());
     fragment.mutable_postgres_insert()->set_staging(target.atomic);
     if (target.atomic) {
       stages.push_back(pg::AttemptStagingName(fragment.query_id()));

@@ -28,8 +28,9 @@ std::map<std::string, std::string> DatabaseSettings(const DatabaseOptions& optio
 // variables and files (docs/s3.md, "Configuration"). No settings at all is not an error (the
 // requests go unsigned, to AWS); settings that cannot be read are returned as the error,
 // which then fails s3:// paths only. Nothing is sent anywhere here.
-Result<std::shared_ptr<s3::Client>> S3ClientFromEnvironment() {
-  DUX_ASSIGN_OR_RETURN(s3::Config config, s3::LoadConfig(s3::ProcessEnvironment()));
+Result<std::shared_ptr<s3::Client>> S3ClientFromEnvironment(
+    const s3::ConfigOverrides& overrides = {}) {
+  DUX_ASSIGN_OR_RETURN(s3::Config config, s3::LoadConfig(s3::ProcessEnvironment(), overrides));
   DUX_ASSIGN_OR_RETURN(std::unique_ptr<s3::Client> client, s3::Client::Make(std::move(config)));
   return std::shared_ptr<s3::Client>(std::move(client));
 }
@@ -41,7 +42,12 @@ Result<exec::Database> OpenDatabase(const DatabaseOptions& options) {
                        exec::Database::Open(options.path, DatabaseSettings(options)));
   // s3:// paths, read and written by DuckDB through dux's file system (docs/s3.md, "File
   // system"); before any query, since DuckDB's list of file systems is not synchronised.
-  DUX_RETURN_NOT_OK(s3_filesystem::RegisterS3FileSystem(db.get(), S3ClientFromEnvironment()));
+  s3_filesystem::S3FileSystemOptions s3_options;
+  s3_options.client_for = [](const s3::ConfigOverrides& overrides) {
+    return S3ClientFromEnvironment(overrides);
+  };
+  DUX_RETURN_NOT_OK(s3_filesystem::RegisterS3FileSystem(db.get(), S3ClientFromEnvironment(),
+                                                        std::move(s3_options)));
   // What dux does with URLs itself (directory writes, Arrow IPC objects), through the same.
   db.set_url_files(MakeUrlFiles(db.get()));
   // Planning reads the same parquet footers several times (schemas, row groups, sizes) and a

@@ -8,6 +8,8 @@
 #include "dux/exec/output_target.h"
 #include "dux/pg/catalog.h"
 #include "dux/pg/table_writer.h"
+#include "dux/s3/config.h"
+#include "dux/s3_filesystem/s3_filesystem.h"
 #include "dux/sql/quote.h"
 
 namespace dux::engine {
@@ -75,6 +77,55 @@ LocalEngine::LocalEngine(std::shared_ptr<exec::Database> db, exec::Connection co
     : db_(std::move(db)), connection_(std::move(connection)), telemetry_(telemetry) {}
 
 LocalEngine::~LocalEngine() = default;
+
+namespace {
+
+// The s3 statement's settings as the S3 client's overrides.
+Result<s3::ConfigOverrides> OverridesOf(const pipeline::S3Settings& settings) {
+  s3::ConfigOverrides overrides;
+  overrides.region = settings.region;
+  overrides.endpoint = settings.endpoint;
+  overrides.profile = settings.profile;
+  overrides.use_tls = settings.tls;
+  if (settings.url_style) {
+    DUX_ASSIGN_OR_RETURN(overrides.url_style, s3::ParseUrlStyle(*settings.url_style));
+  }
+  return overrides;
+}
+
+}  // namespace
+
+Status LocalEngine::UseS3Settings(const pipeline::S3Settings& settings) {
+  auto error = [&settings](const Status& s) {
+    std::string message = s.message();
+    if (message.rfind("s3: ", 0) != 0) message = "s3: " + message;
+    return Status(s.code(), message + settings.loc.Suffix());
+  };
+  auto overrides = OverridesOf(settings);
+  if (!overrides.ok()) return error(overrides.status());
+  // Checked here, so that a bad endpoint or an unknown profile is the statement's error
+  // rather than the first s3:// path's.
+  if (!settings.empty()) {
+    auto config = s3::LoadConfig(s3::ProcessEnvironment(), *overrides);
+    if (!config.ok()) return error(config.status());
+  }
+  Status used = s3_filesystem::UseS3Settings(connection_.get(), *overrides);
+  if (!used.ok()) return error(used);
+  s3_settings_ = settings;
+  return Status::OK();
+}
+
+std::string LocalEngine::ExplainS3(const std::string& explained) const {
+  if (s3_settings_.empty() && explained.find("s3://") == std::string::npos) return "";
+  // Where S3 requests go and where the credentials come from; never what they are.
+  auto overrides = OverridesOf(s3_settings_);
+  auto config = overrides.ok() ? s3::LoadConfig(s3::ProcessEnvironment(), *overrides)
+                               : Result<s3::Config>(overrides.status());
+  return "-- s3: " + (config.ok() ? config->Describe() : config.status().message()) +
+         (s3_settings_.empty() ? "" : " (with the run's s3 settings)") +
+         "; each worker uses its own AWS environment" +
+         (s3_settings_.empty() ? "" : " with the same settings") + "\n";
+}
 
 Status LocalEngine::Attach(const pipeline::Attachment& a, bool if_not_exists) {
   if (a.alias.empty() || a.path.empty()) {

@@ -41,6 +41,15 @@ class LocalEngine {
   /// session read-only.
   Status Attach(const pipeline::Attachment& attachment, bool if_not_exists = false);
   const std::vector<pipeline::Attachment>& attachments() const { return attachments_; }
+  /// Applies per-run S3 settings (the s3 statement) to this engine's connection, over the
+  /// process's AWS settings (s3_filesystem::UseS3Settings); empty settings restore those.
+  /// Errors name the setting and the statement's position.
+  Status UseS3Settings(const pipeline::S3Settings& settings);
+  const pipeline::S3Settings& s3_settings() const { return s3_settings_; }
+  /// For explain: a "-- s3: ..." line naming the endpoint, region, URL style and where the
+  /// credentials come from (never their values), when `explained` names an s3:// path or the
+  /// run has S3 settings; else "".
+  std::string ExplainS3(const std::string& explained) const;
   /// The attachment called `alias` (exactly, else ignoring case), or null.
   const pipeline::Attachment* FindAttachment(const std::string& alias) const;
   /// The connection of the PostgreSQL attachment `alias` (found as FindAttachment finds it),
@@ -90,6 +99,7 @@ class LocalEngine {
   std::unique_ptr<ArrowSources> arrow_;
   std::unique_ptr<AttachedTables> attached_;
   std::vector<pipeline::Attachment> attachments_;
+  pipeline::S3Settings s3_settings_;
   /// The connections of PostgreSQL attachments, by alias as attached.
   std::map<std::string, std::unique_ptr<pg::Connection>> postgres_;
 };

@@ -454,7 +454,18 @@ Result<Script> FromProto(const dux::v1::Script& message) {
     }
     attachments.push_back(std::move(attachment));
   }
-  return Script{std::move(attachments), std::move(pipeline)};
+  Script script{std::move(attachments), std::move(pipeline), {}};
+  if (message.has_s3()) {
+    const pb::S3Settings& m = message.s3();
+    S3Settings& settings = script.s3;
+    if (m.has_region()) settings.region = m.region();
+    if (m.has_endpoint()) settings.endpoint = m.endpoint();
+    if (m.has_url_style()) settings.url_style = m.url_style();
+    if (m.has_tls()) settings.tls = m.tls();
+    if (m.has_profile()) settings.profile = m.profile();
+    settings.loc = Location{m.loc().line(), m.loc().column()};
+  }
+  return script;
 }
 
 }  // namespace dux::pipeline

@@ -63,24 +63,64 @@ std::vector<std::string_view> NamesOf(const Tables&... tables) {
 
 Result<Script> Parser::ParseScript() {
   std::vector<Attachment> attachments;
+  S3Settings s3;
+  bool statements = false;
   while (true) {
     cursor_.SkipTrivia();
     const size_t start = cursor_.pos();
     const Location loc = cursor_.Here();
-    if (cursor_.Identifier() != "attach") {
+    std::optional<std::string_view> word = cursor_.Identifier();
+    if (word == "attach") {
+      DUX_ASSIGN_OR_RETURN(Attachment attachment, ParseAttach(loc));
+      attachments.push_back(std::move(attachment));
+    } else if (word == "s3" && !cursor_.AtEnd() && cursor_.Peek() == '(') {
+      if (!s3.empty()) return Error(loc, "s3: given twice (one s3 statement holds every setting)");
+      DUX_ASSIGN_OR_RETURN(s3, ParseS3(loc));
+    } else {
       cursor_.Reset(start);
       break;
     }
-    DUX_ASSIGN_OR_RETURN(Attachment attachment, ParseAttach(loc));
-    attachments.push_back(std::move(attachment));
+    statements = true;
   }
   cursor_.SkipTrivia();
   if (cursor_.AtEnd()) {
-    if (attachments.empty()) return Status::InvalidArgument("empty pipeline");
-    return Error(cursor_.Here(), "empty pipeline: nothing follows the attach statements");
+    if (!statements) return Status::InvalidArgument("empty pipeline");
+    return Error(cursor_.Here(), "empty pipeline: nothing follows the attach and s3 statements");
   }
   DUX_ASSIGN_OR_RETURN(Pipeline pipeline, ParsePipeline(/*nested=*/false));
-  return Script{std::move(attachments), std::move(pipeline)};
+  return Script{std::move(attachments), std::move(pipeline), std::move(s3)};
+}
+
+Result<S3Settings> Parser::ParseS3(Location loc) {
+  constexpr std::string_view kVerb = "s3";
+  S3Settings settings;
+  // Scripts are shown by explain and sent to workers: a key in one would travel with it.
+  OptionReader refuse_credentials = [this](const Arg& arg) -> Status {
+    return Error(Here(), fmt::format("{}: {} cannot be given in a pipeline (explain shows it, and "
+                                     "it travels to workers): use the AWS environment "
+                                     "(AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY) or a profile",
+                                     arg.verb, arg.option));
+  };
+  DUX_RETURN_NOT_OK(
+      ParseCall(kVerb, {.positional = OnlyKeywords(*this, kVerb, "settings (region: \"...\", ...)"),
+                        .options = {
+                            {"region", Store(*this, &Parser::ReadString, &settings.region)},
+                            {"endpoint", Store(*this, &Parser::ReadString, &settings.endpoint)},
+                            {"url_style", Store(*this, &Parser::ReadString, &settings.url_style)},
+                            {"tls", Store(*this, &Parser::ReadBool, &settings.tls)},
+                            {"profile", Store(*this, &Parser::ReadString, &settings.profile)},
+                            {"access_key_id", refuse_credentials},
+                            {"secret_access_key", refuse_credentials},
+                            {"session_token", refuse_credentials},
+                        }}));
+  if (settings.url_style && *settings.url_style != "path" && *settings.url_style != "virtual" &&
+      *settings.url_style != "auto") {
+    return Error(loc, fmt::format("{}: url_style must be \"path\", \"virtual\" or \"auto\", got {}",
+                                  kVerb, Quote(*settings.url_style)));
+  }
+  if (settings.empty()) return Error(loc, fmt::format("{}: needs at least one setting", kVerb));
+  settings.loc = loc;
+  return settings;
 }
 
 Result<Attachment> Parser::ParseAttach(Location loc) {

@@ -383,9 +383,38 @@ TEST(LanguageTest, AttachErrors) {
   EXPECT_EQ(ParseError("attach(\"a\", \"b\", mode: \"r\")"),
             "attach: unknown option \"mode\" (line 1, col 18)");
   EXPECT_EQ(ParseError("attach(\"a\", \"b\")\n"),
-            "empty pipeline: nothing follows the attach statements (line 2, col 1)");
+            "empty pipeline: nothing follows the attach and s3 statements (line 2, col 1)");
   EXPECT_EQ(ParseError("from_csv(\"x\")\n|> attach(\"a\", \"b\")"),
             "unknown verb \"attach\" (line 2, col 4)");
+}
+
+TEST(LanguageTest, S3Statement) {
+  Result<Script> script = ParseScript(R"(attach("wh", "wh.duckdb")
+s3(region: "eu-west-1", endpoint: "http://127.0.0.1:9000", url_style: "path", tls: false,
+   profile: "lake")
+from_parquet("s3://lake/*.parquet"))");
+  ASSERT_TRUE(script.ok()) << script.status().ToString();
+  EXPECT_EQ(script->attachments.size(), 1u);
+  S3Settings expected{"eu-west-1", "http://127.0.0.1:9000", "path", false, "lake", {}};
+  EXPECT_EQ(script->s3, expected);
+  EXPECT_EQ(script->s3.loc, (Location{2, 1}));
+  EXPECT_TRUE(ParseScript("s3(region: \"x\") from_csv(\"x\")")->s3.region == "x");
+  EXPECT_TRUE(ParseScript("from_csv(\"x\")")->s3.empty());
+}
+
+TEST(LanguageTest, S3StatementErrors) {
+  EXPECT_EQ(ParseError("s3(secret_access_key: \"abc\") from_csv(\"x\")"),
+            "s3: secret_access_key cannot be given in a pipeline (explain shows it, and it "
+            "travels to workers): use the AWS environment (AWS_ACCESS_KEY_ID, "
+            "AWS_SECRET_ACCESS_KEY) or a profile (line 1, col 23)");
+  EXPECT_EQ(ParseError("s3(url_style: \"odd\") from_csv(\"x\")"),
+            "s3: url_style must be \"path\", \"virtual\" or \"auto\", got \"odd\" (line 1, col 1)");
+  EXPECT_EQ(ParseError("s3() from_csv(\"x\")"), "s3: needs at least one setting (line 1, col 1)");
+  EXPECT_EQ(ParseError("s3(region: \"a\")\ns3(region: \"b\") from_csv(\"x\")"),
+            "s3: given twice (one s3 statement holds every setting) (line 2, col 1)");
+  EXPECT_EQ(ParseError("s3(\"eu-west-1\") from_csv(\"x\")").rfind("s3: ", 0), 0u);
+  EXPECT_EQ(ParseError("s3(region: \"a\")"),
+            "empty pipeline: nothing follows the attach and s3 statements (line 1, col 16)");
 }
 
 TEST(LanguageTest, PostgresAttachmentsAndTables) {

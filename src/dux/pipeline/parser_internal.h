@@ -116,6 +116,7 @@ class Parser {
   Result<Pipeline> ParsePipeline(bool nested);
   Result<Source> ParseSource();
   Result<Attachment> ParseAttach(Location loc);
+  Result<S3Settings> ParseS3(Location loc);
   Result<std::string> ScanString();     // "..." with backslash escapes
   Result<std::string> ScanSqlString();  // '...' with '' escapes
   // Literal pieces: nullopt when the text is not that kind of literal at all.

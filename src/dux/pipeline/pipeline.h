@@ -407,10 +407,28 @@ struct Attachment {
   }
 };
 
-/// What a pipeline-language text holds: attach statements, then one pipeline.
+/// Per-run S3 settings (the `s3(...)` statement, `dux run --s3-...`): applied over each
+/// process's own AWS settings, on the coordinator and on every worker of the run. Never
+/// credentials: scripts are shown by explain and travel to workers (docs/s3.md).
+struct S3Settings {
+  std::optional<std::string> region;
+  std::optional<std::string> endpoint;
+  std::optional<std::string> url_style;  ///< "path", "virtual" or "auto"
+  std::optional<bool> tls;
+  std::optional<std::string> profile;
+  Location loc;
+  bool empty() const { return !region && !endpoint && !url_style && !tls && !profile; }
+  bool operator==(const S3Settings& o) const {
+    return region == o.region && endpoint == o.endpoint && url_style == o.url_style &&
+           tls == o.tls && profile == o.profile;
+  }
+};
+
+/// What a pipeline-language text holds: attach and s3 statements, then one pipeline.
 struct Script {
   std::vector<Attachment> attachments;
   Pipeline pipeline;
+  S3Settings s3;
 };
 
 /// Calls `visit` on `pipeline` and then on every pipeline nested in it (join right sides,

@@ -449,6 +449,20 @@ TEST(ProtoMappingTest, RoundTripsPostgresAttachmentsAndAttachedSources) {
   EXPECT_EQ(back.status().message(), "attachment has unknown type 9 at attachments[1]");
 }
 
+TEST(ProtoMappingTest, RoundTripsS3Settings) {
+  Script script{{}, Pipeline::FromParquet("s3://lake/*.parquet"), {}};
+  pb::Script message;
+  ToProto(script, &message);
+  EXPECT_FALSE(message.has_s3());
+  script.s3 = S3Settings{"eu-west-1", std::nullopt, "path", false, std::nullopt, {2, 1}};
+  ToProto(script, &message);
+  EXPECT_FALSE(message.s3().has_endpoint());
+  Result<Script> back = FromProto(message);
+  ASSERT_TRUE(back.ok()) << back.status().ToString();
+  EXPECT_EQ(back->s3, script.s3);
+  EXPECT_EQ(back->s3.loc, (Location{2, 1}));
+}
+
 TEST(ProtoMappingTest, RoundTripsAttachedSlices) {
   for (auto method : {AttachedSlice::Method::kModulus, AttachedSlice::Method::kHash,
                       AttachedSlice::Method::kRange}) {

@@ -362,6 +362,16 @@ void ToProto(const Script& script, dux::v1::Script* out) {
                                                              : pb::ATTACHMENT_TYPE_DUCKDB);
   }
   WritePipeline(script.pipeline, out->mutable_pipeline());
+  if (!script.s3.empty()) {
+    const S3Settings& settings = script.s3;
+    pb::S3Settings* m = out->mutable_s3();
+    if (settings.region) m->set_region(*settings.region);
+    if (settings.endpoint) m->set_endpoint(*settings.endpoint);
+    if (settings.url_style) m->set_url_style(*settings.url_style);
+    if (settings.tls) m->set_tls(*settings.tls);
+    if (settings.profile) m->set_profile(*settings.profile);
+    WriteLocation(settings.loc, m);
+  }
 }
 
 }  // namespace dux::pipeline

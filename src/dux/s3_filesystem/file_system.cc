@@ -122,11 +122,33 @@ S3FileSystem::S3FileSystem(duckdb::DatabaseInstance& db, Result<std::shared_ptr<
                            S3FileSystemOptions options)
     : db_(db), client_(std::move(client)), options_(std::move(options)) {}
 
-s3::Client& S3FileSystem::client() const { return *shared_client(); }
-
-std::shared_ptr<s3::Client> S3FileSystem::shared_client() const {
-  if (!client_.ok()) ThrowIOException(client_.status());
-  return *client_;
+std::shared_ptr<s3::Client> S3FileSystem::ClientFor(
+    duckdb::optional_ptr<duckdb::FileOpener> opener) const {
+  std::string text;
+  duckdb::Value value;
+  if (opener && duckdb::FileOpener::TryGetCurrentSetting(opener, kSettingsOption, value) &&
+      !value.IsNull()) {
+    text = value.ToString();
+  }
+  if (text.empty()) {
+    if (!client_.ok()) ThrowIOException(client_.status());
+    return *client_;
+  }
+  std::lock_guard lock(clients_mutex_);
+  auto found = clients_.find(text);
+  if (found == clients_.end()) {
+    Result<std::shared_ptr<s3::Client>> made =
+        Status::FailedPrecondition("s3: per-run settings are not supported by this database");
+    Result<s3::ConfigOverrides> overrides = ParseSettings(text);
+    if (!overrides.ok()) {
+      made = overrides.status();
+    } else if (options_.client_for) {
+      made = options_.client_for(*overrides);
+    }
+    found = clients_.emplace(text, std::move(made)).first;
+  }
+  if (!found->second.ok()) ThrowIOException(found->second.status());
+  return *found->second;
 }
 
 void S3FileSystem::Count(std::atomic<uint64_t> TransferStats::*counter, uint64_t n) const {
@@ -162,24 +184,25 @@ s3::S3Path S3FileSystem::Resolve(const std::string& url, PathUse use) const {
   return std::move(path).value();
 }
 
-s3::Listing S3FileSystem::ListPrefix(const s3::S3Path& directory, bool recursive) const {
+s3::Listing S3FileSystem::ListPrefix(s3::Client& client, const s3::S3Path& directory,
+                                     bool recursive) const {
   Count(&TransferStats::list_requests);
   Result<s3::Listing> listing =
-      client().List(directory.bucket, DirectoryPrefix(directory.key),
-                    recursive ? std::nullopt : std::optional<std::string>("/"));
+      client.List(directory.bucket, DirectoryPrefix(directory.key),
+                  recursive ? std::nullopt : std::optional<std::string>("/"));
   if (!listing.ok()) ThrowIOException(listing.status());
   return std::move(listing).value();
 }
 
 duckdb::vector<duckdb::OpenFileInfo> S3FileSystem::Glob(const std::string& path,
-                                                        duckdb::FileOpener* /*opener*/) {
+                                                        duckdb::FileOpener* opener) {
   const s3::S3Path pattern = Resolve(path);
   duckdb::vector<duckdb::OpenFileInfo> result;
   if (!HasGlob(pattern.key)) {
     // DuckDB globs every path, literal ones too: a literal names one object or nothing.
     if (!IsObjectKey(pattern.key)) return result;
     Count(&TransferStats::head_requests);
-    Result<s3::ObjectInfo> info = client().Head(pattern.bucket, pattern.key);
+    Result<s3::ObjectInfo> info = ClientFor(opener)->Head(pattern.bucket, pattern.key);
     if (info.ok()) {
       result.push_back(ObjectFileInfo(path, info->size, info->etag, info->last_modified));
       return result;
@@ -188,7 +211,8 @@ duckdb::vector<duckdb::OpenFileInfo> S3FileSystem::Glob(const std::string& path,
     // A HEAD's 404 has no body: ask a listing whether the bucket itself is missing, so that
     // the error names it instead of DuckDB's "no files found".
     Count(&TransferStats::list_requests);
-    Result<s3::Listing> listing = client().List(pattern.bucket, pattern.key, std::nullopt, 1, 1);
+    Result<s3::Listing> listing =
+        ClientFor(opener)->List(pattern.bucket, pattern.key, std::nullopt, 1, 1);
     if (!listing.ok() && listing.status().code() == StatusCode::kNotFound) {
       ThrowIOException(listing.status());
     }
@@ -197,9 +221,9 @@ duckdb::vector<duckdb::OpenFileInfo> S3FileSystem::Glob(const std::string& path,
   Result<KeyGlob> glob = KeyGlob::Make(pattern.key);
   if (!glob.ok()) ThrowIOException(glob.status().WithPrefix("s3: " + path));
   Count(&TransferStats::list_requests);
-  Result<s3::Listing> listing =
-      client().List(pattern.bucket, glob->list_prefix(),
-                    glob->single_level() ? std::optional<std::string>("/") : std::nullopt);
+  Result<s3::Listing> listing = ClientFor(opener)->List(
+      pattern.bucket, glob->list_prefix(),
+      glob->single_level() ? std::optional<std::string>("/") : std::nullopt);
   if (!listing.ok()) ThrowIOException(listing.status());
   std::vector<std::string_view> keys;
   keys.reserve(listing->objects.size());
@@ -246,12 +270,12 @@ duckdb::unique_ptr<duckdb::FileHandle> S3FileSystem::OpenFileExtended(
       query = context->shared_from_this();
     }
     return duckdb::make_uniq<S3WriteHandle>(*this, file.path, flags, std::move(path),
-                                            std::move(query));
+                                            std::move(query), ClientFor(opener));
   }
   std::optional<s3::ObjectInfo> info = ListedInfo(file);
   if (!info) {
     Count(&TransferStats::head_requests);
-    Result<s3::ObjectInfo> head = client().Head(path.bucket, path.key);
+    Result<s3::ObjectInfo> head = ClientFor(opener)->Head(path.bucket, path.key);
     if (!head.ok()) {
       if (head.status().code() == StatusCode::kNotFound && flags.ReturnNullIfNotExists()) {
         return nullptr;
@@ -260,8 +284,8 @@ duckdb::unique_ptr<duckdb::FileHandle> S3FileSystem::OpenFileExtended(
     }
     info = std::move(head).value();
   }
-  return duckdb::make_uniq<S3ReadHandle>(*this, file.path, flags, std::move(path),
-                                         std::move(*info));
+  return duckdb::make_uniq<S3ReadHandle>(*this, file.path, flags, std::move(path), std::move(*info),
+                                         ClientFor(opener));
 }
 
 void S3FileSystem::Read(duckdb::FileHandle& handle, void* buffer, int64_t nr_bytes,
@@ -348,35 +372,35 @@ duckdb::idx_t S3FileSystem::SeekPosition(duckdb::FileHandle& handle) {
 }
 
 bool S3FileSystem::FileExists(const std::string& filename,
-                              duckdb::optional_ptr<duckdb::FileOpener> /*opener*/) {
+                              duckdb::optional_ptr<duckdb::FileOpener> opener) {
   s3::S3Path path = Resolve(filename);
   if (!IsObjectKey(path.key)) return false;
   Count(&TransferStats::head_requests);
-  Result<s3::ObjectInfo> info = client().Head(path.bucket, path.key);
+  Result<s3::ObjectInfo> info = ClientFor(opener)->Head(path.bucket, path.key);
   if (info.ok()) return true;
   if (info.status().code() == StatusCode::kNotFound) return false;
   ThrowIOException(info.status());
 }
 
 void S3FileSystem::RemoveFile(const std::string& filename,
-                              duckdb::optional_ptr<duckdb::FileOpener> /*opener*/) {
+                              duckdb::optional_ptr<duckdb::FileOpener> opener) {
   s3::S3Path path = Resolve(filename);
-  Status status = client().Delete(path.bucket, path.key);
+  Status status = ClientFor(opener)->Delete(path.bucket, path.key);
   if (!status.ok()) ThrowIOException(status);
 }
 
 bool S3FileSystem::TryRemoveFile(const std::string& filename,
-                                 duckdb::optional_ptr<duckdb::FileOpener> /*opener*/) {
+                                 duckdb::optional_ptr<duckdb::FileOpener> opener) {
   s3::S3Path path = Resolve(filename);
-  return client().Delete(path.bucket, path.key).ok();
+  return ClientFor(opener)->Delete(path.bucket, path.key).ok();
 }
 
 bool S3FileSystem::DirectoryExists(const std::string& directory,
-                                   duckdb::optional_ptr<duckdb::FileOpener> /*opener*/) {
+                                   duckdb::optional_ptr<duckdb::FileOpener> opener) {
   s3::S3Path path = Resolve(directory, PathUse::kDirectory);
   Count(&TransferStats::list_requests);
   Result<s3::Listing> listing =
-      client().List(path.bucket, DirectoryPrefix(path.key), std::nullopt, 1, 1);
+      ClientFor(opener)->List(path.bucket, DirectoryPrefix(path.key), std::nullopt, 1, 1);
   if (!listing.ok()) {
     if (listing.status().code() == StatusCode::kNotFound) return false;  // no such bucket
     ThrowIOException(listing.status());
@@ -386,35 +410,34 @@ bool S3FileSystem::DirectoryExists(const std::string& directory,
 }
 
 void S3FileSystem::CreateDirectory(const std::string& /*directory*/,
-                                   duckdb::optional_ptr<duckdb::FileOpener> /*opener*/) {
+                                   duckdb::optional_ptr<duckdb::FileOpener> opener) {
   // S3 has no directories: a "directory" exists once an object is written below it.
 }
 
 void S3FileSystem::CreateDirectoriesRecursive(const std::string& /*path*/,
-                                              duckdb::optional_ptr<duckdb::FileOpener> /*opener*/) {
-}
+                                              duckdb::optional_ptr<duckdb::FileOpener> opener) {}
 
 void S3FileSystem::RemoveDirectory(const std::string& directory,
-                                   duckdb::optional_ptr<duckdb::FileOpener> /*opener*/) {
+                                   duckdb::optional_ptr<duckdb::FileOpener> opener) {
   s3::S3Path path = Resolve(directory, PathUse::kDirectory);
   if (path.key.empty()) {
     ThrowIOException(
         Status::InvalidArgument("s3: refusing to empty the whole bucket " + directory));
   }
-  s3::Listing listing = ListPrefix(path, true);
+  s3::Listing listing = ListPrefix(*ClientFor(opener), path, true);
   std::vector<std::string> keys;
   keys.reserve(listing.objects.size());
   for (s3::ListedObject& object : listing.objects) keys.push_back(std::move(object.key));
-  Status status = client().DeleteObjects(path.bucket, keys);
+  Status status = ClientFor(opener)->DeleteObjects(path.bucket, keys);
   if (!status.ok()) ThrowIOException(status);
 }
 
 bool S3FileSystem::ListFilesExtended(
     const std::string& directory, const std::function<void(duckdb::OpenFileInfo& info)>& callback,
-    duckdb::optional_ptr<duckdb::FileOpener> /*opener*/) {
+    duckdb::optional_ptr<duckdb::FileOpener> opener) {
   s3::S3Path path = Resolve(directory, PathUse::kDirectory);
   const std::string prefix = DirectoryPrefix(path.key);
-  s3::Listing listing = ListPrefix(path, false);
+  s3::Listing listing = ListPrefix(*ClientFor(opener), path, false);
   // Names relative to the directory, as DuckDB's local file system gives them.
   for (const s3::ListedObject& object : listing.objects) {
     if (object.key.size() <= prefix.size()) continue;  // the directory's own marker
@@ -433,7 +456,7 @@ bool S3FileSystem::ListFilesExtended(
 }
 
 void S3FileSystem::MoveFile(const std::string& source, const std::string& target,
-                            duckdb::optional_ptr<duckdb::FileOpener> /*opener*/) {
+                            duckdb::optional_ptr<duckdb::FileOpener> opener) {
   ThrowIOException(Status::Unimplemented("s3: cannot move " + source + " to " + target +
                                          ": S3 has no rename, and dux does not copy objects yet"));
 }

@@ -2,7 +2,9 @@
 // s3_filesystem; docs/s3.md, "File system", describes what each call does.
 #pragma once
 
+#include <map>
 #include <memory>
+#include <mutex>
 #include <string>
 
 #include "duckdb/common/file_system.hpp"
@@ -13,6 +15,13 @@
 #include "dux/s3_filesystem/s3_filesystem.h"
 
 namespace dux::s3_filesystem {
+
+/// The DuckDB setting (per connection) that holds a connection's per-run S3 settings.
+inline constexpr const char* kSettingsOption = "dux_s3_settings";
+
+/// The text of per-run settings, as UseS3Settings stores them; the inverse of ParseSettings.
+std::string SettingsText(const s3::ConfigOverrides& overrides);
+Result<s3::ConfigOverrides> ParseSettings(const std::string& text);
 
 /// Throws `status` as DuckDB's IOException (its one-line message, nothing added); the
 /// boundary where dux's Status becomes the exception DuckDB's interface wants.
@@ -80,10 +89,10 @@ class S3FileSystem final : public duckdb::FileSystem {
   void MoveFile(const std::string& source, const std::string& target,
                 duckdb::optional_ptr<duckdb::FileOpener> opener) override;
 
-  /// The client, or the error that kept it from being made (thrown).
-  s3::Client& client() const;
-  /// Shared with write handles' background uploads, which may outlive a call.
-  std::shared_ptr<s3::Client> shared_client() const;
+  /// The client of the connection behind `opener`: the process's settings, or that
+  /// connection's per-run settings (UseS3Settings), one client per distinct settings. Throws
+  /// the error that kept it from being made. Shared with handles, which may outlive a call.
+  std::shared_ptr<s3::Client> ClientFor(duckdb::optional_ptr<duckdb::FileOpener> opener) const;
   const S3FileSystemOptions& options() const { return options_; }
   /// Adds to a counter when counting was asked for.
   void Count(std::atomic<uint64_t> TransferStats::*counter, uint64_t n = 1) const;
@@ -109,11 +118,14 @@ class S3FileSystem final : public duckdb::FileSystem {
   /// directory may also be the allowed prefix itself.
   s3::S3Path Resolve(const std::string& url, PathUse use = PathUse::kObject) const;
   /// Every object directly under `prefix` (ending in '/') or, with `recursive`, below it.
-  s3::Listing ListPrefix(const s3::S3Path& directory, bool recursive) const;
+  s3::Listing ListPrefix(s3::Client& client, const s3::S3Path& directory, bool recursive) const;
 
   duckdb::DatabaseInstance& db_;
   Result<std::shared_ptr<s3::Client>> client_;
   const S3FileSystemOptions options_;
+  /// Per-run settings' clients, by the settings' text.
+  mutable std::mutex clients_mutex_;
+  mutable std::map<std::string, Result<std::shared_ptr<s3::Client>>> clients_;
 };
 
 }  // namespace dux::s3_filesystem

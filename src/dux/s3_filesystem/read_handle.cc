@@ -8,16 +8,18 @@
 namespace dux::s3_filesystem {
 
 S3ReadHandle::S3ReadHandle(S3FileSystem& file_system, const std::string& url,
-                           duckdb::FileOpenFlags flags, s3::S3Path path, s3::ObjectInfo info)
+                           duckdb::FileOpenFlags flags, s3::S3Path path, s3::ObjectInfo info,
+                           std::shared_ptr<s3::Client> client)
     : duckdb::FileHandle(file_system, url, flags),
       s3_file_system_(file_system),
+      client_(std::move(client)),
       path_(std::move(path)),
       info_(std::move(info)) {}
 
 void S3ReadHandle::Fetch(char* out, uint64_t size, uint64_t offset) {
   s3_file_system_.Count(&TransferStats::get_requests);
-  Status status = s3_file_system_.client().ReadRange(path_.bucket, path_.key, offset,
-                                                     std::span<char>(out, size), info_.etag);
+  Status status =
+      client_->ReadRange(path_.bucket, path_.key, offset, std::span<char>(out, size), info_.etag);
   if (!status.ok()) ThrowIOException(status);
   s3_file_system_.Count(&TransferStats::bytes_fetched, size);
 }

@@ -26,7 +26,7 @@ class S3FileSystem;
 class S3ReadHandle final : public duckdb::FileHandle {
  public:
   S3ReadHandle(S3FileSystem& file_system, const std::string& url, duckdb::FileOpenFlags flags,
-               s3::S3Path path, s3::ObjectInfo info);
+               s3::S3Path path, s3::ObjectInfo info, std::shared_ptr<s3::Client> client);
 
   const s3::ObjectInfo& info() const { return info_; }
 
@@ -46,6 +46,7 @@ class S3ReadHandle final : public duckdb::FileHandle {
   void Fetch(char* out, uint64_t size, uint64_t offset);
 
   S3FileSystem& s3_file_system_;
+  const std::shared_ptr<s3::Client> client_;
   const s3::S3Path path_;
   const s3::ObjectInfo info_;
   uint64_t position_ = 0;

@@ -4,6 +4,7 @@
 #include <exception>
 
 #include "duckdb/main/capi/capi_internal.hpp"
+#include "duckdb/main/config.hpp"
 #include "duckdb/main/database.hpp"
 #include "file_system_internal.h"
 #include "key_glob_internal.h"
@@ -43,10 +44,90 @@ Status RegisterS3FileSystem(duckdb_database db, Result<std::shared_ptr<s3::Clien
         return Status::AlreadyExists("the s3 file system is already registered in this database");
       }
     }
+    // Per-run settings (UseS3Settings), read by the file system from each call's connection.
+    duckdb::DBConfig::GetConfig(instance).AddExtensionOption(
+        kSettingsOption, "dux: this connection's per-run S3 settings (UseS3Settings)",
+        duckdb::LogicalType::VARCHAR, duckdb::Value(""));
     file_system.RegisterSubSystem(
         duckdb::make_uniq<S3FileSystem>(instance, std::move(client), std::move(options)));
   } catch (const std::exception& e) {
     return Status::Internal(std::string("registering the s3 file system: ") + e.what());
+  }
+  return Status::OK();
+}
+
+// One "name=value" line per setting given; values never hold a line break (checked).
+std::string SettingsText(const s3::ConfigOverrides& overrides) {
+  std::string text;
+  auto add = [&](std::string_view name, const std::optional<std::string>& value) {
+    if (value) text += std::string(name) + "=" + *value + "\n";
+  };
+  add("profile", overrides.profile);
+  add("region", overrides.region);
+  add("endpoint", overrides.endpoint);
+  if (overrides.url_style) {
+    add("url_style", std::string(s3::UrlStyleName(*overrides.url_style)));
+  }
+  if (overrides.use_tls) add("tls", *overrides.use_tls ? "true" : "false");
+  return text;
+}
+
+Result<s3::ConfigOverrides> ParseSettings(const std::string& text) {
+  s3::ConfigOverrides overrides;
+  size_t start = 0;
+  while (start < text.size()) {
+    size_t end = text.find('\n', start);
+    if (end == std::string::npos) end = text.size();
+    std::string line = text.substr(start, end - start);
+    start = end + 1;
+    size_t equals = line.find('=');
+    if (equals == std::string::npos) {
+      return Status::InvalidArgument("s3: malformed per-run settings \"" + line + "\"");
+    }
+    std::string name = line.substr(0, equals), value = line.substr(equals + 1);
+    if (name == "profile") {
+      overrides.profile = value;
+    } else if (name == "region") {
+      overrides.region = value;
+    } else if (name == "endpoint") {
+      overrides.endpoint = value;
+    } else if (name == "url_style") {
+      DUX_ASSIGN_OR_RETURN(overrides.url_style, s3::ParseUrlStyle(value));
+    } else if (name == "tls" && (value == "true" || value == "false")) {
+      overrides.use_tls = value == "true";
+    } else {
+      return Status::InvalidArgument("s3: unknown per-run setting \"" + line + "\"");
+    }
+  }
+  return overrides;
+}
+
+Status UseS3Settings(duckdb_connection connection, const s3::ConfigOverrides& overrides) {
+  if (connection == nullptr) return Status::InvalidArgument("UseS3Settings: no connection");
+  if (overrides.credentials) {
+    return Status::InvalidArgument(
+        "s3: credentials are not per-run settings (DuckDB settings can be read by SQL); workers "
+        "and sessions take theirs from their AWS environment or profile");
+  }
+  for (const auto* value : {&overrides.profile, &overrides.region, &overrides.endpoint}) {
+    if (value->has_value() && (**value).find_first_of("\n\r") != std::string::npos) {
+      return Status::InvalidArgument("s3: a setting holds a line break");
+    }
+  }
+  std::string text = SettingsText(overrides);
+  std::string quoted;
+  for (char c : text) quoted += c == '\'' ? std::string("''") : std::string(1, c);
+  const std::string statement =
+      std::string("SET SESSION ") + kSettingsOption + " = '" + quoted + "'";
+  duckdb_result result;
+  duckdb_state state = duckdb_query(connection, statement.c_str(), &result);
+  std::string error = state == DuckDBError && duckdb_result_error(&result) != nullptr
+                          ? duckdb_result_error(&result)
+                          : "";
+  duckdb_destroy_result(&result);
+  if (state == DuckDBError) {
+    return Status::FailedPrecondition("s3: cannot apply per-run settings: " +
+                                      error.substr(0, error.find('\n')));
   }
   return Status::OK();
 }

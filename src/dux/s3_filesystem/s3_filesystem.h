@@ -4,6 +4,7 @@
 
 #include <atomic>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -11,6 +12,7 @@
 #include "duckdb.h"
 #include "dux/common/status.h"
 #include "dux/s3/client.h"
+#include "dux/s3/config.h"
 
 namespace dux::s3_filesystem {
 
@@ -48,6 +50,9 @@ struct S3FileSystemOptions {
   int parts_in_flight = 4;
   /// Counters this file system adds to (none when null). Shared: the caller keeps reading.
   std::shared_ptr<TransferStats> stats;
+  /// Makes the client for a connection's per-run settings (UseS3Settings), once per distinct
+  /// settings; null: a connection with settings fails its s3:// paths.
+  std::function<Result<std::shared_ptr<s3::Client>>(const s3::ConfigOverrides&)> client_for;
 };
 
 /// Registers dux's file system for `s3://` paths in `db`'s virtual file system (DuckDB's
@@ -66,6 +71,14 @@ struct S3FileSystemOptions {
 /// null `db`.
 Status RegisterS3FileSystem(duckdb_database db, Result<std::shared_ptr<s3::Client>> client,
                             S3FileSystemOptions options = {});
+
+/// Makes the queries of `connection` (a connection of a database with the file system
+/// registered) reach S3 with `overrides` applied over the process's AWS settings: per-run
+/// endpoint, region, URL style, TLS and profile (docs/s3.md, "Per-run settings"); other
+/// connections keep theirs. Credentials cannot be given here (InvalidArgument): the settings
+/// live in the connection's DuckDB setting `dux_s3_settings`, which SQL can read. Empty
+/// overrides restore the process's settings.
+Status UseS3Settings(duckdb_connection connection, const s3::ConfigOverrides& overrides);
 
 /// What `--allow-dir s3://bucket[/prefix]` puts in a confined DuckDB's allowed_directories
 /// (with a '/' appended, as for local directories): "s3://bucket" or "s3://bucket/prefix",

@@ -21,11 +21,12 @@ uint64_t PartSize(uint64_t base, int part_number) {
 
 S3WriteHandle::S3WriteHandle(S3FileSystem& file_system, const std::string& url,
                              duckdb::FileOpenFlags flags, s3::S3Path path,
-                             duckdb::weak_ptr<duckdb::ClientContext> query)
+                             duckdb::weak_ptr<duckdb::ClientContext> query,
+                             std::shared_ptr<s3::Client> client)
     : duckdb::FileHandle(file_system, url, flags),
       s3_file_system_(file_system),
       path_(std::move(path)),
-      client_(file_system.shared_client()),
+      client_(std::move(client)),
       query_(std::move(query)) {}
 
 S3WriteHandle::~S3WriteHandle() {

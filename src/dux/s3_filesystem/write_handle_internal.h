@@ -48,7 +48,8 @@ class S3WriteHandle final : public duckdb::FileHandle {
  public:
   /// `query` is the DuckDB client whose query opens the object (empty when unknown).
   S3WriteHandle(S3FileSystem& file_system, const std::string& url, duckdb::FileOpenFlags flags,
-                s3::S3Path path, duckdb::weak_ptr<duckdb::ClientContext> query);
+                s3::S3Path path, duckdb::weak_ptr<duckdb::ClientContext> query,
+                std::shared_ptr<s3::Client> client);
   /// Completes an unfinished object when its query is going well, else aborts it (above).
   ~S3WriteHandle() override;
 

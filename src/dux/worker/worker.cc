@@ -193,6 +193,8 @@ Result<Worker::OpenedFragment> Worker::OpenFragment(const v1::Fragment& fragment
       DUX_RETURN_NOT_OK(engine->Attach(a, /*if_not_exists=*/true));
     }
   }
+  // The run's S3 settings, on this fragment's own connection only.
+  if (!script->s3.empty()) DUX_RETURN_NOT_OK(engine->UseS3Settings(script->s3));
   DUX_ASSIGN_OR_RETURN(auto running,
                        Running::Start(this, fragment.query_id(), &engine->connection()));
   return OpenedFragment{std::move(decoded), std::move(engine), std::move(running)};
