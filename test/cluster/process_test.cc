@@ -742,17 +742,6 @@ TEST_F(ClusterTest, WriteFailingOnEveryWorkerLeavesNothing) {
 
 // ---- directory writes to S3 ----------------------------------------------------------------
 
-// The AWS settings that point workers and runs at `server` (the children inherit this
-// process's environment).
-void UseS3Server(const dux::test::S3Server& server) {
-  setenv("AWS_ACCESS_KEY_ID", "S3RVER", 1);
-  setenv("AWS_SECRET_ACCESS_KEY", "S3RVER", 1);
-  setenv("AWS_REGION", "us-east-1", 1);
-  setenv("AWS_ENDPOINT_URL", server.endpoint().c_str(), 1);
-  setenv("AWS_CONFIG_FILE", "/nonexistent/config", 1);
-  setenv("AWS_SHARED_CREDENTIALS_FILE", "/nonexistent/credentials", 1);
-}
-
 // The objects s3rver holds whose keys hold `part` (it keeps each as KEY._S3rver_object).
 std::vector<std::string> ObjectsNamed(const dux::test::S3Server& server, const std::string& part) {
   std::vector<std::string> found;
@@ -766,7 +755,7 @@ TEST_F(ClusterTest, WorkerKilledMidS3WriteIsRetriedWithoutLossOrDuplicates) {
   std::string why;
   auto server = dux::test::S3Server::Start({"lake"}, &why);
   ASSERT_TRUE(server) << why;
-  UseS3Server(*server);
+  server->ExportAwsEnvironment();  // the workers and runs inherit it
   KeysFile("a.parquet", 0, 10000);
   KeysFile("b.parquet", 10000, 20000);
   const std::string rows = "from_parquet(\"" + (dir_ / "*.parquet").string() +
@@ -800,7 +789,7 @@ TEST_F(ClusterTest, S3WriteFailingAfterAPartCompletedLeavesNoObject) {
   std::string why;
   auto server = dux::test::S3Server::Start({"lake"}, &why);
   ASSERT_TRUE(server) << why;
-  UseS3Server(*server);
+  server->ExportAwsEnvironment();  // the workers and runs inherit it
   // Partition 0 (a.parquet) is written at once; partition 1 (b.parquet) takes minutes.
   KeysFile("a.parquet", 0, 10);
   KeysFile("b.parquet", 100, 110);
@@ -837,7 +826,7 @@ TEST_F(ClusterTest, S3SettingsOfARunReachItsWorkers) {
   std::string why;
   auto server = dux::test::S3Server::Start({"lake"}, &why);
   ASSERT_TRUE(server) << why;
-  UseS3Server(*server);
+  server->ExportAwsEnvironment();  // the workers and runs inherit it
   ASSERT_EQ(Dux({"run",
                  "from_query(\"SELECT range AS k FROM range(1000)\") |> "
                  "to_parquet(\"s3://lake/in/a.parquet\")"})
@@ -874,7 +863,7 @@ TEST_F(ClusterTest, S3SecretsNeverReachExplainTelemetryErrorsOrLogs) {
   std::string why;
   auto server = dux::test::S3Server::Start({"lake"}, &why);
   ASSERT_TRUE(server) << why;
-  UseS3Server(*server);
+  server->ExportAwsEnvironment();  // the workers and runs inherit it
   // s3rver checks the key id, not the signature: any secret works, and shows if it leaks.
   const std::string secret = "sEcReT-9f3c1b7e-never-printed";
   const std::string token = "ToKeN-5d2a8c4f-never-printed";

@@ -11,7 +11,7 @@
 #include <sstream>
 
 #include "dux/s3/config.h"
-#include "s3_server.h"
+#include "s3_test_environment.h"
 #include "test_file.h"
 
 namespace dux::test {
@@ -23,31 +23,8 @@ constexpr const char* kBucket = "mirror";
 
 S3Server* server = nullptr;
 
-class S3Environment : public testing::Environment {
- public:
-  void SetUp() override {
-    std::string why;
-    server_ = S3Server::Start({kBucket}, &why);
-    ASSERT_NE(server_, nullptr) << why;
-    server = server_.get();
-    setenv("AWS_ACCESS_KEY_ID", "S3RVER", 1);
-    setenv("AWS_SECRET_ACCESS_KEY", "S3RVER", 1);
-    setenv("AWS_REGION", "us-east-1", 1);
-    setenv("AWS_ENDPOINT_URL", server->endpoint().c_str(), 1);
-    setenv("AWS_CONFIG_FILE", "/nonexistent/config", 1);
-    setenv("AWS_SHARED_CREDENTIALS_FILE", "/nonexistent/credentials", 1);
-  }
-  void TearDown() override {
-    server = nullptr;
-    server_.reset();
-  }
-
- private:
-  std::unique_ptr<S3Server> server_;
-};
-
 const testing::Environment* const kEnvironment =
-    testing::AddGlobalTestEnvironment(new S3Environment);
+    testing::AddGlobalTestEnvironment(new dux::test::S3TestEnvironment({kBucket}, &server));
 
 std::unique_ptr<s3::Client> MakeClient() {
   Result<s3::Config> config = s3::LoadConfig(s3::ProcessEnvironment());

@@ -103,4 +103,13 @@ std::string S3Server::Log() const {
   return ReadFile(dir_ / "s3rver.out") + ReadFile(dir_ / "s3rver.log");
 }
 
+void S3Server::ExportAwsEnvironment(const std::string& secret) const {
+  setenv("AWS_ACCESS_KEY_ID", "S3RVER", 1);
+  setenv("AWS_SECRET_ACCESS_KEY", secret.c_str(), 1);
+  setenv("AWS_REGION", "us-east-1", 1);
+  setenv("AWS_ENDPOINT_URL", endpoint().c_str(), 1);
+  setenv("AWS_CONFIG_FILE", "/nonexistent/config", 1);
+  setenv("AWS_SHARED_CREDENTIALS_FILE", "/nonexistent/credentials", 1);
+}
+
 }  // namespace dux::test

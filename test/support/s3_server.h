@@ -36,6 +36,10 @@ class S3Server {
   std::filesystem::path data_directory() const { return dir_ / "data"; }
   /// The server's output so far (for a failing test's message).
   std::string Log() const;
+  /// Points this process's AWS settings (and so its children's) at this server: key id
+  /// S3RVER with `secret` (the server checks no signature), us-east-1, this endpoint, and
+  /// AWS files that do not exist, so that ~/.aws is never read.
+  void ExportAwsEnvironment(const std::string& secret = "S3RVER") const;
 
  private:
   S3Server() = default;

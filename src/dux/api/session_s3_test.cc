@@ -17,7 +17,7 @@
 #include "dux/s3/config.h"
 #include "dux/worker/in_process_client.h"
 #include "dux/worker/worker.h"
-#include "s3_server.h"
+#include "s3_test_environment.h"
 
 namespace dux {
 namespace {
@@ -28,31 +28,8 @@ constexpr const char* kBucket = "lake";
 
 test::S3Server* server = nullptr;
 
-class S3Environment : public testing::Environment {
- public:
-  void SetUp() override {
-    std::string why;
-    server_ = test::S3Server::Start({kBucket}, &why);
-    ASSERT_NE(server_, nullptr) << why;
-    server = server_.get();
-    setenv("AWS_ACCESS_KEY_ID", "S3RVER", 1);
-    setenv("AWS_SECRET_ACCESS_KEY", "S3RVER", 1);
-    setenv("AWS_REGION", "us-east-1", 1);
-    setenv("AWS_ENDPOINT_URL", server->endpoint().c_str(), 1);
-    setenv("AWS_CONFIG_FILE", "/nonexistent/config", 1);
-    setenv("AWS_SHARED_CREDENTIALS_FILE", "/nonexistent/credentials", 1);
-  }
-  void TearDown() override {
-    server = nullptr;
-    server_.reset();
-  }
-
- private:
-  std::unique_ptr<test::S3Server> server_;
-};
-
 const testing::Environment* const kEnvironment =
-    testing::AddGlobalTestEnvironment(new S3Environment);
+    testing::AddGlobalTestEnvironment(new test::S3TestEnvironment({kBucket}, &server));
 
 // Each test runs twice: in the session, and distributed onto one in-process worker.
 class SessionS3Test : public ::testing::TestWithParam<bool> {

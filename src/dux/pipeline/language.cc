@@ -94,6 +94,9 @@ Result<Script> Parser::ParseScript() {
 Result<S3Settings> Parser::ParseS3(Location loc) {
   constexpr std::string_view kVerb = "s3";
   S3Settings settings;
+  static constexpr Choices<std::string_view, 3> kStyles = {
+      {"path", "path"}, {"virtual", "virtual"}, {"auto", "auto"}};
+  std::string_view style;
   // Scripts are shown by explain and sent to workers: a key in one would travel with it.
   OptionReader refuse_credentials = [this](const Arg& arg) -> Status {
     return Error(Here(), fmt::format("{}: {} cannot be given in a pipeline (explain shows it, and "
@@ -106,18 +109,14 @@ Result<S3Settings> Parser::ParseS3(Location loc) {
                         .options = {
                             {"region", Store(*this, &Parser::ReadString, &settings.region)},
                             {"endpoint", Store(*this, &Parser::ReadString, &settings.endpoint)},
-                            {"url_style", Store(*this, &Parser::ReadString, &settings.url_style)},
+                            {"url_style", Choose(*this, kStyles, /*strings_only=*/false, &style)},
                             {"tls", Store(*this, &Parser::ReadBool, &settings.tls)},
                             {"profile", Store(*this, &Parser::ReadString, &settings.profile)},
                             {"access_key_id", refuse_credentials},
                             {"secret_access_key", refuse_credentials},
                             {"session_token", refuse_credentials},
                         }}));
-  if (settings.url_style && *settings.url_style != "path" && *settings.url_style != "virtual" &&
-      *settings.url_style != "auto") {
-    return Error(loc, fmt::format("{}: url_style must be \"path\", \"virtual\" or \"auto\", got {}",
-                                  kVerb, Quote(*settings.url_style)));
-  }
+  if (!style.empty()) settings.url_style = std::string(style);
   if (settings.empty()) return Error(loc, fmt::format("{}: needs at least one setting", kVerb));
   settings.loc = loc;
   return settings;

@@ -390,7 +390,7 @@ TEST(LanguageTest, AttachErrors) {
 
 TEST(LanguageTest, S3Statement) {
   Result<Script> script = ParseScript(R"(attach("wh", "wh.duckdb")
-s3(region: "eu-west-1", endpoint: "http://127.0.0.1:9000", url_style: "path", tls: false,
+s3(region: "eu-west-1", endpoint: "http://127.0.0.1:9000", url_style: path, tls: false,
    profile: "lake")
 from_parquet("s3://lake/*.parquet"))");
   ASSERT_TRUE(script.ok()) << script.status().ToString();
@@ -408,7 +408,7 @@ TEST(LanguageTest, S3StatementErrors) {
             "travels to workers): use the AWS environment (AWS_ACCESS_KEY_ID, "
             "AWS_SECRET_ACCESS_KEY) or a profile (line 1, col 23)");
   EXPECT_EQ(ParseError("s3(url_style: \"odd\") from_csv(\"x\")"),
-            "s3: url_style must be \"path\", \"virtual\" or \"auto\", got \"odd\" (line 1, col 1)");
+            "s3: expected one of path, virtual, auto for url_style, got \"odd\" (line 1, col 15)");
   EXPECT_EQ(ParseError("s3() from_csv(\"x\")"), "s3: needs at least one setting (line 1, col 1)");
   EXPECT_EQ(ParseError("s3(region: \"a\")\ns3(region: \"b\") from_csv(\"x\")"),
             "s3: given twice (one s3 statement holds every setting) (line 2, col 1)");

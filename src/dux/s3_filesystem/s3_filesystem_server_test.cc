@@ -21,7 +21,7 @@
 #include "dux/s3/client.h"
 #include "dux/s3/config.h"
 #include "dux/s3_filesystem/s3_filesystem.h"
-#include "s3_server.h"
+#include "s3_test_environment.h"
 
 namespace dux::s3_filesystem {
 namespace {
@@ -37,19 +37,11 @@ fs::path* local_root = nullptr;
 // One server and one local tree for the binary (ctest runs it as one test). The process
 // environment carries the server's settings, as a user's shell would: engine::OpenDatabase
 // reads them.
-class S3Environment : public testing::Environment {
+class S3Environment : public test::S3TestEnvironment {
  public:
+  S3Environment() : S3TestEnvironment({kBucket}, &server, kSecret) {}
   void SetUp() override {
-    std::string why;
-    server_ = test::S3Server::Start({kBucket}, &why);
-    ASSERT_NE(server_, nullptr) << why;
-    server = server_.get();
-    setenv("AWS_ACCESS_KEY_ID", "S3RVER", 1);
-    setenv("AWS_SECRET_ACCESS_KEY", kSecret, 1);
-    setenv("AWS_REGION", "us-east-1", 1);
-    setenv("AWS_ENDPOINT_URL", server->endpoint().c_str(), 1);
-    setenv("AWS_CONFIG_FILE", "/nonexistent/config", 1);
-    setenv("AWS_SHARED_CREDENTIALS_FILE", "/nonexistent/credentials", 1);
+    S3TestEnvironment::SetUp();
     root_ = fs::temp_directory_path() / ("dux_s3fs_test_" + std::to_string(getpid()));
     fs::create_directories(root_);
     local_root = &root_;
@@ -58,12 +50,10 @@ class S3Environment : public testing::Environment {
     local_root = nullptr;
     std::error_code ec;
     fs::remove_all(root_, ec);
-    server = nullptr;
-    server_.reset();
+    S3TestEnvironment::TearDown();
   }
 
  private:
-  std::unique_ptr<test::S3Server> server_;
   fs::path root_;
 };
 

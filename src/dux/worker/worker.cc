@@ -193,7 +193,16 @@ Result<Worker::OpenedFragment> Worker::OpenFragment(const v1::Fragment& fragment
       DUX_RETURN_NOT_OK(engine->Attach(a, /*if_not_exists=*/true));
     }
   }
-  // The run's S3 settings, on this fragment's own connection only.
+  // The run's S3 settings, on this fragment's own connection only. A confined worker reaches
+  // S3 only where and as its own environment says: a run may not point it at another
+  // endpoint, off TLS, or at another profile's credentials.
+  if (!options_.allowed_directories.empty() &&
+      (script->s3.endpoint || script->s3.tls || script->s3.profile)) {
+    return Status(StatusCode::kPermissionDenied,
+                  "s3: this worker is confined (--allow-dir): a run cannot change its S3 "
+                  "endpoint, TLS or profile" +
+                      script->s3.loc.Suffix());
+  }
   if (!script->s3.empty()) DUX_RETURN_NOT_OK(engine->UseS3Settings(script->s3));
   DUX_ASSIGN_OR_RETURN(auto running,
                        Running::Start(this, fragment.query_id(), &engine->connection()));

@@ -12,7 +12,7 @@
 #include "dux/s3/client.h"
 #include "dux/s3/config.h"
 #include "dux/worker/worker.h"
-#include "s3_server.h"
+#include "s3_test_environment.h"
 
 namespace dux::worker {
 namespace {
@@ -21,19 +21,13 @@ namespace fs = std::filesystem;
 
 test::S3Server* server = nullptr;
 
-class S3Environment : public testing::Environment {
+// The worker's own environment, as `dux worker` would have it.
+class S3Environment : public test::S3TestEnvironment {
  public:
+  S3Environment() : S3TestEnvironment({"lake"}, &server, "SECRET-VALUE-never-printed") {}
   void SetUp() override {
-    std::string why;
-    server_ = test::S3Server::Start({"lake"}, &why);
-    ASSERT_NE(server_, nullptr) << why;
-    server = server_.get();
-    // The worker's own environment, as `dux worker` would have it.
-    setenv("AWS_ACCESS_KEY_ID", "S3RVER", 1);
-    setenv("AWS_SECRET_ACCESS_KEY", "SECRET-VALUE-never-printed", 1);
-    setenv("AWS_ENDPOINT_URL", server->endpoint().c_str(), 1);
-    setenv("AWS_CONFIG_FILE", "/nonexistent/config", 1);
-    setenv("AWS_SHARED_CREDENTIALS_FILE", "/nonexistent/credentials", 1);
+    S3TestEnvironment::SetUp();
+    if (testing::Test::HasFatalFailure()) return;
     Result<s3::Config> config = s3::LoadConfig(s3::ProcessEnvironment());
     ASSERT_TRUE(config.ok()) << config.status().ToString();
     Result<std::unique_ptr<s3::Client>> client = s3::Client::Make(*config);
@@ -43,13 +37,6 @@ class S3Environment : public testing::Environment {
       ASSERT_TRUE((*client)->Put("lake", key, "x\n7\n").ok());
     }
   }
-  void TearDown() override {
-    server = nullptr;
-    server_.reset();
-  }
-
- private:
-  std::unique_ptr<test::S3Server> server_;
 };
 
 const testing::Environment* const kEnvironment =
@@ -115,6 +102,33 @@ TEST(WorkerS3Test, LocalDirectoriesOnlyAllowNothingInS3) {
   auto free = OpenWorker({});
   ASSERT_TRUE(free);
   EXPECT_TRUE(RunFragment(*free, "from_csv(\"s3://lake/secret/a.csv\")").ok());
+}
+
+TEST(WorkerS3Test, AConfinedWorkerKeepsItsEndpointTlsAndProfile) {
+  auto worker = OpenWorker({"s3://lake/allowed"});
+  ASSERT_TRUE(worker);
+  for (const std::string settings :
+       {"endpoint: \"http://127.0.0.1:1\"", "tls: true", "profile: \"other\""}) {
+    Status status =
+        RunFragment(*worker, "s3(" + settings + ")\nfrom_csv(\"s3://lake/allowed/a.csv\")");
+    ASSERT_FALSE(status.ok()) << settings;
+    EXPECT_EQ(status.code(), StatusCode::kPermissionDenied) << settings;
+    EXPECT_EQ(status.message(),
+              "s3: this worker is confined (--allow-dir): a run cannot change its S3 endpoint, "
+              "TLS or profile (line 1, col 1)");
+  }
+  // The region and the URL style are the run's to choose.
+  EXPECT_TRUE(RunFragment(*worker,
+                          "s3(region: \"us-east-1\", url_style: path)\n"
+                          "from_csv(\"s3://lake/allowed/a.csv\")")
+                  .ok());
+  // Unconfined, a run's endpoint is used: this one refuses connections.
+  auto free = OpenWorker({});
+  ASSERT_TRUE(free);
+  Status status = RunFragment(
+      *free, "s3(endpoint: \"http://127.0.0.1:1\")\nfrom_csv(\"s3://lake/allowed/a.csv\")");
+  ASSERT_FALSE(status.ok());
+  EXPECT_NE(status.message().find("127.0.0.1 port 1"), std::string::npos) << status.ToString();
 }
 
 TEST(WorkerS3Test, AnS3PrefixDuckDBWouldResolveDifferentlyIsRefusedAtStart) {
