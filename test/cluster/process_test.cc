@@ -134,6 +134,12 @@ class ClusterTest : public ::testing::Test {
 
   void TearDown() override {
     servers_.clear();
+    s3_server_.reset();
+    for (const char* name :
+         {"AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_REGION",
+          "AWS_ENDPOINT_URL", "AWS_CONFIG_FILE", "AWS_SHARED_CREDENTIALS_FILE"}) {
+      unsetenv(name);
+    }
     std::error_code ignored;
     fs::remove_all(dir_, ignored);
   }
@@ -282,7 +288,22 @@ class ClusterTest : public ::testing::Test {
     return Contains(o.out, "running [q");
   }
 
+  /// An S3 server (bucket "lake") for this test, with the AWS variables pointing at it, which
+  /// the workers and commands it starts inherit; null, with a test failure, when it cannot
+  /// start. Stopped and the variables removed at the end of the test.
+  dux::test::S3Server* StartS3Server() {
+    std::string why;
+    s3_server_ = dux::test::S3Server::Start({"lake"}, &why);
+    if (!s3_server_) {
+      ADD_FAILURE() << why;
+      return nullptr;
+    }
+    s3_server_->ExportAwsEnvironment();
+    return s3_server_.get();
+  }
+
   fs::path dir_;
+  std::unique_ptr<dux::test::S3Server> s3_server_;
   std::vector<std::unique_ptr<Server>> servers_;
   int commands_ = 0;
 };
@@ -752,10 +773,8 @@ std::vector<std::string> ObjectsNamed(const dux::test::S3Server& server, const s
 }
 
 TEST_F(ClusterTest, WorkerKilledMidS3WriteIsRetriedWithoutLossOrDuplicates) {
-  std::string why;
-  auto server = dux::test::S3Server::Start({"lake"}, &why);
-  ASSERT_TRUE(server) << why;
-  server->ExportAwsEnvironment();  // the workers and runs inherit it
+  dux::test::S3Server* server = StartS3Server();
+  ASSERT_TRUE(server);
   KeysFile("a.parquet", 0, 10000);
   KeysFile("b.parquet", 10000, 20000);
   const std::string rows = "from_parquet(\"" + (dir_ / "*.parquet").string() +
@@ -786,10 +805,8 @@ TEST_F(ClusterTest, WorkerKilledMidS3WriteIsRetriedWithoutLossOrDuplicates) {
 }
 
 TEST_F(ClusterTest, S3WriteFailingAfterAPartCompletedLeavesNoObject) {
-  std::string why;
-  auto server = dux::test::S3Server::Start({"lake"}, &why);
-  ASSERT_TRUE(server) << why;
-  server->ExportAwsEnvironment();  // the workers and runs inherit it
+  dux::test::S3Server* server = StartS3Server();
+  ASSERT_TRUE(server);
   // Partition 0 (a.parquet) is written at once; partition 1 (b.parquet) takes minutes.
   KeysFile("a.parquet", 0, 10);
   KeysFile("b.parquet", 100, 110);
@@ -823,10 +840,8 @@ TEST_F(ClusterTest, S3WriteFailingAfterAPartCompletedLeavesNoObject) {
 }
 
 TEST_F(ClusterTest, S3SettingsOfARunReachItsWorkers) {
-  std::string why;
-  auto server = dux::test::S3Server::Start({"lake"}, &why);
-  ASSERT_TRUE(server) << why;
-  server->ExportAwsEnvironment();  // the workers and runs inherit it
+  dux::test::S3Server* server = StartS3Server();
+  ASSERT_TRUE(server);
   ASSERT_EQ(Dux({"run",
                  "from_query(\"SELECT range AS k FROM range(1000)\") |> "
                  "to_parquet(\"s3://lake/in/a.parquet\")"})
@@ -860,10 +875,8 @@ TEST_F(ClusterTest, S3SettingsOfARunReachItsWorkers) {
 }
 
 TEST_F(ClusterTest, S3SecretsNeverReachExplainTelemetryErrorsOrLogs) {
-  std::string why;
-  auto server = dux::test::S3Server::Start({"lake"}, &why);
-  ASSERT_TRUE(server) << why;
-  server->ExportAwsEnvironment();  // the workers and runs inherit it
+  dux::test::S3Server* server = StartS3Server();
+  ASSERT_TRUE(server);
   // s3rver checks the key id, not the signature: any secret works, and shows if it leaks.
   const std::string secret = "sEcReT-9f3c1b7e-never-printed";
   const std::string token = "ToKeN-5d2a8c4f-never-printed";
