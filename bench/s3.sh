@@ -12,9 +12,11 @@
 #    and as many equal ranges as dux sends, over 2; (b) `dux run --threads 2` (local, no
 #    workers) of a summarise that reads every column of every row group, from
 #    s3://bench/h2o/*.parquet; (c) the same from the local files; and DuckDB's own scan of
-#    the local files (bench/duckdb_sql --threads 2, the same libduckdb). Beside each: the CPU
-#    seconds of the command and of the s3rver process during it (/proc/PID/stat), and the
-#    requests s3rver logged in one more run. Goal: (b) at least 80% of (a)'s MB/s.
+#    the local files (bench/duckdb_sql --threads 2, the same libduckdb). And (b) again with
+#    4 DuckDB threads on the 2 cores (4 GETs at once: does the scan wait on its GETs?). Beside
+#    each: the CPU seconds of the command and of the s3rver process during it
+#    (/proc/PID/stat), and the requests s3rver logged in one more run. Goal: (b) at least
+#    80% of (a)'s MB/s.
 # 2. H2O group-by q1-q10 (bench/h2o_questions.sh) distributed as bench/h2o.sh runs them (2
 #    `dux worker` processes of 1 DuckDB thread, started afresh for each question, `dux run
 #    --workers A,B --threads 2`), data on S3 against the local files; S3 / local per question
@@ -141,6 +143,7 @@ SCAN=(
   "curl, 8 MiB ranges, 2 connections" "$CURL --parallel-max 2 -K $tmp/ranges-8mib.cfg"
   "curl, as many GETs as dux, 2 connections" "$CURL --parallel-max 2 -K $tmp/ranges-dux.cfg"
   "dux run, S3" "$DUX run --threads 2 '$S3_SCAN'"
+  "dux run, S3, 4 threads" "$DUX run --threads 4 '$S3_SCAN'"
   "dux run, local files" "$DUX run --threads 2 '$LOCAL_SCAN'"
   "DuckDB, local files" "$BASE --threads 2 \"$SCAN_SQL\""
 )
