@@ -71,7 +71,9 @@ Session::PlanningPrefetch::PlanningPrefetch(Session* session, const Pipeline& pi
   session_->planning_ = this;
   for (auto& prefetch : coordinator::PlanningPrefetches(pipeline, *session->cluster_)) {
     auto connection = exec::Connection::Open(*session->engine_->database());
-    if (!connection.ok()) break;  // then the planning asks the rest itself
+    if (!connection.ok() || !session->engine_->ShareRunWith(*connection).ok()) {
+      break;  // then the planning asks the rest itself
+    }
     auto& ahead =
         ahead_.emplace_back(std::make_unique<exec::Connection>(std::move(connection).value()));
     threads_.emplace_back([this, prefetch = std::move(prefetch), on = ahead.get()] {
@@ -104,6 +106,7 @@ Result<sql::CompiledQuery> Session::CompileHere(const Pipeline& pipeline, bool s
 }
 
 Result<Session::Prepared> Session::Prepare(const Pipeline& pipeline) {
+  DUX_RETURN_NOT_OK(engine_->BeginRun());
   // Bound here first even when distributed: mistakes are reported with their verb and
   // position once, not by every worker. A PostgreSQL source the workers read in slices is
   // only described here.

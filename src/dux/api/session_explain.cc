@@ -252,6 +252,7 @@ Result<std::string> Session::ExplainDistributed(const Pipeline& pipeline) {
 }
 
 Result<std::string> Session::Explain(const Pipeline& pipeline) {
+  DUX_RETURN_NOT_OK(engine_->BeginRun());
   std::string out;
   if (cluster_) {
     DUX_ASSIGN_OR_RETURN(out, ExplainDistributed(pipeline));

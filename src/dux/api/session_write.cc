@@ -12,6 +12,7 @@ namespace dux {
 using pipeline::Pipeline;
 
 Result<exec::WriteReport> Session::Write(const Pipeline& pipeline) {
+  DUX_RETURN_NOT_OK(engine_->BeginRun());
   if (!cluster_ || !pipeline.sink()) {
     DropGathered();
     return engine_->Write(pipeline);

@@ -3,6 +3,7 @@
 #include <chrono>
 
 #include "dux/arrow_ipc/streams.h"
+#include "dux/common/unique_id.h"
 #include "dux/engine/attached_tables.h"
 #include "dux/exec/arrow_import.h"
 #include "dux/exec/output_target.h"
@@ -125,6 +126,19 @@ std::string LocalEngine::ExplainS3(const std::string& explained) const {
          (s3_settings_.empty() ? "" : " (with the run's s3 settings)") +
          "; each worker uses its own AWS environment" +
          (s3_settings_.empty() ? "" : " with the same settings") + "\n";
+}
+
+Status LocalEngine::BeginRun() {
+  run_ = UniqueId('r');
+  return s3_filesystem::UseS3Run(connection_.get(), run_);
+}
+
+Status LocalEngine::ShareRunWith(exec::Connection& connection) const {
+  if (!s3_settings_.empty()) {
+    DUX_ASSIGN_OR_RETURN(s3::ConfigOverrides overrides, OverridesOf(s3_settings_));
+    DUX_RETURN_NOT_OK(s3_filesystem::UseS3Settings(connection.get(), overrides));
+  }
+  return s3_filesystem::UseS3Run(connection.get(), run_);
 }
 
 Status LocalEngine::Attach(const pipeline::Attachment& a, bool if_not_exists) {

@@ -46,6 +46,13 @@ class LocalEngine {
   /// Errors name the setting and the statement's position.
   Status UseS3Settings(const pipeline::S3Settings& settings);
   const pipeline::S3Settings& s3_settings() const { return s3_settings_; }
+  /// Begins a new run on this engine's connection (s3_filesystem::UseS3Run): what S3 said
+  /// about an object during the run answers the run's later opens of it. Call it when a
+  /// pipeline starts (on a worker: a fragment).
+  Status BeginRun();
+  /// Gives `connection` (another connection of this engine's database, e.g. one that reads
+  /// ahead for the planning) this engine's S3 settings and run.
+  Status ShareRunWith(exec::Connection& connection) const;
   /// For explain: a "-- s3: ..." line naming the endpoint, region, URL style and where the
   /// credentials come from (never their values), when `explained` names an s3:// path or the
   /// run has S3 settings; else "".
@@ -100,6 +107,7 @@ class LocalEngine {
   std::unique_ptr<AttachedTables> attached_;
   std::vector<pipeline::Attachment> attachments_;
   pipeline::S3Settings s3_settings_;
+  std::string run_;
   /// The connections of PostgreSQL attachments, by alias as attached.
   std::map<std::string, std::unique_ptr<pg::Connection>> postgres_;
 };

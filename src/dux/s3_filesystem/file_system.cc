@@ -122,6 +122,59 @@ S3FileSystem::S3FileSystem(duckdb::DatabaseInstance& db, Result<std::shared_ptr<
                            S3FileSystemOptions options)
     : db_(db), client_(std::move(client)), options_(std::move(options)) {}
 
+std::string S3FileSystem::RunOf(duckdb::optional_ptr<duckdb::FileOpener> opener) {
+  duckdb::Value value;
+  if (opener && duckdb::FileOpener::TryGetCurrentSetting(opener, kRunOption, value) &&
+      !value.IsNull()) {
+    return value.ToString();
+  }
+  return "";
+}
+
+std::optional<s3::ObjectInfo> S3FileSystem::Remembered(const std::string& run,
+                                                       const s3::Client& client,
+                                                       const std::string& url) const {
+  if (run.empty()) return std::nullopt;
+  std::lock_guard lock(remembered_mutex_);
+  auto of_run = remembered_.find(run);
+  if (of_run == remembered_.end()) return std::nullopt;
+  auto found = of_run->second.find({&client, url});
+  if (found == of_run->second.end()) return std::nullopt;
+  return found->second;
+}
+
+void S3FileSystem::Remember(const std::string& run, const s3::Client& client,
+                            const std::string& url, const s3::ObjectInfo& info) const {
+  if (run.empty()) return;
+  std::lock_guard lock(remembered_mutex_);
+  auto [of_run, added] = remembered_.try_emplace(run);
+  if (added) {
+    runs_.push_back(run);
+    if (runs_.size() > kRememberedRuns) {
+      remembered_.erase(runs_.front());
+      runs_.pop_front();
+    }
+  }
+  of_run->second[{&client, url}] = info;
+}
+
+void S3FileSystem::Forget(const std::string& url) const {
+  std::lock_guard lock(remembered_mutex_);
+  for (auto& [run, objects] : remembered_) {
+    std::erase_if(objects, [&](const auto& entry) { return entry.first.second == url; });
+  }
+}
+
+void S3FileSystem::ForgetBelow(const std::string& directory) const {
+  std::string prefix = directory;
+  if (prefix.empty() || prefix.back() != '/') prefix += '/';
+  std::lock_guard lock(remembered_mutex_);
+  for (auto& [run, objects] : remembered_) {
+    std::erase_if(objects,
+                  [&](const auto& entry) { return entry.first.second.starts_with(prefix); });
+  }
+}
+
 std::shared_ptr<s3::Client> S3FileSystem::ClientFor(
     duckdb::optional_ptr<duckdb::FileOpener> opener) const {
   std::string text;
@@ -201,9 +254,15 @@ duckdb::vector<duckdb::OpenFileInfo> S3FileSystem::Glob(const std::string& path,
   if (!HasGlob(pattern.key)) {
     // DuckDB globs every path, literal ones too: a literal names one object or nothing.
     if (!IsObjectKey(pattern.key)) return result;
+    std::shared_ptr<s3::Client> client = ClientFor(opener);
+    if (std::optional<s3::ObjectInfo> known = Remembered(RunOf(opener), *client, path)) {
+      result.push_back(ObjectFileInfo(path, known->size, known->etag, known->last_modified));
+      return result;
+    }
     Count(&TransferStats::head_requests);
-    Result<s3::ObjectInfo> info = ClientFor(opener)->Head(pattern.bucket, pattern.key);
+    Result<s3::ObjectInfo> info = client->Head(pattern.bucket, pattern.key);
     if (info.ok()) {
+      Remember(RunOf(opener), *client, path, *info);
       result.push_back(ObjectFileInfo(path, info->size, info->etag, info->last_modified));
       return result;
     }
@@ -221,9 +280,11 @@ duckdb::vector<duckdb::OpenFileInfo> S3FileSystem::Glob(const std::string& path,
   Result<KeyGlob> glob = KeyGlob::Make(pattern.key);
   if (!glob.ok()) ThrowIOException(glob.status().WithPrefix("s3: " + path));
   Count(&TransferStats::list_requests);
-  Result<s3::Listing> listing = ClientFor(opener)->List(
-      pattern.bucket, glob->list_prefix(),
-      glob->single_level() ? std::optional<std::string>("/") : std::nullopt);
+  std::shared_ptr<s3::Client> client = ClientFor(opener);
+  const std::string run = RunOf(opener);
+  Result<s3::Listing> listing =
+      client->List(pattern.bucket, glob->list_prefix(),
+                   glob->single_level() ? std::optional<std::string>("/") : std::nullopt);
   if (!listing.ok()) ThrowIOException(listing.status());
   std::vector<std::string_view> keys;
   keys.reserve(listing->objects.size());
@@ -233,8 +294,11 @@ duckdb::vector<duckdb::OpenFileInfo> S3FileSystem::Glob(const std::string& path,
       result.push_back(DirectoryFileInfo(UrlOf(pattern.bucket, match.key)));
     } else {
       const s3::ListedObject& object = listing->objects[match.index];
-      result.push_back(ObjectFileInfo(UrlOf(pattern.bucket, object.key), object.size, object.etag,
-                                      object.last_modified));
+      const std::string url = UrlOf(pattern.bucket, object.key);
+      // A listing answers what a HEAD would: the objects' later opens by URL (the binds,
+      // footers and scans of this query's planning and its workers) need none.
+      Remember(run, *client, url, s3::ObjectInfo{object.size, object.etag, object.last_modified});
+      result.push_back(ObjectFileInfo(url, object.size, object.etag, object.last_modified));
     }
   }
   return result;
@@ -269,13 +333,16 @@ duckdb::unique_ptr<duckdb::FileHandle> S3FileSystem::OpenFileExtended(
             duckdb::FileOpener::TryGetClientContext(opener)) {
       query = context->shared_from_this();
     }
+    Forget(file.path);
     return duckdb::make_uniq<S3WriteHandle>(*this, file.path, flags, std::move(path),
                                             std::move(query), ClientFor(opener));
   }
+  std::shared_ptr<s3::Client> client = ClientFor(opener);
   std::optional<s3::ObjectInfo> info = ListedInfo(file);
+  if (!info) info = Remembered(RunOf(opener), *client, file.path);
   if (!info) {
     Count(&TransferStats::head_requests);
-    Result<s3::ObjectInfo> head = ClientFor(opener)->Head(path.bucket, path.key);
+    Result<s3::ObjectInfo> head = client->Head(path.bucket, path.key);
     if (!head.ok()) {
       if (head.status().code() == StatusCode::kNotFound && flags.ReturnNullIfNotExists()) {
         return nullptr;
@@ -283,9 +350,10 @@ duckdb::unique_ptr<duckdb::FileHandle> S3FileSystem::OpenFileExtended(
       ThrowIOException(head.status());
     }
     info = std::move(head).value();
+    Remember(RunOf(opener), *client, file.path, *info);
   }
   return duckdb::make_uniq<S3ReadHandle>(*this, file.path, flags, std::move(path), std::move(*info),
-                                         ClientFor(opener));
+                                         std::move(client));
 }
 
 void S3FileSystem::Read(duckdb::FileHandle& handle, void* buffer, int64_t nr_bytes,
@@ -385,6 +453,7 @@ bool S3FileSystem::FileExists(const std::string& filename,
 void S3FileSystem::RemoveFile(const std::string& filename,
                               duckdb::optional_ptr<duckdb::FileOpener> opener) {
   s3::S3Path path = Resolve(filename);
+  Forget(filename);
   Status status = ClientFor(opener)->Delete(path.bucket, path.key);
   if (!status.ok()) ThrowIOException(status);
 }
@@ -392,6 +461,7 @@ void S3FileSystem::RemoveFile(const std::string& filename,
 bool S3FileSystem::TryRemoveFile(const std::string& filename,
                                  duckdb::optional_ptr<duckdb::FileOpener> opener) {
   s3::S3Path path = Resolve(filename);
+  Forget(filename);
   return ClientFor(opener)->Delete(path.bucket, path.key).ok();
 }
 
@@ -424,6 +494,7 @@ void S3FileSystem::RemoveDirectory(const std::string& directory,
     ThrowIOException(
         Status::InvalidArgument("s3: refusing to empty the whole bucket " + directory));
   }
+  ForgetBelow(directory);
   s3::Listing listing = ListPrefix(*ClientFor(opener), path, true);
   std::vector<std::string> keys;
   keys.reserve(listing.objects.size());

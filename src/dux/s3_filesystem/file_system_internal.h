@@ -2,9 +2,11 @@
 // s3_filesystem; docs/s3.md, "File system", describes what each call does.
 #pragma once
 
+#include <deque>
 #include <map>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 
 #include "duckdb/common/file_system.hpp"
@@ -15,6 +17,11 @@
 #include "dux/s3_filesystem/s3_filesystem.h"
 
 namespace dux::s3_filesystem {
+
+/// The DuckDB setting (per connection) naming the run its queries belong to (UseS3Run).
+inline constexpr const char* kRunOption = "dux_s3_run";
+/// Objects are remembered for at most this many runs (the oldest run is forgotten first).
+inline constexpr size_t kRememberedRuns = 64;
 
 /// The DuckDB setting (per connection) that holds a connection's per-run S3 settings.
 inline constexpr const char* kSettingsOption = "dux_s3_settings";
@@ -94,6 +101,19 @@ class S3FileSystem final : public duckdb::FileSystem {
   /// the error that kept it from being made. Shared with handles, which may outlive a call.
   std::shared_ptr<s3::Client> ClientFor(duckdb::optional_ptr<duckdb::FileOpener> opener) const;
   const S3FileSystemOptions& options() const { return options_; }
+  /// The run of the connection behind `opener` (UseS3Run); "" when none.
+  static std::string RunOf(duckdb::optional_ptr<duckdb::FileOpener> opener);
+  /// What a HEAD or a listing of run `run` said about `url` through `client`; nullopt when
+  /// nothing, or `run` is "".
+  std::optional<s3::ObjectInfo> Remembered(const std::string& run, const s3::Client& client,
+                                           const std::string& url) const;
+  void Remember(const std::string& run, const s3::Client& client, const std::string& url,
+                const s3::ObjectInfo& info) const;
+  /// Forgets `url` (every client): this process wrote or removed it.
+  void Forget(const std::string& url) const;
+  /// Forgets every URL below the "directory" `directory`.
+  void ForgetBelow(const std::string& directory) const;
+
   /// Adds to a counter when counting was asked for.
   void Count(std::atomic<uint64_t> TransferStats::*counter, uint64_t n = 1) const;
 
@@ -123,6 +143,11 @@ class S3FileSystem final : public duckdb::FileSystem {
   duckdb::DatabaseInstance& db_;
   Result<std::shared_ptr<s3::Client>> client_;
   const S3FileSystemOptions options_;
+  mutable std::mutex remembered_mutex_;
+  /// By run, then by client (its address) and URL; runs in the order they began.
+  mutable std::map<std::string, std::map<std::pair<const s3::Client*, std::string>, s3::ObjectInfo>>
+      remembered_;
+  mutable std::deque<std::string> runs_;
   /// Per-run settings' clients, by the settings' text.
   mutable std::mutex clients_mutex_;
   mutable std::map<std::string, Result<std::shared_ptr<s3::Client>>> clients_;

@@ -48,6 +48,9 @@ Status RegisterS3FileSystem(duckdb_database db, Result<std::shared_ptr<s3::Clien
     duckdb::DBConfig::GetConfig(instance).AddExtensionOption(
         kSettingsOption, "dux: this connection's per-run S3 settings (UseS3Settings)",
         duckdb::LogicalType::VARCHAR, duckdb::Value(""));
+    duckdb::DBConfig::GetConfig(instance).AddExtensionOption(
+        kRunOption, "dux: the run this connection's queries belong to (UseS3Run)",
+        duckdb::LogicalType::VARCHAR, duckdb::Value(""));
     file_system.RegisterSubSystem(
         duckdb::make_uniq<S3FileSystem>(instance, std::move(client), std::move(options)));
   } catch (const std::exception& e) {
@@ -102,6 +105,28 @@ Result<s3::ConfigOverrides> ParseSettings(const std::string& text) {
   return overrides;
 }
 
+namespace {
+
+// SET SESSION `option` = `text` on `connection`.
+Status SetSessionText(duckdb_connection connection, const char* option, const std::string& text) {
+  std::string quoted;
+  for (char c : text) quoted += c == '\'' ? std::string("''") : std::string(1, c);
+  const std::string statement = std::string("SET SESSION ") + option + " = '" + quoted + "'";
+  duckdb_result result;
+  duckdb_state state = duckdb_query(connection, statement.c_str(), &result);
+  std::string error = state == DuckDBError && duckdb_result_error(&result) != nullptr
+                          ? duckdb_result_error(&result)
+                          : "";
+  duckdb_destroy_result(&result);
+  if (state == DuckDBError) {
+    return Status::FailedPrecondition(std::string("s3: cannot set ") + option + ": " +
+                                      error.substr(0, error.find('\n')));
+  }
+  return Status::OK();
+}
+
+}  // namespace
+
 Status UseS3Settings(duckdb_connection connection, const s3::ConfigOverrides& overrides) {
   if (connection == nullptr) return Status::InvalidArgument("UseS3Settings: no connection");
   if (overrides.credentials) {
@@ -114,22 +139,12 @@ Status UseS3Settings(duckdb_connection connection, const s3::ConfigOverrides& ov
       return Status::InvalidArgument("s3: a setting holds a line break");
     }
   }
-  std::string text = SettingsText(overrides);
-  std::string quoted;
-  for (char c : text) quoted += c == '\'' ? std::string("''") : std::string(1, c);
-  const std::string statement =
-      std::string("SET SESSION ") + kSettingsOption + " = '" + quoted + "'";
-  duckdb_result result;
-  duckdb_state state = duckdb_query(connection, statement.c_str(), &result);
-  std::string error = state == DuckDBError && duckdb_result_error(&result) != nullptr
-                          ? duckdb_result_error(&result)
-                          : "";
-  duckdb_destroy_result(&result);
-  if (state == DuckDBError) {
-    return Status::FailedPrecondition("s3: cannot apply per-run settings: " +
-                                      error.substr(0, error.find('\n')));
-  }
-  return Status::OK();
+  return SetSessionText(connection, kSettingsOption, SettingsText(overrides));
+}
+
+Status UseS3Run(duckdb_connection connection, const std::string& run) {
+  if (connection == nullptr) return Status::InvalidArgument("UseS3Run: no connection");
+  return SetSessionText(connection, kRunOption, run);
 }
 
 Result<std::string> S3AllowedDirectory(std::string_view url) {

@@ -80,6 +80,12 @@ Status RegisterS3FileSystem(duckdb_database db, Result<std::shared_ptr<s3::Clien
 /// overrides restore the process's settings.
 Status UseS3Settings(duckdb_connection connection, const s3::ConfigOverrides& overrides);
 
+/// Marks the queries of `connection` as one run of dux (a pipeline on the coordinator, a
+/// fragment on a worker): what a listing or a HEAD said about an object (size, ETag, time)
+/// during the run answers the run's later opens of it without another HEAD; a new run asks
+/// again (docs/s3.md, "Reads"). An empty `run` remembers nothing.
+Status UseS3Run(duckdb_connection connection, const std::string& run);
+
 /// What `--allow-dir s3://bucket[/prefix]` puts in a confined DuckDB's allowed_directories
 /// (with a '/' appended, as for local directories): "s3://bucket" or "s3://bucket/prefix",
 /// without a trailing '/'. Every object whose key starts with "prefix/" is then allowed, and

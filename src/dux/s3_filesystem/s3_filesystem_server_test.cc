@@ -317,6 +317,41 @@ TEST(S3FileSystemTest, TheParquetReaderFetchesOnlyTheColumnItReads) {
   EXPECT_LE(stats->head_requests.load(), 2U);
 }
 
+TEST(S3FileSystemTest, ARunAsksForEachObjectOnce) {
+  auto stats = std::make_shared<TransferStats>();
+  auto db = OpenCounting(stats);
+  for (const char* key : {"run/a.csv", "run/b.csv"}) {
+    ASSERT_TRUE(MakeClient()->Put(kBucket, key, "x\n1\n").ok());
+  }
+  const std::string literal = "SELECT sum(x) FROM read_csv('s3://lake/run/a.csv')";
+  // Outside a run, every literal open asks (DuckDB globs the path at bind and at scan).
+  EXPECT_EQ(Rows(db->connection, literal), std::vector<std::string>{"1"});
+  const uint64_t outside = stats->head_requests.load();
+  EXPECT_GE(outside, 1U);
+  // In a run, a glob's listing answers the later opens by URL, and a HEAD answers the rest
+  // of the run.
+  ASSERT_TRUE(UseS3Run(db->connection.get(), "r1").ok());
+  EXPECT_EQ(Rows(db->connection, "SELECT count(*) FROM glob('s3://lake/run/*.csv')"),
+            std::vector<std::string>{"2"});
+  for (int i = 0; i < 3; ++i) {
+    EXPECT_EQ(Rows(db->connection, literal), std::vector<std::string>{"1"});
+    EXPECT_EQ(Rows(db->connection, "SELECT sum(x) FROM read_csv('s3://lake/run/b.csv')"),
+              std::vector<std::string>{"1"});
+  }
+  EXPECT_EQ(stats->head_requests.load(), outside);
+  // Replaced by another writer: the next run sees the new object.
+  ASSERT_TRUE(MakeClient()->Put(kBucket, "run/a.csv", "x\n41\n").ok());
+  ASSERT_TRUE(UseS3Run(db->connection.get(), "r2").ok());
+  EXPECT_EQ(Rows(db->connection, literal), std::vector<std::string>{"41"});
+  EXPECT_GT(stats->head_requests.load(), outside);
+  // Within the old run, the replacement fails clearly rather than mixing versions.
+  ASSERT_TRUE(UseS3Run(db->connection.get(), "r1").ok());
+  Result<sql::TextRows> stale = db->connection.QueryText(literal);
+  ASSERT_FALSE(stale.ok());
+  EXPECT_NE(stale.status().message().find("changed during the query"), std::string::npos)
+      << stale.status().ToString();
+}
+
 // One handle read from many threads at once, small reads (the read-ahead buffer) and large
 // ones (direct GETs) mixed, sequential runs and random jumps: every byte as in the local file.
 TEST(S3FileSystemTest, OneHandleServesConcurrentPositionalReads) {

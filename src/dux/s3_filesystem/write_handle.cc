@@ -137,6 +137,8 @@ void S3WriteHandle::Finish() {
         Status::FailedPrecondition("s3: closing " + path_.ToString() + " after it failed"));
   }
   Status status = FinishUpload();
+  // What a reader of this process remembered of the object is now stale, done or not.
+  s3_file_system_.Forget(GetPath());
   if (!status.ok()) Fail(status);
   state_ = State::kFinished;
   part_ = std::string();

@@ -204,6 +204,7 @@ Result<Worker::OpenedFragment> Worker::OpenFragment(const v1::Fragment& fragment
                       script->s3.loc.Suffix());
   }
   if (!script->s3.empty()) DUX_RETURN_NOT_OK(engine->UseS3Settings(script->s3));
+  DUX_RETURN_NOT_OK(engine->BeginRun());
   DUX_ASSIGN_OR_RETURN(auto running,
                        Running::Start(this, fragment.query_id(), &engine->connection()));
   return OpenedFragment{std::move(decoded), std::move(engine), std::move(running)};
