@@ -138,7 +138,7 @@ std::vector<std::string> WithoutIds(const std::vector<std::string>& objects,
   for (std::string name : objects) {
     name.erase(0, prefix.size());
     size_t part = name.find("part-");
-    size_t end = name.find_first_of(".", part);
+    size_t end = name.find('.', part);
     size_t copy = name.rfind("-c", end);
     if (part != std::string::npos) {
       name.replace(part + 11,
@@ -168,6 +168,7 @@ TEST_P(SessionS3Test, DirectoriesOfPartObjects) {
                                       "hive/k=2/part-00000-ID-c0.parquet",
                                       "out.csv/part-00000-ID.csv", "out/part-00000-ID.parquet"}));
   std::vector<std::string> all;
+  all.reserve(30);
   for (int i = 0; i < 30; ++i) all.push_back(std::to_string(i) + "|" + std::to_string(i % 3));
   std::sort(all.begin(), all.end());
   EXPECT_EQ(Rows("SELECT i, k FROM '" + prefix_ + "out/*.parquet'"), all);
@@ -229,7 +230,7 @@ TEST_P(SessionS3Test, ARetryReplacesWhatAnEarlierAttemptWrote) {
 }
 
 TEST_P(SessionS3Test, ArrowIpcObjects) {
-  for (const std::string& options : {"", ", format: \"stream\"", ", compression: \"zstd\""}) {
+  for (const std::string options : {"", ", format: \"stream\"", ", compression: \"zstd\""}) {
     auto written = Write(
         "from_query(\"SELECT range AS i, 'v' || range AS s FROM range(5)\") "
         "|> to_arrow(\"" +

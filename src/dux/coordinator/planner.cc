@@ -196,7 +196,7 @@ std::vector<Prefetch> PlanningPrefetches(const pipeline::Pipeline& p,
       if (!compiler.Compile(*right).ok()) return;
       auto partitioning = PartitionSource(binder, *right, n);
       if (!partitioning.ok()) return;
-      Plan side{pipeline::Script{{}, *right}, {}, {}, {}, {}, {}, -1, {}, {}, {}, {}, {}};
+      Plan side{pipeline::Script{{}, *right, {}}, {}, {}, {}, {}, {}, -1, {}, {}, {}, {}, {}};
       side.partitioning = std::move(partitioning).value();
       (void)EstimateIpcBytes(binder, *right, side);
     });

@@ -56,8 +56,7 @@ Result<int64_t> CreateAndInsert(Connection& connection, const Sink& sink,
 Result<const UrlFiles*> UrlFilesOf(const Connection& connection, const std::string& url) {
   if (connection.url_files() == nullptr) {
     return Status::Unimplemented("cannot reach \"" + url +
-                                 "\": this database has no file "
-                                 "system for URLs");
+                                 "\": this database has no file system for URLs");
   }
   return connection.url_files();
 }

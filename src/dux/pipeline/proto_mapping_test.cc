@@ -394,7 +394,8 @@ TEST(ProtoMappingTest, AbsentOptionalFieldsTakeTheBuilderDefaults) {
 
 TEST(ProtoMappingTest, RoundTripsScripts) {
   Script script{{{"lake", "lake.duckdb", true, {2, 1}}, {"out", "/tmp/out db.duckdb", false, {}}},
-                Pipeline::FromQuery("SELECT * FROM lake.t")};
+                Pipeline::FromQuery("SELECT * FROM lake.t"),
+                {}};
   script.pipeline.InsertInto("out.main.t", true);
   pb::Script message;
   ToProto(script, &message);
@@ -408,7 +409,7 @@ TEST(ProtoMappingTest, RoundTripsScripts) {
   EXPECT_EQ(back->attachments[0].loc, (Location{2, 1}));
   EXPECT_EQ(back->pipeline, script.pipeline);
 
-  Script empty{{}, Everything()};
+  Script empty{{}, Everything(), {}};
   ToProto(empty, &message);
   EXPECT_EQ(message.attachments_size(), 0);
   back = FromProto(message);
@@ -421,7 +422,8 @@ TEST(ProtoMappingTest, RoundTripsScripts) {
 TEST(ProtoMappingTest, RoundTripsPostgresAttachmentsAndAttachedSources) {
   Script script{{{"pg", "host=db password=secret", true, {1, 1}, AttachmentType::kPostgres},
                  {"wh", "wh.duckdb", false, {}, AttachmentType::kDuckDb}},
-                Pipeline::FromAttached("pg", "public.orders", "id", {"id", "amount"})};
+                Pipeline::FromAttached("pg", "public.orders", "id", {"id", "amount"}),
+                {}};
   script.pipeline.Join(Pipeline::FromAttached("wh", "t"));
   script.pipeline.InsertInto("pg.public.events", true, true);
   pb::Script message;

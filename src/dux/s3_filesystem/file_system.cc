@@ -480,12 +480,13 @@ bool S3FileSystem::DirectoryExists(const std::string& directory,
 }
 
 void S3FileSystem::CreateDirectory(const std::string& /*directory*/,
-                                   duckdb::optional_ptr<duckdb::FileOpener> opener) {
+                                   duckdb::optional_ptr<duckdb::FileOpener> /*opener*/) {
   // S3 has no directories: a "directory" exists once an object is written below it.
 }
 
 void S3FileSystem::CreateDirectoriesRecursive(const std::string& /*path*/,
-                                              duckdb::optional_ptr<duckdb::FileOpener> opener) {}
+                                              duckdb::optional_ptr<duckdb::FileOpener> /*opener*/) {
+}
 
 void S3FileSystem::RemoveDirectory(const std::string& directory,
                                    duckdb::optional_ptr<duckdb::FileOpener> opener) {
@@ -527,7 +528,7 @@ bool S3FileSystem::ListFilesExtended(
 }
 
 void S3FileSystem::MoveFile(const std::string& source, const std::string& target,
-                            duckdb::optional_ptr<duckdb::FileOpener> opener) {
+                            duckdb::optional_ptr<duckdb::FileOpener> /*opener*/) {
   ThrowIOException(Status::Unimplemented("s3: cannot move " + source + " to " + target +
                                          ": S3 has no rename, and dux does not copy objects yet"));
 }
