@@ -251,6 +251,15 @@ class ClusterTest : public ::testing::Test {
     return path;
   }
 
+  /// Two parquet files of 10,000 keys in the test's directory, and a pipeline over them whose
+  /// two partitions (one per file) each take about a second on a worker of one thread.
+  std::string SecondLongPartitions() {
+    KeysFile("a.parquet", 0, 10000);
+    KeysFile("b.parquet", 10000, 20000);
+    return "from_parquet(\"" + (dir_ / "*.parquet").string() +
+           "\") |> mutate(s: list_sum(range(0, k % 7 + 12000))::BIGINT)";
+  }
+
   /// A pipeline of row-wise verbs over the parquet files in `data`; keeps 3 rows in 5.
   static std::string RowWise(const fs::path& data) {
     return "from_parquet(\"" + (data / "*.parquet").string() +
@@ -691,10 +700,7 @@ std::vector<std::string> FilesNamed(const fs::path& dir, const std::string& part
 
 TEST_F(ClusterTest, WorkerKilledMidWriteIsRetriedWithoutLossOrDuplicates) {
   // Two files; each worker spends about a second writing its partition's part file.
-  KeysFile("a.parquet", 0, 10000);
-  KeysFile("b.parquet", 10000, 20000);
-  const std::string rows = "from_parquet(\"" + (dir_ / "*.parquet").string() +
-                           "\") |> mutate(s: list_sum(range(0, k % 7 + 12000))::BIGINT)";
+  const std::string rows = SecondLongPartitions();
   const fs::path out = dir_ / "out";
   Outcome local = Dux({"run", "--format", "csv", rows + " |> sort_by(k)"});
   ASSERT_EQ(local.exit_code, 0) << local.err;
@@ -775,10 +781,7 @@ std::vector<std::string> ObjectsNamed(const dux::test::S3Server& server, const s
 TEST_F(ClusterTest, WorkerKilledMidS3WriteIsRetriedWithoutLossOrDuplicates) {
   dux::test::S3Server* server = StartS3Server();
   ASSERT_TRUE(server);
-  KeysFile("a.parquet", 0, 10000);
-  KeysFile("b.parquet", 10000, 20000);
-  const std::string rows = "from_parquet(\"" + (dir_ / "*.parquet").string() +
-                           "\") |> mutate(s: list_sum(range(0, k % 7 + 12000))::BIGINT)";
+  const std::string rows = SecondLongPartitions();
   Outcome local = Dux({"run", "--format", "csv", rows + " |> sort_by(k)"});
   ASSERT_EQ(local.exit_code, 0) << local.err;
   Server* a = Worker();
