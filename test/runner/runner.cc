@@ -429,6 +429,8 @@ Status RunRecords(Context& ctx, const std::vector<Record>& records, Executor* ex
         Status s = session->Attach(a);
         if (!s.ok() && s.message().find("already") == std::string::npos) return s;
       }
+      // The record's s3 statement, as `dux run` applies it; none restores the process's.
+      DUX_RETURN_NOT_OK(session->UseS3Settings(script.s3));
       return executor->Run(*session, script);
     };
     Result<Outcome> outcome = run();
