@@ -35,6 +35,12 @@ void AddClusterOptions(CLI::App* cmd, ClusterFlags* c, bool running) {
       ->envname("DUX_REGISTRY");
   cmd->add_option("--local-workers", c->local_workers, "start N local workers for this command")
       ->check(CLI::PositiveNumber);
+  cmd->add_option("--pool", c->pool, "run on workers of this pool (or $DUX_POOL)")
+      ->envname("DUX_POOL");
+  cmd->add_option("--workers-wanted", c->workers_wanted,
+                  "with --pool: ask it for N workers and wait for them up to its boot timeout "
+                  "(default: 1)")
+      ->check(CLI::PositiveNumber);
   cmd->add_option("--token", c->token, "bearer token for the workers (or $DUX_TOKEN)")
       ->envname("DUX_TOKEN");
   cmd->add_option("--tls-ca", c->tls_ca, "use TLS, trusting workers signed by this CA (PEM)");
@@ -47,6 +53,52 @@ void AddClusterOptions(CLI::App* cmd, ClusterFlags* c, bool running) {
                   "seconds each worker's share may take (default: no limit)")
       ->check(CLI::NonNegativeNumber);
   cmd->add_flag("--telemetry", c->telemetry, "print distributed events as JSON lines on stderr");
+}
+
+void AddPoolOptions(CLI::App* cmd, PoolCommandOptions* p) {
+  cmd->add_option("--backend", p->backend, "local, slurm or command")
+      ->check(CLI::IsMember({"local", "slurm", "command"}));
+  cmd->add_option("--min", p->min, "workers kept even when idle")->check(CLI::NonNegativeNumber);
+  cmd->add_option("--max", p->max, "workers at most")->check(CLI::PositiveNumber);
+  cmd->add_option("--idle-shutdown", p->idle_shutdown,
+                  "retire a worker idle this many SECONDS (default: 300)")
+      ->check(CLI::PositiveNumber);
+  cmd->add_option("--boot-timeout", p->boot_timeout,
+                  "SECONDS a worker may take to join (default: 30)")
+      ->check(CLI::PositiveNumber);
+  cmd->add_option("--heartbeat-ms", p->heartbeat_ms,
+                  "how often workers heartbeat (3 missed: lost)");
+  cmd->add_option("--worker-listen", p->worker_listen,
+                  "HOST:PORT its workers listen on (default: 127.0.0.1:0; other hosts need "
+                  "their reachable address and a token)");
+  cmd->add_option("--worker-registry-timeout", p->worker_registry_timeout,
+                  "a worker exits when the pool has not answered for SECONDS (default: 60)")
+      ->check(CLI::PositiveNumber);
+  cmd->add_option("--worker-arg", p->worker_args,
+                  "an argument added to every `dux worker` command (repeatable), e.g. "
+                  "--worker-arg=--memory-limit=2GB");
+  cmd->add_option("--threads", p->threads, "DuckDB threads of each worker (default: all cores)")
+      ->check(CLI::NonNegativeNumber);
+  cmd->add_option("--memory-limit", p->memory_limit, "memory limit of each worker, e.g. 4GB");
+  cmd->add_option("--registry-address", p->registry_address,
+                  "the address workers join (default: the bound one)");
+  cmd->add_option("--state-dir", p->state_dir,
+                  "where the token file and job logs go (default: a temporary directory)");
+  cmd->add_flag("--telemetry", p->telemetry, "print pool events as JSON lines on stderr");
+  // slurm
+  cmd->add_option("--slurm-partition", p->slurm.partition, "slurm: the partition");
+  cmd->add_option("--slurm-account", p->slurm.account, "slurm: the account");
+  cmd->add_option("--slurm-cpus-per-task", p->slurm.cpus_per_task, "slurm: CPUs of each worker")
+      ->check(CLI::PositiveNumber);
+  cmd->add_option("--slurm-mem", p->slurm.mem, "slurm: memory of each worker (--mem)");
+  cmd->add_option("--slurm-time", p->slurm.time,
+                  "slurm: each job's time limit, the last guard (default: 1:00:00)");
+  // command
+  cmd->add_option("--start-command", p->start_command,
+                  "command: starts a worker (placeholders {worker} {dux} {name} {registry} "
+                  "{token_file}); prints the job id last");
+  cmd->add_option("--stop-command", p->stop_command,
+                  "command: stops one ({job_id} {name})");
 }
 
 void AddServerOptions(CLI::App* cmd, std::string* listen, std::string* token, std::string* cert,
@@ -104,6 +156,18 @@ int Main(int argc, char** argv) {
   worker_cmd->add_option("--join", worker.join, "register with this registry (HOST:PORT)");
   worker_cmd->add_option("--advertise", worker.advertise,
                          "the address the registry hands out (default: the bound one)");
+  worker_cmd->add_option("--token-file", worker.token_file,
+                         "read the bearer token from FILE (keeps it out of `ps`)");
+  worker_cmd->add_option("--name", worker.name, "the name to join the registry with (pools)");
+  worker_cmd
+      ->add_option("--registry-timeout", worker.registry_timeout,
+                   "exit when the registry has not answered for SECONDS (default: never)")
+      ->check(CLI::NonNegativeNumber);
+  worker_cmd
+      ->add_option("--idle-exit", worker.idle_exit,
+                   "exit after SECONDS with no query, unless the registry retains it "
+                   "(default: never)")
+      ->check(CLI::NonNegativeNumber);
 
   RegistryCommandOptions registry;
   CLI::App* registry_cmd = app.add_subcommand("registry", "run a registry that workers join");
@@ -111,6 +175,17 @@ int Main(int argc, char** argv) {
                    &registry.tls_key, &registry.tls_ca);
   registry_cmd->add_option("--heartbeat-ms", registry.heartbeat_ms,
                            "how often workers heartbeat (3 missed: dropped)");
+
+  PoolCommandOptions pool;
+  CLI::App* pool_cmd = app.add_subcommand(
+      "pool", "run an elastic pool of workers (a registry that starts and stops its workers)");
+  AddServerOptions(pool_cmd, &pool.listen, &pool.token, &pool.tls_cert, &pool.tls_key,
+                   &pool.tls_ca);
+  AddPoolOptions(pool_cmd, &pool);
+  CLI::App* pool_status_cmd =
+      pool_cmd->add_subcommand("status", "list a pool's workers and their state");
+  pool_status_cmd->add_option("address", pool.status_address, "the pool's HOST:PORT")->required();
+  pool_status_cmd->fallthrough();  // --token, --tls-ca of `dux pool` after `status`
 
   ClusterFlags workers;
   CLI::App* workers_cmd = app.add_subcommand("workers", "list the workers that can be reached");
@@ -136,7 +211,8 @@ int Main(int argc, char** argv) {
   if (argc > 1 && argv[1][0] != '-') {
     bool known = false;
     for (CLI::App* cmd :
-         {run_cmd, explain_cmd, worker_cmd, registry_cmd, workers_cmd, demo_cmd, gen_cmd}) {
+         {run_cmd, explain_cmd, worker_cmd, registry_cmd, pool_cmd, workers_cmd, demo_cmd,
+          gen_cmd}) {
       known = known || cmd->check_name(argv[1]);
     }
     if (!known) {
@@ -165,6 +241,10 @@ int Main(int argc, char** argv) {
     status = Worker(worker);
   } else if (registry_cmd->parsed()) {
     status = Registry(registry);
+  } else if (pool_status_cmd->parsed()) {
+    status = PoolStatus(pool);
+  } else if (pool_cmd->parsed()) {
+    status = Pool(pool);
   } else if (workers_cmd->parsed()) {
     status = Workers(workers);
   } else if (demo_cmd->parsed()) {

@@ -8,6 +8,7 @@
 #include "dux/coordinator/planner.h"
 #include "dux/pg/conninfo.h"
 #include "dux/rpc/grpc_worker_client.h"
+#include "dux/rpc/pool_service.h"
 #include "dux/rpc/registry.h"
 
 namespace dux::cli {
@@ -16,12 +17,12 @@ Result<std::unique_ptr<Cluster>> Cluster::Connect(const ClusterFlags& flags, int
                                                   const std::string& memory_limit) {
   std::string workers = flags.workers;
   const std::string& registry = flags.registry;
-  int ways = (flags.local_workers > 0) + !workers.empty() + !registry.empty();
+  int ways = (flags.local_workers > 0) + !workers.empty() + !registry.empty() + !flags.pool.empty();
   if (ways == 0) return std::unique_ptr<Cluster>();
   if (ways > 1) {
     return Status::InvalidArgument(
-        "give only one of --local-workers, --workers ($DUX_WORKERS) and --registry "
-        "($DUX_REGISTRY)");
+        "give only one of --local-workers, --workers ($DUX_WORKERS), --registry "
+        "($DUX_REGISTRY) and --pool ($DUX_POOL)");
   }
   rpc::ClientOptions client{flags.token, flags.tls_ca};
   auto cluster = std::unique_ptr<Cluster>(new Cluster());
@@ -34,7 +35,19 @@ Result<std::unique_ptr<Cluster>> Cluster::Connect(const ClusterFlags& flags, int
     cluster->clients_ = cluster->local_->clients();
     return cluster;
   }
-  if (!registry.empty()) {
+  if (!flags.pool.empty()) {
+    DUX_ASSIGN_OR_RETURN(auto pool, rpc::PoolClient::Connect(flags.pool, client));
+    DUX_ASSIGN_OR_RETURN(v1::SpinUpReply reply, pool->SpinUp(flags.workers_wanted));
+    if (reply.addresses().empty()) {
+      return Status::Unavailable("pool " + flags.pool + ": " + reply.shortfall());
+    }
+    // Runs with what it has, and says so.
+    if (!reply.shortfall().empty()) {
+      std::cerr << "dux: pool " << flags.pool << ": " << reply.shortfall() << "; running on "
+                << reply.addresses_size() << "\n";
+    }
+    for (const auto& a : reply.addresses()) workers += (workers.empty() ? "" : ",") + a;
+  } else if (!registry.empty()) {
     DUX_ASSIGN_OR_RETURN(auto addresses, rpc::ListRegisteredWorkers(registry, client));
     if (addresses.empty())
       return Status::Unavailable("registry " + registry + " knows no live worker");

@@ -6,6 +6,7 @@
 
 #include "dux/common/status.h"
 #include "dux/pipeline/pipeline.h"
+#include "dux/pool/slurm_backend.h"
 
 namespace dux::cli {
 
@@ -14,6 +15,8 @@ struct ClusterFlags {
   std::string workers;     ///< --workers or $DUX_WORKERS: "host:port,host:port"
   std::string registry;    ///< --registry or $DUX_REGISTRY: ask it for the live workers
   int local_workers = 0;   ///< --local-workers N: start N workers for this command
+  std::string pool;        ///< --pool or $DUX_POOL: ask this pool for workers
+  int workers_wanted = 1;  ///< --workers-wanted: how many to ask the pool for
   double timeout = 0;      ///< --timeout seconds for each worker's share; 0: none
   bool telemetry = false;  ///< --telemetry: events as JSON lines on stderr
   std::string token;       ///< --token or $DUX_TOKEN
@@ -52,8 +55,17 @@ struct WorkerCommandOptions {
   std::string token;
   std::string tls_cert, tls_key, tls_ca;
   std::string join;  ///< a registry to join
+  std::string token_file;  ///< --token-file: the token, read from this file
+  // Set by a pool for the workers it starts (docs/deploy.md):
+  std::string name;               ///< --name: sent with Join
+  double registry_timeout = 0;    ///< --registry-timeout: exit when the registry has not
+                                  ///< answered for this many seconds; 0: never
+  double idle_exit = 0;           ///< --idle-exit: exit after this many idle seconds; 0: never
 };
 Status Worker(const WorkerCommandOptions& options);
+
+/// The token of --token or --token-file (not both), trailing newline removed.
+Result<std::string> ReadToken(const std::string& token, const std::string& token_file);
 
 struct RegistryCommandOptions {
   std::string listen = "127.0.0.1:0";
@@ -62,6 +74,36 @@ struct RegistryCommandOptions {
   int heartbeat_ms = 1000;
 };
 Status Registry(const RegistryCommandOptions& options);
+
+struct PoolCommandOptions {
+  std::string listen = "127.0.0.1:0";
+  std::string token;
+  std::string tls_cert, tls_key, tls_ca;
+  int heartbeat_ms = 1000;
+  std::string backend = "local";
+  int min = 0;
+  int max = 10;
+  double idle_shutdown = 300;
+  double boot_timeout = 30;
+  std::string worker_listen = "127.0.0.1:0";
+  double worker_registry_timeout = 60;
+  std::vector<std::string> worker_args;
+  int threads = 0;
+  std::string memory_limit;
+  std::string registry_address;  ///< what workers join; default: the bound address
+  /// Where the token file (mode 0600) and Slurm job logs go; empty: a fresh temporary
+  /// directory, removed at exit. Workers on other machines need it on a shared filesystem
+  /// (or a start command that copies {token_file}).
+  std::string state_dir;
+  bool telemetry = false;
+  pool::SlurmOptions slurm;
+  std::string start_command, stop_command;
+  std::string status_address;  ///< dux pool status ADDR
+};
+/// dux pool: serves until SIGTERM/SIGINT, then stops every worker it started.
+Status Pool(const PoolCommandOptions& options);
+/// dux pool status ADDR
+Status PoolStatus(const PoolCommandOptions& options);
 
 /// dux workers: the reachable workers and their Info.
 Status Workers(const ClusterFlags& flags);

@@ -1,7 +1,10 @@
 // dux worker, dux registry and dux workers: the cluster side of the CLI.
 #include <signal.h>
 
+#include <fstream>
 #include <iostream>
+
+#include <fmt/format.h>
 
 #include "dux/cli/cluster.h"
 #include "dux/cli/commands.h"
@@ -29,13 +32,70 @@ void WaitForStop(const sigset_t& set) {
   sigwait(&set, &signal);
 }
 
+// True when a stop signal came within `wait`.
+bool StopSignalWithin(const sigset_t& set, std::chrono::milliseconds wait) {
+  timespec timeout{static_cast<time_t>(wait.count() / 1000),
+                   static_cast<long>(wait.count() % 1000) * 1'000'000};
+  return sigtimedwait(&set, nullptr, &timeout) > 0;
+}
+
+using Clock = std::chrono::steady_clock;
+
+std::chrono::milliseconds Millis(double seconds) {
+  return std::chrono::milliseconds(static_cast<int64_t>(seconds * 1000));
+}
+
+// Waits for a stop signal, or until a pool's worker should end by itself: its registry has
+// not answered for --registry-timeout (the pool is gone: nothing else would stop this worker),
+// or it has run nothing for --idle-exit and its registry does not retain it. Returns why it
+// ended, empty on a signal.
+std::string WaitForStopOrOrphan(const sigset_t& set, const WorkerCommandOptions& o,
+                                worker::Worker& engine, rpc::Membership* membership) {
+  if (!membership || (o.registry_timeout <= 0 && o.idle_exit <= 0)) {
+    WaitForStop(set);
+    return "";
+  }
+  Clock::time_point busy = Clock::now();
+  while (!StopSignalWithin(set, std::chrono::milliseconds(250))) {
+    auto now = Clock::now();
+    if (o.registry_timeout > 0 && now - membership->last_answer() > Millis(o.registry_timeout)) {
+      return fmt::format("the registry {} has not answered for {:g} s (--registry-timeout)",
+                         o.join, o.registry_timeout);
+    }
+    if (o.idle_exit <= 0) continue;
+    auto info = engine.Info();
+    if (!info.ok() || info->running_queries_size() > 0 || info->tables_size() > 0) busy = now;
+    busy = std::max(busy, membership->last_retained());
+    if (now - busy > Millis(o.idle_exit)) {
+      return fmt::format("idle for {:g} s (--idle-exit)", o.idle_exit);
+    }
+  }
+  return "";
+}
+
 // How long running work may take to finish after SIGTERM before it is cancelled.
 constexpr auto kShutdownGrace = std::chrono::seconds(10);
 
 }  // namespace
 
-Status Worker(const WorkerCommandOptions& o) {
+Result<std::string> ReadToken(const std::string& token, const std::string& token_file) {
+  if (token_file.empty()) return token;
+  if (!token.empty()) return Status::InvalidArgument("give --token or --token-file, not both");
+  std::ifstream in(token_file);
+  std::string read;
+  if (!in || !std::getline(in, read)) {
+    return Status::InvalidArgument("--token-file " + token_file + ": cannot be read");
+  }
+  return read;
+}
+
+Status Worker(const WorkerCommandOptions& given) {
   sigset_t stop = StopSignals();
+  WorkerCommandOptions o = given;
+  DUX_ASSIGN_OR_RETURN(o.token, ReadToken(o.token, o.token_file));
+  if ((o.registry_timeout > 0 || o.idle_exit > 0 || !o.name.empty()) && o.join.empty()) {
+    return Status::InvalidArgument("--name, --registry-timeout and --idle-exit need --join");
+  }
   worker::WorkerOptions options;
   options.threads = o.threads;
   options.memory_limit = o.memory_limit;
@@ -56,9 +116,11 @@ Status Worker(const WorkerCommandOptions& o) {
   rpc::ShowGrpcLog();
   std::unique_ptr<rpc::Membership> membership;
   if (!o.join.empty()) {
-    DUX_ASSIGN_OR_RETURN(membership, rpc::Membership::Start(o.join, advertised, client));
+    DUX_ASSIGN_OR_RETURN(membership,
+                         rpc::Membership::Start(o.join, advertised, o.name, client));
   }
-  WaitForStop(stop);
+  std::string ended = WaitForStopOrOrphan(stop, o, *engine, membership.get());
+  if (!ended.empty()) std::cerr << "dux worker " << advertised << ": exiting: " << ended << "\n";
   membership.reset();  // leave the registry first: no new work should come here
   server->Shutdown(std::chrono::system_clock::now() + kShutdownGrace);
   engine->CancelAll();

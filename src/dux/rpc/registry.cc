@@ -9,8 +9,8 @@ constexpr int kMissedHeartbeats = 3;
 }
 
 void RegistryService::ExpireLocked(Clock::time_point now) {
-  std::erase_if(last_seen_, [&](const auto& entry) {
-    return now - entry.second > kMissedHeartbeats * heartbeat_;
+  std::erase_if(members_, [&](const auto& entry) {
+    return now - entry.second.last_seen > kMissedHeartbeats * heartbeat_;
   });
 }
 
@@ -22,7 +22,7 @@ grpc::Status RegistryService::Join(grpc::ServerContext* context, const v1::JoinR
                         "Join: \"" + request->address() + "\" is not HOST:PORT");
   }
   std::lock_guard lock(mu_);
-  last_seen_[request->address()] = Clock::now();
+  members_[request->address()] = {Clock::now(), request->name()};
   reply->set_heartbeat_ms(static_cast<int32_t>(heartbeat_.count()));
   return grpc::Status::OK;
 }
@@ -31,12 +31,17 @@ grpc::Status RegistryService::Heartbeat(grpc::ServerContext* context,
                                         const v1::HeartbeatRequest* request,
                                         v1::HeartbeatReply* reply) {
   if (auto denied = Authorize(context, token_); !denied.ok()) return denied;
-  std::lock_guard lock(mu_);
-  auto now = Clock::now();
-  ExpireLocked(now);
-  auto it = last_seen_.find(request->address());
-  reply->set_known(it != last_seen_.end());
-  if (it != last_seen_.end()) it->second = now;
+  std::function<bool(const std::string&)> retained;
+  {
+    std::lock_guard lock(mu_);
+    auto now = Clock::now();
+    ExpireLocked(now);
+    auto it = members_.find(request->address());
+    reply->set_known(it != members_.end());
+    if (it != members_.end()) it->second.last_seen = now;
+    retained = retained_;
+  }
+  reply->set_retained(reply->known() && retained && retained(request->address()));
   return grpc::Status::OK;
 }
 
@@ -44,7 +49,7 @@ grpc::Status RegistryService::Leave(grpc::ServerContext* context, const v1::Leav
                                     v1::LeaveReply*) {
   if (auto denied = Authorize(context, token_); !denied.ok()) return denied;
   std::lock_guard lock(mu_);
-  last_seen_.erase(request->address());
+  members_.erase(request->address());
   return grpc::Status::OK;
 }
 
@@ -53,22 +58,49 @@ grpc::Status RegistryService::List(grpc::ServerContext* context, const v1::ListW
   if (auto denied = Authorize(context, token_); !denied.ok()) return denied;
   std::lock_guard lock(mu_);
   ExpireLocked(Clock::now());
-  for (const auto& [address, seen] : last_seen_) reply->add_addresses(address);
+  for (const auto& [address, member] : members_) reply->add_addresses(address);
   return grpc::Status::OK;
+}
+
+std::map<std::string, std::string> RegistryService::Joined() {
+  std::lock_guard lock(mu_);
+  ExpireLocked(Clock::now());
+  std::map<std::string, std::string> joined;
+  for (const auto& [address, member] : members_) joined[address] = member.name;
+  return joined;
+}
+
+void RegistryService::SetRetained(std::function<bool(const std::string&)> retained) {
+  std::lock_guard lock(mu_);
+  retained_ = std::move(retained);
 }
 
 Result<std::unique_ptr<Membership>> Membership::Start(const std::string& registry,
                                                       const std::string& worker_address,
+                                                      const std::string& name,
                                                       const ClientOptions& options) {
   DUX_ASSIGN_OR_RETURN(auto channel, OpenChannel(registry, options));
   return std::unique_ptr<Membership>(
-      new Membership(v1::Registry::NewStub(channel), worker_address, options));
+      new Membership(v1::Registry::NewStub(channel), worker_address, name, options));
 }
 
 Membership::Membership(std::unique_ptr<v1::Registry::Stub> stub, std::string address,
-                       ClientOptions options)
-    : stub_(std::move(stub)), address_(std::move(address)), options_(std::move(options)) {
+                       std::string name, ClientOptions options)
+    : stub_(std::move(stub)),
+      address_(std::move(address)),
+      name_(std::move(name)),
+      options_(std::move(options)) {
   thread_ = std::thread([this] { Loop(); });
+}
+
+std::chrono::steady_clock::time_point Membership::last_answer() {
+  std::lock_guard lock(mu_);
+  return last_answer_;
+}
+
+std::chrono::steady_clock::time_point Membership::last_retained() {
+  std::lock_guard lock(mu_);
+  return last_retained_;
 }
 
 Membership::~Membership() {
@@ -96,6 +128,7 @@ void Membership::Loop() {
     if (!joined) {
       v1::JoinRequest request;
       request.set_address(address_);
+      request.set_name(name_);
       v1::JoinReply reply;
       status = stub_->Join(NewContext(options_).get(), request, &reply);
       if (status.ok()) {
@@ -108,6 +141,10 @@ void Membership::Loop() {
       v1::HeartbeatReply reply;
       status = stub_->Heartbeat(NewContext(options_).get(), request, &reply);
       if (status.ok() && !reply.known()) joined = false;
+      if (status.ok() && reply.retained()) {
+        std::lock_guard retained_lock(mu_);
+        last_retained_ = std::chrono::steady_clock::now();
+      }
     }
     if (!status.ok() && !warned) {
       std::cerr << "dux worker: cannot reach the registry (" << status.error_message()
@@ -116,6 +153,7 @@ void Membership::Loop() {
     }
     if (status.ok()) warned = false;
     lock.lock();
+    if (status.ok()) last_answer_ = std::chrono::steady_clock::now();
     if (joined || !status.ok()) cv_.wait_for(lock, interval, [&] { return stop_; });
   }
 }
