@@ -21,6 +21,7 @@
 #include <vector>
 
 #include "child_process.h"
+#include "network_namespaces.h"
 #include "s3_server.h"
 #include "subprocess.h"
 
@@ -1222,76 +1223,9 @@ TEST_F(ClusterTest, SigtermStopsAnIdleWorkerAtOnce) {
 
 // ---- several hosts ------------------------------------------------------------------------
 
-/// Network namespaces, each tied to the root namespace by a veth pair: host side
-/// 10.231.N.1/24, namespace side 10.231.N.2/24. Removed on destruction, failures included.
-class Namespaces {
- public:
-  /// `scratch`: a directory for the output of `ip`, which must outlive this object.
-  explicit Namespaces(fs::path scratch) : scratch_(std::move(scratch)) {}
-
-  /// Creates `count` namespaces; false with `*why` when this machine does not allow it.
-  bool Create(int count, std::string* why) {
-    // Names and subnets from the pid, so that two runs at once do not collide.
-    const int pid = static_cast<int>(getpid());
-    const int base = 1 + (pid % 120) * 2;
-    for (int i = 0; i < count; ++i) {
-      const std::string id = std::to_string(pid) + std::string(1, static_cast<char>('a' + i));
-      Entry e{"dux-test-" + id, "dxh" + id, "dxn" + id, "10.231." + std::to_string(base + i) + ".1",
-              "10.231." + std::to_string(base + i) + ".2"};
-      if (!Ip({"netns", "add", e.name}, why)) return false;
-      entries_.push_back(e);
-      if (!Ip({"link", "add", e.host_link, "type", "veth", "peer", "name", e.inner_link}, why) ||
-          !Ip({"link", "set", e.inner_link, "netns", e.name}, why) ||
-          !Ip({"addr", "add", e.host_address + "/24", "dev", e.host_link}, why) ||
-          !Ip({"link", "set", e.host_link, "up"}, why) ||
-          !Ip({"-n", e.name, "addr", "add", e.inner_address + "/24", "dev", e.inner_link}, why) ||
-          !Ip({"-n", e.name, "link", "set", e.inner_link, "up"}, why) ||
-          !Ip({"-n", e.name, "link", "set", "lo", "up"}, why)) {
-        return false;
-      }
-    }
-    return true;
-  }
-
-  ~Namespaces() {
-    std::string ignored;
-    for (const auto& e : entries_) {
-      Ip({"netns", "del", e.name}, &ignored);      // takes the inner link with it
-      Ip({"link", "del", e.host_link}, &ignored);  // gone already once its peer is
-    }
-  }
-
-  const std::string& name(int i) const { return entries_[i].name; }
-  const std::string& address(int i) const { return entries_[i].inner_address; }
-
- private:
-  struct Entry {
-    std::string name, host_link, inner_link, host_address, inner_address;
-  };
-
-  // Runs `ip args...`; false, with the command and its stderr in `*why`, when it fails.
-  bool Ip(const std::vector<std::string>& args, std::string* why) const {
-    std::vector<std::string> argv = {"ip"};
-    argv.insert(argv.end(), args.begin(), args.end());
-    ChildOptions options;
-    options.stderr_file = scratch_ / "ip.err";
-    auto ip = ChildProcess::Start(argv, options, why);
-    std::optional<int> code = ip ? ip->Wait(30s) : std::nullopt;
-    if (code == 0) return true;
-    std::string command;
-    for (const auto& a : argv) command += (command.empty() ? "" : " ") + a;
-    *why = command + " failed (exit " + (code ? std::to_string(*code) : "none") +
-           "): " + ReadFile(options.stderr_file);
-    return false;
-  }
-
-  fs::path scratch_;
-  std::vector<Entry> entries_;
-};
-
 TEST_F(ClusterTest, WorkersInTwoNetworkNamespaces) {
   if (geteuid() != 0) GTEST_SKIP() << "network namespaces need root (euid " << geteuid() << ")";
-  Namespaces namespaces(dir_);
+  dux::test::Namespaces namespaces(dir_);
   std::string why;
   if (!namespaces.Create(2, &why)) GTEST_SKIP() << "cannot create network namespaces: " << why;
 

@@ -74,6 +74,10 @@ void AddPoolOptions(CLI::App* cmd, PoolCommandOptions* p) {
   cmd->add_option("--worker-registry-timeout", p->worker_registry_timeout,
                   "a worker exits when the pool has not answered for SECONDS (default: 60)")
       ->check(CLI::PositiveNumber);
+  cmd->add_option("--worker-idle-exit", p->worker_idle_exit,
+                  "a worker exits by itself after SECONDS idle unless the pool retains it "
+                  "(default: 30 more than --idle-shutdown)")
+      ->check(CLI::PositiveNumber);
   cmd->add_option("--worker-arg", p->worker_args,
                   "an argument added to every `dux worker` command (repeatable), e.g. "
                   "--worker-arg=--memory-limit=2GB");
@@ -156,6 +160,11 @@ int Main(int argc, char** argv) {
   worker_cmd->add_option("--join", worker.join, "register with this registry (HOST:PORT)");
   worker_cmd->add_option("--advertise", worker.advertise,
                          "the address the registry hands out (default: the bound one)");
+  // A pool's start command may append its own --listen/--advertise to the worker command it
+  // is given (docs/deploy.md): the last one wins.
+  for (const char* name : {"--listen", "--advertise"}) {
+    worker_cmd->get_option(name)->multi_option_policy(CLI::MultiOptionPolicy::TakeLast);
+  }
   worker_cmd->add_option("--token-file", worker.token_file,
                          "read the bearer token from FILE (keeps it out of `ps`)");
   worker_cmd->add_option("--name", worker.name, "the name to join the registry with (pools)");

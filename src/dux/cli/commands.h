@@ -87,6 +87,7 @@ struct PoolCommandOptions {
   double boot_timeout = 30;
   std::string worker_listen = "127.0.0.1:0";
   double worker_registry_timeout = 60;
+  double worker_idle_exit = 0;  ///< 0: 30 s more than idle_shutdown
   std::vector<std::string> worker_args;
   int threads = 0;
   std::string memory_limit;

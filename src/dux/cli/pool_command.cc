@@ -141,6 +141,7 @@ Status Pool(const PoolCommandOptions& o) {
   options.boot_timeout = Millis(o.boot_timeout);
   options.registry = o.registry_address.empty() ? bound : o.registry_address;
   options.worker_registry_timeout = Millis(o.worker_registry_timeout);
+  options.worker_idle_exit = Millis(o.worker_idle_exit);
   options.telemetry = &telemetry;
   if (!o.token.empty()) {
     DUX_ASSIGN_OR_RETURN(options.token_file, WriteTokenFile(state->path(), o.token));

@@ -262,8 +262,10 @@ void Pool::GrowLocked(int n) {
     };
     add({"--join", options_.registry, "--name", worker->name, "--registry-timeout",
          SecondsFlag(options_.worker_registry_timeout), "--idle-exit",
-         SecondsFlag(options_.idle_shutdown +
-                     std::chrono::duration_cast<std::chrono::milliseconds>(kWorkerIdleMargin))});
+         SecondsFlag(options_.worker_idle_exit.count() > 0
+                         ? options_.worker_idle_exit
+                         : options_.idle_shutdown + std::chrono::duration_cast<std::chrono::milliseconds>(
+                                                        kWorkerIdleMargin))});
     if (!options_.token_file.empty()) add({"--token-file", options_.token_file});
     std::string name = worker->name;
     managed_[name] = std::move(worker);

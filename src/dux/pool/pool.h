@@ -36,6 +36,9 @@ struct PoolOptions {
   std::vector<std::string> worker_command;
   /// A worker exits by itself when it has not reached the pool for this long.
   std::chrono::milliseconds worker_registry_timeout{60'000};
+  /// A worker exits by itself when idle this long and not retained (Retained); 0: 30 s
+  /// more than idle_shutdown, so that the pool normally retires it first.
+  std::chrono::milliseconds worker_idle_exit{0};
   /// How often the pool looks at its workers.
   std::chrono::milliseconds tick{200};
   const Telemetry* telemetry = nullptr;  ///< pool.grow.*, pool.worker.boot, pool.shrink
