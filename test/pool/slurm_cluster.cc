@@ -69,7 +69,7 @@ std::unique_ptr<SlurmCluster> SlurmCluster::Start(const fs::path& dir, std::stri
   chmod(key.c_str(), 0600);
   fs::path socket = munge_dir / "munge.socket";
   ChildOptions munge_options;
-  munge_options.stderr_file = dir / "munged.err";
+  munge_options.stderr_file = munge_dir / "munged.err";  // munged may write there
   munge_options.run_as = std::make_pair(munge->pw_uid, munge->pw_gid);
   cluster->munged_ = ChildProcess::Start(
       {Find("munged"), "--foreground", "--force", "--key-file=" + key.string(),
@@ -80,7 +80,7 @@ std::unique_ptr<SlurmCluster> SlurmCluster::Start(const fs::path& dir, std::stri
   if (!cluster->munged_) return nullptr;
   for (int i = 0; i < 100 && !fs::exists(socket); ++i) std::this_thread::sleep_for(50ms);
   if (!fs::exists(socket)) {
-    *why = "munged did not start: " + ReadFile(dir / "munged.err") +
+    *why = "munged did not start: " + ReadFile(munge_dir / "munged.err") +
            ReadFile(munge_dir / "munged.log");
     return nullptr;
   }
