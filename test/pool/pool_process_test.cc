@@ -272,16 +272,17 @@ TEST_F(PoolTest, CommandTemplateStartsWorkersInNetworkNamespaces) {
   dux::test::Namespaces namespaces(dir_);
   std::string why;
   if (!namespaces.Create(2, &why)) GTEST_SKIP() << "cannot create network namespaces: " << why;
-  // The start command picks the next namespace, runs the worker there on that host's
+  // The start command takes the next namespace, runs the worker there on that host's
   // address (its --listen after {worker} wins) and prints the worker's pid as the job id.
   fs::path start = dir_ / "start.sh";
   WriteFile(start,
             "#!/bin/sh\nset -e\ncd " + dir_.string() +
-                "\nn=$(cat next 2>/dev/null || echo 0)\necho $((n + 1)) > next\n"
+                "\nexec 9>lock\nflock 9  # the pool boots workers concurrently\n"
+                "n=$(cat next 2>/dev/null || echo 0)\necho $((n + 1)) > next\n"
                 "case $n in 0) ns=" + namespaces.name(0) + " ip=" + namespaces.address(0) +
                 ";; 1) ns=" + namespaces.name(1) + " ip=" + namespaces.address(1) +
                 ";; *) echo no host left >&2; exit 1;; esac\n"
-                "ip netns exec $ns \"$@\" --listen $ip:0 >/dev/null 2>>workers.err &\necho $!\n");
+                "ip netns exec $ns \"$@\" --listen $ip:0 9>&- >/dev/null 2>>workers.err &\necho $!\n");
   fs::permissions(start, fs::perms::owner_all);
   int port = dux::test::FreePort();
   const std::string token = "p00l-t0ken";
@@ -307,6 +308,12 @@ TEST_F(PoolTest, CommandTemplateStartsWorkersInNetworkNamespaces) {
   ProcessOutcome denied = Dux({"pool", "status", address_});
   EXPECT_EQ(denied.exit_code, 1);
   EXPECT_TRUE(Contains(denied.err, "UNAUTHENTICATED") || Contains(denied.err, "token")) << denied.err;
+  // Stopping the pool runs the stop command for each worker (before the namespaces go).
+  pool_->Signal(SIGTERM);
+  EXPECT_EQ(pool_->Wait(30s), 0) << PoolLog();
+  for (const auto& r : rows) {
+    EXPECT_TRUE(Within(10s, [&] { return !Running(std::stoi(r.job)); })) << r.job << PoolLog();
+  }
 }
 
 TEST_F(PoolTest, SlurmJobsAreTheWorkersAndLeaveTheQueueWhenIdle) {
