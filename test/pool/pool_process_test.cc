@@ -57,7 +57,8 @@ struct PoolRow {
 class PoolTest : public ::testing::Test {
  protected:
   static void SetUpTestSuite() {
-    for (const char* name : {"DUX_TOKEN", "DUX_WORKERS", "DUX_REGISTRY", "DUX_POOL", "DUX_BINARY"}) {
+    for (const char* name :
+         {"DUX_TOKEN", "DUX_WORKERS", "DUX_REGISTRY", "DUX_POOL", "DUX_BINARY"}) {
       unsetenv(name);
     }
   }
@@ -78,8 +79,8 @@ class PoolTest : public ::testing::Test {
 
   // Starts `dux pool args...` and waits for its address.
   bool StartPool(const std::vector<std::string>& args, const Environment& environment = {}) {
-    std::vector<std::string> argv = {DUX_BINARY, "pool", "--heartbeat-ms", "200", "--threads", "1",
-                                     "--telemetry"};
+    std::vector<std::string> argv = {DUX_BINARY,  "pool", "--heartbeat-ms", "200",
+                                     "--threads", "1",    "--telemetry"};
     argv.insert(argv.end(), args.begin(), args.end());
     ChildOptions options;
     options.stderr_file = dir_ / "pool.err";
@@ -140,8 +141,8 @@ class PoolTest : public ::testing::Test {
 
   int Count(const std::string& state) {
     auto rows = Status();
-    return static_cast<int>(
-        std::count_if(rows.begin(), rows.end(), [&](const PoolRow& r) { return r.state == state; }));
+    return static_cast<int>(std::count_if(rows.begin(), rows.end(),
+                                          [&](const PoolRow& r) { return r.state == state; }));
   }
 
   // `dux run --pool` on `n` workers of a group-by over 6 files equals the local run, and
@@ -150,15 +151,16 @@ class PoolTest : public ::testing::Test {
                            const std::vector<std::string>& extra = {}) {
     fs::path data = dir_ / "data";
     if (!fs::exists(data)) {
-      ProcessOutcome made = Dux({"generate", "groupby", "--rows", "120000", "--files", "6",
-                                 "--out", data.string()});
+      ProcessOutcome made =
+          Dux({"generate", "groupby", "--rows", "120000", "--files", "6", "--out", data.string()});
       ASSERT_EQ(made.exit_code, 0) << made.err;
     }
     const std::string pipeline = "from_parquet(\"" + (data / "*.parquet").string() +
                                  "\") |> group_by(id1) |> summarise(n: count(), v: sum(v1)) "
                                  "|> sort_by(id1)";
-    std::vector<std::string> args = {"run", "--pool", address_, "--workers-wanted",
-                                     std::to_string(n), "--format", "csv", "--telemetry"};
+    std::vector<std::string> args = {
+        "run",      "--pool", address_,     "--workers-wanted", std::to_string(n),
+        "--format", "csv",    "--telemetry"};
     args.insert(args.end(), extra.begin(), extra.end());
     args.push_back(pipeline);
     ProcessOutcome distributed = Dux(args, environment);
@@ -172,7 +174,8 @@ class PoolTest : public ::testing::Test {
     for (std::string line; std::getline(lines, line);) {
       if (!Contains(line, "\"distributed.worker.stop\"")) continue;
       size_t at = line.find("\"address\":\"");
-      if (at != std::string::npos) ran_on.insert(line.substr(at + 11, line.find('"', at + 11) - at - 11));
+      if (at != std::string::npos)
+        ran_on.insert(line.substr(at + 11, line.find('"', at + 11) - at - 11));
     }
     EXPECT_EQ(static_cast<int>(ran_on.size()), n) << distributed.err;
   }
@@ -200,7 +203,8 @@ TEST_F(PoolTest, LocalGrowsOnDemandAndItsIdleWorkersExit) {
   std::string log = PoolLog();
   EXPECT_TRUE(Contains(log, "\"pool.grow.start\",\"measurements\":{\"n\":3.0}")) << log;
   size_t boots = 0, idle = 0;
-  for (size_t at = 0; (at = log.find("\"pool.worker.boot\"", at)) != std::string::npos; ++at) ++boots;
+  for (size_t at = 0; (at = log.find("\"pool.worker.boot\"", at)) != std::string::npos; ++at)
+    ++boots;
   for (size_t at = 0; (at = log.find("\"reason\":\"idle\"", at)) != std::string::npos; ++at) ++idle;
   EXPECT_EQ(boots, 3u);
   EXPECT_EQ(idle, 3u);
@@ -209,8 +213,8 @@ TEST_F(PoolTest, LocalGrowsOnDemandAndItsIdleWorkersExit) {
 TEST_F(PoolTest, MinIsKeptThoughIdleAndAKilledWorkerIsReplaced) {
   // The workers' own idle exit is short too: a worker within --min is retained by the pool
   // (its heartbeats say so) and stays.
-  ASSERT_TRUE(StartPool({"--min", "2", "--max", "3", "--idle-shutdown", "1",
-                         "--worker-idle-exit", "1"}));
+  ASSERT_TRUE(
+      StartPool({"--min", "2", "--max", "3", "--idle-shutdown", "1", "--worker-idle-exit", "1"}));
   ASSERT_TRUE(Within(20s, [&] { return Count("idle") == 2; })) << PoolLog();
   std::vector<PoolRow> before = Status();
   std::this_thread::sleep_for(3s);
@@ -221,9 +225,10 @@ TEST_F(PoolTest, MinIsKeptThoughIdleAndAKilledWorkerIsReplaced) {
   kill(std::stoi(after[0].job), SIGKILL);
   ASSERT_TRUE(Within(20s, [&] {
     auto rows = Status();
-    return rows.size() == 2 && std::none_of(rows.begin(), rows.end(), [&](const PoolRow& r) {
-             return r.job == after[0].job;
-           }) && Count("idle") == 2;
+    return rows.size() == 2 &&
+           std::none_of(rows.begin(), rows.end(),
+                        [&](const PoolRow& r) { return r.job == after[0].job; }) &&
+           Count("idle") == 2;
   })) << PoolLog();
   EXPECT_TRUE(Contains(PoolLog(), "\"reason\":\"lost\""));
   ExpectRunsLikeLocal(2);
@@ -263,6 +268,9 @@ TEST_F(PoolTest, BadOptionsAreRefusedBeforeAnythingStarts) {
   EXPECT_TRUE(Contains(o.err, "unknown placeholder {host}")) << o.err;
   o = Dux({"pool", "--min", "5", "--max", "2"});
   EXPECT_EQ(o.err, "dux: --min 5 is above --max 2\n");
+  o = Dux({"pool", "--listen", "0.0.0.0:0"});
+  EXPECT_EQ(o.exit_code, 1);
+  EXPECT_TRUE(Contains(o.err, "token")) << o.err;
   o = Dux({"run", "--pool", "127.0.0.1:1", "--workers", "127.0.0.1:2", kPipeline});
   EXPECT_TRUE(Contains(o.err, "give only one of")) << o.err;
 }
@@ -275,22 +283,24 @@ TEST_F(PoolTest, CommandTemplateStartsWorkersInNetworkNamespaces) {
   // The start command takes the next namespace, runs the worker there on that host's
   // address (its --listen after {worker} wins) and prints the worker's pid as the job id.
   fs::path start = dir_ / "start.sh";
-  WriteFile(start,
-            "#!/bin/sh\nset -e\ncd " + dir_.string() +
-                "\nexec 9>lock\nflock 9  # the pool boots workers concurrently\n"
-                "n=$(cat next 2>/dev/null || echo 0)\necho $((n + 1)) > next\n"
-                "case $n in 0) ns=" + namespaces.name(0) + " ip=" + namespaces.address(0) +
-                ";; 1) ns=" + namespaces.name(1) + " ip=" + namespaces.address(1) +
-                ";; *) echo no host left >&2; exit 1;; esac\n"
-                "ip netns exec $ns \"$@\" --listen $ip:0 9>&- >/dev/null 2>>workers.err &\necho $!\n");
+  WriteFile(
+      start,
+      "#!/bin/sh\nset -e\ncd " + dir_.string() +
+          "\nexec 9>lock\nflock 9  # the pool boots workers concurrently\n"
+          "n=$(cat next 2>/dev/null || echo 0)\necho $((n + 1)) > next\n"
+          "case $n in 0) ns=" +
+          namespaces.name(0) + " ip=" + namespaces.address(0) + ";; 1) ns=" + namespaces.name(1) +
+          " ip=" + namespaces.address(1) +
+          ";; *) echo no host left >&2; exit 1;; esac\n"
+          "ip netns exec $ns \"$@\" --listen $ip:0 9>&- >/dev/null 2>>workers.err &\necho $!\n");
   fs::permissions(start, fs::perms::owner_all);
   int port = dux::test::FreePort();
   const std::string token = "p00l-t0ken";
-  ASSERT_TRUE(StartPool({"--backend", "command", "--listen", "0.0.0.0:" + std::to_string(port),
-                         "--registry-address",
-                         namespaces.host_address(0) + ":" + std::to_string(port), "--token", token,
-                         "--start-command", start.string() + " {worker}", "--stop-command",
-                         "kill {job_id}", "--max", "2", "--idle-shutdown", "60"}));
+  ASSERT_TRUE(
+      StartPool({"--backend", "command", "--listen", "0.0.0.0:" + std::to_string(port),
+                 "--registry-address", namespaces.host_address(0) + ":" + std::to_string(port),
+                 "--token", token, "--start-command", start.string() + " {worker}",
+                 "--stop-command", "kill {job_id}", "--max", "2", "--idle-shutdown", "60"}));
   address_ = "127.0.0.1:" + std::to_string(port);
   ExpectRunsLikeLocal(2, {}, {"--token", token});
   std::vector<PoolRow> rows = Status({"--token", token});
@@ -307,7 +317,8 @@ TEST_F(PoolTest, CommandTemplateStartsWorkersInNetworkNamespaces) {
   // Without the token the pool answers nothing.
   ProcessOutcome denied = Dux({"pool", "status", address_});
   EXPECT_EQ(denied.exit_code, 1);
-  EXPECT_TRUE(Contains(denied.err, "UNAUTHENTICATED") || Contains(denied.err, "token")) << denied.err;
+  EXPECT_TRUE(Contains(denied.err, "UNAUTHENTICATED") || Contains(denied.err, "token"))
+      << denied.err;
   // Stopping the pool runs the stop command for each worker (before the namespaces go).
   pool_->Signal(SIGTERM);
   EXPECT_EQ(pool_->Wait(30s), 0) << PoolLog();
@@ -330,9 +341,11 @@ TEST_F(PoolTest, SlurmJobsAreTheWorkersAndLeaveTheQueueWhenIdle) {
   ASSERT_EQ(rows.size(), 2u);
   std::string queue = slurm->Run({"squeue", "--noheader", "--format=%i %T"});
   for (const auto& r : rows) EXPECT_TRUE(Contains(queue, r.job + " RUNNING")) << queue;
-  EXPECT_TRUE(Within(30s, [&] {
-    return Status().empty() && slurm->Run({"squeue", "--noheader"}).empty();
-  })) << slurm->Run({"squeue"}) << PoolLog();
+  EXPECT_TRUE(Within(30s,
+                     [&] {
+                       return Status().empty() && slurm->Run({"squeue", "--noheader"}).empty();
+                     }))
+      << slurm->Run({"squeue"}) << PoolLog();
 }
 
 }  // namespace

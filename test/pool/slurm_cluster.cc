@@ -58,7 +58,8 @@ std::unique_ptr<SlurmCluster> SlurmCluster::Start(const fs::path& dir, std::stri
   fs::path munge_dir = dir / "munge";
   fs::create_directories(munge_dir);
   fs::path key = munge_dir / "munge.key";
-  ProcessOutcome made = RunProcess({Find("mungekey"), "--create", "--keyfile=" + key.string()}, dir);
+  ProcessOutcome made =
+      RunProcess({Find("mungekey"), "--create", "--keyfile=" + key.string()}, dir);
   if (made.exit_code != 0) {
     *why = "mungekey failed: " + made.err;
     return nullptr;
@@ -92,8 +93,8 @@ std::unique_ptr<SlurmCluster> SlurmCluster::Start(const fs::path& dir, std::stri
   std::string conf =
       "ClusterName=duxtest\nMailProg=/bin/true\nSlurmctldHost=" + node +
       "\nSlurmUser=root\nSlurmdUser=root\nAuthType=auth/munge\nCredType=cred/munge\n"
-      "AuthInfo=socket=" + socket.string() +
-      "\nSlurmctldPort=" + std::to_string(FreePort()) +
+      "AuthInfo=socket=" +
+      socket.string() + "\nSlurmctldPort=" + std::to_string(FreePort()) +
       "\nSlurmdPort=" + std::to_string(FreePort()) +
       "\nStateSaveLocation=" + (slurm / "state").string() +
       "\nSlurmdSpoolDir=" + (slurm / "spool").string() +
@@ -105,28 +106,29 @@ std::unique_ptr<SlurmCluster> SlurmCluster::Start(const fs::path& dir, std::stri
       "JobAcctGatherType=jobacct_gather/none\nAccountingStorageType=accounting_storage/none\n"
       "JobCompType=jobcomp/none\nMpiDefault=none\nSwitchType=switch/none\n"
       "SchedulerType=sched/backfill\nSelectType=select/cons_tres\nSelectTypeParameters=CR_Core\n"
-      "ReturnToService=2\nNodeName=" + node + " CPUs=" + std::to_string(cpus) +
+      "ReturnToService=2\nNodeName=" +
+      node + " CPUs=" + std::to_string(cpus) +
       " RealMemory=2000 State=UNKNOWN\nPartitionName=debug Nodes=" + node +
       " Default=YES MaxTime=INFINITE State=UP\n";
   WriteFile(slurm / "slurm.conf", conf);
   ChildOptions options;
   options.environment = cluster->environment();
   options.stderr_file = dir / "slurmctld.err";
-  cluster->slurmctld_ =
-      ChildProcess::Start({Find("slurmctld"), "-D", "-i", "-f", (slurm / "slurm.conf").string()},
-                          options, why);
+  cluster->slurmctld_ = ChildProcess::Start(
+      {Find("slurmctld"), "-D", "-i", "-f", (slurm / "slurm.conf").string()}, options, why);
   if (!cluster->slurmctld_) return nullptr;
   options.stderr_file = dir / "slurmd.err";
-  cluster->slurmd_ =
-      ChildProcess::Start({Find("slurmd"), "-D", "-f", (slurm / "slurm.conf").string()}, options, why);
+  cluster->slurmd_ = ChildProcess::Start(
+      {Find("slurmd"), "-D", "-f", (slurm / "slurm.conf").string()}, options, why);
   if (!cluster->slurmd_) return nullptr;
   for (int i = 0; i < 300; ++i) {
     std::string state = cluster->Run({"sinfo", "--noheader", "--format=%T"});
     if (state.rfind("idle", 0) == 0) return cluster;
     std::this_thread::sleep_for(100ms);
   }
-  *why = "the Slurm node did not become idle within 30 s: " + ReadFile(slurm / "log/slurmctld.log") +
-         ReadFile(dir / "slurmd.err");
+  *why =
+      "the Slurm node did not become idle within 30 s: " + ReadFile(slurm / "log/slurmctld.log") +
+      ReadFile(dir / "slurmd.err");
   return nullptr;
 }
 

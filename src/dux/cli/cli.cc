@@ -101,15 +101,17 @@ void AddPoolOptions(CLI::App* cmd, PoolCommandOptions* p) {
   cmd->add_option("--start-command", p->start_command,
                   "command: starts a worker (placeholders {worker} {dux} {name} {registry} "
                   "{token_file}); prints the job id last");
-  cmd->add_option("--stop-command", p->stop_command,
-                  "command: stops one ({job_id} {name})");
+  cmd->add_option("--stop-command", p->stop_command, "command: stops one ({job_id} {name})");
 }
 
-void AddServerOptions(CLI::App* cmd, std::string* listen, std::string* token, std::string* cert,
-                      std::string* key, std::string* ca) {
+void AddServerOptions(CLI::App* cmd, std::string* listen, std::string* token,
+                      std::string* token_file, std::string* cert, std::string* key,
+                      std::string* ca) {
   cmd->add_option("--listen", *listen, "HOST:PORT to listen on (port 0: any free port)");
   cmd->add_option("--token", *token, "bearer token every caller must present (or $DUX_TOKEN)")
       ->envname("DUX_TOKEN");
+  cmd->add_option("--token-file", *token_file,
+                  "read the bearer token from FILE (keeps it out of `ps`)");
   cmd->add_option("--tls-cert", *cert, "TLS certificate (PEM)");
   cmd->add_option("--tls-key", *key, "TLS private key (PEM)");
   cmd->add_option("--tls-ca", *ca, "with TLS: require client certificates signed by this CA");
@@ -147,8 +149,8 @@ int Main(int argc, char** argv) {
   WorkerCommandOptions worker;
   CLI::App* worker_cmd =
       app.add_subcommand("worker", "run a worker that executes pipeline fragments");
-  AddServerOptions(worker_cmd, &worker.listen, &worker.token, &worker.tls_cert, &worker.tls_key,
-                   &worker.tls_ca);
+  AddServerOptions(worker_cmd, &worker.listen, &worker.token, &worker.token_file, &worker.tls_cert,
+                   &worker.tls_key, &worker.tls_ca);
   worker_cmd->add_option("--threads", worker.threads, "DuckDB threads (default: all cores)")
       ->check(CLI::NonNegativeNumber);
   worker_cmd->add_option("--memory-limit", worker.memory_limit,
@@ -165,8 +167,6 @@ int Main(int argc, char** argv) {
   for (const char* name : {"--listen", "--advertise"}) {
     worker_cmd->get_option(name)->multi_option_policy(CLI::MultiOptionPolicy::TakeLast);
   }
-  worker_cmd->add_option("--token-file", worker.token_file,
-                         "read the bearer token from FILE (keeps it out of `ps`)");
   worker_cmd->add_option("--name", worker.name, "the name to join the registry with (pools)");
   worker_cmd
       ->add_option("--registry-timeout", worker.registry_timeout,
@@ -180,16 +180,16 @@ int Main(int argc, char** argv) {
 
   RegistryCommandOptions registry;
   CLI::App* registry_cmd = app.add_subcommand("registry", "run a registry that workers join");
-  AddServerOptions(registry_cmd, &registry.listen, &registry.token, &registry.tls_cert,
-                   &registry.tls_key, &registry.tls_ca);
+  AddServerOptions(registry_cmd, &registry.listen, &registry.token, &registry.token_file,
+                   &registry.tls_cert, &registry.tls_key, &registry.tls_ca);
   registry_cmd->add_option("--heartbeat-ms", registry.heartbeat_ms,
                            "how often workers heartbeat (3 missed: dropped)");
 
   PoolCommandOptions pool;
   CLI::App* pool_cmd = app.add_subcommand(
       "pool", "run an elastic pool of workers (a registry that starts and stops its workers)");
-  AddServerOptions(pool_cmd, &pool.listen, &pool.token, &pool.tls_cert, &pool.tls_key,
-                   &pool.tls_ca);
+  AddServerOptions(pool_cmd, &pool.listen, &pool.token, &pool.token_file, &pool.tls_cert,
+                   &pool.tls_key, &pool.tls_ca);
   AddPoolOptions(pool_cmd, &pool);
   CLI::App* pool_status_cmd =
       pool_cmd->add_subcommand("status", "list a pool's workers and their state");
@@ -219,9 +219,8 @@ int Main(int argc, char** argv) {
   // CLI11 reports a mistyped subcommand as "A subcommand is required", which hides the typo.
   if (argc > 1 && argv[1][0] != '-') {
     bool known = false;
-    for (CLI::App* cmd :
-         {run_cmd, explain_cmd, worker_cmd, registry_cmd, pool_cmd, workers_cmd, demo_cmd,
-          gen_cmd}) {
+    for (CLI::App* cmd : {run_cmd, explain_cmd, worker_cmd, registry_cmd, pool_cmd, workers_cmd,
+                          demo_cmd, gen_cmd}) {
       known = known || cmd->check_name(argv[1]);
     }
     if (!known) {

@@ -54,13 +54,13 @@ struct WorkerCommandOptions {
   std::vector<std::string> allow_dirs;
   std::string token;
   std::string tls_cert, tls_key, tls_ca;
-  std::string join;  ///< a registry to join
+  std::string join;        ///< a registry to join
   std::string token_file;  ///< --token-file: the token, read from this file
   // Set by a pool for the workers it starts (docs/deploy.md):
-  std::string name;               ///< --name: sent with Join
-  double registry_timeout = 0;    ///< --registry-timeout: exit when the registry has not
-                                  ///< answered for this many seconds; 0: never
-  double idle_exit = 0;           ///< --idle-exit: exit after this many idle seconds; 0: never
+  std::string name;             ///< --name: sent with Join
+  double registry_timeout = 0;  ///< --registry-timeout: exit when the registry has not
+                                ///< answered for this many seconds; 0: never
+  double idle_exit = 0;         ///< --idle-exit: exit after this many idle seconds; 0: never
 };
 Status Worker(const WorkerCommandOptions& options);
 
@@ -70,6 +70,7 @@ Result<std::string> ReadToken(const std::string& token, const std::string& token
 struct RegistryCommandOptions {
   std::string listen = "127.0.0.1:0";
   std::string token;
+  std::string token_file;
   std::string tls_cert, tls_key, tls_ca;
   int heartbeat_ms = 1000;
 };
@@ -78,6 +79,7 @@ Status Registry(const RegistryCommandOptions& options);
 struct PoolCommandOptions {
   std::string listen = "127.0.0.1:0";
   std::string token;
+  std::string token_file;
   std::string tls_cert, tls_key, tls_ca;
   int heartbeat_ms = 1000;
   std::string backend = "local";

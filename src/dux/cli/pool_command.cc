@@ -1,4 +1,5 @@
 // dux pool and dux pool status (docs/deploy.md).
+#include <fmt/format.h>
 #include <signal.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -7,8 +8,6 @@
 #include <fstream>
 #include <iostream>
 #include <mutex>
-
-#include <fmt/format.h>
 
 #include "dux/cli/commands.h"
 #include "dux/pool/command_backend.h"
@@ -100,7 +99,9 @@ std::string Duration(double seconds) {
 
 }  // namespace
 
-Status Pool(const PoolCommandOptions& o) {
+Status Pool(const PoolCommandOptions& given) {
+  PoolCommandOptions o = given;
+  DUX_ASSIGN_OR_RETURN(o.token, ReadToken(o.token, o.token_file));
   sigset_t stop;
   sigemptyset(&stop);
   sigaddset(&stop, SIGTERM);
@@ -147,14 +148,19 @@ Status Pool(const PoolCommandOptions& o) {
     DUX_ASSIGN_OR_RETURN(options.token_file, WriteTokenFile(state->path(), o.token));
   }
   options.worker_command = {SelfBinary(), "worker", "--listen", o.worker_listen};
-  if (o.threads > 0) options.worker_command.insert(options.worker_command.end(), {"--threads", std::to_string(o.threads)});
-  if (!o.memory_limit.empty()) options.worker_command.insert(options.worker_command.end(), {"--memory-limit", o.memory_limit});
-  options.worker_command.insert(options.worker_command.end(), o.worker_args.begin(), o.worker_args.end());
+  if (o.threads > 0)
+    options.worker_command.insert(options.worker_command.end(),
+                                  {"--threads", std::to_string(o.threads)});
+  if (!o.memory_limit.empty())
+    options.worker_command.insert(options.worker_command.end(), {"--memory-limit", o.memory_limit});
+  options.worker_command.insert(options.worker_command.end(), o.worker_args.begin(),
+                                o.worker_args.end());
 
   rpc::ClientOptions client{o.token, o.tls_ca};
   DUX_ASSIGN_OR_RETURN(auto pool, pool::Pool::Start(options, std::move(backend),
                                                     rpc::MakePoolProbes(&registry, client)));
-  registry.SetRetained([p = pool.get()](const std::string& address) { return p->Retained(address); });
+  registry.SetRetained(
+      [p = pool.get()](const std::string& address) { return p->Retained(address); });
   service.SetPool(pool.get());
   std::cout << "listening " << bound << std::endl;
   rpc::ShowGrpcLog();
@@ -168,20 +174,22 @@ Status Pool(const PoolCommandOptions& o) {
   return Status::OK();
 }
 
-Status PoolStatus(const PoolCommandOptions& o) {
-  DUX_ASSIGN_OR_RETURN(auto client, rpc::PoolClient::Connect(o.status_address, {o.token, o.tls_ca}));
+Status PoolStatus(const PoolCommandOptions& given) {
+  PoolCommandOptions o = given;
+  DUX_ASSIGN_OR_RETURN(o.token, ReadToken(o.token, o.token_file));
+  DUX_ASSIGN_OR_RETURN(auto client,
+                       rpc::PoolClient::Connect(o.status_address, {o.token, o.tls_ca}));
   DUX_ASSIGN_OR_RETURN(v1::PoolStatusReply reply, client->Status());
   std::cout << fmt::format("pool {}: backend {}, min {}, max {}, {} workers\n", o.status_address,
                            reply.backend(), reply.min(), reply.max(), reply.workers_size());
   std::cout << fmt::format("{:<28} {:<10} {:<22} {:<9} {:>9} {:>9}\n", "NAME", "JOB", "ADDRESS",
                            "STATE", "UPTIME", "IDLE");
   for (const auto& w : reply.workers()) {
-    std::cout << fmt::format("{:<28} {:<10} {:<22} {:<9} {:>9} {:>9}\n",
-                             w.name().empty() ? "(started by hand)" : w.name(),
-                             w.job_id().empty() ? "-" : w.job_id(),
-                             w.address().empty() ? "-" : w.address(), w.state(),
-                             Duration(w.uptime_seconds()),
-                             w.state() == "idle" ? Duration(w.idle_seconds()) : "-");
+    std::cout << fmt::format(
+        "{:<28} {:<10} {:<22} {:<9} {:>9} {:>9}\n",
+        w.name().empty() ? "(started by hand)" : w.name(), w.job_id().empty() ? "-" : w.job_id(),
+        w.address().empty() ? "-" : w.address(), w.state(), Duration(w.uptime_seconds()),
+        w.state() == "idle" ? Duration(w.idle_seconds()) : "-");
   }
   return Status::OK();
 }

@@ -1,10 +1,9 @@
 // dux worker, dux registry and dux workers: the cluster side of the CLI.
+#include <fmt/format.h>
 #include <signal.h>
 
 #include <fstream>
 #include <iostream>
-
-#include <fmt/format.h>
 
 #include "dux/cli/cluster.h"
 #include "dux/cli/commands.h"
@@ -59,8 +58,8 @@ std::string WaitForStopOrOrphan(const sigset_t& set, const WorkerCommandOptions&
   while (!StopSignalWithin(set, std::chrono::milliseconds(250))) {
     auto now = Clock::now();
     if (o.registry_timeout > 0 && now - membership->last_answer() > Millis(o.registry_timeout)) {
-      return fmt::format("the registry {} has not answered for {:g} s (--registry-timeout)",
-                         o.join, o.registry_timeout);
+      return fmt::format("the registry {} has not answered for {:g} s (--registry-timeout)", o.join,
+                         o.registry_timeout);
     }
     if (o.idle_exit <= 0) continue;
     auto info = engine.Info();
@@ -116,8 +115,7 @@ Status Worker(const WorkerCommandOptions& given) {
   rpc::ShowGrpcLog();
   std::unique_ptr<rpc::Membership> membership;
   if (!o.join.empty()) {
-    DUX_ASSIGN_OR_RETURN(membership,
-                         rpc::Membership::Start(o.join, advertised, o.name, client));
+    DUX_ASSIGN_OR_RETURN(membership, rpc::Membership::Start(o.join, advertised, o.name, client));
   }
   std::string ended = WaitForStopOrOrphan(stop, o, *engine, membership.get());
   if (!ended.empty()) std::cerr << "dux worker " << advertised << ": exiting: " << ended << "\n";
@@ -128,8 +126,10 @@ Status Worker(const WorkerCommandOptions& given) {
   return Status::OK();
 }
 
-Status Registry(const RegistryCommandOptions& o) {
+Status Registry(const RegistryCommandOptions& given) {
   sigset_t stop = StopSignals();
+  RegistryCommandOptions o = given;
+  DUX_ASSIGN_OR_RETURN(o.token, ReadToken(o.token, o.token_file));
   if (o.heartbeat_ms < 10) return Status::InvalidArgument("--heartbeat-ms must be at least 10");
   rpc::RegistryService service(o.token, std::chrono::milliseconds(o.heartbeat_ms));
   std::string bound;

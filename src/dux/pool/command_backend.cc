@@ -46,8 +46,7 @@ Result<std::string> ExpandTemplate(const std::string& text,
 
 Result<std::unique_ptr<CommandBackend>> CommandBackend::Make(CommandOptions options) {
   if (options.start.empty() || options.stop.empty()) {
-    return Status::InvalidArgument(
-        "the command backend needs --start-command and --stop-command");
+    return Status::InvalidArgument("the command backend needs --start-command and --stop-command");
   }
   WorkerLaunch probe;
   auto values = Values(probe);

@@ -14,16 +14,16 @@
 #pragma once
 
 #include <chrono>
-#include <mutex>
 #include <map>
+#include <mutex>
 
 #include "dux/pool/backend.h"
 
 namespace dux::pool {
 
 struct CommandOptions {
-  std::string start;  ///< required
-  std::string stop;   ///< required
+  std::string start;                         ///< required
+  std::string stop;                          ///< required
   std::chrono::milliseconds timeout{30000};  ///< for each command to end
 };
 

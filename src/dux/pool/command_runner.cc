@@ -1,6 +1,7 @@
 #include "dux/pool/command_runner.h"
 
 #include <fcntl.h>
+#include <fmt/format.h>
 #include <poll.h>
 #include <signal.h>
 #include <sys/wait.h>
@@ -8,8 +9,6 @@
 
 #include <cerrno>
 #include <cstring>
-
-#include <fmt/format.h>
 
 namespace dux::pool {
 
@@ -87,8 +86,8 @@ Result<CommandResult> RunCommand(const std::vector<std::string>& argv,
   while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {
   }
   if (timed_out) {
-    return Status(StatusCode::kDeadlineExceeded,
-                  fmt::format("\"{}\" did not end within {:g} s", argv[0], timeout.count() / 1000.0));
+    return Status(StatusCode::kDeadlineExceeded, fmt::format("\"{}\" did not end within {:g} s",
+                                                             argv[0], timeout.count() / 1000.0));
   }
   result.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
   return result;

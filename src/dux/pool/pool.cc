@@ -1,9 +1,9 @@
 #include "dux/pool/pool.h"
 
+#include <fmt/format.h>
+
 #include <algorithm>
 #include <iostream>
-
-#include <fmt/format.h>
 
 #include "dux/common/unique_id.h"
 
@@ -24,7 +24,9 @@ double Seconds(std::chrono::steady_clock::duration d) {
   return std::chrono::duration<double>(d).count();
 }
 
-std::string SecondsFlag(std::chrono::milliseconds d) { return fmt::format("{:g}", d.count() / 1000.0); }
+std::string SecondsFlag(std::chrono::milliseconds d) {
+  return fmt::format("{:g}", d.count() / 1000.0);
+}
 
 }  // namespace
 
@@ -56,7 +58,8 @@ Result<std::unique_ptr<Pool>> Pool::Start(PoolOptions options, std::unique_ptr<B
                     options.min, options.max));
   }
   if (options.worker_command.empty()) return Status::InvalidArgument("pool: no worker command");
-  auto pool = std::unique_ptr<Pool>(new Pool(std::move(options), std::move(backend), std::move(probes)));
+  auto pool =
+      std::unique_ptr<Pool>(new Pool(std::move(options), std::move(backend), std::move(probes)));
   pool->loop_ = std::thread([p = pool.get()] { p->Loop(); });
   return pool;
 }
@@ -262,10 +265,11 @@ void Pool::GrowLocked(int n) {
     };
     add({"--join", options_.registry, "--name", worker->name, "--registry-timeout",
          SecondsFlag(options_.worker_registry_timeout), "--idle-exit",
-         SecondsFlag(options_.worker_idle_exit.count() > 0
-                         ? options_.worker_idle_exit
-                         : options_.idle_shutdown + std::chrono::duration_cast<std::chrono::milliseconds>(
-                                                        kWorkerIdleMargin))});
+         SecondsFlag(
+             options_.worker_idle_exit.count() > 0
+                 ? options_.worker_idle_exit
+                 : options_.idle_shutdown +
+                       std::chrono::duration_cast<std::chrono::milliseconds>(kWorkerIdleMargin))});
     if (!options_.token_file.empty()) add({"--token-file", options_.token_file});
     std::string name = worker->name;
     managed_[name] = std::move(worker);
@@ -294,7 +298,10 @@ void Pool::BootDoneLocked(Managed& worker, const dux::Status& status) {
   if (!status.ok()) {
     last_boot_error_ = status.message();
     ++boot_failures_;
-    backoff_ = backoff_.count() == 0 ? kFirstBackoff : std::min(backoff_ * 2, std::chrono::duration_cast<std::chrono::milliseconds>(kMaxBackoff));
+    backoff_ = backoff_.count() == 0
+                   ? kFirstBackoff
+                   : std::min(backoff_ * 2,
+                              std::chrono::duration_cast<std::chrono::milliseconds>(kMaxBackoff));
     backoff_until_ = Clock::now() + backoff_;
   } else {
     backoff_ = std::chrono::milliseconds(0);
@@ -343,7 +350,8 @@ SpinUpResult Pool::SpinUp(int n) {
   cv_.notify_all();
   auto booting = [&] {
     for (const auto& [name, w] : managed_) {
-      if (w->state == Managed::State::kStarting || w->state == Managed::State::kBooting) return true;
+      if (w->state == Managed::State::kStarting || w->state == Managed::State::kBooting)
+        return true;
     }
     return false;
   };
@@ -354,7 +362,8 @@ SpinUpResult Pool::SpinUp(int n) {
   SpinUpResult result;
   auto now = Clock::now();
   for (auto& [name, w] : managed_) {
-    if (w->state != Managed::State::kLive || static_cast<int>(result.addresses.size()) >= n) continue;
+    if (w->state != Managed::State::kLive || static_cast<int>(result.addresses.size()) >= n)
+      continue;
     result.addresses.push_back(w->address);
     w->last_busy = now;  // handed out: not idle
   }
@@ -363,11 +372,13 @@ SpinUpResult Pool::SpinUp(int n) {
     result.addresses.push_back(address);
   }
   if (static_cast<int>(result.addresses.size()) < n) {
-    result.shortfall = fmt::format("the pool has {} of the {} workers wanted", result.addresses.size(), n);
+    result.shortfall =
+        fmt::format("the pool has {} of the {} workers wanted", result.addresses.size(), n);
     if (n > options_.max + static_cast<int>(unmanaged_.size())) {
       result.shortfall += fmt::format(" (its --max is {})", options_.max);
     } else if (now >= deadline) {
-      result.shortfall += fmt::format(" after the boot timeout of {:g} s", options_.boot_timeout.count() / 1000.0);
+      result.shortfall +=
+          fmt::format(" after the boot timeout of {:g} s", options_.boot_timeout.count() / 1000.0);
     }
     if (boot_failures_ > failures) result.shortfall += "; last boot error: " + last_boot_error_;
   }

@@ -218,13 +218,14 @@ TEST(PoolTest, HandStartedWorkersCountAndAreNeverStopped) {
 }
 
 TEST(CommandTemplateTest, PlaceholdersAreQuotedAndUnknownOnesRefused) {
-  auto out = ExpandTemplate("ssh {name} {worker} >log &", {{"name", ShellQuote("h 1")},
-                                                           {"worker", ShellQuote("dux")}});
+  auto out = ExpandTemplate("ssh {name} {worker} >log &",
+                            {{"name", ShellQuote("h 1")}, {"worker", ShellQuote("dux")}});
   ASSERT_TRUE(out.ok());
   EXPECT_EQ(*out, "ssh 'h 1' 'dux' >log &");
   EXPECT_EQ(*ExpandTemplate("echo ${HOME} {}", {}), "echo ${HOME} {}");
   auto bad = ExpandTemplate("start {host}", {{"name", ""}});
-  EXPECT_EQ(bad.status().message(), "unknown placeholder {host} in \"start {host}\" (known: {name})");
+  EXPECT_EQ(bad.status().message(),
+            "unknown placeholder {host} in \"start {host}\" (known: {name})");
   EXPECT_EQ(ShellQuote("it's"), "'it'\\''s'");
 }
 

@@ -17,8 +17,7 @@ Result<std::string> Slurm(const std::vector<std::string>& argv) {
   if (run->exit_code != 0) {
     std::string why = LastLine(run->err);
     return Status::Unavailable("slurm backend: " + argv[0] + " exited " +
-                               std::to_string(run->exit_code) +
-                               (why.empty() ? "" : ": " + why));
+                               std::to_string(run->exit_code) + (why.empty() ? "" : ": " + why));
   }
   return std::move(run->out);
 }

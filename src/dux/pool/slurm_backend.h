@@ -12,9 +12,9 @@ namespace dux::pool {
 
 struct SlurmOptions {
   int cpus_per_task = 1;
-  std::string mem;        ///< --mem, e.g. "2G"; empty: the cluster's default
+  std::string mem;               ///< --mem, e.g. "2G"; empty: the cluster's default
   std::string time = "1:00:00";  ///< --time: the job's hard limit
-  std::string partition;  ///< empty: the cluster's default
+  std::string partition;         ///< empty: the cluster's default
   std::string account;
   std::string log_dir;  ///< each job's output goes to LOG_DIR/NAME.log; empty: /dev/null
 };

@@ -52,8 +52,7 @@ pool::PoolProbes MakePoolProbes(RegistryService* registry, const ClientOptions& 
   ClientOptions probe = client;
   probe.call_timeout_seconds = kProbeTimeoutSeconds;
   // One client per worker address, made on first use (only the pool's loop thread calls).
-  auto clients =
-      std::make_shared<std::map<std::string, std::shared_ptr<protocol::WorkerClient>>>();
+  auto clients = std::make_shared<std::map<std::string, std::shared_ptr<protocol::WorkerClient>>>();
   pool::PoolProbes probes;
   probes.joined = [registry] { return registry->Joined(); };
   probes.running_queries = [clients, probe](const std::string& address) -> Result<int> {
@@ -71,8 +70,7 @@ pool::PoolProbes MakePoolProbes(RegistryService* registry, const ClientOptions& 
 Result<std::unique_ptr<PoolClient>> PoolClient::Connect(const std::string& address,
                                                         const ClientOptions& options) {
   DUX_ASSIGN_OR_RETURN(auto channel, OpenChannel(address, options));
-  return std::unique_ptr<PoolClient>(
-      new PoolClient(address, v1::Pool::NewStub(channel), options));
+  return std::unique_ptr<PoolClient>(new PoolClient(address, v1::Pool::NewStub(channel), options));
 }
 
 Result<v1::SpinUpReply> PoolClient::SpinUp(int n) {
@@ -90,8 +88,7 @@ Result<v1::SpinUpReply> PoolClient::SpinUp(int n) {
 
 Result<v1::PoolStatusReply> PoolClient::Status() {
   v1::PoolStatusReply reply;
-  grpc::Status status =
-      stub_->Status(NewContext(options_).get(), v1::PoolStatusRequest(), &reply);
+  grpc::Status status = stub_->Status(NewContext(options_).get(), v1::PoolStatusRequest(), &reply);
   if (!status.ok()) {
     return dux::Status(FromGrpc(status).code(), "pool " + address_ + ": " + status.error_message());
   }
