@@ -10,6 +10,8 @@ PACKAGES=(cmake g++ make pkg-config openssl nodejs npm
   liblz4-dev libzstd-dev libflatbuffers-dev flatbuffers-compiler
   libgrpc++-dev protobuf-compiler-grpc iproute2 libpq-dev postgresql-15 python3
   libcurl4-openssl-dev libssl-dev libtinyxml2-dev
+  # elastic pools: a real Slurm cluster in the tests and the benchmark (test/pool/)
+  slurm-wlm munge
   # for tests only: an HTTP server library (the S3 fault proxy), the reference SigV4 signer
   libcpp-httplib-dev python3-botocore)
 

@@ -1,6 +1,7 @@
 #include "slurm_cluster.h"
 
 #include <pwd.h>
+#include <signal.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -133,10 +134,12 @@ std::unique_ptr<SlurmCluster> SlurmCluster::Start(const fs::path& dir, std::stri
 }
 
 SlurmCluster::~SlurmCluster() {
-  // slurmd first: its jobs' processes end with it.
-  slurmd_.reset();
-  slurmctld_.reset();
-  munged_.reset();
+  // SIGTERM, so that each daemon ends its helpers (slurmctld's slurmscriptd) and reaps them.
+  for (ChildProcess* daemon : {slurmd_.get(), slurmctld_.get(), munged_.get()}) {
+    if (!daemon) continue;
+    daemon->Signal(SIGTERM);
+    daemon->Wait(10s);
+  }
 }
 
 std::vector<std::pair<std::string, std::string>> SlurmCluster::environment() const {
