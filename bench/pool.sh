@@ -94,7 +94,7 @@ addresses=""
 for i in 1 2 3 4; do
   "$DUX" worker --listen 127.0.0.1:0 --threads 1 >"$tmp/w$i.out" 2>/dev/null &
   worker_pids+=($!)
-  for _ in $(seq 100); do grep -q listening "$tmp/w$i.out" && break; sleep 0.05; done
+  for _ in $(seq 100); do grep -q listening "$tmp/w$i.out" 2>/dev/null && break; sleep 0.05; done
   addresses="${addresses:+$addresses,}$(sed -n 's/^listening //p' "$tmp/w$i.out")"
 done
 "$DUX" run --workers "$addresses" "$QUERY" >/dev/null

@@ -20,6 +20,9 @@ struct CommandResult {
 Result<CommandResult> RunCommand(const std::vector<std::string>& argv,
                                  std::chrono::milliseconds timeout);
 
+/// argv as execv wants it: pointers into `args`, then nullptr. `args` must outlive it.
+std::vector<char*> ExecArgv(const std::vector<std::string>& args);
+
 /// The last non-empty line of `text`, trimmed: what an error quotes of a command's stderr.
 std::string LastLine(const std::string& text);
 

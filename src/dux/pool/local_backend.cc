@@ -10,6 +10,8 @@
 #include <cstring>
 #include <thread>
 
+#include "dux/pool/command_runner.h"
+
 namespace dux::pool {
 
 namespace {
@@ -48,9 +50,7 @@ LocalBackend::~LocalBackend() {
 
 Result<std::string> LocalBackend::Start(const WorkerLaunch& launch) {
   if (launch.argv.empty()) return Status::InvalidArgument("local backend: no command");
-  std::vector<char*> args;
-  for (const auto& a : launch.argv) args.push_back(const_cast<char*>(a.c_str()));
-  args.push_back(nullptr);
+  std::vector<char*> args = ExecArgv(launch.argv);
   pid_t pid = fork();
   if (pid < 0) return Status::IOError(std::string("local backend: fork: ") + std::strerror(errno));
   if (pid == 0) {
