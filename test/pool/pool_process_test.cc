@@ -191,6 +191,10 @@ TEST_F(PoolTest, LocalGrowsOnDemandAndItsIdleWorkersExit) {
   ExpectRunsLikeLocal(3);
   std::vector<PoolRow> rows = Status();
   ASSERT_EQ(rows.size(), 3u);
+  // A pool is a registry too.
+  ProcessOutcome listed = Dux({"workers", "--registry", address_});
+  EXPECT_EQ(listed.exit_code, 0) << listed.err;
+  for (const auto& r : rows) EXPECT_TRUE(Contains(listed.out, r.address)) << listed.out;
   std::vector<int> pids;
   for (const auto& r : rows) {
     EXPECT_TRUE(r.state == "idle" || r.state == "busy") << r.state;
@@ -232,6 +236,16 @@ TEST_F(PoolTest, MinIsKeptThoughIdleAndAKilledWorkerIsReplaced) {
   })) << PoolLog();
   EXPECT_TRUE(Contains(PoolLog(), "\"reason\":\"lost\""));
   ExpectRunsLikeLocal(2);
+}
+
+TEST_F(PoolTest, FewerWorkersThanWantedRunAndSaySo) {
+  ASSERT_TRUE(StartPool({"--max", "2"}));
+  ProcessOutcome o = Dux({"run", "--pool", address_, "--workers-wanted", "3", "--format", "csv",
+                          "from_query(\"SELECT 42 AS x\")"});
+  EXPECT_EQ(o.exit_code, 0) << o.err;
+  EXPECT_EQ(o.out, "x\n42\n");
+  EXPECT_EQ(o.err, "dux: pool " + address_ +
+                       ": the pool has 2 of the 3 workers wanted (its --max is 2); running on 2\n");
 }
 
 TEST_F(PoolTest, AKilledPoolLeavesNoWorkerRunning) {
