@@ -355,8 +355,14 @@ SpinUpResult Pool::SpinUp(int n) {
     }
     return false;
   };
+  // At --max with nothing booting, waiting cannot give more.
+  auto at_max = [&] {
+    int managed = 0;
+    for (const auto& [name, w] : managed_) managed += w->state == Managed::State::kLive;
+    return managed >= options_.max && !booting();
+  };
   cv_.wait_until(lock, deadline + 2 * options_.tick + std::chrono::milliseconds(100), [&] {
-    return stop_ || LiveLocked() >= n || (boot_failures_ > failures && !booting());
+    return stop_ || LiveLocked() >= n || (boot_failures_ > failures && !booting()) || at_max();
   });
   demands_.erase(demand);
   SpinUpResult result;

@@ -78,7 +78,7 @@ class Pool {
   ~Pool();
 
   /// Asks for `n` live workers and waits until there are, or until the boot timeout has
-  /// passed, or until every boot started for it has failed.
+  /// passed, or until every boot started for it has failed, or the pool is at its max.
   SpinUpResult SpinUp(int n);
   std::vector<PoolWorker> Workers();
   /// Keeps the worker at `address` from being retired while idle (the registry tells it so
