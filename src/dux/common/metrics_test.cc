@@ -72,6 +72,7 @@ TEST(Metrics, ConcurrentUpdatesAreAllCounted) {
   auto& histogram = registry.AddHistogram("dux_h", "H.", {1});
   auto& gauge = registry.AddGauge("dux_g", "G.");
   std::vector<std::thread> threads;
+  threads.reserve(4);
   for (int t = 0; t < 4; ++t) {
     threads.emplace_back([&, t] {
       for (int i = 0; i < 10000; ++i) {
