@@ -1,6 +1,7 @@
 #include "dux/common/query_profile.h"
 
 #include <algorithm>
+#include <cstdlib>
 #include <map>
 
 namespace dux {

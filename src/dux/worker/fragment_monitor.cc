@@ -15,9 +15,23 @@ void KeepLarger(std::optional<int64_t>* peak, int64_t value) {
 
 }  // namespace
 
-FragmentMonitor::FragmentMonitor(const exec::Database& db, exec::Connection* fragment,
+std::optional<MemorySampler::Sample> MemorySampler::Take() {
+  std::lock_guard lock(mu_);
+  if (!connection_) {
+    auto opened = exec::Connection::Open(*db_);
+    if (!opened.ok()) return std::nullopt;
+    connection_.emplace(std::move(opened).value());
+  }
+  auto rows = connection_->QueryText(
+      "SELECT CAST(coalesce(sum(memory_usage_bytes), 0) AS VARCHAR), "
+      "CAST(coalesce(sum(temporary_storage_bytes), 0) AS VARCHAR) FROM duckdb_memory()");
+  if (!rows.ok() || rows->empty()) return std::nullopt;
+  return Sample{std::stoll((*rows)[0][0].value_or("0")), std::stoll((*rows)[0][1].value_or("0"))};
+}
+
+FragmentMonitor::FragmentMonitor(exec::Connection* fragment, MemorySampler* memory,
                                  ChunkWriter* out)
-    : db_(db), fragment_(fragment), out_(out) {
+    : fragment_(fragment), memory_(memory), out_(out) {
   // DuckDB tracks a query's progress only with its progress bar on; nothing is printed.
   if (!fragment_->Execute("SET enable_progress_bar = true").ok() ||
       !fragment_->Execute("SET enable_progress_bar_print = false").ok()) {
@@ -26,7 +40,9 @@ FragmentMonitor::FragmentMonitor(const exec::Database& db, exec::Connection* fra
   thread_ = std::thread([this] { Run(); });
 }
 
-FragmentMonitor::~FragmentMonitor() {
+FragmentMonitor::~FragmentMonitor() { Stop(); }
+
+void FragmentMonitor::Stop() {
   {
     std::lock_guard lock(mu_);
     stop_ = true;
@@ -53,42 +69,28 @@ void FragmentMonitor::Run() {
         progress->set_total_rows(p.total_rows_to_process);
       }
     }
-    lock.lock();
     if (report) {
-      KeepLarger(&rows_processed_, static_cast<int64_t>(report->progress().rows_processed()));
+      {
+        std::lock_guard guard(mu_);
+        KeepLarger(&rows_processed_, static_cast<int64_t>(report->progress().rows_processed()));
+      }
       // The writer may block (a full queue) until the reader takes a message or goes away.
-      lock.unlock();
-      bool open = out_->Report(std::move(*report));
-      lock.lock();
-      if (!open) return;
+      if (!out_->Report(std::move(*report))) return;
     }
+    lock.lock();
   }
 }
 
 void FragmentMonitor::SampleMemory() {
-  if (!sampler_) {
-    auto opened = exec::Connection::Open(db_);
-    if (!opened.ok()) return;
-    sampler_.emplace(std::move(opened).value());
-  }
-  auto rows = sampler_->QueryText(
-      "SELECT CAST(coalesce(sum(memory_usage_bytes), 0) AS VARCHAR), "
-      "CAST(coalesce(sum(temporary_storage_bytes), 0) AS VARCHAR) FROM duckdb_memory()");
-  if (!rows.ok() || rows->empty()) return;
-  int64_t memory = std::stoll((*rows)[0][0].value_or("0"));
-  int64_t spill = std::stoll((*rows)[0][1].value_or("0"));
+  std::optional<MemorySampler::Sample> sample = memory_->Take();
+  if (!sample) return;
   std::lock_guard lock(mu_);
-  KeepLarger(&peak_memory_, memory);
-  KeepLarger(&peak_spill_, spill);
+  KeepLarger(&peak_memory_, sample->memory_bytes);
+  KeepLarger(&peak_spill_, sample->spill_bytes);
 }
 
 v1::FragmentStats FragmentMonitor::Finish(int64_t rows) {
-  {
-    std::lock_guard lock(mu_);
-    stop_ = true;
-  }
-  cv_.notify_all();
-  if (thread_.joinable()) thread_.join();
+  Stop();
   SampleMemory();
   v1::FragmentStats stats;
   stats.set_rows(rows);

@@ -1,10 +1,12 @@
-// FragmentMonitor: what a worker reports about a running fragment besides its rows
-// (IpcChunk.progress every 250 ms, IpcChunk.stats at its end; docs/observability.md).
+// What a worker reports about a running fragment besides its rows (IpcChunk.progress every
+// 250 ms, IpcChunk.stats at its end; docs/observability.md): FragmentMonitor, and the
+// MemorySampler that measures the worker's DuckDB for it.
 #pragma once
 
 #include <chrono>
 #include <condition_variable>
 #include <cstdint>
+#include <memory>
 #include <mutex>
 #include <optional>
 #include <thread>
@@ -15,16 +17,34 @@
 
 namespace dux::worker {
 
+/// The memory use and the size of the temporary files (spilled data) of one DuckDB, all its
+/// connections together (duckdb_memory()), read on a connection of its own. Thread-safe: the
+/// monitors of concurrent fragments share one.
+class MemorySampler {
+ public:
+  explicit MemorySampler(std::shared_ptr<exec::Database> db) : db_(std::move(db)) {}
+  struct Sample {
+    int64_t memory_bytes = 0;
+    int64_t spill_bytes = 0;
+  };
+  /// Nothing when DuckDB cannot answer (the sample is then skipped).
+  std::optional<Sample> Take();
+
+ private:
+  std::shared_ptr<exec::Database> db_;
+  std::mutex mu_;
+  std::optional<exec::Connection> connection_;  ///< opened at the first sample
+};
+
 /// While alive, a thread of its own sends `out` DuckDB's progress of the statement running on
-/// `fragment` (at most every kProgressInterval, only while DuckDB knows one) and samples the
-/// memory use and temporary files of `db` (one DuckDB for all of the worker's fragments, so
-/// the figures include whatever runs beside this fragment). Finish stops the thread and
-/// gives the stats for the stream's end. `db`, `fragment` and `out` must outlive it.
+/// `fragment` (every kProgressInterval, while DuckDB knows one) and takes a memory sample
+/// with each. Finish stops the thread and gives the stats for the stream's end. `fragment`,
+/// `memory` and `out` must outlive it.
 class FragmentMonitor {
  public:
   static constexpr std::chrono::milliseconds kProgressInterval{250};
 
-  FragmentMonitor(const exec::Database& db, exec::Connection* fragment, ChunkWriter* out);
+  FragmentMonitor(exec::Connection* fragment, MemorySampler* memory, ChunkWriter* out);
   ~FragmentMonitor();
   FragmentMonitor(const FragmentMonitor&) = delete;
   FragmentMonitor& operator=(const FragmentMonitor&) = delete;
@@ -35,14 +55,14 @@ class FragmentMonitor {
 
  private:
   void Run();
-  /// Takes one sample of the database's memory and temporary files into the peaks.
+  void Stop();
+  /// Takes a memory sample into the peaks.
   void SampleMemory();
 
-  const exec::Database& db_;
   exec::Connection* fragment_;
+  MemorySampler* memory_;
   ChunkWriter* out_;
   const std::chrono::steady_clock::time_point start_ = std::chrono::steady_clock::now();
-  std::optional<exec::Connection> sampler_;  ///< opened at the first sample
   std::mutex mu_;
   std::condition_variable cv_;
   bool stop_ = false;

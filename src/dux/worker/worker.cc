@@ -130,6 +130,7 @@ Worker::Worker(WorkerOptions options, std::shared_ptr<exec::Database> db,
                std::shared_ptr<BucketStore> buckets)
     : options_(std::move(options)),
       db_(std::move(db)),
+      memory_(std::make_unique<MemorySampler>(db_)),
       reinterrupter_([this] { Reinterrupt(); }),
       buckets_(std::move(buckets)) {}
 
@@ -217,7 +218,7 @@ Status Worker::Execute(const v1::ExecuteRequest& request, ChunkWriter* out) {
   engine::LocalEngine* engine = f.engine.get();
   arrow_ipc::WriteOptions options;
   DUX_ASSIGN_OR_RETURN(options.compression, exec::ParseCompression(request.compression()));
-  FragmentMonitor monitor(*db_, &engine->connection(), out);
+  FragmentMonitor monitor(&engine->connection(), memory_.get(), out);
   // What comes back: the rows, or one row per bucket for a shuffle (its rows go to the
   // bucket owners), or the insert's report. `produced`: the rows the fragment made when
   // they are not those returned.

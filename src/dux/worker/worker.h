@@ -38,6 +38,8 @@ struct WorkerOptions {
   std::vector<std::string> allowed_directories;
 };
 
+class MemorySampler;
+
 /// Where Execute sends the result's IPC chunks.
 class ChunkWriter {
  public:
@@ -107,6 +109,8 @@ class Worker {
 
   WorkerOptions options_;
   std::shared_ptr<exec::Database> db_;
+  /// Samples db_'s memory and spill for the fragments' stats (fragment_monitor.h).
+  std::unique_ptr<MemorySampler> memory_;
   std::mutex mutex_;
   struct Query {
     exec::Connection* connection;
