@@ -98,7 +98,7 @@ TEST_F(ProgressTest, ProgressFlagPrintsPlainLines) {
   std::istringstream in(o.err);
   for (std::string line; std::getline(in, line);) {
     EXPECT_EQ(line.rfind("dux: ", 0), 0u) << line;
-    EXPECT_NE(line.find(" partitions"), std::string::npos) << line;
+    EXPECT_NE(line.find(" (stage "), std::string::npos) << line;
   }
   ExpectEveryStageAtItsTotal(o.err);
 }
