@@ -114,7 +114,7 @@ TEST_F(ExplainAnalyzeTest, AShuffleJoinShowsBothExchangesWorkerRowsAndTheSkew) {
   std::smatch skew;
   ASSERT_TRUE(
       std::regex_search(owners, skew,
-                        std::regex(R"(reads the exchange on k: 3 buckets, rows by bucket )"
+                        std::regex(R"(reads the exchange on k: \d+ buckets, rows by bucket )"
                                    R"(\[[0-9, ]+\], largest (\d+), median (\d+), skew ([0-9.]+))")))
       << owners;
   int64_t largest = std::stoll(skew[1]), median = std::stoll(skew[2]);
@@ -174,7 +174,8 @@ TEST_F(ExplainAnalyzeTest, ALocalRunShowsDuckDbsProfile) {
   EXPECT_NE(o.out.find("HASH_GROUP_BY  rows 5", profile), std::string::npos) << o.out;
   EXPECT_NE(o.out.find("FILTER  rows 500", profile), std::string::npos) << o.out;
 
-  Outcome j = Dux({"explain", "--analyze", "--format", "json", "from_values(a: [1, 2, 3])"});
+  Outcome j = Dux({"explain", "--analyze", "--format", "json",
+                   "from_query(\"SELECT range AS a FROM range(3)\")"});
   ASSERT_EQ(j.exit_code, 0) << j.err;
   json doc = json::parse(j.out);
   EXPECT_EQ(doc["rows"], 3);

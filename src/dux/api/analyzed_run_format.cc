@@ -98,32 +98,36 @@ json DuckDbProfileJson(const exec::DuckDbProfileNode& node) {
   return {{"metrics", node.metrics}, {"children", children}};
 }
 
+// The figures stages, workers and tasks share, with `fields` before them.
+json Figures(json fields, const std::optional<int64_t>& rows_in,
+             const std::optional<int64_t>& rows_out, int64_t bytes,
+             const std::optional<int64_t>& peak_memory_bytes,
+             const std::optional<int64_t>& spill_bytes) {
+  fields["rows_in"] = Optional(rows_in);
+  fields["rows_out"] = Optional(rows_out);
+  fields["bytes"] = bytes;
+  fields["peak_memory_bytes"] = Optional(peak_memory_bytes);
+  fields["spill_bytes"] = Optional(spill_bytes);
+  return fields;
+}
+
 json StageJson(const StageProfile& s) {
   json tasks = json::array();
   for (const auto& t : s.tasks) {
-    tasks.push_back({{"task", t.task},
-                     {"address", t.address},
-                     {"attempt", t.attempt},
-                     {"start", t.start},
-                     {"end", t.end},
-                     {"seconds", t.end - t.start},
-                     {"status", t.status},
-                     {"rows_in", Optional(t.rows_in)},
-                     {"rows_out", Optional(t.rows_out)},
-                     {"bytes", t.bytes},
-                     {"peak_memory_bytes", Optional(t.peak_memory_bytes)},
-                     {"spill_bytes", Optional(t.spill_bytes)}});
+    tasks.push_back(Figures({{"task", t.task},
+                             {"address", t.address},
+                             {"attempt", t.attempt},
+                             {"start", t.start},
+                             {"end", t.end},
+                             {"seconds", t.end - t.start},
+                             {"status", t.status}},
+                            t.rows_in, t.rows_out, t.bytes, t.peak_memory_bytes, t.spill_bytes));
   }
   json workers = json::array();
   for (const auto& w : s.workers) {
-    workers.push_back({{"address", w.address},
-                       {"tasks", w.partitions},
-                       {"busy_seconds", w.busy_seconds},
-                       {"rows_in", Optional(w.rows_in)},
-                       {"rows_out", Optional(w.rows_out)},
-                       {"bytes", w.bytes},
-                       {"peak_memory_bytes", Optional(w.peak_memory_bytes)},
-                       {"spill_bytes", Optional(w.spill_bytes)}});
+    workers.push_back(
+        Figures({{"address", w.address}, {"tasks", w.partitions}, {"busy_seconds", w.busy_seconds}},
+                w.rows_in, w.rows_out, w.bytes, w.peak_memory_bytes, w.spill_bytes));
   }
   json skewed = json::array();
   for (const auto& k : s.skewed) {
@@ -132,24 +136,21 @@ json StageJson(const StageProfile& s) {
                       {"median_rows", k.median_rows},
                       {"split_into", k.split_into}});
   }
-  return {{"name", s.name},
-          {"kind", s.kind},
-          {"partitions", s.partitions},
-          {"start", s.start},
-          {"end", s.end},
-          {"seconds", s.end - s.start},
-          {"status", s.status},
-          {"rows_in", Optional(s.rows_in)},
-          {"rows_out", Optional(s.rows_out)},
-          {"bytes", s.bytes},
-          {"retries", s.retries},
-          {"peak_memory_bytes", Optional(s.peak_memory_bytes)},
-          {"spill_bytes", Optional(s.spill_bytes)},
-          {"keys", s.keys},
-          {"buckets", s.buckets ? BucketsJson(*s.buckets) : json(nullptr)},
-          {"skewed_buckets", skewed},
-          {"workers", workers},
-          {"tasks", tasks}};
+  json stage = Figures({{"name", s.name},
+                        {"kind", s.kind},
+                        {"partitions", s.partitions},
+                        {"start", s.start},
+                        {"end", s.end},
+                        {"seconds", s.end - s.start},
+                        {"status", s.status},
+                        {"retries", s.retries},
+                        {"keys", s.keys}},
+                       s.rows_in, s.rows_out, s.bytes, s.peak_memory_bytes, s.spill_bytes);
+  stage["buckets"] = s.buckets ? BucketsJson(*s.buckets) : json(nullptr);
+  stage["skewed_buckets"] = skewed;
+  stage["workers"] = workers;
+  stage["tasks"] = tasks;
+  return stage;
 }
 
 }  // namespace

@@ -169,6 +169,12 @@ void QueryProfile::RecordAt(const Event& event, double seconds) {
     stage.kind = Metadata(event, "kind");
     stage.partitions = Count(event, "partitions").value_or(0);
     stage.start = seconds;
+    if (auto read = reads_.find(stage.name); read != reads_.end()) {
+      stage.keys = std::move(read->second.keys);
+      stage.buckets = std::move(read->second.buckets);
+      stage.skewed = std::move(read->second.skewed);
+      reads_.erase(read);
+    }
     run_.stages.push_back(std::move(stage));
   } else if (name == "stage.stop") {
     StageProfile* stage = FindStage(stage_name);
@@ -216,22 +222,21 @@ void QueryProfile::RecordAt(const Event& event, double seconds) {
     p->status = Metadata(event, "status");
     p->rows_out = Count(event, "rows");
     KeepLarger(&p->rows_in, Count(event, "rows_processed"));
-    p->bytes = Count(event, "ipc_bytes").value_or(0);
+    // To the coordinator, and for a shuffle to the other workers.
+    p->bytes = Count(event, "ipc_bytes").value_or(0) + Count(event, "exchanged_bytes").value_or(0);
     p->peak_memory_bytes = Count(event, "peak_memory_bytes");
     p->spill_bytes = Count(event, "spill_bytes");
   } else if (name == "partition.retry") {
     if (StageProfile* stage = FindStage(stage_name)) ++stage->retries;
   } else if (name == "distributed.shuffle.stop") {
-    StageProfile* stage = FindStage(stage_name);
-    if (!stage) return;
-    stage->keys = Metadata(event, "keys");
-    stage->buckets = ParseBucketSizes(Metadata(event, "bucket_rows"), "");
+    // The stage that reads the exchange starts afterwards.
+    ExchangeRead& read = reads_[stage_name];
+    read.keys = Metadata(event, "keys");
+    read.buckets = ParseBucketSizes(Metadata(event, "bucket_rows"), "");
   } else if (name == "distributed.shuffle.skew_detected") {
-    StageProfile* stage = FindStage(stage_name);
-    if (!stage) return;
-    stage->skewed.push_back({Count(event, "bucket").value_or(0), Count(event, "rows").value_or(0),
-                             Count(event, "median_rows").value_or(0),
-                             Count(event, "split_into").value_or(1)});
+    reads_[stage_name].skewed.push_back(
+        {Count(event, "bucket").value_or(0), Count(event, "rows").value_or(0),
+         Count(event, "median_rows").value_or(0), Count(event, "split_into").value_or(1)});
   } else if (name == "query.stop") {
     run_.rows = Count(event, "rows");
   }

@@ -5,6 +5,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <map>
 #include <mutex>
 #include <optional>
 #include <string>
@@ -27,7 +28,8 @@ struct PartitionProfile {
   std::optional<int64_t> rows_out;
   /// Rows its DuckDB reported processing (absent when it ended before its first report).
   std::optional<int64_t> rows_in;
-  int64_t bytes = 0;  ///< Arrow IPC bytes the coordinator received from it
+  /// Arrow IPC bytes it sent: to the coordinator, and for a shuffle to other workers.
+  int64_t bytes = 0;
   std::optional<int64_t> peak_memory_bytes, spill_bytes;
   std::optional<double> percentage;  ///< its last progress report
 };
@@ -114,6 +116,14 @@ class QueryProfile {
   std::optional<std::chrono::steady_clock::time_point> first_;
   RunProfile run_;
   double last_ = 0;
+  /// An exchange's buckets and skewed buckets, reported before the stage that reads them
+  /// starts, by that stage's name.
+  struct ExchangeRead {
+    std::string keys;
+    std::optional<BucketSizes> buckets;
+    std::vector<SkewedBucket> skewed;
+  };
+  std::map<std::string, ExchangeRead> reads_;
 };
 
 /// Subscribes a QueryProfile to a Telemetry for its own lifetime.

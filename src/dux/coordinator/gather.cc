@@ -457,6 +457,9 @@ class Gather {
         if (s.has_spill_bytes()) {
           stop.measurements["spill_bytes"] = static_cast<double>(s.spill_bytes());
         }
+        if (fragment.has_shuffle()) {
+          stop.measurements["exchanged_bytes"] = static_cast<double>(s.exchanged_bytes());
+        }
       } else if (status.ok() && !fragment.has_shuffle() && !fragment.has_postgres_insert() &&
                  !tasks_[i].start) {
         // A worker that reports nothing returned exactly these rows (not a report of them).

@@ -3,6 +3,8 @@
 #include <duckdb.h>
 #include <fmt/format.h>
 
+#include <cstdlib>
+
 #include "dux/arrow_ipc/streams.h"
 #include "dux/exec/arrow_export.h"
 
@@ -61,14 +63,28 @@ std::string OneLine(std::string text) {
   return text;
 }
 
+// DuckDB's seconds ("2.81e-07") as "0.000000 s".
+std::string Seconds(const std::string& text) {
+  char* end = nullptr;
+  double seconds = std::strtod(text.c_str(), &end);
+  if (text.empty() || !end || *end != '\0') return text + " s";
+  return fmt::format("{:.6f} s", seconds);
+}
+
+std::string Trimmed(const std::string& text) {
+  size_t first = text.find_first_not_of(' ');
+  if (first == std::string::npos) return "";
+  return text.substr(first, text.find_last_not_of(' ') - first + 1);
+}
+
 void FormatOperators(const DuckDbProfileNode& node, int depth, std::string* out) {
-  std::string name = Metric(node, "OPERATOR_NAME");
-  if (name.empty()) name = Metric(node, "OPERATOR_TYPE");
+  std::string name = Trimmed(Metric(node, "OPERATOR_NAME"));
+  if (name.empty()) name = Trimmed(Metric(node, "OPERATOR_TYPE"));
   std::string line = fmt::format("{:{}}{}", "", depth * 2, name);
   std::string rows = Metric(node, "OPERATOR_CARDINALITY");
   if (!rows.empty()) line += "  rows " + rows;
   std::string timing = Metric(node, "OPERATOR_TIMING");
-  if (!timing.empty()) line += "  time " + timing + " s";
+  if (!timing.empty()) line += "  time " + Seconds(timing);
   std::string extra = OneLine(Metric(node, "EXTRA_INFO"));
   if (!extra.empty() && extra != "{}") line += "  " + extra;
   *out += line + "\n";
@@ -97,7 +113,7 @@ std::string FormatDuckDbProfile(const DuckDbProfileNode& root) {
   std::string latency = Metric(root, "LATENCY");
   std::string rows = Metric(root, "ROWS_RETURNED");
   out += "query";
-  if (!latency.empty()) out += "  latency " + latency + " s";
+  if (!latency.empty()) out += "  latency " + Seconds(latency);
   if (!rows.empty()) out += "  rows " + rows;
   out += "\n";
   for (const auto& child : root.children) FormatOperators(child, 1, &out);

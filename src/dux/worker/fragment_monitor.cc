@@ -70,9 +70,11 @@ void FragmentMonitor::Run() {
       }
     }
     if (report) {
-      {
+      // DuckDB reports 0 rows for sources it cannot count (an exchange's buckets): unknown.
+      if (auto processed = static_cast<int64_t>(report->progress().rows_processed());
+          processed > 0) {
         std::lock_guard guard(mu_);
-        KeepLarger(&rows_processed_, static_cast<int64_t>(report->progress().rows_processed()));
+        KeepLarger(&rows_processed_, processed);
       }
       // The writer may block (a full queue) until the reader takes a message or goes away.
       if (!out_->Report(std::move(*report))) return;

@@ -232,6 +232,7 @@ Status Worker::ExecuteFragment(const v1::ExecuteRequest& request, ChunkWriter* o
   // they are not those returned.
   std::string result;
   std::optional<int64_t> produced;
+  int64_t exchanged = 0;
   if (request.fragment().has_postgres_insert()) {
     DUX_ASSIGN_OR_RETURN(result, InsertShare(f, request.fragment(), &produced));
   } else {
@@ -243,8 +244,8 @@ Status Worker::ExecuteFragment(const v1::ExecuteRequest& request, ChunkWriter* o
     DUX_ASSIGN_OR_RETURN(sql::CompiledQuery query, engine->Compile(script.pipeline));
     result = query.Sql();
     if (request.fragment().has_shuffle()) {
-      DUX_ASSIGN_OR_RETURN(
-          result, RouteToOwners(engine, query, request.fragment().shuffle(), options, &produced));
+      DUX_ASSIGN_OR_RETURN(result, RouteToOwners(engine, query, request.fragment().shuffle(),
+                                                 options, &produced, &exchanged));
       options = {};
     }
   }
@@ -258,8 +259,10 @@ Status Worker::ExecuteFragment(const v1::ExecuteRequest& request, ChunkWriter* o
   DUX_RETURN_NOT_OK(chunks.Send());
   const int64_t made = produced.value_or(*rows);
   metrics_->AddRowsOut(made);
+  metrics_->AddExchangeSent(exchanged);
   v1::IpcChunk end;
   *end.mutable_stats() = monitor.Finish(made);
+  end.mutable_stats()->set_exchanged_bytes(exchanged);
   if (!out->Report(std::move(end))) return Status(StatusCode::kCancelled, "the receiver went away");
   return Status::OK();
 }
@@ -299,7 +302,7 @@ Result<std::string> Worker::RouteToOwners(engine::LocalEngine* engine,
                                           const sql::CompiledQuery& query,
                                           const v1::ShuffleTarget& target,
                                           const arrow_ipc::WriteOptions& options,
-                                          std::optional<int64_t>* routed) {
+                                          std::optional<int64_t>* routed, int64_t* pushed) {
   std::string self;
   PeerConnector peers;
   {
@@ -319,7 +322,10 @@ Result<std::string> Worker::RouteToOwners(engine::LocalEngine* engine,
       std::vector<BucketStats> stats,
       Shuffle(engine->connection(), query.Sql(), target, self, options, peers, store));
   int64_t rows = 0;
-  for (const auto& bucket : stats) rows += bucket.rows;
+  for (const auto& bucket : stats) {
+    rows += bucket.rows;
+    *pushed += bucket.ipc_bytes;
+  }
   *routed = rows;
   return BucketStatsQuery(stats);
 }

@@ -104,11 +104,12 @@ class Worker {
   Result<std::string> InsertShare(OpenedFragment& f, const v1::Fragment& fragment,
                                   std::optional<int64_t>* inserted);
   /// Routes the fragment's rows to their bucket owners; returns the SELECT of the reply
-  /// (one row per bucket, see BucketStatsQuery); `routed` gets the rows routed.
+  /// (one row per bucket, see BucketStatsQuery); `routed` gets the rows routed, `pushed`
+  /// the IPC bytes pushed to other workers.
   Result<std::string> RouteToOwners(engine::LocalEngine* engine, const sql::CompiledQuery& query,
                                     const v1::ShuffleTarget& target,
                                     const arrow_ipc::WriteOptions& options,
-                                    std::optional<int64_t>* routed);
+                                    std::optional<int64_t>* routed, int64_t* pushed);
 
   WorkerOptions options_;
   std::shared_ptr<exec::Database> db_;
