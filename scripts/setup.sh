@@ -12,8 +12,10 @@ PACKAGES=(cmake g++ make pkg-config openssl nodejs npm
   libcurl4-openssl-dev libssl-dev libtinyxml2-dev
   # elastic pools: a real Slurm cluster in the tests and the benchmark (test/pool/)
   slurm-wlm munge
-  # for tests only: an HTTP server library (the S3 fault proxy), the reference SigV4 signer
-  libcpp-httplib-dev python3-botocore)
+  # the HTTP server of http/ (/metrics, status pages); the S3 tests' fault proxy uses it too
+  libcpp-httplib-dev
+  # for tests only: the reference SigV4 signer
+  python3-botocore)
 
 missing=()
 for p in "${PACKAGES[@]}"; do

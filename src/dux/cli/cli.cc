@@ -140,11 +140,23 @@ int Main(int argc, char** argv) {
                       "write the result to FILE (a file is replaced whole; a device or pipe is "
                       "written as rows come; \"-\": stdout)");
   AddClusterOptions(run_cmd, &run.cluster, /*running=*/true);
+  run_cmd->add_flag("--progress", run.progress,
+                    "print a distributed run's progress on stderr as plain lines (at most one "
+                    "a second), also when stderr is not a terminal");
+  run_cmd->add_flag("-q,--quiet", run.quiet, "print no progress line");
 
   RunOptions explain;
-  CLI::App* explain_cmd = app.add_subcommand("explain", "print the SQL a pipeline runs");
+  explain.format = "text";
+  CLI::App* explain_cmd = app.add_subcommand(
+      "explain", "print the SQL a pipeline runs, or with --analyze how a run of it went");
   AddPipelineOptions(explain_cmd, &explain);
   AddClusterOptions(explain_cmd, &explain.cluster, /*running=*/false);
+  explain_cmd->add_flag("--analyze", explain.analyze,
+                        "run the pipeline (its result counted, then discarded; a sink writes) "
+                        "and print per stage and worker its time, rows, bytes, memory, retries, "
+                        "spill and each exchange's skew");
+  explain_cmd->add_option("--format", explain.format, "with --analyze: text (default) or json")
+      ->check(CLI::IsMember({"text", "json"}));
 
   WorkerCommandOptions worker;
   CLI::App* worker_cmd =
@@ -177,6 +189,9 @@ int Main(int argc, char** argv) {
                    "exit after SECONDS with no query, unless the registry retains it "
                    "(default: never)")
       ->check(CLI::NonNegativeNumber);
+  worker_cmd->add_option("--http", worker.http,
+                         "serve Prometheus metrics at /metrics on HOST:PORT (a bare PORT: "
+                         "127.0.0.1:PORT); --token applies to it too");
 
   RegistryCommandOptions registry;
   CLI::App* registry_cmd = app.add_subcommand("registry", "run a registry that workers join");

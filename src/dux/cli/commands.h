@@ -27,9 +27,10 @@ struct ClusterFlags {
 };
 
 struct RunOptions {
-  std::string pipeline;  ///< the text given as an argument
-  std::string file;      ///< -f: read the pipeline from this file ("-" for stdin)
-  std::string format = "table";
+  std::string pipeline;           ///< the text given as an argument
+  std::string file;               ///< -f: read the pipeline from this file ("-" for stdin)
+  std::string format = "table";   ///< run: table, csv, ...; explain: text or json
+  bool analyze = false;           ///< explain --analyze: run it and report how it ran
   std::string arrow_compression;  ///< with --format arrow: "", "lz4" or "zstd"
   bool arrow_lossless = false;    ///< with --format arrow: DuckDB's lossless types
   std::string output;             ///< empty: stdout
@@ -37,6 +38,8 @@ struct RunOptions {
   std::string memory_limit;
   ClusterFlags cluster;
   pipeline::S3Settings s3;  ///< --s3-*: over the script's s3 statement, setting by setting
+  bool progress = false;    ///< --progress: a distributed run's progress as plain lines
+  bool quiet = false;       ///< --quiet: no progress line at all
 };
 
 /// Reads the pipeline text from the argument, the file, or stdin, in that order.
@@ -61,6 +64,8 @@ struct WorkerCommandOptions {
   double registry_timeout = 0;  ///< --registry-timeout: exit when the registry has not
                                 ///< answered for this many seconds; 0: never
   double idle_exit = 0;         ///< --idle-exit: exit after this many idle seconds; 0: never
+  /// --http: serve /metrics on this HOST:PORT (a bare PORT: on 127.0.0.1); empty: no HTTP.
+  std::string http;
 };
 Status Worker(const WorkerCommandOptions& options);
 

@@ -17,6 +17,7 @@
 #include "dux/api/session.h"
 #include "dux/cli/cluster.h"
 #include "dux/cli/commands.h"
+#include "dux/cli/progress_display.h"
 #include "dux/cli/query_watch.h"
 #include "dux/exec/arrow_export.h"
 #include "dux/exec/output_target.h"
@@ -208,7 +209,13 @@ Status RunIn(const RunOptions& o, Opened* opened) {
   DUX_ASSIGN_OR_RETURN(pipeline::Script script, pipeline::ParseScript(text));
   DUX_ASSIGN_OR_RETURN(*opened, OpenSession(o, script));
   Session* session = opened->session.get();
-  QueryWatch watch(&session->connection());
+  // A distributed run shows its own progress (the coordinator's DuckDB idles meanwhile).
+  QueryWatch watch(&session->connection(), !o.quiet && !opened->cluster);
+  std::unique_ptr<ProgressDisplay> progress;
+  if (opened->cluster) {
+    progress = ProgressDisplay::Start(ChooseProgressMode(o.quiet, o.progress, o.cluster.telemetry),
+                                      &session->telemetry());
+  }
   const pipeline::Pipeline& p = script.pipeline;
   if (p.sink()) {
     DUX_ASSIGN_OR_RETURN(exec::WriteReport report, session->Write(p));
@@ -227,6 +234,7 @@ Status RunIn(const RunOptions& o, Opened* opened) {
       ->Stream(
           p,
           [&](const std::string& select, const pipeline::Schema& schema, bool) {
+            if (progress) progress->OutputStarts();
             return WriteResult(*session, select, schema, o, to);
           },
           live)
@@ -271,9 +279,22 @@ Status Run(const RunOptions& o) {
 }
 
 Status Explain(const RunOptions& o) {
+  if (o.format == "json" && !o.analyze) {
+    return Status::InvalidArgument(
+        "--format json needs --analyze (explain prints its plan as text)");
+  }
   DUX_ASSIGN_OR_RETURN(std::string text, ReadPipelineText(o));
   DUX_ASSIGN_OR_RETURN(pipeline::Script script, pipeline::ParseScript(text));
   DUX_ASSIGN_OR_RETURN(Opened opened, OpenSession(o, script));
+  if (o.analyze) {
+    AnalyzedRun run;
+    {
+      QueryWatch watch(&opened.session->connection());
+      DUX_ASSIGN_OR_RETURN(run, opened.session->ExplainAnalyze(script.pipeline));
+    }
+    std::cout << (o.format == "json" ? AnalyzedRunJson(run) : FormatAnalyzedRun(run));
+    return Status::OK();
+  }
   DUX_ASSIGN_OR_RETURN(std::string explained, opened.session->Explain(script.pipeline));
   std::cout << explained;
   return Status::OK();

@@ -17,6 +17,7 @@
 #include "dux/s3/s3_path.h"
 #include "dux/s3_filesystem/s3_filesystem.h"
 #include "dux/sql/quote.h"
+#include "dux/worker/fragment_monitor.h"
 
 namespace dux::worker {
 
@@ -25,7 +26,7 @@ namespace {
 // Cuts the IPC stream into chunks of about protocol::kIpcChunkBytes for the transport.
 class ChunkedOutput : public arrow_ipc::OutputStream {
  public:
-  explicit ChunkedOutput(ChunkWriter* out) : out_(out) {}
+  ChunkedOutput(ChunkWriter* out, WorkerMetrics* metrics) : out_(out), metrics_(metrics) {}
   Status Write(const void* data, size_t size) override {
     buffer_.append(static_cast<const char*>(data), size);
     return buffer_.size() >= protocol::kIpcChunkBytes ? Send() : Status::OK();
@@ -35,6 +36,7 @@ class ChunkedOutput : public arrow_ipc::OutputStream {
     std::string chunk;
     chunk.swap(buffer_);
     buffer_.reserve(protocol::kIpcChunkBytes + (protocol::kIpcChunkBytes >> 2));
+    metrics_->AddSentBytes(static_cast<int64_t>(chunk.size()));
     if (!out_->Write(std::move(chunk))) {
       gone_ = true;
       return Status(StatusCode::kCancelled, "the receiver went away");
@@ -45,6 +47,7 @@ class ChunkedOutput : public arrow_ipc::OutputStream {
 
  private:
   ChunkWriter* out_;
+  WorkerMetrics* metrics_;
   std::string buffer_;
   bool gone_ = false;
 };
@@ -129,8 +132,11 @@ Worker::Worker(WorkerOptions options, std::shared_ptr<exec::Database> db,
                std::shared_ptr<BucketStore> buckets)
     : options_(std::move(options)),
       db_(std::move(db)),
+      memory_(std::make_unique<MemorySampler>(db_)),
       reinterrupter_([this] { Reinterrupt(); }),
-      buckets_(std::move(buckets)) {}
+      buckets_(std::move(buckets)),
+      metrics_(std::make_unique<WorkerMetrics>(
+          db_, buckets_, [this] { return CountTablesHeld(); }, options_.memory_limit)) {}
 
 Worker::~Worker() {
   CancelAll();
@@ -211,16 +217,24 @@ Result<Worker::OpenedFragment> Worker::OpenFragment(const v1::Fragment& fragment
 }
 
 Status Worker::Execute(const v1::ExecuteRequest& request, ChunkWriter* out) {
+  return metrics_->MeterFragment([&] { return ExecuteFragment(request, out); });
+}
+
+Status Worker::ExecuteFragment(const v1::ExecuteRequest& request, ChunkWriter* out) {
   DUX_ASSIGN_OR_RETURN(OpenedFragment f, OpenFragment(request.fragment()));
   const pipeline::Script& script = f.script;
   engine::LocalEngine* engine = f.engine.get();
   arrow_ipc::WriteOptions options;
   DUX_ASSIGN_OR_RETURN(options.compression, exec::ParseCompression(request.compression()));
+  FragmentMonitor monitor(&engine->connection(), memory_.get(), out);
   // What comes back: the rows, or one row per bucket for a shuffle (its rows go to the
-  // bucket owners), or the insert's report.
+  // bucket owners), or the insert's report. `produced`: the rows the fragment made when
+  // they are not those returned.
   std::string result;
+  std::optional<int64_t> produced;
+  int64_t exchanged = 0;
   if (request.fragment().has_postgres_insert()) {
-    DUX_ASSIGN_OR_RETURN(result, InsertShare(f, request.fragment()));
+    DUX_ASSIGN_OR_RETURN(result, InsertShare(f, request.fragment(), &produced));
   } else {
     if (script.pipeline.sink()) {
       return Status::InvalidArgument(
@@ -230,22 +244,31 @@ Status Worker::Execute(const v1::ExecuteRequest& request, ChunkWriter* out) {
     DUX_ASSIGN_OR_RETURN(sql::CompiledQuery query, engine->Compile(script.pipeline));
     result = query.Sql();
     if (request.fragment().has_shuffle()) {
-      DUX_ASSIGN_OR_RETURN(result,
-                           RouteToOwners(engine, query, request.fragment().shuffle(), options));
+      DUX_ASSIGN_OR_RETURN(result, RouteToOwners(engine, query, request.fragment().shuffle(),
+                                                 options, &produced, &exchanged));
       options = {};
     }
   }
-  ChunkedOutput chunks(out);
+  ChunkedOutput chunks(out, metrics_.get());
   auto rows = exec::WriteQueryIpc(engine->connection(), result, &chunks, options);
   if (chunks.gone()) return Status(StatusCode::kCancelled, "the receiver went away");
   if (!rows.ok()) return rows.status();
   // The query id is free again before the caller can see the end of the stream, so that a
   // caller may reuse it at once.
   f.running.reset();
-  return chunks.Send();
+  DUX_RETURN_NOT_OK(chunks.Send());
+  const int64_t made = produced.value_or(*rows);
+  metrics_->AddRowsOut(made);
+  metrics_->AddExchangeSent(exchanged);
+  v1::IpcChunk end;
+  *end.mutable_stats() = monitor.Finish(made);
+  end.mutable_stats()->set_exchanged_bytes(exchanged);
+  if (!out->Report(std::move(end))) return Status(StatusCode::kCancelled, "the receiver went away");
+  return Status::OK();
 }
 
-Result<std::string> Worker::InsertShare(OpenedFragment& f, const v1::Fragment& fragment) {
+Result<std::string> Worker::InsertShare(OpenedFragment& f, const v1::Fragment& fragment,
+                                        std::optional<int64_t>* inserted) {
   const pipeline::Pipeline& pipeline = f.script.pipeline;
   engine::LocalEngine* engine = f.engine.get();
   const auto* sink =
@@ -271,13 +294,15 @@ Result<std::string> Worker::InsertShare(OpenedFragment& f, const v1::Fragment& f
   }
   auto rows = pg::InsertQuery(engine->connection(), query.Sql(), query.schema, *pg, target, &share);
   if (!rows.ok()) return rows.status();
+  *inserted = *rows;
   return fmt::format("SELECT CAST({} AS BIGINT) AS rows", *rows);
 }
 
 Result<std::string> Worker::RouteToOwners(engine::LocalEngine* engine,
                                           const sql::CompiledQuery& query,
                                           const v1::ShuffleTarget& target,
-                                          const arrow_ipc::WriteOptions& options) {
+                                          const arrow_ipc::WriteOptions& options,
+                                          std::optional<int64_t>* routed, int64_t* pushed) {
   std::string self;
   PeerConnector peers;
   {
@@ -296,6 +321,12 @@ Result<std::string> Worker::RouteToOwners(engine::LocalEngine* engine,
   DUX_ASSIGN_OR_RETURN(
       std::vector<BucketStats> stats,
       Shuffle(engine->connection(), query.Sql(), target, self, options, peers, store));
+  int64_t rows = 0;
+  for (const auto& bucket : stats) {
+    rows += bucket.rows;
+    *pushed += bucket.ipc_bytes;
+  }
+  *routed = rows;
   return BucketStatsQuery(stats);
 }
 
@@ -324,7 +355,9 @@ Result<int64_t> Worker::ImportInto(const std::string& table, arrow_ipc::InputStr
 }
 
 Result<int64_t> Worker::RegisterTable(const std::string& table, arrow_ipc::InputStream* ipc) {
-  return ImportInto(table, ipc, /*append=*/false);
+  auto rows = ImportInto(table, ipc, /*append=*/false);
+  if (rows.ok()) metrics_->AddBroadcastReceived(*rows);
+  return rows;
 }
 
 Result<int64_t> Worker::AppendChunk(const v1::AppendChunkRequest& request) {
@@ -439,10 +472,19 @@ Result<v1::PushBucketsReply> Worker::PushBuckets(
     reply.set_rows(reply.rows() + rows);
   }
   reply.set_bytes(bytes);
+  metrics_->AddExchangeReceived(bytes, reply.rows());
   return reply;
 }
 
 Result<v1::WriteReply> Worker::Write(const v1::WriteRequest& request) {
+  return metrics_->MeterFragment([&] {
+    auto reply = WriteFragment(request);
+    if (reply.ok()) metrics_->AddRowsOut(reply->rows());
+    return reply;
+  });
+}
+
+Result<v1::WriteReply> Worker::WriteFragment(const v1::WriteRequest& request) {
   DUX_ASSIGN_OR_RETURN(OpenedFragment f, OpenFragment(request.fragment()));
   const pipeline::Script& script = f.script;
   engine::LocalEngine* engine = f.engine.get();
@@ -472,6 +514,14 @@ Result<v1::WriteReply> Worker::Write(const v1::WriteRequest& request) {
 }
 
 Result<v1::InsertIntoReply> Worker::InsertInto(const v1::InsertIntoRequest& request) {
+  return metrics_->MeterFragment([&] {
+    auto reply = InsertIntoFragment(request);
+    if (reply.ok()) metrics_->AddRowsOut(reply->rows());
+    return reply;
+  });
+}
+
+Result<v1::InsertIntoReply> Worker::InsertIntoFragment(const v1::InsertIntoRequest& request) {
   DUX_ASSIGN_OR_RETURN(OpenedFragment f, OpenFragment(request.fragment()));
   const pipeline::Script& script = f.script;
   engine::LocalEngine* engine = f.engine.get();
@@ -488,6 +538,13 @@ Result<v1::InsertIntoReply> Worker::InsertInto(const v1::InsertIntoRequest& requ
 void Worker::SetAddress(std::string address) {
   std::lock_guard lock(mutex_);
   options_.address = std::move(address);
+}
+
+WorkerMetrics::TablesHeld Worker::CountTablesHeld() {
+  WorkerMetrics::TablesHeld held;
+  std::lock_guard lock(mutex_);
+  for (const auto& t : tables_) ++(protocol::IsBucketTable(t) ? held.buckets : held.broadcasts);
+  return held;
 }
 
 void Worker::SetPeerConnector(PeerConnector peers) {

@@ -9,6 +9,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <set>
 #include <string>
 #include <string_view>
@@ -22,6 +23,7 @@
 #include "dux/v1/worker.pb.h"
 #include "dux/worker/bucket_store.h"
 #include "dux/worker/shuffle.h"
+#include "dux/worker/worker_metrics.h"
 
 namespace dux::worker {
 
@@ -37,6 +39,8 @@ struct WorkerOptions {
   std::vector<std::string> allowed_directories;
 };
 
+class MemorySampler;
+
 /// Where Execute sends the result's IPC chunks.
 class ChunkWriter {
  public:
@@ -44,6 +48,11 @@ class ChunkWriter {
   /// Takes the chunk (moved: no copy on the way to the transport). False when the
   /// receiver has gone away: the query then stops.
   virtual bool Write(std::string chunk) = 0;
+  /// Sends a message that carries a report (progress or stats) and no bytes. Called from
+  /// another thread than Write (the fragment's monitor) while the query runs, and from
+  /// Execute's thread after the last Write. False when the receiver has gone away. Writers
+  /// that cannot carry reports drop them.
+  virtual bool Report(v1::IpcChunk /*report*/) { return true; }
 };
 
 /// Thread-safe: every method may run concurrently with the others.
@@ -72,6 +81,8 @@ class Worker {
   /// How the worker reaches the owners of buckets it produces (set by the transport before
   /// the first call). Without one, a shuffle to another worker fails.
   void SetPeerConnector(PeerConnector peers);
+  /// The worker's metrics (worker_metrics.h), for /metrics.
+  const MetricsRegistry& metrics() const { return metrics_->registry(); }
 
  private:
   class Running;
@@ -89,16 +100,21 @@ class Worker {
   /// A worker's share of a distributed insert into PostgreSQL (v1::PostgresInsert): copies
   /// the rows of `f` (whose pipeline ends in insert_into) in one transaction; returns the
   /// SELECT of the reply (one row: rows). A failure rolls the transaction back and says how
-  /// many rows had been sent.
-  Result<std::string> InsertShare(OpenedFragment& f, const v1::Fragment& fragment);
+  /// many rows had been sent; `inserted` gets the rows.
+  Result<std::string> InsertShare(OpenedFragment& f, const v1::Fragment& fragment,
+                                  std::optional<int64_t>* inserted);
   /// Routes the fragment's rows to their bucket owners; returns the SELECT of the reply
-  /// (one row per bucket, see BucketStatsQuery).
+  /// (one row per bucket, see BucketStatsQuery); `routed` gets the rows routed, `pushed`
+  /// the IPC bytes pushed to other workers.
   Result<std::string> RouteToOwners(engine::LocalEngine* engine, const sql::CompiledQuery& query,
                                     const v1::ShuffleTarget& target,
-                                    const arrow_ipc::WriteOptions& options);
+                                    const arrow_ipc::WriteOptions& options,
+                                    std::optional<int64_t>* routed, int64_t* pushed);
 
   WorkerOptions options_;
   std::shared_ptr<exec::Database> db_;
+  /// Samples db_'s memory and spill for the fragments' stats (fragment_monitor.h).
+  std::unique_ptr<MemorySampler> memory_;
   std::mutex mutex_;
   struct Query {
     exec::Connection* connection;
@@ -117,6 +133,13 @@ class Worker {
   std::set<std::string> tables_;  ///< registered tables and buckets
   std::mutex attach_mutex_;
   PeerConnector peers_;  ///< guarded by mutex_
+  /// What the fragments did and what the worker holds; after what it reads.
+  std::unique_ptr<WorkerMetrics> metrics_;
+  /// The calls of the same names, without their metering.
+  Status ExecuteFragment(const v1::ExecuteRequest& request, ChunkWriter* out);
+  Result<v1::WriteReply> WriteFragment(const v1::WriteRequest& request);
+  Result<v1::InsertIntoReply> InsertIntoFragment(const v1::InsertIntoRequest& request);
+  WorkerMetrics::TablesHeld CountTablesHeld();
 };
 
 }  // namespace dux::worker
