@@ -109,6 +109,18 @@ void Pool::Emit(Event event) const {
   options_.telemetry->Emit(event);
 }
 
+bool Pool::UnmanagedBusy(const std::pair<Clock::time_point, Clock::time_point>& seen) {
+  return seen.second != seen.first && Clock::now() - seen.second < 2 * kLoadInterval;
+}
+
+int Pool::IdleLocked() const {
+  int idle = 0;
+  for (const auto& [address, seen] : unmanaged_) idle += !UnmanagedBusy(seen);
+  for (const auto& [name, w] : managed_)
+    idle += w->state == Managed::State::kLive && w->queries == 0;
+  return idle;
+}
+
 int Pool::LiveLocked() const {
   int live = static_cast<int>(unmanaged_.size());
   for (const auto& [name, w] : managed_) live += w->state == Managed::State::kLive;
@@ -201,19 +213,8 @@ void Pool::TickLocked(std::unique_lock<std::mutex>& lock) {
   }
   for (Managed* w : lost) RetireLocked(*w, "lost");
 
-  // Grow toward what is asked (never beyond max), unless backing off after a failure.
+  GrowIfWantedLocked(now);
   int wanted = WantedLocked();
-  int have = static_cast<int>(unmanaged_.size());
-  int managed = 0;
-  for (const auto& [name, w] : managed_) {
-    if (w->state == Managed::State::kDraining) continue;
-    ++have;
-    ++managed;
-  }
-  int room = options_.max - managed;
-  if (have < wanted && room > 0 && now >= backoff_until_) {
-    GrowLocked(std::min(wanted - have, room));
-  }
 
   // Retire the idle, never below min nor below what waiting coordinators ask for.
   int keep = wanted;
@@ -243,6 +244,21 @@ void Pool::TickLocked(std::unique_lock<std::mutex>& lock) {
   lock.unlock();
   for (auto& t : ended) t.thread.join();
   lock.lock();
+}
+
+void Pool::GrowIfWantedLocked(Clock::time_point now) {
+  int wanted = WantedLocked();
+  int have = IdleLocked();
+  int managed = 0;
+  for (const auto& [name, w] : managed_) {
+    if (w->state == Managed::State::kDraining) continue;
+    ++managed;
+    have += w->state == Managed::State::kStarting || w->state == Managed::State::kBooting;
+  }
+  int room = options_.max - managed;
+  if (have < wanted && room > 0 && now >= backoff_until_) {
+    GrowLocked(std::min(wanted - have, room));
+  }
 }
 
 void Pool::GrowLocked(int n) {
@@ -346,6 +362,7 @@ SpinUpResult Pool::SpinUp(int n) {
   auto demand = demands_.insert(n);
   auto deadline = Clock::now() + options_.boot_timeout;
   int failures = boot_failures_;
+  GrowIfWantedLocked(Clock::now());  // now, so that the wait below sees the boots
   wake_ = true;
   cv_.notify_all();
   auto booting = [&] {
@@ -361,21 +378,24 @@ SpinUpResult Pool::SpinUp(int n) {
     for (const auto& [name, w] : managed_) managed += w->state == Managed::State::kLive;
     return managed >= options_.max && !booting();
   };
+  // Idle workers first; busy ones when no more can come (they run both queries).
   cv_.wait_until(lock, deadline + 2 * options_.tick + std::chrono::milliseconds(100), [&] {
-    return stop_ || LiveLocked() >= n || (boot_failures_ > failures && !booting()) || at_max();
+    return stop_ || IdleLocked() >= n || (LiveLocked() >= n && !booting()) ||
+           (boot_failures_ > failures && !booting()) || at_max();
   });
   demands_.erase(demand);
   SpinUpResult result;
   auto now = Clock::now();
-  for (auto& [name, w] : managed_) {
-    if (w->state != Managed::State::kLive || static_cast<int>(result.addresses.size()) >= n)
-      continue;
-    result.addresses.push_back(w->address);
-    w->last_busy = now;  // handed out: not idle
-  }
-  for (auto& [address, times] : unmanaged_) {
-    if (static_cast<int>(result.addresses.size()) >= n) break;
-    result.addresses.push_back(address);
+  auto full = [&] { return static_cast<int>(result.addresses.size()) >= n; };
+  for (bool idle : {true, false}) {
+    for (auto& [name, w] : managed_) {
+      if (full() || w->state != Managed::State::kLive || (w->queries == 0) != idle) continue;
+      result.addresses.push_back(w->address);
+      w->last_busy = now;  // handed out: not idle
+    }
+    for (auto& [address, seen] : unmanaged_) {
+      if (!full() && UnmanagedBusy(seen) != idle) result.addresses.push_back(address);
+    }
   }
   if (static_cast<int>(result.addresses.size()) < n) {
     result.shortfall =
@@ -420,7 +440,7 @@ std::vector<PoolWorker> Pool::Workers() {
     PoolWorker p;
     p.address = address;
     p.uptime_seconds = Seconds(now - times.first);
-    bool busy = times.second != times.first && now - times.second < kLoadInterval * 2;
+    bool busy = UnmanagedBusy(times);
     p.state = busy ? "busy" : "idle";
     p.idle_seconds = busy ? 0 : Seconds(now - times.second);
     out.push_back(std::move(p));

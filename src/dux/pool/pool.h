@@ -93,6 +93,9 @@ class Pool {
   Pool(PoolOptions options, std::unique_ptr<Backend> backend, PoolProbes probes);
   void Loop();
   void TickLocked(std::unique_lock<std::mutex>& lock);
+  /// Grows while more workers are asked for than are idle or booting (never beyond max),
+  /// unless backing off after a failure: busy workers serve their queries, not a new one.
+  void GrowIfWantedLocked(Clock::time_point now);
   void GrowLocked(int n);
   /// A boot ended: joined (OK) or failed.
   void BootDoneLocked(Managed& worker, const dux::Status& status);
@@ -102,6 +105,10 @@ class Pool {
   /// Runs `task` on a thread of its own, joined once it has ended or at destruction.
   void SpawnLocked(std::function<void()> task);
   int LiveLocked() const;
+  /// Live workers running no query (as last asked).
+  int IdleLocked() const;
+  /// A worker started by hand ran a query at the last look or the one before.
+  static bool UnmanagedBusy(const std::pair<Clock::time_point, Clock::time_point>& seen);
   int WantedLocked() const;
   void Emit(Event event) const;
 

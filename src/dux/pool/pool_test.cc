@@ -145,6 +145,28 @@ TEST(PoolTest, ABusyWorkerIsNotRetired) {
   ASSERT_TRUE(f.Eventually([&] { return f.pool->Workers().empty(); }));
 }
 
+TEST(PoolTest, GrowsWhenTheLiveWorkersAreBusyAndHandsOutIdleOnesFirst) {
+  Fixture f;
+  f.Start(0, 3, 10s, 5s);
+  auto first = f.pool->SpinUp(1);
+  ASSERT_EQ(first.addresses.size(), 1u);
+  {
+    std::lock_guard lock(f.cluster->mu);
+    f.cluster->queries[first.addresses[0]] = 1;
+  }
+  ASSERT_TRUE(f.Eventually([&] { return f.InState("busy") == 1; }));
+  auto second = f.pool->SpinUp(1);
+  ASSERT_EQ(second.addresses.size(), 1u);
+  EXPECT_NE(second.addresses[0], first.addresses[0]);
+  EXPECT_EQ(f.Count("pool.worker.boot"), 2);
+  // Two wanted, one busy and one idle: a third boots; the idle one comes first.
+  auto third = f.pool->SpinUp(2);
+  ASSERT_EQ(third.addresses.size(), 2u);
+  EXPECT_EQ(f.Count("pool.worker.boot"), 3);
+  EXPECT_TRUE(std::find(third.addresses.begin(), third.addresses.end(), first.addresses[0]) ==
+              third.addresses.end());
+}
+
 TEST(PoolTest, NeverBeyondMax) {
   Fixture f;
   f.Start(0, 2, 10s, 20s);
@@ -212,6 +234,7 @@ TEST(PoolTest, HandStartedWorkersCountAndAreNeverStopped) {
     f.cluster->joined["192.168.1.1:4000"] = "";
   }
   f.Start(0, 3, 100ms, 5s);
+  ASSERT_TRUE(f.Eventually([&] { return f.pool->Workers().size() == 1; }));  // seen joined
   auto got = f.pool->SpinUp(1);
   ASSERT_EQ(got.addresses, std::vector<std::string>{"192.168.1.1:4000"});
   std::this_thread::sleep_for(400ms);
