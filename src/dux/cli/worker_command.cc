@@ -56,7 +56,10 @@ Status Worker(const WorkerCommandOptions& o) {
   rpc::ShowGrpcLog();
   std::unique_ptr<rpc::Membership> membership;
   if (!o.join.empty()) {
-    DUX_ASSIGN_OR_RETURN(membership, rpc::Membership::Start(o.join, advertised, client));
+    worker::Worker* info_source = engine.get();
+    DUX_ASSIGN_OR_RETURN(membership, rpc::Membership::Start(o.join, advertised, client, [=] {
+                           return info_source->Info();
+                         }));
   }
   WaitForStop(stop);
   membership.reset();  // leave the registry first: no new work should come here

@@ -9,9 +9,28 @@ constexpr int kMissedHeartbeats = 3;
 }
 
 void RegistryService::ExpireLocked(Clock::time_point now) {
-  std::erase_if(last_seen_, [&](const auto& entry) {
-    return now - entry.second > kMissedHeartbeats * heartbeat_;
+  std::erase_if(members_, [&](const auto& entry) {
+    return now - entry.second.seen > kMissedHeartbeats * heartbeat_;
   });
+}
+
+void RegistryService::SeenLocked(const std::string& address, const v1::InfoReply& info) {
+  Member& member = members_[address];
+  member.seen = Clock::now();
+  member.shown.set_address(address);
+  member.shown.set_last_heartbeat_unix_ms(
+      std::chrono::duration_cast<std::chrono::milliseconds>(
+          std::chrono::system_clock::now().time_since_epoch())
+          .count());
+  *member.shown.mutable_info() = info;
+}
+
+std::vector<v1::RegisteredWorker> RegistryService::Workers() {
+  std::lock_guard lock(mu_);
+  ExpireLocked(Clock::now());
+  std::vector<v1::RegisteredWorker> workers;
+  for (const auto& [address, member] : members_) workers.push_back(member.shown);
+  return workers;
 }
 
 grpc::Status RegistryService::Join(grpc::ServerContext* context, const v1::JoinRequest* request,
@@ -22,7 +41,7 @@ grpc::Status RegistryService::Join(grpc::ServerContext* context, const v1::JoinR
                         "Join: \"" + request->address() + "\" is not HOST:PORT");
   }
   std::lock_guard lock(mu_);
-  last_seen_[request->address()] = Clock::now();
+  SeenLocked(request->address(), request->info());
   reply->set_heartbeat_ms(static_cast<int32_t>(heartbeat_.count()));
   return grpc::Status::OK;
 }
@@ -34,9 +53,9 @@ grpc::Status RegistryService::Heartbeat(grpc::ServerContext* context,
   std::lock_guard lock(mu_);
   auto now = Clock::now();
   ExpireLocked(now);
-  auto it = last_seen_.find(request->address());
-  reply->set_known(it != last_seen_.end());
-  if (it != last_seen_.end()) it->second = now;
+  const bool known = members_.count(request->address()) > 0;
+  reply->set_known(known);
+  if (known) SeenLocked(request->address(), request->info());
   return grpc::Status::OK;
 }
 
@@ -44,7 +63,7 @@ grpc::Status RegistryService::Leave(grpc::ServerContext* context, const v1::Leav
                                     v1::LeaveReply*) {
   if (auto denied = Authorize(context, token_); !denied.ok()) return denied;
   std::lock_guard lock(mu_);
-  last_seen_.erase(request->address());
+  members_.erase(request->address());
   return grpc::Status::OK;
 }
 
@@ -53,22 +72,42 @@ grpc::Status RegistryService::List(grpc::ServerContext* context, const v1::ListW
   if (auto denied = Authorize(context, token_); !denied.ok()) return denied;
   std::lock_guard lock(mu_);
   ExpireLocked(Clock::now());
-  for (const auto& [address, seen] : last_seen_) reply->add_addresses(address);
+  for (const auto& [address, member] : members_) reply->add_addresses(address);
+  return grpc::Status::OK;
+}
+
+grpc::Status RegistryService::ReportQuery(grpc::ServerContext* context,
+                                          const v1::QueryReport* request, v1::ReportQueryReply*) {
+  if (auto denied = Authorize(context, token_); !denied.ok()) return denied;
+  if (request->query_id().empty()) {
+    return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, "ReportQuery: no query id");
+  }
+  if (on_report_) on_report_(*request);
   return grpc::Status::OK;
 }
 
 Result<std::unique_ptr<Membership>> Membership::Start(const std::string& registry,
                                                       const std::string& worker_address,
-                                                      const ClientOptions& options) {
+                                                      const ClientOptions& options,
+                                                      InfoSource info) {
   DUX_ASSIGN_OR_RETURN(auto channel, OpenChannel(registry, options));
   return std::unique_ptr<Membership>(
-      new Membership(v1::Registry::NewStub(channel), worker_address, options));
+      new Membership(v1::Registry::NewStub(channel), worker_address, options, std::move(info)));
 }
 
 Membership::Membership(std::unique_ptr<v1::Registry::Stub> stub, std::string address,
-                       ClientOptions options)
-    : stub_(std::move(stub)), address_(std::move(address)), options_(std::move(options)) {
+                       ClientOptions options, InfoSource info)
+    : stub_(std::move(stub)),
+      address_(std::move(address)),
+      options_(std::move(options)),
+      info_(std::move(info)) {
   thread_ = std::thread([this] { Loop(); });
+}
+
+v1::InfoReply Membership::CurrentInfo() const {
+  if (!info_) return {};
+  Result<v1::InfoReply> info = info_();
+  return info.ok() ? *std::move(info) : v1::InfoReply();
 }
 
 Membership::~Membership() {
@@ -96,6 +135,7 @@ void Membership::Loop() {
     if (!joined) {
       v1::JoinRequest request;
       request.set_address(address_);
+      *request.mutable_info() = CurrentInfo();
       v1::JoinReply reply;
       status = stub_->Join(NewContext(options_).get(), request, &reply);
       if (status.ok()) {
@@ -105,6 +145,7 @@ void Membership::Loop() {
     } else {
       v1::HeartbeatRequest request;
       request.set_address(address_);
+      *request.mutable_info() = CurrentInfo();
       v1::HeartbeatReply reply;
       status = stub_->Heartbeat(NewContext(options_).get(), request, &reply);
       if (status.ok() && !reply.known()) joined = false;

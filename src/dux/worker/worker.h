@@ -4,6 +4,7 @@
 // and share the registered tables.
 #pragma once
 
+#include <chrono>
 #include <condition_variable>
 #include <functional>
 #include <map>
@@ -98,6 +99,7 @@ class Worker {
                                     const arrow_ipc::WriteOptions& options);
 
   WorkerOptions options_;
+  const std::chrono::steady_clock::time_point started_ = std::chrono::steady_clock::now();
   std::shared_ptr<exec::Database> db_;
   std::mutex mutex_;
   struct Query {
