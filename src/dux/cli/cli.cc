@@ -111,6 +111,9 @@ int Main(int argc, char** argv) {
                    &registry.tls_key, &registry.tls_ca);
   registry_cmd->add_option("--heartbeat-ms", registry.heartbeat_ms,
                            "how often workers heartbeat (3 missed: dropped)");
+  registry_cmd->add_option("--http", registry.http,
+                           "serve the status page, its JSON API (/api/) and /metrics on "
+                           "HOST:PORT (port 0: any free port; the token applies)");
 
   ClusterFlags workers;
   CLI::App* workers_cmd = app.add_subcommand("workers", "list the workers that can be reached");

@@ -57,6 +57,7 @@ Status Worker(const WorkerCommandOptions& options);
 
 struct RegistryCommandOptions {
   std::string listen = "127.0.0.1:0";
+  std::string http;  ///< --http HOST:PORT: the status page, /api/ and /metrics; empty: none
   std::string token;
   std::string tls_cert, tls_key, tls_ca;
   int heartbeat_ms = 1000;

@@ -5,9 +5,12 @@
 
 #include "dux/cli/cluster.h"
 #include "dux/cli/commands.h"
+#include "dux/common/metrics.h"
+#include "dux/http/server.h"
 #include "dux/rpc/grpc_worker_client.h"
 #include "dux/rpc/registry.h"
 #include "dux/rpc/worker_service.h"
+#include "dux/status_page/routes.h"
 
 namespace dux::cli {
 
@@ -72,14 +75,28 @@ Status Worker(const WorkerCommandOptions& o) {
 Status Registry(const RegistryCommandOptions& o) {
   sigset_t stop = StopSignals();
   if (o.heartbeat_ms < 10) return Status::InvalidArgument("--heartbeat-ms must be at least 10");
-  rpc::RegistryService service(o.token, std::chrono::milliseconds(o.heartbeat_ms));
+  // What coordinators report, for the status page, its JSON API and /metrics (--http).
+  MetricsRegistry metrics;
+  status_page::QueryMetrics query_metrics(&metrics);
+  status_page::QueryLog queries(&query_metrics);
+  rpc::RegistryService service(o.token, std::chrono::milliseconds(o.heartbeat_ms),
+                               [&queries](const v1::QueryReport& report) { queries.Apply(report); });
   std::string bound;
   DUX_ASSIGN_OR_RETURN(
       auto server,
       rpc::StartServer({o.listen, o.token, o.tls_cert, o.tls_key, o.tls_ca}, {&service}, &bound));
   std::cout << "listening " << bound << std::endl;
+  std::unique_ptr<http::Server> http;
+  if (!o.http.empty()) {
+    auto workers = [&service] { return service.Workers(); };
+    DUX_ASSIGN_OR_RETURN(
+        http, http::Server::Start({o.http, o.token},
+                                  status_page::RegistryRoutes(&queries, workers, &metrics)));
+    std::cout << "http " << http->address() << std::endl;
+  }
   rpc::ShowGrpcLog();
   WaitForStop(stop);
+  http.reset();
   server->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(1));
   server->Wait();
   return Status::OK();

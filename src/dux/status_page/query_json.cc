@@ -1,0 +1,187 @@
+#include <algorithm>
+#include <chrono>
+#include <map>
+#include <optional>
+#include <string>
+
+#include "dux/status_page/query_json_internal.h"
+#include "dux/status_page/query_metrics.h"
+
+namespace dux::status_page {
+
+using nlohmann::json;
+
+namespace {
+
+std::optional<double> Measurement(const v1::QueryEvent& event, const std::string& key) {
+  auto it = event.measurements().find(key);
+  if (it == event.measurements().end()) return std::nullopt;
+  return it->second;
+}
+
+std::string Metadata(const v1::QueryEvent& event, const std::string& key) {
+  auto it = event.metadata().find(key);
+  return it == event.metadata().end() ? std::string() : it->second;
+}
+
+double Seconds(const v1::QueryEvent& event) { return static_cast<double>(event.at_us()) / 1e6; }
+
+json OrNull(const std::optional<double>& value) { return value ? json(*value) : json(nullptr); }
+
+// One attempt of a partition on a worker: a distributed.worker.stop event, placed in time by
+// when it was emitted (its end) and its duration.
+json PartitionJson(const v1::QueryEvent& stop) {
+  const double end = Seconds(stop);
+  const double seconds = Measurement(stop, "duration").value_or(0);
+  return {{"stage", Metadata(stop, "stage")},
+          {"task", Metadata(stop, "task")},
+          {"worker", Metadata(stop, "address")},
+          {"status", Metadata(stop, "status")},
+          {"start_seconds", std::max(0.0, end - seconds)},
+          {"seconds", seconds},
+          {"bytes", Measurement(stop, "ipc_bytes").value_or(0)},
+          {"rows", OrNull(Measurement(stop, "rows"))}};
+}
+
+// The figures of a query that its events add up to.
+struct Figures {
+  json partitions = json::array();
+  json stages = json::array();  ///< in the order they first appear
+  EventFigures totals;
+  std::optional<double> rows;  ///< query.stop's
+  int partitions_done = 0;
+};
+
+Figures FiguresOf(const QueryRecord& query) {
+  Figures f;
+  std::map<std::string, size_t> stage_index;
+  auto stage = [&](const std::string& name) -> json& {
+    auto [it, added] = stage_index.emplace(name, f.stages.size());
+    if (added) {
+      f.stages.push_back({{"name", name},
+                          {"partitions", 0},
+                          {"failed", 0},
+                          {"start_seconds", nullptr},
+                          {"end_seconds", nullptr},
+                          {"bytes", 0.0},
+                          {"rows", nullptr}});
+    }
+    return f.stages[it->second];
+  };
+  for (const v1::QueryEvent& event : query.events) {
+    EventFigures e = status_page::FiguresOf(event);
+    f.totals.gathered_bytes += e.gathered_bytes;
+    f.totals.exchanged_bytes += e.exchanged_bytes;
+    f.totals.broadcast_bytes += e.broadcast_bytes;
+    f.totals.retries += e.retries;
+    if (event.name() == "query.stop") f.rows = Measurement(event, "rows");
+    if (event.name() == "stage.start" && !Metadata(event, "stage").empty()) {
+      stage(Metadata(event, "stage"));
+    }
+    if (event.name() != "distributed.worker.stop") continue;
+    json partition = PartitionJson(event);
+    json& s = stage(partition["stage"].get<std::string>());
+    const bool ok = partition["status"] == "ok";
+    f.partitions_done += ok ? 1 : 0;
+    s[ok ? "partitions" : "failed"] = s[ok ? "partitions" : "failed"].get<int>() + 1;
+    const double start = partition["start_seconds"].get<double>();
+    const double end = start + partition["seconds"].get<double>();
+    if (s["start_seconds"].is_null() || start < s["start_seconds"].get<double>()) {
+      s["start_seconds"] = start;
+    }
+    if (s["end_seconds"].is_null() || end > s["end_seconds"].get<double>()) {
+      s["end_seconds"] = end;
+    }
+    s["bytes"] = s["bytes"].get<double>() + partition["bytes"].get<double>();
+    if (!partition["rows"].is_null()) {
+      s["rows"] = (s["rows"].is_null() ? 0.0 : s["rows"].get<double>()) +
+                  partition["rows"].get<double>();
+    }
+    f.partitions.push_back(std::move(partition));
+  }
+  return f;
+}
+
+json SummaryOf(const QueryRecord& query, const Figures& f, int64_t now_unix_ms) {
+  const int64_t end = query.end_unix_ms != 0 ? query.end_unix_ms : now_unix_ms;
+  json stages = json::array();
+  for (const json& s : f.stages) stages.push_back(s["name"]);
+  return {{"id", query.id},
+          {"pipeline", query.pipeline},
+          {"coordinator", query.coordinator},
+          {"status", query.status},
+          {"error", query.error},
+          {"start_unix_ms", query.start_unix_ms},
+          {"end_unix_ms", query.end_unix_ms != 0 ? json(query.end_unix_ms) : json(nullptr)},
+          {"seconds", static_cast<double>(std::max<int64_t>(0, end - query.start_unix_ms)) / 1e3},
+          {"rows", OrNull(f.rows)},
+          {"partitions_done", f.partitions_done},
+          {"stages", std::move(stages)}};
+}
+
+}  // namespace
+
+int64_t UnixMillisNow() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+std::string JsonText(const json& value) {
+  return value.dump(-1, ' ', false, json::error_handler_t::replace);
+}
+
+json QuerySummaryJson(const QueryRecord& query, int64_t now_unix_ms) {
+  return SummaryOf(query, FiguresOf(query), now_unix_ms);
+}
+
+json QueryDetailJson(const QueryRecord& query, int64_t now_unix_ms) {
+  Figures f = FiguresOf(query);
+  json detail = SummaryOf(query, f, now_unix_ms);
+  detail["plan"] = query.plan;
+  detail["stages"] = std::move(f.stages);
+  detail["partitions"] = std::move(f.partitions);
+  detail["gathered_bytes"] = f.totals.gathered_bytes;
+  detail["exchanged_bytes"] = f.totals.exchanged_bytes;
+  detail["broadcast_bytes"] = f.totals.broadcast_bytes;
+  detail["retries"] = f.totals.retries;
+  detail["dropped_events"] = query.dropped_by_coordinator + query.dropped_here;
+  json events = json::array();
+  for (const v1::QueryEvent& event : query.events) {
+    json measurements = json::object();
+    for (const auto& [key, value] : event.measurements()) measurements[key] = value;
+    json metadata = json::object();
+    for (const auto& [key, value] : event.metadata()) metadata[key] = value;
+    events.push_back({{"name", event.name()},
+                      {"at_seconds", Seconds(event)},
+                      {"measurements", std::move(measurements)},
+                      {"metadata", std::move(metadata)}});
+  }
+  detail["events"] = std::move(events);
+  return detail;
+}
+
+json WorkersJson(const std::vector<v1::RegisteredWorker>& workers, int64_t now_unix_ms) {
+  json list = json::array();
+  for (const v1::RegisteredWorker& w : workers) {
+    const v1::InfoReply& info = w.info();
+    const bool reported = w.has_info() && !info.duckdb_version().empty();
+    json running = json::array();
+    for (const auto& id : info.running_queries()) running.push_back(id);
+    list.push_back(
+        {{"address", w.address()},
+         {"dux_version", reported ? json(info.dux_version()) : json(nullptr)},
+         {"duckdb_version", reported ? json(info.duckdb_version()) : json(nullptr)},
+         {"threads", reported ? json(info.threads()) : json(nullptr)},
+         {"memory_limit", reported ? json(info.memory_limit()) : json(nullptr)},
+         {"running_queries", std::move(running)},
+         {"uptime_seconds", reported ? json(info.uptime_seconds()) : json(nullptr)},
+         {"last_heartbeat_unix_ms", w.last_heartbeat_unix_ms()},
+         {"seconds_since_heartbeat",
+          static_cast<double>(std::max<int64_t>(0, now_unix_ms - w.last_heartbeat_unix_ms())) /
+              1e3}});
+  }
+  return {{"workers", std::move(list)}};
+}
+
+}  // namespace dux::status_page
