@@ -10,8 +10,9 @@ PACKAGES=(cmake g++ make pkg-config openssl nodejs npm
   liblz4-dev libzstd-dev libflatbuffers-dev flatbuffers-compiler
   libgrpc++-dev protobuf-compiler-grpc iproute2 libpq-dev postgresql-15 python3
   libcurl4-openssl-dev libssl-dev libtinyxml2-dev
-  # for tests only: an HTTP server library (the S3 fault proxy), the reference SigV4 signer
-  libcpp-httplib-dev python3-botocore)
+  # for tests only: an HTTP server library (the S3 fault proxy), the reference SigV4 signer,
+  # a browser for the status page's test (test/status_page)
+  libcpp-httplib-dev python3-botocore chromium)
 
 missing=()
 for p in "${PACKAGES[@]}"; do
