@@ -6,6 +6,7 @@
 #include "dux/cli/cluster.h"
 #include "dux/cli/commands.h"
 #include "dux/common/metrics.h"
+#include "dux/common/server_access.h"
 #include "dux/http/server.h"
 #include "dux/rpc/grpc_worker_client.h"
 #include "dux/rpc/registry.h"
@@ -75,6 +76,7 @@ Status Worker(const WorkerCommandOptions& o) {
 Status Registry(const RegistryCommandOptions& o) {
   sigset_t stop = StopSignals();
   if (o.heartbeat_ms < 10) return Status::InvalidArgument("--heartbeat-ms must be at least 10");
+  if (!o.http.empty()) DUX_RETURN_NOT_OK(CheckListenAllowed(o.http, o.token));
   // What coordinators report, for the status page, its JSON API and /metrics (--http).
   MetricsRegistry metrics;
   status_page::QueryMetrics query_metrics(&metrics);
@@ -88,10 +90,12 @@ Status Registry(const RegistryCommandOptions& o) {
   std::cout << "listening " << bound << std::endl;
   std::unique_ptr<http::Server> http;
   if (!o.http.empty()) {
+    http::ServerOptions http_options;
+    http_options.listen = o.http;
+    http_options.token = o.token;
     auto workers = [&service] { return service.Workers(); };
-    DUX_ASSIGN_OR_RETURN(
-        http, http::Server::Start({o.http, o.token},
-                                  status_page::RegistryRoutes(&queries, workers, &metrics)));
+    DUX_ASSIGN_OR_RETURN(http, http::Server::Start(http_options, status_page::RegistryRoutes(
+                                                                     &queries, workers, &metrics)));
     std::cout << "http " << http->address() << std::endl;
   }
   rpc::ShowGrpcLog();

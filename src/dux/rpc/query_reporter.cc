@@ -149,6 +149,8 @@ void QueryReporter::Loop() {
       done_ = report.finished();
     }
     cv_.notify_all();
+    // After a failure, the next attempt waits a batch interval even once the end is queued.
+    if (!status.ok()) cv_.wait_for(lock, kBatchInterval, [&] { return stop_; });
   }
   done_ = true;
   cv_.notify_all();

@@ -104,6 +104,8 @@ Figures FiguresOf(const QueryRecord& query) {
 
 json SummaryOf(const QueryRecord& query, const Figures& f, int64_t now_unix_ms) {
   const int64_t end = query.end_unix_ms != 0 ? query.end_unix_ms : now_unix_ms;
+  // Without its description (lost in transit) a query has no start: no time either.
+  const int64_t start = query.start_unix_ms != 0 ? query.start_unix_ms : end;
   json stages = json::array();
   for (const json& s : f.stages) stages.push_back(s["name"]);
   return {{"id", query.id},
@@ -113,7 +115,7 @@ json SummaryOf(const QueryRecord& query, const Figures& f, int64_t now_unix_ms) 
           {"error", query.error},
           {"start_unix_ms", query.start_unix_ms},
           {"end_unix_ms", query.end_unix_ms != 0 ? json(query.end_unix_ms) : json(nullptr)},
-          {"seconds", static_cast<double>(std::max<int64_t>(0, end - query.start_unix_ms)) / 1e3},
+          {"seconds", static_cast<double>(std::max<int64_t>(0, end - start)) / 1e3},
           {"rows", OrNull(f.rows)},
           {"partitions_done", f.partitions_done},
           {"stages", std::move(stages)}};
