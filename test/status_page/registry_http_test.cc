@@ -123,6 +123,33 @@ TEST_F(RegistryHttpTest, ShowsTheWorkersAndTheQueriesTheirCoordinatorsReport) {
   }
 }
 
+TEST_F(RegistryHttpTest, AnExchangedQueryShowsBothStagesAndTheBytesItMoved) {
+  ASSERT_TRUE(StartRegistry());
+  StartWorker();
+  StartWorker();
+  WaitForWorkers(2);
+  const std::string data = GroupbyData(20000);
+  // median does not decompose: the rows of each group meet on one worker (a hash exchange).
+  const std::string pipeline = "from_parquet(\"" + data +
+                               "\") |> group_by(id3) |> summarise(m: median(v1)) |> sort_by(id3)";
+  ProcessOutcome run = Dux({"run", "--registry", registry_, "--format", "csv", pipeline});
+  ASSERT_EQ(run.exit_code, 0) << run.err;
+  ProcessOutcome local = Dux({"run", "--format", "csv", pipeline});
+  EXPECT_EQ(run.out, local.out) << "reporting changed the result";
+  json q = Query(NewestFinished()["id"].get<std::string>());
+  ASSERT_TRUE(q.is_object());
+  std::vector<std::string> stages;
+  for (const json& s : q["stages"]) stages.push_back(s["name"]);
+  EXPECT_EQ(stages, (std::vector<std::string>{"exchange", "gather"})) << q["stages"];
+  EXPECT_GT(q["exchanged_bytes"].get<double>(), 0);
+  EXPECT_EQ(q["rows"], CsvRows(run.out));
+  std::optional<PrometheusText> metrics = Scrape(http_);
+  ASSERT_TRUE(metrics);
+  EXPECT_EQ(metrics->Value("dux_exchanged_bytes_total"), q["exchanged_bytes"].get<double>());
+  EXPECT_EQ(metrics->Value("dux_partition_duration_seconds_count"),
+            static_cast<double>(q["partitions"].size()));
+}
+
 TEST_F(RegistryHttpTest, AFailedQueryShowsTheErrorItsUserSaw) {
   ASSERT_TRUE(StartRegistry());
   StartWorker();
