@@ -4,7 +4,6 @@
 #pragma once
 
 #include <gtest/gtest.h>
-#include <httplib.h>
 #include <stdlib.h>
 
 #include <chrono>
@@ -17,6 +16,7 @@
 #include <vector>
 
 #include "child_process.h"
+#include "http_get.h"
 #include "subprocess.h"
 
 namespace dux::test {
@@ -24,27 +24,7 @@ namespace dux::test {
 namespace fs = std::filesystem;
 using namespace std::chrono_literals;
 
-/// An HTTP answer; status 0 when no connection could be made.
-struct HttpReply {
-  int status = 0;
-  std::string content_type;
-  std::string body;
-};
-
-/// GET `path` of "HOST:PORT" with `headers`.
-inline HttpReply HttpGet(const std::string& address, const std::string& path,
-                         const httplib::Headers& headers = {}) {
-  const size_t colon = address.rfind(':');
-  httplib::Client client(address.substr(0, colon), std::stoi(address.substr(colon + 1)));
-  client.set_read_timeout(30, 0);
-  HttpReply reply;
-  if (auto result = client.Get(path.c_str(), headers)) {
-    reply.status = result->status;
-    reply.content_type = result->get_header_value("Content-Type");
-    reply.body = result->body;
-  }
-  return reply;
-}
+using HttpHeaders = std::vector<std::pair<std::string, std::string>>;
 
 class RegistryTest : public ::testing::Test {
  protected:
@@ -116,7 +96,7 @@ class RegistryTest : public ::testing::Test {
   }
 
   /// Waits until /api/workers lists `n` workers that sent their Info; that list.
-  nlohmann::json WaitForWorkers(size_t n, const httplib::Headers& headers = {}) {
+  nlohmann::json WaitForWorkers(size_t n, const HttpHeaders& headers = {}) {
     nlohmann::json workers;
     for (auto deadline = std::chrono::steady_clock::now() + 30s;
          std::chrono::steady_clock::now() < deadline; std::this_thread::sleep_for(50ms)) {
@@ -154,7 +134,7 @@ class RegistryTest : public ::testing::Test {
   }
 
   /// The query of `id` from /api/queries/ID.
-  nlohmann::json Query(const std::string& id, const httplib::Headers& headers = {}) {
+  nlohmann::json Query(const std::string& id, const HttpHeaders& headers = {}) {
     HttpReply reply = HttpGet(http_, "/api/queries/" + id, headers);
     EXPECT_EQ(reply.status, 200) << reply.body;
     return reply.status == 200 ? nlohmann::json::parse(reply.body) : nlohmann::json();

@@ -176,12 +176,11 @@ TEST_F(RegistryHttpTest, AnswersNothingWithoutTheToken) {
   const std::string token = "s3cret-registry-token";
   ASSERT_TRUE(StartRegistry({"--token", token}));
   StartWorker({"--token", token});
-  const httplib::Headers bearer = {{"Authorization", "Bearer " + token}};
+  const HttpHeaders bearer = {{"Authorization", "Bearer " + token}};
   WaitForWorkers(1, bearer);
   for (const char* path : {"/", "/api/workers", "/api/queries", "/api/queries/q1", "/metrics"}) {
-    for (const httplib::Headers& wrong :
-         {httplib::Headers{}, httplib::Headers{{"Authorization", "Bearer nope"}},
-          httplib::Headers{{"Cookie", "dux_token=nope"}}}) {
+    for (const HttpHeaders& wrong : {HttpHeaders{}, HttpHeaders{{"Authorization", "Bearer nope"}},
+                                     HttpHeaders{{"Cookie", "dux_token=nope"}}}) {
       HttpReply refused = HttpGet(http_, path, wrong);
       EXPECT_EQ(refused.status, 401) << path;
       EXPECT_EQ(refused.body.find(token), std::string::npos) << path;
