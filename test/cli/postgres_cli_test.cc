@@ -343,7 +343,8 @@ TEST_F(PostgresCliTest, TheRegistryShowsNoPasswordOfTheQueriesReportedToIt) {
     runs.push_back(Dux({"run", "--registry", address, "--format", "csv",
                         attach + "from_attached(\"pg\", \"orders\", partition_by: id) |> "
                                  "sort_by(id)"}));
-    w.reset();  // gone at once: it leaves the registry
+    w->Signal(SIGTERM);  // it leaves the registry on its way out
+    EXPECT_EQ(w->Wait(std::chrono::seconds(20)), 0);
   }
   EXPECT_EQ(runs[0].exit_code, 0) << runs[0].err;
   EXPECT_EQ(runs[0].out, "id,customer,amount\n1,ann,10.50\n2,bob,99.99\n3,ann,\n");
