@@ -331,9 +331,9 @@ TEST_F(PostgresCliTest, TheRegistryShowsNoPasswordOfTheQueriesReportedToIt) {
     dux::test::ChildOptions worker;
     worker.stderr_file = dir_ / "worker.err";
     if (worker_password) worker.environment = {{"PGPASSWORD", kPassword}};
-    auto w = dux::test::ChildProcess::Start({DUX_BINARY, "worker", "--listen", "127.0.0.1:0",
-                                             "--threads", "1", "--join", address},
-                                            worker, &error);
+    auto w = dux::test::ChildProcess::Start(
+        {DUX_BINARY, "worker", "--listen", "127.0.0.1:0", "--threads", "1", "--join", address},
+        worker, &error);
     ASSERT_TRUE(w) << error;
     ASSERT_TRUE(w->ReadLine(std::chrono::seconds(20)));
     for (int i = 0; i < 400; ++i) {  // until the registry lists it

@@ -71,9 +71,8 @@ TEST_F(StatusPageBrowserTest, ShowsTheWorkersTheQueryItsStagesAndTheTimeline) {
   options.stdout_file = dir_ / "run.out";
   options.stderr_file = dir_ / "run.err";
   std::string error;
-  auto run = ChildProcess::Start({DUX_BINARY, "run", "--registry", registry_, "--format", "csv",
-                                  pipeline},
-                                 options, &error);
+  auto run = ChildProcess::Start(
+      {DUX_BINARY, "run", "--registry", registry_, "--format", "csv", pipeline}, options, &error);
   ASSERT_TRUE(run) << error;
   std::string id;
   for (auto deadline = std::chrono::steady_clock::now() + 30s;
@@ -92,8 +91,7 @@ TEST_F(StatusPageBrowserTest, ShowsTheWorkersTheQueryItsStagesAndTheTimeline) {
   EXPECT_NE(during.find(b), std::string::npos) << during;
   EXPECT_NE(during.find("<td class=\"text\">" + id + "</td>"), std::string::npos) << during;
   if (running["status"] == "running") {
-    EXPECT_NE(during.find("class=\"status status-running\">running<"), std::string::npos)
-        << during;
+    EXPECT_NE(during.find("class=\"status status-running\">running<"), std::string::npos) << during;
   } else {
     ADD_FAILURE() << "the query ended before the browser saw it run; make it slower";
   }
@@ -117,15 +115,16 @@ TEST_F(StatusPageBrowserTest, ShowsTheWorkersTheQueryItsStagesAndTheTimeline) {
   EXPECT_NE(after.find("<svg class=\"gantt\""), std::string::npos) << after;
   EXPECT_EQ(Occurrences(after, "<rect class=\"partition\""), 8u) << after;
   std::smatch hover;
-  const std::regex title("<rect class=\"partition\"[^>]*><title>partition \\d+ \\(gather\\) on "
-                         "([0-9.:]+): [^<]*(B|KiB|MiB)[^<]*</title></rect>");
+  const std::regex title(
+      "<rect class=\"partition\"[^>]*><title>partition \\d+ \\(gather\\) on "
+      "([0-9.:]+): [^<]*(B|KiB|MiB)[^<]*</title></rect>");
   ASSERT_TRUE(std::regex_search(after, hover, title)) << after;
   EXPECT_TRUE(hover[1] == a || hover[1] == b) << hover[0];
 
   const fs::path screenshot = fs::path(DUX_ARTIFACT_DIR) / "status-page.png";
   fs::remove(screenshot);
-  ProcessOutcome shot =
-      Chromium({"--hide-scrollbars", "--window-size=1280,1500", "--screenshot=" + screenshot.string()});
+  ProcessOutcome shot = Chromium(
+      {"--hide-scrollbars", "--window-size=1280,1500", "--screenshot=" + screenshot.string()});
   EXPECT_EQ(shot.exit_code, 0) << shot.err;
   const std::string png = ReadFile(screenshot);
   EXPECT_EQ(png.substr(0, 8), "\x89PNG\r\n\x1a\n") << "no screenshot at " << screenshot;

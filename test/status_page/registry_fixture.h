@@ -74,7 +74,7 @@ class RegistryTest : public ::testing::Test {
 
   /// Starts `dux registry --http 127.0.0.1:0 args...`: sets registry_ and http_.
   bool StartRegistry(const std::vector<std::string>& args = {}) {
-    std::vector<std::string> all = {"registry", "--listen", "127.0.0.1:0", "--http",
+    std::vector<std::string> all = {"registry",    "--listen",       "127.0.0.1:0", "--http",
                                     "127.0.0.1:0", "--heartbeat-ms", "200"};
     all.insert(all.end(), args.begin(), args.end());
     std::vector<std::string> lines = Serve(all, 2);
@@ -88,8 +88,8 @@ class RegistryTest : public ::testing::Test {
 
   /// Starts a worker of one thread that joins the registry; its address.
   std::string StartWorker(const std::vector<std::string>& args = {}) {
-    std::vector<std::string> all = {"worker", "--listen", "127.0.0.1:0", "--threads", "1",
-                                    "--join", registry_};
+    std::vector<std::string> all = {"worker", "--listen", "127.0.0.1:0", "--threads",
+                                    "1",      "--join",   registry_};
     all.insert(all.end(), args.begin(), args.end());
     std::vector<std::string> lines = Serve(all);
     return lines.empty() ? "" : lines[0].substr(lines[0].find(' ') + 1);
@@ -123,10 +123,9 @@ class RegistryTest : public ::testing::Test {
   std::string SlowPipeline(int files) {
     for (int i = 0; i < files; ++i) {
       const std::string path = (dir_ / ("keys-" + std::to_string(i) + ".parquet")).string();
-      ProcessOutcome o = Dux({"run", "from_query(\"SELECT range AS k FROM range(" +
-                                         std::to_string(i * 10000) + ", " +
-                                         std::to_string((i + 1) * 10000) +
-                                         ")\") |> to_parquet(\"" + path + "\")"});
+      ProcessOutcome o = Dux(
+          {"run", "from_query(\"SELECT range AS k FROM range(" + std::to_string(i * 10000) + ", " +
+                      std::to_string((i + 1) * 10000) + ")\") |> to_parquet(\"" + path + "\")"});
       EXPECT_EQ(o.exit_code, 0) << o.err;
     }
     return "from_parquet(\"" + (dir_ / "keys-*.parquet").string() +

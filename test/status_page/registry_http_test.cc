@@ -130,8 +130,8 @@ TEST_F(RegistryHttpTest, AnExchangedQueryShowsBothStagesAndTheBytesItMoved) {
   WaitForWorkers(2);
   const std::string data = GroupbyData(20000);
   // median does not decompose: the rows of each group meet on one worker (a hash exchange).
-  const std::string pipeline = "from_parquet(\"" + data +
-                               "\") |> group_by(id3) |> summarise(m: median(v1)) |> sort_by(id3)";
+  const std::string pipeline =
+      "from_parquet(\"" + data + "\") |> group_by(id3) |> summarise(m: median(v1)) |> sort_by(id3)";
   ProcessOutcome run = Dux({"run", "--registry", registry_, "--format", "csv", pipeline});
   ASSERT_EQ(run.exit_code, 0) << run.err;
   ProcessOutcome local = Dux({"run", "--format", "csv", pipeline});
@@ -157,9 +157,8 @@ TEST_F(RegistryHttpTest, AFailedQueryShowsTheErrorItsUserSaw) {
   WaitForWorkers(2);
   const std::string data = GroupbyData(1000);
   // Binds (a cast of a column), fails on the workers: id1 holds no dates.
-  ProcessOutcome run =
-      Dux({"run", "--registry", registry_, "from_parquet(\"" + data +
-                                               "\") |> mutate(d: CAST(id1 AS DATE))"});
+  ProcessOutcome run = Dux({"run", "--registry", registry_,
+                            "from_parquet(\"" + data + "\") |> mutate(d: CAST(id1 AS DATE))"});
   ASSERT_EQ(run.exit_code, 1) << run.out;
   json q = NewestFinished();
   EXPECT_NE(q["status"], "ok");
@@ -265,8 +264,8 @@ TEST_P(SilentRegistryTest, TheQueryRunsAsWithoutReports) {
   const std::string pipeline =
       "from_query(\"SELECT range AS k FROM range(1, 5)\") |> mutate(s: k * 10) |> sort_by(k)";
   const auto start = std::chrono::steady_clock::now();
-  ProcessOutcome run = Dux({"run", "--registry", "127.0.0.1:" + std::to_string(port), "--format",
-                            "csv", pipeline});
+  ProcessOutcome run =
+      Dux({"run", "--registry", "127.0.0.1:" + std::to_string(port), "--format", "csv", pipeline});
   const double seconds =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   registry.Release();

@@ -61,9 +61,8 @@ Status Worker(const WorkerCommandOptions& o) {
   std::unique_ptr<rpc::Membership> membership;
   if (!o.join.empty()) {
     worker::Worker* info_source = engine.get();
-    DUX_ASSIGN_OR_RETURN(membership, rpc::Membership::Start(o.join, advertised, client, [=] {
-                           return info_source->Info();
-                         }));
+    DUX_ASSIGN_OR_RETURN(membership, rpc::Membership::Start(o.join, advertised, client,
+                                                            [=] { return info_source->Info(); }));
   }
   WaitForStop(stop);
   membership.reset();  // leave the registry first: no new work should come here
@@ -81,8 +80,9 @@ Status Registry(const RegistryCommandOptions& o) {
   MetricsRegistry metrics;
   status_page::QueryMetrics query_metrics(&metrics);
   status_page::QueryLog queries(&query_metrics);
-  rpc::RegistryService service(o.token, std::chrono::milliseconds(o.heartbeat_ms),
-                               [&queries](const v1::QueryReport& report) { queries.Apply(report); });
+  rpc::RegistryService service(
+      o.token, std::chrono::milliseconds(o.heartbeat_ms),
+      [&queries](const v1::QueryReport& report) { queries.Apply(report); });
   std::string bound;
   DUX_ASSIGN_OR_RETURN(
       auto server,

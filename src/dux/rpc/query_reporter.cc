@@ -30,8 +30,7 @@ int64_t UnixMillisNow() {
 // call (an older registry), refuses the token, or refuses the report.
 bool Final(grpc::StatusCode code) {
   return code == grpc::StatusCode::UNIMPLEMENTED || code == grpc::StatusCode::UNAUTHENTICATED ||
-         code == grpc::StatusCode::PERMISSION_DENIED ||
-         code == grpc::StatusCode::INVALID_ARGUMENT;
+         code == grpc::StatusCode::PERMISSION_DENIED || code == grpc::StatusCode::INVALID_ARGUMENT;
 }
 
 }  // namespace
@@ -119,8 +118,8 @@ void QueryReporter::Loop() {
   while (!stop_ && !done_) {
     cv_.wait_for(lock, kBatchInterval, [&] { return stop_ || end_.has_value(); });
     if (stop_) break;
-    const bool due = end_ || !queue_.empty() || !acknowledged_ ||
-                     Clock::now() - last_sent >= kKeepAlive;
+    const bool due =
+        end_ || !queue_.empty() || !acknowledged_ || Clock::now() - last_sent >= kKeepAlive;
     if (!due) continue;
     v1::QueryReport report = NextReportLocked();
     std::unique_ptr<grpc::ClientContext> context = NewContext(options_);

@@ -18,10 +18,9 @@ void RegistryService::SeenLocked(const std::string& address, const v1::InfoReply
   Member& member = members_[address];
   member.seen = Clock::now();
   member.shown.set_address(address);
-  member.shown.set_last_heartbeat_unix_ms(
-      std::chrono::duration_cast<std::chrono::milliseconds>(
-          std::chrono::system_clock::now().time_since_epoch())
-          .count());
+  member.shown.set_last_heartbeat_unix_ms(std::chrono::duration_cast<std::chrono::milliseconds>(
+                                              std::chrono::system_clock::now().time_since_epoch())
+                                              .count());
   *member.shown.mutable_info() = info;
 }
 

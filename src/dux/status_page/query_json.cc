@@ -94,8 +94,8 @@ Figures FiguresOf(const QueryRecord& query) {
     }
     s["bytes"] = s["bytes"].get<double>() + partition["bytes"].get<double>();
     if (!partition["rows"].is_null()) {
-      s["rows"] = (s["rows"].is_null() ? 0.0 : s["rows"].get<double>()) +
-                  partition["rows"].get<double>();
+      s["rows"] =
+          (s["rows"].is_null() ? 0.0 : s["rows"].get<double>()) + partition["rows"].get<double>();
     }
     f.partitions.push_back(std::move(partition));
   }
@@ -170,18 +170,17 @@ json WorkersJson(const std::vector<v1::RegisteredWorker>& workers, int64_t now_u
     const bool reported = w.has_info() && !info.duckdb_version().empty();
     json running = json::array();
     for (const auto& id : info.running_queries()) running.push_back(id);
-    list.push_back(
-        {{"address", w.address()},
-         {"dux_version", reported ? json(info.dux_version()) : json(nullptr)},
-         {"duckdb_version", reported ? json(info.duckdb_version()) : json(nullptr)},
-         {"threads", reported ? json(info.threads()) : json(nullptr)},
-         {"memory_limit", reported ? json(info.memory_limit()) : json(nullptr)},
-         {"running_queries", std::move(running)},
-         {"uptime_seconds", reported ? json(info.uptime_seconds()) : json(nullptr)},
-         {"last_heartbeat_unix_ms", w.last_heartbeat_unix_ms()},
-         {"seconds_since_heartbeat",
-          static_cast<double>(std::max<int64_t>(0, now_unix_ms - w.last_heartbeat_unix_ms())) /
-              1e3}});
+    list.push_back({{"address", w.address()},
+                    {"dux_version", reported ? json(info.dux_version()) : json(nullptr)},
+                    {"duckdb_version", reported ? json(info.duckdb_version()) : json(nullptr)},
+                    {"threads", reported ? json(info.threads()) : json(nullptr)},
+                    {"memory_limit", reported ? json(info.memory_limit()) : json(nullptr)},
+                    {"running_queries", std::move(running)},
+                    {"uptime_seconds", reported ? json(info.uptime_seconds()) : json(nullptr)},
+                    {"last_heartbeat_unix_ms", w.last_heartbeat_unix_ms()},
+                    {"seconds_since_heartbeat", static_cast<double>(std::max<int64_t>(
+                                                    0, now_unix_ms - w.last_heartbeat_unix_ms())) /
+                                                    1e3}});
   }
   return {{"workers", std::move(list)}};
 }

@@ -84,13 +84,13 @@ std::string QueryLog::ListJson() const {
   nlohmann::json running = nlohmann::json::array();
   std::vector<const QueryRecord*> newest_first;
   for (const auto& [id, query] : running_) newest_first.push_back(&query);
-  std::sort(newest_first.begin(), newest_first.end(), [](const auto* a, const auto* b) {
-    return a->start_unix_ms > b->start_unix_ms;
-  });
+  std::sort(newest_first.begin(), newest_first.end(),
+            [](const auto* a, const auto* b) { return a->start_unix_ms > b->start_unix_ms; });
   for (const QueryRecord* query : newest_first) running.push_back(QuerySummaryJson(*query, now));
   nlohmann::json finished = nlohmann::json::array();
   for (const QueryRecord& query : finished_) finished.push_back(QuerySummaryJson(query, now));
-  return JsonText(nlohmann::json{{"running", std::move(running)}, {"finished", std::move(finished)}});
+  return JsonText(
+      nlohmann::json{{"running", std::move(running)}, {"finished", std::move(finished)}});
 }
 
 std::optional<std::string> QueryLog::DetailJson(const std::string& id) const {
