@@ -113,7 +113,7 @@ int Main(int argc, char** argv) {
                            "how often workers heartbeat (3 missed: dropped)");
   registry_cmd->add_option("--http", registry.http,
                            "serve the status page, its JSON API (/api/) and /metrics on "
-                           "HOST:PORT (port 0: any free port; the token applies)");
+                           "HOST:PORT (a bare PORT: 127.0.0.1:PORT); --token applies to it too");
 
   ClusterFlags workers;
   CLI::App* workers_cmd = app.add_subcommand("workers", "list the workers that can be reached");

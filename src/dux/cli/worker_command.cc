@@ -5,8 +5,8 @@
 
 #include "dux/cli/cluster.h"
 #include "dux/cli/commands.h"
+#include "dux/cli/http_address.h"
 #include "dux/common/metrics.h"
-#include "dux/common/server_access.h"
 #include "dux/http/server.h"
 #include "dux/rpc/grpc_worker_client.h"
 #include "dux/rpc/registry.h"
@@ -75,7 +75,7 @@ Status Worker(const WorkerCommandOptions& o) {
 Status Registry(const RegistryCommandOptions& o) {
   sigset_t stop = StopSignals();
   if (o.heartbeat_ms < 10) return Status::InvalidArgument("--heartbeat-ms must be at least 10");
-  if (!o.http.empty()) DUX_RETURN_NOT_OK(CheckListenAllowed(o.http, o.token));
+  DUX_ASSIGN_OR_RETURN(std::string http_address, HttpAddress(o.http, o.token));
   // What coordinators report, for the status page, its JSON API and /metrics (--http).
   MetricsRegistry metrics;
   status_page::QueryMetrics query_metrics(&metrics);
@@ -89,9 +89,9 @@ Status Registry(const RegistryCommandOptions& o) {
       rpc::StartServer({o.listen, o.token, o.tls_cert, o.tls_key, o.tls_ca}, {&service}, &bound));
   std::cout << "listening " << bound << std::endl;
   std::unique_ptr<http::Server> http;
-  if (!o.http.empty()) {
+  if (!http_address.empty()) {
     http::ServerOptions http_options;
-    http_options.listen = o.http;
+    http_options.listen = http_address;
     http_options.token = o.token;
     auto workers = [&service] { return service.Workers(); };
     DUX_ASSIGN_OR_RETURN(http, http::Server::Start(http_options, status_page::RegistryRoutes(

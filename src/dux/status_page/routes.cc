@@ -3,6 +3,7 @@
 #include <memory>
 #include <string>
 
+#include "dux/http/metrics_route.h"
 #include "dux/status_page/page_internal.h"
 #include "dux/status_page/query_json_internal.h"
 
@@ -56,12 +57,7 @@ std::vector<http::Route> RegistryRoutes(const QueryLog* log, WorkerSource worker
          }
          return Json(*std::move(detail));
        }});
-  routes.push_back({http::Method::kGet, "/metrics", [metrics](const http::Request&) {
-                      http::Response response;
-                      response.content_type = kPrometheusContentType;
-                      response.body = metrics->Render();
-                      return response;
-                    }});
+  routes.push_back(http::MetricsRoute(*metrics));
   return routes;
 }
 
