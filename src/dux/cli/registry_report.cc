@@ -17,7 +17,7 @@ constexpr auto kFinishWait = std::chrono::seconds(1);
 
 // A report's texts are cut to this (a plan lists every file of a large glob); gRPC takes
 // messages of 4 MiB.
-constexpr size_t kMaxText = 64 * 1024;
+constexpr size_t kMaxText = size_t{64} * 1024;
 
 // `text` with every byte that is not part of a valid UTF-8 sequence replaced by '?': protobuf
 // refuses a string field that is not UTF-8, and with it the whole report.

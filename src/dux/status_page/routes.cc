@@ -25,7 +25,7 @@ http::Response Json(std::string body, int status = 200) {
 
 }  // namespace
 
-std::vector<http::Route> RegistryRoutes(const QueryLog* log, WorkerSource workers,
+std::vector<http::Route> RegistryRoutes(const QueryLog* log, const WorkerSource& workers,
                                         MetricsRegistry* metrics) {
   Gauge& live = metrics->AddGauge("dux_workers_live", "Workers joined and heartbeating").Get();
   Gauge& running =

@@ -18,7 +18,7 @@ using WorkerSource = std::function<std::vector<v1::RegisteredWorker>()>;
 /// The routes for http::Server. Registers in `metrics` the gauges read when it renders
 /// (dux_workers_live, dux_queries_running). `log`, `metrics` and what `workers` reads must
 /// outlive the server.
-std::vector<http::Route> RegistryRoutes(const QueryLog* log, WorkerSource workers,
+std::vector<http::Route> RegistryRoutes(const QueryLog* log, const WorkerSource& workers,
                                         MetricsRegistry* metrics);
 
 }  // namespace dux::status_page
