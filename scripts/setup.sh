@@ -10,9 +10,10 @@ PACKAGES=(cmake g++ make pkg-config openssl nodejs npm
   liblz4-dev libzstd-dev libflatbuffers-dev flatbuffers-compiler
   libgrpc++-dev protobuf-compiler-grpc iproute2 libpq-dev postgresql-15 python3
   libcurl4-openssl-dev libssl-dev libtinyxml2-dev
-  # for tests only: an HTTP server library (the S3 fault proxy), the reference SigV4 signer,
-  # a browser for the status page's test (test/status_page)
-  libcpp-httplib-dev python3-botocore chromium)
+  # the HTTP server of http/ (/metrics, status pages); the S3 tests' fault proxy uses it too
+  libcpp-httplib-dev
+  # for tests only: the reference SigV4 signer, a browser for the status page's test
+  python3-botocore chromium)
 
 missing=()
 for p in "${PACKAGES[@]}"; do

@@ -82,6 +82,10 @@ int Main(int argc, char** argv) {
                       "write the result to FILE (a file is replaced whole; a device or pipe is "
                       "written as rows come; \"-\": stdout)");
   AddClusterOptions(run_cmd, &run.cluster, /*running=*/true);
+  run_cmd->add_flag("--progress", run.progress,
+                    "print a distributed run's progress on stderr as plain lines (at most one "
+                    "a second), also when stderr is not a terminal");
+  run_cmd->add_flag("-q,--quiet", run.quiet, "print no progress line");
 
   RunOptions explain;
   CLI::App* explain_cmd = app.add_subcommand("explain", "print the SQL a pipeline runs");
@@ -104,6 +108,9 @@ int Main(int argc, char** argv) {
   worker_cmd->add_option("--join", worker.join, "register with this registry (HOST:PORT)");
   worker_cmd->add_option("--advertise", worker.advertise,
                          "the address the registry hands out (default: the bound one)");
+  worker_cmd->add_option("--http", worker.http,
+                         "serve Prometheus metrics at /metrics on HOST:PORT (a bare PORT: "
+                         "127.0.0.1:PORT); --token applies to it too");
 
   RegistryCommandOptions registry;
   CLI::App* registry_cmd = app.add_subcommand("registry", "run a registry that workers join");

@@ -34,6 +34,8 @@ struct RunOptions {
   std::string memory_limit;
   ClusterFlags cluster;
   pipeline::S3Settings s3;  ///< --s3-*: over the script's s3 statement, setting by setting
+  bool progress = false;    ///< --progress: a distributed run's progress as plain lines
+  bool quiet = false;       ///< --quiet: no progress line at all
 };
 
 /// Reads the pipeline text from the argument, the file, or stdin, in that order.
@@ -52,6 +54,8 @@ struct WorkerCommandOptions {
   std::string token;
   std::string tls_cert, tls_key, tls_ca;
   std::string join;  ///< a registry to join
+  /// --http: serve /metrics on this HOST:PORT (a bare PORT: on 127.0.0.1); empty: no HTTP.
+  std::string http;
 };
 Status Worker(const WorkerCommandOptions& options);
 

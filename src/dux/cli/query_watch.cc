@@ -20,13 +20,13 @@ void OnInterrupt(int) {
 
 }  // namespace
 
-QueryWatch::QueryWatch(exec::Connection* connection) {
+QueryWatch::QueryWatch(exec::Connection* connection, bool show_progress) {
   g_connection = connection->get();
   struct sigaction action {};
   action.sa_handler = OnInterrupt;
   sigemptyset(&action.sa_mask);
   sigaction(SIGINT, &action, &previous_);
-  if (!isatty(STDERR_FILENO)) return;
+  if (!show_progress || !isatty(STDERR_FILENO)) return;
   // DuckDB tracks progress only with its progress bar on; dux prints it itself.
   if (!connection->Execute("SET enable_progress_bar = true").ok() ||
       !connection->Execute("SET enable_progress_bar_print = false").ok()) {

@@ -11,11 +11,12 @@
 namespace dux::cli {
 
 /// While alive, Ctrl-C interrupts the statement running on `connection` (it then fails with
-/// CANCELLED, and writers remove their temporary output), and when stderr is a terminal a
-/// progress line shows for statements running longer than a second. One per process.
+/// CANCELLED, and writers remove their temporary output), and with `show_progress`, when
+/// stderr is a terminal, a progress line shows for statements running longer than a second.
+/// One per process.
 class QueryWatch {
  public:
-  explicit QueryWatch(exec::Connection* connection);
+  explicit QueryWatch(exec::Connection* connection, bool show_progress = true);
   ~QueryWatch();
   /// Becomes true at Ctrl-C while a QueryWatch is alive (distributed runs poll it).
   static const std::atomic<bool>* Interrupted();

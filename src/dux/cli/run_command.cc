@@ -17,6 +17,7 @@
 #include "dux/api/session.h"
 #include "dux/cli/cluster.h"
 #include "dux/cli/commands.h"
+#include "dux/cli/progress_display.h"
 #include "dux/cli/query_watch.h"
 #include "dux/cli/registry_report.h"
 #include "dux/exec/arrow_export.h"
@@ -211,7 +212,13 @@ Status RunIn(const RunOptions& o, Opened* opened) {
   DUX_ASSIGN_OR_RETURN(pipeline::Script script, pipeline::ParseScript(text));
   DUX_ASSIGN_OR_RETURN(*opened, OpenSession(o, script));
   Session* session = opened->session.get();
-  QueryWatch watch(&session->connection());
+  // A distributed run shows its own progress (the coordinator's DuckDB idles meanwhile).
+  QueryWatch watch(&session->connection(), !o.quiet && !opened->cluster);
+  std::unique_ptr<ProgressDisplay> progress;
+  if (opened->cluster) {
+    progress = ProgressDisplay::Start(ChooseProgressMode(o.quiet, o.progress, o.cluster.telemetry),
+                                      &session->telemetry());
+  }
   const pipeline::Pipeline& p = script.pipeline;
   if (opened->cluster) opened->report = RegistryReport::Start(*opened->cluster, *session, text, p);
   if (p.sink()) {
@@ -231,6 +238,7 @@ Status RunIn(const RunOptions& o, Opened* opened) {
       ->Stream(
           p,
           [&](const std::string& select, const pipeline::Schema& schema, bool) {
+            if (progress) progress->OutputStarts();
             return WriteResult(*session, select, schema, o, to);
           },
           live)

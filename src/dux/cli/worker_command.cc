@@ -7,6 +7,8 @@
 #include "dux/cli/commands.h"
 #include "dux/cli/http_address.h"
 #include "dux/common/metrics.h"
+#include "dux/common/server_access.h"
+#include "dux/http/metrics_route.h"
 #include "dux/http/server.h"
 #include "dux/rpc/grpc_worker_client.h"
 #include "dux/rpc/registry.h"
@@ -47,8 +49,15 @@ Status Worker(const WorkerCommandOptions& o) {
   options.allowed_directories = o.allow_dirs;
   rpc::ServerOptions server_options{o.listen, o.token, o.tls_cert, o.tls_key, o.tls_ca};
   // Refuse a bad listen address before opening DuckDB.
-  DUX_RETURN_NOT_OK(rpc::SplitHostPort(o.listen).status());
+  DUX_RETURN_NOT_OK(SplitHostPort(o.listen).status());
+  DUX_ASSIGN_OR_RETURN(std::string http_address, HttpAddress(o.http, o.token));
   DUX_ASSIGN_OR_RETURN(std::unique_ptr<worker::Worker> engine, worker::Worker::Open(options));
+  std::unique_ptr<http::Server> metrics_server;
+  if (!http_address.empty()) {
+    DUX_ASSIGN_OR_RETURN(
+        metrics_server,
+        http::Server::Start({http_address, o.token, 2}, {http::MetricsRoute(engine->metrics())}));
+  }
   auto service = rpc::MakeWorkerService(engine.get(), o.token);
   std::string bound;
   DUX_ASSIGN_OR_RETURN(auto server, rpc::StartServer(server_options, {service.get()}, &bound));
@@ -56,7 +65,9 @@ Status Worker(const WorkerCommandOptions& o) {
   engine->SetAddress(advertised);
   rpc::ClientOptions client{o.token, o.tls_ca};
   engine->SetPeerConnector(rpc::MakePeerConnector(client));
+  // Tools read the first line for the gRPC address: it stays first.
   std::cout << "listening " << bound << std::endl;
+  if (metrics_server) std::cout << "http " << metrics_server->address() << std::endl;
   rpc::ShowGrpcLog();
   std::unique_ptr<rpc::Membership> membership;
   if (!o.join.empty()) {

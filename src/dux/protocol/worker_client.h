@@ -64,6 +64,8 @@ inline Status AtWorker(const std::string& address, const Status& status) {
 
 /// The worker table that holds one bucket of an exchange (PushBuckets stores it there).
 std::string BucketTable(const std::string& exchange_id, int bucket);
+/// True for a name BucketTable makes.
+bool IsBucketTable(const std::string& table);
 
 /// Chunk size for streaming IPC over any transport: big enough to amortise per-message
 /// costs, small enough to stream and to stay far below gRPC's message size limit.

@@ -50,33 +50,12 @@ void GrpcLog(gpr_log_func_args* a) {
 void DropGrpcLog() { gpr_set_log_function(GrpcLog); }
 void ShowGrpcLog() { g_show_grpc_log = true; }
 
-bool IsLoopbackHost(const std::string& host) {
-  return host == "localhost" || host == "::1" || host == "[::1]" || host.rfind("127.", 0) == 0;
-}
-
-Result<std::pair<std::string, int>> SplitHostPort(const std::string& address) {
-  size_t colon = address.rfind(':');
-  auto bad = [&] { return Status::InvalidArgument("\"" + address + "\" is not HOST:PORT"); };
-  if (colon == std::string::npos || colon == 0 || colon + 1 == address.size()) return bad();
-  std::string port_text = address.substr(colon + 1);
-  if (port_text.find_first_not_of("0123456789") != std::string::npos || port_text.size() > 5) {
-    return bad();
-  }
-  int port = std::stoi(port_text);
-  if (port > 65535) return bad();
-  return std::make_pair(address.substr(0, colon), port);
-}
-
 Result<std::unique_ptr<grpc::Server>> StartServer(const ServerOptions& options,
                                                   const std::vector<grpc::Service*>& services,
                                                   std::string* bound) {
   DUX_ASSIGN_OR_RETURN(auto host_port, SplitHostPort(options.listen));
   const std::string& host = host_port.first;
-  if (!IsLoopbackHost(host) && options.token.empty()) {
-    return Status::InvalidArgument("refusing to listen on " + options.listen +
-                                   " without a token: give --token or DUX_TOKEN (or listen "
-                                   "on 127.0.0.1)");
-  }
+  DUX_RETURN_NOT_OK(CheckListenAllowed(options.listen, options.token));
   if (options.tls_cert.empty() != options.tls_key.empty()) {
     return Status::InvalidArgument("TLS needs both --tls-cert and --tls-key");
   }
@@ -116,13 +95,9 @@ grpc::Status Authorize(const grpc::ServerContext* context, const std::string& to
   if (token.empty()) return grpc::Status::OK;
   const auto& md = context->client_metadata();
   auto it = md.find("authorization");
-  std::string expected = "Bearer " + token;
-  if (it != md.end() && it->second.size() == expected.size()) {
-    unsigned char diff = 0;
-    for (size_t i = 0; i < expected.size(); ++i) {
-      diff |= static_cast<unsigned char>(it->second.data()[i] ^ expected[i]);
-    }
-    if (diff == 0) return grpc::Status::OK;
+  if (it != md.end() &&
+      TokensEqual(std::string_view(it->second.data(), it->second.size()), "Bearer " + token)) {
+    return grpc::Status::OK;
   }
   return grpc::Status(grpc::StatusCode::UNAUTHENTICATED,
                       it == md.end() ? "a bearer token is required" : "wrong bearer token");

@@ -7,6 +7,7 @@
 #include <memory>
 #include <string>
 
+#include "dux/common/server_access.h"
 #include "dux/common/status.h"
 
 namespace dux::rpc {
@@ -55,11 +56,5 @@ Result<std::shared_ptr<grpc::Channel>> OpenChannel(const std::string& address,
 
 /// A client context carrying the token, with the unary deadline unless `deadline` is false.
 std::unique_ptr<grpc::ClientContext> NewContext(const ClientOptions& options, bool deadline = true);
-
-/// True for 127.0.0.0/8, ::1 and "localhost".
-bool IsLoopbackHost(const std::string& host);
-
-/// Splits "HOST:PORT" ("[::1]:80" too); InvalidArgument when it is not that shape.
-Result<std::pair<std::string, int>> SplitHostPort(const std::string& address);
 
 }  // namespace dux::rpc

@@ -26,7 +26,7 @@ namespace {
 // Cuts the IPC stream into chunks of about protocol::kIpcChunkBytes for the transport.
 class ChunkedOutput : public arrow_ipc::OutputStream {
  public:
-  explicit ChunkedOutput(ChunkWriter* out) : out_(out) {}
+  ChunkedOutput(ChunkWriter* out, WorkerMetrics* metrics) : out_(out), metrics_(metrics) {}
   Status Write(const void* data, size_t size) override {
     buffer_.append(static_cast<const char*>(data), size);
     return buffer_.size() >= protocol::kIpcChunkBytes ? Send() : Status::OK();
@@ -36,6 +36,7 @@ class ChunkedOutput : public arrow_ipc::OutputStream {
     std::string chunk;
     chunk.swap(buffer_);
     buffer_.reserve(protocol::kIpcChunkBytes + (protocol::kIpcChunkBytes >> 2));
+    metrics_->AddSentBytes(static_cast<int64_t>(chunk.size()));
     if (!out_->Write(std::move(chunk))) {
       gone_ = true;
       return Status(StatusCode::kCancelled, "the receiver went away");
@@ -46,6 +47,7 @@ class ChunkedOutput : public arrow_ipc::OutputStream {
 
  private:
   ChunkWriter* out_;
+  WorkerMetrics* metrics_;
   std::string buffer_;
   bool gone_ = false;
 };
@@ -131,7 +133,9 @@ Worker::Worker(WorkerOptions options, std::shared_ptr<exec::Database> db,
     : options_(std::move(options)),
       db_(std::move(db)),
       reinterrupter_([this] { Reinterrupt(); }),
-      buckets_(std::move(buckets)) {}
+      buckets_(std::move(buckets)),
+      metrics_(std::make_unique<WorkerMetrics>(
+          db_, buckets_, [this] { return CountTablesHeld(); }, options_.memory_limit)) {}
 
 Worker::~Worker() {
   CancelAll();
@@ -212,6 +216,10 @@ Result<Worker::OpenedFragment> Worker::OpenFragment(const v1::Fragment& fragment
 }
 
 Status Worker::Execute(const v1::ExecuteRequest& request, ChunkWriter* out) {
+  return metrics_->MeterFragment([&] { return ExecuteFragment(request, out); });
+}
+
+Status Worker::ExecuteFragment(const v1::ExecuteRequest& request, ChunkWriter* out) {
   DUX_ASSIGN_OR_RETURN(OpenedFragment f, OpenFragment(request.fragment()));
   const pipeline::Script& script = f.script;
   engine::LocalEngine* engine = f.engine.get();
@@ -236,7 +244,7 @@ Status Worker::Execute(const v1::ExecuteRequest& request, ChunkWriter* out) {
       options = {};
     }
   }
-  ChunkedOutput chunks(out);
+  ChunkedOutput chunks(out, metrics_.get());
   auto rows = exec::WriteQueryIpc(engine->connection(), result, &chunks, options);
   if (chunks.gone()) return Status(StatusCode::kCancelled, "the receiver went away");
   if (!rows.ok()) return rows.status();
@@ -325,7 +333,9 @@ Result<int64_t> Worker::ImportInto(const std::string& table, arrow_ipc::InputStr
 }
 
 Result<int64_t> Worker::RegisterTable(const std::string& table, arrow_ipc::InputStream* ipc) {
-  return ImportInto(table, ipc, /*append=*/false);
+  auto rows = ImportInto(table, ipc, /*append=*/false);
+  if (rows.ok()) metrics_->AddBroadcastReceived(*rows);
+  return rows;
 }
 
 Result<int64_t> Worker::AppendChunk(const v1::AppendChunkRequest& request) {
@@ -440,10 +450,19 @@ Result<v1::PushBucketsReply> Worker::PushBuckets(
     reply.set_rows(reply.rows() + rows);
   }
   reply.set_bytes(bytes);
+  metrics_->AddExchangeReceived(bytes, reply.rows());
   return reply;
 }
 
 Result<v1::WriteReply> Worker::Write(const v1::WriteRequest& request) {
+  return metrics_->MeterFragment([&] {
+    auto reply = WriteFragment(request);
+    if (reply.ok()) metrics_->AddRowsOut(reply->rows());
+    return reply;
+  });
+}
+
+Result<v1::WriteReply> Worker::WriteFragment(const v1::WriteRequest& request) {
   DUX_ASSIGN_OR_RETURN(OpenedFragment f, OpenFragment(request.fragment()));
   const pipeline::Script& script = f.script;
   engine::LocalEngine* engine = f.engine.get();
@@ -473,6 +492,14 @@ Result<v1::WriteReply> Worker::Write(const v1::WriteRequest& request) {
 }
 
 Result<v1::InsertIntoReply> Worker::InsertInto(const v1::InsertIntoRequest& request) {
+  return metrics_->MeterFragment([&] {
+    auto reply = InsertIntoFragment(request);
+    if (reply.ok()) metrics_->AddRowsOut(reply->rows());
+    return reply;
+  });
+}
+
+Result<v1::InsertIntoReply> Worker::InsertIntoFragment(const v1::InsertIntoRequest& request) {
   DUX_ASSIGN_OR_RETURN(OpenedFragment f, OpenFragment(request.fragment()));
   const pipeline::Script& script = f.script;
   engine::LocalEngine* engine = f.engine.get();
@@ -489,6 +516,13 @@ Result<v1::InsertIntoReply> Worker::InsertInto(const v1::InsertIntoRequest& requ
 void Worker::SetAddress(std::string address) {
   std::lock_guard lock(mutex_);
   options_.address = std::move(address);
+}
+
+WorkerMetrics::TablesHeld Worker::CountTablesHeld() {
+  WorkerMetrics::TablesHeld held;
+  std::lock_guard lock(mutex_);
+  for (const auto& t : tables_) ++(protocol::IsBucketTable(t) ? held.buckets : held.broadcasts);
+  return held;
 }
 
 void Worker::SetPeerConnector(PeerConnector peers) {

@@ -23,6 +23,7 @@
 #include "dux/v1/worker.pb.h"
 #include "dux/worker/bucket_store.h"
 #include "dux/worker/shuffle.h"
+#include "dux/worker/worker_metrics.h"
 
 namespace dux::worker {
 
@@ -73,6 +74,8 @@ class Worker {
   /// How the worker reaches the owners of buckets it produces (set by the transport before
   /// the first call). Without one, a shuffle to another worker fails.
   void SetPeerConnector(PeerConnector peers);
+  /// The worker's metrics (worker_metrics.h), for /metrics.
+  const MetricsRegistry& metrics() const { return metrics_->registry(); }
 
  private:
   class Running;
@@ -119,6 +122,13 @@ class Worker {
   std::set<std::string> tables_;  ///< registered tables and buckets
   std::mutex attach_mutex_;
   PeerConnector peers_;  ///< guarded by mutex_
+  /// What the fragments did and what the worker holds; after what it reads.
+  std::unique_ptr<WorkerMetrics> metrics_;
+  /// The calls of the same names, without their metering.
+  Status ExecuteFragment(const v1::ExecuteRequest& request, ChunkWriter* out);
+  Result<v1::WriteReply> WriteFragment(const v1::WriteRequest& request);
+  Result<v1::InsertIntoReply> InsertIntoFragment(const v1::InsertIntoRequest& request);
+  WorkerMetrics::TablesHeld CountTablesHeld();
 };
 
 }  // namespace dux::worker
