@@ -27,7 +27,7 @@ v1::QueryEvent WorkerStop(const std::string& stage, const std::string& task,
   return e;
 }
 
-v1::QueryEvent Named(const std::string& name, std::map<std::string, double> measurements) {
+v1::QueryEvent Named(const std::string& name, const std::map<std::string, double>& measurements) {
   v1::QueryEvent e;
   e.set_name(name);
   for (const auto& [k, v] : measurements) (*e.mutable_measurements())[k] = v;
