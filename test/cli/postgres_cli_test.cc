@@ -340,9 +340,15 @@ TEST_F(PostgresCliTest, TheRegistryShowsNoPasswordOfTheQueriesReportedToIt) {
       if (Dux({"workers", "--registry", address}).exit_code == 0) break;
       std::this_thread::sleep_for(std::chrono::milliseconds(50));
     }
+    // The first run names the password in its script; the second takes it from PGPASSWORD,
+    // as the workers must (one has none: the run fails).
+    const std::string script =
+        worker_password ? attach
+                        : "attach(\"pg\", \"" + SecretConnInfo("") + "\", type: postgres)\n";
     runs.push_back(Dux({"run", "--registry", address, "--format", "csv",
-                        attach + "from_attached(\"pg\", \"orders\", partition_by: id) |> "
-                                 "sort_by(id)"}));
+                        script + "from_attached(\"pg\", \"orders\", partition_by: id) |> "
+                                 "sort_by(id)"},
+                       {{"PGPASSWORD", kPassword}}));
     w->Signal(SIGTERM);  // it leaves the registry on its way out
     EXPECT_EQ(w->Wait(std::chrono::seconds(20)), 0);
   }

@@ -1,5 +1,6 @@
 #include <algorithm>
 #include <chrono>
+#include <cmath>
 #include <map>
 #include <optional>
 #include <string>
@@ -26,7 +27,13 @@ std::string Metadata(const v1::QueryEvent& event, const std::string& key) {
 
 double Seconds(const v1::QueryEvent& event) { return static_cast<double>(event.at_us()) / 1e6; }
 
-json OrNull(const std::optional<double>& value) { return value ? json(*value) : json(nullptr); }
+// A count or a byte total as an integer (events carry doubles), other values as they are.
+json Number(double value) {
+  if (value == std::floor(value) && std::abs(value) < 9e15) return static_cast<int64_t>(value);
+  return value;
+}
+
+json OrNull(const std::optional<double>& value) { return value ? Number(*value) : json(nullptr); }
 
 // One attempt of a partition on a worker: a distributed.worker.stop event, placed in time by
 // when it was emitted (its end) and its duration.
@@ -39,7 +46,7 @@ json PartitionJson(const v1::QueryEvent& stop) {
           {"status", Metadata(stop, "status")},
           {"start_seconds", std::max(0.0, end - seconds)},
           {"seconds", seconds},
-          {"bytes", Measurement(stop, "ipc_bytes").value_or(0)},
+          {"bytes", Number(Measurement(stop, "ipc_bytes").value_or(0))},
           {"rows", OrNull(Measurement(stop, "rows"))}};
 }
 
@@ -63,7 +70,7 @@ Figures FiguresOf(const QueryRecord& query) {
                           {"failed", 0},
                           {"start_seconds", nullptr},
                           {"end_seconds", nullptr},
-                          {"bytes", 0.0},
+                          {"bytes", 0},
                           {"rows", nullptr}});
     }
     return f.stages[it->second];
@@ -143,9 +150,9 @@ json QueryDetailJson(const QueryRecord& query, int64_t now_unix_ms) {
   detail["plan"] = query.plan;
   detail["stages"] = std::move(f.stages);
   detail["partitions"] = std::move(f.partitions);
-  detail["gathered_bytes"] = f.totals.gathered_bytes;
-  detail["exchanged_bytes"] = f.totals.exchanged_bytes;
-  detail["broadcast_bytes"] = f.totals.broadcast_bytes;
+  detail["gathered_bytes"] = Number(f.totals.gathered_bytes);
+  detail["exchanged_bytes"] = Number(f.totals.exchanged_bytes);
+  detail["broadcast_bytes"] = Number(f.totals.broadcast_bytes);
   detail["retries"] = f.totals.retries;
   detail["dropped_events"] = query.dropped_by_coordinator + query.dropped_here;
   json events = json::array();
