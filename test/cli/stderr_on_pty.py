@@ -1,9 +1,9 @@
 #!/usr/bin/env python3
 """Runs a command with its stderr on a pseudo-terminal, as a user at a terminal would see
-it: stdin is /dev/null, stdout goes to OUT_FILE. Prints every byte the terminal received and
-exits with the command's exit code.
+it: stdin is /dev/null, stdout goes to OUT_FILE, or to the same terminal when OUT_FILE is
+"-". Prints every byte the terminal received and exits with the command's exit code.
 
-usage: stderr_on_pty.py OUT_FILE COMMAND [ARG...]
+usage: stderr_on_pty.py OUT_FILE|- COMMAND [ARG...]
 """
 import os
 import pty
@@ -14,8 +14,11 @@ import sys
 def main():
     out_path, argv = sys.argv[1], sys.argv[2:]
     master, slave = pty.openpty()
-    with open(out_path, "wb") as out:
-        child = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=out, stderr=slave)
+    if out_path == "-":
+        child = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=slave, stderr=slave)
+    else:
+        with open(out_path, "wb") as out:
+            child = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=out, stderr=slave)
     os.close(slave)
     received = bytearray()
     while True:

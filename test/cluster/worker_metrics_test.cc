@@ -168,7 +168,8 @@ TEST_F(WorkerMetricsTest, CountersMoveByWhatADistributedQueryDid) {
   ASSERT_GT(ok, 0u);
 
   std::vector<PrometheusText> after = {Scrape(*a), Scrape(*b)};
-  double fragments = 0, rows_out = 0, exchanged_rows = 0, exchanged_bytes = 0, sent = 0;
+  double fragments = 0, rows_out = 0, exchanged_rows = 0, exchanged_bytes = 0, sent = 0,
+         exchange_sent = 0;
   for (size_t w = 0; w < 2; ++w) {
     const PrometheusText& m = after[w];
     double finished =
@@ -181,6 +182,7 @@ TEST_F(WorkerMetricsTest, CountersMoveByWhatADistributedQueryDid) {
     rows_out += Value(m, "dux_worker_rows_out_total");
     exchanged_rows += Value(m, "dux_worker_exchange_received_rows_total");
     exchanged_bytes += Value(m, "dux_worker_exchange_received_bytes_sum");
+    exchange_sent += Value(m, "dux_worker_exchange_sent_bytes_total");
     sent += Value(m, "dux_worker_sent_bytes_total");
     // Each worker owns a bucket the other filled.
     EXPECT_GT(Value(m, "dux_worker_exchange_received_bytes_count"), 0) << "worker " << w;
@@ -194,6 +196,8 @@ TEST_F(WorkerMetricsTest, CountersMoveByWhatADistributedQueryDid) {
   EXPECT_GT(exchanged_rows, 0);
   EXPECT_LT(exchanged_rows, 6000);  // a worker's own buckets never travel
   EXPECT_GT(exchanged_bytes, 0);
+  // What the workers pushed is what their peers received.
+  EXPECT_EQ(exchange_sent, exchanged_bytes);
   EXPECT_GT(sent, 0);
 }
 

@@ -141,12 +141,21 @@ Result<sql::CompiledQuery> Session::Finish(Prepared prepared, const Pipeline& pi
   return compiler.Compile(*finish);
 }
 
-Result<sql::CompiledQuery> Session::Compile(const Pipeline& pipeline) {
+Result<sql::CompiledQuery> Session::CompileToRun(const Pipeline& pipeline) {
   DUX_ASSIGN_OR_RETURN(Prepared prepared, Prepare(pipeline));
   return Finish(std::move(prepared), pipeline);
 }
 
+Result<sql::CompiledQuery> Session::Compile(const Pipeline& pipeline) {
+  // The caller runs the query when it likes: the final stage ends here, without rows.
+  FinalStageEnd end(this);
+  auto query = CompileToRun(pipeline);
+  if (query.ok()) end.rows = 0;
+  return query;
+}
+
 Result<int64_t> Session::Stream(const Pipeline& pipeline, const RowConsumer& consume, bool live) {
+  FinalStageEnd end(this);
   DUX_ASSIGN_OR_RETURN(Prepared prepared, Prepare(pipeline));
   if (live && prepared.plan && coordinator::StreamsToConsumer(*prepared.plan)) {
     const pipeline::Schema& schema = prepared.local.schema;
@@ -164,6 +173,7 @@ Result<int64_t> Session::Stream(const Pipeline& pipeline, const RowConsumer& con
   DUX_ASSIGN_OR_RETURN(sql::CompiledQuery query, Finish(std::move(prepared), pipeline));
   auto rows = consume(query.Sql(), query.schema, query.ordered);
   if (!rows.ok()) return engine_->RunError(pipeline, rows.status());
+  end.rows = *rows;
   return rows;
 }
 
@@ -242,6 +252,9 @@ Result<Pipeline> Session::RunPlan(const coordinator::Plan& plan, const Pipeline&
           [&] { return coordinator::RunAndGather(connection(), plan, *cluster_, kGatheredTable); },
           [](const auto& gathered) { return gathered.rows; })
           .status());
+  // The coordinator's own part, over the gathered rows: no partitions.
+  final_stage_ = std::make_unique<coordinator::StageEvents>(&telemetry_, coordinator::kFinalStage,
+                                                            coordinator::kFinalStage, 0);
   return coordinator::FinishingPipeline(plan, pipeline, kGatheredTable);
 }
 
@@ -250,17 +263,21 @@ Result<exec::Table> Session::Compute(const Pipeline& pipeline) {
     return Status::InvalidArgument(std::string(pipeline.sink()->Verb()) +
                                    ": this pipeline writes its result; run it with Write");
   }
-  DUX_ASSIGN_OR_RETURN(sql::CompiledQuery query, Compile(pipeline));
+  FinalStageEnd end(this);
+  DUX_ASSIGN_OR_RETURN(sql::CompiledQuery query, CompileToRun(pipeline));
   auto table = connection().Query(query.Sql(), query.schema);
   if (!table.ok()) return engine_->RunError(pipeline, table.status());
+  end.rows = static_cast<int64_t>(table->NumRows());
   return table;
 }
 
 Result<int64_t> Session::NumRows(const Pipeline& pipeline) {
-  DUX_ASSIGN_OR_RETURN(sql::CompiledQuery query, Compile(pipeline));
+  FinalStageEnd end(this);
+  DUX_ASSIGN_OR_RETURN(sql::CompiledQuery query, CompileToRun(pipeline));
   DUX_ASSIGN_OR_RETURN(exec::Table t,
                        connection().Query("SELECT count(*) AS n FROM (" + query.Sql() + "\n)"));
-  return t.rows[0][0].int_value();
+  end.rows = t.rows[0][0].int_value();
+  return end.rows;
 }
 
 Frame Session::From(Pipeline pipeline) { return Frame(this, std::move(pipeline)); }

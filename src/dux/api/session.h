@@ -6,13 +6,16 @@
 
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <utility>
 #include <vector>
 
+#include "dux/common/query_profile.h"
 #include "dux/common/status.h"
 #include "dux/common/telemetry.h"
 #include "dux/exec/duckdb_connection.h"
+#include "dux/exec/duckdb_profile.h"
 #include "dux/exec/sink_writer.h"
 #include "dux/exec/table.h"
 #include "dux/pipeline/pipeline.h"
@@ -23,6 +26,7 @@ namespace dux {
 namespace coordinator {
 struct ClusterOptions;
 struct Plan;
+class StageEvents;
 }  // namespace coordinator
 namespace engine {
 class LocalEngine;
@@ -36,6 +40,31 @@ struct SessionOptions {
 };
 
 class Frame;
+
+/// What Session::ExplainAnalyze measured of one run (docs/observability.md, "explain
+/// --analyze"); FormatAnalyzedRun and AnalyzedRunJson render it.
+struct AnalyzedRun {
+  /// Whether workers ran part of it (the profile has stages).
+  bool distributed = false;
+  /// The result's rows (counted, then discarded), or the rows a sink wrote.
+  int64_t rows = 0;
+  /// Wall time of the whole run, planning included.
+  double seconds = 0;
+  /// The stages the workers and the coordinator ran, with partitions, workers and
+  /// exchanges; no stages for a run on this session alone.
+  RunProfile profile;
+  /// DuckDB's profile of the query this session ran itself: the whole pipeline when local,
+  /// the finishing query over the gathered rows when distributed. Absent for a pipeline
+  /// with a sink (the write is profiled by the stages alone).
+  std::optional<exec::DuckDbProfileNode> duckdb_profile;
+};
+
+/// `run` as explain --analyze prints it: a summary line, then per stage its wall time,
+/// rows in and out, bytes moved, peak memory, retries and spill, per worker the same, each
+/// exchange's buckets and skew, and DuckDB's profile.
+std::string FormatAnalyzedRun(const AnalyzedRun& run);
+/// The same as one JSON document (explain --analyze --format json), exact numbers, for tools.
+std::string AnalyzedRunJson(const AnalyzedRun& run);
 
 /// One embedded DuckDB database and connection. Not thread-safe: use one session per
 /// thread. Frames keep a pointer to their session and must not outlive it.
@@ -89,6 +118,12 @@ class Session {
   Result<int64_t> Stream(const pipeline::Pipeline& pipeline, const RowConsumer& consume, bool live);
   /// The SQL a pipeline runs (and its sink statement, if any).
   Result<std::string> Explain(const pipeline::Pipeline& pipeline);
+  /// Runs a pipeline and reports how it ran (explain --analyze): locally or on the workers
+  /// as Compute or Write would, but the result's rows are counted and discarded (a sink
+  /// writes as usual). Collects the run's telemetry events (a profile per stage, partition,
+  /// worker and exchange) and DuckDB's own profile of the query this session runs. Errors
+  /// are those of running the pipeline.
+  Result<AnalyzedRun> ExplainAnalyze(const pipeline::Pipeline& pipeline);
   /// Runs a pipeline without a sink and holds its result.
   Result<exec::Table> Compute(const pipeline::Pipeline& pipeline);
   /// Counts a pipeline's rows without materialising them.
@@ -116,7 +151,13 @@ class Session {
  private:
   class PlanningPrefetch;
   struct Prepared;
+  struct FinalStageEnd;
   Session() = default;
+  /// Compile, leaving the final stage open: the caller runs the query and ends it
+  /// (FinalStageEnd).
+  Result<sql::CompiledQuery> CompileToRun(const pipeline::Pipeline& pipeline);
+  /// Write, without ending the final stage.
+  Result<exec::WriteReport> WriteToSink(const pipeline::Pipeline& pipeline);
   /// What compiles and plans bind with: the current PlanningPrefetch's binder, else the
   /// connection.
   sql::Binder* binder();
@@ -160,6 +201,9 @@ class Session {
   /// binds the workers' SQL against such stand-ins for the tables they will have).
   Status EmptyTableLike(const std::string& table, const std::string& select_sql);
   Telemetry telemetry_;  ///< before engine_, which emits to it
+  /// The stage "final" of the last plan run (docs/observability.md): started once the
+  /// workers' rows are here, ended by the call that runs the finishing query.
+  std::unique_ptr<coordinator::StageEvents> final_stage_;
   std::unique_ptr<engine::LocalEngine> engine_;
   std::unique_ptr<coordinator::ClusterOptions> cluster_;
   PlanningPrefetch* planning_ = nullptr;  ///< set while a distributed call plans

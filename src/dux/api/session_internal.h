@@ -10,6 +10,7 @@
 
 #include "dux/api/session.h"
 #include "dux/coordinator/planner.h"
+#include "dux/coordinator/stage_events.h"
 #include "dux/engine/local_engine.h"
 #include "dux/sql/binder.h"
 
@@ -42,6 +43,22 @@ class Session::PlanningPrefetch {
   std::atomic<bool> stop_{false};
   std::vector<std::unique_ptr<exec::Connection>> ahead_;
   std::vector<std::thread> threads_;
+};
+
+/// Ends the session's final stage, if one is open, when the call that runs the finishing
+/// query returns: stage.stop with the result's `rows` once set (the call succeeded), else as
+/// failed.
+struct Session::FinalStageEnd {
+  explicit FinalStageEnd(Session* s) : session(s) {}
+  ~FinalStageEnd() {
+    if (!session->final_stage_) return;
+    if (rows >= 0) session->final_stage_->Stop({{"rows", static_cast<double>(rows)}});
+    session->final_stage_.reset();
+  }
+  FinalStageEnd(const FinalStageEnd&) = delete;
+  FinalStageEnd& operator=(const FinalStageEnd&) = delete;
+  Session* session;
+  int64_t rows = -1;
 };
 
 /// Runs one distributed query between the events query.start and query.stop (with the rows

@@ -12,6 +12,13 @@ namespace dux {
 using pipeline::Pipeline;
 
 Result<exec::WriteReport> Session::Write(const Pipeline& pipeline) {
+  FinalStageEnd end(this);
+  auto report = WriteToSink(pipeline);
+  if (report.ok()) end.rows = report->rows;
+  return report;
+}
+
+Result<exec::WriteReport> Session::WriteToSink(const Pipeline& pipeline) {
   DUX_RETURN_NOT_OK(engine_->BeginRun());
   if (!cluster_ || !pipeline.sink()) {
     DropGathered();
@@ -22,7 +29,7 @@ Result<exec::WriteReport> Session::Write(const Pipeline& pipeline) {
   if (exec::WritesDirectory(sink)) return WriteDistributed(pipeline);
   std::string pg_table;
   if (engine_->PostgresTarget(sink, &pg_table)) return WritePostgresDistributed(pipeline);
-  DUX_ASSIGN_OR_RETURN(sql::CompiledQuery query, Compile(pipeline));
+  DUX_ASSIGN_OR_RETURN(sql::CompiledQuery query, CompileToRun(pipeline));
   auto written = exec::WriteSink(connection(), sink, query);
   if (!written.ok()) return engine_->RunError(pipeline, written.status());
   return written;
@@ -39,7 +46,7 @@ Result<exec::WriteReport> Session::WritePostgresDistributed(const Pipeline& pipe
   const bool workers_read = WorkersReadPostgres(pipeline);
   if (SourceReadHere(pipeline)) {
     // Attached tables read here: the whole pipeline runs here (Compile).
-    DUX_ASSIGN_OR_RETURN(sql::CompiledQuery query, Compile(pipeline));
+    DUX_ASSIGN_OR_RETURN(sql::CompiledQuery query, CompileToRun(pipeline));
     return engine_->WritePostgres(sink, query);
   }
   if (a->read_only) {

@@ -88,9 +88,17 @@ int Main(int argc, char** argv) {
   run_cmd->add_flag("-q,--quiet", run.quiet, "print no progress line");
 
   RunOptions explain;
-  CLI::App* explain_cmd = app.add_subcommand("explain", "print the SQL a pipeline runs");
+  explain.format = "text";
+  CLI::App* explain_cmd = app.add_subcommand(
+      "explain", "print the SQL a pipeline runs, or with --analyze how a run of it went");
   AddPipelineOptions(explain_cmd, &explain);
   AddClusterOptions(explain_cmd, &explain.cluster, /*running=*/false);
+  explain_cmd->add_flag("--analyze", explain.analyze,
+                        "run the pipeline (its result counted, then discarded; a sink writes) "
+                        "and print per stage and worker its time, rows, bytes, memory, retries, "
+                        "spill and each exchange's skew");
+  explain_cmd->add_option("--format", explain.format, "with --analyze: text (default) or json")
+      ->check(CLI::IsMember({"text", "json"}));
 
   WorkerCommandOptions worker;
   CLI::App* worker_cmd =

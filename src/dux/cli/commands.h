@@ -24,9 +24,10 @@ struct ClusterFlags {
 };
 
 struct RunOptions {
-  std::string pipeline;  ///< the text given as an argument
-  std::string file;      ///< -f: read the pipeline from this file ("-" for stdin)
-  std::string format = "table";
+  std::string pipeline;           ///< the text given as an argument
+  std::string file;               ///< -f: read the pipeline from this file ("-" for stdin)
+  std::string format = "table";   ///< run: table, csv, ...; explain: text or json
+  bool analyze = false;           ///< explain --analyze: run it and report how it ran
   std::string arrow_compression;  ///< with --format arrow: "", "lz4" or "zstd"
   bool arrow_lossless = false;    ///< with --format arrow: DuckDB's lossless types
   std::string output;             ///< empty: stdout

@@ -284,9 +284,22 @@ Status Run(const RunOptions& o) {
 }
 
 Status Explain(const RunOptions& o) {
+  if (o.format == "json" && !o.analyze) {
+    return Status::InvalidArgument(
+        "--format json needs --analyze (explain prints its plan as text)");
+  }
   DUX_ASSIGN_OR_RETURN(std::string text, ReadPipelineText(o));
   DUX_ASSIGN_OR_RETURN(pipeline::Script script, pipeline::ParseScript(text));
   DUX_ASSIGN_OR_RETURN(Opened opened, OpenSession(o, script));
+  if (o.analyze) {
+    AnalyzedRun run;
+    {
+      QueryWatch watch(&opened.session->connection());
+      DUX_ASSIGN_OR_RETURN(run, opened.session->ExplainAnalyze(script.pipeline));
+    }
+    std::cout << (o.format == "json" ? AnalyzedRunJson(run) : FormatAnalyzedRun(run));
+    return Status::OK();
+  }
   DUX_ASSIGN_OR_RETURN(std::string explained, opened.session->Explain(script.pipeline));
   std::cout << explained;
   return Status::OK();

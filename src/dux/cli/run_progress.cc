@@ -107,7 +107,9 @@ std::string RunProgress::Counts() const {
   if (current_ < 0) return "";
   const Stage& stage = stages_[static_cast<size_t>(current_)];
   std::string line = fmt::format("dux: {} (stage {}): ", stage.kind, current_ + 1);
-  if (stage.total >= 0) {
+  if (stage.total == 0) {
+    line += "on the coordinator";  // e.g. the finishing query over the gathered rows
+  } else if (stage.total > 0) {
     line += fmt::format("{}/{} partitions", std::min(stage.done, stage.total), stage.total);
   } else {
     line += fmt::format("{} partitions done", stage.done);

@@ -62,5 +62,13 @@ TEST(RunProgress, WithoutStageEventsTheFanOutGivesTheFirstStagesPartitions) {
   EXPECT_EQ(progress.Counts(), "dux: gather (stage 2): 1 partitions done, 12 rows, 200 B");
 }
 
+TEST(RunProgress, TheCoordinatorsOwnStageHasNoPartitions) {
+  Clock::time_point t0 = Clock::now();
+  RunProgress progress(t0);
+  progress.Add({"stage.start", {{"partitions", 0}}, {{"stage", "final"}, {"kind", "final"}}}, t0);
+  EXPECT_EQ(progress.stages_complete(), 1);
+  EXPECT_EQ(progress.Counts(), "dux: final (stage 1): on the coordinator, 0 rows, 0 B");
+}
+
 }  // namespace
 }  // namespace dux::cli

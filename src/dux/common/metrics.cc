@@ -98,30 +98,17 @@ std::string FormatValue(double value) {
   return fmt::format("{}", value);
 }
 
-std::string EscapeLabelValue(const std::string& value) {
+// The text format's escapes: \\ and \n, and \" in a label value (`quote`); not in HELP.
+std::string Escape(const std::string& text, bool quote) {
   std::string out;
-  out.reserve(value.size());
-  for (char c : value) {
+  out.reserve(text.size());
+  for (char c : text) {
     if (c == '\\') {
       out += "\\\\";
-    } else if (c == '"') {
+    } else if (c == '\n') {
+      out += "\\n";
+    } else if (c == '"' && quote) {
       out += "\\\"";
-    } else if (c == '\n') {
-      out += "\\n";
-    } else {
-      out += c;
-    }
-  }
-  return out;
-}
-
-std::string EscapeHelp(const std::string& help) {
-  std::string out;
-  for (char c : help) {
-    if (c == '\\') {
-      out += "\\\\";
-    } else if (c == '\n') {
-      out += "\\n";
     } else {
       out += c;
     }
@@ -134,7 +121,7 @@ std::string LabelSet(const std::vector<std::string>& names, const std::vector<st
                      const std::string& extra = "") {
   std::string out;
   for (size_t i = 0; i < names.size(); ++i) {
-    out += (out.empty() ? "" : ",") + names[i] + "=\"" + EscapeLabelValue(values[i]) + "\"";
+    out += (out.empty() ? "" : ",") + names[i] + "=\"" + Escape(values[i], /*quote=*/true) + "\"";
   }
   if (!extra.empty()) out += (out.empty() ? "" : ",") + extra;
   return out.empty() ? "" : "{" + out + "}";
@@ -142,7 +129,7 @@ std::string LabelSet(const std::vector<std::string>& names, const std::vector<st
 
 template <typename Series>
 void RenderHeader(const Family<Series>& family, const char* type, std::string& out) {
-  out += "# HELP " + family.name() + " " + EscapeHelp(family.help()) + "\n";
+  out += "# HELP " + family.name() + " " + Escape(family.help(), /*quote=*/false) + "\n";
   out += "# TYPE " + family.name() + " " + type + "\n";
 }
 

@@ -76,6 +76,15 @@ class WriteCall : public protocol::ResultStream {
     s.cv.wait(lock, [&] { return s.done || s.cancelled; });
     if (s.cancelled) return Status(StatusCode::kCancelled, "the write was cancelled");
     if (!s.status.ok()) return s.status;
+    if (!reported_) {
+      // The worker's Write reply is its report: the rows it wrote.
+      reported_ = true;
+      v1::IpcChunk report;
+      report.mutable_stats()->set_rows(s.rows);
+      lock.unlock();
+      DeliverReport(report);
+      lock.lock();
+    }
     size_t n = std::min(size, s.bytes.size() - offset_);
     std::memcpy(data, s.bytes.data() + offset_, n);
     offset_ += n;
@@ -98,6 +107,7 @@ class WriteCall : public protocol::ResultStream {
     bool done = false;
     bool cancelled = false;
     Status status;
+    int64_t rows = 0;
     std::string bytes;
   };
 
@@ -108,6 +118,7 @@ class WriteCall : public protocol::ResultStream {
     if (status.ok()) status = Encode(s, *reply, &out);
     std::lock_guard lock(s.mu);
     s.status = status;
+    if (status.ok()) s.rows = reply->rows();
     s.bytes = std::move(out.bytes());
     s.done = true;
     s.cv.notify_all();
@@ -127,6 +138,7 @@ class WriteCall : public protocol::ResultStream {
 
   std::shared_ptr<State> state_;
   size_t offset_ = 0;
+  bool reported_ = false;
   std::thread thread_;
 };
 

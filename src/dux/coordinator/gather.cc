@@ -7,7 +7,9 @@
 #include <chrono>
 #include <condition_variable>
 #include <deque>
+#include <map>
 #include <mutex>
+#include <optional>
 #include <thread>
 
 #include "dux/arrow_ipc/arrow_c.h"
@@ -22,6 +24,9 @@ namespace dux::coordinator {
 using Clock = std::chrono::steady_clock;
 
 namespace {
+
+// partition.progress events per partition attempt: at most one per this interval.
+constexpr auto kProgressInterval = std::chrono::milliseconds(250);
 
 // Counts the bytes a stream delivers and keeps its own error, which is the root cause when
 // the IPC reader then fails.
@@ -174,9 +179,12 @@ class Gather {
  public:
   /// `discardable`: the rows of a failed attempt can be deleted after the import, so a task
   /// may be retried after it delivered rows (not so when they are folded on arrival).
-  Gather(std::vector<GatherTask> tasks, const ClusterOptions& options, const char* stage,
+  Gather(std::vector<GatherTask> tasks, const ClusterOptions& options, std::string stage,
          bool discardable)
-      : tasks_(std::move(tasks)), options_(options), stage_(stage), discardable_(discardable) {
+      : tasks_(std::move(tasks)),
+        options_(options),
+        stage_(std::move(stage)),
+        discardable_(discardable) {
     size_t n = tasks_.size();
     streams_.assign(n, nullptr);
     state_.assign(n, State::kPending);
@@ -264,6 +272,17 @@ class Gather {
     }
     FailLocked(Status(StatusCode::kDeadlineExceeded,
                       fmt::format("no worker finished within {} s", options_.timeout_seconds)));
+  }
+
+  // Reads what follows the end of the IPC stream: the worker's stats (a report, see
+  // protocol::ResultStream) and the call's final status.
+  static Status Drain(CountingInput* in) {
+    char rest[4096];
+    for (;;) {
+      auto n = in->Read(rest, sizeof rest);
+      if (!n.ok()) return n.status();
+      if (*n == 0) return Status::OK();
+    }
   }
 
   const std::string& AddressLocked(size_t task) const {
@@ -386,51 +405,115 @@ class Gather {
     }
   }
 
-  // One attempt of task `i` on `worker`, tagging its batches with `tag`.
+  // What one attempt delivered: bytes, decoded rows, and the worker's own stats if it sent
+  // them (older workers do not).
+  struct AttemptOutcome {
+    int64_t bytes = 0;
+    int64_t decoded_rows = 0;
+    std::optional<v1::FragmentStats> stats;
+    Clock::time_point last_progress{};
+  };
+
+  // One attempt of task `i` on `worker`, tagging its batches with `tag`. Emits
+  // partition.start, partition.progress (at most every kProgressInterval) and
+  // distributed.worker.stop.
   Status Attempt(size_t i, size_t worker, const v1::Fragment& fragment, int32_t tag,
                  bool* delivered) {
     auto start = Clock::now();
     protocol::WorkerClient& client = *options_.workers[worker];
+    const Telemetry* t = options_.telemetry;
+    std::map<std::string, std::string> names{
+        {"stage", stage_}, {"task", tasks_[i].label}, {"address", client.address()}};
+    if (t) {
+      t->Emit({"partition.start",
+               {{"worker_index", static_cast<double>(worker)},
+                {"attempt", static_cast<double>(AttemptOf(i))}},
+               names});
+    }
     v1::ExecuteRequest request;
     *request.mutable_fragment() = fragment;
     request.set_compression(options_.compression);
-    int64_t bytes = 0;
-    Status status = Stream(client, request, i, tag, &bytes, delivered);
-    ipc_bytes_ += bytes;
+    AttemptOutcome outcome;
+    Status status = Stream(client, request, i, tag, &outcome, delivered);
+    ipc_bytes_ += outcome.bytes;
     double seconds = std::chrono::duration<double>(Clock::now() - start).count();
-    if (options_.telemetry) {
-      options_.telemetry->Emit({"distributed.worker.stop",
-                                {{"duration", seconds},
-                                 {"ipc_bytes", static_cast<double>(bytes)},
-                                 {"worker_index", static_cast<double>(worker)},
-                                 {"n_workers", static_cast<double>(options_.workers.size())}},
-                                {{"address", client.address()},
-                                 {"stage", stage_},
-                                 {"task", tasks_[i].label},
-                                 {"status", status.ok() ? "ok" : StatusCodeName(status.code())}}});
+    if (t) {
+      Event stop{"distributed.worker.stop",
+                 {{"duration", seconds},
+                  {"ipc_bytes", static_cast<double>(outcome.bytes)},
+                  {"worker_index", static_cast<double>(worker)},
+                  {"n_workers", static_cast<double>(options_.workers.size())}},
+                 names};
+      stop.metadata["status"] = status.ok() ? "ok" : StatusCodeName(status.code());
+      if (outcome.stats) {
+        const v1::FragmentStats& s = *outcome.stats;
+        stop.measurements["rows"] = static_cast<double>(s.rows());
+        if (s.has_rows_processed()) {
+          stop.measurements["rows_processed"] = static_cast<double>(s.rows_processed());
+        }
+        if (s.has_peak_memory_bytes()) {
+          stop.measurements["peak_memory_bytes"] = static_cast<double>(s.peak_memory_bytes());
+        }
+        if (s.has_spill_bytes()) {
+          stop.measurements["spill_bytes"] = static_cast<double>(s.spill_bytes());
+        }
+        if (fragment.has_shuffle()) {
+          stop.measurements["exchanged_bytes"] = static_cast<double>(s.exchanged_bytes());
+        }
+      } else if (status.ok() && !fragment.has_shuffle() && !fragment.has_postgres_insert() &&
+                 !tasks_[i].start) {
+        // A worker that reports nothing returned exactly these rows (not a report of them).
+        stop.measurements["rows"] = static_cast<double>(outcome.decoded_rows);
+      }
+      t->Emit(stop);
     }
     return status;
   }
 
+  int AttemptOf(size_t i) {
+    std::lock_guard lock(mu_);
+    return attempt_[i];
+  }
+
+  // Emits a worker's progress report, at most every kProgressInterval per attempt.
+  void OnProgress(size_t i, const std::string& address, const v1::FragmentProgress& progress,
+                  AttemptOutcome* outcome) {
+    const Telemetry* t = options_.telemetry;
+    auto now = Clock::now();
+    if (!t || now - outcome->last_progress < kProgressInterval) return;
+    outcome->last_progress = now;
+    t->Emit({"partition.progress",
+             {{"percentage", progress.percentage()},
+              {"rows_processed", static_cast<double>(progress.rows_processed())},
+              {"total_rows", static_cast<double>(progress.total_rows())}},
+             {{"stage", stage_}, {"task", tasks_[i].label}, {"address", address}}});
+  }
+
   Status Stream(protocol::WorkerClient& client, const v1::ExecuteRequest& request, size_t i,
-                int32_t tag, int64_t* bytes, bool* delivered) {
+                int32_t tag, AttemptOutcome* outcome, bool* delivered) {
     auto started = tasks_[i].start ? tasks_[i].start(client, request) : client.Execute(request);
     if (!started.ok()) return started.status();
     std::unique_ptr<protocol::ResultStream> stream = std::move(started).value();
+    // Reports arrive on this thread, from within the reads below.
+    stream->OnReport([this, i, &client, outcome](const v1::IpcChunk& report) {
+      if (report.has_progress()) OnProgress(i, client.address(), report.progress(), outcome);
+      if (report.has_stats()) outcome->stats = report.stats();
+    });
     {
       std::lock_guard lock(mu_);
       if (!error_.ok()) return error_;
       streams_[i] = stream.get();
     }
     CountingInput counting(stream.get());
-    Status status = Decode(client, &counting, tag, delivered);
-    *bytes = counting.bytes();
+    Status status = Decode(client, &counting, tag, delivered, &outcome->decoded_rows);
+    outcome->bytes = counting.bytes();
     std::lock_guard lock(mu_);
     streams_[i] = nullptr;
     return status;
   }
 
-  Status Decode(protocol::WorkerClient& client, CountingInput* in, int32_t tag, bool* delivered) {
+  Status Decode(protocol::WorkerClient& client, CountingInput* in, int32_t tag, bool* delivered,
+                int64_t* decoded_rows) {
     auto bad = [&](const Status& s) {
       if (!in->error().ok()) return in->error();
       return Status(StatusCode::kDataLoss,
@@ -455,7 +538,8 @@ class Gather {
       arrow_ipc::ArrayOwner batch;
       auto more = (*reader)->Next(batch.out());
       if (!more.ok()) return bad(more.status());
-      if (!*more) return Status::OK();
+      if (!*more) return Drain(in);
+      *decoded_rows += batch->length;
       std::unique_lock lock(mu_);
       cv_.wait(lock, [&] { return queue_.size() < kMaxQueued || !error_.ok(); });
       if (!error_.ok()) return error_;
@@ -467,7 +551,7 @@ class Gather {
 
   const std::vector<GatherTask> tasks_;
   const ClusterOptions& options_;
-  const char* stage_;
+  const std::string stage_;
   const bool discardable_;
   Clock::time_point deadline_{};
   std::mutex mu_;
@@ -543,7 +627,7 @@ Result<int64_t> ScanGather(exec::Connection& connection, Gather& gather,
 }  // namespace
 
 Result<GatherResult> GatherInto(exec::Connection& connection, std::vector<GatherTask> tasks,
-                                const ClusterOptions& options, const char* stage,
+                                const ClusterOptions& options, const std::string& stage,
                                 const std::string& table, const Fold* fold) {
   Gather gather(std::move(tasks), options, stage, /*discardable=*/fold == nullptr);
   auto rows = ScanGather(connection, gather, [&](const std::string& select) -> Result<int64_t> {
@@ -567,7 +651,7 @@ Result<GatherResult> GatherInto(exec::Connection& connection, std::vector<Gather
 }
 
 Result<GatherResult> GatherTo(exec::Connection& connection, std::vector<GatherTask> tasks,
-                              const ClusterOptions& options, const char* stage,
+                              const ClusterOptions& options, const std::string& stage,
                               const RowConsumer& consume) {
   Gather gather(std::move(tasks), options, stage, /*discardable=*/false);
   auto rows = ScanGather(connection, gather, [&](const std::string& select) {

@@ -45,6 +45,10 @@ struct GatherResult {
 /// exclude it.
 constexpr const char* kAttemptColumn = "__dux_attempt";
 
+/// Every attempt of a task emits partition.start, partition.progress (from the worker's
+/// reports) and distributed.worker.stop (with the worker's stats when it sends them), each
+/// naming `stage` (docs/observability.md).
+///
 /// Runs the tasks and loads their rows into the new TEMPORARY table `table` of `connection`
 /// (plus kAttemptColumn). A task that fails on a worker's account (unreachable, lost, an
 /// internal or IO error) is retried once on the next worker that answers Health (event
@@ -55,7 +59,7 @@ constexpr const char* kAttemptColumn = "__dux_attempt";
 /// the folded rows, without kAttemptColumn; a task that fails after delivering rows is then
 /// not retried (its rows cannot be told apart any more).
 Result<GatherResult> GatherInto(exec::Connection& connection, std::vector<GatherTask> tasks,
-                                const ClusterOptions& options, const char* stage,
+                                const ClusterOptions& options, const std::string& stage,
                                 const std::string& table, const Fold* fold = nullptr);
 
 /// Runs a SELECT (given as its text) exactly once on the connection it was given for, and
@@ -68,7 +72,7 @@ using RowConsumer = std::function<Result<int64_t>(const std::string& select)>;
 /// rows is not retried: the call fails. One that fails before is retried as by GatherInto.
 /// When `consume` fails (say, its reader went away), the workers' fragments are cancelled.
 Result<GatherResult> GatherTo(exec::Connection& connection, std::vector<GatherTask> tasks,
-                              const ClusterOptions& options, const char* stage,
+                              const ClusterOptions& options, const std::string& stage,
                               const RowConsumer& consume);
 
 /// The SELECT that folds the rows of `select` (gathered partials).

@@ -289,5 +289,54 @@ TEST_F(GatherTest, FailedConsumerCancelsTheWorkers) {
   EXPECT_EQ(running, 0);
 }
 
+// The events of each attempt name the stage, the task and the worker, and carry what the
+// worker reported at the fragment's end.
+TEST_F(GatherTest, EventsNameTheStageAndCarryTheWorkersStats) {
+  auto options = Options({clients_[0], clients_[1]});
+  std::vector<GatherTask> tasks = {{0, Fragment(kRows, "e1"), true, "partition 0"},
+                                   {1, Fragment(kRows, "e2"), true, "partition 1"}};
+  auto gathered = GatherInto(session_->connection(), tasks, options, "scan", "t_events");
+  ASSERT_TRUE(gathered.ok()) << gathered.status().message();
+  std::lock_guard lock(mu_);
+  std::set<std::string> started, stopped;
+  for (const auto& e : events_) {
+    if (e.name == "partition.start") {
+      EXPECT_EQ(e.metadata.at("stage"), "scan");
+      started.insert(e.metadata.at("task") + "@" + e.metadata.at("address"));
+    }
+    if (e.name == "distributed.worker.stop") {
+      EXPECT_EQ(e.metadata.at("stage"), "scan");
+      EXPECT_EQ(e.metadata.at("status"), "ok");
+      EXPECT_EQ(e.measurements.at("rows"), 20000);
+      EXPECT_EQ(e.measurements.count("peak_memory_bytes"), 1u);
+      EXPECT_EQ(e.measurements.at("spill_bytes"), 0);
+      stopped.insert(e.metadata.at("task") + "@" + e.metadata.at("address"));
+    }
+  }
+  std::set<std::string> both = {"partition 0@in-process:0", "partition 1@in-process:1"};
+  EXPECT_EQ(started, both);
+  EXPECT_EQ(stopped, both);
+}
+
+// A worker that sends no reports (an older one; here a client that drops them) still runs
+// its tasks: the coordinator counts the rows it decoded instead.
+TEST_F(GatherTest, AWorkerThatReportsNothingStillWorks) {
+  auto silent = std::make_shared<FailingClient>(clients_[0], SIZE_MAX);
+  auto options = Options({silent});
+  std::vector<GatherTask> tasks = {{0, Fragment(kRows, "s1"), true, "partition 0"}};
+  auto gathered = GatherInto(session_->connection(), tasks, options, "scan", "t_silent");
+  ASSERT_TRUE(gathered.ok()) << gathered.status().message();
+  EXPECT_EQ(gathered->rows, 20000);
+  std::lock_guard lock(mu_);
+  int stops = 0;
+  for (const auto& e : events_) {
+    if (e.name != "distributed.worker.stop") continue;
+    ++stops;
+    EXPECT_EQ(e.measurements.at("rows"), 20000);
+    EXPECT_EQ(e.measurements.count("peak_memory_bytes"), 0u);
+  }
+  EXPECT_EQ(stops, 1);
+}
+
 }  // namespace
 }  // namespace dux::coordinator

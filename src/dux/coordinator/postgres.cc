@@ -5,6 +5,7 @@
 #include <set>
 
 #include "dux/coordinator/gather.h"
+#include "dux/coordinator/stage_events.h"
 #include "dux/pg/catalog.h"
 #include "dux/pg/slice.h"
 #include "dux/pipeline/proto_mapping.h"
@@ -130,7 +131,9 @@ Result<int64_t> InsertFromWorkers(exec::Connection& connection, const Plan& plan
     if (target.atomic) DropTables(pg, schema, stages);
     if (created) (void)pg.Execute("DROP TABLE IF EXISTS " + target.table.Quoted());
   };
-  auto gathered = GatherInto(connection, std::move(tasks), options, "insert", kInsertReportTable);
+  StageEvents stage(options.telemetry, kWriteStage, kWriteStage, tasks.size());
+  auto gathered =
+      GatherInto(connection, std::move(tasks), options, stage.stage(), kInsertReportTable);
   if (!gathered.ok()) {
     undo();
     const Status& s = gathered.status();
@@ -148,6 +151,8 @@ Result<int64_t> InsertFromWorkers(exec::Connection& connection, const Plan& plan
     return report.status();
   }
   int64_t rows = std::stoll((*report)[0][0].value_or("0"));
+  stage.Stop(
+      {{"rows", static_cast<double>(rows)}, {"bytes", static_cast<double>(gathered->ipc_bytes)}});
   if (!target.atomic) return rows;
   std::vector<std::string> succeeded;
   for (const auto& f : gathered->completed) {

@@ -450,7 +450,7 @@ TEST_F(PostgresDistTest, AtomicShareOfALostWorkerIsRetriedWithoutDuplicates) {
   EXPECT_EQ(StagingTables(), 0) << "the lost attempt's staging table was left behind";
   ASSERT_EQ(Events("partition.retry").size(), 1u);
   EXPECT_EQ(Events("partition.retry")[0].metadata.at("failed_worker"), "in-process:0");
-  EXPECT_EQ(Events("partition.retry")[0].metadata.at("stage"), "insert");
+  EXPECT_EQ(Events("partition.retry")[0].metadata.at("stage"), "write");
 }
 
 TEST_F(PostgresDistTest, PlainShareOfALostWorkerIsNotRetried) {

@@ -15,6 +15,7 @@
 
 #include "dux/arrow_ipc/streams.h"
 #include "dux/coordinator/gather.h"
+#include "dux/coordinator/stage_events.h"
 #include "dux/exec/arrow_export.h"
 #include "dux/sql/quote.h"
 
@@ -54,15 +55,24 @@ class WorkerTables {
   std::vector<std::pair<size_t, std::string>> tables_;
 };
 
+Result<GatherReport> RunAndGatherNamed(exec::Connection& connection, const Plan& plan,
+                                       const ClusterOptions& options, const std::string& table,
+                                       const std::string& prefix, int* broadcasts,
+                                       const LastStageHook& last_stage);
+
 // Computes `side`, planned as `plan`, and writes its rows to `out` as an IPC stream: gathered
-// from the workers and finished here, or all here when the plan says so. Returns the rows.
+// from the workers (its stages named after `prefix`) and finished here, or all here when the
+// plan says so. Returns the rows.
 Result<int64_t> ComputeSide(exec::Connection& connection, const pipeline::Pipeline& side,
                             const Plan& plan, const ClusterOptions& options,
-                            const std::string& table, arrow_ipc::OutputStream* out) {
+                            const std::string& table, const std::string& prefix, int* broadcasts,
+                            arrow_ipc::OutputStream* out) {
   std::string gathered = table + "_gathered";
   pipeline::Pipeline query = side;
   if (plan.coordinator_only.empty()) {
-    DUX_RETURN_NOT_OK(RunAndGather(connection, plan, options, gathered).status());
+    DUX_RETURN_NOT_OK(
+        RunAndGatherNamed(connection, plan, options, gathered, prefix, broadcasts, nullptr)
+            .status());
     query = FinishingPipeline(plan, side, gathered);
   }
   sql::Compiler compiler(&connection);
@@ -74,18 +84,21 @@ Result<int64_t> ComputeSide(exec::Connection& connection, const pipeline::Pipeli
 }
 
 // Computes each broadcast side of `plan` (and of its shuffled right side) once and registers
-// it on every worker, all workers at once from one encoding.
+// it on every worker, all workers at once from one encoding. Each is a stage "broadcast N"
+// (N counted by `broadcasts` over the run), and the side's own stages are named after it.
 Status RegisterBroadcasts(exec::Connection& connection, const Plan& plan,
-                          const ClusterOptions& options, WorkerTables* tables) {
+                          const ClusterOptions& options, WorkerTables* tables, int* broadcasts) {
   const Telemetry* t = options.telemetry;
   for (const auto& b : plan.broadcasts) {
     auto start = Clock::now();
-    if (t) t->Emit({"distributed.broadcast.start", {}, {{"table", b.table}}});
-    arrow_ipc::StringOutputStream out;
-    DUX_ASSIGN_OR_RETURN(int64_t rows,
-                         ComputeSide(connection, b.side, *b.plan, options, b.table, &out));
-    const std::string& bytes = out.bytes();
     size_t n = options.workers.size();
+    std::string name = fmt::format("broadcast {}", ++*broadcasts);
+    StageEvents stage(t, name, kBroadcastStage, n);
+    if (t) t->Emit({"distributed.broadcast.start", {}, {{"table", b.table}, {"stage", name}}});
+    arrow_ipc::StringOutputStream out;
+    DUX_ASSIGN_OR_RETURN(int64_t rows, ComputeSide(connection, b.side, *b.plan, options, b.table,
+                                                   name + " ", broadcasts, &out));
+    const std::string& bytes = out.bytes();
     std::vector<Status> registered(n);
     std::vector<std::thread> threads;
     for (size_t w = 0; w < n; ++w) {
@@ -97,17 +110,21 @@ Status RegisterBroadcasts(exec::Connection& connection, const Plan& plan,
     }
     for (auto& thread : threads) thread.join();
     for (const auto& s : registered) DUX_RETURN_NOT_OK(s);
+    // Every worker received the side's bytes.
+    double moved = static_cast<double>(bytes.size() * n);
     if (t) {
       t->Emit({"distributed.broadcast.stop",
                {{"duration", std::chrono::duration<double>(Clock::now() - start).count()},
                 {"rows", static_cast<double>(rows)},
                 {"bytes", static_cast<double>(bytes.size())},
                 {"n_workers", static_cast<double>(n)}},
-               {{"table", b.table}}});
+               {{"table", b.table}, {"stage", name}}});
     }
+    stage.Stop({{"rows", static_cast<double>(rows)}, {"bytes", moved}});
   }
   if (plan.shuffled_right) {
-    DUX_RETURN_NOT_OK(RegisterBroadcasts(connection, *plan.shuffled_right->plan, options, tables));
+    DUX_RETURN_NOT_OK(
+        RegisterBroadcasts(connection, *plan.shuffled_right->plan, options, tables, broadcasts));
   }
   return Status::OK();
 }
@@ -118,12 +135,23 @@ struct SideBuckets {
   std::vector<int64_t> rows, bytes;       // per bucket, summed over producers
 };
 
+int64_t Sum(const std::vector<int64_t>& v) {
+  return std::accumulate(v.begin(), v.end(), int64_t{0});
+}
+
+std::string JoinNumbers(const std::vector<int64_t>& v) {
+  return fmt::format("{}", fmt::join(v, ","));
+}
+
 // Runs the partitions of `side` as producers of a hash exchange on `keys` into `target`'s
-// buckets, under exchange ids "QUERY-TAG<partition>".
+// buckets, under exchange ids "QUERY-TAG<partition>": the scan stage `stage`, whose
+// stage.stop carries the rows and bytes each bucket received (metadata `bucket_rows`,
+// `bucket_bytes`: comma-separated, by bucket) and the stage reading them (`exchange`).
 Result<SideBuckets> ProduceSide(exec::Connection& connection, const Plan& side,
                                 const std::vector<std::string>& keys, v1::ShuffleTarget target,
                                 const ClusterOptions& options, const std::string& query_id,
-                                const char* tag, WorkerTables* tables) {
+                                const char* tag, WorkerTables* tables, const std::string& stage,
+                                const std::string& exchange) {
   size_t n_workers = options.workers.size();
   target.clear_keys();
   for (const auto& k : keys) target.add_keys(k);
@@ -143,8 +171,9 @@ Result<SideBuckets> ProduceSide(exec::Connection& connection, const Plan& side,
     }
     producers.push_back(std::move(task));
   }
+  StageEvents events(options.telemetry, stage, kScanStage, producers.size());
   DUX_ASSIGN_OR_RETURN(GatherResult produced, GatherInto(connection, std::move(producers), options,
-                                                         "exchange", kExchangeStatsTable));
+                                                         stage, kExchangeStatsTable));
   SideBuckets out;
   for (const auto& f : produced.completed) out.exchange_ids.push_back(f.shuffle().exchange_id());
   out.rows.assign(static_cast<size_t>(target.n_buckets()), 0);
@@ -161,11 +190,12 @@ Result<SideBuckets> ProduceSide(exec::Connection& connection, const Plan& side,
     out.rows[b] = std::stoll(row[1].value_or("0"));
     out.bytes[b] = std::stoll(row[2].value_or("0"));
   }
+  events.Stop({{"rows", static_cast<double>(Sum(out.rows))},
+               {"bytes", static_cast<double>(Sum(out.bytes))}},
+              {{"exchange", exchange},
+               {"bucket_rows", JoinNumbers(out.rows)},
+               {"bucket_bytes", JoinNumbers(out.bytes)}});
   return out;
-}
-
-int64_t Sum(const std::vector<int64_t>& v) {
-  return std::accumulate(v.begin(), v.end(), int64_t{0});
 }
 
 // Which side of a shuffle join's skewed bucket may be spread over the workers, the other
@@ -195,12 +225,10 @@ constexpr const char* kSpreadColumn = "__dux_spread";
 // and, when the join allows, spreads its rows of one side over every worker (routed by row
 // number) and replicates the other side's rows of it to each, all worker to worker. Returns
 // the tasks that join those pieces, one per worker, and adds the split buckets to `split`.
-Result<std::vector<GatherTask>> SplitSkewedBuckets(exec::Connection& connection, const Plan& plan,
-                                                   const ClusterOptions& options,
-                                                   const std::string& query_id,
-                                                   const SideBuckets& left,
-                                                   const SideBuckets& right, WorkerTables* tables,
-                                                   std::set<int>* split) {
+Result<std::vector<GatherTask>> SplitSkewedBuckets(
+    exec::Connection& connection, const Plan& plan, const ClusterOptions& options,
+    const std::string& query_id, const SideBuckets& left, const SideBuckets& right,
+    WorkerTables* tables, std::set<int>* split, const std::string& prefix) {
   std::vector<GatherTask> tasks;
   size_t n = options.workers.size();
   if (!plan.shuffled_right || n < 2) return tasks;
@@ -220,7 +248,7 @@ Result<std::vector<GatherTask>> SplitSkewedBuckets(exec::Connection& connection,
                                 {"rows", static_cast<double>(rows[b])},
                                 {"median_rows", static_cast<double>(median)},
                                 {"split_into", spread == Spread::kNone ? 1.0 : double(n)}},
-                               {}});
+                               {{"stage", prefix + kExchangeStage}}});
     }
     if (spread == Spread::kNone) continue;
     int bucket = static_cast<int>(b);
@@ -276,10 +304,12 @@ Result<std::vector<GatherTask>> SplitSkewedBuckets(exec::Connection& connection,
     split->insert(bucket);
   }
   if (!movers.empty()) {
-    DUX_RETURN_NOT_OK(
-        GatherInto(connection, std::move(movers), options, "exchange", kExchangeStatsTable)
-            .status());
+    // The fragments that move the skewed buckets' rows are a stage of their own.
+    StageEvents events(options.telemetry, prefix + "skew", kExchangeStage, movers.size());
+    DUX_ASSIGN_OR_RETURN(GatherResult moved, GatherInto(connection, std::move(movers), options,
+                                                        events.stage(), kExchangeStatsTable));
     connection.DropTemporaryTable(kExchangeStatsTable);
+    events.Stop({{"bytes", static_cast<double>(moved.ipc_bytes)}});
   }
   return tasks;
 }
@@ -290,7 +320,8 @@ Result<std::vector<GatherTask>> SplitSkewedBuckets(exec::Connection& connection,
 Result<std::vector<GatherTask>> RunExchange(exec::Connection& connection, const Plan& plan,
                                             const ClusterOptions& options,
                                             const std::string& query_id, WorkerTables* tables,
-                                            int64_t* exchanged_bytes) {
+                                            int64_t* exchanged_bytes, const std::string& prefix,
+                                            const std::string& reader) {
   const Telemetry* t = options.telemetry;
   const HashStage& stage = *plan.hash_stage;
   auto start = Clock::now();
@@ -306,34 +337,43 @@ Result<std::vector<GatherTask>> RunExchange(exec::Connection& connection, const 
   if (t) {
     t->Emit({"distributed.shuffle.start",
              {{"n_buckets", static_cast<double>(n_buckets)}},
-             {{"keys", keys}, {"rule", stage.rule}}});
+             {{"keys", keys}, {"rule", stage.rule}, {"stage", reader}}});
   }
-  DUX_ASSIGN_OR_RETURN(SideBuckets left, ProduceSide(connection, plan, stage.keys, target, options,
-                                                     query_id, "p", tables));
+  DUX_ASSIGN_OR_RETURN(SideBuckets left,
+                       ProduceSide(connection, plan, stage.keys, target, options, query_id, "p",
+                                   tables, prefix + kScanStage, reader));
   SideBuckets right;
   if (plan.shuffled_right) {
-    DUX_ASSIGN_OR_RETURN(
-        right, ProduceSide(connection, *plan.shuffled_right->plan, plan.shuffled_right->keys,
-                           target, options, query_id, "r", tables));
+    DUX_ASSIGN_OR_RETURN(right, ProduceSide(connection, *plan.shuffled_right->plan,
+                                            plan.shuffled_right->keys, target, options, query_id,
+                                            "r", tables, prefix + kScanStage + " right", reader));
   }
   *exchanged_bytes = Sum(left.bytes) + Sum(right.bytes);
   if (t) {
-    int64_t largest = 0;
+    std::vector<int64_t> rows(left.rows.size());
     for (size_t b = 0; b < left.rows.size(); ++b) {
-      largest = std::max(largest, left.rows[b] + (right.rows.empty() ? 0 : right.rows[b]));
+      rows[b] = left.rows[b] + (right.rows.empty() ? 0 : right.rows[b]);
     }
+    std::vector<int64_t> sorted = rows;
+    std::sort(sorted.begin(), sorted.end());
+    int64_t largest = sorted.empty() ? 0 : sorted.back();
+    int64_t median = sorted.empty() ? 0 : sorted[sorted.size() / 2];
     t->Emit({"distributed.shuffle.stop",
              {{"duration", std::chrono::duration<double>(Clock::now() - start).count()},
               {"rows", static_cast<double>(Sum(left.rows) + Sum(right.rows))},
               {"bytes", static_cast<double>(*exchanged_bytes)},
               {"largest_bucket_rows", static_cast<double>(largest)},
+              {"median_bucket_rows", static_cast<double>(median)},
               {"n_buckets", static_cast<double>(n_buckets)}},
-             {{"keys", keys}, {"rule", stage.rule}}});
+             {{"keys", keys},
+              {"rule", stage.rule},
+              {"stage", reader},
+              {"bucket_rows", JoinNumbers(rows)}}});
   }
   std::set<int> split;
   DUX_ASSIGN_OR_RETURN(
       std::vector<GatherTask> owners,
-      SplitSkewedBuckets(connection, plan, options, query_id, left, right, tables, &split));
+      SplitSkewedBuckets(connection, plan, options, query_id, left, right, tables, &split, prefix));
   // The buckets live on their owners only: a failed owner cannot be replaced.
   for (size_t w = 0; w < n_workers; ++w) {
     BucketInputs inputs{left.exchange_ids, right.exchange_ids, {}};
@@ -352,11 +392,14 @@ Result<std::vector<GatherTask>> RunExchange(exec::Connection& connection, const 
 namespace {
 
 // Runs `plan`'s stages up to the last one, whose tasks `gather` runs (into a table, or to a
-// consumer), with the fan-out and merge events around it.
+// consumer; it gets the stage's name), with the fan-out and merge events around it. The
+// stages are named after `prefix` (a broadcast side's are "broadcast N scan", ...);
+// `broadcasts` counts the broadcast stages of the run.
 Result<GatherReport> RunStages(
     exec::Connection& connection, const Plan& plan, const ClusterOptions& options,
-    const LastStageHook& last_stage,
-    const std::function<Result<GatherResult>(std::vector<GatherTask>)>& gather) {
+    const LastStageHook& last_stage, const std::string& prefix, int* broadcasts,
+    const std::function<Result<GatherResult>(std::vector<GatherTask>, const std::string&)>&
+        gather) {
   const Telemetry* t = options.telemetry;
   size_t n = plan.partitioning.partitions.size();
   if (t) {
@@ -368,12 +411,15 @@ Result<GatherReport> RunStages(
   auto start = Clock::now();
   std::string query_id = NewQueryId();
   WorkerTables worker_tables(options);
-  DUX_RETURN_NOT_OK(RegisterBroadcasts(connection, plan, options, &worker_tables));
+  DUX_RETURN_NOT_OK(RegisterBroadcasts(connection, plan, options, &worker_tables, broadcasts));
   int64_t exchanged = 0;
   std::vector<GatherTask> tasks;
+  // The last stage: partitions, or the bucket owners of an exchange, or either writing.
+  const char* kind = last_stage ? kWriteStage : plan.hash_stage ? kExchangeStage : kScanStage;
+  std::string last = prefix + kind;
   if (plan.hash_stage) {
-    DUX_ASSIGN_OR_RETURN(
-        tasks, RunExchange(connection, plan, options, query_id, &worker_tables, &exchanged));
+    DUX_ASSIGN_OR_RETURN(tasks, RunExchange(connection, plan, options, query_id, &worker_tables,
+                                            &exchanged, prefix, last));
   } else {
     for (size_t i = 0; i < n; ++i) {
       tasks.push_back({plan.assignment[i], MakeFragment(plan, i, fmt::format("{}-{}", query_id, i)),
@@ -383,7 +429,10 @@ Result<GatherReport> RunStages(
   if (last_stage) DUX_RETURN_NOT_OK(last_stage(&tasks, query_id));
   if (t)
     t->Emit({"distributed.merge.start", {{"n_results", static_cast<double>(tasks.size())}}, {}});
-  DUX_ASSIGN_OR_RETURN(GatherResult gathered, gather(std::move(tasks)));
+  StageEvents events(t, last, kind, tasks.size());
+  DUX_ASSIGN_OR_RETURN(GatherResult gathered, gather(std::move(tasks), last));
+  events.Stop({{"rows", static_cast<double>(gathered.rows)},
+               {"bytes", static_cast<double>(gathered.ipc_bytes)}});
   GatherReport report{gathered.rows, gathered.ipc_bytes, exchanged};
   double seconds = std::chrono::duration<double>(Clock::now() - start).count();
   if (t) {
@@ -399,13 +448,26 @@ Result<GatherReport> RunStages(
 
 }  // namespace
 
+namespace {
+
+Result<GatherReport> RunAndGatherNamed(exec::Connection& connection, const Plan& plan,
+                                       const ClusterOptions& options, const std::string& table,
+                                       const std::string& prefix, int* broadcasts,
+                                       const LastStageHook& last_stage) {
+  return RunStages(connection, plan, options, last_stage, prefix, broadcasts,
+                   [&](std::vector<GatherTask> tasks, const std::string& stage) {
+                     return GatherInto(connection, std::move(tasks), options, stage, table,
+                                       plan.fold ? &*plan.fold : nullptr);
+                   });
+}
+
+}  // namespace
+
 Result<GatherReport> RunAndGather(exec::Connection& connection, const Plan& plan,
                                   const ClusterOptions& options, const std::string& table,
                                   const LastStageHook& last_stage) {
-  return RunStages(connection, plan, options, last_stage, [&](std::vector<GatherTask> tasks) {
-    return GatherInto(connection, std::move(tasks), options, "gather", table,
-                      plan.fold ? &*plan.fold : nullptr);
-  });
+  int broadcasts = 0;
+  return RunAndGatherNamed(connection, plan, options, table, "", &broadcasts, last_stage);
 }
 
 bool StreamsToConsumer(const Plan& plan) {
@@ -417,9 +479,11 @@ Result<GatherReport> RunAndConsume(exec::Connection& connection, const Plan& pla
   if (!StreamsToConsumer(plan)) {
     return Status::Internal("RunAndConsume: the plan leaves work to the coordinator");
   }
-  return RunStages(connection, plan, options, nullptr, [&](std::vector<GatherTask> tasks) {
-    return GatherTo(connection, std::move(tasks), options, "gather", consume);
-  });
+  int broadcasts = 0;
+  return RunStages(connection, plan, options, nullptr, "", &broadcasts,
+                   [&](std::vector<GatherTask> tasks, const std::string& stage) {
+                     return GatherTo(connection, std::move(tasks), options, stage, consume);
+                   });
 }
 
 }  // namespace dux::coordinator

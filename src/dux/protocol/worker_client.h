@@ -4,6 +4,7 @@
 // transport carries exactly the same data. Errors name the worker's address.
 #pragma once
 
+#include <functional>
 #include <memory>
 #include <string>
 
@@ -16,11 +17,32 @@ namespace dux::protocol {
 /// The bytes of one Arrow IPC stream as a worker produces them. Read blocks until the worker
 /// sends more; a failure on the worker (or of the transport) comes back from Read as an
 /// error naming the worker. Destroying the stream before its end cancels the call.
+///
+/// Besides the rows, a worker may report on its fragment (IpcChunk.progress while it runs,
+/// IpcChunk.stats at its end): those messages reach the handler given to OnReport, on the
+/// thread that calls Read and from within Read, in the order they were sent. The stats come
+/// after the rows' last byte, so a caller that wants them reads on until Read returns 0.
+/// Workers that report nothing never call the handler.
 class ResultStream : public arrow_ipc::InputStream {
  public:
+  /// Receives a message that carries progress or stats (its bytes are Read's as usual).
+  using ReportHandler = std::function<void(const v1::IpcChunk& report)>;
+
   /// Abandons the call from any thread: a Read blocked in it returns Cancelled, and so does
   /// every later one. The worker stops the query.
   virtual void Cancel() = 0;
+
+  /// Set before the first Read; replaces any earlier handler.
+  void OnReport(ReportHandler handler) { report_ = std::move(handler); }
+
+ protected:
+  /// For transports: hands `message` to the handler when it carries a report.
+  void DeliverReport(const v1::IpcChunk& message) const {
+    if (report_ && (message.has_progress() || message.has_stats())) report_(message);
+  }
+
+ private:
+  ReportHandler report_;
 };
 
 /// Pushes one exchange's buckets to one worker (see PushBuckets in worker.proto).

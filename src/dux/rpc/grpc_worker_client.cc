@@ -57,6 +57,7 @@ class GrpcResultStream : public protocol::ResultStream {
         return size_t{0};
       }
       offset_ = 0;
+      DeliverReport(chunk_);
     }
     size_t n = std::min(size, chunk_.data().size() - offset_);
     std::memcpy(data, chunk_.data().data() + offset_, n);

@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <chrono>
 #include <filesystem>
 #include <functional>
@@ -195,6 +196,91 @@ TEST_P(Conformance, ExecuteReturnsTheRows) {
   int64_t sum = 0;
   for (int64_t v : decoded->first_column) sum += v;
   EXPECT_EQ(sum, 10 * (9999 * 10000 / 2));
+}
+
+// The reports a stream carried, collected by its OnReport handler.
+struct Reports {
+  std::vector<v1::FragmentProgress> progress;
+  std::vector<v1::FragmentStats> stats;
+  void Listen(protocol::ResultStream* stream) {
+    stream->OnReport([this](const v1::IpcChunk& report) {
+      if (report.has_progress()) progress.push_back(report.progress());
+      if (report.has_stats()) stats.push_back(report.stats());
+    });
+  }
+};
+
+// Reads what a stream holds after its IPC stream's end (the stats, then the status).
+Status ReadToEnd(protocol::ResultStream* stream) {
+  char rest[256];
+  for (;;) {
+    DUX_ASSIGN_OR_RETURN(size_t n, stream->Read(rest, sizeof rest));
+    if (n == 0) return Status::OK();
+  }
+}
+
+TEST_P(Conformance, ExecuteReportsTheFragmentsStatsAfterItsRows) {
+  auto stream = client_->Execute(
+      Execute("from_query(\"SELECT range AS i FROM range(0, 100000)\") |> filter(i % 10 = 0)"));
+  ASSERT_TRUE(stream.ok());
+  Reports reports;
+  reports.Listen(stream->get());
+  auto decoded = Drain(stream->get());
+  ASSERT_TRUE(decoded.ok()) << decoded.status().message();
+  EXPECT_TRUE(reports.stats.empty());  // they come after the rows' last byte
+  ASSERT_TRUE(ReadToEnd(stream->get()).ok());
+  ASSERT_EQ(reports.stats.size(), 1u);
+  const v1::FragmentStats& stats = reports.stats[0];
+  EXPECT_EQ(stats.rows(), 10000);
+  EXPECT_TRUE(stats.has_peak_memory_bytes());
+  EXPECT_TRUE(stats.has_spill_bytes());
+  EXPECT_EQ(stats.spill_bytes(), 0);
+  EXPECT_GT(stats.seconds(), 0);
+}
+
+TEST_P(Conformance, AShuffleReportsTheRowsItRouted) {
+  auto other = GetParam().make("");
+  ConnectPeers({transport_.get(), other.get()});
+  v1::ExecuteRequest request =
+      Execute("from_query(\"SELECT i % 10 AS k FROM range(0, 5000) t(i)\")");
+  auto* target = request.mutable_fragment()->mutable_shuffle();
+  target->set_exchange_id("reported");
+  target->add_keys("k");
+  target->set_n_buckets(2);
+  target->add_owners(client_->address());
+  target->add_owners(other->client->address());
+  auto stream = client_->Execute(request);
+  ASSERT_TRUE(stream.ok());
+  Reports reports;
+  reports.Listen(stream->get());
+  auto decoded = Drain(stream->get());
+  ASSERT_TRUE(decoded.ok()) << decoded.status().message();
+  EXPECT_EQ(decoded->rows, 2);  // the reply: one row per bucket
+  ASSERT_TRUE(ReadToEnd(stream->get()).ok());
+  ASSERT_EQ(reports.stats.size(), 1u);
+  EXPECT_EQ(reports.stats[0].rows(), 5000);
+}
+
+TEST_P(Conformance, ALongFragmentReportsItsProgress) {
+  // A table scan DuckDB knows the size of, slow enough to run past several reports.
+  auto stream = client_->Execute(Execute(
+      "from_query(\"SELECT count(*) AS n FROM range(0, 20000000000) t(i) WHERE i % 7 = 3\")",
+      "progress"));
+  ASSERT_TRUE(stream.ok());
+  std::atomic<int> seen{0};
+  std::atomic<double> percentage{-1};
+  (*stream)->OnReport([&](const v1::IpcChunk& report) {
+    if (!report.has_progress()) return;
+    percentage = report.progress().percentage();
+    ++seen;
+  });
+  std::thread reader([&] { (void)Drain(stream->get()); });
+  bool reported = Eventually([&] { return seen.load() >= 2; }, std::chrono::seconds(30));
+  (*stream)->Cancel();
+  reader.join();
+  EXPECT_TRUE(reported);
+  EXPECT_GE(percentage.load(), 0);
+  EXPECT_LE(percentage.load(), 100);
 }
 
 TEST_P(Conformance, ExecuteWithCompression) {

@@ -20,7 +20,12 @@ class ChunkStreamWriter : public worker::ChunkWriter {
       : sender_([this, out] { Send(out); }) {}
   ~ChunkStreamWriter() override { Finish(); }
 
-  bool Write(std::string chunk) override { return queue_.Push(std::move(chunk)); }
+  bool Write(std::string chunk) override {
+    v1::IpcChunk message;
+    message.set_data(std::move(chunk));
+    return queue_.Push(std::move(message));
+  }
+  bool Report(v1::IpcChunk report) override { return queue_.Push(std::move(report)); }
 
   /// Waits until every chunk is sent; false if the receiver went away.
   bool Finish() {
@@ -31,10 +36,8 @@ class ChunkStreamWriter : public worker::ChunkWriter {
 
  private:
   void Send(grpc::ServerWriter<v1::IpcChunk>* out) {
-    v1::IpcChunk message;
-    while (std::optional<std::string> chunk = queue_.Pop()) {
-      *message.mutable_data() = std::move(*chunk);
-      if (!out->Write(message)) {
+    while (std::optional<v1::IpcChunk> message = queue_.Pop()) {
+      if (!out->Write(*message)) {
         queue_.Cancel();  // the producer's next Write fails and the query stops
         return;
       }

@@ -27,11 +27,16 @@ class InProcessStream : public protocol::ResultStream, public ChunkWriter {
     thread_.join();
   }
 
-  bool Write(std::string chunk) override { return queue_.Push(std::move(chunk)); }
+  bool Write(std::string chunk) override {
+    v1::IpcChunk message;
+    message.set_data(std::move(chunk));
+    return queue_.Push(std::move(message));
+  }
+  bool Report(v1::IpcChunk report) override { return queue_.Push(std::move(report)); }
 
   Result<size_t> Read(void* data, size_t size) override {
     while (offset_ == current_.size()) {
-      std::optional<std::string> next = queue_.Pop();
+      std::optional<v1::IpcChunk> next = queue_.Pop();
       if (!next) {
         if (queue_.cancelled()) {
           return Status(StatusCode::kCancelled, "worker " + address_ + ": cancelled");
@@ -39,7 +44,8 @@ class InProcessStream : public protocol::ResultStream, public ChunkWriter {
         if (!status_.ok()) return status_;
         return size_t{0};
       }
-      current_ = std::move(*next);
+      DeliverReport(*next);
+      current_ = std::move(*next->mutable_data());
       offset_ = 0;
     }
     size_t n = std::min(size, current_.size() - offset_);

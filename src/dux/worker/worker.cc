@@ -18,6 +18,7 @@
 #include "dux/s3/s3_path.h"
 #include "dux/s3_filesystem/s3_filesystem.h"
 #include "dux/sql/quote.h"
+#include "dux/worker/fragment_monitor.h"
 
 namespace dux::worker {
 
@@ -132,6 +133,7 @@ Worker::Worker(WorkerOptions options, std::shared_ptr<exec::Database> db,
                std::shared_ptr<BucketStore> buckets)
     : options_(std::move(options)),
       db_(std::move(db)),
+      memory_(std::make_unique<MemorySampler>(db_)),
       reinterrupter_([this] { Reinterrupt(); }),
       buckets_(std::move(buckets)),
       metrics_(std::make_unique<WorkerMetrics>(
@@ -225,11 +227,15 @@ Status Worker::ExecuteFragment(const v1::ExecuteRequest& request, ChunkWriter* o
   engine::LocalEngine* engine = f.engine.get();
   arrow_ipc::WriteOptions options;
   DUX_ASSIGN_OR_RETURN(options.compression, exec::ParseCompression(request.compression()));
+  FragmentMonitor monitor(&engine->connection(), memory_.get(), out);
   // What comes back: the rows, or one row per bucket for a shuffle (its rows go to the
-  // bucket owners), or the insert's report.
+  // bucket owners), or the insert's report. `produced`: the rows the fragment made when
+  // they are not those returned.
   std::string result;
+  std::optional<int64_t> produced;
+  int64_t exchanged = 0;
   if (request.fragment().has_postgres_insert()) {
-    DUX_ASSIGN_OR_RETURN(result, InsertShare(f, request.fragment()));
+    DUX_ASSIGN_OR_RETURN(result, InsertShare(f, request.fragment(), &produced));
   } else {
     if (script.pipeline.sink()) {
       return Status::InvalidArgument(
@@ -239,8 +245,8 @@ Status Worker::ExecuteFragment(const v1::ExecuteRequest& request, ChunkWriter* o
     DUX_ASSIGN_OR_RETURN(sql::CompiledQuery query, engine->Compile(script.pipeline));
     result = query.Sql();
     if (request.fragment().has_shuffle()) {
-      DUX_ASSIGN_OR_RETURN(result,
-                           RouteToOwners(engine, query, request.fragment().shuffle(), options));
+      DUX_ASSIGN_OR_RETURN(result, RouteToOwners(engine, query, request.fragment().shuffle(),
+                                                 options, &produced, &exchanged));
       options = {};
     }
   }
@@ -251,10 +257,19 @@ Status Worker::ExecuteFragment(const v1::ExecuteRequest& request, ChunkWriter* o
   // The query id is free again before the caller can see the end of the stream, so that a
   // caller may reuse it at once.
   f.running.reset();
-  return chunks.Send();
+  DUX_RETURN_NOT_OK(chunks.Send());
+  const int64_t made = produced.value_or(*rows);
+  metrics_->AddRowsOut(made);
+  metrics_->AddExchangeSent(exchanged);
+  v1::IpcChunk end;
+  *end.mutable_stats() = monitor.Finish(made);
+  end.mutable_stats()->set_exchanged_bytes(exchanged);
+  if (!out->Report(std::move(end))) return Status(StatusCode::kCancelled, "the receiver went away");
+  return Status::OK();
 }
 
-Result<std::string> Worker::InsertShare(OpenedFragment& f, const v1::Fragment& fragment) {
+Result<std::string> Worker::InsertShare(OpenedFragment& f, const v1::Fragment& fragment,
+                                        std::optional<int64_t>* inserted) {
   const pipeline::Pipeline& pipeline = f.script.pipeline;
   engine::LocalEngine* engine = f.engine.get();
   const auto* sink =
@@ -280,13 +295,15 @@ Result<std::string> Worker::InsertShare(OpenedFragment& f, const v1::Fragment& f
   }
   auto rows = pg::InsertQuery(engine->connection(), query.Sql(), query.schema, *pg, target, &share);
   if (!rows.ok()) return rows.status();
+  *inserted = *rows;
   return fmt::format("SELECT CAST({} AS BIGINT) AS rows", *rows);
 }
 
 Result<std::string> Worker::RouteToOwners(engine::LocalEngine* engine,
                                           const sql::CompiledQuery& query,
                                           const v1::ShuffleTarget& target,
-                                          const arrow_ipc::WriteOptions& options) {
+                                          const arrow_ipc::WriteOptions& options,
+                                          std::optional<int64_t>* routed, int64_t* pushed) {
   std::string self;
   PeerConnector peers;
   {
@@ -305,6 +322,12 @@ Result<std::string> Worker::RouteToOwners(engine::LocalEngine* engine,
   DUX_ASSIGN_OR_RETURN(
       std::vector<BucketStats> stats,
       Shuffle(engine->connection(), query.Sql(), target, self, options, peers, store));
+  int64_t rows = 0;
+  for (const auto& bucket : stats) {
+    rows += bucket.rows;
+    *pushed += bucket.ipc_bytes;
+  }
+  *routed = rows;
   return BucketStatsQuery(stats);
 }
 

@@ -10,6 +10,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <set>
 #include <string>
 #include <string_view>
@@ -39,6 +40,8 @@ struct WorkerOptions {
   std::vector<std::string> allowed_directories;
 };
 
+class MemorySampler;
+
 /// Where Execute sends the result's IPC chunks.
 class ChunkWriter {
  public:
@@ -46,6 +49,11 @@ class ChunkWriter {
   /// Takes the chunk (moved: no copy on the way to the transport). False when the
   /// receiver has gone away: the query then stops.
   virtual bool Write(std::string chunk) = 0;
+  /// Sends a message that carries a report (progress or stats) and no bytes. Called from
+  /// another thread than Write (the fragment's monitor) while the query runs, and from
+  /// Execute's thread after the last Write. False when the receiver has gone away. Writers
+  /// that cannot carry reports drop them.
+  virtual bool Report(v1::IpcChunk /*report*/) { return true; }
 };
 
 /// Thread-safe: every method may run concurrently with the others.
@@ -93,17 +101,22 @@ class Worker {
   /// A worker's share of a distributed insert into PostgreSQL (v1::PostgresInsert): copies
   /// the rows of `f` (whose pipeline ends in insert_into) in one transaction; returns the
   /// SELECT of the reply (one row: rows). A failure rolls the transaction back and says how
-  /// many rows had been sent.
-  Result<std::string> InsertShare(OpenedFragment& f, const v1::Fragment& fragment);
+  /// many rows had been sent; `inserted` gets the rows.
+  Result<std::string> InsertShare(OpenedFragment& f, const v1::Fragment& fragment,
+                                  std::optional<int64_t>* inserted);
   /// Routes the fragment's rows to their bucket owners; returns the SELECT of the reply
-  /// (one row per bucket, see BucketStatsQuery).
+  /// (one row per bucket, see BucketStatsQuery); `routed` gets the rows routed, `pushed`
+  /// the IPC bytes pushed to other workers.
   Result<std::string> RouteToOwners(engine::LocalEngine* engine, const sql::CompiledQuery& query,
                                     const v1::ShuffleTarget& target,
-                                    const arrow_ipc::WriteOptions& options);
+                                    const arrow_ipc::WriteOptions& options,
+                                    std::optional<int64_t>* routed, int64_t* pushed);
 
   WorkerOptions options_;
   const std::chrono::steady_clock::time_point started_ = std::chrono::steady_clock::now();
   std::shared_ptr<exec::Database> db_;
+  /// Samples db_'s memory and spill for the fragments' stats (fragment_monitor.h).
+  std::unique_ptr<MemorySampler> memory_;
   std::mutex mutex_;
   struct Query {
     exec::Connection* connection;

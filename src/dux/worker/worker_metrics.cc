@@ -29,6 +29,11 @@ WorkerMetrics::WorkerMetrics(std::shared_ptr<exec::Database> db,
                                 "Rows fragments produced: returned to coordinators, routed to "
                                 "exchange buckets, written or inserted.")
                     .Get()),
+      exchange_sent_bytes_(registry_
+                               .AddCounter("dux_worker_exchange_sent_bytes_total",
+                                           "Arrow IPC bytes shuffle fragments pushed to other "
+                                           "workers' buckets.")
+                               .Get()),
       exchange_bytes_(registry_
                           .AddHistogram("dux_worker_exchange_received_bytes",
                                         "Arrow IPC bytes of each exchange stream received from "

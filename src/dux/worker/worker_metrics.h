@@ -54,6 +54,10 @@ class WorkerMetrics {
   /// Rows a fragment produced: returned to the coordinator, routed to an exchange's buckets,
   /// written or inserted.
   void AddRowsOut(int64_t rows) { rows_out_.Increment(static_cast<double>(rows)); }
+  /// IPC bytes a shuffle fragment pushed to the other workers' buckets.
+  void AddExchangeSent(int64_t bytes) {
+    exchange_sent_bytes_.Increment(static_cast<double>(bytes));
+  }
   /// One PushBuckets stream of a peer: its IPC bytes and rows.
   void AddExchangeReceived(int64_t bytes, int64_t rows);
   /// One table registered by a coordinator (a broadcast side) with its rows.
@@ -78,6 +82,7 @@ class WorkerMetrics {
   Histogram& duration_;
   Counter& sent_bytes_;
   Counter& rows_out_;
+  Counter& exchange_sent_bytes_;
   Histogram& exchange_bytes_;
   Counter& exchange_rows_;
   Counter& broadcasts_;
