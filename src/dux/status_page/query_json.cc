@@ -3,7 +3,9 @@
 #include <cmath>
 #include <map>
 #include <optional>
+#include <set>
 #include <string>
+#include <tuple>
 
 #include "dux/status_page/query_json_internal.h"
 #include "dux/status_page/query_metrics.h"
@@ -59,7 +61,18 @@ struct Figures {
   int partitions_done = 0;
 };
 
-Figures FiguresOf(const QueryRecord& query) {
+// Widens `s`'s span from its first start to its last end to [start, end].
+void Span(json& s, double start, double end) {
+  if (s["start_seconds"].is_null() || start < s["start_seconds"].get<double>()) {
+    s["start_seconds"] = start;
+  }
+  if (s["end_seconds"].is_null() || end > s["end_seconds"].get<double>()) {
+    s["end_seconds"] = end;
+  }
+}
+
+// `elapsed`: the query's seconds so far, where a partition still running reaches.
+Figures FiguresOf(const QueryRecord& query, double elapsed) {
   Figures f;
   std::map<std::string, size_t> stage_index;
   auto stage = [&](const std::string& name) -> json& {
@@ -75,44 +88,71 @@ Figures FiguresOf(const QueryRecord& query) {
     }
     return f.stages[it->second];
   };
+  std::set<std::string> stopped;  // stages whose stage.stop gave their figures
+  // Attempts started and not yet stopped (partition.start), by stage, task and worker.
+  std::map<std::tuple<std::string, std::string, std::string>, const v1::QueryEvent*> open;
   for (const v1::QueryEvent& event : query.events) {
     EventFigures e = status_page::FiguresOf(event);
     f.totals.gathered_bytes += e.gathered_bytes;
     f.totals.exchanged_bytes += e.exchanged_bytes;
     f.totals.broadcast_bytes += e.broadcast_bytes;
     f.totals.retries += e.retries;
-    if (event.name() == "query.stop") f.rows = Measurement(event, "rows");
-    if (event.name() == "stage.start" && !Metadata(event, "stage").empty()) {
-      stage(Metadata(event, "stage"));
+    const std::string& name = event.name();
+    const std::string stage_name = Metadata(event, "stage");
+    const auto attempt =
+        std::make_tuple(stage_name, Metadata(event, "task"), Metadata(event, "address"));
+    if (name == "query.stop") f.rows = Measurement(event, "rows");
+    if (name == "stage.start" && !stage_name.empty()) stage(stage_name);
+    if (name == "stage.stop" && !stage_name.empty()) {
+      json& s = stage(stage_name);
+      const double end = Seconds(event);
+      Span(s, std::max(0.0, end - Measurement(event, "duration").value_or(0)), end);
+      s["bytes"] = Number(Measurement(event, "bytes").value_or(0));
+      s["rows"] = OrNull(Measurement(event, "rows"));
+      stopped.insert(stage_name);
     }
-    if (event.name() != "distributed.worker.stop") continue;
+    if (name == "partition.start") open[attempt] = &event;
+    if (name != "distributed.worker.stop") continue;
+    open.erase(attempt);
     json partition = PartitionJson(event);
-    json& s = stage(partition["stage"].get<std::string>());
+    json& s = stage(stage_name);
     const bool ok = partition["status"] == "ok";
     f.partitions_done += ok ? 1 : 0;
     s[ok ? "partitions" : "failed"] = s[ok ? "partitions" : "failed"].get<int>() + 1;
     const double start = partition["start_seconds"].get<double>();
-    const double end = start + partition["seconds"].get<double>();
-    if (s["start_seconds"].is_null() || start < s["start_seconds"].get<double>()) {
-      s["start_seconds"] = start;
-    }
-    if (s["end_seconds"].is_null() || end > s["end_seconds"].get<double>()) {
-      s["end_seconds"] = end;
-    }
-    s["bytes"] = s["bytes"].get<double>() + partition["bytes"].get<double>();
-    if (!partition["rows"].is_null()) {
-      s["rows"] =
-          (s["rows"].is_null() ? 0.0 : s["rows"].get<double>()) + partition["rows"].get<double>();
+    Span(s, start, start + partition["seconds"].get<double>());
+    if (stopped.count(stage_name) == 0) {
+      s["bytes"] = Number(s["bytes"].get<double>() + partition["bytes"].get<double>());
+      if (!partition["rows"].is_null()) {
+        s["rows"] = Number((s["rows"].is_null() ? 0.0 : s["rows"].get<double>()) +
+                           partition["rows"].get<double>());
+      }
     }
     f.partitions.push_back(std::move(partition));
+  }
+  for (const auto& [key, start] : open) {
+    const double at = Seconds(*start);
+    f.partitions.push_back({{"stage", std::get<0>(key)},
+                            {"task", std::get<1>(key)},
+                            {"worker", std::get<2>(key)},
+                            {"status", "running"},
+                            {"start_seconds", at},
+                            {"seconds", std::max(0.0, elapsed - at)},
+                            {"bytes", nullptr},
+                            {"rows", nullptr}});
   }
   return f;
 }
 
-json SummaryOf(const QueryRecord& query, const Figures& f, int64_t now_unix_ms) {
+// The query's seconds from its start to its end, or to now while it runs. Without its
+// description (lost in transit) a query has no start: no time either.
+double Elapsed(const QueryRecord& query, int64_t now_unix_ms) {
   const int64_t end = query.end_unix_ms != 0 ? query.end_unix_ms : now_unix_ms;
-  // Without its description (lost in transit) a query has no start: no time either.
   const int64_t start = query.start_unix_ms != 0 ? query.start_unix_ms : end;
+  return static_cast<double>(std::max<int64_t>(0, end - start)) / 1e3;
+}
+
+json SummaryOf(const QueryRecord& query, const Figures& f, int64_t now_unix_ms) {
   json stages = json::array();
   for (const json& s : f.stages) stages.push_back(s["name"]);
   return {{"id", query.id},
@@ -122,7 +162,7 @@ json SummaryOf(const QueryRecord& query, const Figures& f, int64_t now_unix_ms) 
           {"error", query.error},
           {"start_unix_ms", query.start_unix_ms},
           {"end_unix_ms", query.end_unix_ms != 0 ? json(query.end_unix_ms) : json(nullptr)},
-          {"seconds", static_cast<double>(std::max<int64_t>(0, end - start)) / 1e3},
+          {"seconds", Elapsed(query, now_unix_ms)},
           {"rows", OrNull(f.rows)},
           {"partitions_done", f.partitions_done},
           {"stages", std::move(stages)}};
@@ -141,11 +181,11 @@ std::string JsonText(const json& value) {
 }
 
 json QuerySummaryJson(const QueryRecord& query, int64_t now_unix_ms) {
-  return SummaryOf(query, FiguresOf(query), now_unix_ms);
+  return SummaryOf(query, FiguresOf(query, Elapsed(query, now_unix_ms)), now_unix_ms);
 }
 
 json QueryDetailJson(const QueryRecord& query, int64_t now_unix_ms) {
-  Figures f = FiguresOf(query);
+  Figures f = FiguresOf(query, Elapsed(query, now_unix_ms));
   json detail = SummaryOf(query, f, now_unix_ms);
   detail["plan"] = query.plan;
   detail["stages"] = std::move(f.stages);
