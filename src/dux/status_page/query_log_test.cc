@@ -54,6 +54,12 @@ v1::QueryReport Ended(const std::string& id, const std::string& status) {
   return r;
 }
 
+int64_t UnixMillisNowForTest() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
 class QueryLogTest : public ::testing::Test {
  protected:
   MetricsRegistry registry_;
@@ -119,6 +125,40 @@ TEST_F(QueryLogTest, PutsReportsTogetherIntoStagesAndPartitions) {
   EXPECT_NE(text.find("dux_rows_out_total 7\n"), std::string::npos) << text;
   EXPECT_NE(text.find("dux_partition_duration_seconds_count 3\n"), std::string::npos) << text;
   EXPECT_NE(text.find("dux_query_duration_seconds_count 1\n"), std::string::npos) << text;
+}
+
+TEST_F(QueryLogTest, ShowsPartitionsStillRunningAndStagesAsTheyStopped) {
+  QueryLog log(&metrics_);
+  v1::QueryReport r = Started("q");
+  r.set_start_unix_ms(UnixMillisNowForTest() - 2000);
+  v1::QueryEvent start = Named("partition.start", {});
+  start.set_at_us(500000);
+  (*start.mutable_metadata())["stage"] = "scan";
+  (*start.mutable_metadata())["task"] = "partition 1";
+  (*start.mutable_metadata())["address"] = "w2:1";
+  *r.add_events() = start;
+  v1::QueryEvent done = start;
+  (*done.mutable_metadata())["task"] = "partition 0";
+  *r.add_events() = done;
+  *r.add_events() = WorkerStop("scan", "partition 0", "w2:1", 1.0, 0.5, 10);
+  v1::QueryEvent stage = Named("stage.stop", {{"duration", 0.25}, {"rows", 5}, {"bytes", 64}});
+  stage.set_at_us(1250000);
+  (*stage.mutable_metadata())["stage"] = "final";
+  *r.add_events() = stage;
+  log.Apply(r);
+  json q = json::parse(*log.DetailJson("q"));
+  ASSERT_EQ(q["partitions"].size(), 2u) << q.dump();
+  EXPECT_EQ(q["partitions"][0]["status"], "ok");
+  EXPECT_EQ(q["partitions"][1]["task"], "partition 1");
+  EXPECT_EQ(q["partitions"][1]["status"], "running");
+  EXPECT_DOUBLE_EQ(q["partitions"][1]["start_seconds"].get<double>(), 0.5);
+  EXPECT_GE(q["partitions"][1]["seconds"].get<double>(), 1.4);
+  ASSERT_EQ(q["stages"].size(), 2u);
+  EXPECT_EQ(q["stages"][1]["name"], "final");
+  EXPECT_EQ(q["stages"][1]["rows"], 5);
+  EXPECT_EQ(q["stages"][1]["bytes"], 64);
+  EXPECT_DOUBLE_EQ(q["stages"][1]["start_seconds"].get<double>(), 1.0);
+  EXPECT_EQ(q["partitions_done"], 1);
 }
 
 TEST_F(QueryLogTest, KeepsTheLastFinishedAndIgnoresLateReports) {
