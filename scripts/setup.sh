@@ -14,8 +14,8 @@ PACKAGES=(cmake g++ make pkg-config openssl nodejs npm
   slurm-wlm munge
   # the HTTP server of http/ (/metrics, status pages); the S3 tests' fault proxy uses it too
   libcpp-httplib-dev
-  # for tests only: the reference SigV4 signer
-  python3-botocore)
+  # for tests only: the reference SigV4 signer, a browser for the status page's test
+  python3-botocore chromium)
 
 missing=()
 for p in "${PACKAGES[@]}"; do

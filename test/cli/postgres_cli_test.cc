@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "child_process.h"
+#include "http_get.h"
 #include "pg_environment.h"
 #include "subprocess.h"
 
@@ -306,6 +307,71 @@ TEST_F(PostgresCliTest, KilledWorkerMidInsertLeavesNoPartialRows) {
     std::this_thread::sleep_for(std::chrono::milliseconds(100));
   }
   EXPECT_EQ(stages, "0\n");
+}
+
+TEST_F(PostgresCliTest, TheRegistryShowsNoPasswordOfTheQueriesReportedToIt) {
+  // A registry with its status page, a worker that joined it with its own password, and one
+  // that has none (its share fails, with the connection string in the error).
+  dux::test::ChildOptions options;
+  options.stderr_file = dir_ / "registry.err";
+  std::string error;
+  auto registry = dux::test::ChildProcess::Start(
+      {DUX_BINARY, "registry", "--listen", "127.0.0.1:0", "--http", "127.0.0.1:0"}, options,
+      &error);
+  ASSERT_TRUE(registry) << error;
+  auto listening = registry->ReadLine(std::chrono::seconds(20));
+  auto http = registry->ReadLine(std::chrono::seconds(20));
+  ASSERT_TRUE(listening && http) << dux::test::ReadFile(options.stderr_file);
+  const std::string address = listening->substr(listening->find(' ') + 1);
+  const std::string page = http->substr(http->find(' ') + 1);
+  const std::string attach =
+      "attach(\"pg\", \"" + SecretConnInfo(kPassword) + "\", type: postgres)\n";
+  std::vector<Outcome> runs;
+  for (bool worker_password : {true, false}) {
+    dux::test::ChildOptions worker;
+    worker.stderr_file = dir_ / "worker.err";
+    if (worker_password) worker.environment = {{"PGPASSWORD", kPassword}};
+    auto w = dux::test::ChildProcess::Start(
+        {DUX_BINARY, "worker", "--listen", "127.0.0.1:0", "--threads", "1", "--join", address},
+        worker, &error);
+    ASSERT_TRUE(w) << error;
+    ASSERT_TRUE(w->ReadLine(std::chrono::seconds(20)));
+    for (int i = 0; i < 400; ++i) {  // until the registry lists it
+      if (Dux({"workers", "--registry", address}).exit_code == 0) break;
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    }
+    // The first run names the password in its script; the second takes it from PGPASSWORD,
+    // as the workers must (one has none: the run fails).
+    const std::string script =
+        worker_password ? attach
+                        : "attach(\"pg\", \"" + SecretConnInfo("") + "\", type: postgres)\n";
+    runs.push_back(Dux({"run", "--registry", address, "--format", "csv",
+                        script + "from_attached(\"pg\", \"orders\", partition_by: id) |> "
+                                 "sort_by(id)"},
+                       {{"PGPASSWORD", kPassword}}));
+    w->Signal(SIGTERM);  // it leaves the registry on its way out
+    EXPECT_EQ(w->Wait(std::chrono::seconds(20)), 0);
+  }
+  EXPECT_EQ(runs[0].exit_code, 0) << runs[0].err;
+  EXPECT_EQ(runs[0].out, "id,customer,amount\n1,ann,10.50\n2,bob,99.99\n3,ann,\n");
+  EXPECT_EQ(runs[1].exit_code, 1) << runs[1].out;
+  EXPECT_NE(runs[1].err.find("cannot connect to PostgreSQL"), std::string::npos) << runs[1].err;
+  dux::test::HttpReply list = dux::test::HttpGet(page, "/api/queries");
+  ASSERT_EQ(list.status, 200);
+  EXPECT_NE(list.body.find("password=***"), std::string::npos) << list.body;
+  EXPECT_NE(list.body.find("cannot connect to PostgreSQL"), std::string::npos) << list.body;
+  std::string shown = list.body;
+  for (size_t at = list.body.find("\"id\":\""); at != std::string::npos;
+       at = list.body.find("\"id\":\"", at + 1)) {
+    const size_t start = at + 6;
+    const std::string id = list.body.substr(start, list.body.find('"', start) - start);
+    dux::test::HttpReply detail = dux::test::HttpGet(page, "/api/queries/" + id);
+    EXPECT_EQ(detail.status, 200) << id;
+    shown += detail.body;
+  }
+  shown += dux::test::HttpGet(page, "/metrics").body;
+  EXPECT_NE(shown.find("\"plan\":\"-- distributed"), std::string::npos) << shown;
+  EXPECT_EQ(shown.find(kPassword), std::string::npos) << shown;
 }
 
 }  // namespace

@@ -199,6 +199,9 @@ int Main(int argc, char** argv) {
                    &registry.tls_cert, &registry.tls_key, &registry.tls_ca);
   registry_cmd->add_option("--heartbeat-ms", registry.heartbeat_ms,
                            "how often workers heartbeat (3 missed: dropped)");
+  registry_cmd->add_option("--http", registry.http,
+                           "serve the status page, its JSON API (/api/) and /metrics on "
+                           "HOST:PORT (a bare PORT: 127.0.0.1:PORT); --token applies to it too");
 
   PoolCommandOptions pool;
   CLI::App* pool_cmd = app.add_subcommand(

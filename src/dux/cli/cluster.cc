@@ -26,6 +26,7 @@ Result<std::unique_ptr<Cluster>> Cluster::Connect(const ClusterFlags& flags, int
   }
   rpc::ClientOptions client{flags.token, flags.tls_ca};
   auto cluster = std::unique_ptr<Cluster>(new Cluster());
+  cluster->client_ = client;
   if (flags.local_workers > 0) {
     rpc::LocalClusterOptions local;
     local.workers = flags.local_workers;
@@ -51,6 +52,7 @@ Result<std::unique_ptr<Cluster>> Cluster::Connect(const ClusterFlags& flags, int
     DUX_ASSIGN_OR_RETURN(auto addresses, rpc::ListRegisteredWorkers(registry, client));
     if (addresses.empty())
       return Status::Unavailable("registry " + registry + " knows no live worker");
+    cluster->registry_ = registry;
     workers.clear();
     for (const auto& a : addresses) workers += (workers.empty() ? "" : ",") + a;
   }

@@ -20,6 +20,10 @@ class Cluster {
   ~Cluster();
 
   const std::vector<std::shared_ptr<protocol::WorkerClient>>& clients() const { return clients_; }
+  /// The registry the workers came from (--registry); empty for --workers and --local-workers.
+  const std::string& registry() const { return registry_; }
+  /// How to reach the workers and the registry (token, TLS).
+  const rpc::ClientOptions& client_options() const { return client_; }
 
   /// Makes `session` run distributed on these workers; with --telemetry, its events go to
   /// stderr as JSON lines.
@@ -28,6 +32,8 @@ class Cluster {
  private:
   Cluster() = default;
   std::unique_ptr<rpc::LocalCluster> local_;
+  std::string registry_;
+  rpc::ClientOptions client_;
   std::vector<std::shared_ptr<protocol::WorkerClient>> clients_;
 };
 

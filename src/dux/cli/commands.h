@@ -74,6 +74,7 @@ Result<std::string> ReadToken(const std::string& token, const std::string& token
 
 struct RegistryCommandOptions {
   std::string listen = "127.0.0.1:0";
+  std::string http;  ///< --http HOST:PORT: the status page, /api/ and /metrics; empty: none
   std::string token;
   std::string token_file;
   std::string tls_cert, tls_key, tls_ca;

@@ -19,6 +19,7 @@
 #include "dux/cli/commands.h"
 #include "dux/cli/progress_display.h"
 #include "dux/cli/query_watch.h"
+#include "dux/cli/registry_report.h"
 #include "dux/exec/arrow_export.h"
 #include "dux/exec/output_target.h"
 #include "dux/exec/sink_writer.h"
@@ -29,10 +30,12 @@ namespace dux::cli {
 namespace {
 
 // A session, distributed when the flags name workers. The cluster outlives the session
-// (members are destroyed in reverse order), so local workers stop last.
+// (members are destroyed in reverse order), so local workers stop last; the report of the
+// run, which listens to the session, goes first.
 struct Opened {
   std::unique_ptr<Cluster> cluster;
   std::unique_ptr<Session> session;
+  std::unique_ptr<RegistryReport> report;  ///< with --registry
 };
 
 Result<Opened> OpenSession(const RunOptions& o, const pipeline::Script& script) {
@@ -217,6 +220,7 @@ Status RunIn(const RunOptions& o, Opened* opened) {
                                       &session->telemetry());
   }
   const pipeline::Pipeline& p = script.pipeline;
+  if (opened->cluster) opened->report = RegistryReport::Start(*opened->cluster, *session, text, p);
   if (p.sink()) {
     DUX_ASSIGN_OR_RETURN(exec::WriteReport report, session->Write(p));
     std::string summary =
@@ -267,6 +271,7 @@ Status Run(const RunOptions& o) {
   Status status = RunIn(o, &opened);
   if (!status.ok() && (o.output.empty() || o.output == "-") && StdoutClosed())
     status = Status::OK();
+  if (opened.report) opened.report->Finish(status);
   // Closing DuckDB (joining its threads, freeing its buffers) and the workers' channels
   // takes 5-7 ms of a run that has written everything already (BENCHMARKS.md); the operating
   // system reclaims the same at once.

@@ -10,8 +10,26 @@ constexpr int kMissedHeartbeats = 3;
 
 void RegistryService::ExpireLocked(Clock::time_point now) {
   std::erase_if(members_, [&](const auto& entry) {
-    return now - entry.second.last_seen > kMissedHeartbeats * heartbeat_;
+    return now - entry.second.seen > kMissedHeartbeats * heartbeat_;
   });
+}
+
+void RegistryService::SeenLocked(const std::string& address, const v1::InfoReply& info) {
+  Member& member = members_[address];
+  member.seen = Clock::now();
+  member.shown.set_address(address);
+  member.shown.set_last_heartbeat_unix_ms(std::chrono::duration_cast<std::chrono::milliseconds>(
+                                              std::chrono::system_clock::now().time_since_epoch())
+                                              .count());
+  *member.shown.mutable_info() = info;
+}
+
+std::vector<v1::RegisteredWorker> RegistryService::Workers() {
+  std::lock_guard lock(mu_);
+  ExpireLocked(Clock::now());
+  std::vector<v1::RegisteredWorker> workers;
+  for (const auto& [address, member] : members_) workers.push_back(member.shown);
+  return workers;
 }
 
 grpc::Status RegistryService::Join(grpc::ServerContext* context, const v1::JoinRequest* request,
@@ -22,7 +40,8 @@ grpc::Status RegistryService::Join(grpc::ServerContext* context, const v1::JoinR
                         "Join: \"" + request->address() + "\" is not HOST:PORT");
   }
   std::lock_guard lock(mu_);
-  members_[request->address()] = {Clock::now(), request->name()};
+  SeenLocked(request->address(), request->info());
+  members_[request->address()].name = request->name();
   reply->set_heartbeat_ms(static_cast<int32_t>(heartbeat_.count()));
   return grpc::Status::OK;
 }
@@ -36,9 +55,9 @@ grpc::Status RegistryService::Heartbeat(grpc::ServerContext* context,
     std::lock_guard lock(mu_);
     auto now = Clock::now();
     ExpireLocked(now);
-    auto it = members_.find(request->address());
-    reply->set_known(it != members_.end());
-    if (it != members_.end()) it->second.last_seen = now;
+    const bool known = members_.count(request->address()) > 0;
+    reply->set_known(known);
+    if (known) SeenLocked(request->address(), request->info());
     retained = retained_;
   }
   reply->set_retained(reply->known() && retained && retained(request->address()));
@@ -62,6 +81,16 @@ grpc::Status RegistryService::List(grpc::ServerContext* context, const v1::ListW
   return grpc::Status::OK;
 }
 
+grpc::Status RegistryService::ReportQuery(grpc::ServerContext* context,
+                                          const v1::QueryReport* request, v1::ReportQueryReply*) {
+  if (auto denied = Authorize(context, token_); !denied.ok()) return denied;
+  if (request->query_id().empty()) {
+    return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, "ReportQuery: no query id");
+  }
+  if (on_report_) on_report_(*request);
+  return grpc::Status::OK;
+}
+
 std::map<std::string, std::string> RegistryService::Joined() {
   std::lock_guard lock(mu_);
   ExpireLocked(Clock::now());
@@ -78,18 +107,21 @@ void RegistryService::SetRetained(std::function<bool(const std::string&)> retain
 Result<std::unique_ptr<Membership>> Membership::Start(const std::string& registry,
                                                       const std::string& worker_address,
                                                       const std::string& name,
-                                                      const ClientOptions& options) {
+                                                      const ClientOptions& options,
+                                                      InfoSource info) {
   DUX_ASSIGN_OR_RETURN(auto channel, OpenChannel(registry, options));
-  return std::unique_ptr<Membership>(
-      new Membership(v1::Registry::NewStub(channel), worker_address, name, options));
+  return std::unique_ptr<Membership>(new Membership(v1::Registry::NewStub(channel),
+                                                    worker_address, name, options,
+                                                    std::move(info)));
 }
 
 Membership::Membership(std::unique_ptr<v1::Registry::Stub> stub, std::string address,
-                       std::string name, ClientOptions options)
+                       std::string name, ClientOptions options, InfoSource info)
     : stub_(std::move(stub)),
       address_(std::move(address)),
       name_(std::move(name)),
-      options_(std::move(options)) {
+      options_(std::move(options)),
+      info_(std::move(info)) {
   thread_ = std::thread([this] { Loop(); });
 }
 
@@ -101,6 +133,12 @@ std::chrono::steady_clock::time_point Membership::last_answer() {
 std::chrono::steady_clock::time_point Membership::last_retained() {
   std::lock_guard lock(mu_);
   return last_retained_;
+}
+
+v1::InfoReply Membership::CurrentInfo() const {
+  if (!info_) return {};
+  Result<v1::InfoReply> info = info_();
+  return info.ok() ? *std::move(info) : v1::InfoReply();
 }
 
 Membership::~Membership() {
@@ -133,6 +171,7 @@ void Membership::Loop() {
       v1::JoinRequest request;
       request.set_address(address_);
       request.set_name(name_);
+      *request.mutable_info() = CurrentInfo();
       v1::JoinReply reply;
       status = stub_->Join(NewContext(options_).get(), request, &reply);
       if (status.ok()) {
@@ -142,6 +181,7 @@ void Membership::Loop() {
     } else {
       v1::HeartbeatRequest request;
       request.set_address(address_);
+      *request.mutable_info() = CurrentInfo();
       v1::HeartbeatReply reply;
       status = stub_->Heartbeat(NewContext(options_).get(), request, &reply);
       if (status.ok() && !reply.known()) joined = false;

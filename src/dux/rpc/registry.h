@@ -1,6 +1,7 @@
 // Discovery (docs/architecture.md section 5): a registry that workers join and heartbeat, and from
 // which coordinators learn the live workers. A worker that misses three heartbeats is dropped; one
-// that exits cleanly leaves at once.
+// that exits cleanly leaves at once. Coordinators report their queries to it
+// (docs/observability.md, "The status page").
 #pragma once
 
 #include <chrono>
@@ -19,11 +20,19 @@
 
 namespace dux::rpc {
 
-/// The registry's state and its gRPC service.
+/// The registry's state and its gRPC service. Thread-safe.
 class RegistryService final : public v1::Registry::Service {
  public:
-  RegistryService(std::string token, std::chrono::milliseconds heartbeat)
-      : token_(std::move(token)), heartbeat_(heartbeat) {}
+  /// Receives each query report a coordinator sends (on a gRPC thread; must be quick and
+  /// thread-safe). Unset, reports are accepted and dropped.
+  using ReportHandler = std::function<void(const v1::QueryReport&)>;
+
+  RegistryService(std::string token, std::chrono::milliseconds heartbeat,
+                  ReportHandler on_report = {})
+      : token_(std::move(token)), heartbeat_(heartbeat), on_report_(std::move(on_report)) {}
+
+  /// The live workers, by address, with what their last heartbeat said of them.
+  std::vector<v1::RegisteredWorker> Workers();
 
   grpc::Status Join(grpc::ServerContext*, const v1::JoinRequest*, v1::JoinReply*) override;
   grpc::Status Heartbeat(grpc::ServerContext*, const v1::HeartbeatRequest*,
@@ -31,6 +40,8 @@ class RegistryService final : public v1::Registry::Service {
   grpc::Status Leave(grpc::ServerContext*, const v1::LeaveRequest*, v1::LeaveReply*) override;
   grpc::Status List(grpc::ServerContext*, const v1::ListWorkersRequest*,
                     v1::ListWorkersReply*) override;
+  grpc::Status ReportQuery(grpc::ServerContext*, const v1::QueryReport*,
+                           v1::ReportQueryReply*) override;
 
   /// The live workers: address -> the name each joined with (empty when none).
   std::map<std::string, std::string> Joined();
@@ -41,13 +52,17 @@ class RegistryService final : public v1::Registry::Service {
  private:
   using Clock = std::chrono::steady_clock;
   struct Member {
-    Clock::time_point last_seen;
-    std::string name;
+    Clock::time_point seen;  ///< expiry runs on the steady clock
+    v1::RegisteredWorker shown;
+    std::string name;  ///< what a pool started it as (JoinRequest.name)
   };
   void ExpireLocked(Clock::time_point now);
+  /// Records a join or heartbeat of `address` carrying `info`.
+  void SeenLocked(const std::string& address, const v1::InfoReply& info);
 
   std::string token_;
   std::chrono::milliseconds heartbeat_;
+  ReportHandler on_report_;
   std::mutex mu_;
   std::map<std::string, Member> members_;  ///< by address
   std::function<bool(const std::string&)> retained_;
@@ -55,14 +70,17 @@ class RegistryService final : public v1::Registry::Service {
 
 /// Keeps a worker registered while it lives: joins, heartbeats on a thread of its own
 /// (joining again if the registry forgot it, retrying while the registry is down), and
-/// leaves on destruction.
+/// leaves on destruction. Each join and heartbeat carries what `info` returns (the worker's
+/// Info), which the registry's status page shows.
 class Membership {
  public:
+  using InfoSource = std::function<Result<v1::InfoReply>()>;
   /// `name`: what a pool started the worker as (empty otherwise).
   static Result<std::unique_ptr<Membership>> Start(const std::string& registry,
                                                    const std::string& worker_address,
                                                    const std::string& name,
-                                                   const ClientOptions& options);
+                                                   const ClientOptions& options,
+                                                   InfoSource info = {});
   ~Membership();
 
   /// When the registry last answered (the start, before it first has).
@@ -72,13 +90,16 @@ class Membership {
 
  private:
   Membership(std::unique_ptr<v1::Registry::Stub> stub, std::string address, std::string name,
-             ClientOptions options);
+             ClientOptions options, InfoSource info);
   void Loop();
+  /// The worker's Info now; empty when there is no source or it fails.
+  v1::InfoReply CurrentInfo() const;
 
   std::unique_ptr<v1::Registry::Stub> stub_;
   std::string address_;
   std::string name_;
   ClientOptions options_;
+  InfoSource info_;
   std::mutex mu_;
   std::condition_variable cv_;
   bool stop_ = false;

@@ -7,6 +7,7 @@
 #include <cstring>
 #include <filesystem>
 
+#include "dux/common/version.h"
 #include "dux/exec/arrow_export.h"
 #include "dux/exec/arrow_import.h"
 #include "dux/exec/output_target.h"
@@ -559,6 +560,9 @@ Result<v1::InfoReply> Worker::Info() {
   DUX_ASSIGN_OR_RETURN(sql::TextRows settings,
                        c.QueryText("SELECT CAST(current_setting('threads') AS VARCHAR)"));
   reply.set_threads(std::stoi(settings[0][0].value_or("0")));
+  reply.set_dux_version(DuxVersion());
+  reply.set_uptime_seconds(
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - started_).count());
   std::lock_guard lock(mutex_);
   reply.set_address(options_.address);
   reply.set_memory_limit(options_.memory_limit);  // DuckDB's and the buckets' together

@@ -4,6 +4,7 @@
 // and share the registered tables.
 #pragma once
 
+#include <chrono>
 #include <condition_variable>
 #include <functional>
 #include <map>
@@ -112,6 +113,7 @@ class Worker {
                                     std::optional<int64_t>* routed, int64_t* pushed);
 
   WorkerOptions options_;
+  const std::chrono::steady_clock::time_point started_ = std::chrono::steady_clock::now();
   std::shared_ptr<exec::Database> db_;
   /// Samples db_'s memory and spill for the fragments' stats (fragment_monitor.h).
   std::unique_ptr<MemorySampler> memory_;

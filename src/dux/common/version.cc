@@ -1,0 +1,7 @@
+#include "dux/common/version.h"
+
+namespace dux {
+
+const char* DuxVersion() { return DUX_VERSION; }
+
+}  // namespace dux
