@@ -19,6 +19,7 @@
 
 #include "child_process.h"
 #include "free_port.h"
+#include "http_get.h"
 #include "network_namespaces.h"
 #include "slurm_cluster.h"
 #include "subprocess.h"
@@ -212,6 +213,21 @@ TEST_F(PoolTest, LocalGrowsOnDemandAndItsIdleWorkersExit) {
   for (size_t at = 0; (at = log.find("\"reason\":\"idle\"", at)) != std::string::npos; ++at) ++idle;
   EXPECT_EQ(boots, 3u);
   EXPECT_EQ(idle, 3u);
+}
+
+TEST_F(PoolTest, ItsRunsAreReportedOnItsStatusPage) {
+  ASSERT_TRUE(StartPool({"--max", "2", "--http", "0"}));
+  auto line = pool_->ReadLine(10s);
+  ASSERT_TRUE(line && line->rfind("http ", 0) == 0) << line.value_or("") << PoolLog();
+  const std::string http = line->substr(5);
+  ExpectRunsLikeLocal(2);
+  dux::test::HttpReply workers = dux::test::HttpGet(http, "/api/workers");
+  EXPECT_EQ(workers.status, 200);
+  for (const auto& r : Status()) EXPECT_TRUE(Contains(workers.body, r.address)) << workers.body;
+  dux::test::HttpReply queries = dux::test::HttpGet(http, "/api/queries");
+  EXPECT_EQ(queries.status, 200);
+  EXPECT_TRUE(Contains(queries.body, "group_by(id1)")) << queries.body;
+  EXPECT_TRUE(Contains(dux::test::HttpGet(http, "/metrics").body, "dux_queries_total"));
 }
 
 TEST_F(PoolTest, MinIsKeptThoughIdleAndAKilledWorkerIsReplaced) {

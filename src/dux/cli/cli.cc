@@ -86,6 +86,9 @@ void AddPoolOptions(CLI::App* cmd, PoolCommandOptions* p) {
   cmd->add_option("--memory-limit", p->memory_limit, "memory limit of each worker, e.g. 4GB");
   cmd->add_option("--registry-address", p->registry_address,
                   "the address workers join (default: the bound one)");
+  cmd->add_option("--http", p->http,
+                  "serve the status page, /api/ and /metrics on HOST:PORT (a bare PORT: "
+                  "127.0.0.1:PORT); --token applies to it too");
   cmd->add_option("--state-dir", p->state_dir,
                   "where the token file and job logs go (default: a temporary directory)");
   cmd->add_flag("--telemetry", p->telemetry, "print pool events as JSON lines on stderr");

@@ -37,6 +37,7 @@ Result<std::unique_ptr<Cluster>> Cluster::Connect(const ClusterFlags& flags, int
     return cluster;
   }
   if (!flags.pool.empty()) {
+    cluster->registry_ = flags.pool;  // a pool is a registry: runs are reported to it
     DUX_ASSIGN_OR_RETURN(auto pool, rpc::PoolClient::Connect(flags.pool, client));
     DUX_ASSIGN_OR_RETURN(v1::SpinUpReply reply, pool->SpinUp(flags.workers_wanted));
     if (reply.addresses().empty()) {

@@ -20,7 +20,8 @@ class Cluster {
   ~Cluster();
 
   const std::vector<std::shared_ptr<protocol::WorkerClient>>& clients() const { return clients_; }
-  /// The registry the workers came from (--registry); empty for --workers and --local-workers.
+  /// The registry the workers came from (--registry, or the pool of --pool); empty for
+  /// --workers and --local-workers.
   const std::string& registry() const { return registry_; }
   /// How to reach the workers and the registry (token, TLS).
   const rpc::ClientOptions& client_options() const { return client_; }

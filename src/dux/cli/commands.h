@@ -104,6 +104,7 @@ struct PoolCommandOptions {
   /// directory, removed at exit. Workers on other machines need it on a shared filesystem
   /// (or a start command that copies {token_file}).
   std::string state_dir;
+  std::string http;  ///< --http: the status page, as `dux registry --http`
   bool telemetry = false;
   pool::SlurmOptions slurm;
   std::string start_command, stop_command;

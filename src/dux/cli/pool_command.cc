@@ -10,6 +10,8 @@
 #include <mutex>
 
 #include "dux/cli/commands.h"
+#include "dux/cli/http_address.h"
+#include "dux/cli/registry_status_page.h"
 #include "dux/pool/command_backend.h"
 #include "dux/pool/local_backend.h"
 #include "dux/pool/slurm_backend.h"
@@ -120,7 +122,10 @@ Status Pool(const PoolCommandOptions& given) {
   DUX_ASSIGN_OR_RETURN(auto state, StateDir::Open(o.state_dir));
   DUX_ASSIGN_OR_RETURN(auto backend, MakeBackend(o, state->path()));
 
-  rpc::RegistryService registry(o.token, std::chrono::milliseconds(o.heartbeat_ms));
+  DUX_ASSIGN_OR_RETURN(std::string http_address, HttpAddress(o.http, o.token));
+  RegistryStatusPage page;
+  rpc::RegistryService registry(o.token, std::chrono::milliseconds(o.heartbeat_ms),
+                                page.ReportHandler());
   rpc::PoolService service(o.token, o.min, o.max);
   std::string bound;
   DUX_ASSIGN_OR_RETURN(auto server,
@@ -163,11 +168,13 @@ Status Pool(const PoolCommandOptions& given) {
       [p = pool.get()](const std::string& address) { return p->Retained(address); });
   service.SetPool(pool.get());
   std::cout << "listening " << bound << std::endl;
+  DUX_RETURN_NOT_OK(page.Serve(http_address, o.token, &registry));
   rpc::ShowGrpcLog();
   int signal = 0;
   sigwait(&stop, &signal);
   // No call may reach the pool once it is gone: the server ends first; then the pool stops
   // every worker it started.
+  page.Stop();
   server->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(1));
   server->Wait();
   pool.reset();

@@ -8,6 +8,7 @@
 #include "dux/cli/cluster.h"
 #include "dux/cli/commands.h"
 #include "dux/cli/http_address.h"
+#include "dux/cli/registry_status_page.h"
 #include "dux/common/metrics.h"
 #include "dux/common/server_access.h"
 #include "dux/http/metrics_route.h"
@@ -131,9 +132,8 @@ Status Worker(const WorkerCommandOptions& given) {
   std::unique_ptr<rpc::Membership> membership;
   if (!o.join.empty()) {
     worker::Worker* info_source = engine.get();
-    DUX_ASSIGN_OR_RETURN(membership,
-                         rpc::Membership::Start(o.join, advertised, o.name, client,
-                                                [=] { return info_source->Info(); }));
+    DUX_ASSIGN_OR_RETURN(membership, rpc::Membership::Start(o.join, advertised, o.name, client,
+                                                            [=] { return info_source->Info(); }));
   }
   std::string ended = WaitForStopOrOrphan(stop, o, *engine, membership.get());
   if (!ended.empty()) std::cerr << "dux worker " << advertised << ": exiting: " << ended << "\n";
@@ -150,31 +150,18 @@ Status Registry(const RegistryCommandOptions& given) {
   DUX_ASSIGN_OR_RETURN(o.token, ReadToken(o.token, o.token_file));
   if (o.heartbeat_ms < 10) return Status::InvalidArgument("--heartbeat-ms must be at least 10");
   DUX_ASSIGN_OR_RETURN(std::string http_address, HttpAddress(o.http, o.token));
-  // What coordinators report, for the status page, its JSON API and /metrics (--http).
-  MetricsRegistry metrics;
-  status_page::QueryMetrics query_metrics(&metrics);
-  status_page::QueryLog queries(&query_metrics);
-  rpc::RegistryService service(
-      o.token, std::chrono::milliseconds(o.heartbeat_ms),
-      [&queries](const v1::QueryReport& report) { queries.Apply(report); });
+  RegistryStatusPage page;
+  rpc::RegistryService service(o.token, std::chrono::milliseconds(o.heartbeat_ms),
+                               page.ReportHandler());
   std::string bound;
   DUX_ASSIGN_OR_RETURN(
       auto server,
       rpc::StartServer({o.listen, o.token, o.tls_cert, o.tls_key, o.tls_ca}, {&service}, &bound));
   std::cout << "listening " << bound << std::endl;
-  std::unique_ptr<http::Server> http;
-  if (!http_address.empty()) {
-    http::ServerOptions http_options;
-    http_options.listen = http_address;
-    http_options.token = o.token;
-    auto workers = [&service] { return service.Workers(); };
-    DUX_ASSIGN_OR_RETURN(http, http::Server::Start(http_options, status_page::RegistryRoutes(
-                                                                     &queries, workers, &metrics)));
-    std::cout << "http " << http->address() << std::endl;
-  }
+  DUX_RETURN_NOT_OK(page.Serve(http_address, o.token, &service));
   rpc::ShowGrpcLog();
   WaitForStop(stop);
-  http.reset();
+  page.Stop();
   server->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(1));
   server->Wait();
   return Status::OK();
