@@ -110,9 +110,8 @@ Result<std::unique_ptr<Membership>> Membership::Start(const std::string& registr
                                                       const ClientOptions& options,
                                                       InfoSource info) {
   DUX_ASSIGN_OR_RETURN(auto channel, OpenChannel(registry, options));
-  return std::unique_ptr<Membership>(new Membership(v1::Registry::NewStub(channel),
-                                                    worker_address, name, options,
-                                                    std::move(info)));
+  return std::unique_ptr<Membership>(new Membership(v1::Registry::NewStub(channel), worker_address,
+                                                    name, options, std::move(info)));
 }
 
 Membership::Membership(std::unique_ptr<v1::Registry::Stub> stub, std::string address,
