@@ -152,6 +152,9 @@ TEST_F(WorkerMetricsTest, CountersMoveByWhatADistributedQueryDid) {
     ASSERT_NE(m.Family("dux_worker_info"), nullptr);
     ASSERT_EQ(m.Family("dux_worker_info")->samples.size(), 1u);
     EXPECT_EQ(m.Family("dux_worker_info")->samples[0].value, 1);
+    const auto& labels = m.Family("dux_worker_info")->samples[0].labels;
+    EXPECT_EQ(labels.at("version"), DUX_PROJECT_VERSION);
+    EXPECT_EQ(labels.at("duckdb_version").rfind("v1.4.4", 0), 0u) << labels.at("duckdb_version");
   }
 
   // median does not decompose: rows are hash-exchanged on id1, worker to worker.

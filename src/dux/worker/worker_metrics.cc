@@ -2,6 +2,7 @@
 
 #include <duckdb.h>
 
+#include "dux/common/version.h"
 #include "dux/worker/bucket_store.h"
 
 namespace dux::worker {
@@ -68,8 +69,9 @@ WorkerMetrics::WorkerMetrics(std::shared_ptr<exec::Database> db,
       .Get()
       .Set(limit.ok() ? static_cast<double>(*limit) : 0);
   registry_
-      .AddGauge("dux_worker_info", "Always 1; the labels describe the worker.", {"duckdb_version"})
-      .With({duckdb_library_version()})
+      .AddGauge("dux_worker_info", "Always 1; the labels describe the worker.",
+                {"version", "duckdb_version"})
+      .With({DuxVersion(), duckdb_library_version()})
       .Set(1);
   for (const char* status : {"ok", "cancelled", "failed"}) fragments_.With({status});
   registry_.OnRender([this] { Refresh(); });
