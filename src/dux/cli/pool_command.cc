@@ -12,6 +12,7 @@
 #include "dux/cli/commands.h"
 #include "dux/cli/http_address.h"
 #include "dux/cli/registry_status_page.h"
+#include "dux/cli/stop_signals.h"
 #include "dux/pool/command_backend.h"
 #include "dux/pool/local_backend.h"
 #include "dux/pool/slurm_backend.h"
@@ -20,10 +21,6 @@
 namespace dux::cli {
 
 namespace {
-
-std::chrono::milliseconds Millis(double seconds) {
-  return std::chrono::milliseconds(static_cast<int64_t>(seconds * 1000));
-}
 
 // The state directory, removed at exit when the pool made it.
 class StateDir {
@@ -104,11 +101,7 @@ std::string Duration(double seconds) {
 Status Pool(const PoolCommandOptions& given) {
   PoolCommandOptions o = given;
   DUX_ASSIGN_OR_RETURN(o.token, ReadToken(o.token, o.token_file));
-  sigset_t stop;
-  sigemptyset(&stop);
-  sigaddset(&stop, SIGTERM);
-  sigaddset(&stop, SIGINT);
-  pthread_sigmask(SIG_BLOCK, &stop, nullptr);
+  sigset_t stop = StopSignals();
   if (o.heartbeat_ms < 10) return Status::InvalidArgument("--heartbeat-ms must be at least 10");
   if (o.min > o.max) {
     return Status::InvalidArgument(fmt::format("--min {} is above --max {}", o.min, o.max));
@@ -170,8 +163,7 @@ Status Pool(const PoolCommandOptions& given) {
   std::cout << "listening " << bound << std::endl;
   DUX_RETURN_NOT_OK(page.Serve(http_address, o.token, &registry));
   rpc::ShowGrpcLog();
-  int signal = 0;
-  sigwait(&stop, &signal);
+  WaitForStop(stop);
   // No call may reach the pool once it is gone: the server ends first; then the pool stops
   // every worker it started.
   page.Stop();

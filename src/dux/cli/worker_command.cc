@@ -9,6 +9,7 @@
 #include "dux/cli/commands.h"
 #include "dux/cli/http_address.h"
 #include "dux/cli/registry_status_page.h"
+#include "dux/cli/stop_signals.h"
 #include "dux/common/metrics.h"
 #include "dux/common/server_access.h"
 #include "dux/http/metrics_route.h"
@@ -22,34 +23,7 @@ namespace dux::cli {
 
 namespace {
 
-// SIGTERM and SIGINT are blocked in every thread (gRPC's included, which inherit the mask)
-// and taken by sigwait in the main thread, so a signal never interrupts a handler midway.
-sigset_t StopSignals() {
-  sigset_t set;
-  sigemptyset(&set);
-  sigaddset(&set, SIGTERM);
-  sigaddset(&set, SIGINT);
-  pthread_sigmask(SIG_BLOCK, &set, nullptr);
-  return set;
-}
-
-void WaitForStop(const sigset_t& set) {
-  int signal = 0;
-  sigwait(&set, &signal);
-}
-
-// True when a stop signal came within `wait`.
-bool StopSignalWithin(const sigset_t& set, std::chrono::milliseconds wait) {
-  timespec timeout{static_cast<time_t>(wait.count() / 1000),
-                   static_cast<long>(wait.count() % 1000) * 1'000'000};
-  return sigtimedwait(&set, nullptr, &timeout) > 0;
-}
-
 using Clock = std::chrono::steady_clock;
-
-std::chrono::milliseconds Millis(double seconds) {
-  return std::chrono::milliseconds(static_cast<int64_t>(seconds * 1000));
-}
 
 // Waits for a stop signal, or until a pool's worker should end by itself: its registry has
 // not answered for --registry-timeout (the pool is gone: nothing else would stop this worker),
