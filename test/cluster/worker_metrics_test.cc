@@ -172,7 +172,7 @@ TEST_F(WorkerMetricsTest, CountersMoveByWhatADistributedQueryDid) {
 
   std::vector<PrometheusText> after = {Scrape(*a), Scrape(*b)};
   double fragments = 0, rows_out = 0, exchanged_rows = 0, exchanged_bytes = 0, sent = 0,
-         exchange_sent = 0;
+         exchange_sent = 0, read = 0;
   for (size_t w = 0; w < 2; ++w) {
     const PrometheusText& m = after[w];
     double finished =
@@ -187,6 +187,7 @@ TEST_F(WorkerMetricsTest, CountersMoveByWhatADistributedQueryDid) {
     exchanged_bytes += Value(m, "dux_worker_exchange_received_bytes_sum");
     exchange_sent += Value(m, "dux_worker_exchange_sent_bytes_total");
     sent += Value(m, "dux_worker_sent_bytes_total");
+    read += Value(m, "dux_worker_read_bytes_total");
     // Each worker owns a bucket the other filled.
     EXPECT_GT(Value(m, "dux_worker_exchange_received_bytes_count"), 0) << "worker " << w;
     // The coordinator dropped the buckets at the end.
@@ -202,6 +203,31 @@ TEST_F(WorkerMetricsTest, CountersMoveByWhatADistributedQueryDid) {
   // What the workers pushed is what their peers received.
   EXPECT_EQ(exchange_sent, exchanged_bytes);
   EXPECT_GT(sent, 0);
+
+  // Bytes read: what each fragment reported (telemetry) is what the workers count, and it is
+  // the scan's two columns in the files (their chunks, at least), not the whole files.
+  double reported = 0;
+  std::istringstream lines(run.err);
+  for (std::string line; std::getline(lines, line);) {
+    size_t at = line.find("\"read_bytes\":");
+    if (line.find("\"distributed.worker.stop\"") == std::string::npos || at == std::string::npos) {
+      continue;
+    }
+    reported += std::stod(line.substr(at + std::string("\"read_bytes\":").size()));
+  }
+  EXPECT_EQ(read, reported);
+  ProcessOutcome chunks =
+      Dux({"run", "--format", "csv",
+           "from_query(\"SELECT sum(total_compressed_size) AS b FROM parquet_metadata('" +
+               (data / "*.parquet").string() + "') WHERE path_in_schema IN ('id1', 'v1')\")"});
+  ASSERT_EQ(chunks.exit_code, 0) << chunks.err;
+  const double chunk_bytes = std::stod(chunks.out.substr(chunks.out.find('\n') + 1));
+  double file_bytes = 0;
+  for (const auto& entry : fs::directory_iterator(data)) {
+    file_bytes += static_cast<double>(entry.file_size());
+  }
+  EXPECT_GE(read, chunk_bytes);
+  EXPECT_LT(read, file_bytes);
 }
 
 TEST_F(WorkerMetricsTest, WithATokenMetricsNeedIt) {

@@ -460,6 +460,7 @@ class Gather {
         if (fragment.has_shuffle()) {
           stop.measurements["exchanged_bytes"] = static_cast<double>(s.exchanged_bytes());
         }
+        stop.measurements["read_bytes"] = static_cast<double>(s.read_bytes());
       } else if (status.ok() && !fragment.has_shuffle() && !fragment.has_postgres_insert() &&
                  !tasks_[i].start) {
         // A worker that reports nothing returned exactly these rows (not a report of them).

@@ -6,6 +6,7 @@
 #include "dux/engine/url_files.h"
 #include "dux/s3/client.h"
 #include "dux/s3/config.h"
+#include "dux/s3_filesystem/read_bytes.h"
 #include "dux/s3_filesystem/s3_filesystem.h"
 
 namespace dux::engine {
@@ -48,6 +49,8 @@ Result<exec::Database> OpenDatabase(const DatabaseOptions& options) {
   };
   DUX_RETURN_NOT_OK(s3_filesystem::RegisterS3FileSystem(db.get(), S3ClientFromEnvironment(),
                                                         std::move(s3_options)));
+  // The bytes each connection's queries read from files: a worker reports its fragments'.
+  DUX_RETURN_NOT_OK(s3_filesystem::CountBytesRead(db.get()));
   // What dux does with URLs itself (directory writes, Arrow IPC objects), through the same.
   db.set_url_files(MakeUrlFiles(db.get()));
   // Planning reads the same parquet footers several times (schemas, row groups, sizes) and a

@@ -9,6 +9,7 @@
 #include "duckdb/main/config.hpp"
 #include "file_system_internal.h"
 #include "key_glob_internal.h"
+#include "read_bytes_internal.h"
 #include "read_handle_internal.h"
 #include "write_handle_internal.h"
 
@@ -353,7 +354,7 @@ duckdb::unique_ptr<duckdb::FileHandle> S3FileSystem::OpenFileExtended(
     Remember(RunOf(opener), *client, file.path, *info);
   }
   return duckdb::make_uniq<S3ReadHandle>(*this, file.path, flags, std::move(path), std::move(*info),
-                                         std::move(client));
+                                         std::move(client), BytesReadCounter(opener));
 }
 
 void S3FileSystem::Read(duckdb::FileHandle& handle, void* buffer, int64_t nr_bytes,

@@ -9,12 +9,14 @@ namespace dux::s3_filesystem {
 
 S3ReadHandle::S3ReadHandle(S3FileSystem& file_system, const std::string& url,
                            duckdb::FileOpenFlags flags, s3::S3Path path, s3::ObjectInfo info,
-                           std::shared_ptr<s3::Client> client)
+                           std::shared_ptr<s3::Client> client,
+                           std::function<void(uint64_t)> count_read)
     : duckdb::FileHandle(file_system, url, flags),
       s3_file_system_(file_system),
       client_(std::move(client)),
       path_(std::move(path)),
-      info_(std::move(info)) {}
+      info_(std::move(info)),
+      count_read_(std::move(count_read)) {}
 
 void S3ReadHandle::Fetch(char* out, uint64_t size, uint64_t offset) {
   s3_file_system_.Count(&TransferStats::get_requests);
@@ -22,6 +24,7 @@ void S3ReadHandle::Fetch(char* out, uint64_t size, uint64_t offset) {
       client_->ReadRange(path_.bucket, path_.key, offset, std::span<char>(out, size), info_.etag);
   if (!status.ok()) ThrowIOException(status);
   s3_file_system_.Count(&TransferStats::bytes_fetched, size);
+  if (count_read_) count_read_(size);
 }
 
 void S3ReadHandle::ReadAt(char* out, uint64_t size, uint64_t offset) {

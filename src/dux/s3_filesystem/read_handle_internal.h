@@ -4,6 +4,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <mutex>
 #include <string>
 
@@ -26,7 +27,8 @@ class S3FileSystem;
 class S3ReadHandle final : public duckdb::FileHandle {
  public:
   S3ReadHandle(S3FileSystem& file_system, const std::string& url, duckdb::FileOpenFlags flags,
-               s3::S3Path path, s3::ObjectInfo info, std::shared_ptr<s3::Client> client);
+               s3::S3Path path, s3::ObjectInfo info, std::shared_ptr<s3::Client> client,
+               std::function<void(uint64_t)> count_read);
 
   const s3::ObjectInfo& info() const { return info_; }
 
@@ -49,6 +51,7 @@ class S3ReadHandle final : public duckdb::FileHandle {
   const std::shared_ptr<s3::Client> client_;
   const s3::S3Path path_;
   const s3::ObjectInfo info_;
+  const std::function<void(uint64_t)> count_read_;  ///< the query's bytes read; may be empty
   uint64_t position_ = 0;
 
   std::mutex buffer_mutex_;

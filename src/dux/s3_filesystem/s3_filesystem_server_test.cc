@@ -20,6 +20,7 @@
 #include "dux/exec/streaming_query.h"
 #include "dux/s3/client.h"
 #include "dux/s3/config.h"
+#include "dux/s3_filesystem/read_bytes.h"
 #include "dux/s3_filesystem/s3_filesystem.h"
 #include "s3_test_environment.h"
 
@@ -295,6 +296,7 @@ TEST(S3FileSystemTest, TheParquetReaderFetchesOnlyTheColumnItReads) {
   const fs::path file = *local_root / "wide.parquet";
   auto stats = std::make_shared<TransferStats>();
   auto db = OpenCounting(stats);
+  ASSERT_TRUE(CountBytesRead(db->db.get()).ok());
   // Six row groups; `k` is a tiny column beside a wide incompressible one.
   Exec(db->connection,
        "COPY (SELECT i AS id, (i % 10)::TINYINT AS k, md5(i::VARCHAR) || md5((i + 1)::VARCHAR) "
@@ -305,8 +307,13 @@ TEST(S3FileSystemTest, TheParquetReaderFetchesOnlyTheColumnItReads) {
   ASSERT_TRUE(MakeClient()->Put(kBucket, "wide.parquet", ReadFile(file)).ok());
   const std::string query = "SELECT sum(k), count(*) FROM read_parquet('{}')";
   std::vector<std::string> expected = Rows(db->connection, Replace(query, "{}", file.string()));
+  const uint64_t read_locally = TakeBytesRead(db->connection.get());
   EXPECT_EQ(Rows(db->connection, Replace(query, "{}", "s3://lake/wide.parquet")), expected);
   const uint64_t fetched = stats->bytes_fetched.load();
+  // A fragment's bytes read count what the file system fetched, as DuckDB's own local reads.
+  EXPECT_EQ(TakeBytesRead(db->connection.get()), fetched);
+  EXPECT_GT(read_locally, 0U);
+  EXPECT_LT(read_locally * 20, size);
   std::cout << "parquet: one TINYINT column of " << size << " bytes: fetched " << fetched
             << " bytes in " << stats->get_requests.load() << " GETs, "
             << stats->head_requests.load() << " HEADs\n";

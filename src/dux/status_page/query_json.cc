@@ -93,6 +93,7 @@ Figures FiguresOf(const QueryRecord& query, double elapsed) {
   std::map<std::tuple<std::string, std::string, std::string>, const v1::QueryEvent*> open;
   for (const v1::QueryEvent& event : query.events) {
     EventFigures e = status_page::FiguresOf(event);
+    f.totals.read_bytes += e.read_bytes;
     f.totals.gathered_bytes += e.gathered_bytes;
     f.totals.exchanged_bytes += e.exchanged_bytes;
     f.totals.broadcast_bytes += e.broadcast_bytes;
@@ -190,6 +191,7 @@ json QueryDetailJson(const QueryRecord& query, int64_t now_unix_ms) {
   detail["plan"] = query.plan;
   detail["stages"] = std::move(f.stages);
   detail["partitions"] = std::move(f.partitions);
+  detail["read_bytes"] = Number(f.totals.read_bytes);
   detail["gathered_bytes"] = Number(f.totals.gathered_bytes);
   detail["exchanged_bytes"] = Number(f.totals.exchanged_bytes);
   detail["broadcast_bytes"] = Number(f.totals.broadcast_bytes);

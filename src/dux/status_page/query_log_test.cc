@@ -20,6 +20,7 @@ v1::QueryEvent WorkerStop(const std::string& stage, const std::string& task,
   e.set_at_us(static_cast<int64_t>(end_seconds * 1e6));
   (*e.mutable_measurements())["duration"] = seconds;
   (*e.mutable_measurements())["ipc_bytes"] = bytes;
+  (*e.mutable_measurements())["read_bytes"] = 3 * bytes;
   (*e.mutable_metadata())["stage"] = stage;
   (*e.mutable_metadata())["task"] = task;
   (*e.mutable_metadata())["address"] = worker;
@@ -95,6 +96,7 @@ TEST_F(QueryLogTest, PutsReportsTogetherIntoStagesAndPartitions) {
   EXPECT_DOUBLE_EQ(q["seconds"].get<double>(), 2.5);
   EXPECT_EQ(q["rows"], 7);
   EXPECT_EQ(q["partitions_done"], 3);
+  EXPECT_EQ(q["read_bytes"], 3 * (100 + 200 + 30));
   EXPECT_EQ(q["gathered_bytes"], 30);
   EXPECT_EQ(q["exchanged_bytes"], 300);
   EXPECT_EQ(q["broadcast_bytes"], 20);
@@ -119,6 +121,7 @@ TEST_F(QueryLogTest, PutsReportsTogetherIntoStagesAndPartitions) {
 
   const std::string text = registry_.Render();
   EXPECT_NE(text.find("dux_queries_total{status=\"ok\"} 1\n"), std::string::npos) << text;
+  EXPECT_NE(text.find("dux_read_bytes_total 990\n"), std::string::npos) << text;
   EXPECT_NE(text.find("dux_gathered_bytes_total 30\n"), std::string::npos) << text;
   EXPECT_NE(text.find("dux_exchanged_bytes_total 300\n"), std::string::npos) << text;
   EXPECT_NE(text.find("dux_broadcast_bytes_total 20\n"), std::string::npos) << text;

@@ -14,7 +14,9 @@ double Measurement(const v1::QueryEvent& event, const std::string& key) {
 EventFigures FiguresOf(const v1::QueryEvent& event) {
   EventFigures f;
   const std::string& name = event.name();
-  if (name == "distributed.merge.stop") {
+  if (name == "distributed.worker.stop") {
+    f.read_bytes = Measurement(event, "read_bytes");
+  } else if (name == "distributed.merge.stop") {
     f.gathered_bytes = Measurement(event, "ipc_bytes");
     f.exchanged_bytes = Measurement(event, "exchanged_ipc_bytes");
   } else if (name == "distributed.broadcast.stop") {
@@ -43,6 +45,11 @@ QueryMetrics::QueryMetrics(MetricsRegistry* registry)
                                             "worker (distributed.worker.stop)",
                                             DurationBuckets())
                              .Get()),
+      read_bytes_(registry
+                      ->AddCounter("dux_read_bytes_total",
+                                   "Bytes the workers' fragments read from files (local or "
+                                   "s3://), failed attempts included")
+                      .Get()),
       gathered_bytes_(registry
                           ->AddCounter("dux_gathered_bytes_total",
                                        "Arrow IPC bytes the workers sent to coordinators")
@@ -70,6 +77,7 @@ void QueryMetrics::CountEvent(const v1::QueryEvent& event) {
     partition_seconds_.Observe(Measurement(event, "duration"));
   }
   EventFigures f = FiguresOf(event);
+  if (f.read_bytes > 0) read_bytes_.Increment(f.read_bytes);
   if (f.gathered_bytes > 0) gathered_bytes_.Increment(f.gathered_bytes);
   if (f.exchanged_bytes > 0) exchanged_bytes_.Increment(f.exchanged_bytes);
   if (f.broadcast_bytes > 0) broadcast_bytes_.Increment(f.broadcast_bytes);

@@ -11,6 +11,7 @@ namespace dux::status_page {
 
 /// What one event adds to its query's figures (and to the registry's counters).
 struct EventFigures {
+  double read_bytes = 0;       ///< distributed.worker.stop read_bytes (every attempt)
   double gathered_bytes = 0;   ///< distributed.merge.stop ipc_bytes
   double exchanged_bytes = 0;  ///< distributed.merge.stop exchanged_ipc_bytes
   double broadcast_bytes = 0;  ///< distributed.broadcast.stop bytes, times n_workers
@@ -34,6 +35,7 @@ class QueryMetrics {
   Family<Counter>& queries_;
   Histogram& query_seconds_;
   Histogram& partition_seconds_;
+  Counter& read_bytes_;
   Counter& gathered_bytes_;
   Counter& exchanged_bytes_;
   Counter& broadcast_bytes_;

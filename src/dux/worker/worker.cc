@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <cstring>
 #include <filesystem>
+#include <utility>
 
 #include "dux/common/version.h"
 #include "dux/exec/arrow_export.h"
@@ -16,6 +17,7 @@
 #include "dux/pipeline/proto_mapping.h"
 #include "dux/protocol/worker_client.h"
 #include "dux/s3/s3_path.h"
+#include "dux/s3_filesystem/read_bytes.h"
 #include "dux/s3_filesystem/s3_filesystem.h"
 #include "dux/sql/quote.h"
 #include "dux/worker/fragment_monitor.h"
@@ -174,9 +176,38 @@ Status Worker::CheckPathAllowed(const std::string& path, const char* verb) const
       fmt::format("{}: \"{}\" is outside the directories this worker may access", verb, path));
 }
 
+namespace {
+
+/// The bytes a fragment's connection reads (s3_filesystem/read_bytes.h), added to the
+/// worker's metrics as they are taken: by Take for the fragment's stats, and at the end
+/// for what is left (all of it when the fragment failed).
+class BytesRead {
+ public:
+  BytesRead(duckdb_connection connection, WorkerMetrics* metrics)
+      : connection_(connection), metrics_(metrics) {}
+  BytesRead(BytesRead&& other) noexcept
+      : connection_(std::exchange(other.connection_, nullptr)), metrics_(other.metrics_) {}
+  BytesRead& operator=(BytesRead&&) = delete;
+  ~BytesRead() { Take(); }
+
+  uint64_t Take() {
+    if (connection_ == nullptr) return 0;
+    uint64_t bytes = s3_filesystem::TakeBytesRead(connection_);
+    metrics_->AddBytesRead(bytes);
+    return bytes;
+  }
+
+ private:
+  duckdb_connection connection_;
+  WorkerMetrics* metrics_;
+};
+
+}  // namespace
+
 struct Worker::OpenedFragment {
   pipeline::Script script;
   std::unique_ptr<engine::LocalEngine> engine;
+  BytesRead bytes_read;              // after `engine`: taken while its connection is open
   std::unique_ptr<Running> running;  // after `engine`, so it is unregistered first
 };
 
@@ -214,7 +245,9 @@ Result<Worker::OpenedFragment> Worker::OpenFragment(const v1::Fragment& fragment
   DUX_RETURN_NOT_OK(engine->BeginRun());
   DUX_ASSIGN_OR_RETURN(auto running,
                        Running::Start(this, fragment.query_id(), &engine->connection()));
-  return OpenedFragment{std::move(decoded), std::move(engine), std::move(running)};
+  BytesRead bytes_read(engine->connection().get(), metrics_.get());
+  return OpenedFragment{std::move(decoded), std::move(engine), std::move(bytes_read),
+                        std::move(running)};
 }
 
 Status Worker::Execute(const v1::ExecuteRequest& request, ChunkWriter* out) {
@@ -264,6 +297,7 @@ Status Worker::ExecuteFragment(const v1::ExecuteRequest& request, ChunkWriter* o
   v1::IpcChunk end;
   *end.mutable_stats() = monitor.Finish(made);
   end.mutable_stats()->set_exchanged_bytes(exchanged);
+  end.mutable_stats()->set_read_bytes(static_cast<int64_t>(f.bytes_read.Take()));
   if (!out->Report(std::move(end))) return Status(StatusCode::kCancelled, "the receiver went away");
   return Status::OK();
 }

@@ -21,6 +21,11 @@ WorkerMetrics::WorkerMetrics(std::shared_ptr<exec::Database> db,
                     .AddHistogram("dux_worker_fragment_duration_seconds",
                                   "Wall time of finished fragments.", DurationBuckets())
                     .Get()),
+      read_bytes_(registry_
+                      .AddCounter("dux_worker_read_bytes_total",
+                                  "Bytes fragments read from files (local or s3://), as DuckDB "
+                                  "counts its reads.")
+                      .Get()),
       sent_bytes_(registry_
                       .AddCounter("dux_worker_sent_bytes_total",
                                   "Arrow IPC bytes of results sent to coordinators.")

@@ -49,6 +49,8 @@ class WorkerMetrics {
     return outcome;
   }
 
+  /// Bytes a fragment's DuckDB read from files (local or s3://).
+  void AddBytesRead(uint64_t bytes) { read_bytes_.Increment(static_cast<double>(bytes)); }
   /// IPC bytes of results sent towards a coordinator.
   void AddSentBytes(int64_t bytes) { sent_bytes_.Increment(static_cast<double>(bytes)); }
   /// Rows a fragment produced: returned to the coordinator, routed to an exchange's buckets,
@@ -80,6 +82,7 @@ class WorkerMetrics {
   Gauge& running_;
   Family<Counter>& fragments_;
   Histogram& duration_;
+  Counter& read_bytes_;
   Counter& sent_bytes_;
   Counter& rows_out_;
   Counter& exchange_sent_bytes_;
