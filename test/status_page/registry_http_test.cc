@@ -115,6 +115,10 @@ TEST_F(RegistryHttpTest, ShowsTheWorkersAndTheQueriesTheirCoordinatorsReport) {
   EXPECT_EQ(after->Value("dux_rows_out_total"), static_cast<double>(rows));
   EXPECT_EQ(*after->Value("dux_gathered_bytes_total") - *before->Value("dux_gathered_bytes_total"),
             q["gathered_bytes"].get<double>());
+  // The workers read parquet: its bytes, reported per partition, reach the page and the counter.
+  EXPECT_GT(q["read_bytes"].get<double>(), 0);
+  EXPECT_EQ(*after->Value("dux_read_bytes_total") - *before->Value("dux_read_bytes_total"),
+            q["read_bytes"].get<double>());
   EXPECT_EQ(after->Value("dux_partition_duration_seconds_count"), 2);
   EXPECT_EQ(after->Value("dux_query_duration_seconds_count"), 1);
   EXPECT_EQ(after->Value("dux_partition_retries_total"), 0);
