@@ -81,7 +81,7 @@ class BytesReadStorage : public duckdb::LogStorage {
 
   // The positions of the columns "type" and "message" in a chunk of log entries.
   static std::pair<duckdb::idx_t, duckdb::idx_t> EntryColumns() {
-    static const std::pair<duckdb::idx_t, duckdb::idx_t> columns = [] {
+    static const std::pair<duckdb::idx_t, duckdb::idx_t> kColumns = [] {
       auto names = duckdb::LogStorage::GetColumnNames(duckdb::LoggingTargetTable::LOG_ENTRIES);
       std::pair<duckdb::idx_t, duckdb::idx_t> found{0, 0};
       for (duckdb::idx_t i = 0; i < names.size(); ++i) {
@@ -90,7 +90,7 @@ class BytesReadStorage : public duckdb::LogStorage {
       }
       return found;
     }();
-    return columns;
+    return kColumns;
   }
 
   uint64_t Take(uint64_t connection_id) {
