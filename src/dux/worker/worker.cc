@@ -186,6 +186,7 @@ void Worker::ExpireLeases() {
       for (const auto& t : e.tables) drop.add_more_tables(t);
       dropped = DropTable(drop);
     }
+    metrics_->AddLeaseExpired();
     if (!options_.on_event) continue;
     auto list = [](const std::vector<std::string>& names) {
       std::string joined;
