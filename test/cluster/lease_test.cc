@@ -28,8 +28,20 @@ using dux::test::ChildProcess;
 using dux::test::ReadFile;
 using Clock = std::chrono::steady_clock;
 
-// The workers' lease in these tests, in seconds: short, so that a test waits little.
-constexpr const char* kLease = "1";
+// How many times slower than a normal build this build runs processes: test/sanitizers/run.sh
+// sets DUX_TEST_SLOWDOWN, and the lease grows with it so that renewals keep up.
+double Slowdown() {
+  const char* slowdown = std::getenv("DUX_TEST_SLOWDOWN");
+  return slowdown != nullptr && std::atof(slowdown) >= 1 ? std::atof(slowdown) : 1.0;
+}
+
+// The workers' lease in these tests: 1 s (times the slowdown), so that a test waits little.
+double LeaseSeconds() { return Slowdown(); }
+
+// `seconds` (times the slowdown) as a wait limit.
+std::chrono::milliseconds Scaled(double seconds) {
+  return std::chrono::milliseconds(static_cast<int64_t>(seconds * Slowdown() * 1000));
+}
 
 // A source that runs for minutes on one worker (query sources are read by one worker), in
 // small chunks so that a cancellation stops it at once; every test that uses it ends it.
@@ -86,7 +98,7 @@ class LeaseTest : public ::testing::Test {
 
   /// A loopback worker of one thread with the tests' lease; null (a test failure) when it
   /// prints no address in time.
-  Worker* StartWorker(const std::string& lease = kLease) {
+  Worker* StartWorker(const std::string& lease = std::to_string(LeaseSeconds())) {
     auto w = std::make_unique<Worker>();
     w->stderr_file = dir_ / ("worker-" + std::to_string(workers_.size()) + ".err");
     ChildOptions options;
@@ -212,12 +224,11 @@ TEST_F(LeaseTest, CoordinatorKilledMidExchangeLeavesNoBucketsOnceTheLeaseExpires
         return !Contains(out, "__dux_") && Contains(out, "running []") &&
                !Contains(out, "running [q");
       },
-      15s);
+      Scaled(15));
   EXPECT_FALSE(Contains(after, "__dux_")) << after;
   EXPECT_FALSE(Contains(after, "running [q")) << after;
-  EXPECT_LT(SecondsSince(killed), 10.0);
-  EXPECT_GT(SecondsSince(killed), 0.9) << "dropped before the lease expired";
-  EXPECT_GT(SecondsSince(killed), 0.9) << "dropped before the lease expired";
+  EXPECT_LT(SecondsSince(killed), 10.0 * Slowdown());
+  EXPECT_GT(SecondsSince(killed), 0.9 * LeaseSeconds()) << "dropped before the lease expired";
   // Each worker says what it dropped, and why.
   for (const Worker* w : {a, b}) {
     std::vector<std::string> events = LeaseEvents(*w);
@@ -259,9 +270,9 @@ TEST_F(LeaseTest, CoordinatorFrozenMidWriteLeavesNoTemporaryFileOnceTheLeaseExpi
   run->process->Signal(SIGSTOP);
   auto frozen = Clock::now();
   std::string after = PollWorkers(
-      workers, [](const std::string& o) { return !Contains(o, "running [q"); }, 15s);
+      workers, [](const std::string& o) { return !Contains(o, "running [q"); }, Scaled(15));
   EXPECT_FALSE(Contains(after, "running [q")) << after;
-  EXPECT_GT(SecondsSince(frozen), 0.9) << "stopped before the lease expired";
+  EXPECT_GT(SecondsSince(frozen), 0.9 * LeaseSeconds()) << "stopped before the lease expired";
   deadline = Clock::now() + 5s;
   while (!temporaries().empty() && Clock::now() < deadline) std::this_thread::sleep_for(20ms);
   EXPECT_EQ(temporaries(), std::vector<std::string>{});
@@ -279,31 +290,32 @@ TEST_F(LeaseTest, CoordinatorFrozenMidWriteLeavesNoTemporaryFileOnceTheLeaseExpi
 }
 
 TEST_F(LeaseTest, LiveCoordinatorKeepsALongQueryThroughManyLeases) {
-  // The left side's buckets wait on both workers while one worker reads the right side for
-  // a few seconds (600 million rows): only the renewals keep them. The right side holds each
-  // key of the left side once, so the result is known: 20,000 rows, keys summing to
+  // A lease of 0.5 s: the left side's buckets wait on both workers while one worker reads
+  // the right side for a few seconds (600 million rows): only the renewals keep them. The right
+  // side holds each key of the left side once, so the result is known: 20,000 rows, keys summing to
   // 19,999 * 20,000 / 2.
   std::string left = KeysFile("left.parquet", 20000);
   const std::string right =
       "from_query(\"SELECT i // 30000 AS k FROM range(0, 600000000) t(i) WHERE i % 30000 = 0\")";
   const std::string pipeline = "from_parquet(\"" + left + "\") |> join(" + right +
                                ", on: k) |> summarise(n: count(*), s: sum(k), m: max(k))";
-  Worker* a = StartWorker();
-  Worker* b = StartWorker();
+  const double lease = 0.5 * LeaseSeconds();
+  Worker* a = StartWorker(std::to_string(lease));
+  Worker* b = StartWorker(std::to_string(lease));
   ASSERT_TRUE(a && b);
   const std::string workers = a->address + "," + b->address;
   auto start = Clock::now();
   Outcome distributed = Dux({"run", "--workers", workers, "--broadcast-threshold", "0",
                              "--telemetry", "--format", "csv", pipeline});
   ASSERT_EQ(distributed.exit_code, 0) << distributed.err;
-  EXPECT_GT(SecondsSince(start), 2.0) << "the query did not outlive several leases";
+  EXPECT_GT(SecondsSince(start), 3 * lease) << "the query did not outlive several leases";
   EXPECT_TRUE(Contains(distributed.err, "\"rule\":\"shuffle_join\"")) << distributed.err;
   EXPECT_EQ(distributed.out, "n,s,m\n20000,199990000,19999\n");
   for (const Worker* w : {a, b}) {
     EXPECT_EQ(LeaseEvents(*w), std::vector<std::string>{}) << ReadFile(w->stderr_file);
   }
   // Its tables dropped at its end, nothing expires later either.
-  std::this_thread::sleep_for(1500ms);
+  std::this_thread::sleep_for(Scaled(1.5));
   for (const Worker* w : {a, b}) EXPECT_EQ(LeaseEvents(*w), std::vector<std::string>{});
   Outcome listed = Dux({"workers", "--workers", workers});
   EXPECT_FALSE(Contains(listed.out, "__dux_")) << listed.out;
