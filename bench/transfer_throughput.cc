@@ -187,7 +187,7 @@ int main(int argc, char** argv) {  // NOLINT(bugprone-exception-escape)
   session.reset();
   dux::arrow_ipc::StringInputStream in(ipc.bytes());
   auto register_start = Clock::now();
-  auto registered = worker.RegisterTable("t", &in);
+  auto registered = worker.RegisterTable("t", "", &in);
   if (!registered.ok()) Die(registered.status().message());
   double register_seconds = Seconds(register_start);
   int64_t table_bytes = static_cast<int64_t>(ipc.bytes().size());

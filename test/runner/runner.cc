@@ -283,7 +283,7 @@ Status CopyTablesToWorkers(Session& session,
                           .status());
     for (const auto& worker : workers) {
       arrow_ipc::StringInputStream in(ipc.bytes());
-      DUX_RETURN_NOT_OK(worker->RegisterTable(table, &in).status());
+      DUX_RETURN_NOT_OK(worker->RegisterTable(table, "", &in).status());
     }
     synced->push_back(table);
   }

@@ -174,6 +174,11 @@ int Main(int argc, char** argv) {
   worker_cmd->add_option("--allow-dir", worker.allow_dirs,
                          "confine file reads and writes to DIR, a local directory or an "
                          "s3://bucket[/prefix] (repeatable; S3 is then allowed only where listed)");
+  worker_cmd
+      ->add_option("--lease-timeout", worker.lease_timeout,
+                   "cancel the fragments and drop the tables of a query whose coordinator has "
+                   "not renewed its lease for SECONDS (default: 30)")
+      ->check(CLI::Range(0.05, 86400.0));
   worker_cmd->add_option("--join", worker.join, "register with this registry (HOST:PORT)");
   worker_cmd->add_option("--advertise", worker.advertise,
                          "the address the registry hands out (default: the bound one)");

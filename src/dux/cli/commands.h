@@ -55,6 +55,9 @@ struct WorkerCommandOptions {
   std::string memory_limit;
   std::string temp_dir;
   std::vector<std::string> allow_dirs;
+  /// --lease-timeout: drop what a query holds once its coordinator has not renewed its lease
+  /// for this many seconds (docs/cluster.md, "Leases").
+  double lease_timeout = 30;
   std::string token;
   std::string tls_cert, tls_key, tls_ca;
   std::string join;        ///< a registry to join

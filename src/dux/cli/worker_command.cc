@@ -2,6 +2,7 @@
 #include <fmt/format.h>
 #include <signal.h>
 
+#include <cmath>
 #include <fstream>
 #include <iostream>
 
@@ -12,6 +13,7 @@
 #include "dux/cli/stop_signals.h"
 #include "dux/common/metrics.h"
 #include "dux/common/server_access.h"
+#include "dux/common/telemetry.h"
 #include "dux/http/metrics_route.h"
 #include "dux/http/server.h"
 #include "dux/rpc/grpc_worker_client.h"
@@ -81,6 +83,10 @@ Status Worker(const WorkerCommandOptions& given) {
   options.memory_limit = o.memory_limit;
   options.temp_directory = o.temp_dir;
   options.allowed_directories = o.allow_dirs;
+  options.lease_timeout = std::chrono::milliseconds(std::llround(o.lease_timeout * 1000));
+  // A lease that expires is the trace of a coordinator that died or was cut off: always
+  // reported, one JSON line on stderr (docs/cluster.md, "Leases").
+  options.on_event = [](const Event& event) { std::cerr << ToJsonLine(event) << std::endl; };
   rpc::ServerOptions server_options{o.listen, o.token, o.tls_cert, o.tls_key, o.tls_ca};
   // Refuse a bad listen address before opening DuckDB.
   DUX_RETURN_NOT_OK(SplitHostPort(o.listen).status());

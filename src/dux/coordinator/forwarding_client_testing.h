@@ -18,8 +18,9 @@ class ForwardingClient : public protocol::WorkerClient {
   Result<std::unique_ptr<protocol::ResultStream>> Execute(const v1::ExecuteRequest& r) override {
     return in_->Execute(r);
   }
-  Result<int64_t> RegisterTable(const std::string& t, arrow_ipc::InputStream* in) override {
-    return in_->RegisterTable(t, in);
+  Result<int64_t> RegisterTable(const std::string& t, const std::string& lease,
+                                arrow_ipc::InputStream* in) override {
+    return in_->RegisterTable(t, lease, in);
   }
   Result<int64_t> AppendChunk(const v1::AppendChunkRequest& r) override {
     return in_->AppendChunk(r);
@@ -35,6 +36,9 @@ class ForwardingClient : public protocol::WorkerClient {
   Result<v1::InfoReply> Info() override { return in_->Info(); }
   Status Health() override { return in_->Health(); }
   Result<bool> Cancel(const std::string& id) override { return in_->Cancel(id); }
+  Result<v1::RenewLeaseReply> RenewLease(const v1::RenewLeaseRequest& r) override {
+    return in_->RenewLease(r);
+  }
 
  protected:
   std::shared_ptr<protocol::WorkerClient> in_;

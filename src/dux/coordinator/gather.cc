@@ -432,6 +432,7 @@ class Gather {
     }
     v1::ExecuteRequest request;
     *request.mutable_fragment() = fragment;
+    request.mutable_fragment()->set_lease_id(options_.lease_id);
     request.set_compression(options_.compression);
     AttemptOutcome outcome;
     Status status = Stream(client, request, i, tag, &outcome, delivered);

@@ -55,6 +55,10 @@ struct ClusterOptions {
   /// A shuffle join's bucket is skewed when it holds more than 5 times the median bucket's
   /// rows and more than this many: its rows of one side are then spread over every worker.
   int64_t skew_floor_rows = 1'000'000;
+  /// The lease every fragment and table of the running query names (docs/cluster.md,
+  /// "Leases"); set by WithLease (lease_renewal.h) for the query's duration. Empty: the
+  /// workers hold nothing under a lease.
+  std::string lease_id;
 };
 
 struct Plan;

@@ -5,6 +5,7 @@
 #include <set>
 
 #include "dux/coordinator/gather.h"
+#include "dux/coordinator/lease_renewal.h"
 #include "dux/coordinator/stage_events.h"
 #include "dux/pg/catalog.h"
 #include "dux/pg/slice.h"
@@ -132,8 +133,10 @@ Result<int64_t> InsertFromWorkers(exec::Connection& connection, const Plan& plan
     if (created) (void)pg.Execute("DROP TABLE IF EXISTS " + target.table.Quoted());
   };
   StageEvents stage(options.telemetry, kWriteStage, kWriteStage, tasks.size());
+  // A worker whose coordinator dies rolls its share back once the lease expires.
+  LeasedOptions leased = WithLease(options);
   auto gathered =
-      GatherInto(connection, std::move(tasks), options, stage.stage(), kInsertReportTable);
+      GatherInto(connection, std::move(tasks), leased.options, stage.stage(), kInsertReportTable);
   if (!gathered.ok()) {
     undo();
     const Status& s = gathered.status();

@@ -15,6 +15,7 @@
 
 #include "dux/arrow_ipc/streams.h"
 #include "dux/coordinator/gather.h"
+#include "dux/coordinator/lease_renewal.h"
 #include "dux/coordinator/stage_events.h"
 #include "dux/exec/arrow_export.h"
 #include "dux/sql/quote.h"
@@ -105,7 +106,7 @@ Status RegisterBroadcasts(exec::Connection& connection, const Plan& plan,
       tables->Add(w, b.table);
       threads.emplace_back([&, w] {
         arrow_ipc::StringInputStream in(bytes);
-        registered[w] = options.workers[w]->RegisterTable(b.table, &in).status();
+        registered[w] = options.workers[w]->RegisterTable(b.table, options.lease_id, &in).status();
       });
     }
     for (auto& thread : threads) thread.join();
@@ -467,7 +468,8 @@ Result<GatherReport> RunAndGather(exec::Connection& connection, const Plan& plan
                                   const ClusterOptions& options, const std::string& table,
                                   const LastStageHook& last_stage) {
   int broadcasts = 0;
-  return RunAndGatherNamed(connection, plan, options, table, "", &broadcasts, last_stage);
+  LeasedOptions leased = WithLease(options);
+  return RunAndGatherNamed(connection, plan, leased.options, table, "", &broadcasts, last_stage);
 }
 
 bool StreamsToConsumer(const Plan& plan) {
@@ -480,9 +482,10 @@ Result<GatherReport> RunAndConsume(exec::Connection& connection, const Plan& pla
     return Status::Internal("RunAndConsume: the plan leaves work to the coordinator");
   }
   int broadcasts = 0;
-  return RunStages(connection, plan, options, nullptr, "", &broadcasts,
+  LeasedOptions leased = WithLease(options);
+  return RunStages(connection, plan, leased.options, nullptr, "", &broadcasts,
                    [&](std::vector<GatherTask> tasks, const std::string& stage) {
-                     return GatherTo(connection, std::move(tasks), options, stage, consume);
+                     return GatherTo(connection, std::move(tasks), leased.options, stage, consume);
                    });
 }
 

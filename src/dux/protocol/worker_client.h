@@ -65,8 +65,10 @@ class WorkerClient {
   /// Starts a fragment. The stream starts before the query has finished.
   virtual Result<std::unique_ptr<ResultStream>> Execute(const v1::ExecuteRequest& request) = 0;
 
-  /// Creates `table` on the worker from the IPC stream read from `ipc`; returns its rows.
-  virtual Result<int64_t> RegisterTable(const std::string& table, arrow_ipc::InputStream* ipc) = 0;
+  /// Creates `table` on the worker from the IPC stream read from `ipc`, held for the lease
+  /// `lease_id` (may be empty: until DropTable); returns its rows.
+  virtual Result<int64_t> RegisterTable(const std::string& table, const std::string& lease_id,
+                                        arrow_ipc::InputStream* ipc) = 0;
   virtual Result<int64_t> AppendChunk(const v1::AppendChunkRequest& request) = 0;
   virtual Status DropTable(const v1::DropTableRequest& request) = 0;
   virtual Result<std::unique_ptr<BucketPusher>> PushBuckets() = 0;
@@ -76,6 +78,9 @@ class WorkerClient {
   virtual Status Health() = 0;
   /// True when a query of that id was running (it stops with a Cancelled error).
   virtual Result<bool> Cancel(const std::string& query_id) = 0;
+  /// Renews a lease of this coordinator's (RenewLeaseRequest in worker.proto); the reply
+  /// gives the worker's lease timeout. Fails when the lease has expired on the worker.
+  virtual Result<v1::RenewLeaseReply> RenewLease(const v1::RenewLeaseRequest& request) = 0;
 };
 
 /// `status` as reported by the worker at `address`: "worker ADDRESS: message", same code.

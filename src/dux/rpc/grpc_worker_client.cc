@@ -1,5 +1,6 @@
 #include "dux/rpc/grpc_worker_client.h"
 
+#include <algorithm>
 #include <cstring>
 #include <map>
 #include <mutex>
@@ -9,6 +10,9 @@
 namespace dux::rpc {
 
 namespace {
+
+// The deadline of a RenewLease call, in seconds (see RenewLease).
+constexpr double kRenewLeaseDeadlineSeconds = 1.0;
 
 // A worker's error as the coordinator reports it. A broken connection gets plain words:
 // gRPC's own text ("Socket closed", "failed to connect to all addresses") says little. An
@@ -133,12 +137,14 @@ class GrpcWorkerClient : public protocol::WorkerClient {
         new GrpcResultStream(stub_.get(), request, options_, address_));
   }
 
-  Result<int64_t> RegisterTable(const std::string& table, arrow_ipc::InputStream* ipc) override {
+  Result<int64_t> RegisterTable(const std::string& table, const std::string& lease_id,
+                                arrow_ipc::InputStream* ipc) override {
     auto context = NewContext(options_, /*deadline=*/false);
     v1::RegisterTableReply reply;
     auto writer = stub_->RegisterTable(context.get(), &reply);
     v1::RegisterTableChunk chunk;
     chunk.set_table(table);
+    chunk.set_lease_id(lease_id);
     std::string buffer(protocol::kIpcChunkBytes, '\0');
     Status read_error;
     bool open = writer->Write(chunk);
@@ -199,6 +205,21 @@ class GrpcWorkerClient : public protocol::WorkerClient {
     v1::CancelReply reply;
     DUX_RETURN_NOT_OK(Unary(&v1::Worker::Stub::Cancel, request, &reply));
     return reply.found();
+  }
+  Result<v1::RenewLeaseReply> RenewLease(const v1::RenewLeaseRequest& request) override {
+    // A short deadline of its own: a renewal that has not arrived within a second is late
+    // for any lease it could keep alive (the coordinator renews at a third of the timeout),
+    // and a query that ends waits for its renewals in flight, on a hung worker too.
+    ClientOptions quick = options_;
+    quick.call_timeout_seconds =
+        std::min(options_.call_timeout_seconds > 0 ? options_.call_timeout_seconds
+                                                   : kRenewLeaseDeadlineSeconds,
+                 kRenewLeaseDeadlineSeconds);
+    auto context = NewContext(quick, /*deadline=*/true);
+    v1::RenewLeaseReply reply;
+    grpc::Status status = stub_->RenewLease(context.get(), request, &reply);
+    if (!status.ok()) return WorkerStatus(address_, status, *context);
+    return reply;
   }
 
  private:

@@ -42,6 +42,9 @@ struct Transport {
   }
 };
 
+// Short, so that a test sees a lease expire; only requests that name a lease are affected.
+constexpr std::chrono::milliseconds kLeaseTimeout{500};
+
 using TransportFactory = std::function<std::unique_ptr<Transport>(const std::string& token)>;
 
 std::unique_ptr<Transport> InProcess(const std::string&) {
@@ -49,6 +52,7 @@ std::unique_ptr<Transport> InProcess(const std::string&) {
   auto t = std::make_unique<Transport>();
   worker::WorkerOptions options;
   options.threads = 1;
+  options.lease_timeout = kLeaseTimeout;
   t->worker = std::move(worker::Worker::Open(options)).value();
   t->client = worker::MakeInProcessClient(t->worker.get(), "in-process:" + std::to_string(next++));
   return t;
@@ -71,6 +75,7 @@ std::unique_ptr<Transport> Grpc(const std::string& token) {
   auto t = std::make_unique<Transport>();
   worker::WorkerOptions options;
   options.threads = 1;
+  options.lease_timeout = kLeaseTimeout;
   t->worker = std::move(worker::Worker::Open(options)).value();
   t->service = rpc::MakeWorkerService(t->worker.get(), token);
   std::string bound;
@@ -363,7 +368,7 @@ TEST_P(Conformance, AbandonedStreamStopsTheQuery) {
 TEST_P(Conformance, RegisterAppendAndDropTables) {
   std::string first = IpcOf("SELECT range AS x FROM range(0, 3000)");
   arrow_ipc::StringInputStream in(first);
-  auto rows = client_->RegisterTable("dim table", &in);
+  auto rows = client_->RegisterTable("dim table", "", &in);
   ASSERT_TRUE(rows.ok()) << rows.status().message();
   EXPECT_EQ(*rows, 3000);
   v1::AppendChunkRequest append;
@@ -401,7 +406,7 @@ TEST_P(Conformance, DropsSeveralTablesInOneCallOrNone) {
   for (const char* name : {"a", "b", "c"}) {
     std::string bytes = IpcOf("SELECT 1 AS x");
     arrow_ipc::StringInputStream in(bytes);
-    ASSERT_TRUE(client_->RegisterTable(name, &in).ok());
+    ASSERT_TRUE(client_->RegisterTable(name, "", &in).ok());
   }
   // Without if_exists, a missing table fails the call and drops none of the others.
   v1::DropTableRequest drop;
@@ -428,7 +433,7 @@ TEST_P(Conformance, RegisterTableRejectsABrokenStream) {
   std::string bytes = IpcOf("SELECT range AS x FROM range(0, 10)");
   bytes.resize(bytes.size() / 2);
   arrow_ipc::StringInputStream in(bytes);
-  auto rows = client_->RegisterTable("broken", &in);
+  auto rows = client_->RegisterTable("broken", "", &in);
   EXPECT_FALSE(rows.ok());
   EXPECT_EQ(client_->Info()->tables_size(), 0);
 }
@@ -649,7 +654,7 @@ TEST_P(Conformance, MalformedRequestsAreRefused) {
   // A table needs a name; a bucket chunk an exchange and a bucket.
   std::string bytes = IpcOf("SELECT 1 AS a");
   arrow_ipc::StringInputStream in(bytes);
-  refused(client_->RegisterTable("", &in).status(), "a table needs a name");
+  refused(client_->RegisterTable("", "", &in).status(), "a table needs a name");
   auto pusher = client_->PushBuckets();
   ASSERT_TRUE(pusher.ok());
   v1::BucketChunk chunk;
@@ -657,6 +662,74 @@ TEST_P(Conformance, MalformedRequestsAreRefused) {
   chunk.set_data(bytes);
   (void)(*pusher)->Push(chunk);
   refused((*pusher)->Finish().status(), "needs an exchange id and a bucket");
+}
+
+TEST_P(Conformance, ALeaseKeepsWhatIsHeldForItUntilItIsNoLongerRenewed) {
+  v1::RenewLeaseRequest renew;
+  renew.set_lease_id("L1");
+  auto renewed = client_->RenewLease(renew);
+  ASSERT_TRUE(renewed.ok()) << renewed.status().message();
+  EXPECT_DOUBLE_EQ(renewed->timeout_seconds(), 0.5);
+  // A broadcast table, a bucket pushed by a peer and a running fragment, all under L1; a
+  // table under no lease.
+  std::string bytes = IpcOf("SELECT range AS x FROM range(0, 10)");
+  arrow_ipc::StringInputStream in(bytes), plain(bytes);
+  ASSERT_TRUE(client_->RegisterTable("leased", "L1", &in).ok());
+  ASSERT_TRUE(client_->RegisterTable("unleased", "", &plain).ok());
+  auto pusher = client_->PushBuckets();
+  ASSERT_TRUE(pusher.ok());
+  v1::BucketChunk chunk;
+  chunk.set_exchange_id("e1");
+  chunk.set_bucket(0);
+  chunk.set_data(bytes);
+  chunk.set_last(true);
+  chunk.set_lease_id("L1");
+  ASSERT_TRUE((*pusher)->Push(chunk).ok());
+  ASSERT_TRUE((*pusher)->Finish().ok());
+  v1::ExecuteRequest slow = Execute(kSlow, "leased-query");
+  slow.mutable_fragment()->set_lease_id("L1");
+  auto stream = client_->Execute(slow);
+  ASSERT_TRUE(stream.ok());
+  ASSERT_TRUE(
+      Eventually([&] { return Running(*client_, "leased-query"); }, std::chrono::seconds(10)));
+  // Renewed for three timeouts: everything stays.
+  for (int i = 0; i < 15; ++i) {
+    ASSERT_TRUE(client_->RenewLease(renew).ok());
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  EXPECT_TRUE(Running(*client_, "leased-query"));
+  EXPECT_EQ(client_->Info()->tables_size(), 3);
+  // Silent: the fragment stops and the lease's tables go, the other stays.
+  auto silent = Clock::now();
+  auto stopped = Drain(stream->get());
+  EXPECT_FALSE(stopped.ok());
+  EXPECT_NE(stopped.status().message().find("nterrupt"), std::string::npos)
+      << stopped.status().message();
+  EXPECT_GE(Clock::now() - silent, std::chrono::milliseconds(300));
+  ASSERT_TRUE(
+      Eventually([&] { return client_->Info()->tables_size() == 1; }, std::chrono::seconds(5)));
+  EXPECT_EQ(client_->Info()->tables(0), "unleased");
+  EXPECT_FALSE(Running(*client_, "leased-query"));
+  // Nothing comes back under the expired lease.
+  auto refused = [&](const Status& s) {
+    EXPECT_EQ(s.code(), StatusCode::kFailedPrecondition) << s.message();
+    EXPECT_NE(s.message().find("worker " + client_->address() + ": lease L1 has expired"),
+              std::string::npos)
+        << s.message();
+  };
+  refused(client_->RenewLease(renew).status());
+  arrow_ipc::StringInputStream again(bytes);
+  refused(client_->RegisterTable("leased", "L1", &again).status());
+  auto late = client_->PushBuckets();
+  ASSERT_TRUE(late.ok());
+  (void)(*late)->Push(chunk);
+  refused((*late)->Finish().status());
+  v1::ExecuteRequest leased_late = Execute("from_query(\"SELECT 1 AS a\")", "late");
+  leased_late.mutable_fragment()->set_lease_id("L1");
+  auto refused_stream = client_->Execute(leased_late);
+  ASSERT_TRUE(refused_stream.ok());
+  refused(Drain(refused_stream->get()).status());
+  EXPECT_EQ(client_->Info()->tables_size(), 1);
 }
 
 TEST_P(Conformance, QueryIdsAreUniqueWhileRunning) {

@@ -135,7 +135,7 @@ class WorkerService final : public v1::Worker::Service {
       return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, "RegisterTable: empty stream");
     }
     RegisterInput in(reader, std::move(*first.mutable_data()));
-    auto rows = worker_->RegisterTable(first.table(), &in);
+    auto rows = worker_->RegisterTable(first.table(), first.lease_id(), &in);
     if (!rows.ok()) return ToGrpc(rows.status());
     reply->set_rows(*rows);
     return grpc::Status::OK;
@@ -195,6 +195,12 @@ class WorkerService final : public v1::Worker::Service {
     if (auto denied = Admit(context); !denied.ok()) return denied;
     reply->set_found(worker_->Cancel(request->query_id()));
     return grpc::Status::OK;
+  }
+
+  grpc::Status RenewLease(grpc::ServerContext* context, const v1::RenewLeaseRequest* request,
+                          v1::RenewLeaseReply* reply) override {
+    if (auto denied = Admit(context); !denied.ok()) return denied;
+    return ReplyWith(worker_->RenewLease(*request), reply);
   }
 
  private:

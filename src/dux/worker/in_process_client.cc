@@ -106,8 +106,9 @@ class InProcessClient : public protocol::WorkerClient {
       const v1::ExecuteRequest& request) override {
     return std::unique_ptr<protocol::ResultStream>(new InProcessStream(worker_, request, address_));
   }
-  Result<int64_t> RegisterTable(const std::string& table, arrow_ipc::InputStream* ipc) override {
-    return At(worker_->RegisterTable(table, ipc));
+  Result<int64_t> RegisterTable(const std::string& table, const std::string& lease_id,
+                                arrow_ipc::InputStream* ipc) override {
+    return At(worker_->RegisterTable(table, lease_id, ipc));
   }
   Result<int64_t> AppendChunk(const v1::AppendChunkRequest& request) override {
     return At(worker_->AppendChunk(request));
@@ -127,6 +128,9 @@ class InProcessClient : public protocol::WorkerClient {
   Result<v1::InfoReply> Info() override { return At(worker_->Info()); }
   Status Health() override { return Status::OK(); }
   Result<bool> Cancel(const std::string& query_id) override { return worker_->Cancel(query_id); }
+  Result<v1::RenewLeaseReply> RenewLease(const v1::RenewLeaseRequest& request) override {
+    return At(worker_->RenewLease(request));
+  }
 
  private:
   template <typename T>

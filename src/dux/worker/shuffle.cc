@@ -25,10 +25,11 @@ constexpr size_t kMinChunkBytes = size_t{64} << 10;
 // the last marked so.
 class BucketOutput : public arrow_ipc::OutputStream {
  public:
-  BucketOutput(protocol::BucketPusher* pusher, const std::string& exchange, int bucket,
-               size_t chunk_bytes)
+  BucketOutput(protocol::BucketPusher* pusher, const std::string& exchange,
+               const std::string& lease, int bucket, size_t chunk_bytes)
       : pusher_(pusher), chunk_bytes_(chunk_bytes) {
     chunk_.set_exchange_id(exchange);
+    chunk_.set_lease_id(lease);
     chunk_.set_bucket(bucket);
   }
   Status Write(const void* data, size_t size) override {
@@ -60,15 +61,14 @@ class BucketOutput : public arrow_ipc::OutputStream {
 // to have stored the bucket; `bytes` then holds the IPC bytes sent.
 class RemoteBucketSink : public exec::RowSink {
  public:
-  static Result<std::unique_ptr<exec::RowSink>> Open(std::shared_ptr<protocol::WorkerClient> peer,
-                                                     const std::string& exchange, int bucket,
-                                                     size_t chunk_bytes,
-                                                     const exec::RoutedColumns& columns,
-                                                     const arrow_ipc::WriteOptions& options,
-                                                     int64_t* bytes) {
+  static Result<std::unique_ptr<exec::RowSink>> Open(
+      std::shared_ptr<protocol::WorkerClient> peer, const std::string& exchange,
+      const std::string& lease, int bucket, size_t chunk_bytes, const exec::RoutedColumns& columns,
+      const arrow_ipc::WriteOptions& options, int64_t* bytes) {
     auto sink = std::unique_ptr<RemoteBucketSink>(new RemoteBucketSink(std::move(peer), bytes));
     DUX_ASSIGN_OR_RETURN(sink->pusher_, sink->peer_->PushBuckets());
-    sink->out_ = std::make_unique<BucketOutput>(sink->pusher_.get(), exchange, bucket, chunk_bytes);
+    sink->out_ =
+        std::make_unique<BucketOutput>(sink->pusher_.get(), exchange, lease, bucket, chunk_bytes);
     DUX_ASSIGN_OR_RETURN(sink->ipc_, exec::OpenIpcRowSink(columns, sink->out_.get(), options));
     return std::unique_ptr<exec::RowSink>(std::move(sink));
   }
@@ -108,12 +108,10 @@ Status CheckTarget(const v1::ShuffleTarget& t) {
 
 }  // namespace
 
-Result<std::vector<BucketStats>> Shuffle(exec::Connection& connection,
-                                         const std::string& select_sql,
-                                         const v1::ShuffleTarget& target, const std::string& self,
-                                         const arrow_ipc::WriteOptions& options,
-                                         const PeerConnector& peers,
-                                         const LocalBucketStore& store) {
+Result<std::vector<BucketStats>> Shuffle(
+    exec::Connection& connection, const std::string& select_sql, const v1::ShuffleTarget& target,
+    const std::string& lease, const std::string& self, const arrow_ipc::WriteOptions& options,
+    const PeerConnector& peers, const LocalBucketStore& store) {
   DUX_RETURN_NOT_OK(CheckTarget(target));
   std::string keys;
   for (int i = 0; i < target.keys_size(); ++i) {
@@ -133,8 +131,8 @@ Result<std::vector<BucketStats>> Shuffle(exec::Connection& connection,
     const std::string& owner = target.owners(b);
     if (owner == self) return store(target.exchange_id(), b, columns);
     DUX_ASSIGN_OR_RETURN(std::shared_ptr<protocol::WorkerClient> peer, peers(owner));
-    return RemoteBucketSink::Open(std::move(peer), target.exchange_id(), b, chunk_bytes, columns,
-                                  options, &bytes[static_cast<size_t>(b)]);
+    return RemoteBucketSink::Open(std::move(peer), target.exchange_id(), lease, b, chunk_bytes,
+                                  columns, options, &bytes[static_cast<size_t>(b)]);
   };
   DUX_ASSIGN_OR_RETURN(std::vector<int64_t> rows,
                        exec::RouteRows(connection, routed, target.n_buckets(), open));

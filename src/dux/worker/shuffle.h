@@ -34,12 +34,14 @@ struct BucketStats {
 
 /// Runs `select_sql` on `connection` once and routes its rows as they come to the owners of
 /// `target`'s buckets: the buckets `self` owns to `store`, each other bucket on a PushBuckets
-/// stream of its own through `peers`. Checks the target first (InvalidArgument). On failure
-/// some buckets may hold part of the rows: the exchange id is not used again (a retry gets
-/// its own), and the coordinator drops every bucket table of the exchange.
+/// stream of its own through `peers`, naming `lease` (the fragment's) as the bucket's. Checks the
+/// target first (InvalidArgument). On failure some buckets may hold part of the rows: the exchange
+/// id is not used again (a retry gets its own), and the coordinator drops every bucket table of the
+/// exchange.
 Result<std::vector<BucketStats>> Shuffle(exec::Connection& connection,
                                          const std::string& select_sql,
-                                         const v1::ShuffleTarget& target, const std::string& self,
+                                         const v1::ShuffleTarget& target, const std::string& lease,
+                                         const std::string& self,
                                          const arrow_ipc::WriteOptions& options,
                                          const PeerConnector& peers, const LocalBucketStore& store);
 

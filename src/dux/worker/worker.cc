@@ -67,27 +67,34 @@ std::unique_ptr<arrow_ipc::InputStream> Borrow(arrow_ipc::InputStream* in) {
 
 }  // namespace
 
-/// Registers a fragment's connection under its query id for Cancel, for its lifetime.
+/// Registers a fragment's connection under its query id for Cancel, and with its lease, for
+/// its lifetime.
 class Worker::Running {
  public:
   static Result<std::unique_ptr<Running>> Start(Worker* w, const std::string& id,
-                                                exec::Connection* c) {
+                                                const std::string& lease, exec::Connection* c) {
     if (id.empty()) return Status::InvalidArgument("the fragment has no query id");
     std::lock_guard lock(w->mutex_);
-    if (!w->running_.emplace(id, Query{c}).second) {
+    if (w->running_.count(id) != 0) {
       return Status::AlreadyExists("query " + id + " is already running on this worker");
     }
-    return std::unique_ptr<Running>(new Running(w, id));
+    // Under mutex_, so that an expiry either sees the query or refuses it.
+    DUX_RETURN_NOT_OK(w->leases_.AddQuery(lease, id));
+    w->running_.emplace(id, Query{c});
+    return std::unique_ptr<Running>(new Running(w, id, lease));
   }
   ~Running() {
     std::lock_guard lock(w_->mutex_);
     w_->running_.erase(id_);
+    w_->leases_.RemoveQuery(lease_, id_);
   }
 
  private:
-  Running(Worker* w, std::string id) : w_(w), id_(std::move(id)) {}
+  Running(Worker* w, std::string id, std::string lease)
+      : w_(w), id_(std::move(id)), lease_(std::move(lease)) {}
   Worker* w_;
   std::string id_;
+  std::string lease_;
 };
 
 Result<std::unique_ptr<Worker>> Worker::Open(const WorkerOptions& options) {
@@ -138,8 +145,11 @@ Worker::Worker(WorkerOptions options, std::shared_ptr<exec::Database> db,
       memory_(std::make_unique<MemorySampler>(db_)),
       reinterrupter_([this] { Reinterrupt(); }),
       buckets_(std::move(buckets)),
+      leases_(std::max(options_.lease_timeout, std::chrono::milliseconds(1))),
       metrics_(std::make_unique<WorkerMetrics>(
-          db_, buckets_, [this] { return CountTablesHeld(); }, options_.memory_limit)) {}
+          db_, buckets_, [this] { return CountTablesHeld(); }, options_.memory_limit)) {
+  lease_reaper_ = std::thread([this] { ReapLeases(); });
+}
 
 Worker::~Worker() {
   CancelAll();
@@ -149,6 +159,66 @@ Worker::~Worker() {
   }
   stop_cv_.notify_all();
   reinterrupter_.join();
+  lease_reaper_.join();
+}
+
+void Worker::ReapLeases() {
+  // A tenth of the timeout between checks: a lease is acted on at most 10% late.
+  auto period = std::clamp<std::chrono::milliseconds>(
+      leases_.timeout() / 10, std::chrono::milliseconds(10), std::chrono::milliseconds(1000));
+  std::unique_lock lock(mutex_);
+  while (!stopping_) {
+    lock.unlock();
+    ExpireLeases();
+    lock.lock();
+    stop_cv_.wait_for(lock, period, [this] { return stopping_; });
+  }
+}
+
+void Worker::ExpireLeases() {
+  for (const LeaseTable::Expired& e : leases_.TakeExpired()) {
+    // Fragments first, so that none goes on filling a table about to be dropped. A write
+    // that is interrupted removes its temporary files itself (exec::WritePart).
+    int cancelled = 0;
+    for (const auto& query : e.queries) cancelled += Cancel(query) ? 1 : 0;
+    Status dropped = Status::OK();
+    if (!e.tables.empty()) {
+      v1::DropTableRequest drop;
+      drop.set_if_exists(true);
+      for (const auto& t : e.tables) drop.add_more_tables(t);
+      dropped = DropTable(drop);
+    }
+    metrics_->AddLeaseExpired();
+    if (!options_.on_event) continue;
+    auto list = [](const std::vector<std::string>& names) {
+      std::string joined;
+      for (const auto& n : names) joined += (joined.empty() ? "" : ",") + n;
+      return joined;
+    };
+    Event event{
+        "query.lease_expired",
+        {{"silent_seconds", e.silent_seconds},
+         {"lease_timeout_seconds", std::chrono::duration<double>(leases_.timeout()).count()},
+         {"queries_cancelled", static_cast<double>(cancelled)},
+         {"tables_dropped", static_cast<double>(e.tables.size())}},
+        {{"lease", e.lease}, {"queries", list(e.queries)}, {"tables", list(e.tables)}}};
+    if (!dropped.ok()) event.metadata["error"] = dropped.message();
+    std::string address;
+    {
+      std::lock_guard lock(mutex_);
+      address = options_.address;
+    }
+    event.metadata["address"] = address;
+    options_.on_event(event);
+  }
+}
+
+Result<v1::RenewLeaseReply> Worker::RenewLease(const v1::RenewLeaseRequest& request) {
+  if (request.lease_id().empty()) return Status::InvalidArgument("RenewLease: no lease id");
+  DUX_RETURN_NOT_OK(leases_.Renew(request.lease_id()));
+  v1::RenewLeaseReply reply;
+  reply.set_timeout_seconds(std::chrono::duration<double>(leases_.timeout()).count());
+  return reply;
 }
 
 void Worker::Reinterrupt() {
@@ -212,6 +282,8 @@ struct Worker::OpenedFragment {
 };
 
 Result<Worker::OpenedFragment> Worker::OpenFragment(const v1::Fragment& fragment) {
+  // The fragment comes from its coordinator: word that its query lives.
+  DUX_RETURN_NOT_OK(leases_.Renew(fragment.lease_id()));
   DUX_ASSIGN_OR_RETURN(pipeline::Script decoded, pipeline::FromProto(fragment.script()));
   auto* script = &decoded;
   // DuckDB confines its own file access; dux reads Arrow files and writes to_arrow itself.
@@ -243,8 +315,8 @@ Result<Worker::OpenedFragment> Worker::OpenFragment(const v1::Fragment& fragment
   }
   if (!script->s3.empty()) DUX_RETURN_NOT_OK(engine->UseS3Settings(script->s3));
   DUX_RETURN_NOT_OK(engine->BeginRun());
-  DUX_ASSIGN_OR_RETURN(auto running,
-                       Running::Start(this, fragment.query_id(), &engine->connection()));
+  DUX_ASSIGN_OR_RETURN(auto running, Running::Start(this, fragment.query_id(), fragment.lease_id(),
+                                                    &engine->connection()));
   BytesRead bytes_read(engine->connection().get(), metrics_.get());
   return OpenedFragment{std::move(decoded), std::move(engine), std::move(bytes_read),
                         std::move(running)};
@@ -278,8 +350,9 @@ Status Worker::ExecuteFragment(const v1::ExecuteRequest& request, ChunkWriter* o
     DUX_ASSIGN_OR_RETURN(sql::CompiledQuery query, engine->Compile(script.pipeline));
     result = query.Sql();
     if (request.fragment().has_shuffle()) {
-      DUX_ASSIGN_OR_RETURN(result, RouteToOwners(engine, query, request.fragment().shuffle(),
-                                                 options, &produced, &exchanged));
+      DUX_ASSIGN_OR_RETURN(
+          result, RouteToOwners(engine, query, request.fragment().shuffle(),
+                                request.fragment().lease_id(), options, &produced, &exchanged));
       options = {};
     }
   }
@@ -335,7 +408,7 @@ Result<std::string> Worker::InsertShare(OpenedFragment& f, const v1::Fragment& f
 
 Result<std::string> Worker::RouteToOwners(engine::LocalEngine* engine,
                                           const sql::CompiledQuery& query,
-                                          const v1::ShuffleTarget& target,
+                                          const v1::ShuffleTarget& target, const std::string& lease,
                                           const arrow_ipc::WriteOptions& options,
                                           std::optional<int64_t>* routed, int64_t* pushed) {
   std::string self;
@@ -350,12 +423,13 @@ Result<std::string> Worker::RouteToOwners(engine::LocalEngine* engine,
       return Status::FailedPrecondition("this worker cannot reach its peer " + address);
     };
   }
-  auto store = [this](const std::string& exchange, int bucket, const exec::RoutedColumns& columns) {
-    return OpenBucket(exchange, bucket, columns);
+  auto store = [this, &lease](const std::string& exchange, int bucket,
+                              const exec::RoutedColumns& columns) {
+    return OpenBucket(lease, exchange, bucket, columns);
   };
   DUX_ASSIGN_OR_RETURN(
       std::vector<BucketStats> stats,
-      Shuffle(engine->connection(), query.Sql(), target, self, options, peers, store));
+      Shuffle(engine->connection(), query.Sql(), target, lease, self, options, peers, store));
   int64_t rows = 0;
   for (const auto& bucket : stats) {
     rows += bucket.rows;
@@ -365,39 +439,68 @@ Result<std::string> Worker::RouteToOwners(engine::LocalEngine* engine,
   return BucketStatsQuery(stats);
 }
 
-Result<std::unique_ptr<exec::RowSink>> Worker::OpenBucket(const std::string& exchange, int bucket,
+Result<std::unique_ptr<exec::RowSink>> Worker::OpenBucket(const std::string& lease,
+                                                          const std::string& exchange, int bucket,
                                                           const exec::RoutedColumns& columns) {
   if (exchange.empty() || bucket < 0) {
     return Status::InvalidArgument("a bucket chunk needs an exchange id and a bucket >= 0");
   }
   std::string name = protocol::BucketTable(exchange, bucket);
+  // Claimed before it exists, so that an expiry from now on drops it.
+  DUX_RETURN_NOT_OK(leases_.AddTable(lease, name));
   DUX_ASSIGN_OR_RETURN(std::unique_ptr<exec::RowSink> sink, buckets_->Open(*db_, name, columns));
-  std::lock_guard lock(mutex_);
-  tables_.insert(name);
+  {
+    std::lock_guard lock(mutex_);
+    tables_.insert(name);
+  }
+  DUX_RETURN_NOT_OK(DropIfLeaseExpired(lease, name));
   return sink;
 }
 
-Result<int64_t> Worker::ImportInto(const std::string& table, arrow_ipc::InputStream* ipc,
-                                   bool append) {
+Result<int64_t> Worker::ImportInto(const std::string& table, const std::string& lease,
+                                   arrow_ipc::InputStream* ipc, bool append) {
   if (table.empty()) return Status::InvalidArgument("a table needs a name");
-  DUX_ASSIGN_OR_RETURN(exec::Connection c, exec::Connection::Open(*db_));
-  DUX_ASSIGN_OR_RETURN(int64_t rows, exec::ImportIpc(c, table, Borrow(ipc),
-                                                     append ? exec::TableMode::kAppend
-                                                            : exec::TableMode::kPersistent));
-  std::lock_guard lock(mutex_);
-  tables_.insert(table);
+  // The coordinator's own call: it renews the lease, and the table is held for it.
+  DUX_RETURN_NOT_OK(leases_.Renew(lease));
+  DUX_RETURN_NOT_OK(leases_.AddTable(lease, table));
+  auto c = exec::Connection::Open(*db_);
+  Result<int64_t> rows =
+      c.ok() ? exec::ImportIpc(*c, table, Borrow(ipc),
+                               append ? exec::TableMode::kAppend : exec::TableMode::kPersistent)
+             : Result<int64_t>(c.status());
+  if (!rows.ok()) {
+    if (!append) leases_.RemoveTable(table);  // no table was made
+    return rows.status();
+  }
+  {
+    std::lock_guard lock(mutex_);
+    tables_.insert(table);
+  }
+  DUX_RETURN_NOT_OK(DropIfLeaseExpired(lease, table));
   return rows;
 }
 
-Result<int64_t> Worker::RegisterTable(const std::string& table, arrow_ipc::InputStream* ipc) {
-  auto rows = ImportInto(table, ipc, /*append=*/false);
+Status Worker::DropIfLeaseExpired(const std::string& lease, const std::string& table) {
+  // The lease may have expired while the table was being made, after its expiry dropped what
+  // the lease held: the maker drops it then.
+  if (leases_.Holds(lease, table)) return Status::OK();
+  v1::DropTableRequest drop;
+  drop.set_table(table);
+  drop.set_if_exists(true);
+  (void)DropTable(drop);
+  return leases_.Renew(lease);  // names the expired lease
+}
+
+Result<int64_t> Worker::RegisterTable(const std::string& table, const std::string& lease,
+                                      arrow_ipc::InputStream* ipc) {
+  auto rows = ImportInto(table, lease, ipc, /*append=*/false);
   if (rows.ok()) metrics_->AddBroadcastReceived(*rows);
   return rows;
 }
 
 Result<int64_t> Worker::AppendChunk(const v1::AppendChunkRequest& request) {
   arrow_ipc::StringInputStream in(request.data());
-  return ImportInto(request.table(), &in, /*append=*/true);
+  return ImportInto(request.table(), request.lease_id(), &in, /*append=*/true);
 }
 
 Status Worker::DropTable(const v1::DropTableRequest& request) {
@@ -441,6 +544,7 @@ Status Worker::DropTable(const v1::DropTableRequest& request) {
       gone.push_back(t);
     }
   }
+  for (const auto& t : gone) leases_.RemoveTable(t);
   std::lock_guard lock(mutex_);
   for (const auto& t : gone) tables_.erase(t);
   return dropped;
@@ -497,11 +601,12 @@ Result<v1::PushBucketsReply> Worker::PushBuckets(
     if (!more) break;
     BucketInput in(next, &chunk, &bytes);
     std::string exchange = chunk.exchange_id();
+    std::string lease = chunk.lease_id();
     int bucket = chunk.bucket();
     DUX_ASSIGN_OR_RETURN(exec::Connection c, exec::Connection::Open(*db_));
     DUX_ASSIGN_OR_RETURN(int64_t rows,
                          exec::ReadIpcChunks(c, Borrow(&in), [&](const exec::RoutedColumns& cols) {
-                           return OpenBucket(exchange, bucket, cols);
+                           return OpenBucket(lease, exchange, bucket, cols);
                          }));
     DUX_RETURN_NOT_OK(in.Drain());
     reply.set_rows(reply.rows() + rows);

@@ -19,10 +19,12 @@
 
 #include "dux/arrow_ipc/streams.h"
 #include "dux/common/status.h"
+#include "dux/common/telemetry.h"
 #include "dux/engine/database.h"
 #include "dux/engine/local_engine.h"
 #include "dux/v1/worker.pb.h"
 #include "dux/worker/bucket_store.h"
+#include "dux/worker/lease_table.h"
 #include "dux/worker/shuffle.h"
 #include "dux/worker/worker_metrics.h"
 
@@ -38,6 +40,12 @@ struct WorkerOptions {
   /// directories, and S3 prefixes "s3://bucket[/prefix]" (nothing in S3 is allowed unless
   /// listed; docs/s3.md, "Security").
   std::vector<std::string> allowed_directories;
+  /// What the worker holds for a lease (Fragment.lease_id) is dropped when its coordinator
+  /// has not renewed it for this long (docs/cluster.md, "Leases"). At least 1 ms.
+  std::chrono::milliseconds lease_timeout{30000};
+  /// Receives the worker's events (query.lease_expired), from the worker's own thread; may be
+  /// empty.
+  std::function<void(const Event&)> on_event;
 };
 
 class MemorySampler;
@@ -63,7 +71,9 @@ class Worker {
   ~Worker();
 
   Status Execute(const v1::ExecuteRequest& request, ChunkWriter* out);
-  Result<int64_t> RegisterTable(const std::string& table, arrow_ipc::InputStream* ipc);
+  /// Registers `table`, held for `lease` (may be empty).
+  Result<int64_t> RegisterTable(const std::string& table, const std::string& lease,
+                                arrow_ipc::InputStream* ipc);
   Result<int64_t> AppendChunk(const v1::AppendChunkRequest& request);
   Status DropTable(const v1::DropTableRequest& request);
   /// Stores every chunk `next` yields (false at the end) into its bucket.
@@ -72,6 +82,8 @@ class Worker {
   Result<v1::WriteReply> Write(const v1::WriteRequest& request);
   Result<v1::InsertIntoReply> InsertInto(const v1::InsertIntoRequest& request);
   Result<v1::InfoReply> Info();
+  /// Renews a lease (see LeaseTable::Renew); the reply gives the lease timeout.
+  Result<v1::RenewLeaseReply> RenewLease(const v1::RenewLeaseRequest& request);
   /// Interrupts the query of that id; false if none runs.
   bool Cancel(const std::string& query_id);
   /// Interrupts every running query (shutdown).
@@ -94,9 +106,12 @@ class Worker {
   /// with its attachments made, registered under its query id (for Cancel) while it lives.
   Result<OpenedFragment> OpenFragment(const v1::Fragment& fragment);
   Status CheckPathAllowed(const std::string& path, const char* verb) const;
-  Result<int64_t> ImportInto(const std::string& table, arrow_ipc::InputStream* ipc, bool append);
-  /// A sink that adds rows to bucket `bucket` of `exchange`, listed among the tables.
-  Result<std::unique_ptr<exec::RowSink>> OpenBucket(const std::string& exchange, int bucket,
+  Result<int64_t> ImportInto(const std::string& table, const std::string& lease,
+                             arrow_ipc::InputStream* ipc, bool append);
+  /// A sink that adds rows to bucket `bucket` of `exchange`, listed among the tables and
+  /// held for `lease`.
+  Result<std::unique_ptr<exec::RowSink>> OpenBucket(const std::string& lease,
+                                                    const std::string& exchange, int bucket,
                                                     const exec::RoutedColumns& columns);
   /// A worker's share of a distributed insert into PostgreSQL (v1::PostgresInsert): copies
   /// the rows of `f` (whose pipeline ends in insert_into) in one transaction; returns the
@@ -108,7 +123,7 @@ class Worker {
   /// (one row per bucket, see BucketStatsQuery); `routed` gets the rows routed, `pushed`
   /// the IPC bytes pushed to other workers.
   Result<std::string> RouteToOwners(engine::LocalEngine* engine, const sql::CompiledQuery& query,
-                                    const v1::ShuffleTarget& target,
+                                    const v1::ShuffleTarget& target, const std::string& lease,
                                     const arrow_ipc::WriteOptions& options,
                                     std::optional<int64_t>* routed, int64_t* pushed);
 
@@ -133,6 +148,15 @@ class Worker {
   /// Exchange buckets this worker owns, in memory up to a quarter of its memory limit.
   std::shared_ptr<BucketStore> buckets_;
   std::set<std::string> tables_;  ///< registered tables and buckets
+  /// What each coordinator's lease holds; `lease_reaper_` cancels and drops what an expired
+  /// one held (ExpireLeases).
+  LeaseTable leases_;
+  /// Drops `table`, just made for `lease`, when the lease expired meanwhile; then the
+  /// lease's error.
+  Status DropIfLeaseExpired(const std::string& lease, const std::string& table);
+  void ReapLeases();
+  void ExpireLeases();
+  std::thread lease_reaper_;
   std::mutex attach_mutex_;
   PeerConnector peers_;  ///< guarded by mutex_
   /// What the fragments did and what the worker holds; after what it reads.

@@ -58,6 +58,12 @@ WorkerMetrics::WorkerMetrics(std::shared_ptr<exec::Database> db,
                           .AddCounter("dux_worker_broadcast_received_rows_total",
                                       "Rows of the tables registered by coordinators.")
                           .Get()),
+      leases_expired_(registry_
+                          .AddCounter("dux_worker_leases_expired_total",
+                                      "Leases of queries that expired holding fragments or "
+                                      "tables, which the worker then cancelled and dropped "
+                                      "(their coordinator had gone silent).")
+                          .Get()),
       memory_(registry_.AddGauge("dux_worker_memory_bytes",
                                  "Memory in use: DuckDB's buffer pool (pool=duckdb) and "
                                  "exchange buckets held outside it (pool=buckets).",

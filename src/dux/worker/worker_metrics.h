@@ -64,6 +64,8 @@ class WorkerMetrics {
   void AddExchangeReceived(int64_t bytes, int64_t rows);
   /// One table registered by a coordinator (a broadcast side) with its rows.
   void AddBroadcastReceived(int64_t rows);
+  /// One lease expired holding something: its fragments cancelled, its tables dropped.
+  void AddLeaseExpired() { leases_expired_.Increment(1); }
 
  private:
   static const Status& StatusOf(const Status& status) { return status; }
@@ -90,6 +92,7 @@ class WorkerMetrics {
   Counter& exchange_rows_;
   Counter& broadcasts_;
   Counter& broadcast_rows_;
+  Counter& leases_expired_;
   Family<Gauge>& memory_;
   Family<Gauge>& tables_held_;
   Gauge& uptime_;
