@@ -54,6 +54,7 @@ struct WorkerCommandOptions {
   int threads = 0;
   std::string memory_limit;
   std::string temp_dir;
+  std::string max_temp_size;
   std::vector<std::string> allow_dirs;
   std::string token;
   std::string tls_cert, tls_key, tls_ca;

@@ -80,6 +80,7 @@ Status Worker(const WorkerCommandOptions& given) {
   options.threads = o.threads;
   options.memory_limit = o.memory_limit;
   options.temp_directory = o.temp_dir;
+  options.max_temp_directory_size = o.max_temp_size;
   options.allowed_directories = o.allow_dirs;
   rpc::ServerOptions server_options{o.listen, o.token, o.tls_cert, o.tls_key, o.tls_ca};
   // Refuse a bad listen address before opening DuckDB.

@@ -17,6 +17,7 @@
 #include "dux/coordinator/gather.h"
 #include "dux/coordinator/stage_events.h"
 #include "dux/exec/arrow_export.h"
+#include "dux/exec/memory_size.h"
 #include "dux/sql/quote.h"
 
 namespace dux::coordinator {
@@ -109,7 +110,7 @@ Status RegisterBroadcasts(exec::Connection& connection, const Plan& plan,
       });
     }
     for (auto& thread : threads) thread.join();
-    for (const auto& s : registered) DUX_RETURN_NOT_OK(s);
+    for (const auto& s : registered) DUX_RETURN_NOT_OK(InStage(s, name, "registering " + b.table));
     // Every worker received the side's bytes.
     double moved = static_cast<double>(bytes.size() * n);
     if (t) {
@@ -314,6 +315,30 @@ Result<std::vector<GatherTask>> SplitSkewedBuckets(
   return tasks;
 }
 
+// Whether worker `w` joins its buckets of a shuffle join one task per bucket instead of all
+// in one query: when they hold more than an eighth of its memory limit in IPC bytes (both
+// sides). Why an eighth: the exchange's IPC is compressed, often 2-3 times smaller than the
+// rows in DuckDB, DuckDB has three quarters of the limit (the rest is the buckets'), and
+// a hash table takes its rows and a directory besides. DuckDB builds the hash tables of all the
+// joins of one query before it probes any, so that their memory adds up, and a join that
+// cannot keep its hash table's directory and one partition in memory fails rather than
+// spilling more; one bucket at a time, each hash table has the memory to itself
+// (docs/reliability.md, "Spill"). The rule `bucket_tasks` can be disabled.
+bool JoinBucketsApart(const ClusterOptions& options, size_t w, const SideBuckets& left,
+                      const SideBuckets& right) {
+  if (options.disabled_rules.count("bucket_tasks") > 0) return false;
+  size_t n = options.workers.size();
+  int64_t bytes = 0;
+  for (size_t b = w; b < left.bytes.size(); b += n) {
+    bytes += left.bytes[b] + (b < right.bytes.size() ? right.bytes[b] : 0);
+  }
+  if (bytes == 0) return false;
+  Result<v1::InfoReply> info = options.workers[w]->Info();
+  if (!info.ok()) return false;  // the join's own task reports the worker's failure
+  Result<int64_t> limit = exec::ParseMemorySize(info->memory_limit());
+  return limit.ok() && bytes > *limit / 8;
+}
+
 // Runs the plan's partitions (and a shuffle join's right side's) as producers of its hash
 // exchange, bucket b owned by worker b % n_workers, and returns the tasks that run the hash
 // stage on every owner.
@@ -381,6 +406,16 @@ Result<std::vector<GatherTask>> RunExchange(exec::Connection& connection, const 
       if (split.count(b) == 0) inputs.buckets.push_back(b);
     }
     if (inputs.buckets.empty()) continue;
+    if (plan.shuffled_right && inputs.buckets.size() > 1 &&
+        JoinBucketsApart(options, w, left, right)) {
+      for (int b : inputs.buckets) {
+        BucketInputs one{left.exchange_ids, right.exchange_ids, {b}};
+        owners.push_back({w,
+                          MakeBucketFragment(plan, one, fmt::format("{}-s2-{}-{}", query_id, w, b)),
+                          false, fmt::format("bucket {} of worker {}", b, w)});
+      }
+      continue;
+    }
     owners.push_back({w, MakeBucketFragment(plan, inputs, fmt::format("{}-s2-{}", query_id, w)),
                       false, fmt::format("buckets of worker {}", w)});
   }
