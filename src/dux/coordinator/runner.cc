@@ -315,16 +315,19 @@ Result<std::vector<GatherTask>> SplitSkewedBuckets(
   return tasks;
 }
 
-// Whether worker `w` joins its buckets of a shuffle join one task per bucket instead of all
+// Whether worker `w` runs the hash stage one task per bucket instead of over all its buckets
 // in one query: when they hold more than an eighth of its memory limit in IPC bytes (both
-// sides). Why an eighth: the exchange's IPC is compressed, often 2-3 times smaller than the
-// rows in DuckDB, DuckDB has three quarters of the limit (the rest is the buckets'), and
-// a hash table takes its rows and a directory besides. DuckDB builds the hash tables of all the
-// joins of one query before it probes any, so that their memory adds up, and a join that
-// cannot keep its hash table's directory and one partition in memory fails rather than
-// spilling more; one bucket at a time, each hash table has the memory to itself
-// (docs/reliability.md, "Spill"). The rule `bucket_tasks` can be disabled.
-bool JoinBucketsApart(const ClusterOptions& options, size_t w, const SideBuckets& left,
+// sides of a join). A key's rows are all in one bucket (on both sides), so any set of buckets
+// gives the same rows as any other. Why: DuckDB builds the hash tables of all the joins of
+// one query before it probes any, so that their memory adds up, and a join that cannot keep
+// its hash table's directory and one partition in memory fails rather than spill more;
+// holistic aggregates (median, string_agg, count(DISTINCT)) keep their states in memory,
+// unspilled. One bucket at a time, each has the memory to itself (docs/reliability.md,
+// "Spill"). Why an eighth: the exchange's IPC is compressed, often 2-3 times smaller than
+// the rows in DuckDB, DuckDB has three quarters of the limit (the rest is the buckets'), and
+// a hash table or an aggregate's state takes the rows and more. The rule `bucket_tasks`
+// can be disabled.
+bool RunBucketsApart(const ClusterOptions& options, size_t w, const SideBuckets& left,
                       const SideBuckets& right) {
   if (options.disabled_rules.count("bucket_tasks") > 0) return false;
   size_t n = options.workers.size();
@@ -406,8 +409,7 @@ Result<std::vector<GatherTask>> RunExchange(exec::Connection& connection, const 
       if (split.count(b) == 0) inputs.buckets.push_back(b);
     }
     if (inputs.buckets.empty()) continue;
-    if (plan.shuffled_right && inputs.buckets.size() > 1 &&
-        JoinBucketsApart(options, w, left, right)) {
+    if (inputs.buckets.size() > 1 && RunBucketsApart(options, w, left, right)) {
       for (int b : inputs.buckets) {
         BucketInputs one{left.exchange_ids, right.exchange_ids, {b}};
         owners.push_back({w,

@@ -25,7 +25,9 @@ Status ExplainOutOfMemory(const Status& s, const MemoryLimits& limits) {
   if (s.ok() || s.message().find(kDuckDbPrefix) == std::string::npos) return s;
   std::string detail = FirstSentence(s.message().substr(s.message().find(kDuckDbPrefix)));
   const std::string dir = limits.temp_directory.empty() ? "(none)" : limits.temp_directory;
-  if (s.message().find("max_temp_directory_size") != std::string::npos) {
+  // DuckDB offloads a block to the temp directory to make room; failing that, it is full.
+  if (s.message().find("failed to offload") != std::string::npos ||
+      s.message().find("max_temp_directory_size") != std::string::npos) {
     return Status(StatusCode::kResourceExhausted,
                   fmt::format("out of memory: the temp directory {} is full "
                               "(--max-temp-size {}) beyond --memory-limit {}: {}",
