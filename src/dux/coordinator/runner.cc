@@ -328,7 +328,7 @@ Result<std::vector<GatherTask>> SplitSkewedBuckets(
 // a hash table or an aggregate's state takes the rows and more. The rule `bucket_tasks`
 // can be disabled.
 bool RunBucketsApart(const ClusterOptions& options, size_t w, const SideBuckets& left,
-                      const SideBuckets& right) {
+                     const SideBuckets& right) {
   if (options.disabled_rules.count("bucket_tasks") > 0) return false;
   size_t n = options.workers.size();
   int64_t bytes = 0;
