@@ -8,7 +8,8 @@
 # checksum (count, sum v1, sum v2) equals DuckDB's, sums to 1e-9 relative.
 #
 #   bench/spill.sh [LIMIT] [ROWS] [BROADCAST_THRESHOLD]   (defaults: 300MB, 10000000, 0:
-#                                                         always a shuffle join)
+#                                                         always a shuffle join; 268435456,
+#                                                         dux's default, broadcasts big)
 #
 # The data is made once by `dux generate join` into bench/data (a few minutes at 10^7 rows),
 # or SPILL_DATA names a directory made so.
@@ -61,16 +62,19 @@ duckdb = open(sys.argv[2]).read().split()
 same = int(dux[0]) == int(duckdb[0]) and all(
     math.isclose(float(a), float(b), rel_tol=1e-9) for a, b in zip(dux[1:], duckdb[1:]))
 spill = {}
+join = "shuffle"
 for line in open(sys.argv[3]):
     if not line.startswith("{"):
         continue
     e = json.loads(line)
+    if e["event"] == "distributed.broadcast.stop":
+        join = "broadcast"
     if e["event"] == "distributed.worker.stop" and "spill_bytes" in e["measurements"]:
         a = e["metadata"]["address"]
         spill[a] = max(spill.get(a, 0), e["measurements"]["spill_bytes"])
-print("| rows | --memory-limit | wall (s) | worker peak RSS (MB) | spilled at most (MB) | equal to DuckDB |")
-print("|---|---|---|---|---|---|")
-print(f"| {sys.argv[5]} | {sys.argv[4]} | {float(sys.argv[6]):.1f} | {sys.argv[7]} | "
+print("| rows | join | --memory-limit | wall (s) | worker peak RSS (MB) | spilled at most (MB) | equal to DuckDB |")
+print("|---|---|---|---|---|---|---|")
+print(f"| {sys.argv[5]} | {join} | {sys.argv[4]} | {float(sys.argv[6]):.1f} | {sys.argv[7]} | "
       f"{' / '.join(f'{v / 1e6:.0f}' for v in spill.values())} | {'yes' if same else 'NO'} |")
 sys.exit(0 if same else 1)
 PY
