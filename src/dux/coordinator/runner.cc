@@ -315,8 +315,8 @@ Result<std::vector<GatherTask>> SplitSkewedBuckets(
   return tasks;
 }
 
-// Whether worker `w` runs the hash stage one task per bucket instead of over all its buckets
-// in one query: when they hold more than an eighth of its memory limit in IPC bytes (both
+// For each worker, whether it runs the hash stage one task per bucket instead of over all its
+// buckets in one query: when they hold more than an eighth of its memory limit in IPC bytes (both
 // sides of a join). A key's rows are all in one bucket (on both sides), so any set of buckets
 // gives the same rows as any other. Why: DuckDB builds the hash tables of all the joins of
 // one query before it probes any, so that their memory adds up, and a join that cannot keep
@@ -325,21 +325,32 @@ Result<std::vector<GatherTask>> SplitSkewedBuckets(
 // unspilled. One bucket at a time, each has the memory to itself (docs/reliability.md,
 // "Spill"). Why an eighth: the exchange's IPC is compressed, often 2-3 times smaller than
 // the rows in DuckDB, DuckDB has three quarters of the limit (the rest is the buckets'), and
-// a hash table or an aggregate's state takes the rows and more. The rule `bucket_tasks`
-// can be disabled.
-bool RunBucketsApart(const ClusterOptions& options, size_t w, const SideBuckets& left,
-                     const SideBuckets& right) {
-  if (options.disabled_rules.count("bucket_tasks") > 0) return false;
+// a hash table or an aggregate's state takes the rows and more. The limits are asked of all
+// owners at once (Info, one call each), so that a worker slow to answer delays the stage by
+// one call's deadline at most. The rule `bucket_tasks` can be disabled.
+std::vector<bool> RunBucketsApart(const ClusterOptions& options, const SideBuckets& left,
+                                  const SideBuckets& right) {
   size_t n = options.workers.size();
-  int64_t bytes = 0;
-  for (size_t b = w; b < left.bytes.size(); b += n) {
-    bytes += left.bytes[b] + (b < right.bytes.size() ? right.bytes[b] : 0);
+  std::vector<bool> apart(n, false);
+  if (options.disabled_rules.count("bucket_tasks") > 0 || left.bytes.size() <= n) return apart;
+  std::vector<int64_t> bytes(n, 0), limits(n, 0);
+  for (size_t b = 0; b < left.bytes.size(); ++b) {
+    bytes[b % n] += left.bytes[b] + (b < right.bytes.size() ? right.bytes[b] : 0);
   }
-  if (bytes == 0) return false;
-  Result<v1::InfoReply> info = options.workers[w]->Info();
-  if (!info.ok()) return false;  // the join's own task reports the worker's failure
-  Result<int64_t> limit = exec::ParseMemorySize(info->memory_limit());
-  return limit.ok() && bytes > *limit / 8;
+  std::vector<std::thread> asks;
+  for (size_t w = 0; w < n; ++w) {
+    if (bytes[w] == 0) continue;
+    asks.emplace_back([&, w] {
+      // A worker that cannot answer keeps one task: that task reports its failure.
+      Result<v1::InfoReply> info = options.workers[w]->Info();
+      Result<int64_t> limit =
+          info.ok() ? exec::ParseMemorySize(info->memory_limit()) : Result<int64_t>(info.status());
+      if (limit.ok()) limits[w] = *limit;
+    });
+  }
+  for (auto& ask : asks) ask.join();
+  for (size_t w = 0; w < n; ++w) apart[w] = limits[w] > 0 && bytes[w] > limits[w] / 8;
+  return apart;
 }
 
 // Runs the plan's partitions (and a shuffle join's right side's) as producers of its hash
@@ -403,13 +414,14 @@ Result<std::vector<GatherTask>> RunExchange(exec::Connection& connection, const 
       std::vector<GatherTask> owners,
       SplitSkewedBuckets(connection, plan, options, query_id, left, right, tables, &split, prefix));
   // The buckets live on their owners only: a failed owner cannot be replaced.
+  std::vector<bool> apart = RunBucketsApart(options, left, right);
   for (size_t w = 0; w < n_workers; ++w) {
     BucketInputs inputs{left.exchange_ids, right.exchange_ids, {}};
     for (int b = static_cast<int>(w); b < n_buckets; b += static_cast<int>(n_workers)) {
       if (split.count(b) == 0) inputs.buckets.push_back(b);
     }
     if (inputs.buckets.empty()) continue;
-    if (inputs.buckets.size() > 1 && RunBucketsApart(options, w, left, right)) {
+    if (inputs.buckets.size() > 1 && apart[w]) {
       for (int b : inputs.buckets) {
         BucketInputs one{left.exchange_ids, right.exchange_ids, {b}};
         owners.push_back({w,
