@@ -171,6 +171,9 @@ int Main(int argc, char** argv) {
   worker_cmd->add_option("--memory-limit", worker.memory_limit,
                          "memory limit of DuckDB and the exchange buckets together, e.g. 4GB");
   worker_cmd->add_option("--temp-dir", worker.temp_dir, "DuckDB's spill directory");
+  worker_cmd->add_option("--max-temp-size", worker.max_temp_size,
+                         "most the spill directory may hold, e.g. 10GB (default: DuckDB's, 90% "
+                         "of the free disk space)");
   worker_cmd->add_option("--allow-dir", worker.allow_dirs,
                          "confine file reads and writes to DIR, a local directory or an "
                          "s3://bucket[/prefix] (repeatable; S3 is then allowed only where listed)");

@@ -54,6 +54,7 @@ struct WorkerCommandOptions {
   int threads = 0;
   std::string memory_limit;
   std::string temp_dir;
+  std::string max_temp_size;
   std::vector<std::string> allow_dirs;
   /// --lease-timeout: drop what a query holds once its coordinator has not renewed its lease
   /// for this many seconds (docs/cluster.md, "Leases").

@@ -82,6 +82,7 @@ Status Worker(const WorkerCommandOptions& given) {
   options.threads = o.threads;
   options.memory_limit = o.memory_limit;
   options.temp_directory = o.temp_dir;
+  options.max_temp_directory_size = o.max_temp_size;
   options.allowed_directories = o.allow_dirs;
   options.lease_timeout = std::chrono::milliseconds(std::llround(o.lease_timeout * 1000));
   // A lease that expires is the trace of a coordinator that died or was cut off: always

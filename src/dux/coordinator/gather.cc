@@ -75,6 +75,15 @@ std::string ColumnList(const ArrowSchema& s) {
   return "(" + out + ")";
 }
 
+}  // namespace
+
+Status InStage(const Status& s, const std::string& stage, const std::string& task) {
+  if (s.code() != StatusCode::kResourceExhausted) return s;
+  return Status(s.code(), fmt::format("{} (stage {}, {})", s.message(), stage, task));
+}
+
+namespace {
+
 // Failures that say something about the worker, not the pipeline: another worker may
 // succeed. Mistakes in the pipeline (InvalidArgument, ...) would fail anywhere, and a
 // cancellation or the deadline ends the query.
@@ -347,7 +356,7 @@ class Gather {
       auto tag = static_cast<int32_t>(i * 2 + static_cast<size_t>(attempt_[i]));
       bool delivered = false;
       lock.unlock();
-      Status status = Attempt(i, w, fragment, tag, &delivered);
+      Status status = InStage(Attempt(i, w, fragment, tag, &delivered), stage_, tasks_[i].label);
       lock.lock();
       busy_[w] = false;
       if (status.ok()) {

@@ -82,4 +82,9 @@ std::string FoldQuery(const Fold& fold, const std::string& select);
 /// that the failed attempt's buckets are never read.
 v1::Fragment RetryFragment(const v1::Fragment& fragment);
 
+/// A worker's out-of-memory error (ResourceExhausted, which names the worker and its limits)
+/// with the stage and task it happened in appended, so that its one line says where the
+/// query ran out of memory; any other status unchanged.
+Status InStage(const Status& s, const std::string& stage, const std::string& task);
+
 }  // namespace dux::coordinator

@@ -18,6 +18,7 @@
 #include "dux/coordinator/lease_renewal.h"
 #include "dux/coordinator/stage_events.h"
 #include "dux/exec/arrow_export.h"
+#include "dux/exec/memory_size.h"
 #include "dux/sql/quote.h"
 
 namespace dux::coordinator {
@@ -110,7 +111,7 @@ Status RegisterBroadcasts(exec::Connection& connection, const Plan& plan,
       });
     }
     for (auto& thread : threads) thread.join();
-    for (const auto& s : registered) DUX_RETURN_NOT_OK(s);
+    for (const auto& s : registered) DUX_RETURN_NOT_OK(InStage(s, name, "registering " + b.table));
     // Every worker received the side's bytes.
     double moved = static_cast<double>(bytes.size() * n);
     if (t) {
@@ -315,6 +316,44 @@ Result<std::vector<GatherTask>> SplitSkewedBuckets(
   return tasks;
 }
 
+// For each worker, whether it runs the hash stage one task per bucket instead of over all its
+// buckets in one query: when they hold more than an eighth of its memory limit in IPC bytes (both
+// sides of a join). A key's rows are all in one bucket (on both sides), so any set of buckets
+// gives the same rows as any other. Why: DuckDB builds the hash tables of all the joins of
+// one query before it probes any, so that their memory adds up, and a join that cannot keep
+// its hash table's directory and one partition in memory fails rather than spill more;
+// holistic aggregates (median, string_agg, count(DISTINCT)) keep their states in memory,
+// unspilled. One bucket at a time, each has the memory to itself (docs/reliability.md,
+// "Spill"). Why an eighth: the exchange's IPC is compressed, often 2-3 times smaller than
+// the rows in DuckDB, DuckDB has three quarters of the limit (the rest is the buckets'), and
+// a hash table or an aggregate's state takes the rows and more. The limits are asked of all
+// owners at once (Info, one call each), so that a worker slow to answer delays the stage by
+// one call's deadline at most. The rule `bucket_tasks` can be disabled.
+std::vector<bool> RunBucketsApart(const ClusterOptions& options, const SideBuckets& left,
+                                  const SideBuckets& right) {
+  size_t n = options.workers.size();
+  std::vector<bool> apart(n, false);
+  if (options.disabled_rules.count("bucket_tasks") > 0 || left.bytes.size() <= n) return apart;
+  std::vector<int64_t> bytes(n, 0), limits(n, 0);
+  for (size_t b = 0; b < left.bytes.size(); ++b) {
+    bytes[b % n] += left.bytes[b] + (b < right.bytes.size() ? right.bytes[b] : 0);
+  }
+  std::vector<std::thread> asks;
+  for (size_t w = 0; w < n; ++w) {
+    if (bytes[w] == 0) continue;
+    asks.emplace_back([&, w] {
+      // A worker that cannot answer keeps one task: that task reports its failure.
+      Result<v1::InfoReply> info = options.workers[w]->Info();
+      Result<int64_t> limit =
+          info.ok() ? exec::ParseMemorySize(info->memory_limit()) : Result<int64_t>(info.status());
+      if (limit.ok()) limits[w] = *limit;
+    });
+  }
+  for (auto& ask : asks) ask.join();
+  for (size_t w = 0; w < n; ++w) apart[w] = limits[w] > 0 && bytes[w] > limits[w] / 8;
+  return apart;
+}
+
 // Runs the plan's partitions (and a shuffle join's right side's) as producers of its hash
 // exchange, bucket b owned by worker b % n_workers, and returns the tasks that run the hash
 // stage on every owner.
@@ -376,12 +415,22 @@ Result<std::vector<GatherTask>> RunExchange(exec::Connection& connection, const 
       std::vector<GatherTask> owners,
       SplitSkewedBuckets(connection, plan, options, query_id, left, right, tables, &split, prefix));
   // The buckets live on their owners only: a failed owner cannot be replaced.
+  std::vector<bool> apart = RunBucketsApart(options, left, right);
   for (size_t w = 0; w < n_workers; ++w) {
     BucketInputs inputs{left.exchange_ids, right.exchange_ids, {}};
     for (int b = static_cast<int>(w); b < n_buckets; b += static_cast<int>(n_workers)) {
       if (split.count(b) == 0) inputs.buckets.push_back(b);
     }
     if (inputs.buckets.empty()) continue;
+    if (inputs.buckets.size() > 1 && apart[w]) {
+      for (int b : inputs.buckets) {
+        BucketInputs one{left.exchange_ids, right.exchange_ids, {b}};
+        owners.push_back({w,
+                          MakeBucketFragment(plan, one, fmt::format("{}-s2-{}-{}", query_id, w, b)),
+                          false, fmt::format("bucket {} of worker {}", b, w)});
+      }
+      continue;
+    }
     owners.push_back({w, MakeBucketFragment(plan, inputs, fmt::format("{}-s2-{}", query_id, w)),
                       false, fmt::format("buckets of worker {}", w)});
   }

@@ -17,6 +17,7 @@
 
 #include "dux/common/status.h"
 #include "dux/exec/duckdb_connection.h"
+#include "dux/exec/memory_size.h"
 #include "dux/exec/row_sink.h"
 
 namespace dux::worker {
@@ -64,7 +65,7 @@ class BucketStore {
   std::map<std::string, std::shared_ptr<Bucket>> buckets_;  // guarded by mutex_
 };
 
-/// DuckDB's memory_limit setting ("19.2 GiB", "512.0 MiB", "1000 bytes") in bytes.
-Result<int64_t> ParseMemorySize(const std::string& text);
+/// DuckDB's memory_limit setting in bytes (exec/memory_size.h).
+using exec::ParseMemorySize;
 
 }  // namespace dux::worker

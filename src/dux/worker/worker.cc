@@ -21,6 +21,7 @@
 #include "dux/s3_filesystem/s3_filesystem.h"
 #include "dux/sql/quote.h"
 #include "dux/worker/fragment_monitor.h"
+#include "dux/worker/out_of_memory.h"
 
 namespace dux::worker {
 
@@ -133,6 +134,19 @@ Result<std::unique_ptr<Worker>> Worker::Open(const WorkerOptions& options) {
   int64_t budget = limit_bytes / 4;
   DUX_RETURN_NOT_OK(
       c.Execute(fmt::format("SET memory_limit = '{} bytes'", limit_bytes - budget)).status());
+  // Beyond its memory, DuckDB spills to the temp directory, up to this size; the out-of-memory
+  // errors name both (out_of_memory.h).
+  if (!options.max_temp_directory_size.empty()) {
+    Status set = c.Execute("SET max_temp_directory_size = " +
+                           sql::QuoteString(options.max_temp_directory_size))
+                     .status();
+    if (!set.ok()) return Status::InvalidArgument("--max-temp-size: " + set.message());
+  }
+  DUX_ASSIGN_OR_RETURN(sql::TextRows temp,
+                       c.QueryText("SELECT CAST(current_setting('temp_directory') AS VARCHAR), "
+                                   "CAST(current_setting('max_temp_directory_size') AS VARCHAR)"));
+  resolved.temp_directory = temp[0][0].value_or("");
+  resolved.max_temp_directory_size = temp[0][1].value_or("");
   DUX_ASSIGN_OR_RETURN(std::shared_ptr<BucketStore> buckets, BucketStore::Install(db, budget));
   return std::unique_ptr<Worker>(new Worker(
       std::move(resolved), std::make_shared<exec::Database>(std::move(db)), std::move(buckets)));
@@ -322,8 +336,13 @@ Result<Worker::OpenedFragment> Worker::OpenFragment(const v1::Fragment& fragment
                         std::move(running)};
 }
 
+MemoryLimits Worker::Limits() const {
+  return {options_.memory_limit, options_.temp_directory, options_.max_temp_directory_size};
+}
+
 Status Worker::Execute(const v1::ExecuteRequest& request, ChunkWriter* out) {
-  return metrics_->MeterFragment([&] { return ExecuteFragment(request, out); });
+  return ExplainOutOfMemory(metrics_->MeterFragment([&] { return ExecuteFragment(request, out); }),
+                            Limits());
 }
 
 Status Worker::ExecuteFragment(const v1::ExecuteRequest& request, ChunkWriter* out) {
@@ -494,13 +513,16 @@ Status Worker::DropIfLeaseExpired(const std::string& lease, const std::string& t
 Result<int64_t> Worker::RegisterTable(const std::string& table, const std::string& lease,
                                       arrow_ipc::InputStream* ipc) {
   auto rows = ImportInto(table, lease, ipc, /*append=*/false);
-  if (rows.ok()) metrics_->AddBroadcastReceived(*rows);
+  if (!rows.ok()) return ExplainOutOfMemory(rows.status(), Limits());
+  metrics_->AddBroadcastReceived(*rows);
   return rows;
 }
 
 Result<int64_t> Worker::AppendChunk(const v1::AppendChunkRequest& request) {
   arrow_ipc::StringInputStream in(request.data());
-  return ImportInto(request.table(), request.lease_id(), &in, /*append=*/true);
+  auto rows = ImportInto(request.table(), request.lease_id(), &in, /*append=*/true);
+  if (!rows.ok()) return ExplainOutOfMemory(rows.status(), Limits());
+  return rows;
 }
 
 Status Worker::DropTable(const v1::DropTableRequest& request) {
@@ -551,6 +573,13 @@ Status Worker::DropTable(const v1::DropTableRequest& request) {
 }
 
 Result<v1::PushBucketsReply> Worker::PushBuckets(
+    const std::function<Result<bool>(v1::BucketChunk*)>& next) {
+  auto reply = StoreBuckets(next);
+  if (!reply.ok()) return ExplainOutOfMemory(reply.status(), Limits());
+  return reply;
+}
+
+Result<v1::PushBucketsReply> Worker::StoreBuckets(
     const std::function<Result<bool>(v1::BucketChunk*)>& next) {
   // One bucket's chunks as the bytes of its IPC stream, up to the chunk marked last.
   class BucketInput : public arrow_ipc::InputStream {
@@ -617,11 +646,13 @@ Result<v1::PushBucketsReply> Worker::PushBuckets(
 }
 
 Result<v1::WriteReply> Worker::Write(const v1::WriteRequest& request) {
-  return metrics_->MeterFragment([&] {
+  auto written = metrics_->MeterFragment([&] {
     auto reply = WriteFragment(request);
     if (reply.ok()) metrics_->AddRowsOut(reply->rows());
     return reply;
   });
+  if (!written.ok()) return ExplainOutOfMemory(written.status(), Limits());
+  return written;
 }
 
 Result<v1::WriteReply> Worker::WriteFragment(const v1::WriteRequest& request) {
@@ -654,11 +685,13 @@ Result<v1::WriteReply> Worker::WriteFragment(const v1::WriteRequest& request) {
 }
 
 Result<v1::InsertIntoReply> Worker::InsertInto(const v1::InsertIntoRequest& request) {
-  return metrics_->MeterFragment([&] {
+  auto inserted = metrics_->MeterFragment([&] {
     auto reply = InsertIntoFragment(request);
     if (reply.ok()) metrics_->AddRowsOut(reply->rows());
     return reply;
   });
+  if (!inserted.ok()) return ExplainOutOfMemory(inserted.status(), Limits());
+  return inserted;
 }
 
 Result<v1::InsertIntoReply> Worker::InsertIntoFragment(const v1::InsertIntoRequest& request) {

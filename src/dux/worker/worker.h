@@ -25,6 +25,7 @@
 #include "dux/v1/worker.pb.h"
 #include "dux/worker/bucket_store.h"
 #include "dux/worker/lease_table.h"
+#include "dux/worker/out_of_memory.h"
 #include "dux/worker/shuffle.h"
 #include "dux/worker/worker_metrics.h"
 
@@ -35,6 +36,9 @@ struct WorkerOptions {
   int threads = 0;      ///< 0: DuckDB's default
   std::string memory_limit;
   std::string temp_directory;
+  /// The most the spill files in temp_directory may hold (DuckDB's max_temp_directory_size,
+  /// e.g. "10GB"); empty: DuckDB's default.
+  std::string max_temp_directory_size;
   /// When not empty, every file the worker reads or writes must lie under one of these
   /// (DuckDB's allowed_directories with external access otherwise disabled): local
   /// directories, and S3 prefixes "s3://bucket[/prefix]" (nothing in S3 is allowed unless
@@ -162,6 +166,10 @@ class Worker {
   /// What the fragments did and what the worker holds; after what it reads.
   std::unique_ptr<WorkerMetrics> metrics_;
   /// The calls of the same names, without their metering.
+  Result<v1::PushBucketsReply> StoreBuckets(
+      const std::function<Result<bool>(v1::BucketChunk*)>& next);
+  /// The limits an out-of-memory error names (options_ as DuckDB resolved them).
+  MemoryLimits Limits() const;
   Status ExecuteFragment(const v1::ExecuteRequest& request, ChunkWriter* out);
   Result<v1::WriteReply> WriteFragment(const v1::WriteRequest& request);
   Result<v1::InsertIntoReply> InsertIntoFragment(const v1::InsertIntoRequest& request);
