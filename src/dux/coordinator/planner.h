@@ -16,6 +16,7 @@
 #include "dux/common/status.h"
 #include "dux/common/telemetry.h"
 #include "dux/coordinator/partitioner.h"
+#include "dux/coordinator/speculation.h"
 #include "dux/coordinator/splitter.h"
 #include "dux/pipeline/pipeline.h"
 #include "dux/protocol/worker_client.h"
@@ -55,6 +56,10 @@ struct ClusterOptions {
   /// A shuffle join's bucket is skewed when it holds more than 5 times the median bucket's
   /// rows and more than this many: its rows of one side are then spread over every worker.
   int64_t skew_floor_rows = 1'000'000;
+  /// Speculative execution of stragglers (`dux run --speculation on`): a partition running
+  /// much longer than its finished peers is started again on an idle worker, the first
+  /// complete attempt wins. Off by default (see SpeculationPolicy).
+  SpeculationPolicy speculation;
 };
 
 struct Plan;
