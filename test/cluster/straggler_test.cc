@@ -57,7 +57,9 @@ struct Outcome {
 };
 
 // Stops a process for `stopped` out of every `stopped + running`, from its construction to
-// its destruction, and leaves it running: a worker that is alive but slow.
+// its destruction, and leaves it running: a worker that is alive but slow. The running spell
+// is waited for by spinning: a sleep that short would be stretched by a loaded machine's
+// scheduling delays, and with it the share the process gets.
 class Throttle {
  public:
   Throttle(pid_t pid, std::chrono::milliseconds stopped, std::chrono::milliseconds running)
@@ -66,7 +68,9 @@ class Throttle {
             ::kill(pid, SIGSTOP);
             std::this_thread::sleep_for(stopped);
             ::kill(pid, SIGCONT);
-            std::this_thread::sleep_for(running);
+            auto until = Clock::now() + running;
+            while (Clock::now() < until) {
+            }
           }
         }) {}
   ~Throttle() {
@@ -83,6 +87,8 @@ class Throttle {
 
 class StragglerTest : public ::testing::Test {
  protected:
+  static constexpr int kKeysPerFile = 50000;
+
   void SetUp() override {
     for (const char* name : {"DUX_TOKEN", "DUX_WORKERS", "DUX_REGISTRY"}) unsetenv(name);
     std::string tmpl = (fs::temp_directory_path() / "dux-straggler-test-XXXXXX").string();
@@ -146,27 +152,31 @@ class StragglerTest : public ::testing::Test {
     return o;
   }
 
-  // Three parquet files of 3,000 keys; one partition per worker (the partitioner bin-packs
-  // files), each spending a few hundred milliseconds of CPU on its keys.
+  // Three parquet files of kKeysPerFile keys; one partition per worker (the partitioner
+  // bin-packs files), each spending a few hundred milliseconds of CPU on its keys, in many
+  // small DuckDB chunks so that a cancellation stops it soon.
   std::string Keys() {
     for (int f = 0; f < 3; ++f) {
       std::string path = (dir_ / ("keys" + std::to_string(f) + ".parquet")).string();
       Outcome o = Dux({"run", "from_query(\"SELECT range AS k FROM range(" +
-                                  std::to_string(f * 3000) + ", " + std::to_string(f * 3000 + 3000) +
+                                  std::to_string(f * kKeysPerFile) + ", " +
+                                  std::to_string((f + 1) * kKeysPerFile) +
                                   ")\") |> to_parquet(\"" + path + "\")"});
       EXPECT_EQ(o.exit_code, 0) << o.err;
     }
     return "from_parquet(\"" + (dir_ / "keys*.parquet").string() +
-           "\") |> mutate(s: list_sum(range(0, k % 7 + 12000))::BIGINT)";
+           "\") |> mutate(s: (list_sum(range(0, k % 7 + 400)) + k)::BIGINT)";
   }
 
-  // Runs `args` on the three workers with the first one throttled (stopped 95 ms of every
-  // 100 ms) and --speculation `speculation`.
+  // Runs `args` on the three workers with the first one throttled and --speculation
+  // `speculation`. The throttle stops it 200 ms of every 205, so that its partition takes
+  // many times longer than the others, and anything asked of it (a cancellation, a bucket
+  // push) waits up to 200 ms.
   Outcome RunThrottled(std::vector<std::string> args, const std::string& speculation) {
     std::vector<std::string> all = {"run", "--workers", addresses_, "--speculation", speculation,
                                     "--telemetry"};
     all.insert(all.end(), args.begin(), args.end());
-    Throttle throttle(workers_[0].process->pid(), 95ms, 5ms);
+    Throttle throttle(workers_[0].process->pid(), 200ms, 5ms);
     return Dux(all);
   }
 
@@ -207,7 +217,7 @@ TEST_F(StragglerTest, GatherFinishesNearTheHealthyTimeWithTheLocalRows) {
   const std::string pipeline = Keys() + " |> filter(k % 3 != 1)";
   Outcome local = Dux({"run", "--format", "csv", pipeline});
   ASSERT_EQ(local.exit_code, 0) << local.err;
-  ASSERT_EQ(Lines(local.out).size(), 6001u);
+  ASSERT_EQ(Lines(local.out).size(), 100001u);
   Outcome off = RunThrottled({"--format", "csv", pipeline}, "off");
   Outcome on = RunThrottled({"--format", "csv", pipeline}, "on");
   ExpectSpeculationHelped(off, on);
@@ -217,10 +227,12 @@ TEST_F(StragglerTest, GatherFinishesNearTheHealthyTimeWithTheLocalRows) {
 }
 
 TEST_F(StragglerTest, HashExchangeFinishesNearTheHealthyTimeWithTheLocalRows) {
-  // median does not decompose: the partitions are the exchange's producers, speculated; the
-  // bucket owners (the throttled worker among them) have little left to do.
-  const std::string pipeline =
-      Keys() + " |> group_by(g: k % 10) |> summarise(m: median(s), n: count(), t: sum(s))";
+  // median does not decompose: the partitions are the exchange's producers, speculated. The
+  // filter keeps 1% of their rows, so that the bucket owners (the throttled worker among
+  // them, never speculated) have little to receive and to do.
+  const std::string pipeline = Keys() +
+                               " |> filter(s % 100 == 7) |> mutate(g: k % 10) |> group_by(g) "
+                               "|> summarise(m: median(s), n: count(), t: sum(s))";
   Outcome local = Dux({"run", "--format", "csv", pipeline});
   ASSERT_EQ(local.exit_code, 0) << local.err;
   ASSERT_EQ(Lines(local.out).size(), 11u);
@@ -241,7 +253,7 @@ TEST_F(StragglerTest, DistributedWriteKeepsOneCopyOfEachPartition) {
   Outcome off = RunThrottled({rows + " |> to_parquet(\"" + off_dir.string() + "\")"}, "off");
   Outcome on = RunThrottled({rows + " |> to_parquet(\"" + on_dir.string() + "\")"}, "on");
   ExpectSpeculationHelped(off, on);
-  EXPECT_TRUE(Contains(on.out, "to_parquet: wrote 9000 rows to 3 files")) << on.out;
+  EXPECT_TRUE(Contains(on.out, "to_parquet: wrote 150000 rows to 3 files")) << on.out;
   // Three part files, no temporary left, and the rows read back once each.
   std::vector<std::string> files;
   for (const auto& entry : fs::recursive_directory_iterator(on_dir)) {
