@@ -54,9 +54,8 @@ void FormatStage(const StageProfile& s, const std::vector<ExchangeProfile>& exch
       "{:.3f} s (at {:.3f}-{:.3f} s), rows in {}, rows out {}, moved {}, retries {}{}, peak "
       "memory {}, spill {}{}\n",
       s.end - s.start, s.start, s.end, Rows(s.rows_in), Rows(s.rows_out), Bytes(s.bytes), s.retries,
-      s.speculated == 0
-          ? std::string()
-          : fmt::format(", speculated {} (won {})", s.speculated, s.speculation_won),
+      s.speculated == 0 ? std::string()
+                        : fmt::format(", speculated {} (won {})", s.speculated, s.speculation_won),
       OptionalBytes(s.peak_memory_bytes), OptionalBytes(s.spill_bytes),
       s.status == "ok" || s.status.empty() ? "" : ", " + s.status);
   if (s.buckets) {

@@ -238,8 +238,8 @@ Result<exec::WriteReport> RunAndWrite(exec::Connection& connection, const Plan& 
           AttemptFragment(task.fragment, AttemptKind::kSpeculative).query_id();
       auto part = static_cast<int>(i);
       task.start = [first_id, speculative_id, part, &n_tasks, &write_id, &replies, &options,
-                    &speculated_mu, &speculated](protocol::WorkerClient& client,
-                                                 const v1::ExecuteRequest& request)
+                    &speculated_mu,
+                    &speculated](protocol::WorkerClient& client, const v1::ExecuteRequest& request)
           -> Result<std::unique_ptr<protocol::ResultStream>> {
         std::shared_ptr<protocol::WorkerClient> owner;
         for (const auto& w : options.workers) {

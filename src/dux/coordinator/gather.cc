@@ -16,8 +16,8 @@
 #include "dux/arrow_ipc/arrow_c.h"
 #include "dux/arrow_ipc/ipc_reader.h"
 #include "dux/common/library_callback.h"
-#include "dux/exec/arrow_import.h"
 #include "dux/coordinator/speculation.h"
+#include "dux/exec/arrow_import.h"
 #include "dux/exec/arrow_stream.h"
 #include "dux/sql/quote.h"
 
@@ -700,7 +700,7 @@ class Gather {
   std::vector<protocol::ResultStream*> streams_;  // by attempt tag, while it streams
   enum class State { kPending, kRunning, kDone };
   std::vector<State> state_;
-  std::vector<size_t> worker_;  // each task's preferred, then current, worker
+  std::vector<size_t> worker_;          // each task's preferred, then current, worker
   std::vector<size_t> attempt_worker_;  // by attempt tag: its worker, SIZE_MAX if not started
   std::vector<bool> attempt_live_;      // by attempt tag: running
   std::vector<bool> retried_, speculated_;

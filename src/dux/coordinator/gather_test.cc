@@ -436,8 +436,10 @@ TEST_F(GatherTest, FoldedGatherNeverSpeculates) {
   options.speculation.multiplier = 0.01;
   Fold fold{{}, {{"n", "sum(n)"}}};
   std::vector<GatherTask> tasks = {
-      {0, Fragment("from_query(\"SELECT count(*) AS n FROM range(0, 30000000) t(i) "
-                   "WHERE i % 7 = 3\")", "f0"),
+      {0,
+       Fragment("from_query(\"SELECT count(*) AS n FROM range(0, 30000000) t(i) "
+                "WHERE i % 7 = 3\")",
+                "f0"),
        true, "partition 0"},
       {1, Fragment("from_query(\"SELECT 1::BIGINT AS n\")", "f1"), true, "partition 1"}};
   auto gathered = GatherInto(session_->connection(), tasks, options, "scan", "t_fold", &fold);
