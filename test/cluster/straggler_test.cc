@@ -1,5 +1,5 @@
 // Speculative execution against a real straggler (docs/cluster.md, "Stragglers"): three
-// `dux worker` processes, one of them stopped 95% of the time by SIGSTOP/SIGCONT cycles. The
+// `dux worker` processes, one of them kept to 1.5% of a CPU by SIGSTOP/SIGCONT cycles. The
 // same query runs with --speculation off, then on; on must finish in well under half the
 // time off took, with the rows of a local run, for a gather, a hash exchange and a
 // distributed write.
@@ -12,6 +12,7 @@
 #include <atomic>
 #include <chrono>
 #include <filesystem>
+#include <fstream>
 #include <memory>
 #include <optional>
 #include <sstream>
@@ -56,22 +57,49 @@ struct Outcome {
   double seconds = 0;
 };
 
-// Stops a process for `stopped` out of every `stopped + running`, from its construction to
-// its destruction, and leaves it running: a worker that is alive but slow. The running spell
-// is waited for by spinning: a sleep that short would be stretched by a loaded machine's
-// scheduling delays, and with it the share the process gets.
+// CPU seconds (user and system, all threads) process `pid` has used; -1 when unreadable.
+double CpuSeconds(pid_t pid) {
+  std::ifstream file("/proc/" + std::to_string(pid) + "/stat");  // a size of 0: read it as a stream
+  std::string stat;
+  std::getline(file, stat);
+  size_t paren = stat.rfind(')');  // the command name may hold spaces
+  if (paren == std::string::npos) return -1;
+  std::istringstream in(stat.substr(paren + 2));
+  std::string field;
+  double utime = 0, stime = 0;
+  // After the name: state is field 3; utime and stime are fields 14 and 15.
+  for (int i = 3; i <= 15 && in >> field; ++i) {
+    if (i == 14) utime = std::stod(field);
+    if (i == 15) stime = std::stod(field);
+  }
+  return (utime + stime) / static_cast<double>(sysconf(_SC_CLK_TCK));
+}
+
+// Keeps a process to `share` of one CPU, from its construction to its destruction, with
+// SIGSTOP and SIGCONT: a worker that is alive but slow. It is let run in short spells and
+// stopped until the CPU time it has used since the start is back under `share` of the time
+// passed, so that a loaded machine, which stretches the spells, does not give it more; an
+// idle worker (waiting for a call) uses no CPU, so it is stopped only briefly and answers
+// soon.
 class Throttle {
  public:
-  Throttle(pid_t pid, std::chrono::milliseconds stopped, std::chrono::milliseconds running)
-      : thread_([this, pid, stopped, running] {
+  Throttle(pid_t pid, double share)
+      : thread_([this, pid, share] {
+          const auto start = Clock::now();
+          const double cpu_at_start = CpuSeconds(pid);
+          auto over = [&] {
+            double elapsed = std::chrono::duration<double>(Clock::now() - start).count();
+            return CpuSeconds(pid) - cpu_at_start > share * elapsed;
+          };
           while (!stop_.load()) {
             ::kill(pid, SIGSTOP);
-            std::this_thread::sleep_for(stopped);
+            do {
+              std::this_thread::sleep_for(5ms);
+            } while (!stop_.load() && over());
             ::kill(pid, SIGCONT);
-            auto until = Clock::now() + running;
-            while (Clock::now() < until) {
-            }
+            std::this_thread::sleep_for(5ms);
           }
+          ::kill(pid, SIGCONT);
         }) {}
   ~Throttle() {
     stop_ = true;
@@ -165,18 +193,16 @@ class StragglerTest : public ::testing::Test {
       EXPECT_EQ(o.exit_code, 0) << o.err;
     }
     return "from_parquet(\"" + (dir_ / "keys*.parquet").string() +
-           "\") |> mutate(s: (list_sum(range(0, k % 7 + 400)) + k)::BIGINT)";
+           "\") |> mutate(s: (list_sum(range(0, k % 7 + 800)) + k)::BIGINT)";
   }
 
-  // Runs `args` on the three workers with the first one throttled and --speculation
-  // `speculation`. The throttle stops it 200 ms of every 205, so that its partition takes
-  // many times longer than the others, and anything asked of it (a cancellation, a bucket
-  // push) waits up to 200 ms.
+  // Runs `args` on the three workers with the first one throttled to 1.5% of a CPU and
+  // --speculation `speculation`: its partition takes many times longer than the others.
   Outcome RunThrottled(std::vector<std::string> args, const std::string& speculation) {
     std::vector<std::string> all = {"run",           "--workers", addresses_,
                                     "--speculation", speculation, "--telemetry"};
     all.insert(all.end(), args.begin(), args.end());
-    Throttle throttle(workers_[0].process->pid(), 200ms, 5ms);
+    Throttle throttle(workers_[0].process->pid(), 0.015);
     return Dux(all);
   }
 
