@@ -236,6 +236,8 @@ class StragglerTest : public ::testing::Test {
                          {"\"event\":\"partition.speculate.stop\"", "\"winner\":\"speculative\""}),
               1)
         << on.err;
+    // DUX_TEST_VERBOSE=1: the speculating run's events, to see where its time went.
+    if (std::getenv("DUX_TEST_VERBOSE")) std::cerr << on.err;
     std::cerr << "healthy: " << healthy.seconds << " s; throttled, speculation off: " << off.seconds
               << " s, on: " << on.seconds << " s\n";
   }
