@@ -51,9 +51,11 @@ void FormatStage(const StageProfile& s, const std::vector<ExchangeProfile>& exch
     *out += fmt::format("{} {}, ", s.partitions, s.partitions == 1 ? "partition" : "partitions");
   }
   *out += fmt::format(
-      "{:.3f} s (at {:.3f}-{:.3f} s), rows in {}, rows out {}, moved {}, retries {}, peak "
+      "{:.3f} s (at {:.3f}-{:.3f} s), rows in {}, rows out {}, moved {}, retries {}{}, peak "
       "memory {}, spill {}{}\n",
       s.end - s.start, s.start, s.end, Rows(s.rows_in), Rows(s.rows_out), Bytes(s.bytes), s.retries,
+      s.speculated == 0 ? std::string()
+                        : fmt::format(", speculated {} (won {})", s.speculated, s.speculation_won),
       OptionalBytes(s.peak_memory_bytes), OptionalBytes(s.spill_bytes),
       s.status == "ok" || s.status.empty() ? "" : ", " + s.status);
   if (s.buckets) {
@@ -144,6 +146,8 @@ json StageJson(const StageProfile& s) {
                         {"seconds", s.end - s.start},
                         {"status", s.status},
                         {"retries", s.retries},
+                        {"speculated", s.speculated},
+                        {"speculation_won", s.speculation_won},
                         {"keys", s.keys}},
                        s.rows_in, s.rows_out, s.bytes, s.peak_memory_bytes, s.spill_bytes);
   stage["buckets"] = s.buckets ? BucketsJson(*s.buckets) : json(nullptr);

@@ -52,6 +52,11 @@ void AddClusterOptions(CLI::App* cmd, ClusterFlags* c, bool running) {
   cmd->add_option("--timeout", c->timeout,
                   "seconds each worker's share may take (default: no limit)")
       ->check(CLI::NonNegativeNumber);
+  cmd->add_option("--speculation", c->speculation,
+                  "on: start a partition running over 3x the median of its finished peers "
+                  "(after 1 s, half of them done) again on an idle worker; the first to "
+                  "finish wins (default: off)")
+      ->check(CLI::IsMember({"on", "off"}));
   cmd->add_flag("--telemetry", c->telemetry, "print distributed events as JSON lines on stderr");
 }
 

@@ -67,6 +67,7 @@ void Cluster::Apply(Session& session, const ClusterFlags& flags) const {
   coordinator::ClusterOptions options;
   options.workers = clients_;
   options.timeout_seconds = flags.timeout;
+  options.speculation.enabled = flags.speculation == "on";
   if (flags.broadcast_threshold >= 0) options.broadcast_threshold = flags.broadcast_threshold;
   options.interrupted = QueryWatch::Interrupted();
   session.Distribute(std::move(options));

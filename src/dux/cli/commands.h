@@ -24,6 +24,8 @@ struct ClusterFlags {
   /// --broadcast-threshold: a join's right side up to this many IPC bytes is broadcast;
   /// -1: coordinator::ClusterOptions' default.
   int64_t broadcast_threshold = -1;
+  /// --speculation on|off: speculative attempts of stragglers (coordinator::SpeculationPolicy).
+  std::string speculation = "off";
 };
 
 struct RunOptions {

@@ -87,8 +87,12 @@ void RunProgress::Add(const Event& event, Clock::time_point now) {
         std::clamp(Measurement(event, "percentage"), 0.0, 100.0);
   } else if (name == "distributed.worker.stop") {
     Stage& stage = StageNamed(Metadata(event, "stage"), "", now);
-    stage.running.erase(Metadata(event, "task"));
-    if (Metadata(event, "status") == "ok") {
+    const std::string task = Metadata(event, "task");
+    stage.running.erase(task);
+    const bool ok = Metadata(event, "status") == "ok";
+    const bool again =
+        ok && stage.speculated.count(task) > 0 && !stage.speculated_done.insert(task).second;
+    if (ok && !again) {
       ++stage.done;
       rows_ += Measurement(event, "rows");
       bytes_ += Measurement(event, "ipc_bytes");
@@ -96,6 +100,9 @@ void RunProgress::Add(const Event& event, Clock::time_point now) {
     }
   } else if (name == "partition.retry") {
     ++retries_;
+  } else if (name == "partition.speculate") {
+    ++speculated_;
+    StageNamed(Metadata(event, "stage"), "", now).speculated.insert(Metadata(event, "task"));
   } else if (name == "distributed.broadcast.stop" || name == "distributed.shuffle.stop") {
     bytes_ += Measurement(event, "bytes");
   } else if (name == "distributed.fan_out.start") {
@@ -116,6 +123,7 @@ std::string RunProgress::Counts() const {
   }
   line += fmt::format(", {:.0f} rows, {}", rows_, Bytes(bytes_));
   if (retries_ > 0) line += fmt::format(", {} {}", retries_, retries_ == 1 ? "retry" : "retries");
+  if (speculated_ > 0) line += fmt::format(", {} speculated", speculated_);
   return line;
 }
 

@@ -5,6 +5,7 @@
 #include <chrono>
 #include <cstdint>
 #include <map>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -15,6 +16,7 @@ namespace dux::cli {
 /// Reads the events of one run: stage.start / stage.stop (a stage, its kind and partition
 /// count), partition.progress (a worker's own DuckDB progress on a partition while it runs),
 /// distributed.worker.stop (a partition done, with its rows and bytes), partition.retry,
+/// partition.speculate,
 /// distributed.broadcast.stop and distributed.shuffle.stop (bytes moved), and, for
 /// coordinators that emit no stage events, distributed.fan_out.start (the partitions of the
 /// first stage). Not thread-safe: the caller serialises Add and Line.
@@ -44,6 +46,9 @@ class RunProgress {
     bool complete = false;
     Clock::time_point started;
     std::map<std::string, double> running;  ///< task -> its percentage (0-100)
+    /// Speculated tasks (partition.speculate), and those of them that completed: the second
+    /// attempt of one to complete counts nothing. (Labels of other tasks may repeat.)
+    std::set<std::string> speculated, speculated_done;
   };
   /// The stage of that name, made (with `kind`) when new.
   Stage& StageNamed(const std::string& name, const std::string& kind, Clock::time_point now);
@@ -55,6 +60,7 @@ class RunProgress {
   int64_t first_stage_partitions_ = -1;
   double rows_ = 0, bytes_ = 0;
   int retries_ = 0;
+  int speculated_ = 0;  ///< partition.speculate: second attempts of stragglers
   int stages_complete_ = 0;
 };
 

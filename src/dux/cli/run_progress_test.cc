@@ -52,6 +52,24 @@ TEST(RunProgress, FollowsStagesPartitionsRowsAndBytes) {
             "dux: final (stage 2): 1/1 partitions, 1030 rows, 4.0 MiB, 1 retry, 1m01s elapsed");
 }
 
+TEST(RunProgress, ASpeculatedTaskCountsOnceAndIsShown) {
+  Clock::time_point t0 = Clock::now();
+  RunProgress progress(t0);
+  progress.Add({"stage.start", {{"partitions", 2}}, {{"stage", "s1"}, {"kind", "scan"}}}, t0);
+  progress.Add(WorkerStop("s1", "partition 0", 10, 100), t0);
+  progress.Add({"partition.speculate", {}, {{"stage", "s1"}, {"task", "partition 1"}}}, t0);
+  progress.Add(WorkerStop("s1", "partition 1", 20, 200), t0);
+  // The straggler completes too, before its cancellation lands: nothing counted twice.
+  progress.Add(WorkerStop("s1", "partition 1", 20, 200), t0);
+  EXPECT_EQ(progress.Counts(), "dux: scan (stage 1): 2/2 partitions, 30 rows, 300 B, 1 speculated");
+  // Another stage: the cancelled loser ends first, then the winner counts.
+  progress.Add({"stage.start", {{"partitions", 1}}, {{"stage", "s2"}, {"kind", "scan"}}}, t0);
+  progress.Add({"partition.speculate", {}, {{"stage", "s2"}, {"task", "partition 0"}}}, t0);
+  progress.Add(WorkerStop("s2", "partition 0", 0, 0, "CANCELLED"), t0);
+  progress.Add(WorkerStop("s2", "partition 0", 5, 50), t0);
+  EXPECT_EQ(progress.Counts(), "dux: scan (stage 2): 1/1 partitions, 35 rows, 350 B, 2 speculated");
+}
+
 TEST(RunProgress, WithoutStageEventsTheFanOutGivesTheFirstStagesPartitions) {
   Clock::time_point t0 = Clock::now();
   RunProgress progress(t0);

@@ -228,6 +228,11 @@ void QueryProfile::RecordAt(const Event& event, double seconds) {
     p->spill_bytes = Count(event, "spill_bytes");
   } else if (name == "partition.retry") {
     if (StageProfile* stage = FindStage(stage_name)) ++stage->retries;
+  } else if (name == "partition.speculate") {
+    if (StageProfile* stage = FindStage(stage_name)) ++stage->speculated;
+  } else if (name == "partition.speculate.stop") {
+    StageProfile* stage = FindStage(stage_name);
+    if (stage && Metadata(event, "winner") == "speculative") ++stage->speculation_won;
   } else if (name == "distributed.shuffle.stop") {
     // The stage that reads the exchange starts afterwards.
     ExchangeRead& read = reads_[stage_name];

@@ -20,7 +20,7 @@ namespace dux {
 struct PartitionProfile {
   std::string task;  ///< "partition 2", "buckets of worker 0", ...
   std::string address;
-  int attempt = 0;  ///< 0, or 1 for a retry
+  int attempt = 0;  ///< 0, 1 for a retry, 2 for a speculative attempt
   double start = 0, end = 0;
   bool ended = false;
   std::string status;  ///< "ok" or the failure's code name
@@ -79,6 +79,8 @@ struct StageProfile {
   /// producing into an exchange), or to every worker (a broadcast).
   int64_t bytes = 0;
   int retries = 0;
+  /// Speculative attempts of stragglers started, and how many of them completed first.
+  int speculated = 0, speculation_won = 0;
   std::optional<int64_t> peak_memory_bytes, spill_bytes;
   std::vector<PartitionProfile> tasks;  ///< in start order
   std::vector<WorkerProfile> workers;   ///< by address

@@ -166,6 +166,30 @@ TEST(QueryProfile, CollectsStagesPartitionsWorkersAndExchanges) {
   EXPECT_DOUBLE_EQ(*run.exchanges[1].buckets.skew, 1.0);
 }
 
+TEST(QueryProfile, CountsSpeculativeAttemptsAndTheOnesThatWon) {
+  QueryProfile profile;
+  profile.RecordAt(StageStart("scan", "scan", 2), 0);
+  profile.RecordAt(PartitionStart("scan", "partition 0", "w1"), 0);
+  profile.RecordAt(PartitionStart("scan", "partition 1", "w2"), 0);
+  profile.RecordAt(WorkerStop("scan", "partition 0", "w1", {{"rows", 5}}), 0.2);
+  profile.RecordAt({"partition.speculate", {}, {{"stage", "scan"}, {"task", "partition 1"}}}, 1);
+  profile.RecordAt(PartitionStart("scan", "partition 1", "w1", 2), 1);
+  profile.RecordAt(WorkerStop("scan", "partition 1", "w1", {{"rows", 5}}), 1.2);
+  profile.RecordAt({"partition.speculate.stop",
+                    {},
+                    {{"stage", "scan"}, {"task", "partition 1"}, {"winner", "speculative"}}},
+                   1.2);
+  profile.RecordAt(WorkerStop("scan", "partition 1", "w2", {}, "CANCELLED"), 1.3);
+  profile.RecordAt(StageStop("scan", "scan", {{"rows", 10}}), 1.3);
+  RunProfile run = profile.Profile();
+  ASSERT_EQ(run.stages.size(), 1u);
+  EXPECT_EQ(run.stages[0].speculated, 1);
+  EXPECT_EQ(run.stages[0].speculation_won, 1);
+  EXPECT_EQ(run.stages[0].retries, 0);
+  ASSERT_EQ(run.stages[0].tasks.size(), 3u);
+  EXPECT_EQ(run.stages[0].tasks[2].attempt, 2);
+}
+
 TEST(QueryProfile, EventsOfUnknownStagesAreIgnored) {
   QueryProfile profile;
   profile.RecordAt(PartitionStart("scan", "partition 0", "w1"), 0);

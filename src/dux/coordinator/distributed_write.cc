@@ -9,6 +9,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <set>
 #include <thread>
 
 #include "dux/coordinator/gather.h"
@@ -222,15 +223,23 @@ Result<exec::WriteReport> RunAndWrite(exec::Connection& connection, const Plan& 
   DUX_ASSIGN_OR_RETURN(exec::Database opened, exec::Database::Open("", {{"threads", "1"}}));
   auto replies = std::make_shared<exec::Database>(std::move(opened));
   std::string write_id;
+  int n_tasks = 0;
+  // The tasks that started a speculative attempt (the gather's worker threads add to it).
+  std::mutex speculated_mu;
+  std::set<int> speculated;
   LastStageHook write = [&](std::vector<GatherTask>* tasks, const std::string& query_id) {
     write_id = query_id;
+    n_tasks = static_cast<int>(tasks->size());
     for (size_t i = 0; i < tasks->size(); ++i) {
       GatherTask& task = (*tasks)[i];
       DUX_RETURN_NOT_OK(AddSink(&task.fragment, sink));
       std::string first_id = task.fragment.query_id();
+      std::string speculative_id =
+          AttemptFragment(task.fragment, AttemptKind::kSpeculative).query_id();
       auto part = static_cast<int>(i);
-      task.start = [first_id, part, &write_id, &replies, &options](
-                       protocol::WorkerClient& client, const v1::ExecuteRequest& request)
+      task.start = [first_id, speculative_id, part, &n_tasks, &write_id, &replies, &options,
+                    &speculated_mu,
+                    &speculated](protocol::WorkerClient& client, const v1::ExecuteRequest& request)
           -> Result<std::unique_ptr<protocol::ResultStream>> {
         std::shared_ptr<protocol::WorkerClient> owner;
         for (const auto& w : options.workers) {
@@ -240,8 +249,17 @@ Result<exec::WriteReport> RunAndWrite(exec::Connection& connection, const Plan& 
         v1::WriteRequest call;
         *call.mutable_fragment() = request.fragment();
         call.set_write_id(write_id);
-        call.set_partition(part);
-        call.set_retry(request.fragment().query_id() != first_id);
+        const std::string& id = request.fragment().query_id();
+        // A speculative attempt runs beside the task's running one: it writes as part
+        // n_tasks + part, so that neither attempt touches the other's files, and the loser's
+        // are removed once the winner is known.
+        bool speculative = id == speculative_id;
+        if (speculative) {
+          std::lock_guard lock(speculated_mu);
+          speculated.insert(part);
+        }
+        call.set_partition(speculative ? n_tasks + part : part);
+        call.set_retry(!speculative && id != first_id);
         return std::unique_ptr<protocol::ResultStream>(
             new WriteCall(owner, std::move(call), replies));
       };
@@ -270,6 +288,16 @@ Result<exec::WriteReport> RunAndWrite(exec::Connection& connection, const Plan& 
   // Every attempt has ended and each removed its own; this catches what a worker that died
   // mid-write left and no retry had to clean (its task was done elsewhere meanwhile).
   exec::RemoveWriteTemporaries(target, write_id);
+  {
+    // What the losing attempt of a speculated task completed: the winners' parts are listed.
+    std::set<int> won;
+    for (const auto& row : *parts) won.insert(std::stoi(row[0].value_or("-1")));
+    std::lock_guard lock(speculated_mu);
+    for (int part : speculated) {
+      int loser = won.count(part) ? n_tasks + part : part;
+      exec::RemoveWritePartition(connection, target, write_id, loser);
+    }
+  }
   exec::WriteReport report;
   std::map<std::string, int64_t> rows_of;  // by part
   std::string kept;                        // when no part wrote a row: the first one's files stay

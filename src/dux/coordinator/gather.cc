@@ -11,10 +11,12 @@
 #include <mutex>
 #include <optional>
 #include <thread>
+#include <tuple>
 
 #include "dux/arrow_ipc/arrow_c.h"
 #include "dux/arrow_ipc/ipc_reader.h"
 #include "dux/common/library_callback.h"
+#include "dux/coordinator/speculation.h"
 #include "dux/exec/arrow_import.h"
 #include "dux/exec/arrow_stream.h"
 #include "dux/sql/quote.h"
@@ -27,6 +29,22 @@ namespace {
 
 // partition.progress events per partition attempt: at most one per this interval.
 constexpr auto kProgressInterval = std::chrono::milliseconds(250);
+
+// With speculation on, an idle worker looks for stragglers this often (a straggler becomes one
+// by the passing of time, which notifies nobody).
+constexpr auto kSpeculationPoll = std::chrono::milliseconds(50);
+
+const char* AttemptKindName(AttemptKind kind) {
+  switch (kind) {
+    case AttemptKind::kFirst:
+      return "first";
+    case AttemptKind::kRetry:
+      return "retry";
+    case AttemptKind::kSpeculative:
+      return "speculative";
+  }
+  return "first";
+}
 
 // Counts the bytes a stream delivers and keeps its own error, which is the root cause when
 // the IPC reader then fails.
@@ -183,7 +201,9 @@ void ExportTaggedArray(arrow_ipc::ArrayOwner batch, int32_t attempt, ArrowArray*
 // those meant for its worker, then any other that may move (so an idle worker takes over
 // queued work); a task retried after its worker failed goes back to the queue for the
 // others. The first final failure wins: it cancels every other call and is what the
-// consumer reports.
+// consumer reports. With speculation, a worker that finds no queued task starts a second
+// attempt of a straggler (StragglerWatch); the first attempt of a task to complete wins,
+// the other is cancelled and its rows are deleted with the failed attempts' ones.
 class Gather {
  public:
   /// `discardable`: the rows of a failed attempt can be deleted after the import, so a task
@@ -193,11 +213,18 @@ class Gather {
       : tasks_(std::move(tasks)),
         options_(options),
         stage_(std::move(stage)),
-        discardable_(discardable) {
+        discardable_(discardable),
+        // Two attempts of a task may run at once only when the loser's rows can be deleted.
+        speculate_(options.speculation.enabled && discardable && options.workers.size() > 1),
+        watch_(options.speculation, tasks_.size()) {
     size_t n = tasks_.size();
-    streams_.assign(n, nullptr);
+    streams_.assign(n * kAttemptKinds, nullptr);
+    attempt_worker_.assign(n * kAttemptKinds, SIZE_MAX);
+    attempt_live_.assign(n * kAttemptKinds, false);
     state_.assign(n, State::kPending);
-    attempt_.assign(n, 0);
+    retried_.assign(n, false);
+    speculated_.assign(n, false);
+    running_.assign(n, 0);
     first_failure_.resize(n);
     for (const auto& t : tasks_) {
       worker_.push_back(t.worker);
@@ -257,6 +284,11 @@ class Gather {
     std::lock_guard lock(mu_);
     return completed_;
   }
+  /// Speculative attempts started, and won.
+  std::pair<int, int> speculation() {
+    std::lock_guard lock(mu_);
+    return {speculated_count_, speculation_won_};
+  }
 
  private:
   static constexpr size_t kMaxQueued = 64;
@@ -311,17 +343,40 @@ class Gather {
     cv_.notify_all();
   }
 
-  // The next task for worker `w`: its own first, then one that may move, did not already
-  // fail on `w`, and would otherwise wait (its worker is busy or lost, or it is a retry).
-  // SIZE_MAX when there is none.
-  size_t NextTaskLocked(size_t w) const {
+  // The next task for worker `w`, and the kind of attempt it starts: its own first, then one
+  // that may move, did not already fail on `w` and waits (its worker is busy or lost, or it
+  // is a retry); with none queued, a second attempt of the longest-running straggler.
+  size_t NextTaskLocked(size_t w, AttemptKind* kind) {
     size_t other = SIZE_MAX;
-    for (size_t i = 0; i < tasks_.size(); ++i) {
+    for (size_t i = 0; i < state_.size(); ++i) {
       if (state_[i] != State::kPending) continue;
-      if (worker_[i] == w && attempt_[i] == 0) return i;
-      bool waits = busy_[worker_[i]] || lost_[worker_[i]] || attempt_[i] > 0;
+      if (worker_[i] == w && !retried_[i]) {
+        *kind = AttemptKind::kFirst;
+        return i;
+      }
+      bool waits = busy_[worker_[i]] || lost_[worker_[i]] || retried_[i];
       if (other == SIZE_MAX && tasks_[i].retryable && failed_on_[i] != w && waits) other = i;
     }
+    if (other != SIZE_MAX) {
+      *kind = retried_[other] ? AttemptKind::kRetry : AttemptKind::kFirst;
+      return other;
+    }
+    if (!speculate_) return SIZE_MAX;
+    auto now = Clock::now();
+    double longest = 0;
+    for (size_t i = 0; i < state_.size(); ++i) {
+      if (state_[i] != State::kRunning || running_[i] != 1 || speculated_[i] ||
+          !tasks_[i].retryable || worker_[i] == w || failed_on_[i] == w) {
+        continue;
+      }
+      if (!watch_.IsStraggler(i, now)) continue;
+      double elapsed = watch_.ElapsedSeconds(i, now);
+      if (elapsed > longest) {
+        longest = elapsed;
+        other = i;
+      }
+    }
+    if (other != SIZE_MAX) *kind = AttemptKind::kSpeculative;
     return other;
   }
 
@@ -330,13 +385,19 @@ class Gather {
     std::unique_lock lock(mu_);
     for (;;) {
       size_t i = SIZE_MAX;
-      cv_.wait(lock, [&] {
-        if (!error_.ok() || unfinished_ == 0) return true;
-        i = NextTaskLocked(w);
-        return i != SIZE_MAX;
-      });
+      AttemptKind kind = AttemptKind::kFirst;
+      for (;;) {
+        if (!error_.ok() || unfinished_ == 0) break;
+        i = NextTaskLocked(w, &kind);
+        if (i != SIZE_MAX) break;
+        if (speculate_) {
+          cv_.wait_for(lock, kSpeculationPoll);
+        } else {
+          cv_.wait(lock);
+        }
+      }
       if (i == SIZE_MAX) break;
-      if (attempt_[i] > 0) {
+      if (kind == AttemptKind::kRetry) {
         // A retry goes only to a worker that answers.
         lock.unlock();
         Status health = options_.workers[w]->Health();
@@ -347,30 +408,60 @@ class Gather {
         }
         if (state_[i] != State::kPending || !error_.ok()) continue;
       }
-      state_[i] = State::kRunning;
-      worker_[i] = w;
+      auto tag = static_cast<int32_t>(i * kAttemptKinds + static_cast<size_t>(kind));
+      if (kind == AttemptKind::kSpeculative) {
+        speculated_[i] = true;
+        ++speculated_count_;
+        EmitSpeculateLocked(i, w);
+      } else {
+        state_[i] = State::kRunning;
+        worker_[i] = w;
+        watch_.Started(i, Clock::now());
+      }
+      attempt_worker_[static_cast<size_t>(tag)] = w;
+      attempt_live_[static_cast<size_t>(tag)] = true;
+      ++running_[i];
       busy_[w] = true;
       cv_.notify_all();  // idle workers may now take this worker's queued tasks
-      v1::Fragment fragment =
-          attempt_[i] > 0 ? RetryFragment(tasks_[i].fragment) : tasks_[i].fragment;
-      auto tag = static_cast<int32_t>(i * 2 + static_cast<size_t>(attempt_[i]));
+      v1::Fragment fragment = AttemptFragment(tasks_[i].fragment, kind);
       bool delivered = false;
       lock.unlock();
-      Status status = InStage(Attempt(i, w, fragment, tag, &delivered), stage_, tasks_[i].label);
+      Status status =
+          InStage(Attempt(i, w, fragment, kind, tag, &delivered), stage_, tasks_[i].label);
       lock.lock();
       busy_[w] = false;
-      if (status.ok()) {
-        completed_[i] = std::move(fragment);
-        state_[i] = State::kDone;
-        --unfinished_;
+      attempt_live_[static_cast<size_t>(tag)] = false;
+      --running_[i];
+      if (state_[i] == State::kDone) {
+        // Another attempt of this task won: this one was cancelled (or lost the race), and its
+        // rows, if any, are deleted (its tag is in abandoned_).
         cv_.notify_all();
         continue;
       }
+      if (status.ok()) {
+        WonLocked(i, kind, tag, std::move(fragment));
+        continue;
+      }
       if (delivered) abandoned_.push_back(tag);
-      bool retry = attempt_[i] == 0 && tasks_[i].retryable && (discardable_ || !delivered) &&
+      if (running_[i] > 0) {
+        // The task's other attempt carries on alone; a mistake in the pipeline would fail
+        // there too, so only a worker's fault lets it.
+        if (!WorkerFault(status)) {
+          FailLocked(status);
+          break;
+        }
+        for (int k = 0; k < kAttemptKinds; ++k) {
+          size_t other = i * kAttemptKinds + static_cast<size_t>(k);
+          if (attempt_live_[other]) worker_[i] = attempt_worker_[other];
+        }
+        failed_on_[i] = w;
+        WorkerLostLocked(w, status);
+        break;
+      }
+      bool retry = !retried_[i] && tasks_[i].retryable && (discardable_ || !delivered) &&
                    WorkerFault(status) && error_.ok() && live_workers_ > 1;
       if (!retry) {
-        if (attempt_[i] > 0) {
+        if (retried_[i]) {
           status =
               Status(status.code(), fmt::format("{} failed twice: {}; then {}", tasks_[i].label,
                                                 first_failure_[i].message(), status.message()));
@@ -380,7 +471,7 @@ class Gather {
       }
       first_failure_[i] = status;
       failed_on_[i] = w;
-      attempt_[i] = 1;
+      retried_[i] = true;
       state_[i] = State::kPending;
       if (options_.telemetry) {
         // `discarded`: 1 when the failed attempt had delivered rows (they are deleted).
@@ -397,6 +488,51 @@ class Gather {
     }
   }
 
+  // Attempt `tag` (of kind `kind`) of task `i` completed first: its rows are the task's, every
+  // other attempt of the task still running is cancelled and its rows are to be deleted.
+  void WonLocked(size_t i, AttemptKind kind, int32_t tag, v1::Fragment fragment) {
+    completed_[i] = std::move(fragment);
+    state_[i] = State::kDone;
+    --unfinished_;
+    double seconds = watch_.ElapsedSeconds(i, Clock::now());
+    watch_.Finished(i, Clock::now());
+    for (int k = 0; k < kAttemptKinds; ++k) {
+      auto other = static_cast<int32_t>(i * kAttemptKinds + static_cast<size_t>(k));
+      if (other == tag || attempt_worker_[static_cast<size_t>(other)] == SIZE_MAX) continue;
+      // Before the consumer can see the end of the rows: abandoned() is then complete.
+      abandoned_.push_back(other);
+      if (protocol::ResultStream* s = streams_[static_cast<size_t>(other)]) s->Cancel();
+    }
+    if (speculated_[i]) {
+      if (kind == AttemptKind::kSpeculative) ++speculation_won_;
+      size_t winner = attempt_worker_[static_cast<size_t>(tag)];
+      if (options_.telemetry) {
+        options_.telemetry->Emit(
+            {"partition.speculate.stop",
+             {{"duration", seconds}, {"worker_index", static_cast<double>(winner)}},
+             {{"task", tasks_[i].label},
+              {"stage", stage_},
+              {"winner", AttemptKindName(kind)},
+              {"address", options_.workers[winner]->address()}}});
+      }
+    }
+    cv_.notify_all();
+  }
+
+  // partition.speculate: worker `w` starts a second attempt of the straggler `i`.
+  void EmitSpeculateLocked(size_t i, size_t w) {
+    if (!options_.telemetry) return;
+    auto now = Clock::now();
+    options_.telemetry->Emit({"partition.speculate",
+                              {{"elapsed", watch_.ElapsedSeconds(i, now)},
+                               {"median", watch_.MedianSeconds().value_or(0)},
+                               {"worker_index", static_cast<double>(w)}},
+                              {{"task", tasks_[i].label},
+                               {"stage", stage_},
+                               {"straggler", AddressLocked(i)},
+                               {"address", options_.workers[w]->address()}}});
+  }
+
   // Worker `w` takes no more tasks. The gather fails with `why` when a pending task can
   // now run nowhere: it was bound to `w`, or no worker is left.
   void WorkerLostLocked(size_t w, const Status& why) {
@@ -406,7 +542,7 @@ class Gather {
     for (size_t i = 0; i < state_.size(); ++i) {
       if (state_[i] != State::kPending) continue;
       if (live_workers_ > 0 && (tasks_[i].retryable || worker_[i] != w)) continue;
-      FailLocked(attempt_[i] > 0
+      FailLocked(retried_[i]
                      ? Status(why.code(), fmt::format("{} failed on every worker: {}",
                                                       tasks_[i].label, first_failure_[i].message()))
                      : why);
@@ -426,8 +562,8 @@ class Gather {
   // One attempt of task `i` on `worker`, tagging its batches with `tag`. Emits
   // partition.start, partition.progress (at most every kProgressInterval) and
   // distributed.worker.stop.
-  Status Attempt(size_t i, size_t worker, const v1::Fragment& fragment, int32_t tag,
-                 bool* delivered) {
+  Status Attempt(size_t i, size_t worker, const v1::Fragment& fragment, AttemptKind kind,
+                 int32_t tag, bool* delivered) {
     auto start = Clock::now();
     protocol::WorkerClient& client = *options_.workers[worker];
     const Telemetry* t = options_.telemetry;
@@ -436,7 +572,7 @@ class Gather {
     if (t) {
       t->Emit({"partition.start",
                {{"worker_index", static_cast<double>(worker)},
-                {"attempt", static_cast<double>(AttemptOf(i))}},
+                {"attempt", static_cast<double>(static_cast<int>(kind))}},
                names});
     }
     v1::ExecuteRequest request;
@@ -481,11 +617,6 @@ class Gather {
     return status;
   }
 
-  int AttemptOf(size_t i) {
-    std::lock_guard lock(mu_);
-    return attempt_[i];
-  }
-
   // Emits a worker's progress report, at most every kProgressInterval per attempt.
   void OnProgress(size_t i, const std::string& address, const v1::FragmentProgress& progress,
                   AttemptOutcome* outcome) {
@@ -513,18 +644,23 @@ class Gather {
     {
       std::lock_guard lock(mu_);
       if (!error_.ok()) return error_;
-      streams_[i] = stream.get();
+      if (state_[i] == State::kDone) return LostRace();
+      streams_[static_cast<size_t>(tag)] = stream.get();
     }
     CountingInput counting(stream.get());
-    Status status = Decode(client, &counting, tag, delivered, &outcome->decoded_rows);
+    Status status = Decode(client, &counting, i, tag, delivered, &outcome->decoded_rows);
     outcome->bytes = counting.bytes();
     std::lock_guard lock(mu_);
-    streams_[i] = nullptr;
+    streams_[static_cast<size_t>(tag)] = nullptr;
     return status;
   }
 
-  Status Decode(protocol::WorkerClient& client, CountingInput* in, int32_t tag, bool* delivered,
-                int64_t* decoded_rows) {
+  static Status LostRace() {
+    return Status(StatusCode::kCancelled, "another attempt of the task completed first");
+  }
+
+  Status Decode(protocol::WorkerClient& client, CountingInput* in, size_t i, int32_t tag,
+                bool* delivered, int64_t* decoded_rows) {
     auto bad = [&](const Status& s) {
       if (!in->error().ok()) return in->error();
       return Status(StatusCode::kDataLoss,
@@ -552,8 +688,11 @@ class Gather {
       if (!*more) return Drain(in);
       *decoded_rows += batch->length;
       std::unique_lock lock(mu_);
-      cv_.wait(lock, [&] { return queue_.size() < kMaxQueued || !error_.ok(); });
+      cv_.wait(lock, [&] {
+        return queue_.size() < kMaxQueued || !error_.ok() || state_[i] == State::kDone;
+      });
       if (!error_.ok()) return error_;
+      if (state_[i] == State::kDone) return LostRace();
       queue_.emplace_back(std::move(batch), tag);
       *delivered = true;
       cv_.notify_all();
@@ -564,15 +703,21 @@ class Gather {
   const ClusterOptions& options_;
   const std::string stage_;
   const bool discardable_;
+  const bool speculate_;
+  StragglerWatch watch_;  // of the tasks' running attempts (not the speculative ones)
   Clock::time_point deadline_{};
   std::mutex mu_;
   std::condition_variable cv_;
   std::deque<std::pair<arrow_ipc::ArrayOwner, int32_t>> queue_;
-  std::vector<protocol::ResultStream*> streams_;
+  std::vector<protocol::ResultStream*> streams_;  // by attempt tag, while it streams
   enum class State { kPending, kRunning, kDone };
   std::vector<State> state_;
-  std::vector<size_t> worker_;  // each task's preferred, then current, worker
-  std::vector<int> attempt_;
+  std::vector<size_t> worker_;          // each task's preferred, then current, worker
+  std::vector<size_t> attempt_worker_;  // by attempt tag: its worker, SIZE_MAX if not started
+  std::vector<bool> attempt_live_;      // by attempt tag: running
+  std::vector<bool> retried_, speculated_;
+  std::vector<int> running_;  // attempts running, by task
+  int speculated_count_ = 0, speculation_won_ = 0;
   std::vector<size_t> failed_on_ = std::vector<size_t>(tasks_.size(), SIZE_MAX);
   std::vector<Status> first_failure_;
   std::vector<v1::Fragment> completed_;
@@ -604,13 +749,19 @@ class GatherBatchSource : public exec::ArrowBatchSource {
 
 }  // namespace
 
-v1::Fragment RetryFragment(const v1::Fragment& fragment) {
-  v1::Fragment retry = fragment;
-  retry.set_query_id(fragment.query_id() + "-retry");
-  if (retry.has_shuffle()) {
-    retry.mutable_shuffle()->set_exchange_id(fragment.shuffle().exchange_id() + "-retry");
+v1::Fragment AttemptFragment(const v1::Fragment& fragment, AttemptKind kind) {
+  if (kind == AttemptKind::kFirst) return fragment;
+  const char* suffix = kind == AttemptKind::kRetry ? "-retry" : "-spec";
+  v1::Fragment attempt = fragment;
+  attempt.set_query_id(fragment.query_id() + suffix);
+  if (attempt.has_shuffle()) {
+    attempt.mutable_shuffle()->set_exchange_id(fragment.shuffle().exchange_id() + suffix);
   }
-  return retry;
+  return attempt;
+}
+
+v1::Fragment RetryFragment(const v1::Fragment& fragment) {
+  return AttemptFragment(fragment, AttemptKind::kRetry);
 }
 
 std::string FoldQuery(const Fold& fold, const std::string& select) {
@@ -650,6 +801,7 @@ Result<GatherResult> GatherInto(exec::Connection& connection, std::vector<Gather
   if (!failed.ok()) return failed;
   if (!rows.ok()) return rows.status();
   GatherResult result{*rows, gather.ipc_bytes(), gather.completed()};
+  std::tie(result.speculated, result.speculation_won) = gather.speculation();
   std::string abandoned = fmt::format("{}", fmt::join(gather.abandoned(), ", "));
   if (!abandoned.empty()) {
     DUX_ASSIGN_OR_RETURN(

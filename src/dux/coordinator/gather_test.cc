@@ -6,6 +6,7 @@
 #include <gtest/gtest.h>
 
 #include <chrono>
+#include <condition_variable>
 #include <mutex>
 #include <optional>
 #include <set>
@@ -59,6 +60,52 @@ class FailingClient : public ForwardingClient {
  private:
   size_t limit_;
   Status error_;
+};
+
+// Passes `limit` bytes of the worker's stream through, then stalls until cancelled: a
+// straggler that has delivered part of its rows.
+class StallingStream : public protocol::ResultStream {
+ public:
+  StallingStream(std::unique_ptr<protocol::ResultStream> in, size_t limit)
+      : in_(std::move(in)), left_(limit) {}
+  Result<size_t> Read(void* data, size_t size) override {
+    if (left_ == 0) {
+      std::unique_lock lock(mu_);
+      cv_.wait(lock, [&] { return cancelled_; });
+      return Status(StatusCode::kCancelled, "cancelled");
+    }
+    DUX_ASSIGN_OR_RETURN(size_t n, in_->Read(data, std::min(size, left_)));
+    left_ -= n;
+    return n;
+  }
+  void Cancel() override {
+    {
+      std::lock_guard lock(mu_);
+      cancelled_ = true;
+    }
+    cv_.notify_all();
+    in_->Cancel();
+  }
+
+ private:
+  std::unique_ptr<protocol::ResultStream> in_;
+  size_t left_;
+  std::mutex mu_;
+  std::condition_variable cv_;
+  bool cancelled_ = false;
+};
+
+class StallingClient : public ForwardingClient {
+ public:
+  StallingClient(std::shared_ptr<protocol::WorkerClient> in, size_t limit)
+      : ForwardingClient(std::move(in)), limit_(limit) {}
+  Result<std::unique_ptr<protocol::ResultStream>> Execute(const v1::ExecuteRequest& r) override {
+    DUX_ASSIGN_OR_RETURN(auto stream, in_->Execute(r));
+    return std::unique_ptr<protocol::ResultStream>(new StallingStream(std::move(stream), limit_));
+  }
+
+ private:
+  size_t limit_;
 };
 
 v1::Fragment Fragment(const std::string& text, const std::string& query_id) {
@@ -336,6 +383,69 @@ TEST_F(GatherTest, AWorkerThatReportsNothingStillWorks) {
     EXPECT_EQ(e.measurements.count("peak_memory_bytes"), 0u);
   }
   EXPECT_EQ(stops, 1);
+}
+
+TEST_F(GatherTest, StragglerIsSpeculatedAndOnlyTheWinnersRowsStay) {
+  // Partition 0's worker delivers about 3 MiB of its rows, then stalls; partition 1 is quick.
+  auto stalling = std::make_shared<StallingClient>(clients_[0], 3 << 20);
+  auto options = Options({stalling, clients_[1]});
+  options.speculation.enabled = true;
+  options.speculation.min_seconds = 0.2;
+  std::vector<GatherTask> tasks = {
+      {0, Fragment(kRows, "g"), true, "partition 0"},
+      {1, Fragment("from_query(\"SELECT range AS k, 'y' AS pad FROM range(20000, 20100)\")", "h"),
+       true, "partition 1"}};
+  auto start = std::chrono::steady_clock::now();
+  auto gathered = GatherInto(session_->connection(), tasks, options, "scan", "t_spec");
+  ASSERT_TRUE(gathered.ok()) << gathered.status().message();
+  EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::seconds(30));
+  EXPECT_EQ(gathered->rows, 20100);
+  EXPECT_EQ(Text("SELECT CAST(count(*) AS VARCHAR) || '/' || CAST(count(DISTINCT k) AS VARCHAR) "
+                 "FROM temp.t_spec"),
+            "20100/20100");
+  EXPECT_EQ(gathered->speculated, 1);
+  EXPECT_EQ(gathered->speculation_won, 1);
+  EXPECT_EQ(gathered->completed[0].query_id(), "g-spec");
+  EXPECT_EQ(gathered->completed[1].query_id(), "h");
+  EXPECT_TRUE(Retries().empty());
+  std::lock_guard lock(mu_);
+  int speculated = 0, won = 0;
+  for (const auto& e : events_) {
+    if (e.name == "partition.speculate") {
+      ++speculated;
+      EXPECT_EQ(e.metadata.at("task"), "partition 0");
+      EXPECT_EQ(e.metadata.at("straggler"), "in-process:0");
+      EXPECT_EQ(e.metadata.at("address"), "in-process:1");
+      EXPECT_GT(e.measurements.at("elapsed"), 0.2);
+    }
+    if (e.name == "partition.speculate.stop") {
+      ++won;
+      EXPECT_EQ(e.metadata.at("winner"), "speculative");
+    }
+  }
+  EXPECT_EQ(speculated, 1);
+  EXPECT_EQ(won, 1);
+}
+
+TEST_F(GatherTest, FoldedGatherNeverSpeculates) {
+  // A fold cannot take back a loser's rows: with the rule met, nothing is speculated, and
+  // the slow partition is waited for.
+  auto options = Options(clients_);
+  options.speculation.enabled = true;
+  options.speculation.min_seconds = 0;
+  options.speculation.multiplier = 0.01;
+  Fold fold{{}, {{"n", "sum(n)"}}};
+  std::vector<GatherTask> tasks = {
+      {0,
+       Fragment("from_query(\"SELECT count(*) AS n FROM range(0, 30000000) t(i) "
+                "WHERE i % 7 = 3\")",
+                "f0"),
+       true, "partition 0"},
+      {1, Fragment("from_query(\"SELECT 1::BIGINT AS n\")", "f1"), true, "partition 1"}};
+  auto gathered = GatherInto(session_->connection(), tasks, options, "scan", "t_fold", &fold);
+  ASSERT_TRUE(gathered.ok()) << gathered.status().message();
+  EXPECT_EQ(gathered->speculated, 0);
+  EXPECT_EQ(Text("SELECT CAST(n AS VARCHAR) FROM temp.t_fold"), "4285715");
 }
 
 }  // namespace

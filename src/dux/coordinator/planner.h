@@ -16,6 +16,7 @@
 #include "dux/common/status.h"
 #include "dux/common/telemetry.h"
 #include "dux/coordinator/partitioner.h"
+#include "dux/coordinator/speculation.h"
 #include "dux/coordinator/splitter.h"
 #include "dux/pipeline/pipeline.h"
 #include "dux/protocol/worker_client.h"
@@ -59,6 +60,10 @@ struct ClusterOptions {
   /// "Leases"); set by WithLease (lease_renewal.h) for the query's duration. Empty: the
   /// workers hold nothing under a lease.
   std::string lease_id;
+  /// Speculative execution of stragglers (`dux run --speculation on`): a partition running
+  /// much longer than its finished peers is started again on an idle worker, the first
+  /// complete attempt wins. Off by default (see SpeculationPolicy).
+  SpeculationPolicy speculation;
 };
 
 struct Plan;

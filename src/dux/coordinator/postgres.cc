@@ -123,6 +123,8 @@ Result<int64_t> InsertFromWorkers(exec::Connection& connection, const Plan& plan
     if (target.atomic) {
       stages.push_back(pg::AttemptStagingName(fragment.query_id()));
       stages.push_back(pg::AttemptStagingName(RetryFragment(fragment).query_id()));
+      stages.push_back(
+          pg::AttemptStagingName(AttemptFragment(fragment, AttemptKind::kSpeculative).query_id()));
     }
     // A retry is safe only when a failed attempt's rows can never arrive: with staging.
     tasks.push_back({plan.assignment[i], std::move(fragment), /*retryable=*/target.atomic,

@@ -8,6 +8,7 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <condition_variable>
 #include <mutex>
 #include <set>
 #include <string>
@@ -53,6 +54,44 @@ class CommitsThenFails : public ForwardingClient {
       if (!n.ok() || *n == 0) break;
     }
     return std::unique_ptr<protocol::ResultStream>(new LostStream(address()));
+  }
+};
+
+// A stream that never ends until cancelled, as one from a worker that hangs.
+class HungStream : public protocol::ResultStream {
+ public:
+  Result<size_t> Read(void*, size_t) override {
+    std::unique_lock lock(mu_);
+    cv_.wait(lock, [&] { return cancelled_; });
+    return Status(StatusCode::kCancelled, "cancelled");
+  }
+  void Cancel() override {
+    {
+      std::lock_guard lock(mu_);
+      cancelled_ = true;
+    }
+    cv_.notify_all();
+  }
+
+ private:
+  std::mutex mu_;
+  std::condition_variable cv_;
+  bool cancelled_ = false;
+};
+
+// A worker that runs each fragment to its end (an insert commits into its staging table) and
+// then hangs before the coordinator hears of it: a straggler whose rows must not count.
+class CommitsThenHangs : public ForwardingClient {
+ public:
+  using ForwardingClient::ForwardingClient;
+  Result<std::unique_ptr<protocol::ResultStream>> Execute(const v1::ExecuteRequest& r) override {
+    DUX_ASSIGN_OR_RETURN(auto stream, in_->Execute(r));
+    char buffer[4096];
+    for (;;) {
+      auto n = stream->Read(buffer, sizeof(buffer));
+      if (!n.ok() || *n == 0) break;
+    }
+    return std::unique_ptr<protocol::ResultStream>(new HungStream);
   }
 };
 
@@ -161,6 +200,7 @@ class PostgresDistTest : public ::testing::Test {
     }
     ClusterOptions cluster;
     cluster.workers = std::move(clients);
+    cluster.speculation = speculation_;
     session_->Distribute(std::move(cluster));
   }
 
@@ -218,6 +258,7 @@ class PostgresDistTest : public ::testing::Test {
     Pg("INSERT INTO wide (id) SELECT NULL FROM generate_series(1, 30)");
   }
 
+  SpeculationPolicy speculation_;  // off unless a test turns it on
   std::string database_;
   std::string conninfo_;
   std::string attach_;
@@ -451,6 +492,28 @@ TEST_F(PostgresDistTest, AtomicShareOfALostWorkerIsRetriedWithoutDuplicates) {
   ASSERT_EQ(Events("partition.retry").size(), 1u);
   EXPECT_EQ(Events("partition.retry")[0].metadata.at("failed_worker"), "in-process:0");
   EXPECT_EQ(Events("partition.retry")[0].metadata.at("stage"), "write");
+}
+
+TEST_F(PostgresDistTest, AtomicShareOfAHungWorkerIsSpeculatedWithoutDuplicates) {
+  MakeWideTable();
+  Pg("CREATE TABLE target (id integer, t text)");
+  speculation_.enabled = true;
+  speculation_.min_seconds = 0.2;
+  auto hung = std::make_shared<CommitsThenHangs>(clients_[0]);
+  auto rows = Write(
+      "from_attached(\"pg\", \"wide\", partition_by: id, columns: [id, t]) "
+      "|> insert_into(\"pg.target\", atomic: true)",
+      0, {hung, clients_[1], clients_[2]});
+  ASSERT_TRUE(rows.ok()) << rows.status().message();
+  EXPECT_EQ(*rows, 530);
+  // The hung attempt committed its staging table too: only the winner's rows were moved.
+  EXPECT_EQ(PgValue("SELECT count(*) || ' ' || count(DISTINCT id) FROM target"), "530 500");
+  EXPECT_EQ(StagingTables(), 0) << "the hung attempt's staging table was left behind";
+  ASSERT_EQ(Events("partition.speculate").size(), 1u) << AllEventText();
+  EXPECT_EQ(Events("partition.speculate")[0].metadata.at("straggler"), "in-process:0");
+  ASSERT_EQ(Events("partition.speculate.stop").size(), 1u);
+  EXPECT_EQ(Events("partition.speculate.stop")[0].metadata.at("winner"), "speculative");
+  EXPECT_TRUE(Events("partition.retry").empty());
 }
 
 TEST_F(PostgresDistTest, PlainShareOfALostWorkerIsNotRetried) {

@@ -164,9 +164,11 @@ Result<SideBuckets> ProduceSide(exec::Connection& connection, const Plan& side,
                     fmt::format("partition {}", i)};
     target.set_exchange_id(fmt::format("{}-{}{}", query_id, tag, i));
     *task.fragment.mutable_shuffle() = target;
-    // A retry pushes under another exchange id; both attempts' tables are dropped.
+    // A retry or a speculative attempt pushes under another exchange id; every attempt's
+    // tables are dropped.
     for (const auto& id :
-         {target.exchange_id(), RetryFragment(task.fragment).shuffle().exchange_id()}) {
+         {target.exchange_id(), RetryFragment(task.fragment).shuffle().exchange_id(),
+          AttemptFragment(task.fragment, AttemptKind::kSpeculative).shuffle().exchange_id()}) {
       for (int b = 0; b < target.n_buckets(); ++b) {
         tables->Add(static_cast<size_t>(b) % n_workers, protocol::BucketTable(id, b));
       }

@@ -374,20 +374,35 @@ Status CheckDirectoryTarget(const Connection& connection, const std::string& tar
   return Status::AlreadyExists("target \"" + target + "\" exists and is not an empty directory");
 }
 
-void RemoveWrite(const Connection& connection, const std::string& directory,
-                 const std::string& write_id, bool remove_directory) {
+namespace {
+
+// RemoveWrite of partition `partition` (-1: of every one).
+void RemoveWriteFiles(const Connection& connection, const std::string& directory,
+                      const std::string& write_id, int partition, bool remove_directory) {
   if (IsUrl(directory)) {
     if (connection.url_files() == nullptr) return;
-    auto doomed = ObjectsOfWrite(*connection.url_files(), directory, write_id, -1);
+    auto doomed = ObjectsOfWrite(*connection.url_files(), directory, write_id, partition);
     if (doomed.ok()) (void)RemoveObjects(*connection.url_files(), *doomed);
     return;
   }
   std::error_code ec;
   if (!fs::is_directory(directory, ec)) return;
-  for (const auto& d : RemoveFiles(directory, write_id, -1)) {
+  for (const auto& d : RemoveFiles(directory, write_id, partition)) {
     if (fs::is_empty(d, ec)) fs::remove(d, ec);
   }
   if (remove_directory && fs::is_empty(directory, ec)) fs::remove(directory, ec);
+}
+
+}  // namespace
+
+void RemoveWrite(const Connection& connection, const std::string& directory,
+                 const std::string& write_id, bool remove_directory) {
+  RemoveWriteFiles(connection, directory, write_id, -1, remove_directory);
+}
+
+void RemoveWritePartition(const Connection& connection, const std::string& directory,
+                          const std::string& write_id, int partition) {
+  RemoveWriteFiles(connection, directory, write_id, partition, false);
 }
 
 void RemoveWriteTemporaries(const std::string& directory, const std::string& write_id) {

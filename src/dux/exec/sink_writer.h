@@ -85,6 +85,12 @@ Status CheckDirectoryTarget(const Connection& connection, const std::string& tar
 void RemoveWrite(const Connection& connection, const std::string& directory,
                  const std::string& write_id, bool remove_directory);
 
+/// Removes the files of one partition of the directory write `write_id` under `directory` as
+/// RemoveWrite removes all of them (the hive directories left empty included, the directory
+/// itself never): what a losing speculative attempt completed. Best effort.
+void RemoveWritePartition(const Connection& connection, const std::string& directory,
+                          const std::string& write_id, int partition);
+
 /// Removes the temporary output of every attempt of the directory write `write_id` left in
 /// `directory` (temporary names live at its top level), keeping the renamed files. Nothing
 /// for a URL: objects have no temporary names.

@@ -1,0 +1,320 @@
+// Speculative execution against a real straggler (docs/cluster.md, "Stragglers"): three
+// `dux worker` processes, one of them kept to 1.5% of a CPU by SIGSTOP/SIGCONT cycles. The
+// same query runs with --speculation off, then on; on must finish in well under half the
+// time off took, with the rows of a local run, for a gather, a hash exchange and a
+// distributed write.
+#include <gtest/gtest.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <filesystem>
+#include <fstream>
+#include <memory>
+#include <optional>
+#include <sstream>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "child_process.h"
+#include "subprocess.h"
+
+namespace {
+
+namespace fs = std::filesystem;
+using namespace std::chrono_literals;
+using dux::test::ChildOptions;
+using dux::test::ChildProcess;
+using dux::test::ReadFile;
+using Clock = std::chrono::steady_clock;
+
+std::vector<std::string> Lines(const std::string& text) {
+  std::vector<std::string> lines;
+  std::istringstream in(text);
+  for (std::string line; std::getline(in, line);) lines.push_back(line);
+  return lines;
+}
+
+bool Contains(const std::string& text, const std::string& part) {
+  return text.find(part) != std::string::npos;
+}
+
+int CountLines(const std::string& text, const std::vector<std::string>& parts) {
+  int n = 0;
+  for (const auto& line : Lines(text)) {
+    n += std::all_of(parts.begin(), parts.end(), [&](const auto& p) { return Contains(line, p); });
+  }
+  return n;
+}
+
+struct Outcome {
+  int exit_code = -1;
+  std::string out, err;
+  double seconds = 0;
+};
+
+// CPU seconds (user and system, all threads) process `pid` has used; -1 when unreadable.
+double CpuSeconds(pid_t pid) {
+  std::ifstream file("/proc/" + std::to_string(pid) + "/stat");  // a size of 0: read it as a stream
+  std::string stat;
+  std::getline(file, stat);
+  size_t paren = stat.rfind(')');  // the command name may hold spaces
+  if (paren == std::string::npos) return -1;
+  std::istringstream in(stat.substr(paren + 2));
+  std::string field;
+  double utime = 0, stime = 0;
+  // After the name: state is field 3; utime and stime are fields 14 and 15.
+  for (int i = 3; i <= 15 && in >> field; ++i) {
+    if (i == 14) utime = std::stod(field);
+    if (i == 15) stime = std::stod(field);
+  }
+  return (utime + stime) / static_cast<double>(sysconf(_SC_CLK_TCK));
+}
+
+// Keeps a process to `share` of one CPU, from its construction to its destruction, with
+// SIGSTOP and SIGCONT: a worker that is alive but slow. It is let run in short spells and
+// stopped until the CPU time it has used since the start is back under `share` of the time
+// passed, so that a loaded machine, which stretches the spells, does not give it more; an
+// idle worker (waiting for a call) uses no CPU, so it is stopped only briefly and answers
+// soon.
+class Throttle {
+ public:
+  Throttle(pid_t pid, double share)
+      : thread_([this, pid, share] {
+          const auto start = Clock::now();
+          const double cpu_at_start = CpuSeconds(pid);
+          auto over = [&] {
+            double elapsed = std::chrono::duration<double>(Clock::now() - start).count();
+            return CpuSeconds(pid) - cpu_at_start > share * elapsed;
+          };
+          while (!stop_.load()) {
+            ::kill(pid, SIGSTOP);
+            do {
+              std::this_thread::sleep_for(5ms);
+            } while (!stop_.load() && over());
+            ::kill(pid, SIGCONT);
+            std::this_thread::sleep_for(5ms);
+          }
+          ::kill(pid, SIGCONT);
+        }) {}
+  ~Throttle() {
+    stop_ = true;
+    thread_.join();
+  }
+  Throttle(const Throttle&) = delete;
+  Throttle& operator=(const Throttle&) = delete;
+
+ private:
+  std::atomic<bool> stop_{false};
+  std::thread thread_;  // last: started once stop_ exists
+};
+
+class StragglerTest : public ::testing::Test {
+ protected:
+  static constexpr int kKeysPerFile = 50000;
+
+  void SetUp() override {
+    for (const char* name : {"DUX_TOKEN", "DUX_WORKERS", "DUX_REGISTRY"}) unsetenv(name);
+    std::string tmpl = (fs::temp_directory_path() / "dux-straggler-test-XXXXXX").string();
+    ASSERT_NE(mkdtemp(tmpl.data()), nullptr);
+    dir_ = tmpl;
+    for (int i = 0; i < 3; ++i) {
+      ASSERT_TRUE(StartWorker()) << "worker " << i;
+    }
+    for (const auto& w : workers_) addresses_ += (addresses_.empty() ? "" : ",") + w.address;
+  }
+
+  void TearDown() override {
+    workers_.clear();
+    std::error_code ignored;
+    fs::remove_all(dir_, ignored);
+  }
+
+  struct Worker {
+    std::unique_ptr<ChildProcess> process;
+    std::string address;
+  };
+
+  bool StartWorker() {
+    ChildOptions options;
+    options.stderr_file = dir_ / ("worker-" + std::to_string(workers_.size()) + ".err");
+    std::string error;
+    auto process = ChildProcess::Start(
+        {DUX_BINARY, "worker", "--listen", "127.0.0.1:0", "--threads", "1"}, options, &error);
+    if (!process) return false;
+    std::optional<std::string> line = process->ReadLine(30s);
+    if (!line || line->rfind("listening ", 0) != 0) return false;
+    workers_.push_back({std::move(process), line->substr(std::string("listening ").size())});
+    return true;
+  }
+
+  Outcome Dux(const std::vector<std::string>& args, std::chrono::milliseconds limit = 90s) {
+    const std::string name = "command-" + std::to_string(commands_++);
+    ChildOptions options;
+    options.stdout_file = dir_ / (name + ".out");
+    options.stderr_file = dir_ / (name + ".err");
+    std::vector<std::string> argv = {DUX_BINARY};
+    argv.insert(argv.end(), args.begin(), args.end());
+    std::string error;
+    auto start = Clock::now();
+    auto process = ChildProcess::Start(argv, options, &error);
+    Outcome o;
+    if (!process) {
+      ADD_FAILURE() << "cannot start dux: " << error;
+      return o;
+    }
+    std::optional<int> code = process->Wait(limit);
+    if (!code) {
+      ADD_FAILURE() << "dux still running after " << limit.count() << " ms";
+      process->Signal(SIGKILL);
+      code = process->Wait(10s);
+    }
+    o.exit_code = code.value_or(-1);
+    o.seconds = std::chrono::duration<double>(Clock::now() - start).count();
+    o.out = ReadFile(options.stdout_file);
+    o.err = ReadFile(options.stderr_file);
+    return o;
+  }
+
+  // Three parquet files of kKeysPerFile keys; one partition per worker (the partitioner
+  // bin-packs files), each spending a few hundred milliseconds of CPU on its keys, in many
+  // small DuckDB chunks so that a cancellation stops it soon.
+  std::string Keys() {
+    for (int f = 0; f < 3; ++f) {
+      std::string path = (dir_ / ("keys" + std::to_string(f) + ".parquet")).string();
+      Outcome o = Dux({"run", "from_query(\"SELECT range AS k FROM range(" +
+                                  std::to_string(f * kKeysPerFile) + ", " +
+                                  std::to_string((f + 1) * kKeysPerFile) + ")\") |> to_parquet(\"" +
+                                  path + "\")"});
+      EXPECT_EQ(o.exit_code, 0) << o.err;
+    }
+    return "from_parquet(\"" + (dir_ / "keys*.parquet").string() +
+           "\") |> mutate(s: (list_sum(range(0, k % 7 + 800)) + k)::BIGINT)";
+  }
+
+  // Runs `args` on the three workers with the first one throttled to 1.5% of a CPU and
+  // --speculation `speculation`: its partition takes many times longer than the others.
+  Outcome RunThrottled(std::vector<std::string> args, const std::string& speculation) {
+    std::vector<std::string> all = {"run",           "--workers", addresses_,
+                                    "--speculation", speculation, "--telemetry"};
+    all.insert(all.end(), args.begin(), args.end());
+    Throttle throttle(workers_[0].process->pid(), 0.015);
+    return Dux(all);
+  }
+
+  // Runs `args` on the three workers, none throttled, with speculation off: the healthy time
+  // the test prints beside the others.
+  Outcome RunHealthy(std::vector<std::string> args) {
+    std::vector<std::string> all = {"run", "--workers", addresses_, "--speculation", "off"};
+    all.insert(all.end(), args.begin(), args.end());
+    Outcome o = Dux(all);
+    EXPECT_EQ(o.exit_code, 0) << o.err;
+    return o;
+  }
+
+  // Expects `on` (speculation on) to have finished in less than half the time of `off`
+  // (speculation off, the straggler waited for), to have speculated the first worker's
+  // partition in `stage` on another worker, and `off` to have speculated nothing.
+  void ExpectSpeculationHelped(const Outcome& healthy, const Outcome& off, const Outcome& on,
+                               const std::string& stage) {
+    ASSERT_EQ(off.exit_code, 0) << off.err;
+    ASSERT_EQ(on.exit_code, 0) << on.err;
+    EXPECT_LT(on.seconds, 0.5 * off.seconds)
+        << "speculation on: " << on.seconds << " s; off: " << off.seconds << " s\n"
+        << on.err;
+    EXPECT_EQ(CountLines(off.err, {"\"event\":\"partition.speculate\""}), 0) << off.err;
+    EXPECT_GE(
+        CountLines(on.err, {"\"event\":\"partition.speculate\"", "\"stage\":\"" + stage + "\"",
+                            "\"straggler\":\"" + workers_[0].address + "\""}),
+        1)
+        << on.err;
+    EXPECT_GE(CountLines(on.err,
+                         {"\"event\":\"partition.speculate.stop\"", "\"winner\":\"speculative\""}),
+              1)
+        << on.err;
+    // DUX_TEST_VERBOSE=1: the speculating run's events, to see where its time went.
+    if (std::getenv("DUX_TEST_VERBOSE")) std::cerr << on.err;
+    std::cerr << "healthy: " << healthy.seconds << " s; throttled, speculation off: " << off.seconds
+              << " s, on: " << on.seconds << " s\n";
+  }
+
+  static std::vector<std::string> SortedRows(const std::string& csv) {
+    std::vector<std::string> rows = Lines(csv);
+    if (!rows.empty()) std::sort(rows.begin() + 1, rows.end());
+    return rows;
+  }
+
+  fs::path dir_;
+  std::vector<Worker> workers_;
+  std::string addresses_;
+  int commands_ = 0;
+};
+
+TEST_F(StragglerTest, GatherFinishesNearTheHealthyTimeWithTheLocalRows) {
+  const std::string pipeline = Keys() + " |> filter(k % 3 != 1)";
+  Outcome local = Dux({"run", "--format", "csv", pipeline});
+  ASSERT_EQ(local.exit_code, 0) << local.err;
+  ASSERT_EQ(Lines(local.out).size(), 100001u);
+  Outcome healthy = RunHealthy({"--format", "csv", pipeline});
+  Outcome off = RunThrottled({"--format", "csv", pipeline}, "off");
+  Outcome on = RunThrottled({"--format", "csv", pipeline}, "on");
+  ExpectSpeculationHelped(healthy, off, on, "scan");
+  EXPECT_TRUE(SortedRows(off.out) == SortedRows(local.out)) << "rows differ (speculation off)";
+  EXPECT_TRUE(SortedRows(on.out) == SortedRows(local.out))
+      << "rows lost or counted twice by the speculative attempt";
+}
+
+TEST_F(StragglerTest, HashExchangeFinishesNearTheHealthyTimeWithTheLocalRows) {
+  // median does not decompose: the partitions are the exchange's producers, speculated. The
+  // filter keeps 1% of their rows, so that the bucket owners (the throttled worker among
+  // them, never speculated) have little to receive and to do.
+  const std::string pipeline = Keys() +
+                               " |> filter(s % 100 == 7) |> mutate(g: k % 10) |> group_by(g) "
+                               "|> summarise(m: median(s), n: count(), t: sum(s))";
+  Outcome local = Dux({"run", "--format", "csv", pipeline});
+  ASSERT_EQ(local.exit_code, 0) << local.err;
+  ASSERT_EQ(Lines(local.out).size(), 6u);  // the five groups the filter leaves
+  Outcome healthy = RunHealthy({"--format", "csv", pipeline});
+  Outcome off = RunThrottled({"--format", "csv", pipeline}, "off");
+  Outcome on = RunThrottled({"--format", "csv", pipeline}, "on");
+  ExpectSpeculationHelped(healthy, off, on, "scan");
+  EXPECT_TRUE(SortedRows(off.out) == SortedRows(local.out)) << "rows differ (speculation off)";
+  EXPECT_TRUE(SortedRows(on.out) == SortedRows(local.out))
+      << "a producer's rows lost or pushed twice by the speculative attempt";
+}
+
+TEST_F(StragglerTest, DistributedWriteKeepsOneCopyOfEachPartition) {
+  const std::string rows = Keys();
+  Outcome local = Dux({"run", "--format", "csv", rows + " |> sort_by(k)"});
+  ASSERT_EQ(local.exit_code, 0) << local.err;
+  const fs::path off_dir = dir_ / "off", on_dir = dir_ / "on";
+  Outcome healthy = RunHealthy({rows + " |> to_parquet(\"" + (dir_ / "healthy").string() + "\")"});
+  Outcome off = RunThrottled({rows + " |> to_parquet(\"" + off_dir.string() + "\")"}, "off");
+  Outcome on = RunThrottled({rows + " |> to_parquet(\"" + on_dir.string() + "\")"}, "on");
+  ExpectSpeculationHelped(healthy, off, on, "write");
+  EXPECT_TRUE(Contains(on.out, "to_parquet: wrote 150000 rows to 3 files")) << on.out;
+  // Three part files, no temporary left, and the rows read back once each.
+  std::vector<std::string> files;
+  for (const auto& entry : fs::recursive_directory_iterator(on_dir)) {
+    files.push_back(entry.path().filename().string());
+  }
+  EXPECT_EQ(files.size(), 3u) << ::testing::PrintToString(files);
+  for (const auto& name : files) EXPECT_FALSE(Contains(name, "dux-tmp")) << name;
+  Outcome back =
+      Dux({"run", "--format", "csv", "from_parquet(\"" + on_dir.string() + "\") |> sort_by(k)"});
+  ASSERT_EQ(back.exit_code, 0) << back.err;
+  EXPECT_TRUE(back.out == local.out) << "rows lost or written twice by the speculative attempt";
+}
+
+TEST_F(StragglerTest, SpeculationFlagIsOnOrOff) {
+  Outcome o =
+      Dux({"run", "--workers", addresses_, "--speculation", "maybe", "from_query(\"SELECT 1\")"});
+  EXPECT_NE(o.exit_code, 0);
+  EXPECT_TRUE(Contains(o.err, "--speculation")) << o.err;
+}
+
+}  // namespace
