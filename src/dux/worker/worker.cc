@@ -16,6 +16,7 @@
 #include "dux/pipeline/proto_mapping.h"
 #include "dux/protocol/worker_client.h"
 #include "dux/s3/s3_path.h"
+#include "dux/s3_filesystem/confined_file_system.h"
 #include "dux/s3_filesystem/s3_filesystem.h"
 #include "dux/sql/quote.h"
 #include "dux/worker/fragment_monitor.h"
@@ -28,9 +29,18 @@ namespace {
 class ChunkedOutput : public arrow_ipc::OutputStream {
  public:
   ChunkedOutput(ChunkWriter* out, WorkerMetrics* metrics) : out_(out), metrics_(metrics) {}
+  /// Cuts at kIpcChunkBytes even inside one write (a batch of long strings), so that no
+  /// message outgrows the transport's limit (rpc/transport.h, kDefaultMaxMessageBytes).
   Status Write(const void* data, size_t size) override {
-    buffer_.append(static_cast<const char*>(data), size);
-    return buffer_.size() >= protocol::kIpcChunkBytes ? Send() : Status::OK();
+    const char* bytes = static_cast<const char*>(data);
+    while (size > 0) {
+      size_t n = std::min(size, protocol::kIpcChunkBytes - buffer_.size());
+      buffer_.append(bytes, n);
+      bytes += n;
+      size -= n;
+      if (buffer_.size() >= protocol::kIpcChunkBytes) DUX_RETURN_NOT_OK(Send());
+    }
+    return Status::OK();
   }
   Status Send() {
     if (buffer_.empty()) return Status::OK();
@@ -112,6 +122,13 @@ Result<std::unique_ptr<Worker>> Worker::Open(const WorkerOptions& options) {
       }
       list += (list.empty() ? "" : ", ") + sql::QuoteString(d + "/");
     }
+    // DuckDB compares paths as written; dux's own file system compares where they lead
+    // (symlinks resolved), so that a symlink inside an allowed directory cannot lead out.
+    std::vector<std::string> local_dirs;
+    for (const auto& d : dirs) {
+      if (!s3::IsS3Url(d)) local_dirs.push_back(d);
+    }
+    DUX_RETURN_NOT_OK(s3_filesystem::ConfineLocalFiles(db.get(), std::move(local_dirs)));
     DUX_RETURN_NOT_OK(c.Execute("SET allowed_directories = [" + list + "]").status());
     DUX_RETURN_NOT_OK(c.Execute("SET enable_external_access = false").status());
   }
