@@ -25,6 +25,16 @@ namespace {
 
 int written = 0;
 
+// "@/" in a seed stands for the fuzzing worker's allowed directory (worker_fuzz_harness.h).
+std::string At(std::string text) {
+  const std::string allowed = "/tmp/dux-worker-fuzz/allowed";
+  for (size_t at = text.find("@/"); at != std::string::npos; at = text.find("@/", at)) {
+    text.replace(at, 1, allowed);
+    at += allowed.size();
+  }
+  return text;
+}
+
 void Save(const fs::path& dir, const std::string& name, const std::string& bytes) {
   fs::create_directories(dir);
   std::ofstream(dir / name, std::ios::binary) << bytes;
@@ -32,7 +42,7 @@ void Save(const fs::path& dir, const std::string& name, const std::string& bytes
 }
 
 dux::v1::Fragment Fragment(const std::string& text, const std::string& query_id = "q1") {
-  auto script = dux::pipeline::ParseScript(text);
+  auto script = dux::pipeline::ParseScript(At(text));
   if (!script.ok()) {
     std::fprintf(stderr, "seed \"%s\": %s\n", text.c_str(), script.status().ToString().c_str());
     std::exit(1);
@@ -75,29 +85,29 @@ int main(int argc, char** argv) {
   const std::vector<std::string> ipcs = {
       small,
       Ipc(*c, "SELECT range AS id, range % 7 AS g, 'v' || range AS s FROM range(3000)"),
-      Ipc(*c, "SELECT * EXCLUDE (varint, bignum) FROM test_all_types()"),
+      Ipc(*c, "SELECT * FROM test_all_types()"),
       Ipc(*c, "SELECT [1, 2] AS l, {'a': 1} AS st, MAP {'k': 2} AS m"),
   };
 
   // worker_call: fragments and sequences of calls.
   const std::vector<std::string> reads = {
-      "from_parquet(\"t.parquet\") |> filter(id > 1) |> mutate(y: id * 2)",
-      "from_parquet(\"*.parquet\") |> group_by(s) |> summarise(n: count(*), m: median(x))",
-      "from_csv(\"t.csv\") |> sort_by(id) |> head(2)",
-      "from_arrow(\"t.arrow\") |> select(id, s)",
-      "from_ndjson(\"t.json\")",
-      "from_values(a: [1, 2], b: ['x', null]) |> join(from_parquet(\"t.parquet\") |> rename(id: a), on: a)",
+      "from_parquet(\"@/t.parquet\") |> filter(id > 1) |> mutate(y: id * 2)",
+      "from_parquet(\"@/*.parquet\") |> group_by(s) |> summarise(n: count(*), m: median(x))",
+      "from_csv(\"@/t.csv\") |> sort_by(id) |> head(2)",
+      "from_arrow(\"@/t.arrow\") |> select(id, s)",
+      "from_ndjson(\"@/t.json\")",
+      "from_values(a: [1, 2], b: ['x', null]) |> join(from_parquet(\"@/t.parquet\") |> rename(id: a), on: a)",
       "from_query(\"SELECT range AS a FROM range(10)\") |> distinct(a)",
-      "from_parquet(\"../outside/secret.parquet\")",
-      "from_parquet(\"link.parquet\")",
-      "from_parquet(\"linkdir/secret.parquet\")",
-      "from_arrow(\"linkdir/secret.arrow\")",
-      "from_query(\"SELECT * FROM read_csv('linkdir/secret.csv')\")",
+      "from_parquet(\"@/../outside/secret.parquet\")",
+      "from_parquet(\"@/link.parquet\")",
+      "from_parquet(\"@/linkdir/secret.parquet\")",
+      "from_arrow(\"@/linkdir/secret.arrow\")",
+      "from_query(\"SELECT * FROM read_csv('@/linkdir/secret.csv')\")",
       "from_parquet(\"/etc/passwd\")",
-      "from_parquet(\"file://../outside/secret.parquet\")",
-      "from_parquet(\"l*/*.parquet\")",
-      "attach(\"d\", \"../outside/x.duckdb\", read_only: true)\nfrom_query(\"SELECT 1 AS a\")",
-      "from_parquet(\"t.parquet\") |> pivot_longer(id, x, names_to: k)",
+      "from_parquet(\"file://@/../outside/secret.parquet\")",
+      "from_parquet(\"@/l*/*.parquet\")",
+      "attach(\"d\", \"@/../outside/x.duckdb\", read_only: true)\nfrom_query(\"SELECT 1 AS a\")",
+      "from_parquet(\"@/t.parquet\") |> pivot_longer(id, x, names_to: k)",
   };
   int k = 0;
   for (const auto& text : reads) {
@@ -106,13 +116,13 @@ int main(int argc, char** argv) {
     Save(out / "worker_call", "read-" + std::to_string(k++), calls.SerializeAsString());
   }
   const std::vector<std::string> writes = {
-      "from_parquet(\"t.parquet\") |> to_parquet(\"out\")",
-      "from_parquet(\"t.parquet\") |> to_parquet(\"out\", partition_by: [s])",
-      "from_parquet(\"t.parquet\") |> to_csv(\"out.csv\")",
-      "from_parquet(\"t.parquet\") |> to_arrow(\"out.arrow\", compression: \"zstd\")",
-      "from_parquet(\"t.parquet\") |> to_parquet(\"linkdir/out\")",
-      "from_parquet(\"t.parquet\") |> to_csv(\"../outside/out.csv\")",
-      "from_parquet(\"t.parquet\") |> to_ndjson(\"linkdir\")",
+      "from_parquet(\"@/t.parquet\") |> to_parquet(\"@/out\")",
+      "from_parquet(\"@/t.parquet\") |> to_parquet(\"@/out\", partition_by: [s])",
+      "from_parquet(\"@/t.parquet\") |> to_csv(\"@/out.csv\")",
+      "from_parquet(\"@/t.parquet\") |> to_arrow(\"@/out.arrow\", compression: \"zstd\")",
+      "from_parquet(\"@/t.parquet\") |> to_parquet(\"@/linkdir/out\")",
+      "from_parquet(\"@/t.parquet\") |> to_csv(\"@/../outside/out.csv\")",
+      "from_parquet(\"@/t.parquet\") |> to_ndjson(\"@/linkdir\")",
   };
   k = 0;
   for (const auto& text : writes) {
@@ -128,7 +138,7 @@ int main(int argc, char** argv) {
   {  // a shuffle into local buckets, then the next stage reads and drops them
     WorkerCalls calls;
     auto* e = calls.add_calls()->mutable_execute();
-    *e->mutable_fragment() = Fragment("from_parquet(\"t.parquet\")");
+    *e->mutable_fragment() = Fragment("from_parquet(\"@/t.parquet\")");
     auto* s = e->mutable_fragment()->mutable_shuffle();
     s->set_exchange_id("q1-x0");
     s->add_keys("s");
@@ -180,19 +190,19 @@ int main(int argc, char** argv) {
 
   // worker_path: [use] + name or path.
   const std::vector<std::pair<int, std::string>> paths = {
-      {0, "t.parquet"}, {0, "../outside/secret.parquet"}, {0, "link.parquet"},
-      {0, "linkdir/secret.parquet"}, {0, "l*/*.parquet"}, {0, "**/*.parquet"},
-      {0, "file://linkdir/secret.parquet"}, {1, "./t.parquet"}, {2, "t.csv"},
-      {2, "linkdir/secret.csv"}, {3, "t.json"}, {4, "t.arrow"}, {4, "linkdir/secret.arrow"},
-      {4, "/proc/self/environ"}, {5, "x.duckdb"}, {5, "../outside/x.duckdb"}, {6, "out"},
-      {6, "linkdir/out"}, {7, "out.parquet"}, {7, "../outside/o.parquet"}, {8, "o.csv"},
-      {9, "o.arrow"}, {9, "linkdir/o.arrow"}, {10, "tab"}, {10, "__dux_exchange_q0_0"},
-      {11, "t\"x"}, {12, "q-path-x"}, {13, "SELECT * FROM 'linkdir/secret.parquet'"},
-      {13, "SELECT * FROM glob('../outside/*')"},
+      {0, "@/t.parquet"}, {0, "@/../outside/secret.parquet"}, {0, "@/link.parquet"},
+      {0, "@/linkdir/secret.parquet"}, {0, "@/l*/*.parquet"}, {0, "@/**/*.parquet"},
+      {0, "file://@/linkdir/secret.parquet"}, {1, "@/./t.parquet"}, {2, "@/t.csv"},
+      {2, "@/linkdir/secret.csv"}, {3, "@/t.json"}, {4, "@/t.arrow"}, {4, "@/linkdir/secret.arrow"},
+      {4, "/proc/self/environ"}, {5, "@/x.duckdb"}, {5, "@/../outside/x.duckdb"}, {6, "@/out"},
+      {6, "@/linkdir/out"}, {7, "@/out.parquet"}, {7, "@/../outside/o.parquet"}, {8, "@/o.csv"},
+      {9, "@/o.arrow"}, {9, "@/linkdir/o.arrow"}, {10, "tab"}, {10, "__dux_exchange_q0_0"},
+      {11, "t\"x"}, {12, "q-path-x"}, {13, "SELECT * FROM '@/linkdir/secret.parquet'"},
+      {13, "SELECT * FROM glob('@/../outside/*')"},
   };
   k = 0;
   for (const auto& [use, s] : paths) {
-    Save(out / "worker_path", "path-" + std::to_string(k++), std::string(1, static_cast<char>(use)) + s);
+    Save(out / "worker_path", "path-" + std::to_string(k++), std::string(1, static_cast<char>(use)) + At(s));
   }
   std::printf("%d seed inputs written to %s\n", written, out.c_str());
   return 0;

@@ -1,6 +1,8 @@
 #include "worker_fuzz_harness.h"
 
 #include <fmt/format.h>
+#include <fcntl.h>
+#include <sys/file.h>
 #include <unistd.h>
 
 #include <atomic>
@@ -96,9 +98,14 @@ FuzzWorker& FuzzWorker::Get() {
 }
 
 FuzzWorker::FuzzWorker() : impl_(new Impl) {
-  std::string tmpl = (fs::temp_directory_path() / "dux-worker-fuzz-XXXXXX").string();
-  if (!mkdtemp(tmpl.data())) Fail("mkdtemp failed");
-  impl_->base = tmpl;
+  // A fixed place, so that the inputs' absolute paths (a confined DuckDB refuses relative
+  // ones) mean the same in every run; one process at a time holds it.
+  impl_->base = kBaseDirectory;
+  int lock = open((impl_->base.string() + ".lock").c_str(), O_CREAT | O_RDWR, 0600);
+  if (lock < 0 || flock(lock, LOCK_EX | LOCK_NB) != 0) {
+    Fail("another worker fuzzer uses " + impl_->base.string());
+  }
+  fs::remove_all(impl_->base);
   impl_->allowed = impl_->base / "allowed";
   impl_->outside = impl_->base / "outside";
   fs::create_directories(impl_->allowed);

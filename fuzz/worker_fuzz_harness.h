@@ -17,11 +17,14 @@ namespace dux::fuzz {
 /// it means a fragment read outside --allow-dir.
 constexpr const char* kSecret = "dux-fuzz-secret-4d1f9a";
 
-/// A worker confined to a directory tree of its own, made on first use under $TMPDIR
-/// (removed at exit):
+/// Where the worker's files are (BASE below): inputs name them by absolute path.
+constexpr const char* kBaseDirectory = "/tmp/dux-worker-fuzz";
+
+/// A worker confined to a directory tree of its own, made afresh on first use at
+/// kBaseDirectory (removed at exit; one fuzzer process at a time may use it):
 ///
-///   BASE/allowed/                 --allow-dir, and the working directory (inputs use
-///                                 relative paths): t.parquet, t.csv, t.arrow (3 rows),
+///   BASE/allowed/                 --allow-dir, and the working directory: t.parquet,
+///                                 t.csv, t.arrow (3 rows),
 ///                                 link.parquet -> ../outside/secret.parquet,
 ///                                 linkdir -> ../outside
 ///   BASE/outside/secret.parquet   one row holding kSecret (also secret.csv, secret.arrow)

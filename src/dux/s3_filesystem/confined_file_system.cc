@@ -151,7 +151,9 @@ class ConfinedFileSystem final : public duckdb::FileSystem {
     if (!ec) real = fs::weakly_canonical(absolute, ec);
     // A symlink that points nowhere: weakly_canonical keeps it as written, a write would
     // follow it.
-    bool dangling = !ec && fs::is_symlink(fs::symlink_status(absolute, ec)) && !fs::exists(real);
+    std::error_code missing;  // a path that does not exist yet is no error
+    bool dangling =
+        !ec && fs::is_symlink(fs::symlink_status(absolute, missing)) && !fs::exists(real, missing);
     if (!ec && !dangling) {
       const std::string text = real.string();
       for (const auto& dir : directories_) {
