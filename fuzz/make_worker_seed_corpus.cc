@@ -81,7 +81,8 @@ int main(int argc, char** argv) {
   auto db = dux::exec::Database::Open();
   auto c = dux::exec::Connection::Open(*db);
   if (!db.ok() || !c.ok()) return 1;
-  const std::string small = Ipc(*c, "SELECT * FROM (VALUES (1, 'a', 1.5), (2, 'b', NULL)) v(id, s, x)");
+  const std::string small =
+      Ipc(*c, "SELECT * FROM (VALUES (1, 'a', 1.5), (2, 'b', NULL)) v(id, s, x)");
   const std::vector<std::string> ipcs = {
       small,
       Ipc(*c, "SELECT range AS id, range % 7 AS g, 'v' || range AS s FROM range(3000)"),
@@ -96,7 +97,8 @@ int main(int argc, char** argv) {
       "from_csv(\"@/t.csv\") |> sort_by(id) |> head(2)",
       "from_arrow(\"@/t.arrow\") |> select(id, s)",
       "from_ndjson(\"@/t.json\")",
-      "from_values(a: [1, 2], b: ['x', null]) |> join(from_parquet(\"@/t.parquet\") |> rename(id: a), on: a)",
+      "from_values(a: [1, 2], b: ['x', null]) |> join(from_parquet(\"@/t.parquet\") |> rename(id: "
+      "a), on: a)",
       "from_query(\"SELECT range AS a FROM range(10)\") |> distinct(a)",
       "from_parquet(\"@/../outside/secret.parquet\")",
       "from_parquet(\"@/link.parquet\")",
@@ -146,11 +148,12 @@ int main(int argc, char** argv) {
     s->set_n_buckets(2);
     s->add_owners("fuzz-worker");
     s->add_owners("fuzz-worker");
-    *calls.add_calls() =
-        Execute("from_query(\"SELECT * FROM __dux_exchange_q1-x0_0 UNION ALL SELECT * FROM "
-                "__dux_exchange_q1-x0_1\") |> group_by(s) |> summarise(n: count(*))");
+    *calls.add_calls() = Execute(
+        "from_query(\"SELECT * FROM __dux_exchange_q1-x0_0 UNION ALL SELECT * FROM "
+        "__dux_exchange_q1-x0_1\") |> group_by(s) |> summarise(n: count(*))");
     calls.add_calls()->mutable_drop_table()->set_table("__dux_exchange_q1-x0_0");
-    calls.mutable_calls()->rbegin()->mutable_drop_table()->add_more_tables("__dux_exchange_q1-x0_1");
+    calls.mutable_calls()->rbegin()->mutable_drop_table()->add_more_tables(
+        "__dux_exchange_q1-x0_1");
     Save(out / "worker_call", "shuffle", calls.SerializeAsString());
   }
   for (size_t i = 0; i < ipcs.size(); ++i) {  // broadcast, append, buckets pushed, then read
@@ -167,8 +170,8 @@ int main(int argc, char** argv) {
     p->set_data(ipcs[i]);
     p->set_last(true);
     *calls.add_calls() = Execute("from_query(\"SELECT * FROM __dux_broadcast_q1_0\")");
-    *calls.add_calls() = Execute("from_query(\"SELECT * FROM __dux_exchange_q1-x1_" +
-                                 std::to_string(i) + "\")");
+    *calls.add_calls() =
+        Execute("from_query(\"SELECT * FROM __dux_exchange_q1-x1_" + std::to_string(i) + "\")");
     calls.add_calls()->mutable_drop_table()->set_table("__dux_broadcast_q1_0");
     Save(out / "worker_call", "tables-" + std::to_string(i), calls.SerializeAsString());
   }
@@ -190,19 +193,40 @@ int main(int argc, char** argv) {
 
   // worker_path: [use] + name or path.
   const std::vector<std::pair<int, std::string>> paths = {
-      {0, "@/t.parquet"}, {0, "@/../outside/secret.parquet"}, {0, "@/link.parquet"},
-      {0, "@/linkdir/secret.parquet"}, {0, "@/l*/*.parquet"}, {0, "@/**/*.parquet"},
-      {0, "file://@/linkdir/secret.parquet"}, {1, "@/./t.parquet"}, {2, "@/t.csv"},
-      {2, "@/linkdir/secret.csv"}, {3, "@/t.json"}, {4, "@/t.arrow"}, {4, "@/linkdir/secret.arrow"},
-      {4, "/proc/self/environ"}, {5, "@/x.duckdb"}, {5, "@/../outside/x.duckdb"}, {6, "@/out"},
-      {6, "@/linkdir/out"}, {7, "@/out.parquet"}, {7, "@/../outside/o.parquet"}, {8, "@/o.csv"},
-      {9, "@/o.arrow"}, {9, "@/linkdir/o.arrow"}, {10, "tab"}, {10, "__dux_exchange_q0_0"},
-      {11, "t\"x"}, {12, "q-path-x"}, {13, "SELECT * FROM '@/linkdir/secret.parquet'"},
+      {0, "@/t.parquet"},
+      {0, "@/../outside/secret.parquet"},
+      {0, "@/link.parquet"},
+      {0, "@/linkdir/secret.parquet"},
+      {0, "@/l*/*.parquet"},
+      {0, "@/**/*.parquet"},
+      {0, "file://@/linkdir/secret.parquet"},
+      {1, "@/./t.parquet"},
+      {2, "@/t.csv"},
+      {2, "@/linkdir/secret.csv"},
+      {3, "@/t.json"},
+      {4, "@/t.arrow"},
+      {4, "@/linkdir/secret.arrow"},
+      {4, "/proc/self/environ"},
+      {5, "@/x.duckdb"},
+      {5, "@/../outside/x.duckdb"},
+      {6, "@/out"},
+      {6, "@/linkdir/out"},
+      {7, "@/out.parquet"},
+      {7, "@/../outside/o.parquet"},
+      {8, "@/o.csv"},
+      {9, "@/o.arrow"},
+      {9, "@/linkdir/o.arrow"},
+      {10, "tab"},
+      {10, "__dux_exchange_q0_0"},
+      {11, "t\"x"},
+      {12, "q-path-x"},
+      {13, "SELECT * FROM '@/linkdir/secret.parquet'"},
       {13, "SELECT * FROM glob('@/../outside/*')"},
   };
   k = 0;
   for (const auto& [use, s] : paths) {
-    Save(out / "worker_path", "path-" + std::to_string(k++), std::string(1, static_cast<char>(use)) + At(s));
+    Save(out / "worker_path", "path-" + std::to_string(k++),
+         std::string(1, static_cast<char>(use)) + At(s));
   }
   std::printf("%d seed inputs written to %s\n", written, out.c_str());
   return 0;

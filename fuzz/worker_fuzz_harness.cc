@@ -1,7 +1,7 @@
 #include "worker_fuzz_harness.h"
 
-#include <fmt/format.h>
 #include <fcntl.h>
+#include <fmt/format.h>
 #include <sys/file.h>
 #include <unistd.h>
 
@@ -245,7 +245,8 @@ Status FuzzWorker::Call(const WorkerCall& call) {
     case WorkerCall::kDropTable:
       return DropTable(call.drop_table());
     case WorkerCall::kPushBuckets:
-      return PushBuckets({call.push_buckets().chunks().begin(), call.push_buckets().chunks().end()});
+      return PushBuckets(
+          {call.push_buckets().chunks().begin(), call.push_buckets().chunks().end()});
     case WorkerCall::kRegisterTable:
       return RegisterTable(
           {call.register_table().chunks().begin(), call.register_table().chunks().end()});

@@ -19,8 +19,12 @@ namespace {
 dux::v1::ExecuteRequest ReadTable(const std::string& table) {
   dux::v1::ExecuteRequest request;
   request.mutable_fragment()->set_query_id("q-ipc");
-  request.mutable_fragment()->mutable_script()->mutable_pipeline()->mutable_source()
-      ->mutable_query()->set_sql("SELECT * FROM " + dux::sql::QuoteIdentifier(table));
+  request.mutable_fragment()
+      ->mutable_script()
+      ->mutable_pipeline()
+      ->mutable_source()
+      ->mutable_query()
+      ->set_sql("SELECT * FROM " + dux::sql::QuoteIdentifier(table));
   return request;
 }
 
@@ -33,7 +37,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   const size_t chunk_size = 1 + static_cast<size_t>(data[1]) * 97;
   std::string bytes(reinterpret_cast<const char*>(data + 2), size - 2);
   std::vector<std::string> pieces;
-  for (size_t at = 0; at < bytes.size(); at += chunk_size) pieces.push_back(bytes.substr(at, chunk_size));
+  for (size_t at = 0; at < bytes.size(); at += chunk_size)
+    pieces.push_back(bytes.substr(at, chunk_size));
   if (pieces.empty()) pieces.emplace_back();
 
   auto& worker = dux::fuzz::FuzzWorker::Get();

@@ -22,7 +22,9 @@ dux::v1::Pipeline* NewPipeline(dux::v1::Fragment* fragment) {
   return fragment->mutable_script()->mutable_pipeline();
 }
 
-void SelectOne(dux::v1::Pipeline* p) { p->mutable_source()->mutable_query()->set_sql("SELECT 1 AS a"); }
+void SelectOne(dux::v1::Pipeline* p) {
+  p->mutable_source()->mutable_query()->set_sql("SELECT 1 AS a");
+}
 
 }  // namespace
 

@@ -784,8 +784,8 @@ TEST(GrpcTransport, LargeRowsStreamInChunksBelowTheLimit) {
   // buckets) into chunks of protocol::kIpcChunkBytes, whatever the size of one batch.
   static_assert(rpc::kDefaultMaxMessageBytes > 2 * protocol::kIpcChunkBytes);
   auto t = GrpcLimited(2 << 20);
-  auto stream = t->client->Execute(
-      Execute("from_query(\"SELECT repeat('x', 5000000) AS s FROM range(3)\")"));
+  auto stream =
+      t->client->Execute(Execute("from_query(\"SELECT repeat('x', 5000000) AS s FROM range(3)\")"));
   ASSERT_TRUE(stream.ok());
   auto decoded = Drain(stream->get());
   ASSERT_TRUE(decoded.ok()) << decoded.status().message();
@@ -810,8 +810,8 @@ TEST(GrpcTransport, LargeRowsStreamInChunksBelowTheLimit) {
   ASSERT_TRUE(routed.ok());
   auto buckets = Drain(routed->get());
   ASSERT_TRUE(buckets.ok()) << buckets.status().message();
-  auto count = t->client->Execute(Execute(
-      "from_query(\"SELECT count(*) AS n FROM " + protocol::BucketTable("widex", 0) + "\")"));
+  auto count = t->client->Execute(Execute("from_query(\"SELECT count(*) AS n FROM " +
+                                          protocol::BucketTable("widex", 0) + "\")"));
   ASSERT_TRUE(count.ok());
   auto n = Drain(count->get());
   ASSERT_TRUE(n.ok()) << n.status().message();

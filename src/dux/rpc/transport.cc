@@ -25,10 +25,11 @@ Status FromGrpc(const grpc::Status& status) {
   if (status.error_code() == grpc::StatusCode::RESOURCE_EXHAUSTED &&
       std::sscanf(message.c_str(), "%15s message larger than max (%llu vs. %llu)", direction, &size,
                   &limit) == 3) {
-    return Status(StatusCode::kResourceExhausted,
-                  fmt::format("a message of {} bytes is larger than the limit of {} bytes ({} "
-                              "side refused it)",
-                              size, limit, std::string(direction) == "Sent" ? "sending" : "receiving"));
+    return Status(
+        StatusCode::kResourceExhausted,
+        fmt::format("a message of {} bytes is larger than the limit of {} bytes ({} "
+                    "side refused it)",
+                    size, limit, std::string(direction) == "Sent" ? "sending" : "receiving"));
   }
   return Status(static_cast<StatusCode>(status.error_code()), message);
 }

@@ -106,7 +106,9 @@ class ConfinedFileSystem final : public duckdb::FileSystem {
     Check(directory);
     return local_->ListFiles(directory, callback, opener);
   }
-  std::string PathSeparator(const std::string& path) override { return local_->PathSeparator(path); }
+  std::string PathSeparator(const std::string& path) override {
+    return local_->PathSeparator(path);
+  }
 
   // Handle operations: the local file system's own.
   void Read(duckdb::FileHandle& h, void* buffer, int64_t n, duckdb::idx_t at) override {
@@ -141,7 +143,8 @@ class ConfinedFileSystem final : public duckdb::FileSystem {
  private:
   // Throws PermissionException unless `path` really lies inside a directory.
   void Check(const std::string& path) const {
-    std::string local = StartsWith(path, kFileScheme) ? path.substr(std::strlen(kFileScheme)) : path;
+    std::string local =
+        StartsWith(path, kFileScheme) ? path.substr(std::strlen(kFileScheme)) : path;
     // An empty path names nothing; "file://host/...": no host but this one is ours to read.
     if (path.empty()) return;
     if (local.empty() || (local.size() < path.size() && local[0] != '/')) Refuse(path);
@@ -176,9 +179,9 @@ class ConfinedFileSystem final : public duckdb::FileSystem {
 Status ConfineLocalFiles(duckdb_database db, std::vector<std::string> directories) {
   if (db == nullptr) return Status::InvalidArgument("ConfineLocalFiles: no database");
   if (std::strcmp(duckdb::DuckDB::SourceID(), DUX_DUCKDB_HEADERS_SOURCE_ID) != 0) {
-    return Status::FailedPrecondition(
-        std::string("the loaded libduckdb.so is DuckDB ") + duckdb::DuckDB::LibraryVersion() +
-        ", but dux was built against " + DUX_DUCKDB_HEADERS_VERSION);
+    return Status::FailedPrecondition(std::string("the loaded libduckdb.so is DuckDB ") +
+                                      duckdb::DuckDB::LibraryVersion() +
+                                      ", but dux was built against " + DUX_DUCKDB_HEADERS_VERSION);
   }
   try {
     auto* wrapper = reinterpret_cast<duckdb::DatabaseWrapper*>(db);

@@ -48,18 +48,26 @@ class Confinement : public testing::Test {
       auto w = std::move(Worker::Open(open)).value();
       const std::string secret = std::string("SELECT '") + kSecret + "' AS s";
       for (const auto& dir : {base_ / "outside", base_ / "allowedx"}) {
-        ASSERT_TRUE(Run(*w, "from_query(\"" + secret + "\") |> to_parquet(\"" +
-                                (dir / "secret.parquet").string() + "\")", "Write")
+        ASSERT_TRUE(Run(*w,
+                        "from_query(\"" + secret + "\") |> to_parquet(\"" +
+                            (dir / "secret.parquet").string() + "\")",
+                        "Write")
                         .ok());
-        ASSERT_TRUE(Run(*w, "from_query(\"" + secret + "\") |> to_csv(\"" +
-                                (dir / "secret.csv").string() + "\")", "Write")
+        ASSERT_TRUE(Run(*w,
+                        "from_query(\"" + secret + "\") |> to_csv(\"" +
+                            (dir / "secret.csv").string() + "\")",
+                        "Write")
                         .ok());
-        ASSERT_TRUE(Run(*w, "from_query(\"" + secret + "\") |> to_arrow(\"" +
-                                (dir / "secret.arrow").string() + "\")", "Write")
+        ASSERT_TRUE(Run(*w,
+                        "from_query(\"" + secret + "\") |> to_arrow(\"" +
+                            (dir / "secret.arrow").string() + "\")",
+                        "Write")
                         .ok());
       }
-      ASSERT_TRUE(Run(*w, "from_query(\"SELECT 1 AS a\") |> to_parquet(\"" +
-                              (base_ / "allowed" / "t.parquet").string() + "\")", "Write")
+      ASSERT_TRUE(Run(*w,
+                      "from_query(\"SELECT 1 AS a\") |> to_parquet(\"" +
+                          (base_ / "allowed" / "t.parquet").string() + "\")",
+                      "Write")
                       .ok());
     }
     fs::create_symlink(base_ / "outside" / "secret.parquet", base_ / "allowed" / "file.parquet");
@@ -125,8 +133,9 @@ TEST_F(Confinement, ReadsInsideTheAllowedDirectory) {
     Status s = Run(*worker_, "from_parquet(\"" + path + "\")");
     EXPECT_TRUE(s.ok()) << path << ": " << s.ToString();
   }
-  Status written = Run(*worker_, "from_parquet(\"" + allowed + "/t.parquet\") |> to_parquet(\"" +
-                                     allowed + "/sub/o.parquet\")",
+  Status written = Run(*worker_,
+                       "from_parquet(\"" + allowed + "/t.parquet\") |> to_parquet(\"" + allowed +
+                           "/sub/o.parquet\")",
                        "Write");
   EXPECT_TRUE(written.ok()) << written.ToString();
   // A glob is refused as a whole when one of its matches (here the symlink file.parquet)
@@ -152,22 +161,21 @@ TEST_F(Confinement, RefusesSourcesOutside) {
   }
   // DuckDB's "**" does not descend into symlinked directories: nothing matches.
   EXPECT_FALSE(Run(*worker_, "from_parquet(\"" + allowed + "/**/secret.parquet\")").ok());
-  for (const std::string& path :
-       {allowed + "/../outside/secret.csv", allowed + "/dir/secret.csv", allowed + "/d?r/secret.csv"}) {
+  for (const std::string& path : {allowed + "/../outside/secret.csv", allowed + "/dir/secret.csv",
+                                  allowed + "/d?r/secret.csv"}) {
     ExpectRefused("from_csv(\"" + path + "\")");
   }
   for (const std::string& path :
-       {allowed + "/../outside/secret.arrow", allowed + "/file.arrow", allowed + "/dir/secret.arrow",
-        "file://" + allowed + "/dir/secret.arrow"}) {
+       {allowed + "/../outside/secret.arrow", allowed + "/file.arrow",
+        allowed + "/dir/secret.arrow", "file://" + allowed + "/dir/secret.arrow"}) {
     ExpectRefused("from_arrow(\"" + path + "\")");
   }
   // SQL of a query source reaches files through DuckDB's readers, confined the same way.
-  for (const std::string& sql :
-       {"SELECT * FROM read_parquet('" + outside + "/secret.parquet')",
-        "SELECT * FROM '" + allowed + "/dir/secret.parquet'",
-        "SELECT * FROM read_csv('" + allowed + "/dir/secret.csv')",
-        "SELECT * FROM read_text('" + allowed + "/file.parquet')",
-        "SELECT * FROM glob('" + allowed + "/dir/*')"}) {
+  for (const std::string& sql : {"SELECT * FROM read_parquet('" + outside + "/secret.parquet')",
+                                 "SELECT * FROM '" + allowed + "/dir/secret.parquet'",
+                                 "SELECT * FROM read_csv('" + allowed + "/dir/secret.csv')",
+                                 "SELECT * FROM read_text('" + allowed + "/file.parquet')",
+                                 "SELECT * FROM glob('" + allowed + "/dir/*')"}) {
     ExpectRefused("from_query(\"" + sql + "\")");
   }
   ExpectRefused("attach(\"d\", \"" + allowed + "/dir/x.duckdb\")\nfrom_query(\"SELECT 1 AS a\")");
@@ -177,23 +185,26 @@ TEST_F(Confinement, RefusesSinksOutside) {
   const std::string allowed = (base_ / "allowed").string();
   const std::string outside = (base_ / "outside").string();
   fs::create_symlink(base_ / "outside" / "new.parquet", base_ / "allowed" / "dangling.parquet");
-  for (const std::string& path : std::vector<std::string>{
-           allowed + "/../outside/o.parquet", allowed + "/dir/o.parquet",
-           allowed + "/sub/up/o.parquet", allowed + "/dangling.parquet",
-           "/tmp/dux-escape.parquet", "file://" + outside + "/o.parquet"}) {
+  for (const std::string& path :
+       std::vector<std::string>{allowed + "/../outside/o.parquet", allowed + "/dir/o.parquet",
+                                allowed + "/sub/up/o.parquet", allowed + "/dangling.parquet",
+                                "/tmp/dux-escape.parquet", "file://" + outside + "/o.parquet"}) {
     ExpectRefused("from_parquet(\"" + allowed + "/t.parquet\") |> to_parquet(\"" + path + "\")",
                   "Write");
   }
-  ExpectRefused("from_parquet(\"" + allowed + "/t.parquet\") |> to_csv(\"" + allowed + "/dir/o.csv\")",
+  ExpectRefused(
+      "from_parquet(\"" + allowed + "/t.parquet\") |> to_csv(\"" + allowed + "/dir/o.csv\")",
+      "Write");
+  ExpectRefused("from_parquet(\"" + allowed + "/t.parquet\") |> to_parquet(\"" + allowed +
+                    "/dir/parts\", partition_by: [a])",
                 "Write");
   ExpectRefused(
-      "from_parquet(\"" + allowed + "/t.parquet\") |> to_parquet(\"" + allowed + "/dir/parts\", partition_by: [a])",
+      "from_parquet(\"" + allowed + "/t.parquet\") |> to_arrow(\"" + allowed + "/dir/o.arrow\")",
       "Write");
-  ExpectRefused("from_parquet(\"" + allowed + "/t.parquet\") |> to_arrow(\"" + allowed + "/dir/o.arrow\")",
-                "Write");
   // Nothing was written outside.
   std::vector<std::string> names;
-  for (const auto& e : fs::directory_iterator(base_ / "outside")) names.push_back(e.path().filename());
+  for (const auto& e : fs::directory_iterator(base_ / "outside"))
+    names.push_back(e.path().filename());
   std::sort(names.begin(), names.end());
   EXPECT_EQ(names, (std::vector<std::string>{"secret.arrow", "secret.csv", "secret.parquet"}));
   EXPECT_FALSE(fs::exists("/tmp/dux-escape.parquet"));
