@@ -117,7 +117,8 @@ Result<std::unique_ptr<Worker>> Worker::Open(const WorkerOptions& options) {
         DUX_ASSIGN_OR_RETURN(d, s3_filesystem::S3AllowedDirectory(d));
       } else {
         std::error_code ec;
-        d = std::filesystem::weakly_canonical(std::filesystem::absolute(d), ec).string();
+        std::filesystem::path absolute = std::filesystem::absolute(d, ec);
+        if (!ec) d = std::filesystem::weakly_canonical(absolute, ec).string();
         if (ec) return Status::InvalidArgument("--allow-dir " + d + ": " + ec.message());
       }
       list += (list.empty() ? "" : ", ") + sql::QuoteString(d + "/");
@@ -180,9 +181,20 @@ Status Worker::CheckPathAllowed(const std::string& path, const char* verb) const
   // A URL is reached only through DuckDB's file systems (exec::UrlFiles included), which
   // the database's own confinement covers.
   if (options_.allowed_directories.empty() || exec::IsUrl(path)) return Status::OK();
+  // The throwing overloads would end the process on an empty path (found by
+  // fuzz/worker_path_fuzzer): every call here takes an error code.
+  if (path.empty()) return Status::InvalidArgument(fmt::format("{}: needs a path", verb));
   std::error_code ec;
-  std::string full =
-      std::filesystem::weakly_canonical(std::filesystem::absolute(path), ec).string();
+  std::filesystem::path absolute = std::filesystem::absolute(path, ec);
+  std::string full;
+  if (!ec) full = std::filesystem::weakly_canonical(absolute, ec).string();
+  // A symlink that points nowhere stays as written in `full`, but a write follows it
+  // (exec/output_target.cc) and would create its target wherever it is.
+  std::error_code missing;
+  if (!ec && std::filesystem::is_symlink(std::filesystem::symlink_status(absolute, missing)) &&
+      !std::filesystem::exists(full, missing)) {
+    full.clear();
+  }
   for (const auto& dir : options_.allowed_directories) {
     if (!ec && full.rfind(dir + "/", 0) == 0) return Status::OK();
   }

@@ -201,6 +201,10 @@ TEST_F(Confinement, RefusesSinksOutside) {
   ExpectRefused(
       "from_parquet(\"" + allowed + "/t.parquet\") |> to_arrow(\"" + allowed + "/dir/o.arrow\")",
       "Write");
+  // dux writes Arrow files itself: its own check refuses the dangling symlink too.
+  ExpectRefused("from_parquet(\"" + allowed + "/t.parquet\") |> to_arrow(\"" + allowed +
+                    "/dangling.parquet\")",
+                "Write");
   // Nothing was written outside.
   std::vector<std::string> names;
   for (const auto& e : fs::directory_iterator(base_ / "outside"))
@@ -208,6 +212,37 @@ TEST_F(Confinement, RefusesSinksOutside) {
   std::sort(names.begin(), names.end());
   EXPECT_EQ(names, (std::vector<std::string>{"secret.arrow", "secret.csv", "secret.parquet"}));
   EXPECT_FALSE(fs::exists("/tmp/dux-escape.parquet"));
+}
+
+TEST_F(Confinement, AnEmptyPathIsRefusedNotACrash) {
+  // Found by fuzz/worker_path_fuzzer (fuzz/corpus/worker_path/repro-empty-sink-path): a
+  // sink with an empty path ended the worker process (std::filesystem threw).
+  const std::string source = "from_parquet(\"" + (base_ / "allowed" / "t.parquet").string() + "\")";
+  for (const char* sink : {"to_csv", "to_parquet", "to_arrow", "to_ndjson"}) {
+    v1::WriteRequest request;
+    request.mutable_fragment()->set_query_id("q-empty");
+    auto script = pipeline::ParseScript(source + " |> " + sink + "(\"x\")");
+    ASSERT_TRUE(script.ok()) << script.status().ToString();
+    pipeline::ToProto(*script, request.mutable_fragment()->mutable_script());
+    auto* s = request.mutable_fragment()->mutable_script()->mutable_pipeline()->mutable_sink();
+    if (s->has_to_csv()) s->mutable_to_csv()->set_path("");
+    if (s->has_to_parquet()) s->mutable_to_parquet()->set_path("");
+    if (s->has_to_arrow()) s->mutable_to_arrow()->set_path("");
+    if (s->has_to_ndjson()) s->mutable_to_ndjson()->set_path("");
+    auto reply = worker_->Write(request);
+    ASSERT_FALSE(reply.ok()) << sink;
+    EXPECT_EQ(reply.status().code(), StatusCode::kInvalidArgument) << reply.status().ToString();
+    EXPECT_NE(reply.status().message().find(std::string(sink) + ": needs a path"),
+              std::string::npos)
+        << reply.status().message();
+  }
+  v1::ExecuteRequest read;
+  read.mutable_fragment()->set_query_id("q-empty");
+  read.mutable_fragment()->mutable_script()->mutable_pipeline()->mutable_source()->mutable_arrow();
+  KeepingWriter out;
+  Status s = worker_->Execute(read, &out);
+  EXPECT_EQ(s.code(), StatusCode::kInvalidArgument) << s.ToString();
+  EXPECT_TRUE(worker_->Info().ok());  // still serving
 }
 
 }  // namespace
