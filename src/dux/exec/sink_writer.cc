@@ -295,7 +295,7 @@ Status PrepareDirectory(const std::string& target) {
     return Status::AlreadyExists("target \"" + target + "\" exists and is not a directory");
   }
   fs::create_directories(target, ec);
-  if (ec || !fs::is_directory(target)) {
+  if (ec || !fs::is_directory(target, ec)) {
     return Status(StatusCode::kPermissionDenied,
                   "cannot create directory \"" + target + "\": " + ec.message());
   }

@@ -7,6 +7,7 @@
 #include <chrono>
 #include <filesystem>
 #include <functional>
+#include <limits>
 #include <thread>
 
 #include "dux/api/session.h"
@@ -790,6 +791,115 @@ TEST(GrpcTransport, WorkerOwnErrorIsNotALostConnection) {
   EXPECT_EQ(m.rfind("worker " + t->client->address() + ": ", 0), 0u) << m;
   EXPECT_EQ(m.find("unreachable"), std::string::npos) << m;
   EXPECT_NE(reply.status().code(), StatusCode::kUnavailable) << m;
+}
+
+// A gRPC worker whose server and client take messages of at most `max_message_bytes`.
+std::unique_ptr<Transport> GrpcLimited(int max_message_bytes) {
+  auto t = std::make_unique<Transport>();
+  worker::WorkerOptions options;
+  options.threads = 1;
+  t->worker = std::move(worker::Worker::Open(options)).value();
+  t->service = rpc::MakeWorkerService(t->worker.get(), "");
+  std::string bound;
+  rpc::ServerOptions server_options;
+  server_options.max_message_bytes = max_message_bytes;
+  t->server = std::move(rpc::StartServer(server_options, {t->service.get()}, &bound)).value();
+  t->worker->SetAddress(bound);
+  rpc::ClientOptions client_options;
+  client_options.max_message_bytes = max_message_bytes;
+  t->client = std::move(rpc::ConnectWorker(bound, client_options)).value();
+  return t;
+}
+
+TEST(GrpcTransport, AnOversizedMessageIsRefusedAndTheWorkerKeepsServing) {
+  auto t = GrpcLimited(2 << 20);
+  // A client that would send anything, to a server that takes 2 MiB.
+  rpc::ClientOptions unlimited;
+  unlimited.max_message_bytes = std::numeric_limits<int>::max();
+  auto sender = std::move(rpc::ConnectWorker(t->client->address(), unlimited)).value();
+  v1::AppendChunkRequest big;
+  big.set_table("big");
+  big.set_data(IpcOf("SELECT repeat('x', 3000000) AS s"));
+  auto refused = sender->AppendChunk(big);
+  ASSERT_FALSE(refused.ok());
+  EXPECT_EQ(refused.status().code(), StatusCode::kResourceExhausted);
+  const std::string& m = refused.status().message();
+  EXPECT_EQ(m.rfind("worker " + t->client->address() + ": ", 0), 0u) << m;
+  EXPECT_NE(m.find("larger than the limit of 2097152 bytes"), std::string::npos) << m;
+  EXPECT_EQ(m.find('\n'), std::string::npos) << m;
+  // The same message from a client with the same limit fails before it is sent.
+  auto unsent = t->client->AppendChunk(big);
+  ASSERT_FALSE(unsent.ok());
+  EXPECT_EQ(unsent.status().code(), StatusCode::kResourceExhausted) << unsent.status().message();
+  // A bucket chunk too big on a stream: the stream is refused.
+  auto pusher = sender->PushBuckets();
+  ASSERT_TRUE(pusher.ok());
+  v1::BucketChunk chunk;
+  chunk.set_exchange_id("x");
+  chunk.set_data(big.data());
+  chunk.set_last(true);
+  (void)(*pusher)->Push(chunk);
+  EXPECT_EQ((*pusher)->Finish().status().code(), StatusCode::kResourceExhausted);
+  // The worker goes on serving, and holds nothing of what it refused.
+  EXPECT_TRUE(t->client->Health().ok());
+  auto info = t->client->Info();
+  ASSERT_TRUE(info.ok());
+  EXPECT_EQ(info->tables_size(), 0);
+  auto stream = t->client->Execute(Execute("from_query(\"SELECT range AS a FROM range(5)\")"));
+  ASSERT_TRUE(stream.ok());
+  auto decoded = Drain(stream->get());
+  ASSERT_TRUE(decoded.ok()) << decoded.status().message();
+  EXPECT_EQ(decoded->rows, 5);
+}
+
+TEST(GrpcTransport, LargeRowsStreamInChunksBelowTheLimit) {
+  // Rows far bigger than the limit travel: the worker cuts every stream (results, tables,
+  // buckets) into chunks of protocol::kIpcChunkBytes, whatever the size of one batch.
+  static_assert(rpc::kDefaultMaxMessageBytes > 2 * protocol::kIpcChunkBytes);
+  auto t = GrpcLimited(2 << 20);
+  auto stream =
+      t->client->Execute(Execute("from_query(\"SELECT repeat('x', 5000000) AS s FROM range(3)\")"));
+  ASSERT_TRUE(stream.ok());
+  auto decoded = Drain(stream->get());
+  ASSERT_TRUE(decoded.ok()) << decoded.status().message();
+  EXPECT_EQ(decoded->rows, 3);
+  std::string bytes = IpcOf("SELECT repeat('y', 5000000) AS s FROM range(2)");
+  arrow_ipc::StringInputStream in(bytes);
+  auto rows = t->client->RegisterTable("wide", &in);
+  ASSERT_TRUE(rows.ok()) << rows.status().message();
+  EXPECT_EQ(*rows, 2);
+  // A shuffle whose buckets go over gRPC: the owner is this worker under another name.
+  t->worker->SetPeerConnector(rpc::MakePeerConnector({}));
+  const std::string address = t->client->address();
+  const std::string other_name = "localhost" + address.substr(address.rfind(':'));
+  v1::ExecuteRequest shuffle =
+      Execute("from_query(\"SELECT i, repeat('z', 4000000) AS s FROM range(4) t(i)\")");
+  auto* target = shuffle.mutable_fragment()->mutable_shuffle();
+  target->set_exchange_id("widex");
+  target->add_keys("i");
+  target->set_n_buckets(1);
+  target->add_owners(other_name);
+  auto routed = t->client->Execute(shuffle);
+  ASSERT_TRUE(routed.ok());
+  auto buckets = Drain(routed->get());
+  ASSERT_TRUE(buckets.ok()) << buckets.status().message();
+  auto count = t->client->Execute(Execute("from_query(\"SELECT count(*) AS n FROM " +
+                                          protocol::BucketTable("widex", 0) + "\")"));
+  ASSERT_TRUE(count.ok());
+  auto n = Drain(count->get());
+  ASSERT_TRUE(n.ok()) << n.status().message();
+  EXPECT_EQ(n->first_column, std::vector<int64_t>{4});
+}
+
+TEST(GrpcTransport, ALimitMustBePositive) {
+  std::string bound;
+  rpc::ServerOptions options;
+  options.max_message_bytes = 0;
+  EXPECT_EQ(rpc::StartServer(options, {}, &bound).status().code(), StatusCode::kInvalidArgument);
+  rpc::ClientOptions client;
+  client.max_message_bytes = -1;
+  EXPECT_EQ(rpc::ConnectWorker("127.0.0.1:1", client).status().code(),
+            StatusCode::kInvalidArgument);
 }
 
 TEST(GrpcTransport, NonLoopbackNeedsAToken) {

@@ -1,5 +1,6 @@
 #include "dux/rpc/transport.h"
 
+#include <fmt/format.h>
 #include <grpc/support/log.h>
 
 #include <atomic>
@@ -16,7 +17,21 @@ grpc::Status ToGrpc(const Status& status) {
 
 Status FromGrpc(const grpc::Status& status) {
   if (status.ok()) return Status::OK();
-  return Status(static_cast<StatusCode>(status.error_code()), status.error_message());
+  const std::string& message = status.error_message();
+  // gRPC's own words for a message over the limit ("Received message larger than max (N vs.
+  // M)", also "Sent ..."), said in dux's: what was refused and the limit.
+  unsigned long long size = 0, limit = 0;
+  char direction[16] = {0};
+  if (status.error_code() == grpc::StatusCode::RESOURCE_EXHAUSTED &&
+      std::sscanf(message.c_str(), "%15s message larger than max (%llu vs. %llu)", direction, &size,
+                  &limit) == 3) {
+    return Status(
+        StatusCode::kResourceExhausted,
+        fmt::format("a message of {} bytes is larger than the limit of {} bytes ({} "
+                    "side refused it)",
+                    size, limit, std::string(direction) == "Sent" ? "sending" : "receiving"));
+  }
+  return Status(static_cast<StatusCode>(status.error_code()), message);
 }
 
 namespace {
@@ -75,8 +90,11 @@ Result<std::unique_ptr<grpc::Server>> StartServer(const ServerOptions& options,
   grpc::ServerBuilder builder;
   int port = 0;
   builder.AddListeningPort(options.listen, creds, &port);
-  builder.SetMaxReceiveMessageSize(-1);
-  builder.SetMaxSendMessageSize(-1);
+  if (options.max_message_bytes <= 0) {
+    return Status::InvalidArgument("the largest message must be a positive number of bytes");
+  }
+  builder.SetMaxReceiveMessageSize(options.max_message_bytes);
+  builder.SetMaxSendMessageSize(options.max_message_bytes);
   for (const auto& [name, value] : BulkTransferArgs()) builder.AddChannelArgument(name, value);
   // gRPC sets SO_REUSEPORT by default: a second server on a taken port would then share it
   // silently instead of failing.
@@ -112,9 +130,12 @@ Result<std::shared_ptr<grpc::Channel>> OpenChannel(const std::string& address,
     DUX_ASSIGN_OR_RETURN(ssl.pem_root_certs, ReadPem(options.tls_ca, "TLS CA"));
     creds = grpc::SslCredentials(ssl);
   }
+  if (options.max_message_bytes <= 0) {
+    return Status::InvalidArgument("the largest message must be a positive number of bytes");
+  }
   grpc::ChannelArguments args;
-  args.SetMaxReceiveMessageSize(-1);
-  args.SetMaxSendMessageSize(-1);
+  args.SetMaxReceiveMessageSize(options.max_message_bytes);
+  args.SetMaxSendMessageSize(options.max_message_bytes);
   // Each client gets its own connection: a coordinator's parallel calls to one worker
   // should not queue behind each other on a shared subchannel.
   args.SetInt(GRPC_ARG_USE_LOCAL_SUBCHANNEL_POOL, 1);

@@ -26,11 +26,20 @@ void ShowGrpcLog();
 grpc::Status ToGrpc(const Status& status);
 Status FromGrpc(const grpc::Status& status);
 
+/// The largest message a dux server or client receives or sends, by default (gRPC's own
+/// default is 4 MiB in and unlimited out). The biggest messages dux makes are IPC chunks of
+/// protocol::kIpcChunkBytes (1 MiB; a chunk is never cut bigger, whatever the rows); the
+/// limit leaves room for those, Info replies that list thousands of tables and query reports,
+/// and keeps one message from making a server buffer gigabytes. A message over the limit is
+/// refused with RESOURCE_EXHAUSTED; the call fails, the server goes on serving.
+constexpr int kDefaultMaxMessageBytes = 64 << 20;
+
 struct ServerOptions {
   std::string listen = "127.0.0.1:0";  ///< HOST:PORT; port 0 picks a free one
   std::string token;                   ///< required from every caller when set
   std::string tls_cert, tls_key;       ///< PEM files; both or neither
   std::string tls_ca;                  ///< with TLS: clients must present a cert it signed
+  int max_message_bytes = kDefaultMaxMessageBytes;  ///< received and sent, per message
 };
 
 struct ClientOptions {
@@ -38,6 +47,7 @@ struct ClientOptions {
   std::string tls_ca;  ///< PEM file: use TLS and trust servers this CA signed
   /// Deadline of unary calls (Info, Health, Cancel, DropTable, ...) in seconds.
   double call_timeout_seconds = 30;
+  int max_message_bytes = kDefaultMaxMessageBytes;  ///< received and sent, per message
 };
 
 /// A server listening on `options.listen` with the given services, or an error that says

@@ -32,9 +32,18 @@ class BucketOutput : public arrow_ipc::OutputStream {
     chunk_.set_lease_id(lease);
     chunk_.set_bucket(bucket);
   }
+  /// Cuts at `chunk_bytes` even inside one write (a batch of long strings), so that no
+  /// message outgrows the transport's limit.
   Status Write(const void* data, size_t size) override {
-    buffer_.append(static_cast<const char*>(data), size);
-    return buffer_.size() >= chunk_bytes_ ? Send(false) : Status::OK();
+    const char* bytes = static_cast<const char*>(data);
+    while (size > 0) {
+      size_t n = std::min(size, chunk_bytes_ - buffer_.size());
+      buffer_.append(bytes, n);
+      bytes += n;
+      size -= n;
+      if (buffer_.size() >= chunk_bytes_) DUX_RETURN_NOT_OK(Send(false));
+    }
+    return Status::OK();
   }
   /// Sends what is left as the last chunk.
   Status Finish() { return Send(true); }

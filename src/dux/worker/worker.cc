@@ -17,6 +17,7 @@
 #include "dux/pipeline/proto_mapping.h"
 #include "dux/protocol/worker_client.h"
 #include "dux/s3/s3_path.h"
+#include "dux/s3_filesystem/confined_file_system.h"
 #include "dux/s3_filesystem/read_bytes.h"
 #include "dux/s3_filesystem/s3_filesystem.h"
 #include "dux/sql/quote.h"
@@ -31,9 +32,18 @@ namespace {
 class ChunkedOutput : public arrow_ipc::OutputStream {
  public:
   ChunkedOutput(ChunkWriter* out, WorkerMetrics* metrics) : out_(out), metrics_(metrics) {}
+  /// Cuts at kIpcChunkBytes even inside one write (a batch of long strings), so that no
+  /// message outgrows the transport's limit (rpc/transport.h, kDefaultMaxMessageBytes).
   Status Write(const void* data, size_t size) override {
-    buffer_.append(static_cast<const char*>(data), size);
-    return buffer_.size() >= protocol::kIpcChunkBytes ? Send() : Status::OK();
+    const char* bytes = static_cast<const char*>(data);
+    while (size > 0) {
+      size_t n = std::min(size, protocol::kIpcChunkBytes - buffer_.size());
+      buffer_.append(bytes, n);
+      bytes += n;
+      size -= n;
+      if (buffer_.size() >= protocol::kIpcChunkBytes) DUX_RETURN_NOT_OK(Send());
+    }
+    return Status::OK();
   }
   Status Send() {
     if (buffer_.empty()) return Status::OK();
@@ -117,11 +127,19 @@ Result<std::unique_ptr<Worker>> Worker::Open(const WorkerOptions& options) {
         DUX_ASSIGN_OR_RETURN(d, s3_filesystem::S3AllowedDirectory(d));
       } else {
         std::error_code ec;
-        d = std::filesystem::weakly_canonical(std::filesystem::absolute(d), ec).string();
+        std::filesystem::path absolute = std::filesystem::absolute(d, ec);
+        if (!ec) d = std::filesystem::weakly_canonical(absolute, ec).string();
         if (ec) return Status::InvalidArgument("--allow-dir " + d + ": " + ec.message());
       }
       list += (list.empty() ? "" : ", ") + sql::QuoteString(d + "/");
     }
+    // DuckDB compares paths as written; dux's own file system compares where they lead
+    // (symlinks resolved), so that a symlink inside an allowed directory cannot lead out.
+    std::vector<std::string> local_dirs;
+    for (const auto& d : dirs) {
+      if (!s3::IsS3Url(d)) local_dirs.push_back(d);
+    }
+    DUX_RETURN_NOT_OK(s3_filesystem::ConfineLocalFiles(db.get(), std::move(local_dirs)));
     DUX_RETURN_NOT_OK(c.Execute("SET allowed_directories = [" + list + "]").status());
     DUX_RETURN_NOT_OK(c.Execute("SET enable_external_access = false").status());
   }
@@ -249,9 +267,20 @@ Status Worker::CheckPathAllowed(const std::string& path, const char* verb) const
   // A URL is reached only through DuckDB's file systems (exec::UrlFiles included), which
   // the database's own confinement covers.
   if (options_.allowed_directories.empty() || exec::IsUrl(path)) return Status::OK();
+  // The throwing overloads would end the process on an empty path (found by
+  // fuzz/worker_path_fuzzer): every call here takes an error code.
+  if (path.empty()) return Status::InvalidArgument(fmt::format("{}: needs a path", verb));
   std::error_code ec;
-  std::string full =
-      std::filesystem::weakly_canonical(std::filesystem::absolute(path), ec).string();
+  std::filesystem::path absolute = std::filesystem::absolute(path, ec);
+  std::string full;
+  if (!ec) full = std::filesystem::weakly_canonical(absolute, ec).string();
+  // A symlink that points nowhere stays as written in `full`, but a write follows it
+  // (exec/output_target.cc) and would create its target wherever it is.
+  std::error_code missing;
+  if (!ec && std::filesystem::is_symlink(std::filesystem::symlink_status(absolute, missing)) &&
+      !std::filesystem::exists(full, missing)) {
+    full.clear();
+  }
   for (const auto& dir : options_.allowed_directories) {
     if (!ec && full.rfind(dir + "/", 0) == 0) return Status::OK();
   }
