@@ -865,7 +865,7 @@ TEST(GrpcTransport, LargeRowsStreamInChunksBelowTheLimit) {
   EXPECT_EQ(decoded->rows, 3);
   std::string bytes = IpcOf("SELECT repeat('y', 5000000) AS s FROM range(2)");
   arrow_ipc::StringInputStream in(bytes);
-  auto rows = t->client->RegisterTable("wide", &in);
+  auto rows = t->client->RegisterTable("wide", "", &in);
   ASSERT_TRUE(rows.ok()) << rows.status().message();
   EXPECT_EQ(*rows, 2);
   // A shuffle whose buckets go over gRPC: the owner is this worker under another name.
