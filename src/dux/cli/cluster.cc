@@ -1,5 +1,6 @@
 #include "dux/cli/cluster.h"
 
+#include <algorithm>
 #include <cstdlib>
 #include <iostream>
 #include <mutex>
@@ -25,6 +26,11 @@ Result<std::unique_ptr<Cluster>> Cluster::Connect(const ClusterFlags& flags, int
         "($DUX_REGISTRY) and --pool ($DUX_POOL)");
   }
   rpc::ClientOptions client{flags.token, flags.tls_ca};
+  // --timeout bounds every short call too (Info, DropTable, Cancel): a hung worker is named
+  // within it, not after the default 30 s deadline of such calls.
+  if (flags.timeout > 0) {
+    client.call_timeout_seconds = std::min(client.call_timeout_seconds, flags.timeout);
+  }
   auto cluster = std::unique_ptr<Cluster>(new Cluster());
   cluster->client_ = client;
   if (flags.local_workers > 0) {
