@@ -102,7 +102,7 @@ class Cluster:
         self.start_registry()
         for i in range(n_workers):
             w = Process([dux, "worker", "--listen", "127.0.0.1:0", "--threads", "1",
-                         "--registry", self.registry_address, "--lease-timeout",
+                         "--join", self.registry_address, "--lease-timeout",
                          str(LEASE_SECONDS), "--temp-dir", os.path.join(directory, f"tmp-{i}")]
                         + worker_args, directory, f"worker-{i}", stdout_pipe=True)
             line = w.first_line(30)
@@ -198,6 +198,31 @@ def queries(data):
                         "partition_by: [id4])",
             "args": [], "shuffle": False, "write": True},
     }
+
+
+def same_rows(got, expected):
+    """The one rule's equality (docs/architecture.md section 1): the same header and the same
+    rows as a multiset, numbers equal to 1e-9 relative (sums of doubles depend on order)."""
+    def rows(text):
+        lines = (text or "").splitlines()
+        return (lines[:1], sorted(lines[1:]))
+    (gh, g), (eh, e) = rows(got), rows(expected)
+    if gh != eh or len(g) != len(e):
+        return False
+    for a, b in zip(g, e):
+        fa, fb = a.split(","), b.split(",")
+        if len(fa) != len(fb):
+            return False
+        for x, y in zip(fa, fb):
+            if x == y:
+                continue
+            try:
+                fx, fy = float(x), float(y)
+            except ValueError:
+                return False
+            if abs(fx - fy) > 1e-9 * max(abs(fx), abs(fy)):
+                return False
+    return True
 
 
 def read_back(dux, target):
@@ -300,7 +325,7 @@ def trial(args, rng, corpus, oracles, healthy, fault, qname, n, base):
         elif code == 0:
             got = read_back(args.dux, target) if query.get("write") else out
             expected = oracles[qname]
-            if got == expected:
+            if same_rows(got, expected):
                 outcome = "survived"
             else:
                 got_rows = set((got or "").splitlines()[1:])
@@ -315,6 +340,8 @@ def trial(args, rng, corpus, oracles, healthy, fault, qname, n, base):
                 named = one_line and "worker" in lines[0] or fault == "restart_registry"
             outcome = "clean" if one_line and named else "unclear"
             detail = " | ".join(lines)[:300]
+            if victim is not None:
+                detail = f"(fault on {victim.address}) " + detail
 
         # What is left behind: tables and fragments on the surviving workers (within a lease
         # and a margin), temporary or partial files in the write target, processes.
