@@ -1246,4 +1246,125 @@ TEST_F(ClusterTest, WorkersInTwoNetworkNamespaces) {
   ExpectRanOn(distributed.err, addresses);
 }
 
+// Fault kinds of the chaos campaign (docs/reliability.md), one deterministic case each.
+
+TEST_F(ClusterTest, BucketOwnerKilledMidExchangeIsNamedAndTheSurvivorKeepsNothing) {
+  Server* a = Worker();
+  Server* b = Worker();
+  ASSERT_TRUE(a && b);
+  // median does not decompose: the rows go to their group's bucket owner; the partitions take
+  // about a second each, so b is killed while the exchange is under way.
+  const std::string pipeline =
+      SecondLongPartitions() + " |> group_by(g: k % 10) |> summarise(m: median(s))";
+  Command run = Spawn({DUX_BINARY, "run", "--workers", a->address + "," + b->address, "--format",
+                       "csv", pipeline});
+  ASSERT_TRUE(WaitBusy(b->address));
+  b->process->Signal(SIGKILL);
+  Outcome o = Finish(std::move(run), 60s);
+  // A bucket owner's buckets are nowhere else: the query fails, naming it, on one line.
+  ExpectOneLineError(o, {"worker " + b->address});
+  PollWorkers(
+      {"--workers", a->address},
+      [](const Outcome& r) {
+        return r.exit_code == 0 && !Contains(r.out, "__dux_") && Contains(r.out, "running []");
+      },
+      20s);
+}
+
+TEST_F(ClusterTest, RegistryRestartedMidQueryChangesNothing) {
+  Server* registry = Serve({"registry", "--listen", "127.0.0.1:0"});
+  ASSERT_TRUE(registry);
+  const std::string address = registry->address;
+  Server* a = Worker({"--join", address});
+  Server* b = Worker({"--join", address});
+  ASSERT_TRUE(a && b);
+  PollWorkers(
+      {"--registry", address},
+      [&](const Outcome& r) { return Contains(r.out, a->address) && Contains(r.out, b->address); },
+      20s);
+  const std::string pipeline = SecondLongPartitions();
+  Command run =
+      Spawn({DUX_BINARY, "run", "--registry", address, "--format", "csv", pipeline + " |> "
+             "summarise(n: count(), t: sum(s))"});
+  ASSERT_TRUE(WaitBusy(a->address) || WaitBusy(b->address));
+  registry->process->Signal(SIGKILL);
+  ASSERT_TRUE(registry->process->Wait(10s));
+  Server* again = Serve({"registry", "--listen", address});
+  ASSERT_TRUE(again);
+  Outcome o = Finish(std::move(run), 60s);
+  Outcome local =
+      Dux({"run", "--format", "csv", pipeline + " |> summarise(n: count(), t: sum(s))"});
+  EXPECT_EQ(o.exit_code, 0) << o.err;
+  EXPECT_EQ(o.out, local.out);
+  // The workers join the new registry by themselves.
+  PollWorkers(
+      {"--registry", address},
+      [&](const Outcome& r) { return Contains(r.out, a->address) && Contains(r.out, b->address); },
+      30s);
+}
+
+TEST_F(ClusterTest, NetworkPartitionIsNamedWithinTheTimeoutAndTheHealedLinkServesAgain) {
+  if (geteuid() != 0) GTEST_SKIP() << "network namespaces need root (euid " << geteuid() << ")";
+  dux::test::Namespaces namespaces(dir_);
+  std::string why;
+  if (!namespaces.Create(2, &why)) GTEST_SKIP() << "cannot create network namespaces: " << why;
+  fs::path data = Generate("data", 100000, 4);
+  const Environment token = {{"DUX_TOKEN", "p4rt"}};
+  std::vector<std::string> addresses;
+  for (int i = 0; i < 2; ++i) {
+    Server* w = Serve({"worker", "--listen", namespaces.address(i) + ":0", "--threads", "1"}, token,
+                      {"ip", "netns", "exec", namespaces.name(i)});
+    ASSERT_TRUE(w);
+    addresses.push_back(w->address);
+  }
+  const std::string workers = addresses[0] + "," + addresses[1];
+  const std::string pipeline = RowWise(data);
+  Outcome local = Dux({"run", "--format", "csv", pipeline});
+  ASSERT_EQ(Program({"ip", "link", "set", namespaces.host_link(1), "down"}).exit_code, 0);
+  Outcome cut = Dux({"run", "--workers", workers, "--token", "p4rt", "--timeout", "3", "--format",
+                     "csv", pipeline});
+  ExpectOneLineError(cut, {"worker " + addresses[1]});
+  EXPECT_LT(cut.seconds, 25.0) << "the cut worker was named long after --timeout";
+  ASSERT_EQ(Program({"ip", "link", "set", namespaces.host_link(1), "up"}).exit_code, 0);
+  Outcome healed = {};
+  for (int attempt = 0; attempt < 20; ++attempt) {  // the link and its route come back
+    healed = Dux({"run", "--workers", workers, "--token", "p4rt", "--format", "csv", pipeline});
+    if (healed.exit_code == 0) break;
+    std::this_thread::sleep_for(250ms);
+  }
+  ExpectSameRows(healed, local, 30000);
+}
+
+TEST_F(ClusterTest, BandwidthCappedWorkerGivesTheLocalRows) {
+  if (geteuid() != 0) GTEST_SKIP() << "network namespaces need root (euid " << geteuid() << ")";
+  dux::test::Namespaces namespaces(dir_);
+  std::string why;
+  if (!namespaces.Create(1, &why)) GTEST_SKIP() << "cannot create network namespaces: " << why;
+  fs::path data = Generate("data", 100000, 4);
+  const Environment token = {{"DUX_TOKEN", "tbf"}};
+  Server* w = Serve({"worker", "--listen", namespaces.address(0) + ":0", "--threads", "1"}, token,
+                    {"ip", "netns", "exec", namespaces.name(0)});
+  ASSERT_TRUE(w);
+  // 8 Mbit/s from the worker (the kernel here has tbf, no netem): the result's few MB take
+  // seconds instead of milliseconds.
+  Outcome capped = Program({"ip", "netns", "exec", namespaces.name(0), "tc", "qdisc", "add", "dev",
+                            namespaces.inner_link(0), "root", "tbf", "rate", "8mbit", "burst",
+                            "32kbit", "latency", "400ms"});
+  if (capped.exit_code != 0) GTEST_SKIP() << "tc tbf is not available: " << capped.err;
+  const std::string pipeline = RowWise(data);
+  Outcome o = Dux({"run", "--workers", w->address, "--token", "tbf", "--format", "csv",
+                   "--telemetry", pipeline},
+                  {}, 120s);
+  ExpectSameRows(o, Dux({"run", "--format", "csv", pipeline}), 30000);
+  double bytes = 0;
+  for (const auto& line : Lines(o.err)) {
+    size_t at = line.find("\"ipc_bytes\":");
+    if (Contains(line, "\"distributed.worker.stop\"") && at != std::string::npos) {
+      bytes += std::stod(line.substr(at + std::string("\"ipc_bytes\":").size()));
+    }
+  }
+  EXPECT_GT(bytes, 1e6);
+  EXPECT_GT(o.seconds, bytes * 8 / 8e6 * 0.8) << "the cap did not hold: " << bytes << " bytes";
+}
+
 }  // namespace

@@ -27,6 +27,10 @@ class Namespaces {
   const std::string& address(int i) const { return entries_[i].inner_address; }
   /// The root namespace's address on the namespace's link.
   const std::string& host_address(int i) const { return entries_[i].host_address; }
+  /// The link's device in the root namespace (taking it down cuts the namespace off) and
+  /// inside the namespace (where a qdisc shapes what the namespace sends).
+  const std::string& host_link(int i) const { return entries_[i].host_link; }
+  const std::string& inner_link(int i) const { return entries_[i].inner_link; }
 
  private:
   struct Entry {
