@@ -25,6 +25,8 @@ namespace fs = std::filesystem;
 using namespace std::chrono_literals;
 using dux::test::ChildOptions;
 using dux::test::ChildProcess;
+using dux::test::Contains;
+using dux::test::Lines;
 using dux::test::ReadFile;
 using Clock = std::chrono::steady_clock;
 
@@ -48,19 +50,8 @@ std::chrono::milliseconds Scaled(double seconds) {
 const char* const kEndless =
     "from_query(\"SELECT i AS k FROM range(0, 300000000000) t(i) WHERE i % 1000003 = 0\")";
 
-bool Contains(const std::string& text, const std::string& part) {
-  return text.find(part) != std::string::npos;
-}
-
 double SecondsSince(Clock::time_point start) {
   return std::chrono::duration<double>(Clock::now() - start).count();
-}
-
-std::vector<std::string> Lines(const std::string& text) {
-  std::vector<std::string> lines;
-  std::istringstream in(text);
-  for (std::string line; std::getline(in, line);) lines.push_back(line);
-  return lines;
 }
 
 struct Outcome {

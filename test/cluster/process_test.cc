@@ -31,6 +31,8 @@ namespace fs = std::filesystem;
 using namespace std::chrono_literals;
 using dux::test::ChildOptions;
 using dux::test::ChildProcess;
+using dux::test::Contains;
+using dux::test::Lines;
 using dux::test::ReadFile;
 using dux::test::WriteFile;
 using Clock = std::chrono::steady_clock;
@@ -50,17 +52,6 @@ const char* const kSlowPipeline =
 
 double SecondsSince(Clock::time_point start) {
   return std::chrono::duration<double>(Clock::now() - start).count();
-}
-
-std::vector<std::string> Lines(const std::string& text) {
-  std::vector<std::string> lines;
-  std::istringstream in(text);
-  for (std::string line; std::getline(in, line);) lines.push_back(line);
-  return lines;
-}
-
-bool Contains(const std::string& text, const std::string& part) {
-  return text.find(part) != std::string::npos;
 }
 
 /// A finished command.

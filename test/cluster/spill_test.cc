@@ -25,21 +25,12 @@ namespace fs = std::filesystem;
 using namespace std::chrono_literals;
 using dux::test::ChildOptions;
 using dux::test::ChildProcess;
+using dux::test::Contains;
+using dux::test::Lines;
 using dux::test::ReadFile;
 
 // Each worker's limit: DuckDB gets three quarters, the exchange buckets in memory the rest.
 const char* const kMemoryLimit = "48MB";
-
-bool Contains(const std::string& text, const std::string& part) {
-  return text.find(part) != std::string::npos;
-}
-
-std::vector<std::string> Lines(const std::string& text) {
-  std::vector<std::string> lines;
-  std::istringstream in(text);
-  for (std::string line; std::getline(in, line);) lines.push_back(line);
-  return lines;
-}
 
 struct Outcome {
   int exit_code = -1;

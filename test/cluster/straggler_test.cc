@@ -29,19 +29,10 @@ namespace fs = std::filesystem;
 using namespace std::chrono_literals;
 using dux::test::ChildOptions;
 using dux::test::ChildProcess;
+using dux::test::Contains;
+using dux::test::Lines;
 using dux::test::ReadFile;
 using Clock = std::chrono::steady_clock;
-
-std::vector<std::string> Lines(const std::string& text) {
-  std::vector<std::string> lines;
-  std::istringstream in(text);
-  for (std::string line; std::getline(in, line);) lines.push_back(line);
-  return lines;
-}
-
-bool Contains(const std::string& text, const std::string& part) {
-  return text.find(part) != std::string::npos;
-}
 
 int CountLines(const std::string& text, const std::vector<std::string>& parts) {
   int n = 0;

@@ -26,6 +26,11 @@ ProcessOutcome RunProcess(const std::vector<std::string>& argv,
                           const std::filesystem::path& scratch, const ProcessOptions& options = {});
 
 std::string ReadFile(const std::filesystem::path& path);
+
+/// The lines of a program's output, without their '\n'.
+std::vector<std::string> Lines(const std::string& text);
+/// Whether `part` occurs in `text` (a line of output, say).
+bool Contains(const std::string& text, const std::string& part);
 void WriteFile(const std::filesystem::path& path, const std::string& text);
 
 }  // namespace dux::test
