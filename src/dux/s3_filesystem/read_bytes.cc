@@ -3,6 +3,7 @@
 #include <charconv>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <unordered_map>
