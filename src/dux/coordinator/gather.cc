@@ -3,10 +3,12 @@
 #include <fmt/format.h>
 #include <fmt/ranges.h>
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
 #include <deque>
+#include <future>
 #include <map>
 #include <mutex>
 #include <optional>
@@ -304,15 +306,44 @@ class Gather {
       return;
     }
     if (deadline_ == Clock::time_point{} || Clock::now() < deadline_) return;
+    std::vector<size_t> running;
     for (size_t i = 0; i < state_.size(); ++i) {
-      if (state_[i] != State::kRunning) continue;
+      if (state_[i] == State::kRunning &&
+          std::find(running.begin(), running.end(), worker_[i]) == running.end()) {
+        running.push_back(worker_[i]);
+      }
+    }
+    if (running.empty()) {
       FailLocked(Status(StatusCode::kDeadlineExceeded,
-                        fmt::format("worker {} did not answer within {} s", AddressLocked(i),
-                                    options_.timeout_seconds)));
+                        fmt::format("no worker finished within {} s", options_.timeout_seconds)));
       return;
     }
+    size_t named = SilentWorker(running, lock);
+    if (!error_.ok()) return;
     FailLocked(Status(StatusCode::kDeadlineExceeded,
-                      fmt::format("no worker finished within {} s", options_.timeout_seconds)));
+                      fmt::format("worker {} did not answer within {} s",
+                                  options_.workers[named]->address(), options_.timeout_seconds)));
+  }
+
+  // Of the workers still running a task at the deadline, the one to blame: a worker waiting
+  // on a stopped peer (a producer pushing buckets to a stopped owner) is as late as the
+  // stopped one, but answers a health check; so every running worker is asked at once
+  // (each call bounded by the short-call deadline) and the first that does not answer is
+  // named, else the first running one. Called with `lock` held; releases it while asking.
+  size_t SilentWorker(const std::vector<size_t>& running, std::unique_lock<std::mutex>& lock) {
+    lock.unlock();
+    std::vector<std::future<Status>> health;
+    for (size_t w : running) {
+      health.push_back(
+          std::async(std::launch::async, [this, w] { return options_.workers[w]->Health(); }));
+    }
+    size_t named = SIZE_MAX;
+    for (size_t k = 0; k < running.size(); ++k) {
+      if (!health[k].get().ok() && named == SIZE_MAX) named = running[k];
+    }
+    if (named == SIZE_MAX) named = running.front();
+    lock.lock();
+    return named;
   }
 
   // Reads what follows the end of the IPC stream: the worker's stats (a report, see

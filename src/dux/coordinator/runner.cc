@@ -39,6 +39,7 @@ class WorkerTables {
     std::map<size_t, v1::DropTableRequest> drops;
     for (const auto& [worker, table] : tables_) {
       drops[worker].set_if_exists(true);
+      drops[worker].set_lease_id(options_.lease_id);
       drops[worker].add_more_tables(table);
     }
     std::vector<std::thread> threads;

@@ -235,7 +235,9 @@ Result<sql::CompiledQuery> LocalEngine::Compile(const Pipeline& pipeline, bool s
       attached_, AttachedTables::Load(connection_, pipeline, find,
                                       schema_only ? Mode::kSchemaOnly : Mode::kData, telemetry_));
   sql::Compiler compiler(binder ? binder : &connection_);
-  return compiler.Compile(pipeline);
+  DUX_ASSIGN_OR_RETURN(sql::CompiledQuery query, compiler.Compile(pipeline));
+  if (check_) DUX_RETURN_NOT_OK(check_(query));
+  return query;
 }
 
 const std::string& LocalEngine::attached_explain() const {

@@ -5,6 +5,7 @@
 // local runs and the coordinator's own part use it, and so does every worker fragment.
 #pragma once
 
+#include <functional>
 #include <map>
 #include <memory>
 #include <string>
@@ -72,6 +73,11 @@ class LocalEngine {
   /// through `binder` (null: the connection). Every pipeline mistake is reported here.
   Result<sql::CompiledQuery> Compile(const pipeline::Pipeline& pipeline, bool schema_only = false,
                                      sql::Binder* binder = nullptr);
+  /// From now on every query Compile returns is first given to `check`, whose error Compile
+  /// returns instead (a worker refuses a fragment that names another query's tables).
+  void CheckCompiledQueries(std::function<Status(const sql::CompiledQuery&)> check) {
+    check_ = std::move(check);
+  }
   /// "-- from_attached ..." lines of the last Compile (connection strings redacted).
   const std::string& attached_explain() const;
 
@@ -110,6 +116,7 @@ class LocalEngine {
   std::string run_;
   /// The connections of PostgreSQL attachments, by alias as attached.
   std::map<std::string, std::unique_ptr<pg::Connection>> postgres_;
+  std::function<Status(const sql::CompiledQuery&)> check_;  // see CheckCompiledQueries
 };
 
 }  // namespace dux::engine

@@ -54,6 +54,34 @@ std::vector<std::pair<std::string, int>> BulkTransferArgs() {
           {GRPC_ARG_HTTP2_WRITE_BUFFER_SIZE, 8 << 20}};
 }
 
+// A peer that is stopped (SIGSTOP), frozen or behind a link that drops packets still has its
+// kernel's connection and never answers; a call to it would wait without end unless the
+// query has a --timeout. Clients ping the peer's gRPC thread over HTTP/2 while a call is
+// active, also while no data flows (a worker busy in a long aggregate sends nothing), and a
+// ping not answered within kKeepaliveTimeoutMs fails the call as UNAVAILABLE: the worker is
+// then named or its work retried elsewhere like a killed one's (docs/cluster.md,
+// "Failures"). A live process answers from gRPC's own threads even while DuckDB keeps its
+// cores busy, so 10 s is far beyond any honest delay; a stopped peer is seen within 15 s.
+constexpr int kKeepaliveTimeMs = 5000;
+constexpr int kKeepaliveTimeoutMs = 10000;
+
+std::vector<std::pair<std::string, int>> ClientKeepaliveArgs() {
+  return {{GRPC_ARG_KEEPALIVE_TIME_MS, kKeepaliveTimeMs},
+          {GRPC_ARG_KEEPALIVE_TIMEOUT_MS, kKeepaliveTimeoutMs},
+          // Pings only while a call is active: an idle channel to a stopped peer harms no one.
+          {GRPC_ARG_KEEPALIVE_PERMIT_WITHOUT_CALLS, 0},
+          // By default a client stops pinging after two pings without data of its own, which
+          // is exactly the long wait for a busy (or stopped) worker's first rows.
+          {GRPC_ARG_HTTP2_MAX_PINGS_WITHOUT_DATA, 0}};
+}
+
+// The server's side of the same: by default it counts a ping sooner than 5 minutes after the
+// last as abuse and closes the connection after two.
+std::vector<std::pair<std::string, int>> ServerKeepaliveArgs() {
+  return {{GRPC_ARG_HTTP2_MIN_RECV_PING_INTERVAL_WITHOUT_DATA_MS, kKeepaliveTimeMs / 2},
+          {GRPC_ARG_HTTP2_MAX_PING_STRIKES, 0}};
+}
+
 std::atomic<bool> g_show_grpc_log{false};
 
 void GrpcLog(gpr_log_func_args* a) {
@@ -96,6 +124,7 @@ Result<std::unique_ptr<grpc::Server>> StartServer(const ServerOptions& options,
   builder.SetMaxReceiveMessageSize(options.max_message_bytes);
   builder.SetMaxSendMessageSize(options.max_message_bytes);
   for (const auto& [name, value] : BulkTransferArgs()) builder.AddChannelArgument(name, value);
+  for (const auto& [name, value] : ServerKeepaliveArgs()) builder.AddChannelArgument(name, value);
   // gRPC sets SO_REUSEPORT by default: a second server on a taken port would then share it
   // silently instead of failing.
   builder.AddChannelArgument(GRPC_ARG_ALLOW_REUSEPORT, 0);
@@ -140,6 +169,7 @@ Result<std::shared_ptr<grpc::Channel>> OpenChannel(const std::string& address,
   // should not queue behind each other on a shared subchannel.
   args.SetInt(GRPC_ARG_USE_LOCAL_SUBCHANNEL_POOL, 1);
   for (const auto& [name, value] : BulkTransferArgs()) args.SetInt(name, value);
+  for (const auto& [name, value] : ClientKeepaliveArgs()) args.SetInt(name, value);
   auto channel = grpc::CreateCustomChannel(address, creds, args);
   // Connects now, in the background: the handshake overlaps what the caller does before its
   // first call (a coordinator opens DuckDB and plans) instead of delaying that call.

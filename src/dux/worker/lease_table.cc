@@ -29,9 +29,22 @@ Status LeaseTable::Renew(const std::string& lease) {
   return Status::OK();
 }
 
-Status LeaseTable::AddTable(const std::string& lease, const std::string& table) {
-  if (lease.empty()) return Status::OK();
+Status LeaseTable::CheckAccessLocked(const std::string& lease, const std::string& table) const {
+  auto owner = table_lease_.find(table);
+  if (owner == table_lease_.end() || owner->second == lease) return Status::OK();
+  return Status(StatusCode::kPermissionDenied,
+                "table \"" + table + "\" belongs to another query on this worker");
+}
+
+Status LeaseTable::CheckAccess(const std::string& lease, const std::string& table) const {
   std::lock_guard lock(mutex_);
+  return CheckAccessLocked(lease, table);
+}
+
+Status LeaseTable::AddTable(const std::string& lease, const std::string& table) {
+  std::lock_guard lock(mutex_);
+  DUX_RETURN_NOT_OK(CheckAccessLocked(lease, table));
+  if (lease.empty()) return Status::OK();
   Lease* held = FindOrStart(lease);
   if (!held) return ExpiredError(lease);
   held->tables.insert(table);

@@ -33,8 +33,14 @@ class LeaseTable {
   Status Renew(const std::string& lease);
 
   /// `table` belongs to `lease` from now on. Does not renew a known lease (a peer's bucket
-  /// push is no word from the coordinator); an unknown one starts now. Fails as Renew does.
+  /// push is no word from the coordinator); an unknown one starts now. Fails as Renew does,
+  /// and as CheckAccess does when another lease holds `table`.
   Status AddTable(const std::string& lease, const std::string& table);
+
+  /// Whether a request under `lease` (maybe empty) may read, fill or drop `table`: OK unless
+  /// another lease holds it, then PermissionDenied naming the table but not the other lease
+  /// (a lease id lets its holder act for that query). A table no lease holds is anyone's.
+  Status CheckAccess(const std::string& lease, const std::string& table) const;
   /// The running fragment `query_id` belongs to `lease`. Fails as Renew does.
   Status AddQuery(const std::string& lease, const std::string& query_id);
 
@@ -73,6 +79,7 @@ class LeaseTable {
   /// The live lease `lease`, created now when new; null when it has expired.
   Lease* FindOrStart(const std::string& lease);
   Status ExpiredError(const std::string& lease) const;
+  Status CheckAccessLocked(const std::string& lease, const std::string& table) const;
 
   const std::chrono::milliseconds timeout_;
   const Now now_;

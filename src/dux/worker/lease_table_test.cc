@@ -93,5 +93,22 @@ TEST_F(LeaseTableTest, NoLeaseHoldsNothing) {
   EXPECT_EQ(table_.size(), 0u);
 }
 
+TEST_F(LeaseTableTest, ATableIsItsLeasesAloneUntilDroppedOrExpired) {
+  ASSERT_TRUE(table_.AddTable("A", "t").ok());
+  EXPECT_TRUE(table_.CheckAccess("A", "t").ok());
+  for (const char* other : {"B", ""}) {
+    Status refused = table_.CheckAccess(other, "t");
+    EXPECT_EQ(refused.code(), StatusCode::kPermissionDenied) << other;
+    EXPECT_EQ(refused.message().find("A"), std::string::npos) << "names the other lease";
+    EXPECT_EQ(table_.AddTable(other, "t").code(), StatusCode::kPermissionDenied) << other;
+  }
+  EXPECT_TRUE(table_.CheckAccess("B", "unheld").ok());
+  table_.RemoveTable("t");
+  EXPECT_TRUE(table_.AddTable("B", "t").ok());
+  now_ += 2s;
+  ASSERT_EQ(table_.TakeExpired().size(), 1u);
+  EXPECT_TRUE(table_.CheckAccess("C", "t").ok());
+}
+
 }  // namespace
 }  // namespace dux::worker

@@ -21,6 +21,7 @@
 #include "dux/s3_filesystem/read_bytes.h"
 #include "dux/s3_filesystem/s3_filesystem.h"
 #include "dux/sql/quote.h"
+#include "dux/sql/table_references.h"
 #include "dux/worker/fragment_monitor.h"
 #include "dux/worker/out_of_memory.h"
 
@@ -217,6 +218,7 @@ void Worker::ExpireLeases() {
     if (!e.tables.empty()) {
       v1::DropTableRequest drop;
       drop.set_if_exists(true);
+      drop.set_lease_id(e.lease);
       for (const auto& t : e.tables) drop.add_more_tables(t);
       dropped = DropTable(drop);
     }
@@ -339,6 +341,10 @@ Result<Worker::OpenedFragment> Worker::OpenFragment(const v1::Fragment& fragment
     }
   }
   DUX_ASSIGN_OR_RETURN(std::unique_ptr<engine::LocalEngine> engine, engine::LocalEngine::Open(db_));
+  engine->CheckCompiledQueries(
+      [this, lease = fragment.lease_id(), e = engine.get()](const sql::CompiledQuery& query) {
+        return CheckTablesOfLease(e, query.Sql(), lease);
+      });
   // Attached databases belong to the whole DuckDB instance: fragments share them.
   {
     std::lock_guard lock(attach_mutex_);
@@ -528,6 +534,22 @@ Result<int64_t> Worker::ImportInto(const std::string& table, const std::string& 
   return rows;
 }
 
+Status Worker::CheckTablesOfLease(engine::LocalEngine* engine, const std::string& sql,
+                                  const std::string& lease) const {
+  DUX_ASSIGN_OR_RETURN(sql::TableReferences refs,
+                       sql::ReferencedTables(&engine->connection(), sql));
+  for (const char* f : {"query", "query_table"}) {
+    if (refs.functions.count(f) != 0) {
+      return Status(StatusCode::kPermissionDenied,
+                    std::string(f) +
+                        "() cannot run on a worker: the table it names by a string could be "
+                        "another query's");
+    }
+  }
+  for (const auto& t : refs.tables) DUX_RETURN_NOT_OK(leases_.CheckAccess(lease, t));
+  return Status::OK();
+}
+
 Status Worker::DropIfLeaseExpired(const std::string& lease, const std::string& table) {
   // The lease may have expired while the table was being made, after its expiry dropped what
   // the lease held: the maker drops it then.
@@ -535,6 +557,7 @@ Status Worker::DropIfLeaseExpired(const std::string& lease, const std::string& t
   v1::DropTableRequest drop;
   drop.set_table(table);
   drop.set_if_exists(true);
+  drop.set_lease_id(lease);
   (void)DropTable(drop);
   return leases_.Renew(lease);  // names the expired lease
 }
@@ -562,6 +585,7 @@ Status Worker::DropTable(const v1::DropTableRequest& request) {
       std::any_of(tables.begin(), tables.end(), [](const auto& t) { return t.empty(); })) {
     return Status::InvalidArgument("a table needs a name");
   }
+  for (const auto& t : tables) DUX_RETURN_NOT_OK(leases_.CheckAccess(request.lease_id(), t));
   // Buckets held in memory go once the tables are dropped (all or none, see below).
   std::vector<std::string> held;
   std::erase_if(tables, [&](const std::string& t) {

@@ -12,6 +12,7 @@
 #include <string>
 #include <vector>
 
+#include "dux/arrow_ipc/streams.h"
 #include "dux/pipeline/language.h"
 #include "dux/pipeline/proto_mapping.h"
 #include "dux/worker/worker.h"
@@ -89,11 +90,13 @@ class Confinement : public testing::Test {
 
   // Runs `text` as a fragment through Execute (or Write); the secret must never come back.
   Status Run(Worker& w, const std::string& text, const char* call = "Execute",
-             const std::string& query_id = "q1") {
+             const std::string& query_id = "q1", const std::string& lease = "",
+             std::string* rows = nullptr) {
     auto script = pipeline::ParseScript(text);
     if (!script.ok()) return script.status();
     v1::Fragment fragment;
     fragment.set_query_id(query_id);
+    fragment.set_lease_id(lease);
     pipeline::ToProto(*script, fragment.mutable_script());
     if (std::string(call) == "Write") {
       v1::WriteRequest request;
@@ -105,6 +108,7 @@ class Confinement : public testing::Test {
     KeepingWriter out;
     Status s = w.Execute(request, &out);
     EXPECT_EQ(out.bytes.find(kSecret), std::string::npos) << text;
+    if (rows) *rows = out.bytes;
     return s;
   }
 
@@ -243,6 +247,69 @@ TEST_F(Confinement, AnEmptyPathIsRefusedNotACrash) {
   Status s = worker_->Execute(read, &out);
   EXPECT_EQ(s.code(), StatusCode::kInvalidArgument) << s.ToString();
   EXPECT_TRUE(worker_->Info().ok());  // still serving
+}
+
+}  // namespace
+}  // namespace dux::worker
+
+namespace dux::worker {
+namespace {
+
+// What a query holds on a worker (here a broadcast side) is its lease's alone: a request of
+// another query, or of none, can neither read it (from a source, a join or a subquery in an
+// expression), nor fill, replace or drop it; and query() / query_table(), which name a table
+// by a string, do not run on a worker at all.
+TEST_F(Confinement, AQuerysTablesCannotBeReadFilledOrDroppedByAnother) {
+  const std::string table = "__dux_broadcast_isolation_0";
+  std::string ipc;
+  ASSERT_TRUE(Run(*worker_, "from_query(\"SELECT 42 AS x\")", "Execute", "q0", "", &ipc).ok());
+  arrow_ipc::StringInputStream in(ipc);
+  ASSERT_TRUE(worker_->RegisterTable(table, "lease-a", &in).ok());
+
+  const std::string reads[] = {
+      "from_query(\"SELECT * FROM " + table + "\")",
+      "from_query(\"SELECT 1 AS x\") |> mutate(y = (SELECT max(x) FROM memory.main." + table + "))",
+      "from_query(\"SELECT 1 AS x\") |> filter(x IN (SELECT x FROM \\\"" + table + "\\\"))",
+  };
+  for (const auto& text : reads) {
+    Status own = Run(*worker_, text, "Execute", "qa", "lease-a");
+    EXPECT_TRUE(own.ok()) << text << ": " << own.ToString();
+    for (const char* lease : {"lease-b", ""}) {
+      Status other = Run(*worker_, text, "Execute", "qb", lease);
+      EXPECT_EQ(other.code(), StatusCode::kPermissionDenied) << text << ": " << other.ToString();
+      EXPECT_EQ(other.message(), "table \"" + table + "\" belongs to another query on this worker");
+    }
+  }
+  for (const char* text :
+       {"from_query(\"SELECT * FROM query_table('__dux_broadcast_isolation_0')\")",
+        "from_query(\"SELECT * FROM query('SELECT 1')\")"}) {
+    Status s = Run(*worker_, text, "Execute", "qa", "lease-a");
+    EXPECT_EQ(s.code(), StatusCode::kPermissionDenied) << text << ": " << s.ToString();
+    EXPECT_NE(s.message().find("cannot run on a worker"), std::string::npos) << s.message();
+  }
+
+  arrow_ipc::StringInputStream again(ipc);
+  EXPECT_EQ(worker_->RegisterTable(table, "lease-b", &again).status().code(),
+            StatusCode::kPermissionDenied);
+  v1::AppendChunkRequest append;
+  append.set_table(table);
+  append.set_data(ipc);
+  append.set_lease_id("lease-b");
+  EXPECT_EQ(worker_->AppendChunk(append).status().code(), StatusCode::kPermissionDenied);
+  v1::DropTableRequest drop;
+  drop.set_table(table);
+  drop.set_if_exists(true);
+  for (const char* lease : {"lease-b", ""}) {
+    drop.set_lease_id(lease);
+    EXPECT_EQ(worker_->DropTable(drop).code(), StatusCode::kPermissionDenied) << lease;
+  }
+  // Still there for its own query, which drops it.
+  ASSERT_TRUE(
+      Run(*worker_, "from_query(\"SELECT * FROM " + table + "\")", "Execute", "qa", "lease-a")
+          .ok());
+  drop.set_lease_id("lease-a");
+  EXPECT_TRUE(worker_->DropTable(drop).ok());
+  EXPECT_TRUE(Run(*worker_, "from_query(\"SELECT 1 AS x\")", "Execute", "qb", "lease-b").ok());
 }
 
 }  // namespace
