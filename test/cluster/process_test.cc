@@ -1262,6 +1262,31 @@ TEST_F(ClusterTest, BucketOwnerKilledMidExchangeIsNamedAndTheSurvivorKeepsNothin
       20s);
 }
 
+TEST_F(ClusterTest, StoppedBucketOwnerIsNamedWithoutATimeout) {
+  Server* a = Worker();
+  Server* b = Worker();
+  ASSERT_TRUE(a && b);
+  // As above, but b is stopped (SIGSTOP), not killed: its kernel keeps the connections open
+  // and nobody closes them. Without --timeout, only the keepalive pings the coordinator and
+  // a send to b (both unanswered) can tell; they fail the calls within about 15 s.
+  const std::string pipeline =
+      SecondLongPartitions() + " |> mutate(g: k % 10) |> group_by(g) |> summarise(m: median(s))";
+  Command run = Spawn(
+      {DUX_BINARY, "run", "--workers", a->address + "," + b->address, "--format", "csv", pipeline});
+  ASSERT_TRUE(WaitBusy(b->address));
+  b->process->Signal(SIGSTOP);
+  Outcome o = Finish(std::move(run), 90s);
+  b->process->Signal(SIGCONT);
+  ExpectOneLineError(o, {"worker " + b->address});
+  EXPECT_LT(o.seconds, 35.0) << "the keepalive pings did not end the wait";
+  PollWorkers(
+      {"--workers", a->address},
+      [](const Outcome& r) {
+        return r.exit_code == 0 && !Contains(r.out, "__dux_") && Contains(r.out, "running []");
+      },
+      20s);
+}
+
 TEST_F(ClusterTest, RegistryRestartedMidQueryChangesNothing) {
   Server* registry = Serve({"registry", "--listen", "127.0.0.1:0"});
   ASSERT_TRUE(registry);

@@ -490,7 +490,7 @@ class Gather {
         break;
       }
       bool retry = !retried_[i] && tasks_[i].retryable && (discardable_ || !delivered) &&
-                   WorkerFault(status) && error_.ok() && live_workers_ > 1;
+                   WorkerFault(status) && error_.ok() && live_workers_ > 1 && !OwnsBucketsOf(w, i);
       if (!retry) {
         if (retried_[i]) {
           status =
@@ -562,6 +562,14 @@ class Gather {
                                {"stage", stage_},
                                {"straggler", AddressLocked(i)},
                                {"address", options_.workers[w]->address()}}});
+  }
+
+  // Whether worker `w` owns buckets task `i` pushes its rows to: then no other worker can
+  // run the task in its place (its rows would go to `w` again), and the exchange, whose
+  // buckets on `w` exist nowhere else, cannot complete without it.
+  bool OwnsBucketsOf(size_t w, size_t i) const {
+    const auto& owners = tasks_[i].fragment.shuffle().owners();
+    return std::find(owners.begin(), owners.end(), options_.workers[w]->address()) != owners.end();
   }
 
   // Worker `w` takes no more tasks. The gather fails with `why` when a pending task can

@@ -268,8 +268,8 @@ TEST_F(Confinement, AQuerysTablesCannotBeReadFilledOrDroppedByAnother) {
 
   const std::string reads[] = {
       "from_query(\"SELECT * FROM " + table + "\")",
-      "from_query(\"SELECT 1 AS x\") |> mutate(y = (SELECT max(x) FROM memory.main." + table + "))",
-      "from_query(\"SELECT 1 AS x\") |> filter(x IN (SELECT x FROM \\\"" + table + "\\\"))",
+      "from_query(\"SELECT 1 AS x\") |> mutate(y: (SELECT max(x) FROM memory.main." + table + "))",
+      "from_query(\"SELECT 1 AS x\") |> filter(x IN (SELECT x FROM \"" + table + "\"))",
   };
   for (const auto& text : reads) {
     Status own = Run(*worker_, text, "Execute", "qa", "lease-a");
