@@ -529,7 +529,10 @@ class Gather {
     watch_.Finished(i, Clock::now());
     for (int k = 0; k < kAttemptKinds; ++k) {
       auto other = static_cast<int32_t>(i * kAttemptKinds + static_cast<size_t>(k));
-      if (other == tag || attempt_worker_[static_cast<size_t>(other)] == SIZE_MAX) continue;
+      // Only attempts still running: one that failed is done with (its rows, if it had
+      // delivered any, are abandoned already), and a folded gather has no attempt column
+      // to delete by.
+      if (other == tag || !attempt_live_[static_cast<size_t>(other)]) continue;
       // Before the consumer can see the end of the rows: abandoned() is then complete.
       abandoned_.push_back(other);
       if (protocol::ResultStream* s = streams_[static_cast<size_t>(other)]) s->Cancel();

@@ -275,6 +275,22 @@ TEST_F(GatherTest, FoldedTaskIsNotRetriedAfterDeliveringRows) {
   EXPECT_TRUE(Retries().empty());
 }
 
+TEST_F(GatherTest, FoldedTaskIsRetriedWhenItHadDeliveredNothing) {
+  // Found by the chaos campaign: the won retry listed the failed first attempt among those
+  // whose rows must go, and deleting by attempt failed on the fold's table ("Referenced
+  // column __dux_attempt not found"), so every lost worker failed a folded stage.
+  auto failing = std::make_shared<FailingClient>(clients_[0], 0);
+  std::vector<GatherTask> tasks = {{0, Fragment(kRows, "g9"), true, "partition 0"}};
+  Fold fold{{}, {{"n", "count(*)"}, {"s", "sum(k)"}}};
+  auto gathered = GatherInto(session_->connection(), tasks, Options({failing, clients_[1]}),
+                             "gather", "t9", &fold);
+  ASSERT_TRUE(gathered.ok()) << gathered.status().message();
+  EXPECT_EQ(Text("SELECT CAST(n AS VARCHAR) || '/' || CAST(s AS VARCHAR) FROM temp.t9"),
+            "20000/199990000");
+  ASSERT_EQ(Retries().size(), 1u);
+  EXPECT_EQ(Retries()[0].measurements.at("discarded"), 0.0);
+}
+
 TEST_F(GatherTest, ConsumerReadsTheRowsWithoutTheAttemptColumn) {
   std::vector<GatherTask> tasks = {{0, Fragment(kRows, "g7"), true, "partition 0"},
                                    {1, Fragment(kRows, "g8"), true, "partition 1"}};
