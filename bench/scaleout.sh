@@ -10,7 +10,9 @@
 #   root namespace (the coordinator's side; workers reach each other through the bridge for
 #   exchanges, no IP forwarding needed); a `tc tbf` qdisc caps each direction of each veth
 #   at --rate;
-# - the coordinator (`dux run --workers ... --threads 2`) runs outside them all.
+# - the coordinator (`dux run --workers ... --threads 2`) runs outside them, in a cgroup of
+#   its own without a quota, its shares raised like the workers' (a machine of its own, not
+#   one that the other builds on this machine slow down).
 # All 7 workers (1 + 2 + 4) stand for the whole run. Each question runs at k = 1, 2, 4 in
 # turn, round by round (bench/paired.py): a warm-up round, then --runs rounds, whose medians
 # are T(1), T(2), T(4). Around the measured rounds it reads each worker's CPU time and CFS
@@ -19,12 +21,13 @@
 # workers' stages). bench/scaleout_report.py prints the tables for BENCHMARKS.md.
 #
 #   bench/scaleout.sh [--cpu CORES] [--rate RATE] [--groupby-rows N] [--join-rows N]
-#                     [--runs N] [--questions SET:NAME,...]
+#                     [--runs N] [--questions SET:NAME,...] [--results DIR]
 #
 # Defaults: --cpu 0.35, --rate 1gbit (tc's units: kbit, mbit, gbit), 10,000,000 rows in 16
 # parquet files for both data sets (T(4) of the shortest questions stays several times the
 # coordinator's fixed cost, BENCHMARKS.md "Scale-out"), 3 runs; --questions picks some, e.g.
-# groupby:q1,join:q5. Root only. Everything it creates (cgroups, namespaces, veths, the
+# groupby:q1,join:q5; --results keeps the raw measurements in DIR (`scaleout_report.py table
+# DIR ...` prints the tables again). Root only. Everything it creates (cgroups, namespaces, veths, the
 # bridge, their qdiscs, the workers) is removed on exit, on error and on Ctrl-C.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -34,6 +37,7 @@ GROUPBY_ROWS=10000000
 JOIN_ROWS=10000000
 RUNS=3
 QUESTIONS_WANTED=""
+RESULTS=""
 PERIOD_US=20000
 
 fail() {
@@ -49,6 +53,7 @@ while [[ $# -gt 0 ]]; do
     --join-rows) JOIN_ROWS="$2" ;;
     --runs) RUNS="$2" ;;
     --questions) QUESTIONS_WANTED="$2" ;;
+    --results) RESULTS="$2" ;;
     *) fail "unknown option $1 (see the comment at the top of bench/scaleout.sh)" ;;
   esac
   shift 2
@@ -84,6 +89,7 @@ source bench/h2o_questions.sh
 tag="dxs$$"
 CPU_CG="/sys/fs/cgroup/cpu/dux-scaleout-$$"
 ACCT_CG="/sys/fs/cgroup/cpuacct/dux-scaleout-$$"
+COORDINATOR_CG="/sys/fs/cgroup/cpu/dux-scaleout-$$-coordinator"
 bridge="${tag}b"
 namespaces=()
 links=()
@@ -92,6 +98,7 @@ teardown() {
   local name dir sub
   for name in "${namespaces[@]}"; do ip netns del "$name" 2>/dev/null || true; done
   for name in "${links[@]}"; do ip link del "$name" 2>/dev/null || true; done
+  if [[ -d "$COORDINATOR_CG" ]]; then rmdir "$COORDINATOR_CG" || true; fi
   for dir in "$CPU_CG" "$ACCT_CG"; do
     [[ -d "$dir" ]] || continue
     for sub in "$dir"/w*; do if [[ -d "$sub" ]]; then rmdir "$sub" || true; fi; done
@@ -112,10 +119,17 @@ for n in $(seq 0 249); do
 done
 [[ -n "$subnet" ]] || fail "no free /24 in 10.233.0.0/16 for the workers' links"
 
-mkdir "$CPU_CG" "$ACCT_CG"
-# The group's weight against the root cgroup's tasks: high enough that other builds on this
-# machine do not take the workers' quota from them (the quota still caps each worker).
+mkdir "$CPU_CG" "$ACCT_CG" "$COORDINATOR_CG"
+# The groups' weight against the root cgroup's tasks: high enough that other builds on this
+# machine take neither the workers' quota nor the coordinator's CPU (the quota still caps
+# each worker).
 echo 102400 >"$CPU_CG/cpu.shares"
+echo 102400 >"$COORDINATOR_CG/cpu.shares"
+# coordinator COMMAND...: runs COMMAND, and the `dux run`s it starts, in the coordinator's cgroup.
+coordinator() { (
+  echo "$BASHPID" >"$COORDINATOR_CG/cgroup.procs"
+  exec "$@"
+); }
 ip link add "$bridge" type bridge
 links+=("$bridge")
 ip addr add "$subnet.254/24" dev "$bridge"
@@ -173,8 +187,8 @@ counters() {
   done >"$1"
 }
 
-out="$tmp/results"
-mkdir "$out"
+out="${RESULTS:-$tmp/results}"
+mkdir -p "$out"
 load_start="$(uptime)"
 for set in groupby join; do
   wanted "$set" || continue
@@ -189,13 +203,13 @@ for set in groupby join; do
     echo "scaleout.sh: $set $name" >&2
     run="$DUX run --threads 2 --workers"
     commands=(k1 "$run $W1 '$pipeline'" k2 "$run $W2 '$pipeline'" k4 "$run $W4 '$pipeline'")
-    bench/paired.py --warmup 0 --runs 1 --export-json "$tmp/warm-up.json" "${commands[@]}"
+    coordinator bench/paired.py --warmup 0 --runs 1 --export-json "$tmp/warm-up.json" "${commands[@]}"
     counters "$out/$set-$name.before"
-    bench/paired.py --warmup 0 --runs "$RUNS" --export-json "$out/$set-$name.json" "${commands[@]}"
+    coordinator bench/paired.py --warmup 0 --runs "$RUNS" --export-json "$out/$set-$name.json" "${commands[@]}"
     counters "$out/$set-$name.after"
     for k in 1 4; do
       w="W$k"
-      bench/scaleout_report.py timeline "$out/$set-$name.k$k.timeline" -- \
+      coordinator bench/scaleout_report.py timeline "$out/$set-$name.k$k.timeline" -- \
         "$DUX" run --threads 2 --workers "${!w}" --telemetry "$pipeline"
     done
   done

@@ -6,7 +6,7 @@
       time it arrived (the events carry no time of their own) and writes FILE (JSON): the
       whole run's wall time, the time outside every worker stage (the coordinator's serial
       part: start-up, planning, the gaps between stages, the final query on the coordinator,
-      exit) and the part of it before the first stage.
+      exit), the part of it before the first stage, and the coordinator's CPU time.
 
   scaleout_report.py table DIR --cpu CORES --rate-bits BITS --runs N
       Prints the markdown tables of BENCHMARKS.md from what bench/scaleout.sh left in DIR:
@@ -17,13 +17,13 @@
 Workers 1, 2-3 and 4-7 are the groups of k = 1, 2 and 4 (bench/scaleout.sh starts them in
 that order).
 """
-import argparse, json, math, os, subprocess, sys, time
+import argparse, json, math, os, resource, subprocess, sys, time
 
 GROUPS = {1: [1], 2: [2, 3], 4: [4, 5, 6, 7]}
 
 
 def timeline(path, command):
-    start = time.perf_counter()
+    start, cpu = time.perf_counter(), children_cpu()
     child = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     stamped, other = [], []
     for line in child.stderr:
@@ -32,7 +32,7 @@ def timeline(path, command):
         else:
             other.append(line)
     code = child.wait()
-    wall = time.perf_counter() - start
+    wall, cpu = time.perf_counter() - start, children_cpu() - cpu
     if code != 0:
         sys.exit(f"scaleout_report.py: {command!r} exited with {code}: {''.join(other).strip()}")
     # The union of the workers' stages (every kind but `final`, the coordinator's own query);
@@ -54,7 +54,13 @@ def timeline(path, command):
             end = b
     first = min((a for a, _ in intervals), default=wall)
     with open(path, "w") as out:
-        json.dump({"wall": wall, "serial": wall - covered, "before_stages": first}, out)
+        json.dump({"wall": wall, "serial": wall - covered, "before_stages": first, "cpu": cpu},
+                  out)
+
+
+def children_cpu():
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
 
 
 def counters(path):
@@ -71,7 +77,9 @@ def geomean(values):
 
 
 def table(directory, cpu, rate_bits, runs):
-    names = sorted((f[:-5] for f in os.listdir(directory) if f.endswith(".json")),
+    # A question whose runs did not all finish (an interrupted run) is left out.
+    names = sorted((f[:-5] for f in os.listdir(directory)
+                    if f.endswith(".json") and os.path.exists(f"{directory}/{f[:-5]}.k4.timeline")),
                    key=lambda n: (n.split("-")[0] != "groupby", int(n.split("-q")[1])))
     rows = []
     for name in names:
@@ -99,10 +107,11 @@ def table(directory, cpu, rate_bits, runs):
             row[f"E{k}"] = row["T1"] / (k * row[f"T{k}"])
         for k in (1, 4):
             t = json.load(open(f"{base}.k{k}.timeline"))
-            row[f"serial{k}"], row[f"before{k}"] = t["serial"], t["before_stages"]
+            row[f"serial{k}"], row[f"before{k}"], row[f"coordinator_cpu{k}"] = \
+                t["serial"], t["before_stages"], t["cpu"]
         # Efficiency of the part the workers run, the coordinator's serial part taken out.
         parallel1, parallel4 = row["T1"] - row["serial1"], row["T4"] - row["serial4"]
-        row["E4_workers"] = parallel1 / (4 * parallel4) if parallel4 > 0 else float("nan")
+        row["E4_workers"] = f"{parallel1 / (4 * parallel4):.2f}" if parallel4 > 0 else "-"
         rows.append(row)
 
     print("| question | T(1) (s) | T(2) (s) | T(4) (s) | E(2) | E(4) |")
@@ -119,16 +128,17 @@ def table(directory, cpu, rate_bits, runs):
     print()
     print("| question | worker CPU per run, k=1 / 2 / 4 (s) | quota used, k=1 / 2 / 4 "
           "| throttled periods, k=4 | MB sent / received by the workers, k=4 "
-          "| link floor, k=4 (s) | coordinator serial, k=1 / 4 (s) | of it before the first stage, k=4 (s) "
+          "| link floor, k=4 (s) | coordinator serial, k=1 / 4 (s) "
+          "| of it before the first stage, k=1 / 4 (s) | coordinator CPU, k=1 / 4 (s) "
           "| E(4) of the workers' part |")
-    print("|---|---|---|---|---|---|---|---|---|")
+    print("|---|---|---|---|---|---|---|---|---|---|")
     for r in rows:
         print(f"| {r['set']} {r['name']} | {r['cpu1']:.2f} / {r['cpu2']:.2f} / {r['cpu4']:.2f} "
               f"| {r['quota_used1']:.2f} / {r['quota_used2']:.2f} / {r['quota_used4']:.2f} "
               f"| {100 * r['throttled4']:.0f}% "
               f"| {r['sent4'] / 1e6:.1f} / {r['received4'] / 1e6:.1f} | {r['floor4']:.3f} "
-              f"| {r['serial1']:.3f} / {r['serial4']:.3f} | {r['before4']:.3f} "
-              f"| {r['E4_workers']:.2f} |")
+              f"| {r['serial1']:.3f} / {r['serial4']:.3f} | {r['before1']:.3f} / {r['before4']:.3f} "
+              f"| {r['coordinator_cpu1']:.2f} / {r['coordinator_cpu4']:.2f} | {r['E4_workers']} |")
     peak = max(r[f"peak_rate{k}"] for r in rows for k in GROUPS)
     verdict = "holds" if peak <= cpu * 1.05 else "DID NOT HOLD"
     print()
