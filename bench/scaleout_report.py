@@ -105,6 +105,10 @@ def table(directory, cpu, rate_bits, runs):
                 / runs * 8 / rate_bits
         for k in (2, 4):
             row[f"E{k}"] = row["T1"] / (k * row[f"T{k}"])
+        # T(k) is about CPU(k) / (k * cpu * used(k)), so E(4) is about the product of two
+        # factors: the workers' total CPU growing with k, and their quota left idle growing.
+        row["work4"] = row["cpu1"] / row["cpu4"]
+        row["busy4"] = row["quota_used4"] / row["quota_used1"]
         for k in (1, 4):
             t = json.load(open(f"{base}.k{k}.timeline"))
             row[f"serial{k}"], row[f"before{k}"], row[f"coordinator_cpu{k}"] = \
@@ -130,15 +134,16 @@ def table(directory, cpu, rate_bits, runs):
           "| throttled periods, k=4 | MB sent / received by the workers, k=4 "
           "| link floor, k=4 (s) | coordinator serial, k=1 / 4 (s) "
           "| of it before the first stage, k=1 / 4 (s) | coordinator CPU, k=1 / 4 (s) "
-          "| E(4) of the workers' part |")
-    print("|---|---|---|---|---|---|---|---|---|---|")
+          "| E(4) of the workers' part | E(4) factors: CPU(1) / CPU(4), used(4) / used(1) |")
+    print("|---|---|---|---|---|---|---|---|---|---|---|")
     for r in rows:
         print(f"| {r['set']} {r['name']} | {r['cpu1']:.2f} / {r['cpu2']:.2f} / {r['cpu4']:.2f} "
               f"| {r['quota_used1']:.2f} / {r['quota_used2']:.2f} / {r['quota_used4']:.2f} "
               f"| {100 * r['throttled4']:.0f}% "
               f"| {r['sent4'] / 1e6:.1f} / {r['received4'] / 1e6:.1f} | {r['floor4']:.3f} "
               f"| {r['serial1']:.3f} / {r['serial4']:.3f} | {r['before1']:.3f} / {r['before4']:.3f} "
-              f"| {r['coordinator_cpu1']:.2f} / {r['coordinator_cpu4']:.2f} | {r['E4_workers']} |")
+              f"| {r['coordinator_cpu1']:.2f} / {r['coordinator_cpu4']:.2f} | {r['E4_workers']} "
+              f"| {r['work4']:.2f} x {r['busy4']:.2f} |")
     peak = max(r[f"peak_rate{k}"] for r in rows for k in GROUPS)
     verdict = "holds" if peak <= cpu * 1.05 else "DID NOT HOLD"
     print()
