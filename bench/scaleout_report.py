@@ -77,9 +77,10 @@ def geomean(values):
 
 
 def table(directory, cpu, rate_bits, runs):
-    # A question whose runs did not all finish (an interrupted run) is left out.
+    # A question whose measured runs did not finish (an interrupted run) is left out; one
+    # without its telemetry runs shows "-" for what they give.
     names = sorted((f[:-5] for f in os.listdir(directory)
-                    if f.endswith(".json") and os.path.exists(f"{directory}/{f[:-5]}.k4.timeline")),
+                    if f.endswith(".json") and os.path.exists(f"{directory}/{f[:-5]}.after")),
                    key=lambda n: (n.split("-")[0] != "groupby", int(n.split("-q")[1])))
     rows = []
     for name in names:
@@ -109,13 +110,17 @@ def table(directory, cpu, rate_bits, runs):
         # factors: the workers' total CPU growing with k, and their quota left idle growing.
         row["work4"] = row["cpu1"] / row["cpu4"]
         row["busy4"] = row["quota_used4"] / row["quota_used1"]
-        for k in (1, 4):
-            t = json.load(open(f"{base}.k{k}.timeline"))
-            row[f"serial{k}"], row[f"before{k}"], row[f"coordinator_cpu{k}"] = \
-                t["serial"], t["before_stages"], t["cpu"]
-        # Efficiency of the part the workers run, the coordinator's serial part taken out.
-        parallel1, parallel4 = row["T1"] - row["serial1"], row["T4"] - row["serial4"]
-        row["E4_workers"] = f"{parallel1 / (4 * parallel4):.2f}" if parallel4 > 0 else "-"
+        timelines = [f"{base}.k{k}.timeline" for k in (1, 4)]
+        if all(os.path.exists(t) for t in timelines):
+            t1, t4 = (json.load(open(t)) for t in timelines)
+            row["serial"] = f"{t1['serial']:.3f} / {t4['serial']:.3f}"
+            row["before"] = f"{t1['before_stages']:.3f} / {t4['before_stages']:.3f}"
+            row["coordinator_cpu"] = f"{t1['cpu']:.2f} / {t4['cpu']:.2f}"
+            # Efficiency of the part the workers run, the coordinator's serial part taken out.
+            parallel1, parallel4 = row["T1"] - t1["serial"], row["T4"] - t4["serial"]
+            row["E4_workers"] = f"{parallel1 / (4 * parallel4):.2f}" if parallel4 > 0 else "-"
+        else:
+            row["serial"] = row["before"] = row["coordinator_cpu"] = row["E4_workers"] = "-"
         rows.append(row)
 
     print("| question | T(1) (s) | T(2) (s) | T(4) (s) | E(2) | E(4) |")
@@ -141,8 +146,7 @@ def table(directory, cpu, rate_bits, runs):
               f"| {r['quota_used1']:.2f} / {r['quota_used2']:.2f} / {r['quota_used4']:.2f} "
               f"| {100 * r['throttled4']:.0f}% "
               f"| {r['sent4'] / 1e6:.1f} / {r['received4'] / 1e6:.1f} | {r['floor4']:.3f} "
-              f"| {r['serial1']:.3f} / {r['serial4']:.3f} | {r['before1']:.3f} / {r['before4']:.3f} "
-              f"| {r['coordinator_cpu1']:.2f} / {r['coordinator_cpu4']:.2f} | {r['E4_workers']} "
+              f"| {r['serial']} | {r['before']} | {r['coordinator_cpu']} | {r['E4_workers']} "
               f"| {r['work4']:.2f} x {r['busy4']:.2f} |")
     peak = max(r[f"peak_rate{k}"] for r in rows for k in GROUPS)
     verdict = "holds" if peak <= cpu * 1.05 else "DID NOT HOLD"
