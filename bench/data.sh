@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # Sourced by the benchmark scripts: `bench_data DATASET ROWS FILES DIR` writes the rows of
 # `dux generate DATASET` as FILES parquet files into DIR, unless DIR is there already.
 # Needs DUX (the dux binary) set.

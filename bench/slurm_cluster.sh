@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # Sourced by bench/pool.sh: a real single-node Slurm cluster in directory $1 (root; Debian
 # slurm-wlm and munge), as test/pool/slurm_cluster.cc starts one for the tests: munged on a
 # private socket, slurmctld and slurmd in the foreground. start_slurm DIR exports SLURM_CONF;

@@ -6,7 +6,7 @@ cd "$(dirname "$0")/.."
 
 PACKAGES=(cmake g++ make pkg-config openssl nodejs npm
   libprotobuf-dev protobuf-compiler libgtest-dev libgmock-dev libcli11-dev libfmt-dev
-  nlohmann-json3-dev hyperfine clang-format clang clang-tidy libclang-rt-14-dev ccache
+  nlohmann-json3-dev hyperfine clang-format clang clang-tidy libclang-rt-14-dev ccache shellcheck
   liblz4-dev libzstd-dev libflatbuffers-dev flatbuffers-compiler
   libgrpc++-dev protobuf-compiler-grpc iproute2 libpq-dev postgresql-15 python3
   libcurl4-openssl-dev libssl-dev libtinyxml2-dev
