@@ -188,16 +188,19 @@ def error_lines(stderr):
 
 
 def make_cluster(args, spec, d):
+    """The trial's processes; a failure to start them removes what did start."""
     kind = spec.get("cluster")
     if kind == "pool":
-        return PoolCluster(args.dux, d, 3, spec.get("worker_args", []))
-    namespace = Namespace() if kind == "netns" else None
+        cluster = PoolCluster(args.dux, d, 3, spec.get("worker_args", []))
+    else:
+        cluster = Cluster(args.dux, d, 3, spec.get("worker_args", []),
+                          Namespace() if kind == "netns" else None)
     try:
-        return Cluster(args.dux, d, 3, spec.get("worker_args", []), namespace)
+        cluster.start()
     except BaseException:
-        if namespace:
-            namespace.remove()
+        cluster.stop()
         raise
+    return cluster
 
 
 def strike(fault, rng, cluster, coordinator):

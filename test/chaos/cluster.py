@@ -70,12 +70,18 @@ class Cluster:
         self.registry_address = None
         self.workers = []  # Process, with .address
         self.namespace = namespace
-        self.host = "127.0.0.1"
+        self.n = n_workers
+        self.worker_args = worker_args
+        self.host = namespace.host_address if namespace else "127.0.0.1"
+
+    def start(self):
+        """Starts everything; stop() removes what started, also after a failure here."""
+        dux, directory, namespace, worker_args = (self.dux, self.dir, self.namespace,
+                                                  self.worker_args)
         if namespace:
             namespace.create()
-            self.host = namespace.host_address
         self.start_registry()
-        for i in range(n_workers):
+        for i in range(self.n):
             inside = namespace is not None and i == 0
             prefix = namespace.exec_prefix() if inside else []
             listen = (namespace.address if inside else self.host) + ":0"
@@ -84,11 +90,11 @@ class Cluster:
                                   str(LEASE_SECONDS), "--temp-dir",
                                   os.path.join(directory, f"tmp-{i}")] + worker_args,
                         directory, f"worker-{i}", stdout_pipe=True)
+            self.workers.append(w)
             line = w.first_line(30)
             if not line or not line.startswith("listening "):
                 raise RuntimeError(f"worker {i} did not start: {read(w.err_path)}")
             w.address = line.split(" ", 1)[1]
-            self.workers.append(w)
         self.wait_joined()
 
     def coordinator_args(self):
@@ -97,6 +103,7 @@ class Cluster:
     def start_registry(self, port=0):
         r = Process([self.dux, "registry", "--listen", f"{self.host}:{port}"], self.dir,
                     f"registry-{time.time_ns()}", stdout_pipe=True)
+        self.registry = r
         line = r.first_line(30)
         if not line or not line.startswith("listening "):
             raise RuntimeError("registry did not start: " + read(r.err_path))
@@ -155,11 +162,16 @@ class PoolCluster:
         self.pool = None
         self.address = None
         self.pools = []  # every pool process started, the killed ones included
+        self.workers = []  # the faults that pick a worker process do not apply to a pool
+        self.namespace = None
+
+    def start(self):
+        """Starts the pool and waits for its workers; stop() removes what started."""
         self.start_pool()
         deadline = time.time() + 30
-        while len(self.idle_workers()) < n_workers:
+        while len(self.idle_workers()) < self.n:
             if time.time() > deadline:
-                raise RuntimeError(f"the pool did not start {n_workers} workers: "
+                raise RuntimeError(f"the pool did not start {self.n} workers: "
                                    + read(self.pool.err_path)[-500:])
             time.sleep(0.2)
 
