@@ -329,7 +329,9 @@ def trial(args, rng, corpus, oracles, healthy, fault, qname, n, base, pg):
             detail = (" | ".join(lines)[:300] + " " + detail).strip()
             if victim is not None:
                 detail = f"(fault on {victim.address}) " + detail
-        if outcome not in ("survived", "clean"):
+        if outcome == "survived":
+            detail = ""
+        elif outcome != "clean":
             detail = f"(struck at {struck:.2f} s, exit {code}) " + detail
 
         # What is left behind: tables and fragments on the surviving workers (within a lease
@@ -406,6 +408,7 @@ def main():
     p.add_argument("--report", default="chaos-report.md")
     p.add_argument("--keep", action="store_true", help="keep each trial's directory")
     p.add_argument("--no-postgres", action="store_true", help="leave out the PostgreSQL insert")
+    p.add_argument("--queries", help="comma-separated query kinds (default: all)")
     args = p.parse_args()
     faults = args.faults.split(",")
     for f in faults:
@@ -434,6 +437,13 @@ def main():
         if gen.returncode != 0:
             sys.exit("chaos: cannot generate data: " + gen.stderr)
         corpus = queries(data, pg)
+        if args.queries:
+            wanted = args.queries.split(",")
+            for q in wanted:
+                if q not in corpus:
+                    sys.exit(f"chaos: unknown or unavailable query kind {q!r} "
+                             f"(known: {', '.join(corpus)})")
+            corpus = {q: corpus[q] for q in wanted}
         oracles, healthy = {}, {}
         for name, q in corpus.items():
             oracles[name], healthy[name] = oracle_of(args, name, q, base, pg)
@@ -452,6 +462,8 @@ def campaign(args, rng, faults, corpus, oracles, healthy, base, pg):
     while n < args.trials and time.time() - began < args.time_limit:
         fault = faults[n % len(faults)]
         candidates = [q for q in corpus if applies(fault, q, corpus[q])]
+        if not candidates:
+            sys.exit(f"chaos: no query kind of --queries for the fault {fault}")
         qname = rng.choice(candidates)
         outcome, elapsed, detail = trial(args, rng, corpus, oracles, healthy, fault, qname, n,
                                          base, pg)

@@ -13,14 +13,14 @@ POOL_REGISTRY_TIMEOUT = 2.0  # a pool's workers exit when it has not answered fo
 class Process:
     """A child with its output in files; killed (group and all) when the trial ends."""
 
-    def __init__(self, argv, directory, name, stdout_pipe=False):
+    def __init__(self, argv, directory, name, stdout_pipe=False, env=None):
         self.name = name
         self.err_path = os.path.join(directory, name + ".err")
         self.out_path = os.path.join(directory, name + ".out")
         self.err = open(self.err_path, "wb")
         self.out = subprocess.PIPE if stdout_pipe else open(self.out_path, "wb")
         self.popen = subprocess.Popen(argv, stdout=self.out, stderr=self.err,
-                                      stdin=subprocess.DEVNULL, start_new_session=True)
+                                      stdin=subprocess.DEVNULL, start_new_session=True, env=env)
 
     def first_line(self, timeout):
         """The first stdout line (a server's `listening HOST:PORT`), or None."""
@@ -179,10 +179,18 @@ class PoolCluster:
         return ["--pool", self.address, "--workers-wanted", str(self.n)]
 
     def start_pool(self, port=0):
+        # The token as a file, and not as $DUX_TOKEN: the pool's workers would inherit the
+        # variable beside the pool's --token-file and refuse to start ("give --token or
+        # --token-file, not both").
+        token_file = os.path.join(self.dir, "token")
+        with open(token_file, "w") as f:
+            f.write(os.environ.get("DUX_TOKEN", ""))
+        env = {k: v for k, v in os.environ.items() if k != "DUX_TOKEN"}
         p = Process([self.dux, "pool", "--listen", f"127.0.0.1:{port}", "--backend", "local",
                      "--min", str(self.n), "--max", str(self.n), "--threads", "1",
-                     "--worker-registry-timeout", str(POOL_REGISTRY_TIMEOUT)]
-                    + self.worker_args, self.dir, f"pool-{time.time_ns()}", stdout_pipe=True)
+                     "--worker-registry-timeout", str(POOL_REGISTRY_TIMEOUT), "--token-file",
+                     token_file] + self.worker_args,
+                    self.dir, f"pool-{time.time_ns()}", stdout_pipe=True, env=env)
         self.pools.append(p)
         line = p.first_line(30)
         if not line or not line.startswith("listening "):
