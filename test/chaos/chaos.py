@@ -451,7 +451,10 @@ def main():
     finally:
         if pg:
             pg.stop()
-        shutil.rmtree(base, ignore_errors=True)
+        if args.keep:
+            print(f"chaos: the trials' directories are in {base}", file=sys.stderr)
+        else:
+            shutil.rmtree(base, ignore_errors=True)
 
 
 def campaign(args, rng, faults, corpus, oracles, healthy, base, pg):
