@@ -157,8 +157,8 @@ FAULTS = {
     # The victim's veth link down (nothing passes either way), up again after 1-5 s or, in
     # half the trials, only once the coordinator has ended.
     "netns_partition": {"queries": None, "at": "delay", "cluster": "netns"},
-    # The victim's veth capped at 8 Mbit/s each way with tc tbf.
-    "netns_bandwidth": {"queries": None, "at": "delay", "cluster": "netns"},
+    # The victim's veth capped at 8 Mbit/s each way with tc tbf, as the query starts.
+    "netns_bandwidth": {"queries": None, "at": None, "cluster": "netns"},
     # `kill -9` of the pool its workers came from, a new pool on its port after 0-4 s (the
     # workers' --registry-timeout is 2 s).
     "restart_pool": {"queries": None, "at": "delay", "cluster": "pool"},
