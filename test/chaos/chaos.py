@@ -259,13 +259,74 @@ def pg_outcome(pg, table, expected, code, killed):
     return outcome, detail
 
 
+def classify(args, fault, query, expected, code, hung, killed, out, err, victim, target, pg,
+             pg_table):
+    """The trial's outcome before leftovers are counted, and what to say about it."""
+    if query.get("pg") and not hung:
+        outcome, detail = pg_outcome(pg, pg_table, expected, code, killed)
+        if outcome:
+            return outcome, detail
+    else:
+        detail = ""
+    if hung:
+        return "hung", detail
+    if killed:
+        return "clean", detail
+    if code == 0:
+        got = read_back(args.dux, target) if query.get("write") else out
+        if same_rows(got, expected):
+            return "survived", ""
+        got_rows = set((got or "").splitlines()[1:])
+        expected_rows = set(expected.splitlines()[1:])
+        outcome = "partial" if got_rows < expected_rows else "wrong"
+        return outcome, f"got {len(got_rows)} rows, expected {len(expected_rows)}"
+    lines = error_lines(err)
+    one_line = len(lines) == 1 and lines[0].startswith("dux: ")
+    named = victim is None or victim.address in (lines[0] if lines else "")
+    if fault in ("temp_dir_full", "memory_limit"):
+        named = one_line and "worker" in lines[0]
+    if fault in ("restart_registry", "restart_pool"):
+        named = True
+    detail = (" | ".join(lines)[:300] + " " + detail).strip()
+    if victim is not None:
+        detail = f"(fault on {victim.address}) " + detail
+    return ("clean" if one_line and named else "unclear"), detail
+
+
+def leftovers_after(fault, query, outcome, cluster, coordinator, target, pg):
+    """What the trial left behind ('' when nothing): tables and fragments on the surviving
+    workers (within three leases and a margin), temporary or partial files in the write
+    target, staging tables in PostgreSQL, processes, and (once the cluster is stopped, which
+    this does) the trial's network namespace."""
+    deadline = time.time() + LEASE_SECONDS * 3 + 5
+    while True:
+        leak = cluster.leftovers()
+        if query.get("pg") and pg.staging_tables():
+            leak += f" staging tables: {pg.staging_tables()[:3]}"
+        if not leak or time.time() > deadline:
+            break
+        time.sleep(0.2)
+    if query.get("write") and os.path.isdir(target):
+        names = [os.path.join(r, f) for r, _, fs in os.walk(target) for f in fs]
+        temporary = [p for p in names if ".dux-tmp" in p]
+        if temporary:
+            leak += f" temporary files: {temporary[:3]}"
+        if outcome in ("clean", "unclear") and fault != "kill_coordinator" and names:
+            leak += f" files of a failed write: {names[:3]}"
+    if coordinator.alive():
+        leak += f" {coordinator.name} still running"
+    leak += cluster.processes_left()
+    cluster.stop()
+    if cluster.namespace_left():
+        leak += " left: " + cluster.namespace_left()
+    return leak.strip()
+
+
 def trial(args, rng, corpus, oracles, healthy, fault, qname, n, base, pg):
     d = tempfile.mkdtemp(prefix=f"t{n:04d}-", dir=base)
     spec = FAULTS[fault]
     query = corpus[qname]
     cluster = None
-    undo = None
-    detail = ""
     pg_table = f"chaos_{n:04d}"
     try:
         cluster = make_cluster(args, spec, d)
@@ -295,72 +356,15 @@ def trial(args, rng, corpus, oracles, healthy, fault, qname, n, base, pg):
             undo()  # a stopped worker goes on, a cut link comes back; leftovers then checked
         coordinator.out.close()
         coordinator.err.close()
-        out, err = read(coordinator.out_path), read(coordinator.err_path)
         killed = fault == "kill_coordinator" and code == -signal.SIGKILL
-
-        outcome = None
-        if query.get("pg") and not hung:
-            outcome, detail = pg_outcome(pg, pg_table, oracles[qname], code, killed)
-        if outcome:
-            pass
-        elif hung:
-            outcome = "hung"
-        elif killed:
-            outcome = "clean"
-        elif code == 0:
-            got = read_back(args.dux, target) if query.get("write") else out
-            expected = oracles[qname]
-            if same_rows(got, expected):
-                outcome = "survived"
-            else:
-                got_rows = set((got or "").splitlines()[1:])
-                expected_rows = set(expected.splitlines()[1:])
-                outcome = "partial" if got_rows < expected_rows else "wrong"
-                detail = f"got {len(got_rows)} rows, expected {len(expected_rows)}"
-        else:
-            lines = error_lines(err)
-            one_line = len(lines) == 1 and lines[0].startswith("dux: ")
-            named = victim is None or victim.address in (lines[0] if lines else "")
-            if fault in ("temp_dir_full", "memory_limit"):
-                named = one_line and "worker" in lines[0]
-            if fault in ("restart_registry", "restart_pool"):
-                named = True
-            outcome = "clean" if one_line and named else "unclear"
-            detail = (" | ".join(lines)[:300] + " " + detail).strip()
-            if victim is not None:
-                detail = f"(fault on {victim.address}) " + detail
-        if outcome == "survived":
-            detail = ""
-        elif outcome != "clean":
+        outcome, detail = classify(args, fault, query, oracles[qname], code, hung, killed,
+                                   read(coordinator.out_path), read(coordinator.err_path),
+                                   victim, target, pg, pg_table)
+        if outcome not in ("survived", "clean"):
             detail = f"(struck at {struck:.2f} s, exit {code}) " + detail
-
-        # What is left behind: tables and fragments on the surviving workers (within a lease
-        # and a margin), temporary or partial files in the write target, staging tables in
-        # PostgreSQL, processes, and (once stopped) the trial's network namespace.
-        leak = ""
-        deadline = time.time() + LEASE_SECONDS * 3 + 5
-        while True:
-            leak = cluster.leftovers()
-            if query.get("pg") and pg.staging_tables():
-                leak += f" staging tables: {pg.staging_tables()[:3]}"
-            if not leak or time.time() > deadline:
-                break
-            time.sleep(0.2)
-        if query.get("write") and os.path.isdir(target):
-            names = [os.path.join(r, f) for r, _, fs in os.walk(target) for f in fs]
-            temporary = [p for p in names if ".dux-tmp" in p]
-            if temporary:
-                leak += f" temporary files: {temporary[:3]}"
-            if outcome in ("clean", "unclear") and fault != "kill_coordinator" and names:
-                leak += f" files of a failed write: {names[:3]}"
-        if coordinator.alive():
-            leak += f" {coordinator.name} still running"
-        leak += cluster.processes_left()
-        cluster.stop()
-        if cluster.namespace_left():
-            leak += " left: " + cluster.namespace_left()
+        leak = leftovers_after(fault, query, outcome, cluster, coordinator, target, pg)
         if leak and outcome in ("survived", "clean"):
-            detail = (detail + " leak: " + leak.strip())[:600]
+            detail = (detail + " leak: " + leak)[:600]
             outcome = "leaked"
         return outcome, elapsed, detail
     finally:
