@@ -265,7 +265,7 @@ def classify(args, fault, query, expected, code, hung, killed, out, err, victim,
     if query.get("pg") and not hung:
         outcome, detail = pg_outcome(pg, pg_table, expected, code, killed)
         if outcome:
-            return outcome, detail
+            return outcome, "" if outcome == "survived" else detail
     else:
         detail = ""
     if hung:
