@@ -47,6 +47,7 @@ import threading
 import time
 from collections import Counter, defaultdict
 
+sys.dont_write_bytecode = True  # no __pycache__ in the source tree
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from cluster import LEASE_SECONDS, Cluster, PoolCluster, Process, read, run  # noqa: E402
 from netns import Namespace  # noqa: E402
