@@ -78,7 +78,8 @@ class Namespace:
         names = subprocess.run(["ip", "netns", "list"], capture_output=True, text=True).stdout
         if any(line.split(" ")[0] == self.name for line in names.splitlines()):
             left.append("namespace " + self.name)
-        if subprocess.run(["ip", "link", "show", self.host_link], capture_output=True).returncode == 0:
+        link = subprocess.run(["ip", "link", "show", self.host_link], capture_output=True)
+        if link.returncode == 0:
             left.append("link " + self.host_link)
         return ", ".join(left)
 
