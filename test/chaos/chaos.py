@@ -361,12 +361,12 @@ def trial(args, rng, corpus, oracles, healthy, fault, qname, n, base, pg):
         outcome, detail = classify(args, fault, query, oracles[qname], code, hung, killed,
                                    read(coordinator.out_path), read(coordinator.err_path),
                                    victim, target, pg, pg_table)
-        if outcome not in ("survived", "clean"):
-            detail = f"(struck at {struck:.2f} s, exit {code}) " + detail
         leak = leftovers_after(fault, query, outcome, cluster, coordinator, target, pg)
         if leak and outcome in ("survived", "clean"):
             detail = (detail + " leak: " + leak)[:600]
             outcome = "leaked"
+        if outcome not in ("survived", "clean"):
+            detail = f"(struck at {struck:.2f} s, exit {code}) " + detail
         return outcome, elapsed, detail
     finally:
         if cluster:
