@@ -2,9 +2,10 @@
 """The chaos campaign (docs/reliability.md, "Chaos campaign"; issue 22 item 1).
 
 Runs queries drawn from the end-to-end corpus's kinds (group-bys with holistic aggregates,
-broadcast and shuffle joins, distributed writes) on real `dux worker` processes joined to a
-real `dux registry`, injects one fault per trial at a random moment, and classifies the
-trial:
+broadcast and shuffle joins, distributed writes, an atomic insert into PostgreSQL) on real
+`dux worker` processes joined to a real `dux registry` (or started by a real `dux pool`,
+or one of them in a network namespace), injects one fault per trial at a random moment, and
+classifies the trial:
 
   survived    the coordinator exited 0 with exactly the oracle's rows
   clean       it exited non-zero with one error line (the fault's worker named when the
@@ -14,13 +15,21 @@ trial:
   unclear     exit non-zero without a one-line error naming the fault's worker
   hung        still running past the trial's bound (then killed)
   leaked      after the trial (and a lease), a surviving worker still holds a table or a
-              running fragment, a write target holds a temporary or partial file, or a
-              process of the trial is still running
+              running fragment, a write target holds a temporary or partial file,
+              PostgreSQL holds a staging table, a process of the trial is still running
+              (a pool's workers once the pool is stopped), or its namespace still exists
+
+For the PostgreSQL insert, the rows are those of the target table: all of the oracle's or,
+when the run failed, none (a killed coordinator may have moved them in or not).
 
 The oracle is the same pipeline run by `dux run` without workers (single-process DuckDB;
 the e2e suite checks that equality against DuckDB's own SQL). A fresh registry and fresh
-workers serve every trial, so one trial's damage cannot leak into the next. Bounded by
+workers serve every trial, so one trial's damage cannot leak into the next; one private
+PostgreSQL server (postgres.py) serves the campaign, a fresh table per trial. Bounded by
 --trials and --time-limit; it stops by itself and writes the table (Markdown) to --report.
+Everything it starts (processes, namespaces, the server) is removed at the end of each trial
+or of the campaign, also on Ctrl-C or SIGTERM. Network namespaces need root (their faults
+are left out otherwise); without PostgreSQL the insert is left out.
 
 Usage: test/chaos/chaos.py --dux build/dux --trials 500 --time-limit 3000 --report R.md
 """
@@ -29,154 +38,31 @@ import argparse
 import json
 import os
 import random
-import re
 import shutil
 import signal
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from collections import Counter, defaultdict
 
+sys.dont_write_bytecode = True  # no __pycache__ in the source tree
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from cluster import LEASE_SECONDS, Cluster, PoolCluster, Process, read, run  # noqa: E402
+from netns import Namespace  # noqa: E402
+from postgres import PgServer  # noqa: E402
+
 OUTCOMES = ["survived", "clean", "wrong", "partial", "unclear", "hung", "leaked"]
-LEASE_SECONDS = 2.0  # workers' --lease-timeout: a dead coordinator's leftovers go this fast
 TRIAL_BOUND = 60.0  # seconds a coordinator may run before the trial counts as hung
-
-
-class Process:
-    """A child with its output in files; killed (group and all) when the trial ends."""
-
-    def __init__(self, argv, directory, name, stdout_pipe=False):
-        self.name = name
-        self.err_path = os.path.join(directory, name + ".err")
-        self.out_path = os.path.join(directory, name + ".out")
-        self.err = open(self.err_path, "wb")
-        self.out = subprocess.PIPE if stdout_pipe else open(self.out_path, "wb")
-        self.popen = subprocess.Popen(argv, stdout=self.out, stderr=self.err,
-                                      stdin=subprocess.DEVNULL, start_new_session=True)
-
-    def first_line(self, timeout):
-        """The first stdout line (a server's `listening HOST:PORT`), or None."""
-        deadline = time.time() + timeout
-        line = b""
-        os.set_blocking(self.popen.stdout.fileno(), False)
-        while time.time() < deadline:
-            chunk = self.popen.stdout.read(1) if self.popen.poll() is None else b""
-            if chunk:
-                if chunk == b"\n":
-                    return line.decode()
-                line += chunk
-            else:
-                if self.popen.poll() is not None:
-                    return None
-                time.sleep(0.01)
-        return None
-
-    def signal(self, sig):
-        if self.popen.poll() is None:
-            try:
-                self.popen.send_signal(sig)
-            except ProcessLookupError:
-                pass
-
-    def kill(self):
-        self.signal(signal.SIGCONT)
-        self.signal(signal.SIGKILL)
-        try:
-            self.popen.wait(10)
-        except subprocess.TimeoutExpired:
-            pass
-
-    def alive(self):
-        return self.popen.poll() is None
-
-
-class Cluster:
-    """A registry and its workers for one trial."""
-
-    def __init__(self, dux, directory, n_workers, worker_args):
-        self.dux, self.dir = dux, directory
-        self.registry = None
-        self.registry_address = None
-        self.workers = []  # Process, with .address
-        self.start_registry()
-        for i in range(n_workers):
-            w = Process([dux, "worker", "--listen", "127.0.0.1:0", "--threads", "1",
-                         "--join", self.registry_address, "--lease-timeout",
-                         str(LEASE_SECONDS), "--temp-dir", os.path.join(directory, f"tmp-{i}")]
-                        + worker_args, directory, f"worker-{i}", stdout_pipe=True)
-            line = w.first_line(30)
-            if not line or not line.startswith("listening "):
-                raise RuntimeError(f"worker {i} did not start: {read(w.err_path)}")
-            w.address = line.split(" ", 1)[1]
-            self.workers.append(w)
-        self.wait_joined(len(self.workers))
-
-    def start_registry(self, port=0):
-        r = Process([self.dux, "registry", "--listen", f"127.0.0.1:{port}"], self.dir,
-                    f"registry-{time.time_ns()}", stdout_pipe=True)
-        line = r.first_line(30)
-        if not line or not line.startswith("listening "):
-            raise RuntimeError("registry did not start: " + read(r.err_path))
-        self.registry = r
-        self.registry_address = line.split(" ", 1)[1]
-
-    def restart_registry(self):
-        port = self.registry_address.rsplit(":", 1)[1]
-        self.registry.kill()
-        time.sleep(0.3)
-        self.start_registry(port)
-
-    def wait_joined(self, n, timeout=20):
-        deadline = time.time() + timeout
-        while time.time() < deadline:
-            out = run([self.dux, "workers", "--registry", self.registry_address], 30)
-            if out.returncode == 0 and out.stdout.count("127.0.0.1:") >= n:
-                return
-            time.sleep(0.1)
-        raise RuntimeError(f"{n} workers did not join the registry")
-
-    def live_workers(self):
-        return [w for w in self.workers if w.alive()]
-
-    def leftovers(self):
-        """What the live workers still hold: '' when nothing, else `dux workers`' text."""
-        live = self.live_workers()
-        if not live:
-            return ""
-        out = run([self.dux, "workers", "--workers", ",".join(w.address for w in live)], 30)
-        if out.returncode != 0:
-            return "dux workers failed: " + out.stderr.strip()
-        held = "__dux_" in out.stdout or re.search(r"running \[q", out.stdout)
-        return out.stdout if held else ""
-
-    def stop(self):
-        for w in self.workers:
-            w.kill()
-        if self.registry:
-            self.registry.kill()
-
-
-def read(path):
-    try:
-        with open(path, "r", errors="replace") as f:
-            return f.read()
-    except OSError:
-        return ""
-
-
-def run(argv, timeout):
-    try:
-        return subprocess.run(argv, capture_output=True, text=True, timeout=timeout)
-    except subprocess.TimeoutExpired as e:
-        return subprocess.CompletedProcess(argv, -1, e.stdout or "", "timed out")
+TOKEN = "chaos-t0ken"  # workers and registries off loopback (a namespace) need a token
 
 
 # --- the corpus ---------------------------------------------------------------------------
 
-def queries(data):
+def queries(data, pg):
     g = f'from_parquet("{data}/*.parquet")'
-    return {
+    corpus = {
         "holistic_groupby": {
             "pipeline": g + " |> group_by(id1) |> summarise(m: median(v1), "
                         "q: quantile_cont(v3, 0.9), n: count())",
@@ -198,6 +84,24 @@ def queries(data):
                         "partition_by: [id4])",
             "args": [], "shuffle": False, "write": True},
     }
+    if pg:
+        # Row-wise up to the insert: the workers insert their own rows (docs/postgres.md,
+        # "Distributed inserts"), all or nothing with atomic: true.
+        corpus["pg_insert"] = {
+            "pipeline": f'attach("pg", "{pg.conninfo()}", type: postgres)\n' + g
+                        + " |> filter(v1 > 2) |> select(id1, id4, v1, v3) "
+                        "|> insert_into(\"pg.public.{pg_table}\", atomic: true)",
+            "args": [], "shuffle": False, "pg": True}
+    return corpus
+
+
+PG_COLUMNS = "id1 text, id4 integer, v1 integer, v3 double precision"
+
+
+def pg_read_back(pg, table):
+    """A PostgreSQL target's rows, summarised like read_back (the oracle of an insert)."""
+    rows = pg.sql(f"SELECT count(*), sum(v3), count(DISTINCT id1), sum(v1) FROM {table}")
+    return "n,s,k,v\n" + rows + "\n"
 
 
 def same_rows(got, expected):
@@ -236,6 +140,8 @@ def read_back(dux, target):
 # --- faults -------------------------------------------------------------------------------
 # Each: which queries it applies to, when it strikes (`at`: a random delay after the start,
 # or after the first event of that name), what it does, and the coordinator flags it needs.
+# `cluster`: "netns" puts worker 0 (the victim) in a network namespace, "pool" runs the
+# workers from a `dux pool`.
 
 FAULTS = {
     "kill_worker": {"queries": None, "at": "delay"},
@@ -249,6 +155,14 @@ FAULTS = {
     "temp_dir_full": {"queries": "shuffle", "at": None,
                       "worker_args": ["--memory-limit", "40MB", "--max-temp-size", "2MB"]},
     "memory_limit": {"queries": None, "at": None, "worker_args": ["--memory-limit", "24MB"]},
+    # The victim's veth link down (nothing passes either way), up again after 1-5 s or, in
+    # half the trials, only once the coordinator has ended.
+    "netns_partition": {"queries": None, "at": "delay", "cluster": "netns"},
+    # The victim's veth capped at 8 Mbit/s each way with tc tbf, as the query starts.
+    "netns_bandwidth": {"queries": None, "at": None, "cluster": "netns"},
+    # `kill -9` of the pool its workers came from, a new pool on its port after 0-4 s (the
+    # workers' --registry-timeout is 2 s).
+    "restart_pool": {"queries": None, "at": "delay", "cluster": "pool"},
 }
 
 
@@ -274,37 +188,164 @@ def error_lines(stderr):
     return [l for l in stderr.splitlines() if l.strip() and not l.startswith("{")]
 
 
-def trial(args, rng, corpus, oracles, healthy, fault, qname, n, base):
+def make_cluster(args, spec, d):
+    """The trial's processes; a failure to start them removes what did start."""
+    kind = spec.get("cluster")
+    if kind == "pool":
+        cluster = PoolCluster(args.dux, d, 3, spec.get("worker_args", []))
+    else:
+        cluster = Cluster(args.dux, d, 3, spec.get("worker_args", []),
+                          Namespace() if kind == "netns" else None)
+    try:
+        cluster.start()
+    except BaseException:
+        cluster.stop()
+        raise
+    return cluster
+
+
+def strike(fault, rng, cluster, coordinator):
+    """Injects the fault; the victim worker (a Process) or None, and what undoes the fault
+    at the trial's end (or None)."""
+    if fault in ("kill_worker", "kill_bucket_owner", "kill_writer"):
+        victim = rng.choice(cluster.workers)
+        victim.kill()
+        return victim, None
+    if fault.startswith("stop_worker"):
+        victim = rng.choice(cluster.workers)
+        victim.signal(signal.SIGSTOP)
+        return victim, lambda: victim.signal(signal.SIGCONT)  # then leftovers are checked
+    if fault == "kill_coordinator":
+        coordinator.kill()
+    elif fault == "restart_registry":
+        cluster.restart_registry()
+    elif fault == "restart_pool":
+        cluster.restart_pool(rng.uniform(0, 4))
+    elif fault == "netns_partition":
+        cluster.namespace.cut()
+        healed = threading.Event()
+        lock = threading.Lock()
+
+        def heal():  # once: by the timer or at the trial's end, whichever is first
+            with lock:
+                if not healed.is_set():
+                    healed.set()
+                    cluster.namespace.heal()
+        if rng.random() < 0.5:
+            timer = threading.Timer(rng.uniform(1, 5), heal)
+            timer.daemon = True
+            timer.start()
+        return cluster.workers[0], heal
+    elif fault == "netns_bandwidth":
+        cluster.namespace.squeeze("8mbit")
+        return cluster.workers[0], None
+    return None, None
+
+
+def pg_outcome(pg, table, expected, code, killed):
+    """An atomic insert's outcome from its target, which must hold all of the oracle's rows
+    or none (docs/postgres.md); None when the run failed and nothing went in (then its error
+    decides, as for any failed run)."""
+    got = pg_read_back(pg, table)
+    n = int(got.splitlines()[1].split(",")[0])
+    expected_n = int(expected.splitlines()[1].split(",")[0])
+    complete = same_rows(got, expected)
+    detail = f"the target holds {n} rows, the oracle {expected_n}"
+    if code == 0:
+        outcome = "survived" if complete else "partial" if n < expected_n else "wrong"
+    elif complete:
+        outcome = None if killed else "wrong"  # a failed run whose rows were moved in
+    else:
+        outcome = None if n == 0 else "partial"
+    return outcome, detail
+
+
+def classify(args, fault, query, expected, code, hung, killed, out, err, victim, target, pg,
+             pg_table):
+    """The trial's outcome before leftovers are counted, and what to say about it."""
+    if query.get("pg") and not hung:
+        outcome, detail = pg_outcome(pg, pg_table, expected, code, killed)
+        if outcome:
+            return outcome, "" if outcome == "survived" else detail
+    else:
+        detail = ""
+    if hung:
+        return "hung", detail
+    if killed:
+        return "clean", detail
+    if code == 0:
+        got = read_back(args.dux, target) if query.get("write") else out
+        if same_rows(got, expected):
+            return "survived", ""
+        got_rows = set((got or "").splitlines()[1:])
+        expected_rows = set(expected.splitlines()[1:])
+        outcome = "partial" if got_rows < expected_rows else "wrong"
+        return outcome, f"got {len(got_rows)} rows, expected {len(expected_rows)}"
+    lines = error_lines(err)
+    one_line = len(lines) == 1 and lines[0].startswith("dux: ")
+    named = victim is None or victim.address in (lines[0] if lines else "")
+    if fault in ("temp_dir_full", "memory_limit"):
+        named = one_line and "worker" in lines[0]
+    if fault in ("restart_registry", "restart_pool"):
+        named = True
+    detail = (" | ".join(lines)[:300] + " " + detail).strip()
+    if victim is not None:
+        detail = f"(fault on {victim.address}) " + detail
+    return ("clean" if one_line and named else "unclear"), detail
+
+
+def leftovers_after(fault, query, outcome, cluster, coordinator, target, pg):
+    """What the trial left behind ('' when nothing): tables and fragments on the surviving
+    workers (within three leases and a margin), temporary or partial files in the write
+    target, staging tables in PostgreSQL, processes, and (once the cluster is stopped, which
+    this does) the trial's network namespace."""
+    deadline = time.time() + LEASE_SECONDS * 3 + 5
+    while True:
+        leak = cluster.leftovers()
+        if query.get("pg") and pg.staging_tables():
+            leak += f" staging tables: {pg.staging_tables()[:3]}"
+        if not leak or time.time() > deadline:
+            break
+        time.sleep(0.2)
+    if query.get("write") and os.path.isdir(target):
+        names = [os.path.join(r, f) for r, _, fs in os.walk(target) for f in fs]
+        temporary = [p for p in names if ".dux-tmp" in p]
+        if temporary:
+            leak += f" temporary files: {temporary[:3]}"
+        if outcome in ("clean", "unclear") and fault != "kill_coordinator" and names:
+            leak += f" files of a failed write: {names[:3]}"
+    if coordinator.alive():
+        leak += f" {coordinator.name} still running"
+    leak += cluster.processes_left()
+    cluster.stop()
+    if cluster.namespace_left():
+        leak += " left: " + cluster.namespace_left()
+    return leak.strip()
+
+
+def trial(args, rng, corpus, oracles, healthy, fault, qname, n, base, pg):
     d = tempfile.mkdtemp(prefix=f"t{n:04d}-", dir=base)
     spec = FAULTS[fault]
     query = corpus[qname]
     cluster = None
-    detail = ""
+    pg_table = f"chaos_{n:04d}"
     try:
-        cluster = Cluster(args.dux, d, 3, spec.get("worker_args", []))
+        cluster = make_cluster(args, spec, d)
         target = os.path.join(d, "target")
-        pipeline = query["pipeline"].replace("{target}", target)
-        argv = ([args.dux, "run", "--registry", cluster.registry_address, "--telemetry",
-                 "--format", "csv", "--quiet"] + query["args"] + spec.get("run_args", [])
-                + [pipeline])
+        pipeline = query["pipeline"].replace("{target}", target).replace("{pg_table}", pg_table)
+        if query.get("pg"):
+            pg.sql(f"CREATE TABLE {pg_table} ({PG_COLUMNS})")
+        argv = ([args.dux, "run"] + cluster.coordinator_args() + ["--telemetry", "--format",
+                "csv", "--quiet"] + query["args"] + spec.get("run_args", []) + [pipeline])
         coordinator = Process(argv, d, "coordinator")
         started = time.time()
-        victim = None
         if spec["at"] == "delay":
             time.sleep(rng.uniform(0, healthy[qname]))
         elif spec["at"]:
             wait_event(coordinator.err_path, spec["at"], coordinator.popen, started + TRIAL_BOUND)
             time.sleep(rng.uniform(0, 0.05))
-        if fault in ("kill_worker", "kill_bucket_owner", "kill_writer"):
-            victim = rng.choice(cluster.workers)
-            victim.kill()
-        elif fault.startswith("stop_worker"):
-            victim = rng.choice(cluster.workers)
-            victim.signal(signal.SIGSTOP)
-        elif fault == "kill_coordinator":
-            coordinator.kill()
-        elif fault == "restart_registry":
-            cluster.restart_registry()
+        struck = time.time() - started
+        victim, undo = strike(fault, rng, cluster, coordinator)
         try:
             code = coordinator.popen.wait(max(1, TRIAL_BOUND - (time.time() - started)))
             hung = False
@@ -312,65 +353,53 @@ def trial(args, rng, corpus, oracles, healthy, fault, qname, n, base):
             coordinator.kill()
             code, hung = None, True
         elapsed = time.time() - started
-        if victim is not None:
-            victim.signal(signal.SIGCONT)  # a stopped worker recovers; leftovers are then checked
+        if undo:
+            undo()  # a stopped worker goes on, a cut link comes back; leftovers then checked
         coordinator.out.close()
         coordinator.err.close()
-        out, err = read(coordinator.out_path), read(coordinator.err_path)
-
-        if hung:
-            outcome = "hung"
-        elif fault == "kill_coordinator" and code == -signal.SIGKILL:
-            outcome = "clean"
-        elif code == 0:
-            got = read_back(args.dux, target) if query.get("write") else out
-            expected = oracles[qname]
-            if same_rows(got, expected):
-                outcome = "survived"
-            else:
-                got_rows = set((got or "").splitlines()[1:])
-                expected_rows = set(expected.splitlines()[1:])
-                outcome = "partial" if got_rows < expected_rows else "wrong"
-                detail = f"got {len(got_rows)} rows, expected {len(expected_rows)}"
-        else:
-            lines = error_lines(err)
-            one_line = len(lines) == 1 and lines[0].startswith("dux: ")
-            named = victim is None or victim.address in (lines[0] if lines else "")
-            if fault in ("temp_dir_full", "memory_limit", "restart_registry"):
-                named = one_line and "worker" in lines[0] or fault == "restart_registry"
-            outcome = "clean" if one_line and named else "unclear"
-            detail = " | ".join(lines)[:300]
-            if victim is not None:
-                detail = f"(fault on {victim.address}) " + detail
-
-        # What is left behind: tables and fragments on the surviving workers (within a lease
-        # and a margin), temporary or partial files in the write target, processes.
-        leak = ""
-        deadline = time.time() + LEASE_SECONDS * 3 + 5
-        while True:
-            leak = cluster.leftovers()
-            if not leak or time.time() > deadline:
-                break
-            time.sleep(0.2)
-        if query.get("write") and os.path.isdir(target):
-            names = [os.path.join(r, f) for r, _, fs in os.walk(target) for f in fs]
-            temporary = [p for p in names if ".dux-tmp" in p]
-            if temporary:
-                leak += f" temporary files: {temporary[:3]}"
-            if outcome in ("clean", "unclear") and fault != "kill_coordinator" and names:
-                leak += f" files of a failed write: {names[:3]}"
-        for p in [coordinator] + ([victim] if victim else []):
-            if p.alive() and p is not victim:
-                leak += f" {p.name} still running"
+        killed = fault == "kill_coordinator" and code == -signal.SIGKILL
+        outcome, detail = classify(args, fault, query, oracles[qname], code, hung, killed,
+                                   read(coordinator.out_path), read(coordinator.err_path),
+                                   victim, target, pg, pg_table)
+        leak = leftovers_after(fault, query, outcome, cluster, coordinator, target, pg)
         if leak and outcome in ("survived", "clean"):
-            detail = (detail + " leak: " + leak.strip())[:400]
+            detail = (detail + " leak: " + leak)[:600]
             outcome = "leaked"
+        if outcome not in ("survived", "clean"):
+            detail = f"(struck at {struck:.2f} s, exit {code}) " + detail
         return outcome, elapsed, detail
     finally:
         if cluster:
             cluster.stop()
+        if query.get("pg"):
+            pg.sql(f"DROP TABLE IF EXISTS {pg_table}", check=False)
+            pg.drop_staging_tables()  # counted above; the next trial starts clean
         if not args.keep:
             shutil.rmtree(d, ignore_errors=True)
+
+
+def oracle_of(args, name, q, base, pg):
+    """The pipeline's rows run by `dux run` without workers, and how long that took."""
+    start = time.time()
+    if q.get("write"):
+        target = os.path.join(base, "oracle-" + name)
+        r = run([args.dux, "run", q["pipeline"].replace("{target}", target)], 300)
+        oracle = read_back(args.dux, target) if r.returncode == 0 else None
+    elif q.get("pg"):
+        pg.sql(f"CREATE TABLE oracle ({PG_COLUMNS})")
+        r = run([args.dux, "run", q["pipeline"].replace("{pg_table}", "oracle")], 300)
+        oracle = pg_read_back(pg, "oracle") if r.returncode == 0 else None
+        pg.sql("DROP TABLE oracle")
+    else:
+        r = run([args.dux, "run", "--format", "csv", q["pipeline"]], 300)
+        oracle = r.stdout if r.returncode == 0 else None
+    if oracle is None:
+        sys.exit(f"chaos: the oracle of {name} failed: {r.stderr}")
+    return oracle, max(0.2, time.time() - start)  # a random fault strikes within this
+
+
+def stop_on_sigterm(signum, frame):
+    raise KeyboardInterrupt  # runs every `finally`: processes, namespaces, the server go
 
 
 def main():
@@ -383,34 +412,57 @@ def main():
     p.add_argument("--faults", default=",".join(FAULTS), help="comma-separated fault kinds")
     p.add_argument("--report", default="chaos-report.md")
     p.add_argument("--keep", action="store_true", help="keep each trial's directory")
+    p.add_argument("--no-postgres", action="store_true", help="leave out the PostgreSQL insert")
+    p.add_argument("--queries", help="comma-separated query kinds (default: all)")
     args = p.parse_args()
     faults = args.faults.split(",")
     for f in faults:
         if f not in FAULTS:
             sys.exit(f"chaos: unknown fault kind {f!r} (known: {', '.join(FAULTS)})")
+    if os.geteuid() != 0 and any(FAULTS[f].get("cluster") == "netns" for f in faults):
+        print("chaos: not root: leaving out the network namespace faults", file=sys.stderr)
+        faults = [f for f in faults if FAULTS[f].get("cluster") != "netns"]
+    signal.signal(signal.SIGTERM, stop_on_sigterm)
+    os.environ["DUX_TOKEN"] = TOKEN
     rng = random.Random(args.seed)
     base = tempfile.mkdtemp(prefix="dux-chaos-")
-    data = os.path.join(base, "data")
-    gen = run([args.dux, "generate", "groupby", "--rows", str(args.rows), "--files", "6",
-               "--out", data], 300)
-    if gen.returncode != 0:
-        sys.exit("chaos: cannot generate data: " + gen.stderr)
-    corpus = queries(data)
-    oracles, healthy = {}, {}
-    for name, q in corpus.items():
-        start = time.time()
-        if q.get("write"):
-            target = os.path.join(base, "oracle-" + name)
-            r = run([args.dux, "run", q["pipeline"].replace("{target}", target)], 300)
-            oracle = read_back(args.dux, target) if r.returncode == 0 else None
+    pg = None
+    try:
+        if not args.no_postgres:
+            pg = PgServer()
+            try:
+                pg.start()
+            except RuntimeError as e:
+                print(f"chaos: no PostgreSQL, leaving out its insert: {e}", file=sys.stderr)
+                pg.stop()
+                pg = None
+        data = os.path.join(base, "data")
+        gen = run([args.dux, "generate", "groupby", "--rows", str(args.rows), "--files", "6",
+                   "--out", data], 300)
+        if gen.returncode != 0:
+            sys.exit("chaos: cannot generate data: " + gen.stderr)
+        corpus = queries(data, pg)
+        if args.queries:
+            wanted = args.queries.split(",")
+            for q in wanted:
+                if q not in corpus:
+                    sys.exit(f"chaos: unknown or unavailable query kind {q!r} "
+                             f"(known: {', '.join(corpus)})")
+            corpus = {q: corpus[q] for q in wanted}
+        oracles, healthy = {}, {}
+        for name, q in corpus.items():
+            oracles[name], healthy[name] = oracle_of(args, name, q, base, pg)
+        campaign(args, rng, faults, corpus, oracles, healthy, base, pg)
+    finally:
+        if pg:
+            pg.stop()
+        if args.keep:
+            print(f"chaos: the trials' directories are in {base}", file=sys.stderr)
         else:
-            r = run([args.dux, "run", "--format", "csv", q["pipeline"]], 300)
-            oracle = r.stdout if r.returncode == 0 else None
-        if oracle is None:
-            sys.exit(f"chaos: the oracle of {name} failed: {r.stderr}")
-        oracles[name] = oracle
-        healthy[name] = max(0.2, time.time() - start)  # a random fault strikes within this
+            shutil.rmtree(base, ignore_errors=True)
 
+
+def campaign(args, rng, faults, corpus, oracles, healthy, base, pg):
     tally = defaultdict(Counter)
     examples = defaultdict(list)
     began = time.time()
@@ -418,15 +470,17 @@ def main():
     while n < args.trials and time.time() - began < args.time_limit:
         fault = faults[n % len(faults)]
         candidates = [q for q in corpus if applies(fault, q, corpus[q])]
+        if not candidates:
+            sys.exit(f"chaos: no query kind of --queries for the fault {fault}")
         qname = rng.choice(candidates)
-        outcome, elapsed, detail = trial(args, rng, corpus, oracles, healthy, fault, qname, n, base)
+        outcome, elapsed, detail = trial(args, rng, corpus, oracles, healthy, fault, qname, n,
+                                         base, pg)
         tally[fault][outcome] += 1
         if outcome not in ("survived", "clean") and len(examples[fault]) < 3:
             examples[fault].append(f"{qname}: {outcome}: {detail}")
         print(json.dumps({"trial": n, "fault": fault, "query": qname, "outcome": outcome,
                           "seconds": round(elapsed, 2), "detail": detail}), flush=True)
         n += 1
-    shutil.rmtree(base, ignore_errors=True)
 
     total = Counter()
     lines = [f"Chaos campaign: {n} trials, seed {args.seed}, {round(time.time() - began)} s.",
