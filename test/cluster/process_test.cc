@@ -11,6 +11,7 @@
 #include <algorithm>
 #include <chrono>
 #include <filesystem>
+#include <fstream>
 #include <future>
 #include <memory>
 #include <optional>
@@ -1053,6 +1054,25 @@ TEST_F(ClusterTest, TokenIsRequiredAndChecked) {
     EXPECT_EQ(o.exit_code, 0) << o.err;
     EXPECT_EQ(o.out, "answer\n42\n");
   }
+}
+
+TEST_F(ClusterTest, ATokenFileWinsOverTheEnvironmentsToken) {
+  // A pool starts its workers with --token-file, and they inherit its environment: a
+  // $DUX_TOKEN there must not stop them ("give --token or --token-file, not both").
+  const fs::path file = dir_ / "token";
+  std::ofstream(file) << "f1le\n";
+  Server* w =
+      Serve({"worker", "--listen", "127.0.0.1:0", "--threads", "1", "--token-file", file.string()},
+            {{"DUX_TOKEN", "env"}});
+  ASSERT_TRUE(w);
+  Outcome ok = Dux({"workers", "--workers", w->address, "--token", "f1le"});
+  EXPECT_EQ(ok.exit_code, 0) << ok.err;
+  ExpectOneLineError(
+      Dux({"run", "--workers", w->address, "--token", "env", "from_query(\"SELECT 1 AS x\")"}),
+      {"worker " + w->address + ": wrong bearer token"});
+  ExpectOneLineError(
+      Dux({"worker", "--listen", "127.0.0.1:0", "--token", "x", "--token-file", file.string()}),
+      {"give --token or --token-file, not both"});
 }
 
 TEST_F(ClusterTest, WorkerOnAllInterfacesNeedsAToken) {

@@ -116,8 +116,8 @@ void AddServerOptions(CLI::App* cmd, std::string* listen, std::string* token,
                       std::string* token_file, std::string* cert, std::string* key,
                       std::string* ca) {
   cmd->add_option("--listen", *listen, "HOST:PORT to listen on (port 0: any free port)");
-  cmd->add_option("--token", *token, "bearer token every caller must present (or $DUX_TOKEN)")
-      ->envname("DUX_TOKEN");
+  // $DUX_TOKEN is read by ReadToken, when neither --token nor --token-file is given.
+  cmd->add_option("--token", *token, "bearer token every caller must present (or $DUX_TOKEN)");
   cmd->add_option("--token-file", *token_file,
                   "read the bearer token from FILE (keeps it out of `ps`)");
   cmd->add_option("--tls-cert", *cert, "TLS certificate (PEM)");

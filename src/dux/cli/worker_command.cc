@@ -3,6 +3,7 @@
 #include <signal.h>
 
 #include <cmath>
+#include <cstdlib>
 #include <fstream>
 #include <iostream>
 
@@ -61,7 +62,12 @@ constexpr auto kShutdownGrace = std::chrono::seconds(10);
 }  // namespace
 
 Result<std::string> ReadToken(const std::string& token, const std::string& token_file) {
-  if (token_file.empty()) return token;
+  // $DUX_TOKEN only when neither flag is given: a pool passes its workers --token-file, and
+  // they inherit its environment, which may hold a token too.
+  if (token_file.empty()) {
+    const char* env = std::getenv("DUX_TOKEN");
+    return token.empty() && env ? std::string(env) : token;
+  }
   if (!token.empty()) return Status::InvalidArgument("give --token or --token-file, not both");
   std::ifstream in(token_file);
   std::string read;
