@@ -46,7 +46,8 @@ class ServeTest : public ::testing::Test {
  protected:
   static void SetUpTestSuite() {
     // The children inherit the environment: nothing in it may pick workers, servers or tokens.
-    for (const char* name : {"DUX_TOKEN", "DUX_WORKERS", "DUX_REGISTRY", "DUX_SERVER", "DUX_POOL"}) {
+    for (const char* name :
+         {"DUX_TOKEN", "DUX_WORKERS", "DUX_REGISTRY", "DUX_SERVER", "DUX_POOL"}) {
       unsetenv(name);
     }
   }
@@ -124,9 +125,9 @@ class ServeTest : public ::testing::Test {
   /// A parquet file of one BIGINT column k = from, ..., to - 1, written by a local run.
   std::string KeysFile(const std::string& name, int64_t from, int64_t to) {
     std::string path = (dir_ / name).string();
-    ProcessOutcome o = Dux({"run", "from_query(\"SELECT range AS k FROM range(" +
-                                       std::to_string(from) + ", " + std::to_string(to) +
-                                       ")\") |> to_parquet(\"" + path + "\")"});
+    ProcessOutcome o =
+        Dux({"run", "from_query(\"SELECT range AS k FROM range(" + std::to_string(from) + ", " +
+                        std::to_string(to) + ")\") |> to_parquet(\"" + path + "\")"});
     EXPECT_EQ(o.exit_code, 0) << o.err;
     return path;
   }
@@ -190,9 +191,10 @@ TEST_F(ServeTest, EveryFormatGivesTheLocalOutput) {
   ASSERT_EQ(sink.exit_code, 0) << sink.err;
   EXPECT_TRUE(Contains(sink.out, "to_parquet: wrote 100 rows")) << sink.out;
   ProcessOutcome reread = Dux({"run", "--format", "csv",
-                               "from_parquet(\"" + written + "/**/*.parquet\", "
-                               "hive_partitioning: true) |> select(id4, n, s, m) |> "
-                               "sort_by(id4)"});
+                               "from_parquet(\"" + written +
+                                   "/**/*.parquet\", "
+                                   "hive_partitioning: true) |> select(id4, n, s, m) |> "
+                                   "sort_by(id4)"});
   EXPECT_EQ(reread.out, local_csv.out) << reread.err;
 }
 
@@ -200,8 +202,7 @@ TEST_F(ServeTest, FileChangedBetweenRunsGivesTheNewAnswer) {
   Server* server = ServeOnTwoWorkers();
   ASSERT_TRUE(server);
   const std::string path = KeysFile("keys.parquet", 0, 1000);
-  const std::string sum =
-      "from_parquet(\"" + path + "\") |> summarise(s: sum(k), n: count())";
+  const std::string sum = "from_parquet(\"" + path + "\") |> summarise(s: sum(k), n: count())";
   ProcessOutcome first = Dux({"run", "--server", server->address, "--format", "csv", sum});
   ASSERT_EQ(first.exit_code, 0) << first.err;
   EXPECT_EQ(first.out, "s,n\n499500,1000\n");
@@ -211,8 +212,8 @@ TEST_F(ServeTest, FileChangedBetweenRunsGivesTheNewAnswer) {
   ASSERT_EQ(second.exit_code, 0) << second.err;
   EXPECT_EQ(second.out, "s,n\n5499500,1000\n");
   // A file added to a glob is seen too.
-  const std::string glob = "from_parquet(\"" + (dir_ / "*.parquet").string() +
-                           "\") |> summarise(s: sum(k), n: count())";
+  const std::string glob =
+      "from_parquet(\"" + (dir_ / "*.parquet").string() + "\") |> summarise(s: sum(k), n: count())";
   ProcessOutcome one = Dux({"run", "--server", server->address, "--format", "csv", glob});
   EXPECT_EQ(one.out, "s,n\n5499500,1000\n") << one.err;
   KeysFile("more.parquet", 0, 10);
@@ -225,11 +226,12 @@ TEST_F(ServeTest, MistakesGiveTheLocalErrorAndExitCode) {
   ASSERT_TRUE(server);
   const std::string path = KeysFile("keys.parquet", 0, 100);
   const std::string source = "from_parquet(\"" + path + "\")";
-  ExpectSameAsLocal(*server, {source + "\n|> filter(nope > 1)"});        // unknown column
-  ExpectSameAsLocal(*server, {source + "\n|> frobnicate(k)"});           // unknown verb
-  ExpectSameAsLocal(*server, {source + "\n|> summarise(s: sum(k)"});     // parse error
+  ExpectSameAsLocal(*server, {source + "\n|> filter(nope > 1)"});     // unknown column
+  ExpectSameAsLocal(*server, {source + "\n|> frobnicate(k)"});        // unknown verb
+  ExpectSameAsLocal(*server, {source + "\n|> summarise(s: sum(k)"});  // parse error
   ExpectSameAsLocal(*server, {"from_parquet(\"" + (dir_ / "none.parquet").string() + "\")"});
-  ProcessOutcome error = Dux({"run", "--server", server->address, source + "\n|> filter(nope > 1)"});
+  ProcessOutcome error =
+      Dux({"run", "--server", server->address, source + "\n|> filter(nope > 1)"});
   EXPECT_EQ(error.exit_code, 1);
   EXPECT_TRUE(Contains(error.err, "line 2")) << error.err;
   // A server that is not there is named, in one line.
@@ -261,8 +263,8 @@ TEST_F(ServeTest, KilledClientCancelsItsQueryAndTheServerGoesOn) {
   client->Wait(10s);
   EXPECT_TRUE(WaitForWorkers(w->address, "running []")) << "the worker still runs the query";
   // Runs are serialised: the next one runs only once the killed one has ended.
-  ProcessOutcome next =
-      Dux({"run", "--server", server->address, "--format", "csv", "from_query(\"SELECT 42 AS x\")"});
+  ProcessOutcome next = Dux(
+      {"run", "--server", server->address, "--format", "csv", "from_query(\"SELECT 42 AS x\")"});
   EXPECT_EQ(next.exit_code, 0) << next.err;
   EXPECT_EQ(next.out, "x\n42\n");
 }
@@ -273,14 +275,13 @@ TEST_F(ServeTest, ConcurrentClientsAllGetTheirAnswers) {
   std::vector<std::future<ProcessOutcome>> runs;
   for (int i = 0; i < 4; ++i) {
     runs.push_back(std::async(std::launch::async, [this, server, i] {
-      return dux::test::RunProcess(
-          {DUX_BINARY, "run", "--server", server->address, "--format", "csv",
-           "from_query(\"SELECT " + std::to_string(i) + " AS x\")"},
-          [&] {
-            fs::path scratch = dir_ / ("concurrent-" + std::to_string(i));
-            fs::create_directories(scratch);
-            return scratch;
-          }());
+      return dux::test::RunProcess({DUX_BINARY, "run", "--server", server->address, "--format",
+                                    "csv", "from_query(\"SELECT " + std::to_string(i) + " AS x\")"},
+                                   [&] {
+                                     fs::path scratch = dir_ / ("concurrent-" + std::to_string(i));
+                                     fs::create_directories(scratch);
+                                     return scratch;
+                                   }());
     }));
   }
   for (int i = 0; i < 4; ++i) {
@@ -293,8 +294,9 @@ TEST_F(ServeTest, ConcurrentClientsAllGetTheirAnswers) {
 TEST_F(ServeTest, OffLoopbackNeedsATokenAndChecksIt) {
   ProcessOutcome refused = Dux({"serve", "--listen", "0.0.0.0:0"});
   EXPECT_EQ(refused.exit_code, 1);
-  EXPECT_EQ(refused.err, "dux: refusing to listen on 0.0.0.0:0 without a token: give --token or "
-                         "DUX_TOKEN (or listen on 127.0.0.1)\n");
+  EXPECT_EQ(refused.err,
+            "dux: refusing to listen on 0.0.0.0:0 without a token: give --token or "
+            "DUX_TOKEN (or listen on 127.0.0.1)\n");
   EXPECT_EQ(refused.out, "");
   Server* server = Start({"serve", "--listen", "0.0.0.0:0", "--token", "t0ken"});
   ASSERT_TRUE(server);
@@ -316,8 +318,8 @@ TEST_F(ServeTest, OffLoopbackNeedsATokenAndChecksIt) {
 TEST_F(ServeTest, SigtermStopsTheServerCleanly) {
   Server* server = ServeOnTwoWorkers();
   ASSERT_TRUE(server);
-  ProcessOutcome ok = Dux({"run", "--server", server->address, "--format", "csv",
-                           "from_query(\"SELECT 1 AS x\")"});
+  ProcessOutcome ok =
+      Dux({"run", "--server", server->address, "--format", "csv", "from_query(\"SELECT 1 AS x\")"});
   EXPECT_EQ(ok.exit_code, 0) << ok.err;
   server->process->Signal(SIGTERM);
   EXPECT_EQ(server->process->Wait(20s), std::optional<int>(0)) << ReadFile(server->stderr_file);

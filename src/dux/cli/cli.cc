@@ -221,29 +221,36 @@ int Main(int argc, char** argv) {
                    &serve.tls_key, &serve.tls_ca);
   serve_cmd->get_option("--token")->description(
       "bearer token every client must present, also sent to the workers (or $DUX_TOKEN)");
-  serve_cmd->add_option("--workers", serve.cluster.workers,
-                        "run on these workers: HOST:PORT,HOST:PORT (or $DUX_WORKERS)")
+  serve_cmd
+      ->add_option("--workers", serve.cluster.workers,
+                   "run on these workers: HOST:PORT,HOST:PORT (or $DUX_WORKERS)")
       ->envname("DUX_WORKERS");
-  serve_cmd->add_option("--registry", serve.cluster.registry,
-                        "run on the live workers of this registry at start (or $DUX_REGISTRY)")
+  serve_cmd
+      ->add_option("--registry", serve.cluster.registry,
+                   "run on the live workers of this registry at start (or $DUX_REGISTRY)")
       ->envname("DUX_REGISTRY");
-  serve_cmd->add_option("--local-workers", serve.cluster.local_workers,
-                        "start N local workers for the server's lifetime")
+  serve_cmd
+      ->add_option("--local-workers", serve.cluster.local_workers,
+                   "start N local workers for the server's lifetime")
       ->check(CLI::PositiveNumber);
   serve_cmd->add_option("--pool", serve.cluster.pool, "run on workers of this pool (or $DUX_POOL)")
       ->envname("DUX_POOL");
-  serve_cmd->add_option("--workers-wanted", serve.cluster.workers_wanted,
-                        "with --pool: ask it for N workers (default: 1)")
+  serve_cmd
+      ->add_option("--workers-wanted", serve.cluster.workers_wanted,
+                   "with --pool: ask it for N workers (default: 1)")
       ->check(CLI::PositiveNumber);
-  serve_cmd->add_option("--timeout", serve.cluster.timeout,
-                        "seconds each worker's share may take, unless the client gives its own "
-                        "--timeout (default: no limit)")
+  serve_cmd
+      ->add_option("--timeout", serve.cluster.timeout,
+                   "seconds each worker's share may take, unless the client gives its own "
+                   "--timeout (default: no limit)")
       ->check(CLI::NonNegativeNumber);
-  serve_cmd->add_option("--speculation", serve.cluster.speculation,
-                        "on: speculative attempts of stragglers, as dux run (default: off)")
+  serve_cmd
+      ->add_option("--speculation", serve.cluster.speculation,
+                   "on: speculative attempts of stragglers, as dux run (default: off)")
       ->check(CLI::IsMember({"on", "off"}));
-  serve_cmd->add_option("--broadcast-threshold", serve.cluster.broadcast_threshold,
-                        "as dux run --broadcast-threshold")
+  serve_cmd
+      ->add_option("--broadcast-threshold", serve.cluster.broadcast_threshold,
+                   "as dux run --broadcast-threshold")
       ->check(CLI::NonNegativeNumber);
   serve_cmd->add_flag("--telemetry", serve.cluster.telemetry,
                       "print distributed events as JSON lines on stderr");

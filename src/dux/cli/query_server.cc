@@ -117,7 +117,8 @@ void QueryServer::Distribute(Session& session, const v1::ServedRunRequest& reque
   const ClusterFlags& flags = options_.cluster;
   coordinator::ClusterOptions cluster;
   cluster.workers = cluster_->clients();
-  cluster.timeout_seconds = request.timeout_seconds() > 0 ? request.timeout_seconds() : flags.timeout;
+  cluster.timeout_seconds =
+      request.timeout_seconds() > 0 ? request.timeout_seconds() : flags.timeout;
   cluster.speculation.enabled = flags.speculation == "on";
   if (flags.broadcast_threshold >= 0) cluster.broadcast_threshold = flags.broadcast_threshold;
   cluster.interrupted = cancelled;

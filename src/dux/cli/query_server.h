@@ -42,9 +42,9 @@ class QueryServer final : public protocol::QueryService {
                const v1::ServedRunRequest& request, arrow_ipc::OutputStream* out);
 
   ServeCommandOptions options_;
-  std::timed_mutex running_;            ///< held by the run in progress
-  std::unique_ptr<Cluster> cluster_;    ///< null: runs locally; outlives session_
-  std::unique_ptr<Session> session_;    ///< the standing session, used under running_
+  std::timed_mutex running_;          ///< held by the run in progress
+  std::unique_ptr<Cluster> cluster_;  ///< null: runs locally; outlives session_
+  std::unique_ptr<Session> session_;  ///< the standing session, used under running_
 };
 
 }  // namespace dux::cli

@@ -59,8 +59,8 @@ class FileChunks {
   Status Close() {
     int fd = fd_;
     fd_ = -1;
-    if (::close(fd) != 0) return Status::IOError(std::string("cannot write output: ") +
-                                                 std::strerror(errno));
+    if (::close(fd) != 0)
+      return Status::IOError(std::string("cannot write output: ") + std::strerror(errno));
     return Status::OK();
   }
 
