@@ -153,9 +153,11 @@ TEST_F(ServeTest, EveryFormatGivesTheLocalOutput) {
   ASSERT_EQ(generated.exit_code, 0) << generated.err;
   Server* server = ServeOnTwoWorkers();
   ASSERT_TRUE(server);
+  // Exact aggregates only: a float sum's last digits depend on the order partials merge in
+  // (docs/architecture.md section 1 allows 1e-9), and byte equality is what is checked here.
   const std::string grouped = "from_parquet(\"" + (dir_ / "data" / "*.parquet").string() +
                               "\")\n|> group_by(id4)\n|> summarise(n: count(), s: sum(v1), "
-                              "m: avg(v3))\n|> sort_by(id4)";
+                              "m: max(v3))\n|> sort_by(id4)";
   for (const char* format : {"table", "csv", "json", "ndjson"}) {
     SCOPED_TRACE(format);
     ExpectSameAsLocal(*server, {"--format", format, grouped});
@@ -184,7 +186,8 @@ TEST_F(ServeTest, EveryFormatGivesTheLocalOutput) {
   ProcessOutcome local_csv = Dux({"run", "--format", "csv", grouped});
   EXPECT_EQ(read_back.out, local_csv.out) << read_back.err;
 
-  // A sink runs on the server's workers, and its summary line comes back.
+  // A sink runs on the server's workers, and its summary line comes back. (The sum, an
+  // int128, is stored as a double in parquet: read back as an integer.)
   const std::string written = (dir_ / "written").string();
   ProcessOutcome sink = Dux({"run", "--server", server->address,
                              grouped + "\n|> to_parquet(\"" + written + "\", partition_by: id4)"});
@@ -193,7 +196,8 @@ TEST_F(ServeTest, EveryFormatGivesTheLocalOutput) {
   ProcessOutcome reread = Dux({"run", "--format", "csv",
                                "from_parquet(\"" + written +
                                    "/**/*.parquet\", "
-                                   "hive_partitioning: true) |> select(id4, n, s, m) |> "
+                                   "hive_partitioning: true) |> mutate(s: CAST(s AS BIGINT)) |> "
+                                   "select(id4, n, s, m) |> "
                                    "sort_by(id4)"});
   EXPECT_EQ(reread.out, local_csv.out) << reread.err;
 }
