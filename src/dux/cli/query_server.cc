@@ -50,10 +50,7 @@ class CancelOnFlag {
   std::thread thread_;  // last: it uses the members above
 };
 
-const Status& ClientGone() {
-  static const Status gone(StatusCode::kCancelled, "the client went away");
-  return gone;
-}
+Status ClientGone() { return Status(StatusCode::kCancelled, "the client went away"); }
 
 // The request's --s3-* over the script's s3 statement, setting by setting (as a local run).
 pipeline::S3Settings S3Of(const pipeline::Script& script, const v1::ServedRunRequest& request) {
