@@ -11,12 +11,22 @@
 # of every answer, so that neither engine spends its time printing millions of rows
 # (bench/h2o_questions.sh, which bench/s3.sh uses too).
 #
-#   bench/h2o.sh [groupby|join] [ROWS] [RUNS]   (defaults: groupby, 10000000 rows, 5 runs
-#                                                 after 1 warm-up)
+#   bench/h2o.sh [--served] [groupby|join] [ROWS] [RUNS]   (defaults: groupby, 10000000 rows,
+#                                                 5 runs after 1 warm-up)
+#
+# With --served (docs/serve.md): one `dux serve` on the 2 workers, started once for every
+# question, and three commands per question in turn: DuckDB, `dux run --workers` (a process
+# per query, as above) and `dux run --server` (the thin client; the server's caches are warm
+# after the warm-up run). The table then has both ratios and the server's CPU per run.
 #
 # Prints a markdown table for BENCHMARKS.md. Needs a built tree and python3.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+SERVED=0
+if [[ "${1:-}" == --served ]]; then
+  SERVED=1
+  shift
+fi
 DATASET=groupby
 if [[ "${1:-}" == groupby || "${1:-}" == join ]]; then
   DATASET="$1"
@@ -35,6 +45,43 @@ source bench/workers.sh
 # name @ dux pipeline @ the SQL a DuckDB user would write
 source bench/h2o_questions.sh
 h2o_questions "$DATASET" "$DATA"
+
+if [[ $SERVED == 1 ]]; then
+  start_workers
+  "$DUX" serve --listen 127.0.0.1:0 --workers "$workers" --threads 2 >"$tmp/serve.out" &
+  server_pid=$!
+  pids+=("$server_pid")
+  for _ in $(seq 100); do grep -q listening "$tmp/serve.out" 2>/dev/null && break; sleep 0.1; done
+  server="$(sed -n 's/^listening //p' "$tmp/serve.out")"
+  echo "| question | DuckDB 2 threads (s) | dux run on 2 workers (s) | dux served (s) | run / DuckDB | served / DuckDB | server CPU per run (s) |"
+  echo "|---|---|---|---|---|---|---|"
+  for q in "${QUESTIONS[@]}"; do
+    IFS=@ read -r name pipeline sql <<<"$q"
+    bench/paired.py --warmup 1 --runs "$RUNS" --cpu-of "$server_pid" --export-json "$tmp/$name.json" \
+      duckdb "$BASE --threads 2 \"$sql\"" \
+      dux "$DUX run --workers $workers --threads 2 '$pipeline'" \
+      served "$DUX run --server $server '$pipeline'"
+    python3 - "$tmp/$name.json" "$name" <<'PY'
+import json, sys
+results = {r["command"]: r for r in json.load(open(sys.argv[1]))["results"]}
+t = {name: r["median"] for name, r in results.items()}
+print(f"| {sys.argv[2]} | {t['duckdb']:.3f} | {t['dux']:.3f} | {t['served']:.3f} | "
+      f"{t['dux'] / t['duckdb']:.2f} | {t['served'] / t['duckdb']:.2f} | "
+      f"{results['served']['cpu_of_pid']:.3f} |")
+PY
+  done
+  python3 - "$tmp" <<'PY'
+import glob, json, math, sys
+ratios = {"dux": [], "served": []}
+for f in sorted(glob.glob(sys.argv[1] + "/*.json")):
+    runs = {r["command"]: r["median"] for r in json.load(open(f))["results"]}
+    for name in ratios:
+        ratios[name].append(runs[name] / runs["duckdb"])
+mean = {n: math.exp(sum(map(math.log, r)) / len(r)) for n, r in ratios.items()}
+print(f"| geometric mean | | | | {mean['dux']:.2f} | {mean['served']:.2f} | |")
+PY
+  exit 0
+fi
 
 echo "| question | DuckDB 2 threads (s) | dux on 2 workers (s) | dux / DuckDB | bytes moved | worker peak RSS (MB) | splitter rules |"
 echo "|---|---|---|---|---|---|---|"

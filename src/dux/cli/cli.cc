@@ -152,6 +152,11 @@ int Main(int argc, char** argv) {
                     "print a distributed run's progress on stderr as plain lines (at most one "
                     "a second), also when stderr is not a terminal");
   run_cmd->add_flag("-q,--quiet", run.quiet, "print no progress line");
+  run_cmd
+      ->add_option("--server", run.server,
+                   "send the pipeline to this `dux serve` (HOST:PORT) and print what it returns "
+                   "(or $DUX_SERVER); --token and --tls-ca reach it")
+      ->envname("DUX_SERVER");
 
   RunOptions explain;
   explain.format = "text";
@@ -209,6 +214,50 @@ int Main(int argc, char** argv) {
                          "serve Prometheus metrics at /metrics on HOST:PORT (a bare PORT: "
                          "127.0.0.1:PORT); --token applies to it too");
 
+  ServeCommandOptions serve;
+  CLI::App* serve_cmd = app.add_subcommand(
+      "serve", "keep a coordinator running: run the pipelines `dux run --server` sends");
+  AddServerOptions(serve_cmd, &serve.listen, &serve.token, &serve.token_file, &serve.tls_cert,
+                   &serve.tls_key, &serve.tls_ca);
+  serve_cmd->get_option("--token")->description(
+      "bearer token every client must present, also sent to the workers (or $DUX_TOKEN)");
+  serve_cmd
+      ->add_option("--workers", serve.cluster.workers,
+                   "run on these workers: HOST:PORT,HOST:PORT (or $DUX_WORKERS)")
+      ->envname("DUX_WORKERS");
+  serve_cmd
+      ->add_option("--registry", serve.cluster.registry,
+                   "run on the live workers of this registry at start (or $DUX_REGISTRY)")
+      ->envname("DUX_REGISTRY");
+  serve_cmd
+      ->add_option("--local-workers", serve.cluster.local_workers,
+                   "start N local workers for the server's lifetime")
+      ->check(CLI::PositiveNumber);
+  serve_cmd->add_option("--pool", serve.cluster.pool, "run on workers of this pool (or $DUX_POOL)")
+      ->envname("DUX_POOL");
+  serve_cmd
+      ->add_option("--workers-wanted", serve.cluster.workers_wanted,
+                   "with --pool: ask it for N workers (default: 1)")
+      ->check(CLI::PositiveNumber);
+  serve_cmd
+      ->add_option("--timeout", serve.cluster.timeout,
+                   "seconds each worker's share may take, unless the client gives its own "
+                   "--timeout (default: no limit)")
+      ->check(CLI::NonNegativeNumber);
+  serve_cmd
+      ->add_option("--speculation", serve.cluster.speculation,
+                   "on: speculative attempts of stragglers, as dux run (default: off)")
+      ->check(CLI::IsMember({"on", "off"}));
+  serve_cmd
+      ->add_option("--broadcast-threshold", serve.cluster.broadcast_threshold,
+                   "as dux run --broadcast-threshold")
+      ->check(CLI::NonNegativeNumber);
+  serve_cmd->add_flag("--telemetry", serve.cluster.telemetry,
+                      "print distributed events as JSON lines on stderr");
+  serve_cmd->add_option("--threads", serve.threads, "DuckDB threads (default: all cores)")
+      ->check(CLI::NonNegativeNumber);
+  serve_cmd->add_option("--memory-limit", serve.memory_limit, "DuckDB memory limit, e.g. 4GB");
+
   RegistryCommandOptions registry;
   CLI::App* registry_cmd = app.add_subcommand("registry", "run a registry that workers join");
   AddServerOptions(registry_cmd, &registry.listen, &registry.token, &registry.token_file,
@@ -253,8 +302,8 @@ int Main(int argc, char** argv) {
   // CLI11 reports a mistyped subcommand as "A subcommand is required", which hides the typo.
   if (argc > 1 && argv[1][0] != '-') {
     bool known = false;
-    for (CLI::App* cmd : {run_cmd, explain_cmd, worker_cmd, registry_cmd, pool_cmd, workers_cmd,
-                          demo_cmd, gen_cmd}) {
+    for (CLI::App* cmd : {run_cmd, explain_cmd, worker_cmd, serve_cmd, registry_cmd, pool_cmd,
+                          workers_cmd, demo_cmd, gen_cmd}) {
       known = known || cmd->check_name(argv[1]);
     }
     if (!known) {
@@ -281,6 +330,8 @@ int Main(int argc, char** argv) {
     status = Explain(explain);
   } else if (worker_cmd->parsed()) {
     status = Worker(worker);
+  } else if (serve_cmd->parsed()) {
+    status = Serve(serve);
   } else if (registry_cmd->parsed()) {
     status = Registry(registry);
   } else if (pool_status_cmd->parsed()) {

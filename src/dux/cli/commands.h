@@ -42,12 +42,18 @@ struct RunOptions {
   pipeline::S3Settings s3;  ///< --s3-*: over the script's s3 statement, setting by setting
   bool progress = false;    ///< --progress: a distributed run's progress as plain lines
   bool quiet = false;       ///< --quiet: no progress line at all
+  /// --server or $DUX_SERVER: send the pipeline to this `dux serve` (docs/serve.md) instead
+  /// of running it here; cluster.token and cluster.tls_ca reach it.
+  std::string server;
 };
 
 /// Reads the pipeline text from the argument, the file, or stdin, in that order.
 Result<std::string> ReadPipelineText(const RunOptions& options);
 
 Status Run(const RunOptions& options);
+/// dux run --server: the pipeline text and the run's options go to the server, its output
+/// comes back and is written to stdout or --output as a local run writes it.
+Status RunServed(const RunOptions& options);
 Status Explain(const RunOptions& options);
 
 struct WorkerCommandOptions {
@@ -77,6 +83,26 @@ Status Worker(const WorkerCommandOptions& options);
 
 /// The token of --token or --token-file (not both), trailing newline removed.
 Result<std::string> ReadToken(const std::string& token, const std::string& token_file);
+
+/// dux serve (docs/serve.md).
+struct ServeCommandOptions {
+  std::string listen = "127.0.0.1:0";
+  /// Required from every client, and sent to the workers (like a worker's own --token).
+  std::string token;
+  std::string token_file;
+  std::string tls_cert, tls_key;
+  /// With TLS: clients must present a certificate it signed; also the CA the workers'
+  /// certificates are checked against.
+  std::string tls_ca;
+  /// The workers (--workers, --registry, --local-workers, --pool) and what runs on them
+  /// (--timeout, --speculation, --broadcast-threshold, --telemetry); token and tls_ca are
+  /// the fields above.
+  ClusterFlags cluster;
+  int threads = 0;
+  std::string memory_limit;
+};
+/// dux serve: runs the pipelines clients send until SIGTERM/SIGINT.
+Status Serve(const ServeCommandOptions& options);
 
 struct RegistryCommandOptions {
   std::string listen = "127.0.0.1:0";

@@ -20,6 +20,7 @@
 #include "dux/cli/progress_display.h"
 #include "dux/cli/query_watch.h"
 #include "dux/cli/registry_report.h"
+#include "dux/cli/result_output.h"
 #include "dux/exec/arrow_export.h"
 #include "dux/exec/output_target.h"
 #include "dux/exec/sink_writer.h"
@@ -60,27 +61,6 @@ Result<Opened> OpenSession(const RunOptions& o, const pipeline::Script& script) 
 // Where the result goes: stdout (no target), or a file, device or pipe (exec::OutputTarget).
 using Destination = std::optional<exec::OutputTarget>;
 
-// Writes to a file descriptor it does not own (stdout), retrying short writes.
-class FdOutputStream : public arrow_ipc::OutputStream {
- public:
-  explicit FdOutputStream(int fd) : fd_(fd) {}
-  Status Write(const void* data, size_t size) override {
-    const char* p = static_cast<const char*>(data);
-    while (size > 0) {
-      ssize_t n = ::write(fd_, p, size);
-      if (n < 0 && errno == EINTR) continue;
-      if (n <= 0)
-        return Status::IOError(std::string("cannot write output: ") + std::strerror(errno));
-      p += n;
-      size -= static_cast<size_t>(n);
-    }
-    return Status::OK();
-  }
-
- private:
-  int fd_;
-};
-
 Status WriteText(const std::string& text, const Destination& to) {
   if (!to) {
     std::cout.flush();
@@ -101,12 +81,6 @@ Status WriteText(const std::string& text, const Destination& to) {
       .status();
 }
 
-// The type of stdout's file (S_IFIFO, S_IFREG, ...).
-mode_t StdoutType() {
-  struct stat st;
-  return ::fstat(STDOUT_FILENO, &st) == 0 ? (st.st_mode & S_IFMT) : 0;
-}
-
 // Whether DuckDB may write stdout itself by opening /dev/stdout: a pipe, FIFO or terminal.
 // Not a regular file (opening it again would truncate it, and lose an append's position),
 // nor a socket (Linux cannot open one by path).
@@ -118,23 +92,8 @@ Result<int64_t> ExportToStdout(exec::Connection& connection, const std::string& 
   std::cout.flush();
   if (StdoutReopenable()) return exec::ExportQuery(connection, select, format, "/dev/stdout");
   // A file (or socket) gets a temporary file's bytes, copied in blocks.
-  std::string tmpl = (std::filesystem::temp_directory_path() / "dux-out-XXXXXX").string();
-  int fd = mkstemp(tmpl.data());
-  if (fd < 0) return Status::IOError("cannot create a temporary file");
-  close(fd);
-  Result<int64_t> rows = exec::ExportQuery(connection, select, format, tmpl);
-  if (rows.ok()) {
-    std::ifstream in(tmpl, std::ios::binary);
-    FdOutputStream out(STDOUT_FILENO);
-    char block[1 << 16];
-    while (rows.ok() && in) {
-      in.read(block, sizeof block);
-      Status written = out.Write(block, static_cast<size_t>(in.gcount()));
-      if (!written.ok()) rows = written;
-    }
-  }
-  std::remove(tmpl.c_str());
-  return rows;
+  FdOutputStream out(STDOUT_FILENO);
+  return ExportThroughFile(connection, select, format, &out);
 }
 
 // Writes the result the SELECT `select` produces, in `o.format`, to `to`.
@@ -168,13 +127,6 @@ Result<int64_t> WriteResult(Session& session, const std::string& select,
     });
   }
   return ExportToStdout(connection, select, o.format);
-}
-
-// Whether stdout's reader has gone (`| head` after its lines): then a failed write is the
-// expected end of the run, not an error.
-bool StdoutClosed() {
-  pollfd p{STDOUT_FILENO, POLLOUT, 0};
-  return ::poll(&p, 1, 0) == 1 && (p.revents & POLLERR) != 0;
 }
 
 }  // namespace
@@ -223,13 +175,7 @@ Status RunIn(const RunOptions& o, Opened* opened) {
   if (opened->cluster) opened->report = RegistryReport::Start(*opened->cluster, *session, text, p);
   if (p.sink()) {
     DUX_ASSIGN_OR_RETURN(exec::WriteReport report, session->Write(p));
-    std::string summary =
-        p.sink()->Verb() + std::string(": wrote ") + std::to_string(report.rows) + " rows";
-    if (!report.files.empty()) {
-      summary += " to " + std::to_string(report.files.size()) +
-                 (report.files.size() == 1 ? " file" : " files");
-    }
-    return WriteText(summary + "\n", to);
+    return WriteText(SinkSummary(p, report), to);
   }
   // Rows stream to a reader as the workers deliver them. A file shows nothing before it is
   // complete, so it gets them gathered first, where a failed partition can still be retried.
@@ -267,6 +213,7 @@ Status Run(const RunOptions& o) {
   // A reader that goes away makes writes fail with EPIPE (see StdoutClosed) instead of
   // killing the process before it cancels the workers' fragments.
   std::signal(SIGPIPE, SIG_IGN);
+  if (!o.server.empty()) return RunServed(o);
   Opened opened;
   Status status = RunIn(o, &opened);
   if (!status.ok() && (o.output.empty() || o.output == "-") && StdoutClosed())

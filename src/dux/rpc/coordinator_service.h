@@ -1,0 +1,30 @@
+// The Coordinator gRPC service of a standing coordinator (`dux serve`, docs/serve.md), and its
+// client (`dux run --server`): each call checked for the bearer token, then handed to the
+// transport-agnostic protocol::QueryService; its output streamed back in chunks.
+#pragma once
+
+#include <functional>
+#include <memory>
+#include <string>
+
+#include "dux/protocol/query_service.h"
+#include "dux/rpc/transport.h"
+#include "dux/v1/serve.grpc.pb.h"
+
+namespace dux::rpc {
+
+/// `service` must outlive the gRPC service. A call whose client goes away, or that the
+/// server's shutdown cancels, has its run cancelled.
+std::unique_ptr<grpc::Service> MakeCoordinatorService(protocol::QueryService* service,
+                                                      std::string token);
+
+/// Sends `request` to the server at `address` and hands each output chunk, in order, to
+/// `write` (a failed write abandons the call, which cancels the run). Returns the server's
+/// error as it gave it (the same line a local run prints); a failure to reach the server, or
+/// of the connection, names the server's address. No deadline: a run takes what it takes
+/// (the request's timeout bounds the workers' shares).
+Status RunOnServer(const std::string& address, const ClientOptions& options,
+                   const v1::ServedRunRequest& request,
+                   const std::function<Status(const std::string&)>& write);
+
+}  // namespace dux::rpc
