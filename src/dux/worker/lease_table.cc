@@ -47,6 +47,9 @@ Status LeaseTable::AddTable(const std::string& lease, const std::string& table) 
   if (lease.empty()) return Status::OK();
   Lease* held = FindOrStart(lease);
   if (!held) return ExpiredError(lease);
+  if (held->dropped.count(table) != 0) {
+    return Status::FailedPrecondition("table \"" + table + "\" was dropped by its query");
+  }
   held->tables.insert(table);
   table_lease_[table] = lease;
   return Status::OK();
@@ -75,6 +78,13 @@ void LeaseTable::RemoveTable(const std::string& table) {
   auto lease = leases_.find(owner->second);
   if (lease != leases_.end()) lease->second.tables.erase(table);
   table_lease_.erase(owner);
+}
+
+void LeaseTable::Dropped(const std::string& lease, const std::string& table) {
+  RemoveTable(table);
+  if (lease.empty()) return;
+  std::lock_guard lock(mutex_);
+  if (Lease* held = FindOrStart(lease)) held->dropped.insert(table);
 }
 
 void LeaseTable::RemoveQuery(const std::string& lease, const std::string& query_id) {

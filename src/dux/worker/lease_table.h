@@ -48,8 +48,13 @@ class LeaseTable {
   /// that a table made while its lease expired can be dropped by its maker.
   bool Holds(const std::string& lease, const std::string& table) const;
 
-  /// `table` is gone (its coordinator dropped it): the lease no longer holds it.
+  /// `table` is gone (or was never made): the lease no longer holds it.
   void RemoveTable(const std::string& table);
+  /// Its coordinator dropped `table` (made or not): the lease no longer holds it and it
+  /// cannot come back under `lease` (AddTable refuses it), so that a peer's push still on
+  /// its way when a failed query cleans up does not leave a bucket behind. Nothing for an
+  /// empty lease.
+  void Dropped(const std::string& lease, const std::string& table);
   /// The fragment `query_id` of `lease` has ended.
   void RemoveQuery(const std::string& lease, const std::string& query_id);
 
@@ -75,6 +80,7 @@ class LeaseTable {
     Clock::time_point renewed;
     std::set<std::string> queries;
     std::set<std::string> tables;
+    std::set<std::string> dropped;  // see Dropped
   };
   /// The live lease `lease`, created now when new; null when it has expired.
   Lease* FindOrStart(const std::string& lease);

@@ -93,6 +93,20 @@ TEST_F(LeaseTableTest, NoLeaseHoldsNothing) {
   EXPECT_EQ(table_.size(), 0u);
 }
 
+TEST_F(LeaseTableTest, ATableItsQueryDroppedCannotComeBack) {
+  ASSERT_TRUE(table_.AddTable("A", "made").ok());
+  table_.Dropped("A", "made");
+  table_.Dropped("A", "never-made");  // a retry's bucket the cleanup drops just in case
+  for (const char* t : {"made", "never-made"}) {
+    Status late = table_.AddTable("A", t);  // a peer's push still on its way
+    EXPECT_EQ(late.code(), StatusCode::kFailedPrecondition) << t;
+    EXPECT_NE(late.message().find("was dropped by its query"), std::string::npos);
+  }
+  EXPECT_TRUE(table_.AddTable("B", "made").ok());  // another query may use the name
+  now_ += 2s;
+  EXPECT_EQ(table_.TakeExpired().size(), 1u);  // B's table; A held nothing
+}
+
 TEST_F(LeaseTableTest, ATableIsItsLeasesAloneUntilDroppedOrExpired) {
   ASSERT_TRUE(table_.AddTable("A", "t").ok());
   EXPECT_TRUE(table_.CheckAccess("A", "t").ok());

@@ -586,6 +586,7 @@ Status Worker::DropTable(const v1::DropTableRequest& request) {
     return Status::InvalidArgument("a table needs a name");
   }
   for (const auto& t : tables) DUX_RETURN_NOT_OK(leases_.CheckAccess(request.lease_id(), t));
+  const std::vector<std::string> requested = tables;
   // Buckets held in memory go once the tables are dropped (all or none, see below).
   std::vector<std::string> held;
   std::erase_if(tables, [&](const std::string& t) {
@@ -620,6 +621,9 @@ Status Worker::DropTable(const v1::DropTableRequest& request) {
     }
   }
   for (const auto& t : gone) leases_.RemoveTable(t);
+  if (dropped.ok() || !all_or_none) {
+    for (const auto& t : requested) leases_.Dropped(request.lease_id(), t);
+  }
   std::lock_guard lock(mutex_);
   for (const auto& t : gone) tables_.erase(t);
   return dropped;
