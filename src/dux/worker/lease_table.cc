@@ -81,7 +81,6 @@ void LeaseTable::RemoveTable(const std::string& table) {
 }
 
 void LeaseTable::Dropped(const std::string& lease, const std::string& table) {
-  RemoveTable(table);
   if (lease.empty()) return;
   std::lock_guard lock(mutex_);
   if (Lease* held = FindOrStart(lease)) held->dropped.insert(table);

@@ -50,10 +50,10 @@ class LeaseTable {
 
   /// `table` is gone (or was never made): the lease no longer holds it.
   void RemoveTable(const std::string& table);
-  /// Its coordinator dropped `table` (made or not): the lease no longer holds it and it
-  /// cannot come back under `lease` (AddTable refuses it), so that a peer's push still on
-  /// its way when a failed query cleans up does not leave a bucket behind. Nothing for an
-  /// empty lease.
+  /// Its coordinator dropped `table` (made or not): it cannot come back under `lease`
+  /// (AddTable refuses it), so that a peer's push still on its way when a failed query cleans
+  /// up does not leave a bucket behind. A table the drop could not remove stays held (its
+  /// lease's expiry drops it). Nothing for an empty lease.
   void Dropped(const std::string& lease, const std::string& table);
   /// The fragment `query_id` of `lease` has ended.
   void RemoveQuery(const std::string& lease, const std::string& query_id);

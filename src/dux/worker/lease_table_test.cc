@@ -95,6 +95,7 @@ TEST_F(LeaseTableTest, NoLeaseHoldsNothing) {
 
 TEST_F(LeaseTableTest, ATableItsQueryDroppedCannotComeBack) {
   ASSERT_TRUE(table_.AddTable("A", "made").ok());
+  table_.RemoveTable("made");  // it was dropped
   table_.Dropped("A", "made");
   table_.Dropped("A", "never-made");  // a retry's bucket the cleanup drops just in case
   for (const char* t : {"made", "never-made"}) {

@@ -4,8 +4,10 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <chrono>
 #include <cstring>
 #include <filesystem>
+#include <thread>
 #include <utility>
 
 #include "dux/common/version.h"
@@ -577,6 +579,9 @@ Result<int64_t> Worker::AppendChunk(const v1::AppendChunkRequest& request) {
   return rows;
 }
 
+// How long a cleanup's drop of one table is tried again (see DropTable).
+constexpr auto kCleanupDropPatience = std::chrono::seconds(5);
+
 Status Worker::DropTable(const v1::DropTableRequest& request) {
   std::vector<std::string> tables;
   if (!request.table().empty()) tables.push_back(request.table());
@@ -602,9 +607,17 @@ Status Worker::DropTable(const v1::DropTableRequest& request) {
   Status dropped;
   std::vector<std::string> gone;
   for (const auto& t : tables) {
-    Status one = c.Execute(std::string("DROP TABLE ") + (all_or_none ? "" : "IF EXISTS ") +
-                           sql::QuoteIdentifier(t))
-                     .status();
+    const std::string drop =
+        std::string("DROP TABLE ") + (all_or_none ? "" : "IF EXISTS ") + sql::QuoteIdentifier(t);
+    Status one = c.Execute(drop).status();
+    // A cleanup after a failed query may come while a cancelled fragment of that query still
+    // appends to the table (DuckDB refuses the drop as a write-write conflict until that
+    // fragment's transaction has ended): tried again for a while, as the fragment ends soon.
+    for (auto until = std::chrono::steady_clock::now() + kCleanupDropPatience;
+         !one.ok() && !all_or_none && std::chrono::steady_clock::now() < until;) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));
+      one = c.Execute(drop).status();
+    }
     if (one.ok()) gone.push_back(t);
     if (dropped.ok()) dropped = one;
     if (!dropped.ok() && all_or_none) break;
