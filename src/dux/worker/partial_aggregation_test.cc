@@ -120,8 +120,8 @@ class ChoosePartialAggregationTest : public ::testing::Test {
         sql::QuoteString(file));
     EXPECT_TRUE(written.ok()) << written.status().ToString();
     pipeline::Pipeline partial = Parse(
-        "from_parquet(" + sql::QuoteString(file) +
-        ") |> group_by(g) |> summarise(__dux_p0: sum(x), __dux_p1: count(x), __dux_p2: count(*))");
+        "from_parquet(\"" + file +
+        "\") |> group_by(g) |> summarise(__dux_p0: sum(x), __dux_p1: count(x), __dux_p2: count(*))");
     auto compiled = engine_->Compile(partial);
     EXPECT_TRUE(compiled.ok()) << compiled.status().ToString();
     v1::AdaptivePartialAggregate adaptive;
