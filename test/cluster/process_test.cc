@@ -421,8 +421,7 @@ TEST_F(ClusterTest, AdaptivePartialAggregationSkipsForAGroupPerRowAndKeepsForFew
   Outcome local = Dux({"run", "--format", "csv", many});
   // Fewer groups than final_on_workers needs: the rows are folded on the coordinator, as
   // partials (the e2e file adaptive_partial_aggregate.test runs the exchange too).
-  Outcome skipped =
-      Dux({"run", "--local-workers", "2", "--format", "csv", "--telemetry", many});
+  Outcome skipped = Dux({"run", "--local-workers", "2", "--format", "csv", "--telemetry", many});
   ExpectSameRows(skipped, local, 30000);
   EXPECT_EQ(PartialAggregations(skipped.err, "skipped"), 2) << skipped.err;
   EXPECT_EQ(PartialAggregations(skipped.err, "kept"), 0) << skipped.err;

@@ -129,18 +129,18 @@ json Figures(json fields, const std::optional<int64_t>& rows_in,
 json StageJson(const StageProfile& s) {
   json tasks = json::array();
   for (const auto& t : s.tasks) {
-    tasks.push_back(Figures({{"task", t.task},
-                             {"address", t.address},
-                             {"attempt", t.attempt},
-                             {"start", t.start},
-                             {"end", t.end},
-                             {"seconds", t.end - t.start},
-                             {"status", t.status},
-                             {"partial_aggregation", t.partial_aggregation.empty()
-                                                         ? json(nullptr)
-                                                         : json(t.partial_aggregation)},
-                             {"rows_per_group", Optional(t.rows_per_group)}},
-                            t.rows_in, t.rows_out, t.bytes, t.peak_memory_bytes, t.spill_bytes));
+    tasks.push_back(
+        Figures({{"task", t.task},
+                 {"address", t.address},
+                 {"attempt", t.attempt},
+                 {"start", t.start},
+                 {"end", t.end},
+                 {"seconds", t.end - t.start},
+                 {"status", t.status},
+                 {"partial_aggregation",
+                  t.partial_aggregation.empty() ? json(nullptr) : json(t.partial_aggregation)},
+                 {"rows_per_group", Optional(t.rows_per_group)}},
+                t.rows_in, t.rows_out, t.bytes, t.peak_memory_bytes, t.spill_bytes));
   }
   json workers = json::array();
   for (const auto& w : s.workers) {

@@ -197,14 +197,13 @@ std::optional<Decomposition> Decompose(const sql::AggregateCall& call) {
   }
   if (n == "avg" || n == "mean") {
     Decomposition d{{"sum", "count"},
-                         {},
-                         [](const auto& c, const auto&) {
-                           return "CAST(sum(" + c[0] + ") AS DOUBLE) / NULLIF(sum(" + c[1] +
-                                  "), 0)";
-                         },
-                         {[](const auto& c, const auto&) { return "sum(" + c[0] + ")"; },
-                          [](const auto& c, const auto&) { return "sum(" + c[1] + ")"; }},
-                         /*numeric_only=*/true};
+                    {},
+                    [](const auto& c, const auto&) {
+                      return "CAST(sum(" + c[0] + ") AS DOUBLE) / NULLIF(sum(" + c[1] + "), 0)";
+                    },
+                    {[](const auto& c, const auto&) { return "sum(" + c[0] + ")"; },
+                     [](const auto& c, const auto&) { return "sum(" + c[1] + ")"; }},
+                    /*numeric_only=*/true};
     d.rows = {kRowValue, kRowCount};
     return d;
   }

@@ -18,8 +18,8 @@ namespace fs = std::filesystem;
 
 TEST(DecidePartialAggregation, SkipsWhenEverySampledRowIsANewGroup) {
   // H2O q10 on one worker: 5 million rows, every key distinct.
-  auto d = DecidePartialAggregation({kPartialAggregationSampleRows, kPartialAggregationSampleRows,
-                                     5'000'000});
+  auto d = DecidePartialAggregation(
+      {kPartialAggregationSampleRows, kPartialAggregationSampleRows, 5'000'000});
   EXPECT_TRUE(d.skip);
   EXPECT_DOUBLE_EQ(d.rows_per_group, 1);
 }
@@ -47,7 +47,8 @@ TEST(DecidePartialAggregation, AnEmptySampleKeepsThePartialAggregate) {
 }
 
 TEST(DecidePartialAggregation, InputRowsBelowTheSampleCountAsTheSample) {
-  auto d = DecidePartialAggregation({kPartialAggregationSampleRows, kPartialAggregationSampleRows, 5});
+  auto d =
+      DecidePartialAggregation({kPartialAggregationSampleRows, kPartialAggregationSampleRows, 5});
   EXPECT_TRUE(d.skip);
   EXPECT_DOUBLE_EQ(d.rows_per_group, 1);
 }
@@ -59,14 +60,13 @@ pipeline::Pipeline Parse(const std::string& text) {
 }
 
 TEST(RowPartialsPipeline, ReplacesTheGroupByAndSummariseWithCastRowsKeysFirst) {
-  pipeline::Pipeline partial =
-      Parse("from_parquet(\"t.parquet\") |> filter(x > 0) |> group_by(g, h) |> "
-            "summarise(__dux_p0: sum(x), __dux_p1: count(x))");
-  pipeline::Schema schema{{{"g", "VARCHAR"},
-                           {"h", "INTEGER"},
-                           {"__dux_p0", "HUGEINT"},
-                           {"__dux_p1", "BIGINT"}}};
-  auto rows = RowPartialsPipeline(partial, schema, {"x", "CASE WHEN x IS NOT NULL THEN 1 ELSE 0 END"});
+  pipeline::Pipeline partial = Parse(
+      "from_parquet(\"t.parquet\") |> filter(x > 0) |> group_by(g, h) |> "
+      "summarise(__dux_p0: sum(x), __dux_p1: count(x))");
+  pipeline::Schema schema{
+      {{"g", "VARCHAR"}, {"h", "INTEGER"}, {"__dux_p0", "HUGEINT"}, {"__dux_p1", "BIGINT"}}};
+  auto rows =
+      RowPartialsPipeline(partial, schema, {"x", "CASE WHEN x IS NOT NULL THEN 1 ELSE 0 END"});
   ASSERT_TRUE(rows.ok()) << rows.status().ToString();
   ASSERT_EQ(rows->ops().size(), 3u);
   EXPECT_TRUE(std::holds_alternative<pipeline::FilterOp>(rows->ops()[0].body));
@@ -114,20 +114,21 @@ class ChoosePartialAggregationTest : public ::testing::Test {
   /// for sum(x), count(x) and count(*) by g.
   PartialAggregationChoice Choose(int rows, const std::string& key) {
     std::string file = (dir_ / "t.parquet").string();
-    auto written = engine_->connection().Execute(
-        "COPY (SELECT " + key + " AS g, CASE WHEN range % 7 = 0 THEN NULL ELSE CAST(range AS "
-        "INTEGER) END AS x FROM range(" + std::to_string(rows) + ")) TO " +
-        sql::QuoteString(file));
+    auto written =
+        engine_->connection().Execute("COPY (SELECT " + key +
+                                      " AS g, CASE WHEN range % 7 = 0 THEN NULL ELSE CAST(range AS "
+                                      "INTEGER) END AS x FROM range(" +
+                                      std::to_string(rows) + ")) TO " + sql::QuoteString(file));
     EXPECT_TRUE(written.ok()) << written.status().ToString();
-    pipeline::Pipeline partial = Parse(
-        "from_parquet(\"" + file +
-        "\") |> group_by(g) |> summarise(__dux_p0: sum(x), __dux_p1: count(x), __dux_p2: count(*))");
+    pipeline::Pipeline partial = Parse("from_parquet(\"" + file +
+                                       "\") |> group_by(g) |> summarise(__dux_p0: sum(x), "
+                                       "__dux_p1: count(x), __dux_p2: count(*))");
     auto compiled = engine_->Compile(partial);
     EXPECT_TRUE(compiled.ok()) << compiled.status().ToString();
     v1::AdaptivePartialAggregate adaptive;
-    for (const char* row : {"CASE WHEN true THEN x END",
-                            "CASE WHEN true AND x IS NOT NULL THEN 1 ELSE 0 END",
-                            "CASE WHEN true THEN 1 ELSE 0 END"}) {
+    for (const char* row :
+         {"CASE WHEN true THEN x END", "CASE WHEN true AND x IS NOT NULL THEN 1 ELSE 0 END",
+          "CASE WHEN true THEN 1 ELSE 0 END"}) {
       adaptive.add_row_partials(row);
     }
     auto choice = ChoosePartialAggregation(engine_.get(), partial, *compiled, adaptive);
