@@ -19,6 +19,10 @@
 # per query, as above) and `dux run --server` (the thin client; the server's caches are warm
 # after the warm-up run). The table then has both ratios and the server's CPU per run.
 #
+# H2O_ONLY="q3 q5 q10" runs only those questions. DUX_BEFORE=path/to/other/dux also times
+# that binary as the coordinator, against the same workers, in the same rounds (a change
+# measured before and after in one run; the workers are this tree's), in a column of its own.
+#
 # Prints a markdown table for BENCHMARKS.md. Needs a built tree and python3.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -83,13 +87,23 @@ PY
   exit 0
 fi
 
-echo "| question | DuckDB 2 threads (s) | dux on 2 workers (s) | dux / DuckDB | bytes moved | worker peak RSS (MB) | splitter rules |"
-echo "|---|---|---|---|---|---|---|"
+BEFORE="${DUX_BEFORE:-}"
+if [[ -n "$BEFORE" ]]; then
+  echo "| question | DuckDB 2 threads (s) | dux before (s) | dux on 2 workers (s) | before / DuckDB | dux / DuckDB | bytes moved | worker peak RSS (MB) | splitter rules |"
+  echo "|---|---|---|---|---|---|---|---|---|"
+else
+  echo "| question | DuckDB 2 threads (s) | dux on 2 workers (s) | dux / DuckDB | bytes moved | worker peak RSS (MB) | splitter rules |"
+  echo "|---|---|---|---|---|---|---|"
+fi
 for q in "${QUESTIONS[@]}"; do
   IFS=@ read -r name pipeline sql <<<"$q"
+  if [[ -n "${H2O_ONLY:-}" && " $H2O_ONLY " != *" $name "* ]]; then continue; fi
   start_workers
+  before=()
+  [[ -n "$BEFORE" ]] && before=(before "$BEFORE run --workers $workers --threads 2 '$pipeline'")
   bench/paired.py --warmup 1 --runs "$RUNS" --export-json "$tmp/$name.json" \
     duckdb "$BASE --threads 2 \"$sql\"" \
+    "${before[@]}" \
     dux "$DUX run --workers $workers --threads 2 '$pipeline'"
   "$DUX" run --workers "$workers" --threads 2 --telemetry "$pipeline" 2>"$tmp/$name.events" >/dev/null
   rules="$("$DUX" explain --workers "$workers" "$pipeline" | sed -n 's/^-- splitter rules applied: //p')"
@@ -104,7 +118,10 @@ moved = sum(e["measurements"]["ipc_bytes"] + e["measurements"].get("exchanged_ip
             for e in events if e["event"] == "distributed.merge.stop")
 moved += sum(e["measurements"]["bytes"] * e["measurements"]["n_workers"]
              for e in events if e["event"] == "distributed.broadcast.stop")
-print(f"| {sys.argv[3]} | {runs['duckdb']:.3f} | {runs['dux']:.3f} | {runs['dux'] / runs['duckdb']:.2f} | {moved / 1e6:.3f} MB | {sys.argv[5]} | {sys.argv[4]} |")
+if "before" in runs:
+    print(f"| {sys.argv[3]} | {runs['duckdb']:.3f} | {runs['before']:.3f} | {runs['dux']:.3f} | {runs['before'] / runs['duckdb']:.2f} | {runs['dux'] / runs['duckdb']:.2f} | {moved / 1e6:.3f} MB | {sys.argv[5]} | {sys.argv[4]} |")
+else:
+    print(f"| {sys.argv[3]} | {runs['duckdb']:.3f} | {runs['dux']:.3f} | {runs['dux'] / runs['duckdb']:.2f} | {moved / 1e6:.3f} MB | {sys.argv[5]} | {sys.argv[4]} |")
 PY
 done
 python3 - "$tmp" <<'PY'

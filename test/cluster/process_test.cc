@@ -401,6 +401,49 @@ TEST_F(ClusterTest, ExplainShowsTheExchangeTheEstimateAndTheFold) {
       << folded.out;
 }
 
+/// The `distributed.worker.stop` lines of `--telemetry` output whose worker reported
+/// `partial_aggregation` as `choice` (kept or skipped).
+int PartialAggregations(const std::string& telemetry, const std::string& choice) {
+  int n = 0;
+  for (const auto& line : Lines(telemetry)) {
+    n += Contains(line, "\"distributed.worker.stop\"") &&
+         Contains(line, "\"partial_aggregation\":\"" + choice + "\"");
+  }
+  return n;
+}
+
+TEST_F(ClusterTest, AdaptivePartialAggregationSkipsForAGroupPerRowAndKeepsForFewGroups) {
+  fs::path data = Generate("data", 40000, 4);
+  const std::string from = "from_parquet(\"" + (data / "*.parquet").string() + "\") |> ";
+  // H2O q10's keys: a group per row, so that every worker sends its rows as partials.
+  const std::string many = from +
+                           "group_by(id1, id2, id3, id4, id5, id6) |> summarise(n: count(*), "
+                           "s: sum(v1), a: avg(v2), m: max(v3))";
+  Outcome local = Dux({"run", "--format", "csv", many});
+  // Fewer groups than final_on_workers needs: the rows are folded on the coordinator, as
+  // partials (the e2e file adaptive_partial_aggregate.test runs the exchange too).
+  Outcome skipped = Dux({"run", "--local-workers", "2", "--format", "csv", "--telemetry", many});
+  ExpectSameRows(skipped, local, 30000);
+  EXPECT_EQ(PartialAggregations(skipped.err, "skipped"), 2) << skipped.err;
+  EXPECT_EQ(PartialAggregations(skipped.err, "kept"), 0) << skipped.err;
+  Outcome analyzed = Dux({"explain", "--analyze", "--local-workers", "2", many});
+  ASSERT_EQ(analyzed.exit_code, 0) << analyzed.err;
+  EXPECT_TRUE(Contains(analyzed.out, "partial aggregation: skipped by 2, kept by 0 (partition "))
+      << analyzed.out;
+  EXPECT_TRUE(Contains(analyzed.out, " skipped at 1.00 rows per group")) << analyzed.out;
+  // Few groups: every worker keeps its partial aggregate.
+  const std::string few = from + "group_by(id1) |> summarise(n: count(*), s: sum(v1), a: avg(v2))";
+  Outcome kept = Dux({"run", "--local-workers", "2", "--format", "csv", "--telemetry", few});
+  ExpectSameRows(kept, Dux({"run", "--format", "csv", few}), 50);
+  EXPECT_EQ(PartialAggregations(kept.err, "kept"), 2) << kept.err;
+  EXPECT_EQ(PartialAggregations(kept.err, "skipped"), 0) << kept.err;
+  Outcome explained = Dux({"explain", "--local-workers", "2", few});
+  ASSERT_EQ(explained.exit_code, 0) << explained.err;
+  EXPECT_TRUE(Contains(explained.out, "partial_aggregate, adaptive_partial_aggregate"))
+      << explained.out;
+  EXPECT_TRUE(Contains(explained.out, "-- adaptive partial aggregation: ")) << explained.out;
+}
+
 TEST_F(ClusterTest, ExchangeBeyondAWorkersBucketBudgetMovesToTablesAndStaysExact) {
   // Workers of 96 MB keep 24 MB of buckets in memory (a quarter of the limit); each side
   // here brings each of them about 14 MB, so buckets move to DuckDB tables mid-exchange.

@@ -62,6 +62,19 @@ void FormatStage(const StageProfile& s, const std::vector<ExchangeProfile>& exch
     *out += fmt::format("  reads the exchange on {}: {}\n", s.keys.empty() ? "-" : s.keys,
                         BucketLine(*s.buckets));
   }
+  if (s.partial_aggregation_kept + s.partial_aggregation_skipped > 0) {
+    std::vector<std::string> tasks;
+    for (const auto& t : s.tasks) {
+      if (t.partial_aggregation.empty()) continue;
+      tasks.push_back(fmt::format("{} {}{}", t.task, t.partial_aggregation,
+                                  t.rows_per_group
+                                      ? fmt::format(" at {:.2f} rows per group", *t.rows_per_group)
+                                      : std::string()));
+    }
+    *out += fmt::format("  partial aggregation: skipped by {}, kept by {} ({})\n",
+                        s.partial_aggregation_skipped, s.partial_aggregation_kept,
+                        fmt::join(tasks, ", "));
+  }
   for (const auto& k : s.skewed) {
     *out +=
         fmt::format("  skewed bucket {}: {} rows, median {}, {}\n", k.bucket, k.rows, k.median_rows,
@@ -116,14 +129,18 @@ json Figures(json fields, const std::optional<int64_t>& rows_in,
 json StageJson(const StageProfile& s) {
   json tasks = json::array();
   for (const auto& t : s.tasks) {
-    tasks.push_back(Figures({{"task", t.task},
-                             {"address", t.address},
-                             {"attempt", t.attempt},
-                             {"start", t.start},
-                             {"end", t.end},
-                             {"seconds", t.end - t.start},
-                             {"status", t.status}},
-                            t.rows_in, t.rows_out, t.bytes, t.peak_memory_bytes, t.spill_bytes));
+    tasks.push_back(
+        Figures({{"task", t.task},
+                 {"address", t.address},
+                 {"attempt", t.attempt},
+                 {"start", t.start},
+                 {"end", t.end},
+                 {"seconds", t.end - t.start},
+                 {"status", t.status},
+                 {"partial_aggregation",
+                  t.partial_aggregation.empty() ? json(nullptr) : json(t.partial_aggregation)},
+                 {"rows_per_group", Optional(t.rows_per_group)}},
+                t.rows_in, t.rows_out, t.bytes, t.peak_memory_bytes, t.spill_bytes));
   }
   json workers = json::array();
   for (const auto& w : s.workers) {
@@ -148,6 +165,8 @@ json StageJson(const StageProfile& s) {
                         {"retries", s.retries},
                         {"speculated", s.speculated},
                         {"speculation_won", s.speculation_won},
+                        {"partial_aggregation_kept", s.partial_aggregation_kept},
+                        {"partial_aggregation_skipped", s.partial_aggregation_skipped},
                         {"keys", s.keys}},
                        s.rows_in, s.rows_out, s.bytes, s.peak_memory_bytes, s.spill_bytes);
   stage["buckets"] = s.buckets ? BucketsJson(*s.buckets) : json(nullptr);

@@ -165,6 +165,15 @@ Result<std::string> Session::ExplainDistributed(const Pipeline& pipeline) {
   std::string rules = fmt::format("{}", fmt::join(plan.rules, ", "));
   out += "-- splitter rules applied: " + (rules.empty() ? std::string("none") : rules) + "\n";
   out += "-- each worker runs (partition 0 shown):\n" + worker_query.Sql() + ";\n";
+  if (!plan.row_partials.empty()) {
+    out +=
+        "-- adaptive partial aggregation: a worker whose partition holds fewer than 2 rows per "
+        "group (estimated from a sample of its rows) sends each row as its partials instead:";
+    for (size_t i = 0; i < plan.row_partials.size(); ++i) {
+      out += (i ? ", " : " ") + plan.row_partials[i];
+    }
+    out += "\n";
+  }
   if (plan.estimated_groups >= 0) {
     out += "-- estimated groups: " + std::to_string(plan.estimated_groups) +
            (plan.hash_stage ? " > " : " <= ") + std::to_string(cluster_->final_on_workers_groups) +

@@ -90,6 +90,8 @@ void Aggregate(StageProfile* stage, const StageProfile* previous) {
     KeepLarger(&stage->peak_memory_bytes, t.peak_memory_bytes);
     KeepLarger(&stage->spill_bytes, t.spill_bytes);
     if (t.status != "ok") continue;
+    if (t.partial_aggregation == "kept") ++stage->partial_aggregation_kept;
+    if (t.partial_aggregation == "skipped") ++stage->partial_aggregation_skipped;
     worker_in[it->second].Add(t.rows_in);
     worker_out[it->second].Add(t.rows_out);
     rows_in.Add(t.rows_in);
@@ -226,6 +228,8 @@ void QueryProfile::RecordAt(const Event& event, double seconds) {
     p->bytes = Count(event, "ipc_bytes").value_or(0) + Count(event, "exchanged_bytes").value_or(0);
     p->peak_memory_bytes = Count(event, "peak_memory_bytes");
     p->spill_bytes = Count(event, "spill_bytes");
+    p->partial_aggregation = Metadata(event, "partial_aggregation");
+    p->rows_per_group = Measurement(event, "rows_per_group");
   } else if (name == "partition.retry") {
     if (StageProfile* stage = FindStage(stage_name)) ++stage->retries;
   } else if (name == "partition.speculate") {

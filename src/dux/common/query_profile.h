@@ -32,6 +32,10 @@ struct PartitionProfile {
   int64_t bytes = 0;
   std::optional<int64_t> peak_memory_bytes, spill_bytes;
   std::optional<double> percentage;  ///< its last progress report
+  /// Adaptive partial aggregation: "kept" or "skipped" by the worker, with the partition's
+  /// rows per group it estimated; empty for other tasks.
+  std::string partial_aggregation;
+  std::optional<double> rows_per_group;
 };
 
 /// A stage's tasks on one worker, summed (peaks: the largest).
@@ -81,6 +85,9 @@ struct StageProfile {
   int retries = 0;
   /// Speculative attempts of stragglers started, and how many of them completed first.
   int speculated = 0, speculation_won = 0;
+  /// Its successful tasks that kept and that skipped their partial aggregate (adaptive
+  /// partial aggregation).
+  int partial_aggregation_kept = 0, partial_aggregation_skipped = 0;
   std::optional<int64_t> peak_memory_bytes, spill_bytes;
   std::vector<PartitionProfile> tasks;  ///< in start order
   std::vector<WorkerProfile> workers;   ///< by address

@@ -213,5 +213,32 @@ TEST(QueryProfile, ASubscriptionRecordsWhileItLives) {
   EXPECT_EQ(run.stages[0].name, "scan");
 }
 
+TEST(QueryProfile, CountsTheTasksThatKeptOrSkippedTheirPartialAggregate) {
+  QueryProfile profile;
+  profile.RecordAt(StageStart("scan", "scan", 3), 0);
+  for (const char* task : {"partition 0", "partition 1", "partition 2"}) {
+    profile.RecordAt(PartitionStart("scan", task, "w1"), 0.1);
+  }
+  auto stop = [](const char* task, const char* choice, double rows_per_group,
+                 const char* status = "ok") {
+    Event e =
+        WorkerStop("scan", task, "w1", {{"rows", 10}, {"rows_per_group", rows_per_group}}, status);
+    e.metadata["partial_aggregation"] = choice;
+    return e;
+  };
+  profile.RecordAt(stop("partition 0", "skipped", 1.0), 0.2);
+  profile.RecordAt(stop("partition 1", "kept", 50.5), 0.3);
+  // A failed attempt counts for neither.
+  profile.RecordAt(stop("partition 2", "skipped", 1.0, "UNAVAILABLE"), 0.4);
+  RunProfile run = profile.Profile();
+  ASSERT_EQ(run.stages.size(), 1u);
+  const StageProfile& scan = run.stages[0];
+  EXPECT_EQ(scan.partial_aggregation_skipped, 1);
+  EXPECT_EQ(scan.partial_aggregation_kept, 1);
+  ASSERT_EQ(scan.tasks.size(), 3u);
+  EXPECT_EQ(scan.tasks[0].partial_aggregation, "skipped");
+  EXPECT_EQ(scan.tasks[1].rows_per_group, 50.5);
+}
+
 }  // namespace
 }  // namespace dux

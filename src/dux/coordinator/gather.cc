@@ -649,6 +649,11 @@ class Gather {
           stop.measurements["exchanged_bytes"] = static_cast<double>(s.exchanged_bytes());
         }
         stop.measurements["read_bytes"] = static_cast<double>(s.read_bytes());
+        // Adaptive partial aggregation: the worker's decision and its measure.
+        if (!s.partial_aggregation().empty()) {
+          stop.metadata["partial_aggregation"] = s.partial_aggregation();
+          if (s.has_rows_per_group()) stop.measurements["rows_per_group"] = s.rows_per_group();
+        }
       } else if (status.ok() && !fragment.has_shuffle() && !fragment.has_postgres_insert() &&
                  !tasks_[i].start) {
         // A worker that reports nothing returned exactly these rows (not a report of them).

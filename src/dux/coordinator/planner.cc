@@ -9,6 +9,7 @@
 #include <limits>
 #include <set>
 
+#include "dux/common/group_estimate.h"
 #include "dux/common/unique_id.h"
 #include "dux/coordinator/gather.h"
 #include "dux/coordinator/joins.h"
@@ -23,22 +24,6 @@ namespace {
 
 // Rows of the first file the estimate reads (DuckDB stops reading once it has them).
 constexpr int64_t kEstimateSampleRows = 100'000;
-
-// The number of groups G that makes `distinct` the expected count of distinct keys in a
-// sample of `sampled` rows drawn from G equally likely groups: distinct = G (1 - e^(-n/G)),
-// solved by bisection (the right side grows with G). A sample with (nearly) every row a new
-// group says the groups grow with the rows: `total`. Never above `total`.
-double GroupsFromSample(double distinct, double sampled, double total) {
-  if (sampled <= 0 || distinct <= 0) return 0;
-  if (distinct >= sampled * 0.999) return total;
-  auto expected = [&](double g) { return g * (1 - std::exp(-sampled / g)); };
-  double low = distinct, high = std::min(std::max(total, distinct), sampled * sampled) * 1e3;
-  for (int i = 0; i < 100 && high - low > 1; ++i) {
-    double mid = (low + high) / 2;
-    (expected(mid) < distinct ? low : high) = mid;
-  }
-  return std::min(low, std::max(total, distinct));
-}
 
 // An estimate of the number of groups of `keys` after the scan stage, from the first
 // kEstimateSampleRows rows of the first partition's first file (see GroupsFromSample), with
@@ -131,7 +116,7 @@ Result<Plan> PlanScript(sql::Binder* binder, const pipeline::Script& script,
                         const sql::CompiledQuery& local, const ClusterOptions& cluster) {
   if (cluster.workers.empty()) return Status::InvalidArgument("no workers to distribute to");
   const pipeline::Pipeline& p = script.pipeline;
-  Plan plan{pipeline::Script{{}, p, script.s3}, {}, {}, {}, {}, {}, -1, {}, {}, {}, {}, {}};
+  Plan plan{pipeline::Script{{}, p, script.s3}, {}, {}, {}, {}, {}, -1, {}, {}, {}, {}, {}, {}};
   // Attached DuckDB files are the coordinator's: DuckDB lets one process hold a file, so a
   // query over them runs here. Other sources never read the attachments.
   if (std::holds_alternative<pipeline::QuerySource>(p.source().body) &&
@@ -169,6 +154,13 @@ Result<Plan> PlanScript(sql::Binder* binder, const pipeline::Script& script,
   if (!joins.local_joins.empty()) {  // broadcast, registered or read by every worker
     plan.rules.insert(plan.rules.begin() + (plan.rules.empty() ? 0 : 1), "broadcast_join");
   }
+  // The partial aggregate ends the partitions' pipeline (not a shuffle join's hash stage),
+  // and each worker counts its partition's rows in the parquet footers.
+  if (!split.row_partials.empty() && !plan.shuffled_right &&
+      std::holds_alternative<pipeline::ParquetSource>(p.source().body)) {
+    plan.row_partials = std::move(split.row_partials);
+    plan.rules.push_back("adaptive_partial_aggregate");
+  }
   // Partitions are already balanced by size, so partition i goes to worker i.
   for (size_t i = 0; i < parts.size(); ++i) plan.assignment.push_back(i);
   return plan;
@@ -196,7 +188,7 @@ std::vector<Prefetch> PlanningPrefetches(const pipeline::Pipeline& p,
       if (!compiler.Compile(*right).ok()) return;
       auto partitioning = PartitionSource(binder, *right, n);
       if (!partitioning.ok()) return;
-      Plan side{pipeline::Script{{}, *right, {}}, {}, {}, {}, {}, {}, -1, {}, {}, {}, {}, {}};
+      Plan side{pipeline::Script{{}, *right, {}}, {}, {}, {}, {}, {}, -1, {}, {}, {}, {}, {}, {}};
       side.partitioning = std::move(partitioning).value();
       (void)EstimateIpcBytes(binder, *right, side);
     });
@@ -239,8 +231,12 @@ pipeline::Pipeline StageOverInputs(const Plan& plan, const std::string& left_sql
 }
 
 v1::Fragment MakeFragment(const Plan& plan, size_t partition, const std::string& query_id) {
-  return FragmentOf(
+  v1::Fragment fragment = FragmentOf(
       plan, PartitionPipeline(plan.worker_script.pipeline, plan.partitioning, partition), query_id);
+  for (const auto& row : plan.row_partials) {
+    fragment.mutable_adaptive_partial_aggregate()->add_row_partials(row);
+  }
+  return fragment;
 }
 
 v1::Fragment MakeBucketFragment(const Plan& plan, const BucketInputs& inputs,

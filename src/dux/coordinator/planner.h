@@ -114,6 +114,9 @@ struct Plan {
   Partitioning partitioning;
   /// Index into ClusterOptions::workers for each partition.
   std::vector<size_t> assignment;
+  /// When not empty, each partition's fragment lets its worker skip its partial aggregate
+  /// (the rule adaptive_partial_aggregate; Split::row_partials).
+  std::vector<std::string> row_partials;
 };
 
 /// Plans `script` for the workers of `cluster`. `binder` (the coordinator's connection)

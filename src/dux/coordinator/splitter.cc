@@ -31,6 +31,12 @@ const std::vector<SplitRule>& SplitRules() {
       {"shuffle_window",
        "group_by + filter/mutate with windows or aggregates (and a summarise right after): "
        "rows hash-exchanged on the group keys, each worker computing the groups it owns"},
+      {"adaptive_partial_aggregate",
+       "after partial_aggregate with groups over parquet: each worker samples its first "
+       "100,000 rows and, when its partial aggregate would reduce its rows less than 2 times, "
+       "sends each row as a one-row partial instead (sum(x) -> x, count(x) -> 0 or 1, ...; "
+       "the merge is unchanged); not for arg_min/arg_max or the covariance, correlation and "
+       "regression families"},
       {"final_on_workers",
        "after partial_aggregate, when the estimated number of groups exceeds the threshold: "
        "partials hash-exchanged on the group keys, each worker finalising the groups it owns "
@@ -103,7 +109,23 @@ struct Decomposition {
   /// The partials are right only for numeric arguments (avg: a sum and a count, where
   /// DuckDB also averages TIMESTAMP, TIME and INTERVAL, which have no sum).
   bool numeric_only = false;
+  /// One pattern per partial (for AggregateCall::instantiate, without aggregates): what that
+  /// partial aggregate gives over one row alone, of any type that casts exactly to the
+  /// partial's, so that rows a worker does not aggregate merge like partials
+  /// (adaptive_partial_aggregate). Empty when some partial has no such form.
+  std::vector<std::string> rows = {};
 };
+
+// One-row partials (Decomposition::rows). FILTER leaves a row out of every aggregate: a
+// NULL, or a count of 0.
+constexpr const char* kRowValue = "CASE WHEN __filter THEN __arg0 END";
+constexpr const char* kRowCount = "CASE WHEN __filter AND __arg0 IS NOT NULL THEN 1 ELSE 0 END";
+constexpr const char* kRowCountStar = "CASE WHEN __filter THEN 1 ELSE 0 END";
+// var_pop of one value as DuckDB's streaming update computes it: x (x - x), 0 for a finite
+// x and NaN for an infinite one.
+constexpr const char* kRowVarPop =
+    "CASE WHEN __filter AND __arg0 IS NOT NULL THEN CAST(__arg0 AS DOUBLE) * "
+    "(CAST(__arg0 AS DOUBLE) - CAST(__arg0 AS DOUBLE)) END";
 
 // The pooled mean of a group from per-partition counts `n` and means `mean`.
 std::string PooledMean(const std::string& n, const std::string& mean) {
@@ -151,11 +173,15 @@ std::optional<Decomposition> Decompose(const sql::AggregateCall& call) {
     };
   };
   if (n == "count" || n == "count_star") {
-    return Decomposition{{""}, {}, merged_by("sum"), {merged_by("sum")}};
+    Decomposition d{{""}, {}, merged_by("sum"), {merged_by("sum")}};
+    d.rows = {n == "count" ? kRowCount : kRowCountStar};
+    return d;
   }
   if (n == "sum" || n == "min" || n == "max" || n == "bool_and" || n == "bool_or" ||
       n == "bit_and" || n == "bit_or" || n == "bit_xor" || n == "product" || n == "any_value") {
-    return Decomposition{{""}, {}, merged_by(n), {merged_by(n)}};
+    Decomposition d{{""}, {}, merged_by(n), {merged_by(n)}};
+    d.rows = {kRowValue};
+    return d;
   }
   // arg_max(arg, val) skips the rows where either is NULL: each partition gives its arg_max
   // and the largest val among those rows, and the final arg_max picks across partitions.
@@ -170,15 +196,16 @@ std::optional<Decomposition> Decompose(const sql::AggregateCall& call) {
          [extreme](const auto& c, const auto&) { return extreme + "(" + c[1] + ")"; }}};
   }
   if (n == "avg" || n == "mean") {
-    return Decomposition{{"sum", "count"},
-                         {},
-                         [](const auto& c, const auto&) {
-                           return "CAST(sum(" + c[0] + ") AS DOUBLE) / NULLIF(sum(" + c[1] +
-                                  "), 0)";
-                         },
-                         {[](const auto& c, const auto&) { return "sum(" + c[0] + ")"; },
-                          [](const auto& c, const auto&) { return "sum(" + c[1] + ")"; }},
-                         /*numeric_only=*/true};
+    Decomposition d{{"sum", "count"},
+                    {},
+                    [](const auto& c, const auto&) {
+                      return "CAST(sum(" + c[0] + ") AS DOUBLE) / NULLIF(sum(" + c[1] + "), 0)";
+                    },
+                    {[](const auto& c, const auto&) { return "sum(" + c[0] + ")"; },
+                     [](const auto& c, const auto&) { return "sum(" + c[1] + ")"; }},
+                    /*numeric_only=*/true};
+    d.rows = {kRowValue, kRowCount};
+    return d;
   }
   // Variances: per partition n, mean and M2 = var_pop * n; DuckDB's edge cases kept (NULL
   // without rows, or with one row for the sample forms).
@@ -186,7 +213,7 @@ std::optional<Decomposition> Decompose(const sql::AggregateCall& call) {
   bool population = n == "var_pop" || n == "stddev_pop";
   if (sample || population) {
     bool root = n.rfind("stddev", 0) == 0;
-    return Decomposition{
+    Decomposition d{
         {"count", "avg", "var_pop", "min", "max"},
         {[](const auto& c, const auto&) { return PooledMean(c[0], c[1]); }},
         [sample, root](const auto& c, const auto& h) {
@@ -198,6 +225,8 @@ std::optional<Decomposition> Decompose(const sql::AggregateCall& call) {
                      : "CASE WHEN " + total + " > 0 THEN " + m2 + " / " + total + " END";
           return root ? "sqrt(" + v + ")" : v;
         }};
+    d.rows = {kRowCount, kRowValue, kRowVarPop, kRowValue, kRowValue};
+    return d;
   }
   // Covariances and correlation, over the pairs where both values are present (DuckDB's
   // regr_* aggregates give exactly those per-partition moments).
@@ -257,16 +286,17 @@ std::optional<Decomposition> Decompose(const sql::AggregateCall& call) {
 
 // The partial_aggregate rule for `group` (may be null) + `summarise`: fills the workers'
 // partial verbs and the coordinator's final ones, whose aggregates are cast to the types in
-// `local` (the summarise's output in a local run); false when an aggregate does not
-// decompose.
+// `local` (the summarise's output in a local run), and `rows`, the partials of one row
+// (empty when one has no such form); false when an aggregate does not decompose.
 Result<bool> SplitAggregate(sql::ExpressionAnalyzer& analyzer, const pipeline::Schema& local,
                             const Op* group, const Op& summarise, std::vector<Op>* partial,
-                            std::vector<Op>* final, std::optional<Fold>* fold) {
+                            std::vector<Op>* final, std::optional<Fold>* fold,
+                            std::vector<std::string>* rows) {
   const auto& s = std::get<pipeline::SummariseOp>(summarise.body);
   pipeline::SummariseOp partials, finals;
   pipeline::MutateOp helpers;
   Fold folding;
-  bool foldable = true;
+  bool foldable = true, row_forms = true;
   for (const auto& a : s.aggregates) {
     bool ok = true, numeric_only = false;
     auto replaced = analyzer.ReplaceAggregates(
@@ -285,6 +315,12 @@ Result<bool> SplitAggregate(sql::ExpressionAnalyzer& analyzer, const pipeline::S
                                                       : call.renamed(p.empty() ? call.name : p));
             partials.aggregates.push_back({name, {sql, a.expr.loc}});
             cols.push_back(sql::QuoteIdentifier(name));
+          }
+          row_forms = row_forms && d->rows.size() == d->partials.size();
+          for (size_t j = 0; row_forms && j < d->rows.size(); ++j) {
+            auto row = call.instantiate(d->rows[j]);
+            row_forms = row.ok();
+            if (row_forms) rows->push_back(*row);
           }
           foldable = foldable && d->fold.size() == cols.size();
           for (size_t j = 0; foldable && j < cols.size(); ++j) {
@@ -319,6 +355,7 @@ Result<bool> SplitAggregate(sql::ExpressionAnalyzer& analyzer, const pipeline::S
          {"CAST(" + sql::Parenthesize(*replaced) + " AS " + local.columns[*column].type + ")",
           a.expr.loc}});
   }
+  if (!row_forms) rows->clear();
   if (foldable) {
     if (group) folding.keys = std::get<pipeline::GroupByOp>(group->body).columns;
     *fold = std::move(folding);
@@ -491,7 +528,7 @@ Result<Split> SplitPipeline(sql::Binder* binder, const pipeline::Pipeline& p,
                             const std::set<size_t>& local_joins) {
   auto on = [&](const char* rule) { return disabled.count(rule) == 0; };
   sql::ExpressionAnalyzer analyzer(binder);
-  Split split{pipeline::Pipeline(p.source()), 0, std::nullopt, std::nullopt, {}, {}};
+  Split split{pipeline::Pipeline(p.source()), 0, std::nullopt, std::nullopt, {}, {}, {}};
   const std::vector<Op>& ops = p.ops();
   size_t i = 0;
   if (on("scan_stage")) {
@@ -519,10 +556,13 @@ Result<Split> SplitPipeline(sql::Binder* binder, const pipeline::Pipeline& p,
     size_t at = At<pipeline::GroupByOp>(rest, 0) ? 1 : 0;
     if (At<pipeline::SummariseOp>(rest, at) && i + at < verb_schemas.size()) {
       std::vector<Op> partial, final;
+      std::vector<std::string> rows;
       DUX_ASSIGN_OR_RETURN(bool split_ok,
                            SplitAggregate(analyzer, verb_schemas[i + at], at ? &rest[0] : nullptr,
-                                          rest[at], &partial, &final, &split.fold));
+                                          rest[at], &partial, &final, &split.fold, &rows));
       if (split_ok) {
+        // Without groups the partials are one row a partition: nothing to skip.
+        if (at == 1 && on("adaptive_partial_aggregate")) split.row_partials = std::move(rows);
         for (const Op& op : partial) split.worker.Append(op);
         final.insert(final.end(), rest.begin() + static_cast<std::ptrdiff_t>(at + 1), rest.end());
         split.finish = std::move(final);

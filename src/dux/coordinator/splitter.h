@@ -61,6 +61,11 @@ struct Split {
   std::vector<pipeline::Op> finish;
   /// The rules that moved work onto the workers, in order, for explain.
   std::vector<std::string> applied;
+  /// When partial_aggregate applied with groups (and adaptive_partial_aggregate is not
+  /// disabled): one expression per aggregate of the workers' final summarise, in order, that
+  /// gives the partial of one row over the summarise's input, for a worker that skips its
+  /// partial aggregate (v1::AdaptivePartialAggregate). Empty when some partial has none.
+  std::vector<std::string> row_partials;
 };
 
 /// Whether `op` maps each row on its own, so that the scan stage may hold it.

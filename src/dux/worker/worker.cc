@@ -26,6 +26,7 @@
 #include "dux/sql/table_references.h"
 #include "dux/worker/fragment_monitor.h"
 #include "dux/worker/out_of_memory.h"
+#include "dux/worker/partial_aggregation.h"
 
 namespace dux::worker {
 
@@ -395,6 +396,7 @@ Status Worker::ExecuteFragment(const v1::ExecuteRequest& request, ChunkWriter* o
   std::string result;
   std::optional<int64_t> produced;
   int64_t exchanged = 0;
+  std::optional<PartialAggregationDecision> partial_aggregation;
   if (request.fragment().has_postgres_insert()) {
     DUX_ASSIGN_OR_RETURN(result, InsertShare(f, request.fragment(), &produced));
   } else {
@@ -404,6 +406,14 @@ Status Worker::ExecuteFragment(const v1::ExecuteRequest& request, ChunkWriter* o
           ": Execute returns rows; a fragment that writes goes to Write");
     }
     DUX_ASSIGN_OR_RETURN(sql::CompiledQuery query, engine->Compile(script.pipeline));
+    if (request.fragment().has_adaptive_partial_aggregate()) {
+      DUX_ASSIGN_OR_RETURN(
+          PartialAggregationChoice choice,
+          ChoosePartialAggregation(engine, script.pipeline, query,
+                                   request.fragment().adaptive_partial_aggregate()));
+      query = std::move(choice.query);
+      partial_aggregation = choice.decision;
+    }
     result = query.Sql();
     if (request.fragment().has_shuffle()) {
       DUX_ASSIGN_OR_RETURN(
@@ -427,6 +437,10 @@ Status Worker::ExecuteFragment(const v1::ExecuteRequest& request, ChunkWriter* o
   *end.mutable_stats() = monitor.Finish(made);
   end.mutable_stats()->set_exchanged_bytes(exchanged);
   end.mutable_stats()->set_read_bytes(static_cast<int64_t>(f.bytes_read.Take()));
+  if (partial_aggregation) {
+    end.mutable_stats()->set_partial_aggregation(partial_aggregation->skip ? "skipped" : "kept");
+    end.mutable_stats()->set_rows_per_group(partial_aggregation->rows_per_group);
+  }
   if (!out->Report(std::move(end))) return Status(StatusCode::kCancelled, "the receiver went away");
   return Status::OK();
 }
