@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 
 #include <set>
+#include <thread>
 
 #include "dux/coordinator/gather.h"
 #include "dux/coordinator/lease_renewal.h"
@@ -39,6 +40,23 @@ void DropTables(pg::Connection& pg, const std::string& schema,
     list += (list.empty() ? "" : ", ") + pg::TableName{schema, t}.Quoted();
   }
   if (!list.empty()) (void)pg.Execute("DROP TABLE IF EXISTS " + list);
+}
+
+// Tells every worker that the staging tables `stages` are gone from PostgreSQL (moved into
+// the target, or dropped), so that their leases no longer hold them; best effort, all
+// workers at once (a worker that missed it drops them again, IF EXISTS, when the lease
+// expires).
+void ForgetStages(const ClusterOptions& options, const std::vector<std::string>& stages) {
+  if (stages.empty() || options.lease_id.empty()) return;
+  v1::DropTableRequest forget;
+  forget.set_if_exists(true);
+  forget.set_lease_id(options.lease_id);
+  for (const auto& s : stages) forget.add_more_tables(s);
+  std::vector<std::thread> calls;
+  for (const auto& worker : options.workers) {
+    calls.emplace_back([&worker, &forget] { (void)worker->DropTable(forget); });
+  }
+  for (auto& c : calls) c.join();
 }
 
 }  // namespace
@@ -130,13 +148,17 @@ Result<int64_t> InsertFromWorkers(exec::Connection& connection, const Plan& plan
     tasks.push_back({plan.assignment[i], std::move(fragment), /*retryable=*/target.atomic,
                      fmt::format("partition {}", i)});
   }
+  StageEvents stage(options.telemetry, kWriteStage, kWriteStage, tasks.size());
+  // A worker whose coordinator dies rolls its share back once the lease expires, and drops
+  // the staging table of a share it had committed.
+  LeasedOptions leased = WithLease(options);
   auto undo = [&] {
-    if (target.atomic) DropTables(pg, schema, stages);
+    if (target.atomic) {
+      DropTables(pg, schema, stages);
+      ForgetStages(leased.options, stages);
+    }
     if (created) (void)pg.Execute("DROP TABLE IF EXISTS " + target.table.Quoted());
   };
-  StageEvents stage(options.telemetry, kWriteStage, kWriteStage, tasks.size());
-  // A worker whose coordinator dies rolls its share back once the lease expires.
-  LeasedOptions leased = WithLease(options);
   auto gathered =
       GatherInto(connection, std::move(tasks), leased.options, stage.stage(), kInsertReportTable);
   if (!gathered.ok()) {
@@ -167,6 +189,7 @@ Result<int64_t> InsertFromWorkers(exec::Connection& connection, const Plan& plan
   // The failed attempts' tables (a worker that died after its COMMIT leaves one), and all of
   // them when the move failed.
   DropTables(pg, schema, stages);
+  ForgetStages(leased.options, stages);
   if (!moved.ok()) return moved.status();
   return *moved;
 }

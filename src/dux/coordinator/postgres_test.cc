@@ -8,15 +8,19 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <chrono>
 #include <condition_variable>
 #include <mutex>
 #include <set>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "dux/api/session.h"
 #include "dux/coordinator/forwarding_client_testing.h"
+#include "dux/pg/table_writer.h"
 #include "dux/pipeline/language.h"
+#include "dux/pipeline/proto_mapping.h"
 #include "dux/worker/in_process_client.h"
 #include "pg_environment.h"
 
@@ -492,6 +496,56 @@ TEST_F(PostgresDistTest, AtomicShareOfALostWorkerIsRetriedWithoutDuplicates) {
   ASSERT_EQ(Events("partition.retry").size(), 1u);
   EXPECT_EQ(Events("partition.retry")[0].metadata.at("failed_worker"), "in-process:0");
   EXPECT_EQ(Events("partition.retry")[0].metadata.at("stage"), "write");
+}
+
+// What a worker does with the staging table of an atomic share it committed: its query's
+// lease holds it; a coordinator that goes silent (dead before its final move) leaves it to
+// the worker, which drops it when the lease expires; a coordinator that moved it says so
+// (DropTable naming it) and the worker forgets it without touching PostgreSQL.
+TEST_F(PostgresDistTest, ACommittedStagingTableIsDroppedWhenItsLeaseExpires) {
+  Pg("CREATE TABLE target (id integer, t text)");
+  worker::WorkerOptions options;
+  options.threads = 1;
+  options.lease_timeout = std::chrono::milliseconds(400);
+  auto w = std::move(worker::Worker::Open(options)).value();
+  class Discard : public worker::ChunkWriter {
+   public:
+    bool Write(std::string) override { return true; }
+  };
+  auto share = [&](const std::string& query_id, const std::string& lease) {
+    auto script = pipeline::ParseScript(
+        attach_ +
+        "from_query(\"SELECT 1 AS id, 'x' AS t\") |> insert_into(\"pg.target\", atomic: true)");
+    EXPECT_TRUE(script.ok()) << script.status().message();
+    v1::ExecuteRequest request;
+    request.mutable_fragment()->set_query_id(query_id);
+    request.mutable_fragment()->set_lease_id(lease);
+    request.mutable_fragment()->mutable_postgres_insert()->set_staging(true);
+    pipeline::ToProto(*script, request.mutable_fragment()->mutable_script());
+    Discard out;
+    return w->Execute(request, &out);
+  };
+  auto staged_for = [&](std::chrono::milliseconds wait, int want) {
+    auto until = std::chrono::steady_clock::now() + wait;
+    while (StagingTables() != want && std::chrono::steady_clock::now() < until) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    }
+    return StagingTables();
+  };
+  // The coordinator died: nothing renews the lease.
+  ASSERT_TRUE(share("q-dead", "l-dead").ok());
+  EXPECT_EQ(StagingTables(), 1);
+  EXPECT_EQ(staged_for(std::chrono::seconds(5), 0), 0) << "the dead query's stage was left";
+  // The coordinator moved it and said so: the worker forgets it and drops nothing.
+  ASSERT_TRUE(share("q-moved", "l-moved").ok());
+  v1::DropTableRequest moved;
+  moved.set_if_exists(true);
+  moved.set_lease_id("l-moved");
+  moved.add_more_tables(pg::AttemptStagingName("q-moved"));
+  ASSERT_TRUE(w->DropTable(moved).ok());
+  std::this_thread::sleep_for(std::chrono::milliseconds(1200));  // three leases
+  EXPECT_EQ(StagingTables(), 1) << "a stage its coordinator owns again was dropped";
+  EXPECT_EQ(PgValue("SELECT count(*) FROM target"), "0");
 }
 
 TEST_F(PostgresDistTest, AtomicShareOfAHungWorkerIsSpeculatedWithoutDuplicates) {

@@ -211,6 +211,29 @@ void Worker::ReapLeases() {
   }
 }
 
+std::vector<std::string> Worker::DropPgStages(const std::vector<std::string>& names) {
+  std::vector<std::string> rest;
+  std::map<std::string, PgStage> stages;
+  {
+    std::lock_guard lock(mutex_);
+    for (const auto& n : names) {
+      auto it = pg_stages_.find(n);
+      if (it == pg_stages_.end()) {
+        rest.push_back(n);
+      } else {
+        stages.insert(pg_stages_.extract(it));
+      }
+    }
+  }
+  for (const auto& [name, stage] : stages) {
+    // Best effort: a server out of reach keeps the table, as it keeps a dead coordinator's.
+    auto pg = pg::Connection::Open(stage.conninfo);
+    if (pg.ok()) (void)pg->Execute("DROP TABLE IF EXISTS " + stage.quoted);
+    leases_.RemoveTable(name);
+  }
+  return rest;
+}
+
 void Worker::ExpireLeases() {
   for (const LeaseTable::Expired& e : leases_.TakeExpired()) {
     // Fragments first, so that none goes on filling a table about to be dropped. A write
@@ -218,11 +241,12 @@ void Worker::ExpireLeases() {
     int cancelled = 0;
     for (const auto& query : e.queries) cancelled += Cancel(query) ? 1 : 0;
     Status dropped = Status::OK();
-    if (!e.tables.empty()) {
+    std::vector<std::string> tables = DropPgStages(e.tables);
+    if (!tables.empty()) {
       v1::DropTableRequest drop;
       drop.set_if_exists(true);
       drop.set_lease_id(e.lease);
-      for (const auto& t : e.tables) drop.add_more_tables(t);
+      for (const auto& t : tables) drop.add_more_tables(t);
       dropped = DropTable(drop);
     }
     metrics_->AddLeaseExpired();
@@ -472,6 +496,20 @@ Result<std::string> Worker::InsertShare(OpenedFragment& f, const v1::Fragment& f
   }
   auto rows = pg::InsertQuery(engine->connection(), query.Sql(), query.schema, *pg, target, &share);
   if (!rows.ok()) return rows.status();
+  if (!share.stage.empty()) {
+    // Committed: the staging table is the lease's until the coordinator has moved it.
+    const pipeline::Attachment* a = engine->FindAttachment(sink->table.substr(0, dot));
+    {
+      std::lock_guard lock(mutex_);
+      pg_stages_[share.stage] = {a ? a->path : "",
+                                 pg::TableName{table.schema, share.stage}.Quoted()};
+    }
+    if (Status held = leases_.AddTable(fragment.lease_id(), share.stage); !held.ok()) {
+      // Its lease expired or its query cleaned up meanwhile: nobody will move it.
+      (void)DropPgStages({share.stage});
+      return held;
+    }
+  }
   *inserted = *rows;
   return fmt::format("SELECT CAST({} AS BIGINT) AS rows", *rows);
 }
@@ -606,6 +644,17 @@ Status Worker::DropTable(const v1::DropTableRequest& request) {
   }
   for (const auto& t : tables) DUX_RETURN_NOT_OK(leases_.CheckAccess(request.lease_id(), t));
   const std::vector<std::string> requested = tables;
+  // Staging tables in PostgreSQL named here were moved (or dropped) by the coordinator: the
+  // worker only forgets them.
+  {
+    std::lock_guard lock(mutex_);
+    std::erase_if(tables, [&](const std::string& t) {
+      if (pg_stages_.erase(t) == 0) return false;
+      leases_.RemoveTable(t);
+      return true;
+    });
+  }
+  if (tables.empty()) return Status::OK();
   // Buckets held in memory go once the tables are dropped (all or none, see below).
   std::vector<std::string> held;
   std::erase_if(tables, [&](const std::string& t) {

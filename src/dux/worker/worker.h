@@ -164,6 +164,18 @@ class Worker {
   Status DropIfLeaseExpired(const std::string& lease, const std::string& table);
   void ReapLeases();
   void ExpireLeases();
+  /// The PostgreSQL staging tables of atomic inserts' shares this worker committed, by name:
+  /// held by their query's lease like its tables, so that a coordinator that dies before
+  /// moving them into the target leaves none behind (its workers drop them when the lease
+  /// expires). The coordinator's DropTable naming them, after its move, forgets them here.
+  struct PgStage {
+    std::string conninfo;  ///< the attachment's
+    std::string quoted;    ///< schema-qualified, quoted
+  };
+  std::map<std::string, PgStage> pg_stages_;  ///< guarded by mutex_
+  /// Drops those of `names` that are staging tables in PostgreSQL (best effort; the rest is
+  /// left for DuckDB); returns the others.
+  std::vector<std::string> DropPgStages(const std::vector<std::string>& names);
   std::thread lease_reaper_;
   std::mutex attach_mutex_;
   PeerConnector peers_;  ///< guarded by mutex_
