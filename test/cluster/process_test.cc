@@ -282,6 +282,29 @@ class ClusterTest : public ::testing::Test {
     }
   }
 
+  /// Two workers run a median by group (it does not decompose: rows go to their group's bucket
+  /// owner; the partitions take about a second each), and `signal` hits worker b while the
+  /// exchange is under way. A bucket owner's buckets are nowhere else: the query fails within
+  /// `within` seconds, naming b on one line, and the survivor keeps nothing of it.
+  void ExpectLostBucketOwnerNamed(Server* a, Server* b, int signal, double within) {
+    const std::string pipeline =
+        SecondLongPartitions() + " |> mutate(g: k % 10) |> group_by(g) |> summarise(m: median(s))";
+    Command run = Spawn({DUX_BINARY, "run", "--workers", a->address + "," + b->address, "--format",
+                         "csv", pipeline});
+    ASSERT_TRUE(WaitBusy(b->address));
+    b->process->Signal(signal);
+    Outcome o = Finish(std::move(run), 90s);
+    if (signal == SIGSTOP) b->process->Signal(SIGCONT);
+    ExpectOneLineError(o, {"worker " + b->address});
+    EXPECT_LT(o.seconds, within);
+    PollWorkers(
+        {"--workers", a->address},
+        [](const Outcome& r) {
+          return r.exit_code == 0 && !Contains(r.out, "__dux_") && Contains(r.out, "running []");
+        },
+        20s);
+  }
+
   /// Waits until the worker at `address` reports a running query (or the limit passes).
   bool WaitBusy(const std::string& address) {
     Outcome o = PollWorkers(
@@ -1306,48 +1329,17 @@ TEST_F(ClusterTest, BucketOwnerKilledMidExchangeIsNamedAndTheSurvivorKeepsNothin
   Server* a = Worker();
   Server* b = Worker();
   ASSERT_TRUE(a && b);
-  // median does not decompose: the rows go to their group's bucket owner; the partitions take
-  // about a second each, so b is killed while the exchange is under way.
-  const std::string pipeline =
-      SecondLongPartitions() + " |> mutate(g: k % 10) |> group_by(g) |> summarise(m: median(s))";
-  Command run = Spawn(
-      {DUX_BINARY, "run", "--workers", a->address + "," + b->address, "--format", "csv", pipeline});
-  ASSERT_TRUE(WaitBusy(b->address));
-  b->process->Signal(SIGKILL);
-  Outcome o = Finish(std::move(run), 60s);
-  // A bucket owner's buckets are nowhere else: the query fails, naming it, on one line.
-  ExpectOneLineError(o, {"worker " + b->address});
-  PollWorkers(
-      {"--workers", a->address},
-      [](const Outcome& r) {
-        return r.exit_code == 0 && !Contains(r.out, "__dux_") && Contains(r.out, "running []");
-      },
-      20s);
+  ExpectLostBucketOwnerNamed(a, b, SIGKILL, 60);
 }
 
 TEST_F(ClusterTest, StoppedBucketOwnerIsNamedWithoutATimeout) {
   Server* a = Worker();
   Server* b = Worker();
   ASSERT_TRUE(a && b);
-  // As above, but b is stopped (SIGSTOP), not killed: its kernel keeps the connections open
-  // and nobody closes them. Without --timeout, only the keepalive pings the coordinator and
-  // a send to b (both unanswered) can tell; they fail the calls within about 15 s.
-  const std::string pipeline =
-      SecondLongPartitions() + " |> mutate(g: k % 10) |> group_by(g) |> summarise(m: median(s))";
-  Command run = Spawn(
-      {DUX_BINARY, "run", "--workers", a->address + "," + b->address, "--format", "csv", pipeline});
-  ASSERT_TRUE(WaitBusy(b->address));
-  b->process->Signal(SIGSTOP);
-  Outcome o = Finish(std::move(run), 90s);
-  b->process->Signal(SIGCONT);
-  ExpectOneLineError(o, {"worker " + b->address});
-  EXPECT_LT(o.seconds, 35.0) << "the keepalive pings did not end the wait";
-  PollWorkers(
-      {"--workers", a->address},
-      [](const Outcome& r) {
-        return r.exit_code == 0 && !Contains(r.out, "__dux_") && Contains(r.out, "running []");
-      },
-      20s);
+  // Stopped, not killed: its kernel keeps the connections open and nobody closes them.
+  // Without --timeout only the keepalive pings (unanswered) can tell; they fail the calls
+  // within about 15 s.
+  ExpectLostBucketOwnerNamed(a, b, SIGSTOP, 35);
 }
 
 TEST_F(ClusterTest, RegistryRestartedMidQueryChangesNothing) {
