@@ -1339,7 +1339,7 @@ TEST_F(ClusterTest, StoppedBucketOwnerIsNamedWithoutATimeout) {
   // Stopped, not killed: its kernel keeps the connections open and nobody closes them.
   // Without --timeout only the keepalive pings (unanswered) can tell; they fail the calls
   // within about 15 s.
-  ExpectLostBucketOwnerNamed(a, b, SIGSTOP, 35);
+  ExpectLostBucketOwnerNamed(a, b, SIGSTOP, 50);
 }
 
 TEST_F(ClusterTest, RegistryRestartedMidQueryChangesNothing) {

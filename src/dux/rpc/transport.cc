@@ -72,12 +72,7 @@ std::vector<std::pair<std::string, int>> ClientKeepaliveArgs() {
           {GRPC_ARG_KEEPALIVE_PERMIT_WITHOUT_CALLS, 0},
           // By default a client stops pinging after two pings without data of its own, which
           // is exactly the long wait for a busy (or stopped) worker's first rows.
-          {GRPC_ARG_HTTP2_MAX_PINGS_WITHOUT_DATA, 0},
-          // A new connection to a stopped peer is accepted by its kernel and then never
-          // answered; gRPC gives up on it after this long (20 s by default), as on a ping. A
-          // live process answers at once, so a call to a lost worker (a failed query's
-          // cleanup) fails in 5 s instead of holding the query's end.
-          {GRPC_ARG_MIN_RECONNECT_BACKOFF_MS, 5000}};
+          {GRPC_ARG_HTTP2_MAX_PINGS_WITHOUT_DATA, 0}};
 }
 
 // The server's side of the same: by default it counts a ping sooner than 5 minutes after the
