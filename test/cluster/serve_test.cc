@@ -277,6 +277,7 @@ TEST_F(ServeTest, ConcurrentClientsAllGetTheirAnswers) {
   Server* server = ServeOnTwoWorkers();
   ASSERT_TRUE(server);
   std::vector<std::future<ProcessOutcome>> runs;
+  runs.reserve(4);
   for (int i = 0; i < 4; ++i) {
     runs.push_back(std::async(std::launch::async, [this, server, i] {
       return dux::test::RunProcess({DUX_BINARY, "run", "--server", server->address, "--format",

@@ -333,6 +333,7 @@ class Gather {
   size_t SilentWorker(const std::vector<size_t>& running, std::unique_lock<std::mutex>& lock) {
     lock.unlock();
     std::vector<std::future<Status>> health;
+    health.reserve(running.size());
     for (size_t w : running) {
       health.push_back(
           std::async(std::launch::async, [this, w] { return options_.workers[w]->Health(); }));

@@ -114,7 +114,7 @@ TEST_F(LeaseTableTest, ATableIsItsLeasesAloneUntilDroppedOrExpired) {
   for (const char* other : {"B", ""}) {
     Status refused = table_.CheckAccess(other, "t");
     EXPECT_EQ(refused.code(), StatusCode::kPermissionDenied) << other;
-    EXPECT_EQ(refused.message().find("A"), std::string::npos) << "names the other lease";
+    EXPECT_EQ(refused.message().find('A'), std::string::npos) << "names the other lease";
     EXPECT_EQ(table_.AddTable(other, "t").code(), StatusCode::kPermissionDenied) << other;
   }
   EXPECT_TRUE(table_.CheckAccess("B", "unheld").ok());

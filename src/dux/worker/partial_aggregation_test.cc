@@ -134,7 +134,9 @@ class ChoosePartialAggregationTest : public ::testing::Test {
     auto choice = ChoosePartialAggregation(engine_.get(), partial, *compiled, adaptive);
     EXPECT_TRUE(choice.ok()) << choice.status().ToString();
     // Whatever it chose, its rows have the partials' columns and types.
-    if (choice.ok()) EXPECT_EQ(choice->query.schema, compiled->schema);
+    if (choice.ok()) {
+      EXPECT_EQ(choice->query.schema, compiled->schema);
+    }
     return choice.ok() ? std::move(choice).value() : PartialAggregationChoice{};
   }
 
