@@ -496,8 +496,9 @@ Result<std::string> Worker::InsertShare(OpenedFragment& f, const v1::Fragment& f
   }
   auto rows = pg::InsertQuery(engine->connection(), query.Sql(), query.schema, *pg, target, &share);
   if (!rows.ok()) return rows.status();
-  if (!share.stage.empty()) {
-    // Committed: the staging table is the lease's until the coordinator has moved it.
+  if (!share.stage.empty() && !fragment.lease_id().empty()) {
+    // Committed: the staging table is the lease's until the coordinator has moved it. (No
+    // lease, nothing would ever release the record.)
     const pipeline::Attachment* a = engine->FindAttachment(sink->table.substr(0, dot));
     {
       std::lock_guard lock(mutex_);
