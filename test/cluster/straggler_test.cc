@@ -106,8 +106,6 @@ class Throttle {
 
 class StragglerTest : public ::testing::Test {
  protected:
-  static constexpr int kKeysPerFile = 50000;
-
   void SetUp() override {
     for (const char* name : {"DUX_TOKEN", "DUX_WORKERS", "DUX_REGISTRY"}) unsetenv(name);
     std::string tmpl = (fs::temp_directory_path() / "dux-straggler-test-XXXXXX").string();
@@ -171,20 +169,24 @@ class StragglerTest : public ::testing::Test {
     return o;
   }
 
-  // Three parquet files of kKeysPerFile keys; one partition per worker (the partitioner
-  // bin-packs files), each spending a few hundred milliseconds of CPU on its keys, in many
-  // small DuckDB chunks so that a cancellation stops it soon.
-  std::string Keys() {
+  // Three parquet files of `keys_per_file` keys; one partition per worker (the partitioner
+  // bin-packs files), each spending a few hundred milliseconds of CPU on its keys (a list of
+  // about `list_length` numbers summed per key). DuckDB notices a cancellation only between
+  // task slices of 50 chunks (PARTIAL_CHUNK_COUNT), so a test that waits for a cancelled
+  // attempt to stop wants many cheap keys: the slice, not the partition, is then what the
+  // throttled worker must finish.
+  std::string Keys(int keys_per_file = 50000, int list_length = 800) {
     for (int f = 0; f < 3; ++f) {
       std::string path = (dir_ / ("keys" + std::to_string(f) + ".parquet")).string();
       Outcome o = Dux({"run", "from_query(\"SELECT range AS k FROM range(" +
-                                  std::to_string(f * kKeysPerFile) + ", " +
-                                  std::to_string((f + 1) * kKeysPerFile) + ")\") |> to_parquet(\"" +
-                                  path + "\")"});
+                                  std::to_string(f * keys_per_file) + ", " +
+                                  std::to_string((f + 1) * keys_per_file) +
+                                  ")\") |> to_parquet(\"" + path + "\")"});
       EXPECT_EQ(o.exit_code, 0) << o.err;
     }
     return "from_parquet(\"" + (dir_ / "keys*.parquet").string() +
-           "\") |> mutate(s: (list_sum(range(0, k % 7 + 800)) + k)::BIGINT)";
+           "\") |> mutate(s: (list_sum(range(0, k % 7 + " + std::to_string(list_length) +
+           ")) + k)::BIGINT)";
   }
 
   // Runs `args` on the three workers with the first one throttled to 1.5% of a CPU and
@@ -279,7 +281,9 @@ TEST_F(StragglerTest, HashExchangeFinishesNearTheHealthyTimeWithTheLocalRows) {
 }
 
 TEST_F(StragglerTest, DistributedWriteKeepsOneCopyOfEachPartition) {
-  const std::string rows = Keys();
+  // The write waits for the cancelled attempt to stop (no copy may appear after it returns).
+  constexpr int kKeysPerFile = 300000;
+  const std::string rows = Keys(kKeysPerFile, 60);
   Outcome local = Dux({"run", "--format", "csv", rows + " |> sort_by(k)"});
   ASSERT_EQ(local.exit_code, 0) << local.err;
   const fs::path off_dir = dir_ / "off", on_dir = dir_ / "on";
@@ -287,7 +291,9 @@ TEST_F(StragglerTest, DistributedWriteKeepsOneCopyOfEachPartition) {
   Outcome off = RunThrottled({rows + " |> to_parquet(\"" + off_dir.string() + "\")"}, "off");
   Outcome on = RunThrottled({rows + " |> to_parquet(\"" + on_dir.string() + "\")"}, "on");
   ExpectSpeculationHelped(healthy, off, on, "write");
-  EXPECT_TRUE(Contains(on.out, "to_parquet: wrote 150000 rows to 3 files")) << on.out;
+  EXPECT_TRUE(Contains(
+      on.out, "to_parquet: wrote " + std::to_string(3 * kKeysPerFile) + " rows to 3 files"))
+      << on.out;
   // Three part files, no temporary left, and the rows read back once each.
   std::vector<std::string> files;
   for (const auto& entry : fs::recursive_directory_iterator(on_dir)) {

@@ -36,10 +36,13 @@ constexpr auto kCancelGrace = std::chrono::seconds(10);
 // One attempt's Write call as the result stream the gather reads: the call runs on a thread
 // of its own; once it returns, the stream holds one Arrow IPC row (part, rows, files) encoded
 // by a small DuckDB of the coordinator's. Cancel makes Read return at once; the destructor
-// then cancels the worker's query (again every 50 ms, since a Cancel that arrives before the
-// worker has registered the query finds nothing) and waits for the call to end, so that no
-// attempt still writes once the gather has returned. A worker that does not answer within
-// kCancelGrace is left behind: the thread, which owns what it uses, ends with the call.
+// then cancels the worker's query and waits for the call to end, so that no attempt still
+// writes once the gather has returned. The Cancel goes again every 50 ms until the worker
+// has found the query (one that arrives before the worker has registered it finds nothing),
+// and no more after: the worker interrupts a cancelled query again by itself, and a stream
+// of Cancels would take what little CPU a straggling worker has from its stopping. A worker
+// that does not answer within kCancelGrace is left behind: the thread, which owns what it
+// uses, ends with the call.
 class WriteCall : public protocol::ResultStream {
  public:
   WriteCall(std::shared_ptr<protocol::WorkerClient> client, v1::WriteRequest request,
@@ -56,10 +59,14 @@ class WriteCall : public protocol::ResultStream {
     auto give_up = Clock::now() + kCancelGrace;
     std::unique_lock lock(s.mu);
     // Nobody reads any more: a call still running is abandoned.
+    bool found = false;
     while (!s.done && Clock::now() < give_up) {
-      lock.unlock();
-      (void)s.client->Cancel(s.request.fragment().query_id());
-      lock.lock();
+      if (!found) {
+        lock.unlock();
+        auto cancelled = s.client->Cancel(s.request.fragment().query_id());
+        found = cancelled.ok() && *cancelled;
+        lock.lock();
+      }
       s.cv.wait_for(lock, std::chrono::milliseconds(50));
     }
     bool done = s.done;
