@@ -17,6 +17,7 @@
 #include <vector>
 
 #include "child_process.h"
+#include "slowdown.h"
 #include "subprocess.h"
 
 namespace {
@@ -28,21 +29,16 @@ using dux::test::ChildProcess;
 using dux::test::Contains;
 using dux::test::Lines;
 using dux::test::ReadFile;
+using dux::test::TestSlowdown;
 using Clock = std::chrono::steady_clock;
 
-// How many times slower than a normal build this build runs processes: test/sanitizers/run.sh
-// sets DUX_TEST_SLOWDOWN, and the lease grows with it so that renewals keep up.
-double Slowdown() {
-  const char* slowdown = std::getenv("DUX_TEST_SLOWDOWN");
-  return slowdown != nullptr && std::atof(slowdown) >= 1 ? std::atof(slowdown) : 1.0;
-}
-
-// The workers' lease in these tests: 1 s (times the slowdown), so that a test waits little.
-double LeaseSeconds() { return Slowdown(); }
+// The workers' lease in these tests: 1 s (times the slowdown, so that renewals keep up under
+// the sanitizers), so that a test waits little.
+double LeaseSeconds() { return TestSlowdown(); }
 
 // `seconds` (times the slowdown) as a wait limit.
 std::chrono::milliseconds Scaled(double seconds) {
-  return std::chrono::milliseconds(static_cast<int64_t>(seconds * Slowdown() * 1000));
+  return std::chrono::milliseconds(static_cast<int64_t>(seconds * TestSlowdown() * 1000));
 }
 
 // A source that runs for minutes on one worker (query sources are read by one worker), in
@@ -218,7 +214,7 @@ TEST_F(LeaseTest, CoordinatorKilledMidExchangeLeavesNoBucketsOnceTheLeaseExpires
       Scaled(15));
   EXPECT_FALSE(Contains(after, "__dux_")) << after;
   EXPECT_FALSE(Contains(after, "running [q")) << after;
-  EXPECT_LT(SecondsSince(killed), 10.0 * Slowdown());
+  EXPECT_LT(SecondsSince(killed), 10.0 * TestSlowdown());
   // The lease runs from its last renewal, which comes every third of a lease: it ends at
   // least two thirds of a lease after the coordinator fell silent.
   EXPECT_GT(SecondsSince(killed), 0.6 * LeaseSeconds()) << "dropped before the lease expired";

@@ -24,6 +24,7 @@
 #include "child_process.h"
 #include "network_namespaces.h"
 #include "s3_server.h"
+#include "slowdown.h"
 #include "subprocess.h"
 
 namespace {
@@ -35,16 +36,10 @@ using dux::test::ChildProcess;
 using dux::test::Contains;
 using dux::test::Lines;
 using dux::test::ReadFile;
+using dux::test::TestSlowdown;
 using dux::test::WriteFile;
 using Clock = std::chrono::steady_clock;
 using Environment = std::vector<std::pair<std::string, std::string>>;
-
-// How many times slower than a normal build this build runs processes: test/sanitizers/run.sh
-// sets DUX_TEST_SLOWDOWN, so that bounds on how soon something happens scale with it.
-double TestSlowdown() {
-  const char* slowdown = std::getenv("DUX_TEST_SLOWDOWN");
-  return slowdown != nullptr && std::atof(slowdown) >= 1 ? std::atof(slowdown) : 1.0;
-}
 
 // Runs for minutes on a worker; every test that uses it ends it (kill, timeout, teardown).
 // Query sources run whole on the first worker.

@@ -18,6 +18,7 @@
 #include "dux/rpc/grpc_worker_client.h"
 #include "dux/rpc/worker_service.h"
 #include "dux/worker/in_process_client.h"
+#include "slowdown.h"
 
 namespace dux {
 namespace {
@@ -44,7 +45,10 @@ struct Transport {
 };
 
 // Short, so that a test sees a lease expire; only requests that name a lease are affected.
-constexpr std::chrono::milliseconds kLeaseTimeout{500};
+// 0.5 s, times the sanitizers' slowdown: under TSan a thread may wait longer than 0.5 s to run.
+std::chrono::milliseconds LeaseTimeout() {
+  return std::chrono::milliseconds(static_cast<int64_t>(500 * test::TestSlowdown()));
+}
 
 using TransportFactory = std::function<std::unique_ptr<Transport>(const std::string& token)>;
 
@@ -53,7 +57,7 @@ std::unique_ptr<Transport> InProcess(const std::string&) {
   auto t = std::make_unique<Transport>();
   worker::WorkerOptions options;
   options.threads = 1;
-  options.lease_timeout = kLeaseTimeout;
+  options.lease_timeout = LeaseTimeout();
   t->worker = std::move(worker::Worker::Open(options)).value();
   t->client = worker::MakeInProcessClient(t->worker.get(), "in-process:" + std::to_string(next++));
   return t;
@@ -76,7 +80,7 @@ std::unique_ptr<Transport> Grpc(const std::string& token) {
   auto t = std::make_unique<Transport>();
   worker::WorkerOptions options;
   options.threads = 1;
-  options.lease_timeout = kLeaseTimeout;
+  options.lease_timeout = LeaseTimeout();
   t->worker = std::move(worker::Worker::Open(options)).value();
   t->service = rpc::MakeWorkerService(t->worker.get(), token);
   std::string bound;
@@ -670,43 +674,54 @@ TEST_P(Conformance, ALeaseKeepsWhatIsHeldForItUntilItIsNoLongerRenewed) {
   renew.set_lease_id("L1");
   auto renewed = client_->RenewLease(renew);
   ASSERT_TRUE(renewed.ok()) << renewed.status().message();
-  EXPECT_DOUBLE_EQ(renewed->timeout_seconds(), 0.5);
+  EXPECT_DOUBLE_EQ(renewed->timeout_seconds(), LeaseTimeout().count() / 1000.0);
+  // Renewed every 100 ms, as a coordinator would, until `renewing` ends (the steps below may
+  // take longer than a lease); `last_renewal` is when the last call began: the lease cannot
+  // end sooner than a lease after it.
+  std::atomic<bool> renewing{true};
+  std::atomic<Clock::rep> last_renewal{Clock::now().time_since_epoch().count()};
+  std::thread renewer([&] {
+    while (renewing.load()) {
+      last_renewal = Clock::now().time_since_epoch().count();
+      auto renewal = client_->RenewLease(renew);
+      EXPECT_TRUE(renewal.ok()) << renewal.status().message();
+      std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    }
+  });
   // A broadcast table, a bucket pushed by a peer and a running fragment, all under L1; a
   // table under no lease.
   std::string bytes = IpcOf("SELECT range AS x FROM range(0, 10)");
   arrow_ipc::StringInputStream in(bytes), plain(bytes);
-  ASSERT_TRUE(client_->RegisterTable("leased", "L1", &in).ok());
-  ASSERT_TRUE(client_->RegisterTable("unleased", "", &plain).ok());
+  EXPECT_TRUE(client_->RegisterTable("leased", "L1", &in).ok());
+  EXPECT_TRUE(client_->RegisterTable("unleased", "", &plain).ok());
   auto pusher = client_->PushBuckets();
-  ASSERT_TRUE(pusher.ok());
   v1::BucketChunk chunk;
   chunk.set_exchange_id("e1");
   chunk.set_bucket(0);
   chunk.set_data(bytes);
   chunk.set_last(true);
   chunk.set_lease_id("L1");
-  ASSERT_TRUE((*pusher)->Push(chunk).ok());
-  ASSERT_TRUE((*pusher)->Finish().ok());
+  EXPECT_TRUE(pusher.ok() && (*pusher)->Push(chunk).ok() && (*pusher)->Finish().ok());
   v1::ExecuteRequest slow = Execute(kSlow, "leased-query");
   slow.mutable_fragment()->set_lease_id("L1");
   auto stream = client_->Execute(slow);
-  ASSERT_TRUE(stream.ok());
-  ASSERT_TRUE(
-      Eventually([&] { return Running(*client_, "leased-query"); }, std::chrono::seconds(10)));
-  // Renewed for three timeouts: everything stays.
-  for (int i = 0; i < 15; ++i) {
-    ASSERT_TRUE(client_->RenewLease(renew).ok());
-    std::this_thread::sleep_for(std::chrono::milliseconds(100));
-  }
+  bool started = stream.ok() && Eventually([&] { return Running(*client_, "leased-query"); },
+                                           std::chrono::seconds(10));
+  EXPECT_TRUE(started);
+  // Renewed for three timeouts more: everything stays.
+  if (started) std::this_thread::sleep_for(3 * LeaseTimeout());
+  renewing = false;
+  renewer.join();
+  ASSERT_TRUE(started);
   EXPECT_TRUE(Running(*client_, "leased-query"));
   EXPECT_EQ(client_->Info()->tables_size(), 3);
   // Silent: the fragment stops and the lease's tables go, the other stays.
-  auto silent = Clock::now();
   auto stopped = Drain(stream->get());
   EXPECT_FALSE(stopped.ok());
   EXPECT_NE(stopped.status().message().find("nterrupt"), std::string::npos)
       << stopped.status().message();
-  EXPECT_GE(Clock::now() - silent, std::chrono::milliseconds(300));
+  EXPECT_GE(Clock::now() - Clock::time_point(Clock::duration(last_renewal.load())),
+            0.9 * LeaseTimeout());
   ASSERT_TRUE(
       Eventually([&] { return client_->Info()->tables_size() == 1; }, std::chrono::seconds(5)));
   EXPECT_EQ(client_->Info()->tables(0), "unleased");
