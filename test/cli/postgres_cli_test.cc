@@ -199,13 +199,13 @@ WorkerProcess StartWorker(const fs::path& dir, int index,
   options.stderr_file = dir / ("worker-" + std::to_string(index) + ".err");
   options.environment = std::move(environment);
   std::string error;
-  w.process = dux::test::ChildProcess::Start(
-      {DUX_BINARY, "worker", "--listen", "127.0.0.1:0", "--threads", "1"}, options, &error);
-  EXPECT_TRUE(w.process) << error;
-  if (!w.process) return w;
-  auto line = w.process->ReadLine(std::chrono::seconds(20));
-  EXPECT_TRUE(line && line->rfind("listening ", 0) == 0) << line.value_or("(nothing)");
-  if (line && line->rfind("listening ", 0) == 0) w.address = line->substr(10);
+  auto started =
+      dux::test::StartListening({DUX_BINARY, "worker", "--listen", "127.0.0.1:0", "--threads", "1"},
+                                options, std::chrono::seconds(20), &error);
+  EXPECT_TRUE(started) << error;
+  if (!started) return w;
+  w.process = std::move(started->process);
+  w.address = started->address;
   return w;
 }
 

@@ -29,6 +29,7 @@ using dux::test::ChildProcess;
 using dux::test::Contains;
 using dux::test::Lines;
 using dux::test::ReadFile;
+using dux::test::StartListening;
 using dux::test::TestSlowdown;
 using Clock = std::chrono::steady_clock;
 
@@ -91,20 +92,15 @@ class LeaseTest : public ::testing::Test {
     ChildOptions options;
     options.stderr_file = w->stderr_file;
     std::string error;
-    w->process = ChildProcess::Start({DUX_BINARY, "worker", "--listen", "127.0.0.1:0", "--threads",
-                                      "1", "--lease-timeout", lease},
-                                     options, &error);
-    if (!w->process) {
-      ADD_FAILURE() << "cannot start a worker: " << error;
+    auto started = StartListening({DUX_BINARY, "worker", "--listen", "127.0.0.1:0", "--threads",
+                                   "1", "--lease-timeout", lease},
+                                  options, 30s, &error);
+    if (!started) {
+      ADD_FAILURE() << error;
       return nullptr;
     }
-    std::optional<std::string> line = w->process->ReadLine(30s);
-    if (!line || line->rfind("listening ", 0) != 0) {
-      ADD_FAILURE() << "the worker printed \"" << line.value_or("") << "\"; stderr "
-                    << ReadFile(w->stderr_file);
-      return nullptr;
-    }
-    w->address = line->substr(std::string("listening ").size());
+    w->process = std::move(started->process);
+    w->address = started->address;
     workers_.push_back(std::move(w));
     return workers_.back().get();
   }

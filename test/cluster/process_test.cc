@@ -36,6 +36,7 @@ using dux::test::ChildProcess;
 using dux::test::Contains;
 using dux::test::Lines;
 using dux::test::ReadFile;
+using dux::test::StartListening;
 using dux::test::TestSlowdown;
 using dux::test::WriteFile;
 using Clock = std::chrono::steady_clock;
@@ -145,18 +146,13 @@ class ClusterTest : public ::testing::Test {
     options.stderr_file = server->stderr_file;
     options.environment = environment;
     std::string error;
-    server->process = ChildProcess::Start(argv, options, &error);
-    if (!server->process) {
-      ADD_FAILURE() << "cannot start " << args.front() << ": " << error;
+    auto started = StartListening(argv, options, 30s, &error);
+    if (!started) {
+      ADD_FAILURE() << error;
       return nullptr;
     }
-    std::optional<std::string> line = server->process->ReadLine(30s);
-    if (!line || line->rfind("listening ", 0) != 0) {
-      ADD_FAILURE() << "dux " << args.front() << " printed \"" << line.value_or("")
-                    << "\" instead of its address; stderr: " << ReadFile(server->stderr_file);
-      return nullptr;
-    }
-    server->address = line->substr(std::string("listening ").size());
+    server->process = std::move(started->process);
+    server->address = started->address;
     servers_.push_back(std::move(server));
     return servers_.back().get();
   }

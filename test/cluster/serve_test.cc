@@ -29,6 +29,7 @@ using dux::test::ChildProcess;
 using dux::test::Contains;
 using dux::test::ProcessOutcome;
 using dux::test::ReadFile;
+using dux::test::StartListening;
 using Clock = std::chrono::steady_clock;
 
 // Runs for minutes on a worker (query sources run whole on the first worker).
@@ -74,18 +75,13 @@ class ServeTest : public ::testing::Test {
     ChildOptions options;
     options.stderr_file = server->stderr_file;
     std::string error;
-    server->process = ChildProcess::Start(argv, options, &error);
-    if (!server->process) {
-      ADD_FAILURE() << "cannot start dux " << args.front() << ": " << error;
+    auto started = StartListening(argv, options, 60s, &error);
+    if (!started) {
+      ADD_FAILURE() << error;
       return nullptr;
     }
-    std::optional<std::string> line = server->process->ReadLine(60s);
-    if (!line || line->rfind("listening ", 0) != 0) {
-      ADD_FAILURE() << "dux " << args.front() << " printed \"" << line.value_or("")
-                    << "\" instead of its address; stderr: " << ReadFile(server->stderr_file);
-      return nullptr;
-    }
-    server->address = line->substr(std::string("listening ").size());
+    server->process = std::move(started->process);
+    server->address = started->address;
     servers_.push_back(std::move(server));
     return servers_.back().get();
   }

@@ -28,6 +28,7 @@ using dux::test::ChildProcess;
 using dux::test::Contains;
 using dux::test::Lines;
 using dux::test::ReadFile;
+using dux::test::StartListening;
 
 // Each worker's limit: DuckDB gets three quarters, the exchange buckets in memory the rest.
 const char* const kMemoryLimit = "48MB";
@@ -104,19 +105,13 @@ class SpillTest : public ::testing::Test {
     ChildOptions options;
     options.stderr_file = dir_ / ("worker-" + std::to_string(workers_.size()) + ".err");
     std::string error;
-    auto process = ChildProcess::Start(argv, options, &error);
-    if (!process) {
-      ADD_FAILURE() << "cannot start a worker: " << error;
+    auto started = StartListening(argv, options, 30s, &error);
+    if (!started) {
+      ADD_FAILURE() << error;
       return "";
     }
-    std::optional<std::string> line = process->ReadLine(30s);
-    workers_.push_back(std::move(process));
-    if (!line || line->rfind("listening ", 0) != 0) {
-      ADD_FAILURE() << "the worker printed \"" << line.value_or("") << "\"; stderr "
-                    << ReadFile(options.stderr_file);
-      return "";
-    }
-    return line->substr(std::string("listening ").size());
+    workers_.push_back(std::move(started->process));
+    return started->address;
   }
 
   /// Two parquet files of `rows` rows each under the test's directory, named SIDE-0 and

@@ -32,6 +32,7 @@ using dux::test::ChildProcess;
 using dux::test::Contains;
 using dux::test::Lines;
 using dux::test::ReadFile;
+using dux::test::StartListening;
 using Clock = std::chrono::steady_clock;
 
 int CountLines(const std::string& text, const std::vector<std::string>& parts) {
@@ -132,12 +133,13 @@ class StragglerTest : public ::testing::Test {
     ChildOptions options;
     options.stderr_file = dir_ / ("worker-" + std::to_string(workers_.size()) + ".err");
     std::string error;
-    auto process = ChildProcess::Start(
-        {DUX_BINARY, "worker", "--listen", "127.0.0.1:0", "--threads", "1"}, options, &error);
-    if (!process) return false;
-    std::optional<std::string> line = process->ReadLine(30s);
-    if (!line || line->rfind("listening ", 0) != 0) return false;
-    workers_.push_back({std::move(process), line->substr(std::string("listening ").size())});
+    auto started = StartListening(
+        {DUX_BINARY, "worker", "--listen", "127.0.0.1:0", "--threads", "1"}, options, 30s, &error);
+    if (!started) {
+      ADD_FAILURE() << error;
+      return false;
+    }
+    workers_.push_back({std::move(started->process), started->address});
     return true;
   }
 

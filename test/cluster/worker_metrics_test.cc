@@ -58,22 +58,22 @@ class WorkerMetricsTest : public ::testing::Test {
     ChildOptions options;
     options.stderr_file = dir_ / ("worker-" + std::to_string(workers_.size()) + ".err");
     std::string error;
-    worker->process = ChildProcess::Start(argv, options, &error);
-    if (!worker->process) {
-      ADD_FAILURE() << "cannot start a worker: " << error;
+    // The gRPC address stays the first line: tools read it.
+    auto started = dux::test::StartListening(argv, options, 30s, &error);
+    if (!started) {
+      ADD_FAILURE() << error;
       return nullptr;
     }
-    std::optional<std::string> first = worker->process->ReadLine(30s);
+    worker->process = std::move(started->process);
+    worker->address = started->address;
     std::optional<std::string> second = worker->process->ReadLine(30s);
-    // The gRPC address stays the first line: tools read it.
-    if (!first || first->rfind("listening 127.0.0.1:", 0) != 0 || !second ||
+    if (worker->address.rfind("127.0.0.1:", 0) != 0 || !second ||
         second->rfind("http 127.0.0.1:", 0) != 0) {
-      ADD_FAILURE() << "the worker printed \"" << first.value_or("") << "\", \""
+      ADD_FAILURE() << "the worker listens on " << worker->address << ", then printed \""
                     << second.value_or("")
                     << "\"; stderr: " << dux::test::ReadFile(options.stderr_file);
       return nullptr;
     }
-    worker->address = first->substr(std::string("listening ").size());
     worker->http = second->substr(std::string("http ").size());
     workers_.push_back(std::move(worker));
     return workers_.back().get();

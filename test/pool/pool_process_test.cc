@@ -87,17 +87,13 @@ class PoolTest : public ::testing::Test {
     options.stderr_file = dir_ / "pool.err";
     options.environment = environment;
     std::string error;
-    pool_ = ChildProcess::Start(argv, options, &error);
-    if (!pool_) {
+    auto started = dux::test::StartListening(argv, options, 30s, &error);
+    if (!started) {
       ADD_FAILURE() << error;
       return false;
     }
-    auto line = pool_->ReadLine(30s);
-    if (!line || line->rfind("listening ", 0) != 0) {
-      ADD_FAILURE() << "dux pool printed \"" << line.value_or("") << "\"; stderr: " << PoolLog();
-      return false;
-    }
-    address_ = line->substr(10);
+    pool_ = std::move(started->process);
+    address_ = started->address;
     return true;
   }
   std::string PoolLog() { return ReadFile(dir_ / "pool.err"); }

@@ -11,6 +11,9 @@
 #include <cerrno>
 #include <cstdlib>
 #include <cstring>
+#include <fstream>
+#include <sstream>
+#include <string_view>
 #include <thread>
 
 namespace dux::test {
@@ -151,6 +154,29 @@ std::optional<int> ChildProcess::Wait(std::chrono::milliseconds timeout) {
     std::this_thread::sleep_for(std::chrono::milliseconds(5));
   }
   return ended_;
+}
+
+std::optional<ListeningChild> StartListening(const std::vector<std::string>& argv,
+                                             const ChildOptions& options,
+                                             std::chrono::milliseconds timeout,
+                                             std::string* error) {
+  constexpr std::string_view kPrefix = "listening ";
+  ListeningChild child;
+  child.process = ChildProcess::Start(argv, options, error);
+  if (!child.process) return std::nullopt;
+  std::optional<std::string> line = child.process->ReadLine(timeout);
+  if (line && line->rfind(kPrefix, 0) == 0) {
+    child.address = line->substr(kPrefix.size());
+    return child;
+  }
+  child.process.reset();  // killed and reaped: its stderr is complete
+  std::ostringstream stderr_text;
+  if (!options.stderr_file.empty()) stderr_text << std::ifstream(options.stderr_file).rdbuf();
+  std::string command;
+  for (const auto& arg : argv) command += (command.empty() ? "" : " ") + arg;
+  *error = "`" + command + "` printed \"" + line.value_or("") +
+           "\" instead of its address; stderr: " + stderr_text.str();
+  return std::nullopt;
 }
 
 }  // namespace dux::test

@@ -60,4 +60,18 @@ class ChildProcess {
   std::optional<int> ended_;
 };
 
+/// A dux server (worker, registry, pool, serve) running, and where it listens.
+struct ListeningChild {
+  std::unique_ptr<ChildProcess> process;
+  std::string address;  ///< HOST:PORT from its first line of stdout, "listening HOST:PORT"
+};
+
+/// Starts `argv` (stdout piped: options.stdout_file must be empty) and waits up to `timeout`
+/// for its first line, "listening HOST:PORT". nullopt, with `*error` saying what it printed
+/// instead and what its stderr file holds, when it cannot start or prints anything else in
+/// time; the process is then killed.
+std::optional<ListeningChild> StartListening(const std::vector<std::string>& argv,
+                                             const ChildOptions& options,
+                                             std::chrono::milliseconds timeout, std::string* error);
+
 }  // namespace dux::test
