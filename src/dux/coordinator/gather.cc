@@ -276,20 +276,18 @@ class Gather {
     std::lock_guard lock(mu_);
     return error_;
   }
-  int64_t ipc_bytes() const { return ipc_bytes_; }
   /// Attempts that delivered rows and then failed: their rows must go.
   std::vector<int32_t> abandoned() {
     std::lock_guard lock(mu_);
     return abandoned_;
   }
-  std::vector<v1::Fragment> completed() {
+  /// What the gather delivered: `rows`, and which attempt of each task completed, where.
+  GatherResult Report(int64_t rows) {
     std::lock_guard lock(mu_);
-    return completed_;
-  }
-  /// Speculative attempts started, and won.
-  std::pair<int, int> speculation() {
-    std::lock_guard lock(mu_);
-    return {speculated_count_, speculation_won_};
+    GatherResult result{rows, ipc_bytes_.load(), completed_, completed_on_};
+    result.speculated = speculated_count_;
+    result.speculation_won = speculation_won_;
+    return result;
   }
 
  private:
@@ -524,6 +522,7 @@ class Gather {
   // other attempt of the task still running is cancelled and its rows are to be deleted.
   void WonLocked(size_t i, AttemptKind kind, int32_t tag, v1::Fragment fragment) {
     completed_[i] = std::move(fragment);
+    completed_on_[i] = attempt_worker_[static_cast<size_t>(tag)];
     state_[i] = State::kDone;
     --unfinished_;
     double seconds = watch_.ElapsedSeconds(i, Clock::now());
@@ -769,6 +768,7 @@ class Gather {
   std::vector<size_t> failed_on_ = std::vector<size_t>(tasks_.size(), SIZE_MAX);
   std::vector<Status> first_failure_;
   std::vector<v1::Fragment> completed_;
+  std::vector<size_t> completed_on_ = std::vector<size_t>(tasks_.size(), SIZE_MAX);
   std::vector<int32_t> abandoned_;
   size_t unfinished_ = 0;
   std::vector<bool> busy_, lost_;  // by worker
@@ -848,8 +848,7 @@ Result<GatherResult> GatherInto(exec::Connection& connection, std::vector<Gather
   Status failed = gather.error();
   if (!failed.ok()) return failed;
   if (!rows.ok()) return rows.status();
-  GatherResult result{*rows, gather.ipc_bytes(), gather.completed()};
-  std::tie(result.speculated, result.speculation_won) = gather.speculation();
+  GatherResult result = gather.Report(*rows);
   std::string abandoned = fmt::format("{}", fmt::join(gather.abandoned(), ", "));
   if (!abandoned.empty()) {
     DUX_ASSIGN_OR_RETURN(
@@ -871,7 +870,7 @@ Result<GatherResult> GatherTo(exec::Connection& connection, std::vector<GatherTa
   Status failed = gather.error();
   if (!failed.ok()) return failed;
   if (!rows.ok()) return rows.status();
-  return GatherResult{*rows, gather.ipc_bytes(), gather.completed()};
+  return gather.Report(*rows);
 }
 
 }  // namespace dux::coordinator

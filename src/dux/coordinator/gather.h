@@ -38,6 +38,8 @@ struct GatherResult {
   /// The fragment each task's rows came from: its own, the retry's or the speculative
   /// attempt's (a new query id, and a new exchange id for a shuffle; see AttemptFragment).
   std::vector<v1::Fragment> completed;
+  /// The worker (an index into ClusterOptions::workers) whose attempt completed each task.
+  std::vector<size_t> completed_on;
   /// Speculative attempts started, and how many of them won (see ClusterOptions::speculation).
   int speculated = 0;
   int speculation_won = 0;

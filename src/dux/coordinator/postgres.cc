@@ -42,6 +42,28 @@ void DropTables(pg::Connection& pg, const std::string& schema,
   if (!list.empty()) (void)pg.Execute("DROP TABLE IF EXISTS " + list);
 }
 
+// A failed move (`failure`) whose cause is a staging table gone from PostgreSQL: its worker
+// dropped it, as a worker does when the query's lease expires (it did not hear from this
+// coordinator within its --lease-timeout, say through a network partition). The error then
+// names that worker; else it is `failure`.
+Status NameLostStage(pg::Connection& pg, const pg::InsertTarget& target, const std::string& schema,
+                     const std::vector<std::string>& stages, const GatherResult& gathered,
+                     const ClusterOptions& options, const Status& failure) {
+  for (size_t i = 0; i < stages.size() && i < gathered.completed_on.size(); ++i) {
+    auto found =
+        pg.Query("SELECT to_regclass($1) IS NOT NULL", {pg::TableName{schema, stages[i]}.Quoted()});
+    if (!found.ok() || found->empty() || (*found)[0][0].value_or("") != "f") continue;
+    size_t w = gathered.completed_on[i];
+    std::string worker = w < options.workers.size() ? options.workers[w]->address() : "?";
+    return Status(failure.code(),
+                  fmt::format("cannot insert into {}: worker {}: the staging table of partition {} "
+                              "is gone: the worker drops it when it has not heard from this "
+                              "coordinator within its --lease-timeout; nothing was inserted",
+                              target.display_name, worker, i));
+  }
+  return failure;
+}
+
 // Tells every worker that the staging tables `stages` are gone from PostgreSQL (moved into
 // the target, or dropped), so that their leases no longer hold them; best effort, all
 // workers at once (a worker that missed it drops them again, IF EXISTS, when the lease
@@ -186,6 +208,8 @@ Result<int64_t> InsertFromWorkers(exec::Connection& connection, const Plan& plan
     succeeded.push_back(pg::AttemptStagingName(f.query_id()));
   }
   auto moved = pg::MoveStagedRows(pg, target, layout, succeeded);
+  if (!moved.ok())
+    moved = NameLostStage(pg, target, schema, succeeded, *gathered, leased.options, moved.status());
   // The failed attempts' tables (a worker that died after its COMMIT leaves one), and all of
   // them when the move failed.
   DropTables(pg, schema, stages);

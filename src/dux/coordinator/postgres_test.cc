@@ -10,10 +10,12 @@
 #include <algorithm>
 #include <chrono>
 #include <condition_variable>
+#include <functional>
 #include <mutex>
 #include <set>
 #include <string>
 #include <thread>
+#include <utility>
 #include <vector>
 
 #include "dux/api/session.h"
@@ -97,6 +99,43 @@ class CommitsThenHangs : public ForwardingClient {
     }
     return std::unique_ptr<protocol::ResultStream>(new HungStream);
   }
+};
+
+// A worker whose staging table goes once its share has committed, before the coordinator
+// moves it: as when the worker drops it because the query's lease expired (it did not hear
+// from the coordinator within its --lease-timeout, through a network partition, say).
+class StageDroppedAfterCommit : public ForwardingClient {
+ public:
+  StageDroppedAfterCommit(std::shared_ptr<protocol::WorkerClient> in,
+                          std::function<void(const std::string& stage)> drop)
+      : ForwardingClient(std::move(in)), drop_(std::move(drop)) {}
+  Result<std::unique_ptr<protocol::ResultStream>> Execute(const v1::ExecuteRequest& r) override {
+    DUX_ASSIGN_OR_RETURN(auto stream, in_->Execute(r));
+    return std::unique_ptr<protocol::ResultStream>(new Stream(
+        std::move(stream),
+        [this, stage = pg::AttemptStagingName(r.fragment().query_id())] { drop_(stage); }));
+  }
+
+ private:
+  // Passes the worker's stream on; at its end (the share has committed), drops the stage.
+  class Stream : public protocol::ResultStream {
+   public:
+    Stream(std::unique_ptr<protocol::ResultStream> in, std::function<void()> at_end)
+        : in_(std::move(in)), at_end_(std::move(at_end)) {
+      in_->OnReport([this](const v1::IpcChunk& report) { DeliverReport(report); });
+    }
+    Result<size_t> Read(void* data, size_t size) override {
+      DUX_ASSIGN_OR_RETURN(size_t n, in_->Read(data, size));
+      if (n == 0 && at_end_) std::exchange(at_end_, nullptr)();
+      return n;
+    }
+    void Cancel() override { in_->Cancel(); }
+
+   private:
+    std::unique_ptr<protocol::ResultStream> in_;
+    std::function<void()> at_end_;
+  };
+  std::function<void(const std::string&)> drop_;
 };
 
 // Rows as sorted text lines, for comparing results as multisets.
@@ -546,6 +585,29 @@ TEST_F(PostgresDistTest, ACommittedStagingTableIsDroppedWhenItsLeaseExpires) {
   std::this_thread::sleep_for(std::chrono::milliseconds(1200));  // three leases
   EXPECT_EQ(StagingTables(), 1) << "a stage its coordinator owns again was dropped";
   EXPECT_EQ(PgValue("SELECT count(*) FROM target"), "0");
+}
+
+TEST_F(PostgresDistTest, AStagingTableItsWorkerDroppedFailsTheInsertNamingTheWorker) {
+  MakeWideTable();
+  Pg("CREATE TABLE target (id integer, t text)");
+  auto dropping =
+      std::make_shared<StageDroppedAfterCommit>(clients_[1], [&](const std::string& stage) {
+        Pg("DROP TABLE " + pg::TableName{"public", stage}.Quoted());
+      });
+  auto rows = Write(
+      "from_attached(\"pg\", \"wide\", partition_by: id, columns: [id, t]) "
+      "|> insert_into(\"pg.target\", atomic: true)",
+      0, {clients_[0], dropping, clients_[2]});
+  ASSERT_FALSE(rows.ok());
+  const std::string& message = rows.status().message();
+  EXPECT_NE(message.find("cannot insert into pg.target: worker " + dropping->address() +
+                         ": the staging table of partition "),
+            std::string::npos)
+      << message;
+  EXPECT_NE(message.find("--lease-timeout; nothing was inserted"), std::string::npos) << message;
+  EXPECT_EQ(message.find('\n'), std::string::npos) << message;
+  EXPECT_EQ(PgValue("SELECT count(*) FROM target"), "0");
+  EXPECT_EQ(StagingTables(), 0) << "the other shares' staging tables were left";
 }
 
 TEST_F(PostgresDistTest, AtomicShareOfAHungWorkerIsSpeculatedWithoutDuplicates) {
