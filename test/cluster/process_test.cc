@@ -1333,6 +1333,19 @@ TEST_F(ClusterTest, StoppedBucketOwnerIsNamedWithoutATimeout) {
   ExpectLostBucketOwnerNamed(a, b, SIGSTOP, 50);
 }
 
+TEST_F(ClusterTest, WorkerStoppedBeforeItsFirstQueryIsNamedSoonAfterTheTimeout) {
+  Server* w = Worker();
+  ASSERT_TRUE(w);
+  // Stopped before the coordinator connects: its kernel accepts the TCP connection, nobody
+  // answers the HTTP/2 handshake. gRPC alone would wait for its connect timeout (20 s) before
+  // the query could even start; the connection must be ready within --timeout.
+  w->process->Signal(SIGSTOP);
+  Outcome o = Dux({"run", "--workers", w->address, "--timeout", "2", kSlowPipeline}, {}, 60s);
+  w->process->Signal(SIGCONT);
+  ExpectOneLineError(o, {"worker " + w->address + " is unreachable: not connected within 2 s"});
+  EXPECT_LT(o.seconds, 15.0) << "named long after --timeout";
+}
+
 TEST_F(ClusterTest, RegistryRestartedMidQueryChangesNothing) {
   Server* registry = Serve({"registry", "--listen", "127.0.0.1:0"});
   ASSERT_TRUE(registry);

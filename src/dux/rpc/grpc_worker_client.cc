@@ -1,6 +1,9 @@
 #include "dux/rpc/grpc_worker_client.h"
 
+#include <fmt/format.h>
+
 #include <algorithm>
+#include <chrono>
 #include <cstring>
 #include <map>
 #include <mutex>
@@ -127,12 +130,14 @@ class GrpcWorkerClient : public protocol::WorkerClient {
                    std::shared_ptr<grpc::Channel> channel)
       : address_(std::move(address)),
         options_(std::move(options)),
-        stub_(v1::Worker::NewStub(std::move(channel))) {}
+        channel_(std::move(channel)),
+        stub_(v1::Worker::NewStub(channel_)) {}
 
   const std::string& address() const override { return address_; }
 
   Result<std::unique_ptr<protocol::ResultStream>> Execute(
       const v1::ExecuteRequest& request) override {
+    DUX_RETURN_NOT_OK(WaitConnected());
     return std::unique_ptr<protocol::ResultStream>(
         new GrpcResultStream(stub_.get(), request, options_, address_));
   }
@@ -223,6 +228,32 @@ class GrpcWorkerClient : public protocol::WorkerClient {
   }
 
  private:
+  // Starting a stream blocks until its request is sent, and nothing can cancel it meanwhile
+  // (the caller has no stream yet). A worker whose process was stopped before the connection
+  // was made (its kernel accepts TCP; the HTTP/2 handshake is never answered) would hold it
+  // for gRPC's connect timeout (20 s), past any --timeout. So a connection still being made
+  // must be ready within the unary deadline (--timeout bounds it), or the worker counts as
+  // unreachable. A connection that failed (say, no route) is left to the call, which then
+  // fails at once with gRPC's own words.
+  Status WaitConnected() {
+    if (options_.call_timeout_seconds <= 0) return Status::OK();
+    auto deadline = std::chrono::system_clock::now() +
+                    std::chrono::duration_cast<std::chrono::system_clock::duration>(
+                        std::chrono::duration<double>(options_.call_timeout_seconds));
+    for (;;) {
+      grpc_connectivity_state state = channel_->GetState(/*try_to_connect=*/true);
+      if (state == GRPC_CHANNEL_READY || state == GRPC_CHANNEL_TRANSIENT_FAILURE ||
+          state == GRPC_CHANNEL_SHUTDOWN) {
+        return Status::OK();
+      }
+      if (!channel_->WaitForStateChange(state, deadline)) {
+        return Status(StatusCode::kUnavailable,
+                      fmt::format("worker {} is unreachable: not connected within {} s", address_,
+                                  options_.call_timeout_seconds));
+      }
+    }
+  }
+
   // Calls that run queries (Write, InsertInto, AppendChunk) take as long as they take;
   // the others have the unary deadline.
   template <typename Request, typename Reply>
@@ -237,6 +268,7 @@ class GrpcWorkerClient : public protocol::WorkerClient {
 
   std::string address_;
   ClientOptions options_;
+  std::shared_ptr<grpc::Channel> channel_;
   std::unique_ptr<v1::Worker::Stub> stub_;
 };
 
