@@ -18,6 +18,10 @@
 #include <vector>
 
 #include "child_process.h"
+#include "dux/api/served_query.h"
+#include "dux/api/session.h"
+#include "dux/pipeline/language.h"
+#include "dux/rpc/coordinator_service.h"
 #include "subprocess.h"
 
 namespace {
@@ -314,6 +318,51 @@ TEST_F(ServeTest, OffLoopbackNeedsATokenAndChecksIt) {
       Dux({"run", "--server", loopback, "--token", "t0ken", "--format", "csv", pipeline});
   EXPECT_EQ(ok.exit_code, 0) << ok.err;
   EXPECT_EQ(ok.out, "x\n1\n");
+}
+
+TEST_F(ServeTest, TheCppClientGetsTheLocalTable) {
+  Server* server = ServeOnTwoWorkers();
+  ASSERT_TRUE(server);
+  const std::string keys = KeysFile("keys.parquet", 0, 20000);
+  // Types a standard Arrow reader would change (HUGEINT, UUID, ENUM-like text, DECIMAL), a
+  // NULL, an exchange (median) and an order.
+  const std::string text =
+      "from_parquet(\"" + keys +
+      "\") |> mutate(g: k % 7, h: (k * 100000000000000000000)::HUGEINT, "
+      "d: (k / 100)::DECIMAL(18, 2), u: ('00000000-0000-0000-0000-' || lpad(k::VARCHAR, 12, "
+      "'0'))::UUID) |> group_by(g) |> summarise(n: count(), m: median(k), h: max(h), d: sum(d), "
+      "u: min(u), z: max(CASE WHEN g > 9 THEN 1 END)) |> sort_by(g)";
+  auto client = dux::rpc::ConnectQueryServer(server->address, {});
+  auto served = dux::ComputeOnServer(*client, text);
+  ASSERT_TRUE(served.ok()) << served.status().message();
+  auto session = dux::Session::Open();
+  ASSERT_TRUE(session.ok()) << session.status().message();
+  auto script = dux::pipeline::ParseScript(text);
+  ASSERT_TRUE(script.ok()) << script.status().message();
+  auto local = (*session)->Compute(script->pipeline);
+  ASSERT_TRUE(local.ok()) << local.status().message();
+  ASSERT_EQ(local->NumRows(), 7u);
+  EXPECT_TRUE(served->schema == local->schema) << served->Format() << local->Format();
+  EXPECT_TRUE(served->rows == local->rows) << served->Format() << local->Format();
+  // A mistake gives the local error; a sink is refused before anything runs.
+  const std::string mistake = "from_parquet(\"" + keys + "\") |> filter(nope > 1)";
+  auto refused = dux::ComputeOnServer(*client, mistake);
+  auto local_error = (*session)->Compute(dux::pipeline::ParseScript(mistake)->pipeline);
+  ASSERT_FALSE(refused.ok());
+  ASSERT_FALSE(local_error.ok());
+  EXPECT_EQ(refused.status().message(), local_error.status().message());
+  auto sink = dux::ComputeOnServer(
+      *client, "from_parquet(\"" + keys + "\") |> to_csv(\"" + (dir_ / "x.csv").string() + "\")");
+  ASSERT_FALSE(sink.ok());
+  EXPECT_TRUE(Contains(sink.status().message(), "to_csv: ComputeOnServer returns rows"))
+      << sink.status().message();
+  EXPECT_FALSE(fs::exists(dir_ / "x.csv"));
+  // An unreachable server is named.
+  auto gone = dux::rpc::ConnectQueryServer("127.0.0.1:1", {});
+  auto unreachable = dux::ComputeOnServer(*gone, "from_query(\"SELECT 1 AS a\")");
+  ASSERT_FALSE(unreachable.ok());
+  EXPECT_TRUE(Contains(unreachable.status().message(), "dux server 127.0.0.1:1"))
+      << unreachable.status().message();
 }
 
 TEST_F(ServeTest, SigtermStopsTheServerCleanly) {

@@ -133,4 +133,31 @@ Status RunOnServer(const std::string& address, const ClientOptions& options,
   return server(status);
 }
 
+namespace {
+
+class QueryServerClient : public protocol::QueryService {
+ public:
+  QueryServerClient(std::string address, ClientOptions options)
+      : address_(std::move(address)), options_(std::move(options)) {}
+
+  Status Run(const v1::ServedRunRequest& request, arrow_ipc::OutputStream* out,
+             const std::atomic<bool>* cancelled) override {
+    return RunOnServer(address_, options_, request, [&](const std::string& chunk) {
+      if (cancelled && cancelled->load()) return Status(StatusCode::kCancelled, "cancelled");
+      return out->Write(chunk.data(), chunk.size());
+    });
+  }
+
+ private:
+  std::string address_;
+  ClientOptions options_;
+};
+
+}  // namespace
+
+std::unique_ptr<protocol::QueryService> ConnectQueryServer(std::string address,
+                                                           ClientOptions options) {
+  return std::make_unique<QueryServerClient>(std::move(address), std::move(options));
+}
+
 }  // namespace dux::rpc

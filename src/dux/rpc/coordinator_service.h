@@ -27,4 +27,11 @@ Status RunOnServer(const std::string& address, const ClientOptions& options,
                    const v1::ServedRunRequest& request,
                    const std::function<Status(const std::string&)>& write);
 
+/// The server at `address` as a protocol::QueryService, for the C++ API (ComputeOnServer,
+/// dux/api/served_query.h): each Run is a RunOnServer call that writes the output to `out`. A
+/// raised `cancelled` is seen at the next chunk of output and abandons the call, which cancels the
+/// run.
+std::unique_ptr<protocol::QueryService> ConnectQueryServer(std::string address,
+                                                           ClientOptions options);
+
 }  // namespace dux::rpc
