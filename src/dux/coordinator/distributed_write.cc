@@ -54,6 +54,7 @@ class WriteCall : public protocol::ResultStream {
     thread_ = std::thread([state = state_] { Run(*state); });
   }
 
+  // NOLINTNEXTLINE(bugprone-exception-escape): Cancel's value is read only when ok().
   ~WriteCall() override {
     State& s = *state_;
     auto give_up = Clock::now() + kCancelGrace;
