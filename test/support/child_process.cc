@@ -11,10 +11,10 @@
 #include <cerrno>
 #include <cstdlib>
 #include <cstring>
-#include <fstream>
-#include <sstream>
 #include <string_view>
 #include <thread>
+
+#include "subprocess.h"
 
 namespace dux::test {
 
@@ -170,12 +170,11 @@ std::optional<ListeningChild> StartListening(const std::vector<std::string>& arg
     return child;
   }
   child.process.reset();  // killed and reaped: its stderr is complete
-  std::ostringstream stderr_text;
-  if (!options.stderr_file.empty()) stderr_text << std::ifstream(options.stderr_file).rdbuf();
+  std::string stderr_text = options.stderr_file.empty() ? "" : ReadFile(options.stderr_file);
   std::string command;
   for (const auto& arg : argv) command += (command.empty() ? "" : " ") + arg;
   *error = "`" + command + "` printed \"" + line.value_or("") +
-           "\" instead of its address; stderr: " + stderr_text.str();
+           "\" instead of its address; stderr: " + stderr_text;
   return std::nullopt;
 }
 
