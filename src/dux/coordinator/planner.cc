@@ -2,8 +2,6 @@
 // where a grouped aggregate is finalised, and the fragments and pipelines of its stages.
 #include "dux/coordinator/planner.h"
 
-#include <fmt/format.h>
-
 #include <algorithm>
 #include <cmath>
 #include <limits>
@@ -14,6 +12,7 @@
 #include "dux/coordinator/gather.h"
 #include "dux/coordinator/joins.h"
 #include "dux/pipeline/proto_mapping.h"
+#include "dux/sql/group_sample.h"
 #include "dux/sql/quote.h"
 
 namespace dux::coordinator {
@@ -40,14 +39,8 @@ Result<int64_t> EstimateGroups(sql::Binder* binder, const Split& split, const Pl
   for (size_t i = 0; i < split.scan_ops; ++i) sample.Append(split.worker.ops()[i]);
   sql::Compiler compiler(binder);
   DUX_ASSIGN_OR_RETURN(sql::CompiledQuery query, compiler.Compile(sample));
-  std::string hashed;
-  for (const auto& k : keys) hashed += (hashed.empty() ? "" : ", ") + sql::QuoteIdentifier(k);
-  DUX_ASSIGN_OR_RETURN(
-      sql::TextRows rows,
-      binder->QueryText(fmt::format("SELECT CAST(count(DISTINCT h) AS VARCHAR), "
-                                    "CAST(count(*) AS VARCHAR) FROM (SELECT hash({}) AS h FROM "
-                                    "({}\n) LIMIT {})",
-                                    hashed, query.Sql(), kEstimateSampleRows)));
+  DUX_ASSIGN_OR_RETURN(sql::TextRows rows, binder->QueryText(sql::CountGroupsOfFirstRows(
+                                               keys, query.Sql(), kEstimateSampleRows)));
   double distinct = std::stod(rows[0][0].value_or("0"));
   double sampled = std::stod(rows[0][1].value_or("0"));
   // Few groups in the sample: they repeat, and the footers need not be read.

@@ -6,6 +6,7 @@
 #include <limits>
 
 #include "dux/common/group_estimate.h"
+#include "dux/sql/group_sample.h"
 #include "dux/sql/quote.h"
 
 namespace dux::worker {
@@ -104,12 +105,9 @@ Result<PartialAggregationChoice> ChoosePartialAggregation(
   const auto& keys = std::get<pipeline::GroupByOp>(partial.ops()[partial.ops().size() - 2].body);
   DUX_ASSIGN_OR_RETURN(sql::CompiledQuery rows_query, engine->Compile(rows));
   exec::Connection& connection = engine->connection();
-  DUX_ASSIGN_OR_RETURN(
-      sql::TextRows counted,
-      connection.QueryText(fmt::format(
-          "SELECT CAST(count(DISTINCT h) AS VARCHAR), CAST(count(*) AS VARCHAR) FROM (SELECT "
-          "hash({}) AS h FROM ({}\n) LIMIT {})",
-          sql::QuoteIdentifiers(keys.columns), rows_query.Sql(), kPartialAggregationSampleRows)));
+  DUX_ASSIGN_OR_RETURN(sql::TextRows counted,
+                       connection.QueryText(sql::CountGroupsOfFirstRows(
+                           keys.columns, rows_query.Sql(), kPartialAggregationSampleRows)));
   PartialAggregationChoice choice;
   choice.sample.groups = std::stoll(counted[0][0].value_or("0"));
   choice.sample.rows = std::stoll(counted[0][1].value_or("0"));
