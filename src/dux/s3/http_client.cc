@@ -1,6 +1,5 @@
 #include "dux/s3/http_client.h"
 
-#include <curl/curl.h>
 #include <strings.h>
 
 #include <algorithm>
@@ -10,31 +9,21 @@
 #include <thread>
 
 #include "dux/common/ascii.h"
+#include "dux/s3/libcurl.h"
 
 namespace dux::s3 {
 
 namespace {
 
 struct CurlEasyDeleter {
-  void operator()(CURL* handle) const { curl_easy_cleanup(handle); }
+  void operator()(CURL* handle) const { Curl().easy_cleanup(handle); }
 };
 using CurlEasy = std::unique_ptr<CURL, CurlEasyDeleter>;
 
 struct CurlSlistDeleter {
-  void operator()(curl_slist* list) const { curl_slist_free_all(list); }
+  void operator()(curl_slist* list) const { Curl().slist_free_all(list); }
 };
 using CurlSlist = std::unique_ptr<curl_slist, CurlSlistDeleter>;
-
-// curl_global_init is not thread-safe and must run once before any handle exists; it is
-// never undone, since handles may live until the process exits.
-Status InitCurlOnce() {
-  static const CURLcode kInitCode = curl_global_init(CURL_GLOBAL_DEFAULT);
-  if (kInitCode != CURLE_OK) {
-    return Status::Internal(std::string("s3: libcurl cannot start: ") +
-                            curl_easy_strerror(kInitCode));
-  }
-  return Status::OK();
-}
 
 bool IsRetryableTransportError(CURLcode code) {
   switch (code) {
@@ -109,7 +98,7 @@ size_t OnWrite(char* buffer, size_t size, size_t count, void* user) {
   auto* t = static_cast<Transfer*>(user);
   const std::string_view data(buffer, size * count);
   long status = 0;
-  curl_easy_getinfo(t->handle, CURLINFO_RESPONSE_CODE, &status);
+  Curl().easy_getinfo(t->handle, CURLINFO_RESPONSE_CODE, &status);
   if (t->request->body_sink && status >= 200 && status < 300) {
     t->sink_status = t->request->body_sink(data);
     if (!t->sink_status.ok()) return 0;  // ends the transfer with CURLE_WRITE_ERROR
@@ -140,7 +129,7 @@ HttpClient::HttpClient(HttpOptions options) : options_(options), pool_(std::make
 HttpClient::~HttpClient() = default;
 
 Result<std::unique_ptr<HttpClient>> HttpClient::Make(HttpOptions options) {
-  DUX_RETURN_NOT_OK(InitCurlOnce());
+  DUX_RETURN_NOT_OK(LoadLibcurl().status());
   if (options.retry.max_attempts < 1) options.retry.max_attempts = 1;
   return std::unique_ptr<HttpClient>(new HttpClient(options));
 }
@@ -159,7 +148,7 @@ Result<HttpResponse> HttpClient::Send(const HttpRequest& request) {
       pool_->idle.pop_back();
     }
   }
-  if (!handle) handle.reset(curl_easy_init());
+  if (!handle) handle.reset(Curl().easy_init());
   if (!handle) return Status::Internal("s3: libcurl cannot create a handle");
   struct GiveBack {
     HttpClient* client;
@@ -167,7 +156,7 @@ Result<HttpResponse> HttpClient::Send(const HttpRequest& request) {
     ~GiveBack() {
       // Options point into this call's stack (headers, error buffer, callbacks' data): clear
       // them before anyone else can hold the handle. The open connections stay.
-      curl_easy_reset(handle->get());
+      Curl().easy_reset(handle->get());
       std::lock_guard<std::mutex> lock(client->pool_->mutex);
       if (client->pool_->idle.size() < client->options_.max_idle_connections) {
         client->pool_->idle.push_back(std::move(*handle));
@@ -179,7 +168,7 @@ Result<HttpResponse> HttpClient::Send(const HttpRequest& request) {
   CurlSlist headers;
   auto append = [&headers](const std::string& line) {
     curl_slist* list = headers.release();
-    curl_slist* appended = curl_slist_append(list, line.c_str());
+    curl_slist* appended = Curl().slist_append(list, line.c_str());
     headers.reset(appended != nullptr ? appended : list);
     return appended != nullptr;
   };
@@ -209,58 +198,58 @@ Result<HttpResponse> HttpClient::Send(const HttpRequest& request) {
     transfer.response = &response;
 
     CURL* h = handle.get();
-    curl_easy_reset(h);  // keeps the connection cache
+    Curl().easy_reset(h);  // keeps the connection cache
     error_buffer[0] = '\0';
-    curl_easy_setopt(h, CURLOPT_ERRORBUFFER, error_buffer);
-    curl_easy_setopt(h, CURLOPT_URL, request.url.c_str());
-    curl_easy_setopt(h, CURLOPT_HTTPHEADER, headers.get());
-    curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);    // no SIGALRM: threads
-    curl_easy_setopt(h, CURLOPT_PATH_AS_IS, 1L);  // a key may hold "/../": send it as signed
-    curl_easy_setopt(h, CURLOPT_FOLLOWLOCATION, 0L);
-    curl_easy_setopt(h, CURLOPT_TCP_KEEPALIVE, 1L);
-    curl_easy_setopt(h, CURLOPT_USERAGENT, "dux-s3");
-    curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS, Millis(options_.connect_timeout));
+    Curl().easy_setopt(h, CURLOPT_ERRORBUFFER, error_buffer);
+    Curl().easy_setopt(h, CURLOPT_URL, request.url.c_str());
+    Curl().easy_setopt(h, CURLOPT_HTTPHEADER, headers.get());
+    Curl().easy_setopt(h, CURLOPT_NOSIGNAL, 1L);    // no SIGALRM: threads
+    Curl().easy_setopt(h, CURLOPT_PATH_AS_IS, 1L);  // a key may hold "/../": send it as signed
+    Curl().easy_setopt(h, CURLOPT_FOLLOWLOCATION, 0L);
+    Curl().easy_setopt(h, CURLOPT_TCP_KEEPALIVE, 1L);
+    Curl().easy_setopt(h, CURLOPT_USERAGENT, "dux-s3");
+    Curl().easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS, Millis(options_.connect_timeout));
     if (options_.request_timeout.count() > 0) {
-      curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, Millis(options_.request_timeout));
+      Curl().easy_setopt(h, CURLOPT_TIMEOUT_MS, Millis(options_.request_timeout));
     }
-    curl_easy_setopt(h, CURLOPT_LOW_SPEED_LIMIT, 1L);
-    curl_easy_setopt(h, CURLOPT_LOW_SPEED_TIME,
-                     std::max<long>(1, static_cast<long>(options_.stall_timeout.count() / 1000)));
-    curl_easy_setopt(h, CURLOPT_SSL_VERIFYPEER, options_.verify_tls ? 1L : 0L);
-    curl_easy_setopt(h, CURLOPT_SSL_VERIFYHOST, options_.verify_tls ? 2L : 0L);
-    curl_easy_setopt(h, CURLOPT_HEADERFUNCTION, OnHeader);
-    curl_easy_setopt(h, CURLOPT_HEADERDATA, &transfer);
-    curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, OnWrite);
-    curl_easy_setopt(h, CURLOPT_WRITEDATA, &transfer);
+    Curl().easy_setopt(h, CURLOPT_LOW_SPEED_LIMIT, 1L);
+    Curl().easy_setopt(h, CURLOPT_LOW_SPEED_TIME,
+                       std::max<long>(1, static_cast<long>(options_.stall_timeout.count() / 1000)));
+    Curl().easy_setopt(h, CURLOPT_SSL_VERIFYPEER, options_.verify_tls ? 1L : 0L);
+    Curl().easy_setopt(h, CURLOPT_SSL_VERIFYHOST, options_.verify_tls ? 2L : 0L);
+    Curl().easy_setopt(h, CURLOPT_HEADERFUNCTION, OnHeader);
+    Curl().easy_setopt(h, CURLOPT_HEADERDATA, &transfer);
+    Curl().easy_setopt(h, CURLOPT_WRITEFUNCTION, OnWrite);
+    Curl().easy_setopt(h, CURLOPT_WRITEDATA, &transfer);
     if (request.method == "HEAD") {
-      curl_easy_setopt(h, CURLOPT_NOBODY, 1L);
+      Curl().easy_setopt(h, CURLOPT_NOBODY, 1L);
     } else if (request.method == "GET" && request.body.empty()) {
-      curl_easy_setopt(h, CURLOPT_HTTPGET, 1L);
+      Curl().easy_setopt(h, CURLOPT_HTTPGET, 1L);
     } else if (request.method == "PUT" || request.method == "POST" || !request.body.empty()) {
       // An upload of exactly body.size() bytes (Content-Length), whatever the method.
-      curl_easy_setopt(h, CURLOPT_UPLOAD, 1L);
-      curl_easy_setopt(h, CURLOPT_READFUNCTION, OnRead);
-      curl_easy_setopt(h, CURLOPT_READDATA, &transfer);
-      curl_easy_setopt(h, CURLOPT_SEEKFUNCTION, OnSeek);
-      curl_easy_setopt(h, CURLOPT_SEEKDATA, &transfer);
-      curl_easy_setopt(h, CURLOPT_INFILESIZE_LARGE, static_cast<curl_off_t>(request.body.size()));
+      Curl().easy_setopt(h, CURLOPT_UPLOAD, 1L);
+      Curl().easy_setopt(h, CURLOPT_READFUNCTION, OnRead);
+      Curl().easy_setopt(h, CURLOPT_READDATA, &transfer);
+      Curl().easy_setopt(h, CURLOPT_SEEKFUNCTION, OnSeek);
+      Curl().easy_setopt(h, CURLOPT_SEEKDATA, &transfer);
+      Curl().easy_setopt(h, CURLOPT_INFILESIZE_LARGE, static_cast<curl_off_t>(request.body.size()));
       if (request.method != "PUT")
-        curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST, request.method.c_str());
+        Curl().easy_setopt(h, CURLOPT_CUSTOMREQUEST, request.method.c_str());
     } else {
-      curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST, request.method.c_str());
+      Curl().easy_setopt(h, CURLOPT_CUSTOMREQUEST, request.method.c_str());
     }
 
-    const CURLcode code = curl_easy_perform(h);
+    const CURLcode code = Curl().easy_perform(h);
     bool retryable = false;
     if (code == CURLE_OK) {
-      curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &response.status);
+      Curl().easy_getinfo(h, CURLINFO_RESPONSE_CODE, &response.status);
       if (!IsRetryableStatus(response.status)) return response;
       retryable = true;
       last_error = "HTTP " + std::to_string(response.status);
     } else {
       if (code == CURLE_WRITE_ERROR && !transfer.sink_status.ok()) return transfer.sink_status;
       retryable = IsRetryableTransportError(code);
-      last_error = error_buffer[0] != '\0' ? error_buffer : curl_easy_strerror(code);
+      last_error = error_buffer[0] != '\0' ? error_buffer : Curl().easy_strerror(code);
     }
     if (transfer.delivered > 0 && !request.restart_sink) retryable = false;
 
