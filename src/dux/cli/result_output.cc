@@ -62,7 +62,8 @@ Result<int64_t> WriteResultTo(exec::Connection& connection, const std::string& s
                               const pipeline::Schema& schema, const ResultFormat& format,
                               arrow_ipc::OutputStream* out) {
   if (format.format == "table") {
-    DUX_ASSIGN_OR_RETURN(exec::Table table, connection.Query(select, schema));
+    DUX_ASSIGN_OR_RETURN(exec::Table table,
+                         connection.QueryEnds(select, schema, exec::Table::kFormatRows / 2));
     std::string text = table.Format();
     DUX_RETURN_NOT_OK(out->Write(text.data(), text.size()));
     return static_cast<int64_t>(table.NumRows());

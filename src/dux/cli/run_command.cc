@@ -102,7 +102,8 @@ Result<int64_t> WriteResult(Session& session, const std::string& select,
                             const Destination& to) {
   exec::Connection& connection = session.connection();
   if (o.format == "table") {
-    DUX_ASSIGN_OR_RETURN(exec::Table table, connection.Query(select, schema));
+    DUX_ASSIGN_OR_RETURN(exec::Table table,
+                         connection.QueryEnds(select, schema, exec::Table::kFormatRows / 2));
     DUX_RETURN_NOT_OK(WriteText(table.Format(), to));
     return static_cast<int64_t>(table.NumRows());
   }

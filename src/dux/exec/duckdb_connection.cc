@@ -2,7 +2,10 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <cstring>
+#include <deque>
+#include <limits>
 
 #include "dux/sql/quote.h"
 
@@ -242,6 +245,32 @@ Result<Table> Connection::Query(const std::string& select_sql) {
 }
 
 Result<Table> Connection::Query(const std::string& select_sql, const Schema& schema) {
+  return QueryEnds(select_sql, schema, std::numeric_limits<size_t>::max() / 2);
+}
+
+namespace {
+
+// Appends rows [from, to) of `chunk` to `table`, columns read as `kinds`.
+void AppendRows(duckdb_data_chunk chunk, idx_t from, idx_t to, const std::vector<Native>& kinds,
+                Table* table) {
+  size_t first = table->rows.size();
+  table->rows.resize(first + (to - from), std::vector<Value>(kinds.size()));
+  for (size_t c = 0; c < kinds.size(); ++c) {
+    duckdb_vector vector = duckdb_data_chunk_get_vector(chunk, c);
+    void* data = duckdb_vector_get_data(vector);
+    uint64_t* validity = duckdb_vector_get_validity(vector);
+    for (idx_t r = from; r < to; ++r) {
+      if (validity && !duckdb_validity_row_is_valid(validity, r)) continue;
+      table->rows[first + (r - from)][c] =
+          ReadCell(kinds[c], table->schema.columns[c].type, data, r);
+    }
+  }
+}
+
+}  // namespace
+
+Result<Table> Connection::QueryEnds(const std::string& select_sql, const Schema& schema,
+                                    size_t per_end) {
   std::vector<Native> kinds;
   bool all_native = true;
   std::string wrapped = "SELECT ";
@@ -264,22 +293,41 @@ Result<Table> Connection::Query(const std::string& select_sql, const Schema& sch
   }
   Table table;
   table.schema = schema;
+  // After the first `per_end` rows: the last chunks, as few as hold the last `per_end` rows
+  // (`from`: the first row of a chunk that is not in the head).
+  struct Held {
+    DataChunkHandle chunk;
+    idx_t from;
+  };
+  std::deque<Held> tail;
+  auto rows_of = [](const Held& held) {
+    return static_cast<size_t>(duckdb_data_chunk_get_size(held.chunk.get()) - held.from);
+  };
+  size_t tail_rows = 0;
   for (;;) {
     DataChunkHandle chunk(duckdb_fetch_chunk(*result.get()));
     if (!chunk) break;
     idx_t n = duckdb_data_chunk_get_size(chunk.get());
     if (n == 0) break;
-    size_t first = table.rows.size();
-    table.rows.resize(first + n, std::vector<Value>(kinds.size()));
-    for (size_t c = 0; c < kinds.size(); ++c) {
-      duckdb_vector vector = duckdb_data_chunk_get_vector(chunk.get(), c);
-      void* data = duckdb_vector_get_data(vector);
-      uint64_t* validity = duckdb_vector_get_validity(vector);
-      for (idx_t r = 0; r < n; ++r) {
-        if (validity && !duckdb_validity_row_is_valid(validity, r)) continue;
-        table.rows[first + r][c] = ReadCell(kinds[c], schema.columns[c].type, data, r);
-      }
+    idx_t head = std::min<idx_t>(n, per_end - std::min(per_end, table.rows.size()));
+    AppendRows(chunk.get(), 0, head, kinds, &table);
+    if (head == n) continue;
+    tail.push_back({std::move(chunk), head});
+    tail_rows += rows_of(tail.back());
+    while (tail_rows - rows_of(tail.front()) >= per_end) {
+      tail_rows -= rows_of(tail.front());
+      table.omitted_rows += rows_of(tail.front());
+      tail.pop_front();
     }
+  }
+  // Of the chunks left, only the last `per_end` rows are kept.
+  size_t skip = tail_rows > per_end ? tail_rows - per_end : 0;
+  table.omitted_rows += skip;
+  for (auto& held : tail) {
+    idx_t n = duckdb_data_chunk_get_size(held.chunk.get());
+    idx_t from = held.from + std::min(skip, rows_of(held));
+    skip -= from - held.from;
+    AppendRows(held.chunk.get(), from, n, kinds, &table);
   }
   return table;
 }

@@ -47,6 +47,11 @@ class Connection : public sql::Binder {
   /// Runs a query and holds its result; `schema` as returned by Describe for the same text.
   Result<Table> Query(const std::string& select_sql, const pipeline::Schema& schema);
   Result<Table> Query(const std::string& select_sql);
+  /// As Query, but holds only the result's first and last `per_end` rows, counting those
+  /// between them in the table's `omitted_rows`: what a printed box shows, without converting
+  /// every row of a long result.
+  Result<Table> QueryEnds(const std::string& select_sql, const pipeline::Schema& schema,
+                          size_t per_end);
 
   Result<pipeline::Schema> Describe(const std::string& select_sql) override;
   /// Columns must be VARCHAR (cast them in the query).

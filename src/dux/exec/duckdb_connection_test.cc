@@ -62,6 +62,32 @@ TEST_F(ConnectionTest, ReadsManyChunks) {
   EXPECT_EQ(t->rows[4999][0], Value::Int(4999));
 }
 
+// QueryEnds holds only what a box shows, and the box is the one of the whole result, for
+// results shorter and longer than both ends, across chunk boundaries (2048 rows), with a
+// column read through its text (a date).
+TEST_F(ConnectionTest, QueryEndsPrintsTheBoxOfTheWholeResult) {
+  for (int n : {0, 1, 19, 20, 21, 39, 40, 41, 2047, 2048, 2049, 2068, 2069, 4096, 5000, 6161}) {
+    SCOPED_TRACE(n);
+    const std::string sql =
+        "SELECT range AS i, DATE '2020-01-01' + range::INTEGER AS d FROM range(" +
+        std::to_string(n) + ")";
+    auto schema = con_->Describe(sql);
+    ASSERT_TRUE(schema.ok());
+    auto whole = con_->Query(sql, *schema);
+    auto ends = con_->QueryEnds(sql, *schema, 20);
+    ASSERT_TRUE(whole.ok() && ends.ok());
+    EXPECT_EQ(ends->NumRows(), static_cast<size_t>(n));
+    EXPECT_EQ(ends->rows.size(), std::min<size_t>(n, 40));
+    EXPECT_EQ(ends->Format(), whole->Format());
+  }
+  auto ends = con_->QueryEnds("SELECT range AS i FROM range(5000)",
+                              pipeline::Schema{{{"i", "BIGINT"}}}, 20);
+  ASSERT_TRUE(ends.ok());
+  EXPECT_EQ(ends->rows[19][0], Value::Int(19));
+  EXPECT_EQ(ends->rows[20][0], Value::Int(4980));
+  EXPECT_EQ(ends->rows[39][0], Value::Int(4999));
+}
+
 TEST_F(ConnectionTest, RefusesASecondStatement) {
   ASSERT_TRUE(con_->Execute("CREATE TABLE t AS SELECT 1 AS x").ok());
   auto r = con_->Execute("SELECT 1; DROP TABLE t");

@@ -104,7 +104,7 @@ std::string Repeat(const std::string& s, size_t n) {
 std::string Table::Format(size_t max_rows) const {
   size_t num_columns = schema.columns.size();
   std::vector<size_t> shown;
-  bool elided = rows.size() > max_rows;
+  bool elided = NumRows() > max_rows;
   for (size_t r = 0; r < rows.size(); ++r) {
     if (!elided || r < max_rows / 2 || r >= rows.size() - max_rows / 2) shown.push_back(r);
   }
@@ -154,7 +154,7 @@ std::string Table::Format(size_t max_rows) const {
   }
   out += rule("└", "┴", "┘");
   if (elided) {
-    out += std::to_string(rows.size()) + " rows (" + std::to_string(shown.size()) + " shown)\n";
+    out += std::to_string(NumRows()) + " rows (" + std::to_string(shown.size()) + " shown)\n";
   } else if (rows.empty()) {
     out += "0 rows\n";
   }

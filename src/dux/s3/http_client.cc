@@ -129,7 +129,6 @@ HttpClient::HttpClient(HttpOptions options) : options_(options), pool_(std::make
 HttpClient::~HttpClient() = default;
 
 Result<std::unique_ptr<HttpClient>> HttpClient::Make(HttpOptions options) {
-  DUX_RETURN_NOT_OK(LoadLibcurl().status());
   if (options.retry.max_attempts < 1) options.retry.max_attempts = 1;
   return std::unique_ptr<HttpClient>(new HttpClient(options));
 }
@@ -139,6 +138,9 @@ bool HttpClient::IsRetryableStatus(long status) {
 }
 
 Result<HttpResponse> HttpClient::Send(const HttpRequest& request) {
+  // Loaded here, by the first request, not by Make: every database makes a client for s3://
+  // paths, and most never send anything.
+  DUX_RETURN_NOT_OK(LoadLibcurl().status());
   // Borrow a handle (and its open connections); give it back on every path.
   CurlEasy handle;
   {

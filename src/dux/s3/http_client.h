@@ -73,7 +73,8 @@ struct HttpOptions {
 
 /// Sends HTTP requests, reusing connections: each request borrows a curl handle (with its
 /// open connections) from a pool and returns it. Thread-safe: any number of threads may
-/// Send at once. libcurl is initialised once per process and never torn down.
+/// Send at once. libcurl is loaded and initialised by the first Send of the process (libcurl.h)
+/// and never torn down.
 class HttpClient {
  public:
   static Result<std::unique_ptr<HttpClient>> Make(HttpOptions options = {});
