@@ -458,6 +458,45 @@ TEST_F(ClusterTest, AdaptivePartialAggregationSkipsForAGroupPerRowAndKeepsForFew
   EXPECT_TRUE(Contains(explained.out, "-- adaptive partial aggregation: ")) << explained.out;
 }
 
+TEST_F(ClusterTest, StandingWorkersCompileARewrittenFileAfresh) {
+  // A group a row: each worker skips its partial aggregate and sends each row's partials,
+  // cast to the partials' types as compiled (sum of BIGINT: HUGEINT). The workers keep that
+  // compile for the repeated query (worker/fragment_cache.h); once the files hold DOUBLEs, a
+  // kept one would cast their halves away.
+  fs::path data = dir_ / "rewritten";
+  fs::create_directories(data);
+  auto write = [&](const std::string& v) {
+    for (int f = 0; f < 2; ++f) {
+      Outcome o =
+          Dux({"run", "from_query(\"SELECT range AS k, " + v + " AS v FROM range(" +
+                          std::to_string(f * 3000) + ", " + std::to_string((f + 1) * 3000) +
+                          ")\") |> to_parquet(\"" +
+                          (data / ("part-" + std::to_string(f) + ".parquet")).string() + "\")"});
+      ASSERT_EQ(o.exit_code, 0) << o.err;
+    }
+  };
+  Server* a = Worker();
+  Server* b = Worker();
+  ASSERT_TRUE(a && b);
+  const std::string pipeline = "from_parquet(\"" + (data / "*.parquet").string() +
+                               "\") |> group_by(k) |> summarise(s: sum(v))";
+  const std::vector<std::string> distributed = {
+      "run",         "--workers", a->address + "," + b->address, "--format", "csv",
+      "--telemetry", pipeline};
+  write("range * 2");
+  Outcome integers = Dux({"run", "--format", "csv", pipeline});
+  for (int run = 0; run < 2; ++run) {
+    SCOPED_TRACE(run);
+    Outcome o = Dux(distributed);
+    ExpectSameRows(o, integers, 6000);
+    EXPECT_EQ(PartialAggregations(o.err, "skipped"), 2) << o.err;
+  }
+  write("range + 0.5");
+  Outcome halves = Dux({"run", "--format", "csv", pipeline});
+  ASSERT_TRUE(Contains(halves.out, ".5")) << halves.out.substr(0, 200);
+  ExpectSameRows(Dux(distributed), halves, 6000);
+}
+
 TEST_F(ClusterTest, ExchangeBeyondAWorkersBucketBudgetMovesToTablesAndStaysExact) {
   // Workers of 96 MB keep 24 MB of buckets in memory (a quarter of the limit); each side
   // here brings each of them about 14 MB, so buckets move to DuckDB tables mid-exchange.

@@ -429,21 +429,30 @@ Status Worker::ExecuteFragment(const v1::ExecuteRequest& request, ChunkWriter* o
           std::string(script.pipeline.sink()->Verb()) +
           ": Execute returns rows; a fragment that writes goes to Write");
     }
-    DUX_ASSIGN_OR_RETURN(sql::CompiledQuery query, engine->Compile(script.pipeline));
-    if (request.fragment().has_adaptive_partial_aggregate()) {
-      DUX_ASSIGN_OR_RETURN(
-          PartialAggregationChoice choice,
-          ChoosePartialAggregation(engine, script.pipeline, query,
-                                   request.fragment().adaptive_partial_aggregate()));
-      query = std::move(choice.query);
-      partial_aggregation = choice.decision;
-    }
-    result = query.Sql();
-    if (request.fragment().has_shuffle()) {
-      DUX_ASSIGN_OR_RETURN(
-          result, RouteToOwners(engine, query, request.fragment().shuffle(),
-                                request.fragment().lease_id(), options, &produced, &exchanged));
-      options = {};
+    const std::optional<std::string> key = FragmentCache::KeyOf(request.fragment(), script);
+    if (std::optional<CompiledFragment> cached = key ? fragments_.Find(*key) : std::nullopt) {
+      // Checked against this fragment's lease, as every query a fragment runs is.
+      DUX_RETURN_NOT_OK(CheckTablesOfLease(engine, cached->sql, request.fragment().lease_id()));
+      result = std::move(cached->sql);
+      partial_aggregation = cached->partial_aggregation;
+    } else {
+      DUX_ASSIGN_OR_RETURN(sql::CompiledQuery query, engine->Compile(script.pipeline));
+      if (request.fragment().has_adaptive_partial_aggregate()) {
+        DUX_ASSIGN_OR_RETURN(
+            PartialAggregationChoice choice,
+            ChoosePartialAggregation(engine, script.pipeline, query,
+                                     request.fragment().adaptive_partial_aggregate()));
+        query = std::move(choice.query);
+        partial_aggregation = choice.decision;
+      }
+      result = query.Sql();
+      if (key) fragments_.Put(*key, {result, partial_aggregation});
+      if (request.fragment().has_shuffle()) {
+        DUX_ASSIGN_OR_RETURN(
+            result, RouteToOwners(engine, query, request.fragment().shuffle(),
+                                  request.fragment().lease_id(), options, &produced, &exchanged));
+        options = {};
+      }
     }
   }
   ChunkedOutput chunks(out, metrics_.get());

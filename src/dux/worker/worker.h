@@ -24,6 +24,7 @@
 #include "dux/engine/local_engine.h"
 #include "dux/v1/worker.pb.h"
 #include "dux/worker/bucket_store.h"
+#include "dux/worker/fragment_cache.h"
 #include "dux/worker/lease_table.h"
 #include "dux/worker/out_of_memory.h"
 #include "dux/worker/shuffle.h"
@@ -178,6 +179,8 @@ class Worker {
   std::vector<std::string> DropPgStages(const std::vector<std::string>& names);
   std::thread lease_reaper_;
   std::mutex attach_mutex_;
+  /// What repeated fragments compiled to (FragmentCache::KeyOf says which are kept).
+  FragmentCache fragments_;
   PeerConnector peers_;  ///< guarded by mutex_
   /// What the fragments did and what the worker holds; after what it reads.
   std::unique_ptr<WorkerMetrics> metrics_;
