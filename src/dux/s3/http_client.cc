@@ -140,7 +140,7 @@ bool HttpClient::IsRetryableStatus(long status) {
 Result<HttpResponse> HttpClient::Send(const HttpRequest& request) {
   // Loaded here, by the first request, not by Make: every database makes a client for s3://
   // paths, and most never send anything.
-  DUX_RETURN_NOT_OK(LoadLibcurl().status());
+  DUX_ASSIGN_OR_RETURN(const Libcurl* curl, LoadLibcurl());
   // Borrow a handle (and its open connections); give it back on every path.
   CurlEasy handle;
   {
@@ -150,7 +150,7 @@ Result<HttpResponse> HttpClient::Send(const HttpRequest& request) {
       pool_->idle.pop_back();
     }
   }
-  if (!handle) handle.reset(Curl().easy_init());
+  if (!handle) handle.reset(curl->easy_init());
   if (!handle) return Status::Internal("s3: libcurl cannot create a handle");
   struct GiveBack {
     HttpClient* client;
@@ -168,9 +168,9 @@ Result<HttpResponse> HttpClient::Send(const HttpRequest& request) {
 
   // Headers: the caller's, and none of curl's own Content-Type or Expect: 100-continue.
   CurlSlist headers;
-  auto append = [&headers](const std::string& line) {
+  auto append = [&headers, curl](const std::string& line) {
     curl_slist* list = headers.release();
-    curl_slist* appended = Curl().slist_append(list, line.c_str());
+    curl_slist* appended = curl->slist_append(list, line.c_str());
     headers.reset(appended != nullptr ? appended : list);
     return appended != nullptr;
   };
@@ -200,58 +200,58 @@ Result<HttpResponse> HttpClient::Send(const HttpRequest& request) {
     transfer.response = &response;
 
     CURL* h = handle.get();
-    Curl().easy_reset(h);  // keeps the connection cache
+    curl->easy_reset(h);  // keeps the connection cache
     error_buffer[0] = '\0';
-    Curl().easy_setopt(h, CURLOPT_ERRORBUFFER, error_buffer);
-    Curl().easy_setopt(h, CURLOPT_URL, request.url.c_str());
-    Curl().easy_setopt(h, CURLOPT_HTTPHEADER, headers.get());
-    Curl().easy_setopt(h, CURLOPT_NOSIGNAL, 1L);    // no SIGALRM: threads
-    Curl().easy_setopt(h, CURLOPT_PATH_AS_IS, 1L);  // a key may hold "/../": send it as signed
-    Curl().easy_setopt(h, CURLOPT_FOLLOWLOCATION, 0L);
-    Curl().easy_setopt(h, CURLOPT_TCP_KEEPALIVE, 1L);
-    Curl().easy_setopt(h, CURLOPT_USERAGENT, "dux-s3");
-    Curl().easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS, Millis(options_.connect_timeout));
+    curl->easy_setopt(h, CURLOPT_ERRORBUFFER, error_buffer);
+    curl->easy_setopt(h, CURLOPT_URL, request.url.c_str());
+    curl->easy_setopt(h, CURLOPT_HTTPHEADER, headers.get());
+    curl->easy_setopt(h, CURLOPT_NOSIGNAL, 1L);    // no SIGALRM: threads
+    curl->easy_setopt(h, CURLOPT_PATH_AS_IS, 1L);  // a key may hold "/../": send it as signed
+    curl->easy_setopt(h, CURLOPT_FOLLOWLOCATION, 0L);
+    curl->easy_setopt(h, CURLOPT_TCP_KEEPALIVE, 1L);
+    curl->easy_setopt(h, CURLOPT_USERAGENT, "dux-s3");
+    curl->easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS, Millis(options_.connect_timeout));
     if (options_.request_timeout.count() > 0) {
-      Curl().easy_setopt(h, CURLOPT_TIMEOUT_MS, Millis(options_.request_timeout));
+      curl->easy_setopt(h, CURLOPT_TIMEOUT_MS, Millis(options_.request_timeout));
     }
-    Curl().easy_setopt(h, CURLOPT_LOW_SPEED_LIMIT, 1L);
-    Curl().easy_setopt(h, CURLOPT_LOW_SPEED_TIME,
-                       std::max<long>(1, static_cast<long>(options_.stall_timeout.count() / 1000)));
-    Curl().easy_setopt(h, CURLOPT_SSL_VERIFYPEER, options_.verify_tls ? 1L : 0L);
-    Curl().easy_setopt(h, CURLOPT_SSL_VERIFYHOST, options_.verify_tls ? 2L : 0L);
-    Curl().easy_setopt(h, CURLOPT_HEADERFUNCTION, OnHeader);
-    Curl().easy_setopt(h, CURLOPT_HEADERDATA, &transfer);
-    Curl().easy_setopt(h, CURLOPT_WRITEFUNCTION, OnWrite);
-    Curl().easy_setopt(h, CURLOPT_WRITEDATA, &transfer);
+    curl->easy_setopt(h, CURLOPT_LOW_SPEED_LIMIT, 1L);
+    curl->easy_setopt(h, CURLOPT_LOW_SPEED_TIME,
+                      std::max<long>(1, static_cast<long>(options_.stall_timeout.count() / 1000)));
+    curl->easy_setopt(h, CURLOPT_SSL_VERIFYPEER, options_.verify_tls ? 1L : 0L);
+    curl->easy_setopt(h, CURLOPT_SSL_VERIFYHOST, options_.verify_tls ? 2L : 0L);
+    curl->easy_setopt(h, CURLOPT_HEADERFUNCTION, OnHeader);
+    curl->easy_setopt(h, CURLOPT_HEADERDATA, &transfer);
+    curl->easy_setopt(h, CURLOPT_WRITEFUNCTION, OnWrite);
+    curl->easy_setopt(h, CURLOPT_WRITEDATA, &transfer);
     if (request.method == "HEAD") {
-      Curl().easy_setopt(h, CURLOPT_NOBODY, 1L);
+      curl->easy_setopt(h, CURLOPT_NOBODY, 1L);
     } else if (request.method == "GET" && request.body.empty()) {
-      Curl().easy_setopt(h, CURLOPT_HTTPGET, 1L);
+      curl->easy_setopt(h, CURLOPT_HTTPGET, 1L);
     } else if (request.method == "PUT" || request.method == "POST" || !request.body.empty()) {
       // An upload of exactly body.size() bytes (Content-Length), whatever the method.
-      Curl().easy_setopt(h, CURLOPT_UPLOAD, 1L);
-      Curl().easy_setopt(h, CURLOPT_READFUNCTION, OnRead);
-      Curl().easy_setopt(h, CURLOPT_READDATA, &transfer);
-      Curl().easy_setopt(h, CURLOPT_SEEKFUNCTION, OnSeek);
-      Curl().easy_setopt(h, CURLOPT_SEEKDATA, &transfer);
-      Curl().easy_setopt(h, CURLOPT_INFILESIZE_LARGE, static_cast<curl_off_t>(request.body.size()));
+      curl->easy_setopt(h, CURLOPT_UPLOAD, 1L);
+      curl->easy_setopt(h, CURLOPT_READFUNCTION, OnRead);
+      curl->easy_setopt(h, CURLOPT_READDATA, &transfer);
+      curl->easy_setopt(h, CURLOPT_SEEKFUNCTION, OnSeek);
+      curl->easy_setopt(h, CURLOPT_SEEKDATA, &transfer);
+      curl->easy_setopt(h, CURLOPT_INFILESIZE_LARGE, static_cast<curl_off_t>(request.body.size()));
       if (request.method != "PUT")
-        Curl().easy_setopt(h, CURLOPT_CUSTOMREQUEST, request.method.c_str());
+        curl->easy_setopt(h, CURLOPT_CUSTOMREQUEST, request.method.c_str());
     } else {
-      Curl().easy_setopt(h, CURLOPT_CUSTOMREQUEST, request.method.c_str());
+      curl->easy_setopt(h, CURLOPT_CUSTOMREQUEST, request.method.c_str());
     }
 
-    const CURLcode code = Curl().easy_perform(h);
+    const CURLcode code = curl->easy_perform(h);
     bool retryable = false;
     if (code == CURLE_OK) {
-      Curl().easy_getinfo(h, CURLINFO_RESPONSE_CODE, &response.status);
+      curl->easy_getinfo(h, CURLINFO_RESPONSE_CODE, &response.status);
       if (!IsRetryableStatus(response.status)) return response;
       retryable = true;
       last_error = "HTTP " + std::to_string(response.status);
     } else {
       if (code == CURLE_WRITE_ERROR && !transfer.sink_status.ok()) return transfer.sink_status;
       retryable = IsRetryableTransportError(code);
-      last_error = error_buffer[0] != '\0' ? error_buffer : Curl().easy_strerror(code);
+      last_error = error_buffer[0] != '\0' ? error_buffer : curl->easy_strerror(code);
     }
     if (transfer.delivered > 0 && !request.restart_sink) retryable = false;
 
