@@ -4,6 +4,7 @@
 
 #include "dux/api/session_internal.h"
 #include "dux/coordinator/gather.h"
+#include "dux/coordinator/plan_cache_key.h"
 #include "dux/coordinator/postgres.h"
 #include "dux/coordinator/runner.h"
 #include "dux/engine/database.h"
@@ -19,6 +20,7 @@ Result<std::unique_ptr<Session>> Session::Open(const SessionOptions& options) {
                                              options.memory_limit, options.temp_directory}));
   // The engine reports to the session's telemetry: the session exists first.
   auto session = std::unique_ptr<Session>(new Session());
+  session->plans_ = std::make_unique<PlanCache>();
   DUX_ASSIGN_OR_RETURN(session->engine_,
                        engine::LocalEngine::Open(std::make_shared<exec::Database>(std::move(db)),
                                                  &session->telemetry_));
@@ -115,6 +117,19 @@ Result<Session::Prepared> Session::Prepare(const Pipeline& pipeline) {
   // pipeline runs here too. Nested pipelines reading attached tables (join sides, concat
   // frames) are computed here as part of a distributed plan (broadcast, or after the gather).
   const bool here = !cluster_ || SourceReadHere(pipeline);
+  std::optional<std::string> key;
+  if (!here && engine_->attachments().empty()) {
+    key =
+        coordinator::PlanCacheKey({{}, pipeline, engine_->s3_settings()}, *cluster_, &connection());
+  }
+  if (key) {
+    if (std::optional<Prepared> kept = plans_->Find(*key)) {
+      DropGathered();
+      engine_->ReleaseInputs();
+      telemetry_.Emit({"plan.reused", {}, {}});
+      return std::move(*kept);
+    }
+  }
   std::optional<PlanningPrefetch> prefetch;
   if (!here) prefetch.emplace(this, pipeline);
   Prepared prepared;
@@ -130,6 +145,7 @@ Result<Session::Prepared> Session::Prepare(const Pipeline& pipeline) {
     return prepared;
   }
   prepared.plan = std::move(plan);
+  if (key) plans_->Put(*key, prepared);
   return prepared;
 }
 

@@ -152,6 +152,7 @@ class Session {
   class PlanningPrefetch;
   struct Prepared;
   struct FinalStageEnd;
+  class PlanCache;
   Session() = default;
   /// Compile, leaving the final stage open: the caller runs the query and ends it
   /// (FinalStageEnd).
@@ -207,6 +208,8 @@ class Session {
   std::unique_ptr<engine::LocalEngine> engine_;
   std::unique_ptr<coordinator::ClusterOptions> cluster_;
   PlanningPrefetch* planning_ = nullptr;  ///< set while a distributed call plans
+  /// The plans of distributed pipelines run before (coordinator::PlanCacheKey says which).
+  std::unique_ptr<PlanCache> plans_;
   /// Whether the gathered table may exist (a plan ran), to be dropped by the next compile.
   bool gathered_ = false;
 };

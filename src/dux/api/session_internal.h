@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "dux/api/session.h"
+#include "dux/common/lru_cache.h"
 #include "dux/coordinator/planner.h"
 #include "dux/coordinator/stage_events.h"
 #include "dux/engine/local_engine.h"
@@ -23,6 +24,14 @@ inline constexpr const char* kGatheredTable = "__dux_gathered";
 struct Session::Prepared {
   sql::CompiledQuery local;
   std::optional<coordinator::Plan> plan;
+};
+
+/// What a session keeps of the distributed pipelines it ran, to run them again without
+/// compiling and planning (docs/serve.md, "Plan cache"): at most 64, the least recently used
+/// dropped first.
+class Session::PlanCache : public LruCache<Prepared> {
+ public:
+  PlanCache() : LruCache(64) {}
 };
 
 /// One distributed call's planning: the local compile and PlanOnCluster bind and ask through

@@ -212,11 +212,14 @@ const pipeline::Attachment* LocalEngine::PostgresTarget(const pipeline::Sink& si
   return a;
 }
 
-Result<sql::CompiledQuery> LocalEngine::Compile(const Pipeline& pipeline, bool schema_only,
-                                                sql::Binder* binder) {
-  // Drops the previous pipeline's tables before loading this one's.
+void LocalEngine::ReleaseInputs() {
   arrow_.reset();
   attached_.reset();
+}
+
+Result<sql::CompiledQuery> LocalEngine::Compile(const Pipeline& pipeline, bool schema_only,
+                                                sql::Binder* binder) {
+  ReleaseInputs();  // the previous pipeline's tables, before loading this one's
   DUX_ASSIGN_OR_RETURN(arrow_, ArrowSources::Load(connection_, pipeline));
   std::vector<AttachedDatabase> databases;
   for (const auto& a : attachments_) {

@@ -67,6 +67,10 @@ class LocalEngine {
   /// attachment (else null), with `rest` (the table inside it) in `*table`.
   const pipeline::Attachment* PostgresTarget(const pipeline::Sink& sink, std::string* table) const;
 
+  /// Drops the tables of the last compiled pipeline's inputs (from_arrow, attached tables
+  /// read here), as the next Compile does first; for a pipeline run without compiling.
+  void ReleaseInputs();
+
   /// Drops the previous pipeline's inputs, loads this one's from_arrow files and
   /// from_attached tables (attached tables without their rows when `schema_only`) into
   /// temporary tables that stay until the next call, and compiles the pipeline, binding

@@ -6,12 +6,10 @@
 #pragma once
 
 #include <cstddef>
-#include <list>
-#include <map>
-#include <mutex>
 #include <optional>
 #include <string>
 
+#include "dux/common/lru_cache.h"
 #include "dux/pipeline/pipeline.h"
 #include "dux/v1/worker.pb.h"
 #include "dux/worker/partial_aggregation.h"
@@ -25,10 +23,11 @@ struct CompiledFragment {
   std::optional<PartialAggregationDecision> partial_aggregation;
 };
 
-/// Thread-safe; holds at most `capacity` fragments, dropping the least recently used.
-class FragmentCache {
+/// The fragments a worker keeps: thread-safe, at most `capacity`, the least recently used
+/// dropped first.
+class FragmentCache : public LruCache<CompiledFragment> {
  public:
-  explicit FragmentCache(size_t capacity = 256) : capacity_(capacity) {}
+  explicit FragmentCache(size_t capacity = 256) : LruCache(capacity) {}
 
   /// The key of a fragment whose rows come back to the caller (no shuffle, no PostgreSQL
   /// insert) and whose `script` reads local parquet files only, each found by stat: its
@@ -36,16 +35,6 @@ class FragmentCache {
   /// more than its text and files (attached databases, tables, S3 objects, Arrow files).
   static std::optional<std::string> KeyOf(const v1::Fragment& fragment,
                                           const pipeline::Script& script);
-
-  std::optional<CompiledFragment> Find(const std::string& key);
-  void Put(const std::string& key, CompiledFragment compiled);
-
- private:
-  using Entries = std::list<std::pair<std::string, CompiledFragment>>;  // most recent first
-  const size_t capacity_;
-  std::mutex mutex_;
-  Entries entries_;
-  std::map<std::string, Entries::iterator> index_;
 };
 
 }  // namespace dux::worker
