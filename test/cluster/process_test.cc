@@ -413,6 +413,10 @@ TEST_F(ClusterTest, ExplainShowsTheExchangeTheEstimateAndTheFold) {
                        "-- folding the partial aggregates of all workers as they "
                        "arrive:\nSELECT \"id1\", sum(\"__dux_p0\")"))
       << folded.out;
+  // The folded table holds a row per group: the finish reads it without aggregating again.
+  const std::string finish = folded.out.substr(folded.out.find("-- the coordinator finishes"));
+  EXPECT_TRUE(Contains(finish, "CAST((__dux_p0")) << finish;
+  EXPECT_FALSE(Contains(finish, "GROUP BY")) << finish;
 }
 
 /// The `distributed.worker.stop` lines of `--telemetry` output whose worker reported

@@ -267,7 +267,7 @@ TEST_F(GatherTest, FoldedTaskIsNotRetriedAfterDeliveringRows) {
   // Folded rows cannot be told apart by attempt, so a retry could count them twice.
   auto failing = std::make_shared<FailingClient>(clients_[0], 3 << 20);
   std::vector<GatherTask> tasks = {{0, Fragment(kRows, "g6"), true, "partition 0"}};
-  Fold fold{{"k"}, {}};
+  Fold fold{{"k"}, {}, {}};
   auto gathered = GatherInto(session_->connection(), tasks, Options({failing, clients_[1]}),
                              "gather", "t6", &fold);
   ASSERT_FALSE(gathered.ok());
@@ -281,7 +281,7 @@ TEST_F(GatherTest, FoldedTaskIsRetriedWhenItHadDeliveredNothing) {
   // column __dux_attempt not found"), so every lost worker failed a folded stage.
   auto failing = std::make_shared<FailingClient>(clients_[0], 0);
   std::vector<GatherTask> tasks = {{0, Fragment(kRows, "g9"), true, "partition 0"}};
-  Fold fold{{}, {{"n", "count(*)"}, {"s", "sum(k)"}}};
+  Fold fold{{}, {{"n", "count(*)"}, {"s", "sum(k)"}}, {}};
   auto gathered = GatherInto(session_->connection(), tasks, Options({failing, clients_[1]}),
                              "gather", "t9", &fold);
   ASSERT_TRUE(gathered.ok()) << gathered.status().message();
@@ -450,7 +450,7 @@ TEST_F(GatherTest, FoldedGatherNeverSpeculates) {
   options.speculation.enabled = true;
   options.speculation.min_seconds = 0;
   options.speculation.multiplier = 0.01;
-  Fold fold{{}, {{"n", "sum(n)"}}};
+  Fold fold{{}, {{"n", "sum(n)"}}, {}};
   std::vector<GatherTask> tasks = {
       {0,
        Fragment("from_query(\"SELECT count(*) AS n FROM range(0, 30000000) t(i) "

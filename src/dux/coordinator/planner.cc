@@ -265,10 +265,26 @@ v1::Fragment MakeBucketFragment(const Plan& plan, const BucketInputs& inputs,
 pipeline::Pipeline FinishingPipeline(const Plan& plan, const pipeline::Pipeline& pipeline,
                                      const std::string& gathered) {
   // Folded partials carry no attempt column (see GatherInto).
-  pipeline::Pipeline finish = pipeline::Pipeline::FromQuery(
-      "SELECT *" + (plan.fold ? std::string() : " EXCLUDE (" + std::string(kAttemptColumn) + ")") +
-      " FROM temp." + sql::QuoteIdentifier(gathered));
-  for (const auto& op : plan.finish) finish.Append(op);
+  std::string columns =
+      plan.fold ? std::string("*") : "* EXCLUDE (" + std::string(kAttemptColumn) + ")";
+  // Folded to a row per group, the partials give the summarise's results row by row, in
+  // place of its group_by and summarise (Fold::one_row_finals).
+  size_t first = 0;
+  if (plan.fold && !plan.fold->one_row_finals.empty()) {
+    size_t summarise =
+        !plan.finish.empty() && std::holds_alternative<pipeline::GroupByOp>(plan.finish[0].body);
+    if (summarise < plan.finish.size() &&
+        std::holds_alternative<pipeline::SummariseOp>(plan.finish[summarise].body)) {
+      first = summarise + 1;
+      columns = sql::QuoteIdentifiers(plan.fold->keys);
+      for (const auto& [name, value] : plan.fold->one_row_finals) {
+        columns += (columns.empty() ? "" : ", ") + value + " AS " + sql::QuoteIdentifier(name);
+      }
+    }
+  }
+  pipeline::Pipeline finish = pipeline::Pipeline::FromQuery("SELECT " + columns + " FROM temp." +
+                                                            sql::QuoteIdentifier(gathered));
+  for (size_t i = first; i < plan.finish.size(); ++i) finish.Append(plan.finish[i]);
   if (pipeline.sink()) finish.SetSink(*pipeline.sink());
   return finish;
 }

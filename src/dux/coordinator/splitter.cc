@@ -2,6 +2,7 @@
 
 #include <functional>
 #include <optional>
+#include <set>
 
 #include "dux/sql/expression.h"
 #include "dux/sql/quote.h"
@@ -287,6 +288,28 @@ std::optional<Decomposition> Decompose(const sql::AggregateCall& call) {
   return std::nullopt;
 }
 
+// `final` (a final expression over partial columns whose aggregates are all lattice merges)
+// over exactly one partial row per group: each merge of one row is that row's value (sum,
+// min, max, the boolean and bit merges, product and any_value), and an arg_max merge its
+// first argument (the partition's arg, NULL exactly when its extreme is). nullopt for any
+// other aggregate.
+std::optional<std::string> OneRowFinal(sql::ExpressionAnalyzer& analyzer,
+                                       const std::string& final) {
+  static const std::set<std::string> kOneRowIsItsValue = {
+      "sum",     "min",       "max",     "bool_and", "bool_or", "bit_and", "bit_or", "bit_xor",
+      "product", "any_value", "arg_max", "argmax",   "max_by",  "arg_min", "argmin", "min_by"};
+  auto one_row = analyzer.ReplaceAggregates(
+      final, [](const sql::AggregateCall& call, size_t) -> Result<std::string> {
+        if (call.distinct || call.has_filter || call.has_order || call.n_args == 0 ||
+            kOneRowIsItsValue.count(call.name) == 0) {
+          return Status::InvalidArgument("no one-row form");
+        }
+        return call.instantiate("(__arg0)");
+      });
+  if (!one_row.ok()) return std::nullopt;
+  return *one_row;
+}
+
 // The partial_aggregate rule for `group` (may be null) + `summarise`: fills the workers'
 // partial verbs and the coordinator's final ones, whose aggregates are cast to the types in
 // `local` (the summarise's output in a local run), and `rows`, the partials of one row
@@ -300,6 +323,8 @@ Result<bool> SplitAggregate(sql::ExpressionAnalyzer& analyzer, const pipeline::S
   pipeline::MutateOp helpers;
   Fold folding;
   bool foldable = true, row_forms = true;
+  std::vector<std::pair<std::string, std::string>> one_row_finals;
+  bool one_row = true;
   for (const auto& a : s.aggregates) {
     bool ok = true, numeric_only = false;
     auto replaced = analyzer.ReplaceAggregates(
@@ -353,14 +378,22 @@ Result<bool> SplitAggregate(sql::ExpressionAnalyzer& analyzer, const pipeline::S
         return false;
       }
     }
+    const std::string type = local.columns[*column].type;
     finals.aggregates.push_back(
-        {a.name,
-         {"CAST(" + sql::Parenthesize(*replaced) + " AS " + local.columns[*column].type + ")",
-          a.expr.loc}});
+        {a.name, {"CAST(" + sql::Parenthesize(*replaced) + " AS " + type + ")", a.expr.loc}});
+    if (foldable && one_row) {
+      std::optional<std::string> value = OneRowFinal(analyzer, *replaced);
+      one_row = value.has_value();
+      if (one_row) {
+        one_row_finals.emplace_back(a.name,
+                                    "CAST(" + sql::Parenthesize(*value) + " AS " + type + ")");
+      }
+    }
   }
   if (!row_forms) rows->clear();
   if (foldable) {
     if (group) folding.keys = std::get<pipeline::GroupByOp>(group->body).columns;
+    if (one_row) folding.one_row_finals = std::move(one_row_finals);
     *fold = std::move(folding);
   }
   if (group) partial->push_back(*group);

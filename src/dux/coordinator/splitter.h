@@ -46,6 +46,11 @@ struct HashStage {
 struct Fold {
   std::vector<std::string> keys;
   std::vector<std::pair<std::string, std::string>> columns;
+  /// Each summarise result (name, SQL over the partial columns) computed from the one row
+  /// per group that the fold leaves: FinishingPipeline reads these from the folded table in
+  /// place of the finish's leading group_by and summarise, with no second aggregation. Empty
+  /// when some result has no such form.
+  std::vector<std::pair<std::string, std::string>> one_row_finals;
 };
 
 struct Split {
