@@ -26,13 +26,12 @@ struct SourceFile {
 
 Result<std::vector<SourceFile>> ExpandGlob(sql::Binder* binder, const std::string& pattern) {
   const std::string quoted = sql::QuoteString(pattern);
-  DUX_ASSIGN_OR_RETURN(sql::TextRows rows,
-                       binder->QueryText("SELECT file FROM glob(" + quoted + ") ORDER BY file"));
+  DUX_ASSIGN_OR_RETURN(std::vector<std::string> globbed, GlobFiles(binder, pattern));
   std::vector<SourceFile> files;
   // A URL (s3://bucket/key) is read by the workers as it is written; the local file system can
   // neither resolve nor size it.
   if (exec::IsUrl(pattern)) {
-    if (rows.empty()) return files;
+    if (globbed.empty()) return files;
     // Sizes through DuckDB's file system too: read_blob reads no content for its size alone,
     // and dux's S3 file system answers the size from the glob's listing (docs/s3.md, "File
     // system"): no request per object.
@@ -45,13 +44,13 @@ Result<std::vector<SourceFile>> ExpandGlob(sql::Binder* binder, const std::strin
     }
     return files;
   }
-  for (const auto& row : rows) {
+  for (const auto& file : globbed) {
     std::error_code ec;
-    std::filesystem::path path = std::filesystem::absolute(*row[0], ec);
-    if (ec) return Status::IOError("cannot resolve \"" + *row[0] + "\": " + ec.message());
+    std::filesystem::path path = std::filesystem::absolute(file, ec);
+    if (ec) return Status::IOError("cannot resolve \"" + file + "\": " + ec.message());
     auto bytes = std::filesystem::file_size(path, ec);
     if (ec) return Status::IOError("cannot read \"" + path.string() + "\": " + ec.message());
-    files.push_back({*row[0], path.lexically_normal().string(), static_cast<int64_t>(bytes)});
+    files.push_back({file, path.lexically_normal().string(), static_cast<int64_t>(bytes)});
   }
   return files;
 }
@@ -276,6 +275,16 @@ struct Unit {
 constexpr int64_t kRunsPerShare = 4;
 
 }  // namespace
+
+Result<std::vector<std::string>> GlobFiles(sql::Binder* binder, const std::string& pattern) {
+  DUX_ASSIGN_OR_RETURN(
+      sql::TextRows rows,
+      binder->QueryText("SELECT file FROM glob(" + sql::QuoteString(pattern) + ") ORDER BY file"));
+  std::vector<std::string> files;
+  files.reserve(rows.size());
+  for (const auto& row : rows) files.push_back(row[0].value_or(""));
+  return files;
+}
 
 Result<Partitioning> PartitionSource(sql::Binder* binder, const pipeline::Pipeline& pipeline,
                                      size_t max_partitions) {

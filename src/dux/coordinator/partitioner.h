@@ -59,6 +59,10 @@ struct Partitioning {
   std::map<std::string, int64_t> row_group_counts;
 };
 
+/// The files `pattern` names, as DuckDB's glob lists them for a read (through `binder`),
+/// sorted; a URL's glob lists objects.
+Result<std::vector<std::string>> GlobFiles(sql::Binder* binder, const std::string& pattern);
+
 /// Splits the source of `pipeline` into at most `max_partitions` partitions. Globs are
 /// expanded by DuckDB (through `binder`) exactly as a local read would; local paths are made
 /// absolute against the coordinator's working directory, since workers share its storage but

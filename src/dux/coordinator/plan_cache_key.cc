@@ -1,11 +1,12 @@
 #include "dux/coordinator/plan_cache_key.h"
 
+#include <utility>
 #include <variant>
 
 #include "dux/common/file_identity.h"
+#include "dux/coordinator/partitioner.h"
 #include "dux/exec/output_target.h"
 #include "dux/pipeline/proto_mapping.h"
-#include "dux/sql/quote.h"
 
 namespace dux::coordinator {
 
@@ -18,10 +19,9 @@ std::optional<std::string> SourceFiles(const pipeline::Pipeline& p, sql::Binder*
   if (!parquet || parquet->hive_partitioning || exec::IsUrl(parquet->path)) return std::nullopt;
   std::vector<std::string> files = parquet->files;
   if (files.empty()) {
-    auto rows = binder->QueryText("SELECT file FROM glob(" + sql::QuoteString(parquet->path) +
-                                  ") ORDER BY file");
-    if (!rows.ok()) return std::nullopt;  // the planning reports it
-    for (const auto& row : *rows) files.push_back(row[0].value_or(""));
+    auto globbed = GlobFiles(binder, parquet->path);
+    if (!globbed.ok()) return std::nullopt;  // the planning reports it
+    files = std::move(globbed).value();
   }
   std::string key;
   for (const auto& file : files) {
