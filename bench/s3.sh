@@ -52,7 +52,8 @@ mkdir "$tmp/s3"
 # Started from a subshell, so that the `wait` of stop_workers (bench/workers.sh) does not
 # wait for it.
 (
-  node --openssl-legacy-provider "$NODE_MODULES/s3rver/bin/s3rver.js" -d "$tmp/s3" \
+  node --openssl-legacy-provider test/support/s3rver_with_whole_puts.js \
+    "$NODE_MODULES/s3rver/bin/s3rver.js" -d "$tmp/s3" \
     -a 127.0.0.1 -p 0 --configure-bucket bench >"$tmp/s3rver.log" 2>&1 &
   echo $! >"$tmp/s3rver.pid"
 )

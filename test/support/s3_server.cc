@@ -46,8 +46,11 @@ std::unique_ptr<S3Server> S3Server::Start(const std::vector<std::string>& bucket
     server->port_ = FreePort();
     // --openssl-legacy-provider: s3rver 3.7.1's listing pagination uses a cipher that Node
     // 17+ only has through the legacy provider.
+    // The launcher runs s3rver with PUTs that answer once the object is whole
+    // (s3rver_with_whole_puts.js says why).
     std::vector<std::string> argv = {"node",
                                      "--openssl-legacy-provider",
+                                     DUX_S3RVER_LAUNCHER,
                                      script.string(),
                                      "--silent",
                                      "-d",

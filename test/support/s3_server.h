@@ -11,7 +11,8 @@
 
 namespace dux::test {
 
-/// One s3rver process owned by the test. Its one account has the access key id "S3RVER"
+/// One s3rver process owned by the test, started through s3rver_with_whole_puts.js (a read
+/// sees an object old or new and whole, as on S3). Its one account has the access key id "S3RVER"
 /// (others get 403 InvalidAccessKeyId). What it does not do: check SigV4 signatures, honour
 /// If-Match, abort multipart uploads (405), answer "bytes=0-0" or suffix ranges
 /// ("bytes=-N") correctly, survive completing an upload with a part never uploaded (it
