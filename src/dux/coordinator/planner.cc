@@ -24,19 +24,20 @@ namespace {
 // Rows of the first file the estimate reads (DuckDB stops reading once it has them).
 constexpr int64_t kEstimateSampleRows = 100'000;
 
-// An estimate of the number of groups of `keys` after the scan stage, from the first
-// kEstimateSampleRows rows of the first partition's first file (see GroupsFromSample), with
-// the total row count from the parquet footers. A heuristic: it decides only where the
-// groups are finalised, never the result.
-Result<int64_t> EstimateGroups(sql::Binder* binder, const Split& split, const Plan& plan,
-                               const std::vector<std::string>& keys) {
+// An estimate of the number of groups of `keys` after the first `scan_ops` verbs of `worker`,
+// from the first kEstimateSampleRows rows of the first file of partition 0 of `partitioning`
+// (see GroupsFromSample), with the total row count from the parquet footers. A heuristic: it
+// decides only where the groups are finalised, never the result.
+Result<int64_t> SampleGroups(sql::Binder* binder, const pipeline::Pipeline& worker, size_t scan_ops,
+                             const Partitioning& partitioning,
+                             const std::vector<std::string>& keys) {
   // The first partition's read (its hive key types pinned), of its first file only.
-  pipeline::Source first = PartitionPipeline(split.worker, plan.partitioning, 0).source();
+  pipeline::Source first = PartitionPipeline(worker, partitioning, 0).source();
   auto& read = std::get<pipeline::ParquetSource>(first.body);
   read.files.resize(1);
   std::erase_if(read.row_ranges, [&](const auto& r) { return r.file != read.files[0]; });
   pipeline::Pipeline sample(first);
-  for (size_t i = 0; i < split.scan_ops; ++i) sample.Append(split.worker.ops()[i]);
+  for (size_t i = 0; i < scan_ops; ++i) sample.Append(worker.ops()[i]);
   sql::Compiler compiler(binder);
   DUX_ASSIGN_OR_RETURN(sql::CompiledQuery query, compiler.Compile(sample));
   DUX_ASSIGN_OR_RETURN(sql::TextRows rows, binder->QueryText(sql::CountGroupsOfFirstRows(
@@ -47,9 +48,7 @@ Result<int64_t> EstimateGroups(sql::Binder* binder, const Split& split, const Pl
   double total = std::numeric_limits<double>::infinity();
   if (distinct * 2 > sampled) {
     std::set<std::string> files;  // a file split by row groups is in several partitions
-    for (const auto& p : plan.partitioning.partitions) {
-      files.insert(p.files.begin(), p.files.end());
-    }
+    for (const auto& p : partitioning.partitions) files.insert(p.files.begin(), p.files.end());
     std::string list;
     for (const auto& f : files) list += (list.empty() ? "" : ", ") + sql::QuoteString(f);
     DUX_ASSIGN_OR_RETURN(sql::TextRows count,
@@ -59,6 +58,37 @@ Result<int64_t> EstimateGroups(sql::Binder* binder, const Split& split, const Pl
     total = std::stod(count[0][0].value_or("0"));
   }
   return static_cast<int64_t>(GroupsFromSample(distinct, sampled, total));
+}
+
+// Whether PlanScript estimates the groups of a split over `partitioning` (see there).
+bool EstimatesGroups(const pipeline::Pipeline& p, const ClusterOptions& cluster,
+                     const Partitioning& partitioning) {
+  return cluster.disabled_rules.count("final_on_workers") == 0 && cluster.workers.size() > 1 &&
+         std::holds_alternative<pipeline::ParquetSource>(p.source().body) &&
+         partitioning.partitions.size() > 1 && !partitioning.partitions[0].files.empty();
+}
+
+// What SampleGroups will be asked before the split has said it: the verbs before the first
+// group_by are the scan stage when a summarise follows that group_by and none of them is a
+// join. Nothing when the pipeline has no such group_by. A wrong guess only asks statements the
+// planning does not ask again (time on another connection), never changes the plan.
+struct GroupSampleGuess {
+  size_t scan_ops = 0;
+  std::vector<std::string> keys;
+};
+std::optional<GroupSampleGuess> GuessGroupSample(const pipeline::Pipeline& p) {
+  const std::vector<Op>& ops = p.ops();
+  for (size_t i = 0; i + 1 < ops.size(); ++i) {
+    if (std::holds_alternative<pipeline::JoinOp>(ops[i].body) ||
+        std::holds_alternative<pipeline::AsofJoinOp>(ops[i].body)) {
+      return std::nullopt;
+    }
+    if (auto* group = std::get_if<pipeline::GroupByOp>(&ops[i].body)) {
+      if (!std::holds_alternative<pipeline::SummariseOp>(ops[i + 1].body)) return std::nullopt;
+      return GroupSampleGuess{i, group->columns};
+    }
+  }
+  return std::nullopt;
 }
 
 // Buckets per worker of a shuffle join: more buckets than workers, so that a skewed bucket
@@ -126,14 +156,11 @@ Result<Plan> PlanScript(sql::Binder* binder, const pipeline::Script& script,
   if (joins.shuffle) plan.shuffled_right = std::move(joins.shuffle->right);
   // The estimate samples the scan stage here, where broadcast tables do not exist, and the
   // aggregate must follow it (not a shuffle join).
-  if (cluster.disabled_rules.count("final_on_workers") == 0 && cluster.workers.size() > 1 &&
-      plan.broadcasts.empty() && !split.hash_stage && !split.applied.empty() &&
-      split.applied.back() == "partial_aggregate" &&
-      std::holds_alternative<pipeline::ParquetSource>(p.source().body) && parts.size() > 1 &&
-      !parts[0].files.empty()) {
+  if (EstimatesGroups(p, cluster, plan.partitioning) && plan.broadcasts.empty() &&
+      !split.hash_stage && !split.applied.empty() && split.applied.back() == "partial_aggregate") {
     if (auto* group = std::get_if<pipeline::GroupByOp>(&split.finish.front().body)) {
-      DUX_ASSIGN_OR_RETURN(plan.estimated_groups,
-                           EstimateGroups(binder, split, plan, group->columns));
+      DUX_ASSIGN_OR_RETURN(plan.estimated_groups, SampleGroups(binder, split.worker, split.scan_ops,
+                                                               plan.partitioning, group->columns));
       if (plan.estimated_groups > cluster.final_on_workers_groups) {
         FinishAggregateOnWorkers(&split);
       }
@@ -169,7 +196,13 @@ std::vector<Prefetch> PlanningPrefetches(const pipeline::Pipeline& p,
   size_t n = cluster.workers.size();
   std::vector<Prefetch> out;
   if (parquet(p)) {
-    out.push_back([p, n](sql::Binder* binder) { (void)PartitionSource(binder, p, n); });
+    // The source's partitions, then the group estimate's sample of the first, which would
+    // otherwise run alone after the split (6-9 ms of a one-shot H2O question).
+    out.push_back([p, cluster, guess = GuessGroupSample(p)](sql::Binder* binder) {
+      auto partitioning = PartitionSource(binder, p, cluster.workers.size());
+      if (!partitioning.ok() || !guess || !EstimatesGroups(p, cluster, *partitioning)) return;
+      (void)SampleGroups(binder, p, guess->scan_ops, *partitioning, guess->keys);
+    });
   }
   for (const auto& op : p.ops()) {
     std::shared_ptr<const pipeline::Pipeline> right;

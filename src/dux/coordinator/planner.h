@@ -38,7 +38,7 @@ struct ClusterOptions {
   /// null. Polled every 100 ms.
   const std::atomic<bool>* interrupted = nullptr;
   /// The final_on_workers rule applies when a grouped aggregate's estimated number of groups
-  /// is above this (see EstimateGroups in planner.cc): below it, the coordinator merges
+  /// is above this (see SampleGroups in planner.cc): below it, the coordinator merges
   /// the partials faster than an exchange between workers would.
   int64_t final_on_workers_groups = 1'000'000;
   /// A join's right side whose estimated Arrow IPC size is at most this many bytes is
