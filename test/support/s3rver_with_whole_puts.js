@@ -8,7 +8,10 @@
 // PUT then stats or reads a short or empty file (seen in CI: a to_arrow object read back as
 // "ipc: empty input"). S3 itself never shows a partial object, so the tests need a server
 // that does not either. The object goes to a temporary file beside it (its name does not end
-// in s3rver's object suffix, so listings skip it) and is renamed into place once closed.
+// in s3rver's object suffix, so listings skip it) and is renamed into place once closed. Its
+// ETag and metadata are s3rver's own files, written right after the rename: a HEAD racing an
+// overwrite of the same key may see the new bytes with the old ETag for that moment (no test
+// overwrites an object while reading it).
 'use strict';
 
 const crypto = require('crypto');
