@@ -501,6 +501,48 @@ TEST_F(ClusterTest, StandingWorkersCompileARewrittenFileAfresh) {
   ExpectSameRows(Dux(distributed), halves, 6000);
 }
 
+TEST_F(ClusterTest, StandingWorkersCompileARewrittenJoinSideAfresh) {
+  // As above, through a join's side that every worker reads from its file: the side's file
+  // is part of the kept compile's key, so once it holds DOUBLEs the workers compile again.
+  fs::path data = dir_ / "rewritten_side";
+  fs::create_directories(data);
+  for (int f = 0; f < 2; ++f) {
+    Outcome o =
+        Dux({"run", "from_query(\"SELECT range AS k FROM range(" + std::to_string(f * 3000) + ", " +
+                        std::to_string((f + 1) * 3000) + ")\") |> to_parquet(\"" +
+                        (data / ("part-" + std::to_string(f) + ".parquet")).string() + "\")"});
+    ASSERT_EQ(o.exit_code, 0) << o.err;
+  }
+  fs::create_directories(data / "side");
+  const std::string side = (data / "side" / "side.parquet").string();
+  auto write_side = [&](const std::string& w) {
+    Outcome o = Dux({"run", "from_query(\"SELECT range AS k, " + w +
+                                " AS w FROM range(6000)\") |> to_parquet(\"" + side + "\")"});
+    ASSERT_EQ(o.exit_code, 0) << o.err;
+  };
+  Server* a = Worker();
+  Server* b = Worker();
+  ASSERT_TRUE(a && b);
+  const std::string pipeline = "from_parquet(\"" + (data / "*.parquet").string() +
+                               "\") |> join(from_parquet(\"" + side +
+                               "\"), on: k) |> group_by(k) |> summarise(s: sum(w))";
+  const std::vector<std::string> distributed = {
+      "run",         "--workers", a->address + "," + b->address, "--format", "csv",
+      "--telemetry", pipeline};
+  write_side("range * 2");
+  Outcome integers = Dux({"run", "--format", "csv", pipeline});
+  for (int run = 0; run < 2; ++run) {
+    SCOPED_TRACE(run);
+    Outcome o = Dux(distributed);
+    ExpectSameRows(o, integers, 6000);
+    EXPECT_EQ(PartialAggregations(o.err, "skipped"), 2) << o.err;
+  }
+  write_side("range + 0.5");
+  Outcome halves = Dux({"run", "--format", "csv", pipeline});
+  ASSERT_TRUE(Contains(halves.out, ".5")) << halves.out.substr(0, 200);
+  ExpectSameRows(Dux(distributed), halves, 6000);
+}
+
 TEST_F(ClusterTest, ExchangeBeyondAWorkersBucketBudgetMovesToTablesAndStaysExact) {
   // Workers of 96 MB keep 24 MB of buckets in memory (a quarter of the limit); each side
   // here brings each of them about 14 MB, so buckets move to DuckDB tables mid-exchange.

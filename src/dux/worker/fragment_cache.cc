@@ -12,19 +12,29 @@ std::optional<std::string> FragmentCache::KeyOf(const v1::Fragment& fragment,
   if (!script.attachments.empty() || !script.s3.empty()) return std::nullopt;
   const pipeline::Pipeline& p = script.pipeline;
   if (p.sink()) return std::nullopt;
-  int pipelines = 0;  // joins and concat_rows nest pipelines, which may read tables
-  pipeline::ForEachPipeline(p, [&](const pipeline::Pipeline&) { ++pipelines; });
-  if (pipelines != 1) return std::nullopt;
-  const auto* parquet = std::get_if<pipeline::ParquetSource>(&p.source().body);
-  if (!parquet || parquet->files.empty()) return std::nullopt;
   std::string key;
   fragment.script().AppendToString(&key);
   fragment.adaptive_partial_aggregate().AppendToString(&key);
-  for (const auto& file : parquet->files) {
-    std::optional<std::string> identity = LocalFileIdentity(file);
-    if (!identity) return std::nullopt;
-    key += '\0' + *identity;
-  }
+  // Every pipeline, a join's side or a concat_rows frame as much as the fragment's own, reads
+  // listed local parquet files: a side read from a table (a broadcast the coordinator
+  // registered, a bucket) or found by a glob at compile time has no key.
+  bool keyed = true;
+  pipeline::ForEachPipeline(p, [&](const pipeline::Pipeline& each) {
+    const auto* parquet = std::get_if<pipeline::ParquetSource>(&each.source().body);
+    if (!keyed || !parquet || parquet->files.empty()) {
+      keyed = false;
+      return;
+    }
+    for (const auto& file : parquet->files) {
+      std::optional<std::string> identity = LocalFileIdentity(file);
+      if (!identity) {
+        keyed = false;
+        return;
+      }
+      key += '\0' + *identity;
+    }
+  });
+  if (!keyed) return std::nullopt;
   return key;
 }
 

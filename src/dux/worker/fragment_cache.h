@@ -30,9 +30,10 @@ class FragmentCache : public LruCache<CompiledFragment> {
   explicit FragmentCache(size_t capacity = 256) : LruCache(capacity) {}
 
   /// The key of a fragment whose rows come back to the caller (no shuffle, no PostgreSQL
-  /// insert) and whose `script` reads local parquet files only, each found by stat: its
-  /// path, size and modification time. nullopt for any other fragment: its compile depends on
-  /// more than its text and files (attached databases, tables, S3 objects, Arrow files).
+  /// insert) and whose `script` reads local parquet files only, in each of its pipelines (a
+  /// join's side read from its files too), each file found by stat: its path, size and
+  /// modification time. nullopt for any other fragment: its compile depends on more than its
+  /// text and files (attached databases, tables, S3 objects, Arrow files).
   static std::optional<std::string> KeyOf(const v1::Fragment& fragment,
                                           const pipeline::Script& script);
 };

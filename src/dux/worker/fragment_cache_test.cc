@@ -101,7 +101,7 @@ TEST_F(FragmentCacheTest, FragmentsThatDependOnMoreThanTheirFilesHaveNoKey) {
   v1::Fragment inserting = gather;
   inserting.mutable_postgres_insert();
   EXPECT_FALSE(FragmentCache::KeyOf(inserting, script));
-  // A join nests a pipeline, which may read a table.
+  // A join's side read from a query (or a table) depends on more than files.
   auto [joined, join_script] = Fragment(From() + " |> join(from_query(\"SELECT 1 AS x\"), on: x)");
   EXPECT_FALSE(FragmentCache::KeyOf(joined, join_script));
   auto [query, query_script] = Fragment("from_query(\"SELECT 1 AS x\")");
@@ -109,6 +109,33 @@ TEST_F(FragmentCacheTest, FragmentsThatDependOnMoreThanTheirFilesHaveNoKey) {
   auto [remote, remote_script] =
       FragmentReading("from_parquet(\"s3://bucket/x.parquet\")", {"s3://bucket/x.parquet"});
   EXPECT_FALSE(FragmentCache::KeyOf(remote, remote_script));
+}
+
+TEST_F(FragmentCacheTest, AJoinsSideReadFromItsFilesIsPartOfTheKey) {
+  Write(dir_ / "side.parquet", "abc");
+  // The fragment as the coordinator sends it: the side's files listed in its source.
+  auto joined = [&](std::vector<std::string> side_files) {
+    auto [fragment, script] = Fragment(From() + " |> join(from_parquet(\"" +
+                                       (dir_ / "side.parquet").string() + "\"), on: x)");
+    pipeline::Op op = script.pipeline.ops()[0];
+    auto& join = std::get<pipeline::JoinOp>(op.body);
+    pipeline::Source side = join.right->source();
+    std::get<pipeline::ParquetSource>(side.body).files = std::move(side_files);
+    join.right = std::make_shared<pipeline::Pipeline>(side);
+    pipeline::Pipeline with_side(script.pipeline.source());
+    with_side.Append(op);
+    script.pipeline = with_side;
+    pipeline::ToProto(script, fragment.mutable_script());
+    return FragmentCache::KeyOf(fragment, script);
+  };
+  auto key = joined({(dir_ / "side.parquet").string()});
+  ASSERT_TRUE(key);
+  Write(dir_ / "side.parquet", "abcd");  // the side rewritten
+  auto rewritten = joined({(dir_ / "side.parquet").string()});
+  ASSERT_TRUE(rewritten);
+  EXPECT_NE(rewritten, key);
+  // A side whose files are not listed is globbed when it compiles.
+  EXPECT_FALSE(joined({}));
 }
 
 TEST_F(FragmentCacheTest, KeepsTheMostRecentlyUsed) {
