@@ -12,6 +12,7 @@
 #include <chrono>
 #include <filesystem>
 #include <fstream>
+#include <functional>
 #include <future>
 #include <memory>
 #include <optional>
@@ -318,6 +319,14 @@ class ClusterTest : public ::testing::Test {
     return s3_server_.get();
   }
 
+  /// Runs `pipeline` (a group a row of 6,000 keys, over files `rewrite` writes) twice on two
+  /// standing workers with `rewrite("range * 2")`, where each worker skips its partial
+  /// aggregate and sends each row's partials cast to the types compiled (sum of BIGINT:
+  /// HUGEINT), then once more after `rewrite("range + 0.5")`: each run gives the local
+  /// answer, so the workers kept no compile of the BIGINT files for the DOUBLE ones.
+  void ExpectStandingWorkersFollowARewrite(const std::string& pipeline,
+                                           const std::function<void(const std::string&)>& rewrite);
+
   fs::path dir_;
   std::unique_ptr<dux::test::S3Server> s3_server_;
   std::vector<std::unique_ptr<Server>> servers_;
@@ -430,6 +439,28 @@ int PartialAggregations(const std::string& telemetry, const std::string& choice)
   return n;
 }
 
+void ClusterTest::ExpectStandingWorkersFollowARewrite(
+    const std::string& pipeline, const std::function<void(const std::string&)>& rewrite) {
+  Server* a = Worker();
+  Server* b = Worker();
+  ASSERT_TRUE(a && b);
+  const std::vector<std::string> distributed = {
+      "run",         "--workers", a->address + "," + b->address, "--format", "csv",
+      "--telemetry", pipeline};
+  rewrite("range * 2");
+  Outcome integers = Dux({"run", "--format", "csv", pipeline});
+  for (int run = 0; run < 2; ++run) {
+    SCOPED_TRACE(run);
+    Outcome o = Dux(distributed);
+    ExpectSameRows(o, integers, 6000);
+    EXPECT_EQ(PartialAggregations(o.err, "skipped"), 2) << o.err;
+  }
+  rewrite("range + 0.5");
+  Outcome halves = Dux({"run", "--format", "csv", pipeline});
+  ASSERT_TRUE(Contains(halves.out, ".5")) << halves.out.substr(0, 200);
+  ExpectSameRows(Dux(distributed), halves, 6000);
+}
+
 TEST_F(ClusterTest, AdaptivePartialAggregationSkipsForAGroupPerRowAndKeepsForFewGroups) {
   fs::path data = Generate("data", 40000, 4);
   const std::string from = "from_parquet(\"" + (data / "*.parquet").string() + "\") |> ";
@@ -463,10 +494,8 @@ TEST_F(ClusterTest, AdaptivePartialAggregationSkipsForAGroupPerRowAndKeepsForFew
 }
 
 TEST_F(ClusterTest, StandingWorkersCompileARewrittenFileAfresh) {
-  // A group a row: each worker skips its partial aggregate and sends each row's partials,
-  // cast to the partials' types as compiled (sum of BIGINT: HUGEINT). The workers keep that
-  // compile for the repeated query (worker/fragment_cache.h); once the files hold DOUBLEs, a
-  // kept one would cast their halves away.
+  // The workers keep each compile for the repeated query (worker/fragment_cache.h): once the
+  // files hold DOUBLEs, one kept from the BIGINT files would cast their halves away.
   fs::path data = dir_ / "rewritten";
   fs::create_directories(data);
   auto write = [&](const std::string& v) {
@@ -479,26 +508,9 @@ TEST_F(ClusterTest, StandingWorkersCompileARewrittenFileAfresh) {
       ASSERT_EQ(o.exit_code, 0) << o.err;
     }
   };
-  Server* a = Worker();
-  Server* b = Worker();
-  ASSERT_TRUE(a && b);
-  const std::string pipeline = "from_parquet(\"" + (data / "*.parquet").string() +
-                               "\") |> group_by(k) |> summarise(s: sum(v))";
-  const std::vector<std::string> distributed = {
-      "run",         "--workers", a->address + "," + b->address, "--format", "csv",
-      "--telemetry", pipeline};
-  write("range * 2");
-  Outcome integers = Dux({"run", "--format", "csv", pipeline});
-  for (int run = 0; run < 2; ++run) {
-    SCOPED_TRACE(run);
-    Outcome o = Dux(distributed);
-    ExpectSameRows(o, integers, 6000);
-    EXPECT_EQ(PartialAggregations(o.err, "skipped"), 2) << o.err;
-  }
-  write("range + 0.5");
-  Outcome halves = Dux({"run", "--format", "csv", pipeline});
-  ASSERT_TRUE(Contains(halves.out, ".5")) << halves.out.substr(0, 200);
-  ExpectSameRows(Dux(distributed), halves, 6000);
+  ExpectStandingWorkersFollowARewrite("from_parquet(\"" + (data / "*.parquet").string() +
+                                          "\") |> group_by(k) |> summarise(s: sum(v))",
+                                      write);
 }
 
 TEST_F(ClusterTest, StandingWorkersCompileARewrittenJoinSideAfresh) {
@@ -520,27 +532,10 @@ TEST_F(ClusterTest, StandingWorkersCompileARewrittenJoinSideAfresh) {
                                 " AS w FROM range(6000)\") |> to_parquet(\"" + side + "\")"});
     ASSERT_EQ(o.exit_code, 0) << o.err;
   };
-  Server* a = Worker();
-  Server* b = Worker();
-  ASSERT_TRUE(a && b);
-  const std::string pipeline = "from_parquet(\"" + (data / "*.parquet").string() +
-                               "\") |> join(from_parquet(\"" + side +
-                               "\"), on: k) |> group_by(k) |> summarise(s: sum(w))";
-  const std::vector<std::string> distributed = {
-      "run",         "--workers", a->address + "," + b->address, "--format", "csv",
-      "--telemetry", pipeline};
-  write_side("range * 2");
-  Outcome integers = Dux({"run", "--format", "csv", pipeline});
-  for (int run = 0; run < 2; ++run) {
-    SCOPED_TRACE(run);
-    Outcome o = Dux(distributed);
-    ExpectSameRows(o, integers, 6000);
-    EXPECT_EQ(PartialAggregations(o.err, "skipped"), 2) << o.err;
-  }
-  write_side("range + 0.5");
-  Outcome halves = Dux({"run", "--format", "csv", pipeline});
-  ASSERT_TRUE(Contains(halves.out, ".5")) << halves.out.substr(0, 200);
-  ExpectSameRows(Dux(distributed), halves, 6000);
+  ExpectStandingWorkersFollowARewrite("from_parquet(\"" + (data / "*.parquet").string() +
+                                          "\") |> join(from_parquet(\"" + side +
+                                          "\"), on: k) |> group_by(k) |> summarise(s: sum(w))",
+                                      write_side);
 }
 
 TEST_F(ClusterTest, ExchangeBeyondAWorkersBucketBudgetMovesToTablesAndStaysExact) {

@@ -9,6 +9,7 @@
 #include <string>
 #include <vector>
 
+#include "dux/coordinator/database_testing.h"
 #include "dux/exec/duckdb_connection.h"
 #include "dux/sql/compiler.h"
 #include "dux/sql/quote.h"
@@ -19,29 +20,8 @@ namespace {
 namespace fs = std::filesystem;
 using pipeline::Pipeline;
 
-class PartitionerTest : public ::testing::Test {
+class PartitionerTest : public DatabaseTest {
  protected:
-  void SetUp() override {
-    auto db = exec::Database::Open();
-    ASSERT_TRUE(db.ok()) << db.status().ToString();
-    db_ = std::move(db).value();
-    auto con = exec::Connection::Open(db_);
-    ASSERT_TRUE(con.ok());
-    con_ = std::make_unique<exec::Connection>(std::move(con).value());
-    std::string tmpl = (fs::temp_directory_path() / "dux-partitioner-XXXXXX").string();
-    ASSERT_NE(mkdtemp(tmpl.data()), nullptr);
-    dir_ = tmpl;
-  }
-  void TearDown() override {
-    std::error_code ignored;
-    fs::remove_all(dir_, ignored);
-  }
-
-  void Sql(const std::string& sql) {
-    auto done = con_->Execute(sql);
-    ASSERT_TRUE(done.ok()) << done.status().ToString() << "\n" << sql;
-  }
-
   std::string Path(const std::string& relative) const { return (dir_ / relative).string(); }
 
   /// Writes `select` to the parquet file `relative` (directories created).
@@ -92,10 +72,6 @@ class PartitionerTest : public ::testing::Test {
     if (!query.ok()) return "<error>";
     return Scalar("SELECT " + summary + " FROM (" + query->Sql() + "\n)");
   }
-
-  exec::Database db_;
-  std::unique_ptr<exec::Connection> con_;
-  fs::path dir_;
 };
 
 Pipeline Hive(const std::string& glob) { return Pipeline::FromParquet(glob, true); }

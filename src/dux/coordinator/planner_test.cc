@@ -4,13 +4,13 @@
 #include "dux/coordinator/planner.h"
 
 #include <gtest/gtest.h>
-#include <stdlib.h>
 
 #include <filesystem>
 #include <memory>
 #include <string>
 #include <vector>
 
+#include "dux/coordinator/database_testing.h"
 #include "dux/exec/duckdb_connection.h"
 #include "dux/pipeline/language.h"
 #include "dux/sql/compiler.h"
@@ -42,29 +42,16 @@ class SampleRecorder : public sql::Binder {
   exec::Connection* c_;
 };
 
-class PlanningPrefetchTest : public ::testing::Test {
+class PlanningPrefetchTest : public DatabaseTest {
  protected:
   void SetUp() override {
-    auto db = exec::Database::Open();
-    ASSERT_TRUE(db.ok()) << db.status().ToString();
-    db_ = std::move(db).value();
-    auto con = exec::Connection::Open(db_);
-    ASSERT_TRUE(con.ok());
-    con_ = std::make_unique<exec::Connection>(std::move(con).value());
-    std::string tmpl = (fs::temp_directory_path() / "dux-planner-XXXXXX").string();
-    ASSERT_NE(mkdtemp(tmpl.data()), nullptr);
-    dir_ = tmpl;
+    DatabaseTest::SetUp();
     for (int i = 0; i < 2; ++i) {
       const std::string file = (dir_ / ("part-" + std::to_string(i) + ".parquet")).string();
-      ASSERT_TRUE(con_->Execute("COPY (SELECT range % 7 AS k, range AS v FROM range(1000)) TO " +
-                                sql::QuoteString(file) + " (FORMAT parquet)")
-                      .ok());
+      Sql("COPY (SELECT range % 7 AS k, range AS v FROM range(1000)) TO " + sql::QuoteString(file) +
+          " (FORMAT parquet)");
     }
     cluster_.workers.resize(2);  // planning counts the workers; it calls none
-  }
-  void TearDown() override {
-    std::error_code ignored;
-    fs::remove_all(dir_, ignored);
   }
 
   /// The sample statements the prefetches of `verbs` ask, and those PlanScript asks.
@@ -87,9 +74,6 @@ class PlanningPrefetchTest : public ::testing::Test {
     return {ahead.samples, planning.samples};
   }
 
-  exec::Database db_;
-  std::unique_ptr<exec::Connection> con_;
-  fs::path dir_;
   ClusterOptions cluster_;
 };
 
