@@ -304,8 +304,10 @@ pipeline::Pipeline FinishingPipeline(const Plan& plan, const pipeline::Pipeline&
   // place of its group_by and summarise (Fold::one_row_finals).
   size_t first = 0;
   if (plan.fold && !plan.fold->one_row_finals.empty()) {
-    size_t summarise =
-        !plan.finish.empty() && std::holds_alternative<pipeline::GroupByOp>(plan.finish[0].body);
+    const size_t summarise =
+        !plan.finish.empty() && std::holds_alternative<pipeline::GroupByOp>(plan.finish[0].body)
+            ? 1
+            : 0;
     if (summarise < plan.finish.size() &&
         std::holds_alternative<pipeline::SummariseOp>(plan.finish[summarise].body)) {
       first = summarise + 1;
