@@ -4,6 +4,7 @@
 #include <optional>
 #include <set>
 
+#include "dux/exec/comoments_aggregate.h"
 #include "dux/sql/expression.h"
 #include "dux/sql/quote.h"
 
@@ -232,21 +233,33 @@ std::optional<Decomposition> Decompose(const sql::AggregateCall& call) {
     d.rows = {kRowCount, kRowValue, kRowVarPop, kRowValue};
     return d;
   }
-  // Covariances and correlation, over the pairs where both values are present (DuckDB's
-  // regr_* aggregates give exactly those per-partition moments).
+  // Covariances, correlation and regression, from each partition's moments over the pairs
+  // where both values are present: one dux_comoments state (exec/comoments_aggregate.h),
+  // whose fields stand in for regr_count, regr_avgx, regr_avgy, regr_sxx, regr_syy,
+  // regr_sxy, and one x and one y for UnlessConstant.
   bool regr = n == "regr_count" || n == "regr_avgx" || n == "regr_avgy" || n == "regr_sxx" ||
               n == "regr_syy" || n == "regr_sxy" || n == "regr_slope" || n == "regr_intercept" ||
               n == "regr_r2";
   if (n == "covar_pop" || n == "covar_samp" || n == "corr" || regr) {
+    auto fields = [](const std::string& state) {
+      std::vector<std::string> c;
+      for (const char* f : {"n", "avgx", "avgy", "sxx", "syy", "sxy", "x", "y"}) {
+        c.push_back("struct_extract(" + state + ", '" + f + "')");
+      }
+      return c;
+    };
     return Decomposition{
-        // One value of each side per partition, over the pairs, for UnlessConstant. A CASE
-        // inside min costs a worker about half what a FILTER clause does.
-        {"regr_count", "regr_avgx", "regr_avgy", "regr_sxx", "regr_syy", "regr_sxy",
-         "min(CASE WHEN __arg0 IS NOT NULL AND __filter THEN __arg1 END)",
-         "min(CASE WHEN __arg1 IS NOT NULL AND __filter THEN __arg0 END)"},
-        {[](const auto& c, const auto&) { return PooledMean(c[0], c[1]); },
-         [](const auto& c, const auto&) { return PooledMean(c[0], c[2]); }},
-        [n](const auto& c, const auto& h) {
+        {exec::kComomentsAggregate},
+        {[fields](const auto& s, const auto&) {
+           auto c = fields(s[0]);
+           return PooledMean(c[0], c[1]);
+         },
+         [fields](const auto& s, const auto&) {
+           auto c = fields(s[0]);
+           return PooledMean(c[0], c[2]);
+         }},
+        [n, fields](const auto& s, const auto& h) {
+          auto c = fields(s[0]);
           std::string total = "sum(" + c[0] + ")";
           std::string sxy = UnlessConstant(
               c[3], c[6], UnlessConstant(c[4], c[7], Comoment(c[5], c[0], c[1], h[0], c[2], h[1])));

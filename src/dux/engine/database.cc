@@ -4,6 +4,7 @@
 #include <memory>
 
 #include "dux/engine/url_files.h"
+#include "dux/exec/comoments_aggregate.h"
 #include "dux/s3/client.h"
 #include "dux/s3/config.h"
 #include "dux/s3_filesystem/read_bytes.h"
@@ -53,6 +54,8 @@ Result<exec::Database> OpenDatabase(const DatabaseOptions& options) {
   DUX_RETURN_NOT_OK(s3_filesystem::CountBytesRead(db.get()));
   // What dux does with URLs itself (directory writes, Arrow IPC objects), through the same.
   db.set_url_files(MakeUrlFiles(db.get()));
+  // The partial of the covariance, correlation and regression aggregates, for workers.
+  DUX_RETURN_NOT_OK(exec::RegisterComomentsAggregate(db));
   // Planning reads the same parquet footers several times (schemas, row groups, sizes) and a
   // worker reads the files of every query sent to it: parsed footers are kept, and DuckDB
   // reads a footer again when its file has changed since. (A global setting the parquet
