@@ -61,6 +61,7 @@ if [[ $SERVED == 1 ]]; then
   echo "|---|---|---|---|---|---|---|"
   for q in "${QUESTIONS[@]}"; do
     IFS=@ read -r name pipeline sql <<<"$q"
+    if [[ -n "${H2O_ONLY:-}" && " $H2O_ONLY " != *" $name "* ]]; then continue; fi
     bench/paired.py --warmup 1 --runs "$RUNS" --cpu-of "$server_pid" --export-json "$tmp/$name.json" \
       duckdb "$BASE --threads 2 \"$sql\"" \
       dux "$DUX run --workers $workers --threads 2 '$pipeline'" \
