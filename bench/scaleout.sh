@@ -20,14 +20,18 @@
 # and at k = 4 with --telemetry gives the coordinator's serial part (the time outside the
 # workers' stages). bench/scaleout_report.py prints the tables for BENCHMARKS.md.
 #
-#   bench/scaleout.sh [--cpu CORES] [--rate RATE] [--groupby-rows N] [--join-rows N]
-#                     [--runs N] [--questions SET:NAME,...] [--results DIR]
+#   bench/scaleout.sh [--served] [--cpu CORES] [--rate RATE] [--groupby-rows N]
+#                     [--join-rows N] [--runs N] [--questions SET:NAME,...] [--results DIR]
 #
 # Defaults: --cpu 0.35, --rate 1gbit (tc's units: kbit, mbit, gbit), 10,000,000 rows in 16
 # parquet files for both data sets (T(4) of the shortest questions stays several times the
 # coordinator's fixed cost, BENCHMARKS.md "Scale-out"), 3 runs; --questions picks some, e.g.
 # groupby:q1,join:q5; --results keeps the raw measurements in DIR (`scaleout_report.py table
-# DIR ...` prints the tables again). Root only. Everything it creates (cgroups, namespaces, veths, the
+# DIR ...` prints the tables again). --served times `dux run --server` instead, against one
+# `dux serve` per k (docs/serve.md) started in the coordinator's cgroup on that k's workers:
+# its session, plan cache and worker channels warm after the warm-up round, so T(k) is the
+# figure of an interactive user without the one-shot coordinator's start and planning (the
+# coordinator-serial columns still come from one-shot runs). Root only. Everything it creates (cgroups, namespaces, veths, the
 # bridge, their qdiscs, the workers) is removed on exit, on error and on Ctrl-C.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -38,6 +42,7 @@ JOIN_ROWS=10000000
 RUNS=3
 QUESTIONS_WANTED=""
 RESULTS=""
+SERVED=0
 PERIOD_US=20000
 
 fail() {
@@ -45,6 +50,11 @@ fail() {
   exit 2
 }
 while [[ $# -gt 0 ]]; do
+  if [[ "$1" == --served ]]; then
+    SERVED=1
+    shift
+    continue
+  fi
   [[ $# -ge 2 ]] || fail "$1 needs a value"
   case "$1" in
     --cpu) CPU="$2" ;;
@@ -176,6 +186,23 @@ W2="$workers"
 start_workers 4
 W4="$workers"
 
+# serve_on K: starts a `dux serve` on the k = K workers in the coordinator's cgroup; sets SK
+# to its address.
+serve_on() {
+  local k="$1" w="W$1" out="$tmp/serve-$1.out" address
+  # Not through `coordinator`, whose own subshell would stand between $! and the server.
+  (
+    echo "$BASHPID" >"$COORDINATOR_CG/cgroup.procs"
+    exec "$DUX" serve --listen 127.0.0.1:0 --workers "${!w}" --threads 2
+  ) >"$out" 2>&1 &
+  pids+=($!)
+  for _ in $(seq 100); do grep -q listening "$out" 2>/dev/null && break; sleep 0.1; done
+  address="$(sed -n 's/^listening //p' "$out")"
+  [[ -n "$address" ]] || fail "dux serve on $k workers did not start: $(cat "$out")"
+  printf -v "S$k" '%s' "$address"
+}
+if [[ $SERVED == 1 ]]; then for k in 1 2 4; do serve_on "$k"; done; fi
+
 # counters FILE: per worker, its CPU time (ns), cpu.stat and the bytes its link carried.
 counters() {
   local i
@@ -201,12 +228,20 @@ for set in groupby join; do
     IFS=@ read -r name pipeline _ <<<"$q"
     wanted "$set" "$name," || continue
     echo "scaleout.sh: $set $name" >&2
-    run="$DUX run --threads 2 --workers"
-    commands=(k1 "$run $W1 '$pipeline'" k2 "$run $W2 '$pipeline'" k4 "$run $W4 '$pipeline'")
+    if [[ $SERVED == 1 ]]; then
+      run="$DUX run --server"
+      commands=(k1 "$run $S1 '$pipeline'" k2 "$run $S2 '$pipeline'" k4 "$run $S4 '$pipeline'")
+    else
+      run="$DUX run --threads 2 --workers"
+      commands=(k1 "$run $W1 '$pipeline'" k2 "$run $W2 '$pipeline'" k4 "$run $W4 '$pipeline'")
+    fi
     coordinator bench/paired.py --warmup 0 --runs 1 --export-json "$tmp/warm-up.json" "${commands[@]}"
     counters "$out/$set-$name.before"
     coordinator bench/paired.py --warmup 0 --runs "$RUNS" --export-json "$out/$set-$name.json" "${commands[@]}"
     counters "$out/$set-$name.after"
+    # The coordinator's serial part, from one-shot runs (none with --served, where it is not
+    # what T(k) measured).
+    [[ $SERVED == 1 ]] && continue
     for k in 1 4; do
       w="W$k"
       coordinator bench/scaleout_report.py timeline "$out/$set-$name.k$k.timeline" -- \
@@ -216,6 +251,9 @@ for set in groupby join; do
 done
 bench/scaleout_report.py table "$out" --cpu "$CPU" --rate-bits "$RATE_BITS" --runs "$RUNS"
 echo
+if [[ $SERVED == 1 ]]; then
+  echo "Served: T(k) through \`dux run --server\`, one warm \`dux serve\` per k."
+fi
 echo "Quota: $CPU cores per worker ($QUOTA_US us per $PERIOD_US us); links: tbf $RATE each way."
 echo "Load at start: $load_start"
 echo "Load at end:   $(uptime)"
