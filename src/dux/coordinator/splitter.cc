@@ -233,65 +233,44 @@ std::optional<Decomposition> Decompose(const sql::AggregateCall& call) {
     d.rows = {kRowCount, kRowValue, kRowVarPop, kRowValue};
     return d;
   }
-  // Covariances, correlation and regression, from each partition's moments over the pairs
-  // where both values are present: one dux_comoments state (exec/comoments_aggregate.h),
-  // whose fields stand in for regr_count, regr_avgx, regr_avgy, regr_sxx, regr_syy,
-  // regr_sxy, and one x and one y for UnlessConstant.
+  // Covariances, correlation and regression, over the pairs where both values are present:
+  // each partition's moments in one dux_comoments state (exec/comoments_aggregate.h), which
+  // the final step merges with the same aggregate. The merge keeps a constant's moment at
+  // exactly 0, as DuckDB's own states do.
   bool regr = n == "regr_count" || n == "regr_avgx" || n == "regr_avgy" || n == "regr_sxx" ||
               n == "regr_syy" || n == "regr_sxy" || n == "regr_slope" || n == "regr_intercept" ||
               n == "regr_r2";
   if (n == "covar_pop" || n == "covar_samp" || n == "corr" || regr) {
-    auto fields = [](const std::string& state) {
-      std::vector<std::string> c;
-      for (const char* f : {"n", "avgx", "avgy", "sxx", "syy", "sxy", "x", "y"}) {
-        c.push_back("struct_extract(" + state + ", '" + f + "')");
-      }
-      return c;
-    };
     return Decomposition{
-        {exec::kComomentsAggregate},
-        {[fields](const auto& s, const auto&) {
-           auto c = fields(s[0]);
-           return PooledMean(c[0], c[1]);
-         },
-         [fields](const auto& s, const auto&) {
-           auto c = fields(s[0]);
-           return PooledMean(c[0], c[2]);
-         }},
-        [n, fields](const auto& s, const auto& h) {
-          auto c = fields(s[0]);
-          std::string total = "sum(" + c[0] + ")";
-          std::string sxy = UnlessConstant(
-              c[3], c[6], UnlessConstant(c[4], c[7], Comoment(c[5], c[0], c[1], h[0], c[2], h[1])));
-          if (n == "covar_pop") {
-            return "CASE WHEN " + total + " > 0 THEN " + sxy + " / " + total + " END";
-          }
-          if (n == "covar_samp") {
-            return "CASE WHEN " + total + " > 1 THEN " + sxy + " / (" + total + " - 1) END";
-          }
-          std::string sxx =
-              UnlessConstant(c[3], c[6], Comoment(c[3], c[0], c[1], h[0], c[1], h[0]));
-          std::string syy =
-              UnlessConstant(c[4], c[7], Comoment(c[4], c[0], c[2], h[1], c[2], h[1]));
+        {exec::kComomentsAggregate}, {}, [n](const auto& c, const auto&) {
+          auto merged = [&](const char* field) {
+            return "struct_extract(" + std::string(exec::kComomentsAggregate) + "(" + c[0] +
+                   "), '" + field + "')";
+          };
+          const std::string total = merged("n"), sxx = merged("sxx"), syy = merged("syy"),
+                            sxy = merged("sxy");
           auto some = [&](const std::string& v) {
             return "CASE WHEN " + total + " > 0 THEN " + v + " END";
           };
+          if (n == "covar_pop") return some(sxy + " / " + total);
+          if (n == "covar_samp") {
+            return "CASE WHEN " + total + " > 1 THEN " + sxy + " / (" + total + " - 1) END";
+          }
           if (n == "corr") return some(sxy + " / sqrt(" + sxx + " * " + syy + ")");
           // The regression family as DuckDB defines it: NULL without pairs; the slope is
           // sxy / sxx even when x does not vary (NaN), the intercept NULL when the slope is
           // NaN, R² NULL when x does not vary and 1 when y does not.
-          if (n == "regr_count") return "sum(" + c[0] + ")";
-          if (n == "regr_avgx") return some("sum(" + c[0] + " * " + c[1] + ") / " + total);
-          if (n == "regr_avgy") return some("sum(" + c[0] + " * " + c[2] + ") / " + total);
+          if (n == "regr_count") return total;
+          if (n == "regr_avgx") return some(merged("avgx"));
+          if (n == "regr_avgy") return some(merged("avgy"));
           if (n == "regr_sxx") return some(sxx);
           if (n == "regr_syy") return some(syy);
           if (n == "regr_sxy") return some(sxy);
           std::string slope = "(" + sxy + " / " + sxx + ")";
           if (n == "regr_slope") return some(slope);
           if (n == "regr_intercept") {
-            return "CASE WHEN " + total + " > 0 AND NOT isnan(" + slope + ") THEN sum(" + c[0] +
-                   " * " + c[2] + ") / " + total + " - " + slope + " * sum(" + c[0] + " * " + c[1] +
-                   ") / " + total + " END";
+            return "CASE WHEN " + total + " > 0 AND NOT isnan(" + slope + ") THEN " +
+                   merged("avgy") + " - " + slope + " * " + merged("avgx") + " END";
           }
           return "CASE WHEN " + total + " > 0 AND " + sxx + " <> 0 THEN (CASE WHEN " + syy +
                  " = 0 THEN 1 ELSE " + sxy + " * " + sxy + " / (" + sxx + " * " + syy +

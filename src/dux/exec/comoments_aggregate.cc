@@ -3,6 +3,7 @@
 #include <cmath>
 #include <cstdint>
 #include <new>
+#include <string>
 
 #include "dux/common/library_callback.h"
 #include "dux/exec/handles.h"
@@ -16,7 +17,6 @@ struct Comoments {
   int64_t n;
   double mean_x, mean_y;
   double m2x, m2y, cxy;  // sums of squared and crossed deviations from the means
-  double x, y;           // the first pair seen
 };
 
 Comoments& StateOf(duckdb_aggregate_state state) { return *reinterpret_cast<Comoments*>(state); }
@@ -24,7 +24,7 @@ Comoments& StateOf(duckdb_aggregate_state state) { return *reinterpret_cast<Como
 idx_t StateSize(duckdb_function_info) { return sizeof(Comoments); }
 
 void Init(duckdb_function_info, duckdb_aggregate_state state) {
-  new (state) Comoments{0, 0, 0, 0, 0, 0, 0, 0};
+  new (state) Comoments{0, 0, 0, 0, 0, 0};
 }
 
 // Welford's update, in the order DuckDB's covar and stddev states apply it, so one partition
@@ -45,10 +45,6 @@ void Update(duckdb_function_info, duckdb_data_chunk input, duckdb_aggregate_stat
     Comoments& s = StateOf(states[i]);
     const double x = xs[i], y = ys[i];
     const auto n = static_cast<double>(++s.n);
-    if (s.n == 1) {
-      s.x = x;
-      s.y = y;
-    }
     const double dx = x - s.mean_x;
     s.mean_x += dx / n;
     const double dy = y - s.mean_y;
@@ -59,33 +55,34 @@ void Update(duckdb_function_info, duckdb_data_chunk input, duckdb_aggregate_stat
   }
 }
 
-// Chan et al.'s pairwise merge. The means move by the difference times the source's share,
-// so two states of one constant keep it exactly (and their moments exactly 0).
-void Combine(duckdb_function_info, duckdb_aggregate_state* sources, duckdb_aggregate_state* targets,
-             idx_t count) {
-  for (idx_t i = 0; i < count; ++i) {
-    const Comoments& a = StateOf(sources[i]);
-    Comoments& t = StateOf(targets[i]);
-    if (a.n == 0) continue;
-    if (t.n == 0) {
-      t = a;
-      continue;
-    }
-    const auto na = static_cast<double>(a.n), nt = static_cast<double>(t.n);
-    const double n = na + nt;
-    const double dx = a.mean_x - t.mean_x, dy = a.mean_y - t.mean_y;
-    const double weight = na * nt / n;
-    t.m2x += a.m2x + dx * dx * weight;
-    t.m2y += a.m2y + dy * dy * weight;
-    t.cxy += a.cxy + dx * dy * weight;
-    t.mean_x += dx * na / n;
-    t.mean_y += dy * na / n;
-    t.n += a.n;
+// Chan et al.'s pairwise merge of `a` into `t`. The means move by the difference times the
+// source's share, so two states of one constant keep it exactly (and their moments exactly
+// 0), where a pooled sum / count could differ from it in the last bit.
+void Merge(const Comoments& a, Comoments& t) {
+  if (a.n == 0) return;
+  if (t.n == 0) {
+    t = a;
+    return;
   }
+  const auto na = static_cast<double>(a.n), nt = static_cast<double>(t.n);
+  const double n = na + nt;
+  const double dx = a.mean_x - t.mean_x, dy = a.mean_y - t.mean_y;
+  const double weight = na * nt / n;
+  t.m2x += a.m2x + dx * dx * weight;
+  t.m2y += a.m2y + dy * dy * weight;
+  t.cxy += a.cxy + dx * dy * weight;
+  t.mean_x += dx * na / n;
+  t.mean_y += dy * na / n;
+  t.n += a.n;
 }
 
-enum Field : idx_t { kN, kAvgX, kAvgY, kSxx, kSyy, kSxy, kX, kY, kFields };
-constexpr const char* kFieldNames[kFields] = {"n", "avgx", "avgy", "sxx", "syy", "sxy", "x", "y"};
+void Combine(duckdb_function_info, duckdb_aggregate_state* sources, duckdb_aggregate_state* targets,
+             idx_t count) {
+  for (idx_t i = 0; i < count; ++i) Merge(StateOf(sources[i]), StateOf(targets[i]));
+}
+
+enum Field : idx_t { kN, kAvgX, kAvgY, kSxx, kSyy, kSxy, kFields };
+constexpr const char* kFieldNames[kFields] = {"n", "avgx", "avgy", "sxx", "syy", "sxy"};
 
 // DuckDB's regr_sxx: n * var_pop, where var_pop is 0 below two values and must be finite.
 bool SumOfSquares(const Comoments& s, double m2, double* out) {
@@ -95,6 +92,44 @@ bool SumOfSquares(const Comoments& s, double m2, double* out) {
   }
   *out = m2;
   return std::isfinite(m2 / static_cast<double>(s.n));
+}
+
+// The merging overload's update: each row is a finished state (the struct Finalize gives),
+// merged into its group's. A NULL row, or one without pairs, adds nothing; one with pairs
+// but a field missing is not a state Finalize gives, and fails the query.
+void MergeUpdate(duckdb_function_info info, duckdb_data_chunk input,
+                 duckdb_aggregate_state* states) {
+  const idx_t rows = duckdb_data_chunk_get_size(input);
+  duckdb_vector partials = duckdb_data_chunk_get_vector(input, 0);
+  uint64_t* row_valid = duckdb_vector_get_validity(partials);
+  const double* field[kFields] = {};
+  uint64_t* valid[kFields] = {};
+  for (idx_t f = 0; f < kFields; ++f) {
+    duckdb_vector child = duckdb_struct_vector_get_child(partials, f);
+    field[f] = static_cast<const double*>(duckdb_vector_get_data(child));
+    valid[f] = duckdb_vector_get_validity(child);
+  }
+  const auto* ns = reinterpret_cast<const int64_t*>(field[kN]);
+  auto present = [&](idx_t f, idx_t i) {
+    return valid[f] == nullptr || duckdb_validity_row_is_valid(valid[f], i);
+  };
+  for (idx_t i = 0; i < rows; ++i) {
+    if ((row_valid != nullptr && !duckdb_validity_row_is_valid(row_valid, i)) || !present(kN, i) ||
+        ns[i] <= 0) {
+      continue;
+    }
+    for (idx_t f = kAvgX; f < kFields; ++f) {
+      if (!present(f, i)) {
+        const std::string error =
+            std::string(kComomentsAggregate) + ": a partial with pairs has no " + kFieldNames[f];
+        duckdb_aggregate_function_set_error(info, error.c_str());
+        return;
+      }
+    }
+    const Comoments partial{ns[i],          field[kAvgX][i], field[kAvgY][i],
+                            field[kSxx][i], field[kSyy][i],  field[kSxy][i]};
+    Merge(partial, StateOf(states[i]));
+  }
 }
 
 void Finalize(duckdb_function_info info, duckdb_aggregate_state* sources, duckdb_vector result,
@@ -125,8 +160,6 @@ void Finalize(duckdb_function_info info, duckdb_aggregate_state* sources, duckdb
       return;
     }
     values[kSxy][row] = s.cxy;
-    values[kX][row] = s.x;
-    values[kY][row] = s.y;
   }
 }
 
@@ -141,22 +174,32 @@ Status RegisterComomentsAggregate(const Database& db) {
   LogicalTypeHandle result(
       duckdb_create_struct_type(member_types, const_cast<const char**>(kFieldNames), kFields));
 
-  duckdb_aggregate_function f = duckdb_create_aggregate_function();
-  duckdb_aggregate_function_set_name(f, kComomentsAggregate);
-  duckdb_aggregate_function_add_parameter(f, dbl.get());
-  duckdb_aggregate_function_add_parameter(f, dbl.get());
-  duckdb_aggregate_function_set_return_type(f, result.get());
-  duckdb_aggregate_function_set_functions(
-      f, LibraryCallback<StateSize>::Call, LibraryCallback<Init>::Call,
-      LibraryCallback<Update>::Call, LibraryCallback<Combine>::Call,
-      LibraryCallback<Finalize>::Call);
-  // NULLs reach Update, which skips a pair with either value missing.
-  duckdb_aggregate_function_set_special_handling(f);
-  duckdb_state registered = duckdb_register_aggregate_function(connection.get(), f);
-  duckdb_destroy_aggregate_function(&f);
-  if (registered == DuckDBError) {
-    return Status::Internal(std::string("cannot register ") + kComomentsAggregate);
+  duckdb_aggregate_function_set set = duckdb_create_aggregate_function_set(kComomentsAggregate);
+  bool added = true;
+  // (y, x): the moments of the pairs; (partial): the merge of such structs.
+  for (bool merging : {false, true}) {
+    duckdb_aggregate_function f = duckdb_create_aggregate_function();
+    duckdb_aggregate_function_set_name(f, kComomentsAggregate);
+    if (merging) {
+      duckdb_aggregate_function_add_parameter(f, result.get());
+    } else {
+      duckdb_aggregate_function_add_parameter(f, dbl.get());
+      duckdb_aggregate_function_add_parameter(f, dbl.get());
+    }
+    duckdb_aggregate_function_set_return_type(f, result.get());
+    duckdb_aggregate_function_set_functions(
+        f, LibraryCallback<StateSize>::Call, LibraryCallback<Init>::Call,
+        merging ? LibraryCallback<MergeUpdate>::Call : LibraryCallback<Update>::Call,
+        LibraryCallback<Combine>::Call, LibraryCallback<Finalize>::Call);
+    // NULLs reach the updates, which skip a pair with either value missing and a NULL partial.
+    duckdb_aggregate_function_set_special_handling(f);
+    added = duckdb_add_aggregate_function_to_set(set, f) == DuckDBSuccess && added;
+    duckdb_destroy_aggregate_function(&f);
   }
+  const bool registered =
+      added && duckdb_register_aggregate_function_set(connection.get(), set) == DuckDBSuccess;
+  duckdb_destroy_aggregate_function_set(&set);
+  if (!registered) return Status::Internal(std::string("cannot register ") + kComomentsAggregate);
   return Status::OK();
 }
 

@@ -1,7 +1,8 @@
-// dux_comoments(y, x): the moments of the pairs where both values are present, in one
-// aggregate state. It is the partial that workers compute for the covariance, correlation
-// and regression aggregates (coordinator/splitter.cc), in place of six regr_* aggregates and
-// two min(CASE ...) with a state each.
+// dux_comoments: the moments of the pairs where both values are present, in one aggregate
+// state, and their merge. Workers compute it as the partial of the covariance, correlation
+// and regression aggregates, and the final step merges the partials with it
+// (coordinator/splitter.cc): one state per group where six regr_* aggregates and two
+// min(CASE ...) kept eight, and a merge without window functions.
 #pragma once
 
 #include "dux/common/status.h"
@@ -12,18 +13,22 @@ namespace dux::exec {
 /// The aggregate's name, as the splitter writes it into partial verbs.
 constexpr const char* kComomentsAggregate = "dux_comoments";
 
-/// Registers dux_comoments(DOUBLE y, DOUBLE x) in `db`. It returns
-/// STRUCT(n BIGINT, avgx, avgy, sxx, syy, sxy, x, y DOUBLE) with the same order of arguments
-/// as DuckDB's regr_*:
-/// - n: the pairs (regr_count).
-/// - avgx, avgy: the means of x and of y (regr_avgx, regr_avgy).
-/// - sxx, syy, sxy: the sums of squared and crossed deviations from those means (regr_sxx,
-///   regr_syy, regr_sxy). sxx and syy are exactly 0 when n < 2, as DuckDB's.
-/// - x, y: one pair's values, for telling a constant from a spread across partitions.
+/// Registers in `db` the aggregate dux_comoments with two overloads:
+/// - dux_comoments(DOUBLE y, DOUBLE x) returns
+///   STRUCT(n BIGINT, avgx, avgy, sxx, syy, sxy DOUBLE), arguments in the order of
+///   DuckDB's regr_*:
+///   - n: the pairs (regr_count);
+///   - avgx, avgy: the means of x and of y (regr_avgx, regr_avgy);
+///   - sxx, syy, sxy: the sums of squared and crossed deviations from those means (regr_sxx,
+///     regr_syy, regr_sxy); sxx and syy are exactly 0 when n < 2, as DuckDB's.
+///   Without pairs, n is 0 and every other field NULL.
+/// - dux_comoments(partial), over such structs, returns the struct of all their pairs: the
+///   merge the coordinator (or the owner of a group) runs over the workers' partials.
 ///
-/// Without pairs, n is 0 and every other field NULL. Moments are kept with Welford's update
-/// and merged with Chan's pairwise formula, as DuckDB's own. A non-finite sxx or syy over two
-/// or more pairs fails the query with DuckDB's regr_sxx error, "VARPOP is out of range!".
+/// Moments are kept with Welford's update and merged with Chan's pairwise formula, as
+/// DuckDB's own states are; states of one constant merge to exactly 0. A non-finite sxx or
+/// syy over two or more pairs fails the query with DuckDB's regr_sxx error, "VARPOP is out of
+/// range!".
 Status RegisterComomentsAggregate(const Database& db);
 
 }  // namespace dux::exec

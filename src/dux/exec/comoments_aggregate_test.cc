@@ -33,11 +33,10 @@ class ComomentsTest : public ::testing::Test {
             .ok());
   }
 
-  // The groups where dux_comoments(y, x) disagrees with DuckDB's regr_* (both NULL agrees):
-  // on a mean beyond 1e-9 relative (regr_avgx is a sum / count, ours Welford's mean), on a
-  // sum of squares beyond `relative`; or gives an x or y that is not one of the group's
-  // pairs'.
-  Result<Table> Disagreements(const std::string& relative) {
+  // The groups where `ours` (g and m, the struct) disagrees with DuckDB's regr_* over t (both
+  // NULL agrees): on a mean beyond 1e-9 relative (regr_avgx is a sum / count, ours Welford's
+  // mean), on a sum of squares beyond `relative`.
+  Result<Table> Disagreements(const std::string& ours, const std::string& relative) {
     auto close = [&](const std::string& ours, const std::string& theirs) {
       const std::string bound = ours.find("avg") != std::string::npos ? "1e-9" : relative;
       return "((" + ours + " IS NULL AND " + theirs + " IS NULL) OR abs(" + ours + " - " + theirs +
@@ -48,16 +47,12 @@ class ComomentsTest : public ::testing::Test {
       agree += " AND " + close(std::string("m.") + f, std::string("r.") + f);
     }
     return con_->Query(
-        "WITH ours AS (SELECT g, dux_comoments(y, x) AS m FROM t GROUP BY g), "
-        "theirs AS (SELECT g, regr_count(y, x) AS n, regr_avgx(y, x) AS avgx, regr_avgy(y, x) "
-        "AS avgy, regr_sxx(y, x) AS sxx, regr_syy(y, x) AS syy, regr_sxy(y, x) AS sxy FROM t "
-        "GROUP BY g), "
-        "pairs AS (SELECT g, min(x) AS x0, max(x) AS x1, min(y) AS y0, max(y) AS y1 FROM t "
-        "WHERE x IS NOT NULL AND y IS NOT NULL GROUP BY g) "
-        "SELECT g FROM ours JOIN theirs r USING (g) LEFT JOIN pairs USING (g) WHERE NOT (" +
-        agree +
-        " AND coalesce(m.x BETWEEN x0 AND x1 AND m.y BETWEEN y0 AND y1, "
-        "m.x IS NULL AND m.y IS NULL AND m.n = 0))");
+        "WITH ours AS (" + ours +
+        "), theirs AS (SELECT g, regr_count(y, x) AS n, regr_avgx(y, x) AS avgx, "
+        "regr_avgy(y, x) AS avgy, regr_sxx(y, x) AS sxx, regr_syy(y, x) AS syy, regr_sxy(y, x) "
+        "AS sxy FROM t GROUP BY g) "
+        "SELECT g FROM ours JOIN theirs r USING (g) WHERE NOT (" +
+        agree + ")");
   }
 
   Database db_;
@@ -71,7 +66,7 @@ class ComomentsTest : public ::testing::Test {
 TEST_F(ComomentsTest, GivesDuckDBsRegressionMomentsOnOneThreadAndCombinedAcrossFour) {
   for (const auto& [threads, relative] : {std::pair{"1", "1e-13"}, std::pair{"4", "1e-5"}}) {
     ASSERT_TRUE(con_->Execute(std::string("SET threads = ") + threads).ok());
-    auto bad = Disagreements(relative);
+    auto bad = Disagreements("SELECT g, dux_comoments(y, x) AS m FROM t GROUP BY g", relative);
     ASSERT_TRUE(bad.ok()) << bad.status().ToString();
     EXPECT_EQ(bad->NumRows(), 0u) << threads << " threads: " << bad->Format();
   }
@@ -80,8 +75,8 @@ TEST_F(ComomentsTest, GivesDuckDBsRegressionMomentsOnOneThreadAndCombinedAcrossF
 TEST_F(ComomentsTest, KeepsAConstantsMomentExactlyZeroAndMarksAGroupWithoutPairs) {
   ASSERT_TRUE(con_->Execute("SET threads = 4").ok());
   auto t = con_->Query(
-      "SELECT g, m.n, m.avgx, m.sxx, m.sxy, m.x, m.avgy FROM (SELECT g, dux_comoments(y, x) "
-      "AS m FROM t WHERE g >= 100 GROUP BY g) ORDER BY g");
+      "SELECT g, m.n, m.avgx, m.sxx, m.sxy, m.avgy FROM (SELECT g, dux_comoments(y, x) AS m "
+      "FROM t WHERE g >= 100 GROUP BY g) ORDER BY g");
   ASSERT_TRUE(t.ok()) << t.status().ToString();
   ASSERT_EQ(t->NumRows(), 3u);
   const auto& constant = t->rows[0];
@@ -89,14 +84,45 @@ TEST_F(ComomentsTest, KeepsAConstantsMomentExactlyZeroAndMarksAGroupWithoutPairs
   EXPECT_EQ(constant[2], Value::Double(0.1));  // the mean of a constant is the constant
   EXPECT_EQ(constant[3], Value::Double(0.0));
   EXPECT_EQ(constant[4], Value::Double(0.0));
-  EXPECT_EQ(constant[5], Value::Double(0.1));
   const auto& one_pair = t->rows[1];
   EXPECT_EQ(one_pair[1], Value::Int(1));
   EXPECT_EQ(one_pair[3], Value::Double(0.0));
-  EXPECT_EQ(one_pair[6], Value::Double(3.0));
+  EXPECT_EQ(one_pair[5], Value::Double(3.0));
   const auto& no_pair = t->rows[2];
   EXPECT_EQ(no_pair[1], Value::Int(0));
   for (size_t c = 2; c < no_pair.size(); ++c) EXPECT_TRUE(no_pair[c].is_null()) << c;
+}
+
+// What the final step of a distributed run does: partials of each group's rows split five
+// ways (some parts without pairs, and a NULL partial), merged by the one-argument overload.
+TEST_F(ComomentsTest, MergesPartialsToTheMomentsOfTheWholeGroup) {
+  const std::string merged =
+      "SELECT g, dux_comoments(p) AS m FROM (SELECT g, dux_comoments(y, x) AS p FROM t GROUP "
+      "BY g, hash(x, y) % 5 UNION ALL SELECT 0, NULL) GROUP BY g";
+  auto bad = Disagreements(merged, "1e-5");  // merged around 1e9, as four threads above
+  ASSERT_TRUE(bad.ok()) << bad.status().ToString();
+  EXPECT_EQ(bad->NumRows(), 0u) << bad->Format();
+  // A constant split over partitions merges to exactly 0; two constants to their spread.
+  auto t = con_->Query(
+      "SELECT 1 AS k, (dux_comoments(p)).sxx, (dux_comoments(p)).avgx FROM (SELECT "
+      "dux_comoments(y, x) AS p FROM t WHERE g = 100 GROUP BY y % 7) UNION ALL SELECT 2, "
+      "(dux_comoments(p)).sxx, NULL FROM (SELECT dux_comoments(1.0, x) AS p FROM (VALUES "
+      "(0.1), (0.1), (0.3)) v(x) GROUP BY x) ORDER BY k");
+  ASSERT_TRUE(t.ok()) << t.status().ToString();
+  ASSERT_EQ(t->NumRows(), 2u);
+  EXPECT_EQ(t->rows[0][1], Value::Double(0.0));
+  EXPECT_EQ(t->rows[0][2], Value::Double(0.1));
+  EXPECT_NEAR(t->rows[1][1].double_value(), 2.0 / 3 * 0.04, 1e-15);
+}
+
+TEST_F(ComomentsTest, RefusesAPartialWithPairsButAFieldMissing) {
+  auto t = con_->Query(
+      "SELECT dux_comoments({'n': 2::BIGINT, 'avgx': 1.0::DOUBLE, 'avgy': NULL::DOUBLE, "
+      "'sxx': 0.0::DOUBLE, 'syy': 0.0::DOUBLE, 'sxy': 0.0::DOUBLE})");
+  ASSERT_FALSE(t.ok());
+  EXPECT_NE(t.status().message().find("dux_comoments: a partial with pairs has no avgy"),
+            std::string::npos)
+      << t.status().ToString();
 }
 
 TEST_F(ComomentsTest, FailsAnInfiniteSpreadAsDuckDBsRegrSxx) {
