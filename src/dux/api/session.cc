@@ -20,7 +20,7 @@ Result<std::unique_ptr<Session>> Session::Open(const SessionOptions& options) {
                                              options.memory_limit, options.temp_directory}));
   // The engine reports to the session's telemetry: the session exists first.
   auto session = std::unique_ptr<Session>(new Session());
-  session->plans_ = std::make_unique<PlanCache>();
+  if (options.keep_plans) session->plans_ = std::make_unique<PlanCache>();
   DUX_ASSIGN_OR_RETURN(session->engine_,
                        engine::LocalEngine::Open(std::make_shared<exec::Database>(std::move(db)),
                                                  &session->telemetry_));
@@ -118,7 +118,7 @@ Result<Session::Prepared> Session::Prepare(const Pipeline& pipeline) {
   // frames) are computed here as part of a distributed plan (broadcast, or after the gather).
   const bool here = !cluster_ || SourceReadHere(pipeline);
   std::optional<std::string> key;
-  if (!here && engine_->attachments().empty()) {
+  if (plans_ && !here && engine_->attachments().empty()) {
     key =
         coordinator::PlanCacheKey({{}, pipeline, engine_->s3_settings()}, *cluster_, &connection());
   }

@@ -37,6 +37,10 @@ struct SessionOptions {
   int threads = 0;            ///< 0: DuckDB's default (all cores)
   std::string memory_limit;   ///< e.g. "4GB"; empty: DuckDB's default
   std::string temp_directory;
+  /// Keeps the plans of distributed pipelines, to run them again without compiling and
+  /// planning (docs/serve.md, "Plan cache"). A process that runs one pipeline (`dux run`)
+  /// turns it off: the cache's key costs a listing of every source's files before planning.
+  bool keep_plans = true;
 };
 
 class Frame;
@@ -209,7 +213,7 @@ class Session {
   std::unique_ptr<coordinator::ClusterOptions> cluster_;
   PlanningPrefetch* planning_ = nullptr;  ///< set while a distributed call plans
   /// The plans of distributed pipelines run before (coordinator::PlanCacheKey says which).
-  std::unique_ptr<PlanCache> plans_;
+  std::unique_ptr<PlanCache> plans_;  ///< null when SessionOptions::keep_plans is off
   /// Whether the gathered table may exist (a plan ran), to be dropped by the next compile.
   bool gathered_ = false;
 };

@@ -1,6 +1,7 @@
 // Session's plan cache (docs/serve.md, "Plan cache") on two in-process workers: a repeated
-// pipeline runs on its kept plan, and a file rewritten or added, another worker set or a
-// source the key cannot identify is planned afresh, with the answer a local run gives.
+// pipeline runs on its kept plan, and a file rewritten or added, another worker set, a
+// source the key cannot identify or a session that keeps no plans plans afresh, with the
+// answer a local run gives.
 #include <fmt/format.h>
 #include <gtest/gtest.h>
 #include <stdlib.h>
@@ -96,6 +97,23 @@ TEST_F(PlanCacheTest, ARepeatedPipelineRunsOnItsKeptPlan) {
   // Another text is another pipeline.
   Run(Grouped() + " |> filter(n > 0)");
   EXPECT_EQ(reused_, 1);
+}
+
+// `dux run` runs one pipeline per process: its session keeps no plan, and does not list the
+// sources' files for a key.
+TEST_F(PlanCacheTest, ASessionThatKeepsNoPlansPlansEveryRun) {
+  SessionOptions options;
+  options.keep_plans = false;
+  session_ = std::move(Session::Open(options)).value();
+  session_->telemetry().Subscribe([this](const Event& e) {
+    if (e.name == "plan.reused") ++reused_;
+  });
+  Distribute(2);
+  for (int run = 0; run < 2; ++run) {
+    auto [there, here] = Run(Grouped());
+    EXPECT_EQ(there, here);
+  }
+  EXPECT_EQ(reused_, 0);
 }
 
 TEST_F(PlanCacheTest, ARewrittenFileIsPlannedAfresh) {

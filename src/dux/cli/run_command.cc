@@ -10,6 +10,7 @@
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <future>
 #include <iostream>
 #include <optional>
 #include <sstream>
@@ -41,11 +42,17 @@ struct Opened {
 
 Result<Opened> OpenSession(const RunOptions& o, const pipeline::Script& script) {
   Opened opened;
-  DUX_ASSIGN_OR_RETURN(opened.cluster, Cluster::Connect(o.cluster, o.threads, o.memory_limit));
   SessionOptions options;
   options.threads = o.threads;
   options.memory_limit = o.memory_limit;
-  DUX_ASSIGN_OR_RETURN(opened.session, Session::Open(options));
+  options.keep_plans = false;  // one pipeline per process: nothing to reuse a plan for
+  // Opening DuckDB (some 12 ms) and reaching the workers (gRPC's start; a pool's SpinUp or a
+  // registry's list) do not depend on each other: they overlap.
+  auto session = std::async(std::launch::async, [&options] { return Session::Open(options); });
+  auto cluster = Cluster::Connect(o.cluster, o.threads, o.memory_limit);
+  auto session_opened = session.get();
+  DUX_ASSIGN_OR_RETURN(opened.cluster, std::move(cluster));
+  DUX_ASSIGN_OR_RETURN(opened.session, std::move(session_opened));
   for (const auto& a : script.attachments) DUX_RETURN_NOT_OK(opened.session->Attach(a));
   pipeline::S3Settings s3 = script.s3;
   if (o.s3.region) s3.region = o.s3.region;
