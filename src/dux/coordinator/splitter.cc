@@ -247,8 +247,8 @@ std::optional<Decomposition> Decompose(const sql::AggregateCall& call) {
             return "struct_extract(" + std::string(exec::kComomentsAggregate) + "(" + c[0] +
                    "), '" + field + "')";
           };
-          const std::string total = merged("n"), sxx = merged("sxx"), syy = merged("syy"),
-                            sxy = merged("sxy");
+          std::string total = merged("n"), sxx = merged("sxx"), syy = merged("syy"),
+                      sxy = merged("sxy");
           auto some = [&](const std::string& v) {
             return "CASE WHEN " + total + " > 0 THEN " + v + " END";
           };
