@@ -55,8 +55,7 @@ if [[ $SERVED == 1 ]]; then
   "$DUX" serve --listen 127.0.0.1:0 --workers "$workers" --threads 2 >"$tmp/serve.out" &
   server_pid=$!
   pids+=("$server_pid")
-  for _ in $(seq 100); do grep -q listening "$tmp/serve.out" 2>/dev/null && break; sleep 0.1; done
-  server="$(sed -n 's/^listening //p' "$tmp/serve.out")"
+  server="$(listening_address "$tmp/serve.out")"
   echo "| question | DuckDB 2 threads (s) | dux run on 2 workers (s) | dux served (s) | run / DuckDB | served / DuckDB | server CPU per run (s) |"
   echo "|---|---|---|---|---|---|---|"
   for q in "${QUESTIONS[@]}"; do

@@ -135,9 +135,12 @@ mkdir "$CPU_CG" "$ACCT_CG" "$COORDINATOR_CG"
 # each worker).
 echo 102400 >"$CPU_CG/cpu.shares"
 echo 102400 >"$COORDINATOR_CG/cpu.shares"
+# in_coordinator_cgroup: moves the calling (sub)shell, and what it starts, to the coordinator's
+# cgroup.
+in_coordinator_cgroup() { echo "$BASHPID" >"$COORDINATOR_CG/cgroup.procs"; }
 # coordinator COMMAND...: runs COMMAND, and the `dux run`s it starts, in the coordinator's cgroup.
 coordinator() { (
-  echo "$BASHPID" >"$COORDINATOR_CG/cgroup.procs"
+  in_coordinator_cgroup
   exec "$@"
 ); }
 ip link add "$bridge" type bridge
@@ -192,12 +195,11 @@ serve_on() {
   local k="$1" w="W$1" out="$tmp/serve-$1.out" address
   # Not through `coordinator`, whose own subshell would stand between $! and the server.
   (
-    echo "$BASHPID" >"$COORDINATOR_CG/cgroup.procs"
+    in_coordinator_cgroup
     exec "$DUX" serve --listen 127.0.0.1:0 --workers "${!w}" --threads 2
   ) >"$out" 2>&1 &
   pids+=($!)
-  for _ in $(seq 100); do grep -q listening "$out" 2>/dev/null && break; sleep 0.1; done
-  address="$(sed -n 's/^listening //p' "$out")"
+  address="$(listening_address "$out")"
   [[ -n "$address" ]] || fail "dux serve on $k workers did not start: $(cat "$out")"
   printf -v "S$k" '%s' "$address"
 }

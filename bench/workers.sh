@@ -26,6 +26,13 @@ worker_exec() {
   exec "$@"
 }
 
+# listening_address FILE: waits up to 10 s for the "listening ADDRESS" line a dux server
+# (worker, serve) prints to FILE, and prints ADDRESS; nothing when it did not come.
+listening_address() {
+  for _ in $(seq 100); do grep -q listening "$1" 2>/dev/null && break; sleep 0.1; done
+  sed -n 's/^listening //p' "$1"
+}
+
 # start_workers [COUNT]: starts COUNT workers (default 2) beside those already running; sets
 # `workers` to the new ones' addresses. Exits with the worker's output when one does not start.
 workers=""
@@ -38,8 +45,7 @@ start_workers() {
     worker_exec "$i" "$DUX" worker --listen "$(worker_host "$i"):0" --threads 1 \
       >"$tmp/worker-$i.out" 2>"$tmp/worker-$i.err" &
     pids+=($!)
-    for _ in $(seq 100); do grep -q listening "$tmp/worker-$i.out" 2>/dev/null && break; sleep 0.1; done
-    address="$(sed -n 's/^listening //p' "$tmp/worker-$i.out")"
+    address="$(listening_address "$tmp/worker-$i.out")"
     if [[ -z "$address" ]]; then
       echo "worker $i did not start: $(cat "$tmp/worker-$i.err")" >&2
       exit 1
