@@ -4,7 +4,6 @@
 #include <optional>
 #include <set>
 
-#include "dux/exec/comoments_aggregate.h"
 #include "dux/sql/expression.h"
 #include "dux/sql/quote.h"
 
@@ -242,10 +241,10 @@ std::optional<Decomposition> Decompose(const sql::AggregateCall& call) {
               n == "regr_r2";
   if (n == "covar_pop" || n == "covar_samp" || n == "corr" || regr) {
     return Decomposition{
-        {exec::kComomentsAggregate}, {}, [n](const auto& c, const auto&) {
+        {sql::kComomentsAggregate}, {}, [n](const auto& c, const auto&) {
           auto merged = [&](const char* field) {
-            return "struct_extract(" + std::string(exec::kComomentsAggregate) + "(" + c[0] +
-                   "), '" + field + "')";
+            return "struct_extract(" + std::string(sql::kComomentsAggregate) + "(" + c[0] + "), '" +
+                   field + "')";
           };
           std::string total = merged("n"), sxx = merged("sxx"), syy = merged("syy"),
                       sxy = merged("sxy");

@@ -102,14 +102,15 @@ void MergeUpdate(duckdb_function_info info, duckdb_data_chunk input,
   const idx_t rows = duckdb_data_chunk_get_size(input);
   duckdb_vector partials = duckdb_data_chunk_get_vector(input, 0);
   uint64_t* row_valid = duckdb_vector_get_validity(partials);
-  const double* field[kFields] = {};
+  const void* data[kFields] = {};
   uint64_t* valid[kFields] = {};
   for (idx_t f = 0; f < kFields; ++f) {
     duckdb_vector child = duckdb_struct_vector_get_child(partials, f);
-    field[f] = static_cast<const double*>(duckdb_vector_get_data(child));
+    data[f] = duckdb_vector_get_data(child);
     valid[f] = duckdb_vector_get_validity(child);
   }
-  const auto* ns = reinterpret_cast<const int64_t*>(field[kN]);
+  const auto* ns = static_cast<const int64_t*>(data[kN]);
+  auto value = [&](idx_t f, idx_t i) { return static_cast<const double*>(data[f])[i]; };
   auto present = [&](idx_t f, idx_t i) {
     return valid[f] == nullptr || duckdb_validity_row_is_valid(valid[f], i);
   };
@@ -126,8 +127,8 @@ void MergeUpdate(duckdb_function_info info, duckdb_data_chunk input,
         return;
       }
     }
-    const Comoments partial{ns[i],          field[kAvgX][i], field[kAvgY][i],
-                            field[kSxx][i], field[kSyy][i],  field[kSxy][i]};
+    const Comoments partial{ns[i],          value(kAvgX, i), value(kAvgY, i),
+                            value(kSxx, i), value(kSyy, i),  value(kSxy, i)};
     Merge(partial, StateOf(states[i]));
   }
 }

@@ -7,11 +7,11 @@
 
 #include "dux/common/status.h"
 #include "dux/exec/duckdb_connection.h"
+#include "dux/sql/expression.h"
 
 namespace dux::exec {
 
-/// The aggregate's name, as the splitter writes it into partial verbs.
-constexpr const char* kComomentsAggregate = "dux_comoments";
+using sql::kComomentsAggregate;
 
 /// Registers in `db` the aggregate dux_comoments with two overloads:
 /// - dux_comoments(DOUBLE y, DOUBLE x) returns

@@ -105,8 +105,8 @@ std::string Parenthesize(const std::string& expr) { return "(" + expr + "\n)"; }
 bool ExpressionAnalyzer::IsAggregate(const std::string& function_name) {
   static const std::set<std::string> kAggregates = {
 #include "dux/sql/aggregate_names.inc"
-      "count_star",     // what the parser makes of count(*)
-      "dux_comoments",  // dux's own, in every database it opens (exec/comoments_aggregate.h)
+      "count_star",         // what the parser makes of count(*)
+      kComomentsAggregate,  // dux's own
   };
   return kAggregates.count(function_name) > 0;
 }

@@ -13,6 +13,11 @@
 
 namespace dux::sql {
 
+/// The name of dux's own aggregate of co-moments (exec/comoments_aggregate.h registers it;
+/// the splitter writes it into partial and final verbs). Here, below both, so that the
+/// expression analyser knows it as an aggregate.
+constexpr const char* kComomentsAggregate = "dux_comoments";
+
 struct ExpressionInfo {
   /// Names of aggregate calls outside any OVER clause, in order of appearance.
   std::vector<std::string> aggregates;
@@ -78,7 +83,8 @@ class ExpressionAnalyzer {
                                const std::vector<std::string>& partition_by);
 
  private:
-  /// Whether DuckDB (the linked version) has an aggregate function of this name.
+  /// Whether DuckDB (the linked version) has an aggregate function of this name, or it is
+  /// kComomentsAggregate, which dux registers in every database it opens.
   static bool IsAggregate(const std::string& function_name);
 
   Binder* binder_;
