@@ -143,7 +143,10 @@ class StragglerTest : public ::testing::Test {
     return true;
   }
 
-  Outcome Dux(const std::vector<std::string>& args, std::chrono::milliseconds limit = 90s) {
+  // `limit` guards against a hang only: the throttle holds the straggler to a share of CPU
+  // time, so its partition takes as long as this host's CPU makes it (about 30 s a run on a
+  // fast day, 60-85 s on a slow one), and the assertions compare runs, not clocks.
+  Outcome Dux(const std::vector<std::string>& args, std::chrono::milliseconds limit = 180s) {
     const std::string name = "command-" + std::to_string(commands_++);
     ChildOptions options;
     options.stdout_file = dir_ / (name + ".out");
