@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <filesystem>
 #include <memory>
 #include <string>
@@ -139,12 +140,14 @@ std::vector<std::string> WithoutIds(const std::vector<std::string>& objects,
     name.erase(0, prefix.size());
     size_t part = name.find("part-");
     size_t end = name.find('.', part);
+    // A copy suffix is "-c" and digits right before the extension; an id may hold "-c" too.
     size_t copy = name.rfind("-c", end);
-    if (part != std::string::npos) {
-      name.replace(part + 11,
-                   (copy != std::string::npos && copy > part + 11 ? copy : end) - (part + 11),
-                   "ID");
-    }
+    const bool copied = copy != std::string::npos && copy > part + 11 && end > copy + 2 &&
+                        std::all_of(name.begin() + static_cast<std::ptrdiff_t>(copy) + 2,
+                                    name.begin() + static_cast<std::ptrdiff_t>(end),
+                                    [](char c) { return c >= '0' && c <= '9'; });
+    if (part != std::string::npos)
+      name.replace(part + 11, (copied ? copy : end) - (part + 11), "ID");
     out.push_back(name);
   }
   std::sort(out.begin(), out.end());
