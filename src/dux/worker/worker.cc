@@ -284,22 +284,19 @@ Result<v1::RenewLeaseReply> Worker::RenewLease(const v1::RenewLeaseRequest& requ
 
 void Worker::Reinterrupt() {
   // Wakes every 20 ms only while a cancelled query still runs; otherwise it sleeps until a
-  // cancellation or the stop. An idle worker spends no CPU here: a worker held to a small CPU
-  // share (test/cluster/straggler_test.cc) would spend that share waking up.
+  // cancellation (Cancel, CancelAll) or the stop. An idle worker spends no CPU here: a worker
+  // held to a small CPU share (test/cluster/straggler_test.cc) would spend that share waking.
   auto any_cancelled = [this] {
     return std::any_of(running_.begin(), running_.end(),
                        [](const auto& entry) { return entry.second.cancelled; });
   };
   std::unique_lock lock(mutex_);
   while (!stopping_) {
+    stop_cv_.wait(lock, [&] { return stopping_ || any_cancelled(); });
     for (auto& [id, q] : running_) {
       if (q.cancelled) q.connection->Interrupt();
     }
-    if (any_cancelled()) {
-      stop_cv_.wait_for(lock, std::chrono::milliseconds(20));
-    } else {
-      stop_cv_.wait(lock, [&] { return stopping_ || any_cancelled(); });
-    }
+    stop_cv_.wait_for(lock, std::chrono::milliseconds(20), [this] { return stopping_; });
   }
 }
 
