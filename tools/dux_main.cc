@@ -1,4 +1,7 @@
-// The dux binary.
-#include "dux/cli/cli.h"
+// `dux`: replaces itself with dux-client or dux-engine (dux/cli/sibling_program.h).
+#include "dux/cli/sibling_program.h"
 
-int main(int argc, char** argv) { return dux::cli::Main(argc, argv); }
+int main(int argc, char** argv) {
+  using namespace dux::cli;
+  return ExecSibling(WantsClient(argc, argv) ? kClientProgram : kEngineProgram, argv);
+}

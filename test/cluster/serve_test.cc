@@ -21,7 +21,7 @@
 #include "dux/api/served_query.h"
 #include "dux/api/session.h"
 #include "dux/pipeline/language.h"
-#include "dux/rpc/coordinator_service.h"
+#include "dux/rpc/coordinator_client.h"
 #include "subprocess.h"
 
 namespace {

@@ -4,61 +4,13 @@
 #include <iostream>
 
 #include "dux/cli/commands.h"
-#include "dux/pg/conninfo.h"
+#include "dux/cli/exit_code.h"
+#include "dux/cli/run_options.h"
 #include "dux/rpc/transport.h"
 
 namespace dux::cli {
 
 namespace {
-
-void AddPipelineOptions(CLI::App* cmd, RunOptions* o) {
-  cmd->add_option("pipeline", o->pipeline, "pipeline text (or use -f, or stdin)");
-  cmd->add_option("-f,--file", o->file, "read the pipeline from FILE (- for stdin)");
-  cmd->add_option("--threads", o->threads, "DuckDB threads (default: all cores)")
-      ->check(CLI::NonNegativeNumber);
-  cmd->add_option("--memory-limit", o->memory_limit, "DuckDB memory limit, e.g. 4GB");
-  // Per-run S3 settings, as the pipeline's s3(...) statement takes them (these win).
-  cmd->add_option("--s3-region", o->s3.region, "S3 region for this run");
-  cmd->add_option("--s3-endpoint", o->s3.endpoint, "S3 endpoint URL for this run");
-  cmd->add_option("--s3-url-style", o->s3.url_style, "S3 URL style: path, virtual or auto")
-      ->check(CLI::IsMember({"path", "virtual", "auto"}));
-  cmd->add_option("--s3-tls", o->s3.tls, "S3 over TLS (true) or plain HTTP (false)");
-  cmd->add_option("--s3-profile", o->s3.profile, "AWS profile for this run's S3 access");
-}
-
-void AddClusterOptions(CLI::App* cmd, ClusterFlags* c, bool running) {
-  cmd->add_option("--workers", c->workers,
-                  "run on these workers: HOST:PORT,HOST:PORT (or $DUX_WORKERS)")
-      ->envname("DUX_WORKERS");
-  cmd->add_option("--registry", c->registry,
-                  "run on the live workers of this registry (or $DUX_REGISTRY)")
-      ->envname("DUX_REGISTRY");
-  cmd->add_option("--local-workers", c->local_workers, "start N local workers for this command")
-      ->check(CLI::PositiveNumber);
-  cmd->add_option("--pool", c->pool, "run on workers of this pool (or $DUX_POOL)")
-      ->envname("DUX_POOL");
-  cmd->add_option("--workers-wanted", c->workers_wanted,
-                  "with --pool: ask it for N workers and wait for them up to its boot timeout "
-                  "(default: 1)")
-      ->check(CLI::PositiveNumber);
-  cmd->add_option("--token", c->token, "bearer token for the workers (or $DUX_TOKEN)")
-      ->envname("DUX_TOKEN");
-  cmd->add_option("--tls-ca", c->tls_ca, "use TLS, trusting workers signed by this CA (PEM)");
-  cmd->add_option("--broadcast-threshold", c->broadcast_threshold,
-                  "broadcast a join's right side estimated at most BYTES of Arrow IPC, else "
-                  "hash-exchange both sides (default: 268435456; 0: always exchange)")
-      ->check(CLI::NonNegativeNumber);
-  if (!running) return;
-  cmd->add_option("--timeout", c->timeout,
-                  "seconds each worker's share may take (default: no limit)")
-      ->check(CLI::NonNegativeNumber);
-  cmd->add_option("--speculation", c->speculation,
-                  "on: start a partition running over 3x the median of its finished peers "
-                  "(after 1 s, half of them done) again on an idle worker; the first to "
-                  "finish wins (default: off)")
-      ->check(CLI::IsMember({"on", "off"}));
-  cmd->add_flag("--telemetry", c->telemetry, "print distributed events as JSON lines on stderr");
-}
 
 void AddPoolOptions(CLI::App* cmd, PoolCommandOptions* p) {
   cmd->add_option("--backend", p->backend, "local, slurm or command")
@@ -133,30 +85,7 @@ int Main(int argc, char** argv) {
   app.set_help_all_flag("--help-all", "help for every subcommand");
 
   RunOptions run;
-  CLI::App* run_cmd = app.add_subcommand("run", "run a pipeline and print or write its result");
-  AddPipelineOptions(run_cmd, &run);
-  run_cmd->add_option("--format", run.format, "table, csv, json, ndjson or arrow (an IPC stream)")
-      ->check(CLI::IsMember({"table", "csv", "json", "ndjson", "arrow"}));
-  run_cmd
-      ->add_option("--arrow-compression", run.arrow_compression,
-                   "with --format arrow: lz4 or zstd body compression (default none)")
-      ->check(CLI::IsMember({"none", "lz4", "zstd"}));
-  run_cmd->add_flag("--arrow-lossless", run.arrow_lossless,
-                    "with --format arrow: DuckDB's lossless types (BOOLEAN as Int8 arrow.bool8, "
-                    "...) instead of the standard ones any Arrow reader understands");
-  run_cmd->add_option("-o,--output", run.output,
-                      "write the result to FILE (a file is replaced whole; a device or pipe is "
-                      "written as rows come; \"-\": stdout)");
-  AddClusterOptions(run_cmd, &run.cluster, /*running=*/true);
-  run_cmd->add_flag("--progress", run.progress,
-                    "print a distributed run's progress on stderr as plain lines (at most one "
-                    "a second), also when stderr is not a terminal");
-  run_cmd->add_flag("-q,--quiet", run.quiet, "print no progress line");
-  run_cmd
-      ->add_option("--server", run.server,
-                   "send the pipeline to this `dux serve` (HOST:PORT) and print what it returns "
-                   "(or $DUX_SERVER); --token and --tls-ca reach it")
-      ->envname("DUX_SERVER");
+  CLI::App* run_cmd = AddRunCommand(&app, &run);
 
   RunOptions explain;
   explain.format = "text";
@@ -345,13 +274,7 @@ int Main(int argc, char** argv) {
   } else {
     status = Generate(gen);
   }
-  if (!status.ok()) {
-    std::cout.flush();
-    // A message may quote the script, and the script a PostgreSQL password.
-    std::cerr << "dux: " << pg::RedactText(status.message()) << "\n";
-    return 1;
-  }
-  return 0;
+  return ExitCode(status);
 }
 
 }  // namespace dux::cli

@@ -47,9 +47,6 @@ struct RunOptions {
   std::string server;
 };
 
-/// Reads the pipeline text from the argument, the file, or stdin, in that order.
-Result<std::string> ReadPipelineText(const RunOptions& options);
-
 Status Run(const RunOptions& options);
 /// dux run --server: the pipeline text and the run's options go to the server, its output
 /// comes back and is written to stdout or --output as a local run writes it.

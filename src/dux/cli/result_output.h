@@ -3,12 +3,11 @@
 // the same bytes to its client (docs/serve.md).
 #pragma once
 
-#include <sys/types.h>
-
 #include <cstdint>
 #include <string>
 
 #include "dux/arrow_ipc/streams.h"
+#include "dux/cli/stdout_stream.h"
 #include "dux/common/status.h"
 #include "dux/exec/duckdb_connection.h"
 #include "dux/exec/sink_writer.h"
@@ -16,23 +15,6 @@
 #include "dux/pipeline/schema.h"
 
 namespace dux::cli {
-
-/// Writes to a file descriptor it does not own (stdout), retrying short writes.
-class FdOutputStream : public arrow_ipc::OutputStream {
- public:
-  explicit FdOutputStream(int fd) : fd_(fd) {}
-  Status Write(const void* data, size_t size) override;
-
- private:
-  int fd_;
-};
-
-/// The type of stdout's file (S_IFIFO, S_IFREG, ...).
-mode_t StdoutType();
-
-/// Whether stdout's reader has gone (`| head` after its lines): then a failed write is the
-/// expected end of the run, not an error.
-bool StdoutClosed();
 
 /// --format csv, json or ndjson of `select`, as DuckDB writes them, through a temporary file
 /// whose bytes are copied to `out` in blocks. Returns the rows.

@@ -22,6 +22,7 @@
 #include "dux/cli/query_watch.h"
 #include "dux/cli/registry_report.h"
 #include "dux/cli/result_output.h"
+#include "dux/cli/run_options.h"
 #include "dux/exec/arrow_export.h"
 #include "dux/exec/output_target.h"
 #include "dux/exec/sink_writer.h"
@@ -138,26 +139,6 @@ Result<int64_t> WriteResult(Session& session, const std::string& select,
 }
 
 }  // namespace
-
-Result<std::string> ReadPipelineText(const RunOptions& o) {
-  if (!o.pipeline.empty() && !o.file.empty()) {
-    return Status::InvalidArgument("give the pipeline as an argument or with -f, not both");
-  }
-  if (!o.pipeline.empty() && o.pipeline != "-") return o.pipeline;
-  std::stringstream buffer;
-  if (!o.file.empty() && o.file != "-") {
-    std::ifstream in(o.file);
-    if (!in) return Status::NotFound("cannot read pipeline file \"" + o.file + "\"");
-    buffer << in.rdbuf();
-  } else {
-    if (o.pipeline.empty() && o.file.empty() && isatty(STDIN_FILENO)) {
-      return Status::InvalidArgument(
-          "no pipeline: give it as an argument, with -f FILE, or on stdin");
-    }
-    buffer << std::cin.rdbuf();
-  }
-  return buffer.str();
-}
 
 namespace {
 

@@ -4,6 +4,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <csignal>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -11,9 +12,10 @@
 #include <optional>
 
 #include "dux/cli/commands.h"
-#include "dux/cli/result_output.h"
+#include "dux/cli/run_options.h"
+#include "dux/cli/stdout_stream.h"
 #include "dux/exec/output_target.h"
-#include "dux/rpc/coordinator_service.h"
+#include "dux/rpc/coordinator_client.h"
 
 namespace dux::cli {
 
@@ -120,6 +122,8 @@ Status SendAndWrite(const RunOptions& o) {
 }  // namespace
 
 Status RunServed(const RunOptions& o) {
+  // As a local run: a reader that goes away fails the writes (EPIPE), see StdoutClosed.
+  std::signal(SIGPIPE, SIG_IGN);
   Status status = SendAndWrite(o);
   if (!status.ok() && (o.output.empty() || o.output == "-") && StdoutClosed()) {
     status = Status::OK();

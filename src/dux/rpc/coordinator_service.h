@@ -1,9 +1,8 @@
-// The Coordinator gRPC service of a standing coordinator (`dux serve`, docs/serve.md), and its
-// client (`dux run --server`): each call checked for the bearer token, then handed to the
-// transport-agnostic protocol::QueryService; its output streamed back in chunks.
+// The Coordinator gRPC service of a standing coordinator (`dux serve`, docs/serve.md): each call
+// checked for the bearer token, then handed to the transport-agnostic protocol::QueryService; its
+// output streamed back in chunks. Its client is coordinator_client.h.
 #pragma once
 
-#include <functional>
 #include <memory>
 #include <string>
 
@@ -17,21 +16,5 @@ namespace dux::rpc {
 /// server's shutdown cancels, has its run cancelled.
 std::unique_ptr<grpc::Service> MakeCoordinatorService(protocol::QueryService* service,
                                                       std::string token);
-
-/// Sends `request` to the server at `address` and hands each output chunk, in order, to
-/// `write` (a failed write abandons the call, which cancels the run). Returns the server's
-/// error as it gave it (the same line a local run prints); a failure to reach the server, or
-/// of the connection, names the server's address. No deadline: a run takes what it takes
-/// (the request's timeout bounds the workers' shares).
-Status RunOnServer(const std::string& address, const ClientOptions& options,
-                   const v1::ServedRunRequest& request,
-                   const std::function<Status(const std::string&)>& write);
-
-/// The server at `address` as a protocol::QueryService, for the C++ API (ComputeOnServer,
-/// dux/api/served_query.h): each Run is a RunOnServer call that writes the output to `out`. A
-/// raised `cancelled` is seen at the next chunk of output and abandons the call, which cancels the
-/// run.
-std::unique_ptr<protocol::QueryService> ConnectQueryServer(std::string address,
-                                                           ClientOptions options);
 
 }  // namespace dux::rpc
