@@ -117,6 +117,26 @@ TEST_F(CliTest, HelpForEverySubcommand) {
   EXPECT_EQ(WorkFiles(), std::vector<std::string>{});
 }
 
+// ---- the programs ---------------------------------------------------------------------------
+
+// `dux` only starts dux-engine or dux-client from its own directory: alone, it says which one
+// it could not start, as a shell says of a missing command (exit 127).
+TEST_F(CliTest, TheLauncherAloneNamesTheProgramItCannotStart) {
+  fs::create_directory(dir_ / "lone");
+  fs::copy_file(DUX_BINARY, dir_ / "lone" / "dux");
+  const std::string engine = (dir_ / "lone" / "dux-engine").string();
+  const std::string client = (dir_ / "lone" / "dux-client").string();
+  for (const auto& [args, program] : std::vector<std::pair<std::vector<std::string>, std::string>>{
+           {{"run", "from_query(\"SELECT 1\")"}, engine},
+           {{"--help"}, engine},
+           {{"run", "--server", "127.0.0.1:1", "from_query(\"SELECT 1\")"}, client}}) {
+    std::vector<std::string> argv = {(dir_ / "lone" / "dux").string()};
+    argv.insert(argv.end(), args.begin(), args.end());
+    Outcome o = RunProcess(argv, dir_);
+    ExpectOneLineError(o, 127, "dux: cannot start " + program + ": No such file or directory");
+  }
+}
+
 // ---- dux run ------------------------------------------------------------------------------
 
 TEST_F(CliTest, RunPrintsEachFormat) {

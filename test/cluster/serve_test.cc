@@ -102,13 +102,17 @@ class ServeTest : public ::testing::Test {
     return Start({"serve", "--listen", "127.0.0.1:0", "--workers", both, "--threads", "1"});
   }
 
-  /// Runs `dux args...` to completion, stdout and stderr in files of its own.
-  ProcessOutcome Dux(const std::vector<std::string>& args) {
+  /// Runs `dux args...` to completion, stdout and stderr in files of its own, with
+  /// `environment` added to this process's.
+  ProcessOutcome Dux(const std::vector<std::string>& args,
+                     std::vector<std::pair<std::string, std::string>> environment = {}) {
     std::vector<std::string> argv = {DUX_BINARY};
     argv.insert(argv.end(), args.begin(), args.end());
     fs::path scratch = dir_ / ("command-" + std::to_string(commands_++));
     fs::create_directories(scratch);
-    return dux::test::RunProcess(argv, scratch);
+    dux::test::ProcessOptions options;
+    options.environment = std::move(environment);
+    return dux::test::RunProcess(argv, scratch, options);
   }
 
   /// `dux run args...` here and on `server`: both must give the same output, error and code.
@@ -373,6 +377,58 @@ TEST_F(ServeTest, SigtermStopsTheServerCleanly) {
   EXPECT_EQ(ok.exit_code, 0) << ok.err;
   server->process->Signal(SIGTERM);
   EXPECT_EQ(server->process->Wait(20s), std::optional<int>(0)) << ReadFile(server->stderr_file);
+}
+
+// `dux` hands a served run to dux-client, which does not load DuckDB (docs/serve.md, "The
+// client"). The dynamic loader's own report (LD_DEBUG=libs) is what is checked: a local run
+// through the same `dux` shows libduckdb.so loading, so the check can fail.
+TEST_F(ServeTest, AServedRunLoadsNoDuckDb) {
+  Server* server = ServeOnTwoWorkers();
+  ASSERT_TRUE(server);
+  const std::string pipeline = "from_query(\"SELECT 6 * 7 AS answer\")";
+  ProcessOutcome local = Dux({"run", pipeline}, {{"LD_DEBUG", "libs"}});
+  ASSERT_EQ(local.exit_code, 0) << local.err;
+  EXPECT_TRUE(Contains(local.err, "libduckdb.so")) << local.err;
+  for (const auto& [args, environment] : std::vector<
+           std::pair<std::vector<std::string>, std::vector<std::pair<std::string, std::string>>>>{
+           {{"run", "--server", server->address, pipeline}, {{"LD_DEBUG", "libs"}}},
+           {{"run", pipeline}, {{"LD_DEBUG", "libs"}, {"DUX_SERVER", server->address}}}}) {
+    ProcessOutcome served = Dux(args, environment);
+    ASSERT_EQ(served.exit_code, 0) << served.err;
+    EXPECT_EQ(served.out, local.out);
+    EXPECT_TRUE(Contains(served.err, "libstdc++")) << "no loader report: " << served.err;
+    EXPECT_FALSE(Contains(served.err, "libduckdb")) << served.err;
+  }
+}
+
+// dux-client parses `run` as dux-engine does: help, and a mistake in the options, read the
+// same; a line that names no server after all runs here.
+TEST_F(ServeTest, TheClientReadsACommandLineAsALocalRun) {
+  Server* server = ServeOnTwoWorkers();
+  ASSERT_TRUE(server);
+  ProcessOutcome help = Dux({"run", "--help"});
+  ASSERT_EQ(help.exit_code, 0) << help.err;
+  EXPECT_TRUE(Contains(help.out, "--server")) << help.out;
+  EXPECT_EQ(Dux({"run", "--server", server->address, "--help"}).out, help.out);
+  EXPECT_EQ(Dux({"run", "--help"}, {{"DUX_SERVER", server->address}}).out, help.out);
+  EXPECT_EQ(Dux({"run", "--server", server->address, "--help-all"}).out,
+            Dux({"run", "--help-all"}).out);
+
+  ProcessOutcome bogus = Dux({"run", "--bogus", "from_query(\"SELECT 1\")"});
+  ProcessOutcome served_bogus =
+      Dux({"run", "--server", server->address, "--bogus", "from_query(\"SELECT 1\")"});
+  EXPECT_EQ(bogus.exit_code, 2);
+  EXPECT_EQ(served_bogus.exit_code, 2);
+  EXPECT_EQ(served_bogus.err, bogus.err);
+  EXPECT_TRUE(Contains(served_bogus.err, "--bogus")) << served_bogus.err;
+
+  // `--server ""` is no server: the run is a local one, and loads DuckDB to do it.
+  const std::string pipeline = "from_query(\"SELECT 6 * 7 AS answer\")";
+  ProcessOutcome here = Dux({"run", pipeline});
+  ProcessOutcome empty = Dux({"run", "--server", "", pipeline}, {{"LD_DEBUG", "libs"}});
+  ASSERT_EQ(empty.exit_code, 0) << empty.err;
+  EXPECT_EQ(empty.out, here.out);
+  EXPECT_TRUE(Contains(empty.err, "libduckdb.so")) << empty.err;
 }
 
 }  // namespace

@@ -2,6 +2,7 @@
 
 #include <CLI/CLI.hpp>
 #include <iostream>
+#include <memory>
 
 #include "dux/cli/commands.h"
 #include "dux/cli/exit_code.h"
@@ -80,9 +81,8 @@ void AddServerOptions(CLI::App* cmd, std::string* listen, std::string* token,
 }  // namespace
 
 int Main(int argc, char** argv) {
-  CLI::App app{"dux: dataframe pipelines on DuckDB, on one machine or many", "dux"};
-  app.require_subcommand(1);
-  app.set_help_all_flag("--help-all", "help for every subcommand");
+  std::unique_ptr<CLI::App> command_line = NewCommandLine();
+  CLI::App& app = *command_line;
 
   RunOptions run;
   CLI::App* run_cmd = AddRunCommand(&app, &run);
@@ -247,8 +247,7 @@ int Main(int argc, char** argv) {
   } catch (const CLI::CallForAllHelp& e) {
     return app.exit(e);
   } catch (const CLI::ParseError& e) {
-    std::cerr << "dux: " << e.what() << " (see dux --help)\n";
-    return 2;
+    return UsageError(e);
   }
 
   rpc::DropGrpcLog();

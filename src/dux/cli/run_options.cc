@@ -8,6 +8,19 @@
 
 namespace dux::cli {
 
+std::unique_ptr<CLI::App> NewCommandLine() {
+  auto app = std::make_unique<CLI::App>(
+      "dux: dataframe pipelines on DuckDB, on one machine or many", "dux");
+  app->require_subcommand(1);
+  app->set_help_all_flag("--help-all", "help for every subcommand");
+  return app;
+}
+
+int UsageError(const CLI::ParseError& error) {
+  std::cerr << "dux: " << error.what() << " (see dux --help)\n";
+  return 2;
+}
+
 void AddPipelineOptions(CLI::App* cmd, RunOptions* o) {
   cmd->add_option("pipeline", o->pipeline, "pipeline text (or use -f, or stdin)");
   cmd->add_option("-f,--file", o->file, "read the pipeline from FILE (- for stdin)");

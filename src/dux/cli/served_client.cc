@@ -1,7 +1,7 @@
 #include "dux/cli/served_client.h"
 
 #include <CLI/CLI.hpp>
-#include <iostream>
+#include <memory>
 
 #include "dux/cli/commands.h"
 #include "dux/cli/exit_code.h"
@@ -12,18 +12,15 @@
 namespace dux::cli {
 
 int ServedClientMain(int argc, char** argv) {
-  CLI::App app{"dux: dataframe pipelines on DuckDB, on one machine or many", "dux"};
-  app.require_subcommand(1);
-  app.set_help_all_flag("--help-all", "help for every subcommand");
+  std::unique_ptr<CLI::App> app = NewCommandLine();
   RunOptions run;
-  AddRunCommand(&app, &run);
+  AddRunCommand(app.get(), &run);
   try {
-    app.parse(argc, argv);
+    app->parse(argc, argv);
   } catch (const CLI::Success&) {  // --help: the engine's, which lists every subcommand
     return ExecSibling(kEngineProgram, argv);
   } catch (const CLI::ParseError& e) {
-    std::cerr << "dux: " << e.what() << " (see dux --help)\n";
-    return 2;
+    return UsageError(e);
   }
   if (run.server.empty()) return ExecSibling(kEngineProgram, argv);
   rpc::DropGrpcLog();

@@ -32,11 +32,12 @@ int ExecSibling(const char* name, char** argv) {
     const char* slash = std::strrchr(path, '/');
     dir = slash != nullptr ? static_cast<size_t>(slash - path) + 1 : 0;
   }
-  if (dir + std::strlen(name) >= sizeof path) {
+  const size_t length = std::strlen(name);
+  if (dir + length >= sizeof path) {
     std::fprintf(stderr, "dux: cannot start %s: its directory's path is too long\n", name);
     return 127;
   }
-  std::strcpy(path + dir, name);  // NOLINT(clang-analyzer-security.insecureAPI.strcpy): fits
+  std::memcpy(path + dir, name, length + 1);
   ::execv(path, argv);
   std::fprintf(stderr, "dux: cannot start %s: %s\n", path, std::strerror(errno));
   return 127;

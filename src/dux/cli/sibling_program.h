@@ -12,7 +12,7 @@ inline constexpr const char* kEngineProgram = "dux-engine";
 inline constexpr const char* kClientProgram = "dux-client";
 
 /// Whether this command line goes to dux-client: `run` with --server or a non-empty
-/// $DUX_SERVER. It may say yes where CLI11 then finds no server (`--server=`), and dux-client
+/// $DUX_SERVER. It may say yes where CLI11 then finds no server (`--server ""`), and dux-client
 /// hands that line on to dux-engine; it never says no to a served run.
 bool WantsClient(int argc, char** argv);
 
