@@ -21,7 +21,8 @@
 #
 # H2O_ONLY="q3 q5 q10" runs only those questions. DUX_BEFORE=path/to/other/dux also times
 # that binary as the coordinator, against the same workers, in the same rounds (a change
-# measured before and after in one run; the workers are this tree's), in a column of its own.
+# measured before and after in one run; the workers are this tree's), in a column of its own;
+# with --served, as the client of the same server instead.
 #
 # Prints a markdown table for BENCHMARKS.md. Needs a built tree and python3.
 set -euo pipefail
@@ -56,33 +57,49 @@ if [[ $SERVED == 1 ]]; then
   server_pid=$!
   pids+=("$server_pid")
   server="$(listening_address "$tmp/serve.out")"
-  echo "| question | DuckDB 2 threads (s) | dux run on 2 workers (s) | dux served (s) | run / DuckDB | served / DuckDB | server CPU per run (s) |"
-  echo "|---|---|---|---|---|---|---|"
+  # DUX_BEFORE here times that binary as the client (`run --server`), on the same server.
+  if [[ -n "${DUX_BEFORE:-}" ]]; then
+    echo "| question | DuckDB 2 threads (s) | dux run on 2 workers (s) | served, client before (s) | dux served (s) | run / DuckDB | served before / DuckDB | served / DuckDB | server CPU per run (s) |"
+    echo "|---|---|---|---|---|---|---|---|---|"
+  else
+    echo "| question | DuckDB 2 threads (s) | dux run on 2 workers (s) | dux served (s) | run / DuckDB | served / DuckDB | server CPU per run (s) |"
+    echo "|---|---|---|---|---|---|---|"
+  fi
   for q in "${QUESTIONS[@]}"; do
     IFS=@ read -r name pipeline sql <<<"$q"
     if [[ -n "${H2O_ONLY:-}" && " $H2O_ONLY " != *" $name "* ]]; then continue; fi
+    before=()
+    [[ -n "${DUX_BEFORE:-}" ]] && before=(served_before "$DUX_BEFORE run --server $server '$pipeline'")
     bench/paired.py --warmup 1 --runs "$RUNS" --cpu-of "$server_pid" --export-json "$tmp/$name.json" \
       duckdb "$BASE --threads 2 \"$sql\"" \
       dux "$DUX run --workers $workers --threads 2 '$pipeline'" \
+      "${before[@]}" \
       served "$DUX run --server $server '$pipeline'"
     python3 - "$tmp/$name.json" "$name" <<'PY'
 import json, sys
 results = {r["command"]: r for r in json.load(open(sys.argv[1]))["results"]}
 t = {name: r["median"] for name, r in results.items()}
-print(f"| {sys.argv[2]} | {t['duckdb']:.3f} | {t['dux']:.3f} | {t['served']:.3f} | "
-      f"{t['dux'] / t['duckdb']:.2f} | {t['served'] / t['duckdb']:.2f} | "
+before = (f"{t['served_before']:.3f} | ", f"{t['served_before'] / t['duckdb']:.2f} | ") \
+    if "served_before" in t else ("", "")
+print(f"| {sys.argv[2]} | {t['duckdb']:.3f} | {t['dux']:.3f} | {before[0]}{t['served']:.3f} | "
+      f"{t['dux'] / t['duckdb']:.2f} | {before[1]}{t['served'] / t['duckdb']:.2f} | "
       f"{results['served']['cpu_of_pid']:.3f} |")
 PY
   done
   python3 - "$tmp" <<'PY'
 import glob, json, math, sys
-ratios = {"dux": [], "served": []}
+ratios = {"dux": [], "served_before": [], "served": []}
 for f in sorted(glob.glob(sys.argv[1] + "/*.json")):
     runs = {r["command"]: r["median"] for r in json.load(open(f))["results"]}
     for name in ratios:
-        ratios[name].append(runs[name] / runs["duckdb"])
-mean = {n: math.exp(sum(map(math.log, r)) / len(r)) for n, r in ratios.items()}
-print(f"| geometric mean | | | | {mean['dux']:.2f} | {mean['served']:.2f} | |")
+        if name in runs:
+            ratios[name].append(runs[name] / runs["duckdb"])
+mean = {n: math.exp(sum(map(math.log, r)) / len(r)) for n, r in ratios.items() if r}
+if "served_before" in mean:
+    print(f"| geometric mean | | | | | {mean['dux']:.2f} | {mean['served_before']:.2f} | "
+          f"{mean['served']:.2f} | |")
+else:
+    print(f"| geometric mean | | | | {mean['dux']:.2f} | {mean['served']:.2f} | |")
 PY
   exit 0
 fi
