@@ -7,7 +7,6 @@
 #include <string>
 
 #include "dux/arrow_ipc/streams.h"
-#include "dux/cli/stdout_stream.h"
 #include "dux/common/status.h"
 #include "dux/exec/duckdb_connection.h"
 #include "dux/exec/sink_writer.h"

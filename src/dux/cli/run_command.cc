@@ -1,5 +1,4 @@
 // dux run and dux explain.
-#include <poll.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -13,7 +12,6 @@
 #include <future>
 #include <iostream>
 #include <optional>
-#include <sstream>
 
 #include "dux/api/session.h"
 #include "dux/cli/cluster.h"
@@ -23,6 +21,7 @@
 #include "dux/cli/registry_report.h"
 #include "dux/cli/result_output.h"
 #include "dux/cli/run_options.h"
+#include "dux/cli/stdout_stream.h"
 #include "dux/exec/arrow_export.h"
 #include "dux/exec/output_target.h"
 #include "dux/exec/sink_writer.h"
