@@ -142,8 +142,13 @@ class StragglerTest : public ::testing::Test {
     ChildOptions options;
     options.stderr_file = dir_ / ("worker-" + std::to_string(workers_.size()) + ".err");
     std::string error;
-    auto started = StartListening(
-        {DUX_BINARY, "worker", "--listen", "127.0.0.1:0", "--threads", "1"}, options, 30s, &error);
+    // A lease far longer than the throttle: a worker stopped for most of kSlowFor can miss
+    // every renewal of its coordinator (each has a deadline it passes while stopped), and its
+    // lease of 30 s would then expire and cancel the very fragment these tests wait for. Leases
+    // are lease_test.cc's.
+    auto started = StartListening({DUX_BINARY, "worker", "--listen", "127.0.0.1:0", "--threads",
+                                   "1", "--lease-timeout", "600"},
+                                  options, 30s, &error);
     if (!started) {
       ADD_FAILURE() << error;
       return false;
