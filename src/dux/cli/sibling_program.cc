@@ -23,21 +23,30 @@ bool WantsClient(int argc, char** argv) {
   return false;
 }
 
-int ExecSibling(const char* name, char** argv) {
-  char path[PATH_MAX];
-  ssize_t n = ::readlink("/proc/self/exe", path, sizeof path - 1);
+bool SiblingPath(const char* self, size_t self_length, const char* name, char* out,
+                 size_t out_size) {
   size_t dir = 0;
-  if (n > 0) {
-    path[n] = '\0';
-    const char* slash = std::strrchr(path, '/');
-    dir = slash != nullptr ? static_cast<size_t>(slash - path) + 1 : 0;
+  for (size_t i = 0; i < self_length; ++i) {
+    if (self[i] == '/') dir = i + 1;
   }
   const size_t length = std::strlen(name);
-  if (dir + length >= sizeof path) {
-    std::fprintf(stderr, "dux: cannot start %s: its directory's path is too long\n", name);
+  if (dir + length >= out_size) return false;
+  std::memmove(out, self, dir);
+  std::memcpy(out + dir, name, length + 1);
+  return true;
+}
+
+int ExecSibling(const char* name, char** argv) {
+  char self[PATH_MAX];
+  ssize_t n = ::readlink("/proc/self/exe", self, sizeof self);
+  char path[PATH_MAX];
+  // n == sizeof self: readlink may have cut the path short.
+  if (n <= 0 || static_cast<size_t>(n) >= sizeof self ||
+      !SiblingPath(self, static_cast<size_t>(n), name, path, sizeof path)) {
+    std::fprintf(stderr, "dux: cannot start %s: the path of this program is unknown or too long\n",
+                 name);
     return 127;
   }
-  std::memcpy(path + dir, name, length + 1);
   ::execv(path, argv);
   std::fprintf(stderr, "dux: cannot start %s: %s\n", path, std::strerror(errno));
   return 127;

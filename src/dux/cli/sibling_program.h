@@ -6,6 +6,8 @@
 // nothing before a one-shot run.
 #pragma once
 
+#include <cstddef>
+
 namespace dux::cli {
 
 inline constexpr const char* kEngineProgram = "dux-engine";
@@ -15,6 +17,11 @@ inline constexpr const char* kClientProgram = "dux-client";
 /// $DUX_SERVER. It may say yes where CLI11 then finds no server (`--server ""`), and dux-client
 /// hands that line on to dux-engine; it never says no to a served run.
 bool WantsClient(int argc, char** argv);
+
+/// Writes into `out` (of `out_size` bytes) the path of program `name` in the directory of
+/// `self` (its first `self_length` bytes, not terminated); false when it does not fit.
+bool SiblingPath(const char* self, size_t self_length, const char* name, char* out,
+                 size_t out_size);
 
 /// Replaces this process with the program `name` beside the running one (the directory of
 /// /proc/self/exe, so a symlink to `dux` works), with `argv`. Returns only if that failed,
