@@ -99,18 +99,24 @@ Result<int64_t> ImportArrowStream(Connection& connection, const std::string& tab
 
 namespace {
 
-// The batches of an IPC reader; owns the reader and its input.
+// The batches of an IPC reader, starting with `first` when that holds one the caller read
+// already; owns the reader and its input.
 class IpcBatchSource : public ArrowBatchSource {
  public:
   IpcBatchSource(std::unique_ptr<arrow_ipc::InputStream> input,
-                 std::unique_ptr<arrow_ipc::Reader> reader)
-      : input_(std::move(input)), reader_(std::move(reader)) {}
+                 std::unique_ptr<arrow_ipc::Reader> reader, arrow_ipc::ArrayOwner first = {})
+      : input_(std::move(input)), reader_(std::move(reader)), first_(std::move(first)) {}
   Status ExportSchema(ArrowSchema* out) override { return reader_->ExportSchema(out); }
-  Result<bool> Next(ArrowArray* out) override { return reader_->Next(out); }
+  Result<bool> Next(ArrowArray* out) override {
+    if (!first_.valid()) return reader_->Next(out);
+    first_.MoveTo(out);
+    return true;
+  }
 
  private:
   std::unique_ptr<arrow_ipc::InputStream> input_;
   std::unique_ptr<arrow_ipc::Reader> reader_;
+  arrow_ipc::ArrayOwner first_;
 };
 
 // Arrow types DuckDB 1.4's scan refuses without a reason, or misreads (interval[day_time]
@@ -163,39 +169,39 @@ Result<std::map<std::string, std::string>> ImportCasts(const ArrowSchema& schema
 
 namespace {
 
-// An Arrow C stream over an IPC stream or file read from `in`, with the casts that restore
-// its ENUM columns (ImportCasts).
-struct IpcArrowStream {
-  ArrowArrayStream stream{};
+// An IPC reader with its input and the casts that restore its ENUM columns (ImportCasts).
+struct OpenedIpc {
+  std::unique_ptr<arrow_ipc::InputStream> in;
+  std::unique_ptr<arrow_ipc::Reader> reader;
+  arrow_ipc::SchemaOwner schema;
   std::map<std::string, std::string> casts;
 };
 
-Result<IpcArrowStream> OpenIpcArrowStream(std::unique_ptr<arrow_ipc::InputStream> in) {
-  DUX_ASSIGN_OR_RETURN(std::unique_ptr<arrow_ipc::Reader> reader,
-                       arrow_ipc::Reader::Open(in.get()));
-  arrow_ipc::SchemaOwner schema;
-  DUX_RETURN_NOT_OK(reader->ExportSchema(schema.out()));
-  IpcArrowStream out;
-  DUX_ASSIGN_OR_RETURN(out.casts, ImportCasts(*schema.get()));
-  ExportArrowStream(std::make_unique<IpcBatchSource>(std::move(in), std::move(reader)),
-                    &out.stream);
+Result<OpenedIpc> OpenIpc(std::unique_ptr<arrow_ipc::InputStream> in) {
+  OpenedIpc out;
+  DUX_ASSIGN_OR_RETURN(out.reader, arrow_ipc::Reader::Open(in.get()));
+  out.in = std::move(in);
+  DUX_RETURN_NOT_OK(out.reader->ExportSchema(out.schema.out()));
+  DUX_ASSIGN_OR_RETURN(out.casts, ImportCasts(*out.schema.get()));
   return out;
 }
 
-}  // namespace
-
-Result<int64_t> ImportIpc(Connection& connection, const std::string& table,
-                          std::unique_ptr<arrow_ipc::InputStream> in, TableMode mode) {
-  DUX_ASSIGN_OR_RETURN(IpcArrowStream s, OpenIpcArrowStream(std::move(in)));
-  return ImportArrowStream(connection, table, &s.stream, mode, s.casts);
+// The rest of `ipc`'s batches, `first` (when it holds one) ahead of them, as an Arrow C stream.
+void ExportRest(OpenedIpc& ipc, arrow_ipc::ArrayOwner first, ArrowArrayStream* stream) {
+  ExportArrowStream(
+      std::make_unique<IpcBatchSource>(std::move(ipc.in), std::move(ipc.reader), std::move(first)),
+      stream);
 }
 
-Result<int64_t> ReadIpcChunks(
-    Connection& connection, std::unique_ptr<arrow_ipc::InputStream> in,
-    const std::function<Result<std::unique_ptr<RowSink>>(const RoutedColumns&)>& open) {
-  DUX_ASSIGN_OR_RETURN(IpcArrowStream s, OpenIpcArrowStream(std::move(in)));
+// Scans the rest of `ipc` (see ExportRest) with DuckDB's arrow scan and hands its chunks to
+// the sink `sink` returns once it knows the columns.
+Result<int64_t> ScanRestIntoSink(
+    Connection& connection, OpenedIpc& ipc, arrow_ipc::ArrayOwner first,
+    const std::function<Result<RowSink*>(const RoutedColumns&)>& sink) {
+  ArrowArrayStream stream{};
+  ExportRest(ipc, std::move(first), &stream);
   return ScanArrowStream(
-      connection, &s.stream, s.casts, [&](const std::string& select) -> Result<int64_t> {
+      connection, &stream, ipc.casts, [&](const std::string& select) -> Result<int64_t> {
         DUX_ASSIGN_OR_RETURN(ResultHandle result, RunStreaming(connection, select));
         RoutedColumns columns;
         std::vector<LogicalTypeHandle> types;
@@ -204,13 +210,84 @@ Result<int64_t> ReadIpcChunks(
           columns.types.push_back(types.back().get());
           columns.names.emplace_back(duckdb_column_name(result.get(), c));
         }
-        DUX_ASSIGN_OR_RETURN(std::unique_ptr<RowSink> sink, open(columns));
-        DUX_ASSIGN_OR_RETURN(int64_t rows, FetchChunks(result, [&](DataChunkHandle& chunk) {
-                               return sink->Take(&chunk);
-                             }));
-        DUX_RETURN_NOT_OK(sink->Finish());
-        return rows;
+        DUX_ASSIGN_OR_RETURN(RowSink * to, sink(columns));
+        return FetchChunks(result, [&](DataChunkHandle& chunk) { return to->Take(&chunk); });
       });
+}
+
+}  // namespace
+
+Result<int64_t> ImportIpc(Connection& connection, const std::string& table,
+                          std::unique_ptr<arrow_ipc::InputStream> in, TableMode mode) {
+  DUX_ASSIGN_OR_RETURN(OpenedIpc ipc, OpenIpc(std::move(in)));
+  ArrowArrayStream stream{};
+  ExportRest(ipc, {}, &stream);
+  return ImportArrowStream(connection, table, &stream, mode, ipc.casts);
+}
+
+Result<int64_t> ReadIpcChunks(
+    Connection& connection, std::unique_ptr<arrow_ipc::InputStream> in,
+    const std::function<Result<std::unique_ptr<RowSink>>(const RoutedColumns&)>& open) {
+  DUX_ASSIGN_OR_RETURN(OpenedIpc ipc, OpenIpc(std::move(in)));
+  std::unique_ptr<RowSink> sink;
+  auto open_once = [&](const RoutedColumns& columns) -> Result<RowSink*> {
+    if (!sink) {
+      DUX_ASSIGN_OR_RETURN(sink, open(columns));
+    }
+    return sink.get();
+  };
+  // Each batch straight into a DuckDB chunk (duckdb_data_chunk_from_arrow, which keeps the
+  // batch's buffers instead of copying what it can), without a query around it: the common
+  // case of a bucket's rows, whose batches are a DuckDB chunk each. DuckDB's arrow scan, a
+  // query per stream, still reads what that cannot: ENUM columns (restored by casts), a
+  // stream of no batches (whose columns only the scan's bind gives) and batches longer than
+  // a chunk, from the first such batch on.
+  int64_t rows = 0;
+  ArrowConvertedSchemaHandle converted;
+  std::vector<LogicalTypeHandle> type_owners;
+  RoutedColumns columns;
+  for (;;) {
+    arrow_ipc::ArrayOwner batch;
+    DUX_ASSIGN_OR_RETURN(bool more, ipc.reader->Next(batch.out()));
+    if (!more) break;
+    if (!ipc.casts.empty() || static_cast<uint64_t>(batch->length) > duckdb_vector_size()) {
+      DUX_ASSIGN_OR_RETURN(int64_t rest,
+                           ScanRestIntoSink(connection, ipc, std::move(batch), open_once));
+      rows += rest;
+      break;
+    }
+    if (!converted) {
+      DUX_RETURN_NOT_OK(internal::TakeError(
+          duckdb_schema_from_arrow(connection.get(), ipc.schema.get(), converted.out()),
+          "cannot read the Arrow schema"));
+    }
+    DataChunkHandle chunk;
+    ArrowArray moved{};
+    batch.MoveTo(&moved);
+    Status made = internal::TakeError(
+        duckdb_data_chunk_from_arrow(connection.get(), &moved, converted.get(), chunk.out()),
+        "cannot read an Arrow batch");
+    if (moved.release) moved.release(&moved);  // kept by DuckDB only when it cleared it
+    DUX_RETURN_NOT_OK(made);
+    if (!sink) {
+      for (idx_t c = 0; c < duckdb_data_chunk_get_column_count(chunk.get()); ++c) {
+        type_owners.emplace_back(
+            duckdb_vector_get_column_type(duckdb_data_chunk_get_vector(chunk.get(), c)));
+        columns.types.push_back(type_owners.back().get());
+        const ArrowSchema* field = ipc.schema->children[c];
+        columns.names.emplace_back(field->name ? field->name : "");
+      }
+      DUX_RETURN_NOT_OK(open_once(columns).status());
+    }
+    rows += static_cast<int64_t>(duckdb_data_chunk_get_size(chunk.get()));
+    DUX_RETURN_NOT_OK(sink->Take(&chunk));
+  }
+  if (!sink) {
+    DUX_ASSIGN_OR_RETURN(int64_t none, ScanRestIntoSink(connection, ipc, {}, open_once));
+    rows += none;
+  }
+  DUX_RETURN_NOT_OK(sink->Finish());
+  return rows;
 }
 
 }  // namespace dux::exec

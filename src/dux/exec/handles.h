@@ -47,6 +47,8 @@ using PreparedHandle = Handle<duckdb_prepared_statement, duckdb_destroy_prepare>
 using ConfigHandle = Handle<duckdb_config, duckdb_destroy_config>;
 using DataChunkHandle = Handle<duckdb_data_chunk, duckdb_destroy_data_chunk>;
 using LogicalTypeHandle = Handle<duckdb_logical_type, duckdb_destroy_logical_type>;
+using ArrowConvertedSchemaHandle =
+    Handle<duckdb_arrow_converted_schema, duckdb_destroy_arrow_converted_schema>;
 
 inline void DestroyAppender(duckdb_appender* appender) { (void)duckdb_appender_destroy(appender); }
 inline void DestroySelection(duckdb_selection_vector* sel) {

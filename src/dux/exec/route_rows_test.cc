@@ -62,7 +62,10 @@ TEST_F(RouteRowsTest, EveryRowReachesTheSinkOfItsHashBucket) {
     std::string table = "b" + std::to_string(b);
     EXPECT_EQ(Count("SELECT * FROM " + table), (*routed)[b]);
     EXPECT_GT((*routed)[b], 2048) << "each bucket spans several chunks";
-    EXPECT_EQ(Count("SELECT * FROM " + table + " WHERE hash(id) % 3 <> " + std::to_string(b)), 0);
+    // BucketOfHash in SQL: the hash's high bits.
+    EXPECT_EQ(Count("SELECT * FROM " + table + " WHERE (hash(id)::UHUGEINT * 3) >> 64 <> " +
+                    std::to_string(b)),
+              0);
     total += (*routed)[b];
   }
   EXPECT_EQ(total, 10000);
@@ -84,6 +87,16 @@ TEST_F(RouteRowsTest, RefusesAQueryWithoutAHashColumnAndReportsSinkErrors) {
   auto failed = RouteRows(*con_, "SELECT id, hash(id) FROM src", 2, open);
   EXPECT_EQ(failed.status().message(), "the sink cannot open");
   EXPECT_FALSE(OpenTableRowSink(*sinks_con_, "no_such_table").ok());
+}
+
+TEST(BucketOfHash, TakesTheHashsHighBits) {
+  EXPECT_EQ(BucketOfHash(0, 8), 0u);
+  EXPECT_EQ(BucketOfHash(~uint64_t{0}, 8), 7u);
+  EXPECT_EQ(BucketOfHash(~uint64_t{0}, 3), 2u);
+  EXPECT_EQ(BucketOfHash(uint64_t{1} << 63, 2), 1u);
+  // Hashes alike in their low bits (which the owner's hash tables index by) still reach
+  // every bucket, so a bucket's rows keep every low-bit pattern.
+  for (uint64_t k = 0; k < 8; ++k) EXPECT_EQ(BucketOfHash((k << 61) | 5, 8), k);
 }
 
 }  // namespace
