@@ -20,9 +20,9 @@
 # after the warm-up run). The table then has both ratios and the server's CPU per run.
 #
 # H2O_ONLY="q3 q5 q10" runs only those questions. DUX_BEFORE=path/to/other/dux also times
-# that binary as the coordinator, against the same workers, in the same rounds (a change
-# measured before and after in one run; the workers are this tree's), in a column of its own;
-# with --served, as the client of the same server instead.
+# that binary, in the same rounds (a change measured before and after in one run), in a
+# column of its own: as the coordinator of 2 workers of its own (so that a change on either
+# side is measured), or with --served as another client of the same server (this tree's).
 #
 # Prints a markdown table for BENCHMARKS.md. Needs a built tree and python3.
 set -euo pipefail
@@ -115,16 +115,22 @@ fi
 for q in "${QUESTIONS[@]}"; do
   IFS=@ read -r name pipeline sql <<<"$q"
   if [[ -n "${H2O_ONLY:-}" && " $H2O_ONLY " != *" $name "* ]]; then continue; fi
-  start_workers
   before=()
-  [[ -n "$BEFORE" ]] && before=(before "$BEFORE run --workers $workers --threads 2 '$pipeline'")
+  if [[ -n "$BEFORE" ]]; then
+    # The binary before runs on workers of its own, so that a change on the workers' side is
+    # measured before and after in the same run too.
+    DUX="$BEFORE" start_workers
+    before=(before "$BEFORE run --workers $workers --threads 2 '$pipeline'")
+  fi
+  ours_from=${#pids[@]}
+  start_workers
   bench/paired.py --warmup 1 --runs "$RUNS" --export-json "$tmp/$name.json" \
     duckdb "$BASE --threads 2 \"$sql\"" \
     "${before[@]}" \
     dux "$DUX run --workers $workers --threads 2 '$pipeline'"
   "$DUX" run --workers "$workers" --threads 2 --telemetry "$pipeline" 2>"$tmp/$name.events" >/dev/null
   rules="$("$DUX" explain --workers "$workers" "$pipeline" | sed -n 's/^-- splitter rules applied: //p')"
-  stop_workers
+  stop_workers "$ours_from"
   python3 - "$tmp/$name.json" "$tmp/$name.events" "$name" "$rules" "$peaks" <<'PY'
 import json, sys
 runs = {r["command"]: r["median"] for r in json.load(open(sys.argv[1]))["results"]}

@@ -54,13 +54,16 @@ start_workers() {
   done
 }
 
-# Each running worker's peak resident memory in MB ("A / B" in `peaks`), then the workers are
-# stopped.
+# stop_workers [FIRST]: the peak resident memory in MB of each running worker from the
+# FIRST-th started on (default 0: all; "A / B" in `peaks`), then every worker is stopped.
 stop_workers() {
   peaks=""
+  local i=0
   for p in "${pids[@]}"; do
-    peak="$(awk '/VmHWM/ {printf "%.0f", $2 / 1024}' "/proc/$p/status")"
-    peaks="${peaks:+$peaks / }$peak"
+    if ((i++ >= ${1:-0})); then
+      peak="$(awk '/VmHWM/ {printf "%.0f", $2 / 1024}' "/proc/$p/status")"
+      peaks="${peaks:+$peaks / }$peak"
+    fi
     kill "$p"
   done
   wait 2>/dev/null || true
