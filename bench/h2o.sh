@@ -149,9 +149,15 @@ PY
 done
 python3 - "$tmp" <<'PY'
 import glob, json, math, sys
-ratios = []
+ratios = {"before": [], "dux": []}
 for f in sorted(glob.glob(sys.argv[1] + "/*.json")):
     runs = {r["command"]: r["median"] for r in json.load(open(f))["results"]}
-    ratios.append(runs["dux"] / runs["duckdb"])
-print(f"| geometric mean | | | {math.exp(sum(map(math.log, ratios)) / len(ratios)):.2f} | | | |")
+    for name in ratios:
+        if name in runs:
+            ratios[name].append(runs[name] / runs["duckdb"])
+mean = {n: math.exp(sum(map(math.log, r)) / len(r)) for n, r in ratios.items() if r}
+if "before" in mean:
+    print(f"| geometric mean | | | | {mean['before']:.2f} | {mean['dux']:.2f} | | | |")
+else:
+    print(f"| geometric mean | | | {mean['dux']:.2f} | | | |")
 PY
