@@ -56,6 +56,7 @@ start_workers() {
 
 # stop_workers [FIRST]: the peak resident memory in MB of each running worker from the
 # FIRST-th started on (default 0: all; "A / B" in `peaks`), then every worker is stopped.
+# shellcheck disable=SC2120  # FIRST is optional
 stop_workers() {
   peaks=""
   local i=0
