@@ -51,6 +51,9 @@ Result<int64_t> ImportIpc(Connection& connection, const std::string& table,
 /// type a table's columns, into the sink `open` returns once the schema is known (its
 /// RoutedColumns carry names and types only). Every chunk is handed over with Take; the
 /// sink is finished at the end. Memory stays bounded by a batch plus what the sink keeps.
+/// A batch of at most a DuckDB vector's length becomes a chunk directly, keeping its
+/// buffers where DuckDB can; ENUM columns, a stream without batches and longer batches go
+/// through DuckDB's arrow scan (a query) instead.
 Result<int64_t> ReadIpcChunks(
     Connection& connection, std::unique_ptr<arrow_ipc::InputStream> in,
     const std::function<Result<std::unique_ptr<RowSink>>(const RoutedColumns&)>& open);
