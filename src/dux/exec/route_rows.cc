@@ -55,7 +55,6 @@ Result<std::vector<int64_t>> RouteRows(Connection& connection, const std::string
     bucket.size = 0;
     return Status::OK();
   };
-  const auto n_of = static_cast<uint64_t>(n_buckets);
   std::vector<sel_t*> rows_of(buckets.size());
   // Copies the selected rows [from, to) of `chunk` to the end of the bucket's pending chunk.
   auto copy = [&](Bucket& bucket, duckdb_data_chunk chunk, idx_t from, idx_t to) {
@@ -77,7 +76,7 @@ Result<std::vector<int64_t>> RouteRows(Connection& connection, const std::string
       rows_of[b] = duckdb_selection_vector_get_data_ptr(buckets[b].selection.get());
     }
     for (idx_t row = 0; row < size; ++row) {
-      size_t b = BucketOfHash(hashes[row], n_of);  // hash() is never NULL
+      size_t b = BucketOfHash(hashes[row], buckets.size());  // hash() is never NULL
       rows_of[b][buckets[b].selected++] = static_cast<sel_t>(row);
     }
     for (auto& bucket : buckets) {

@@ -33,11 +33,11 @@ class BucketOutput : public arrow_ipc::OutputStream {
     chunk_.set_exchange_id(exchange);
     chunk_.set_lease_id(lease);
     chunk_.set_bucket(bucket);
+    buffer_->reserve(chunk_bytes_);
   }
   /// Cuts at `chunk_bytes` even inside one write (a batch of long strings), so that no
   /// message outgrows the transport's limit.
   Status Write(const void* data, size_t size) override {
-    if (buffer_->capacity() < chunk_bytes_) buffer_->reserve(chunk_bytes_);
     const char* bytes = static_cast<const char*>(data);
     while (size > 0) {
       size_t n = std::min(size, chunk_bytes_ - buffer_->size());
