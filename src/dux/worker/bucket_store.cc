@@ -363,15 +363,45 @@ Result<std::unique_ptr<exec::RowSink>> BucketStore::MoveToTable(
   return sink;
 }
 
+BucketStore::BucketStore(int64_t budget) : budget_(budget), freeing_([this] { FreeDropped(); }) {}
+
+BucketStore::~BucketStore() {
+  {
+    std::lock_guard lock(mutex_);
+    closing_ = true;
+  }
+  dropped_cv_.notify_one();
+  freeing_.join();
+}
+
+void BucketStore::FreeDropped() {
+  std::unique_lock lock(mutex_);
+  for (;;) {
+    dropped_cv_.wait(lock, [this] { return closing_ || !dropped_.empty(); });
+    if (dropped_.empty()) return;  // closing, and nothing left to free
+    std::vector<std::shared_ptr<Bucket>> batch;
+    batch.swap(dropped_);
+    int64_t bytes = 0;
+    for (const auto& bucket : batch) bytes += bucket->bytes;
+    lock.unlock();
+    batch.clear();  // the chunks go here (later, when a scan still holds the bucket)
+    lock.lock();
+    bytes_ -= bytes;
+  }
+}
+
 bool BucketStore::Drop(const std::string& name) {
-  std::shared_ptr<Bucket> gone;  // freed after the lock is released
-  std::lock_guard lock(mutex_);
-  auto it = buckets_.find(name);
-  if (it == buckets_.end()) return false;
-  gone = std::move(it->second);
-  buckets_.erase(it);
-  bytes_ -= gone->bytes;
-  return !gone->table;
+  bool in_memory;
+  {
+    std::lock_guard lock(mutex_);
+    auto it = buckets_.find(name);
+    if (it == buckets_.end()) return false;
+    in_memory = !it->second->table;
+    dropped_.push_back(std::move(it->second));
+    buckets_.erase(it);
+  }
+  dropped_cv_.notify_one();
+  return in_memory;
 }
 
 bool BucketStore::Holds(const std::string& name) const {

@@ -4,6 +4,7 @@
 
 #include <gtest/gtest.h>
 
+#include <chrono>
 #include <string>
 #include <thread>
 #include <vector>
@@ -42,6 +43,14 @@ class BucketStoreTest : public ::testing::Test {
     EXPECT_TRUE(rows.ok()) << rows.status().message();
     return rows.ok() ? (*rows)[0][0].value_or("NULL") : "error";
   }
+  // Whether the store's bytes come down to `bytes` within 10 s (dropped buckets are freed
+  // on the store's own thread).
+  bool BytesReach(int64_t bytes) {
+    for (int i = 0; i < 1000 && store_->bytes() != bytes; ++i) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+    return store_->bytes() == bytes;
+  }
   bool IsTable(const std::string& name) {
     return One("SELECT count(*) FROM duckdb_tables() WHERE table_name = '" + name + "'") == "1";
   }
@@ -74,8 +83,34 @@ TEST_F(BucketStoreTest, ABucketReadsLikeATableAsOftenAsAQueryNamesIt) {
 
   EXPECT_TRUE(store_->Drop("b0"));
   EXPECT_FALSE(store_->Holds("b0"));
-  EXPECT_EQ(store_->bytes(), 0);
   EXPECT_FALSE(con_->QueryText("SELECT CAST(count(*) AS VARCHAR) FROM b0").ok());
+  // Its chunks are freed on the store's thread, and counted until then.
+  EXPECT_TRUE(BytesReach(0));
+}
+
+TEST_F(BucketStoreTest, ABucketDroppedWhileAQueryReadsItStaysUntilTheQueryEnds) {
+  Install(int64_t{1} << 30);
+  ASSERT_TRUE(Fill("b0", kRows).ok());
+  // Drops the bucket when the query's first batch arrives; the query reads on.
+  struct DropOnFirstBatch : exec::ArrowBatchSink {
+    BucketStore* store;
+    int64_t rows = 0;
+    Status Schema(const ArrowSchema&) override { return Status::OK(); }
+    Status Batch(const ArrowArray& batch) override {
+      if (rows == 0) {
+        EXPECT_TRUE(store->Drop("b0"));
+      }
+      rows += batch.length;
+      return Status::OK();
+    }
+  } sink;
+  sink.store = store_.get();
+  auto exported = exec::ExportArrow(*con_, "SELECT id FROM b0", &sink);
+  ASSERT_TRUE(exported.ok()) << exported.status().message();
+  EXPECT_EQ(*exported, 10000);
+  EXPECT_EQ(sink.rows, 10000);
+  EXPECT_FALSE(store_->Holds("b0"));
+  EXPECT_TRUE(BytesReach(0));
 }
 
 TEST_F(BucketStoreTest, BeyondTheBudgetABucketMovesToATable) {
