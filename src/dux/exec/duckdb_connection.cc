@@ -131,6 +131,16 @@ Result<std::optional<std::string>> Connection::CallText(const std::string& funct
   return sql::OnlyValue(rows, function);
 }
 
+Result<sql::TextRows> Connection::QueryTextPrepared(const std::string& sql) {
+  auto it = statements_.find(sql);
+  if (it == statements_.end()) {
+    DUX_ASSIGN_OR_RETURN(PreparedHandle prepared, Prepare(sql));
+    it = statements_.emplace(sql, std::move(prepared)).first;
+  }
+  DUX_ASSIGN_OR_RETURN(ResultHandle result, RunPrepared(it->second));
+  return TextOf(result, sql);
+}
+
 Result<sql::TextRows> Connection::TextOf(ResultHandle& result, const std::string& what) {
   idx_t num_columns = duckdb_column_count(result.get());
   for (idx_t c = 0; c < num_columns; ++c) {

@@ -60,6 +60,9 @@ class Connection : public sql::Binder {
   /// with dozens of these, where a whole statement costs 3-4 times the call.
   Result<std::optional<std::string>> CallText(const std::string& function,
                                               const std::string& argument) override;
+  /// QueryText for a statement asked again and again (a worker's memory samples, taken at
+  /// the end of every fragment): prepared at its first run and kept with the connection.
+  Result<sql::TextRows> QueryTextPrepared(const std::string& sql);
 
   /// Stops the statement running on this connection (from another thread).
   void Interrupt();
@@ -75,8 +78,9 @@ class Connection : public sql::Binder {
   static Result<sql::TextRows> TextOf(ResultHandle& result, const std::string& what);
   ConnectionHandle con_;
   std::shared_ptr<const UrlFiles> url_files_;
-  /// CallText's statements, by function; destroyed before the connection.
-  std::map<std::string, PreparedHandle> calls_;
+  /// CallText's statements, by function, and QueryTextPrepared's, by text; destroyed before
+  /// the connection.
+  std::map<std::string, PreparedHandle> calls_, statements_;
 };
 
 /// DuckDB's message made one line: its first line (and a did-you-mean candidate, if any).

@@ -88,6 +88,21 @@ TEST_F(ConnectionTest, QueryEndsPrintsTheBoxOfTheWholeResult) {
   EXPECT_EQ(ends->rows[39][0], Value::Int(4999));
 }
 
+TEST_F(ConnectionTest, APreparedTextQuerySeesTheDataAsItIsAtEachRun) {
+  ASSERT_TRUE(con_->Execute("CREATE TABLE t AS SELECT 1 AS x").ok());
+  const std::string sql = "SELECT CAST(sum(x) AS VARCHAR) FROM t";
+  auto first = con_->QueryTextPrepared(sql);
+  ASSERT_TRUE(first.ok()) << first.status().message();
+  EXPECT_EQ((*first)[0][0], "1");
+  ASSERT_TRUE(con_->Execute("INSERT INTO t VALUES (41)").ok());
+  auto second = con_->QueryTextPrepared(sql);
+  ASSERT_TRUE(second.ok()) << second.status().message();
+  EXPECT_EQ((*second)[0][0], "42");
+  // Errors are QueryText's: a statement that cannot be prepared, or a column not VARCHAR.
+  EXPECT_FALSE(con_->QueryTextPrepared("SELECT * FROM missing").ok());
+  EXPECT_FALSE(con_->QueryTextPrepared("SELECT 1").ok());
+}
+
 TEST_F(ConnectionTest, RefusesASecondStatement) {
   ASSERT_TRUE(con_->Execute("CREATE TABLE t AS SELECT 1 AS x").ok());
   auto r = con_->Execute("SELECT 1; DROP TABLE t");
