@@ -23,8 +23,8 @@ constexpr const char* kRows =
 
 class BucketStoreTest : public ::testing::Test {
  protected:
-  void Install(int64_t budget) {
-    db_ = std::move(exec::Database::Open("", {{"threads", "2"}})).value();
+  void Install(int64_t budget, const std::string& threads = "2") {
+    db_ = std::move(exec::Database::Open("", {{"threads", threads}})).value();
     con_ = std::make_unique<exec::Connection>(std::move(exec::Connection::Open(db_)).value());
     store_ = std::move(BucketStore::Install(db_, budget)).value();
   }
@@ -89,7 +89,10 @@ TEST_F(BucketStoreTest, ABucketReadsLikeATableAsOftenAsAQueryNamesIt) {
 }
 
 TEST_F(BucketStoreTest, ABucketDroppedWhileAQueryReadsItStaysUntilTheQueryEnds) {
-  Install(int64_t{1} << 30);
+  // One DuckDB thread: what is tested is the drop during a read. With two, the scan's state
+  // made on DuckDB's task thread and freed by the query's end on this one are handed over
+  // through DuckDB's atomics, which ThreadSanitizer cannot see (tsan.supp).
+  Install(int64_t{1} << 30, "1");
   ASSERT_TRUE(Fill("b0", kRows).ok());
   // Drops the bucket when the query's first batch arrives; the query reads on.
   struct DropOnFirstBatch : exec::ArrowBatchSink {
