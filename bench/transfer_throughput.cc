@@ -23,6 +23,7 @@
 #include <thread>
 #include <vector>
 
+#include "child_process.h"
 #include "dux/api/session.h"
 #include "dux/arrow_ipc/ipc_reader.h"
 #include "dux/exec/arrow_export.h"
@@ -44,26 +45,6 @@ double CpuSeconds() {
   timespec t{};
   clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &t);
   return static_cast<double>(t.tv_sec) + static_cast<double>(t.tv_nsec) / 1e9;
-}
-
-// CPU time of another process (user and system, every thread), in seconds; 0 when it cannot
-// be read.
-double ProcessCpuSeconds(pid_t pid) {
-  FILE* f = std::fopen(("/proc/" + std::to_string(pid) + "/stat").c_str(), "r");
-  if (f == nullptr) return 0;
-  char line[4096];
-  size_t n = std::fread(line, 1, sizeof line - 1, f);
-  std::fclose(f);
-  line[n] = '\0';
-  // Fields after the command's closing parenthesis: state is the 3rd, utime the 14th.
-  const char* rest = std::strrchr(line, ')');
-  if (rest == nullptr) return 0;
-  unsigned long long utime = 0, stime = 0;
-  if (std::sscanf(rest + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu", &utime,
-                  &stime) != 2) {
-    return 0;
-  }
-  return static_cast<double>(utime + stime) / static_cast<double>(sysconf(_SC_CLK_TCK));
 }
 
 double Median(std::vector<double> v) {
@@ -225,11 +206,11 @@ int main(int argc, char** argv) {  // NOLINT(bugprone-exception-escape)
   int64_t bytes = 0;
   for (int i = 0; i < runs + 1; ++i) {
     request.mutable_fragment()->set_query_id("bench-" + std::to_string(i));
-    double worker_before = ProcessCpuSeconds(worker_pid), receiver_before = CpuSeconds();
+    double worker_before = dux::test::CpuSeconds(worker_pid), receiver_before = CpuSeconds();
     auto start = Clock::now();
     bytes = Drain(worker, request, /*decode=*/false);
     double t_raw = Seconds(start);
-    double t_worker = ProcessCpuSeconds(worker_pid) - worker_before;
+    double t_worker = dux::test::CpuSeconds(worker_pid) - worker_before;
     double t_receiver = CpuSeconds() - receiver_before;
     request.mutable_fragment()->set_query_id("bench-decode-" + std::to_string(i));
     start = Clock::now();

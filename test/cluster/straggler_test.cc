@@ -13,10 +13,8 @@
 #include <atomic>
 #include <chrono>
 #include <filesystem>
-#include <fstream>
 #include <memory>
 #include <optional>
-#include <sstream>
 #include <string>
 #include <thread>
 #include <vector>
@@ -31,6 +29,7 @@ using namespace std::chrono_literals;
 using dux::test::ChildOptions;
 using dux::test::ChildProcess;
 using dux::test::Contains;
+using dux::test::CpuSeconds;
 using dux::test::Lines;
 using dux::test::ReadFile;
 using dux::test::StartListening;
@@ -49,24 +48,6 @@ struct Outcome {
   std::string out, err;
   double seconds = 0;
 };
-
-// CPU seconds (user and system, all threads) process `pid` has used; -1 when unreadable.
-double CpuSeconds(pid_t pid) {
-  std::ifstream file("/proc/" + std::to_string(pid) + "/stat");  // a size of 0: read it as a stream
-  std::string stat;
-  std::getline(file, stat);
-  size_t paren = stat.rfind(')');  // the command name may hold spaces
-  if (paren == std::string::npos) return -1;
-  std::istringstream in(stat.substr(paren + 2));
-  std::string field;
-  double utime = 0, stime = 0;
-  // After the name: state is field 3; utime and stime are fields 14 and 15.
-  for (int i = 3; i <= 15 && in >> field; ++i) {
-    if (i == 14) utime = std::stod(field);
-    if (i == 15) stime = std::stod(field);
-  }
-  return (utime + stime) / static_cast<double>(sysconf(_SC_CLK_TCK));
-}
 
 // Keeps a process to `share` of one CPU for its first `window` of wall time, with SIGSTOP
 // and SIGCONT: a worker that is alive but slow. It is let run in short spells and stopped

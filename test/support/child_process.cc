@@ -11,6 +11,8 @@
 #include <cerrno>
 #include <cstdlib>
 #include <cstring>
+#include <fstream>
+#include <sstream>
 #include <string_view>
 #include <thread>
 
@@ -176,6 +178,23 @@ std::optional<ListeningChild> StartListening(const std::vector<std::string>& arg
   *error = "`" + command + "` printed \"" + line.value_or("") +
            "\" instead of its address; stderr: " + stderr_text;
   return std::nullopt;
+}
+
+double CpuSeconds(pid_t pid) {
+  std::ifstream file("/proc/" + std::to_string(pid) + "/stat");  // a size of 0: read it as a stream
+  std::string stat;
+  std::getline(file, stat);
+  size_t paren = stat.rfind(')');  // the command name may hold spaces
+  if (paren == std::string::npos) return -1;
+  std::istringstream in(stat.substr(paren + 2));
+  std::string field;
+  double utime = 0, stime = 0;
+  // After the name: state is field 3; utime and stime are fields 14 and 15.
+  for (int i = 3; i <= 15 && in >> field; ++i) {
+    if (i == 14) utime = std::stod(field);
+    if (i == 15) stime = std::stod(field);
+  }
+  return (utime + stime) / static_cast<double>(sysconf(_SC_CLK_TCK));
 }
 
 }  // namespace dux::test

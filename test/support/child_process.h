@@ -74,4 +74,8 @@ std::optional<ListeningChild> StartListening(const std::vector<std::string>& arg
                                              const ChildOptions& options,
                                              std::chrono::milliseconds timeout, std::string* error);
 
+/// CPU seconds (user and system, all threads) process `pid` has used, from /proc/PID/stat;
+/// -1 when unreadable.
+double CpuSeconds(pid_t pid);
+
 }  // namespace dux::test
