@@ -6,12 +6,14 @@
 #include <duckdb.h>
 
 #include <cstring>
+#include <memory>
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <utility>
 #include <vector>
 
 #include "dux/arrow_ipc/ipc_reader.h"
+#include "dux/common/library_callback.h"
 #include "dux/exec/arrow_bridge_internal.h"
 #include "dux/exec/arrow_stream.h"
 #include "dux/sql/quote.h"
@@ -47,6 +49,79 @@ std::optional<std::string> FindMetadata(const char* metadata, const std::string&
   return std::nullopt;
 }
 
+// The schema of column `c` of a record batch as a struct of that one field, as
+// duckdb_schema_from_arrow reads it (it reads the schema and keeps nothing of it).
+Result<std::vector<ArrowConvertedSchemaHandle>> ConvertColumnSchemas(Connection& connection,
+                                                                     const ArrowSchema& schema) {
+  std::vector<ArrowConvertedSchemaHandle> converted(static_cast<size_t>(schema.n_children));
+  for (int64_t c = 0; c < schema.n_children; ++c) {
+    ArrowSchema* field = schema.children[c];
+    ArrowSchema one{"+s", "", nullptr, 0, 1, &field, nullptr, nullptr, nullptr};
+    DUX_RETURN_NOT_OK(internal::TakeError(
+        duckdb_schema_from_arrow(connection.get(), &one, converted[static_cast<size_t>(c)].out()),
+        "cannot read the Arrow schema"));
+  }
+  return converted;
+}
+
+// Column `c` of a shared record batch as a batch of that one column. DuckDB's release of it
+// drops one reference to the whole batch, so the batch lives while any column DuckDB kept
+// without copying (strings, numbers) still points into it.
+struct ColumnOfBatch {
+  std::shared_ptr<arrow_ipc::ArrayOwner> batch;
+  const void* buffers[1] = {nullptr};
+  ArrowArray* children[1] = {nullptr};
+};
+
+void ReleaseColumnOfBatch(ArrowArray* array) {
+  delete static_cast<ColumnOfBatch*>(array->private_data);
+  array->release = nullptr;
+}
+
+// A DuckDB chunk holding `batch` (of at most a chunk's rows), converted column by column.
+// duckdb_data_chunk_from_arrow hands a batch's ownership to the conversion of its first
+// column alone: when that column is converted by a copy (an extension type such as
+// BOOLEAN's lossless arrow.bool8), DuckDB freed the batch before it read the columns after
+// it. One batch per column gives every column its own reference.
+Result<DataChunkHandle> ChunkFromBatch(Connection& connection,
+                                       const std::vector<ArrowConvertedSchemaHandle>& converted,
+                                       arrow_ipc::ArrayOwner& batch) {
+  const auto length = static_cast<idx_t>(batch->length);
+  const int64_t offset = batch->offset;
+  auto shared = std::make_shared<arrow_ipc::ArrayOwner>(std::move(batch));
+  std::vector<DataChunkHandle> one_column(converted.size());
+  std::vector<LogicalTypeHandle> type_owners;
+  std::vector<duckdb_logical_type> types;
+  for (size_t c = 0; c < converted.size(); ++c) {
+    auto* owner = new ColumnOfBatch{shared, {nullptr}, {(*shared)->children[c]}};
+    ArrowArray column{static_cast<int64_t>(length),
+                      0,
+                      offset,
+                      1,
+                      1,
+                      owner->buffers,
+                      owner->children,
+                      nullptr,
+                      &LibraryCallback<ReleaseColumnOfBatch>::Call,
+                      owner};
+    Status made =
+        internal::TakeError(duckdb_data_chunk_from_arrow(connection.get(), &column,
+                                                         converted[c].get(), one_column[c].out()),
+                            "cannot read an Arrow batch");
+    if (column.release) column.release(&column);  // kept by DuckDB only when it cleared it
+    DUX_RETURN_NOT_OK(made);
+    type_owners.emplace_back(
+        duckdb_vector_get_column_type(duckdb_data_chunk_get_vector(one_column[c].get(), 0)));
+    types.push_back(type_owners.back().get());
+  }
+  DataChunkHandle chunk(duckdb_create_data_chunk(types.data(), types.size()));
+  for (size_t c = 0; c < converted.size(); ++c) {
+    duckdb_vector_reference_vector(duckdb_data_chunk_get_vector(chunk.get(), c),
+                                   duckdb_data_chunk_get_vector(one_column[c].get(), 0));
+  }
+  duckdb_data_chunk_set_size(chunk.get(), length);
+  return chunk;
+}
 }  // namespace
 
 Result<int64_t> ScanArrowStream(Connection& connection, ArrowArrayStream* stream,
@@ -243,7 +318,7 @@ Result<int64_t> ReadIpcChunks(
   // stream of no batches (whose columns only the scan's bind gives) and batches longer than
   // a chunk, from the first such batch on.
   int64_t rows = 0;
-  ArrowConvertedSchemaHandle converted;
+  std::vector<ArrowConvertedSchemaHandle> converted;
   std::vector<LogicalTypeHandle> type_owners;
   RoutedColumns columns;
   for (;;) {
@@ -256,19 +331,10 @@ Result<int64_t> ReadIpcChunks(
       rows += rest;
       break;
     }
-    if (!converted) {
-      DUX_RETURN_NOT_OK(internal::TakeError(
-          duckdb_schema_from_arrow(connection.get(), ipc.schema.get(), converted.out()),
-          "cannot read the Arrow schema"));
+    if (converted.empty()) {
+      DUX_ASSIGN_OR_RETURN(converted, ConvertColumnSchemas(connection, *ipc.schema.get()));
     }
-    DataChunkHandle chunk;
-    ArrowArray moved{};
-    batch.MoveTo(&moved);
-    Status made = internal::TakeError(
-        duckdb_data_chunk_from_arrow(connection.get(), &moved, converted.get(), chunk.out()),
-        "cannot read an Arrow batch");
-    if (moved.release) moved.release(&moved);  // kept by DuckDB only when it cleared it
-    DUX_RETURN_NOT_OK(made);
+    DUX_ASSIGN_OR_RETURN(DataChunkHandle chunk, ChunkFromBatch(connection, converted, batch));
     if (!sink) {
       for (idx_t c = 0; c < duckdb_data_chunk_get_column_count(chunk.get()); ++c) {
         type_owners.emplace_back(
