@@ -49,79 +49,101 @@ std::optional<std::string> FindMetadata(const char* metadata, const std::string&
   return std::nullopt;
 }
 
-// The schema of column `c` of a record batch as a struct of that one field, as
-// duckdb_schema_from_arrow reads it (it reads the schema and keeps nothing of it).
-Result<std::vector<ArrowConvertedSchemaHandle>> ConvertColumnSchemas(Connection& connection,
-                                                                     const ArrowSchema& schema) {
-  std::vector<ArrowConvertedSchemaHandle> converted(static_cast<size_t>(schema.n_children));
-  for (int64_t c = 0; c < schema.n_children; ++c) {
-    ArrowSchema* field = schema.children[c];
-    ArrowSchema one{"+s", "", nullptr, 0, 1, &field, nullptr, nullptr, nullptr};
-    DUX_RETURN_NOT_OK(internal::TakeError(
-        duckdb_schema_from_arrow(connection.get(), &one, converted[static_cast<size_t>(c)].out()),
-        "cannot read the Arrow schema"));
-  }
-  return converted;
-}
-
-// Column `c` of a shared record batch as a batch of that one column. DuckDB's release of it
-// drops one reference to the whole batch, so the batch lives while any column DuckDB kept
-// without copying (strings, numbers) still points into it.
-struct ColumnOfBatch {
-  std::shared_ptr<arrow_ipc::ArrayOwner> batch;
-  const void* buffers[1] = {nullptr};
-  ArrowArray* children[1] = {nullptr};
+// duckdb_data_chunk_from_arrow hands a batch's ownership to the conversion of its first
+// column alone, and the columns after it that DuckDB keeps without copying (numbers,
+// strings) point into the batch. When that first column is converted by a copy (an
+// extension type, such as BOOLEAN's lossless arrow.bool8 that dux's processes exchange),
+// DuckDB freed the batch before it read the columns after it. So a batch is converted in
+// runs of columns: each extension column alone, and from the first other column on, the
+// rest in one run (that column's vector keeps the batch for all of them). Each run holds its
+// own reference to the batch.
+struct ColumnRun {
+  int64_t first = 0;
+  int64_t count = 0;
+  ArrowConvertedSchemaHandle converted;
 };
 
-void ReleaseColumnOfBatch(ArrowArray* array) {
-  delete static_cast<ColumnOfBatch*>(array->private_data);
+// The runs of `schema`'s columns, each with its schema as DuckDB converted it (which reads
+// the schema and keeps nothing of it). One run of every column in the common case.
+Result<std::vector<ColumnRun>> ConvertColumnRuns(Connection& connection,
+                                                 const ArrowSchema& schema) {
+  std::vector<ColumnRun> runs;
+  int64_t first = 0;
+  do {
+    bool extension = first < schema.n_children &&
+                     FindMetadata(schema.children[first]->metadata, "ARROW:extension:name");
+    ColumnRun run{first, extension ? 1 : schema.n_children - first, {}};
+    ArrowSchema part{"+s",    "",      nullptr, 0, run.count, schema.children + first,
+                     nullptr, nullptr, nullptr};
+    DUX_RETURN_NOT_OK(
+        internal::TakeError(duckdb_schema_from_arrow(connection.get(), &part, run.converted.out()),
+                            "cannot read the Arrow schema"));
+    first += run.count;
+    runs.push_back(std::move(run));
+  } while (first < schema.n_children);
+  return runs;
+}
+
+// A run of a shared record batch's columns as a batch of its own; releasing it drops one
+// reference to the whole batch.
+struct RunOfBatch {
+  std::shared_ptr<arrow_ipc::ArrayOwner> batch;
+  const void* buffers[1] = {nullptr};
+};
+
+void ReleaseRunOfBatch(ArrowArray* array) {
+  delete static_cast<RunOfBatch*>(array->private_data);
   array->release = nullptr;
 }
 
-// A DuckDB chunk holding `batch` (of at most a chunk's rows), converted column by column.
-// duckdb_data_chunk_from_arrow hands a batch's ownership to the conversion of its first
-// column alone: when that column is converted by a copy (an extension type such as
-// BOOLEAN's lossless arrow.bool8), DuckDB freed the batch before it read the columns after
-// it. One batch per column gives every column its own reference.
-Result<DataChunkHandle> ChunkFromBatch(Connection& connection,
-                                       const std::vector<ArrowConvertedSchemaHandle>& converted,
+// A DuckDB chunk holding `batch` (of at most a chunk's rows), converted run by run.
+Result<DataChunkHandle> ChunkFromBatch(Connection& connection, const std::vector<ColumnRun>& runs,
                                        arrow_ipc::ArrayOwner& batch) {
-  const auto length = static_cast<idx_t>(batch->length);
+  const int64_t length = batch->length;
   const int64_t offset = batch->offset;
   auto shared = std::make_shared<arrow_ipc::ArrayOwner>(std::move(batch));
-  std::vector<DataChunkHandle> one_column(converted.size());
+  std::vector<DataChunkHandle> parts(runs.size());
+  for (size_t r = 0; r < runs.size(); ++r) {
+    auto* owner = new RunOfBatch{shared};
+    ArrowArray part{length,
+                    0,
+                    offset,
+                    1,
+                    runs[r].count,
+                    owner->buffers,
+                    (*shared)->children + runs[r].first,
+                    nullptr,
+                    &LibraryCallback<ReleaseRunOfBatch>::Call,
+                    owner};
+    Status made =
+        internal::TakeError(duckdb_data_chunk_from_arrow(connection.get(), &part,
+                                                         runs[r].converted.get(), parts[r].out()),
+                            "cannot read an Arrow batch");
+    if (part.release) part.release(&part);  // kept by DuckDB only when it cleared it
+    DUX_RETURN_NOT_OK(made);
+  }
+  if (parts.size() == 1) return std::move(parts[0]);
   std::vector<LogicalTypeHandle> type_owners;
   std::vector<duckdb_logical_type> types;
-  for (size_t c = 0; c < converted.size(); ++c) {
-    auto* owner = new ColumnOfBatch{shared, {nullptr}, {(*shared)->children[c]}};
-    ArrowArray column{static_cast<int64_t>(length),
-                      0,
-                      offset,
-                      1,
-                      1,
-                      owner->buffers,
-                      owner->children,
-                      nullptr,
-                      &LibraryCallback<ReleaseColumnOfBatch>::Call,
-                      owner};
-    Status made =
-        internal::TakeError(duckdb_data_chunk_from_arrow(connection.get(), &column,
-                                                         converted[c].get(), one_column[c].out()),
-                            "cannot read an Arrow batch");
-    if (column.release) column.release(&column);  // kept by DuckDB only when it cleared it
-    DUX_RETURN_NOT_OK(made);
-    type_owners.emplace_back(
-        duckdb_vector_get_column_type(duckdb_data_chunk_get_vector(one_column[c].get(), 0)));
-    types.push_back(type_owners.back().get());
+  for (auto& part : parts) {
+    for (idx_t c = 0; c < duckdb_data_chunk_get_column_count(part.get()); ++c) {
+      type_owners.emplace_back(
+          duckdb_vector_get_column_type(duckdb_data_chunk_get_vector(part.get(), c)));
+      types.push_back(type_owners.back().get());
+    }
   }
   DataChunkHandle chunk(duckdb_create_data_chunk(types.data(), types.size()));
-  for (size_t c = 0; c < converted.size(); ++c) {
-    duckdb_vector_reference_vector(duckdb_data_chunk_get_vector(chunk.get(), c),
-                                   duckdb_data_chunk_get_vector(one_column[c].get(), 0));
+  idx_t column = 0;
+  for (auto& part : parts) {
+    for (idx_t c = 0; c < duckdb_data_chunk_get_column_count(part.get()); ++c) {
+      duckdb_vector_reference_vector(duckdb_data_chunk_get_vector(chunk.get(), column++),
+                                     duckdb_data_chunk_get_vector(part.get(), c));
+    }
   }
-  duckdb_data_chunk_set_size(chunk.get(), length);
+  duckdb_data_chunk_set_size(chunk.get(), static_cast<idx_t>(length));
   return chunk;
 }
+
 }  // namespace
 
 Result<int64_t> ScanArrowStream(Connection& connection, ArrowArrayStream* stream,
@@ -318,7 +340,7 @@ Result<int64_t> ReadIpcChunks(
   // stream of no batches (whose columns only the scan's bind gives) and batches longer than
   // a chunk, from the first such batch on.
   int64_t rows = 0;
-  std::vector<ArrowConvertedSchemaHandle> converted;
+  std::vector<ColumnRun> runs;
   std::vector<LogicalTypeHandle> type_owners;
   RoutedColumns columns;
   for (;;) {
@@ -331,10 +353,10 @@ Result<int64_t> ReadIpcChunks(
       rows += rest;
       break;
     }
-    if (converted.empty()) {
-      DUX_ASSIGN_OR_RETURN(converted, ConvertColumnSchemas(connection, *ipc.schema.get()));
+    if (runs.empty()) {
+      DUX_ASSIGN_OR_RETURN(runs, ConvertColumnRuns(connection, *ipc.schema.get()));
     }
-    DUX_ASSIGN_OR_RETURN(DataChunkHandle chunk, ChunkFromBatch(connection, converted, batch));
+    DUX_ASSIGN_OR_RETURN(DataChunkHandle chunk, ChunkFromBatch(connection, runs, batch));
     if (!sink) {
       for (idx_t c = 0; c < duckdb_data_chunk_get_column_count(chunk.get()); ++c) {
         type_owners.emplace_back(

@@ -159,23 +159,26 @@ TEST_F(ReadIpcChunksTest, EnumColumnsComeBackAsTheSameEnum) {
 // long strings included (they point into the batch's buffers).
 TEST_F(ReadIpcChunksTest, ALosslessBooleanFirstColumnKeepsTheBatchForTheColumnsAfterIt) {
   ASSERT_TRUE(con_->Execute("SET arrow_lossless_conversion = true").ok());
-  auto rows = Read(QueryIpc(
-      "SELECT range % 3 = 0 AS b, range AS id, 'a string longer than inlined ' || range AS s "
-      "FROM range(5000)"));
+  auto rows =
+      Read(QueryIpc("SELECT range % 3 = 0 AS b, range % 2 = 0 AS c, range AS id, "
+                    "'a string longer than inlined ' || range AS s FROM range(5000)"));
   ASSERT_TRUE(rows.ok()) << rows.status().message();
   EXPECT_EQ(*rows, 5000);
-  EXPECT_EQ(types_, (std::vector<std::string>{"BOOLEAN", "BIGINT", "VARCHAR"}));
+  EXPECT_EQ(types_, (std::vector<std::string>{"BOOLEAN", "BOOLEAN", "BIGINT", "VARCHAR"}));
   int64_t next = 0;
   for (auto& chunk : chunks_) {
     const auto* b = static_cast<const bool*>(
         duckdb_vector_get_data(duckdb_data_chunk_get_vector(chunk.get(), 0)));
-    const auto* ids = static_cast<const int64_t*>(
+    const auto* c = static_cast<const bool*>(
         duckdb_vector_get_data(duckdb_data_chunk_get_vector(chunk.get(), 1)));
-    auto* s = static_cast<duckdb_string_t*>(
+    const auto* ids = static_cast<const int64_t*>(
         duckdb_vector_get_data(duckdb_data_chunk_get_vector(chunk.get(), 2)));
+    auto* s = static_cast<duckdb_string_t*>(
+        duckdb_vector_get_data(duckdb_data_chunk_get_vector(chunk.get(), 3)));
     for (idx_t i = 0; i < duckdb_data_chunk_get_size(chunk.get()); ++i, ++next) {
       ASSERT_EQ(ids[i], next);
       ASSERT_EQ(b[i], next % 3 == 0);
+      ASSERT_EQ(c[i], next % 2 == 0);
       ASSERT_EQ(std::string(duckdb_string_t_data(&s[i]), duckdb_string_t_length(s[i])),
                 "a string longer than inlined " + std::to_string(next));
     }
@@ -184,8 +187,15 @@ TEST_F(ReadIpcChunksTest, ALosslessBooleanFirstColumnKeepsTheBatchForTheColumnsA
 }
 
 // Every type of test_all_types() but the ENUMs (above): the direct path gives the types and
-// values the arrow scan gives a table.
-TEST_F(ReadIpcChunksTest, EveryTypeReadsAsImportIpcReadsIt) {
+// values the arrow scan gives a table, with DuckDB's standard Arrow types and with the
+// lossless ones dux's processes exchange (where the first column, a BOOLEAN, is an extension
+// type).
+class EveryTypeTest : public ReadIpcChunksTest, public ::testing::WithParamInterface<bool> {};
+
+TEST_P(EveryTypeTest, ReadsAsImportIpcReadsIt) {
+  ASSERT_TRUE(con_->Execute(std::string("SET arrow_lossless_conversion = ") +
+                            (GetParam() ? "true" : "false"))
+                  .ok());
   const std::string source =
       "SELECT * EXCLUDE (small_enum, medium_enum, large_enum) FROM test_all_types()";
   std::string ipc = QueryIpc(source);
@@ -225,6 +235,9 @@ TEST_F(ReadIpcChunksTest, EveryTypeReadsAsImportIpcReadsIt) {
                  "got)")[0][0],
             "0");
 }
+
+INSTANTIATE_TEST_SUITE_P(ArrowTypes, EveryTypeTest, ::testing::Bool(),
+                         [](const auto& info) { return info.param ? "Lossless" : "Standard"; });
 
 }  // namespace
 }  // namespace dux::exec
