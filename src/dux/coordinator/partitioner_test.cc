@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 #include <stdlib.h>
 
+#include <cstdio>
 #include <filesystem>
 #include <memory>
 #include <set>
@@ -322,6 +323,25 @@ TEST_F(PartitionerTest, OddKeyValuesArePrunedOnlyWhenDuckDbWouldDropThem) {
       }
     }
   }
+}
+
+// Many files: one that differs from the first (a DOUBLE where the others have a VARCHAR), far
+// from it in the glob's order, keeps the source whole; files that all agree are split.
+TEST_F(PartitionerTest, SchemasAreComparedAcrossTheFilesOfEveryPart) {
+  for (int i = 0; i < 17; ++i) {
+    char name[32];
+    std::snprintf(name, sizeof name, "m/%02d.parquet", i);
+    Write(name, "SELECT " + std::to_string(i) + " AS a, 'x' AS b");
+    Write(std::string("n/") + (name + 2),
+          i == 15 ? "SELECT 15 AS a, 1.5 AS b" : "SELECT " + std::to_string(i) + " AS a, 'x' AS b");
+  }
+  Partitioning same = Partition(Pipeline::FromParquet(Path("m/*.parquet")), 2);
+  EXPECT_EQ(same.unsplit_reason, "");
+  EXPECT_EQ(same.partitions.size(), 2u);
+  Partitioning differ = Partition(Pipeline::FromParquet(Path("n/*.parquet")), 2);
+  ASSERT_EQ(differ.partitions.size(), 1u);
+  EXPECT_NE(differ.unsplit_reason.find("schemas differ"), std::string::npos);
+  EXPECT_EQ(differ.partitions[0].files.size(), 17u);
 }
 
 TEST_F(PartitionerTest, WhenSchemasDifferTheFirstFileIsReadEvenIfPruned) {
