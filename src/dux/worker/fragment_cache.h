@@ -11,15 +11,18 @@
 
 #include "dux/common/lru_cache.h"
 #include "dux/pipeline/pipeline.h"
+#include "dux/sql/table_references.h"
 #include "dux/v1/worker.pb.h"
 #include "dux/worker/partial_aggregation.h"
 
 namespace dux::worker {
 
-/// What a fragment compiled to: the SQL it runs and, with adaptive partial aggregation,
-/// the decision its sample gave.
+/// What a fragment compiled to: the SQL it runs, the tables and table functions that SQL
+/// names (checked against each later fragment's lease), and, with adaptive partial
+/// aggregation, the decision its sample gave.
 struct CompiledFragment {
   std::string sql;
+  sql::TableReferences references;
   std::optional<PartialAggregationDecision> partial_aggregation;
 };
 

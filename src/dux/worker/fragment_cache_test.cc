@@ -8,6 +8,8 @@
 #include <chrono>
 #include <filesystem>
 #include <fstream>
+#include <set>
+#include <string>
 
 #include "dux/pipeline/language.h"
 #include "dux/pipeline/proto_mapping.h"
@@ -140,19 +142,20 @@ TEST_F(FragmentCacheTest, AJoinsSideReadFromItsFilesIsPartOfTheKey) {
 
 TEST_F(FragmentCacheTest, KeepsTheMostRecentlyUsed) {
   FragmentCache cache(2);
-  cache.Put("a", {"SELECT 1", std::nullopt});
-  cache.Put("b", {"SELECT 2", PartialAggregationDecision{true, 1.0}});
+  cache.Put("a", {"SELECT 1", {}, std::nullopt});
+  cache.Put("b", {"SELECT 2", {}, PartialAggregationDecision{true, 1.0}});
   ASSERT_TRUE(cache.Find("a"));  // a is now more recent than b
-  cache.Put("c", {"SELECT 3", std::nullopt});
+  cache.Put("c", {"SELECT 3", {}, std::nullopt});
   EXPECT_FALSE(cache.Find("b"));
   ASSERT_TRUE(cache.Find("a"));
   EXPECT_EQ(cache.Find("a")->sql, "SELECT 1");
   ASSERT_TRUE(cache.Find("c"));
-  cache.Put("c", {"SELECT 4", PartialAggregationDecision{false, 50.0}});
+  cache.Put("c", {"SELECT 4", {{"t"}, {"read_parquet"}}, PartialAggregationDecision{false, 50.0}});
   auto c = cache.Find("c");
   ASSERT_TRUE(c && c->partial_aggregation);
   EXPECT_EQ(c->sql, "SELECT 4");
   EXPECT_FALSE(c->partial_aggregation->skip);
+  EXPECT_EQ(c->references.tables, std::set<std::string>{"t"});
 }
 
 }  // namespace

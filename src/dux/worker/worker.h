@@ -115,6 +115,8 @@ class Worker {
   /// lease holds, or calls query() or query_table() (which name tables by strings).
   Status CheckTablesOfLease(engine::LocalEngine* engine, const std::string& sql,
                             const std::string& lease) const;
+  /// The same check with the references of the query already parsed.
+  Status CheckReferencesOfLease(const sql::TableReferences& refs, const std::string& lease) const;
   Result<int64_t> ImportInto(const std::string& table, const std::string& lease,
                              arrow_ipc::InputStream* ipc, bool append);
   /// A sink that adds rows to bucket `bucket` of `exchange`, listed among the tables and
