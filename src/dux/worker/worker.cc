@@ -356,6 +356,9 @@ class BytesRead {
 
 struct Worker::OpenedFragment {
   pipeline::Script script;
+  // The references of every query the fragment's compiles checked, by SQL: what the
+  // fragment cache keeps of the one the fragment runs, without parsing it again.
+  std::shared_ptr<std::map<std::string, sql::TableReferences>> checked;
   std::unique_ptr<engine::LocalEngine> engine;
   BytesRead bytes_read;              // after `engine`: taken while its connection is open
   std::unique_ptr<Running> running;  // after `engine`, so it is unregistered first
@@ -376,10 +379,15 @@ Result<Worker::OpenedFragment> Worker::OpenFragment(const v1::Fragment& fragment
     }
   }
   DUX_ASSIGN_OR_RETURN(std::unique_ptr<engine::LocalEngine> engine, engine::LocalEngine::Open(db_));
-  engine->CheckCompiledQueries(
-      [this, lease = fragment.lease_id(), e = engine.get()](const sql::CompiledQuery& query) {
-        return CheckTablesOfLease(e, query.Sql(), lease);
-      });
+  auto checked = std::make_shared<std::map<std::string, sql::TableReferences>>();
+  engine->CheckCompiledQueries([this, lease = fragment.lease_id(), e = engine.get(),
+                                checked](const sql::CompiledQuery& query) -> Status {
+    DUX_ASSIGN_OR_RETURN(sql::TableReferences refs,
+                         sql::ReferencedTables(&e->connection(), query.Sql()));
+    DUX_RETURN_NOT_OK(CheckReferencesOfLease(refs, lease));
+    (*checked)[query.Sql()] = std::move(refs);
+    return Status::OK();
+  });
   // Attached databases belong to the whole DuckDB instance: fragments share them.
   {
     std::lock_guard lock(attach_mutex_);
@@ -402,8 +410,8 @@ Result<Worker::OpenedFragment> Worker::OpenFragment(const v1::Fragment& fragment
   DUX_ASSIGN_OR_RETURN(auto running, Running::Start(this, fragment.query_id(), fragment.lease_id(),
                                                     &engine->connection()));
   BytesRead bytes_read(engine->connection().get(), metrics_.get());
-  return OpenedFragment{std::move(decoded), std::move(engine), std::move(bytes_read),
-                        std::move(running)};
+  return OpenedFragment{std::move(decoded), std::move(checked), std::move(engine),
+                        std::move(bytes_read), std::move(running)};
 }
 
 MemoryLimits Worker::Limits() const {
@@ -455,10 +463,10 @@ Status Worker::ExecuteFragment(const v1::ExecuteRequest& request, ChunkWriter* o
         partial_aggregation = choice.decision;
       }
       result = query.Sql();
-      if (key) {
-        DUX_ASSIGN_OR_RETURN(sql::TableReferences references,
-                             sql::ReferencedTables(&engine->connection(), result));
-        fragments_.Put(*key, {result, std::move(references), partial_aggregation});
+      // Every query a compile returns was checked, this one too (its references known).
+      auto checked = f.checked->find(result);
+      if (key && checked != f.checked->end()) {
+        fragments_.Put(*key, {result, checked->second, partial_aggregation});
       }
       if (request.fragment().has_shuffle()) {
         DUX_ASSIGN_OR_RETURN(
@@ -609,13 +617,6 @@ Result<int64_t> Worker::ImportInto(const std::string& table, const std::string& 
   }
   DUX_RETURN_NOT_OK(DropIfLeaseExpired(lease, table));
   return rows;
-}
-
-Status Worker::CheckTablesOfLease(engine::LocalEngine* engine, const std::string& sql,
-                                  const std::string& lease) const {
-  DUX_ASSIGN_OR_RETURN(sql::TableReferences refs,
-                       sql::ReferencedTables(&engine->connection(), sql));
-  return CheckReferencesOfLease(refs, lease);
 }
 
 Status Worker::CheckReferencesOfLease(const sql::TableReferences& refs,

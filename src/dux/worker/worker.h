@@ -111,11 +111,9 @@ class Worker {
   /// with its attachments made, registered under its query id (for Cancel) while it lives.
   Result<OpenedFragment> OpenFragment(const v1::Fragment& fragment);
   Status CheckPathAllowed(const std::string& path, const char* verb) const;
-  /// PermissionDenied when `sql`, a fragment's query under `lease`, names a table another
-  /// lease holds, or calls query() or query_table() (which name tables by strings).
-  Status CheckTablesOfLease(engine::LocalEngine* engine, const std::string& sql,
-                            const std::string& lease) const;
-  /// The same check with the references of the query already parsed.
+  /// PermissionDenied when a fragment's query under `lease`, whose references are `refs`,
+  /// names a table another lease holds, or calls query() or query_table() (which name tables
+  /// by strings).
   Status CheckReferencesOfLease(const sql::TableReferences& refs, const std::string& lease) const;
   Result<int64_t> ImportInto(const std::string& table, const std::string& lease,
                              arrow_ipc::InputStream* ipc, bool append);
