@@ -1,5 +1,6 @@
 // Worker-to-coordinator result transfer (issue 4): a real `dux worker` process streams a
-// table it holds in memory back through Execute over gRPC on loopback; the same number of
+// table it holds in memory back through Execute on loopback, over its result channel (the
+// default, docs/cluster.md) and, in the same rounds, over gRPC alone; the same number of
 // bytes then goes through a plain TCP socket on loopback in this process (one writer thread,
 // one reader thread, 1 MiB writes), in the same run. Reports GB/s for both and the ratio,
 // the bound no transfer can beat on this machine's cores, and the transfer's CPU per GB in
@@ -30,6 +31,7 @@
 #include "dux/exec/arrow_import.h"
 #include "dux/pipeline/language.h"
 #include "dux/pipeline/proto_mapping.h"
+#include "dux/rpc/grpc_worker_client.h"
 #include "dux/rpc/local_cluster.h"
 
 namespace {
@@ -201,7 +203,14 @@ int main(int argc, char** argv) {  // NOLINT(bugprone-exception-escape)
   dux::v1::ExecuteRequest request;
   dux::pipeline::ToProto(*script, request.mutable_fragment()->mutable_script());
 
-  std::vector<double> raw_rpc, decoded_rpc, socket, socket_cpu, worker_cpu, receiver_cpu;
+  // The same worker read over gRPC alone, without the result channel, in the same rounds.
+  dux::rpc::ClientOptions grpc_only;
+  grpc_only.result_channel = false;
+  auto over_grpc = dux::rpc::ConnectWorker((*cluster)->addresses()[0], grpc_only);
+  if (!over_grpc.ok()) Die(over_grpc.status().message());
+
+  std::vector<double> raw_rpc, grpc_rpc, decoded_rpc, socket, socket_cpu, worker_cpu, receiver_cpu,
+      grpc_worker_cpu, grpc_receiver_cpu;
   const pid_t worker_pid = (*cluster)->pids()[0];
   int64_t bytes = 0;
   for (int i = 0; i < runs + 1; ++i) {
@@ -212,6 +221,14 @@ int main(int argc, char** argv) {  // NOLINT(bugprone-exception-escape)
     double t_raw = Seconds(start);
     double t_worker = dux::test::CpuSeconds(worker_pid) - worker_before;
     double t_receiver = CpuSeconds() - receiver_before;
+    request.mutable_fragment()->set_query_id("bench-grpc-" + std::to_string(i));
+    worker_before = dux::test::CpuSeconds(worker_pid);
+    receiver_before = CpuSeconds();
+    start = Clock::now();
+    Drain(**over_grpc, request, /*decode=*/false);
+    double t_grpc = Seconds(start);
+    double t_grpc_worker = dux::test::CpuSeconds(worker_pid) - worker_before;
+    double t_grpc_receiver = CpuSeconds() - receiver_before;
     request.mutable_fragment()->set_query_id("bench-decode-" + std::to_string(i));
     start = Clock::now();
     Drain(worker, request, /*decode=*/true);
@@ -224,6 +241,9 @@ int main(int argc, char** argv) {  // NOLINT(bugprone-exception-escape)
     worker_cpu.push_back(t_worker);
     receiver_cpu.push_back(t_receiver);
     raw_rpc.push_back(t_raw);
+    grpc_rpc.push_back(t_grpc);
+    grpc_worker_cpu.push_back(t_grpc_worker);
+    grpc_receiver_cpu.push_back(t_grpc_receiver);
     decoded_rpc.push_back(t_decoded);
     socket.push_back(t_socket);
   }
@@ -236,6 +256,8 @@ int main(int argc, char** argv) {  // NOLINT(bugprone-exception-escape)
               table_bytes / 1e9 / register_seconds);
   std::printf("worker -> coordinator, bytes received:      %.2f GB/s (%.3f s)\n", rpc_gbps,
               Median(raw_rpc));
+  std::printf("  the same over gRPC, no result channel:   %.2f GB/s (%.3f s)\n",
+              gb / Median(grpc_rpc), Median(grpc_rpc));
   std::printf("worker -> coordinator, decoded into Arrow:  %.2f GB/s (%.3f s)\n", decoded_gbps,
               Median(decoded_rpc));
   std::printf("raw loopback TCP socket copy:               %.2f GB/s (%.3f s)\n", socket_gbps,
@@ -264,5 +286,9 @@ int main(int argc, char** argv) {  // NOLINT(bugprone-exception-escape)
       "%.3f in all, %.2f times the bound's %.3f\n",
       worker_gb, produce_cpu_gb, receiver_gb, worker_gb + receiver_gb,
       (worker_gb + receiver_gb) / (raw_cpu + produce_cpu_gb), raw_cpu + produce_cpu_gb);
+  std::printf("  over gRPC alone: worker %.3f core-s, receiver %.3f core-s\n",
+              Median(grpc_worker_cpu) / gb, Median(grpc_receiver_cpu) / gb);
+  std::printf("transfer / bound: %.2f with the result channel, %.2f over gRPC alone\n",
+              rpc_gbps / bound, gb / Median(grpc_rpc) / bound);
   return 0;
 }

@@ -105,7 +105,14 @@ Status Worker(const WorkerCommandOptions& given) {
         metrics_server,
         http::Server::Start({http_address, o.token, 2}, {http::MetricsRoute(engine->metrics())}));
   }
-  auto service = rpc::MakeWorkerService(engine.get(), o.token);
+  // The result channel listens on the gRPC host's interfaces. With TLS there is none: it
+  // has no TLS of its own, and results stay on the encrypted gRPC stream.
+  std::unique_ptr<rpc::ResultChannelListener> result_channel;
+  if (o.tls_cert.empty()) {
+    DUX_ASSIGN_OR_RETURN(auto host_port, SplitHostPort(o.listen));
+    DUX_ASSIGN_OR_RETURN(result_channel, rpc::ResultChannelListener::Start(host_port.first));
+  }
+  auto service = rpc::MakeWorkerService(engine.get(), o.token, std::move(result_channel));
   std::string bound;
   DUX_ASSIGN_OR_RETURN(auto server, rpc::StartServer(server_options, {service.get()}, &bound));
   std::string advertised = o.advertise.empty() ? bound : o.advertise;

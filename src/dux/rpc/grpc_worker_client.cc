@@ -3,11 +3,13 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <atomic>
 #include <chrono>
 #include <cstring>
 #include <map>
 #include <mutex>
 
+#include "dux/rpc/result_channel.h"
 #include "dux/v1/worker.grpc.pb.h"
 
 namespace dux::rpc {
@@ -23,7 +25,7 @@ constexpr double kRenewLeaseDeadlineSeconds = 1.0;
 Status WorkerStatus(const std::string& address, const grpc::Status& status,
                     const grpc::ClientContext& context) {
   Status s = FromGrpc(status);
-  if (context.GetServerInitialMetadata().count(kHandledKey) > 0)
+  if (context.GetServerTrailingMetadata().count(kHandledKey) > 0)
     return protocol::AtWorker(address, s);
   if (s.code() == StatusCode::kUnavailable) {
     return Status(s.code(),
@@ -35,34 +37,39 @@ Status WorkerStatus(const std::string& address, const grpc::Status& status,
   return protocol::AtWorker(address, s);
 }
 
+// How long a caller waits for the worker's result channel to accept its connection before
+// it reads the result over gRPC instead (rpc/result_channel.h).
+constexpr double kResultChannelConnectSeconds = 5.0;
+
 class GrpcResultStream : public protocol::ResultStream {
  public:
-  GrpcResultStream(v1::Worker::Stub* stub, const v1::ExecuteRequest& request,
-                   const ClientOptions& options, std::string address)
-      : context_(NewContext(options, /*deadline=*/false)), address_(std::move(address)) {
-    reader_ = stub->Execute(context_.get(), request);
+  GrpcResultStream(v1::Worker::Stub* stub, v1::ExecuteRequest request, const ClientOptions& options,
+                   std::string address,
+                   std::shared_ptr<std::atomic<bool>> result_channel_unreachable)
+      : stub_(stub),
+        request_(std::move(request)),
+        options_(options),
+        context_(NewContext(options, /*deadline=*/false)),
+        address_(std::move(address)),
+        result_channel_unreachable_(std::move(result_channel_unreachable)) {
+    request_.set_result_channel(options.result_channel && options.tls_ca.empty() &&
+                                !*result_channel_unreachable_);
+    reader_ = stub_->Execute(context_.get(), request_);
+    if (request_.result_channel()) AcceptOffer();
   }
   ~GrpcResultStream() override {
     if (!finished_) {
-      context_->TryCancel();
+      Cancel();
       (void)reader_->Finish();
     }
   }
 
   Result<size_t> Read(void* data, size_t size) override {
     if (!error_.ok()) return error_;
+    if (frames_) return finished_ ? size_t{0} : ReadFrames(data, size);
     while (offset_ == chunk_.data().size()) {
       if (finished_) return size_t{0};
-      if (!reader_->Read(&chunk_)) {
-        finished_ = true;
-        grpc::Status status = reader_->Finish();
-        if (!status.ok()) {
-          error_ = cancelled_ ? Status(StatusCode::kCancelled, "worker " + address_ + ": cancelled")
-                              : WorkerStatus(address_, status, *context_);
-          return error_;
-        }
-        return size_t{0};
-      }
+      if (!reader_->Read(&chunk_)) return FinishCall(Status::OK(), /*drain=*/false);
       offset_ = 0;
       DeliverReport(chunk_);
     }
@@ -73,14 +80,78 @@ class GrpcResultStream : public protocol::ResultStream {
   }
 
   void Cancel() override {
+    std::lock_guard lock(mutex_);
     cancelled_ = true;
     context_->TryCancel();
+    if (frames_) frames_->Abort();
   }
 
  private:
+  // A worker asked for a result channel answers at once: with its offer, or with an empty
+  // message (it has none: rows follow on gRPC). The offer is taken here, within Execute, so
+  // that the query runs from Execute on, as over gRPC alone. When the channel cannot be
+  // reached (a firewall that lets only the gRPC port through, a port mapping that maps only
+  // that), the call starts again without it, and so does every later one to this worker; the
+  // worker waits for the connection before it runs anything, so nothing ran twice.
+  void AcceptOffer() {
+    if (!reader_->Read(&chunk_)) {
+      (void)FinishCall(Status::OK(), /*drain=*/false);  // Read reports how the call ended
+      return;
+    }
+    if (!chunk_.has_result_channel()) return;  // an empty message, or an older worker's rows
+    const v1::ResultChannel& offer = chunk_.result_channel();
+    auto socket =
+        ConnectResultChannel(address_, offer.port(), offer.ticket(), kResultChannelConnectSeconds);
+    chunk_.Clear();
+    std::lock_guard lock(mutex_);
+    if (socket.ok()) {
+      frames_ = std::make_unique<FrameReader>(std::move(*socket));
+      if (cancelled_) frames_->Abort();
+      return;
+    }
+    *result_channel_unreachable_ = true;
+    context_->TryCancel();
+    (void)reader_->Finish();
+    context_ = NewContext(options_, /*deadline=*/false);
+    if (cancelled_) context_->TryCancel();
+    request_.set_result_channel(false);
+    reader_ = stub_->Execute(context_.get(), request_);
+  }
+
+  Result<size_t> ReadFrames(void* data, size_t size) {
+    auto n = frames_->Read(data, size, [this](const v1::IpcChunk& r) { DeliverReport(r); });
+    if (n.ok() && *n > 0) return n;
+    // The end frame, or a connection that broke: the call's status says how it ended.
+    return FinishCall(n.status(), /*drain=*/true);
+  }
+
+  // Ends the gRPC call. After the result channel, the stream is read to its end first: it
+  // carries no message, only the status. `transport` is the result channel's own failure,
+  // reported when the worker's status says nothing worse.
+  Result<size_t> FinishCall(const Status& transport, bool drain) {
+    finished_ = true;
+    while (drain && reader_->Read(&chunk_)) {
+    }
+    grpc::Status status = reader_->Finish();
+    Status failed = !status.ok() ? WorkerStatus(address_, status, *context_)
+                    : !transport.ok()
+                        ? protocol::AtWorker(address_, transport.WithPrefix("result channel: "))
+                        : Status::OK();
+    if (failed.ok()) return size_t{0};
+    error_ =
+        cancelled_ ? Status(StatusCode::kCancelled, "worker " + address_ + ": cancelled") : failed;
+    return error_;
+  }
+
+  v1::Worker::Stub* stub_;
+  v1::ExecuteRequest request_;
+  ClientOptions options_;
+  std::mutex mutex_;  // context_ and frames_ against Cancel from another thread
   std::unique_ptr<grpc::ClientContext> context_;
   std::string address_;
+  std::shared_ptr<std::atomic<bool>> result_channel_unreachable_;
   std::unique_ptr<grpc::ClientReader<v1::IpcChunk>> reader_;
+  std::unique_ptr<FrameReader> frames_;
   v1::IpcChunk chunk_;
   size_t offset_ = 0;
   bool finished_ = false;
@@ -138,8 +209,8 @@ class GrpcWorkerClient : public protocol::WorkerClient {
   Result<std::unique_ptr<protocol::ResultStream>> Execute(
       const v1::ExecuteRequest& request) override {
     DUX_RETURN_NOT_OK(WaitConnected());
-    return std::unique_ptr<protocol::ResultStream>(
-        new GrpcResultStream(stub_.get(), request, options_, address_));
+    return std::unique_ptr<protocol::ResultStream>(new GrpcResultStream(
+        stub_.get(), request, options_, address_, result_channel_unreachable_));
   }
 
   Result<int64_t> RegisterTable(const std::string& table, const std::string& lease_id,
@@ -270,6 +341,9 @@ class GrpcWorkerClient : public protocol::WorkerClient {
   ClientOptions options_;
   std::shared_ptr<grpc::Channel> channel_;
   std::unique_ptr<v1::Worker::Stub> stub_;
+  // Set once a result channel offered by this worker could not be reached.
+  std::shared_ptr<std::atomic<bool>> result_channel_unreachable_ =
+      std::make_shared<std::atomic<bool>>(false);
 };
 
 }  // namespace

@@ -38,6 +38,7 @@ struct Transport {
   std::unique_ptr<grpc::Service> service;
   std::unique_ptr<grpc::Server> server;
   std::shared_ptr<protocol::WorkerClient> client;
+  rpc::ResultChannelListener* result_channel = nullptr;  // owned by the service
   ~Transport() {
     client.reset();
     if (server) server->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(2));
@@ -76,13 +77,20 @@ void ConnectPeers(const std::vector<Transport*>& transports) {
   if (!in_process.empty()) worker::ConnectInProcessPeers(in_process);
 }
 
-std::unique_ptr<Transport> Grpc(const std::string& token) {
+// A gRPC worker; with `result_channel_host`, it also offers a result channel listening there.
+std::unique_ptr<Transport> GrpcServing(const std::string& token,
+                                       const std::string& result_channel_host) {
   auto t = std::make_unique<Transport>();
   worker::WorkerOptions options;
   options.threads = 1;
   options.lease_timeout = LeaseTimeout();
   t->worker = std::move(worker::Worker::Open(options)).value();
-  t->service = rpc::MakeWorkerService(t->worker.get(), token);
+  std::unique_ptr<rpc::ResultChannelListener> listener;
+  if (!result_channel_host.empty()) {
+    listener = std::move(rpc::ResultChannelListener::Start(result_channel_host)).value();
+    t->result_channel = listener.get();
+  }
+  t->service = rpc::MakeWorkerService(t->worker.get(), token, std::move(listener));
   std::string bound;
   rpc::ServerOptions server_options;
   server_options.token = token;
@@ -92,6 +100,12 @@ std::unique_ptr<Transport> Grpc(const std::string& token) {
   client_options.token = token;
   t->client = std::move(rpc::ConnectWorker(bound, client_options)).value();
   return t;
+}
+
+std::unique_ptr<Transport> Grpc(const std::string& token) { return GrpcServing(token, ""); }
+
+std::unique_ptr<Transport> GrpcResultChannel(const std::string& token) {
+  return GrpcServing(token, "127.0.0.1");
 }
 
 struct Param {
@@ -762,7 +776,8 @@ TEST_P(Conformance, QueryIdsAreUniqueWhileRunning) {
 }
 
 INSTANTIATE_TEST_SUITE_P(Transports, Conformance,
-                         ::testing::Values(Param{"in_process", InProcess}, Param{"grpc", Grpc}),
+                         ::testing::Values(Param{"in_process", InProcess}, Param{"grpc", Grpc},
+                                           Param{"grpc_result_channel", GrpcResultChannel}),
                          [](const auto& info) { return std::string(info.param.name); });
 
 // ---- gRPC only: what the in-process transport has no notion of -----------------------------
@@ -808,6 +823,45 @@ TEST(GrpcTransport, WorkerOwnErrorIsNotALostConnection) {
   EXPECT_EQ(m.rfind("worker " + t->client->address() + ": ", 0), 0u) << m;
   EXPECT_EQ(m.find("unreachable"), std::string::npos) << m;
   EXPECT_NE(reply.status().code(), StatusCode::kUnavailable) << m;
+}
+
+TEST(GrpcTransport, ResultsTravelOverTheResultChannelWhenTheWorkerOffersIt) {
+  auto t = GrpcResultChannel("");
+  for (int i = 0; i < 2; ++i) {
+    auto stream = t->client->Execute(
+        Execute("from_query(\"SELECT range AS a FROM range(100000)\")", "q" + std::to_string(i)));
+    ASSERT_TRUE(stream.ok());
+    auto decoded = Drain(stream->get());
+    ASSERT_TRUE(decoded.ok()) << decoded.status().message();
+    EXPECT_EQ(decoded->rows, 100000);
+  }
+  EXPECT_EQ(t->result_channel->claimed(), 2);
+  // A client told not to use it reads over gRPC.
+  rpc::ClientOptions no_channel;
+  no_channel.result_channel = false;
+  auto plain = std::move(rpc::ConnectWorker(t->client->address(), no_channel)).value();
+  auto stream = plain->Execute(Execute("from_query(\"SELECT 1 AS a\")", "plain"));
+  ASSERT_TRUE(stream.ok());
+  ASSERT_TRUE(Drain(stream->get()).ok());
+  EXPECT_EQ(t->result_channel->claimed(), 2);
+}
+
+TEST(GrpcTransport, AResultChannelTheCallerCannotReachFallsBackToGrpc) {
+  // The channel listens on 127.0.0.2, the caller dials the gRPC host 127.0.0.1: refused, as
+  // behind a firewall that lets only the gRPC port through. The call starts again on gRPC,
+  // and later calls to the worker do not try the channel.
+  auto t = GrpcServing("", "127.0.0.2");
+  for (int i = 0; i < 2; ++i) {
+    auto stream = t->client->Execute(
+        Execute("from_query(\"SELECT range AS a FROM range(1000)\")", "q" + std::to_string(i)));
+    ASSERT_TRUE(stream.ok());
+    auto decoded = Drain(stream->get());
+    ASSERT_TRUE(decoded.ok()) << decoded.status().message();
+    EXPECT_EQ(decoded->rows, 1000);
+    EXPECT_EQ(decoded->first_column.back(), 999);
+  }
+  EXPECT_EQ(t->result_channel->claimed(), 0);
+  EXPECT_EQ(t->result_channel->offered(), 1);
 }
 
 // A gRPC worker whose server and client take messages of at most `max_message_bytes`.

@@ -12,8 +12,11 @@
 
 namespace dux::rpc {
 
-/// Initial metadata a worker puts on every reply: an error that carries it came from the
-/// worker itself (e.g. an IO error, UNAVAILABLE like a lost connection), not the transport.
+/// Metadata a server puts on every reply: an error that carries it came from the server
+/// itself (e.g. an IO error, UNAVAILABLE like a lost connection), not the transport. A worker
+/// sends it in the trailers, which only a call the worker ended carries: a worker that died
+/// after its first message (a result channel's offer) is still a lost connection. `dux
+/// serve` sends it in the initial metadata.
 constexpr const char* kHandledKey = "dux-handled";
 
 /// gRPC writes some failures to stderr itself (a TLS handshake that fails, a port in use).
@@ -48,6 +51,9 @@ struct ClientOptions {
   /// Deadline of unary calls (Info, Health, Cancel, DropTable, ...) in seconds.
   double call_timeout_seconds = 30;
   int max_message_bytes = kDefaultMaxMessageBytes;  ///< received and sent, per message
+  /// Read Execute's results over the worker's result channel when it offers one
+  /// (rpc/result_channel.h); never with TLS. False keeps them on gRPC (benchmarks, tests).
+  bool result_channel = true;
 };
 
 /// A server listening on `options.listen` with the given services, or an error that says

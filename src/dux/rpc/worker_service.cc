@@ -2,9 +2,12 @@
 
 #include <atomic>
 #include <condition_variable>
+#include <functional>
 #include <mutex>
 #include <thread>
 
+#include "dux/rpc/result_channel.h"
+#include "dux/rpc/result_channel_listener.h"
 #include "dux/rpc/transport.h"
 #include "dux/worker/chunk_queue.h"
 
@@ -12,12 +15,14 @@ namespace dux::rpc {
 
 namespace {
 
-// Sends Execute's chunks from a thread of its own, so that DuckDB produces the next chunks
-// while gRPC copies and sends the previous ones (a few chunks in flight bound the memory).
+// Sends Execute's messages from a thread of its own, so that DuckDB produces the next chunks
+// while the transport (gRPC, or the result channel) copies and sends the previous ones (a few
+// messages in flight bound the memory).
 class ChunkStreamWriter : public worker::ChunkWriter {
  public:
-  explicit ChunkStreamWriter(grpc::ServerWriter<v1::IpcChunk>* out)
-      : sender_([this, out] { Send(out); }) {}
+  /// `send` returns false once the receiver is gone.
+  using Send = std::function<bool(const v1::IpcChunk&)>;
+  explicit ChunkStreamWriter(Send send) : sender_([this, send = std::move(send)] { Run(send); }) {}
   ~ChunkStreamWriter() override { Finish(); }
 
   bool Write(std::string chunk) override {
@@ -27,7 +32,7 @@ class ChunkStreamWriter : public worker::ChunkWriter {
   }
   bool Report(v1::IpcChunk report) override { return queue_.Push(std::move(report)); }
 
-  /// Waits until every chunk is sent; false if the receiver went away.
+  /// Waits until every message is sent; false if the receiver went away.
   bool Finish() {
     queue_.Close();
     if (sender_.joinable()) sender_.join();
@@ -35,9 +40,9 @@ class ChunkStreamWriter : public worker::ChunkWriter {
   }
 
  private:
-  void Send(grpc::ServerWriter<v1::IpcChunk>* out) {
+  void Run(const Send& send) {
     while (std::optional<v1::IpcChunk> message = queue_.Pop()) {
-      if (!out->Write(*message)) {
+      if (!send(*message)) {
         queue_.Cancel();  // the producer's next Write fails and the query stops
         return;
       }
@@ -73,16 +78,21 @@ class RegisterInput : public arrow_ipc::InputStream {
 };
 
 // Cancels a query when its caller goes away (or the server shuts down) while the query still
-// computes and so does not notice through a failed write.
+// computes and so does not notice through a failed write; `on_cancel` also wakes a write
+// blocked outside gRPC (the result channel's).
 class CancelWatch {
  public:
-  CancelWatch(grpc::ServerContext* context, worker::Worker* worker, std::string query_id)
-      : thread_([this, context, worker, id = std::move(query_id)] {
+  CancelWatch(grpc::ServerContext* context, worker::Worker* worker, std::string query_id,
+              std::function<void()> on_cancel = nullptr)
+      : thread_([this, context, worker, id = std::move(query_id), on_cancel] {
           std::unique_lock lock(mu_);
           // Cancelling again until the call ends also covers a query that had not yet
           // registered its id when the cancellation came.
           while (!done_) {
-            if (context->IsCancelled()) worker->Cancel(id);
+            if (context->IsCancelled()) {
+              worker->Cancel(id);
+              if (on_cancel) on_cancel();
+            }
             cv_.wait_for(lock, std::chrono::milliseconds(50));
           }
         }) {}
@@ -111,18 +121,23 @@ grpc::Status ReplyWith(const Result<T>& result, Reply* reply) {
 
 class WorkerService final : public v1::Worker::Service {
  public:
-  WorkerService(worker::Worker* worker, std::string token)
-      : worker_(worker), token_(std::move(token)) {}
+  WorkerService(worker::Worker* worker, std::string token,
+                std::unique_ptr<ResultChannelListener> result_channel)
+      : worker_(worker), token_(std::move(token)), result_channel_(std::move(result_channel)) {}
 
   grpc::Status Execute(grpc::ServerContext* context, const v1::ExecuteRequest* request,
                        grpc::ServerWriter<v1::IpcChunk>* writer) override {
     if (auto denied = Admit(context); !denied.ok()) return denied;
+    if (request->result_channel()) {
+      if (result_channel_) return ExecuteOverResultChannel(context, *request, writer);
+      // No channel here: an empty first message says so at once (the caller waits for it).
+      if (!writer->Write(v1::IpcChunk())) return ToGrpc(ReceiverGone());
+    }
     CancelWatch watch(context, worker_, request->fragment().query_id());
-    ChunkStreamWriter out(writer);
+    ChunkStreamWriter out([writer](const v1::IpcChunk& m) { return writer->Write(m); });
     Status status = worker_->Execute(*request, &out);
     // gRPC sends the status after the last message: every chunk must be written first.
-    if (!out.Finish() && status.ok())
-      status = Status(StatusCode::kCancelled, "the receiver went away");
+    if (!out.Finish() && status.ok()) status = ReceiverGone();
     return ToGrpc(status);
   }
 
@@ -204,20 +219,52 @@ class WorkerService final : public v1::Worker::Service {
   }
 
  private:
+  static Status ReceiverGone() { return Status(StatusCode::kCancelled, "the receiver went away"); }
+
+  // Offers the caller a connection of its own, waits for it, and sends the result's frames
+  // there; the gRPC stream then carries only its status, sent after the kEnd frame.
+  grpc::Status ExecuteOverResultChannel(grpc::ServerContext* context,
+                                        const v1::ExecuteRequest& request,
+                                        grpc::ServerWriter<v1::IpcChunk>* writer) {
+    auto ticket = result_channel_->Offer();
+    if (!ticket.ok()) return ToGrpc(ticket.status());
+    v1::IpcChunk offer;
+    offer.mutable_result_channel()->set_port(result_channel_->port());
+    offer.mutable_result_channel()->set_ticket(*ticket);
+    bool offered = writer->Write(offer);
+    auto connection =
+        result_channel_->Claim(*ticket, [&] { return !offered || context->IsCancelled(); });
+    if (!connection.ok()) return ToGrpc(connection.status());
+    FrameWriter frames(std::move(*connection));
+    CancelWatch watch(context, worker_, request.fragment().query_id(),
+                      [&frames] { frames.Abort(); });
+    Status status;
+    {
+      ChunkStreamWriter out([&frames](const v1::IpcChunk& m) { return frames.WriteMessage(m); });
+      status = worker_->Execute(request, &out);
+      if (!out.Finish() && status.ok()) status = ReceiverGone();
+    }
+    if (status.ok() && !frames.Write(FrameKind::kEnd, std::string())) status = ReceiverGone();
+    return ToGrpc(status);
+  }
+
   // Marks the reply as the worker's own (see kHandledKey) and checks the token.
   grpc::Status Admit(grpc::ServerContext* context) {
-    context->AddInitialMetadata(kHandledKey, "1");
+    context->AddTrailingMetadata(kHandledKey, "1");
     return Authorize(context, token_);
   }
 
   worker::Worker* worker_;
   std::string token_;
+  std::unique_ptr<ResultChannelListener> result_channel_;  // none: results stay on gRPC
 };
 
 }  // namespace
 
-std::unique_ptr<grpc::Service> MakeWorkerService(worker::Worker* worker, std::string token) {
-  return std::make_unique<WorkerService>(worker, std::move(token));
+std::unique_ptr<grpc::Service> MakeWorkerService(
+    worker::Worker* worker, std::string token,
+    std::unique_ptr<ResultChannelListener> result_channel) {
+  return std::make_unique<WorkerService>(worker, std::move(token), std::move(result_channel));
 }
 
 }  // namespace dux::rpc
