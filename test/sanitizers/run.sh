@@ -65,8 +65,9 @@ case $kind in
     e2e=()
     # The gather's worker threads and its consumer; the bucket store's concurrent sinks; every
     # WorkerClient call over both transports (concurrent queries, cancellation, shuffles
-    # pushing buckets worker to worker).
-    suites=(GatherTest BucketStoreTest ParseMemorySize GrpcTransport Transports/Conformance)
+    # pushing buckets worker to worker; the result channel's two ends).
+    suites=(GatherTest BucketStoreTest ParseMemorySize GrpcTransport Transports/Conformance
+            ResultChannelTest)
     # The registry (heartbeats, joins and leaves), a gather, exchanges and joins between
     # worker processes. (Not the tests that kill a worker at a moment they wait for: under
     # TSan the query may end first; the gather's retries are in GatherTest.)

@@ -83,7 +83,7 @@ class RegisterInput : public arrow_ipc::InputStream {
 class CancelWatch {
  public:
   CancelWatch(grpc::ServerContext* context, worker::Worker* worker, std::string query_id,
-              std::function<void()> on_cancel = nullptr)
+              const std::function<void()>& on_cancel = nullptr)
       : thread_([this, context, worker, id = std::move(query_id), on_cancel] {
           std::unique_lock lock(mu_);
           // Cancelling again until the call ends also covers a query that had not yet
