@@ -23,6 +23,26 @@ std::string Address(const ResultChannelListener& listener) {
   return "127.0.0.1:" + std::to_string(listener.port());
 }
 
+// Both ends of one result connection, made as an Execute call makes it.
+struct Connection {
+  std::unique_ptr<ResultChannelListener> listener;
+  Socket caller, worker;
+};
+
+Connection Connect() {
+  Connection c;
+  c.listener = Listen();
+  auto ticket = c.listener->Offer();
+  EXPECT_TRUE(ticket.ok());
+  auto caller = ConnectResultChannel(Address(*c.listener), c.listener->port(), *ticket, 5);
+  EXPECT_TRUE(caller.ok()) << caller.status().message();
+  auto worker = c.listener->Claim(*ticket, [] { return false; });
+  EXPECT_TRUE(worker.ok()) << worker.status().message();
+  c.caller = std::move(*caller);
+  c.worker = std::move(*worker);
+  return c;
+}
+
 // Reads everything until the end frame (or an error); reports are collected.
 Result<std::string> ReadAll(FrameReader& reader, std::vector<v1::IpcChunk>* reports) {
   std::string out;
@@ -37,18 +57,11 @@ Result<std::string> ReadAll(FrameReader& reader, std::vector<v1::IpcChunk>* repo
 }
 
 TEST(ResultChannelTest, CarriesBytesAndReportsInOrderToTheEndFrame) {
-  auto listener = Listen();
-  auto ticket = listener->Offer();
-  ASSERT_TRUE(ticket.ok());
-  auto caller = ConnectResultChannel(Address(*listener), listener->port(), *ticket, 5);
-  ASSERT_TRUE(caller.ok()) << caller.status().message();
-  auto worker_end = listener->Claim(*ticket, [] { return false; });
-  ASSERT_TRUE(worker_end.ok()) << worker_end.status().message();
-
+  Connection c = Connect();
   // A payload bigger than the reader's buffer and the socket's, written while it is read.
   std::string big(3 << 20, '\0');
   for (size_t i = 0; i < big.size(); ++i) big[i] = static_cast<char>(i * 7 + i / 4096);
-  std::thread writer([&, socket = std::move(*worker_end)]() mutable {
+  std::thread writer([&, socket = std::move(c.worker)]() mutable {
     FrameWriter frames(std::move(socket));
     v1::IpcChunk message;
     message.set_data("head");
@@ -62,7 +75,7 @@ TEST(ResultChannelTest, CarriesBytesAndReportsInOrderToTheEndFrame) {
     EXPECT_TRUE(frames.WriteMessage(message));
     EXPECT_TRUE(frames.Write(FrameKind::kEnd, ""));
   });
-  FrameReader reader(std::move(*caller));
+  FrameReader reader(std::move(c.caller));
   std::vector<v1::IpcChunk> reports;
   auto got = ReadAll(reader, &reports);
   writer.join();
@@ -77,18 +90,12 @@ TEST(ResultChannelTest, CarriesBytesAndReportsInOrderToTheEndFrame) {
 }
 
 TEST(ResultChannelTest, AStreamWithoutItsEndFrameIsAnError) {
-  auto listener = Listen();
-  auto ticket = listener->Offer();
-  ASSERT_TRUE(ticket.ok());
-  auto caller = ConnectResultChannel(Address(*listener), listener->port(), *ticket, 5);
-  ASSERT_TRUE(caller.ok());
+  Connection c = Connect();
   {
-    auto worker_end = listener->Claim(*ticket, [] { return false; });
-    ASSERT_TRUE(worker_end.ok());
-    FrameWriter frames(std::move(*worker_end));
+    FrameWriter frames(std::move(c.worker));
     ASSERT_TRUE(frames.Write(FrameKind::kData, "partial"));
   }  // closed without kEnd, as a worker whose query failed
-  FrameReader reader(std::move(*caller));
+  FrameReader reader(std::move(c.caller));
   std::vector<v1::IpcChunk> reports;
   auto got = ReadAll(reader, &reports);
   ASSERT_FALSE(got.ok());
@@ -97,16 +104,10 @@ TEST(ResultChannelTest, AStreamWithoutItsEndFrameIsAnError) {
 }
 
 TEST(ResultChannelTest, AMalformedFrameIsAnError) {
-  auto listener = Listen();
-  auto ticket = listener->Offer();
-  ASSERT_TRUE(ticket.ok());
-  auto caller = ConnectResultChannel(Address(*listener), listener->port(), *ticket, 5);
-  ASSERT_TRUE(caller.ok());
-  auto worker_end = listener->Claim(*ticket, [] { return false; });
-  ASSERT_TRUE(worker_end.ok());
-  FrameWriter frames(std::move(*worker_end));
+  Connection c = Connect();
+  FrameWriter frames(std::move(c.worker));
   ASSERT_TRUE(frames.Write(static_cast<FrameKind>('X'), "?"));
-  FrameReader reader(std::move(*caller));
+  FrameReader reader(std::move(c.caller));
   std::vector<v1::IpcChunk> reports;
   auto got = ReadAll(reader, &reports);
   ASSERT_FALSE(got.ok());
