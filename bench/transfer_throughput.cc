@@ -254,9 +254,9 @@ int main(int argc, char** argv) {  // NOLINT(bugprone-exception-escape)
               static_cast<long long>(rows), gb, runs);
   std::printf("register (coordinator -> worker, %.3f GB): %.2f GB/s\n", table_bytes / 1e9,
               table_bytes / 1e9 / register_seconds);
-  std::printf("worker -> coordinator, bytes received:      %.2f GB/s (%.3f s)\n", rpc_gbps,
+  std::printf("worker -> coordinator, bytes received:      %.2f GB/s (%.4f s)\n", rpc_gbps,
               Median(raw_rpc));
-  std::printf("  the same over gRPC, no result channel:   %.2f GB/s (%.3f s)\n",
+  std::printf("  the same over gRPC, no result channel:   %.2f GB/s (%.4f s)\n",
               gb / Median(grpc_rpc), Median(grpc_rpc));
   std::printf("worker -> coordinator, decoded into Arrow:  %.2f GB/s (%.3f s)\n", decoded_gbps,
               Median(decoded_rpc));

@@ -31,6 +31,8 @@ Session::~Session() = default;
 
 exec::Connection& Session::connection() { return engine_->connection(); }
 
+bool Session::HoldsFilesToClose() const { return engine::HoldsFilesToClose(*engine_->database()); }
+
 Status Session::Attach(const pipeline::Attachment& attachment, bool if_not_exists) {
   return engine_->Attach(attachment, if_not_exists);
 }

@@ -152,6 +152,11 @@ class Session {
   /// The session's DuckDB connection (for SQL of one's own next to the pipelines).
   exec::Connection& connection();
 
+  /// Whether closing the session still has files to tidy: temporary files DuckDB spilled
+  /// (closing removes them) or an attached database file (closing checkpoints its
+  /// write-ahead log into it). A process may end without closing a session that holds none.
+  bool HoldsFilesToClose() const;
+
  private:
   class PlanningPrefetch;
   struct Prepared;

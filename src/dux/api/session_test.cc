@@ -1,6 +1,9 @@
 #include "dux/api/session.h"
 
 #include <gtest/gtest.h>
+#include <stdlib.h>
+
+#include <filesystem>
 
 namespace dux {
 namespace {
@@ -96,6 +99,69 @@ TEST_F(SessionTest, JoinKeepsRightSideVerbs) {
 TEST_F(SessionTest, NumRowsAndPeek) {
   EXPECT_EQ(*Sales().NumRows(), 4);
   EXPECT_EQ(Sales().Peek(2)->NumRows(), 2u);
+}
+
+// ---- What closing a session still has to do on files --------------------------------------
+
+// Whether DuckDB itself lists files that closing tidies: the oracle HoldsFilesToClose follows.
+bool DuckDbListsFilesToClose(Session& session) {
+  auto held = session.connection().QueryText(
+      "SELECT CAST((SELECT count(*) FROM duckdb_temporary_files()) + (SELECT count(*) FROM "
+      "duckdb_databases() WHERE NOT internal AND path IS NOT NULL) AS VARCHAR)");
+  EXPECT_TRUE(held.ok()) << held.status().message();
+  return held.ok() && (*held)[0][0] != "0";
+}
+
+class HoldsFilesToCloseTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    char tmpl[] = "/tmp/dux-holds-files-XXXXXX";
+    ASSERT_NE(mkdtemp(tmpl), nullptr);
+    dir_ = tmpl;
+  }
+  void TearDown() override { std::filesystem::remove_all(dir_); }
+  std::string dir_;
+};
+
+TEST_F(HoldsFilesToCloseTest, AnInMemorySessionHoldsNone) {
+  auto session = std::move(Session::Open()).value();
+  ASSERT_TRUE(session->connection().Execute("CREATE TEMP TABLE t AS SELECT 1 AS a").ok());
+  EXPECT_FALSE(session->HoldsFilesToClose());
+  EXPECT_FALSE(DuckDbListsFilesToClose(*session));
+}
+
+TEST_F(HoldsFilesToCloseTest, ADatabaseFileMainOrAttachedIsHeld) {
+  SessionOptions on_file;
+  on_file.database_path = dir_ + "/main.duckdb";
+  auto main = std::move(Session::Open(on_file)).value();
+  EXPECT_TRUE(main->HoldsFilesToClose());
+  EXPECT_TRUE(DuckDbListsFilesToClose(*main));
+
+  auto session = std::move(Session::Open()).value();
+  pipeline::Attachment attachment;
+  attachment.alias = "side";
+  attachment.path = dir_ + "/side.duckdb";
+  ASSERT_TRUE(session->Attach(attachment, false).ok());
+  EXPECT_TRUE(session->HoldsFilesToClose());
+  EXPECT_TRUE(DuckDbListsFilesToClose(*session));
+  ASSERT_TRUE(session->connection().Execute("DETACH side").ok());
+  EXPECT_FALSE(session->HoldsFilesToClose());
+}
+
+TEST_F(HoldsFilesToCloseTest, SpilledTemporaryFilesAreHeld) {
+  SessionOptions small;
+  small.memory_limit = "64MB";
+  small.threads = 1;
+  small.temp_directory = dir_ + "/spill";
+  auto session = std::move(Session::Open(small)).value();
+  EXPECT_FALSE(session->HoldsFilesToClose());
+  // About 400 MB of a temporary table in a 64 MB database: evicted to temporary files.
+  ASSERT_TRUE(session->connection()
+                  .Execute("CREATE TEMP TABLE big AS SELECT range AS i, repeat('x', 120) || "
+                           "range::VARCHAR AS s FROM range(3000000)")
+                  .ok());
+  EXPECT_TRUE(DuckDbListsFilesToClose(*session));
+  EXPECT_TRUE(session->HoldsFilesToClose());
 }
 
 }  // namespace

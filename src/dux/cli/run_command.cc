@@ -184,14 +184,11 @@ Status RunIn(const RunOptions& o, Opened* opened) {
 // checkpoints its write-ahead log into it, so the file alone holds what was written), nor
 // under AddressSanitizer (it checks for leaks at exit, and the skipped teardown would show
 // as one).
-bool MaySkipTeardown(Session& session) {
+bool MaySkipTeardown(const Session& session) {
 #if defined(__SANITIZE_ADDRESS__)
   return false;
 #else
-  auto held = session.connection().QueryText(
-      "SELECT CAST((SELECT count(*) FROM duckdb_temporary_files()) + (SELECT count(*) FROM "
-      "duckdb_databases() WHERE NOT internal AND path IS NOT NULL) AS VARCHAR)");
-  return held.ok() && (*held)[0][0] == "0";
+  return !session.HoldsFilesToClose();
 #endif
 }
 

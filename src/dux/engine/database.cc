@@ -7,6 +7,7 @@
 #include "dux/exec/comoments_aggregate.h"
 #include "dux/s3/client.h"
 #include "dux/s3/config.h"
+#include "dux/s3_filesystem/database_files.h"
 #include "dux/s3_filesystem/read_bytes.h"
 #include "dux/s3_filesystem/s3_filesystem.h"
 
@@ -63,6 +64,10 @@ Result<exec::Database> OpenDatabase(const DatabaseOptions& options) {
   DUX_ASSIGN_OR_RETURN(exec::Connection connection, exec::Connection::Open(db));
   DUX_RETURN_NOT_OK(connection.Execute("SET GLOBAL parquet_metadata_cache = true").status());
   return db;
+}
+
+bool HoldsFilesToClose(const exec::Database& db) {
+  return s3_filesystem::HoldsFilesToClose(db.get());
 }
 
 }  // namespace dux::engine

@@ -22,4 +22,9 @@ struct DatabaseOptions {
 /// environment (no network I/O at open; settings that cannot be read fail s3:// paths only).
 Result<exec::Database> OpenDatabase(const DatabaseOptions& options);
 
+/// Whether closing `db` still has files to tidy: temporary files it spilled, or an attached
+/// database file whose write-ahead log closing checkpoints. A process that ends without
+/// closing a database that holds none loses nothing.
+bool HoldsFilesToClose(const exec::Database& db);
+
 }  // namespace dux::engine

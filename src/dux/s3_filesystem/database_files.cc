@@ -5,9 +5,12 @@
 
 #include "duckdb/common/error_data.hpp"
 #include "duckdb/common/file_system.hpp"
+#include "duckdb/main/attached_database.hpp"
 #include "duckdb/main/capi/capi_internal.hpp"
 #include "duckdb/main/client_context.hpp"
 #include "duckdb/main/connection.hpp"
+#include "duckdb/main/database_manager.hpp"
+#include "duckdb/storage/buffer_manager.hpp"
 
 namespace dux::s3_filesystem {
 
@@ -61,6 +64,24 @@ Status RemoveFile(duckdb_database db, const std::string& path) {
     return Status::OK();
   } catch (const std::exception& e) {
     return FromException(e);
+  }
+}
+
+bool HoldsFilesToClose(duckdb_database db) {
+  try {
+    duckdb::DatabaseInstance& instance = *DatabaseOf(db).instance;
+    if (!duckdb::BufferManager::GetBufferManager(instance).GetTemporaryFiles().empty()) {
+      return true;
+    }
+    // As duckdb_databases() WHERE NOT internal AND path IS NOT NULL.
+    for (const auto& attached : duckdb::DatabaseManager::Get(instance).GetDatabases()) {
+      if (!attached->IsSystem() && !attached->IsTemporary() && !attached->GetCatalog().InMemory()) {
+        return true;
+      }
+    }
+    return false;
+  } catch (...) {  // NOLINT(bugprone-empty-catch): not knowing counts as holding files
+    return true;
   }
 }
 

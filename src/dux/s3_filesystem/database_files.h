@@ -3,7 +3,8 @@
 // objects are read and written by dux's codec), outside any COPY or read function. Every
 // path goes through the file system of a client context of the database, so a confined
 // database (allowed_directories, external access off) refuses here what it refuses to a
-// query. Thread-safe: each call opens a client context of its own.
+// query. Thread-safe: each call opens a client context of its own. Also: whether closing a
+// database still has files to tidy.
 #pragma once
 
 #include <cstddef>
@@ -23,6 +24,11 @@ Result<std::vector<std::string>> GlobFiles(duckdb_database db, const std::string
 
 /// Removes the file `path`.
 Status RemoveFile(duckdb_database db, const std::string& path);
+
+/// Whether closing `db` still has work to do on files: temporary files it spilled (closing
+/// removes them) or a database file attached, the main one included (closing checkpoints its
+/// write-ahead log into it). Asks DuckDB's buffer and database managers, without a query.
+bool HoldsFilesToClose(duckdb_database db);
 
 /// One file opened through the database's file system. Not thread-safe.
 class DatabaseFile {
