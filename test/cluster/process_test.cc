@@ -1413,6 +1413,21 @@ TEST_F(ClusterTest, StoppedBucketOwnerIsNamedWithoutATimeout) {
   ExpectLostBucketOwnerNamed(a, b, SIGSTOP, 50);
 }
 
+TEST_F(ClusterTest, WorkerStoppedWhileItsResultIsAwaitedIsNamedWithoutATimeout) {
+  // The coordinator waits on the worker's result channel (a TCP connection beside the gRPC
+  // call), whose keepalive a stopped process's kernel still answers: gRPC's keepalive on the
+  // call beside it must fail the read, within about 15 s, as over gRPC alone.
+  Server* w = Worker();
+  ASSERT_TRUE(w);
+  Command run = Spawn({DUX_BINARY, "run", "--workers", w->address, kSlowPipeline});
+  ASSERT_TRUE(WaitBusy(w->address));
+  w->process->Signal(SIGSTOP);
+  Outcome o = Finish(std::move(run), 60s);
+  w->process->Signal(SIGCONT);
+  ExpectOneLineError(o, {"worker " + w->address + " is unreachable or went away"});
+  EXPECT_LT(o.seconds, 40.0);
+}
+
 TEST_F(ClusterTest, WorkerStoppedBeforeItsFirstQueryIsNamedSoonAfterTheTimeout) {
   Server* w = Worker();
   ASSERT_TRUE(w);

@@ -8,6 +8,7 @@
 #include <cstring>
 #include <map>
 #include <mutex>
+#include <thread>
 
 #include "dux/rpc/result_channel.h"
 #include "dux/v1/worker.grpc.pb.h"
@@ -58,8 +59,11 @@ class GrpcResultStream : public protocol::ResultStream {
     if (request_.result_channel()) AcceptOffer();
   }
   ~GrpcResultStream() override {
-    if (!finished_) {
-      Cancel();
+    if (finished_) return;
+    Cancel();
+    if (watcher_.joinable()) {
+      watcher_.join();
+    } else {
       (void)reader_->Finish();
     }
   }
@@ -69,7 +73,7 @@ class GrpcResultStream : public protocol::ResultStream {
     if (frames_) return finished_ ? size_t{0} : ReadFrames(data, size);
     while (offset_ == chunk_.data().size()) {
       if (finished_) return size_t{0};
-      if (!reader_->Read(&chunk_)) return FinishCall(Status::OK(), /*drain=*/false);
+      if (!reader_->Read(&chunk_)) return FinishCall(Status::OK());
       offset_ = 0;
       DeliverReport(chunk_);
     }
@@ -95,7 +99,7 @@ class GrpcResultStream : public protocol::ResultStream {
   // worker waits for the connection before it runs anything, so nothing ran twice.
   void AcceptOffer() {
     if (!reader_->Read(&chunk_)) {
-      (void)FinishCall(Status::OK(), /*drain=*/false);  // Read reports how the call ended
+      (void)FinishCall(Status::OK());  // Read reports how the call ended
       return;
     }
     if (!chunk_.has_result_channel()) return;  // an empty message, or an older worker's rows
@@ -107,6 +111,17 @@ class GrpcResultStream : public protocol::ResultStream {
     if (socket.ok()) {
       frames_ = std::make_unique<FrameReader>(std::move(*socket));
       if (cancelled_) frames_->Abort();
+      // The call stays open beside the connection and ends with the worker's status. It is
+      // what sees a worker that stopped answering (gRPC's keepalive: a stopped process's
+      // kernel still acknowledges TCP's own) or failed: then the reads on the connection are
+      // woken.
+      watcher_ = std::thread([this] {
+        v1::IpcChunk ignored;
+        while (reader_->Read(&ignored)) {
+        }
+        call_status_ = reader_->Finish();
+        if (!call_status_.ok()) frames_->Abort();
+      });
       return;
     }
     *result_channel_unreachable_ = true;
@@ -122,17 +137,20 @@ class GrpcResultStream : public protocol::ResultStream {
     auto n = frames_->Read(data, size, [this](const v1::IpcChunk& r) { DeliverReport(r); });
     if (n.ok() && *n > 0) return n;
     // The end frame, or a connection that broke: the call's status says how it ended.
-    return FinishCall(n.status(), /*drain=*/true);
+    return FinishCall(n.status());
   }
 
-  // Ends the gRPC call. After the result channel, the stream is read to its end first: it
-  // carries no message, only the status. `transport` is the result channel's own failure,
-  // reported when the worker's status says nothing worse.
-  Result<size_t> FinishCall(const Status& transport, bool drain) {
+  // Ends the gRPC call (with a result channel, its watcher has the status). `transport` is
+  // the result channel's own failure, reported when the worker's status says nothing worse.
+  Result<size_t> FinishCall(const Status& transport) {
     finished_ = true;
-    while (drain && reader_->Read(&chunk_)) {
+    grpc::Status status;
+    if (watcher_.joinable()) {
+      watcher_.join();
+      status = call_status_;
+    } else {
+      status = reader_->Finish();
     }
-    grpc::Status status = reader_->Finish();
     Status failed = !status.ok() ? WorkerStatus(address_, status, *context_)
                     : !transport.ok()
                         ? protocol::AtWorker(address_, transport.WithPrefix("result channel: "))
@@ -152,6 +170,8 @@ class GrpcResultStream : public protocol::ResultStream {
   std::shared_ptr<std::atomic<bool>> result_channel_unreachable_;
   std::unique_ptr<grpc::ClientReader<v1::IpcChunk>> reader_;
   std::unique_ptr<FrameReader> frames_;
+  std::thread watcher_;       // with frames_: reads the call to its status
+  grpc::Status call_status_;  // the watcher's, read after joining it
   v1::IpcChunk chunk_;
   size_t offset_ = 0;
   bool finished_ = false;
