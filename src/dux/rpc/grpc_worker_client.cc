@@ -127,6 +127,7 @@ class GrpcResultStream : public protocol::ResultStream {
     *result_channel_unreachable_ = true;
     context_->TryCancel();
     (void)reader_->Finish();
+    reader_.reset();  // before the context it was made with
     context_ = NewContext(options_, /*deadline=*/false);
     if (cancelled_) context_->TryCancel();
     request_.set_result_channel(false);
