@@ -11,8 +11,8 @@
 // connection that closes without it was cut short, and the call's gRPC status says why.
 #pragma once
 
+#include <functional>
 #include <memory>
-#include <mutex>
 #include <string>
 
 #include "dux/common/status.h"

@@ -133,12 +133,9 @@ class WorkerService final : public v1::Worker::Service {
       // No channel here: an empty first message says so at once (the caller waits for it).
       if (!writer->Write(v1::IpcChunk())) return ToGrpc(ReceiverGone());
     }
-    CancelWatch watch(context, worker_, request->fragment().query_id());
-    ChunkStreamWriter out([writer](const v1::IpcChunk& m) { return writer->Write(m); });
-    Status status = worker_->Execute(*request, &out);
-    // gRPC sends the status after the last message: every chunk must be written first.
-    if (!out.Finish() && status.ok()) status = ReceiverGone();
-    return ToGrpc(status);
+    // gRPC sends the status after the last message: RunFragment writes every chunk first.
+    return ToGrpc(RunFragment(context, *request,
+                              [writer](const v1::IpcChunk& m) { return writer->Write(m); }));
   }
 
   grpc::Status RegisterTable(grpc::ServerContext* context,
@@ -236,16 +233,24 @@ class WorkerService final : public v1::Worker::Service {
         result_channel_->Claim(*ticket, [&] { return !offered || context->IsCancelled(); });
     if (!connection.ok()) return ToGrpc(connection.status());
     FrameWriter frames(std::move(*connection));
-    CancelWatch watch(context, worker_, request.fragment().query_id(),
-                      [&frames] { frames.Abort(); });
-    Status status;
-    {
-      ChunkStreamWriter out([&frames](const v1::IpcChunk& m) { return frames.WriteMessage(m); });
-      status = worker_->Execute(request, &out);
-      if (!out.Finish() && status.ok()) status = ReceiverGone();
-    }
+    Status status = RunFragment(
+        context, request, [&frames](const v1::IpcChunk& m) { return frames.WriteMessage(m); },
+        [&frames] { frames.Abort(); });
     if (status.ok() && !frames.Write(FrameKind::kEnd, std::string())) status = ReceiverGone();
     return ToGrpc(status);
+  }
+
+  // Runs `request`'s fragment, its messages handed to `send` from a thread of their own, and
+  // waits until every one is sent; cancelled when the caller goes away (`on_cancel` also
+  // wakes a send blocked outside gRPC).
+  Status RunFragment(grpc::ServerContext* context, const v1::ExecuteRequest& request,
+                     ChunkStreamWriter::Send send,
+                     const std::function<void()>& on_cancel = nullptr) {
+    CancelWatch watch(context, worker_, request.fragment().query_id(), on_cancel);
+    ChunkStreamWriter out(std::move(send));
+    Status status = worker_->Execute(request, &out);
+    if (!out.Finish() && status.ok()) status = ReceiverGone();
+    return status;
   }
 
   // Marks the reply as the worker's own (see kHandledKey) and checks the token.
