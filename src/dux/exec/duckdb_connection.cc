@@ -7,6 +7,7 @@
 #include <deque>
 #include <limits>
 
+#include "dux/s3_filesystem/text_function.h"
 #include "dux/sql/quote.h"
 
 namespace dux::exec {
@@ -117,18 +118,7 @@ Result<sql::TextRows> Connection::QueryText(const std::string& sql) {
 
 Result<std::optional<std::string>> Connection::CallText(const std::string& function,
                                                         const std::string& argument) {
-  auto it = calls_.find(function);
-  if (it == calls_.end()) {
-    DUX_ASSIGN_OR_RETURN(PreparedHandle prepared, Prepare("SELECT " + function + "($1::VARCHAR)"));
-    it = calls_.emplace(function, std::move(prepared)).first;
-  }
-  if (duckdb_bind_varchar_length(it->second.get(), 1, argument.data(), argument.size()) ==
-      DuckDBError) {
-    return Status::Internal("cannot bind the argument of " + function);
-  }
-  DUX_ASSIGN_OR_RETURN(ResultHandle result, RunPrepared(it->second));
-  DUX_ASSIGN_OR_RETURN(sql::TextRows rows, TextOf(result, function));
-  return sql::OnlyValue(rows, function);
+  return s3_filesystem::CallTextFunction(con_.get(), function, argument);
 }
 
 Result<sql::TextRows> Connection::QueryTextPrepared(const std::string& sql) {

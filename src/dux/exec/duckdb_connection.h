@@ -56,8 +56,8 @@ class Connection : public sql::Binder {
   Result<pipeline::Schema> Describe(const std::string& select_sql) override;
   /// Columns must be VARCHAR (cast them in the query).
   Result<sql::TextRows> QueryText(const std::string& sql) override;
-  /// Prepared once per function and connection: planning parses and renders expressions
-  /// with dozens of these, where a whole statement costs 3-4 times the call.
+  /// Called in process, without a statement (s3_filesystem::CallTextFunction): planning
+  /// parses and renders expressions with dozens of these.
   Result<std::optional<std::string>> CallText(const std::string& function,
                                               const std::string& argument) override;
   /// QueryText for a statement asked again and again (a worker's memory samples, taken at
@@ -80,7 +80,7 @@ class Connection : public sql::Binder {
   std::shared_ptr<const UrlFiles> url_files_;
   /// CallText's statements, by function, and QueryTextPrepared's, by text; destroyed before
   /// the connection.
-  std::map<std::string, PreparedHandle> calls_, statements_;
+  std::map<std::string, PreparedHandle> statements_;
 };
 
 /// DuckDB's message made one line: its first line (and a did-you-mean candidate, if any).

@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <functional>
 #include <limits>
 
 #include "dux/sql/quote.h"
@@ -180,6 +181,63 @@ TEST_F(ConnectionTest, RenderedLiteralsRoundTrip) {
       EXPECT_EQ(t->rows[0][0], value) << *literal;
     }
   }
+}
+
+// CallText runs the function in process, without a statement: its answers and errors must be
+// those of the statement `SELECT function('argument')`, in or out of a transaction.
+TEST_F(ConnectionTest, CallTextAnswersAsTheStatementWould) {
+  const std::vector<std::pair<std::string, std::string>> calls = {
+      {"json_serialize_sql", "SELECT sum(\"v 1\") FILTER (WHERE x > 'a''b') + 1\n"},
+      {"json_serialize_sql", "SELECT FROM WHERE"},  // DuckDB answers a parse error as JSON
+      {"json_deserialize_sql",
+       "{\"error\":false,\"statements\":[{\"node\":{\"type\":\"SELECT_NODE\",\"modifiers\":[],"
+       "\"cte_map\":{\"map\":[]},\"select_list\":[{\"class\":\"COLUMN_REF\",\"type\":"
+       "\"COLUMN_REF\",\"alias\":\"\",\"query_location\":7,\"column_names\":[\"a b\"]}],"
+       "\"from_table\":{\"type\":\"EMPTY\",\"alias\":\"\",\"sample\":null,\"query_location\":"
+       "18446744073709551615},\"where_clause\":null,\"group_expressions\":[],\"group_sets\":[],"
+       "\"aggregate_handling\":\"STANDARD_HANDLING\",\"having\":null,\"sample\":null,"
+       "\"qualify\":null}}]}"},
+      {"json_deserialize_sql", "{not json"},
+      {"error", "boom"},
+      {"lower", "ÄB c"},
+  };
+  // Each side on its own: in a transaction, an error aborts it, as a statement's does.
+  auto in = [&](bool transaction, const std::function<void()>& run) {
+    if (transaction) ASSERT_TRUE(con_->Execute("BEGIN").ok());
+    run();
+    if (transaction) ASSERT_TRUE(con_->Execute("ROLLBACK").ok());
+  };
+  for (bool transaction : {false, true}) {
+    for (const auto& [function, argument] : calls) {
+      SCOPED_TRACE(function + "(" + argument + ")" + (transaction ? " in a transaction" : ""));
+      Result<std::optional<std::string>> called = Status::Internal("not run");
+      Result<sql::TextRows> queried = Status::Internal("not run");
+      Result<sql::TextRows> after_called = Status::Internal("not run");
+      Result<sql::TextRows> after_queried = Status::Internal("not run");
+      in(transaction, [&] {
+        called = con_->CallText(function, argument);
+        after_called = con_->QueryText("SELECT 'next'");
+      });
+      in(transaction, [&] {
+        queried = con_->QueryText("SELECT " + function + "(" + sql::QuoteString(argument) + ")");
+        after_queried = con_->QueryText("SELECT 'next'");
+      });
+      EXPECT_EQ(after_called.ok(), after_queried.ok())
+          << after_called.status().ToString() << " / " << after_queried.status().ToString();
+      ASSERT_EQ(called.ok(), queried.ok())
+          << called.status().ToString() << " / " << queried.status().ToString();
+      if (!called.ok()) {
+        EXPECT_EQ(called.status().ToString(), queried.status().ToString());
+        continue;
+      }
+      ASSERT_EQ(queried->size(), 1u);
+      EXPECT_EQ(*called, (*queried)[0][0]);
+    }
+  }
+  auto unknown = con_->CallText("no_such_function", "x");
+  ASSERT_FALSE(unknown.ok());
+  EXPECT_NE(unknown.status().message().find("no_such_function"), std::string::npos)
+      << unknown.status().ToString();
 }
 
 }  // namespace

@@ -1,0 +1,79 @@
+#include "dux/s3_filesystem/text_function.h"
+
+#include <exception>
+#include <memory>
+#include <utility>
+
+#include "duckdb/catalog/catalog.hpp"
+#include "duckdb/catalog/catalog_entry/scalar_function_catalog_entry.hpp"
+#include "duckdb/common/error_data.hpp"
+#include "duckdb/execution/expression_executor.hpp"
+#include "duckdb/function/function_binder.hpp"
+#include "duckdb/main/capi/capi_internal.hpp"
+#include "duckdb/main/client_context.hpp"
+#include "duckdb/planner/expression/bound_reference_expression.hpp"
+
+namespace dux::s3_filesystem {
+
+namespace {
+
+// The client context of a C API connection, released with it.
+struct ClientContextOf {
+  explicit ClientContextOf(duckdb_connection connection) {
+    duckdb_connection_get_client_context(connection, &handle);
+  }
+  ~ClientContextOf() { duckdb_destroy_client_context(&handle); }
+  ClientContextOf(const ClientContextOf&) = delete;
+  ClientContextOf& operator=(const ClientContextOf&) = delete;
+  duckdb::ClientContext& get() const {
+    // The C handle wraps the C++ context (duckdb/main/capi/capi_internal.hpp).
+    return reinterpret_cast<duckdb::CClientContextWrapper*>(handle)->context;
+  }
+  duckdb_client_context handle = nullptr;
+};
+
+}  // namespace
+
+Result<std::optional<std::string>> CallTextFunction(duckdb_connection connection,
+                                                    const std::string& function,
+                                                    const std::string& argument) {
+  if (connection == nullptr) return Status::InvalidArgument("CallTextFunction: no connection");
+  ClientContextOf context(connection);
+  if (context.handle == nullptr) return Status::Internal("no client context for " + function);
+  std::optional<std::string> value;
+  std::string bind_error;
+  try {
+    duckdb::ClientContext& client = context.get();
+    client.RunFunctionInTransaction([&] {
+      auto& entry = duckdb::Catalog::GetEntry<duckdb::ScalarFunctionCatalogEntry>(
+          client, SYSTEM_CATALOG, DEFAULT_SCHEMA, function);
+      duckdb::vector<duckdb::unique_ptr<duckdb::Expression>> children;
+      children.push_back(
+          duckdb::make_uniq<duckdb::BoundReferenceExpression>(duckdb::LogicalType::VARCHAR, 0));
+      duckdb::ErrorData error;
+      duckdb::FunctionBinder binder(client);
+      auto call = binder.BindScalarFunction(entry, std::move(children), error);
+      if (!call) {
+        bind_error = error.RawMessage();
+        return;
+      }
+      duckdb::DataChunk input;
+      input.Initialize(duckdb::Allocator::DefaultAllocator(), {duckdb::LogicalType::VARCHAR});
+      input.SetValue(0, 0, duckdb::Value(argument));
+      input.SetCardinality(1);
+      duckdb::Vector output(call->return_type);
+      duckdb::ExpressionExecutor executor(client, *call);
+      executor.ExecuteExpression(input, output);
+      duckdb::Value result = output.GetValue(0);
+      if (!result.IsNull()) value = result.ToString();
+    });
+  } catch (const std::exception& e) {
+    // As the statement's error would read: DuckDB's message, its first line.
+    std::string message = duckdb::ErrorData(e).Message();
+    return Status::InvalidArgument(message.substr(0, message.find('\n')));
+  }
+  if (!bind_error.empty()) return Status::Internal(function + ": " + bind_error);
+  return value;
+}
+
+}  // namespace dux::s3_filesystem
