@@ -3,6 +3,7 @@
 #include <cstring>
 #include <exception>
 
+#include "client_context_internal.h"
 #include "duckdb/main/capi/capi_internal.hpp"
 #include "duckdb/main/config.hpp"
 #include "duckdb/main/database.hpp"
@@ -107,21 +108,12 @@ Result<s3::ConfigOverrides> ParseSettings(const std::string& text) {
 
 namespace {
 
-// SET SESSION `option` = `text` on `connection`.
+// As SET SESSION `option` = 'text' on `connection`, without a statement (which costs about
+// 0.4 ms, and a run sets these on each of its connections before its first query).
 Status SetSessionText(duckdb_connection connection, const char* option, const std::string& text) {
-  std::string quoted;
-  for (char c : text) quoted += c == '\'' ? std::string("''") : std::string(1, c);
-  const std::string statement = std::string("SET SESSION ") + option + " = '" + quoted + "'";
-  duckdb_result result;
-  duckdb_state state = duckdb_query(connection, statement.c_str(), &result);
-  std::string error = state == DuckDBError && duckdb_result_error(&result) != nullptr
-                          ? duckdb_result_error(&result)
-                          : "";
-  duckdb_destroy_result(&result);
-  if (state == DuckDBError) {
-    return Status::FailedPrecondition(std::string("s3: cannot set ") + option + ": " +
-                                      error.substr(0, error.find('\n')));
-  }
+  ClientContextOf context(connection);
+  if (!context) return Status::Internal(std::string("s3: no client context to set ") + option);
+  context.get().config.set_variables[option] = duckdb::Value(text);
   return Status::OK();
 }
 

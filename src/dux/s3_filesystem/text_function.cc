@@ -4,42 +4,22 @@
 #include <memory>
 #include <utility>
 
+#include "client_context_internal.h"
 #include "duckdb/catalog/catalog.hpp"
 #include "duckdb/catalog/catalog_entry/scalar_function_catalog_entry.hpp"
 #include "duckdb/common/error_data.hpp"
 #include "duckdb/execution/expression_executor.hpp"
 #include "duckdb/function/function_binder.hpp"
-#include "duckdb/main/capi/capi_internal.hpp"
-#include "duckdb/main/client_context.hpp"
 #include "duckdb/planner/expression/bound_reference_expression.hpp"
 
 namespace dux::s3_filesystem {
-
-namespace {
-
-// The client context of a C API connection, released with it.
-struct ClientContextOf {
-  explicit ClientContextOf(duckdb_connection connection) {
-    duckdb_connection_get_client_context(connection, &handle);
-  }
-  ~ClientContextOf() { duckdb_destroy_client_context(&handle); }
-  ClientContextOf(const ClientContextOf&) = delete;
-  ClientContextOf& operator=(const ClientContextOf&) = delete;
-  duckdb::ClientContext& get() const {
-    // The C handle wraps the C++ context (duckdb/main/capi/capi_internal.hpp).
-    return reinterpret_cast<duckdb::CClientContextWrapper*>(handle)->context;
-  }
-  duckdb_client_context handle = nullptr;
-};
-
-}  // namespace
 
 Result<std::optional<std::string>> CallTextFunction(duckdb_connection connection,
                                                     const std::string& function,
                                                     const std::string& argument) {
   if (connection == nullptr) return Status::InvalidArgument("CallTextFunction: no connection");
   ClientContextOf context(connection);
-  if (context.handle == nullptr) return Status::Internal("no client context for " + function);
+  if (!context) return Status::Internal("no client context for " + function);
   std::optional<std::string> value;
   std::string bind_error;
   try {
