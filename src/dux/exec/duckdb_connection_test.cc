@@ -208,7 +208,9 @@ TEST_F(ConnectionTest, CallTextAnswersAsTheStatementWould) {
     if (transaction) ASSERT_TRUE(con_->Execute("ROLLBACK").ok());
   };
   for (bool transaction : {false, true}) {
-    for (const auto& [function, argument] : calls) {
+    for (const auto& call : calls) {
+      const std::string& function = call.first;  // named: a lambda cannot capture a binding
+      const std::string& argument = call.second;
       SCOPED_TRACE(function + "(" + argument + ")" + (transaction ? " in a transaction" : ""));
       Result<std::optional<std::string>> called = Status::Internal("not run");
       Result<sql::TextRows> queried = Status::Internal("not run");
