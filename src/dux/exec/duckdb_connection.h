@@ -78,8 +78,7 @@ class Connection : public sql::Binder {
   static Result<sql::TextRows> TextOf(ResultHandle& result, const std::string& what);
   ConnectionHandle con_;
   std::shared_ptr<const UrlFiles> url_files_;
-  /// CallText's statements, by function, and QueryTextPrepared's, by text; destroyed before
-  /// the connection.
+  /// QueryTextPrepared's statements, by text; destroyed before the connection.
   std::map<std::string, PreparedHandle> statements_;
 };
 
