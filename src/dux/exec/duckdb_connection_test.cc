@@ -203,9 +203,13 @@ TEST_F(ConnectionTest, CallTextAnswersAsTheStatementWould) {
   };
   // Each side on its own: in a transaction, an error aborts it, as a statement's does.
   auto in = [&](bool transaction, const std::function<void()>& run) {
-    if (transaction) ASSERT_TRUE(con_->Execute("BEGIN").ok());
+    if (transaction) {
+      ASSERT_TRUE(con_->Execute("BEGIN").ok());
+    }
     run();
-    if (transaction) ASSERT_TRUE(con_->Execute("ROLLBACK").ok());
+    if (transaction) {
+      ASSERT_TRUE(con_->Execute("ROLLBACK").ok());
+    }
   };
   for (bool transaction : {false, true}) {
     for (const auto& call : calls) {
