@@ -1,5 +1,7 @@
 #include "dux/api/session.h"
 
+#include <optional>
+#include <string>
 #include <utility>
 
 #include "dux/api/session_internal.h"
@@ -61,6 +63,11 @@ class Stoppable : public sql::Binder {
   Result<sql::TextRows> QueryText(const std::string& sql) override {
     if (*stop_) return Status(StatusCode::kCancelled, "planning is over");
     return inner_->QueryText(sql);
+  }
+  Result<std::optional<std::string>> CallText(const std::string& function,
+                                              const std::string& argument) override {
+    if (*stop_) return Status(StatusCode::kCancelled, "planning is over");
+    return inner_->CallText(function, argument);
   }
 
  private:
