@@ -17,11 +17,9 @@ namespace dux::s3_filesystem {
 Result<std::optional<std::string>> CallTextFunction(duckdb_connection connection,
                                                     const std::string& function,
                                                     const std::string& argument) {
-  if (connection == nullptr) return Status::InvalidArgument("CallTextFunction: no connection");
   ClientContextOf context(connection);
-  if (!context) return Status::Internal("no client context for " + function);
+  if (!context) return Status::InvalidArgument("CallTextFunction: no connection");
   std::optional<std::string> value;
-  std::string bind_error;
   try {
     duckdb::ClientContext& client = context.get();
     client.RunFunctionInTransaction([&] {
@@ -33,10 +31,7 @@ Result<std::optional<std::string>> CallTextFunction(duckdb_connection connection
       duckdb::ErrorData error;
       duckdb::FunctionBinder binder(client);
       auto call = binder.BindScalarFunction(entry, std::move(children), error);
-      if (!call) {
-        bind_error = error.RawMessage();
-        return;
-      }
+      if (!call) error.Throw();  // reported below, as the statement's binder error would be
       duckdb::DataChunk input;
       input.Initialize(duckdb::Allocator::DefaultAllocator(), {duckdb::LogicalType::VARCHAR});
       input.SetValue(0, 0, duckdb::Value(argument));
@@ -52,7 +47,6 @@ Result<std::optional<std::string>> CallTextFunction(duckdb_connection connection
     std::string message = duckdb::ErrorData(e).Message();
     return Status::InvalidArgument(message.substr(0, message.find('\n')));
   }
-  if (!bind_error.empty()) return Status::Internal(function + ": " + bind_error);
   return value;
 }
 
