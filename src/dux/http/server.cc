@@ -1,14 +1,23 @@
 #include "dux/http/server.h"
 
-#include <httplib.h>
+#include <poll.h>
+#include <sys/eventfd.h>
 #include <sys/socket.h>
+#include <unistd.h>
 
-#include <atomic>
+#include <cerrno>
 #include <chrono>
+#include <condition_variable>
+#include <deque>
 #include <exception>
+#include <functional>
+#include <mutex>
+#include <regex>
 #include <thread>
 
 #include "dux/common/server_access.h"
+#include "dux/common/socket.h"
+#include "dux/http/request_head.h"
 
 namespace dux::http {
 
@@ -18,6 +27,16 @@ std::string Request::Param(const std::string& name, const std::string& fallback)
 }
 
 namespace {
+
+// Limits on what a client may send: dux's pages take a few parameters and a token.
+constexpr size_t kMaxHeadBytes = 16 * 1024;
+constexpr size_t kMaxBodyBytes = 1024 * 1024;
+// How long a request may take to arrive, and a kept-alive connection may idle, before it is
+// closed: an idle connection holds one of the server's threads.
+constexpr int kRequestTimeoutMs = 5000;
+constexpr int kKeepAliveTimeoutMs = 2000;
+// Connections accepted and waiting for a thread; past it a new one gets 503 at once.
+constexpr size_t kMaxWaiting = 64;
 
 // The value of cookie `name` in a Cookie header ("a=1; dux_token=XYZ"), or empty.
 std::string CookieValue(const std::string& header, const std::string& name) {
@@ -35,23 +54,20 @@ std::string CookieValue(const std::string& header, const std::string& name) {
   return "";
 }
 
-bool Authorized(const httplib::Request& req, const std::string& token) {
-  const std::string authorization = req.get_header_value("Authorization");
-  if (!authorization.empty() && TokensEqual(authorization, "Bearer " + token)) return true;
-  for (size_t i = 0; i < req.get_header_value_count("Cookie"); ++i) {
-    std::string cookie = CookieValue(req.get_header_value("Cookie", i), kTokenCookie);
-    if (!cookie.empty() && TokensEqual(cookie, token)) return true;
+bool Authorized(const RequestHead& head, const std::string& token) {
+  for (const auto& [name, value] : head.headers) {
+    if (name == "authorization" && TokensEqual(value, "Bearer " + token)) return true;
+    if (name == "cookie") {
+      std::string cookie = CookieValue(value, kTokenCookie);
+      if (!cookie.empty() && TokensEqual(cookie, token)) return true;
+    }
   }
   return false;
 }
 
-// The 401 page: a form that posts the token to /login, coming back to `next`.
-void Unauthorized(const std::string& next, httplib::Response& res) {
-  res.status = 401;
-  res.set_header("WWW-Authenticate", "Bearer");
-  res.set_header("Cache-Control", "no-store");
+std::string HtmlEscape(const std::string& text) {
   std::string escaped;
-  for (char c : next) {
+  for (char c : text) {
     switch (c) {
       case '&':
         escaped += "&amp;";
@@ -69,13 +85,19 @@ void Unauthorized(const std::string& next, httplib::Response& res) {
         escaped += c;
     }
   }
-  res.set_content(
-      "<!doctype html><html><head><meta charset=\"utf-8\"><title>dux: token required</title>"
-      "</head><body><form method=\"post\" action=\"/login\"><p>This dux server needs its token."
-      "</p><input type=\"password\" name=\"token\" autofocus> <input type=\"hidden\" "
-      "name=\"next\" value=\"" +
-          escaped + "\"><button>Sign in</button></form></body></html>\n",
-      "text/html; charset=utf-8");
+  return escaped;
+}
+
+// The 401 page: a form that posts the token to /login, coming back to `next`.
+Response Unauthorized(const std::string& next) {
+  return {401,
+          "text/html; charset=utf-8",
+          "<!doctype html><html><head><meta charset=\"utf-8\"><title>dux: token required</title>"
+          "</head><body><form method=\"post\" action=\"/login\"><p>This dux server needs its "
+          "token.</p><input type=\"password\" name=\"token\" autofocus> <input type=\"hidden\" "
+          "name=\"next\" value=\"" +
+              HtmlEscape(next) + "\"><button>Sign in</button></form></body></html>\n",
+          {{"WWW-Authenticate", "Bearer"}, {"Cache-Control", "no-store"}}};
 }
 
 // A local path to redirect to after login: "/..." but not "//host" (another site).
@@ -87,49 +109,294 @@ std::string SafeNext(const std::string& next) {
   return "/";
 }
 
-void Login(const httplib::Request& req, httplib::Response& res, const std::string& token) {
-  std::string given = req.has_param("token") ? req.get_param_value("token") : "";
-  std::string next = SafeNext(req.has_param("next") ? req.get_param_value("next") : "/");
-  if (given.empty() || !TokensEqual(given, token)) {
-    Unauthorized(next, res);
-    return;
-  }
-  res.status = 303;
-  res.set_header("Location", next);
-  res.set_header("Set-Cookie",
-                 std::string(kTokenCookie) + "=" + token + "; Path=/; HttpOnly; SameSite=Strict");
-  res.set_content("signed in\n", "text/plain; charset=utf-8");
+Response Login(const Request& request, const std::string& token) {
+  std::string given = request.Param("token");
+  std::string next = SafeNext(request.Param("next", "/"));
+  if (given.empty() || !TokensEqual(given, token)) return Unauthorized(next);
+  return {303,
+          "text/plain; charset=utf-8",
+          "signed in\n",
+          {{"Location", next},
+           {"Set-Cookie",
+            std::string(kTokenCookie) + "=" + token + "; Path=/; HttpOnly; SameSite=Strict"}}};
 }
 
-httplib::Server::Handler Wrap(Handler handler) {
-  return [handler = std::move(handler)](const httplib::Request& req, httplib::Response& res) {
-    Request request;
-    request.method = req.method;
-    request.path = req.path;
-    for (size_t i = 1; i < req.matches.size(); ++i) request.path_params.push_back(req.matches[i]);
-    for (const auto& [name, value] : req.params) request.params.emplace(name, value);
-    request.body = req.body;
-    Response response = handler(request);
-    res.status = response.status;
-    for (const auto& [name, value] : response.headers) res.set_header(name, value);
-    res.set_content(response.body, response.content_type);
-  };
+Response Plain(int status, std::string body) {
+  return {status, "text/plain; charset=utf-8", std::move(body), {}};
 }
+
+const char* Reason(int status) {
+  switch (status) {
+    case 200:
+      return "OK";
+    case 201:
+      return "Created";
+    case 204:
+      return "No Content";
+    case 303:
+      return "See Other";
+    case 400:
+      return "Bad Request";
+    case 401:
+      return "Unauthorized";
+    case 404:
+      return "Not Found";
+    case 405:
+      return "Method Not Allowed";
+    case 408:
+      return "Request Timeout";
+    case 413:
+      return "Content Too Large";
+    case 431:
+      return "Request Header Fields Too Large";
+    case 500:
+      return "Internal Server Error";
+    case 501:
+      return "Not Implemented";
+    case 503:
+      return "Service Unavailable";
+    default:
+      return "Status";
+  }
+}
+
+// Why a connection's reading stopped.
+enum class ReadEnd { kData, kClosed, kTimeout, kStopping };
+
+// One client connection: reads with a deadline, wakes when the server stops.
+class Connection {
+ public:
+  Connection(Socket socket, int stop_fd) : socket_(std::move(socket)), stop_fd_(stop_fd) {}
+
+  // Appends what arrives within `timeout_ms` to `buffer_`.
+  ReadEnd Read(int timeout_ms) {
+    pollfd polled[2] = {{socket_.fd(), POLLIN, 0}, {stop_fd_, POLLIN, 0}};
+    int ready = poll(polled, 2, timeout_ms);
+    if (ready < 0 && errno == EINTR) return ReadEnd::kData;
+    if (polled[1].revents != 0) return ReadEnd::kStopping;
+    if (ready == 0) return ReadEnd::kTimeout;
+    char chunk[8192];
+    ssize_t n = recv(socket_.fd(), chunk, sizeof chunk, 0);
+    if (n < 0 && (errno == EAGAIN || errno == EINTR)) return ReadEnd::kData;
+    if (n <= 0) return ReadEnd::kClosed;
+    buffer_.append(chunk, static_cast<size_t>(n));
+    return ReadEnd::kData;
+  }
+
+  // Reads until `enough` holds, at most `timeout_ms` in all.
+  ReadEnd ReadUntil(const std::function<bool()>& enough, int timeout_ms) {
+    auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(timeout_ms);
+    while (!enough()) {
+      auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+                      deadline - std::chrono::steady_clock::now())
+                      .count();
+      if (left <= 0) return ReadEnd::kTimeout;
+      ReadEnd end = Read(static_cast<int>(left));
+      if (end != ReadEnd::kData) return end;
+    }
+    return ReadEnd::kData;
+  }
+
+  bool Write(const std::string& bytes) {
+    size_t sent = 0;
+    while (sent < bytes.size()) {
+      ssize_t n = send(socket_.fd(), bytes.data() + sent, bytes.size() - sent, MSG_NOSIGNAL);
+      if (n < 0 && errno == EINTR) continue;
+      if (n < 0 && errno == EAGAIN) {
+        pollfd polled[2] = {{socket_.fd(), POLLOUT, 0}, {stop_fd_, POLLIN, 0}};
+        if (poll(polled, 2, kRequestTimeoutMs) <= 0 || polled[1].revents != 0) return false;
+        continue;
+      }
+      if (n <= 0) return false;
+      sent += static_cast<size_t>(n);
+    }
+    return true;
+  }
+
+  std::string& buffer() { return buffer_; }
+
+ private:
+  Socket socket_;
+  int stop_fd_;
+  std::string buffer_;
+};
+
+struct CompiledRoute {
+  Method method;
+  std::regex pattern;
+  Handler handler;
+};
 
 }  // namespace
 
 struct Server::Impl {
-  httplib::Server server;
-  std::thread thread;
-  std::atomic<bool> loop_ended{false};
+  std::string token;
+  std::vector<CompiledRoute> routes;
+  Socket listener;
+  Socket stop;  // an eventfd: readable once the server stops
+  std::mutex mutex;
+  std::condition_variable waiting_changed;
+  std::deque<Socket> waiting;  // accepted, not yet taken by a thread
+  bool stopping = false;
+  std::vector<std::thread> threads;
+
+  void Accept();
+  void ServeConnections();
+  void Serve(Connection& connection);
+  Response Answer(const RequestHead& head, const std::string& body);
 };
+
+void Server::Impl::Accept() {
+  for (;;) {
+    pollfd polled[2] = {{listener.fd(), POLLIN, 0}, {stop.fd(), POLLIN, 0}};
+    if (poll(polled, 2, -1) < 0 && errno != EINTR) return;
+    if (polled[1].revents != 0) return;
+    for (;;) {
+      int fd = accept4(listener.fd(), nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);
+      if (fd < 0) break;
+      Socket accepted(fd);
+      std::lock_guard lock(mutex);
+      if (waiting.size() >= kMaxWaiting) {
+        Connection busy(std::move(accepted), stop.fd());
+        (void)busy.Write(
+            "HTTP/1.1 503 Service Unavailable\r\nContent-Length: 0\r\nConnection: close\r\n\r\n");
+        continue;
+      }
+      waiting.push_back(std::move(accepted));
+      waiting_changed.notify_one();
+    }
+  }
+}
+
+void Server::Impl::ServeConnections() {
+  for (;;) {
+    Socket next;
+    {
+      std::unique_lock lock(mutex);
+      waiting_changed.wait(lock, [&] { return stopping || !waiting.empty(); });
+      if (stopping) return;
+      next = std::move(waiting.front());
+      waiting.pop_front();
+    }
+    Connection connection(std::move(next), stop.fd());
+    Serve(connection);
+  }
+}
+
+Response Server::Impl::Answer(const RequestHead& head, const std::string& body) {
+  Request request;
+  request.method = head.method == "HEAD" ? "GET" : head.method;
+  request.path = head.path;
+  request.params = head.params;
+  request.body = body;
+  if (request.method == "POST" &&
+      head.Header("content-type").rfind("application/x-www-form-urlencoded", 0) == 0) {
+    AddUrlEncoded(body, &request.params);
+  }
+  if (!token.empty()) {
+    if (request.method == "POST" && request.path == "/login") return Login(request, token);
+    if (!Authorized(head, token)) {
+      return Unauthorized(request.method == "GET" ? SafeNext(request.path) : "/");
+    }
+  }
+  Method method;
+  if (request.method == "GET") {
+    method = Method::kGet;
+  } else if (request.method == "POST") {
+    method = Method::kPost;
+  } else {
+    return Plain(405, "method not allowed\n");
+  }
+  for (const CompiledRoute& route : routes) {
+    std::smatch match;
+    if (route.method != method || !std::regex_match(request.path, match, route.pattern)) continue;
+    for (size_t i = 1; i < match.size(); ++i) request.path_params.push_back(match[i]);
+    try {
+      return route.handler(request);
+    } catch (const std::exception&) {
+      return Plain(500, "internal error\n");
+    }
+  }
+  return Plain(404, "not found\n");
+}
+
+void Server::Impl::Serve(Connection& connection) {
+  std::string& buffer = connection.buffer();
+  for (bool first = true;; first = false) {
+    size_t head_end = std::string::npos, separator = 0;
+    auto head_arrived = [&] {
+      for (const char* blank : {"\r\n\r\n", "\n\n"}) {
+        size_t at = buffer.find(blank);
+        if (at != std::string::npos && at < head_end) {
+          head_end = at;
+          separator = std::char_traits<char>::length(blank);
+        }
+      }
+      return head_end != std::string::npos || buffer.size() > kMaxHeadBytes;
+    };
+    // A kept-alive connection idles for at most kKeepAliveTimeoutMs between requests.
+    if (connection.ReadUntil(head_arrived, first ? kRequestTimeoutMs : kKeepAliveTimeoutMs) !=
+        ReadEnd::kData) {
+      return;
+    }
+    Response response;
+    bool keep_alive = false, head_only = false;
+    if (head_end == std::string::npos || head_end > kMaxHeadBytes) {
+      response = Plain(431, "request header fields too large\n");
+    } else if (auto head = ParseRequestHead(std::string_view(buffer).substr(0, head_end));
+               !head.ok()) {
+      response = Plain(400, "bad request: " + head.status().message() + "\n");
+    } else if (!head->Header("transfer-encoding").empty()) {
+      response = Plain(501, "chunked requests are not supported\n");
+    } else {
+      std::string length_text = head->Header("content-length");
+      size_t length = 0;
+      bool length_ok = length_text.find_first_not_of("0123456789") == std::string::npos &&
+                       length_text.size() <= 9;
+      if (length_ok && !length_text.empty()) length = std::stoul(length_text);
+      size_t body_start = head_end + separator;
+      if (!length_ok) {
+        response = Plain(400, "bad request: malformed Content-Length\n");
+      } else if (length > kMaxBodyBytes) {
+        response = Plain(413, "request body too large\n");
+      } else {
+        if (length > 0 && head->Header("expect") == "100-continue" &&
+            buffer.size() < body_start + length &&
+            !connection.Write("HTTP/1.1 100 Continue\r\n\r\n")) {
+          return;
+        }
+        if (connection.ReadUntil([&] { return buffer.size() >= body_start + length; },
+                                 kRequestTimeoutMs) != ReadEnd::kData) {
+          return;
+        }
+        response = Answer(*head, buffer.substr(body_start, length));
+        buffer.erase(0, body_start + length);
+        keep_alive = head->KeepAlive();
+        head_only = head->method == "HEAD";
+      }
+    }
+    std::string out = "HTTP/1.1 " + std::to_string(response.status) + " " +
+                      Reason(response.status) + "\r\nContent-Type: " + response.content_type +
+                      "\r\nContent-Length: " + std::to_string(response.body.size()) + "\r\n";
+    for (const auto& [name, value] : response.headers) out += name + ": " + value + "\r\n";
+    out += keep_alive ? "Connection: keep-alive\r\n\r\n" : "Connection: close\r\n\r\n";
+    if (!head_only) out += response.body;
+    if (!connection.Write(out) || !keep_alive) return;
+  }
+}
 
 Server::Server(std::unique_ptr<Impl> impl, std::string address)
     : impl_(std::move(impl)), address_(std::move(address)) {}
 
 Server::~Server() {
-  impl_->server.stop();
-  impl_->thread.join();
+  uint64_t one = 1;
+  (void)!write(impl_->stop.fd(), &one, sizeof one);
+  {
+    std::lock_guard lock(impl_->mutex);
+    impl_->stopping = true;
+  }
+  impl_->waiting_changed.notify_all();
+  for (auto& thread : impl_->threads) thread.join();
 }
 
 Result<std::unique_ptr<Server>> Server::Start(const ServerOptions& options,
@@ -138,72 +405,30 @@ Result<std::unique_ptr<Server>> Server::Start(const ServerOptions& options,
   DUX_RETURN_NOT_OK(CheckListenAllowed(options.listen, options.token));
   if (options.threads < 1) return Status::InvalidArgument("an HTTP server needs a thread");
   auto impl = std::make_unique<Impl>();
-  httplib::Server& server = impl->server;
-  int threads = options.threads;
-  server.new_task_queue = [threads] { return new httplib::ThreadPool(threads); };
-  // SO_REUSEADDR only: httplib's default adds SO_REUSEPORT, with which a second server on a
-  // taken port would share it silently instead of failing.
-  server.set_socket_options([](socket_t sock) {
-    int yes = 1;
-    setsockopt(sock, SOL_SOCKET, SO_REUSEADDR, &yes, sizeof yes);
-  });
-  // An idle keep-alive connection holds a thread; the destructor waits for it.
-  server.set_keep_alive_timeout(2);
-  server.set_exception_handler(
-      [](const httplib::Request&, httplib::Response& res, const std::exception_ptr&) {
-        res.status = 500;
-        res.set_content("internal error\n", "text/plain; charset=utf-8");
-      });
-  const std::string token = options.token;
-  if (!token.empty()) {
-    server.set_pre_routing_handler([token](const httplib::Request& req, httplib::Response& res) {
-      if (req.method == "POST" && req.path == "/login") {
-        return httplib::Server::HandlerResponse::Unhandled;
-      }
-      if (Authorized(req, token)) return httplib::Server::HandlerResponse::Unhandled;
-      Unauthorized(req.method == "GET" ? SafeNext(req.path) : "/", res);
-      return httplib::Server::HandlerResponse::Handled;
-    });
-    server.Post("/login", [token](const httplib::Request& req, httplib::Response& res) {
-      Login(req, res, token);
-    });
-  }
+  impl->token = options.token;
   for (Route& route : routes) {
-    if (route.method == Method::kGet) {
-      server.Get(route.pattern, Wrap(std::move(route.handler)));
-    } else {
-      server.Post(route.pattern, Wrap(std::move(route.handler)));
-    }
+    impl->routes.push_back({route.method, std::regex(route.pattern), std::move(route.handler)});
   }
   // "[::1]" names the IPv6 loopback in an address; the socket wants it bare.
   std::string host = host_port.first;
   if (host.size() > 2 && host.front() == '[' && host.back() == ']') {
     host = host.substr(1, host.size() - 2);
   }
-  int port = host_port.second;
-  bool bound = false;
-  if (port == 0) {
-    port = server.bind_to_any_port(host);
-    bound = port > 0;
-  } else {
-    bound = server.bind_to_port(host, port);
-  }
-  if (!bound) {
+  auto listening = ListenTcp(host, host_port.second);
+  if (!listening.ok()) {
     return Status::IOError("cannot listen on " + options.listen +
                            " for HTTP (address in use or not available here)");
   }
+  impl->listener = std::move(listening->socket);
+  impl->stop = Socket(eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK));
+  if (!impl->stop.valid()) return Status::IOError("cannot start an HTTP server: no eventfd");
   Impl* running = impl.get();
-  running->thread = std::thread([running] {
-    running->server.listen_after_bind();
-    running->loop_ended = true;
-  });
-  // stop() does nothing before the accept loop runs: wait for it, so that the destructor
-  // always finds a loop to end.
-  while (!server.is_running() && !running->loop_ended) {
-    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  running->threads.emplace_back([running] { running->Accept(); });
+  for (int i = 0; i < options.threads; ++i) {
+    running->threads.emplace_back([running] { running->ServeConnections(); });
   }
   return std::unique_ptr<Server>(
-      new Server(std::move(impl), host_port.first + ":" + std::to_string(port)));
+      new Server(std::move(impl), host_port.first + ":" + std::to_string(listening->port)));
 }
 
 }  // namespace dux::http

@@ -1,6 +1,7 @@
 // An HTTP server for dux's own pages and endpoints (/metrics, the status page): routes
 // registered before it starts, bearer-token or cookie authentication, its own threads, stopped
-// by its destructor. cpp-httplib does the HTTP; no type of it shows here.
+// by its destructor. Plain HTTP/1.1 on dux's own sockets (docs/observability.md says what it
+// takes and answers).
 #pragma once
 
 #include <functional>

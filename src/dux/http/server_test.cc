@@ -1,9 +1,16 @@
-// http::Server on real loopback sockets, asked by cpp-httplib's client: routes, path and
-// query parameters, the token (header, cookie, login form) and the listen rules.
+// http::Server on real loopback sockets, asked by cpp-httplib's client (an independent
+// implementation) and by raw bytes: routes, path and query parameters, the token (header,
+// cookie, login form), the listen rules, keep-alive, and what malformed requests get.
 #include "dux/http/server.h"
 
 #include <gtest/gtest.h>
 #include <httplib.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <stdexcept>
 
 #include "dux/http/metrics_route.h"
 
@@ -22,9 +29,32 @@ std::vector<Route> EchoRoutes() {
                              "item " + r.path_params.at(0) + " limit " + r.Param("limit", "none"),
                              {{"X-Dux", "yes"}}};
            }},
-          {Method::kPost, "/echo", [](const Request& r) {
+          {Method::kPost, "/echo",
+           [](const Request& r) {
              return Response{201, "text/plain", r.Param("name") + "|" + r.body, {}};
-           }}};
+           }},
+          {Method::kGet, "/throws",
+           [](const Request&) -> Response { throw std::runtime_error("secret detail"); }}};
+}
+
+// Sends `bytes` on a new connection to `address` and returns all it answers until it closes
+// (or 5 s pass).
+std::string RawExchange(const std::string& address, const std::string& bytes) {
+  int fd = socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in to{};
+  to.sin_family = AF_INET;
+  to.sin_port = htons(static_cast<uint16_t>(std::stoi(address.substr(address.rfind(':') + 1))));
+  to.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  timeval timeout{5, 0};
+  setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, sizeof timeout);
+  std::string answer;
+  if (connect(fd, reinterpret_cast<sockaddr*>(&to), sizeof to) == 0 &&
+      send(fd, bytes.data(), bytes.size(), MSG_NOSIGNAL) == static_cast<ssize_t>(bytes.size())) {
+    char buffer[4096];
+    for (ssize_t n; (n = recv(fd, buffer, sizeof buffer, 0)) > 0;) answer.append(buffer, n);
+  }
+  close(fd);
+  return answer;
 }
 
 // host:port -> a client of it.
@@ -143,6 +173,69 @@ TEST(HttpServer, ReportsBadAndTakenAddresses) {
   EXPECT_NE(second.status().message().find("cannot listen on " + (*first)->address()),
             std::string::npos)
       << second.status().message();
+}
+
+TEST(HttpServer, KeepsAConnectionAliveAndAnswersHeadWithoutABody) {
+  auto server = Server::Start({"127.0.0.1:0", "", 2}, EchoRoutes());
+  ASSERT_TRUE(server.ok()) << server.status().ToString();
+  // Two requests in one write: both answered, in order, on the one connection; the second
+  // asks to close it.
+  std::string answer = RawExchange((*server)->address(),
+                                   "GET /items/a%37?limit=2 HTTP/1.1\r\nHost: x\r\n\r\n"
+                                   "HEAD /hello HTTP/1.1\r\nConnection: close\r\n\r\n");
+  EXPECT_EQ(answer,
+            "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: 15\r\nX-Dux: yes"
+            "\r\nConnection: keep-alive\r\n\r\nitem a7 limit 2"
+            "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: 6\r\n"
+            "Connection: close\r\n\r\n");
+  // cpp-httplib's client on one kept-alive connection.
+  auto client = ClientOf((*server)->address());
+  client.set_keep_alive(true);
+  for (int i = 0; i < 3; ++i) {
+    auto hello = client.Get("/hello");
+    ASSERT_TRUE(hello);
+    EXPECT_EQ(hello->body, "hello\n");
+  }
+}
+
+TEST(HttpServer, AnswersMalformedAndOversizedRequestsWithTheirStatus) {
+  auto server = Server::Start({"127.0.0.1:0", "", 2}, EchoRoutes());
+  ASSERT_TRUE(server.ok()) << server.status().ToString();
+  const std::string& address = (*server)->address();
+  auto status_of = [&](const std::string& request) {
+    std::string answer = RawExchange(address, request);
+    return answer.substr(0, answer.find("\r\n"));
+  };
+  EXPECT_EQ(status_of("NONSENSE\r\n\r\n"), "HTTP/1.1 400 Bad Request");
+  EXPECT_EQ(status_of("GET /hello HTTP/1.1\r\nContent-Length: -1\r\n\r\n"),
+            "HTTP/1.1 400 Bad Request");
+  EXPECT_EQ(status_of("GET /hello HTTP/1.1\r\nX: " + std::string(20000, 'a') + "\r\n\r\n"),
+            "HTTP/1.1 431 Request Header Fields Too Large");
+  EXPECT_EQ(status_of("POST /echo HTTP/1.1\r\nContent-Length: 2000000\r\n\r\n"),
+            "HTTP/1.1 413 Content Too Large");
+  EXPECT_EQ(status_of("POST /echo HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n"),
+            "HTTP/1.1 501 Not Implemented");
+  EXPECT_EQ(status_of("DELETE /hello HTTP/1.1\r\nConnection: close\r\n\r\n"),
+            "HTTP/1.1 405 Method Not Allowed");
+  // A handler's exception is a 500 that tells nothing of it.
+  std::string thrown = RawExchange(address, "GET /throws HTTP/1.1\r\nConnection: close\r\n\r\n");
+  EXPECT_EQ(thrown.rfind("HTTP/1.1 500 Internal Server Error\r\n", 0), 0u) << thrown;
+  EXPECT_EQ(thrown.find("secret detail"), std::string::npos);
+  // The server still serves after all of that.
+  auto hello = ClientOf(address).Get("/hello");
+  ASSERT_TRUE(hello);
+  EXPECT_EQ(hello->status, 200);
+}
+
+TEST(HttpServer, StopsAtOnceWithAnIdleKeptAliveConnectionOpen) {
+  auto server = Server::Start({"127.0.0.1:0", "", 1}, EchoRoutes());
+  ASSERT_TRUE(server.ok()) << server.status().ToString();
+  auto client = ClientOf((*server)->address());
+  client.set_keep_alive(true);
+  ASSERT_TRUE(client.Get("/hello"));
+  auto start = std::chrono::steady_clock::now();
+  server->reset();
+  EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::milliseconds(500));
 }
 
 TEST(HttpServer, MetricsRouteServesTheRegistryAsPrometheusText) {

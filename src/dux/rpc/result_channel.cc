@@ -54,25 +54,6 @@ Status AwaitConnected(int fd, int timeout_ms) {
 
 }  // namespace
 
-Socket::Socket(Socket&& other) noexcept : fd_(other.fd_) { other.fd_ = -1; }
-
-Socket& Socket::operator=(Socket&& other) noexcept {
-  if (this != &other) {
-    if (fd_ >= 0) close(fd_);
-    fd_ = other.fd_;
-    other.fd_ = -1;
-  }
-  return *this;
-}
-
-Socket::~Socket() {
-  if (fd_ >= 0) close(fd_);
-}
-
-void Socket::Shutdown() const {
-  if (fd_ >= 0) shutdown(fd_, SHUT_RDWR);
-}
-
 void ConfigureResultSocket(int fd) {
   int on = 1, idle = 5, interval = 2, count = 5;
   unsigned int user_timeout_ms = 20000;

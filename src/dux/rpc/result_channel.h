@@ -15,6 +15,7 @@
 #include <memory>
 #include <string>
 
+#include "dux/common/socket.h"
 #include "dux/common/status.h"
 #include "dux/v1/worker.pb.h"
 
@@ -23,26 +24,6 @@ namespace dux::rpc {
 constexpr size_t kTicketBytes = 32;
 
 enum class FrameKind : char { kData = 'D', kReport = 'R', kEnd = 'E' };
-
-/// A socket's file descriptor, closed on destruction. Shutdown may be called from another
-/// thread while one blocks in the socket: it wakes it.
-class Socket {
- public:
-  Socket() = default;
-  explicit Socket(int fd) : fd_(fd) {}
-  Socket(Socket&& other) noexcept;
-  Socket& operator=(Socket&& other) noexcept;
-  Socket(const Socket&) = delete;
-  Socket& operator=(const Socket&) = delete;
-  ~Socket();
-
-  int fd() const { return fd_; }
-  bool valid() const { return fd_ >= 0; }
-  void Shutdown() const;
-
- private:
-  int fd_ = -1;
-};
 
 /// The options both ends set on a result connection: no Nagle delay (a report or the end
 /// frame goes out at once) and TCP keepalive with a user timeout, so that a peer that vanished

@@ -1,7 +1,6 @@
 #include "dux/rpc/result_channel_listener.h"
 
 #include <fcntl.h>
-#include <netdb.h>
 #include <poll.h>
 #include <sys/eventfd.h>
 #include <sys/socket.h>
@@ -12,6 +11,7 @@
 #include <cstring>
 
 #include "dux/common/server_access.h"
+#include "dux/common/socket.h"
 
 namespace dux::rpc {
 
@@ -25,32 +25,10 @@ Status SocketError(const std::string& what) {
 
 Result<std::unique_ptr<ResultChannelListener>> ResultChannelListener::Start(
     const std::string& host) {
-  addrinfo hints{};
-  hints.ai_family = AF_UNSPEC;
-  hints.ai_socktype = SOCK_STREAM;
-  hints.ai_flags = AI_PASSIVE;
-  addrinfo* found = nullptr;
-  if (int error = getaddrinfo(host.empty() ? nullptr : host.c_str(), "0", &hints, &found)) {
-    return Status::InvalidArgument("result channel: cannot resolve " + host + ": " +
-                                   gai_strerror(error));
-  }
-  std::unique_ptr<addrinfo, decltype(&freeaddrinfo)> addresses(found, &freeaddrinfo);
-  Socket listener(socket(found->ai_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0));
-  if (!listener.valid()) return SocketError("socket");
-  int on = 1;
-  setsockopt(listener.fd(), SOL_SOCKET, SO_REUSEADDR, &on, sizeof on);
-  if (bind(listener.fd(), found->ai_addr, found->ai_addrlen) != 0) {
-    return SocketError("bind to " + host);
-  }
-  if (listen(listener.fd(), SOMAXCONN) != 0) return SocketError("listen");
-  sockaddr_storage bound{};
-  socklen_t length = sizeof bound;
-  if (getsockname(listener.fd(), reinterpret_cast<sockaddr*>(&bound), &length) != 0) {
-    return SocketError("getsockname");
-  }
-  uint32_t port =
-      ntohs(bound.ss_family == AF_INET6 ? reinterpret_cast<sockaddr_in6*>(&bound)->sin6_port
-                                        : reinterpret_cast<sockaddr_in*>(&bound)->sin_port);
+  auto listening = ListenTcp(host, 0);
+  if (!listening.ok()) return Status::IOError("result channel: " + listening.status().message());
+  Socket listener = std::move(listening->socket);
+  uint32_t port = listening->port;
   Socket wake(eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK));
   if (!wake.valid()) return SocketError("eventfd");
   return std::unique_ptr<ResultChannelListener>(
