@@ -29,8 +29,8 @@ std::string Request::Param(const std::string& name, const std::string& fallback)
 namespace {
 
 // Limits on what a client may send: dux's pages take a few parameters and a token.
-constexpr size_t kMaxHeadBytes = 16 * 1024;
-constexpr size_t kMaxBodyBytes = 1024 * 1024;
+constexpr size_t kMaxHeadBytes = size_t{16} << 10;
+constexpr size_t kMaxBodyBytes = size_t{1} << 20;
 // How long a request may take to arrive, and a kept-alive connection may idle, before it is
 // closed: an idle connection holds one of the server's threads.
 constexpr int kRequestTimeoutMs = 5000;
@@ -255,15 +255,17 @@ void Server::Impl::Accept() {
       int fd = accept4(listener.fd(), nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);
       if (fd < 0) break;
       Socket accepted(fd);
-      std::lock_guard lock(mutex);
-      if (waiting.size() >= kMaxWaiting) {
-        Connection busy(std::move(accepted), stop.fd());
-        (void)busy.Write(
-            "HTTP/1.1 503 Service Unavailable\r\nContent-Length: 0\r\nConnection: close\r\n\r\n");
-        continue;
+      {
+        std::lock_guard lock(mutex);
+        if (waiting.size() < kMaxWaiting) {
+          waiting.push_back(std::move(accepted));
+          waiting_changed.notify_one();
+          continue;
+        }
       }
-      waiting.push_back(std::move(accepted));
-      waiting_changed.notify_one();
+      Connection busy(std::move(accepted), stop.fd());
+      (void)busy.Write(
+          "HTTP/1.1 503 Service Unavailable\r\nContent-Length: 0\r\nConnection: close\r\n\r\n");
     }
   }
 }

@@ -11,6 +11,7 @@
 
 #include <chrono>
 #include <stdexcept>
+#include <vector>
 
 #include "dux/http/metrics_route.h"
 
@@ -37,9 +38,8 @@ std::vector<Route> EchoRoutes() {
            [](const Request&) -> Response { throw std::runtime_error("secret detail"); }}};
 }
 
-// Sends `bytes` on a new connection to `address` and returns all it answers until it closes
-// (or 5 s pass).
-std::string RawExchange(const std::string& address, const std::string& bytes) {
+// A connection to `address` (127.0.0.1:PORT) that reads with a 5 s timeout; -1 on failure.
+int Connect(const std::string& address) {
   int fd = socket(AF_INET, SOCK_STREAM, 0);
   sockaddr_in to{};
   to.sin_family = AF_INET;
@@ -47,14 +47,31 @@ std::string RawExchange(const std::string& address, const std::string& bytes) {
   to.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
   timeval timeout{5, 0};
   setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, sizeof timeout);
-  std::string answer;
-  if (connect(fd, reinterpret_cast<sockaddr*>(&to), sizeof to) == 0 &&
-      send(fd, bytes.data(), bytes.size(), MSG_NOSIGNAL) == static_cast<ssize_t>(bytes.size())) {
-    char buffer[4096];
-    for (ssize_t n; (n = recv(fd, buffer, sizeof buffer, 0)) > 0;) answer.append(buffer, n);
+  if (connect(fd, reinterpret_cast<sockaddr*>(&to), sizeof to) != 0) {
+    close(fd);
+    return -1;
   }
+  return fd;
+}
+
+// All `fd` answers until it closes (or 5 s pass), then closes it.
+std::string ReadAll(int fd) {
+  std::string answer;
+  char buffer[4096];
+  for (ssize_t n; (n = recv(fd, buffer, sizeof buffer, 0)) > 0;) answer.append(buffer, n);
   close(fd);
   return answer;
+}
+
+// Sends `bytes` on a new connection to `address` and returns all it answers.
+std::string RawExchange(const std::string& address, const std::string& bytes) {
+  int fd = Connect(address);
+  if (fd < 0) return "";
+  if (send(fd, bytes.data(), bytes.size(), MSG_NOSIGNAL) != static_cast<ssize_t>(bytes.size())) {
+    close(fd);
+    return "";
+  }
+  return ReadAll(fd);
 }
 
 // host:port -> a client of it.
@@ -225,6 +242,20 @@ TEST(HttpServer, AnswersMalformedAndOversizedRequestsWithTheirStatus) {
   auto hello = ClientOf(address).Get("/hello");
   ASSERT_TRUE(hello);
   EXPECT_EQ(hello->status, 200);
+}
+
+TEST(HttpServer, ConnectionsBeyondTheWaitingOnesGetServiceUnavailable) {
+  auto server = Server::Start({"127.0.0.1:0", "", 1}, EchoRoutes());
+  ASSERT_TRUE(server.ok()) << server.status().ToString();
+  // One connection that sends nothing holds the only thread; 64 more wait for it.
+  std::vector<int> held;
+  for (int i = 0; i < 65; ++i) {
+    held.push_back(Connect((*server)->address()));
+    ASSERT_GE(held.back(), 0);
+  }
+  std::string refused = ReadAll(Connect((*server)->address()));
+  EXPECT_EQ(refused.rfind("HTTP/1.1 503 Service Unavailable\r\n", 0), 0u) << refused;
+  for (int fd : held) close(fd);
 }
 
 TEST(HttpServer, StopsAtOnceWithAnIdleKeptAliveConnectionOpen) {
