@@ -28,10 +28,7 @@ QueryWatch::QueryWatch(exec::Connection* connection, bool show_progress) {
   sigaction(SIGINT, &action, &previous_);
   if (!show_progress || !isatty(STDERR_FILENO)) return;
   // DuckDB tracks progress only with its progress bar on; dux prints it itself.
-  if (!connection->Execute("SET enable_progress_bar = true").ok() ||
-      !connection->Execute("SET enable_progress_bar_print = false").ok()) {
-    return;
-  }
+  if (!connection->TrackProgress().ok()) return;
   duckdb_connection c = connection->get();
   progress_ = std::thread([this, c] {
     using namespace std::chrono;

@@ -7,6 +7,7 @@
 #include <deque>
 #include <limits>
 
+#include "dux/s3_filesystem/local_setting.h"
 #include "dux/s3_filesystem/text_function.h"
 #include "dux/s3_filesystem/type_text.h"
 #include "dux/sql/quote.h"
@@ -120,6 +121,11 @@ Result<sql::TextRows> Connection::QueryText(const std::string& sql) {
 Result<std::optional<std::string>> Connection::CallText(const std::string& function,
                                                         const std::string& argument) {
   return s3_filesystem::CallTextFunction(con_.get(), function, argument);
+}
+
+Status Connection::TrackProgress() {
+  DUX_RETURN_NOT_OK(s3_filesystem::SetLocalBoolean(con_.get(), "enable_progress_bar", true));
+  return s3_filesystem::SetLocalBoolean(con_.get(), "enable_progress_bar_print", false);
 }
 
 Result<sql::TextRows> Connection::QueryTextPrepared(const std::string& sql) {

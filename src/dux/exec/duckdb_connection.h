@@ -64,6 +64,11 @@ class Connection : public sql::Binder {
   /// the end of every fragment): prepared at its first run and kept with the connection.
   Result<sql::TextRows> QueryTextPrepared(const std::string& sql);
 
+  /// Makes DuckDB track the progress of this connection's queries (duckdb_query_progress),
+  /// printing nothing: its progress bar on, the bar's printing off. Set in process
+  /// (s3_filesystem::SetLocalBoolean), not by two SET statements.
+  Status TrackProgress();
+
   /// Stops the statement running on this connection (from another thread).
   void Interrupt();
   duckdb_connection get() const { return con_.get(); }

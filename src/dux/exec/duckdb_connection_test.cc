@@ -6,6 +6,7 @@
 #include <functional>
 #include <limits>
 
+#include "dux/s3_filesystem/local_setting.h"
 #include "dux/sql/quote.h"
 
 namespace dux::exec {
@@ -292,6 +293,29 @@ TEST_F(ConnectionTest, DescribeListsTheColumnsAsDescribeDoes) {
     if (bad.find(';') == std::string::npos) {
       EXPECT_EQ(described.status().message(), statement.status().message()) << bad;
     }
+  }
+}
+
+// TrackProgress sets the two settings in process, as the SET statements did.
+TEST_F(ConnectionTest, TrackProgressSetsTheProgressBarOnAndItsPrintingOff) {
+  auto settings = [&] {
+    return con_->QueryText(
+        "SELECT CAST(current_setting('enable_progress_bar') AS VARCHAR), "
+        "CAST(current_setting('enable_progress_bar_print') AS VARCHAR)");
+  };
+  ASSERT_EQ((*settings())[0][0].value_or(""), "false");
+  ASSERT_TRUE(con_->TrackProgress().ok());
+  EXPECT_EQ((*settings())[0][0].value_or(""), "true");
+  EXPECT_EQ((*settings())[0][1].value_or(""), "false");
+  // Only this connection's.
+  auto other = Connection::Open(db_);
+  ASSERT_TRUE(other.ok());
+  auto others = other->QueryText("SELECT CAST(current_setting('enable_progress_bar') AS VARCHAR)");
+  EXPECT_EQ((*others)[0][0].value_or(""), "false");
+  // A name that is not a connection's boolean setting is refused.
+  for (const char* name : {"no_such_setting", "threads", "memory_limit"}) {
+    auto refused = s3_filesystem::SetLocalBoolean(con_->get(), name, true);
+    EXPECT_EQ(refused.code(), StatusCode::kInvalidArgument) << name;
   }
 }
 

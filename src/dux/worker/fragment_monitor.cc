@@ -35,8 +35,7 @@ FragmentMonitor::FragmentMonitor(exec::Connection* fragment, MemorySampler* memo
                                  ChunkWriter* out)
     : fragment_(fragment), memory_(memory), out_(out) {
   // DuckDB tracks a query's progress only with its progress bar on; nothing is printed.
-  if (!fragment_->Execute("SET enable_progress_bar = true").ok() ||
-      !fragment_->Execute("SET enable_progress_bar_print = false").ok()) {
+  if (!fragment_->TrackProgress().ok()) {
     fragment_ = nullptr;  // then no progress, the stats all the same
   }
   thread_ = std::thread([this] { Run(); });
