@@ -254,22 +254,26 @@ TEST_F(ConnectionTest, CallTextAnswersAsTheStatementWould) {
 // texts and errors must be DESCRIBE's, for every kind of type the compiler meets.
 TEST_F(ConnectionTest, DescribeListsTheColumnsAsDescribeDoes) {
   ASSERT_TRUE(con_->Execute("CREATE TYPE mood AS ENUM ('sad', 'ok', 'happy')").ok());
+  // Each query's parts joined explicitly: one query per kind of type.
+  const std::string numbers =
+      std::string("SELECT true AS b, 1::TINYINT AS i8, 1::SMALLINT, ") +
+      "1::INTEGER AS \"a \"\"q\"\" b\", 1::BIGINT, 1::HUGEINT, 1::UTINYINT, 1::USMALLINT, " +
+      "1::UINTEGER, 1::UBIGINT, 1::UHUGEINT, 1.5::FLOAT, 1.5::DOUBLE, 1.5::DECIMAL(4,1), " +
+      "1.5::DECIMAL(18,3), 1.5::DECIMAL(38,10), 'x' AS s, 'x'::BLOB, '\\xAA'::BLOB, " +
+      "'101'::BIT, 1::VARINT";
+  const std::string times =
+      std::string("SELECT DATE '2024-01-02', TIME '01:02:03', ") +
+      "TIMESTAMP '2024-01-02 03:04:05', TIMESTAMPTZ '2024-01-02 03:04:05+00', " +
+      "'2024-01-02'::TIMESTAMP_S, '2024-01-02'::TIMESTAMP_MS, '2024-01-02'::TIMESTAMP_NS, " +
+      "'01:02:03+01'::TIMETZ, INTERVAL 3 DAY, uuid() AS u, NULL AS n";
+  const std::string nested =
+      std::string("SELECT [1, 2] AS l, [[1.5]] AS ll, [1, 2]::INTEGER[2] AS a, ") +
+      "{'x': 1, 'y z': ['q']} AS st, MAP {'k': 1} AS m, " +
+      "union_value(num := 2)::UNION(num INTEGER, str VARCHAR) AS un, 'ok'::mood AS e, " +
+      "'{\"a\": 1}'::JSON AS j";
   const std::vector<std::string> queries = {
-      "SELECT true AS b, 1::TINYINT AS i8, 1::SMALLINT, 1::INTEGER AS \"a \"\"q\"\" b\", "
-      "1::BIGINT, "
-      "1::HUGEINT, 1::UTINYINT, 1::USMALLINT, 1::UINTEGER, 1::UBIGINT, 1::UHUGEINT, 1.5::FLOAT, "
-      "1.5::DOUBLE, 1.5::DECIMAL(4,1), 1.5::DECIMAL(18,3), 1.5::DECIMAL(38,10), 'x' AS s, "
-      "'x'::BLOB, '\\xAA'::BLOB, '101'::BIT, 1::VARINT",
-      "SELECT DATE '2024-01-02', TIME '01:02:03', TIMESTAMP '2024-01-02 03:04:05', "
-      "TIMESTAMPTZ '2024-01-02 03:04:05+00', '2024-01-02'::TIMESTAMP_S, "
-      "'2024-01-02'::TIMESTAMP_MS, '2024-01-02'::TIMESTAMP_NS, '01:02:03+01'::TIMETZ, "
-      "INTERVAL 3 DAY, uuid() AS u, NULL AS n",
-      "SELECT [1, 2] AS l, [[1.5]] AS ll, [1, 2]::INTEGER[2] AS a, {'x': 1, 'y z': ['q']} AS st, "
-      "MAP {'k': 1} AS m, union_value(num := 2)::UNION(num INTEGER, str VARCHAR) AS un, "
-      "'ok'::mood AS e, '{\"a\": 1}'::JSON AS j",
-      "SELECT 1 AS a, 2 AS a, 3 AS \"A\"",
-      "WITH t AS (SELECT * FROM range(3) r(i)) SELECT i, i * 2.5 AS d, count(*) OVER () FROM t",
-  };
+      numbers, times, nested, "SELECT 1 AS a, 2 AS a, 3 AS \"A\"",
+      "WITH t AS (SELECT * FROM range(3) r(i)) SELECT i, i * 2.5 AS d, count(*) OVER () FROM t"};
   for (const auto& q : queries) {
     auto described = con_->Describe(q);
     ASSERT_TRUE(described.ok()) << q << ": " << described.status().ToString();
