@@ -15,6 +15,7 @@
 #include <regex>
 #include <thread>
 
+#include "dux/common/http_status.h"
 #include "dux/common/server_access.h"
 #include "dux/common/socket.h"
 #include "dux/http/request_head.h"
@@ -123,41 +124,6 @@ Response Login(const Request& request, const std::string& token) {
 
 Response Plain(int status, std::string body) {
   return {status, "text/plain; charset=utf-8", std::move(body), {}};
-}
-
-const char* Reason(int status) {
-  switch (status) {
-    case 200:
-      return "OK";
-    case 201:
-      return "Created";
-    case 204:
-      return "No Content";
-    case 303:
-      return "See Other";
-    case 400:
-      return "Bad Request";
-    case 401:
-      return "Unauthorized";
-    case 404:
-      return "Not Found";
-    case 405:
-      return "Method Not Allowed";
-    case 408:
-      return "Request Timeout";
-    case 413:
-      return "Content Too Large";
-    case 431:
-      return "Request Header Fields Too Large";
-    case 500:
-      return "Internal Server Error";
-    case 501:
-      return "Not Implemented";
-    case 503:
-      return "Service Unavailable";
-    default:
-      return "Status";
-  }
 }
 
 // Why a connection's reading stopped.
@@ -377,8 +343,10 @@ void Server::Impl::Serve(Connection& connection) {
         head_only = head->method == "HEAD";
       }
     }
+    const char* reason = HttpReasonPhrase(response.status);
     std::string out = "HTTP/1.1 " + std::to_string(response.status) + " " +
-                      Reason(response.status) + "\r\nContent-Type: " + response.content_type +
+                      (*reason != '\0' ? reason : "Status") +
+                      "\r\nContent-Type: " + response.content_type +
                       "\r\nContent-Length: " + std::to_string(response.body.size()) + "\r\n";
     for (const auto& [name, value] : response.headers) out += name + ": " + value + "\r\n";
     out += keep_alive ? "Connection: keep-alive\r\n\r\n" : "Connection: close\r\n\r\n";

@@ -3,6 +3,7 @@
 #include <cstring>
 #include <set>
 
+#include "dux/common/http_status.h"
 #include "dux/s3/s3_request.h"
 #include "dux/s3/s3_xml.h"
 #include "dux/s3/timestamps.h"
@@ -12,39 +13,6 @@ namespace dux::s3 {
 namespace {
 
 constexpr size_t kDeleteBatch = 1000;  // S3's limit per DeleteObjects request
-
-std::string ReasonPhrase(long status) {
-  switch (status) {
-    case 301:
-      return "Moved Permanently";
-    case 307:
-      return "Temporary Redirect";
-    case 400:
-      return "Bad Request";
-    case 403:
-      return "Forbidden";
-    case 404:
-      return "Not Found";
-    case 405:
-      return "Method Not Allowed";
-    case 409:
-      return "Conflict";
-    case 412:
-      return "Precondition Failed";
-    case 416:
-      return "Range Not Satisfiable";
-    case 429:
-      return "Too Many Requests";
-    case 500:
-      return "Internal Server Error";
-    case 501:
-      return "Not Implemented";
-    case 503:
-      return "Service Unavailable";
-    default:
-      return "";
-  }
-}
 
 std::string ChangedMessage(const std::string& bucket, const std::string& key,
                            const std::string& detail) {
@@ -88,7 +56,7 @@ Status Client::ErrorFrom(const S3Request& request, const HttpResponse& response)
     if (!error->message.empty()) text += ": " + error->message;
   } else {
     // A HEAD answer has no body; a proxy's error page is no S3 error: the reason phrase.
-    const std::string phrase = ReasonPhrase(status);
+    const std::string phrase = HttpReasonPhrase(status);
     if (!phrase.empty()) text += " " + phrase;
     if (status == 404 && request.method == "HEAD") text += ": no such object (or no such bucket)";
   }
