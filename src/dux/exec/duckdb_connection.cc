@@ -175,14 +175,15 @@ Result<Schema> Connection::Describe(const std::string& select_sql) {
   Schema schema;
   const idx_t n = duckdb_prepared_statement_column_count(prepared.get());
   for (idx_t c = 0; c < n; ++c) {
-    char* name = const_cast<char*>(duckdb_prepared_statement_column_name(prepared.get(), c));
+    const char* name = duckdb_prepared_statement_column_name(prepared.get(), c);
+    const bool named = name != nullptr;
+    std::string column = named ? name : "";
+    duckdb_free(const_cast<char*>(name));  // the C API's copy, the caller's to free
     LogicalTypeHandle type(duckdb_prepared_statement_column_logical_type(prepared.get(), c));
-    if (name == nullptr || !type || duckdb_get_type_id(type.get()) == DUCKDB_TYPE_INVALID) {
-      duckdb_free(name);
+    if (!named || !type || duckdb_get_type_id(type.get()) == DUCKDB_TYPE_INVALID) {
       return Status::Internal("the columns of a prepared statement are not known: " + select_sql);
     }
-    schema.columns.push_back({name, s3_filesystem::TypeText(type.get())});
-    duckdb_free(name);
+    schema.columns.push_back({std::move(column), s3_filesystem::TypeText(type.get())});
   }
   return schema;
 }

@@ -12,6 +12,7 @@
 #include <exception>
 #include <functional>
 #include <mutex>
+#include <optional>
 #include <regex>
 #include <thread>
 
@@ -187,6 +188,27 @@ class Connection {
   std::string buffer_;
 };
 
+// A request's answer, and how its connection goes on.
+struct Exchange {
+  Response response;
+  bool keep_alive = false;  // the client asked to keep the connection open
+  bool head_only = false;   // a HEAD: the body's length, not the body
+};
+
+// The answer as it goes on the wire.
+std::string Rendered(const Exchange& exchange) {
+  const Response& response = exchange.response;
+  const char* reason = HttpReasonPhrase(response.status);
+  std::string out = "HTTP/1.1 " + std::to_string(response.status) + " " +
+                    (*reason != '\0' ? reason : "Status") +
+                    "\r\nContent-Type: " + response.content_type +
+                    "\r\nContent-Length: " + std::to_string(response.body.size()) + "\r\n";
+  for (const auto& [name, value] : response.headers) out += name + ": " + value + "\r\n";
+  out += exchange.keep_alive ? "Connection: keep-alive\r\n\r\n" : "Connection: close\r\n\r\n";
+  if (!exchange.head_only) out += response.body;
+  return out;
+}
+
 struct CompiledRoute {
   Method method;
   std::regex pattern;
@@ -209,6 +231,9 @@ struct Server::Impl {
   void Accept();
   void ServeConnections();
   void Serve(Connection& connection);
+  // Reads the next request on `connection` (its head within `timeout_ms`) and answers it;
+  // nullopt when the connection ends without one (closed, idle, the server stopping).
+  std::optional<Exchange> Next(Connection& connection, int timeout_ms);
   Response Answer(const RequestHead& head, const std::string& body);
 };
 
@@ -288,70 +313,56 @@ Response Server::Impl::Answer(const RequestHead& head, const std::string& body) 
   return Plain(404, "not found\n");
 }
 
-void Server::Impl::Serve(Connection& connection) {
+std::optional<Exchange> Server::Impl::Next(Connection& connection, int timeout_ms) {
   std::string& buffer = connection.buffer();
+  size_t head_end = std::string::npos, separator = 0;
+  auto head_arrived = [&] {
+    for (const char* blank : {"\r\n\r\n", "\n\n"}) {
+      size_t at = buffer.find(blank);
+      if (at != std::string::npos && at < head_end) {
+        head_end = at;
+        separator = std::char_traits<char>::length(blank);
+      }
+    }
+    return head_end != std::string::npos || buffer.size() > kMaxHeadBytes;
+  };
+  if (connection.ReadUntil(head_arrived, timeout_ms) != ReadEnd::kData) return std::nullopt;
+  // A refused request closes the connection: what follows it cannot be trusted to be framed.
+  if (head_end == std::string::npos || head_end > kMaxHeadBytes) {
+    return Exchange{Plain(431, "request header fields too large\n")};
+  }
+  auto head = ParseRequestHead(std::string_view(buffer).substr(0, head_end));
+  if (!head.ok()) return Exchange{Plain(400, "bad request: " + head.status().message() + "\n")};
+  if (!head->Header("transfer-encoding").empty()) {
+    return Exchange{Plain(501, "chunked requests are not supported\n")};
+  }
+  const std::string length_text = head->Header("content-length");
+  if (length_text.find_first_not_of("0123456789") != std::string::npos || length_text.size() > 9) {
+    return Exchange{Plain(400, "bad request: malformed Content-Length\n")};
+  }
+  const size_t length = length_text.empty() ? 0 : std::stoul(length_text);
+  if (length > kMaxBodyBytes) return Exchange{Plain(413, "request body too large\n")};
+  const size_t body_start = head_end + separator;
+  if (length > 0 && head->Header("expect") == "100-continue" &&
+      buffer.size() < body_start + length && !connection.Write("HTTP/1.1 100 Continue\r\n\r\n")) {
+    return std::nullopt;
+  }
+  if (connection.ReadUntil([&] { return buffer.size() >= body_start + length; },
+                           kRequestTimeoutMs) != ReadEnd::kData) {
+    return std::nullopt;
+  }
+  Exchange exchange{Answer(*head, buffer.substr(body_start, length)), head->KeepAlive(),
+                    head->method == "HEAD"};
+  buffer.erase(0, body_start + length);
+  return exchange;
+}
+
+void Server::Impl::Serve(Connection& connection) {
+  // A kept-alive connection idles for at most kKeepAliveTimeoutMs between requests.
   for (bool first = true;; first = false) {
-    size_t head_end = std::string::npos, separator = 0;
-    auto head_arrived = [&] {
-      for (const char* blank : {"\r\n\r\n", "\n\n"}) {
-        size_t at = buffer.find(blank);
-        if (at != std::string::npos && at < head_end) {
-          head_end = at;
-          separator = std::char_traits<char>::length(blank);
-        }
-      }
-      return head_end != std::string::npos || buffer.size() > kMaxHeadBytes;
-    };
-    // A kept-alive connection idles for at most kKeepAliveTimeoutMs between requests.
-    if (connection.ReadUntil(head_arrived, first ? kRequestTimeoutMs : kKeepAliveTimeoutMs) !=
-        ReadEnd::kData) {
-      return;
-    }
-    Response response;
-    bool keep_alive = false, head_only = false;
-    if (head_end == std::string::npos || head_end > kMaxHeadBytes) {
-      response = Plain(431, "request header fields too large\n");
-    } else if (auto head = ParseRequestHead(std::string_view(buffer).substr(0, head_end));
-               !head.ok()) {
-      response = Plain(400, "bad request: " + head.status().message() + "\n");
-    } else if (!head->Header("transfer-encoding").empty()) {
-      response = Plain(501, "chunked requests are not supported\n");
-    } else {
-      std::string length_text = head->Header("content-length");
-      size_t length = 0;
-      bool length_ok = length_text.find_first_not_of("0123456789") == std::string::npos &&
-                       length_text.size() <= 9;
-      if (length_ok && !length_text.empty()) length = std::stoul(length_text);
-      size_t body_start = head_end + separator;
-      if (!length_ok) {
-        response = Plain(400, "bad request: malformed Content-Length\n");
-      } else if (length > kMaxBodyBytes) {
-        response = Plain(413, "request body too large\n");
-      } else {
-        if (length > 0 && head->Header("expect") == "100-continue" &&
-            buffer.size() < body_start + length &&
-            !connection.Write("HTTP/1.1 100 Continue\r\n\r\n")) {
-          return;
-        }
-        if (connection.ReadUntil([&] { return buffer.size() >= body_start + length; },
-                                 kRequestTimeoutMs) != ReadEnd::kData) {
-          return;
-        }
-        response = Answer(*head, buffer.substr(body_start, length));
-        buffer.erase(0, body_start + length);
-        keep_alive = head->KeepAlive();
-        head_only = head->method == "HEAD";
-      }
-    }
-    const char* reason = HttpReasonPhrase(response.status);
-    std::string out = "HTTP/1.1 " + std::to_string(response.status) + " " +
-                      (*reason != '\0' ? reason : "Status") +
-                      "\r\nContent-Type: " + response.content_type +
-                      "\r\nContent-Length: " + std::to_string(response.body.size()) + "\r\n";
-    for (const auto& [name, value] : response.headers) out += name + ": " + value + "\r\n";
-    out += keep_alive ? "Connection: keep-alive\r\n\r\n" : "Connection: close\r\n\r\n";
-    if (!head_only) out += response.body;
-    if (!connection.Write(out) || !keep_alive) return;
+    std::optional<Exchange> exchange =
+        Next(connection, first ? kRequestTimeoutMs : kKeepAliveTimeoutMs);
+    if (!exchange || !connection.Write(Rendered(*exchange)) || !exchange->keep_alive) return;
   }
 }
 
