@@ -864,6 +864,91 @@ TEST(GrpcTransport, AResultChannelTheCallerCannotReachFallsBackToGrpc) {
   EXPECT_EQ(t->result_channel->offered(), 1);
 }
 
+// Pushes `stream` as bucket 0 of `exchange` in two chunks; the rows the worker stored.
+Result<int64_t> PushTwoChunks(protocol::WorkerClient& client, const std::string& exchange,
+                              const std::string& stream) {
+  DUX_ASSIGN_OR_RETURN(auto pusher, client.PushBuckets());
+  for (int half = 0; half < 2; ++half) {
+    v1::BucketChunk chunk;
+    chunk.set_exchange_id(exchange);
+    chunk.set_data(half == 0 ? stream.substr(0, stream.size() / 2)
+                             : stream.substr(stream.size() / 2));
+    chunk.set_last(half == 1);
+    DUX_RETURN_NOT_OK(pusher->Push(chunk));
+  }
+  DUX_ASSIGN_OR_RETURN(v1::PushBucketsReply reply, pusher->Finish());
+  return reply.rows();
+}
+
+TEST(GrpcTransport, BucketsTravelOverTheResultChannelWhenTheOwnerOffersIt) {
+  auto t = GrpcResultChannel("");
+  std::string stream = IpcOf("SELECT range AS k FROM range(0, 100000)");
+  auto rows = PushTwoChunks(*t->client, "x1", stream);
+  ASSERT_TRUE(rows.ok()) << rows.status().message();
+  EXPECT_EQ(*rows, 100000);
+  EXPECT_EQ(t->result_channel->claimed(), 1);
+  // A client told not to use it pushes over gRPC.
+  rpc::ClientOptions no_channel;
+  no_channel.result_channel = false;
+  auto plain = std::move(rpc::ConnectWorker(t->client->address(), no_channel)).value();
+  rows = PushTwoChunks(*plain, "x2", stream);
+  ASSERT_TRUE(rows.ok()) << rows.status().message();
+  EXPECT_EQ(t->result_channel->claimed(), 1);
+  // Both buckets hold every row, in order.
+  for (const char* exchange : {"x1", "x2"}) {
+    auto result =
+        t->client->Execute(Execute("from_query(\"SELECT CAST(sum(k) AS BIGINT) AS s FROM " +
+                                   protocol::BucketTable(exchange, 0) + "\")"));
+    ASSERT_TRUE(result.ok());
+    auto decoded = Drain(result->get());
+    ASSERT_TRUE(decoded.ok()) << decoded.status().message();
+    EXPECT_EQ(decoded->first_column, std::vector<int64_t>{int64_t{99999} * 100000 / 2});
+  }
+}
+
+TEST(GrpcTransport, ABucketChannelTheProducerCannotReachFallsBackToGrpc) {
+  // As AResultChannelTheCallerCannotReachFallsBackToGrpc: the channel listens where the
+  // producer does not dial. The push goes over gRPC, and later pushes do not try the channel.
+  auto t = GrpcServing("", "127.0.0.2");
+  std::string stream = IpcOf("SELECT range AS k FROM range(0, 1000)");
+  for (const char* exchange : {"x1", "x2"}) {
+    auto rows = PushTwoChunks(*t->client, exchange, stream);
+    ASSERT_TRUE(rows.ok()) << rows.status().message();
+    EXPECT_EQ(*rows, 1000);
+  }
+  EXPECT_EQ(t->result_channel->claimed(), 0);
+  EXPECT_EQ(t->result_channel->offered(), 1);
+}
+
+TEST(GrpcTransport, AProducerThatGoesAwayMidBucketLeavesTheOwnerServing) {
+  auto t = GrpcResultChannel("");
+  std::string stream = IpcOf("SELECT range AS k FROM range(0, 100000)");
+  {
+    auto pusher = t->client->PushBuckets();
+    ASSERT_TRUE(pusher.ok());
+    v1::BucketChunk chunk;
+    chunk.set_exchange_id("gone");
+    chunk.set_data(stream.substr(0, stream.size() / 2));
+    ASSERT_TRUE((*pusher)->Push(chunk).ok());
+  }  // dropped without Finish, as a producer whose query failed
+  EXPECT_TRUE(
+      Eventually([&] { return t->result_channel->claimed() == 1; }, std::chrono::seconds(5)));
+  // The owner goes on storing other pushes, and stops at once: no call waits on the
+  // connection that was cut.
+  auto rows = PushTwoChunks(*t->client, "x1", stream);
+  ASSERT_TRUE(rows.ok()) << rows.status().message();
+  EXPECT_EQ(*rows, 100000);
+  auto stopped = std::make_shared<std::atomic<bool>>(false);
+  std::thread stop([t = std::move(t), stopped]() mutable {
+    t.reset();
+    *stopped = true;
+  });
+  bool in_time = Eventually([&] { return stopped->load(); }, std::chrono::seconds(10));
+  if (!in_time) stop.detach();  // the failure below is the finding; the process ends after
+  ASSERT_TRUE(in_time);
+  stop.join();
+}
+
 // A gRPC worker whose server and client take messages of at most `max_message_bytes`.
 std::unique_ptr<Transport> GrpcLimited(int max_message_bytes) {
   auto t = std::make_unique<Transport>();

@@ -114,6 +114,90 @@ TEST(ResultChannelTest, AMalformedFrameIsAnError) {
   EXPECT_NE(got.status().message().find("unknown kind"), std::string::npos);
 }
 
+// Reads a PushBuckets stream's chunks until the end frame (or an error).
+Result<std::vector<v1::BucketChunk>> ReadChunks(FrameReader& reader, size_t max_bytes) {
+  std::vector<v1::BucketChunk> chunks;
+  for (;;) {
+    v1::BucketChunk head;
+    DUX_ASSIGN_OR_RETURN(bool more, reader.ReadHead(&head, max_bytes));
+    if (!more) return chunks;
+    char buffer[1000];
+    for (;;) {
+      DUX_ASSIGN_OR_RETURN(size_t n, reader.ReadData(buffer, sizeof buffer));
+      if (n == 0) break;
+      head.mutable_data()->append(buffer, n);
+    }
+    chunks.push_back(std::move(head));
+  }
+}
+
+TEST(ResultChannelTest, CarriesBucketChunksAsHeadsAndData) {
+  Connection c = Connect();
+  std::vector<v1::BucketChunk> sent(3);
+  sent[0].set_exchange_id("x1");
+  sent[0].set_lease_id("L1");
+  sent[0].set_data("first");
+  sent[1].set_exchange_id("x1");
+  sent[1].set_lease_id("L1");
+  sent[1].set_data(std::string(3 << 20, 'b'));  // more than the socket's buffer
+  sent[1].set_last(true);
+  sent[2].set_exchange_id("x1");
+  sent[2].set_bucket(7);
+  sent[2].set_last(true);  // an empty bucket's last chunk, no data
+  std::thread writer([&, socket = std::move(c.worker)]() mutable {
+    FrameWriter frames(std::move(socket));
+    for (const auto& chunk : sent) EXPECT_TRUE(frames.WriteChunk(chunk));
+    EXPECT_TRUE(frames.Write(FrameKind::kEnd, ""));
+  });
+  FrameReader reader(std::move(c.caller));
+  auto got = ReadChunks(reader, 4 << 20);
+  writer.join();
+  ASSERT_TRUE(got.ok()) << got.status().message();
+  ASSERT_EQ(got->size(), sent.size());
+  for (size_t i = 0; i < sent.size(); ++i) {
+    EXPECT_EQ((*got)[i].SerializeAsString(), sent[i].SerializeAsString()) << i;
+  }
+}
+
+TEST(ResultChannelTest, ABucketChunkOutOfShapeIsAnError) {
+  auto read = [](const std::function<void(FrameWriter&)>& write, size_t max_bytes) {
+    Connection c = Connect();
+    {
+      FrameWriter frames(std::move(c.worker));
+      write(frames);
+    }
+    FrameReader reader(std::move(c.caller));
+    return ReadChunks(reader, max_bytes).status();
+  };
+  v1::BucketChunk chunk;
+  chunk.set_exchange_id("x1");
+  chunk.set_data("0123456789");
+  v1::BucketChunk head = chunk;
+  head.clear_data();
+  auto expect = [](const Status& s, StatusCode code, const std::string& words) {
+    EXPECT_EQ(s.code(), code) << s.message();
+    EXPECT_NE(s.message().find(words), std::string::npos) << s.message();
+  };
+  expect(read([&](FrameWriter& f) { f.Write(FrameKind::kData, "rows"); }, 100),
+         StatusCode::kFailedPrecondition, "a chunk without its head frame");
+  expect(read(
+             [&](FrameWriter& f) {
+               f.Write(FrameKind::kHead, head.SerializeAsString());
+               f.Write(FrameKind::kHead, head.SerializeAsString());
+             },
+             100),
+         StatusCode::kFailedPrecondition, "a chunk's head without its data frame");
+  expect(read([&](FrameWriter& f) { f.Write(FrameKind::kHead, "\xff\xff"); }, 100),
+         StatusCode::kFailedPrecondition, "a chunk's head that does not parse");
+  expect(read([&](FrameWriter& f) { f.WriteChunk(chunk); }, 9), StatusCode::kResourceExhausted,
+         "a bucket chunk of 10 bytes is larger than the limit of 9 bytes");
+  // Cut short: a chunk's data, or the stream's end frame, missing.
+  expect(read([&](FrameWriter& f) { f.Write(FrameKind::kHead, head.SerializeAsString()); }, 100),
+         StatusCode::kUnavailable, "closed");
+  expect(read([&](FrameWriter& f) { f.WriteChunk(chunk); }, 100), StatusCode::kUnavailable,
+         "closed");
+}
+
 TEST(ResultChannelTest, OnlyTheOfferedTicketIsAcceptedAndOnlyOnce) {
   auto listener = Listen();
   auto ticket = listener->Offer();
