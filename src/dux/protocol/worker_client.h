@@ -49,10 +49,8 @@ class ResultStream : public arrow_ipc::InputStream {
 class BucketPusher {
  public:
   virtual ~BucketPusher() = default;
-  /// Fails once the stream broke, with the stream's outcome when it is known.
   virtual Status Push(const v1::BucketChunk& chunk) = 0;
-  /// Ends the stream and waits for the receiver to have stored every chunk; called again,
-  /// gives the same outcome.
+  /// Ends the stream and waits for the receiver to have stored every chunk.
   virtual Result<v1::PushBucketsReply> Finish() = 0;
 };
 

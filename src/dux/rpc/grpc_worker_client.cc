@@ -8,7 +8,6 @@
 #include <cstring>
 #include <map>
 #include <mutex>
-#include <optional>
 #include <thread>
 
 #include "dux/rpc/result_channel.h"
@@ -181,84 +180,40 @@ class GrpcResultStream : public protocol::ResultStream {
   Status error_;
 };
 
-// Pushes chunks over the worker's result channel when it offers one (worker.proto,
-// BucketChunk.result_channel), else on the gRPC stream. The offer is taken when the pusher is
-// made; a channel that cannot be reached is not tried again for this worker, as Execute's.
 class GrpcBucketPusher : public protocol::BucketPusher {
  public:
-  GrpcBucketPusher(v1::Worker::Stub* stub, const ClientOptions& options, std::string address,
-                   std::shared_ptr<std::atomic<bool>> result_channel_unreachable)
-      : stub_(stub),
-        options_(options),
-        address_(std::move(address)),
-        result_channel_unreachable_(std::move(result_channel_unreachable)) {
-    Open(options.result_channel && options.tls_ca.empty() && !*result_channel_unreachable_);
+  GrpcBucketPusher(v1::Worker::Stub* stub, const ClientOptions& options, std::string address)
+      : context_(NewContext(options, /*deadline=*/false)), address_(std::move(address)) {
+    writer_ = stub->PushBuckets(context_.get(), &reply_);
   }
   ~GrpcBucketPusher() override {
-    if (finished_) return;
-    if (frames_) frames_->Abort();
-    context_->TryCancel();
-    (void)stream_->Finish();
+    if (!finished_) {
+      context_->TryCancel();
+      (void)writer_->Finish();
+    }
   }
   Status Push(const v1::BucketChunk& chunk) override {
-    if (frames_ ? frames_->WriteChunk(chunk) : stream_->Write(chunk)) return Status::OK();
+    if (writer_->Write(chunk)) return Status::OK();
     // The stream broke: Finish says why.
     auto finished = Finish();
     return finished.ok() ? Status::Unavailable("worker " + address_ + " stopped reading buckets")
                          : finished.status();
   }
   Result<v1::PushBucketsReply> Finish() override {
-    if (finished_) return *finished_;
-    bool ended = !frames_ || frames_->Write(FrameKind::kEnd, std::string());
-    stream_->WritesDone();
-    v1::PushBucketsReply reply;
-    bool replied = stream_->Read(&reply);
-    grpc::Status status = stream_->Finish();
-    if (!status.ok()) {
-      finished_ = WorkerStatus(address_, status, *context_);
-    } else if (!ended || !replied) {
-      finished_ = Status::Unavailable("worker " + address_ + " stopped reading buckets");
-    } else {
-      finished_ = reply;
-    }
-    return *finished_;
+    if (finished_) return Status::FailedPrecondition("PushBuckets: already finished");
+    finished_ = true;
+    writer_->WritesDone();
+    grpc::Status status = writer_->Finish();
+    if (!status.ok()) return WorkerStatus(address_, status, *context_);
+    return reply_;
   }
 
  private:
-  // Starts the call; with `channel`, asks for the worker's result channel and connects to it.
-  void Open(bool channel) {
-    context_ = NewContext(options_, /*deadline=*/false);
-    stream_ = stub_->PushBuckets(context_.get());
-    if (!channel) return;
-    v1::BucketChunk ask;
-    ask.set_result_channel(true);
-    v1::PushBucketsReply offer;
-    // A broken call: the first Push fails, and Finish says why.
-    if (!stream_->Write(ask) || !stream_->Read(&offer)) return;
-    if (!offer.has_result_channel()) return;  // none offered: chunks follow on gRPC
-    auto socket =
-        ConnectResultChannel(address_, offer.result_channel().port(),
-                             offer.result_channel().ticket(), kResultChannelConnectSeconds);
-    if (socket.ok()) {
-      frames_ = std::make_unique<FrameWriter>(std::move(*socket));
-      return;
-    }
-    // Nothing was pushed yet: the call starts again without the channel.
-    *result_channel_unreachable_ = true;
-    context_->TryCancel();
-    (void)stream_->Finish();
-    stream_.reset();  // before the context it was made with
-    Open(false);
-  }
-
-  v1::Worker::Stub* stub_;
-  ClientOptions options_;
-  std::string address_;
-  std::shared_ptr<std::atomic<bool>> result_channel_unreachable_;
   std::unique_ptr<grpc::ClientContext> context_;
-  std::unique_ptr<grpc::ClientReaderWriter<v1::BucketChunk, v1::PushBucketsReply>> stream_;
-  std::unique_ptr<FrameWriter> frames_;
-  std::optional<Result<v1::PushBucketsReply>> finished_;
+  std::string address_;
+  v1::PushBucketsReply reply_;
+  std::unique_ptr<grpc::ClientWriter<v1::BucketChunk>> writer_;
+  bool finished_ = false;
 };
 
 class GrpcWorkerClient : public protocol::WorkerClient {
@@ -320,7 +275,7 @@ class GrpcWorkerClient : public protocol::WorkerClient {
   }
   Result<std::unique_ptr<protocol::BucketPusher>> PushBuckets() override {
     return std::unique_ptr<protocol::BucketPusher>(
-        new GrpcBucketPusher(stub_.get(), options_, address_, result_channel_unreachable_));
+        new GrpcBucketPusher(stub_.get(), options_, address_));
   }
   Result<v1::WriteReply> Write(const v1::WriteRequest& request) override {
     v1::WriteReply reply;

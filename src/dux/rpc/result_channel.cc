@@ -128,43 +128,24 @@ bool FrameWriter::Write(FrameKind kind, const std::string& payload) {
   auto header = Header(kind, payload.size());
   iovec parts[2] = {{header.data(), header.size()},
                     {const_cast<char*>(payload.data()), payload.size()}};
-  return Send(parts, payload.empty() ? 1 : 2);
-}
-
-bool FrameWriter::WriteChunk(const v1::BucketChunk& chunk) {
-  v1::BucketChunk head_chunk;
-  head_chunk.set_exchange_id(chunk.exchange_id());
-  head_chunk.set_bucket(chunk.bucket());
-  head_chunk.set_last(chunk.last());
-  head_chunk.set_lease_id(chunk.lease_id());
-  std::string head = head_chunk.SerializeAsString();
-  auto head_header = Header(FrameKind::kHead, head.size());
-  auto data_header = Header(FrameKind::kData, chunk.data().size());
-  iovec parts[4] = {{head_header.data(), head_header.size()},
-                    {head.data(), head.size()},
-                    {data_header.data(), data_header.size()},
-                    {const_cast<char*>(chunk.data().data()), chunk.data().size()}};
-  return Send(parts, 4);
-}
-
-// sendmsg until every part is sent; an empty part is skipped like any other.
-bool FrameWriter::Send(iovec* parts, int count) {
+  int count = payload.empty() ? 1 : 2;
+  iovec* next = parts;
   while (count > 0) {
     msghdr message{};
-    message.msg_iov = parts;
+    message.msg_iov = next;
     message.msg_iovlen = static_cast<size_t>(count);
     ssize_t n = sendmsg(socket_.fd(), &message, MSG_NOSIGNAL);
     if (n < 0 && errno == EINTR) continue;
-    if (n < 0) return false;
+    if (n <= 0) return false;
     auto sent = static_cast<size_t>(n);
-    while (count > 0 && sent >= parts->iov_len) {
-      sent -= parts->iov_len;
-      ++parts;
+    while (count > 0 && sent >= next->iov_len) {
+      sent -= next->iov_len;
+      ++next;
       --count;
     }
     if (count > 0) {
-      parts->iov_base = static_cast<char*>(parts->iov_base) + sent;
-      parts->iov_len -= sent;
+      next->iov_base = static_cast<char*>(next->iov_base) + sent;
+      next->iov_len -= sent;
     }
   }
   return true;
@@ -214,31 +195,22 @@ Status FrameReader::ReceiveAll(char* data, size_t size) {
   return Status::OK();
 }
 
-Result<std::pair<FrameKind, uint32_t>> FrameReader::ReceiveHeader() {
-  std::array<char, kHeaderBytes> header{};
-  DUX_RETURN_NOT_OK(ReceiveAll(header.data(), header.size()));
-  uint32_t length = 0;
-  for (int i = 0; i < 4; ++i) {
-    length |= static_cast<uint32_t>(static_cast<unsigned char>(header[1 + i])) << (8 * i);
-  }
-  auto kind = static_cast<FrameKind>(header[0]);
-  if (kind == FrameKind::kEnd && length != 0) {
-    return Status::IOError("result channel: an end frame with a payload");
-  }
-  return std::make_pair(kind, length);
-}
-
 Result<size_t> FrameReader::Read(void* data, size_t size,
                                  const std::function<void(const v1::IpcChunk&)>& on_report) {
   while (frame_left_ == 0) {
     if (ended_) return size_t{0};
-    DUX_ASSIGN_OR_RETURN(auto header, ReceiveHeader());
-    auto [kind, length] = header;
-    switch (kind) {
+    std::array<char, kHeaderBytes> header{};
+    DUX_RETURN_NOT_OK(ReceiveAll(header.data(), header.size()));
+    uint32_t length = 0;
+    for (int i = 0; i < 4; ++i) {
+      length |= static_cast<uint32_t>(static_cast<unsigned char>(header[1 + i])) << (8 * i);
+    }
+    switch (static_cast<FrameKind>(header[0])) {
       case FrameKind::kData:
         frame_left_ = length;
         break;
       case FrameKind::kEnd:
+        if (length != 0) return Status::IOError("result channel: an end frame with a payload");
         ended_ = true;
         break;
       case FrameKind::kReport: {
@@ -259,43 +231,6 @@ Result<size_t> FrameReader::Read(void* data, size_t size,
         return Status::IOError("result channel: a frame of unknown kind");
     }
   }
-  DUX_ASSIGN_OR_RETURN(size_t n, Receive(static_cast<char*>(data), std::min(size, frame_left_)));
-  if (n == 0) return Status(StatusCode::kUnavailable, "the connection closed");
-  frame_left_ -= n;
-  return n;
-}
-
-Result<bool> FrameReader::ReadHead(v1::BucketChunk* head, size_t max_bytes) {
-  if (frame_left_ != 0) return Status::Internal("result channel: a chunk's data was not read");
-  if (ended_) return false;
-  DUX_ASSIGN_OR_RETURN(auto head_frame, ReceiveHeader());
-  if (head_frame.first == FrameKind::kEnd) {
-    ended_ = true;
-    return false;
-  }
-  if (head_frame.first != FrameKind::kHead || head_frame.second > kMaxReportBytes) {
-    return Status::IOError("result channel: a chunk without its head frame");
-  }
-  std::string payload(head_frame.second, '\0');
-  DUX_RETURN_NOT_OK(ReceiveAll(payload.data(), payload.size()));
-  if (!head->ParseFromString(payload) || !head->data().empty()) {
-    return Status::IOError("result channel: a chunk's head that does not parse");
-  }
-  DUX_ASSIGN_OR_RETURN(auto data_frame, ReceiveHeader());
-  if (data_frame.first != FrameKind::kData) {
-    return Status::IOError("result channel: a chunk's head without its data frame");
-  }
-  if (data_frame.second > max_bytes) {
-    return Status(StatusCode::kResourceExhausted,
-                  "a bucket chunk of " + std::to_string(data_frame.second) +
-                      " bytes is larger than the limit of " + std::to_string(max_bytes) + " bytes");
-  }
-  frame_left_ = data_frame.second;
-  return true;
-}
-
-Result<size_t> FrameReader::ReadData(void* data, size_t size) {
-  if (frame_left_ == 0 || size == 0) return size_t{0};
   DUX_ASSIGN_OR_RETURN(size_t n, Receive(static_cast<char*>(data), std::min(size, frame_left_)));
   if (n == 0) return Status(StatusCode::kUnavailable, "the connection closed");
   frame_left_ -= n;

@@ -53,22 +53,6 @@ class ChunkStreamWriter : public worker::ChunkWriter {
   std::thread sender_;  // last: it uses the queue
 };
 
-// A PushBuckets stream's chunks from the result channel, each chunk's data received straight
-// into the reader's buffer. A chunk is refused past the size gRPC would refuse it at.
-class FrameChunks : public worker::BucketChunkSource {
- public:
-  explicit FrameChunks(FrameReader* frames) : frames_(frames) {}
-  Result<bool> NextHead(v1::BucketChunk* head) override {
-    return frames_->ReadHead(head, kDefaultMaxMessageBytes);
-  }
-  Result<size_t> ReadData(void* data, size_t size) override {
-    return frames_->ReadData(data, size);
-  }
-
- private:
-  FrameReader* frames_;
-};
-
 // Reads the IPC bytes of a RegisterTable stream after its first message.
 class RegisterInput : public arrow_ipc::InputStream {
  public:
@@ -93,24 +77,25 @@ class RegisterInput : public arrow_ipc::InputStream {
   size_t offset_ = 0;
 };
 
-// Calls `on_cancel` when a call's caller goes away (or the server shuts down) while the call
-// still works and so does not notice through a failed write: to cancel its query, and to wake
-// a read or write blocked outside gRPC (the result channel's).
+// Cancels a query when its caller goes away (or the server shuts down) while the query still
+// computes and so does not notice through a failed write; `on_cancel` also wakes a write
+// blocked outside gRPC (the result channel's).
 class CancelWatch {
  public:
-  CancelWatch(grpc::ServerContext* context, std::function<void()> on_cancel)
-      : thread_([this, context, on_cancel = std::move(on_cancel)] {
+  CancelWatch(grpc::ServerContext* context, worker::Worker* worker, std::string query_id,
+              const std::function<void()>& on_cancel = nullptr)
+      : thread_([this, context, worker, id = std::move(query_id), on_cancel] {
           std::unique_lock lock(mu_);
           // Cancelling again until the call ends also covers a query that had not yet
           // registered its id when the cancellation came.
           while (!done_) {
-            if (context->IsCancelled()) on_cancel();
+            if (context->IsCancelled()) {
+              worker->Cancel(id);
+              if (on_cancel) on_cancel();
+            }
             cv_.wait_for(lock, std::chrono::milliseconds(50));
           }
         }) {}
-  /// Cancels `query_id` on `worker`.
-  CancelWatch(grpc::ServerContext* context, worker::Worker* worker, const std::string& query_id)
-      : CancelWatch(context, [worker, query_id] { worker->Cancel(query_id); }) {}
   ~CancelWatch() {
     {
       std::lock_guard lock(mu_);
@@ -183,26 +168,13 @@ class WorkerService final : public v1::Worker::Service {
     return ToGrpc(worker_->DropTable(*request));
   }
 
-  grpc::Status PushBuckets(
-      grpc::ServerContext* context,
-      grpc::ServerReaderWriter<v1::PushBucketsReply, v1::BucketChunk>* stream) override {
+  grpc::Status PushBuckets(grpc::ServerContext* context,
+                           grpc::ServerReader<v1::BucketChunk>* reader,
+                           v1::PushBucketsReply* reply) override {
     if (auto denied = Admit(context); !denied.ok()) return denied;
-    v1::BucketChunk first;
-    bool pending = stream->Read(&first);
-    if (pending && first.result_channel()) {
-      if (result_channel_) return PushBucketsOverResultChannel(context, stream);
-      // No channel here: an empty reply says so at once (the caller waits for it); the
-      // chunks follow on this stream.
-      if (!stream->Write(v1::PushBucketsReply())) return ToGrpc(CallerGone());
-      pending = false;
-    }
-    worker::BucketMessages messages([&](v1::BucketChunk* out) -> Result<bool> {
-      if (!pending) return stream->Read(out);
-      *out = std::move(first);
-      pending = false;
-      return true;
-    });
-    return LastReply(worker_->PushBuckets(&messages), stream);
+    return ReplyWith(worker_->PushBuckets(
+                         [&](v1::BucketChunk* out) -> Result<bool> { return reader->Read(out); }),
+                     reply);
   }
 
   grpc::Status Write(grpc::ServerContext* context, const v1::WriteRequest* request,
@@ -245,7 +217,6 @@ class WorkerService final : public v1::Worker::Service {
 
  private:
   static Status ReceiverGone() { return Status(StatusCode::kCancelled, "the receiver went away"); }
-  static Status CallerGone() { return Status(StatusCode::kCancelled, "the caller went away"); }
 
   // Offers the caller a connection of its own, waits for it, and sends the result's frames
   // there; the gRPC stream then carries only its status, sent after the kEnd frame.
@@ -269,44 +240,13 @@ class WorkerService final : public v1::Worker::Service {
     return ToGrpc(status);
   }
 
-  // Offers the caller a connection of its own, waits for it, and stores the chunks that come
-  // there; the gRPC stream then carries only the last reply and the status.
-  grpc::Status PushBucketsOverResultChannel(
-      grpc::ServerContext* context,
-      grpc::ServerReaderWriter<v1::PushBucketsReply, v1::BucketChunk>* stream) {
-    auto ticket = result_channel_->Offer();
-    if (!ticket.ok()) return ToGrpc(ticket.status());
-    v1::PushBucketsReply offer;
-    offer.mutable_result_channel()->set_port(result_channel_->port());
-    offer.mutable_result_channel()->set_ticket(*ticket);
-    bool offered = stream->Write(offer);
-    auto connection =
-        result_channel_->Claim(*ticket, [&] { return !offered || context->IsCancelled(); });
-    if (!connection.ok()) return ToGrpc(connection.status());
-    FrameReader frames(std::move(*connection));
-    CancelWatch watch(context, [&frames] { frames.Abort(); });
-    FrameChunks chunks(&frames);
-    return LastReply(worker_->PushBuckets(&chunks), stream);
-  }
-
-  static grpc::Status LastReply(
-      const Result<v1::PushBucketsReply>& reply,
-      grpc::ServerReaderWriter<v1::PushBucketsReply, v1::BucketChunk>* stream) {
-    if (!reply.ok()) return ToGrpc(reply.status());
-    if (!stream->Write(*reply)) return ToGrpc(CallerGone());
-    return grpc::Status::OK;
-  }
-
   // Runs `request`'s fragment, its messages handed to `send` from a thread of their own, and
   // waits until every one is sent; cancelled when the caller goes away (`on_cancel` also
   // wakes a send blocked outside gRPC).
   Status RunFragment(grpc::ServerContext* context, const v1::ExecuteRequest& request,
                      ChunkStreamWriter::Send send,
                      const std::function<void()>& on_cancel = nullptr) {
-    CancelWatch watch(context, [this, &request, &on_cancel] {
-      worker_->Cancel(request.fragment().query_id());
-      if (on_cancel) on_cancel();
-    });
+    CancelWatch watch(context, worker_, request.fragment().query_id(), on_cancel);
     ChunkStreamWriter out(std::move(send));
     Status status = worker_->Execute(request, &out);
     if (!out.Finish() && status.ok()) status = ReceiverGone();

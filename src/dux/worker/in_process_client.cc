@@ -2,7 +2,6 @@
 
 #include <cstring>
 #include <map>
-#include <optional>
 #include <thread>
 
 #include "dux/worker/chunk_queue.h"
@@ -80,24 +79,20 @@ class InProcessPusher : public protocol::BucketPusher {
     return Status::OK();
   }
   Result<v1::PushBucketsReply> Finish() override {
-    if (finished_) return *finished_;
     size_t next = 0;
-    BucketMessages messages([&](v1::BucketChunk* out) -> Result<bool> {
+    auto reply = worker_->PushBuckets([&](v1::BucketChunk* out) -> Result<bool> {
       if (next == chunks_.size()) return false;
       *out = chunks_[next++];
       return true;
     });
-    auto reply = worker_->PushBuckets(&messages);
-    chunks_.clear();
-    finished_ = reply.ok() ? reply : protocol::AtWorker(address_, reply.status());
-    return *finished_;
+    if (!reply.ok()) return protocol::AtWorker(address_, reply.status());
+    return reply;
   }
 
  private:
   Worker* worker_;
   std::string address_;
   std::vector<v1::BucketChunk> chunks_;
-  std::optional<Result<v1::PushBucketsReply>> finished_;
 };
 
 class InProcessClient : public protocol::WorkerClient {

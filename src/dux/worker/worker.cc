@@ -734,34 +734,40 @@ Status Worker::DropTable(const v1::DropTableRequest& request) {
   return dropped;
 }
 
-Result<v1::PushBucketsReply> Worker::PushBuckets(BucketChunkSource* source) {
-  auto reply = StoreBuckets(source);
+Result<v1::PushBucketsReply> Worker::PushBuckets(
+    const std::function<Result<bool>(v1::BucketChunk*)>& next) {
+  auto reply = StoreBuckets(next);
   if (!reply.ok()) return ExplainOutOfMemory(reply.status(), Limits());
   return reply;
 }
 
-Result<v1::PushBucketsReply> Worker::StoreBuckets(BucketChunkSource* source) {
+Result<v1::PushBucketsReply> Worker::StoreBuckets(
+    const std::function<Result<bool>(v1::BucketChunk*)>& next) {
   // One bucket's chunks as the bytes of its IPC stream, up to the chunk marked last.
   class BucketInput : public arrow_ipc::InputStream {
    public:
-    BucketInput(BucketChunkSource* source, const v1::BucketChunk* head, int64_t* bytes)
-        : source_(source), head_(*head), bytes_(bytes) {}
+    BucketInput(const std::function<Result<bool>(v1::BucketChunk*)>& next, v1::BucketChunk* chunk,
+                int64_t* bytes)
+        : next_(next), chunk_(chunk), bytes_(bytes) {
+      *bytes_ += static_cast<int64_t>(chunk->data().size());
+    }
     Result<size_t> Read(void* data, size_t size) override {
-      for (;;) {
-        DUX_ASSIGN_OR_RETURN(size_t n, source_->ReadData(data, size));
-        if (n > 0 || size == 0) {
-          *bytes_ += static_cast<int64_t>(n);
-          return n;
-        }
-        if (head_.last()) return size_t{0};
-        v1::BucketChunk next;
-        DUX_ASSIGN_OR_RETURN(bool more, source_->NextHead(&next));
+      while (offset_ == chunk_->data().size()) {
+        if (chunk_->last()) return size_t{0};
+        std::string exchange = chunk_->exchange_id();
+        int bucket = chunk_->bucket();
+        DUX_ASSIGN_OR_RETURN(bool more, next_(chunk_));
         if (!more) return Status::InvalidArgument("a bucket's stream ended without its last chunk");
-        if (next.exchange_id() != head_.exchange_id() || next.bucket() != head_.bucket()) {
+        if (chunk_->exchange_id() != exchange || chunk_->bucket() != bucket) {
           return Status::InvalidArgument("a bucket's chunks were interleaved with another's");
         }
-        head_.set_last(next.last());
+        *bytes_ += static_cast<int64_t>(chunk_->data().size());
+        offset_ = 0;
       }
+      size_t n = std::min(size, chunk_->data().size() - offset_);
+      std::memcpy(data, chunk_->data().data() + offset_, n);
+      offset_ += n;
+      return n;
     }
     /// Reads what the IPC reader left, up to the last chunk.
     Status Drain() {
@@ -773,22 +779,26 @@ Result<v1::PushBucketsReply> Worker::StoreBuckets(BucketChunkSource* source) {
     }
 
    private:
-    BucketChunkSource* source_;
-    v1::BucketChunk head_;  // the current chunk's
+    const std::function<Result<bool>(v1::BucketChunk*)>& next_;
+    v1::BucketChunk* chunk_;
     int64_t* bytes_;
+    size_t offset_ = 0;
   };
   v1::PushBucketsReply reply;
-  v1::BucketChunk head;
+  v1::BucketChunk chunk;
   int64_t bytes = 0;
   for (;;) {
-    DUX_ASSIGN_OR_RETURN(bool more, source->NextHead(&head));
+    DUX_ASSIGN_OR_RETURN(bool more, next(&chunk));
     if (!more) break;
-    BucketInput in(source, &head, &bytes);
+    BucketInput in(next, &chunk, &bytes);
+    std::string exchange = chunk.exchange_id();
+    std::string lease = chunk.lease_id();
+    int bucket = chunk.bucket();
     DUX_ASSIGN_OR_RETURN(exec::Connection c, exec::Connection::Open(*db_));
-    DUX_ASSIGN_OR_RETURN(
-        int64_t rows, exec::ReadIpcChunks(c, Borrow(&in), [&](const exec::RoutedColumns& cols) {
-          return OpenBucket(head.lease_id(), head.exchange_id(), head.bucket(), cols);
-        }));
+    DUX_ASSIGN_OR_RETURN(int64_t rows,
+                         exec::ReadIpcChunks(c, Borrow(&in), [&](const exec::RoutedColumns& cols) {
+                           return OpenBucket(lease, exchange, bucket, cols);
+                         }));
     DUX_RETURN_NOT_OK(in.Drain());
     reply.set_rows(reply.rows() + rows);
   }

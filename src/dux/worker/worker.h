@@ -23,7 +23,6 @@
 #include "dux/engine/database.h"
 #include "dux/engine/local_engine.h"
 #include "dux/v1/worker.pb.h"
-#include "dux/worker/bucket_chunk_source.h"
 #include "dux/worker/bucket_store.h"
 #include "dux/worker/fragment_cache.h"
 #include "dux/worker/lease_table.h"
@@ -82,8 +81,9 @@ class Worker {
                                 arrow_ipc::InputStream* ipc);
   Result<int64_t> AppendChunk(const v1::AppendChunkRequest& request);
   Status DropTable(const v1::DropTableRequest& request);
-  /// Stores every chunk of `source` into its bucket.
-  Result<v1::PushBucketsReply> PushBuckets(BucketChunkSource* source);
+  /// Stores every chunk `next` yields (false at the end) into its bucket.
+  Result<v1::PushBucketsReply> PushBuckets(
+      const std::function<Result<bool>(v1::BucketChunk*)>& next);
   Result<v1::WriteReply> Write(const v1::WriteRequest& request);
   Result<v1::InsertIntoReply> InsertInto(const v1::InsertIntoRequest& request);
   Result<v1::InfoReply> Info();
@@ -185,7 +185,8 @@ class Worker {
   /// What the fragments did and what the worker holds; after what it reads.
   std::unique_ptr<WorkerMetrics> metrics_;
   /// The calls of the same names, without their metering.
-  Result<v1::PushBucketsReply> StoreBuckets(BucketChunkSource* source);
+  Result<v1::PushBucketsReply> StoreBuckets(
+      const std::function<Result<bool>(v1::BucketChunk*)>& next);
   /// The limits an out-of-memory error names (options_ as DuckDB resolved them).
   MemoryLimits Limits() const;
   Status ExecuteFragment(const v1::ExecuteRequest& request, ChunkWriter* out);
