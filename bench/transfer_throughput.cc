@@ -300,7 +300,11 @@ int main(int argc, char** argv) {  // NOLINT(bugprone-exception-escape)
   std::vector<double> produce, produce_cpu, into_socket, into_socket_queued, into_socket_queued_cpu;
   for (int i = 0; i < runs + 1; ++i) {
     struct Null : dux::arrow_ipc::OutputStream {
-      dux::Status Write(const void*, size_t) override { return dux::Status::OK(); }
+      dux::Status Write(const void*, size_t size) override {
+        bytes += static_cast<int64_t>(size);
+        return dux::Status::OK();
+      }
+      int64_t bytes = 0;
     } null;
     auto start = Clock::now();
     double cpu = CpuSeconds();
@@ -311,10 +315,13 @@ int main(int argc, char** argv) {  // NOLINT(bugprone-exception-escape)
       produce.push_back(Seconds(start));
       produce_cpu.push_back(CpuSeconds() - cpu);
     }
-    int64_t sent = 0;
-    double direct = ProduceIntoSocket(local->connection(), /*sender_thread=*/false, &sent);
+    int64_t direct_bytes = 0, queued_bytes = 0;
+    double direct = ProduceIntoSocket(local->connection(), /*sender_thread=*/false, &direct_bytes);
     cpu = CpuSeconds();
-    double queued = ProduceIntoSocket(local->connection(), /*sender_thread=*/true, &sent);
+    double queued = ProduceIntoSocket(local->connection(), /*sender_thread=*/true, &queued_bytes);
+    if (direct_bytes != null.bytes || queued_bytes != null.bytes) {
+      Die("the stream written into a socket lost bytes");
+    }
     if (i > 0) {
       into_socket.push_back(direct);
       into_socket_queued.push_back(queued);
