@@ -192,8 +192,13 @@ class Encoder {
     return p == nullptr ? nullptr : p + bytes;
   }
 
+  // A buffer of the caller's arrays.
   void Push(const uint8_t* data, int64_t size) {
-    out_->buffers.push_back(BodyBuffer{size > 0 ? data : nullptr, size});
+    out_->buffers.push_back(BodyBuffer{size > 0 ? data : nullptr, size, size > 0});
+  }
+  // A buffer made by Scratch.
+  void PushScratch(const uint8_t* data, int64_t size) {
+    out_->buffers.push_back(BodyBuffer{data, size, false});
   }
 
   uint8_t* Scratch(int64_t size) {
@@ -239,7 +244,7 @@ class Encoder {
       dst[j] = lo | hi;
     }
     if (length % 8 != 0) dst[n_bytes - 1] &= static_cast<uint8_t>((1u << (length % 8)) - 1);
-    Push(dst, n_bytes);
+    PushScratch(dst, n_bytes);
   }
 
   // Pushes the offsets of the slice rebased to start at 0; returns the value range.
@@ -248,7 +253,7 @@ class Encoder {
                  int64_t* end) {
     if (length == 0) {
       uint8_t* zero = Scratch(sizeof(T));
-      Push(zero, sizeof(T));
+      PushScratch(zero, sizeof(T));
       *start = *end = 0;
       return Status::OK();
     }
@@ -264,7 +269,7 @@ class Encoder {
     }
     auto* dst = reinterpret_cast<T*>(Scratch(size));
     for (int64_t i = 0; i <= length; ++i) dst[i] = static_cast<T>(offsets[i] - *start);
-    Push(reinterpret_cast<const uint8_t*>(dst), size);
+    PushScratch(reinterpret_cast<const uint8_t*>(dst), size);
     return Status::OK();
   }
 
