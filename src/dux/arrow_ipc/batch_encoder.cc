@@ -192,13 +192,8 @@ class Encoder {
     return p == nullptr ? nullptr : p + bytes;
   }
 
-  // A buffer of the caller's arrays.
   void Push(const uint8_t* data, int64_t size) {
-    out_->buffers.push_back(BodyBuffer{size > 0 ? data : nullptr, size, size > 0});
-  }
-  // A buffer made by Scratch.
-  void PushScratch(const uint8_t* data, int64_t size) {
-    out_->buffers.push_back(BodyBuffer{data, size, false});
+    out_->buffers.push_back(BodyBuffer{size > 0 ? data : nullptr, size});
   }
 
   uint8_t* Scratch(int64_t size) {
@@ -244,7 +239,7 @@ class Encoder {
       dst[j] = lo | hi;
     }
     if (length % 8 != 0) dst[n_bytes - 1] &= static_cast<uint8_t>((1u << (length % 8)) - 1);
-    PushScratch(dst, n_bytes);
+    Push(dst, n_bytes);
   }
 
   // Pushes the offsets of the slice rebased to start at 0; returns the value range.
@@ -253,7 +248,7 @@ class Encoder {
                  int64_t* end) {
     if (length == 0) {
       uint8_t* zero = Scratch(sizeof(T));
-      PushScratch(zero, sizeof(T));
+      Push(zero, sizeof(T));
       *start = *end = 0;
       return Status::OK();
     }
@@ -269,7 +264,7 @@ class Encoder {
     }
     auto* dst = reinterpret_cast<T*>(Scratch(size));
     for (int64_t i = 0; i <= length; ++i) dst[i] = static_cast<T>(offsets[i] - *start);
-    PushScratch(reinterpret_cast<const uint8_t*>(dst), size);
+    Push(reinterpret_cast<const uint8_t*>(dst), size);
     return Status::OK();
   }
 

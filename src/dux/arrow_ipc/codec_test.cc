@@ -3,7 +3,6 @@
 #include <gtest/gtest.h>
 
 #include <cstdio>
-#include <memory>
 #include <string>
 #include <tuple>
 #include <vector>
@@ -300,83 +299,6 @@ TEST_P(CodecTest, ManyRows) {
   columns.push_back(testing::Primitive<int64_t>("l", ints).Named("n"));
   columns.push_back(testing::Strings("u", strings).Named("s"));
   RoundTrip({Batch(std::move(columns))});
-}
-
-// An output that sends later: it holds what WriteKept lends (range and keeper) and reads it
-// only after the writer and the caller have let the batches go.
-class KeepingOutput : public OutputStream {
- public:
-  Status Write(const void* data, size_t size) override {
-    pieces_.push_back({std::string(static_cast<const char*>(data), size), nullptr, 0, nullptr});
-    return Status::OK();
-  }
-  Status WriteKept(const void* data, size_t size,
-                   const std::shared_ptr<const void>& keep) override {
-    pieces_.push_back({"", static_cast<const char*>(data), size, keep});
-    ++kept_;
-    return Status::OK();
-  }
-  std::string Bytes() const {
-    std::string all;
-    for (const Piece& p : pieces_) {
-      if (p.keep) {
-        all.append(p.kept, p.size);
-      } else {
-        all += p.copied;
-      }
-    }
-    return all;
-  }
-  int kept() const { return kept_; }
-
- private:
-  struct Piece {
-    std::string copied;
-    const char* kept;
-    size_t size;
-    std::shared_ptr<const void> keep;
-  };
-  std::vector<Piece> pieces_;
-  int kept_ = 0;
-};
-
-TEST_P(CodecTest, TakenBatchesLendTheirBuffersAndEncodeAsLentOnesDo) {
-  std::vector<std::vector<TestArray>> cases = {
-      {Primitives(), Primitives()},
-      {VariableLength()},
-      {Nested()},
-      {Deep()},
-      {Dictionaries({"a", "b", "c"}), Dictionaries({"a", "b", "c"})},
-      {testing::Slice(Primitives(), 3, 2)},
-      {testing::Slice(VariableLength(), 1, 5)},
-  };
-  for (const auto& batches : cases) {
-    std::string lent = Encode(batches, Options());
-    KeepingOutput out;
-    {
-      SchemaOwner schema;
-      testing::ExportSchema(batches.at(0), schema.out());
-      auto writer = Writer::Open(&out, *schema.get(), Options());
-      ASSERT_TRUE(writer.ok()) << writer.status().ToString();
-      for (const TestArray& b : batches) {
-        ArrayOwner array;
-        testing::ExportArray(b, array.out());
-        Status st = (*writer)->TakeBatch(std::move(array));
-        ASSERT_TRUE(st.ok()) << st.ToString();
-      }
-      ASSERT_TRUE((*writer)->Close().ok());
-    }
-    // The writer and every batch owner are gone: the kept ranges must still be readable (as
-    // AddressSanitizer checks) and the stream the same as the lent batches'.
-    EXPECT_EQ(out.Bytes(), lent);
-    ExpectDecodesTo(out.Bytes(), batches);
-    // Compressed buffers are the writer's own; uncompressed ones are the batch's.
-    if (std::get<1>(GetParam()) == Compression::kNone) {
-      EXPECT_GT(out.kept(), 0);
-    } else {
-      EXPECT_EQ(out.kept(), 0);
-    }
-  }
 }
 
 INSTANTIATE_TEST_SUITE_P(AllFormats, CodecTest,

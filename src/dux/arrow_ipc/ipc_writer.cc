@@ -29,12 +29,6 @@ class CountingOutput : public OutputStream {
     count_ += static_cast<int64_t>(size);
     return Status::OK();
   }
-  Status WriteKept(const void* data, size_t size,
-                   const std::shared_ptr<const void>& keep) override {
-    DUX_RETURN_NOT_OK(out_->WriteKept(data, size, keep));
-    count_ += static_cast<int64_t>(size);
-    return Status::OK();
-  }
   Status Flush() override { return out_->Flush(); }
   int64_t count() const { return count_; }
 
@@ -70,40 +64,7 @@ class IpcWriter final : public Writer {
     return internal::WriteMessage(&out_, builder, {}, &metadata_length, &body_length);
   }
 
-  Status WriteBatch(const ArrowArray& batch) override { return Write(batch, nullptr); }
-
-  Status TakeBatch(ArrayOwner batch) override {
-    auto owner = std::make_shared<ArrayOwner>(std::move(batch));
-    const ArrowArray& array = *owner->get();
-    return Write(array, std::shared_ptr<const void>(std::move(owner)));
-  }
-
-  Status Close() override {
-    if (closed_) return Status::OK();
-    closed_ = true;
-    if (!output_error_.ok()) return output_error_;
-    DUX_RETURN_NOT_OK(internal::WriteEndOfStream(&out_));
-    if (options_.format == Format::kFile) {
-      flatbuffers::FlatBufferBuilder builder;
-      auto schema = internal::BuildSchema(&builder, schema_);
-      auto dictionaries = builder.CreateVectorOfStructs(dictionary_blocks_);
-      auto batches = builder.CreateVectorOfStructs(batch_blocks_);
-      builder.Finish(
-          fb::CreateFooter(builder, fb::MetadataVersion::V5, schema, dictionaries, batches));
-      auto size = static_cast<int32_t>(builder.GetSize());
-      DUX_RETURN_NOT_OK(out_.Write(builder.GetBufferPointer(), builder.GetSize()));
-      DUX_RETURN_NOT_OK(out_.Write(&size, 4));
-      DUX_RETURN_NOT_OK(out_.Write(internal::kFileMagic, internal::kFileMagicSize));
-    }
-    return out_.Flush();
-  }
-
-  int64_t bytes_written() const override { return out_.count(); }
-  int64_t rows_written() const override { return rows_; }
-
- private:
-  // Writes `batch`; with `keep`, its buffers go out with OutputStream::WriteKept.
-  Status Write(const ArrowArray& batch, const std::shared_ptr<const void>& keep) {
+  Status WriteBatch(const ArrowArray& batch) override {
     if (closed_) return Status::FailedPrecondition("ipc: write to a closed writer");
     if (!output_error_.ok()) return output_error_;
     // Encode everything first so that a bad batch leaves the output untouched.
@@ -134,42 +95,63 @@ class IpcWriter final : public Writer {
     // From here on a failure leaves a partial message in the output: the writer refuses
     // further batches.
     for (size_t i = 0; i < changed.size(); ++i) {
-      DUX_RETURN_NOT_OK(Sticky(WriteDictionary(changed[i].first, changed[i].second, keep)));
+      DUX_RETURN_NOT_OK(Sticky(WriteDictionary(changed[i].first, changed[i].second)));
       written_dictionaries_[changed[i].first] = std::move(fingerprints[i]);
     }
-    DUX_RETURN_NOT_OK(Sticky(WriteRecordBatch(encoded, keep)));
+    DUX_RETURN_NOT_OK(Sticky(WriteRecordBatch(encoded)));
     rows_ += batch.length;
     return Status::OK();
   }
 
+  Status Close() override {
+    if (closed_) return Status::OK();
+    closed_ = true;
+    if (!output_error_.ok()) return output_error_;
+    DUX_RETURN_NOT_OK(internal::WriteEndOfStream(&out_));
+    if (options_.format == Format::kFile) {
+      flatbuffers::FlatBufferBuilder builder;
+      auto schema = internal::BuildSchema(&builder, schema_);
+      auto dictionaries = builder.CreateVectorOfStructs(dictionary_blocks_);
+      auto batches = builder.CreateVectorOfStructs(batch_blocks_);
+      builder.Finish(
+          fb::CreateFooter(builder, fb::MetadataVersion::V5, schema, dictionaries, batches));
+      auto size = static_cast<int32_t>(builder.GetSize());
+      DUX_RETURN_NOT_OK(out_.Write(builder.GetBufferPointer(), builder.GetSize()));
+      DUX_RETURN_NOT_OK(out_.Write(&size, 4));
+      DUX_RETURN_NOT_OK(out_.Write(internal::kFileMagic, internal::kFileMagicSize));
+    }
+    return out_.Flush();
+  }
+
+  int64_t bytes_written() const override { return out_.count(); }
+  int64_t rows_written() const override { return rows_; }
+
+ private:
   Status Sticky(Status status) {
     if (!status.ok()) output_error_ = status;
     return status;
   }
 
-  Status WriteDictionary(int64_t id, const EncodedBatch& encoded,
-                         const std::shared_ptr<const void>& keep) {
+  Status WriteDictionary(int64_t id, const EncodedBatch& encoded) {
     Body body;
     DUX_RETURN_NOT_OK(internal::BuildBody(encoded, options_.compression, &body));
     flatbuffers::FlatBufferBuilder builder;
     auto batch = internal::BuildRecordBatch(&builder, encoded, body, options_.compression);
     auto dictionary = fb::CreateDictionaryBatch(builder, id, batch, false);
     return Emit(&builder, fb::MessageHeader::DictionaryBatch, dictionary.Union(), body,
-                &dictionary_blocks_, keep);
+                &dictionary_blocks_);
   }
 
-  Status WriteRecordBatch(const EncodedBatch& encoded, const std::shared_ptr<const void>& keep) {
+  Status WriteRecordBatch(const EncodedBatch& encoded) {
     Body body;
     DUX_RETURN_NOT_OK(internal::BuildBody(encoded, options_.compression, &body));
     flatbuffers::FlatBufferBuilder builder;
     auto batch = internal::BuildRecordBatch(&builder, encoded, body, options_.compression);
-    return Emit(&builder, fb::MessageHeader::RecordBatch, batch.Union(), body, &batch_blocks_,
-                keep);
+    return Emit(&builder, fb::MessageHeader::RecordBatch, batch.Union(), body, &batch_blocks_);
   }
 
   Status Emit(flatbuffers::FlatBufferBuilder* builder, fb::MessageHeader type,
-              flatbuffers::Offset<void> header, const Body& body, std::vector<fb::Block>* blocks,
-              const std::shared_ptr<const void>& keep) {
+              flatbuffers::Offset<void> header, const Body& body, std::vector<fb::Block>* blocks) {
     int64_t body_length = 0;
     for (const auto& piece : body.pieces) body_length += internal::PadTo8(piece.size);
     builder->Finish(
@@ -177,7 +159,7 @@ class IpcWriter final : public Writer {
     int64_t offset = out_.count();
     int64_t metadata_length = 0, written = 0;
     DUX_RETURN_NOT_OK(
-        internal::WriteMessage(&out_, *builder, body.pieces, &metadata_length, &written, keep));
+        internal::WriteMessage(&out_, *builder, body.pieces, &metadata_length, &written));
     blocks->emplace_back(offset, static_cast<int32_t>(metadata_length), written);
     return Status::OK();
   }

@@ -35,10 +35,6 @@ class Writer {
 
   /// Appends one record batch: a struct array with one child per column, not consumed.
   virtual Status WriteBatch(const ArrowArray& batch) = 0;
-  /// Appends one record batch and takes it: its buffers go to the output with
-  /// OutputStream::WriteKept, so an output may send them later without a copy; the batch is
-  /// released when the writer and the output have let it go, possibly on another thread.
-  virtual Status TakeBatch(ArrayOwner batch) = 0;
   /// Ends the stream (end-of-stream marker; for files the footer and trailing magic).
   /// Required: a writer destroyed without Close leaves an unterminated stream.
   virtual Status Close() = 0;

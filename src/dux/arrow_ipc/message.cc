@@ -127,7 +127,7 @@ Result<std::optional<Message>> ReadMessage(ByteSource* source, const ReadLimits&
 
 Status WriteMessage(OutputStream* out, const flatbuffers::FlatBufferBuilder& builder,
                     const std::vector<BodyBuffer>& body, int64_t* metadata_length,
-                    int64_t* body_length, const std::shared_ptr<const void>& keep) {
+                    int64_t* body_length) {
   static const uint8_t kZeros[8] = {};
   auto fb_size = static_cast<int64_t>(builder.GetSize());
   int64_t padded = PadTo8(fb_size + 8) - 8;
@@ -137,11 +137,7 @@ Status WriteMessage(OutputStream* out, const flatbuffers::FlatBufferBuilder& bui
   DUX_RETURN_NOT_OK(out->Write(kZeros, static_cast<size_t>(padded - fb_size)));
   int64_t written = 0;
   for (const BodyBuffer& b : body) {
-    if (b.size > 0) {
-      auto size = static_cast<size_t>(b.size);
-      DUX_RETURN_NOT_OK(keep && b.in_batch ? out->WriteKept(b.data, size, keep)
-                                           : out->Write(b.data, size));
-    }
+    if (b.size > 0) DUX_RETURN_NOT_OK(out->Write(b.data, static_cast<size_t>(b.size)));
     int64_t pad = PadTo8(b.size) - b.size;
     DUX_RETURN_NOT_OK(out->Write(kZeros, static_cast<size_t>(pad)));
     written += b.size + pad;

@@ -28,9 +28,6 @@ inline int64_t PadTo8(int64_t n) { return (n + 7) & ~int64_t{7}; }
 struct BodyBuffer {
   const uint8_t* data = nullptr;
   int64_t size = 0;
-  /// Points into the caller's arrays (not into the encoder's scratch or compressed storage),
-  /// so the bytes live as long as the batch does.
-  bool in_batch = false;
 };
 
 /// Reads an InputStream, counting the position, with bytes handed back by Unread first.
@@ -73,11 +70,9 @@ Result<std::optional<Message>> ReadMessage(ByteSource* source, const ReadLimits&
 
 /// Writes one message: prefix, the finished flatbuffer in `builder` padded to 8, then each
 /// body buffer padded to 8. Sets `*metadata_length` to the prefix+flatbuffer+padding size.
-/// With `keep` (what holds the batch's buffers alive), buffers in the batch are written with
-/// OutputStream::WriteKept.
 Status WriteMessage(OutputStream* out, const flatbuffers::FlatBufferBuilder& builder,
                     const std::vector<BodyBuffer>& body, int64_t* metadata_length,
-                    int64_t* body_length, const std::shared_ptr<const void>& keep = nullptr);
+                    int64_t* body_length);
 
 /// Writes the 8-byte end-of-stream marker (continuation, length 0).
 Status WriteEndOfStream(OutputStream* out);

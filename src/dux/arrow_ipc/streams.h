@@ -18,13 +18,6 @@ class OutputStream {
  public:
   virtual ~OutputStream() = default;
   virtual Status Write(const void* data, size_t size) = 0;
-  /// Writes bytes that stay valid and unchanged for as long as `keep` is held (a batch's
-  /// buffers): an output that sends later, from another thread, may hold `keep` and the
-  /// range instead of copying. The default copies, as Write does.
-  virtual Status WriteKept(const void* data, size_t size,
-                           const std::shared_ptr<const void>& /*keep*/) {
-    return Write(data, size);
-  }
   virtual Status Flush() { return Status::OK(); }
 };
 

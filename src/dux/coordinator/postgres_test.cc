@@ -549,7 +549,7 @@ TEST_F(PostgresDistTest, ACommittedStagingTableIsDroppedWhenItsLeaseExpires) {
   auto w = std::move(worker::Worker::Open(options)).value();
   class Discard : public worker::ChunkWriter {
    public:
-    bool Write(worker::ResultChunk) override { return true; }
+    bool Write(std::string) override { return true; }
   };
   auto share = [&](const std::string& query_id, const std::string& lease) {
     auto script = pipeline::ParseScript(

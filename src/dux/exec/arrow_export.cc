@@ -90,7 +90,7 @@ Result<int64_t> ExportArrow(Connection& connection, const std::string& select_sq
   return FetchChunks(result, [&](DataChunkHandle& chunk) {
     arrow_ipc::ArrayOwner array;
     DUX_RETURN_NOT_OK(ChunkToArrow(description->options.get(), chunk.get(), array.out()));
-    return sink->TakeBatch(std::move(array));
+    return sink->Batch(*array.get());
   });
 }
 
@@ -106,9 +106,6 @@ class IpcWriterSink : public ArrowBatchSink {
     return Status::OK();
   }
   Status Batch(const ArrowArray& batch) override { return writer_->WriteBatch(batch); }
-  Status TakeBatch(arrow_ipc::ArrayOwner batch) override {
-    return writer_->TakeBatch(std::move(batch));
-  }
   Status Close() { return writer_ ? writer_->Close() : Status::Internal("no schema was written"); }
 
  private:

@@ -12,16 +12,12 @@
 
 namespace dux::exec {
 
-/// Receives a result as Arrow: the schema once (lent), then every batch (lent to Batch, or
-/// given to TakeBatch).
+/// Receives a result as Arrow: the schema once, then every batch. Neither is consumed.
 class ArrowBatchSink {
  public:
   virtual ~ArrowBatchSink() = default;
   virtual Status Schema(const ArrowSchema& schema) = 0;
   virtual Status Batch(const ArrowArray& batch) = 0;
-  /// Takes the batch, for a sink that can keep it past the call (an IPC writer whose output
-  /// sends the buffers later without a copy); the default lends it to Batch.
-  virtual Status TakeBatch(arrow_ipc::ArrayOwner batch) { return Batch(*batch.get()); }
 };
 
 /// Runs `select_sql` as a streaming query and passes its result to `sink` chunk by chunk,

@@ -10,9 +10,7 @@
 #include <sys/uio.h>
 #include <unistd.h>
 
-#include <algorithm>
 #include <array>
-#include <climits>
 #include <cerrno>
 #include <chrono>
 #include <cstring>
@@ -127,25 +125,15 @@ Result<Socket> ConnectResultChannel(const std::string& address, uint32_t port,
 }
 
 bool FrameWriter::Write(FrameKind kind, const std::string& payload) {
-  return Write(kind, std::vector<std::string_view>{payload});
-}
-
-bool FrameWriter::Write(FrameKind kind, const std::vector<std::string_view>& pieces) {
-  size_t size = 0;
-  for (std::string_view piece : pieces) size += piece.size();
-  auto header = Header(kind, size);
-  std::vector<iovec> parts;
-  parts.reserve(pieces.size() + 1);
-  parts.push_back({header.data(), header.size()});
-  for (std::string_view piece : pieces) {
-    if (!piece.empty()) parts.push_back({const_cast<char*>(piece.data()), piece.size()});
-  }
-  iovec* next = parts.data();
-  size_t count = parts.size();
+  auto header = Header(kind, payload.size());
+  iovec parts[2] = {{header.data(), header.size()},
+                    {const_cast<char*>(payload.data()), payload.size()}};
+  int count = payload.empty() ? 1 : 2;
+  iovec* next = parts;
   while (count > 0) {
     msghdr message{};
     message.msg_iov = next;
-    message.msg_iovlen = std::min<size_t>(count, IOV_MAX);
+    message.msg_iovlen = static_cast<size_t>(count);
     ssize_t n = sendmsg(socket_.fd(), &message, MSG_NOSIGNAL);
     if (n < 0 && errno == EINTR) continue;
     if (n <= 0) return false;

@@ -14,8 +14,6 @@
 #include <functional>
 #include <memory>
 #include <string>
-#include <string_view>
-#include <vector>
 
 #include "dux/common/socket.h"
 #include "dux/common/status.h"
@@ -47,8 +45,6 @@ class FrameWriter {
  public:
   explicit FrameWriter(Socket socket) : socket_(std::move(socket)) {}
   bool Write(FrameKind kind, const std::string& payload);
-  /// One frame whose payload is `pieces` in order, sent with gathered writes (no copy).
-  bool Write(FrameKind kind, const std::vector<std::string_view>& pieces);
   /// Sends what a message of Execute's stream carries: its bytes, then its report if any.
   bool WriteMessage(const v1::IpcChunk& message);
   /// Wakes a Write blocked on a caller that stopped reading, from any thread.

@@ -6,10 +6,7 @@
 #include <sys/socket.h>
 
 #include <atomic>
-#include <string>
-#include <string_view>
 #include <thread>
-#include <vector>
 
 #include "dux/rpc/result_channel_listener.h"
 
@@ -90,31 +87,6 @@ TEST(ResultChannelTest, CarriesBytesAndReportsInOrderToTheEndFrame) {
   EXPECT_TRUE(reports[0].data().empty());
   EXPECT_EQ(reports[1].stats().rows(), 42);
   EXPECT_FALSE(reports[1].has_progress());
-}
-
-TEST(ResultChannelTest, AFrameOfPiecesArrivesAsTheirBytesInOrder) {
-  Connection c = Connect();
-  // More pieces than one sendmsg takes (IOV_MAX), some empty, and a big one that the socket
-  // cannot take at once, so that the gathered write resumes inside a piece.
-  std::vector<std::string> pieces;
-  for (int i = 0; i < 3000; ++i) pieces.push_back(i % 5 == 0 ? "" : std::to_string(i) + ",");
-  pieces.push_back(std::string(2 << 20, 'x'));
-  pieces.emplace_back("end");
-  std::string want;
-  for (const auto& p : pieces) want += p;
-  std::thread writer([&, socket = std::move(c.worker)]() mutable {
-    FrameWriter frames(std::move(socket));
-    std::vector<std::string_view> views(pieces.begin(), pieces.end());
-    EXPECT_TRUE(frames.Write(FrameKind::kData, views));
-    EXPECT_TRUE(frames.Write(FrameKind::kEnd, ""));
-  });
-  FrameReader reader(std::move(c.caller));
-  std::vector<v1::IpcChunk> reports;
-  auto got = ReadAll(reader, &reports);
-  writer.join();
-  ASSERT_TRUE(got.ok()) << got.status().message();
-  EXPECT_EQ(*got, want);
-  EXPECT_TRUE(reports.empty());
 }
 
 TEST(ResultChannelTest, AStreamWithoutItsEndFrameIsAnError) {

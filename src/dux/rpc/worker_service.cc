@@ -15,29 +15,22 @@ namespace dux::rpc {
 
 namespace {
 
-// One message of Execute's stream as it waits to be sent: IPC bytes, or a report in
-// `message` (progress or stats).
-struct ExecuteMessage {
-  worker::ResultChunk data;
-  v1::IpcChunk message;
-};
-
 // Sends Execute's messages from a thread of its own, so that DuckDB produces the next chunks
 // while the transport (gRPC, or the result channel) copies and sends the previous ones (a few
 // messages in flight bound the memory).
 class ChunkStreamWriter : public worker::ChunkWriter {
  public:
   /// `send` returns false once the receiver is gone.
-  using Send = std::function<bool(ExecuteMessage&)>;
+  using Send = std::function<bool(const v1::IpcChunk&)>;
   explicit ChunkStreamWriter(Send send) : sender_([this, send = std::move(send)] { Run(send); }) {}
   ~ChunkStreamWriter() override { Finish(); }
 
-  bool Write(worker::ResultChunk chunk) override {
-    return queue_.Push(ExecuteMessage{std::move(chunk), {}});
+  bool Write(std::string chunk) override {
+    v1::IpcChunk message;
+    message.set_data(std::move(chunk));
+    return queue_.Push(std::move(message));
   }
-  bool Report(v1::IpcChunk report) override {
-    return queue_.Push(ExecuteMessage{{}, std::move(report)});
-  }
+  bool Report(v1::IpcChunk report) override { return queue_.Push(std::move(report)); }
 
   /// Waits until every message is sent; false if the receiver went away.
   bool Finish() {
@@ -48,7 +41,7 @@ class ChunkStreamWriter : public worker::ChunkWriter {
 
  private:
   void Run(const Send& send) {
-    while (std::optional<ExecuteMessage> message = queue_.Pop()) {
+    while (std::optional<v1::IpcChunk> message = queue_.Pop()) {
       if (!send(*message)) {
         queue_.Cancel();  // the producer's next Write fails and the query stops
         return;
@@ -56,7 +49,7 @@ class ChunkStreamWriter : public worker::ChunkWriter {
     }
   }
 
-  worker::ChunkQueue<ExecuteMessage> queue_{4};
+  worker::ChunkQueue queue_{4};
   std::thread sender_;  // last: it uses the queue
 };
 
@@ -141,10 +134,8 @@ class WorkerService final : public v1::Worker::Service {
       if (!writer->Write(v1::IpcChunk())) return ToGrpc(ReceiverGone());
     }
     // gRPC sends the status after the last message: RunFragment writes every chunk first.
-    return ToGrpc(RunFragment(context, *request, [writer](ExecuteMessage& m) {
-      if (!m.data.empty()) m.message.set_data(std::move(m.data).Flatten());
-      return writer->Write(m.message);
-    }));
+    return ToGrpc(RunFragment(context, *request,
+                              [writer](const v1::IpcChunk& m) { return writer->Write(m); }));
   }
 
   grpc::Status RegisterTable(grpc::ServerContext* context,
@@ -243,11 +234,7 @@ class WorkerService final : public v1::Worker::Service {
     if (!connection.ok()) return ToGrpc(connection.status());
     FrameWriter frames(std::move(*connection));
     Status status = RunFragment(
-        context, request,
-        [&frames](ExecuteMessage& m) {
-          return (m.data.empty() || frames.Write(FrameKind::kData, m.data.Pieces())) &&
-                 frames.WriteMessage(m.message);
-        },
+        context, request, [&frames](const v1::IpcChunk& m) { return frames.WriteMessage(m); },
         [&frames] { frames.Abort(); });
     if (status.ok() && !frames.Write(FrameKind::kEnd, std::string())) status = ReceiverGone();
     return ToGrpc(status);

@@ -1,25 +1,26 @@
-// ChunkQueue: a bounded hand-over of Execute's messages (IPC chunks and reports, as
-// `Message`, what the transport sends) from the producing threads (DuckDB's, and a fragment's
-// monitor) to one consuming thread. A full queue blocks the producer, so a slow consumer slows
-// the query down (the same back-pressure gRPC flow control gives). Both transports use it: the
-// in-process stream between the worker and the reader, the gRPC service between DuckDB and the
-// sender.
+// ChunkQueue: a bounded hand-over of Execute's messages (IPC chunks and reports) from the
+// producing threads (DuckDB's, and a fragment's monitor) to one consuming thread. A full queue
+// blocks the producer, so a slow consumer slows the query down (the same back-pressure gRPC flow
+// control gives). Both transports use it: the in-process stream between the worker and the reader,
+// the gRPC service between DuckDB and the sender.
 #pragma once
 
 #include <condition_variable>
 #include <deque>
 #include <mutex>
 #include <optional>
+#include <string>
+
+#include "dux/v1/worker.pb.h"
 
 namespace dux::worker {
 
-template <typename Message>
 class ChunkQueue {
  public:
   explicit ChunkQueue(size_t capacity) : capacity_(capacity) {}
 
   /// Blocks while the queue is full; false once it is cancelled (the chunk is dropped).
-  bool Push(Message chunk) {
+  bool Push(v1::IpcChunk chunk) {
     std::unique_lock lock(mu_);
     cv_.wait(lock, [&] { return chunks_.size() < capacity_ || cancelled_; });
     if (cancelled_) return false;
@@ -30,11 +31,11 @@ class ChunkQueue {
 
   /// The next chunk, blocking until one comes; nothing once the queue is closed and drained,
   /// or cancelled.
-  std::optional<Message> Pop() {
+  std::optional<v1::IpcChunk> Pop() {
     std::unique_lock lock(mu_);
     cv_.wait(lock, [&] { return !chunks_.empty() || closed_ || cancelled_; });
     if (cancelled_ || chunks_.empty()) return std::nullopt;
-    Message chunk = std::move(chunks_.front());
+    v1::IpcChunk chunk = std::move(chunks_.front());
     chunks_.pop_front();
     cv_.notify_all();
     return chunk;
@@ -66,7 +67,7 @@ class ChunkQueue {
   const size_t capacity_;
   std::mutex mu_;
   std::condition_variable cv_;
-  std::deque<Message> chunks_;
+  std::deque<v1::IpcChunk> chunks_;
   bool closed_ = false;
   bool cancelled_ = false;
 };

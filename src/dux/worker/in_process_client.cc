@@ -27,9 +27,9 @@ class InProcessStream : public protocol::ResultStream, public ChunkWriter {
     thread_.join();
   }
 
-  bool Write(ResultChunk chunk) override {
+  bool Write(std::string chunk) override {
     v1::IpcChunk message;
-    message.set_data(std::move(chunk).Flatten());
+    message.set_data(std::move(chunk));
     return queue_.Push(std::move(message));
   }
   bool Report(v1::IpcChunk report) override { return queue_.Push(std::move(report)); }
@@ -63,7 +63,7 @@ class InProcessStream : public protocol::ResultStream, public ChunkWriter {
   Worker* worker_;
   std::string query_id_;
   std::string address_;
-  ChunkQueue<v1::IpcChunk> queue_{4};
+  ChunkQueue queue_{4};
   Status status_;
   std::string current_;  // the chunk being read, from `offset_` on
   size_t offset_ = 0;

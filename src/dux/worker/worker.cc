@@ -35,25 +35,25 @@ namespace {
 // Cuts the IPC stream into chunks of about protocol::kIpcChunkBytes for the transport.
 class ChunkedOutput : public arrow_ipc::OutputStream {
  public:
-  ChunkedOutput(ChunkWriter* out, WorkerMetrics* metrics) : out_(out), metrics_(metrics) {
-    chunk_.Reserve(protocol::kIpcChunkBytes);
-  }
+  ChunkedOutput(ChunkWriter* out, WorkerMetrics* metrics) : out_(out), metrics_(metrics) {}
   /// Cuts at kIpcChunkBytes even inside one write (a batch of long strings), so that no
   /// message outgrows the transport's limit (rpc/transport.h, kDefaultMaxMessageBytes).
   Status Write(const void* data, size_t size) override {
-    return Append(static_cast<const char*>(data), size, nullptr);
-  }
-  /// Keeps the batch's buffer in the chunk instead of copying it, unless it is small: below
-  /// kKeptBytes a copy costs less than the gathered send's extra piece.
-  Status WriteKept(const void* data, size_t size,
-                   const std::shared_ptr<const void>& keep) override {
-    return Append(static_cast<const char*>(data), size, size >= kKeptBytes ? &keep : nullptr);
+    const char* bytes = static_cast<const char*>(data);
+    while (size > 0) {
+      size_t n = std::min(size, protocol::kIpcChunkBytes - buffer_.size());
+      buffer_.append(bytes, n);
+      bytes += n;
+      size -= n;
+      if (buffer_.size() >= protocol::kIpcChunkBytes) DUX_RETURN_NOT_OK(Send());
+    }
+    return Status::OK();
   }
   Status Send() {
-    if (chunk_.empty()) return Status::OK();
-    ResultChunk chunk = std::move(chunk_);
-    chunk_ = ResultChunk();
-    chunk_.Reserve(protocol::kIpcChunkBytes);
+    if (buffer_.empty()) return Status::OK();
+    std::string chunk;
+    chunk.swap(buffer_);
+    buffer_.reserve(protocol::kIpcChunkBytes + (protocol::kIpcChunkBytes >> 2));
     metrics_->AddSentBytes(static_cast<int64_t>(chunk.size()));
     if (!out_->Write(std::move(chunk))) {
       gone_ = true;
@@ -64,26 +64,9 @@ class ChunkedOutput : public arrow_ipc::OutputStream {
   bool gone() const { return gone_; }
 
  private:
-  static constexpr size_t kKeptBytes = 4096;
-
-  Status Append(const char* bytes, size_t size, const std::shared_ptr<const void>* keep) {
-    while (size > 0) {
-      size_t n = std::min(size, protocol::kIpcChunkBytes - chunk_.size());
-      if (keep != nullptr) {
-        chunk_.AppendKept(bytes, n, *keep);
-      } else {
-        chunk_.Append(bytes, n);
-      }
-      bytes += n;
-      size -= n;
-      if (chunk_.size() >= protocol::kIpcChunkBytes) DUX_RETURN_NOT_OK(Send());
-    }
-    return Status::OK();
-  }
-
   ChunkWriter* out_;
   WorkerMetrics* metrics_;
-  ResultChunk chunk_;
+  std::string buffer_;
   bool gone_ = false;
 };
 

@@ -27,7 +27,6 @@
 #include "dux/worker/fragment_cache.h"
 #include "dux/worker/lease_table.h"
 #include "dux/worker/out_of_memory.h"
-#include "dux/worker/result_chunk.h"
 #include "dux/worker/shuffle.h"
 #include "dux/worker/worker_metrics.h"
 
@@ -62,7 +61,7 @@ class ChunkWriter {
   virtual ~ChunkWriter() = default;
   /// Takes the chunk (moved: no copy on the way to the transport). False when the
   /// receiver has gone away: the query then stops.
-  virtual bool Write(ResultChunk chunk) = 0;
+  virtual bool Write(std::string chunk) = 0;
   /// Sends a message that carries a report (progress or stats) and no bytes. Called from
   /// another thread than Write (the fragment's monitor) while the query runs, and from
   /// Execute's thread after the last Write. False when the receiver has gone away. Writers

@@ -25,8 +25,8 @@ namespace fs = std::filesystem;
 // Keeps the result's bytes, to look for the secret in them.
 class KeepingWriter : public ChunkWriter {
  public:
-  bool Write(ResultChunk chunk) override {
-    bytes += std::move(chunk).Flatten();
+  bool Write(std::string chunk) override {
+    bytes += chunk;
     return true;
   }
   std::string bytes;

@@ -44,7 +44,7 @@ const testing::Environment* const kEnvironment =
 
 class CountingWriter : public ChunkWriter {
  public:
-  bool Write(ResultChunk chunk) override {
+  bool Write(std::string chunk) override {
     bytes += chunk.size();
     return true;
   }
