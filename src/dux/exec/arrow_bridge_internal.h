@@ -12,6 +12,7 @@
 
 #include "dux/arrow_ipc/arrow_c.h"
 #include "dux/common/status.h"
+#include "dux/exec/arrow_export.h"
 #include "dux/exec/duckdb_connection.h"
 #include "dux/exec/handles.h"
 
@@ -63,6 +64,18 @@ struct ArrowDescription {
 
 /// Describes the first `n` columns of `result`, ENUM values in the schema's metadata.
 Result<std::unique_ptr<ArrowDescription>> DescribeArrow(ResultHandle& result, idx_t n);
+/// Describes the columns `prepared` will return, with `connection`'s Arrow options.
+Result<std::unique_ptr<ArrowDescription>> DescribeArrow(Connection& connection,
+                                                        duckdb_prepared_statement prepared);
+
+/// ExportArrow's two ways, which it picks between: chunks taken from inside the query's last
+/// pipeline (s3_filesystem/chunk_callback.h: no copy into a streaming result's buffer; for a
+/// database of one thread), or fetched from a streaming result. Either keeps memory bounded by
+/// a chunk and passes the same chunks, in the same order.
+Result<int64_t> ExportFromPipeline(Connection& connection, const std::string& select_sql,
+                                   ArrowBatchSink* sink);
+Result<int64_t> ExportFromStream(Connection& connection, const std::string& select_sql,
+                                 ArrowBatchSink* sink);
 
 /// Converts a chunk of a result described by `options` into an Arrow array.
 Status ChunkToArrow(duckdb_arrow_options options, duckdb_data_chunk chunk, ArrowArray* out);

@@ -11,6 +11,7 @@
 
 #include "dux/common/library_callback.h"
 #include "dux/exec/arrow_bridge_internal.h"
+#include "dux/s3_filesystem/chunk_callback.h"
 
 namespace dux::exec {
 
@@ -42,15 +43,11 @@ void ReleaseDescribed(ArrowSchema* s) { s->release = nullptr; }
 
 }  // namespace
 
-Result<std::unique_ptr<ArrowDescription>> DescribeArrow(ResultHandle& result, idx_t n) {
-  auto d = std::make_unique<ArrowDescription>();
-  d->options = ArrowOptionsHandle(duckdb_result_get_arrow_options(result.get()));
+namespace {
+
+// Completes a description whose options, types and names are set.
+Status Describe(idx_t n, ArrowDescription* d) {
   std::vector<const char*> names;
-  for (idx_t c = 0; c < n; ++c) {
-    d->type_owners.emplace_back(duckdb_column_logical_type(result.get(), c));
-    d->types.push_back(d->type_owners.back().get());
-    d->names.emplace_back(duckdb_column_name(result.get(), c));
-  }
   for (const auto& name : d->names) names.push_back(name.c_str());
   DUX_RETURN_NOT_OK(TakeError(
       duckdb_to_arrow_schema(d->options.get(), d->types.data(), names.data(), n, d->schema.out()),
@@ -72,6 +69,38 @@ Result<std::unique_ptr<ArrowDescription>> DescribeArrow(ResultHandle& result, id
     d->described.metadata = d->metadata.data();
   }
   d->described.release = LibraryCallback<ReleaseDescribed>::Call;
+  return Status::OK();
+}
+
+}  // namespace
+
+Result<std::unique_ptr<ArrowDescription>> DescribeArrow(ResultHandle& result, idx_t n) {
+  auto d = std::make_unique<ArrowDescription>();
+  d->options = ArrowOptionsHandle(duckdb_result_get_arrow_options(result.get()));
+  for (idx_t c = 0; c < n; ++c) {
+    d->type_owners.emplace_back(duckdb_column_logical_type(result.get(), c));
+    d->types.push_back(d->type_owners.back().get());
+    d->names.emplace_back(duckdb_column_name(result.get(), c));
+  }
+  DUX_RETURN_NOT_OK(Describe(n, d.get()));
+  return d;
+}
+
+Result<std::unique_ptr<ArrowDescription>> DescribeArrow(Connection& connection,
+                                                        duckdb_prepared_statement prepared) {
+  auto d = std::make_unique<ArrowDescription>();
+  duckdb_arrow_options options = nullptr;
+  duckdb_connection_get_arrow_options(connection.get(), &options);
+  d->options = ArrowOptionsHandle(options);
+  idx_t n = duckdb_prepared_statement_column_count(prepared);
+  for (idx_t c = 0; c < n; ++c) {
+    d->type_owners.emplace_back(duckdb_prepared_statement_column_logical_type(prepared, c));
+    d->types.push_back(d->type_owners.back().get());
+    // Freed by the caller, though declared const.
+    d->names.push_back(
+        TakeString(const_cast<char*>(duckdb_prepared_statement_column_name(prepared, c))));
+  }
+  DUX_RETURN_NOT_OK(Describe(n, d.get()));
   return d;
 }
 
@@ -80,18 +109,57 @@ Status ChunkToArrow(duckdb_arrow_options options, duckdb_data_chunk chunk, Arrow
                    "cannot convert a result chunk to Arrow");
 }
 
+namespace {
+
+Status SendChunk(const ArrowDescription& description, duckdb_data_chunk chunk,
+                 ArrowBatchSink* sink) {
+  arrow_ipc::ArrayOwner array;
+  DUX_RETURN_NOT_OK(ChunkToArrow(description.options.get(), chunk, array.out()));
+  return sink->Batch(*array.get());
+}
+
+}  // namespace
+
+Result<int64_t> ExportFromPipeline(Connection& connection, const std::string& select_sql,
+                                   ArrowBatchSink* sink) {
+  PreparedHandle prepared;
+  if (duckdb_prepare(connection.get(), select_sql.c_str(), prepared.out()) == DuckDBError) {
+    return Status::InvalidArgument(CleanDuckDbError(duckdb_prepare_error(prepared.get())));
+  }
+  DUX_ASSIGN_OR_RETURN(auto description, DescribeArrow(connection, prepared.get()));
+  DUX_RETURN_NOT_OK(sink->Schema(description->described));
+  auto each = [&](duckdb_data_chunk chunk) { return SendChunk(*description, chunk, sink); };
+  ResultHandle result;
+  {
+    s3_filesystem::ChunkCallbackScope scope(connection.get(), each);
+    bool failed = duckdb_execute_prepared(prepared.get(), result.out()) == DuckDBError;
+    if (!scope.status().ok()) return scope.status();
+    if (failed) {
+      return Status::InvalidArgument(CleanDuckDbError(duckdb_result_error(result.get())));
+    }
+    if (scope.collected()) return scope.rows();
+  }
+  // DuckDB kept its own collector (not a query): the rows are in the result.
+  return FetchChunks(result, [&](DataChunkHandle& chunk) { return each(chunk.get()); });
+}
+
+Result<int64_t> ExportFromStream(Connection& connection, const std::string& select_sql,
+                                 ArrowBatchSink* sink) {
+  DUX_ASSIGN_OR_RETURN(ResultHandle result, RunStreaming(connection, select_sql));
+  DUX_ASSIGN_OR_RETURN(auto description, DescribeArrow(result, duckdb_column_count(result.get())));
+  DUX_RETURN_NOT_OK(sink->Schema(description->described));
+  return FetchChunks(
+      result, [&](DataChunkHandle& chunk) { return SendChunk(*description, chunk.get(), sink); });
+}
+
 }  // namespace internal
 
 Result<int64_t> ExportArrow(Connection& connection, const std::string& select_sql,
                             ArrowBatchSink* sink) {
-  DUX_ASSIGN_OR_RETURN(ResultHandle result, RunStreaming(connection, select_sql));
-  DUX_ASSIGN_OR_RETURN(auto description, DescribeArrow(result, duckdb_column_count(result.get())));
-  DUX_RETURN_NOT_OK(sink->Schema(description->described));
-  return FetchChunks(result, [&](DataChunkHandle& chunk) {
-    arrow_ipc::ArrayOwner array;
-    DUX_RETURN_NOT_OK(ChunkToArrow(description->options.get(), chunk.get(), array.out()));
-    return sink->Batch(*array.get());
-  });
+  if (s3_filesystem::RunsOneThread(connection.get())) {
+    return internal::ExportFromPipeline(connection, select_sql, sink);
+  }
+  return internal::ExportFromStream(connection, select_sql, sink);
 }
 
 namespace {
