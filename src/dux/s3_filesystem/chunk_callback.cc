@@ -42,6 +42,11 @@ class CallbackCollector final : public duckdb::PhysicalResultCollector {
 
   duckdb::SinkResultType Sink(duckdb::ExecutionContext&, duckdb::DataChunk& chunk,
                               duckdb::OperatorSinkInput&) const override {
+    // Flat, as a streaming result's copy of the chunk is: the pipeline's chunk may hold
+    // dictionary vectors (the rows a filter selected), and duckdb_data_chunk_to_arrow's
+    // lossless BOOLEAN (Int8) ignores their selection (exec/arrow_export_test.cc). Flat
+    // vectors stay as they are; the others are copied.
+    chunk.Flatten();
     // The C API's chunk handle is the C++ chunk (duckdb/main/capi/capi_internal.hpp).
     Status status = outcome_->each(reinterpret_cast<duckdb_data_chunk>(&chunk));
     if (!status.ok()) {
