@@ -173,8 +173,8 @@ double SocketCopy(int64_t bytes) {
 // overlap, three threads in all). With `reader_process`, the reader is a process of its own
 // (forked before production starts), as the coordinator is to a worker. Returns seconds;
 // `bytes` gets the bytes read.
-double ProduceIntoSocket(dux::exec::Connection& connection, bool sender_thread,
-                         bool reader_process, int64_t* bytes) {
+double ProduceIntoSocket(dux::exec::Connection& connection, bool sender_thread, bool reader_process,
+                         int64_t* bytes) {
   constexpr size_t kPiece = 1 << 20, kDirect = 64 << 10;
   class SocketOutput : public dux::arrow_ipc::OutputStream {
    public:
@@ -358,8 +358,7 @@ int main(int argc, char** argv) {  // NOLINT(bugprone-exception-escape)
     double queued_cpu = CpuSeconds() - cpu;
     double other_process = ProduceIntoSocket(local->connection(), /*sender_thread=*/true,
                                              /*reader_process=*/true, &process_bytes);
-    if (direct_bytes != null.bytes || queued_bytes != null.bytes ||
-        process_bytes != null.bytes) {
+    if (direct_bytes != null.bytes || queued_bytes != null.bytes || process_bytes != null.bytes) {
       Die("the stream written into a socket lost bytes");
     }
     if (i > 0) {
