@@ -131,13 +131,13 @@ void WriteAll(int fd, const char* data, size_t size) {
   }
 }
 
-// Reads `fd` to its end in 1 MiB reads; returns the bytes read.
-int64_t ReadToEnd(int fd) {
-  std::vector<char> buffer(1 << 20);
+// Reads `fd` to its end into `buffer` (1 MiB reads); returns the bytes read, -1 on a failed
+// read. Allocates nothing: a forked child of this threaded process may call it.
+int64_t ReadToEnd(int fd, std::vector<char>& buffer) {
   int64_t got = 0;
   for (;;) {
     ssize_t n = read(fd, buffer.data(), buffer.size());
-    if (n < 0) Die("read failed");
+    if (n < 0) return -1;
     if (n == 0) return got;
     got += n;
   }
@@ -156,7 +156,8 @@ double SocketCopy(int64_t bytes) {
     }
     close(fd);
   });
-  int64_t got = ReadToEnd(reading);
+  std::vector<char> buffer(1 << 20);
+  int64_t got = ReadToEnd(reading, buffer);
   writer.join();
   double seconds = Seconds(start);
   close(reading);
@@ -263,14 +264,16 @@ double ProduceIntoSocket(dux::exec::Connection& connection, bool sender_thread, 
     if (child < 0) Die("cannot fork");
     if (child == 0) {
       close(writing);
-      int64_t n = 0;
-      for (ssize_t r; (r = read(reading, buffer.data(), buffer.size())) > 0;) n += r;
-      _exit(write(counted[1], &n, sizeof n) == sizeof n ? 0 : 1);
+      int64_t n = ReadToEnd(reading, buffer);
+      _exit(n >= 0 && write(counted[1], &n, sizeof n) == sizeof n ? 0 : 1);
     }
     close(counted[1]);
     close(reading);
   } else {
-    reader = std::thread([&, fd = reading] { got = ReadToEnd(fd); });
+    reader = std::thread([&, fd = reading] {
+      std::vector<char> buffer(1 << 20);
+      got = ReadToEnd(fd, buffer);
+    });
   }
   SocketOutput out(writing, sender_thread);
   if (!dux::exec::WriteQueryIpc(connection, "SELECT * FROM t", &out, {}).ok()) {

@@ -122,25 +122,18 @@ Status SendChunk(const ArrowDescription& description, duckdb_data_chunk chunk,
 
 Result<int64_t> ExportFromPipeline(Connection& connection, const std::string& select_sql,
                                    ArrowBatchSink* sink) {
-  PreparedHandle prepared;
-  if (duckdb_prepare(connection.get(), select_sql.c_str(), prepared.out()) == DuckDBError) {
-    return Status::InvalidArgument(CleanDuckDbError(duckdb_prepare_error(prepared.get())));
-  }
+  DUX_ASSIGN_OR_RETURN(PreparedHandle prepared, connection.Prepare(select_sql));
   DUX_ASSIGN_OR_RETURN(auto description, DescribeArrow(connection, prepared.get()));
   DUX_RETURN_NOT_OK(sink->Schema(description->described));
-  auto each = [&](duckdb_data_chunk chunk) { return SendChunk(*description, chunk, sink); };
+  s3_filesystem::ChunkCallbackScope scope(connection.get(), [&](duckdb_data_chunk chunk) {
+    return SendChunk(*description, chunk, sink);
+  });
   ResultHandle result;
-  {
-    s3_filesystem::ChunkCallbackScope scope(connection.get(), each);
-    bool failed = duckdb_execute_prepared(prepared.get(), result.out()) == DuckDBError;
-    if (!scope.status().ok()) return scope.status();
-    if (failed) {
-      return Status::InvalidArgument(CleanDuckDbError(duckdb_result_error(result.get())));
-    }
-    if (scope.collected()) return scope.rows();
-  }
-  // DuckDB kept its own collector (not a query): the rows are in the result.
-  return FetchChunks(result, [&](DataChunkHandle& chunk) { return each(chunk.get()); });
+  bool failed = duckdb_execute_prepared(prepared.get(), result.out()) == DuckDBError;
+  if (!scope.status().ok()) return scope.status();
+  if (failed) return Status::InvalidArgument(CleanDuckDbError(duckdb_result_error(result.get())));
+  if (!scope.collected()) return Status::Internal("DuckDB did not use dux's result collector");
+  return scope.rows();
 }
 
 Result<int64_t> ExportFromStream(Connection& connection, const std::string& select_sql,

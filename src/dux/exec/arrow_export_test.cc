@@ -109,10 +109,10 @@ TEST_F(ExportArrowTest, ThePipelineGivesTheStreamsBytes) {
   EXPECT_EQ(piped.Bytes(), streamed.Bytes());
 }
 
-TEST_F(ExportArrowTest, ChunksOfEveryVectorKindGiveTheStreamsBytes) {
-  // The last pipeline's chunks are not always flat: a filter selects rows of a dictionary
-  // vector, a parquet column of one value reads as a constant. The conversion must see them as
-  // the streaming result's copy does, BOOLEAN columns included.
+TEST_F(ExportArrowTest, ChunksOfEveryVectorKindAndSettingGiveTheStreamsBytes) {
+  // The last pipeline's chunks are not always flat: after a filter, columns are dictionary
+  // vectors of the rows selected. The conversion must see them as the streaming result's copy
+  // does, BOOLEAN columns included.
   std::string file = ::testing::TempDir() + "/export_arrow_booleans.parquet";
   ASSERT_TRUE(con_->Execute("COPY (SELECT range AS id, range % 2 = 0 AS flag, range < 5000 AS "
                             "low, true AS always, 's' || range AS s FROM range(10000)) TO '" +
@@ -121,8 +121,8 @@ TEST_F(ExportArrowTest, ChunksOfEveryVectorKindGiveTheStreamsBytes) {
   ASSERT_TRUE(con_->Execute("CREATE TABLE t AS SELECT range AS id, range % 2 = 0 AS flag, "
                             "'s' || range AS s, range * 0.5 AS d FROM range(10000)")
                   .ok());
-  // Both conversions: DuckDB's lossless one (BOOLEAN as Int8, what workers send) and the
-  // standard one.
+  // Both conversions, as the session sets them: DuckDB's lossless one (BOOLEAN as Int8, what
+  // workers send) and the standard one (WriteQueryIpc's standard types turn lossless off).
   for (const char* lossless : {"true", "false"}) {
     ASSERT_TRUE(
         con_->Execute(std::string("SET SESSION arrow_lossless_conversion = ") + lossless).ok());
@@ -131,23 +131,13 @@ TEST_F(ExportArrowTest, ChunksOfEveryVectorKindGiveTheStreamsBytes) {
           "SELECT * FROM read_parquet('" + file + "') WHERE id % 5 <> 1",
           "SELECT *, id / 2 AS half FROM read_parquet('" + file + "') WHERE id % 5 <> 1",
           std::string("SELECT * FROM t WHERE id % 5 <> 1"),
-          std::string("SELECT flag, id FROM t WHERE id % 3 = 0 AND flag")}) {
+          std::string("SELECT flag, id FROM t WHERE id % 3 = 0 AND flag"), std::string(kQuery)}) {
       IpcOf streamed, piped;
       ASSERT_TRUE(internal::ExportFromStream(*con_, query, &streamed).ok());
       ASSERT_TRUE(internal::ExportFromPipeline(*con_, query, &piped).ok());
       EXPECT_EQ(piped.Bytes(), streamed.Bytes()) << query << ", lossless " << lossless;
     }
   }
-}
-
-TEST_F(ExportArrowTest, ThePipelineFollowsTheSessionsArrowSettings) {
-  // WriteQueryIpc's standard types turn DuckDB's lossless conversion off for the query
-  // (BOOLEAN as Arrow's bit-packed bool, not Int8).
-  ASSERT_TRUE(con_->Execute("SET SESSION arrow_lossless_conversion = false").ok());
-  IpcOf streamed, piped;
-  ASSERT_TRUE(internal::ExportFromStream(*con_, kQuery, &streamed).ok());
-  ASSERT_TRUE(internal::ExportFromPipeline(*con_, kQuery, &piped).ok());
-  EXPECT_EQ(piped.Bytes(), streamed.Bytes());
 }
 
 TEST_F(ExportArrowTest, TheSinksErrorStopsTheQueryAndTheConnectionStaysAsItWas) {

@@ -69,6 +69,9 @@ class Connection : public sql::Binder {
   /// (s3_filesystem::SetLocalBoolean), not by two SET statements.
   Status TrackProgress();
 
+  /// Prepares one statement; DuckDB's error as InvalidArgument.
+  Result<PreparedHandle> Prepare(const std::string& sql);
+
   /// Stops the statement running on this connection (from another thread).
   void Interrupt();
   duckdb_connection get() const { return con_.get(); }
@@ -76,7 +79,6 @@ class Connection : public sql::Binder {
   const UrlFiles* url_files() const { return url_files_.get(); }
 
  private:
-  Result<PreparedHandle> Prepare(const std::string& sql);
   Result<ResultHandle> Run(const std::string& sql);
   Result<ResultHandle> RunPrepared(PreparedHandle& prepared);
   /// The rows of a result of VARCHAR columns (`what` names the statement in the error).

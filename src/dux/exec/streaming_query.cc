@@ -21,10 +21,7 @@ using PendingHandle = Handle<duckdb_pending_result, duckdb_destroy_pending>;
 }  // namespace
 
 Result<ResultHandle> RunStreaming(Connection& connection, const std::string& select_sql) {
-  PreparedHandle prepared;
-  if (duckdb_prepare(connection.get(), select_sql.c_str(), prepared.out()) == DuckDBError) {
-    return Status::InvalidArgument(CleanDuckDbError(duckdb_prepare_error(prepared.get())));
-  }
+  DUX_ASSIGN_OR_RETURN(PreparedHandle prepared, connection.Prepare(select_sql));
   PendingHandle pending;
   if (duckdb_pending_prepared_streaming(prepared.get(), pending.out()) == DuckDBError) {
     return Status::InvalidArgument(CleanDuckDbError(duckdb_pending_error(pending.get())));

@@ -29,8 +29,8 @@ class ChunkCallbackScope {
   ChunkCallbackScope(const ChunkCallbackScope&) = delete;
   ChunkCallbackScope& operator=(const ChunkCallbackScope&) = delete;
 
-  /// Whether a statement's result went to `each` (DuckDB may keep its own collector for a
-  /// statement that is not a query; its result is then materialised as usual).
+  /// Whether a statement's result went to `each`: DuckDB 1.4 takes the collector for every
+  /// statement, which callers check rather than assume.
   bool collected() const;
   int64_t rows() const;
   const Status& status() const;
